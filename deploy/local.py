@@ -1,0 +1,190 @@
+"""Run the whole system on one machine: what ``make run`` does.
+
+1. the store: the embedded MongoDB-protocol server (nx-27017, file-backed under
+   ``var/mongo``) unless MONGO_URI names a server;
+2. the broker: RabbitMQ at AMQP_URI, which must be reachable;
+3. the topology declared and casework's roster seeded, before anything publishes;
+4. development credentials in ``var/dev-credentials.json``;
+5. each service's Nameko worker and gunicorn API as separate processes.
+
+Ctrl-C or SIGTERM stops them all (workers finish in-flight messages first).
+Logs: ``var/log/<process>.log``.
+"""
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.common import auth, config, mongo  # noqa: E402
+from services.common.bootstrap import declare  # noqa: E402
+from services.common.messaging import broker_reachable  # noqa: E402
+from services.common.registry import SERVICE_CLASSES, WSGI_APPS  # noqa: E402
+from services.casework import seed  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def say(message):
+    print(f"[shegong] {message}", flush=True)
+
+
+def fail(message):
+    say(f"ERROR: {message}")
+    sys.exit(1)
+
+
+def port_in_use(host, port):
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def wait_for(check, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    fail(f"{what} did not come up within {seconds} s")
+
+
+class Processes:
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.running = []
+
+    def start(self, name, argv, env):
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=ROOT, start_new_session=True)
+        self.running.append((name, process))
+        return process
+
+    def exited(self):
+        return [(name, p.returncode) for name, p in self.running if p.poll() is not None]
+
+    def stop(self, timeout=30):
+        """Services first (they finish in-flight work against the store), then the store."""
+        services = [(n, p) for n, p in self.running if n != "nx-27017"]
+        store = [(n, p) for n, p in self.running if n == "nx-27017"]
+        for group in (services, store):
+            for name, process in group:
+                if process.poll() is None:
+                    process.terminate()
+            deadline = time.monotonic() + timeout
+            for name, process in group:
+                try:
+                    process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    say(f"{name} did not stop in time; killing it")
+                    process.kill()
+                    process.wait()
+
+
+def start_store(settings, processes, env):
+    if os.environ.get("MONGO_URI"):
+        say(f"store: using MONGO_URI ({settings.mongo_uri.split('@')[-1]})")
+        return
+    port = int(env.get("SHEGONG_EMBEDDED_MONGO_PORT", "27017"))
+    if port_in_use("127.0.0.1", port):
+        fail(f"port {port} is taken; stop what listens there, or set MONGO_URI to use it")
+    data_dir = settings.var_dir / "mongo"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    processes.start("nx-27017", [str(BIN / "nx-27017"), "--data-dir", str(data_dir),
+                                 "-p", str(port), "--log-file", str(settings.var_dir / "log" / "nx-27017-server.log"),
+                                 "--pid-file", str(settings.var_dir / "nx-27017.pid")], env)
+    env["MONGO_URI"] = os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
+    wait_for(lambda: mongo.store_reachable(config.settings()), 20, "the embedded store")
+    say(f"store: embedded nx-27017 on 127.0.0.1:{port}, data in {data_dir}")
+
+
+def token_secret(settings):
+    if os.environ.get("SHEGONG_TOKEN_SECRET"):
+        return os.environ["SHEGONG_TOKEN_SECRET"]
+    path = settings.var_dir / "dev-token-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_credentials(settings):
+    secret = settings.token_secret
+    workers = {worker["id"]: auth.issue_token(secret, worker["id"], worker["role"],
+                                              worker["station"], worker["name"])
+               for worker in seed.roster()}
+    credentials = {"district_admin": auth.issue_token(secret, "district-admin", "district_admin"),
+                   "workers": workers}
+    path = settings.var_dir / "dev-credentials.json"
+    path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False))
+    path.chmod(0o600)
+    return path
+
+
+def healthy(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def main():
+    settings = config.settings()
+    (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
+    processes = Processes(settings.var_dir / "log")
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append("SIGTERM"))
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.append("SIGINT"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        start_store(settings, processes, env)
+        if not broker_reachable(settings.amqp_uri):
+            fail(f"RabbitMQ is not reachable at {settings.amqp_uri.split('@')[-1]}; start it "
+                 "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+        env["SHEGONG_TOKEN_SECRET"] = os.environ["SHEGONG_TOKEN_SECRET"] = token_secret(settings)
+        settings = config.settings()
+        declare(settings)
+        say("broker: exchanges, queues and bindings declared")
+        seed.main()
+        say(f"credentials: {write_credentials(settings)}")
+        for name in SERVICE_CLASSES:
+            processes.start(f"{name}-worker", [sys.executable, "-m", "services.common.runner", name], env)
+            processes.start(f"{name}-api", [
+                sys.executable, "-m", "gunicorn", WSGI_APPS[name],
+                "--bind", f"{settings.bind_host}:{settings.port(name)}",
+                "--worker-class", "gthread", "--threads", str(settings.http_threads),
+                "--workers", str(settings.http_workers), "--graceful-timeout", "20",
+                "--no-control-socket"], env)
+        for name in SERVICE_CLASSES:
+            wait_for(lambda: healthy(settings.port(name)) or bool(processes.exited()), 30,
+                     f"the {name} API")
+        if processes.exited():
+            fail(f"process(es) exited during start: {processes.exited()}; see {settings.var_dir / 'log'}")
+        for name in SERVICE_CLASSES:
+            say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}")
+        say(f"logs in {settings.var_dir / 'log'}; Ctrl-C stops everything")
+        say("ready")
+        while not stop_requested:
+            if processes.exited():
+                say(f"a process exited unexpectedly: {processes.exited()}; stopping everything")
+                return 1
+            time.sleep(0.3)
+        say(f"{stop_requested[0]}: stopping")
+        return 0
+    finally:
+        processes.stop()
+        say("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""casework: the system of record for cases (triage, assignment, the life of a case)."""

@@ -1,0 +1,95 @@
+"""The casework HTTP API (gunicorn): read cases, accept, record work, resolve.
+
+``gunicorn 'services.casework.api:create_app()'``
+"""
+from dataclasses import dataclass
+
+from services.common import clock, config, mongo
+from services.common.http import Api, ApiError, json_response, require_station, route
+from services.common.messaging import EventPublisher, broker_reachable
+from services.common.outbox import OutboxRelay
+from services.casework import domain, handlers
+from services.casework.schemas import (
+    AcceptCommand, ActionCommand, CaseOut, CaseQuery, CaseSummaryOut, ResolveCommand,
+)
+from services.casework.store import CaseStore
+
+routes = []
+
+
+@dataclass
+class Context:
+    store: CaseStore
+    relay: OutboxRelay
+
+
+def _load_case(call, case_id):
+    case, _ = call.context.store.get(case_id)
+    if case is None:
+        raise ApiError(404, "not_found", f"no case {case_id}")
+    require_station(call.principal, case.station)
+    return case
+
+
+def _command(call, case_id, schema, decide):
+    body = schema().load(call.json())
+    case = _load_case(call, case_id)
+    try:
+        changed = handlers.run_command(
+            call.context.store, call.context.relay, case.case_id,
+            lambda current: decide(current, body), expected_version=body.get("version"),
+            causation_id=f"http:{call.correlation_id}")
+    except domain.CaseError as exc:
+        raise ApiError(exc.status, exc.code, exc.reason) from None
+    return json_response(CaseOut().dump(changed))
+
+
+@route(routes, "/v1/cases")
+def list_cases(call):
+    query = CaseQuery().load(call.request.args.to_dict())
+    station = query.get("station")
+    if not call.principal.district_wide:
+        if station and station != call.principal.station:
+            raise ApiError(403, "forbidden", "staff see only their own station's cases")
+        station = call.principal.station
+    cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
+                                    query["limit"])
+    return json_response({"cases": CaseSummaryOut(many=True).dump(cases)})
+
+
+@route(routes, "/v1/cases/<case_id>")
+def get_case(call, case_id):
+    case = _load_case(call, case_id)
+    call.context.store.record_access(case.case_id, call.principal, "view")
+    return json_response(CaseOut().dump(case))
+
+
+@route(routes, "/v1/cases/<case_id>/accept", methods=["POST"])
+def accept_case(call, case_id):
+    return _command(call, case_id, AcceptCommand,
+                    lambda case, body: domain.accept(case, call.principal, clock.now()))
+
+
+@route(routes, "/v1/cases/<case_id>/actions", methods=["POST"])
+def record_action(call, case_id):
+    return _command(call, case_id, ActionCommand,
+                    lambda case, body: domain.record_action(case, call.principal, body["type"],
+                                                            body["note"], clock.now()))
+
+
+@route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"])
+def resolve_case(call, case_id):
+    return _command(call, case_id, ResolveCommand,
+                    lambda case, body: domain.resolve(case, call.principal, body["summary"],
+                                                      clock.now()))
+
+
+def create_app(settings=None):
+    settings = settings or config.settings()
+    database = mongo.database(settings, "casework")
+    store = CaseStore(database)
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": store.cases},
+                        settings.relay_grace_s)
+    return Api("casework", settings, routes, Context(store, relay), ready_checks={
+        "store": lambda: mongo.store_reachable(settings),
+        "broker": lambda: broker_reachable(settings.amqp_uri)})

@@ -1,0 +1,74 @@
+"""marshmallow schemas of the casework HTTP API."""
+from marshmallow import Schema, fields, validate
+
+from services.common.contracts import Strict
+from services.common.privacy import mask_name, mask_phone
+from services.common.vocabulary import ACTION_TYPES, CASE_STATUSES, stations
+
+
+class CaseQuery(Strict):
+    station = fields.String(validate=validate.OneOf(sorted(stations())))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    request_id = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class Versioned(Strict):
+    version = fields.Integer(strict=True, validate=validate.Range(min=1))
+
+
+class AcceptCommand(Versioned):
+    pass
+
+
+class ActionCommand(Versioned):
+    type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ResolveCommand(Versioned):
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AssigneeOut(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class ActionOut(Schema):
+    type = fields.String()
+    note = fields.String()
+    by = fields.String()
+    at = fields.String()
+
+
+class CaseSummaryOut(Schema):
+    """A case in a list: the resident masked (lists are not access-logged)."""
+    case_id = fields.String()
+    request_id = fields.String()
+    station = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    priority_reason = fields.String()
+    need_type = fields.String()
+    assignee = fields.Nested(AssigneeOut, allow_none=True)
+    resident = fields.Method("_masked_resident")
+    opened_at = fields.String()
+    accepted_at = fields.String(allow_none=True)
+    resolved_at = fields.String(allow_none=True)
+    version = fields.Integer()
+
+    def _masked_resident(self, case):
+        return {"name": mask_name(case.resident["name"]),
+                "phone": mask_phone(case.resident["phone"]),
+                "categories": list(case.resident.get("categories", []))}
+
+
+class CaseOut(CaseSummaryOut):
+    """One case in full, for its station's staff: reading it is recorded."""
+    resident = fields.Dict()
+    need_description = fields.String()
+    assigned_at = fields.String(allow_none=True)
+    request_received_at = fields.String()
+    resolution_summary = fields.String(allow_none=True)
+    actions = fields.List(fields.Nested(ActionOut))

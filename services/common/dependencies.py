@@ -1,0 +1,41 @@
+"""Nameko dependency providers: all of a worker's I/O is injected through these."""
+from nameko.extensions import DependencyProvider
+
+from services.common import config, mongo
+from services.common.messaging import EventPublisher
+from services.common.outbox import OutboxRelay
+
+
+class Storage(DependencyProvider):
+    """Injects the service's store adapter, built once per container on its own database."""
+
+    def __init__(self, store_cls):
+        self.store_cls = store_cls
+
+    def setup(self):
+        settings = config.settings()
+        self.store = self.store_cls(mongo.database(settings, self.container.service_name))
+
+    def start(self):
+        self.store.ensure_indexes()
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
+class Outbox(DependencyProvider):
+    """Injects the OutboxRelay for the named collections of the service's database."""
+
+    def __init__(self, *collection_names):
+        self.collection_names = collection_names
+
+    def setup(self):
+        settings = config.settings()
+        database = mongo.database(settings, self.container.service_name)
+        amqp_uri = self.container.config.get("AMQP_URI", settings.amqp_uri)
+        self.relay = OutboxRelay(EventPublisher(amqp_uri),
+                                 {name: database[name] for name in self.collection_names},
+                                 settings.relay_grace_s)
+
+    def get_dependency(self, worker_ctx):
+        return self.relay

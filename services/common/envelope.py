@@ -1,0 +1,116 @@
+"""The CloudEvents 1.0 envelope every event travels in (structured JSON mode).
+
+Besides the CloudEvents core attributes, each event carries three extension
+attributes: ``correlationid`` (the request that started the chain), ``causationid``
+(the event that caused this one) and ``sequence`` (the event's position in its
+aggregate's history, starting at 1, contiguous).
+"""
+import json
+import uuid
+
+import kombu.serialization
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+from services.common import clock
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+SOURCE_PREFIX = "/suyu/shegong/"
+
+
+class InvalidEvent(Exception):
+    """An event that can never be handled (bad envelope, bad data, unknown type).
+
+    It is not retried: it goes to the dead-letter queue with this reason.
+    """
+
+    def __init__(self, reason, fields=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.fields = fields or {}
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other CloudEvents extensions are allowed and ignored
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    source = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
+    type = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    time = fields.String(required=True)
+    subject = fields.String(load_default=None, allow_none=True)
+    datacontenttype = fields.String(load_default="application/json",
+                                    validate=validate.Equal("application/json"))
+    data = fields.Dict(required=True)
+    correlationid = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    causationid = fields.String(load_default=None, allow_none=True)
+    sequence = fields.Integer(load_default=None, allow_none=True, strict=True,
+                              validate=validate.Range(min=1))
+
+    @validates("time")
+    def _time_has_offset(self, value, **_):
+        try:
+            clock.parse_iso(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+ENVELOPE = EnvelopeSchema()
+
+
+def new_event(contract, data, *, subject, correlation_id, causation_id=None,
+              sequence=None, time=None, event_id=None):
+    """Build a validated envelope for ``contract`` (raises ValidationError on bad data)."""
+    payload = contract.schema().dump(contract.schema().load(data))
+    envelope = {
+        "id": event_id or str(uuid.uuid4()),
+        "source": SOURCE_PREFIX + contract.producer,
+        "specversion": SPECVERSION,
+        "type": contract.type,
+        "time": clock.iso(time or clock.now()),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": payload,
+        "correlationid": correlation_id,
+        "causationid": causation_id,
+        "sequence": sequence,
+    }
+    return ENVELOPE.dump(ENVELOPE.load(envelope))
+
+
+def load_event(body, contract):
+    """Validate an incoming envelope and its data against ``contract``.
+
+    Returns ``(envelope, data)``; raises InvalidEvent with field-level reasons.
+    """
+    if not isinstance(body, dict):
+        raise InvalidEvent("event body is not a JSON object")
+    try:
+        envelope = ENVELOPE.load(body)
+    except ValidationError as exc:
+        raise InvalidEvent("invalid CloudEvents envelope", exc.messages) from None
+    if envelope["type"] != contract.type:
+        raise InvalidEvent(f"expected type {contract.type}, got {envelope['type']}")
+    try:
+        data = contract.schema().load(envelope["data"])
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid data for {contract.type}", exc.messages) from None
+    return envelope, data
+
+
+def encode_json(value):
+    """kombu encoder for application/cloudevents+json: UTF-8 JSON, Chinese unescaped."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_json(payload):
+    if isinstance(payload, bytes):
+        payload = payload.decode("utf-8")
+    return json.loads(payload)
+
+
+# Every process that imports the envelope can publish and consume structured CloudEvents.
+kombu.serialization.register("cloudevents", encode_json, decode_json,
+                             content_type=CONTENT_TYPE, content_encoding="binary")

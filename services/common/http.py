@@ -1,0 +1,174 @@
+"""The WSGI plumbing every service's API shares (served by gunicorn).
+
+A route is a plain function ``handler(call, **path_values)`` returning a Response;
+``Api`` adds what every endpoint needs: bearer authentication, JSON errors with
+field-level messages, body limits and content types, 503 while the store or the
+broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
+"""
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from services.common import logs
+from services.common.auth import InvalidToken, verify_token
+from services.common.messaging import BrokerUnavailable
+from services.common.mongo import STORE_DOWN_ERRORS
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_S = "5"
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, fields=None, headers=None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields, self.headers = fields, headers or {}
+
+
+def json_response(body, status=200, headers=None):
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
+                    content_type="application/json; charset=utf-8")
+
+
+def error_response(status, code, message, fields=None, headers=None):
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return json_response({"error": error}, status, headers)
+
+
+@dataclass(eq=False)
+class Route:
+    path: str
+    methods: tuple
+    handler: object
+    public: bool = False
+
+
+def route(routes, path, methods=("GET",), public=False):
+    """Decorator that registers a handler in a module's ``routes`` list."""
+    def register(handler):
+        routes.append(Route(path, tuple(methods), handler, public))
+        return handler
+    return register
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, the authenticated caller and the app's context."""
+    request: Request
+    principal: object
+    context: object
+    correlation_id: str
+
+    def json(self):
+        """The request body as a JSON object (413, 415 or 400 otherwise)."""
+        mimetype = self.request.mimetype or ""
+        if mimetype != "application/json" and not mimetype.endswith("+json"):
+            raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+        if (self.request.content_length or 0) > MAX_BODY_BYTES:
+            raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        raw = self.request.get_data(cache=True)
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "malformed_json", "the body must be a JSON object")
+        return body
+
+
+class Api:
+    """A service's HTTP API as a WSGI application."""
+
+    def __init__(self, service, settings, routes, context=None, ready_checks=None):
+        self.service = service
+        self.settings = settings
+        self.context = context
+        self.ready_checks = ready_checks or {}
+        rules = [Rule("/healthz", endpoint=Route("/healthz", ("GET",), self._healthz, True)),
+                 Rule("/readyz", endpoint=Route("/readyz", ("GET",), self._readyz, True))]
+        rules += [Rule(r.path, endpoint=r, methods=list(r.methods)) for r in routes]
+        self.url_map = Map(rules, strict_slashes=False)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        request.max_content_length = MAX_BODY_BYTES
+        started = time.monotonic()
+        correlation_id = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        logs.set_correlation_id(correlation_id)
+        response = self._dispatch(request, correlation_id)
+        response.headers["X-Correlation-Id"] = correlation_id
+        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
+                 (time.monotonic() - started) * 1000)
+        logs.set_correlation_id(None)
+        return response(environ, start_response)
+
+    def _dispatch(self, request, correlation_id):
+        try:
+            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+            principal = None if endpoint.public else self._authenticate(request)
+            return endpoint.handler(Call(request, principal, self.context, correlation_id),
+                                    **values)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+        except ValidationError as exc:
+            return error_response(422, "invalid_fields", "some fields are invalid", exc.messages)
+        except STORE_DOWN_ERRORS:
+            log.warning("store unavailable while serving %s", request.path)
+            return error_response(503, "store_unavailable", "the database is unavailable; retry",
+                                  headers={"Retry-After": RETRY_AFTER_S})
+        except BrokerUnavailable:
+            log.warning("broker unavailable while serving %s", request.path)
+            return error_response(503, "broker_unavailable", "the message broker is unavailable; "
+                                  "nothing was recorded; retry", headers={"Retry-After": RETRY_AFTER_S})
+        except HTTPException as exc:
+            return error_response(exc.code, exc.name.lower().replace(" ", "_"), exc.description,
+                                  headers=dict(exc.get_headers()) if exc.code == 405 else None)
+        except Exception:  # noqa: BLE001 - the caller gets a 500, the log gets the trace
+            log.exception("unhandled error serving %s %s", request.method, request.path)
+            return error_response(500, "internal_error", "internal error")
+
+    def _authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>",
+                           headers={"WWW-Authenticate": 'Bearer realm="shegong"'})
+        try:
+            return verify_token(self.settings.token_secret, token.strip())
+        except InvalidToken as exc:
+            raise ApiError(401, "unauthenticated", f"invalid token: {exc}",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+
+    def _healthz(self, call):
+        return json_response({"status": "ok", "service": self.service})
+
+    def _readyz(self, call):
+        checks = {name: bool(check()) for name, check in self.ready_checks.items()}
+        ready = all(checks.values())
+        return json_response({"status": "ready" if ready else "not_ready",
+                              "service": self.service, "checks": checks},
+                             200 if ready else 503,
+                             None if ready else {"Retry-After": RETRY_AFTER_S})
+
+
+def require_role(principal, *roles):
+    if principal.role not in roles:
+        raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
+
+
+def require_station(principal, station):
+    if not principal.may_see_station(station):
+        raise ApiError(403, "forbidden", "this belongs to another station")

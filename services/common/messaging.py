@@ -1,0 +1,225 @@
+"""RabbitMQ: publishing with confirms, handlers that retry and dead-letter, topology.
+
+Topology, all durable:
+- ``<producer>.events`` topic exchanges (nameko's naming); the routing key is the
+  CloudEvents type, e.g. ``shegong.case.opened.v1``.
+- one queue per consuming handler, ``evt-<producer>-<type>--<service>.<method>``
+  (nameko's SERVICE_POOL naming: instances of a service share it, each event once).
+- ``shegong.retry``: a headers exchange routing on ``x-retry-delay-ms`` to one queue
+  per delay, ``shegong.retry.<ms>ms``, whose messages expire back through the default
+  exchange into the queue they came from (their routing key is that queue's name).
+- ``shegong.dead-letter``: a direct exchange; ``shegong.dead-letter.<service>`` holds
+  what a service could not handle, with the reason in the headers.
+"""
+import logging
+import time
+import traceback
+
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError
+from nameko.amqp.publish import Publisher, get_producer
+from nameko.events import EventHandler
+from nameko.standalone.events import get_event_exchange
+
+from services.common import clock
+from services.common.envelope import InvalidEvent
+
+log = logging.getLogger(__name__)
+
+RETRY_EXCHANGE = Exchange("shegong.retry", type="headers", durable=True)
+DEAD_LETTER_EXCHANGE = Exchange("shegong.dead-letter", type="direct", durable=True)
+ATTEMPTS_HEADER = "x-shegong-attempts"
+DELAY_HEADER = "x-retry-delay-ms"
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached (or did not confirm) in time."""
+
+
+def event_exchange(producer):
+    return get_event_exchange(producer, {})
+
+
+def retry_queue(delay_ms):
+    return Queue(
+        f"shegong.retry.{delay_ms}ms", exchange=RETRY_EXCHANGE, durable=True,
+        binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
+        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": ""})
+
+
+def dead_letter_queue(service):
+    return Queue(f"shegong.dead-letter.{service}", exchange=DEAD_LETTER_EXCHANGE,
+                 routing_key=service, durable=True)
+
+
+def handler_queue(contract, service, method):
+    """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
+    return Queue(f"evt-{contract.producer}-{contract.type}--{service}.{method}",
+                 exchange=event_exchange(contract.producer), routing_key=contract.type,
+                 durable=True, auto_delete=False, exclusive=False)
+
+
+class EventPublisher:
+    """Publishes envelopes to their producer's exchange and waits for the broker's confirm.
+
+    ``mandatory`` is set: an event no queue is bound for is refused (raises), so an
+    outbox entry is never marked sent for an event that went nowhere. Thread- and
+    greenlet-safe (kombu's connection pools).
+    """
+
+    def __init__(self, amqp_uri, retry_policy=None):
+        self.amqp_uri = amqp_uri
+        self._publisher = Publisher(
+            amqp_uri, use_confirms=True, serializer="cloudevents", mandatory=True,
+            retry=True,
+            retry_policy=retry_policy or {"max_retries": 2, "interval_start": 0.2,
+                                          "interval_step": 0.4, "interval_max": 1.0})
+
+    def publish(self, envelope):
+        from services.common.contracts import CATALOGUE  # import cycle guard
+        contract = CATALOGUE[envelope["type"]]
+        try:
+            self._publisher.publish(
+                envelope, exchange=event_exchange(contract.producer),
+                routing_key=contract.type, message_id=envelope["id"],
+                correlation_id=envelope.get("correlationid"), type=envelope["type"],
+                transport_options={"max_retries": 1, "interval_start": 0.2,
+                                   "interval_step": 0.2, "interval_max": 0.5})
+        except (OSError, OperationalError, AmqpConnectionError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
+
+def broker_reachable(amqp_uri, timeout=2.0):
+    """True when a connection to the broker can be opened now."""
+    try:
+        with Connection(amqp_uri, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+
+
+class BrokerProbe:
+    """Answers "is the broker reachable?" cheaply: a success is trusted for ``ttl_s``."""
+
+    def __init__(self, amqp_uri, ttl_s=1.0):
+        self.amqp_uri = amqp_uri
+        self.ttl_s = ttl_s
+        self._ok_until = 0.0
+
+    def reachable(self):
+        now = time.monotonic()
+        if now < self._ok_until:
+            return True
+        ok = broker_reachable(self.amqp_uri)
+        self._ok_until = now + self.ttl_s if ok else 0.0
+        return ok
+
+    def failed(self):
+        self._ok_until = 0.0
+
+
+class RetryingEventHandler(EventHandler):
+    """A nameko event handler for one catalogue contract that never drops a failure.
+
+    A handler that raises is retried after growing delays (``SHEGONG_RETRY_DELAYS_MS``);
+    when the delays are used up, or at once for an InvalidEvent, the message goes to
+    the service's dead-letter queue with the reason. The original is acked only after
+    the copy has been confirmed by the broker; if that fails it is requeued.
+    """
+
+    def __init__(self, contract, **kwargs):
+        self.contract = contract
+        super().__init__(contract.producer, contract.type, **kwargs)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        try:
+            self._park(message, exc_info[1])
+        except Exception:  # noqa: BLE001 - could not park it: keep it in its queue
+            log.exception("could not retry or dead-letter %s; requeueing", self.queue.name)
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _park(self, message, exc):
+        delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS", (1000, 5000, 30000)))
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        headers[ATTEMPTS_HEADER] = attempts
+        permanent = isinstance(exc, InvalidEvent)
+        event_id = message.properties.get("message_id")
+        if not permanent and attempts <= len(delays):
+            delay = delays[attempts - 1]
+            headers[DELAY_HEADER] = str(delay)
+            log.warning("handler %s failed (%s) for event %s; retry %d in %d ms",
+                        self.queue.name, type(exc).__name__, event_id, attempts, delay)
+            self._republish(message, headers, RETRY_EXCHANGE, self.queue.name,
+                            declare=[RETRY_EXCHANGE, retry_queue(delay)])
+            return
+        reason = exc.reason if permanent else f"{type(exc).__name__}: {exc}"
+        headers.update({
+            "x-death-reason": reason[:1000],
+            "x-exception-type": type(exc).__name__,
+            "x-original-queue": self.queue.name,
+            "x-original-exchange": message.delivery_info.get("exchange", ""),
+            "x-original-routing-key": message.delivery_info.get("routing_key", ""),
+            "x-failed-at": clock.iso(clock.now()),
+        })
+        if permanent and getattr(exc, "fields", None):
+            headers["x-death-fields"] = str(exc.fields)[:2000]
+        if not permanent:
+            headers["x-exception"] = "".join(traceback.format_exception(exc))[-2000:]
+        service = self.container.service_name
+        log.error("handler %s gave up on event %s after %d attempt(s): %s",
+                  self.queue.name, event_id, attempts, reason[:200])
+        self._republish(message, headers, DEAD_LETTER_EXCHANGE, service,
+                        declare=[DEAD_LETTER_EXCHANGE, dead_letter_queue(service)])
+
+    def _republish(self, message, headers, exchange, routing_key, declare):
+        amqp_uri = self.container.config["AMQP_URI"]
+        props = message.properties
+        with get_producer(amqp_uri, confirms=True) as producer:
+            producer.publish(
+                message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+                content_type=message.content_type, content_encoding=message.content_encoding,
+                message_id=props.get("message_id"), correlation_id=props.get("correlation_id"),
+                type=props.get("type"), delivery_mode=2, declare=declare, retry=True,
+                retry_policy={"max_retries": 3}, mandatory=True)
+
+
+handles = RetryingEventHandler.decorator
+
+
+def consumers_of(service_cls):
+    """(method name, contract) for every RetryingEventHandler on a nameko service class."""
+    found = []
+    for name in dir(service_cls):
+        method = getattr(service_cls, name)
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, RetryingEventHandler):
+                found.append((name, entrypoint.contract))
+    return sorted(found, key=lambda item: (item[1].type, item[0]))
+
+
+def declare_topology(amqp_uri, service_classes, retry_delays_ms):
+    """Declare every exchange, queue and binding before anything publishes."""
+    from services.common.contracts import CATALOGUE
+    entities = [RETRY_EXCHANGE, DEAD_LETTER_EXCHANGE]
+    entities += [event_exchange(producer) for producer in
+                 sorted({contract.producer for contract in CATALOGUE.values()})]
+    entities += [retry_queue(delay) for delay in retry_delays_ms]
+    for service_cls in service_classes:
+        entities.append(dead_letter_queue(service_cls.name))
+        for method, contract in consumers_of(service_cls):
+            entities.append(handler_queue(contract, service_cls.name, method))
+    with Connection(amqp_uri, connect_timeout=5) as connection:
+        channel = connection.channel()
+        for entity in entities:
+            entity.maybe_bind(channel)
+            entity.declare()
+    return entities

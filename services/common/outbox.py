@@ -1,0 +1,91 @@
+"""The transactional outbox, kept inside each aggregate's own document.
+
+A document that changes state carries the events the change causes in the same
+write (MongoDB guarantees single-document atomicity), with these fields:
+
+- ``outbox``: the events not yet known to be published, in sequence order;
+- ``last_seq``: the sequence number of the newest event of the aggregate;
+- ``published_seq``: the highest sequence confirmed by the broker (only ever raised);
+- ``outbox_pending``: true while ``published_seq < last_seq`` may hold;
+- ``updated_ms``: when the document last changed.
+
+The writer publishes right after its write (the fast path); the relay sweeps
+documents left pending for longer than a grace period (the safety net after a crash
+or a broker outage). Both may publish the same event: consumers dedupe by event id.
+"""
+import logging
+
+from services.common import clock
+
+log = logging.getLogger(__name__)
+
+
+def stage(document, envelopes):
+    """Append events to a document's outbox, pure: returns the fields to write.
+
+    Events already confirmed published are dropped from the outbox as it is rewritten.
+    Each envelope must already carry its ``sequence``.
+    """
+    published = document.get("published_seq", 0)
+    kept = [event for event in document.get("outbox", []) if event["sequence"] > published]
+    outbox = kept + list(envelopes)
+    last_seq = outbox[-1]["sequence"] if outbox else document.get("last_seq", 0)
+    return {"outbox": outbox, "last_seq": last_seq, "outbox_pending": bool(outbox)}
+
+
+def next_sequence(document):
+    return document.get("last_seq", 0) + 1
+
+
+class OutboxRelay:
+    """Publishes the unsent events of documents in the given collections (name -> collection)."""
+
+    def __init__(self, publisher, collections, grace_s=2.0):
+        self.publisher = publisher
+        self.collections = collections
+        self.grace_s = grace_s
+
+    def publish_now(self, name, document):
+        """The writer's fast path: publish right after the write; on failure leave it
+        to the sweep (the events are safe in the document)."""
+        try:
+            return self.publish_pending(self.collections[name], document)
+        except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
+            log.warning("publishing %s %s deferred to the relay: %s", name, document["_id"],
+                        type(exc).__name__)
+            return 0
+
+    def publish_pending(self, collection, document):
+        """Publish this document's unsent events in order and record the progress."""
+        published = document.get("published_seq", 0)
+        sent = published
+        for event in document.get("outbox", []):
+            if event["sequence"] > published:
+                self.publisher.publish(event)
+                sent = event["sequence"]
+        last_seq = document.get("last_seq", 0)
+        progress = {"$max": {"published_seq": sent}}
+        # Clear the flag only if nothing was appended meanwhile (last_seq unchanged);
+        # otherwise the writer that appended publishes its own events.
+        done = collection.update_one({"_id": document["_id"], "last_seq": last_seq},
+                                     {**progress, "$set": {"outbox_pending": sent < last_seq}})
+        if not done.matched_count:
+            collection.update_one({"_id": document["_id"]}, progress)
+        return sent - published
+
+    def sweep(self, limit=200):
+        """Publish what writers left behind; returns the number of events published."""
+        cutoff = clock.to_ms(clock.now()) - int(self.grace_s * 1000)
+        total = 0
+        for collection in self.collections.values():
+            stale = collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
+                                    sort=[("updated_ms", 1)], limit=limit)
+            for document in stale:
+                total += self.publish_pending(collection, document)
+        if total:
+            log.info("outbox relay published %d event(s) left pending", total)
+        return total
+
+
+def ensure_indexes(collection):
+    collection.create_index([("outbox_pending", 1), ("updated_ms", 1)])

@@ -1,0 +1,59 @@
+"""Run one service's Nameko worker as its own process: ``python -m services.common.runner casework``.
+
+Builds the nameko configuration from the environment, starts the service, and on
+SIGTERM or SIGINT stops it gracefully: consumers stop taking messages and in-flight
+workers finish (their messages are acked or parked) before the process exits.
+"""
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402 - must precede every other import
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.runners import ServiceRunner  # noqa: E402
+
+from services.common import config, logs  # noqa: E402
+from services.common.registry import SERVICE_CLASSES, service_class  # noqa: E402
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] not in SERVICE_CLASSES:
+        print(f"usage: python -m services.common.runner {{{','.join(SERVICE_CLASSES)}}}",
+              file=sys.stderr)
+        return 2
+    name = argv[0]
+    settings = config.settings()
+    logs.configure(settings.log_level)
+    log = logging.getLogger(f"services.{name}")
+
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(service_class(name))
+    stopping = eventlet.event.Event()
+
+    def stop(signum, _frame):
+        log.info("signal %s: stopping %s", signum, name)
+        if not stopping.ready():
+            stopping.send(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runner.start()
+    log.info("%s worker started", name)
+    runner_thread = eventlet.spawn(runner.wait)
+    stopping.wait()
+    try:
+        with eventlet.Timeout(30):
+            runner.stop()
+    except eventlet.Timeout:
+        log.warning("%s did not stop within 30 s; killing it", name)
+        runner.kill()
+    runner_thread.kill()
+    log.info("%s worker stopped", name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""intake: takes requests in (staff, web, other government systems) and publishes them."""

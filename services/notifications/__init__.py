@@ -1,0 +1,1 @@
+"""notifications: fans events out to people as SMS and messages, once each."""

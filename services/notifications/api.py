@@ -1,0 +1,29 @@
+"""The notifications HTTP API (gunicorn): ``gunicorn 'services.notifications.api:create_app()'``."""
+from services.common import config, mongo
+from services.common.http import Api, ApiError, json_response, route
+from services.common.messaging import broker_reachable
+from services.notifications.schemas import MessageOut, MessageQuery
+from services.notifications.store import NotificationStore
+
+routes = []
+
+
+@route(routes, "/v1/messages")
+def list_messages(call):
+    query = MessageQuery().load(call.request.args.to_dict())
+    limit = query.pop("limit")
+    if not call.principal.district_wide:
+        query["station"] = call.principal.station
+    if not query:
+        raise ApiError(422, "invalid_fields", "filter by case_id, recipient_role or status",
+                       {"case_id": ["give at least one filter"]})
+    messages = call.context.find(query, limit)
+    return json_response({"messages": MessageOut(many=True).dump(messages)})
+
+
+def create_app(settings=None):
+    settings = settings or config.settings()
+    store = NotificationStore(mongo.database(settings, "notifications"))
+    return Api("notifications", settings, routes, store, ready_checks={
+        "store": lambda: mongo.store_reachable(settings),
+        "broker": lambda: broker_reachable(settings.amqp_uri)})

@@ -1,0 +1,1 @@
+"""reporting: projections built only from events, and the district's figures."""

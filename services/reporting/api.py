@@ -1,0 +1,32 @@
+"""The reporting HTTP API (gunicorn): ``gunicorn 'services.reporting.api:create_app()'``."""
+from services.common import config, mongo
+from services.common.http import Api, ApiError, json_response, route
+from services.common.messaging import broker_reachable
+from services.common.vocabulary import district
+from services.reporting import handlers
+from services.reporting.schemas import SummaryQuery
+from services.reporting.store import ReportStore
+
+routes = []
+
+
+@route(routes, "/v1/reports/summary")
+def get_summary(call):
+    """The figures for a station (or the district, station omitted) over a period."""
+    query = SummaryQuery().load(call.request.args.to_dict())
+    station = query.get("station")
+    if not call.principal.district_wide and station != call.principal.station:
+        raise ApiError(403, "forbidden", "station staff see their own station's figures only")
+    date_from = query["date_from"].isoformat() if query.get("date_from") else None
+    date_to = query["date_to"].isoformat() if query.get("date_to") else None
+    figures = handlers.summary(call.context, station, date_from, date_to)
+    return json_response({"district": district()["id"], "station": station,
+                          "from": date_from, "to": date_to, **figures})
+
+
+def create_app(settings=None):
+    settings = settings or config.settings()
+    store = ReportStore(mongo.database(settings, "reporting"))
+    return Api("reporting", settings, routes, store, ready_checks={
+        "store": lambda: mongo.store_reachable(settings),
+        "broker": lambda: broker_reachable(settings.amqp_uri)})
