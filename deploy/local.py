@@ -62,8 +62,8 @@ class Processes:
         self.log_dir = log_dir
         self.running = []
 
-    def start(self, name, argv, env):
-        log = (self.log_dir / f"{name}.log").open("ab")
+    def start(self, name, argv, env, output=True):
+        log = (self.log_dir / f"{name}.log").open("ab") if output else subprocess.DEVNULL
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    cwd=ROOT, start_new_session=True)
         self.running.append((name, process))
@@ -100,8 +100,9 @@ def start_store(settings, processes, env):
     data_dir = settings.var_dir / "mongo"
     data_dir.mkdir(parents=True, exist_ok=True)
     processes.start("nx-27017", [str(BIN / "nx-27017"), "--data-dir", str(data_dir),
-                                 "-p", str(port), "--log-file", str(settings.var_dir / "log" / "nx-27017-server.log"),
-                                 "--pid-file", str(settings.var_dir / "nx-27017.pid")], env)
+                                 "-p", str(port), "--log-file", str(settings.var_dir / "log" / "nx-27017.log"),
+                                 "--pid-file", str(settings.var_dir / "nx-27017.pid")], env,
+                    output=False)
     env["MONGO_URI"] = os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
     wait_for(lambda: mongo.store_reachable(config.settings()), 20, "the embedded store")
     say(f"store: embedded nx-27017 on 127.0.0.1:{port}, data in {data_dir}")

@@ -31,7 +31,7 @@ def _load_case(call, case_id):
     return case
 
 
-def _command(call, case_id, schema, decide):
+def _command(call, case_id, purpose, schema, decide):
     body = schema().load(call.json())
     case = _load_case(call, case_id)
     try:
@@ -41,6 +41,7 @@ def _command(call, case_id, schema, decide):
             causation_id=f"http:{call.correlation_id}")
     except domain.CaseError as exc:
         raise ApiError(exc.status, exc.code, exc.reason) from None
+    call.context.store.record_access(case.case_id, call.principal, purpose)
     return json_response(CaseOut().dump(changed))
 
 
@@ -66,20 +67,20 @@ def get_case(call, case_id):
 
 @route(routes, "/v1/cases/<case_id>/accept", methods=["POST"])
 def accept_case(call, case_id):
-    return _command(call, case_id, AcceptCommand,
+    return _command(call, case_id, "accept", AcceptCommand,
                     lambda case, body: domain.accept(case, call.principal, clock.now()))
 
 
 @route(routes, "/v1/cases/<case_id>/actions", methods=["POST"])
 def record_action(call, case_id):
-    return _command(call, case_id, ActionCommand,
+    return _command(call, case_id, "record_action", ActionCommand,
                     lambda case, body: domain.record_action(case, call.principal, body["type"],
                                                             body["note"], clock.now()))
 
 
 @route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"])
 def resolve_case(call, case_id):
-    return _command(call, case_id, ResolveCommand,
+    return _command(call, case_id, "resolve", ResolveCommand,
                     lambda case, body: domain.resolve(case, call.principal, body["summary"],
                                                       clock.now()))
 

@@ -3,7 +3,7 @@ from nameko.timer import timer
 
 from services.common import config
 from services.common.contracts import REQUEST_RECEIVED
-from services.common.dependencies import Outbox, Storage
+from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.casework import handlers
@@ -17,6 +17,7 @@ class CaseworkService:
 
     store = Storage(CaseStore)
     outbox = Outbox("cases")
+    log_context = LogContext()
 
     @handles(REQUEST_RECEIVED)
     def open_case(self, body):

@@ -14,7 +14,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common import clock
 from services.common.vocabulary import (
-    ACTION_TYPES, CHANNELS, NEED_TYPES, PRIORITIES, RESIDENT_CATEGORIES, stations,
+    ACTION_TYPES, CHANNELS, MESSAGE_CHANNELS, MESSAGE_STATUSES, NEED_TYPES, PRIORITIES,
+    RECIPIENT_ROLES, RESIDENT_CATEGORIES, stations,
 )
 
 MAINLAND_MOBILE = r"^1[3-9]\d{9}$"
@@ -83,7 +84,8 @@ class CaseOpened(CaseRef):
     priority_reason = fields.String(required=True)
     need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
     resident_ref = fields.String(required=True)
-    categories = fields.List(fields.String(), required=True)
+    categories = fields.List(fields.String(validate=validate.OneOf(sorted(RESIDENT_CATEGORIES))),
+                             required=True)
     request_received_at = Instant(required=True)
     opened_at = Instant(required=True)
 
@@ -131,10 +133,10 @@ class MessageSent(Strict):
     message_id = fields.String(required=True)
     case_id = fields.String(load_default=None, allow_none=True)
     station = StationId(load_default=None, allow_none=True)
-    recipient_role = fields.String(required=True)
-    channel = fields.String(required=True)
-    template = fields.String(required=True)
-    status = fields.String(required=True)
+    recipient_role = fields.String(required=True, validate=validate.OneOf(RECIPIENT_ROLES))
+    channel = fields.String(required=True, validate=validate.OneOf(MESSAGE_CHANNELS))
+    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    status = fields.String(required=True, validate=validate.OneOf(MESSAGE_STATUSES))
     sent_at = Instant(required=True)
 
 

@@ -1,7 +1,7 @@
 """Nameko dependency providers: all of a worker's I/O is injected through these."""
 from nameko.extensions import DependencyProvider
 
-from services.common import config, mongo
+from services.common import config, logs, mongo
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 
@@ -39,3 +39,14 @@ class Outbox(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.relay
+
+
+class LogContext(DependencyProvider):
+    """Tags every log line a worker writes with the correlation id of its event."""
+
+    def worker_setup(self, worker_ctx):
+        body = worker_ctx.args[0] if worker_ctx.args else None
+        logs.set_correlation_id(body.get("correlationid") if isinstance(body, dict) else None)
+
+    def worker_teardown(self, worker_ctx):
+        logs.set_correlation_id(None)

@@ -93,6 +93,7 @@ class Api:
     """A service's HTTP API as a WSGI application."""
 
     def __init__(self, service, settings, routes, context=None, ready_checks=None):
+        logs.configure(settings.log_level)
         self.service = service
         self.settings = settings
         self.context = context

@@ -5,7 +5,7 @@ Topology, all durable:
   CloudEvents type, e.g. ``shegong.case.opened.v1``.
 - one queue per consuming handler, ``evt-<producer>-<type>--<service>.<method>``
   (nameko's SERVICE_POOL naming: instances of a service share it, each event once).
-- ``shegong.retry``: a headers exchange routing on ``x-retry-delay-ms`` to one queue
+- ``shegong.retry``: a headers exchange routing on ``shegong-retry-delay-ms`` to one queue
   per delay, ``shegong.retry.<ms>ms``, whose messages expire back through the default
   exchange into the queue they came from (their routing key is that queue's name).
 - ``shegong.dead-letter``: a direct exchange; ``shegong.dead-letter.<service>`` holds
@@ -14,12 +14,14 @@ Topology, all durable:
 import logging
 import time
 import traceback
+from functools import partial
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
+from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
 from services.common import clock
@@ -27,14 +29,25 @@ from services.common.envelope import InvalidEvent
 
 log = logging.getLogger(__name__)
 
-RETRY_EXCHANGE = Exchange("shegong.retry", type="headers", durable=True)
-DEAD_LETTER_EXCHANGE = Exchange("shegong.dead-letter", type="direct", durable=True)
+RETRY_EXCHANGE = "shegong.retry"
+DEAD_LETTER_EXCHANGE = "shegong.dead-letter"
 ATTEMPTS_HEADER = "x-shegong-attempts"
-DELAY_HEADER = "x-retry-delay-ms"
+# No "x-" prefix: RabbitMQ's headers exchange ignores x- headers when matching.
+DELAY_HEADER = "shegong-retry-delay-ms"
 
 
 class BrokerUnavailable(Exception):
     """The broker could not be reached (or did not confirm) in time."""
+
+
+# Entities are built fresh each time: a kombu entity stays bound to the first channel
+# it was declared on, and that channel dies with its connection.
+def retry_exchange():
+    return Exchange(RETRY_EXCHANGE, type="headers", durable=True)
+
+
+def dead_letter_exchange():
+    return Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
 
 
 def event_exchange(producer):
@@ -43,13 +56,13 @@ def event_exchange(producer):
 
 def retry_queue(delay_ms):
     return Queue(
-        f"shegong.retry.{delay_ms}ms", exchange=RETRY_EXCHANGE, durable=True,
+        f"shegong.retry.{delay_ms}ms", exchange=retry_exchange(), durable=True,
         binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
         queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": ""})
 
 
 def dead_letter_queue(service):
-    return Queue(f"shegong.dead-letter.{service}", exchange=DEAD_LETTER_EXCHANGE,
+    return Queue(f"shegong.dead-letter.{service}", exchange=dead_letter_exchange(),
                  routing_key=service, durable=True)
 
 
@@ -120,6 +133,21 @@ class BrokerProbe:
         self._ok_until = 0.0
 
 
+class PoisonSafeQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but a body that cannot be decoded (not JSON, a content
+    type it does not accept) is handed to its handler to dead-letter, instead of
+    raising out of the consumer loop and killing the service."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        provider.dead_letter_undecodable(message, exc)
+
+
 class RetryingEventHandler(EventHandler):
     """A nameko event handler for one catalogue contract that never drops a failure.
 
@@ -129,9 +157,16 @@ class RetryingEventHandler(EventHandler):
     the copy has been confirmed by the broker; if that fails it is requeued.
     """
 
+    queue_consumer = PoisonSafeQueueConsumer()
+
     def __init__(self, contract, **kwargs):
         self.contract = contract
         super().__init__(contract.producer, contract.type, **kwargs)
+
+    def dead_letter_undecodable(self, message, exc):
+        reason = (f"body could not be decoded as {message.content_type or 'no content type'}: "
+                  f"{type(exc).__name__}")
+        self.handle_result(message, None, exc_info=(InvalidEvent, InvalidEvent(reason), None))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
@@ -158,8 +193,8 @@ class RetryingEventHandler(EventHandler):
             headers[DELAY_HEADER] = str(delay)
             log.warning("handler %s failed (%s) for event %s; retry %d in %d ms",
                         self.queue.name, type(exc).__name__, event_id, attempts, delay)
-            self._republish(message, headers, RETRY_EXCHANGE, self.queue.name,
-                            declare=[RETRY_EXCHANGE, retry_queue(delay)])
+            self._republish(message, headers, retry_exchange(), self.queue.name,
+                            declare=[retry_queue(delay)])
             return
         reason = exc.reason if permanent else f"{type(exc).__name__}: {exc}"
         headers.update({
@@ -177,8 +212,8 @@ class RetryingEventHandler(EventHandler):
         service = self.container.service_name
         log.error("handler %s gave up on event %s after %d attempt(s): %s",
                   self.queue.name, event_id, attempts, reason[:200])
-        self._republish(message, headers, DEAD_LETTER_EXCHANGE, service,
-                        declare=[DEAD_LETTER_EXCHANGE, dead_letter_queue(service)])
+        self._republish(message, headers, dead_letter_exchange(), service,
+                        declare=[dead_letter_queue(service)])
 
     def _republish(self, message, headers, exchange, routing_key, declare):
         amqp_uri = self.container.config["AMQP_URI"]
@@ -209,7 +244,7 @@ def consumers_of(service_cls):
 def declare_topology(amqp_uri, service_classes, retry_delays_ms):
     """Declare every exchange, queue and binding before anything publishes."""
     from services.common.contracts import CATALOGUE
-    entities = [RETRY_EXCHANGE, DEAD_LETTER_EXCHANGE]
+    entities = [retry_exchange(), dead_letter_exchange()]
     entities += [event_exchange(producer) for producer in
                  sorted({contract.producer for contract in CATALOGUE.values()})]
     entities += [retry_queue(delay) for delay in retry_delays_ms]
@@ -220,6 +255,5 @@ def declare_topology(amqp_uri, service_classes, retry_delays_ms):
     with Connection(amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:
-            entity.maybe_bind(channel)
-            entity.declare()
+            entity.bind(channel).declare()
     return entities

@@ -11,7 +11,8 @@ write (MongoDB guarantees single-document atomicity), with these fields:
 
 The writer publishes right after its write (the fast path); the relay sweeps
 documents left pending for longer than a grace period (the safety net after a crash
-or a broker outage). Both may publish the same event: consumers dedupe by event id.
+or a broker outage). Both may publish the same event: every consumer is idempotent
+(docs/architecture.md says how each one is).
 """
 import logging
 

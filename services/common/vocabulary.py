@@ -52,6 +52,12 @@ CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "resolved")
 
 REQUEST_STATUSES = ("received", "case_opened", "resolved")
 
+RECIPIENT_ROLES = ("worker", "resident")
+
+MESSAGE_CHANNELS = ("sms",)
+
+MESSAGE_STATUSES = ("created", "sent")
+
 
 @lru_cache(maxsize=1)
 def _reference():

@@ -3,7 +3,7 @@ from nameko.timer import timer
 
 from services.common import config
 from services.common.contracts import CASE_OPENED, CASE_RESOLVED
-from services.common.dependencies import Outbox, Storage
+from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake import handlers
@@ -17,6 +17,7 @@ class IntakeService:
 
     store = Storage(RequestStore)
     outbox = Outbox("requests")
+    log_context = LogContext()
 
     @handles(CASE_OPENED)
     def case_opened(self, body):

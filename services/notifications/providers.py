@@ -11,14 +11,6 @@ from pathlib import Path
 from services.common.privacy import mask_phone
 
 
-class ProviderError(Exception):
-    """The provider refused or failed; ``temporary`` says whether a retry may help."""
-
-    def __init__(self, reason, temporary=True):
-        super().__init__(reason)
-        self.temporary = temporary
-
-
 class DevFileProvider:
     name = "dev_file"
 

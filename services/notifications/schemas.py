@@ -3,12 +3,13 @@ from marshmallow import Schema, fields, validate
 
 from services.common.contracts import Strict
 from services.common.privacy import mask_phone
+from services.common.vocabulary import MESSAGE_STATUSES, RECIPIENT_ROLES
 
 
 class MessageQuery(Strict):
     case_id = fields.String(validate=validate.Length(max=200))
-    recipient_role = fields.String(validate=validate.OneOf(["worker", "resident"]))
-    status = fields.String(validate=validate.OneOf(["created", "sent"]))
+    recipient_role = fields.String(validate=validate.OneOf(RECIPIENT_ROLES))
+    status = fields.String(validate=validate.OneOf(MESSAGE_STATUSES))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 

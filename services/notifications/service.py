@@ -4,7 +4,7 @@ from nameko.timer import timer
 
 from services.common import config
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_RESOLVED, REQUEST_RECEIVED
-from services.common.dependencies import Outbox, Storage
+from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.notifications import domain, handlers
@@ -31,6 +31,7 @@ class NotificationsService:
     store = Storage(NotificationStore)
     outbox = Outbox("messages")
     sms = SmsProvider()
+    log_context = LogContext()
 
     @handles(REQUEST_RECEIVED)
     def remember_contact(self, body):

@@ -15,8 +15,10 @@ def get_summary(call):
     """The figures for a station (or the district, station omitted) over a period."""
     query = SummaryQuery().load(call.request.args.to_dict())
     station = query.get("station")
-    if not call.principal.district_wide and station != call.principal.station:
-        raise ApiError(403, "forbidden", "station staff see their own station's figures only")
+    if not call.principal.district_wide:
+        if station and station != call.principal.station:
+            raise ApiError(403, "forbidden", "station staff see their own station's figures only")
+        station = call.principal.station
     date_from = query["date_from"].isoformat() if query.get("date_from") else None
     date_to = query["date_to"].isoformat() if query.get("date_to") else None
     figures = handlers.summary(call.context, station, date_from, date_to)

@@ -1,8 +1,9 @@
 """Reporting rules: what each event contributes to the projections, and the figures.
 
 Pure. Projections are *facts* per request, case and message, written as plain field
-sets: each event sets fields no other event type sets, so applying events twice or
-in any order gives the same facts, and every figure is derived from the facts.
+sets: each event type sets its own fields (and the station, which all agree on), so
+applying events twice or in any order gives the same facts, and every figure is
+derived from the facts.
 No personal data: residents appear only as their pseudonymous ``resident_ref``.
 """
 from services.common import clock

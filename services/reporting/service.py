@@ -3,7 +3,7 @@ from services.common.contracts import (
     CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED,
     MESSAGE_SENT, REQUEST_RECEIVED,
 )
-from services.common.dependencies import Storage
+from services.common.dependencies import LogContext, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.reporting import handlers
@@ -14,6 +14,7 @@ class ReportingService:
     name = "reporting"
 
     store = Storage(ReportStore)
+    log_context = LogContext()
 
     def _project(self, body, contract):
         envelope, data = load_event(body, contract)

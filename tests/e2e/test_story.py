@@ -1,0 +1,184 @@
+"""The story of DOMAIN.md end to end: every service as its own OS process, started the
+way ``make run`` starts them (deploy/local.py), on the real broker and the MongoDB
+wire protocol, driven over real HTTP through gunicorn."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlparse, urlunparse
+
+import pytest
+import requests
+
+from services.common import clock
+from services.casework import domain, seed
+from tests.support import free_port, story_request, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "casework", "notifications", "reporting")
+pytestmark = pytest.mark.e2e
+
+
+class System:
+    def __init__(self, process, var_dir, ports, output):
+        self.process, self.var_dir, self.ports, self.output = process, var_dir, ports, output
+
+    def url(self, service, path):
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def credentials(self):
+        return json.loads((self.var_dir / "dev-credentials.json").read_text())
+
+    def logs(self):
+        return {path.name: path.read_text(errors="replace")
+                for path in (self.var_dir / "log").glob("*.log")}
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, rabbit):
+    vhost = f"shegong-e2e-{uuid.uuid4().hex[:8]}"
+    rabbit.add_vhost(vhost)
+    base = urlparse(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    var_dir = tmp_path_factory.mktemp("var")
+    ports = {name: free_port() for name in SERVICES}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHEGONG_")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update({
+        "AMQP_URI": urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
+        "SHEGONG_VAR_DIR": str(var_dir), "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
+        "SHEGONG_DB_PREFIX": f"e2e{uuid.uuid4().hex[:6]}", "SHEGONG_RETRY_DELAYS_MS": "200,500",
+        "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "1", "LOG_LEVEL": "DEBUG",
+    })
+    process = subprocess.Popen([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = []
+    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
+    try:
+        wait_until(lambda: any("[shegong] ready" in line for line in output)
+                   or process.poll() is not None, 90, message="make run's 'ready'")
+        assert process.poll() is None, "".join(output)
+        yield System(process, var_dir, ports, output)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        rabbit.delete_vhost(vhost)
+
+
+def bearer(token, **extra):
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+def test_every_service_is_alive_and_ready(system):
+    for name in SERVICES:
+        assert requests.get(system.url(name, "/healthz"), timeout=5).json()["service"] == name
+        ready = requests.get(system.url(name, "/readyz"), timeout=5)
+        assert ready.status_code == 200, ready.text
+
+
+def test_the_medicine_request_story(system):
+    credentials = system.credentials()
+    admin = bearer(credentials["district_admin"])
+    body = story_request(received_at=clock.iso(clock.now()))
+    key = {"Idempotency-Key": f"zou-shulan-{uuid.uuid4()}"}
+
+    # 08:00 - the phone call is recorded by the Daxing station
+    answer = requests.post(system.url("intake", "/v1/requests"), json=body,
+                           headers={**admin, **key}, timeout=10)
+    assert answer.status_code == 202, answer.text
+    request_id = answer.json()["request_id"]
+
+    # a case of her township's station, urgent, owned by an on-duty social worker
+    def the_case():
+        cases = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
+                             headers=admin, timeout=5).json()["cases"]
+        return cases[0] if cases else None
+
+    case = wait_until(the_case, 10, message="the case to be opened")
+    assert (case["station"], case["priority"], case["status"]) == ("daxing", "urgent", "assigned")
+    roster = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
+    on_duty = {w.id for w in domain.on_duty_workers(roster, "daxing", clock.weekday(clock.now()))}
+    assert case["assignee"]["id"] in on_duty
+    worker = bearer(credentials["workers"][case["assignee"]["id"]])
+    case_url = f"/v1/cases/{case['case_id']}"
+
+    # the worker is told at once, by SMS, with the resident masked
+    def messages(role):
+        found = requests.get(system.url("notifications", f"/v1/messages?case_id={case['case_id']}"),
+                             headers=worker, timeout=5).json()["messages"]
+        return [m for m in found if m["recipient_role"] == role and m["status"] == "sent"]
+
+    to_worker = wait_until(lambda: messages("worker"), 10, message="the worker's SMS")
+    assert len(to_worker) == 1 and "邹**（138****5678）" in to_worker[0]["body"]
+    sms_file = [json.loads(line) for line in
+                (system.var_dir / "sms.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [m["recipient_role"] for m in sms_file if m["case_id"] == case["case_id"]] == ["worker"]
+
+    # he accepts, goes to her home, buys the medicine, brings it, and resolves the case
+    for path, payload in ((f"{case_url}/accept", {}),
+                          (f"{case_url}/actions", {"type": "visit", "note": "上门取空药瓶"}),
+                          (f"{case_url}/actions", {"type": "purchase", "note": "社区卫生所购药"}),
+                          (f"{case_url}/actions", {"type": "delivery", "note": "药已送到"}),
+                          (f"{case_url}/resolve", {"summary": "代购药品并送达"})):
+        done = requests.post(system.url("casework", path), json=payload, headers=worker, timeout=10)
+        assert done.status_code == 200, done.text
+    resolved = requests.get(system.url("casework", case_url), headers=worker, timeout=5).json()
+    assert resolved["status"] == "resolved"
+    assert [a["type"] for a in resolved["actions"]] == ["visit", "purchase", "delivery"]
+
+    # the resident is told
+    told = wait_until(lambda: len(messages("resident")) == 2 and messages("resident"), 10,
+                      message="the resident's SMS")
+    assert any("已办结" in m["body"] for m in told)
+
+    # the district sees it in its figures
+    def figures():
+        summary = requests.get(system.url("reporting", "/v1/reports/summary?station=daxing"),
+                               headers=admin, timeout=5).json()
+        return summary if summary["cases_resolved"] == 1 and summary["messages_sent"] == 3 else None
+
+    summary = wait_until(figures, 10, message="the station's figures")
+    assert summary["requests_received"] == 1 and summary["cases_opened"] == 1
+    assert summary["cases_by_priority"]["urgent"] == 1
+    for measure in ("time_to_accept_seconds", "time_to_resolve_seconds"):
+        assert summary[measure]["count"] == 1 and 0 <= summary[measure]["median"] < 120
+
+    # her request's status page follows the case
+    status = wait_until(lambda: (s := requests.get(system.url("intake", f"/v1/requests/{request_id}"),
+                                                   headers=admin, timeout=5).json())["status"]
+                        == "resolved" and s, 10, message="the request to show resolved")
+    assert status["case_id"] == case["case_id"]
+
+    # a retried POST with the same Idempotency-Key creates nothing new
+    again = requests.post(system.url("intake", "/v1/requests"), json=body,
+                          headers={**admin, **key}, timeout=10)
+    assert again.status_code == 202 and again.json()["request_id"] == request_id
+    assert wait_until(figures, 5, message="figures unchanged")["requests_received"] == 1
+    cases = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
+                         headers=admin, timeout=5).json()["cases"]
+    assert len(cases) == 1
+
+
+def test_no_personal_data_in_any_log(system):
+    logs = system.logs()
+    assert set(logs) >= {f"{name}-{kind}.log" for name in SERVICES for kind in ("worker", "api")}
+    for name, text in logs.items():
+        assert "13812345678" not in text, name
+        assert "邹书兰" not in text, name
+        assert "药吃完了" not in text, name
+
+
+def test_sigterm_stops_every_process_cleanly(system):
+    system.process.send_signal(signal.SIGTERM)
+    assert system.process.wait(60) == 0, "".join(system.output)
+    assert any("[shegong] stopped" in line for line in system.output)
+    for name in SERVICES:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(system.url(name, "/healthz"), timeout=2)

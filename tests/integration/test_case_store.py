@@ -1,0 +1,81 @@
+"""casework's store on the real wire protocol: optimistic concurrency, one case per request."""
+import threading
+from dataclasses import replace
+
+import pytest
+
+from services.common import clock
+from services.common.auth import Principal
+from services.casework import domain, handlers
+from services.casework.store import CaseStore
+
+WORKER = Principal("dx-01", "worker", "daxing")
+
+
+class NoRelay:
+    def publish_now(self, name, document):
+        return 0
+
+
+@pytest.fixture
+def store(database):
+    store = CaseStore(database("casework"))
+    store.ensure_indexes()
+    return store
+
+
+def accepted_case(store):
+    request = {"request_id": "r-1", "channel": "phone", "station": "daxing",
+               "resident": {"name": "邹书兰", "phone": "13812345678", "categories": []},
+               "resident_ref": "p_1", "need": {"type": "home_visit", "description": ""},
+               "received_at": "2023-05-29T08:00:00+08:00"}
+    worker = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
+    case, events = domain.open_case("case-1", request, [worker], {}, clock.now())
+    store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
+    return handlers.run_command(store, NoRelay(), "case-1",
+                                lambda c: domain.accept(c, WORKER, clock.now()))
+
+
+def test_a_write_from_a_stale_read_is_refused(store):
+    accepted_case(store)
+    case, document = store.get("case-1")
+    first, events = domain.record_action(case, WORKER, "call", "", clock.now())
+    store.save(first, document, handlers.to_envelopes(first, events, document, None))
+    second, events = domain.record_action(case, WORKER, "visit", "", clock.now())
+    with pytest.raises(domain.StaleCase):
+        store.save(second, document, handlers.to_envelopes(second, events, document, None))
+    assert [a["type"] for a in store.get("case-1")[0].actions] == ["call"]
+
+
+def test_concurrent_updates_lose_nothing(store):
+    accepted_case(store)
+    outcomes = []
+
+    def act(n):
+        try:
+            handlers.run_command(store, NoRelay(), "case-1", lambda c: domain.record_action(
+                c, WORKER, "note", f"note {n}", clock.now()))
+            outcomes.append(("ok", n))
+        except domain.StaleCase:
+            outcomes.append(("stale", n))
+
+    threads = [threading.Thread(target=act, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    case, document = store.get("case-1")
+    succeeded = sorted(n for result, n in outcomes if result == "ok")
+    assert succeeded, outcomes
+    assert sorted(int(a["note"].split()[1]) for a in case.actions) == succeeded
+    assert case.version == 2 + len(succeeded)
+    sequences = [event["sequence"] for event in document["outbox"]]
+    assert sequences == list(range(1, document["last_seq"] + 1))  # contiguous, nothing lost
+
+
+def test_one_case_per_request(store):
+    accepted_case(store)
+    case, _ = store.get("case-1")
+    twin = replace(case, case_id="case-2")
+    assert store.add(twin, []) is None
+    assert len(store.find(request_id="r-1")) == 1

@@ -1,0 +1,107 @@
+"""A failing handler is retried with delays and then dead-lettered with its reason;
+an invalid event is dead-lettered at once; nothing is acked and dropped.
+
+Runs a small nameko service in a container on the real broker.
+"""
+import json
+
+import pytest
+from kombu import Connection, Exchange
+from nameko.testing.services import entrypoint_waiter  # noqa: F401 - documents the tool family
+
+from services.common import messaging
+from services.common.contracts import CASE_ACCEPTED
+from services.common.envelope import load_event, new_event
+from services.common.messaging import EventPublisher, handles
+from tests.support import wait_until
+
+CALLS = []
+
+
+class Flaky:
+    name = "flaky"
+
+    @handles(CASE_ACCEPTED)
+    def on_accepted(self, body):
+        envelope, data = load_event(body, CASE_ACCEPTED)
+        CALLS.append(data["case_id"])
+        if data["case_id"] == "always-fails":
+            raise RuntimeError("projection store is down")
+        if data["case_id"] == "fails-once" and CALLS.count("fails-once") == 1:
+            raise RuntimeError("a blip")
+
+
+def accepted(case_id):
+    return new_event(CASE_ACCEPTED, {
+        "case_id": case_id, "request_id": "r-1", "station": "daxing", "accepted_by": "dx-01",
+        "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"},
+        subject=case_id, correlation_id="r-1", sequence=2)
+
+
+def dead_letters(amqp_uri, service="flaky"):
+    """Drain the service's dead-letter queue: [(headers, body)]."""
+    found = []
+    with Connection(amqp_uri) as connection:
+        queue = messaging.dead_letter_queue(service)(connection.default_channel)
+        while (message := queue.get(no_ack=True)) is not None:
+            found.append((message.headers, message.body))
+    return found
+
+
+@pytest.fixture
+def flaky(container_factory, settings):
+    CALLS.clear()
+    messaging.declare_topology(settings.amqp_uri, [Flaky], settings.retry_delays_ms)
+    container = container_factory(Flaky, settings.nameko_config())
+    container.start()
+    return container
+
+
+def test_a_handler_that_fails_once_is_retried_and_succeeds(flaky, settings):
+    EventPublisher(settings.amqp_uri).publish(accepted("fails-once"))
+    wait_until(lambda: CALLS.count("fails-once") == 2, 10, message="the retry")
+    assert dead_letters(settings.amqp_uri) == []
+
+
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky, settings):
+    event = accepted("always-fails")
+    EventPublisher(settings.amqp_uri).publish(event)
+    found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
+    assert CALLS.count("always-fails") == 1 + len(settings.retry_delays_ms)
+    headers, body = found[0]
+    assert headers["x-death-reason"] == "RuntimeError: projection store is down"
+    assert headers["x-original-queue"] == (
+        "evt-casework-shegong.case.accepted.v1--flaky.on_accepted")
+    assert headers[messaging.ATTEMPTS_HEADER] == 3
+    assert json.loads(body)["id"] == event["id"]  # the original event, untouched
+
+
+def test_an_invalid_event_is_dead_lettered_at_once_and_consuming_goes_on(flaky, settings):
+    broken = {**accepted("x"), "data": {"case_id": 42}}
+    with Connection(settings.amqp_uri) as connection:
+        connection.Producer().publish(
+            json.dumps(broken), exchange=Exchange("casework.events", type="topic", durable=True),
+            routing_key=CASE_ACCEPTED.type, content_type="application/cloudevents+json",
+            content_encoding="utf-8")
+    found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
+    headers, _ = found[0]
+    assert headers[messaging.ATTEMPTS_HEADER] == 1
+    assert headers["x-death-reason"] == "invalid data for shegong.case.accepted.v1"
+    assert "case_id" in headers["x-death-fields"]
+    EventPublisher(settings.amqp_uri).publish(accepted("fine"))
+    wait_until(lambda: "fine" in CALLS, 10, message="the next event")
+
+
+@pytest.mark.parametrize("content_type", ["application/cloudevents+json", "application/json",
+                                          "text/plain"])
+def test_a_body_that_is_not_json_is_dead_lettered_and_consuming_goes_on(flaky, settings,
+                                                                       content_type):
+    with Connection(settings.amqp_uri) as connection:
+        connection.Producer().publish(
+            b"\xff{ not json", exchange=Exchange("casework.events", type="topic", durable=True),
+            routing_key=CASE_ACCEPTED.type, content_type=content_type, content_encoding="binary")
+    found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
+    assert found[0][1] == b"\xff{ not json"
+    assert found[0][0]["x-death-reason"]
+    EventPublisher(settings.amqp_uri).publish(accepted("fine"))
+    wait_until(lambda: "fine" in CALLS, 10, message="the next event")

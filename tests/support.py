@@ -1,0 +1,57 @@
+"""Helpers the tests share (fixtures live in conftest.py)."""
+import socket
+import time
+from urllib.parse import quote, urlparse, urlunparse
+
+import requests
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(check, timeout=10.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+class Rabbit:
+    """The management API, for per-test virtual hosts and for looking into queues."""
+
+    def __init__(self, api_uri):
+        parsed = urlparse(api_uri)
+        self.auth = (parsed.username or "guest", parsed.password or "guest")
+        self.base = urlunparse(parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 15672}"))
+
+    def call(self, method, path, **kwargs):
+        answer = requests.request(method, f"{self.base}/api/{path}", auth=self.auth, timeout=10,
+                                  **kwargs)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def add_vhost(self, vhost):
+        self.call("PUT", f"vhosts/{quote(vhost, safe='')}")
+        self.call("PUT", f"permissions/{quote(vhost, safe='')}/{self.auth[0]}",
+                  json={"configure": ".*", "write": ".*", "read": ".*"})
+
+    def delete_vhost(self, vhost):
+        requests.delete(f"{self.base}/api/vhosts/{quote(vhost, safe='')}", auth=self.auth,
+                        timeout=10)
+
+
+def story_request(**overrides):
+    """The resident of DOMAIN.md's story, as the intake API receives her request."""
+    body = {"channel": "phone", "station": "daxing",
+            "resident": {"name": "邹书兰", "phone": "13812345678",
+                         "categories": ["elderly", "living_alone", "key_concern"]},
+            "need": {"type": "medicine_purchase", "description": "药吃完了，下雨出不了门"}}
+    body.update(overrides)
+    return body
