@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from services.common import auth, config, mongo  # noqa: E402
 from services.common.bootstrap import declare  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
-from services.common.registry import SERVICE_CLASSES, WSGI_APPS  # noqa: E402
+from services.common.config import SERVICES  # noqa: E402
+from services.common.registry import WSGI_APPS  # noqa: E402
 from services.casework import seed  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -147,6 +148,11 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append("SIGINT"))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    taken = [f"{name} {settings.port(name)}" for name in SERVICES
+             if port_in_use(settings.bind_host, settings.port(name))]
+    if taken:
+        fail(f"port(s) already in use: {', '.join(taken)}; stop what listens there "
+             "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT")
     try:
         start_store(settings, processes, env)
         if not broker_reachable(settings.amqp_uri):
@@ -158,7 +164,7 @@ def main():
         say("broker: exchanges, queues and bindings declared")
         seed.main()
         say(f"credentials: {write_credentials(settings)}")
-        for name in SERVICE_CLASSES:
+        for name in SERVICES:
             processes.start(f"{name}-worker", [sys.executable, "-m", "services.common.runner", name], env)
             processes.start(f"{name}-api", [
                 sys.executable, "-m", "gunicorn", WSGI_APPS[name],
@@ -166,12 +172,12 @@ def main():
                 "--worker-class", "gthread", "--threads", str(settings.http_threads),
                 "--workers", str(settings.http_workers), "--graceful-timeout", "20",
                 "--no-control-socket"], env)
-        for name in SERVICE_CLASSES:
+        for name in SERVICES:
             wait_for(lambda: healthy(settings.port(name)) or bool(processes.exited()), 30,
                      f"the {name} API")
         if processes.exited():
             fail(f"process(es) exited during start: {processes.exited()}; see {settings.var_dir / 'log'}")
-        for name in SERVICE_CLASSES:
+        for name in SERVICES:
             say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}")
         say(f"logs in {settings.var_dir / 'log'}; Ctrl-C stops everything")
         say("ready")
