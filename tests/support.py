@@ -55,3 +55,16 @@ def story_request(**overrides):
             "need": {"type": "medicine_purchase", "description": "药吃完了，下雨出不了门"}}
     body.update(overrides)
     return body
+
+
+def conforms(service, schema_name, instance):
+    """Validate an API answer against the committed OpenAPI document's schema."""
+    import json
+    from pathlib import Path
+
+    from openapi_schema_validator import OAS30Validator
+    document = json.loads((Path(__file__).resolve().parents[1] / "docs" / "openapi" /
+                           f"{service}.json").read_text(encoding="utf-8"))
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
+    OAS30Validator(schema).validate(instance)
+    return instance

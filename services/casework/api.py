@@ -10,7 +10,7 @@ from services.common.messaging import EventPublisher, broker_reachable
 from services.common.outbox import OutboxRelay
 from services.casework import domain, handlers
 from services.casework.schemas import (
-    AcceptCommand, ActionCommand, CaseOut, CaseQuery, CaseSummaryOut, ResolveCommand,
+    AcceptCommand, ActionCommand, CaseList, CaseOut, CaseQuery, ResolveCommand,
 )
 from services.casework.store import CaseStore
 
@@ -31,8 +31,8 @@ def _load_case(call, case_id):
     return case
 
 
-def _command(call, case_id, purpose, schema, decide):
-    body = schema().load(call.json())
+def _command(call, case_id, purpose, decide):
+    body = call.body
     case = _load_case(call, case_id)
     try:
         changed = handlers.run_command(
@@ -45,9 +45,10 @@ def _command(call, case_id, purpose, schema, decide):
     return json_response(CaseOut().dump(changed))
 
 
-@route(routes, "/v1/cases")
+@route(routes, "/v1/cases", query=CaseQuery, response=CaseList, errors=(403,))
 def list_cases(call):
-    query = CaseQuery().load(call.request.args.to_dict())
+    """Cases of a station (staff: their own), newest first; the resident masked."""
+    query = call.query
     station = query.get("station")
     if not call.principal.district_wide:
         if station and station != call.principal.station:
@@ -55,32 +56,39 @@ def list_cases(call):
         station = call.principal.station
     cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
                                     query["limit"])
-    return json_response({"cases": CaseSummaryOut(many=True).dump(cases)})
+    return json_response(CaseList().dump({"cases": cases}))
 
 
-@route(routes, "/v1/cases/<case_id>")
+@route(routes, "/v1/cases/<case_id>", response=CaseOut, errors=(403, 404))
 def get_case(call, case_id):
+    """One case in full, for its station's staff; the read is recorded."""
     case = _load_case(call, case_id)
     call.context.store.record_access(case.case_id, call.principal, "view")
     return json_response(CaseOut().dump(case))
 
 
-@route(routes, "/v1/cases/<case_id>/accept", methods=["POST"])
+@route(routes, "/v1/cases/<case_id>/accept", methods=["POST"], body=AcceptCommand,
+       response=CaseOut, errors=(403, 404, 409))
 def accept_case(call, case_id):
-    return _command(call, case_id, "accept", AcceptCommand,
+    """The assigned worker takes the case on (409 unless it is assigned)."""
+    return _command(call, case_id, "accept",
                     lambda case, body: domain.accept(case, call.principal, clock.now()))
 
 
-@route(routes, "/v1/cases/<case_id>/actions", methods=["POST"])
+@route(routes, "/v1/cases/<case_id>/actions", methods=["POST"], body=ActionCommand,
+       response=CaseOut, errors=(403, 404, 409))
 def record_action(call, case_id):
-    return _command(call, case_id, "record_action", ActionCommand,
+    """Record work done on an accepted case: call, visit, purchase, delivery, note."""
+    return _command(call, case_id, "record_action",
                     lambda case, body: domain.record_action(case, call.principal, body["type"],
                                                             body["note"], clock.now()))
 
 
-@route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"])
+@route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"], body=ResolveCommand,
+       response=CaseOut, errors=(403, 404, 409))
 def resolve_case(call, case_id):
-    return _command(call, case_id, "resolve", ResolveCommand,
+    """Resolve an accepted case; the resident is told and the district counts it."""
+    return _command(call, case_id, "resolve",
                     lambda case, body: domain.resolve(case, call.principal, body["summary"],
                                                       clock.now()))
 

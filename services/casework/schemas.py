@@ -64,6 +64,10 @@ class CaseSummaryOut(Schema):
                 "categories": list(case.resident.get("categories", []))}
 
 
+class CaseList(Schema):
+    cases = fields.List(fields.Nested(CaseSummaryOut))
+
+
 class CaseOut(CaseSummaryOut):
     """One case in full, for its station's staff: reading it is recorded."""
     resident = fields.Dict()

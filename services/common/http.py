@@ -20,6 +20,7 @@ from services.common import logs
 from services.common.auth import InvalidToken, verify_token
 from services.common.messaging import BrokerUnavailable
 from services.common.mongo import STORE_DOWN_ERRORS
+from services.common.openapi import document
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +49,39 @@ def error_response(status, code, message, fields=None, headers=None):
 
 @dataclass(eq=False)
 class Route:
+    """An endpoint and its contract: the schemas here are the ones the request is loaded
+    with and the ones the OpenAPI document is generated from."""
     path: str
     methods: tuple
     handler: object
     public: bool = False
+    body: type = None        # marshmallow schema of the JSON body
+    query: type = None       # marshmallow schema of the query string
+    response: type = None    # marshmallow schema of the success answer
+    status: int = 200
+    errors: tuple = ()       # the 4xx answers this endpoint may give besides 401/422
 
 
-def route(routes, path, methods=("GET",), public=False):
+def route(routes, path, methods=("GET",), public=False, body=None, query=None, response=None,
+          status=200, errors=()):
     """Decorator that registers a handler in a module's ``routes`` list."""
     def register(handler):
-        routes.append(Route(path, tuple(methods), handler, public))
+        routes.append(Route(path, tuple(methods), handler, public, body, query, response, status,
+                            tuple(errors)))
         return handler
     return register
 
 
 @dataclass
 class Call:
-    """What a handler gets: the request, the authenticated caller and the app's context."""
+    """What a handler gets: the request, the authenticated caller, the app's context, and
+    the body and query string already loaded with the route's schemas."""
     request: Request
     principal: object
     context: object
     correlation_id: str
+    body: dict = None
+    query: dict = None
 
     def json(self):
         """The request body as a JSON object (413, 415 or 400 otherwise)."""
@@ -94,14 +107,16 @@ class Api:
 
     def __init__(self, service, settings, routes, context=None, ready_checks=None):
         logs.configure(settings.log_level)
+        self._openapi_document = None
         self.service = service
         self.settings = settings
         self.context = context
         self.ready_checks = ready_checks or {}
-        rules = [Rule("/healthz", endpoint=Route("/healthz", ("GET",), self._healthz, True)),
-                 Rule("/readyz", endpoint=Route("/readyz", ("GET",), self._readyz, True))]
-        rules += [Rule(r.path, endpoint=r, methods=list(r.methods)) for r in routes]
-        self.url_map = Map(rules, strict_slashes=False)
+        self.routes = [Route("/healthz", ("GET",), self._healthz, True),
+                       Route("/readyz", ("GET",), self._readyz, True),
+                       Route("/v1/openapi.json", ("GET",), self._openapi, True)] + list(routes)
+        self.url_map = Map([Rule(r.path, endpoint=r, methods=list(r.methods))
+                            for r in self.routes], strict_slashes=False)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -120,8 +135,12 @@ class Api:
         try:
             endpoint, values = self.url_map.bind_to_environ(request.environ).match()
             principal = None if endpoint.public else self._authenticate(request)
-            return endpoint.handler(Call(request, principal, self.context, correlation_id),
-                                    **values)
+            call = Call(request, principal, self.context, correlation_id)
+            if endpoint.query:
+                call.query = endpoint.query().load(request.args.to_dict())
+            if endpoint.body:
+                call.body = endpoint.body().load(call.json())
+            return endpoint.handler(call, **values)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
         except ValidationError as exc:
@@ -154,9 +173,17 @@ class Api:
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
 
     def _healthz(self, call):
+        """Alive: the process answers."""
         return json_response({"status": "ok", "service": self.service})
 
+    def _openapi(self, call):
+        """This API's OpenAPI 3 document, generated from the routes' schemas."""
+        if self._openapi_document is None:
+            self._openapi_document = document(self.service, self.routes)
+        return json_response(self._openapi_document)
+
     def _readyz(self, call):
+        """Ready: the store and the broker are reachable."""
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
         ready = all(checks.values())
         return json_response({"status": "ready" if ready else "not_ready",

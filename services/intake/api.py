@@ -20,10 +20,15 @@ class Context:
     pseudonym_key: str
 
 
-@route(routes, "/v1/requests", methods=["POST"])
+@route(routes, "/v1/requests", methods=["POST"], body=RequestIn, response=AcceptedOut,
+       status=202, errors=(403, 409))
 def post_request(call):
-    """Record a resident's request; 202 with its id and status URL."""
-    body = RequestIn().load(call.json())
+    """Record a resident's request; 202 with its id and status URL.
+
+    ``Idempotency-Key``: a retry with the same key and body answers the same (with
+    ``Idempotent-Replayed: true``) and records nothing new; another body is 409.
+    """
+    body = call.body
     key = call.request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 200):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters")
@@ -43,8 +48,9 @@ def post_request(call):
     return json_response(answer, 202, headers)
 
 
-@route(routes, "/v1/requests/<request_id>")
+@route(routes, "/v1/requests/<request_id>", response=RequestOut, errors=(403, 404))
 def get_request(call, request_id):
+    """A request's status and, once opened, its case (the resident masked)."""
     document = call.context.store.get(request_id)
     if document is None:
         raise ApiError(404, "not_found", f"no request {request_id}")

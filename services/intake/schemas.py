@@ -1,8 +1,13 @@
 """marshmallow schemas of the intake HTTP API (the public contract of POST /v1/requests)."""
-from marshmallow import Schema, fields, validate
+from datetime import timedelta
 
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from services.common import clock
 from services.common.contracts import Instant, NeedSchema, ResidentSchema, StationId, Strict
 from services.common.vocabulary import CHANNELS
+
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RequestIn(Strict):
@@ -11,6 +16,11 @@ class RequestIn(Strict):
     resident = fields.Nested(ResidentSchema, required=True)
     need = fields.Nested(NeedSchema, required=True)
     received_at = Instant(load_default=None)
+
+    @validates("received_at")
+    def _not_in_the_future(self, value, **_):
+        if value and clock.parse_iso(value) > clock.now() + CLOCK_SKEW:
+            raise ValidationError("must not be in the future")
 
 
 class AcceptedOut(Schema):

@@ -34,3 +34,7 @@ class MessageOut(Schema):
     created_at = fields.String()
     sent_at = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryOut))
+
+
+class MessageList(Schema):
+    messages = fields.List(fields.Nested(MessageOut))

@@ -4,16 +4,16 @@ from services.common.http import Api, ApiError, json_response, route
 from services.common.messaging import broker_reachable
 from services.common.vocabulary import district
 from services.reporting import handlers
-from services.reporting.schemas import SummaryQuery
+from services.reporting.schemas import SummaryOut, SummaryQuery
 from services.reporting.store import ReportStore
 
 routes = []
 
 
-@route(routes, "/v1/reports/summary")
+@route(routes, "/v1/reports/summary", query=SummaryQuery, response=SummaryOut, errors=(403,))
 def get_summary(call):
     """The figures for a station (or the district, station omitted) over a period."""
-    query = SummaryQuery().load(call.request.args.to_dict())
+    query = call.query
     station = query.get("station")
     if not call.principal.district_wide:
         if station and station != call.principal.station:
@@ -22,8 +22,9 @@ def get_summary(call):
     date_from = query["date_from"].isoformat() if query.get("date_from") else None
     date_to = query["date_to"].isoformat() if query.get("date_to") else None
     figures = handlers.summary(call.context, station, date_from, date_to)
-    return json_response({"district": district()["id"], "station": station,
-                          "from": date_from, "to": date_to, **figures})
+    return json_response(SummaryOut().dump({"district": district()["id"], "station": station,
+                                            "date_from": date_from, "date_to": date_to,
+                                            **figures}))
 
 
 def create_app(settings=None):

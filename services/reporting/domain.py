@@ -92,6 +92,7 @@ def summary(requests, opened, accepted, resolved, messages):
         "residents_served": len({row["resident_ref"] for row in requests}),
         "cases_opened": len(opened),
         "cases_by_priority": _tally(opened, "priority", PRIORITIES),
+        "cases_by_need_type": _tally(opened, "need_type", NEED_TYPES),
         "cases_accepted": len(accepted),
         "cases_resolved": len(resolved),
         "urgent_cases_resolved": sum(1 for case in resolved if case.get("priority") == "urgent"),

@@ -16,7 +16,7 @@ import requests
 
 from services.common import clock
 from services.casework import domain, seed
-from tests.support import free_port, story_request, wait_until
+from tests.support import conforms, free_port, story_request, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")
@@ -93,12 +93,13 @@ def test_the_medicine_request_story(system):
     answer = requests.post(system.url("intake", "/v1/requests"), json=body,
                            headers={**admin, **key}, timeout=10)
     assert answer.status_code == 202, answer.text
-    request_id = answer.json()["request_id"]
+    request_id = conforms("intake", "AcceptedOut", answer.json())["request_id"]
 
     # a case of her township's station, urgent, owned by an on-duty social worker
     def the_case():
-        cases = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
-                             headers=admin, timeout=5).json()["cases"]
+        listing = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
+                               headers=admin, timeout=5).json()
+        cases = conforms("casework", "CaseList", listing)["cases"]
         return cases[0] if cases else None
 
     case = wait_until(the_case, 10, message="the case to be opened")
@@ -111,8 +112,9 @@ def test_the_medicine_request_story(system):
 
     # the worker is told at once, by SMS, with the resident masked
     def messages(role):
-        found = requests.get(system.url("notifications", f"/v1/messages?case_id={case['case_id']}"),
-                             headers=worker, timeout=5).json()["messages"]
+        found = conforms("notifications", "MessageList", requests.get(
+            system.url("notifications", f"/v1/messages?case_id={case['case_id']}"),
+            headers=worker, timeout=5).json())["messages"]
         return [m for m in found if m["recipient_role"] == role and m["status"] == "sent"]
 
     to_worker = wait_until(lambda: messages("worker"), 10, message="the worker's SMS")
@@ -129,7 +131,8 @@ def test_the_medicine_request_story(system):
                           (f"{case_url}/resolve", {"summary": "代购药品并送达"})):
         done = requests.post(system.url("casework", path), json=payload, headers=worker, timeout=10)
         assert done.status_code == 200, done.text
-    resolved = requests.get(system.url("casework", case_url), headers=worker, timeout=5).json()
+    resolved = conforms("casework", "CaseOut", requests.get(
+        system.url("casework", case_url), headers=worker, timeout=5).json())
     assert resolved["status"] == "resolved"
     assert [a["type"] for a in resolved["actions"]] == ["visit", "purchase", "delivery"]
 
@@ -140,8 +143,9 @@ def test_the_medicine_request_story(system):
 
     # the district sees it in its figures
     def figures():
-        summary = requests.get(system.url("reporting", "/v1/reports/summary?station=daxing"),
-                               headers=admin, timeout=5).json()
+        summary = conforms("reporting", "SummaryOut", requests.get(
+            system.url("reporting", "/v1/reports/summary?station=daxing"),
+            headers=admin, timeout=5).json())
         return summary if summary["cases_resolved"] == 1 and summary["messages_sent"] == 3 else None
 
     summary = wait_until(figures, 10, message="the station's figures")
@@ -154,7 +158,7 @@ def test_the_medicine_request_story(system):
     status = wait_until(lambda: (s := requests.get(system.url("intake", f"/v1/requests/{request_id}"),
                                                    headers=admin, timeout=5).json())["status"]
                         == "resolved" and s, 10, message="the request to show resolved")
-    assert status["case_id"] == case["case_id"]
+    assert conforms("intake", "RequestOut", status)["case_id"] == case["case_id"]
 
     # a retried POST with the same Idempotency-Key creates nothing new
     again = requests.post(system.url("intake", "/v1/requests"), json=body,

@@ -91,6 +91,7 @@ BAD_BODIES = [
                                                     "categories": ["vip"]})),
     ("received_at", story_request(received_at="yesterday")),
     ("received_at", story_request(received_at="2023-05-29T08:00:00")),
+    ("received_at", story_request(received_at="2099-05-29T08:00:00+08:00")),
     ("surprise", story_request(surprise=1)),
 ]
 

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from kombu import Connection, Exchange
-from nameko.testing.services import entrypoint_waiter  # noqa: F401 - documents the tool family
 
 from services.common import messaging
 from services.common.contracts import CASE_ACCEPTED

@@ -58,6 +58,8 @@ def test_summary_of_the_story():
     assert figures["requests_received"] == 1 and figures["requests_by_channel"]["phone"] == 1
     assert figures["cases_opened"] == figures["cases_resolved"] == 1
     assert figures["cases_by_priority"] == {"urgent": 1, "normal": 0, "low": 0}
+    assert figures["cases_by_need_type"]["medicine_purchase"] == 1
+    assert sum(figures["cases_by_need_type"].values()) == 1
     assert figures["time_to_accept_seconds"] == {"count": 1, "median": 300.0, "p90": 300.0}
     assert figures["time_to_resolve_seconds"]["median"] == 7200.0
     assert figures["messages_sent"] == 1 and figures["residents_served"] == 1
