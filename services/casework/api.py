@@ -5,8 +5,10 @@
 from dataclasses import dataclass
 
 from services.common import clock, config, mongo
-from services.common.http import Api, ApiError, json_response, require_station, route
-from services.common.messaging import EventPublisher, broker_reachable
+from services.common.http import (
+    Api, ApiError, json_response, require_station, route, scoped_station,
+)
+from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 from services.casework import domain, handlers
 from services.casework.schemas import (
@@ -49,11 +51,7 @@ def _command(call, case_id, purpose, decide):
 def list_cases(call):
     """Cases of a station (staff: their own), newest first; the resident masked."""
     query = call.query
-    station = query.get("station")
-    if not call.principal.district_wide:
-        if station and station != call.principal.station:
-            raise ApiError(403, "forbidden", "staff see only their own station's cases")
-        station = call.principal.station
+    station = scoped_station(call.principal, query.get("station"))
     cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
                                     query["limit"])
     return json_response(CaseList().dump({"cases": cases}))
@@ -99,6 +97,4 @@ def create_app(settings=None):
     store = CaseStore(database)
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": store.cases},
                         settings.relay_grace_s)
-    return Api("casework", settings, routes, Context(store, relay), ready_checks={
-        "store": lambda: mongo.store_reachable(settings),
-        "broker": lambda: broker_reachable(settings.amqp_uri)})
+    return Api("casework", settings, routes, Context(store, relay))

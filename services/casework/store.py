@@ -7,7 +7,6 @@ data, append-only).
 from dataclasses import asdict, fields
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
 
 from services.common import clock, outbox
 from services.casework.domain import OPEN_STATUSES, Case, StaleCase, Worker
@@ -45,13 +44,7 @@ class CaseStore:
     # -- cases ---------------------------------------------------------------------
     def add(self, case, envelopes):
         """Insert a new case with its events; None if the request already has a case."""
-        document = {**_document(case), **outbox.stage({}, envelopes),
-                    "updated_ms": clock.to_ms(clock.now())}
-        try:
-            self.cases.insert_one(document)
-        except DuplicateKeyError:
-            return None
-        return document
+        return outbox.insert_new(self.cases, _document(case), envelopes)
 
     def get(self, case_id):
         """(case, document) or (None, None)."""

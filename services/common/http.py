@@ -18,8 +18,8 @@ from werkzeug.wrappers import Request, Response
 
 from services.common import logs
 from services.common.auth import InvalidToken, verify_token
-from services.common.messaging import BrokerUnavailable
-from services.common.mongo import STORE_DOWN_ERRORS
+from services.common.messaging import BrokerUnavailable, broker_reachable
+from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
 from services.common.openapi import document
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,14 @@ class Call:
 class Api:
     """A service's HTTP API as a WSGI application."""
 
-    def __init__(self, service, settings, routes, context=None, ready_checks=None):
+    def __init__(self, service, settings, routes, context=None):
         logs.configure(settings.log_level)
         self._openapi_document = None
         self.service = service
         self.settings = settings
         self.context = context
-        self.ready_checks = ready_checks or {}
+        self.ready_checks = {"store": lambda: store_reachable(settings),
+                             "broker": lambda: broker_reachable(settings.amqp_uri)}
         self.routes = [Route("/healthz", ("GET",), self._healthz, True),
                        Route("/readyz", ("GET",), self._readyz, True),
                        Route("/v1/openapi.json", ("GET",), self._openapi, True)] + list(routes)
@@ -200,3 +201,13 @@ def require_role(principal, *roles):
 def require_station(principal, station):
     if not principal.may_see_station(station):
         raise ApiError(403, "forbidden", "this belongs to another station")
+
+
+def scoped_station(principal, requested):
+    """The station a query covers: district staff choose (None: all), station staff get
+    their own whether or not they name it, and naming another is 403."""
+    if principal.district_wide:
+        return requested
+    if requested and requested != principal.station:
+        raise ApiError(403, "forbidden", "station staff see their own station only")
+    return principal.station

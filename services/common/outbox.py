@@ -16,6 +16,8 @@ or a broker outage). Both may publish the same event: every consumer is idempote
 """
 import logging
 
+from pymongo.errors import DuplicateKeyError
+
 from services.common import clock
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,17 @@ def stage(document, envelopes):
     outbox = kept + list(envelopes)
     last_seq = outbox[-1]["sequence"] if outbox else document.get("last_seq", 0)
     return {"outbox": outbox, "last_seq": last_seq, "outbox_pending": bool(outbox)}
+
+
+def insert_new(collection, document, envelopes):
+    """Insert a new aggregate with its first events; None if its ``_id`` (or another
+    unique key) exists already: the caller has met a retry or a concurrent twin."""
+    document = {**document, **stage({}, envelopes), "updated_ms": clock.to_ms(clock.now())}
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        return None
+    return document
 
 
 def next_sequence(document):

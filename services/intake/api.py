@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from services.common import config, mongo
 from services.common.http import Api, ApiError, json_response, require_station, route
-from services.common.messaging import BrokerProbe, EventPublisher, broker_reachable
+from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import domain, handlers
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
@@ -64,6 +64,4 @@ def create_app(settings=None):
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": store.requests},
                         settings.relay_grace_s)
     return Api("intake", settings, routes,
-               Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key),
-               ready_checks={"store": lambda: mongo.store_reachable(settings),
-                             "broker": lambda: broker_reachable(settings.amqp_uri)})
+               Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key))

@@ -3,9 +3,7 @@
 One document per request holds what intake recorded (the resident masked), the
 idempotency fingerprint, the request's status and its outbox.
 """
-from pymongo.errors import DuplicateKeyError
-
-from services.common import clock, outbox
+from services.common import outbox
 from services.intake.domain import earlier_statuses
 
 
@@ -19,12 +17,7 @@ class RequestStore:
 
     def add(self, record, envelopes):
         """Insert a new request with its event; None if the id exists (a retried key)."""
-        document = {**record, **outbox.stage({}, envelopes), "updated_ms": clock.to_ms(clock.now())}
-        try:
-            self.requests.insert_one(document)
-        except DuplicateKeyError:
-            return None
-        return document
+        return outbox.insert_new(self.requests, record, envelopes)
 
     def get(self, request_id):
         return self.requests.find_one({"_id": request_id})

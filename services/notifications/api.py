@@ -1,7 +1,6 @@
 """The notifications HTTP API (gunicorn): ``gunicorn 'services.notifications.api:create_app()'``."""
 from services.common import config, mongo
-from services.common.http import Api, ApiError, json_response, route
-from services.common.messaging import broker_reachable
+from services.common.http import Api, ApiError, json_response, route, scoped_station
 from services.notifications.schemas import MessageList, MessageQuery
 from services.notifications.store import NotificationStore
 
@@ -13,8 +12,7 @@ def list_messages(call):
     """Messages with their status and history (staff: their station's); numbers masked."""
     query = dict(call.query)
     limit = query.pop("limit")
-    if not call.principal.district_wide:
-        query["station"] = call.principal.station
+    query["station"] = scoped_station(call.principal, None)
     if not query:
         raise ApiError(422, "invalid_fields", "filter by case_id, recipient_role or status",
                        {"case_id": ["give at least one filter"]})
@@ -25,6 +23,4 @@ def list_messages(call):
 def create_app(settings=None):
     settings = settings or config.settings()
     store = NotificationStore(mongo.database(settings, "notifications"))
-    return Api("notifications", settings, routes, store, ready_checks={
-        "store": lambda: mongo.store_reachable(settings),
-        "broker": lambda: broker_reachable(settings.amqp_uri)})
+    return Api("notifications", settings, routes, store)

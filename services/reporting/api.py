@@ -1,7 +1,6 @@
 """The reporting HTTP API (gunicorn): ``gunicorn 'services.reporting.api:create_app()'``."""
 from services.common import config, mongo
-from services.common.http import Api, ApiError, json_response, route
-from services.common.messaging import broker_reachable
+from services.common.http import Api, json_response, route, scoped_station
 from services.common.vocabulary import district
 from services.reporting import handlers
 from services.reporting.schemas import SummaryOut, SummaryQuery
@@ -14,11 +13,7 @@ routes = []
 def get_summary(call):
     """The figures for a station (or the district, station omitted) over a period."""
     query = call.query
-    station = query.get("station")
-    if not call.principal.district_wide:
-        if station and station != call.principal.station:
-            raise ApiError(403, "forbidden", "station staff see their own station's figures only")
-        station = call.principal.station
+    station = scoped_station(call.principal, query.get("station"))
     date_from = query["date_from"].isoformat() if query.get("date_from") else None
     date_to = query["date_to"].isoformat() if query.get("date_to") else None
     figures = handlers.summary(call.context, station, date_from, date_to)
@@ -30,6 +25,4 @@ def get_summary(call):
 def create_app(settings=None):
     settings = settings or config.settings()
     store = ReportStore(mongo.database(settings, "reporting"))
-    return Api("reporting", settings, routes, store, ready_checks={
-        "store": lambda: mongo.store_reachable(settings),
-        "broker": lambda: broker_reachable(settings.amqp_uri)})
+    return Api("reporting", settings, routes, store)
