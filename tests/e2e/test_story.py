@@ -170,6 +170,27 @@ def test_the_medicine_request_story(system):
     assert len(cases) == 1
 
 
+def readme_story():
+    """The shell block of the README's "Play the story by hand"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Play the story by hand"):]
+    return section[section.index("```sh\n") + 6:section.index("\n```\n")]
+
+
+def test_the_readme_story_works_as_written(system):
+    urls = {name.upper(): f"http://127.0.0.1:{port}" for name, port in system.ports.items()}
+    played = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_story()], cwd=ROOT,
+                            env={**os.environ, **urls,
+                                 "CREDENTIALS": str(system.var_dir / "dev-credentials.json")},
+                            capture_output=True, text=True, timeout=60)
+    assert played.returncode == 0, played.stderr
+    lines = played.stdout.splitlines()
+    assert lines[-8:-3] == ["accepted", "in_progress", "in_progress", "in_progress", "resolved"]
+    messages, request, summary = (json.loads(line) for line in lines[-3:])
+    assert {m["recipient_role"] for m in messages["messages"]} == {"worker", "resident"}
+    assert request["status"] == "resolved" and summary["cases_resolved"] >= 1
+
+
 def test_no_personal_data_in_any_log(system):
     logs = system.logs()
     assert set(logs) >= {f"{name}-{kind}.log" for name in SERVICES for kind in ("worker", "api")}
