@@ -7,6 +7,7 @@ broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
 """
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from services.common.openapi import document
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")  # a caller's id is echoed and logged
 RETRY_AFTER_S = "5"
 
 
@@ -123,7 +125,8 @@ class Api:
         request = Request(environ)
         request.max_content_length = MAX_BODY_BYTES
         started = time.monotonic()
-        correlation_id = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        given = request.headers.get("X-Correlation-Id", "")
+        correlation_id = given if CORRELATION_ID.fullmatch(given) else str(uuid.uuid4())
         logs.set_correlation_id(correlation_id)
         response = self._dispatch(request, correlation_id)
         response.headers["X-Correlation-Id"] = correlation_id

@@ -25,7 +25,9 @@ from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
 from services.common import clock
+from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent
+from services.common.privacy import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,6 @@ class EventPublisher:
                                           "interval_step": 0.4, "interval_max": 1.0})
 
     def publish(self, envelope):
-        from services.common.contracts import CATALOGUE  # import cycle guard
         contract = CATALOGUE[envelope["type"]]
         try:
             self._publisher.publish(
@@ -186,6 +187,9 @@ class RetryingEventHandler(EventHandler):
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
+        # where the event first came from (a retried copy arrives via the default exchange)
+        headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
+        headers.setdefault("x-original-routing-key", message.delivery_info.get("routing_key", ""))
         permanent = isinstance(exc, InvalidEvent)
         event_id = message.properties.get("message_id")
         if not permanent and attempts <= len(delays):
@@ -196,19 +200,18 @@ class RetryingEventHandler(EventHandler):
             self._republish(message, headers, retry_exchange(), self.queue.name,
                             declare=[retry_queue(delay)])
             return
-        reason = exc.reason if permanent else f"{type(exc).__name__}: {exc}"
+        # the reason is read by operators: numbers that may be personal are masked
+        reason = mask_text(exc.reason if permanent else f"{type(exc).__name__}: {exc}")
         headers.update({
             "x-death-reason": reason[:1000],
             "x-exception-type": type(exc).__name__,
             "x-original-queue": self.queue.name,
-            "x-original-exchange": message.delivery_info.get("exchange", ""),
-            "x-original-routing-key": message.delivery_info.get("routing_key", ""),
             "x-failed-at": clock.iso(clock.now()),
         })
         if permanent and getattr(exc, "fields", None):
-            headers["x-death-fields"] = str(exc.fields)[:2000]
+            headers["x-death-fields"] = mask_text(str(exc.fields))[:2000]
         if not permanent:
-            headers["x-exception"] = "".join(traceback.format_exception(exc))[-2000:]
+            headers["x-exception"] = mask_text("".join(traceback.format_exception(exc)))[-2000:]
         service = self.container.service_name
         log.error("handler %s gave up on event %s after %d attempt(s): %s",
                   self.queue.name, event_id, attempts, reason[:200])
@@ -243,7 +246,6 @@ def consumers_of(service_cls):
 
 def declare_topology(amqp_uri, service_classes, retry_delays_ms):
     """Declare every exchange, queue and binding before anything publishes."""
-    from services.common.contracts import CATALOGUE
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [event_exchange(producer) for producer in
                  sorted({contract.producer for contract in CATALOGUE.values()})]

@@ -3,7 +3,8 @@
 A document that changes state carries the events the change causes in the same
 write (MongoDB guarantees single-document atomicity), with these fields:
 
-- ``outbox``: the events not yet known to be published, in sequence order;
+- ``outbox``: the events not yet known to be published, in sequence order (emptied
+  once all are published);
 - ``last_seq``: the sequence number of the newest event of the aggregate;
 - ``published_seq``: the highest sequence confirmed by the broker (only ever raised);
 - ``outbox_pending``: true while ``published_seq < last_seq`` may hold;
@@ -79,10 +80,12 @@ class OutboxRelay:
                 sent = event["sequence"]
         last_seq = document.get("last_seq", 0)
         progress = {"$max": {"published_seq": sent}}
-        # Clear the flag only if nothing was appended meanwhile (last_seq unchanged);
-        # otherwise the writer that appended publishes its own events.
+        # Only if nothing was appended meanwhile (last_seq unchanged): clear the flag and
+        # empty the outbox, whose events (personal data among them) are now the
+        # consumers'. Otherwise the writer that appended publishes its own events.
+        finished = {"outbox_pending": False, "outbox": []} if sent >= last_seq else {}
         done = collection.update_one({"_id": document["_id"], "last_seq": last_seq},
-                                     {**progress, "$set": {"outbox_pending": sent < last_seq}})
+                                     {**progress, "$set": finished} if finished else progress)
         if not done.matched_count:
             collection.update_one({"_id": document["_id"]}, progress)
         return sent - published

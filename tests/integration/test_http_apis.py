@@ -52,12 +52,15 @@ def stored_requests(database):
     return database("intake")["requests"].count_documents({})
 
 
-def test_a_request_is_recorded_published_and_readable(intake, settings, tokens):
+def test_a_request_is_recorded_published_and_readable(intake, settings, tokens, database):
     answer = intake.post("/v1/requests", json=story_request(), headers=bearer(tokens["daxing"]))
     assert answer.status_code == 202
     request_id = answer.json["request_id"]
     assert answer.json["status_url"] == f"/v1/requests/{request_id}"
     assert queued(settings) == 1
+    stored = database("intake")["requests"].find_one({"_id": request_id})
+    assert "13812345678" not in repr(stored) and "邹书兰" not in repr(stored)  # masked, and
+    assert stored["outbox"] == []                 # the published event left the document
     status = intake.get(answer.json["status_url"], headers=bearer(tokens["daxing"]))
     assert status.status_code == 200
     assert status.json["status"] == "received" and status.json["case_id"] is None
@@ -264,3 +267,19 @@ def test_figures_are_scoped_to_the_callers_station(settings, database, tokens):
     assert reversed_period.status_code == 422 and "from" in reversed_period.json["error"]["fields"]
     assert client.get("/v1/reports/summary?from=soon", headers=bearer(
         tokens["admin"])).status_code == 422
+
+
+def test_correlation_ids_are_echoed_when_sane_and_replaced_when_not(intake):
+    assert intake.get("/healthz", headers={"X-Correlation-Id": "call-0800.1"}).headers[
+        "X-Correlation-Id"] == "call-0800.1"
+    replaced = intake.get("/healthz", headers={"X-Correlation-Id": "x forged {\"level\": \"ERROR\"}"})
+    assert replaced.headers["X-Correlation-Id"] != "x forged {\"level\": \"ERROR\"}"
+    assert len(replaced.headers["X-Correlation-Id"]) == 36
+
+
+def test_unknown_paths_and_methods_answer_json(intake, tokens):
+    missing = intake.get("/v2/nothing", headers=bearer(tokens["admin"]))
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+    wrong = intake.delete("/v1/requests", headers=bearer(tokens["admin"]))
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert wrong.json["error"]["code"] == "method_not_allowed"

@@ -55,6 +55,7 @@ def test_sweep_publishes_left_over_events_in_order_once(settings, database):
                                                            ("case-1", 3)]
     stored = collection.find_one({"_id": "case-1"})
     assert stored["published_seq"] == 3 and not stored["outbox_pending"]
+    assert stored["outbox"] == []  # the consumers have them now
 
 
 def test_sweep_leaves_fresh_documents_to_their_writer(settings, database):
@@ -77,6 +78,7 @@ def test_events_appended_while_publishing_are_not_marked_sent(settings, database
     assert relay.publish_pending(collection, document) == 1
     stored = collection.find_one({"_id": "case-1"})
     assert stored["published_seq"] == 1 and stored["outbox_pending"]
+    assert [event["sequence"] for event in stored["outbox"]] == [1, 2]  # 2 is not lost
     assert relay.publish_pending(collection, stored) == 1
     assert not collection.find_one({"_id": "case-1"})["outbox_pending"]
 

@@ -25,7 +25,7 @@ class Flaky:
         envelope, data = load_event(body, CASE_ACCEPTED)
         CALLS.append(data["case_id"])
         if data["case_id"] == "always-fails":
-            raise RuntimeError("projection store is down")
+            raise RuntimeError("projection store is down (resident 13812345678)")
         if data["case_id"] == "fails-once" and CALLS.count("fails-once") == 1:
             raise RuntimeError("a blip")
 
@@ -68,9 +68,12 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_rea
     found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
     assert CALLS.count("always-fails") == 1 + len(settings.retry_delays_ms)
     headers, body = found[0]
-    assert headers["x-death-reason"] == "RuntimeError: projection store is down"
+    assert headers["x-death-reason"] == "RuntimeError: projection store is down (resident 138****5678)"
+    assert "13812345678" not in headers["x-exception"]
     assert headers["x-original-queue"] == (
         "evt-casework-shegong.case.accepted.v1--flaky.on_accepted")
+    assert (headers["x-original-exchange"], headers["x-original-routing-key"]) == (
+        "casework.events", CASE_ACCEPTED.type)
     assert headers[messaging.ATTEMPTS_HEADER] == 3
     assert json.loads(body)["id"] == event["id"]  # the original event, untouched
 
