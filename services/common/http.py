@@ -114,7 +114,12 @@ class Api:
         self.settings = settings
         self.context = context
         self.ready_checks = {"store": lambda: store_reachable(settings),
-                             "broker": lambda: broker_reachable(settings.amqp_uri)}
+                             "broker": lambda: broker_reachable(settings.amqp_uri),
+                             # without a token secret every call would be refused
+                             "auth": lambda: bool(settings.token_secret)}
+        if not settings.token_secret:
+            log.error("%s API: SHEGONG_TOKEN_SECRET is not set; every call will get 401",
+                      service)
         self.routes = [Route("/healthz", ("GET",), self._healthz, True),
                        Route("/readyz", ("GET",), self._readyz, True),
                        Route("/v1/openapi.json", ("GET",), self._openapi, True)] + list(routes)
@@ -187,7 +192,7 @@ class Api:
         return json_response(self._openapi_document)
 
     def _readyz(self, call):
-        """Ready: the store and the broker are reachable."""
+        """Ready: the store and the broker are reachable, and tokens can be verified."""
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
         ready = all(checks.values())
         return json_response({"status": "ready" if ready else "not_ready",

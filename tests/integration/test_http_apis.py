@@ -171,7 +171,8 @@ def test_broker_down_answers_503_and_records_nothing(settings, database, tokens)
     assert "nothing was recorded" in answer.json["error"]["message"]
     assert stored_requests(database) == 0
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and ready.json["checks"] == {"store": True, "broker": False}
+    assert ready.status_code == 503
+    assert ready.json["checks"] == {"store": True, "broker": False, "auth": True}
     assert client.get("/healthz").status_code == 200
 
 
@@ -283,3 +284,11 @@ def test_unknown_paths_and_methods_answer_json(intake, tokens):
     wrong = intake.delete("/v1/requests", headers=bearer(tokens["admin"]))
     assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
     assert wrong.json["error"]["code"] == "method_not_allowed"
+
+
+def test_an_api_without_a_token_secret_is_not_ready_and_lets_no_one_in(settings, tokens):
+    unconfigured = config.settings({**os.environ, "SHEGONG_TOKEN_SECRET": ""})
+    client = Client(intake_api.create_app(unconfigured))
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"]["auth"] is False
+    assert client.get("/v1/requests/x", headers=bearer(tokens["admin"])).status_code == 401
