@@ -32,7 +32,7 @@ def open_case_for_request(store, relay, envelope, request, now=None):
         return existing
     now = now or clock.now()
     roster = store.roster(request["station"])
-    counts = store.open_counts([worker.id for worker in roster])
+    counts = store.open_counts(request["station"])
     case, events = domain.open_case(f"case-{uuid.uuid4()}", request, roster, counts, now)
     document = store.add(case, to_envelopes(case, events, None, envelope["id"]))
     if document is None:  # a concurrent delivery of the same request won the insert

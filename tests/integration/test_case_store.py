@@ -79,3 +79,18 @@ def test_one_case_per_request(store):
     twin = replace(case, case_id="case-2")
     assert store.add(twin, []) is None
     assert len(store.find(request_id="r-1")) == 1
+
+
+def test_open_cases_are_counted_per_worker_of_the_station(store):
+    def case(case_id, station, status, assignee):
+        return {"_id": case_id, "request_id": f"r-{case_id}", "station": station,
+                "status": status, "assignee": {"id": assignee} if assignee else None}
+
+    store.cases.insert_many([
+        case("1", "daxing", "assigned", "dx-01"), case("2", "daxing", "in_progress", "dx-01"),
+        case("3", "daxing", "accepted", "dx-02"), case("4", "daxing", "resolved", "dx-02"),
+        case("5", "daxing", "received", None), case("6", "xiaxiang", "assigned", "xx-01"),
+    ])
+    assert store.open_counts("daxing") == {"dx-01": 2, "dx-02": 1}
+    assert store.open_counts("xiaxiang") == {"xx-01": 1}
+    assert store.open_counts("luji") == {}
