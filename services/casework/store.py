@@ -76,8 +76,7 @@ class CaseStore:
         """Open cases per assigned worker of a station, in one grouped query.
 
         (Not count_documents per worker: its ``$group`` on a constant is evaluated
-        document by document on the development server: ~50 ms against ~3 ms here at
-        500 cases, measured on nx-27017 0.8.1.)
+        document by document on the development server; docs/performance.md.)
         """
         pipeline = [{"$match": {"station": station, "status": {"$in": list(OPEN_STATUSES)}}},
                     {"$group": {"_id": "$assignee.id", "open": {"$sum": 1}}}]
