@@ -94,11 +94,16 @@ class OutboxRelay:
         """Publish what writers left behind; returns the number of events published."""
         cutoff = clock.to_ms(clock.now()) - int(self.grace_s * 1000)
         total = 0
-        for collection in self.collections.values():
+        for name, collection in self.collections.items():
             stale = collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
                                     sort=[("updated_ms", 1)], limit=limit)
             for document in stale:
-                total += self.publish_pending(collection, document)
+                try:
+                    total += self.publish_pending(collection, document)
+                except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
+                    log.warning("outbox relay stopped at %s %s: %s; next sweep retries", name,
+                                document["_id"], type(exc).__name__)
+                    return total
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
         return total
