@@ -79,6 +79,22 @@ def _tally(rows, field, names):
     return counts
 
 
+DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_resolved")
+
+
+def by_day(requests, opened, accepted, resolved):
+    """The same counts per district calendar day, for the days that have any."""
+    days = {}
+    for rows, day_field, figure in ((requests, "received_day", "requests_received"),
+                                    (opened, "opened_day", "cases_opened"),
+                                    (accepted, "accepted_day", "cases_accepted"),
+                                    (resolved, "resolved_day", "cases_resolved")):
+        for row in rows:
+            counts = days.setdefault(row[day_field], dict.fromkeys(DAILY_FIGURES, 0))
+            counts[figure] += 1
+    return [{"day": day, **days[day]} for day in sorted(days)]
+
+
 def summary(requests, opened, accepted, resolved, messages):
     """The figures of a station or the district for a period, from the facts in it.
 
@@ -99,4 +115,5 @@ def summary(requests, opened, accepted, resolved, messages):
         "time_to_accept_seconds": durations(accepted, "request_received_ms", "accepted_ms"),
         "time_to_resolve_seconds": durations(resolved, "request_received_ms", "resolved_ms"),
         "messages_sent": len(messages),
+        "by_day": by_day(requests, opened, accepted, resolved),
     }

@@ -24,6 +24,14 @@ class Durations(Schema):
     p90 = fields.Float(allow_none=True, metadata={"description": "seconds, nearest rank"})
 
 
+class DayOut(Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD, the district's calendar"})
+    requests_received = fields.Integer()
+    cases_opened = fields.Integer()
+    cases_accepted = fields.Integer()
+    cases_resolved = fields.Integer()
+
+
 def _tally(description):
     return fields.Dict(keys=fields.String(), values=fields.Integer(),
                        metadata={"description": description})
@@ -50,3 +58,5 @@ class SummaryOut(Schema):
     time_to_resolve_seconds = fields.Nested(Durations, metadata={
         "description": "from the request's received_at to resolution, cases resolved in the period"})
     messages_sent = fields.Integer()
+    by_day = fields.List(fields.Nested(DayOut), metadata={
+        "description": "the same counts per district calendar day (days with any)"})

@@ -63,6 +63,8 @@ def test_summary_of_the_story():
     assert figures["time_to_accept_seconds"] == {"count": 1, "median": 300.0, "p90": 300.0}
     assert figures["time_to_resolve_seconds"]["median"] == 7200.0
     assert figures["messages_sent"] == 1 and figures["residents_served"] == 1
+    assert figures["by_day"] == [{"day": "2023-05-29", "requests_received": 1, "cases_opened": 1,
+                                  "cases_accepted": 1, "cases_resolved": 1}]
 
 
 def test_local_day_is_the_district_day():
@@ -77,3 +79,16 @@ def test_percentile_nearest_rank():
     assert domain.percentile(list(range(1, 11)), 0.5) == 5
     assert domain.percentile(list(range(1, 11)), 0.9) == 9
     assert domain.percentile([3, 1, 2], 0.5) == 2
+
+
+def test_by_day_counts_each_figure_on_its_own_day():
+    requests = [{"received_day": "2023-05-29"}, {"received_day": "2023-05-30"}]
+    opened = [{"opened_day": "2023-05-29"}]
+    resolved = [{"resolved_day": "2023-05-31"}]
+    assert domain.by_day(requests, opened, [], resolved) == [
+        {"day": "2023-05-29", "requests_received": 1, "cases_opened": 1, "cases_accepted": 0,
+         "cases_resolved": 0},
+        {"day": "2023-05-30", "requests_received": 1, "cases_opened": 0, "cases_accepted": 0,
+         "cases_resolved": 0},
+        {"day": "2023-05-31", "requests_received": 0, "cases_opened": 0, "cases_accepted": 0,
+         "cases_resolved": 1}]
