@@ -27,6 +27,7 @@ from nameko.standalone.events import get_event_exchange
 from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent
+from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,17 @@ log = logging.getLogger(__name__)
 RETRY_EXCHANGE = "shegong.retry"
 DEAD_LETTER_EXCHANGE = "shegong.dead-letter"
 ATTEMPTS_HEADER = "x-shegong-attempts"
+OUTAGES_HEADER = "x-shegong-outage-retries"
 # No "x-" prefix: RabbitMQ's headers exchange ignores x- headers when matching.
 DELAY_HEADER = "shegong-retry-delay-ms"
 
 
 class BrokerUnavailable(Exception):
     """The broker could not be reached (or did not confirm) in time."""
+
+
+# Failures of the infrastructure rather than of the event: retried for as long as they last.
+OUTAGE_ERRORS = (*STORE_DOWN_ERRORS, BrokerUnavailable)
 
 
 # Entities are built fresh each time: a kombu entity stays bound to the first channel
@@ -154,7 +160,9 @@ class RetryingEventHandler(EventHandler):
 
     A handler that raises is retried after growing delays (``SHEGONG_RETRY_DELAYS_MS``);
     when the delays are used up, or at once for an InvalidEvent, the message goes to
-    the service's dead-letter queue with the reason. The original is acked only after
+    the service's dead-letter queue with the reason. While the store or the broker is
+    down (OUTAGE_ERRORS) the message waits the longest delay again and again, using up
+    none of its attempts: an outage parks nothing in the dead-letter queue. The original is acked only after
     the copy has been confirmed by the broker; if that fails it is requeued.
     """
 
@@ -185,6 +193,17 @@ class RetryingEventHandler(EventHandler):
     def _park(self, message, exc):
         delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS", (1000, 5000, 30000)))
         headers = dict(message.headers or {})
+        if isinstance(exc, OUTAGE_ERRORS):
+            # The store or broker is away, not the event at fault: wait (longest delay)
+            # for as long as the outage lasts; the attempts left are kept for real faults.
+            headers[OUTAGES_HEADER] = int(headers.get(OUTAGES_HEADER, 0)) + 1
+            headers[DELAY_HEADER] = str(delays[-1])
+            log.warning("handler %s: %s during an outage; event %s waits %d ms",
+                        self.queue.name, type(exc).__name__,
+                        message.properties.get("message_id"), delays[-1])
+            self._republish(message, headers, retry_exchange(), self.queue.name,
+                            declare=[retry_queue(delays[-1])])
+            return
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
         # where the event first came from (a retried copy arrives via the default exchange)

@@ -8,6 +8,8 @@ import json
 import pytest
 from kombu import Connection, Exchange
 
+from pymongo.errors import AutoReconnect
+
 from services.common import messaging
 from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event, new_event
@@ -28,6 +30,8 @@ class Flaky:
             raise RuntimeError("projection store is down (resident 13812345678)")
         if data["case_id"] == "fails-once" and CALLS.count("fails-once") == 1:
             raise RuntimeError("a blip")
+        if data["case_id"] == "store-away" and CALLS.count("store-away") <= 5:
+            raise AutoReconnect("127.0.0.1:27017: connection refused")
 
 
 def accepted(case_id):
@@ -60,6 +64,12 @@ def test_a_handler_that_fails_once_is_retried_and_succeeds(flaky, settings):
     EventPublisher(settings.amqp_uri).publish(accepted("fails-once"))
     wait_until(lambda: CALLS.count("fails-once") == 2, 10, message="the retry")
     assert dead_letters(settings.amqp_uri) == []
+
+
+def test_a_store_outage_longer_than_the_retries_parks_nothing(flaky, settings):
+    EventPublisher(settings.amqp_uri).publish(accepted("store-away"))
+    wait_until(lambda: CALLS.count("store-away") == 6, 15, message="the store to come back")
+    assert dead_letters(settings.amqp_uri) == []  # 5 outage retries > 2 attempts allowed
 
 
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky, settings):
