@@ -16,7 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-import services.common  # noqa: F401 - quiets eventlet's import-time warning
 from services.common import config
 from services.common.openapi import document
 

@@ -33,10 +33,6 @@ def to_ms(moment):
     return int(moment.timestamp() * 1000)
 
 
-def from_ms(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
 def iso(moment, tz=DISTRICT_TZ):
     """ISO 8601 with the district's offset, to the second: what people and APIs see."""
     return moment.astimezone(_zone(tz)).isoformat(timespec="seconds")

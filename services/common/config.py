@@ -5,7 +5,7 @@ This is the only module that reads ``os.environ`` for settings; everything else 
 can set the environment and then build a fresh ``Settings``.
 """
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 SERVICES = ("intake", "casework", "notifications", "reporting")
@@ -37,7 +37,6 @@ class Settings:
     max_workers: int
     http_threads: int
     http_workers: int
-    extra: dict = field(default_factory=dict)
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""

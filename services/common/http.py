@@ -92,9 +92,7 @@ class Call:
             raise ApiError(415, "unsupported_media_type", "send the body as application/json")
         if (self.request.content_length or 0) > MAX_BODY_BYTES:
             raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-        raw = self.request.get_data(cache=True)
-        if len(raw) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        raw = self.request.get_data(cache=True)  # bounded by max_content_length (413)
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -199,11 +197,6 @@ class Api:
                               "service": self.service, "checks": checks},
                              200 if ready else 503,
                              None if ready else {"Retry-After": RETRY_AFTER_S})
-
-
-def require_role(principal, *roles):
-    if principal.role not in roles:
-        raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
 
 
 def require_station(principal, station):

@@ -162,8 +162,9 @@ class RetryingEventHandler(EventHandler):
     when the delays are used up, or at once for an InvalidEvent, the message goes to
     the service's dead-letter queue with the reason. While the store or the broker is
     down (OUTAGE_ERRORS) the message waits the longest delay again and again, using up
-    none of its attempts: an outage parks nothing in the dead-letter queue. The original is acked only after
-    the copy has been confirmed by the broker; if that fails it is requeued.
+    none of its attempts: an outage parks nothing in the dead-letter queue. The original
+    is acked only after the copy has been confirmed by the broker; if that fails it is
+    requeued.
     """
 
     queue_consumer = PoisonSafeQueueConsumer()
@@ -193,31 +194,22 @@ class RetryingEventHandler(EventHandler):
     def _park(self, message, exc):
         delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS", (1000, 5000, 30000)))
         headers = dict(message.headers or {})
+        # where the event first came from (a retried copy arrives via the default exchange)
+        headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
+        headers.setdefault("x-original-routing-key", message.delivery_info.get("routing_key", ""))
+        event_id = message.properties.get("message_id")
         if isinstance(exc, OUTAGE_ERRORS):
             # The store or broker is away, not the event at fault: wait (longest delay)
             # for as long as the outage lasts; the attempts left are kept for real faults.
             headers[OUTAGES_HEADER] = int(headers.get(OUTAGES_HEADER, 0)) + 1
-            headers[DELAY_HEADER] = str(delays[-1])
-            log.warning("handler %s: %s during an outage; event %s waits %d ms",
-                        self.queue.name, type(exc).__name__,
-                        message.properties.get("message_id"), delays[-1])
-            self._republish(message, headers, retry_exchange(), self.queue.name,
-                            declare=[retry_queue(delays[-1])])
+            self._retry_later(message, headers, delays[-1], f"{type(exc).__name__}, an outage")
             return
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
-        # where the event first came from (a retried copy arrives via the default exchange)
-        headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
-        headers.setdefault("x-original-routing-key", message.delivery_info.get("routing_key", ""))
         permanent = isinstance(exc, InvalidEvent)
-        event_id = message.properties.get("message_id")
         if not permanent and attempts <= len(delays):
-            delay = delays[attempts - 1]
-            headers[DELAY_HEADER] = str(delay)
-            log.warning("handler %s failed (%s) for event %s; retry %d in %d ms",
-                        self.queue.name, type(exc).__name__, event_id, attempts, delay)
-            self._republish(message, headers, retry_exchange(), self.queue.name,
-                            declare=[retry_queue(delay)])
+            self._retry_later(message, headers, delays[attempts - 1],
+                              f"{type(exc).__name__}, attempt {attempts}")
             return
         # the reason is read by operators: numbers that may be personal are masked
         reason = mask_text(exc.reason if permanent else f"{type(exc).__name__}: {exc}")
@@ -236,6 +228,13 @@ class RetryingEventHandler(EventHandler):
                   self.queue.name, event_id, attempts, reason[:200])
         self._republish(message, headers, dead_letter_exchange(), service,
                         declare=[dead_letter_queue(service)])
+
+    def _retry_later(self, message, headers, delay_ms, why):
+        headers[DELAY_HEADER] = str(delay_ms)
+        log.warning("handler %s failed (%s) for event %s; retry in %d ms", self.queue.name, why,
+                    message.properties.get("message_id"), delay_ms)
+        self._republish(message, headers, retry_exchange(), self.queue.name,
+                        declare=[retry_queue(delay_ms)])
 
     def _republish(self, message, headers, exchange, routing_key, declare):
         amqp_uri = self.container.config["AMQP_URI"]

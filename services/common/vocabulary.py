@@ -50,7 +50,7 @@ ACTION_TYPES = {
 
 CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "resolved")
 
-REQUEST_STATUSES = ("received", "case_opened", "resolved")
+REQUEST_STATUSES = ("received", "case_opened", "resolved")  # in the order they are reached
 
 RECIPIENT_ROLES = ("worker", "resident")
 

@@ -6,10 +6,11 @@ import uuid
 from services.common import clock
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.privacy import mask_name, mask_phone, pseudonym
+from services.common.vocabulary import REQUEST_STATUSES
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b6f2a0e-4d0c-4c8e-9a57-2f7d1f0c3e11")
 
-STATUS_RANK = {"received": 0, "case_opened": 1, "resolved": 2}
+STATUS_RANK = {status: rank for rank, status in enumerate(REQUEST_STATUSES)}
 
 
 class IdempotencyConflict(Exception):

@@ -32,6 +32,10 @@ class Flaky:
             raise RuntimeError("a blip")
         if data["case_id"] == "store-away" and CALLS.count("store-away") <= 5:
             raise AutoReconnect("127.0.0.1:27017: connection refused")
+        if data["case_id"] == "away-then-broken":
+            if CALLS.count("away-then-broken") == 1:
+                raise AutoReconnect("127.0.0.1:27017: connection refused")
+            raise RuntimeError("a bug")
 
 
 def accepted(case_id):
@@ -70,6 +74,16 @@ def test_a_store_outage_longer_than_the_retries_parks_nothing(flaky, settings):
     EventPublisher(settings.amqp_uri).publish(accepted("store-away"))
     wait_until(lambda: CALLS.count("store-away") == 6, 15, message="the store to come back")
     assert dead_letters(settings.amqp_uri) == []  # 5 outage retries > 2 attempts allowed
+
+
+def test_a_dead_letter_names_where_the_event_came_from_even_after_an_outage(flaky, settings):
+    EventPublisher(settings.amqp_uri).publish(accepted("away-then-broken"))
+    found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
+    headers, _ = found[0]
+    assert CALLS.count("away-then-broken") == 2 + len(settings.retry_delays_ms)
+    assert (headers[messaging.OUTAGES_HEADER], headers[messaging.ATTEMPTS_HEADER]) == (1, 3)
+    assert (headers["x-original-exchange"], headers["x-original-routing-key"]) == (
+        "casework.events", CASE_ACCEPTED.type)
 
 
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky, settings):
