@@ -8,7 +8,7 @@ from services.common.envelope import EnvelopeSchema
 # Plain-function validators of this repository, described in words. Any other callable
 # validator becomes "checked by <module>.<name>".
 KNOWN_CHECKS = {
-    "services.common.contracts._instant_validator":
+    "services.common.fields._instant_validator":
         "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",
     "services.common.envelope.EnvelopeSchema._time_has_offset":
         "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",

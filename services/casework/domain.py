@@ -121,7 +121,8 @@ class Case:
         return self.status in OPEN_STATUSES
 
     def ref(self):
-        return {"case_id": self.case_id, "request_id": self.request_id, "station": self.station}
+        return {"case_id": self.case_id, "request_id": self.request_id, "station": self.station,
+                "status": self.status}
 
 
 def open_case(case_id, request, roster, open_counts, now):

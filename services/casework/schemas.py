@@ -1,7 +1,7 @@
 """marshmallow schemas of the casework HTTP API."""
 from marshmallow import Schema, fields, validate
 
-from services.common.contracts import Strict
+from services.common.fields import Strict
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import ACTION_TYPES, CASE_STATUSES, stations
 

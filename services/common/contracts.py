@@ -10,135 +10,13 @@ published alongside the old one until every consumer has moved.
 """
 from dataclasses import dataclass
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
-
-from services.common import clock
-from services.common.vocabulary import (
-    ACTION_TYPES, CHANNELS, MESSAGE_CHANNELS, MESSAGE_STATUSES, NEED_TYPES, PRIORITIES,
-    RECIPIENT_ROLES, RESIDENT_CATEGORIES, stations,
+from services.common.events import (
+    ActivityHeld, AidDistributed, CaseAccepted, CaseActionRecorded, CaseAssigned, CaseCancelled,
+    CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
+    CaseRequestLinked, CaseResolved, CaseSlaBreached, DonationReceived, MessageDelivered,
+    MessageFailed, MessageSent, RequestReceived, ResidentRegistryUpdated,
+    SocialOrganisationCultivated, VolunteerJoined, VolunteerTeamFormed,
 )
-
-MAINLAND_MOBILE = r"^1[3-9]\d{9}$"
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-def _instant_validator(value):
-    try:
-        clock.parse_iso(value)
-    except (ValueError, TypeError, AttributeError):
-        raise ValidationError("must be an ISO 8601 time with a UTC offset, "
-                              "e.g. 2023-05-29T08:00:00+08:00") from None
-
-
-def Instant(**kwargs):
-    """An ISO 8601 instant with offset, kept as the string it was given."""
-    return fields.String(validate=_instant_validator, **kwargs)
-
-
-def StationId(**kwargs):
-    return fields.String(validate=validate.OneOf(sorted(stations()),
-                                                 error="unknown station {input!r}"), **kwargs)
-
-
-def Phone(**kwargs):
-    return fields.String(validate=validate.Regexp(
-        MAINLAND_MOBILE, error="must be a mainland China mobile number (11 digits, 1[3-9]…)"),
-        **kwargs)
-
-
-class ResidentSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    phone = Phone(required=True)
-    categories = fields.List(fields.String(validate=validate.OneOf(sorted(RESIDENT_CATEGORIES))),
-                             load_default=list, validate=validate.Length(max=len(RESIDENT_CATEGORIES)))
-
-
-class NeedSchema(Strict):
-    type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
-
-
-class RequestReceived(Strict):
-    request_id = fields.String(required=True)
-    channel = fields.String(required=True, validate=validate.OneOf(sorted(CHANNELS)))
-    station = StationId(required=True)
-    resident = fields.Nested(ResidentSchema, required=True)
-    resident_ref = fields.String(required=True)
-    need = fields.Nested(NeedSchema, required=True)
-    received_at = Instant(required=True)
-
-
-class CaseRef(Strict):
-    """Fields every case event carries, so consumers need no lookup to route it."""
-    case_id = fields.String(required=True)
-    request_id = fields.String(required=True)
-    station = StationId(required=True)
-
-
-class CaseOpened(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    priority_reason = fields.String(required=True)
-    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    resident_ref = fields.String(required=True)
-    categories = fields.List(fields.String(validate=validate.OneOf(sorted(RESIDENT_CATEGORIES))),
-                             required=True)
-    request_received_at = Instant(required=True)
-    opened_at = Instant(required=True)
-
-
-class Assignee(Strict):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
-    phone = Phone(required=True)
-
-
-class ResidentDisplay(Strict):
-    """What the assigned worker's SMS may show of the resident: masked."""
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
-
-
-class CaseAssigned(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    assignee = fields.Nested(Assignee, required=True)
-    resident = fields.Nested(ResidentDisplay, required=True)
-    assigned_at = Instant(required=True)
-
-
-class CaseAccepted(CaseRef):
-    accepted_by = fields.String(required=True)
-    assignee_name = fields.String(required=True)
-    accepted_at = Instant(required=True)
-
-
-class CaseActionRecorded(CaseRef):
-    action_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
-    recorded_by = fields.String(required=True)
-    recorded_at = Instant(required=True)
-
-
-class CaseResolved(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    resolved_by = fields.String(required=True)
-    assignee_name = fields.String(required=True)
-    resolved_at = Instant(required=True)
-
-
-class MessageSent(Strict):
-    message_id = fields.String(required=True)
-    case_id = fields.String(load_default=None, allow_none=True)
-    station = StationId(load_default=None, allow_none=True)
-    recipient_role = fields.String(required=True, validate=validate.OneOf(RECIPIENT_ROLES))
-    channel = fields.String(required=True, validate=validate.OneOf(MESSAGE_CHANNELS))
-    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    status = fields.String(required=True, validate=validate.OneOf(MESSAGE_STATUSES))
-    sent_at = Instant(required=True)
-
 
 @dataclass(frozen=True)
 class EventContract:
@@ -149,31 +27,95 @@ class EventContract:
     description: str
 
 
-REQUEST_RECEIVED = EventContract(
-    "shegong.request.received.v1", "intake", RequestReceived,
-    ("casework", "notifications", "reporting"),
-    "A resident's request was recorded by a station (phone, walk-in, online, referral).")
-CASE_OPENED = EventContract(
-    "shegong.case.opened.v1", "casework", CaseOpened, ("intake", "reporting"),
+def _contract(name, producer, schema, consumers, description):
+    return EventContract(f"shegong.{name}.v1", producer, schema, tuple(consumers), description)
+
+
+ALL = ("reporting",)  # reporting keeps every event in its permanent event store
+
+REQUEST_RECEIVED = _contract(
+    "request.received", "intake", RequestReceived, ("casework", "notifications", *ALL),
+    "A resident's request was recorded: by a station, the web, or another government system.")
+RESIDENT_REGISTRY_UPDATED = _contract(
+    "resident.registry_updated", "intake", ResidentRegistryUpdated, ("casework", *ALL),
+    "A person was added to, changed in or removed from the key-persons-of-concern list.")
+CASE_OPENED = _contract(
+    "case.opened", "casework", CaseOpened, ("intake", *ALL),
     "A case was opened for a request in the resident's township station, with its priority.")
-CASE_ASSIGNED = EventContract(
-    "shegong.case.assigned.v1", "casework", CaseAssigned, ("notifications", "reporting"),
-    "A case was given to a social worker on duty at the station.")
-CASE_ACCEPTED = EventContract(
-    "shegong.case.accepted.v1", "casework", CaseAccepted, ("notifications", "reporting"),
+CASE_ASSIGNED = _contract(
+    "case.assigned", "casework", CaseAssigned, ("notifications", *ALL),
+    "A case was given to a social worker on duty at the station (first time, reassigned "
+    "by the station head, or reopened).")
+CASE_ACCEPTED = _contract(
+    "case.accepted", "casework", CaseAccepted, ("notifications", *ALL),
     "The assigned social worker accepted the case.")
-CASE_ACTION_RECORDED = EventContract(
-    "shegong.case.action_recorded.v1", "casework", CaseActionRecorded, ("reporting",),
-    "Work on the case was recorded (call, visit, purchase, delivery, note).")
-CASE_RESOLVED = EventContract(
-    "shegong.case.resolved.v1", "casework", CaseResolved,
-    ("intake", "notifications", "reporting"),
+CASE_ACTION_RECORDED = _contract(
+    "case.action_recorded", "casework", CaseActionRecorded, ALL,
+    "Work on the case was recorded (call, visit, purchase, delivery, referral, note).")
+CASE_REQUEST_LINKED = _contract(
+    "case.request_linked", "casework", CaseRequestLinked, ("intake", *ALL),
+    "A repeat request from the same resident for the same need joined the open case.")
+CASE_ESCALATED = _contract(
+    "case.escalated", "casework", CaseEscalated, ("notifications", *ALL),
+    "The case was escalated to the station head (nobody on duty, service level breached, "
+    "or by hand).")
+CASE_SLA_BREACHED = _contract(
+    "case.sla_breached", "casework", CaseSlaBreached, ("notifications", *ALL),
+    "A case was not accepted or not resolved within its priority's service level.")
+CASE_REFERRED = _contract(
+    "case.referred", "casework", CaseReferred, ALL,
+    "The case was referred to another agency.")
+CASE_REFERRAL_ANSWERED = _contract(
+    "case.referral_answered", "casework", CaseReferralAnswered, ALL,
+    "The agency accepted or rejected a referral.")
+CASE_RESOLVED = _contract(
+    "case.resolved", "casework", CaseResolved, ("intake", "notifications", *ALL),
     "The case was resolved; the resident is told.")
-MESSAGE_SENT = EventContract(
-    "shegong.message.sent.v1", "notifications", MessageSent, ("reporting",),
-    "An SMS or message was handed to the provider.")
+CASE_CLOSED = _contract(
+    "case.closed", "casework", CaseClosed, ("intake", *ALL),
+    "A resolved case was closed; closed is final.")
+CASE_REOPENED = _contract(
+    "case.reopened", "casework", CaseReopened, ("intake", *ALL),
+    "A resolved case was reopened within the allowed period.")
+CASE_CANCELLED = _contract(
+    "case.cancelled", "casework", CaseCancelled, ("intake", *ALL),
+    "The case was cancelled (duplicate, or withdrawn by the resident).")
+VOLUNTEER_TEAM_FORMED = _contract(
+    "program.volunteer_team_formed", "casework", VolunteerTeamFormed, ALL,
+    "A station formed a volunteer service team (志愿服务队).")
+VOLUNTEER_JOINED = _contract(
+    "program.volunteer_joined", "casework", VolunteerJoined, ALL,
+    "A volunteer joined one of the station's teams.")
+SOCIAL_ORGANISATION_CULTIVATED = _contract(
+    "program.social_organisation_cultivated", "casework", SocialOrganisationCultivated, ALL,
+    "A station cultivated a social organisation (社会组织).")
+DONATION_RECEIVED = _contract(
+    "program.donation_received", "casework", DonationReceived, ALL,
+    "A station received a donation: money in integer fen, or goods.")
+AID_DISTRIBUTED = _contract(
+    "program.aid_distributed", "casework", AidDistributed, ALL,
+    "Aid supplies were given to a household in hardship.")
+ACTIVITY_HELD = _contract(
+    "program.activity_held", "casework", ActivityHeld, ALL,
+    "A station held an activity: policy publicity, needs survey, group work, economic "
+    "status verification, or training of social workers.")
+MESSAGE_SENT = _contract(
+    "message.sent", "notifications", MessageSent, ALL,
+    "An SMS or in-app message was accepted by the provider.")
+MESSAGE_DELIVERED = _contract(
+    "message.delivered", "notifications", MessageDelivered, ALL,
+    "The provider's receipt says the message reached the phone.")
+MESSAGE_FAILED = _contract(
+    "message.failed", "notifications", MessageFailed, ALL,
+    "A message could not be delivered: refused for good (failed) or retries exhausted "
+    "(technical_failure).")
 
 CATALOGUE = {contract.type: contract for contract in (
-    REQUEST_RECEIVED, CASE_OPENED, CASE_ASSIGNED, CASE_ACCEPTED, CASE_ACTION_RECORDED,
-    CASE_RESOLVED, MESSAGE_SENT,
+    REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
+    CASE_OPENED, CASE_ASSIGNED, CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_REQUEST_LINKED,
+    CASE_ESCALATED, CASE_SLA_BREACHED, CASE_REFERRED, CASE_REFERRAL_ANSWERED, CASE_RESOLVED,
+    CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED,
+    VOLUNTEER_TEAM_FORMED, VOLUNTEER_JOINED, SOCIAL_ORGANISATION_CULTIVATED, DONATION_RECEIVED,
+    AID_DISTRIBUTED, ACTIVITY_HELD,
+    MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_FAILED,
 )}

@@ -11,6 +11,17 @@ CHANNELS = {
     "walk_in": "来访",
     "online": "网上",
     "referral": "转介",
+    "hotline": "热线",
+    "alert": "预警",
+    "petition": "信访转办",
+}
+
+# Kinds of event other government systems send in (intake's inbound exchange).
+INBOUND_KINDS = {
+    "referral": "民政转介",
+    "key_person_update": "重点关注对象名单变更",
+    "checkin_missed": "独居老人未按时报平安",
+    "petition": "信访转办",
 }
 
 RESIDENT_CATEGORIES = {
@@ -45,18 +56,49 @@ ACTION_TYPES = {
     "visit": "上门探访",
     "purchase": "代购",
     "delivery": "送达",
+    "referral": "转介",
     "note": "备注",
 }
 
-CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "resolved")
+# The case's life; escalation and reassignment change the owner, not the status.
+CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred", "resolved",
+                 "closed", "cancelled")
+
+CASE_STATUS_LABELS = {
+    "received": "已登记", "assigned": "已派单", "accepted": "已接单", "in_progress": "处理中",
+    "referred": "已转介", "resolved": "已办结", "closed": "已归档", "cancelled": "已撤销",
+}
+
+CANCEL_REASONS = {"duplicate": "重复求助", "withdrawn": "求助人撤回"}
+
+ESCALATION_REASONS = {
+    "nobody_on_duty": "无人值班",
+    "sla_breach": "超时未处理",
+    "manual": "人工升级",
+}
+
+SLA_KINDS = ("acceptance", "resolution")
+
+ASSIGNMENT_REASONS = ("initial", "reassigned", "reopened")
+
+ACTIVITY_TYPES = {
+    "policy_publicity": "政策宣传",
+    "needs_survey": "需求调研",
+    "group_work": "小组工作",
+    "economic_verification": "经济状况核对",
+    "training": "社工培训",
+}
+
+DONATION_KINDS = {"money": "善款", "goods": "物资"}
 
 REQUEST_STATUSES = ("received", "case_opened", "resolved")  # in the order they are reached
 
-RECIPIENT_ROLES = ("worker", "resident")
+RECIPIENT_ROLES = ("worker", "resident", "emergency_contact", "station_head", "duty_officer")
 
-MESSAGE_CHANNELS = ("sms",)
+MESSAGE_CHANNELS = ("sms", "in_app")
 
-MESSAGE_STATUSES = ("created", "sent")
+# In the order a message moves through them; failed and technical_failure are final.
+MESSAGE_STATUSES = ("created", "sending", "sent", "delivered", "failed", "technical_failure")
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,8 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.common import clock
-from services.common.contracts import Instant, NeedSchema, ResidentSchema, StationId, Strict
+from services.common.events import NeedSchema, ResidentSchema
+from services.common.fields import Instant, StationId, Strict
 from services.common.vocabulary import CHANNELS
 
 CLOCK_SKEW = timedelta(minutes=5)

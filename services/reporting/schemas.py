@@ -1,7 +1,7 @@
 """marshmallow schemas of the reporting HTTP API."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.contracts import Strict
+from services.common.fields import Strict
 from services.common.vocabulary import stations
 
 

@@ -12,7 +12,8 @@ from services.common.outbox import OutboxRelay
 
 def events(case_id, first, count):
     return [new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "accepted_by": "dx-01",
+        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
+        "accepted_by": "dx-01",
         "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"},
         subject=case_id, correlation_id="r-1", sequence=first + n) for n in range(count)]
 

@@ -40,7 +40,8 @@ class Flaky:
 
 def accepted(case_id):
     return new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "accepted_by": "dx-01",
+        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
+        "accepted_by": "dx-01",
         "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"},
         subject=case_id, correlation_id="r-1", sequence=2)
 

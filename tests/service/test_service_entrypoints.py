@@ -55,7 +55,10 @@ def received(request_id="r-1", station="daxing"):
 
 
 def case_event(contract, data, sequence):
-    base = {"case_id": "case-1", "request_id": "r-1", "station": "daxing"}
+    status = {"shegong.case.opened.v1": "received", "shegong.case.assigned.v1": "assigned",
+              "shegong.case.accepted.v1": "accepted",
+              "shegong.case.resolved.v1": "resolved"}[contract.type]
+    base = {"case_id": "case-1", "request_id": "r-1", "station": "daxing", "status": status}
     return new_event(contract, {**base, **data}, subject="case-1", correlation_id="r-1",
                      sequence=sequence)
 

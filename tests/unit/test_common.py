@@ -7,7 +7,8 @@ from services.common import auth, outbox, privacy
 from services.common.contracts import CASE_ACCEPTED, CASE_OPENED
 from services.common.envelope import InvalidEvent, load_event, new_event
 
-ACCEPTED = {"case_id": "c-1", "request_id": "r-1", "station": "daxing", "accepted_by": "dx-01",
+ACCEPTED = {"case_id": "c-1", "request_id": "r-1", "station": "daxing", "status": "accepted",
+            "accepted_by": "dx-01",
             "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"}
 
 

@@ -1,0 +1,261 @@
+"""The data of every event the services publish, as marshmallow schemas.
+
+The catalogue (``contracts.py``) names these; nothing else should define event data.
+"""
+from marshmallow import fields, validate
+
+from services.common.fields import Categories, Day, IdCardNumber, Instant, Phone, StationId, Strict
+from services.common.vocabulary import (
+    ACTION_TYPES, ACTIVITY_TYPES, ASSIGNMENT_REASONS, CANCEL_REASONS, CASE_STATUSES, CHANNELS,
+    DONATION_KINDS, ESCALATION_REASONS, INBOUND_KINDS, MESSAGE_CHANNELS, MESSAGE_STATUSES,
+    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, SLA_KINDS,
+)
+
+
+class EmergencyContactSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    relation = fields.String(load_default="", validate=validate.Length(max=20))
+    phone = Phone(required=True)
+
+
+class ResidentSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    phone = Phone(required=True)
+    categories = Categories(load_default=list)
+    id_number = IdCardNumber(load_default=None, allow_none=True)
+    emergency_contact = fields.Nested(EmergencyContactSchema, load_default=None, allow_none=True)
+
+
+class NeedSchema(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SourceSchema(Strict):
+    """Where a request came from when another government system sent it."""
+    system = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(INBOUND_KINDS)))
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RequestReceived(Strict):
+    request_id = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(sorted(CHANNELS)))
+    station = StationId(required=True)
+    resident = fields.Nested(ResidentSchema, required=True)
+    resident_ref = fields.String(required=True)
+    need = fields.Nested(NeedSchema, required=True)
+    received_at = Instant(required=True)
+    repeat_of = fields.String(load_default=None, allow_none=True)
+    source = fields.Nested(SourceSchema, load_default=None, allow_none=True)
+
+
+class RegisteredPerson(Strict):
+    id_number = IdCardNumber(required=True)
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    phone = Phone(load_default=None, allow_none=True)
+    station = StationId(load_default=None, allow_none=True)
+    categories = Categories(load_default=list)
+    emergency_contacts = fields.List(fields.Nested(EmergencyContactSchema), load_default=list,
+                                     validate=validate.Length(max=5))
+
+
+class ResidentRegistryUpdated(Strict):
+    """A change to the key-persons-of-concern list, from the civil affairs bureau."""
+    change = fields.String(required=True, validate=validate.OneOf(("added", "changed", "removed")))
+    resident_ref = fields.String(required=True)
+    person = fields.Nested(RegisteredPerson, required=True)
+    source = fields.Nested(SourceSchema, required=True)
+    updated_at = Instant(required=True)
+
+
+class CaseRef(Strict):
+    """Fields every case event carries, so consumers need no lookup to route it.
+
+    ``status`` is the case's status after the event; with the envelope's ``sequence``
+    it lets a projection keep the latest state whatever order events arrive in.
+    """
+    case_id = fields.String(required=True)
+    request_id = fields.String(required=True)
+    station = StationId(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+
+
+class Staff(Strict):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    phone = Phone(required=True)
+
+
+Assignee = Staff
+
+
+class ResidentDisplay(Strict):
+    """What staff messages may show of the resident: masked."""
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+
+
+class CaseOpened(CaseRef):
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    priority_reason = fields.String(required=True)
+    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
+    resident_ref = fields.String(required=True)
+    categories = Categories(required=True)
+    channel = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(sorted(CHANNELS)))
+    origin = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(sorted(INBOUND_KINDS)))
+    request_received_at = Instant(required=True)
+    opened_at = Instant(required=True)
+
+
+class CaseAssigned(CaseRef):
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
+    assignee = fields.Nested(Staff, required=True)
+    resident = fields.Nested(ResidentDisplay, required=True)
+    reason = fields.String(load_default="initial", validate=validate.OneOf(ASSIGNMENT_REASONS))
+    origin = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(sorted(INBOUND_KINDS)))
+    assigned_at = Instant(required=True)
+
+
+class CaseAccepted(CaseRef):
+    accepted_by = fields.String(required=True)
+    assignee_name = fields.String(required=True)
+    accepted_at = Instant(required=True)
+
+
+class CaseActionRecorded(CaseRef):
+    action_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
+    recorded_by = fields.String(required=True)
+    recorded_at = Instant(required=True)
+
+
+class CaseResolved(CaseRef):
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    resolved_by = fields.String(required=True)
+    assignee_name = fields.String(required=True)
+    resolved_at = Instant(required=True)
+
+
+class CaseRequestLinked(CaseRef):
+    """A repeat call was added to this open case instead of opening a second one."""
+    linked_request_id = fields.String(required=True)
+    linked_at = Instant(required=True)
+
+
+class CaseEscalated(CaseRef):
+    reason = fields.String(required=True, validate=validate.OneOf(sorted(ESCALATION_REASONS)))
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    station_head = fields.Nested(Staff, required=True)
+    escalated_at = Instant(required=True)
+
+
+class CaseSlaBreached(CaseRef):
+    kind = fields.String(required=True, validate=validate.OneOf(SLA_KINDS))
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    due_at = Instant(required=True)
+    breached_at = Instant(required=True)
+
+
+class CaseReferred(CaseRef):
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    referred_by = fields.String(required=True)
+    referred_at = Instant(required=True)
+
+
+class CaseReferralAnswered(CaseRef):
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    accepted = fields.Boolean(required=True)
+    answered_at = Instant(required=True)
+
+
+class CaseClosed(CaseRef):
+    closed_by = fields.String(required=True)
+    closed_at = Instant(required=True)
+
+
+class CaseReopened(CaseRef):
+    reopened_by = fields.String(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    reopened_at = Instant(required=True)
+
+
+class CaseCancelled(CaseRef):
+    reason = fields.String(required=True, validate=validate.OneOf(sorted(CANCEL_REASONS)))
+    cancelled_by = fields.String(required=True)
+    cancelled_at = Instant(required=True)
+
+
+class ProgramRef(Strict):
+    """Fields every station-program event carries; ``on`` is the day it counts for."""
+    station = StationId(required=True)
+    recorded_by = fields.String(required=True)
+    on = Day(required=True)
+
+
+class VolunteerTeamFormed(ProgramRef):
+    team_id = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class VolunteerJoined(ProgramRef):
+    team_id = fields.String(required=True)
+    member_ref = fields.String(required=True)
+
+
+class SocialOrganisationCultivated(ProgramRef):
+    organisation_id = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class DonationReceived(ProgramRef):
+    donation_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
+    amount_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    goods = fields.String(load_default="", validate=validate.Length(max=200))
+    quantity = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class AidDistributed(ProgramRef):
+    aid_id = fields.String(required=True)
+    household_ref = fields.String(required=True)
+    items = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class ActivityHeld(ProgramRef):
+    activity_id = fields.String(required=True)
+    activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    participants = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class MessageStatus(Strict):
+    """A message reached a status; one event per status reached."""
+    message_id = fields.String(required=True)
+    case_id = fields.String(load_default=None, allow_none=True)
+    request_id = fields.String(load_default=None, allow_none=True)
+    station = StationId(load_default=None, allow_none=True)
+    recipient_role = fields.String(required=True, validate=validate.OneOf(RECIPIENT_ROLES))
+    channel = fields.String(required=True, validate=validate.OneOf(MESSAGE_CHANNELS))
+    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    status = fields.String(required=True, validate=validate.OneOf(MESSAGE_STATUSES))
+    provider = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class MessageSent(MessageStatus):
+    sent_at = Instant(required=True)
+
+
+class MessageDelivered(MessageStatus):
+    delivered_at = Instant(required=True)
+
+
+class MessageFailed(MessageStatus):
+    failed_at = Instant(required=True)
+
+
