@@ -144,15 +144,20 @@ def enforce_service_levels(store, relay, now=None, limit=200):
     breached = 0
     for due in store.due(clock.to_ms(now), limit):
         head = station_head(store.roster(due.station), due.station)
+        reported = []
+
+        def decide(current):
+            case, events = domain_lifecycle.breach(current, head, now)
+            reported[:] = events  # the last decision is the one written
+            return case, events
+
         try:
-            before = due.version
-            case = run_command(store, relay, due.case_id,
-                               lambda current: domain_lifecycle.breach(current, head, now),
+            case = run_command(store, relay, due.case_id, decide,
                                causation_id=f"sla:{clock.iso(now)}")
         except domain.CaseError as exc:
             log.warning("service-level check of %s deferred: %s", due.case_id, exc.reason)
             continue
-        if case.version != before:
+        if reported:
             breached += 1
             log.info("case %s breached its service level: %s", case.case_id, case.sla_breached)
     return breached
