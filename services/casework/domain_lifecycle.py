@@ -117,8 +117,10 @@ def reassign(case, actor, worker, now):
     if case.assignee and case.assignee["id"] == worker.id:
         raise IllegalTransition(f"the case is already {worker.id}'s")
     at = clock.iso(now)
-    status = "assigned" if case.status == "received" else case.status
-    case = changed(case, status=status, assignee=staff(worker), assigned_at=at)
+    # assigned_at is when the case first got an owner: the milestones stay in order
+    owned = case.status != "received"
+    case = changed(case, status=case.status if owned else "assigned", assignee=staff(worker),
+                   assigned_at=case.assigned_at if owned else at)
     return case, [assigned_event(case, "reassigned", at)]
 
 

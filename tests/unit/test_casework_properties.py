@@ -90,7 +90,7 @@ def check_invariants(case):
         assert case.referral and case.referral["answer"] is None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.booleans(), st.lists(COMMANDS, max_size=30))
 def test_any_sequence_of_commands_keeps_the_invariants(nobody_on_duty, commands):
     roster = [HEAD] if nobody_on_duty else ROSTER
