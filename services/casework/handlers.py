@@ -35,7 +35,9 @@ def register_resident(store, request, now):
     resident = request["resident"]
     current = store.residents.find_for(request["resident_ref"], resident.get("id_number"),
                                        resident.get("phone"))
-    return store.residents.save(domain_residents.from_request(current, request, clock.iso(now)))
+    record = store.residents.save(domain_residents.from_request(current, request, clock.iso(now)))
+    store.residents.add_alias(request["resident_ref"], record["_id"])
+    return record
 
 
 def apply_registry_update(store, envelope, update, now=None):
@@ -47,6 +49,7 @@ def apply_registry_update(store, envelope, update, now=None):
     current = store.residents.find_for(update["resident_ref"], update["person"]["id_number"],
                                        update["person"].get("phone"))
     record = store.residents.save(domain_residents.from_registry(current, update, clock.iso(now)))
+    store.residents.add_alias(update["resident_ref"], record["_id"])
     store.residents.mark_applied(envelope["id"], clock.iso(now))
     return record
 

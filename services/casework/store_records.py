@@ -11,10 +11,13 @@ APPEND_ATTEMPTS = 50
 
 class ResidentStore:
     """``residents``: one document per person served (the only full personal data);
+    ``resident_aliases``: other pseudonymous refs of the same person (intake may derive
+    a request's ref from the phone and the registry's from the ID number);
     ``registry_events``: the ids of registry updates already applied."""
 
     def __init__(self, database):
         self.records = database["residents"]
+        self.aliases = database["resident_aliases"]
         self.applied = database["registry_events"]
 
     def ensure_indexes(self):
@@ -22,17 +25,24 @@ class ResidentStore:
         self.records.create_index("phone")
 
     def get(self, resident_ref):
-        return self.records.find_one({"_id": resident_ref})
+        record = self.records.find_one({"_id": resident_ref})
+        if record is None:
+            alias = self.aliases.find_one({"_id": resident_ref})
+            record = alias and self.records.find_one({"_id": alias["resident"]})
+        return record
+
+    def add_alias(self, resident_ref, record_id):
+        if resident_ref != record_id:
+            self.aliases.replace_one({"_id": resident_ref},
+                                     {"_id": resident_ref, "resident": record_id}, upsert=True)
 
     def find_for(self, resident_ref, id_number=None, phone=None):
         """The record of a resident: by ref, else by ID number, else by phone."""
-        for query in ({"_id": resident_ref}, {"id_number": id_number}, {"phone": phone}):
-            value = next(iter(query.values()))
-            if value:
+        record = self.get(resident_ref)
+        for query in ({"id_number": id_number}, {"phone": phone}):
+            if record is None and next(iter(query.values())):
                 record = self.records.find_one(query)
-                if record:
-                    return record
-        return None
+        return record
 
     def save(self, record):
         """Write a record whole (no dotted paths: see the store notes)."""

@@ -157,7 +157,7 @@ def test_a_repeat_request_joins_the_open_case_once(store):
 
 
 def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store):
-    update = {"change": "added", "resident_ref": "p_1",
+    update = {"change": "added", "resident_ref": "p_by_id_number",   # intake's other ref
               "person": {"id_number": "11010519491231002X", "name": "邹书兰",
                          "phone": "13812345678", "station": "daxing",
                          "categories": ["living_alone"], "emergency_contacts": []},
@@ -170,7 +170,9 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
     assert case.priority == "urgent" and "key_concern" in case.resident["categories"]
     stored = store.cases.find_one({"_id": case.case_id})
     assert "13812345678" not in repr(stored) and "邹书兰" not in repr(stored)
-    assert store.residents.get("p_1")["phone"] == "13812345678"
+    assert store.residents.get("p_1")["phone"] == "13812345678"     # one person, two refs
+    assert store.residents.get("p_1")["_id"] == "p_by_id_number"
+    assert store.residents.get("p_1")["id_number"] == "11010519491231002X"
 
 
 def test_concurrent_reads_chain_in_order_and_a_tampered_entry_is_found(store):
