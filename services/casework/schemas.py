@@ -1,5 +1,5 @@
 """marshmallow schemas of the casework HTTP API."""
-from datetime import timedelta
+from datetime import datetime, timezone
 
 from marshmallow import Schema, fields, validate
 
@@ -148,9 +148,11 @@ class CaseOut(CaseSummaryOut):
     sla_breached = fields.List(fields.String())
 
     def _accept_due_at(self, case):
-        return clock.iso(clock.parse_iso("1970-01-01T00:00:00+00:00") +
-                         timedelta(milliseconds=case.accept_due_ms)) if case.accept_due_ms else None
+        return _instant(case.accept_due_ms)
 
     def _resolve_due_at(self, case):
-        return clock.iso(clock.parse_iso("1970-01-01T00:00:00+00:00") +
-                         timedelta(milliseconds=case.resolve_due_ms)) if case.resolve_due_ms else None
+        return _instant(case.resolve_due_ms)
+
+
+def _instant(ms):
+    return clock.iso(datetime.fromtimestamp(ms / 1000, timezone.utc)) if ms else None

@@ -16,7 +16,9 @@ from services.casework.store import CaseStore
 @pytest.fixture
 def tokens(settings):
     secret = settings.token_secret
-    issue = lambda *args: {"Authorization": f"Bearer {auth.issue_token(secret, *args)}"}  # noqa: E731
+
+    def issue(*args):
+        return {"Authorization": f"Bearer {auth.issue_token(secret, *args)}"}
     return {"admin": issue("district-admin", "district_admin"),
             "worker": issue("dx-01", "worker", "daxing", "王晨光"),
             "other": issue("dx-03", "worker", "daxing", "刘洋"),
