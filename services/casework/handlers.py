@@ -82,7 +82,11 @@ def open_case_for_request(store, relay, envelope, request, now=None, settings=No
     record = register_resident(store, request, now)
     target = _repeat_target(store, request)
     if target is not None:
-        return link_repeat(store, relay, target.case_id, request, envelope["id"], now)
+        try:
+            return link_repeat(store, relay, target.case_id, request, envelope["id"], now)
+        except domain.IllegalTransition:
+            log.info("case %s closed meanwhile; request %s opens its own", target.case_id,
+                     request["request_id"])
     roster = store.roster(request["station"])
     counts = store.open_counts(request["station"])
     levels = levels or (service_levels(settings) if settings else domain.DEFAULT_LEVELS)
