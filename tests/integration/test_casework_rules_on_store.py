@@ -183,3 +183,13 @@ def test_concurrent_reads_chain_in_order_and_a_tampered_entry_is_found(store):
     store.access.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
     result = store.access_log.verify()
     assert (result["valid"], result["first_invalid_seq"], result["checked"]) == (False, 4, 3)
+
+
+def test_a_repeat_of_a_resolved_case_opens_a_new_one(store):
+    first = open_case(store)
+    by = owner(first)
+    for decide in (lambda c: domain.accept(c, by, T0), lambda c: domain.resolve(c, by, "好了", T0)):
+        handlers.run_command(store, RecordingRelay(), first.case_id, decide)
+    second = open_case(store, request=received("r-2", repeat_of="r-1"))
+    assert second.case_id != first.case_id and second.status == "assigned"
+    assert len(store.find()) == 2
