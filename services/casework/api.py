@@ -69,11 +69,14 @@ def _command(call, case_id, purpose, decide):
 
 @route(routes, "/v1/cases", query=CaseQuery, response=CaseList, errors=(403,))
 def list_cases(call):
-    """Cases of a station (staff: their own), newest first; the resident masked."""
+    """Cases of a station (staff: their own), newest first; the resident masked.
+
+    ``assignee`` narrows to one worker's cases (a worker's own list: ``assignee=<me>``).
+    """
     query = call.query
     station = scoped_station(call.principal, query.get("station"))
     cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
-                                    query["limit"])
+                                    query["limit"], query.get("assignee"))
     return json_response(CaseList().dump({"cases": cases}))
 
 

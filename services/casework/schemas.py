@@ -16,6 +16,8 @@ class CaseQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     request_id = fields.String(validate=validate.Length(max=200))
+    assignee = fields.String(validate=validate.Length(max=100),
+                             metadata={"description": "a worker's id: the cases they own"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

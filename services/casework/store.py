@@ -97,9 +97,10 @@ class CaseStore:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
         return {**document, **changes}
 
-    def find(self, station=None, status=None, request_id=None, limit=100):
+    def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
         query = {key: value for key, value in
-                 (("station", station), ("status", status), ("request_id", request_id)) if value}
+                 (("station", station), ("status", status), ("request_id", request_id),
+                  ("assignee.id", assignee)) if value}
         cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
         return [_case(document) for document in cursor]
 

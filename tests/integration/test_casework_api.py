@@ -136,6 +136,9 @@ def test_a_worker_sees_and_changes_only_their_stations_cases(casework, tokens):
     assert client.get("/v1/cases/case-1", headers=tokens["xiaxiang"]).status_code == 403
     assert store.get("case-1")[0].version == 1
     assert client.get("/v1/cases/case-1", headers=tokens["admin"]).status_code == 200
+    mine = client.get("/v1/cases?assignee=dx-01", headers=tokens["worker"]).json["cases"]
+    assert [c["case_id"] for c in mine] == ["case-1"]
+    assert client.get("/v1/cases?assignee=dx-03", headers=tokens["other"]).json["cases"] == []
 
 
 def test_station_programs_are_recorded_once_and_published(casework, tokens, program_events):
