@@ -1,8 +1,9 @@
-"""The casework HTTP API (gunicorn): read cases, accept, record work, resolve.
+"""The casework HTTP API (gunicorn): cases and their whole life, station programs
+(api_programs.py), rosters and the access log (api_access.py).
 
 ``gunicorn 'services.casework.api:create_app()'``
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.common import clock, config, mongo
 from services.common.http import (
@@ -10,19 +11,24 @@ from services.common.http import (
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.casework import domain, handlers
+from services.casework import api_access, api_programs, domain, domain_lifecycle, handlers
+from services.casework.domain_roster import station_head
 from services.casework.schemas import (
-    AcceptCommand, ActionCommand, CaseList, CaseOut, CaseQuery, ResolveCommand,
+    AcceptCommand, ActionCommand, CancelCommand, CaseList, CaseOut, CaseQuery, CloseCommand,
+    EscalateCommand, ReassignCommand, ReferCommand, ReferralAnswerCommand, ReopenCommand,
+    ResolveCommand,
 )
 from services.casework.store import CaseStore
 
 routes = []
+CASE_ERRORS = (403, 404, 409)
 
 
 @dataclass
 class Context:
     store: CaseStore
     relay: OutboxRelay
+    settings: object = None
 
 
 def _load_case(call, case_id):
@@ -33,27 +39,44 @@ def _load_case(call, case_id):
     return case
 
 
+def in_full(store, case):
+    """The case with its resident in full, from the registry (the only place it lives)."""
+    record = store.residents.get(case.resident_ref)
+    if not record:
+        return case
+    resident = {"name": record.get("name"), "phone": record.get("phone"),
+                "categories": list(record.get("categories", case.resident.get("categories", []))),
+                "id_number": record.get("id_number"),
+                "emergency_contacts": list(record.get("emergency_contacts", []))}
+    return replace(case, resident=resident)
+
+
 def _command(call, case_id, purpose, decide):
+    """Run a command on a case as the caller; the answer (resident in full) is recorded."""
     body = call.body
     case = _load_case(call, case_id)
+    now = clock.now()
     try:
         changed = handlers.run_command(
             call.context.store, call.context.relay, case.case_id,
-            lambda current: decide(current, body), expected_version=body.get("version"),
+            lambda current: decide(current, body, now), expected_version=body.get("version"),
             causation_id=f"http:{call.correlation_id}")
     except domain.CaseError as exc:
         raise ApiError(exc.status, exc.code, exc.reason) from None
-    call.context.store.record_access(case.case_id, call.principal, purpose)
-    return json_response(CaseOut().dump(changed))
+    call.context.store.record_access(case.case_id, call.principal, purpose, case.station)
+    return json_response(CaseOut().dump(in_full(call.context.store, changed)))
 
 
 @route(routes, "/v1/cases", query=CaseQuery, response=CaseList, errors=(403,))
 def list_cases(call):
-    """Cases of a station (staff: their own), newest first; the resident masked."""
+    """Cases of a station (staff: their own), newest first; the resident masked.
+
+    ``assignee`` narrows to one worker's cases (a worker's own list: ``assignee=<me>``).
+    """
     query = call.query
     station = scoped_station(call.principal, query.get("station"))
     cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
-                                    query["limit"])
+                                    query["limit"], query.get("assignee"))
     return json_response(CaseList().dump({"cases": cases}))
 
 
@@ -61,40 +84,112 @@ def list_cases(call):
 def get_case(call, case_id):
     """One case in full, for its station's staff; the read is recorded."""
     case = _load_case(call, case_id)
-    call.context.store.record_access(case.case_id, call.principal, "view")
-    return json_response(CaseOut().dump(case))
+    call.context.store.record_access(case.case_id, call.principal, "view", case.station)
+    return json_response(CaseOut().dump(in_full(call.context.store, case)))
 
 
 @route(routes, "/v1/cases/<case_id>/accept", methods=["POST"], body=AcceptCommand,
-       response=CaseOut, errors=(403, 404, 409))
+       response=CaseOut, errors=CASE_ERRORS)
 def accept_case(call, case_id):
     """The assigned worker takes the case on (409 unless it is assigned)."""
     return _command(call, case_id, "accept",
-                    lambda case, body: domain.accept(case, call.principal, clock.now()))
+                    lambda case, body, now: domain.accept(case, call.principal, now))
 
 
 @route(routes, "/v1/cases/<case_id>/actions", methods=["POST"], body=ActionCommand,
-       response=CaseOut, errors=(403, 404, 409))
+       response=CaseOut, errors=CASE_ERRORS)
 def record_action(call, case_id):
-    """Record work done on an accepted case: call, visit, purchase, delivery, note."""
+    """Record work done: call, visit, purchase, delivery, referral, note (append-only)."""
     return _command(call, case_id, "record_action",
-                    lambda case, body: domain.record_action(case, call.principal, body["type"],
-                                                            body["note"], clock.now()))
+                    lambda case, body, now: domain.record_action(
+                        case, call.principal, body["type"], body["note"], now))
 
 
 @route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"], body=ResolveCommand,
-       response=CaseOut, errors=(403, 404, 409))
+       response=CaseOut, errors=CASE_ERRORS)
 def resolve_case(call, case_id):
     """Resolve an accepted case; the resident is told and the district counts it."""
     return _command(call, case_id, "resolve",
-                    lambda case, body: domain.resolve(case, call.principal, body["summary"],
-                                                      clock.now()))
+                    lambda case, body, now: domain.resolve(case, call.principal, body["summary"],
+                                                           now))
+
+
+@route(routes, "/v1/cases/<case_id>/refer", methods=["POST"], body=ReferCommand,
+       response=CaseOut, errors=CASE_ERRORS)
+def refer_case(call, case_id):
+    """Refer an accepted case to another agency; it waits for the agency's answer."""
+    return _command(call, case_id, "refer",
+                    lambda case, body, now: domain_lifecycle.refer(
+                        case, call.principal, body["agency"], body["note"], now))
+
+
+@route(routes, "/v1/cases/<case_id>/referral-answer", methods=["POST"],
+       body=ReferralAnswerCommand, response=CaseOut, errors=CASE_ERRORS)
+def answer_referral(call, case_id):
+    """The agency's answer: accepted resolves the case, rejected returns it to its worker."""
+    return _command(call, case_id, "answer_referral",
+                    lambda case, body, now: domain_lifecycle.answer_referral(
+                        case, call.principal, body["accepted"], body["note"], now))
+
+
+@route(routes, "/v1/cases/<case_id>/close", methods=["POST"], body=CloseCommand,
+       response=CaseOut, errors=CASE_ERRORS)
+def close_case(call, case_id):
+    """File a resolved case; closed is final."""
+    return _command(call, case_id, "close",
+                    lambda case, body, now: domain_lifecycle.close(case, call.principal, now))
+
+
+@route(routes, "/v1/cases/<case_id>/reopen", methods=["POST"], body=ReopenCommand,
+       response=CaseOut, errors=CASE_ERRORS)
+def reopen_case(call, case_id):
+    """Reopen a resolved case within the allowed period (SHEGONG_REOPEN_DAYS)."""
+    settings = call.context.settings
+    return _command(call, case_id, "reopen",
+                    lambda case, body, now: domain_lifecycle.reopen(
+                        case, call.principal, body["reason"], now, settings.reopen_window_s,
+                        handlers.service_levels(settings)))
+
+
+@route(routes, "/v1/cases/<case_id>/cancel", methods=["POST"], body=CancelCommand,
+       response=CaseOut, errors=CASE_ERRORS)
+def cancel_case(call, case_id):
+    """Cancel an open case: a duplicate, or withdrawn by the resident."""
+    return _command(call, case_id, "cancel",
+                    lambda case, body, now: domain_lifecycle.cancel(
+                        case, call.principal, body["reason"], now))
+
+
+@route(routes, "/v1/cases/<case_id>/reassign", methods=["POST"], body=ReassignCommand,
+       response=CaseOut, errors=CASE_ERRORS + (422,))
+def reassign_case(call, case_id):
+    """The station head gives the case to another worker of the station."""
+    worker = call.context.store.worker(call.body["worker_id"])
+    if worker is None:
+        raise ApiError(422, "invalid_fields", "some fields are invalid",
+                       {"worker_id": [f"no worker {call.body['worker_id']}"]})
+    return _command(call, case_id, "reassign",
+                    lambda case, body, now: domain_lifecycle.reassign(
+                        case, call.principal, worker, now))
+
+
+@route(routes, "/v1/cases/<case_id>/escalate", methods=["POST"], body=EscalateCommand,
+       response=CaseOut, errors=CASE_ERRORS)
+def escalate_case(call, case_id):
+    """Hand the case up to the station head."""
+    store = call.context.store
+    return _command(call, case_id, "escalate",
+                    lambda case, body, now: domain_lifecycle.escalate(
+                        case, call.principal, station_head(store.roster(case.station),
+                                                           case.station), body["note"], now))
 
 
 def create_app(settings=None):
     settings = settings or config.settings()
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": store.cases},
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri),
+                        {"cases": store.cases, "programs": store.programs.records},
                         settings.relay_grace_s)
-    return Api("casework", settings, routes, Context(store, relay))
+    return Api("casework", settings, routes + api_programs.routes + api_access.routes,
+               Context(store, relay, settings))

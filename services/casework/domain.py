@@ -1,18 +1,29 @@
-"""Casework rules: triage, the on-duty roster, and the life of a case.
+"""Casework rules: triage, and the case from opening to resolution.
 
 Pure: no I/O, no clock (times are passed in), no ids generated here. Each command
 returns the changed case and the domain events it causes as ``(contract, data)``
-pairs; the service layer stores both in one write.
+pairs; the service layer stores both in one write. The rest of the case's life
+(referral, closing, reopening, cancelling, reassignment, escalation, service-level
+breaches, repeat requests) is in domain_lifecycle.py; rosters in domain_roster.py;
+service levels in domain_sla.py.
 """
 from dataclasses import dataclass, field, replace
 
 from services.common import clock
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED,
+    CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_ESCALATED, CASE_OPENED,
+    CASE_RESOLVED,
 )
 from services.common.privacy import mask_name, mask_phone
+from services.casework import domain_sla
+from services.casework.domain_roster import (  # noqa: F401 - part of this module's interface
+    NO_HOLIDAYS, Calendar, Worker, on_duty_workers, pick_assignee, staff, station_head,
+)
 
-OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress")
+OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred")
+OWNED_STATUSES = ("assigned", "accepted", "in_progress", "referred")
+FINAL_STATUSES = ("closed", "cancelled")
+DEFAULT_LEVELS = domain_sla.parse_service_levels(domain_sla.DEFAULT_SERVICE_LEVELS)
 
 
 class CaseError(Exception):
@@ -67,30 +78,6 @@ def triage(categories, need_type):
     return "normal", "一般求助"
 
 
-# -- roster --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Worker:
-    id: str
-    name: str
-    phone: str
-    station: str
-    role: str = "worker"          # worker | station_head
-    duty_days: tuple = ()         # ISO weekdays (1 = Monday) this worker is on duty
-
-
-def on_duty_workers(roster, station, weekday):
-    """The station's workers on duty on an ISO weekday (the service runs 365 days)."""
-    return [w for w in roster if w.station == station and weekday in w.duty_days]
-
-
-def pick_assignee(on_duty, open_counts):
-    """The on-duty worker with the fewest open cases (ties: lowest id)."""
-    if not on_duty:
-        return None
-    return min(on_duty, key=lambda w: (open_counts.get(w.id, 0), w.id))
-
-
 # -- the case ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -103,9 +90,9 @@ class Case:
     priority_reason: str
     need_type: str
     need_description: str
-    resident: dict              # name, phone, categories: personal data, kept here only
+    resident: dict              # masked name and phone, categories (in full: the registry)
     resident_ref: str
-    assignee: dict              # id, name, phone; None while nobody is on duty
+    assignee: dict              # id, name, phone; None while nobody owns the case
     correlation_id: str
     request_received_at: str
     opened_at: str
@@ -115,6 +102,20 @@ class Case:
     resolution_summary: str = None
     actions: tuple = field(default_factory=tuple)
     version: int = 1
+    channel: str = None
+    origin: str = None
+    closed_at: str = None
+    cancelled_at: str = None
+    cancel_reason: str = None
+    reopened_at: str = None
+    reopen_count: int = 0
+    referral: dict = None        # agency, referred_by, referred_at, answer, answered_at
+    escalations: tuple = field(default_factory=tuple)
+    linked_requests: tuple = field(default_factory=tuple)
+    accept_due_ms: int = None
+    resolve_due_ms: int = None
+    sla_breached: tuple = field(default_factory=tuple)   # kinds, each at most once per cycle
+    sla_due_ms: int = None       # the earliest running clock: what the timer queries
 
     @property
     def is_open(self):
@@ -125,47 +126,80 @@ class Case:
                 "status": self.status}
 
 
-def open_case(case_id, request, roster, open_counts, now):
-    """Open and assign a case for a received request (RequestReceived data)."""
+def changed(case, **changes):
+    """The case with ``changes``, one version on, its next service-level check recomputed."""
+    case = replace(case, **changes, version=case.version + 1)
+    return replace(case, sla_due_ms=domain_sla.next_due_ms(
+        case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached))
+
+
+def masked_resident(resident):
+    return {"name": mask_name(resident["name"]), "phone": mask_phone(resident["phone"])}
+
+
+def assigned_event(case, reason, at):
+    return (CASE_ASSIGNED, {**case.ref(), "priority": case.priority, "need_type": case.need_type,
+                            "assignee": dict(case.assignee),
+                            "resident": masked_resident(case.resident),
+                            "reason": reason, "origin": case.origin, "assigned_at": at})
+
+
+def escalated_event(case, reason, head, at):
+    return (CASE_ESCALATED, {**case.ref(), "reason": reason, "priority": case.priority,
+                             "station_head": staff(head), "escalated_at": at})
+
+
+def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
+              levels=DEFAULT_LEVELS, categories=None):
+    """Open and assign a case for a received request (RequestReceived data).
+
+    ``categories`` (default: the request's) may add what the residents registry knows.
+    Nobody on duty: the station head gets the case and it is escalated; no head either:
+    it waits as "received" for the district to assign it.
+    """
     resident = request["resident"]
-    priority, reason = triage(resident["categories"], request["need"]["type"])
-    worker = pick_assignee(on_duty_workers(roster, request["station"], clock.weekday(now)),
-                           open_counts)
+    categories = sorted(set(resident["categories"]) | set(categories or ()))
+    priority, reason = triage(categories, request["need"]["type"])
+    worker = pick_assignee(on_duty_workers(roster, request["station"], clock.local_day(now),
+                                           calendar), open_counts)
+    head = station_head(roster, request["station"]) if worker is None else None
     at = clock.iso(now)
+    accept_due, resolve_due = domain_sla.due_times(levels, priority, clock.to_ms(now))
+    origin = (request.get("source") or {}).get("kind")
     case = Case(
         case_id=case_id, request_id=request["request_id"], station=request["station"],
         status="received", priority=priority, priority_reason=reason,
         need_type=request["need"]["type"], need_description=request["need"]["description"],
-        resident=dict(resident), resident_ref=request["resident_ref"], assignee=None,
+        resident={**masked_resident(resident), "categories": categories},
+        resident_ref=request["resident_ref"], assignee=None,
         correlation_id=request["request_id"], request_received_at=request["received_at"],
-        opened_at=at)
+        opened_at=at, channel=request.get("channel"), origin=origin,
+        accept_due_ms=accept_due, resolve_due_ms=resolve_due, sla_due_ms=accept_due)
     events = [
         (CASE_OPENED, {**case.ref(), "priority": priority, "priority_reason": reason,
                        "need_type": case.need_type, "resident_ref": case.resident_ref,
-                       "categories": list(resident["categories"]),
+                       "categories": categories, "channel": case.channel, "origin": origin,
                        "request_received_at": case.request_received_at, "opened_at": at}),
     ]
-    if worker is None:
-        # No roster at this station yet: the case waits, visible as "received".
+    owner = worker or head
+    if owner is None:
         return case, events
-    case = replace(case, status="assigned", assigned_at=at,
-                   assignee={"id": worker.id, "name": worker.name, "phone": worker.phone})
-    events.append(
-        (CASE_ASSIGNED, {**case.ref(), "priority": priority, "need_type": case.need_type,
-                         "assignee": dict(case.assignee),
-                         "resident": {"name": mask_name(resident["name"]),
-                                      "phone": mask_phone(resident["phone"])},
-                         "assigned_at": at}))
+    case = replace(case, status="assigned", assigned_at=at, assignee=staff(owner))
+    events.append(assigned_event(case, "initial", at))
+    if worker is None:
+        case = replace(case, escalations=({"reason": "nobody_on_duty", "at": at,
+                                           "station_head": owner.id},))
+        events.append(escalated_event(case, "nobody_on_duty", owner, at))
     return case, events
 
 
-def _require(case, command, allowed):
+def require_status(case, command, allowed):
     if case.status not in allowed:
         raise IllegalTransition(
             f"cannot {command} a case that is {case.status} (allowed from: {', '.join(allowed)})")
 
 
-def _require_owner_or_head(case, actor):
+def require_owner_or_head(case, actor):
     if case.assignee and actor.id == case.assignee["id"]:
         return
     if actor.role in ("station_head", "district_admin"):
@@ -175,34 +209,42 @@ def _require_owner_or_head(case, actor):
 
 def accept(case, actor, now):
     """The assigned worker takes the case on."""
-    _require(case, "accept", ("assigned",))
+    require_status(case, "accept", ("assigned",))
     if not case.assignee or actor.id != case.assignee["id"]:
         raise NotAllowed("only the assigned worker may accept the case")
     at = clock.iso(now)
-    case = replace(case, status="accepted", accepted_at=at, version=case.version + 1)
+    case = changed(case, status="accepted", accepted_at=at)
     return case, [(CASE_ACCEPTED, {**case.ref(), "accepted_by": actor.id,
                                    "assignee_name": case.assignee["name"], "accepted_at": at})]
 
 
+def log_action(case, actor, action_type, note, at):
+    return case.actions + ({"type": action_type, "note": note, "by": actor.id, "at": at},)
+
+
 def record_action(case, actor, action_type, note, now):
-    """Append work done (call, visit, purchase, delivery, note) to an accepted case."""
-    _require(case, "record an action on", ("accepted", "in_progress"))
-    _require_owner_or_head(case, actor)
+    """Append work done (call, visit, purchase, delivery, referral, note) to an accepted case.
+
+    The log is append-only: entries are never changed or removed.
+    """
+    require_status(case, "record an action on", ("accepted", "in_progress", "referred"))
+    require_owner_or_head(case, actor)
     at = clock.iso(now)
-    action = {"type": action_type, "note": note, "by": actor.id, "at": at}
-    case = replace(case, status="in_progress", actions=case.actions + (action,),
-                   version=case.version + 1)
+    status = "referred" if case.status == "referred" else "in_progress"
+    case = changed(case, status=status, actions=log_action(case, actor, action_type, note, at))
     return case, [(CASE_ACTION_RECORDED, {**case.ref(), "action_type": action_type,
                                           "recorded_by": actor.id, "recorded_at": at})]
 
 
 def resolve(case, actor, summary, now):
     """Close the work: the resident is told and the district counts it."""
-    _require(case, "resolve", ("accepted", "in_progress"))
-    _require_owner_or_head(case, actor)
-    at = clock.iso(now)
-    case = replace(case, status="resolved", resolved_at=at, resolution_summary=summary,
-                   version=case.version + 1)
+    require_status(case, "resolve", ("accepted", "in_progress"))
+    require_owner_or_head(case, actor)
+    return resolved(case, actor, summary, clock.iso(now))
+
+
+def resolved(case, actor, summary, at):
+    case = changed(case, status="resolved", resolved_at=at, resolution_summary=summary)
     return case, [(CASE_RESOLVED, {**case.ref(), "priority": case.priority,
                                    "resolved_by": actor.id,
                                    "assignee_name": case.assignee["name"],

@@ -1,6 +1,8 @@
 """The casework service layer: plain functions that load, decide (domain), store, publish.
 
-Called by the Nameko entrypoints (service.py) and the HTTP API (api.py) alike.
+Called by the Nameko entrypoints (service.py) and the HTTP API (api.py) alike. Every
+function that depends on the time takes ``now`` (default: the clock), so tests can
+run it at any moment.
 """
 import logging
 import uuid
@@ -8,9 +10,12 @@ import uuid
 from services.common import clock
 from services.common.envelope import new_event
 from services.common.outbox import next_sequence
-from services.casework import domain
+from services.casework import domain, domain_lifecycle, domain_residents, domain_sla
+from services.casework.domain_roster import station_head
 
 log = logging.getLogger(__name__)
+
+STALE_RETRIES = 8
 
 
 def to_envelopes(case, events, document, causation_id):
@@ -21,8 +26,51 @@ def to_envelopes(case, events, document, causation_id):
             for offset, (contract, data) in enumerate(events)]
 
 
-def open_case_for_request(store, relay, envelope, request, now=None):
-    """Open (and assign) the case of a received request, once per request.
+def service_levels(settings):
+    return domain_sla.parse_service_levels(settings.service_levels)
+
+
+def register_resident(store, request, now):
+    """Keep the registry's record of the request's resident up to date; returns it."""
+    resident = request["resident"]
+    current = store.residents.find_for(request["resident_ref"], resident.get("id_number"),
+                                       resident.get("phone"))
+    record = store.residents.save(domain_residents.from_request(current, request, clock.iso(now)))
+    store.residents.add_alias(request["resident_ref"], record["_id"])
+    return record
+
+
+def apply_registry_update(store, envelope, update, now=None):
+    """A change to the key-persons list: applied once per event id."""
+    if store.residents.already_applied(envelope["id"]):
+        log.info("registry update %s already applied", envelope["id"])
+        return None
+    now = now or clock.now()
+    current = store.residents.find_for(update["resident_ref"], update["person"]["id_number"],
+                                       update["person"].get("phone"))
+    record = store.residents.save(domain_residents.from_registry(current, update, clock.iso(now)))
+    store.residents.add_alias(update["resident_ref"], record["_id"])
+    store.residents.mark_applied(envelope["id"], clock.iso(now))
+    return record
+
+
+def _repeat_target(store, request):
+    """The open case a request repeats: the one named by ``repeat_of`` (a request or a
+    case id), else the resident's open case for the same need."""
+    if request.get("repeat_of"):
+        case, _ = store.for_request(request["repeat_of"])
+        if case is None:
+            case, _ = store.get(request["repeat_of"])
+        if case is not None and case.is_open:
+            return case
+    case, _ = store.open_case_of(request["resident_ref"], request["need"]["type"])
+    return case
+
+
+def open_case_for_request(store, relay, envelope, request, now=None, settings=None,
+                          levels=None):
+    """Open (and assign) the case of a received request, once per request; a repeat
+    joins the resident's open case (case.request_linked) instead.
 
     A redelivered request finds its case already there and changes nothing.
     """
@@ -31,9 +79,20 @@ def open_case_for_request(store, relay, envelope, request, now=None):
         log.info("request %s already has case %s", request["request_id"], existing.case_id)
         return existing
     now = now or clock.now()
+    record = register_resident(store, request, now)
+    target = _repeat_target(store, request)
+    if target is not None:
+        try:
+            return link_repeat(store, relay, target.case_id, request, envelope["id"], now)
+        except domain.IllegalTransition:
+            log.info("case %s closed meanwhile; request %s opens its own", target.case_id,
+                     request["request_id"])
     roster = store.roster(request["station"])
     counts = store.open_counts(request["station"])
-    case, events = domain.open_case(f"case-{uuid.uuid4()}", request, roster, counts, now)
+    levels = levels or (service_levels(settings) if settings else domain.DEFAULT_LEVELS)
+    case, events = domain.open_case(f"case-{uuid.uuid4()}", request, roster, counts, now,
+                                    store.calendar(), levels,
+                                    domain_residents.flags(record))
     document = store.add(case, to_envelopes(case, events, None, envelope["id"]))
     if document is None:  # a concurrent delivery of the same request won the insert
         return store.for_request(request["request_id"])[0]
@@ -43,19 +102,69 @@ def open_case_for_request(store, relay, envelope, request, now=None):
     return case
 
 
+def link_repeat(store, relay, case_id, request, causation_id, now):
+    case = run_command(store, relay, case_id,
+                       lambda current: domain_lifecycle.link_request(current, request, now),
+                       causation_id=causation_id)
+    store.record_link(request["request_id"], case_id)
+    log.info("request %s joined open case %s", request["request_id"], case_id)
+    return case
+
+
 def run_command(store, relay, case_id, command, expected_version=None, causation_id=None):
     """Apply a domain command to a case with optimistic concurrency.
 
     ``command(case) -> (case, events)``. Raises LookupError for an unknown case,
-    StaleCase when ``expected_version`` (or the version read) is no longer current,
-    and domain.CaseError when the rules refuse.
+    StaleCase when ``expected_version`` is no longer current, and domain.CaseError
+    when the rules refuse. Without ``expected_version`` a write that lost the race is
+    decided again on the fresh case (the rules are checked again), so no concurrent
+    update is lost and none is applied on a state it was not decided on.
     """
-    case, document = store.get(case_id)
-    if case is None:
-        raise LookupError(case_id)
-    if expected_version is not None and expected_version != case.version:
-        raise domain.StaleCase(f"case {case_id} is at version {case.version}, not {expected_version}")
-    changed, events = command(case)
-    document = store.save(changed, document, to_envelopes(changed, events, document, causation_id))
-    relay.publish_now("cases", document)
-    return changed
+    for attempt in range(STALE_RETRIES):
+        case, document = store.get(case_id)
+        if case is None:
+            raise LookupError(case_id)
+        if expected_version is not None and expected_version != case.version:
+            raise domain.StaleCase(
+                f"case {case_id} is at version {case.version}, not {expected_version}")
+        changed, events = command(case)
+        if not events and changed is case:
+            return case
+        try:
+            document = store.save(changed, document,
+                                  to_envelopes(changed, events, document, causation_id))
+        except domain.StaleCase:
+            if expected_version is not None or attempt == STALE_RETRIES - 1:
+                raise
+            continue
+        relay.publish_now("cases", document)
+        return changed
+
+
+def enforce_service_levels(store, relay, now=None, limit=200):
+    """Report every service-level breach due at ``now`` once, and escalate the case.
+
+    Returns the number of cases that breached. A case another writer changed meanwhile
+    is decided again on its fresh state.
+    """
+    now = now or clock.now()
+    breached = 0
+    for due in store.due(clock.to_ms(now), limit):
+        head = station_head(store.roster(due.station), due.station)
+        reported = []
+
+        def decide(current):
+            case, events = domain_lifecycle.breach(current, head, now)
+            reported[:] = events  # the last decision is the one written
+            return case, events
+
+        try:
+            case = run_command(store, relay, due.case_id, decide,
+                               causation_id=f"sla:{clock.iso(now)}")
+        except domain.CaseError as exc:
+            log.warning("service-level check of %s deferred: %s", due.case_id, exc.reason)
+            continue
+        if reported:
+            breached += 1
+            log.info("case %s breached its service level: %s", case.case_id, case.sla_breached)
+    return breached

@@ -1,15 +1,23 @@
 """marshmallow schemas of the casework HTTP API."""
+from datetime import datetime, timezone
+
 from marshmallow import Schema, fields, validate
+
+from services.common import clock
 
 from services.common.fields import Strict
 from services.common.privacy import mask_name, mask_phone
-from services.common.vocabulary import ACTION_TYPES, CASE_STATUSES, stations
+from services.common.vocabulary import (
+    ACTION_TYPES, CANCEL_REASONS, CASE_STATUSES, stations,
+)
 
 
 class CaseQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     request_id = fields.String(validate=validate.Length(max=200))
+    assignee = fields.String(validate=validate.Length(max=100),
+                             metadata={"description": "a worker's id: the cases they own"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -28,6 +36,36 @@ class ActionCommand(Versioned):
 
 class ResolveCommand(Versioned):
     summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ReferCommand(Versioned):
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ReferralAnswerCommand(Versioned):
+    accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CloseCommand(Versioned):
+    pass
+
+
+class ReopenCommand(Versioned):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class CancelCommand(Versioned):
+    reason = fields.String(required=True, validate=validate.OneOf(sorted(CANCEL_REASONS)))
+
+
+class ReassignCommand(Versioned):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class EscalateCommand(Versioned):
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class AssigneeOut(Schema):
@@ -64,6 +102,27 @@ class CaseSummaryOut(Schema):
                 "categories": list(case.resident.get("categories", []))}
 
 
+class EscalationOut(Schema):
+    reason = fields.String()
+    at = fields.String()
+    station_head = fields.String()
+
+
+class LinkedRequestOut(Schema):
+    request_id = fields.String()
+    channel = fields.String(allow_none=True)
+    received_at = fields.String(allow_none=True)
+    linked_at = fields.String()
+
+
+class ReferralOut(Schema):
+    agency = fields.String()
+    referred_by = fields.String()
+    referred_at = fields.String()
+    answer = fields.String(allow_none=True)
+    answered_at = fields.String(allow_none=True)
+
+
 class CaseList(Schema):
     cases = fields.List(fields.Nested(CaseSummaryOut))
 
@@ -76,3 +135,26 @@ class CaseOut(CaseSummaryOut):
     request_received_at = fields.String()
     resolution_summary = fields.String(allow_none=True)
     actions = fields.List(fields.Nested(ActionOut))
+    channel = fields.String(allow_none=True)
+    origin = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    reopened_at = fields.String(allow_none=True)
+    reopen_count = fields.Integer()
+    referral = fields.Nested(ReferralOut, allow_none=True)
+    escalations = fields.List(fields.Nested(EscalationOut))
+    linked_requests = fields.List(fields.Nested(LinkedRequestOut))
+    accept_due_at = fields.Method("_accept_due_at")
+    resolve_due_at = fields.Method("_resolve_due_at")
+    sla_breached = fields.List(fields.String())
+
+    def _accept_due_at(self, case):
+        return _instant(case.accept_due_ms)
+
+    def _resolve_due_at(self, case):
+        return _instant(case.resolve_due_ms)
+
+
+def _instant(ms):
+    return clock.iso(datetime.fromtimestamp(ms / 1000, timezone.utc)) if ms else None

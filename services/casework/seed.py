@@ -1,4 +1,8 @@
-"""Load the development roster into casework's database: ``python -m services.casework.seed``."""
+"""Load the development rosters into casework's database: ``python -m services.casework.seed``.
+
+``seed/roster.json`` holds every station's workers with their weekly duty days, the
+year's public holidays and each station's holiday rota.
+"""
 import json
 import sys
 from pathlib import Path
@@ -9,15 +13,24 @@ from services.casework.store import CaseStore
 ROSTER = Path(__file__).with_name("seed") / "roster.json"
 
 
+def _load():
+    return json.loads(ROSTER.read_text(encoding="utf-8"))
+
+
 def roster():
-    return json.loads(ROSTER.read_text(encoding="utf-8"))["workers"]
+    return _load()["workers"]
+
+
+def calendar():
+    data = _load()
+    return {"holidays": data["holidays"], "holiday_rota": data["holiday_rota"]}
 
 
 def main():
     store = CaseStore(mongo.database(config.settings(), "casework"))
     store.ensure_indexes()
     workers = roster()
-    store.seed_roster(workers)
+    store.seed_roster(workers, calendar())
     print(f"seeded {len(workers)} social workers", file=sys.stderr)
 
 

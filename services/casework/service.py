@@ -1,31 +1,47 @@
 """The casework Nameko service: entrypoints only."""
 from nameko.timer import timer
 
-from services.common import config
-from services.common.contracts import REQUEST_RECEIVED
+from services.common import clock, config
+from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.casework import handlers
 from services.casework.store import CaseStore
 
-RELAY_INTERVAL_S = config.settings().relay_interval_s
+SETTINGS = config.settings()
+RELAY_INTERVAL_S = SETTINGS.relay_interval_s
+SLA_INTERVAL_S = SETTINGS.sla_interval_s
 
 
 class CaseworkService:
     name = "casework"
 
     store = Storage(CaseStore)
-    outbox = Outbox("cases")
+    outbox = Outbox("cases", "programs")
     log_context = LogContext()
 
     @handles(REQUEST_RECEIVED)
     def open_case(self, body):
-        """A received request becomes a case of the resident's station (once)."""
+        """A received request becomes a case of the resident's station (once); a repeat
+        joins the resident's open case."""
         envelope, request = load_event(body, REQUEST_RECEIVED)
-        handlers.open_case_for_request(self.store, self.outbox, envelope, request)
+        handlers.open_case_for_request(self.store, self.outbox, envelope, request,
+                                       settings=config.settings())
+
+    @handles(RESIDENT_REGISTRY_UPDATED)
+    def update_registry(self, body):
+        """The key-persons-of-concern list changed: the residents registry follows (once
+        per event)."""
+        envelope, update = load_event(body, RESIDENT_REGISTRY_UPDATED)
+        handlers.apply_registry_update(self.store, envelope, update)
+
+    @timer(interval=SLA_INTERVAL_S)
+    def check_service_levels(self):
+        """Cases past their acceptance or resolution deadline: reported and escalated once."""
+        handlers.enforce_service_levels(self.store, self.outbox, clock.now())
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):
-        """Publish case events that a crashed or cut-off writer left in the outbox."""
+        """Publish case and program events that a crashed or cut-off writer left behind."""
         self.outbox.sweep()

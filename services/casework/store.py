@@ -1,29 +1,34 @@
 """The casework adapter over its own MongoDB database.
 
 Collections: ``cases`` (one document per case: state, action log and outbox),
-``workers`` (the stations' rosters) and ``case_access`` (who read a case's personal
-data, append-only).
+``workers`` and ``calendar`` (the stations' rosters and holiday rota),
+``request_links`` (repeat requests joined to a case); the residents registry, the
+access log and the station programs are in store_records.py.
 """
 from dataclasses import asdict, fields
 
 from pymongo import ASCENDING, DESCENDING
 
 from services.common import clock, outbox
-from services.casework.domain import OPEN_STATUSES, Case, StaleCase, Worker
+from services.casework.domain import OPEN_STATUSES, Calendar, Case, StaleCase, Worker
+from services.casework.store_records import AccessLog, ProgramStore, ResidentStore
 
 CASE_FIELDS = {f.name for f in fields(Case)}
+TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
 
 
 def _document(case):
     document = asdict(case)
-    document["actions"] = list(case.actions)
+    for name in TUPLE_FIELDS:
+        document[name] = list(getattr(case, name))
     document["_id"] = case.case_id
     return document
 
 
 def _case(document):
     values = {key: value for key, value in document.items() if key in CASE_FIELDS}
-    values["actions"] = tuple(values.get("actions") or ())
+    for name in TUPLE_FIELDS:
+        values[name] = tuple(values.get(name) or ())
     return Case(**values)
 
 
@@ -31,15 +36,24 @@ class CaseStore:
     def __init__(self, database):
         self.cases = database["cases"]
         self.workers = database["workers"]
-        self.access = database["case_access"]
+        self.calendar_documents = database["calendar"]
+        self.links = database["request_links"]
+        self.residents = ResidentStore(database)
+        self.access_log = AccessLog(database)
+        self.access = self.access_log.entries
+        self.programs = ProgramStore(database)
 
     def ensure_indexes(self):
         self.cases.create_index("request_id", unique=True)
         self.cases.create_index([("station", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("assignee.id", ASCENDING), ("status", ASCENDING)])
+        self.cases.create_index([("resident_ref", ASCENDING), ("need_type", ASCENDING)])
+        self.cases.create_index("sla_due_ms")   # the service-level timer's query
         outbox.ensure_indexes(self.cases)
         self.workers.create_index("station")
-        self.access.create_index("case_id")
+        self.residents.ensure_indexes()
+        self.access_log.ensure_indexes()
+        self.programs.ensure_indexes()
 
     # -- cases ---------------------------------------------------------------------
     def add(self, case, envelopes):
@@ -52,8 +66,25 @@ class CaseStore:
         return (_case(document), document) if document else (None, None)
 
     def for_request(self, request_id):
+        """The case a request opened, or the one it was linked to as a repeat."""
         document = self.cases.find_one({"request_id": request_id})
+        if document is None:
+            link = self.links.find_one({"_id": request_id})
+            document = link and self.cases.find_one({"_id": link["case_id"]})
         return (_case(document), document) if document else (None, None)
+
+    def open_case_of(self, resident_ref, need_type):
+        """The resident's open case for this need, if any (newest first)."""
+        for document in self.cases.find({"resident_ref": resident_ref, "need_type": need_type},
+                                        sort=[("opened_at", DESCENDING)]):
+            if document["status"] in OPEN_STATUSES:
+                return _case(document), document
+        return None, None
+
+    def record_link(self, request_id, case_id):
+        """Remember which case a repeat request joined (idempotent)."""
+        self.links.replace_one({"_id": request_id}, {"_id": request_id, "case_id": case_id},
+                               upsert=True)
 
     def save(self, case, document, envelopes):
         """Write a changed case and its events if nobody changed it since ``document``."""
@@ -66,10 +97,17 @@ class CaseStore:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
         return {**document, **changes}
 
-    def find(self, station=None, status=None, request_id=None, limit=100):
+    def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
         query = {key: value for key, value in
-                 (("station", station), ("status", status), ("request_id", request_id)) if value}
+                 (("station", station), ("status", status), ("request_id", request_id),
+                  ("assignee.id", assignee)) if value}
         cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
+        return [_case(document) for document in cursor]
+
+    def due(self, now_ms, limit=200):
+        """Cases whose next service-level check is due, earliest first (indexed)."""
+        cursor = self.cases.find({"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)],
+                                 limit=limit)
         return [_case(document) for document in cursor]
 
     def open_counts(self, station):
@@ -85,18 +123,37 @@ class CaseStore:
 
     # -- roster --------------------------------------------------------------------
     def roster(self, station):
-        return [Worker(**{**{k: v for k, v in document.items() if k != "_id"},
+        return [Worker(**{**{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
                           "duty_days": tuple(document.get("duty_days", ()))})
                 for document in self.workers.find({"station": station}, sort=[("_id", 1)])]
 
-    def seed_roster(self, workers):
+    def worker(self, worker_id):
+        document = self.workers.find_one({"_id": worker_id})
+        if not document:
+            return None
+        return next((w for w in self.roster(document["station"]) if w.id == worker_id), None)
+
+    def seed_roster(self, workers, calendar=None):
         for worker in workers:
             self.workers.replace_one({"_id": worker["id"]}, {"_id": worker["id"], **worker},
                                      upsert=True)
+        if calendar is not None:
+            self.calendar_documents.replace_one(
+                {"_id": "calendar"}, {"_id": "calendar", "holidays": list(calendar["holidays"]),
+                                      "holiday_rota": calendar["holiday_rota"]}, upsert=True)
+
+    def calendar(self):
+        document = self.calendar_documents.find_one({"_id": "calendar"})
+        if not document:
+            return Calendar()
+        return Calendar(tuple(document.get("holidays", ())),
+                        {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()})
 
     # -- access log ----------------------------------------------------------------
-    def record_access(self, case_id, principal, purpose):
-        self.access.insert_one({"case_id": case_id, "actor": principal.id,
-                                "role": principal.role, "purpose": purpose,
-                                "at": clock.iso(clock.now()),
-                                "at_ms": clock.to_ms(clock.now())})
+    def record_access(self, case_id, principal, purpose, station=None):
+        """Append a read of a case's personal data to the hash-chained access log."""
+        now = clock.now()
+        return self.access_log.append({"case_id": case_id, "actor": principal.id,
+                                       "role": principal.role, "station": station,
+                                       "purpose": purpose, "at": clock.iso(now),
+                                       "at_ms": clock.to_ms(now)})

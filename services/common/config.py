@@ -37,6 +37,11 @@ class Settings:
     max_workers: int
     http_threads: int
     http_workers: int
+    # casework: service levels per priority ("urgent=30m/24h,..."), how often the timer
+    # looks for breaches, how long after resolution a case may be reopened
+    service_levels: str = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
+    sla_interval_s: float = 30.0
+    reopen_window_s: int = 7 * 86400
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -86,4 +91,7 @@ def settings(env=None):
         max_workers=int(env.get("SHEGONG_MAX_WORKERS", "10")),
         http_threads=int(env.get("SHEGONG_HTTP_THREADS", "4")),
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
+        service_levels=env.get("SHEGONG_SLA", "urgent=30m/24h,normal=4h/7d,low=1d/30d"),
+        sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
+        reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
     )

@@ -105,7 +105,9 @@ def test_the_medicine_request_story(system):
     case = wait_until(the_case, 10, message="the case to be opened")
     assert (case["station"], case["priority"], case["status"]) == ("daxing", "urgent", "assigned")
     roster = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
-    on_duty = {w.id for w in domain.on_duty_workers(roster, "daxing", clock.weekday(clock.now()))}
+    calendar = domain.Calendar(tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"])
+    on_duty = {w.id for w in domain.on_duty_workers(roster, "daxing", clock.local_day(clock.now()),
+                                                    calendar)}
     assert case["assignee"]["id"] in on_duty
     worker = bearer(credentials["workers"][case["assignee"]["id"]])
     case_url = f"/v1/cases/{case['case_id']}"

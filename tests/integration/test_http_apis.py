@@ -196,6 +196,7 @@ def open_story_case(store, assignee="dx-01"):
     worker = [w for w in store.roster("daxing") if w.id == assignee]
     worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
     case, events = domain.open_case("case-1", request, worker, {}, clock.now())
+    handlers.register_resident(store, request, clock.now())  # full data: the registry only
     store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
 

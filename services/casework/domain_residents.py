@@ -1,0 +1,59 @@
+"""The residents registry's rules (pure, no I/O): what is kept of a person served and
+how registry updates and requests change it.
+
+The registry is the only place where a resident's full personal data lives (name,
+phone, ID number, emergency contacts); cases keep the pseudonymous ``resident_ref``
+and a masked copy.
+"""
+FLAG_CATEGORIES = ("living_alone", "key_concern", "no_family_nearby")
+
+
+def from_registry(current, update, at):
+    """Apply a ResidentRegistryUpdated (the key-persons list) to the record (or None).
+
+    "removed" takes the person off the list (the key_concern flag goes) but keeps the
+    record: past cases still refer to it.
+    """
+    person = update["person"]
+    record = dict(current or {})
+    record["resident_ref"] = update["resident_ref"]
+    for key in ("name", "phone", "station"):
+        if person.get(key):
+            record[key] = person[key]
+    record["id_number"] = person["id_number"]
+    categories = set(record.get("categories", ()))
+    if update["change"] == "removed":
+        categories.discard("key_concern")
+        record["key_person"] = "removed"
+    else:
+        categories |= set(person.get("categories", ())) | {"key_concern"}
+        record["key_person"] = "listed"
+        if person.get("emergency_contacts"):
+            record["emergency_contacts"] = [dict(c) for c in person["emergency_contacts"]]
+    record["categories"] = sorted(categories)
+    record["registry_source"] = dict(update["source"])
+    record["updated_at"] = at
+    return record
+
+
+def from_request(current, request, at):
+    """Record what a request says about its resident (categories only ever added)."""
+    resident = request["resident"]
+    record = dict(current or {})
+    record["resident_ref"] = record.get("resident_ref") or request["resident_ref"]
+    record["name"], record["phone"] = resident["name"], resident["phone"]
+    record.setdefault("station", request["station"])
+    if resident.get("id_number"):
+        record["id_number"] = resident["id_number"]
+    if resident.get("emergency_contact"):
+        contacts = [c for c in record.get("emergency_contacts", [])
+                    if c.get("phone") != resident["emergency_contact"]["phone"]]
+        record["emergency_contacts"] = [dict(resident["emergency_contact"]), *contacts][:5]
+    record["categories"] = sorted(set(record.get("categories", ())) | set(resident["categories"]))
+    record["updated_at"] = at
+    return record
+
+
+def flags(record):
+    """The categories the registry knows for a resident (triage adds them to the request's)."""
+    return tuple((record or {}).get("categories", ()))

@@ -1,0 +1,118 @@
+"""marshmallow schemas of the station programs API, the rosters and the access log."""
+from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+
+from services.common.fields import Phone, Strict
+from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS
+
+
+class ProgramCommand(Strict):
+    on = fields.Date(load_default=None, metadata={"description": "the day it counts for "
+                                                  "(default: today in the district)"})
+
+
+class VolunteerTeamCommand(ProgramCommand):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class VolunteerCommand(ProgramCommand):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    phone = Phone(required=True)
+
+
+class SocialOrganisationCommand(ProgramCommand):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class DonationCommand(ProgramCommand):
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
+    amount_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    goods = fields.String(load_default="", validate=validate.Length(max=200))
+    quantity = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    donor = fields.String(load_default="", validate=validate.Length(max=100))
+
+    @validates_schema
+    def _money_or_goods(self, data, **_):
+        if data["kind"] == "money" and data["amount_fen"] <= 0:
+            raise ValidationError("a money donation needs amount_fen > 0 (integer fen)",
+                                  "amount_fen")
+        if data["kind"] == "goods" and not data["goods"]:
+            raise ValidationError("a goods donation says what the goods are", "goods")
+
+
+class AidCommand(ProgramCommand):
+    household_ref = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    items = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class ActivityCommand(ProgramCommand):
+    activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    participants = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class ProgramQuery(Strict):
+    kind = fields.String(validate=validate.OneOf(
+        ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+
+
+class ProgramOut(Schema):
+    record_id = fields.String(attribute="_id")
+    kind = fields.String()
+    station = fields.String()
+    on = fields.String()
+    recorded_by = fields.String()
+    recorded_at = fields.String()
+    details = fields.Dict()
+
+
+class ProgramList(Schema):
+    records = fields.List(fields.Nested(ProgramOut))
+
+
+class RosterQuery(Strict):
+    day = fields.Date(load_default=None)
+
+
+class OnDutyOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    role = fields.String()
+
+
+class RosterOut(Schema):
+    station = fields.String()
+    day = fields.String()
+    holiday = fields.Boolean()
+    on_duty = fields.List(fields.Nested(OnDutyOut))
+    station_head = fields.Nested(OnDutyOut, allow_none=True)
+
+
+class AccessQuery(Strict):
+    case_id = fields.String(validate=validate.Length(max=200))
+    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class AccessEntryOut(Schema):
+    seq = fields.Integer()
+    case_id = fields.String()
+    actor = fields.String()
+    role = fields.String()
+    station = fields.String(allow_none=True)
+    purpose = fields.String()
+    at = fields.String()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AccessList(Schema):
+    entries = fields.List(fields.Nested(AccessEntryOut))
+
+
+class AccessVerification(Schema):
+    valid = fields.Boolean()
+    checked = fields.Integer()
+    first_invalid_seq = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)

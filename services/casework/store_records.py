@@ -1,0 +1,133 @@
+"""casework's other records over its MongoDB database: the residents registry, the
+hash-chained access log and the station programs (each its own collection)."""
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from services.common import outbox
+from services.casework import domain_access
+
+APPEND_ATTEMPTS = 50
+
+
+class ResidentStore:
+    """``residents``: one document per person served (the only full personal data);
+    ``resident_aliases``: other pseudonymous refs of the same person (intake may derive
+    a request's ref from the phone and the registry's from the ID number);
+    ``registry_events``: the ids of registry updates already applied."""
+
+    def __init__(self, database):
+        self.records = database["residents"]
+        self.aliases = database["resident_aliases"]
+        self.applied = database["registry_events"]
+
+    def ensure_indexes(self):
+        self.records.create_index("id_number")
+        self.records.create_index("phone")
+
+    def get(self, resident_ref):
+        record = self.records.find_one({"_id": resident_ref})
+        if record is None:
+            alias = self.aliases.find_one({"_id": resident_ref})
+            record = alias and self.records.find_one({"_id": alias["resident"]})
+        return record
+
+    def add_alias(self, resident_ref, record_id):
+        if resident_ref != record_id:
+            self.aliases.replace_one({"_id": resident_ref},
+                                     {"_id": resident_ref, "resident": record_id}, upsert=True)
+
+    def find_for(self, resident_ref, id_number=None, phone=None):
+        """The record of a resident: by ref, else by ID number, else by phone."""
+        record = self.get(resident_ref)
+        for query in ({"id_number": id_number}, {"phone": phone}):
+            if record is None and next(iter(query.values())):
+                record = self.records.find_one(query)
+        return record
+
+    def save(self, record):
+        """Write a record whole (no dotted paths: see the store notes)."""
+        key = record.get("_id") or record["resident_ref"]
+        self.records.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
+        return {**record, "_id": key}
+
+    def already_applied(self, event_id):
+        return self.applied.find_one({"_id": event_id}) is not None
+
+    def mark_applied(self, event_id, at):
+        try:
+            self.applied.insert_one({"_id": event_id, "at": at})
+        except DuplicateKeyError:
+            pass
+
+
+class AccessLog:
+    """``case_access``: append-only, each entry chained to the previous by hash.
+
+    Appending is optimistic: an entry takes the number after the newest and a unique
+    index on ``seq`` lets only one writer have it; the loser re-reads and tries again.
+    """
+
+    def __init__(self, database):
+        self.entries = database["case_access"]
+
+    def ensure_indexes(self):
+        self.entries.create_index("seq", unique=True)
+        self.entries.create_index("case_id")
+
+    def last(self):
+        return self.entries.find_one({"seq": {"$gte": 1}}, sort=[("seq", DESCENDING)])
+
+    def append(self, entry):
+        for _ in range(APPEND_ATTEMPTS):
+            chained = domain_access.chain(self.last(), entry)
+            try:
+                self.entries.insert_one({**chained, "_id": f"{chained['seq']:012d}"})
+                return chained
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError("could not append to the access log: too much contention")
+
+    def read(self, case_id=None, after_seq=0, limit=100):
+        query = {"seq": {"$gt": after_seq}}
+        if case_id:
+            query["case_id"] = case_id
+        return list(self.entries.find(query, {"_id": 0}, sort=[("seq", ASCENDING)], limit=limit))
+
+    def verify(self, batch=500):
+        """Walk the whole chain in order; the first entry that does not hold is reported."""
+        previous, checked = None, 0
+        while True:
+            after = previous["seq"] if previous else 0
+            entries = list(self.entries.find({"seq": {"$gt": after}}, sort=[("seq", ASCENDING)],
+                                             limit=batch))
+            result = domain_access.verify(entries, previous)
+            checked += result["checked"]
+            if not result["valid"] or len(entries) < batch:
+                return {**result, "checked": checked}
+            previous = entries[-1]
+
+
+class ProgramStore:
+    """``programs``: one document per recorded station activity, donation, team...,
+    with its event in its own outbox. Its ``_id`` comes from the station, the kind and
+    the caller's idempotency key, so a retried POST finds the first record."""
+
+    def __init__(self, database):
+        self.records = database["programs"]
+
+    def ensure_indexes(self):
+        self.records.create_index([("station", ASCENDING), ("kind", ASCENDING),
+                                   ("on", ASCENDING)])
+        outbox.ensure_indexes(self.records)
+
+    def add(self, record, envelopes):
+        """Insert a record with its event; None if its id exists (a retry)."""
+        return outbox.insert_new(self.records, record, envelopes)
+
+    def get(self, record_id):
+        return self.records.find_one({"_id": record_id})
+
+    def find(self, station=None, kind=None, limit=200):
+        query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
+        return list(self.records.find(query, {"outbox": 0}, sort=[("recorded_ms", DESCENDING)],
+                                      limit=limit))

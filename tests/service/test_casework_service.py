@@ -1,0 +1,90 @@
+"""casework's entrypoints with nameko's worker_factory on the real store: the
+service-level timer, the registry consumer, a station with nobody on duty."""
+from datetime import timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.common import clock
+from services.common.contracts import (
+    CASE_ASSIGNED, CASE_ESCALATED, CASE_OPENED, CASE_SLA_BREACHED, REQUEST_RECEIVED,
+    RESIDENT_REGISTRY_UPDATED,
+)
+from services.common.envelope import InvalidEvent, new_event
+from services.casework import handlers, seed
+from services.casework.service import CaseworkService
+from services.casework.store import CaseStore
+
+
+class RecordingRelay:
+    def __init__(self):
+        self.published = []
+
+    def publish_now(self, name, document):
+        self.published.append((name, document))
+        return 0
+
+    def sweep(self):
+        return 0
+
+
+@pytest.fixture
+def store(database):
+    store = CaseStore(database("casework"))
+    store.ensure_indexes()
+    store.seed_roster(seed.roster(), seed.calendar())
+    return store
+
+
+def received(request_id="r-1", station="daxing"):
+    return new_event(REQUEST_RECEIVED, {
+        "request_id": request_id, "channel": "phone", "station": station,
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": ["elderly"]},
+        "resident_ref": "p_1", "need": {"type": "home_visit", "description": ""},
+        "received_at": "2023-05-29T08:00:00+08:00"}, subject=request_id,
+        correlation_id=request_id, sequence=1)
+
+
+def types(document):
+    return [event["type"] for event in document["outbox"]]
+
+
+def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store):
+    relay = RecordingRelay()
+    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service.open_case(received(station="luji"))
+    case = store.find(station="luji")[0]
+    assert case.assignee["id"] == "lj-01" and case.status == "assigned"
+    (_, document), = relay.published
+    assert types(document) == [CASE_OPENED.type, CASE_ASSIGNED.type, CASE_ESCALATED.type]
+    assert document["outbox"][2]["data"]["reason"] == "nobody_on_duty"
+
+
+def test_the_timer_escalates_a_case_past_its_deadline_once(store):
+    relay = RecordingRelay()
+    long_ago = clock.now() - timedelta(days=10)
+    handlers.open_case_for_request(store, relay, received(), received()["data"] | {
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": ["elderly"]},
+        "need": {"type": "home_visit", "description": ""}, "repeat_of": None, "source": None},
+        now=long_ago)
+    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service.check_service_levels()
+    service.check_service_levels()
+    case = store.find()[0]
+    document = store.cases.find_one({"_id": case.case_id})
+    assert types(document).count(CASE_SLA_BREACHED.type) == 2   # acceptance and resolution
+    assert types(document).count(CASE_ESCALATED.type) == 1       # to the head, once
+    assert case.assignee["id"] == "dx-02" and case.sla_due_ms is None
+
+
+def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(store):
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay())
+    bad = new_event(RESIDENT_REGISTRY_UPDATED, {
+        "change": "added", "resident_ref": "p_2",
+        "person": {"id_number": "11010519491231002X"},
+        "source": {"system": "mca", "kind": "key_person_update", "event_id": "mca-1"},
+        "updated_at": "2023-05-28T08:00:00+08:00"}, subject="p_2", correlation_id="mca-1")
+    service.update_registry(bad)
+    assert store.residents.get("p_2")["key_person"] == "listed"
+    with pytest.raises(InvalidEvent):
+        service.update_registry({**bad, "data": {**bad["data"], "change": "merged"}})
