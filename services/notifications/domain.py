@@ -111,25 +111,35 @@ _CASE = {"station_name", "case_ref", "priority_label"}
 VARIABLES = {
     CASE_ASSIGNED.type: _CASE | {"resident_name", "resident_phone", "need_label"},
     CASE_ACCEPTED.type: {"station_name", "worker_name", "case_ref"},
-    CASE_RESOLVED.type: _CASE | {"worker_name", "resident_name"},
+    CASE_RESOLVED.type: _CASE | {"worker_name"},
     CASE_ESCALATED.type: _CASE | {"escalation_reason"},
     CASE_SLA_BREACHED.type: _CASE | {"sla_label", "due_time"},
     REQUEST_RECEIVED.type: {"station_name", "resident_name", "need_label"},
 }
 
 
+# What the recipient adds: a resident's or family member's message may name the resident
+# (masked), from the contact kept for the request.
+ROLE_VARIABLES = {"resident": {"resident_name"}, "emergency_contact": {"resident_name"}}
+
+
 class TemplateError(Exception):
     pass
 
 
-def check_templates(rules=RULES, templates=TEMPLATES, variables=VARIABLES):
+def check_templates(rules=None, templates=None, variables=None):
     """Fail at start-up if a rule names a missing template or a template a missing variable;
     every SMS template must carry its provider template code and signature."""
+    rules = RULES if rules is None else rules
+    templates = TEMPLATES if templates is None else templates
+    variables = VARIABLES if variables is None else variables
     for rule in rules:
         if rule.template not in templates:
             raise TemplateError(f"rule for {rule.event_type} names unknown template {rule.template}")
         template = templates[rule.template]
-        missing = set(template.variables()) - variables.get(rule.event_type, set())
+        offered = variables.get(rule.event_type, set()) | ROLE_VARIABLES.get(rule.recipient_role,
+                                                                             set())
+        missing = set(template.variables()) - offered
         if missing:
             raise TemplateError(f"template {rule.template} uses {sorted(missing)}, "
                                 f"which {rule.event_type} does not provide")
