@@ -105,6 +105,7 @@ class NotificationSettings:
     lease_s: float
     sweep_interval_s: float
     rate_limit_per_hour: int
+    keep_number_h: float
     quiet_start: str
     quiet_end: str
     receipt_token: str
@@ -135,6 +136,8 @@ def notification_settings(env):
         lease_s=float(env.get("SHEGONG_SMS_LEASE_S", "60")),
         sweep_interval_s=float(env.get("SHEGONG_SMS_SWEEP_INTERVAL_S", "1.0")),
         rate_limit_per_hour=int(env.get("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "10")),
+        # a sent SMS whose receipt never comes: its number is erased after this long
+        keep_number_h=float(env.get("SHEGONG_SMS_KEEP_NUMBER_H", "72")),
         quiet_start=env.get("SHEGONG_QUIET_HOURS_START", "22:00"),
         quiet_end=env.get("SHEGONG_QUIET_HOURS_END", "07:00"),
         # Empty: every receipt callback is refused (401), as with the token secret.

@@ -150,6 +150,9 @@ def _final(status, reason=None):
     return {"status": status, "phone": None, "reason": reason}
 
 
+FINAL_UNSET = ("due_ms", "erase_after_ms")
+
+
 def deliver(store, relay, sender, settings, message):
     """Send a message if it is due: wait out quiet hours and rate limits, claim it, try
     the providers, then record the outcome (sent, retry later, failed, technical_failure)."""
@@ -175,7 +178,7 @@ def deliver(store, relay, sender, settings, message):
         return store.get(message["_id"])  # another worker claimed it first
     if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
         return _sent(store, relay, claimed, Sent("inbox", claimed["_id"], [
-            {"provider": "inbox", "outcome": "accepted"}]), attempt)
+            {"provider": "inbox", "outcome": "accepted"}]), attempt, policy.keep_number_h)
     try:
         result = as_chain(sender).send_first(claimed)
     except PermanentFailure as exc:
@@ -186,19 +189,20 @@ def deliver(store, relay, sender, settings, message):
             return _failed(store, relay, claimed, "technical_failure",
                            f"gave up after {attempt} attempt(s): {exc.reason}", exc.tries, attempt)
         return _retry_later(store, relay, claimed, exc, attempt, delay_s)
-    return _sent(store, relay, claimed, result, attempt)
+    return _sent(store, relay, claimed, result, attempt, policy.keep_number_h)
 
 
-def _sent(store, relay, message, result, attempt):
+def _sent(store, relay, message, result, attempt, keep_number_h):
     now = clock.now()
     at = clock.iso(now)
+    erase_after_ms = clock.to_ms(now) + int(keep_number_h * domain_delivery.HOUR_MS)
 
     def change(current):
         history = current["history"] + _tries(result.tries, attempt, at)
         fields = {"provider": result.provider, "provider_message_id": result.provider_message_id,
                   "sent_at": at, "sent_ms": clock.to_ms(now)}
         if current["status"] == "sending":
-            fields.update(status="sent", history=history + [
+            fields.update(status="sent", erase_after_ms=erase_after_ms, history=history + [
                 {"kind": "status", "status": "sent", "at": at, "provider": result.provider}])
         else:  # a receipt overtook the answer: keep the later status
             fields["history"] = history
@@ -220,7 +224,7 @@ def _failed(store, relay, message, status, reason, tries, attempt):
             return {"history": history}, [], ("due_ms",)
         return ({**_final(status, reason), "failed_at": at, "history": history + [
             {"kind": "status", "status": status, "at": at, "reason": reason}]},
-            [_status_event(current, status, at, reason)], ("due_ms",))
+            [_status_event(current, status, at, reason)], FINAL_UNSET)
 
     log.warning("message %s %s: %s", message["_id"], status, reason)
     return _apply(store, relay, message, change)
@@ -244,7 +248,9 @@ def _retry_later(store, relay, message, exc, attempt, delay_s):
 
 
 def deliver_due(store, relay, sender, settings, limit=50):
-    """The sweep: send what is due (deferred, to retry, or left in flight by a dead process)."""
+    """The sweep: send what is due (deferred, to retry, or left in flight by a dead process),
+    and erase the numbers of sent messages that waited long enough for their receipt."""
+    store.forget_numbers(clock.to_ms(clock.now()))
     count = 0
     for message in store.due(clock.to_ms(clock.now()), limit):
         deliver(store, relay, sender, settings, message)
@@ -279,7 +285,7 @@ def apply_receipt(store, relay, receipt):
                   "history": history + [{"kind": "status", "status": status, "at": at,
                                          "provider": receipt["provider"]}]}
         return fields, [_status_event(current, status, at, receipt.get("reason"),
-                                      receipt["provider"])], ("due_ms",)
+                                      receipt["provider"])], FINAL_UNSET
 
     _apply(store, relay, message, change)
     return True

@@ -25,6 +25,7 @@ class NotificationStore:
         self.messages.create_index("station")
         self.messages.create_index("created_ms")
         self.messages.create_index("due_ms")
+        self.messages.create_index("erase_after_ms")
         self.messages.create_index([("phone_ref", ASCENDING), ("sent_ms", ASCENDING)])
         self.messages.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)])
         outbox.ensure_indexes(self.messages)
@@ -85,6 +86,13 @@ class NotificationStore:
         """Messages whose next attempt is due (new, deferred, retried or left in flight)."""
         return list(self.messages.find({"due_ms": {"$lte": now_ms}},
                                        sort=[("due_ms", ASCENDING)], limit=limit))
+
+    def forget_numbers(self, now_ms):
+        """Erase the full number of sent messages whose receipt did not come in time."""
+        done = self.messages.update_many({"erase_after_ms": {"$lte": now_ms}},
+                                         {"$set": {"phone": None, "updated_ms": now_ms},
+                                          "$unset": {"erase_after_ms": ""}})
+        return done.modified_count
 
     def sent_to(self, phone_ref, since_ms, limit):
         """When SMS went to this phone (pseudonym) since ``since_ms``: at most ``limit``."""

@@ -293,3 +293,32 @@ def test_residents_wait_out_quiet_hours_unless_urgent(world):
     assert sorted(world.phones()[1:]) == ["13700000002", "13812345678"]
     to_family = world.store.find({"case_id": "case-u", "recipient_role": "emergency_contact"})
     assert "邹**" in to_family[0]["body"] and "紧急求助已由大兴镇社会工作服务站" in to_family[0]["body"]
+
+
+def test_the_full_number_is_kept_only_while_a_receipt_may_come(world):
+    world.handle(assigned())
+    assert only(world)["phone"] == "13900000101"
+    world.clock.advance(hours=71)
+    world.sweep()
+    assert only(world)["phone"] == "13900000101"
+    world.clock.advance(hours=2)
+    world.sweep()
+    message = only(world)
+    assert message["phone"] is None and message["status"] == "sent"
+    assert message["recipient"] == "139****0101" and message["phone_ref"].startswith("p_")
+
+
+def test_two_workers_racing_for_one_message_send_it_once(world):
+    import threading
+    world.aliyun.mode = world.gateway.mode = "down"
+    world.handle(assigned())  # recorded, first attempt failed: due again in 10 s
+    world.aliyun.mode = "ok"
+    world.clock.advance(seconds=10)
+    message = only(world)
+    workers = [threading.Thread(target=handlers.deliver, args=(
+        world.store, world.relay, world.chain, world.settings, message)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert world.phones() == ["13900000101"] and only(world)["status"] == "sent"
