@@ -169,6 +169,9 @@ def deliver(store, relay, sender, settings, message):
         return store.update(message, {"due_ms": until_ms, "history": message["history"] + [
             {"kind": "held", "reason": reason, "at": at,
              "until": clock.iso(_instant(until_ms))}]}) or message
+    # a claim whose outcome was never written: the process died while sending
+    last = message["history"][-1]
+    in_doubt_since = last["at"][:10] if last.get("status") == "sending" else None
     attempt = message.get("attempts", 0) + 1
     claimed = store.update(message, {
         "status": "sending", "attempts": attempt, "due_ms": now_ms + int(policy.lease_s * 1000),
@@ -180,7 +183,7 @@ def deliver(store, relay, sender, settings, message):
         return _sent(store, relay, claimed, Sent("inbox", claimed["_id"], [
             {"provider": "inbox", "outcome": "accepted"}]), attempt, policy.keep_number_h)
     try:
-        result = as_chain(sender).send_first(claimed)
+        result = as_chain(sender).send_first(claimed, in_doubt_since)
     except PermanentFailure as exc:
         return _failed(store, relay, claimed, "failed", exc.reason, exc.tries, attempt)
     except TemporaryFailure as exc:

@@ -58,8 +58,18 @@ class ProviderChain:
         self.providers = list(providers)
         self.name = ",".join(provider.name for provider in self.providers)
 
-    def send_first(self, message):
+    def send_first(self, message, in_doubt_since=None):
+        """``in_doubt_since`` (a YYYY-MM-DD day): an earlier claim of this message died
+        without recording its outcome; providers that can tell whether they took it
+        (``find_sent``) are asked before anything is sent again."""
         tries = []
+        for provider in self.providers:
+            found = in_doubt_since and hasattr(provider, "find_sent") and provider.find_sent(
+                message, in_doubt_since)
+            if found:
+                tries.append({"provider": provider.name, "outcome": "found_sent",
+                              "provider_message_id": found})
+                return Sent(provider.name, found, tries)
         for provider in self.providers:
             try:
                 provider_id = provider.send(message)

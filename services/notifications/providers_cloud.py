@@ -58,6 +58,28 @@ class AliyunSmsProvider:
             raise PermanentFailure(f"aliyun: {body.code}")
         raise TemporaryFailure(f"aliyun: {body.code}")
 
+    def find_sent(self, message, send_day):
+        """Whether Aliyun already took this message (a claim whose outcome was lost): looks
+        for our ``OutId`` among the number's SMS of ``send_day`` (YYYY-MM-DD). None when
+        not found or when Aliyun cannot tell (then the message is sent again)."""
+        from alibabacloud_dysmsapi20170525.models import QuerySendDetailsRequest
+        from darabonba.runtime import RuntimeOptions
+        request = QuerySendDetailsRequest(phone_number=message["phone"],
+                                          send_date=send_day.replace("-", ""), page_size=50,
+                                          current_page=1)
+        runtime = RuntimeOptions(read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms,
+                                 autoretry=False, max_attempts=1)
+        try:
+            body = self.client.query_send_details_with_options(request, runtime).body
+        except Exception:  # noqa: BLE001 - cannot tell: send
+            return None
+        details = (body.sms_send_detail_dtos.sms_send_detail_dto or []) \
+            if body.code == "OK" and body.sms_send_detail_dtos else []
+        for detail in details:
+            if detail.out_id == message["_id"]:
+                return f"outid:{message['_id']}"
+        return None
+
 
 class TencentSmsProvider:
     """Tencent Cloud SMS (sms 2021-01-11, ``SendSms``), signed TC3-HMAC-SHA256 by the SDK."""

@@ -68,6 +68,8 @@ class FakeAliyunSms(FakeServer):
     def __init__(self, access_key_id="LTAI-test", secret="aliyun-secret"):
         super().__init__()
         self.access_key_id, self.secret = access_key_id, secret
+        # the carrier's calendar day (YYYYMMDD, China time) that SMS are filed under
+        self.today = time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600))
 
     def signature_ok(self, request):
         auth = request.headers.get("Authorization", "")
@@ -103,6 +105,8 @@ class FakeAliyunSms(FakeServer):
                               "Message": "Specified signature is not matched with our "
                                          "calculation.", "HostId": "dysmsapi.aliyuncs.com"}, 400)
         params = {**request.args.to_dict(), **request.form.to_dict()}
+        if request.headers.get("x-acs-action") == "QuerySendDetails":
+            return self.query_send_details(params, request_id)
         if request.headers.get("x-acs-action") != "SendSms":
             return self.json({"RequestId": request_id, "Code": "InvalidAction.NotFound"}, 404)
         if self.mode == "throttled":
@@ -115,9 +119,22 @@ class FakeAliyunSms(FakeServer):
         self.accepted.append({"to": params["PhoneNumbers"], "sign_name": params["SignName"],
                               "template_code": params["TemplateCode"],
                               "params": json.loads(params.get("TemplateParam") or "{}"),
-                              "out_id": params.get("OutId"), "biz_id": biz_id})
+                              "out_id": params.get("OutId"), "biz_id": biz_id,
+                              "send_date": self.today})
         return self.json({"RequestId": request_id, "Code": "OK", "Message": "OK",
                           "BizId": biz_id})
+
+    def query_send_details(self, params, request_id):
+        """``QuerySendDetails``: the SMS sent to one number on one day."""
+        found = [{"PhoneNum": sms["to"], "SendStatus": 3, "ErrCode": "DELIVERED",
+                  "TemplateCode": sms["template_code"], "Content": "", "OutId": sms["out_id"],
+                  "SendDate": sms["send_date"], "ReceiveDate": sms["send_date"]}
+                 for sms in self.accepted
+                 if sms["to"] == params.get("PhoneNumber")
+                 and sms["send_date"] == params.get("SendDate")]
+        return self.json({"RequestId": request_id, "Code": "OK", "Message": "OK",
+                          "TotalCount": len(found), "SmsSendDetailDTOs": {
+                              "SmsSendDetailDTO": found}})
 
 
 class FakeTencentSms(FakeServer):

@@ -213,6 +213,28 @@ def test_the_same_event_twice_and_a_crash_after_the_provider_answered_send_one_s
     assert len(world.gateway.accepted) == 1 and len(world.store.find({})) == 1
 
 
+def test_a_crash_after_aliyun_answered_is_found_out_before_sending_again(world, monkeypatch):
+    world.aliyun.today = "20230529"  # the carrier files SMS under the (controlled) day
+    event = assigned()
+    real_update = world.store.update
+
+    def crash_when_marking_sent(message, changes, *args, **kwargs):
+        if changes.get("status") == "sent":
+            raise SystemExit("the process dies after the provider answered")
+        return real_update(message, changes, *args, **kwargs)
+
+    monkeypatch.setattr(world.store, "update", crash_when_marking_sent)
+    with pytest.raises(SystemExit):
+        world.handle(event)
+    monkeypatch.setattr(world.store, "update", real_update)
+    world.clock.advance(seconds=31)
+    world.sweep()
+    message = only(world)
+    assert message["status"] == "sent" and len(world.aliyun.accepted) == 1
+    assert [h["outcome"] for h in message["history"] if h["kind"] == "attempt"] == ["found_sent"]
+    assert world.gateway.accepted == []
+
+
 def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):
     world.handle(assigned())
     message = only(world)
@@ -237,8 +259,8 @@ def test_a_receipt_before_the_send_is_recorded_still_ends_delivered(world, monke
     event = assigned()
     real_send = world.chain.send_first
 
-    def receipt_overtakes(message):
-        sent = real_send(message)
+    def receipt_overtakes(message, *args):
+        sent = real_send(message, *args)
         handlers.apply_receipt(world.store, world.relay, {
             "provider": sent.provider, "provider_message_id": sent.provider_message_id,
             "message_id": message["_id"], "status": "delivered", "reason": None, "at": None})
