@@ -123,3 +123,27 @@ class TencentSmsProvider:
         if status.Code.startswith(TENCENT_PERMANENT_PREFIXES):
             raise PermanentFailure(f"tencent: {status.Code}")
         raise TemporaryFailure(f"tencent: {status.Code}")
+
+    def find_sent(self, message, send_day):
+        """Whether Tencent already took this message (a claim whose outcome was lost): looks
+        for our ``SessionContext`` among the number's status reports from ``send_day`` on.
+        Only SMS whose report came back are listed, so None may still mean "sent"."""
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from tencentcloud.sms.v20210111 import models
+        begin = datetime.fromisoformat(send_day).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        request = models.PullSmsSendStatusByPhoneNumberRequest()
+        request.PhoneNumber = "+86" + message["phone"]
+        request.SmsSdkAppId = self.app_id
+        request.BeginTime = int(begin.timestamp())
+        request.EndTime = int((begin + timedelta(days=2)).timestamp())
+        request.Offset, request.Limit = 0, 100
+        try:
+            answer = self.client.PullSmsSendStatusByPhoneNumber(request)
+        except Exception:  # noqa: BLE001 - cannot tell: send
+            return None
+        for status in answer.PullSmsSendStatusSet or []:
+            if status.SessionContext == message["_id"]:
+                return status.SerialNo
+        return None

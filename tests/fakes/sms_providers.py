@@ -183,6 +183,14 @@ class FakeTencentSms(FakeServer):
                 "Message": "The provided credentials could not be validated. Please check "
                            "your signature is correct."}, "RequestId": request_id}})
         body = json.loads(request.get_data())
+        if request.headers.get("X-TC-Action") == "PullSmsSendStatusByPhoneNumber":
+            found = [{"UserReceiveTime": None, "CountryCode": "86", "SubscriberNumber":
+                      sms["to"][3:], "PhoneNumber": sms["to"], "SerialNo": sms["serial"],
+                      "ReportStatus": "SUCCESS", "Description": "用户短信送达成功",
+                      "SessionContext": sms["session_context"]}
+                     for sms in self.accepted if sms["to"] == body["PhoneNumber"]]
+            return self.json({"Response": {"PullSmsSendStatusSet": found,
+                                           "RequestId": request_id}})
         phone = body["PhoneNumberSet"][0]
         status = {"SerialNo": "", "PhoneNumber": phone, "Fee": 0,
                   "SessionContext": body.get("SessionContext", ""), "IsoCode": "CN"}

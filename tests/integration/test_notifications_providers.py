@@ -163,3 +163,16 @@ def test_the_chain_is_configuration(tmp_path, aliyun, gateway):
     assert isinstance(chain.providers[2], DevFileProvider)
     with pytest.raises(ValueError, match="unknown SMS provider"):
         provider_chain(config.settings({"SHEGONG_SMS_PROVIDERS": "carrier-pigeon"}))
+
+
+def test_each_sdk_can_tell_whether_it_already_took_a_message(aliyun, tencent):
+    aliyun_sms, tencent_sms = aliyun_provider(aliyun), tencent_provider(tencent)
+    day = f"{aliyun.today[:4]}-{aliyun.today[4:6]}-{aliyun.today[6:]}"
+    assert aliyun_sms.find_sent(message(), day) is None
+    aliyun_sms.send(message())
+    assert aliyun_sms.find_sent(message(), day) == "outid:e-1:resident:case_accepted_resident"
+    assert aliyun_sms.find_sent(message("e-9:x:y"), day) is None
+    assert tencent_sms.find_sent(message(), day) is None
+    serial = tencent_sms.send(message())
+    assert tencent_sms.find_sent(message(), day) == serial
+    assert aliyun.refused == [] and tencent.refused == []
