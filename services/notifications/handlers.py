@@ -169,9 +169,7 @@ def deliver(store, relay, sender, settings, message):
         return store.update(message, {"due_ms": until_ms, "history": message["history"] + [
             {"kind": "held", "reason": reason, "at": at,
              "until": clock.iso(_instant(until_ms))}]}) or message
-    # a claim whose outcome was never written: the process died while sending
-    last = message["history"][-1]
-    in_doubt_since = last["at"][:10] if last.get("status") == "sending" else None
+    in_doubt_since = _claim_in_doubt(message)
     attempt = message.get("attempts", 0) + 1
     claimed = store.update(message, {
         "status": "sending", "attempts": attempt, "due_ms": now_ms + int(policy.lease_s * 1000),
@@ -193,6 +191,19 @@ def deliver(store, relay, sender, settings, message):
                            f"gave up after {attempt} attempt(s): {exc.reason}", exc.tries, attempt)
         return _retry_later(store, relay, claimed, exc, attempt, delay_s)
     return _sent(store, relay, claimed, result, attempt, policy.keep_number_h)
+
+
+def _claim_in_doubt(message):
+    """The local day of the last claim if its outcome was never written (the process died
+    while sending: the provider may have taken the SMS), else None."""
+    if message["status"] != "sending":
+        return None
+    for entry in reversed(message["history"]):
+        if entry["kind"] in ("attempt", "retry"):
+            return None
+        if entry["kind"] == "status" and entry["status"] == "sending":
+            return entry["at"][:10]
+    return None
 
 
 def _sent(store, relay, message, result, attempt, keep_number_h):
