@@ -11,7 +11,7 @@ from services.common.http import (
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.notifications import handlers
+from services.notifications import handlers_receipts
 from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
 from services.notifications.schemas import (
     MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut,
@@ -72,7 +72,7 @@ def post_receipts(call, provider):
         receipts = read_receipts(provider, payload)
     except ValidationError as exc:
         raise ApiError(422, "invalid_fields", "some receipts are invalid", exc.messages) from None
-    matched = sum(handlers.apply_receipt(call.context.store, call.context.relay, receipt)
+    matched = sum(handlers_receipts.apply_receipt(call.context.store, call.context.relay, receipt)
                   for receipt in receipts)
     return json_response({**ACKNOWLEDGEMENTS[provider], "accepted": matched,
                           "unmatched": len(receipts) - matched})

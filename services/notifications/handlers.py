@@ -108,7 +108,7 @@ def _intent(store, settings, envelope, data, rule, recipient):
     }
 
 
-def _status_event(message, status, at, reason=None, provider=None):
+def status_event(message, status, at, reason=None, provider=None):
     data = {"message_id": message["_id"], "case_id": message.get("case_id"),
             "request_id": message.get("request_id"), "station": message.get("station"),
             "recipient_role": message["recipient_role"], "channel": message["channel"],
@@ -120,7 +120,7 @@ def _status_event(message, status, at, reason=None, provider=None):
                      causation_id=message.get("event_id"), sequence=outbox.next_sequence(message))
 
 
-def _apply(store, relay, message, change):
+def apply_change(store, relay, message, change):
     """Apply ``change(message) -> (changes, envelopes, unset) | None`` on the newest
     version, reading again after a conflict; publishes the events it staged."""
     for _ in range(10):
@@ -145,7 +145,7 @@ def _tries(tries, attempt, at):
     return [{"kind": "attempt", "attempt": attempt, "at": at, **entry} for entry in tries]
 
 
-def _final(status, reason=None):
+def final_fields(status, reason=None):
     """A final status: the full number is no longer needed (receipts match by ids)."""
     return {"status": status, "phone": None, "reason": reason}
 
@@ -220,10 +220,10 @@ def _sent(store, relay, message, result, attempt, keep_number_h):
                 {"kind": "status", "status": "sent", "at": at, "provider": result.provider}])
         else:  # a receipt overtook the answer: keep the later status
             fields["history"] = history
-        event = _status_event({**current, **fields}, "sent", at, provider=result.provider)
+        event = status_event({**current, **fields}, "sent", at, provider=result.provider)
         return fields, [event], ("due_ms",)
 
-    document = _apply(store, relay, message, change)
+    document = apply_change(store, relay, message, change)
     log.info("%s %s to %s %s sent via %s", message["channel"], message["template"],
              message["recipient_role"], message.get("recipient"), result.provider)
     return document
@@ -236,12 +236,12 @@ def _failed(store, relay, message, status, reason, tries, attempt):
         history = current["history"] + _tries(tries, attempt, at)
         if not domain_delivery.moves_forward(current["status"], status):
             return {"history": history}, [], ("due_ms",)
-        return ({**_final(status, reason), "failed_at": at, "history": history + [
+        return ({**final_fields(status, reason), "failed_at": at, "history": history + [
             {"kind": "status", "status": status, "at": at, "reason": reason}]},
-            [_status_event(current, status, at, reason)], FINAL_UNSET)
+            [status_event(current, status, at, reason)], FINAL_UNSET)
 
     log.warning("message %s %s: %s", message["_id"], status, reason)
-    return _apply(store, relay, message, change)
+    return apply_change(store, relay, message, change)
 
 
 def _retry_later(store, relay, message, exc, attempt, delay_s):
@@ -258,7 +258,7 @@ def _retry_later(store, relay, message, exc, attempt, delay_s):
 
     log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],
                 attempt, delay_s)
-    return _apply(store, relay, message, change)
+    return apply_change(store, relay, message, change)
 
 
 def deliver_due(store, relay, sender, settings, limit=50):
@@ -270,36 +270,3 @@ def deliver_due(store, relay, sender, settings, limit=50):
         deliver(store, relay, sender, settings, message)
         count += 1
     return count
-
-
-def apply_receipt(store, relay, receipt):
-    """A provider's delivery report: the status only moves forward; a repeated or late
-    report is kept in the history and changes nothing else. False if no message matches."""
-    message = None
-    if receipt.get("message_id"):
-        message = store.get(receipt["message_id"])
-    if message is None and receipt.get("provider_message_id"):
-        message = store.by_provider_id(receipt["provider"], receipt["provider_message_id"])
-    if message is None:
-        log.warning("receipt from %s for an unknown message", receipt["provider"])
-        return False
-    entry = {"kind": "receipt", "provider": receipt["provider"], "status": receipt["status"],
-             "reported_at": receipt.get("at"), "reason": receipt.get("reason")}
-
-    def change(current):
-        seen = [{k: h.get(k) for k in entry} for h in current["history"] if h["kind"] == "receipt"]
-        if entry in seen:
-            return None  # the very same report again
-        at = clock.iso(clock.now())
-        history = current["history"] + [{**entry, "at": at}]
-        status = receipt["status"]
-        if not domain_delivery.moves_forward(current["status"], status):
-            return {"history": history}, [], ()
-        fields = {**_final(status, receipt.get("reason")), AT_FIELD[status]: at,
-                  "history": history + [{"kind": "status", "status": status, "at": at,
-                                         "provider": receipt["provider"]}]}
-        return fields, [_status_event(current, status, at, receipt.get("reason"),
-                                      receipt["provider"])], FINAL_UNSET
-
-    _apply(store, relay, message, change)
-    return True

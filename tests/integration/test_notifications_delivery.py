@@ -10,7 +10,7 @@ from services.common.contracts import (
     REQUEST_RECEIVED,
 )
 from services.common.envelope import new_event
-from services.notifications import handlers
+from services.notifications import handlers, handlers_receipts
 from services.notifications.providers import HttpGatewayProvider, ProviderChain
 from services.notifications.providers_cloud import AliyunSmsProvider
 from services.notifications.store import NotificationStore
@@ -243,16 +243,16 @@ def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):
                  "message_id": message["_id"], "status": "delivered", "reason": None,
                  "at": "2023-05-29 10:00:05"}
     late_failure = {**delivered, "status": "failed", "reason": "MK:0001", "at": "2023-05-29 10:00:01"}
-    assert handlers.apply_receipt(world.store, world.relay, delivered)
-    assert handlers.apply_receipt(world.store, world.relay, delivered)      # repeated
-    assert handlers.apply_receipt(world.store, world.relay, late_failure)   # late, older
+    assert handlers_receipts.apply_receipt(world.store, world.relay, delivered)
+    assert handlers_receipts.apply_receipt(world.store, world.relay, delivered)      # repeated
+    assert handlers_receipts.apply_receipt(world.store, world.relay, late_failure)   # late, older
     message = only(world)
     assert message["status"] == "delivered" and message["phone"] is None
     receipts = [h for h in message["history"] if h["kind"] == "receipt"]
     assert [r["status"] for r in receipts] == ["delivered", "failed"]  # the repeat is not kept
     assert world.relay.types() == [(MESSAGE_SENT.type, "sent"), (MESSAGE_DELIVERED.type, "delivered")]
     unknown = {**delivered, "message_id": None, "provider_message_id": "nope"}
-    assert not handlers.apply_receipt(world.store, world.relay, unknown)
+    assert not handlers_receipts.apply_receipt(world.store, world.relay, unknown)
 
 
 def test_a_receipt_before_the_send_is_recorded_still_ends_delivered(world, monkeypatch):
@@ -261,7 +261,7 @@ def test_a_receipt_before_the_send_is_recorded_still_ends_delivered(world, monke
 
     def receipt_overtakes(message, *args):
         sent = real_send(message, *args)
-        handlers.apply_receipt(world.store, world.relay, {
+        handlers_receipts.apply_receipt(world.store, world.relay, {
             "provider": sent.provider, "provider_message_id": sent.provider_message_id,
             "message_id": message["_id"], "status": "delivered", "reason": None, "at": None})
         return sent
