@@ -1,26 +1,102 @@
 """The notifications HTTP API (gunicorn): ``gunicorn 'services.notifications.api:create_app()'``."""
+import hmac
+import json
+from dataclasses import dataclass
+
+from marshmallow import ValidationError
+
 from services.common import config, mongo
-from services.common.http import Api, ApiError, json_response, route, scoped_station
-from services.notifications.schemas import MessageList, MessageQuery
+from services.common.http import (
+    Api, ApiError, json_response, require_station, route, scoped_station,
+)
+from services.common.messaging import EventPublisher
+from services.common.outbox import OutboxRelay
+from services.notifications import handlers_receipts
+from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
+from services.notifications.schemas import (
+    MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut,
+)
 from services.notifications.store import NotificationStore
 
 routes = []
+MAX_RECEIPTS = 1000
 
 
-@route(routes, "/v1/messages", query=MessageQuery, response=MessageList)
+@dataclass
+class Context:
+    store: NotificationStore
+    relay: OutboxRelay
+    receipt_token: str
+
+
+@route(routes, "/v1/messages", query=MessageQuery, response=MessageList, errors=(403,))
 def list_messages(call):
-    """Messages with their status and history (staff: their station's); numbers masked."""
+    """Messages with their status and history (staff: their station's); numbers masked.
+
+    Filters: ``case_id``, ``recipient_role``, ``status``, ``channel``, ``station`` (district
+    staff), ``since`` / ``until`` (creation time, ISO 8601 with offset).
+    """
     query = dict(call.query)
     limit = query.pop("limit")
-    query["station"] = scoped_station(call.principal, None)
-    if not query:
-        raise ApiError(422, "invalid_fields", "filter by case_id, recipient_role or status",
-                       {"case_id": ["give at least one filter"]})
-    messages = call.context.find(query, limit)
+    query["station"] = scoped_station(call.principal, query.get("station"))
+    messages = call.context.store.find(query, limit)
     return json_response(MessageList().dump({"messages": messages}))
+
+
+@route(routes, "/v1/messages/<message_id>", response=MessageOut, errors=(403, 404))
+def get_message(call, message_id):
+    """One message's whole history: created, each attempt (provider, outcome), holds,
+    retries, receipts; the number masked."""
+    message = call.context.store.get(message_id)
+    if message is None:
+        raise ApiError(404, "not_found", f"no message {message_id}")
+    require_station(call.principal, message.get("station"))
+    return json_response(MessageOut().dump(message))
+
+
+@route(routes, "/v1/receipts/<provider>", methods=["POST"], public=True, query=ReceiptQuery,
+       response=ReceiptsOut, errors=(400, 401, 404, 413, 415))
+def post_receipts(call, provider):
+    """A provider's delivery reports (Aliyun SmsReport array, Tencent status callback array,
+    or the gateway's JSON). Authenticated by the receipt token in the callback URL (no
+    bearer token: providers cannot send one). A message's status only moves forward."""
+    token = call.context.receipt_token
+    given = call.query["token"] or call.request.headers.get("X-Receipt-Token", "")
+    if not token or not hmac.compare_digest(token.encode(), given.encode()):
+        raise ApiError(401, "unauthenticated", "a valid receipt token is required")
+    if provider not in SCHEMAS:
+        raise ApiError(404, "not_found", f"no receipts are taken from {provider!r}",
+                       {"provider": [f"one of {sorted(SCHEMAS)}"]})
+    payload = _payload(call)
+    try:
+        receipts = read_receipts(provider, payload)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_fields", "some receipts are invalid", exc.messages) from None
+    matched = sum(handlers_receipts.apply_receipt(call.context.store, call.context.relay, receipt)
+                  for receipt in receipts)
+    return json_response({**ACKNOWLEDGEMENTS[provider], "accepted": matched,
+                          "unmatched": len(receipts) - matched})
+
+
+def _payload(call):
+    mimetype = call.request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        payload = json.loads(call.request.get_data(cache=True).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(payload, (list, dict)) or (isinstance(payload, list)
+                                                 and len(payload) > MAX_RECEIPTS):
+        raise ApiError(400, "malformed_json", f"send an object or an array of at most "
+                       f"{MAX_RECEIPTS} receipts")
+    return payload
 
 
 def create_app(settings=None):
     settings = settings or config.settings()
-    store = NotificationStore(mongo.database(settings, "notifications"))
-    return Api("notifications", settings, routes, store)
+    database = mongo.database(settings, "notifications")
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"messages": database["messages"]},
+                        settings.relay_grace_s)
+    context = Context(NotificationStore(database), relay, settings.notifications.receipt_token)
+    return Api("notifications", settings, routes, context)

@@ -1,63 +1,272 @@
-"""The notifications service layer: turn an event into its messages, send each once."""
-import logging
+"""The notifications service layer: turn an event into its messages, send each once.
 
-from services.common import clock
-from services.common.contracts import MESSAGE_SENT
+A message is recorded first (its intent, under the unique id event:recipient:template),
+then claimed (``sending``, with a lease), then sent through the provider chain, then
+marked ``sent`` with its ``message.sent`` event in the same write. A message that must
+wait (quiet hours, rate limit, a retry after a temporary failure, a claim whose
+process died) keeps a ``due_ms``; the sweep (``deliver_due``, a timer) sends it then.
+"""
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from services.common import clock, outbox
+from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
-from services.common.privacy import mask_phone
-from services.notifications import domain
+from services.common.privacy import mask_name, mask_phone, pseudonym
+from services.notifications import domain, domain_delivery
+from services.notifications.providers import PermanentFailure, Sent, TemporaryFailure, as_chain
 
 log = logging.getLogger(__name__)
+
+EVENT_OF = {"sent": MESSAGE_SENT, "delivered": MESSAGE_DELIVERED, "failed": MESSAGE_FAILED,
+            "technical_failure": MESSAGE_FAILED}
+AT_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "failed": "failed_at",
+            "technical_failure": "failed_at"}
 
 
 class RecipientUnknown(Exception):
     """The recipient's contact has not arrived yet; the event is retried later."""
 
 
+@dataclass
+class Recipient:
+    phone: str = None
+    id: str = None
+    variables: dict = field(default_factory=dict)
+
+
 def remember_contact(store, request):
     resident = request["resident"]
     store.remember_contact(request["request_id"], request["station"], resident["name"],
-                           resident["phone"])
+                           resident["phone"], resident.get("emergency_contact"))
 
 
-def _recipient_phone(store, rule, data):
-    if rule.recipient_role == "worker":
-        return data["assignee"]["phone"]
+def _resident_contact(store, data):
     contact = store.contact(data["request_id"])
     if contact is None:
         raise RecipientUnknown(f"no contact yet for request {data['request_id']}")
-    return contact["phone"]
+    return contact
 
 
-def notify(store, relay, provider, envelope, data):
-    """Send every message the rules ask for this event, each exactly once."""
-    for rule in domain.rules_for(envelope["type"]):
-        template = domain.TEMPLATES[rule.template]
-        now = clock.now()
-        intent = {
-            "_id": domain.message_id(envelope["id"], rule), "event_id": envelope["id"],
-            "event_type": envelope["type"], "case_id": data.get("case_id"),
-            "request_id": data.get("request_id"), "station": data.get("station"),
-            "correlation_id": envelope["correlationid"],
-            "recipient_role": rule.recipient_role, "phone": _recipient_phone(store, rule, data),
-            "channel": rule.channel, "template": rule.template,
-            "provider_code": template.provider_code, "signature": template.signature,
-            "body": domain.render(template, domain.variables_for(envelope["type"], data)),
-            "status": "created", "created_at": clock.iso(now), "created_ms": clock.to_ms(now),
-            "history": [{"status": "created", "at": clock.iso(now)}],
-        }
-        message = store.record_intent(intent)
-        if message["status"] != "created":
-            continue  # sent already: a redelivered event sends nothing twice
-        provider_id = provider.send(message)
-        sent = new_event(MESSAGE_SENT, {
-            "message_id": message["_id"], "case_id": message["case_id"],
-            "station": message["station"], "recipient_role": rule.recipient_role,
-            "channel": rule.channel, "template": rule.template, "status": "sent",
-            "sent_at": clock.iso(clock.now())},
-            subject=message["_id"], correlation_id=envelope["correlationid"],
-            causation_id=envelope["id"], sequence=1)
-        document = store.mark_sent(message, provider.name, provider_id, [sent])
-        log.info("sms %s to %s %s sent via %s", rule.template, rule.recipient_role,
-                 mask_phone(message["phone"]), provider.name)
-        relay.publish_now("messages", document)
+def _recipient(store, policy, rule, data):
+    """Who a rule's message goes to, or None when the event has no such person."""
+    role = rule.recipient_role
+    if role in ("worker", "station_head"):
+        staff = data.get("assignee" if role == "worker" else "station_head")
+        if staff:
+            return Recipient(staff["phone"], staff["id"])
+        return Recipient(None, f"{data['station']}:{role}") if rule.channel == "in_app" else None
+    if role == "duty_officer":
+        if not policy.duty_officer_phone:
+            log.warning("no district duty officer configured; %s not sent", rule.template)
+            return None
+        return Recipient(policy.duty_officer_phone, "duty_officer")
+    if role == "emergency_contact" and "resident" in data:  # request.received carries it
+        found, name = data["resident"].get("emergency_contact"), data["resident"]["name"]
+    else:
+        contact = _resident_contact(store, data)
+        if role == "resident":
+            return Recipient(contact["phone"], None, {"resident_name": mask_name(contact["name"])})
+        found, name = contact.get("emergency_contact"), contact["name"]
+    if not found:
+        return None
+    return Recipient(found["phone"], None, {"resident_name": mask_name(name)})
+
+
+def notify(store, relay, sender, settings, envelope, data):
+    """Record every message the rules ask for this event, each once, and send those due."""
+    policy = settings.notifications
+    for rule in domain.rules_for(envelope["type"], data):
+        recipient = _recipient(store, policy, rule, data)
+        if recipient is None:
+            continue
+        message = store.record_intent(_intent(store, settings, envelope, data, rule, recipient))
+        deliver(store, relay, sender, settings, message)
+
+
+def _intent(store, settings, envelope, data, rule, recipient):
+    template = domain.TEMPLATES[rule.template]
+    variables = {**domain.variables_for(envelope["type"], data), **recipient.variables}
+    priority = data.get("priority") or (data.get("case_id") and store.case_priority(data["case_id"]))
+    now = clock.now()
+    phone = recipient.phone if rule.channel == "sms" else None
+    return {
+        "_id": domain.message_id(envelope["id"], rule), "event_id": envelope["id"],
+        "event_type": envelope["type"], "case_id": data.get("case_id"),
+        "request_id": data.get("request_id"), "station": data.get("station"),
+        "correlation_id": envelope["correlationid"], "recipient_role": rule.recipient_role,
+        "recipient_id": recipient.id, "recipient": mask_phone(phone) if phone else recipient.id,
+        "phone": phone, "phone_ref": pseudonym(settings.pseudonym_key, phone) if phone else None,
+        "channel": rule.channel, "template": rule.template,
+        "provider_code": template.provider_code, "tencent_template_id": template.tencent_id,
+        "signature": template.signature, "params": domain.template_params(template, variables),
+        "body": domain.render(template, variables), "priority": priority or None,
+        "urgent": bool(rule.urgent or priority == "urgent"), "status": "created", "attempts": 0,
+        "created_at": clock.iso(now), "created_ms": clock.to_ms(now), "due_ms": clock.to_ms(now),
+        "history": [{"kind": "status", "status": "created", "at": clock.iso(now)}],
+    }
+
+
+def status_event(message, status, at, reason=None, provider=None):
+    data = {"message_id": message["_id"], "case_id": message.get("case_id"),
+            "request_id": message.get("request_id"), "station": message.get("station"),
+            "recipient_role": message["recipient_role"], "channel": message["channel"],
+            "template": message["template"], "status": status,
+            "provider": provider or message.get("provider"), "reason": reason,
+            AT_FIELD[status]: at}
+    return new_event(EVENT_OF[status], data, subject=message["_id"],
+                     correlation_id=message.get("correlation_id") or message["_id"],
+                     causation_id=message.get("event_id"), sequence=outbox.next_sequence(message))
+
+
+def apply_change(store, relay, message, change):
+    """Apply ``change(message) -> (changes, envelopes, unset) | None`` on the newest
+    version, reading again after a conflict; publishes the events it staged."""
+    for _ in range(10):
+        decided = change(message)
+        if decided is None:
+            return message
+        changes, envelopes, unset = decided
+        document = store.update(message, changes, envelopes, unset)
+        if document is not None:
+            if envelopes:
+                relay.publish_now("messages", document)
+            return document
+        message = store.get(message["_id"])
+    raise RuntimeError(f"message {message['_id']} kept changing under the writer")
+
+
+def _instant(ms):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def _tries(tries, attempt, at):
+    return [{"kind": "attempt", "attempt": attempt, "at": at, **entry} for entry in tries]
+
+
+def final_fields(status, reason=None):
+    """A final status: the full number is no longer needed (receipts match by ids)."""
+    return {"status": status, "phone": None, "reason": reason}
+
+
+FINAL_UNSET = ("due_ms", "erase_after_ms")
+
+
+def deliver(store, relay, sender, settings, message):
+    """Send a message if it is due: wait out quiet hours and rate limits, claim it, try
+    the providers, then record the outcome (sent, retry later, failed, technical_failure)."""
+    policy, now = settings.notifications, clock.now()
+    now_ms, at = clock.to_ms(now), clock.iso(now)
+    if message["status"] not in domain_delivery.PENDING or message.get("due_ms") is None \
+            or message["due_ms"] > now_ms:
+        return message
+    recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
+                           policy.rate_limit_per_hour) if message["channel"] == "sms" else []
+    held = domain_delivery.hold(message, now, recent, policy)
+    if held is not None:
+        reason, until_ms = held
+        return store.update(message, {"due_ms": until_ms, "history": message["history"] + [
+            {"kind": "held", "reason": reason, "at": at,
+             "until": clock.iso(_instant(until_ms))}]}) or message
+    in_doubt_since = _claim_in_doubt(message)
+    attempt = message.get("attempts", 0) + 1
+    claimed = store.update(message, {
+        "status": "sending", "attempts": attempt, "due_ms": now_ms + int(policy.lease_s * 1000),
+        "history": message["history"] + [{"kind": "status", "status": "sending", "at": at,
+                                          "attempt": attempt}]})
+    if claimed is None:
+        return store.get(message["_id"])  # another worker claimed it first
+    if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
+        return _sent(store, relay, claimed, Sent("inbox", claimed["_id"], [
+            {"provider": "inbox", "outcome": "accepted"}]), attempt, policy.keep_number_h)
+    try:
+        result = as_chain(sender).send_first(claimed, in_doubt_since)
+    except PermanentFailure as exc:
+        return _failed(store, relay, claimed, "failed", exc.reason, exc.tries, attempt)
+    except TemporaryFailure as exc:
+        delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
+        if delay_s is None:
+            return _failed(store, relay, claimed, "technical_failure",
+                           f"gave up after {attempt} attempt(s): {exc.reason}", exc.tries, attempt)
+        return _retry_later(store, relay, claimed, exc, attempt, delay_s)
+    return _sent(store, relay, claimed, result, attempt, policy.keep_number_h)
+
+
+def _claim_in_doubt(message):
+    """The local day of the last claim if its outcome was never written (the process died
+    while sending: the provider may have taken the SMS), else None."""
+    if message["status"] != "sending":
+        return None
+    for entry in reversed(message["history"]):
+        if entry["kind"] in ("attempt", "retry"):
+            return None
+        if entry["kind"] == "status" and entry["status"] == "sending":
+            return entry["at"][:10]
+    return None
+
+
+def _sent(store, relay, message, result, attempt, keep_number_h):
+    now = clock.now()
+    at = clock.iso(now)
+    erase_after_ms = clock.to_ms(now) + int(keep_number_h * domain_delivery.HOUR_MS)
+
+    def change(current):
+        history = current["history"] + _tries(result.tries, attempt, at)
+        fields = {"provider": result.provider, "provider_message_id": result.provider_message_id,
+                  "sent_at": at, "sent_ms": clock.to_ms(now)}
+        if current["status"] == "sending":
+            fields.update(status="sent", erase_after_ms=erase_after_ms, history=history + [
+                {"kind": "status", "status": "sent", "at": at, "provider": result.provider}])
+        else:  # a receipt overtook the answer: keep the later status
+            fields["history"] = history
+        event = status_event({**current, **fields}, "sent", at, provider=result.provider)
+        return fields, [event], ("due_ms",)
+
+    document = apply_change(store, relay, message, change)
+    log.info("%s %s to %s %s sent via %s", message["channel"], message["template"],
+             message["recipient_role"], message.get("recipient"), result.provider)
+    return document
+
+
+def _failed(store, relay, message, status, reason, tries, attempt):
+    at = clock.iso(clock.now())
+
+    def change(current):
+        history = current["history"] + _tries(tries, attempt, at)
+        if not domain_delivery.moves_forward(current["status"], status):
+            return {"history": history}, [], ("due_ms",)
+        return ({**final_fields(status, reason), "failed_at": at, "history": history + [
+            {"kind": "status", "status": status, "at": at, "reason": reason}]},
+            [status_event(current, status, at, reason)], FINAL_UNSET)
+
+    log.warning("message %s %s: %s", message["_id"], status, reason)
+    return apply_change(store, relay, message, change)
+
+
+def _retry_later(store, relay, message, exc, attempt, delay_s):
+    now = clock.now()
+    next_ms = clock.to_ms(now) + int(delay_s * 1000)
+    at = clock.iso(now)
+
+    def change(current):
+        if current["status"] != "sending":
+            return None
+        return {"due_ms": next_ms, "history": current["history"] + _tries(exc.tries, attempt, at)
+                + [{"kind": "retry", "at": at, "until": clock.iso(_instant(next_ms)),
+                    "reason": exc.reason}]}, [], ()
+
+    log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],
+                attempt, delay_s)
+    return apply_change(store, relay, message, change)
+
+
+def deliver_due(store, relay, sender, settings, limit=50):
+    """The sweep: send what is due (deferred, to retry, or left in flight by a dead process),
+    and erase the numbers of sent messages that waited long enough for their receipt."""
+    store.forget_numbers(clock.to_ms(clock.now()))
+    count = 0
+    for message in store.due(clock.to_ms(clock.now()), limit):
+        deliver(store, relay, sender, settings, message)
+        count += 1
+    return count

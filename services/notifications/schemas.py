@@ -1,40 +1,115 @@
-"""marshmallow schemas of the notifications HTTP API."""
-from marshmallow import Schema, fields, validate
+"""marshmallow schemas of the notifications HTTP API, and of the providers' receipts."""
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.common.fields import Strict
+from services.common.fields import Instant, Strict
 from services.common.privacy import mask_phone
-from services.common.vocabulary import MESSAGE_STATUSES, RECIPIENT_ROLES
+from services.common.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES, RECIPIENT_ROLES
 
 
 class MessageQuery(Strict):
     case_id = fields.String(validate=validate.Length(max=200))
     recipient_role = fields.String(validate=validate.OneOf(RECIPIENT_ROLES))
     status = fields.String(validate=validate.OneOf(MESSAGE_STATUSES))
+    channel = fields.String(validate=validate.OneOf(MESSAGE_CHANNELS))
+    station = fields.String(validate=validate.Length(max=64))
+    since = Instant(metadata={"description": "created at or after (ISO 8601 with offset)"})
+    until = Instant(metadata={"description": "created before (ISO 8601 with offset)"})
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
 class HistoryOut(Schema):
+    """One step of a message's life: a status reached, an attempt with one provider and
+    its outcome, a hold (quiet hours, rate limit), a scheduled retry, or a receipt."""
+    kind = fields.String()
     status = fields.String()
     at = fields.String()
     provider = fields.String()
+    attempt = fields.Integer()
+    outcome = fields.String()
+    reason = fields.String(allow_none=True)
+    until = fields.String()
+    reported_at = fields.String(allow_none=True)
+    provider_message_id = fields.String()
+
+
+def _recipient(message):
+    return message.get("recipient") or mask_phone(message.get("phone"))
 
 
 class MessageOut(Schema):
     message_id = fields.String(attribute="_id")
     case_id = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
     station = fields.String(allow_none=True)
     event_type = fields.String()
     recipient_role = fields.String()
-    recipient = fields.Function(lambda message: mask_phone(message["phone"]))
+    recipient = fields.Function(_recipient, metadata={"description": "masked number, or the "
+                                                      "staff id of an in-app message"})
     channel = fields.String()
     template = fields.String()
     body = fields.String()
     status = fields.String()
+    urgent = fields.Boolean()
+    attempts = fields.Integer()
     provider = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
     created_at = fields.String()
     sent_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    failed_at = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryOut))
 
 
 class MessageList(Schema):
     messages = fields.List(fields.Nested(MessageOut))
+
+
+class ReceiptQuery(Strict):
+    token = fields.String(load_default="", metadata={
+        "description": "the receipt token (SHEGONG_SMS_RECEIPT_TOKEN) in the callback URL"})
+
+
+class ReceiptsOut(Schema):
+    """What the provider is answered; each provider expects its own acknowledgement."""
+    code = fields.Integer()
+    msg = fields.String()
+    result = fields.Integer()
+    errmsg = fields.String()
+    accepted = fields.Integer()
+    unmatched = fields.Integer()
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE  # providers add fields to their callbacks over time
+
+
+class AliyunReceipt(_Lenient):
+    """Alibaba Cloud SMS status report (SmsReport), pushed as a JSON array."""
+    phone_number = fields.String(required=True)
+    success = fields.Boolean(required=True)
+    biz_id = fields.String(required=True)
+    out_id = fields.String(load_default=None, allow_none=True)
+    err_code = fields.String(load_default="")
+    err_msg = fields.String(load_default="")
+    report_time = fields.String(load_default=None, allow_none=True)
+    send_time = fields.String(load_default=None, allow_none=True)
+
+
+class TencentReceipt(_Lenient):
+    """Tencent Cloud SMS status callback, pushed as a JSON array."""
+    sid = fields.String(required=True)
+    report_status = fields.String(required=True, validate=validate.OneOf(("SUCCESS", "FAIL")))
+    mobile = fields.String(load_default=None)
+    errmsg = fields.String(load_default="")
+    description = fields.String(load_default="")
+    user_receive_time = fields.String(load_default=None, allow_none=True)
+
+
+class GatewayReceipt(_Lenient):
+    """The generic HTTP gateway's report: one object, or an array of them."""
+    id = fields.String(required=True)
+    client_ref = fields.String(load_default=None, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
+    reason = fields.String(load_default=None, allow_none=True)
+    at = fields.String(load_default=None, allow_none=True)

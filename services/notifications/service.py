@@ -3,23 +3,28 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.common import config
-from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_RESOLVED, REQUEST_RECEIVED
+from services.common.contracts import (
+    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESOLVED, CASE_SLA_BREACHED,
+    REQUEST_RECEIVED,
+)
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.notifications import domain, handlers
-from services.notifications.providers import provider_from
+from services.notifications.providers import provider_chain
 from services.notifications.store import NotificationStore
 
 RELAY_INTERVAL_S = config.settings().relay_interval_s
+SWEEP_INTERVAL_S = config.settings().notifications.sweep_interval_s
 
 
 class SmsProvider(DependencyProvider):
-    """Injects the configured SMS provider; checks every template before starting."""
+    """Injects the configured SMS provider chain; checks every template before starting
+    (a template naming a variable its event lacks fails the start, not the send)."""
 
     def setup(self):
         domain.check_templates()
-        self.provider = provider_from(config.settings())
+        self.provider = provider_chain(config.settings())
 
     def get_dependency(self, worker_ctx):
         return self.provider
@@ -35,13 +40,15 @@ class NotificationsService:
 
     @handles(REQUEST_RECEIVED)
     def remember_contact(self, body):
-        """Keep how to reach the resident of a request, to tell them about their case."""
-        _, request = load_event(body, REQUEST_RECEIVED)
+        """Keep how to reach the resident of a request; a missed check-in alert tells the
+        resident's emergency contact at once."""
+        envelope, request = load_event(body, REQUEST_RECEIVED)
         handlers.remember_contact(self.store, request)
+        self._send(envelope, request)
 
     @handles(CASE_ASSIGNED)
     def case_assigned(self, body):
-        """Tell the assigned social worker at once."""
+        """Tell the assigned social worker (or the duty worker of a missed check-in) at once."""
         self._notify(body, CASE_ASSIGNED)
 
     @handles(CASE_ACCEPTED)
@@ -51,12 +58,30 @@ class NotificationsService:
 
     @handles(CASE_RESOLVED)
     def case_resolved(self, body):
-        """Tell the resident their request was resolved."""
+        """Tell the resident (and for an urgent case the emergency contact) it was resolved."""
         self._notify(body, CASE_RESOLVED)
 
+    @handles(CASE_ESCALATED)
+    def case_escalated(self, body):
+        """Tell the station head, by SMS and in the station's inbox."""
+        self._notify(body, CASE_ESCALATED)
+
+    @handles(CASE_SLA_BREACHED)
+    def case_sla_breached(self, body):
+        """Put the breach in the station head's inbox; an urgent one goes to the duty officer."""
+        self._notify(body, CASE_SLA_BREACHED)
+
     def _notify(self, body, contract):
-        envelope, data = load_event(body, contract)
-        handlers.notify(self.store, self.outbox, self.sms, envelope, data)
+        self._send(*load_event(body, contract))
+
+    def _send(self, envelope, data):
+        handlers.notify(self.store, self.outbox, self.sms, config.settings(), envelope, data)
+
+    @timer(interval=SWEEP_INTERVAL_S)
+    def deliver_due(self):
+        """Send the messages now due: deferred (quiet hours, rate limit), retried after a
+        temporary failure, or left in flight by a process that died."""
+        handlers.deliver_due(self.store, self.outbox, self.sms, config.settings())
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

@@ -1,10 +1,15 @@
 """The notifications adapter over its own MongoDB database.
 
-``contacts``: how to reach a request's resident (kept here only to send and receive
-receipts); ``messages``: one document per (event, recipient, template), holding the
-message, its status history and its outbox.
+``contacts``: how to reach a request's resident and emergency contact (kept here only
+to send and receive receipts); ``messages``: one document per (event, recipient,
+template), holding the message, its whole history (created, each attempt, receipts),
+when it is next due (``due_ms``, while it waits to be sent or retried) and its outbox.
+
+Every change to a message is one conditional write on its ``version``: the change,
+its history and its status events land together, or not at all (a concurrent writer
+won; the caller reads again).
 """
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common import clock, outbox
@@ -18,33 +23,91 @@ class NotificationStore:
     def ensure_indexes(self):
         self.messages.create_index("case_id")
         self.messages.create_index("station")
+        self.messages.create_index("created_ms")
+        self.messages.create_index("due_ms")
+        self.messages.create_index("erase_after_ms")
+        self.messages.create_index([("phone_ref", ASCENDING), ("sent_ms", ASCENDING)])
+        self.messages.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)])
         outbox.ensure_indexes(self.messages)
 
-    def remember_contact(self, request_id, station, name, phone):
+    def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
+        """An upsert keyed by request id: a repeated request.received changes nothing."""
         self.contacts.update_one({"_id": request_id},
                                  {"$setOnInsert": {"station": station, "name": name,
-                                                   "phone": phone}}, upsert=True)
+                                                   "phone": phone,
+                                                   "emergency_contact": emergency_contact}},
+                                 upsert=True)
 
     def contact(self, request_id):
         return self.contacts.find_one({"_id": request_id})
 
+    def case_priority(self, case_id):
+        """The priority of a case as an earlier message of it recorded (None if unknown)."""
+        found = self.messages.find_one({"case_id": case_id, "priority": {"$in": [
+            "urgent", "normal", "low"]}}, {"priority": 1})
+        return found["priority"] if found else None
+
     def record_intent(self, message):
         """Insert the message before sending; returns the stored one if it already exists."""
+        document = {**message, "version": 1, "updated_ms": clock.to_ms(clock.now())}
         try:
-            self.messages.insert_one({**message, "updated_ms": clock.to_ms(clock.now())})
-            return message
+            self.messages.insert_one(document)
+            return document
         except DuplicateKeyError:
             return self.messages.find_one({"_id": message["_id"]})
 
-    def mark_sent(self, message, provider, provider_id, envelopes):
-        at = clock.iso(clock.now())
-        changes = {"status": "sent", "provider": provider, "provider_message_id": provider_id,
-                   "sent_at": at, "history": message.get("history", []) + [
-                       {"status": "sent", "at": at, "provider": provider}],
-                   **outbox.stage(message, envelopes), "updated_ms": clock.to_ms(clock.now())}
-        self.messages.update_one({"_id": message["_id"]}, {"$set": changes})
-        return {**message, **changes}
+    def get(self, message_id):
+        return self.messages.find_one({"_id": message_id})
+
+    def by_provider_id(self, provider, provider_message_id):
+        return self.messages.find_one({"provider": provider,
+                                       "provider_message_id": provider_message_id})
+
+    def update(self, message, changes, envelopes=(), unset=()):
+        """Write ``changes`` (and stage ``envelopes`` in the outbox) if nobody changed the
+        message since it was read; returns the new document, or None on a conflict."""
+        fields = {**changes, "version": message.get("version", 1) + 1,
+                  "updated_ms": clock.to_ms(clock.now())}
+        if envelopes:
+            fields.update(outbox.stage(message, list(envelopes)))
+        update = {"$set": fields}
+        if unset:
+            update["$unset"] = {name: "" for name in unset}
+        done = self.messages.update_one({"_id": message["_id"],
+                                         "version": message.get("version", 1)}, update)
+        if not done.matched_count:
+            return None
+        document = {**message, **fields}
+        for name in unset:
+            document.pop(name, None)
+        return document
+
+    def due(self, now_ms, limit=50):
+        """Messages whose next attempt is due (new, deferred, retried or left in flight)."""
+        return list(self.messages.find({"due_ms": {"$lte": now_ms}},
+                                       sort=[("due_ms", ASCENDING)], limit=limit))
+
+    def forget_numbers(self, now_ms):
+        """Erase the full number of sent messages whose receipt did not come in time."""
+        done = self.messages.update_many({"erase_after_ms": {"$lte": now_ms}},
+                                         {"$set": {"phone": None, "updated_ms": now_ms},
+                                          "$unset": {"erase_after_ms": ""}})
+        return done.modified_count
+
+    def sent_to(self, phone_ref, since_ms, limit):
+        """When SMS went to this phone (pseudonym) since ``since_ms``: at most ``limit``."""
+        found = self.messages.find({"phone_ref": phone_ref, "sent_ms": {"$gte": since_ms}},
+                                   {"sent_ms": 1}, sort=[("sent_ms", DESCENDING)], limit=limit)
+        return [document["sent_ms"] for document in found]
 
     def find(self, filters, limit=200):
-        query = {key: value for key, value in filters.items() if value}
+        query = {key: value for key, value in filters.items()
+                 if value and key not in ("since", "until")}
+        window = {}
+        if filters.get("since"):
+            window["$gte"] = clock.to_ms(clock.parse_iso(filters["since"]))
+        if filters.get("until"):
+            window["$lt"] = clock.to_ms(clock.parse_iso(filters["until"]))
+        if window:
+            query["created_ms"] = window
         return list(self.messages.find(query, sort=[("created_ms", DESCENDING)], limit=limit))

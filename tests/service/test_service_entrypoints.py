@@ -124,7 +124,10 @@ ACCEPTED = {"accepted_by": "dx-01", "assignee_name": "王晨光",
 
 
 @pytest.fixture
-def notifications(database):
+def notifications(database, monkeypatch):
+    # quiet hours off: these tests run at any hour (tests/integration covers quiet hours)
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_START", "00:00")
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_END", "00:00")
     store = NotificationStore(database("notifications"))
     store.ensure_indexes()
     provider, relay = RecordingProvider(), RecordingRelay()

@@ -25,10 +25,18 @@ def test_a_template_with_a_missing_variable_fails_the_check():
 
 
 def test_who_is_told_of_what():
-    assert [(r.recipient_role, r.template) for r in domain.rules_for(CASE_ASSIGNED.type)] == [
+    assert [(r.recipient_role, r.template)
+            for r in domain.rules_for(CASE_ASSIGNED.type, ASSIGNED)] == [
         ("worker", "case_assigned_worker")]
-    assert [r.recipient_role for r in domain.rules_for(CASE_ACCEPTED.type)] == ["resident"]
-    assert [r.recipient_role for r in domain.rules_for(CASE_RESOLVED.type)] == ["resident"]
+    alert = {**ASSIGNED, "origin": "checkin_missed"}
+    assert [(r.recipient_role, r.template) for r in domain.rules_for(CASE_ASSIGNED.type, alert)] \
+        == [("worker", "checkin_missed_worker")]
+    assert [r.recipient_role for r in domain.rules_for(CASE_ACCEPTED.type, {})] == ["resident"]
+    assert [r.recipient_role for r in domain.rules_for(CASE_RESOLVED.type,
+                                                       {"priority": "normal"})] == ["resident"]
+    assert [r.recipient_role for r in domain.rules_for(CASE_RESOLVED.type,
+                                                       {"priority": "urgent"})] == [
+        "resident", "emergency_contact"]
     assert domain.rules_for("shegong.case.action_recorded.v1") == []
 
 

@@ -1,0 +1,78 @@
+"""When and whether a message goes: status order, retries, quiet hours, rate limits. Pure.
+
+A message's status only moves forward (``MESSAGE_STATUSES`` order); ``delivered``,
+``failed`` and ``technical_failure`` are final, and nothing moves a message out of a
+final status.
+"""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from services.common import clock
+
+RANK = {"created": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3,
+        "technical_failure": 3}
+FINAL = ("delivered", "failed", "technical_failure")
+PENDING = ("created", "sending")
+HOUR_MS = 3_600_000
+# Who may be woken at night only for something urgent: people outside the stations.
+QUIET_ROLES = ("resident", "emergency_contact")
+
+
+def moves_forward(current, new):
+    """True when ``new`` is later than ``current``: a late or repeated report is not."""
+    return RANK[new] > RANK[current]
+
+
+def retry_delay_s(attempts_made, delays_s):
+    """Seconds to wait before the next attempt after ``attempts_made`` temporary failures;
+    None when the retries are used up (the message becomes technical_failure)."""
+    if attempts_made <= len(delays_s):
+        return delays_s[attempts_made - 1]
+    return None
+
+
+def _clock_time(text):
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(now, start="22:00", end="07:00", tz=clock.DISTRICT_TZ):
+    """The end of the quiet hours ``now`` falls in, or None outside them (local time)."""
+    local = now.astimezone(ZoneInfo(tz))
+    begin, finish = _clock_time(start), _clock_time(end)
+    at = local.time()
+    if begin == finish:
+        return None
+    inside = (begin <= at or at < finish) if begin > finish else (begin <= at < finish)
+    if not inside:
+        return None
+    day = local.date() if at < finish else local.date() + timedelta(days=1)
+    return datetime.combine(day, finish, tzinfo=ZoneInfo(tz))
+
+
+def waits_out_quiet_hours(message):
+    """Non-urgent SMS to residents and their families wait for the morning."""
+    return (message["channel"] == "sms" and message["recipient_role"] in QUIET_ROLES
+            and not message.get("urgent"))
+
+
+def rate_limited_until(recent_sent_ms, now_ms, limit_per_hour):
+    """When another SMS may go to a phone that was sent ``recent_sent_ms`` (within the
+    last hour); None if it may go now."""
+    window = sorted(ms for ms in recent_sent_ms if ms > now_ms - HOUR_MS)
+    if limit_per_hour <= 0 or len(window) < limit_per_hour:
+        return None
+    return window[len(window) - limit_per_hour] + HOUR_MS
+
+
+def hold(message, now, recent_sent_ms, policy):
+    """Why and until when (epoch ms) a message due now must wait, or None to send now."""
+    if waits_out_quiet_hours(message):
+        until = quiet_until(now, policy.quiet_start, policy.quiet_end)
+        if until is not None:
+            return "quiet_hours", clock.to_ms(until)
+    if message["channel"] == "sms":
+        until_ms = rate_limited_until(recent_sent_ms, clock.to_ms(now), policy.rate_limit_per_hour)
+        if until_ms is not None:
+            return "rate_limited", until_ms
+    return None
