@@ -37,6 +37,9 @@ class Settings:
     max_workers: int
     http_threads: int
     http_workers: int
+    # intake: how long an Idempotency-Key names its request; the external systems' registry
+    idempotency_ttl_s: int = 86400
+    inbound_systems_file: str = ""
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -86,4 +89,7 @@ def settings(env=None):
         max_workers=int(env.get("SHEGONG_MAX_WORKERS", "10")),
         http_threads=int(env.get("SHEGONG_HTTP_THREADS", "4")),
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
+        idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
+        # empty: services/intake/systems.json (development keys); production names its own
+        inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
     )
