@@ -71,7 +71,8 @@ def post_events(call):
     event (``application/cloudevents+json``) is answered with its own status: 202
     accepted, 200 duplicate (same source and id as before: ignored), 403 or 422 with
     the reason. A batch (``application/cloudevents-batch+json``, up to 100) is answered
-    200 with one result per event, in order. 503: nothing of the call was recorded.
+    200 with one result per event, in order. 503 (broker down): nothing was recorded;
+    a retry of the same events is safe, as recorded ones answer duplicate.
     """
     context = call.context
     system = context.systems.for_key(call.request.headers.get(KEY_HEADER, ""))

@@ -181,7 +181,7 @@ def test_fuzzed_payloads_on_the_exchange_end_as_events_or_dead_letters(
     assert all(headers["x-death-reason"] for headers, _ in parked)
     good = referral()
     publish_inbound(settings.amqp_uri, good, system="civil-affairs")
-    wait_until(lambda: any(e["data"].get("source", {}).get("event_id") == good["id"]
+    wait_until(lambda: any((e["data"].get("source") or {}).get("event_id") == good["id"]
                            for e in observer.drain() if e["type"] == REQUEST_RECEIVED.type), 20,
                message="the consumer still consuming")
 
