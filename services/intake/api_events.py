@@ -10,7 +10,7 @@ from services.common.http import MAX_BODY_BYTES, ApiError, json_response, route
 from services.common.messaging import BrokerUnavailable
 from services.intake import handlers
 from services.intake.inbound import InboundRejected
-from services.intake.inbound_schemas import InboundResult, InboundResults
+from services.intake.inbound_schemas import InboundEnvelope, InboundResult, InboundResults
 
 routes = []
 
@@ -90,3 +90,29 @@ def post_events(call):
         raise ApiError(only["code"], only["error"]["code"], only["error"]["message"],
                        only["error"].get("fields"))
     return json_response({"results": results}, only["code"])
+
+
+def _error(text):
+    return {"description": text, "content": {"application/json": {"schema": "Error"}}}
+
+
+post_events.openapi = {
+    "parameters": [{"in": "header", "name": KEY_HEADER, "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "the sending system's API key"}],
+    "requestBody": {"required": True, "content": {
+        SINGLE: {"schema": InboundEnvelope},
+        BATCH: {"schema": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+                           "items": InboundEnvelope}}}},
+    "responses": {
+        "202": {"description": "One event, accepted",
+                "content": {"application/json": {"schema": InboundResults}}},
+        "400": _error("Malformed JSON, or a batch that is not an array of 1 to 100"),
+        "401": _error("No valid API key"),
+        "403": _error("One event whose type or source the system may not use"),
+        "413": _error("Body larger than 1 MiB"),
+        "415": _error("Not application/cloudevents+json or application/cloudevents-batch+json"),
+        "422": _error("One event: invalid envelope or data, or an unknown type"),
+        "503": _error("Broker unavailable; nothing recorded; retry after Retry-After seconds"),
+    },
+}

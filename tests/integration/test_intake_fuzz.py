@@ -51,6 +51,7 @@ def queued(settings, queue_name=CASEWORK_QUEUE):
 
 
 def assert_every_stored_request_is_whole_and_published(settings, requests_collection):
+    # (events fuzzed with the civil affairs key may become referrals: also requests)
     documents = list(requests_collection.find({}))
     for document in documents:
         assert document["last_seq"] == 1 and document["status"] in ("received",)
@@ -63,16 +64,18 @@ def assert_every_stored_request_is_whole_and_published(settings, requests_collec
 def test_the_http_api_fuzzed_from_its_openapi_document(served_intake, settings, database, mode):
     token = auth.issue_token(settings.token_secret, "district-admin", "district_admin")
     schema = schemathesis.openapi.from_url(served_intake + "/v1/openapi.json")
-    answered = []
+    answered, events_answers = [], set()
     for result in schema.get_all_operations():
         operation = result.ok()
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @hypothesis_settings(max_examples=25, **FUZZ)
         def fuzz(case):
-            response = case.call(base_url=served_intake,
-                                 headers={"Authorization": f"Bearer {token}"})
+            response = case.call(base_url=served_intake, headers={
+                "Authorization": f"Bearer {token}", "X-Api-Key": "dev-civil-affairs-key"})
             answered.append((case.method, case.path))
+            if case.path == "/v1/events":
+                events_answers.add(response.status_code)
             assert response.status_code < 500, (case.path, case.body, response.text)
             json.loads(response.text)  # every answer, errors included, is JSON
 
@@ -80,7 +83,9 @@ def test_the_http_api_fuzzed_from_its_openapi_document(served_intake, settings, 
             fuzz()
         except Unsatisfiable:  # no input to make invalid (e.g. GET /healthz)
             assert mode is GenerationMode.NEGATIVE
-    assert {("POST", "/v1/requests"), ("GET", "/v1/requests/{request_id}")} <= set(answered)
+    assert {("POST", "/v1/requests"), ("GET", "/v1/requests/{request_id}"),
+            ("POST", "/v1/events")} <= set(answered)
+    assert events_answers - {401}, "the system's key got no event past authentication"
     assert_every_stored_request_is_whole_and_published(settings, database("intake")["requests"])
 
 
