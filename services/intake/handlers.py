@@ -67,7 +67,7 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
         fresh = domain.key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s)
         if store.claim_key(fresh, claim):
             return request_id, None
-    raise BrokerUnavailable("Idempotency-Key contended; retry")
+    raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
 
 
 def record_request(store, relay, broker, request_id, body, caller, pseudonym_key,
