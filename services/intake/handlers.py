@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Recorded:
-    """What the caller is told: the request (or registry change), and whether it was
-    recorded before (an idempotent replay, or an inbound event received twice)."""
+    """What an inbound event became (a request or a registry change), and whether it
+    was received before (the same source and id: acknowledged and ignored)."""
     document: dict
     replayed: bool
 
@@ -61,9 +61,11 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
             return claim["request_id"], store.get(claim["request_id"])
         if not broker.reachable():  # before claiming: a 503 leaves nothing behind
             raise BrokerUnavailable("broker unreachable; request not recorded")
-        # The first request under a key gets the key's own id, so that twins racing
-        # past the claim still collide on the request's _id; a reused key gets a new one.
-        request_id = key_id if claim is None else str(uuid.uuid4())
+        # The claim decides between twins. The first request under a key also gets the
+        # key's own id (a second line of defence); a key reused after its expiry, or
+        # whose claim was purged, gets a fresh one.
+        first_use = claim is None and store.get(key_id) is None
+        request_id = key_id if first_use else str(uuid.uuid4())
         fresh = domain.key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s)
         if store.claim_key(fresh, claim):
             return request_id, None

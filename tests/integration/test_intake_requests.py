@@ -193,3 +193,16 @@ def test_received_time_defaults_to_now_and_may_be_given(intake, token, requests_
     default = intake.post("/v1/requests", headers=token, json=story_request())
     stored = requests_collection.find_one({"_id": default.json["request_id"]})
     assert abs(stored["received_ms"] - time.time() * 1000) < 120_000
+
+
+def test_a_key_whose_expired_claim_was_purged_is_free(settings, topology, database, token,
+                                                      monkeypatch):
+    monkeypatch.setenv("SHEGONG_IDEMPOTENCY_TTL_S", "1")
+    database("intake")
+    intake = Client(intake_api.create_app(config.settings()))
+    headers = {**token, "Idempotency-Key": "call-0900"}
+    first = intake.post("/v1/requests", json=story_request(), headers=headers)
+    time.sleep(1.5)
+    assert handlers.purge_expired_keys(RequestStore(database("intake"))) == 1
+    later = intake.post("/v1/requests", json=story_request(channel="walk_in"), headers=headers)
+    assert later.status_code == 202 and later.json["request_id"] != first.json["request_id"]
