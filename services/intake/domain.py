@@ -11,6 +11,7 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("5b6f2a0e-4d0c-4c8e-9a57-2f7d1f0c3e11")
 
 # A request is open (a new one for the same need is a repeat of it) until its case ends.
 OPEN_STATUSES = ("received", "case_opened")
+FIRST_WRITE_GRACE_MS = 10_000
 
 # The request's status follows its case's status (the case event says it).
 STATUS_OF_CASE = {"received": "case_opened", "assigned": "case_opened",
@@ -70,11 +71,13 @@ def registered_person_ref(pseudonym_key, person):
     return pseudonym(pseudonym_key, "id_number", person["id_number"])
 
 
-def repeat_root(open_request):
-    """A repeat links to the first request of the chain, the one whose case is open."""
-    if open_request is None:
-        return None
-    return open_request.get("repeat_of") or open_request["_id"]
+def need_still_open(claim, first_request, now_ms):
+    """Whether the request a resident-and-need claim names is still open (a new request
+    for that need is then a repeat of it). A claimed request not yet stored is being
+    written right now, unless the claim is old: then its writer died before storing it."""
+    if first_request is None:
+        return now_ms - claim["claimed_ms"] < FIRST_WRITE_GRACE_MS
+    return first_request["status"] in OPEN_STATUSES
 
 
 def masked_contact(contact):

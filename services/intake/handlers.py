@@ -78,7 +78,8 @@ def record_request(store, relay, broker, request_id, body, caller, pseudonym_key
     for the same need is open) and publish it; None if ``request_id`` exists already."""
     now = clock.now()
     ref = domain.resident_ref(pseudonym_key, body["resident"])
-    repeat_of = domain.repeat_root(store.open_request_for(ref, body["need"]["type"]))
+    repeat_of = store.first_open_request(ref, body["need"]["type"], request_id,
+                                         clock.to_ms(now))
     record, (contract, data) = domain.receive(
         request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
         repeat_of=repeat_of, source=source)

@@ -4,14 +4,14 @@
   the idempotency fingerprint, whether it repeats an open request, the request's status
   as its case moves, and its outbox;
 - ``idempotency_keys``: which request a caller's Idempotency-Key names, until it expires;
+- ``open_needs``: per resident and need, the first request still open (repeats link to it);
 - ``registry_updates``: one document per key-persons-list change received from another
   system (the person masked) with its outbox.
 """
-from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
-from services.intake.domain import OPEN_STATUSES
+from services.intake.domain import need_still_open
 
 
 class RequestStore:
@@ -19,10 +19,10 @@ class RequestStore:
         self.requests = database["requests"]
         self.idempotency_keys = database["idempotency_keys"]
         self.registry_updates = database["registry_updates"]
+        self.open_needs = database["open_needs"]
 
     def ensure_indexes(self):
         self.requests.create_index("station")
-        self.requests.create_index([("resident_ref", ASCENDING), ("need_type", ASCENDING)])
         self.requests.create_index("case_id")
         self.idempotency_keys.create_index("expires_ms")
         outbox.ensure_indexes(self.requests)
@@ -35,13 +35,33 @@ class RequestStore:
     def get(self, request_id):
         return self.requests.find_one({"_id": request_id})
 
-    def open_request_for(self, resident_ref, need_type):
-        """The earliest still-open request of this resident for this need, if any."""
-        found = self.requests.find(
-            {"resident_ref": resident_ref, "need_type": need_type,
-             "status": {"$in": list(OPEN_STATUSES)}},
-            sort=[("received_ms", ASCENDING)], limit=1)
-        return next(iter(found), None)
+    def first_open_request(self, resident_ref, need_type, request_id, now_ms):
+        """The open request that this one repeats, or None if this one comes first.
+
+        One claim document per resident and need names the first open request, so two
+        concurrent calls agree on which is first (a unique _id decides); a claim whose
+        request is no longer open is taken over by compare-and-set.
+        """
+        claim_id = f"{resident_ref}\x1f{need_type}"
+        for _ in range(5):
+            claim = self.open_needs.find_one({"_id": claim_id})
+            if claim is None:
+                try:
+                    self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
+                                                "claimed_ms": now_ms})
+                    return None
+                except DuplicateKeyError:
+                    continue
+            if claim["request_id"] == request_id:  # this request's own retry
+                return None
+            if need_still_open(claim, self.get(claim["request_id"]), now_ms):
+                return claim["request_id"]
+            taken = self.open_needs.update_one(
+                {"_id": claim_id, "request_id": claim["request_id"]},
+                {"$set": {"request_id": request_id, "claimed_ms": now_ms}})
+            if taken.modified_count == 1:
+                return None
+        return None  # contended past reason: record it as a first request
 
     # Idempotency-Key claims: decided from the stored expires_ms, since the development
     # store has no TTL monitor; expired claims are also removed by purge_expired_keys.

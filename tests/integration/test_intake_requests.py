@@ -206,3 +206,26 @@ def test_a_key_whose_expired_claim_was_purged_is_free(settings, topology, databa
     assert handlers.purge_expired_keys(RequestStore(database("intake"))) == 1
     later = intake.post("/v1/requests", json=story_request(channel="walk_in"), headers=headers)
     assert later.status_code == 202 and later.json["request_id"] != first.json["request_id"]
+
+
+def test_concurrent_calls_of_one_resident_for_one_need_agree_on_the_first(
+        settings, topology, database, token, requests_collection):
+    database("intake")
+    app = intake_api.create_app(settings)
+    answers = []
+
+    def post(channel):
+        answers.append(Client(app).post("/v1/requests", headers=token,
+                                        json=story_request(channel=channel)))
+
+    threads = [threading.Thread(target=post, args=(channel,))
+               for channel in ("phone", "hotline", "online", "walk_in", "phone")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {a.status_code for a in answers} == {202}
+    firsts = [a.json["request_id"] for a in answers if a.json["repeat_of"] is None]
+    assert len(firsts) == 1
+    assert {a.json["repeat_of"] for a in answers if a.json["repeat_of"]} == set(firsts)
+    assert requests_collection.count_documents({}) == 5

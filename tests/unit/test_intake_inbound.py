@@ -88,7 +88,10 @@ def test_a_key_claim_lives_until_it_expires():
     assert not domain.claim_live(None, 0)
 
 
-def test_a_repeat_links_to_the_first_request_of_the_chain():
-    assert domain.repeat_root(None) is None
-    assert domain.repeat_root({"_id": "r-1", "repeat_of": None}) == "r-1"
-    assert domain.repeat_root({"_id": "r-2", "repeat_of": "r-1"}) == "r-1"
+def test_a_need_is_open_while_its_first_request_is_open_or_being_written():
+    claim = {"request_id": "r-1", "claimed_ms": 1000}
+    assert domain.need_still_open(claim, {"status": "case_opened"}, 10**9)
+    assert not domain.need_still_open(claim, {"status": "resolved"}, 1001)
+    assert not domain.need_still_open(claim, {"status": "cancelled"}, 1001)
+    assert domain.need_still_open(claim, None, 1000 + domain.FIRST_WRITE_GRACE_MS - 1)
+    assert not domain.need_still_open(claim, None, 1000 + domain.FIRST_WRITE_GRACE_MS)
