@@ -4,6 +4,7 @@
 - ``docs/events.md`` and ``docs/asyncapi.json``: the events catalogue, from
   ``services.common.contracts.CATALOGUE``, the envelope schema and the handlers found
   on the service classes;
+- ``docs/inbound-asyncapi.json``: what other government systems send to intake;
 - ``docs/openapi/<service>.json``: each HTTP API, from the schemas its routes are
   served with (``services.common.openapi``).
 
@@ -21,10 +22,12 @@ from services.common.openapi import document
 
 from docs.asyncapi import render_asyncapi
 from docs.events_md import render_events_md
+from docs.inbound_asyncapi import render_inbound_asyncapi
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_MD = "docs/events.md"
 ASYNCAPI_JSON = "docs/asyncapi.json"
+INBOUND_ASYNCAPI_JSON = "docs/inbound-asyncapi.json"
 
 
 def render_openapi(service):
@@ -35,7 +38,8 @@ def render_openapi(service):
 
 def render():
     """{path relative to the repository root: text} of every generated file."""
-    files = {EVENTS_MD: render_events_md(), ASYNCAPI_JSON: render_asyncapi()}
+    files = {EVENTS_MD: render_events_md(), ASYNCAPI_JSON: render_asyncapi(),
+             INBOUND_ASYNCAPI_JSON: render_inbound_asyncapi()}
     for service in config.SERVICES:
         files[f"docs/openapi/{service}.json"] = render_openapi(service)
     return files

@@ -43,6 +43,9 @@ class Settings:
     service_levels: str = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
     sla_interval_s: float = 30.0
     reopen_window_s: int = 7 * 86400
+    # intake: how long an Idempotency-Key names its request; the external systems' registry
+    idempotency_ttl_s: int = 86400
+    inbound_systems_file: str = ""
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -96,6 +99,9 @@ def settings(env=None):
         service_levels=env.get("SHEGONG_SLA", "urgent=30m/24h,normal=4h/7d,low=1d/30d"),
         sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
+        idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
+        # empty: services/intake/systems.json (development keys); production names its own
+        inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
     )
 
 

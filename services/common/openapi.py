@@ -48,6 +48,10 @@ def _operation(route, method):
     if route.body:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": route.body}}}
+    # what a route's schemas cannot say (e.g. a body it parses itself): handler.openapi
+    extra = dict(getattr(route.handler, "openapi", None) or {})
+    operation["responses"].update(extra.pop("responses", {}))
+    operation.update(extra)
     if route.public:
         operation["security"] = []
         return operation

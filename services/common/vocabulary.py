@@ -91,7 +91,8 @@ ACTIVITY_TYPES = {
 
 DONATION_KINDS = {"money": "善款", "goods": "物资"}
 
-REQUEST_STATUSES = ("received", "case_opened", "resolved")  # in the order they are reached
+# In the order they are reached; a reopened case takes its request back to case_opened.
+REQUEST_STATUSES = ("received", "case_opened", "resolved", "closed", "cancelled")
 
 RECIPIENT_ROLES = ("worker", "resident", "emergency_contact", "station_head", "duty_officer")
 

@@ -5,9 +5,10 @@ from services.common import config, mongo
 from services.common.http import Api, ApiError, json_response, require_station, route
 from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
-from services.intake import domain, handlers
+from services.intake import api_events, domain, handlers
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import RequestStore
+from services.intake.systems import SystemRegistry, registry
 
 routes = []
 
@@ -18,15 +19,19 @@ class Context:
     relay: OutboxRelay
     broker: BrokerProbe
     pseudonym_key: str
+    idempotency_ttl_s: int
+    systems: SystemRegistry
 
 
 @route(routes, "/v1/requests", methods=["POST"], body=RequestIn, response=AcceptedOut,
        status=202, errors=(403, 409))
 def post_request(call):
-    """Record a resident's request; 202 with its id and status URL.
+    """Record a resident's request; 202 with its id, status URL, and what it repeats.
 
     ``Idempotency-Key``: a retry with the same key and body answers the same (with
-    ``Idempotent-Replayed: true``) and records nothing new; another body is 409.
+    ``Idempotent-Replayed: true``) and records nothing new; another body is 409. A key
+    names its request for ``SHEGONG_IDEMPOTENCY_TTL_S`` seconds (24 h), then is free.
+    ``repeat_of``: an open request of the same resident for the same need, if any.
     """
     body = call.body
     key = call.request.headers.get("Idempotency-Key")
@@ -34,14 +39,16 @@ def post_request(call):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters")
     if not call.principal.may_see_station(body["station"]):
         raise ApiError(403, "forbidden", "staff record requests for their own station only")
+    context = call.context
     try:
         document, replayed = handlers.submit_request(
-            call.context.store, call.context.relay, call.context.broker, body,
-            call.principal.id, key, call.context.pseudonym_key)
+            context.store, context.relay, context.broker, body, call.principal.id, key,
+            context.pseudonym_key, context.idempotency_ttl_s)
     except domain.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
     answer = AcceptedOut().dump({"request_id": document["_id"], "status": document["status"],
-                                 "status_url": f"/v1/requests/{document['_id']}"})
+                                 "status_url": f"/v1/requests/{document['_id']}",
+                                 "repeat_of": document.get("repeat_of")})
     headers = {"Location": answer["status_url"]}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -61,7 +68,9 @@ def get_request(call, request_id):
 def create_app(settings=None):
     settings = settings or config.settings()
     store = RequestStore(mongo.database(settings, "intake"))
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": store.requests},
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri),
+                        {"requests": store.requests, "registry_updates": store.registry_updates},
                         settings.relay_grace_s)
-    return Api("intake", settings, routes,
-               Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key))
+    return Api("intake", settings, routes + api_events.routes,
+               Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key,
+                       settings.idempotency_ttl_s, registry(settings)))

@@ -1,27 +1,39 @@
-"""Intake rules: identity of a request, idempotency, and the request's status. Pure."""
+"""Intake rules: identity of a request, idempotency, repeats, and the request's status. Pure."""
 import hashlib
 import json
 import uuid
 
 from services.common import clock
 from services.common.contracts import REQUEST_RECEIVED
-from services.common.privacy import mask_name, mask_phone, pseudonym
-from services.common.vocabulary import REQUEST_STATUSES
+from services.common.privacy import mask_id_number, mask_name, mask_phone, pseudonym
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b6f2a0e-4d0c-4c8e-9a57-2f7d1f0c3e11")
 
-STATUS_RANK = {status: rank for rank, status in enumerate(REQUEST_STATUSES)}
+# A request is open (a new one for the same need is a repeat of it) until its case ends.
+OPEN_STATUSES = ("received", "case_opened")
+FIRST_WRITE_GRACE_MS = 10_000
+
+# The request's status follows its case's status (the case event says it).
+STATUS_OF_CASE = {"received": "case_opened", "assigned": "case_opened",
+                  "accepted": "case_opened", "in_progress": "case_opened",
+                  "referred": "case_opened", "resolved": "resolved", "closed": "closed",
+                  "cancelled": "cancelled"}
 
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different body."""
 
 
+def idempotency_key_id(caller, idempotency_key):
+    """The same caller and key name the same claim, whoever of two concurrent twins wins."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{caller}\x1f{idempotency_key}"))
+
+
 def request_id_for(caller, idempotency_key):
-    """A retried POST (same caller, same key) names the same request: one insert wins."""
+    """Kept for the first claim of a key: retried POSTs name the same request."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{caller}\x1f{idempotency_key}"))
+    return idempotency_key_id(caller, idempotency_key)
 
 
 def fingerprint(body):
@@ -35,27 +47,80 @@ def check_replay(document, body_fingerprint):
         raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
 
 
-def receive(request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now):
+def key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s):
+    """What is stored for an Idempotency-Key: it names its request until ``expires_ms``."""
+    return {"_id": key_id, "request_id": request_id, "caller": caller,
+            "fingerprint": body_fingerprint, "claimed_ms": now_ms,
+            "expires_ms": now_ms + int(ttl_s * 1000)}
+
+
+def claim_live(claim, now_ms):
+    """An expired key is free again: a new request may be made under it."""
+    return claim is not None and claim["expires_ms"] > now_ms
+
+
+def resident_ref(pseudonym_key, resident):
+    """The resident's pseudonymous id: from her phone, as every request since the foundation."""
+    return pseudonym(pseudonym_key, resident["phone"])
+
+
+def registered_person_ref(pseudonym_key, person):
+    """A registry entry's ref: the phone's, to meet her requests; else the ID number's."""
+    if person.get("phone"):
+        return pseudonym(pseudonym_key, person["phone"])
+    return pseudonym(pseudonym_key, "id_number", person["id_number"])
+
+
+def need_still_open(claim, first_request, now_ms):
+    """Whether the request a resident-and-need claim names is still open (a new request
+    for that need is then a repeat of it). A claimed request not yet stored is being
+    written right now, unless the claim is old: then its writer died before storing it."""
+    if first_request is None:
+        return now_ms - claim["claimed_ms"] < FIRST_WRITE_GRACE_MS
+    return first_request["status"] in OPEN_STATUSES
+
+
+def masked_contact(contact):
+    if not contact:
+        return None
+    return {"name": mask_name(contact["name"]), "relation": contact.get("relation", ""),
+            "phone": mask_phone(contact["phone"])}
+
+
+def masked_resident(resident):
+    """What intake keeps of a resident: masked; casework, the registry, gets her in full."""
+    masked = {"name": mask_name(resident["name"]), "phone": mask_phone(resident["phone"])}
+    if resident.get("id_number"):
+        masked["id_number"] = mask_id_number(resident["id_number"])
+    if resident.get("emergency_contact"):
+        masked["emergency_contact"] = masked_contact(resident["emergency_contact"])
+    return masked
+
+
+def receive(request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
+            repeat_of=None, source=None):
     """The request as intake records it, and the event announcing it."""
     received_at = body.get("received_at") or clock.iso(now)
     resident = body["resident"]
+    ref = resident_ref(pseudonym_key, resident)
     event_data = {
         "request_id": request_id, "channel": body["channel"], "station": body["station"],
-        "resident": resident, "resident_ref": pseudonym(pseudonym_key, resident["phone"]),
-        "need": body["need"], "received_at": received_at,
+        "resident": resident, "resident_ref": ref, "need": body["need"],
+        "received_at": received_at, "repeat_of": repeat_of, "source": source,
     }
     record = {
-        "_id": request_id, "status": "received", "case_id": None,
+        "_id": request_id, "status": "received", "case_id": None, "case_seq": 0,
         "channel": body["channel"], "station": body["station"], "need_type": body["need"]["type"],
-        "resident": {"name": mask_name(resident["name"]), "phone": mask_phone(resident["phone"])},
+        "resident": masked_resident(resident), "resident_ref": ref,
+        "categories": list(resident.get("categories") or []),
         "received_at": received_at, "received_ms": clock.to_ms(clock.parse_iso(received_at)),
         "recorded_at": clock.iso(now), "recorded_by": caller,
         "idempotency_key": idempotency_key, "fingerprint": body_fingerprint,
+        "repeat_of": repeat_of, "source": source,
     }
     return record, (REQUEST_RECEIVED, event_data)
 
 
-def earlier_statuses(status):
-    """The statuses a request may move to ``status`` from: it only moves forward,
-    whatever order the case events arrive in."""
-    return [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+def request_status(case_status):
+    """The request's status once its case has ``case_status``."""
+    return STATUS_OF_CASE[case_status]

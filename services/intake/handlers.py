@@ -1,46 +1,168 @@
-"""The intake service layer: record a request and publish it; follow its case."""
+"""The intake service layer: record a request and publish it; take events from other
+government systems; follow a request's case."""
 import logging
+import uuid
+from dataclasses import dataclass
 
 from services.common import clock
-from services.common.envelope import new_event
+from services.common.envelope import InvalidEvent, new_event
 from services.common.messaging import BrokerUnavailable
-from services.intake import domain
+from services.intake import domain, inbound
 
 log = logging.getLogger(__name__)
 
 
-def submit_request(store, relay, broker, body, caller, idempotency_key, pseudonym_key):
+@dataclass
+class Recorded:
+    """What an inbound event became (a request or a registry change), and whether it
+    was received before (the same source and id: acknowledged and ignored)."""
+    document: dict
+    replayed: bool
+
+
+def submit_request(store, relay, broker, body, caller, idempotency_key, pseudonym_key,
+                   idempotency_ttl_s=86400):
     """Record a validated request and publish ``request.received``.
 
     Returns ``(document, replayed)``. Guarantees: BrokerUnavailable (503) means nothing
     was recorded; a returned document is stored and its event will be published, now
-    or by the relay. The same caller and Idempotency-Key always name the same request.
+    or by the relay. The same caller and Idempotency-Key name the same request until
+    the key expires (``idempotency_ttl_s``); after that the key is free again.
     """
     body_fingerprint = domain.fingerprint(body)
-    request_id = domain.request_id_for(caller, idempotency_key)
+    request_id = str(uuid.uuid4())
     if idempotency_key is not None:
-        existing = store.get(request_id)
-        if existing:
-            domain.check_replay(existing, body_fingerprint)
+        request_id, existing = _claim_key(store, broker, caller, idempotency_key,
+                                          body_fingerprint, idempotency_ttl_s)
+        if existing is not None:
             return existing, True
     if not broker.reachable():
         raise BrokerUnavailable("broker unreachable; request not recorded")
-    now = clock.now()
-    record, (contract, data) = domain.receive(request_id, body, caller, body_fingerprint,
-                                              idempotency_key, pseudonym_key, now)
-    envelope = new_event(contract, data, subject=request_id, correlation_id=request_id,
-                         sequence=1, time=now)
-    document = store.add(record, [envelope])
-    if document is None:  # a concurrent retry with the same key inserted it first
+    document = record_request(store, relay, broker, request_id, body, caller, pseudonym_key,
+                              body_fingerprint, idempotency_key)
+    if document is None:  # a concurrent twin with the same key inserted it first
         existing = store.get(request_id)
         domain.check_replay(existing, body_fingerprint)
         return existing, True
-    log.info("request %s recorded (%s, %s, %s)", request_id, data["channel"], data["station"],
-             data["need"]["type"])
-    if not relay.publish_now("requests", document):
-        broker.failed()
     return document, False
 
 
-def follow_case(store, case_id, request_id, status):
-    store.follow_case(request_id, case_id, status)
+def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
+    """The request id this key names, and the request if it was recorded already.
+
+    IdempotencyConflict if the live key was used with another body."""
+    key_id = domain.idempotency_key_id(caller, key)
+    for _ in range(3):  # a lost race is settled by reading the winner's claim
+        now_ms = clock.to_ms(clock.now())
+        claim = store.key_claim(key_id)
+        if domain.claim_live(claim, now_ms):
+            domain.check_replay(claim, body_fingerprint)
+            # None: claimed but not recorded (a crash, a 503): this retry records it
+            return claim["request_id"], store.get(claim["request_id"])
+        if not broker.reachable():  # before claiming: a 503 leaves nothing behind
+            raise BrokerUnavailable("broker unreachable; request not recorded")
+        # The claim decides between twins. The first request under a key also gets the
+        # key's own id (a second line of defence); a key reused after its expiry, or
+        # whose claim was purged, gets a fresh one.
+        first_use = claim is None and store.get(key_id) is None
+        request_id = key_id if first_use else str(uuid.uuid4())
+        fresh = domain.key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s)
+        if store.claim_key(fresh, claim):
+            return request_id, None
+    raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
+
+
+def record_request(store, relay, broker, request_id, body, caller, pseudonym_key,
+                   body_fingerprint, idempotency_key=None, source=None):
+    """Insert the request with its event (a repeat if an earlier one of the same resident
+    for the same need is open) and publish it; None if ``request_id`` exists already."""
+    now = clock.now()
+    ref = domain.resident_ref(pseudonym_key, body["resident"])
+    repeat_of = store.first_open_request(ref, body["need"]["type"], request_id,
+                                         clock.to_ms(now))
+    record, (contract, data) = domain.receive(
+        request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
+        repeat_of=repeat_of, source=source)
+    envelope = new_event(contract, data, subject=request_id, correlation_id=request_id,
+                         sequence=1, time=now)
+    document = store.add(record, [envelope])
+    if document is None:
+        return None
+    log.info("request %s recorded (%s, %s, %s%s)", request_id, data["channel"], data["station"],
+             data["need"]["type"], f", repeat of {repeat_of}" if repeat_of else "")
+    if not relay.publish_now("requests", document) and broker is not None:
+        broker.failed()
+    return document
+
+
+def receive_inbound(store, relay, system, body, pseudonym_key):
+    """Take one CloudEvent from an authenticated external system.
+
+    Returns Recorded (``replayed``: the same (source, id) was received before and is
+    ignored). Raises InboundRejected for an invalid envelope or data, an unknown type,
+    or a type or source this system may not use: nothing is recorded then.
+    """
+    envelope = inbound.parse_envelope(body)
+    inbound_type = inbound.authorise(system, envelope)
+    data = inbound.load_data(inbound_type, envelope)
+    record_id = inbound.inbound_id(envelope["source"], envelope["id"])
+    source = inbound.source_of(system, inbound_type, envelope)
+    now = clock.now()
+    if inbound_type.becomes == "registry_update":
+        existing = store.registry_updates.find_one({"_id": record_id})
+        if existing:
+            return Recorded(existing, True)
+        record, (contract, event_data) = inbound.registry_update(
+            record_id, system, inbound_type, envelope, data, pseudonym_key, now)
+        event = new_event(contract, event_data, subject=event_data["resident_ref"],
+                          correlation_id=record_id, sequence=1, time=now)
+        document = store.add_registry_update(record, [event])
+        if document is None:
+            return Recorded(store.registry_updates.find_one({"_id": record_id}), True)
+        log.info("registry update %s recorded (%s from %s)", record_id, data["change"], system.id)
+        relay.publish_now("registry_updates", document)
+        return Recorded(document, False)
+    existing = store.get(record_id)
+    if existing:
+        return Recorded(existing, True)
+    request = inbound.request_body(inbound_type, envelope, data, now)
+    document = record_request(store, relay, None, record_id, request, f"system:{system.id}",
+                              pseudonym_key, domain.fingerprint(envelope["data"]), source=source)
+    if document is None:
+        return Recorded(store.get(record_id), True)
+    return Recorded(document, False)
+
+
+def authenticate_amqp(systems, envelope, credentials):
+    """The system an AMQP event comes from: named by its source, proven by the AMQP user
+    RabbitMQ verified or by its API key (401 otherwise)."""
+    system = systems.for_source(envelope["source"])
+    if system is None:
+        raise inbound.InboundRejected(401, "unknown_system",
+                                      f"no system is configured with source {envelope['source']}")
+    user_id, key = credentials.get("user_id"), credentials.get("api_key")
+    by_user = bool(system.amqp_user) and user_id == system.amqp_user
+    by_key = isinstance(key, str) and system.key_matches(key)
+    if not (by_user or by_key):
+        raise inbound.InboundRejected(401, "unauthenticated", f"the event names source "
+                                      f"{envelope['source']} without that system's credential")
+    return system
+
+
+def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
+    """An event from the inbound exchange; a refusal is an InvalidEvent (dead letter)."""
+    try:
+        system = authenticate_amqp(systems, inbound.parse_envelope(body), credentials)
+        return receive_inbound(store, relay, system, body, pseudonym_key)
+    except inbound.InboundRejected as exc:
+        raise InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields) from None
+
+
+def follow_case(store, case, sequence, request_id=None):
+    """A case event moves its requests to the status the case's status implies."""
+    store.follow_case(case["case_id"], domain.request_status(case["status"]), sequence or 1,
+                      request_id=request_id)
+
+
+def purge_expired_keys(store):
+    return store.purge_expired_keys(clock.to_ms(clock.now()))

@@ -8,11 +8,16 @@ from services.common.events import NeedSchema, ResidentSchema
 from services.common.fields import Instant, StationId, Strict
 from services.common.vocabulary import CHANNELS
 
+# Channels station staff and the web record on; alert and petition arrive from other
+# government systems (POST /v1/events or the inbound exchange).
+STAFF_CHANNELS = ("phone", "walk_in", "online", "hotline", "referral")
+
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RequestIn(Strict):
-    channel = fields.String(required=True, validate=validate.OneOf(sorted(CHANNELS)))
+    """A request as station staff or the web record it. ``received_at``: default now."""
+    channel = fields.String(required=True, validate=validate.OneOf(STAFF_CHANNELS))
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
     need = fields.Nested(NeedSchema, required=True)
@@ -28,6 +33,15 @@ class AcceptedOut(Schema):
     request_id = fields.String()
     status_url = fields.String()
     status = fields.String()
+    repeat_of = fields.String(allow_none=True, metadata={
+        "description": "the open request of the same resident for the same need that this "
+                       "one repeats (casework adds it to that case); null if none"})
+
+
+class SourceOut(Schema):
+    system = fields.String()
+    kind = fields.String()
+    event_id = fields.String()
 
 
 class RequestOut(Schema):
@@ -38,6 +52,10 @@ class RequestOut(Schema):
     channel = fields.String()
     station = fields.String()
     need_type = fields.String()
-    resident = fields.Dict()
+    resident = fields.Dict(metadata={"description": "masked: name, phone, id_number, "
+                                                    "emergency_contact"})
     received_at = fields.String()
     recorded_at = fields.String()
+    repeat_of = fields.String(allow_none=True)
+    source = fields.Nested(SourceOut, allow_none=True, metadata={
+        "description": "the government system and event it came from; null if staff or web"})

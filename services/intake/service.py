@@ -2,36 +2,79 @@
 from nameko.timer import timer
 
 from services.common import config
-from services.common.contracts import CASE_OPENED, CASE_RESOLVED
+from services.common.contracts import (
+    CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REOPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
+)
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake import handlers
+from services.intake.amqp_inbound import Systems, inbound_events, inbound_topology
 from services.intake.store import RequestStore
 
-RELAY_INTERVAL_S = config.settings().relay_interval_s
+SETTINGS = config.settings()
+RELAY_INTERVAL_S = SETTINGS.relay_interval_s
+KEY_PURGE_INTERVAL_S = 600
 
 
 class IntakeService:
     name = "intake"
+    extra_topology = staticmethod(inbound_topology)
 
     store = Storage(RequestStore)
-    outbox = Outbox("requests")
+    outbox = Outbox("requests", "registry_updates")
+    systems = Systems()
     log_context = LogContext()
+
+    @inbound_events
+    def receive_inbound_event(self, body, credentials):
+        """An event from another government system: a request or a registry update, or a
+        dead letter with the reason (unknown type, invalid, not allowed)."""
+        handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, body, credentials,
+                                      config.settings().pseudonym_key)
 
     @handles(CASE_OPENED)
     def case_opened(self, body):
         """The request's status page shows its case once casework opened it."""
-        _, case = load_event(body, CASE_OPENED)
-        handlers.follow_case(self.store, case["case_id"], case["request_id"], "case_opened")
+        envelope, case = load_event(body, CASE_OPENED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+
+    @handles(CASE_REQUEST_LINKED)
+    def case_request_linked(self, body):
+        """A repeat request joined its open case: it follows that case from now on."""
+        envelope, case = load_event(body, CASE_REQUEST_LINKED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["linked_request_id"])
 
     @handles(CASE_RESOLVED)
     def case_resolved(self, body):
-        """The request's status page shows that its case was resolved."""
-        _, case = load_event(body, CASE_RESOLVED)
-        handlers.follow_case(self.store, case["case_id"], case["request_id"], "resolved")
+        """The requests of the case show that it was resolved."""
+        envelope, case = load_event(body, CASE_RESOLVED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+
+    @handles(CASE_CLOSED)
+    def case_closed(self, body):
+        """The requests of the case show that it was closed."""
+        envelope, case = load_event(body, CASE_CLOSED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+
+    @handles(CASE_REOPENED)
+    def case_reopened(self, body):
+        """The requests of a reopened case are open again."""
+        envelope, case = load_event(body, CASE_REOPENED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+
+    @handles(CASE_CANCELLED)
+    def case_cancelled(self, body):
+        """The requests of the case show that it was cancelled."""
+        envelope, case = load_event(body, CASE_CANCELLED)
+        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):
-        """Publish request events that a crashed or cut-off API worker left in the outbox."""
+        """Publish request and registry events that a crashed or cut-off writer left behind."""
         self.outbox.sweep()
+
+    @timer(interval=KEY_PURGE_INTERVAL_S)
+    def purge_expired_keys(self):
+        """Forget Idempotency-Keys past their expiry (real MongoDB could use a TTL index)."""
+        handlers.purge_expired_keys(self.store)

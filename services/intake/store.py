@@ -1,28 +1,103 @@
-"""The intake adapter over its own MongoDB database: the ``requests`` collection.
+"""The intake adapter over its own MongoDB database.
 
-One document per request holds what intake recorded (the resident masked), the
-idempotency fingerprint, the request's status and its outbox.
+- ``requests``: one document per request: what intake recorded (the resident masked),
+  the idempotency fingerprint, whether it repeats an open request, the request's status
+  as its case moves, and its outbox;
+- ``idempotency_keys``: which request a caller's Idempotency-Key names, until it expires;
+- ``open_needs``: per resident and need, the first request still open (repeats link to it);
+- ``registry_updates``: one document per key-persons-list change received from another
+  system (the person masked) with its outbox.
 """
+from pymongo.errors import DuplicateKeyError
+
 from services.common import outbox
-from services.intake.domain import earlier_statuses
+from services.intake.domain import need_still_open
 
 
 class RequestStore:
     def __init__(self, database):
         self.requests = database["requests"]
+        self.idempotency_keys = database["idempotency_keys"]
+        self.registry_updates = database["registry_updates"]
+        self.open_needs = database["open_needs"]
 
     def ensure_indexes(self):
         self.requests.create_index("station")
+        self.requests.create_index("case_id")
+        self.idempotency_keys.create_index("expires_ms")
         outbox.ensure_indexes(self.requests)
+        outbox.ensure_indexes(self.registry_updates)
 
     def add(self, record, envelopes):
-        """Insert a new request with its event; None if the id exists (a retried key)."""
+        """Insert a new request with its event; None if the id exists (a retry or a twin)."""
         return outbox.insert_new(self.requests, record, envelopes)
 
     def get(self, request_id):
         return self.requests.find_one({"_id": request_id})
 
-    def follow_case(self, request_id, case_id, status):
-        """Move a request forward to ``status`` with its case; never backward."""
-        self.requests.update_one({"_id": request_id, "status": {"$in": earlier_statuses(status)}},
-                                 {"$set": {"status": status, "case_id": case_id}})
+    def first_open_request(self, resident_ref, need_type, request_id, now_ms):
+        """The open request that this one repeats, or None if this one comes first.
+
+        One claim document per resident and need names the first open request, so two
+        concurrent calls agree on which is first (a unique _id decides); a claim whose
+        request is no longer open is taken over by compare-and-set.
+        """
+        claim_id = f"{resident_ref}\x1f{need_type}"
+        for _ in range(5):
+            claim = self.open_needs.find_one({"_id": claim_id})
+            if claim is None:
+                try:
+                    self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
+                                                "claimed_ms": now_ms})
+                    return None
+                except DuplicateKeyError:
+                    continue
+            if claim["request_id"] == request_id:  # this request's own retry
+                return None
+            if need_still_open(claim, self.get(claim["request_id"]), now_ms):
+                return claim["request_id"]
+            taken = self.open_needs.update_one(
+                {"_id": claim_id, "request_id": claim["request_id"]},
+                {"$set": {"request_id": request_id, "claimed_ms": now_ms}})
+            if taken.modified_count == 1:
+                return None
+        return None  # contended past reason: record it as a first request
+
+    # Idempotency-Key claims: decided from the stored expires_ms, since the development
+    # store has no TTL monitor; expired claims are also removed by purge_expired_keys.
+    def key_claim(self, key_id):
+        return self.idempotency_keys.find_one({"_id": key_id})
+
+    def claim_key(self, claim, previous=None):
+        """Take a key that is free (never used, or ``previous``, its claim, expired);
+        False if a concurrent twin took it first."""
+        if previous is None:
+            try:
+                self.idempotency_keys.insert_one(claim)
+            except DuplicateKeyError:
+                return False
+            return True
+        done = self.idempotency_keys.update_one(
+            {"_id": claim["_id"], "request_id": previous["request_id"]},
+            {"$set": {k: v for k, v in claim.items() if k != "_id"}})
+        return done.modified_count == 1
+
+    def purge_expired_keys(self, now_ms):
+        return self.idempotency_keys.delete_many({"expires_ms": {"$lt": now_ms}}).deleted_count
+
+    def add_registry_update(self, record, envelopes):
+        """Insert a registry change with its event; None if that event was received before."""
+        return outbox.insert_new(self.registry_updates, record, envelopes)
+
+    def follow_case(self, case_id, status, case_seq, request_id=None):
+        """Give the requests of a case the status its newest event implies.
+
+        ``request_id`` (the case's own request, or a repeat just linked to it) gets the
+        case id; every request already on the case follows it. An event older than the
+        last one applied (``case_seq``) changes nothing, whatever order they arrive in.
+        """
+        older = {"$or": [{"case_seq": {"$lt": case_seq}}, {"case_seq": {"$exists": False}}]}
+        change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
+        if request_id is not None:
+            self.requests.update_one({"_id": request_id, **older}, change)
+        self.requests.update_many({"case_id": case_id, **older}, change)

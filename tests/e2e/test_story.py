@@ -24,8 +24,9 @@ pytestmark = pytest.mark.e2e
 
 
 class System:
-    def __init__(self, process, var_dir, ports, output):
+    def __init__(self, process, var_dir, ports, output, amqp_uri=None):
         self.process, self.var_dir, self.ports, self.output = process, var_dir, ports, output
+        self.amqp_uri = amqp_uri  # its own virtual host, for tests that publish directly
 
     def url(self, service, path):
         return f"http://127.0.0.1:{self.ports[service]}{path}"
@@ -61,7 +62,7 @@ def system(tmp_path_factory, rabbit):
         wait_until(lambda: any("[shegong] ready" in line for line in output)
                    or process.poll() is not None, 90, message="make run's 'ready'")
         assert process.poll() is None, "".join(output)
-        yield System(process, var_dir, ports, output)
+        yield System(process, var_dir, ports, output, env["AMQP_URI"])
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

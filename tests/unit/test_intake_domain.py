@@ -3,6 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from services.common.vocabulary import CASE_STATUSES
 from services.intake import domain
 from tests.support import story_request
 
@@ -39,7 +40,11 @@ def test_receive_keeps_the_resident_masked_and_announces_her_in_full():
     assert contract.type == "shegong.request.received.v1"
 
 
-def test_status_only_moves_forward():
-    assert domain.earlier_statuses("case_opened") == ["received"]
-    assert domain.earlier_statuses("resolved") == ["received", "case_opened"]
-    assert domain.earlier_statuses("received") == []
+def test_the_request_status_follows_its_case_status():
+    # the order of arrival is settled by the case events' sequence (tests/service)
+    assert domain.request_status("assigned") == "case_opened"
+    assert domain.request_status("in_progress") == "case_opened"
+    assert domain.request_status("resolved") == "resolved"
+    assert domain.request_status("closed") == "closed"
+    assert domain.request_status("cancelled") == "cancelled"
+    assert set(domain.STATUS_OF_CASE) == set(CASE_STATUSES)

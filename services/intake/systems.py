@@ -1,0 +1,72 @@
+"""The external government systems allowed to send events in: configuration, not code.
+
+Each system has an id, the CloudEvents ``source`` it sends as, the SHA-256 of its API
+key (the key itself is never stored), optionally the RabbitMQ user it publishes as,
+and the event types it may send. Onboarding a system is adding an entry to the file
+named by ``SHEGONG_INBOUND_SYSTEMS_FILE`` (default: ``services/intake/systems.json``).
+"""
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_FILE = Path(__file__).with_name("systems.json")
+
+
+def key_digest(key):
+    """What the registry stores of a key. API keys are long random strings, so a plain
+    SHA-256 is enough (a password hash would only slow every call down)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ExternalSystem:
+    id: str
+    name: str
+    source: str
+    key_sha256: str
+    event_types: frozenset
+    amqp_user: str = None
+
+    def key_matches(self, key):
+        return bool(key) and hmac.compare_digest(key_digest(key), self.key_sha256)
+
+    def may_send(self, event_type):
+        return event_type in self.event_types
+
+
+class SystemRegistry:
+    def __init__(self, systems):
+        self.systems = {system.id: system for system in systems}
+        self._by_source = {system.source: system for system in systems}
+        if len(self._by_source) != len(self.systems):
+            raise ValueError("two external systems share a CloudEvents source")
+
+    @classmethod
+    def from_json(cls, text):
+        entries = json.loads(text)["systems"]
+        return cls([ExternalSystem(
+            id=entry["id"], name=entry.get("name", entry["id"]), source=entry["source"],
+            key_sha256=entry["key_sha256"].lower(), event_types=frozenset(entry["event_types"]),
+            amqp_user=entry.get("amqp_user")) for entry in entries])
+
+    def for_source(self, source):
+        return self._by_source.get(source)
+
+    def for_key(self, key):
+        """The system this API key belongs to, or None."""
+        if not key:
+            return None
+        return next((s for s in self.systems.values() if s.key_matches(key)), None)
+
+
+@lru_cache(maxsize=8)
+def _load(path):
+    return SystemRegistry.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def registry(settings):
+    """The registry configured for this process (read once per file)."""
+    return _load(settings.inbound_systems_file or str(DEFAULT_FILE))
