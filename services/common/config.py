@@ -37,6 +37,11 @@ class Settings:
     max_workers: int
     http_threads: int
     http_workers: int
+    queue_type: str
+    metrics_ports: dict
+    metrics_host: str
+    metrics_token: str
+    rabbit_api_uri: str
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -55,7 +60,12 @@ class Settings:
             "ACCEPT": ["cloudevents", "json"],
             "SHEGONG_RETRY_DELAYS_MS": self.retry_delays_ms,
             "SHEGONG_RELAY_GRACE_S": self.relay_grace_s,
+            "SHEGONG_QUEUE_TYPE": self.queue_type,
         }
+
+    def metrics_port(self, service):
+        """The worker's metrics and probe port; 0: off."""
+        return self.metrics_ports[service]
 
 
 def settings(env=None):
@@ -86,4 +96,17 @@ def settings(env=None):
         max_workers=int(env.get("SHEGONG_MAX_WORKERS", "10")),
         http_threads=int(env.get("SHEGONG_HTTP_THREADS", "4")),
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
+        # quorum in the containers (replicated, the definitions file declares them so);
+        # classic by default, as existing development brokers have them
+        queue_type=env.get("SHEGONG_QUEUE_TYPE", "classic"),
+        # a worker's /metrics, /healthz, /readyz port: <SERVICE>_METRICS_PORT, else
+        # SHEGONG_METRICS_PORT (one worker per container), else 0 (off)
+        metrics_ports={name: int(env.get(f"{name.upper()}_METRICS_PORT",
+                                         env.get("SHEGONG_METRICS_PORT", "0")))
+                       for name in SERVICES},
+        metrics_host=env.get("SHEGONG_METRICS_HOST", env.get("SHEGONG_BIND_HOST", "127.0.0.1")),
+        # set: GET /metrics on the APIs needs "Authorization: Bearer <it>"; empty: public
+        metrics_token=env.get("SHEGONG_METRICS_TOKEN", ""),
+        # the RabbitMQ management API (make status, the dead-letter tool)
+        rabbit_api_uri=env.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"),
     )
