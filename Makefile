@@ -24,6 +24,7 @@ test: venv
 
 docs: venv
 	$(PY) -m docs.generate
+	$(PY) -m services.common.definitions write
 
 # Operations (docs/operations.md). SERVICE=intake|casework|notifications|reporting narrows.
 status: venv

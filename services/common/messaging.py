@@ -299,8 +299,8 @@ def consumers_of(service_cls):
     return sorted(found, key=lambda item: (item[1].type, item[0]))
 
 
-def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
-    """Declare every exchange, queue and binding before anything publishes."""
+def topology(service_classes, retry_delays_ms, queue_type="classic"):
+    """Every exchange and queue (with its binding) of the system, unbound kombu entities."""
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [event_exchange(producer) for producer in
                  sorted({contract.producer for contract in CATALOGUE.values()})]
@@ -309,6 +309,12 @@ def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="cla
         entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
             entities.append(handler_queue(contract, service_cls.name, method, queue_type))
+    return entities
+
+
+def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
+    """Declare every exchange, queue and binding before anything publishes."""
+    entities = topology(service_classes, retry_delays_ms, queue_type)
     with Connection(amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:
