@@ -29,11 +29,14 @@ CONFIG_SOURCES = "".join((ROOT / "services" / "common" / name).read_text()
                          for name in ("config.py", "status.py", "logs.py"))
 
 
+SECRET_TEMPLATE = "secret.yaml"  # applied by hand, never by `kubectl apply -k`
+
+
 def load_manifests():
-    """{(kind, name): object} of every file the kustomization lists."""
+    """{(kind, name): object} of every file the kustomization lists, and the Secret template."""
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     objects = {}
-    for resource in kustomization["resources"]:
+    for resource in kustomization["resources"] + [SECRET_TEMPLATE]:
         for document in yaml.safe_load_all((K8S / resource).read_text()):
             if document:
                 objects[(document["kind"], document["metadata"]["name"])] = document
@@ -139,8 +142,10 @@ def scaled_object_problems(objects, service, name):
 
 def problems(kustomization, objects):
     listed = set(kustomization["resources"])
-    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", SECRET_TEMPLATE}
     found = [f"kustomization: {f} is not listed" for f in sorted(on_disk - listed)]
+    if SECRET_TEMPLATE in listed:
+        found.append("kustomization: the Secret template would overwrite the real Secrets")
     for obj in objects.values():
         found += schema_problems(obj)
         if obj["kind"] != "Namespace" and obj["metadata"].get("namespace") != "shegong":
@@ -196,11 +201,14 @@ def edit(objects, kind, name):
      .update(SHEGONG_TOKEN_SECRET="hunter2"), "Secret/shegong-secrets: SHEGONG_TOKEN_SECRET"),
     (lambda o: edit(o, "ConfigMap", "shegong-config")["data"].update(SHEGONG_TYPO="1"),
      "ConfigMap: SHEGONG_TYPO is read by no code"),
+    (lambda o, k: k["resources"].append("secret.yaml"), "the Secret template would overwrite"),
 ], ids=lambda value: value if isinstance(value, str) else "")
 def test_the_checks_catch_broken_manifests(change, expected):
-    kustomization, objects = load_manifests()
-    objects = copy.deepcopy(objects)
-    change(objects)
+    kustomization, objects = copy.deepcopy(load_manifests())
+    if change.__code__.co_argcount == 2:
+        change(objects, kustomization)
+    else:
+        change(objects)
     found = problems(kustomization, objects)
     assert any(expected in problem for problem in found), found
 
