@@ -154,6 +154,11 @@ def problems(kustomization, objects):
         for role in ("api", "worker"):
             found += workload_problems(objects, service, role)
     config = objects.get(("ConfigMap", "shegong-config"), {}).get("data", {})
+    for service in SERVICES:
+        for key, url in ((f"{service.upper()}_URL", f"http://{service}-api:{DEFAULT_PORTS[service]}"),
+                         (f"{service.upper()}_METRICS_URL", f"http://{service}-worker:9100")):
+            if config.get(key) != url:
+                found.append(f"ConfigMap: {key} must be {url} (make status finds it there)")
     # per-service variables are read as f"{name.upper()}_..."
     found += [f"ConfigMap: {key} is read by no code" for key in config
               if re.sub(r"^(INTAKE|CASEWORK|NOTIFICATIONS|REPORTING)_", "{name.upper()}_", key)
@@ -220,6 +225,10 @@ def test_compose_runs_quorum_queues_metrics_and_worker_probes():
         assert worker["environment"]["SHEGONG_QUEUE_TYPE"] == "quorum"
         assert worker["environment"]["SHEGONG_METRICS_PORT"] == "9100"
         assert "http://127.0.0.1:9100/readyz" in " ".join(worker["healthcheck"]["test"])
+        # `make status` run in another container finds the worker and the API by name
+        assert worker["environment"][f"{name.upper()}_METRICS_URL"] == f"http://{name}-worker:9100"
+        assert worker["environment"][f"{name.upper()}_URL"] == \
+            f"http://{name}-api:{DEFAULT_PORTS[name]}"
     rabbit = services["rabbitmq"]
     plugins_mount = next(v for v in rabbit["volumes"] if "enabled_plugins" in v)
     plugins = (ROOT / plugins_mount.split(":")[0]).read_text()
