@@ -8,6 +8,7 @@ import json
 
 import pytest
 from prometheus_client import REGISTRY
+from pymongo.errors import AutoReconnect
 
 from services.common import deadletters, messaging
 from services.common.contracts import CASE_ACCEPTED
@@ -17,6 +18,7 @@ from tests.support import wait_until
 
 HANDLED = []
 BROKEN = {"on": True}
+OUTAGE = {"left": 0}
 
 
 class Projection:
@@ -25,6 +27,9 @@ class Projection:
     @handles(CASE_ACCEPTED)
     def on_accepted(self, body):
         _, data = load_event(body, CASE_ACCEPTED)
+        if OUTAGE["left"] > 0:
+            OUTAGE["left"] -= 1
+            raise AutoReconnect("127.0.0.1:27017: connection refused")
         if BROKEN["on"]:
             raise RuntimeError("projection bug for resident 13812345678")
         HANDLED.append(data["case_id"])
@@ -49,6 +54,7 @@ def quorum_settings(monkeypatch, env):
 def projection(container_factory, quorum_settings):
     HANDLED.clear()
     BROKEN["on"] = True
+    OUTAGE["left"] = 0
     messaging.declare_topology(quorum_settings.amqp_uri, [Projection],
                                quorum_settings.retry_delays_ms, "quorum")
     container = container_factory(Projection, quorum_settings.nameko_config())
@@ -123,4 +129,14 @@ def test_replay_all_to_the_original_exchange(projection, quorum_settings):
     assert code == 0 and out.count("exchange casework.events") == 3
     wait_until(lambda: sorted(HANDLED) == sorted(e["data"]["case_id"] for e in events), 10,
                message="every replayed event handled")
+    assert tool(quorum_settings, "list")[1].strip() == "no dead letters"
+
+
+def test_an_outage_on_quorum_queues_waits_without_using_attempts(projection, quorum_settings):
+    BROKEN["on"] = False
+    OUTAGE["left"] = 4  # more outage retries than the 2 attempts allowed
+    outages_before = metric("shegong_events_retried_total", cause="outage")
+    EventPublisher(quorum_settings.amqp_uri).publish(accepted("case-outage"))
+    wait_until(lambda: HANDLED == ["case-outage"], 20, message="the store to come back")
+    assert metric("shegong_events_retried_total", cause="outage") - outages_before == 4
     assert tool(quorum_settings, "list")[1].strip() == "no dead letters"
