@@ -111,7 +111,6 @@ class OutboxRelay:
             log.info("outbox relay published %d event(s) left pending", total)
         return total
 
-
     @staticmethod
     def measure_backlog(name, collection, now_ms):
         """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest."""
