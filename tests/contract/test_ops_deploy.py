@@ -240,3 +240,21 @@ def test_compose_runs_quorum_queues_metrics_and_worker_probes():
     assert init == ["services.common.definitions", "services.common.bootstrap",
                     "services.casework.seed"]
     assert "prometheus" in services
+
+
+def test_prometheus_scrapes_every_process_and_alerts_on_metrics_that_exist():
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs["shegong-api"]["static_configs"][0]["targets"]) == {
+        f"{name}-api:{DEFAULT_PORTS[name]}" for name in SERVICES}
+    assert set(jobs["shegong-worker"]["dns_sd_configs"][0]["names"]) == {
+        f"{name}-worker" for name in SERVICES}
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from services.common import metrics
+    known = {m.describe()[0].name for m in vars(metrics).values()
+             if isinstance(m, MetricWrapperBase)}
+    for rule in rules["groups"][0]["rules"]:
+        used = set(re.findall(r"shegong_[a-z_]+", rule["expr"]))
+        assert used and all(name.removesuffix("_total") in known for name in used), rule
