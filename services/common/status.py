@@ -54,7 +54,10 @@ def probe(url):
 
 
 def outbox_backlog(settings, service):
-    """(pending documents, age in seconds of the oldest) or None if the store is away."""
+    """(pending documents, age in seconds of the oldest), None if the store is away, or
+    "-" for a service that keeps no outbox."""
+    if not outbox_collections(service):
+        return "-"
     database = mongo.database(settings, service)
     now_ms = clock.to_ms(clock.now())
     pending = []
@@ -89,16 +92,19 @@ def collect(settings, env=os.environ):
     queues = broker_queues(settings)
     depth = {q["queue"]: q["ready"] + q["unacked"] for q in queues or []}
     services = []
+    store_up = mongo.store_reachable(settings)  # once: a down store would time out per service
     for name in SERVICES:
         api = env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{settings.port(name)}")
         port = settings.metrics_port(name)
         worker = env.get(f"{name.upper()}_METRICS_URL", f"http://127.0.0.1:{port}" if port else "")
-        backlog = outbox_backlog(settings, name)
+        backlog = outbox_backlog(settings, name) if store_up or not outbox_collections(name) \
+            else None
+        if backlog is None or backlog == "-":
+            backlog = ("?", "?") if backlog is None else ("-", "-")
         services.append({
             "service": name, "api": probe(f"{api}/readyz"),
             "worker": probe(f"{worker}/readyz" if worker else ""),
-            "outbox_backlog": "?" if backlog is None else backlog[0],
-            "oldest_pending_s": "?" if backlog is None else backlog[1],
+            "outbox_backlog": backlog[0], "oldest_pending_s": backlog[1],
             "dead_letters": "?" if queues is None else depth.get(f"shegong.dead-letter.{name}", 0),
         })
     return {"services": services, "queues": queues}
