@@ -15,7 +15,9 @@ queue, in order, when the channel closes. ``replay`` republishes a message, with
 attempts reset, to the handler queue it failed in (the default: only the handler that
 failed sees it again) or with ``--to-exchange`` to its original exchange and routing
 key (every consumer of the event; they are idempotent), and acknowledges (removes) the
-dead letter only after the broker confirmed the republished copy.
+dead letter only after the broker confirmed the republished copy; a copy no queue takes
+(``mandatory``: the queue was deleted, the routing key is unknown) is refused, and the
+dead letter stays.
 """
 import argparse
 import json
@@ -153,11 +155,19 @@ def run(args, settings, out=sys.stdout):
                 print(json.dumps([letter.details() for letter in chosen], ensure_ascii=False,
                                  indent=2, default=str), file=out)
                 return 0
+            failed = 0
             for letter in chosen:
-                exchange, key = replay(settings.amqp_uri, letter, args.to_exchange)
+                try:
+                    exchange, key = replay(settings.amqp_uri, letter, args.to_exchange)
+                except Exception as exc:  # noqa: BLE001 - this one stays parked; go on
+                    failed += 1
+                    print(f"could not replay {letter.event_id} ({letter.service}), it stays in "
+                          f"the dead-letter queue: {type(exc).__name__}: {mask_text(str(exc))}",
+                          file=out)
+                    continue
                 print(f"replayed {letter.event_id} ({letter.service}) to exchange {exchange} "
                       f"routing key {key}", file=out)
-            return 0
+            return 1 if failed else 0
         finally:
             channel.close()  # what was read and not replayed goes back to its queue
 

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from kombu import Connection
 from prometheus_client import REGISTRY
 from pymongo.errors import AutoReconnect
 
@@ -140,3 +141,18 @@ def test_an_outage_on_quorum_queues_waits_without_using_attempts(projection, quo
     wait_until(lambda: HANDLED == ["case-outage"], 20, message="the store to come back")
     assert metric("shegong_events_retried_total", cause="outage") - outages_before == 4
     assert tool(quorum_settings, "list")[1].strip() == "no dead letters"
+
+
+def test_a_replay_no_queue_takes_leaves_the_dead_letter_in_place(projection, quorum_settings):
+    # a dead letter whose handler queue no longer exists (a handler removed since)
+    with Connection(quorum_settings.amqp_uri) as connection:
+        connection.Producer().publish(
+            json.dumps(accepted("case-orphan")), exchange=messaging.dead_letter_exchange(),
+            routing_key="opsdl", content_type="application/json", message_id="orphan-1",
+            delivery_mode=2, headers={"x-original-queue": "evt-casework-gone--opsdl.removed",
+                                      "x-death-reason": "a bug", "x-exception-type": "RuntimeError"})
+    wait_until(lambda: "orphan-1" in tool(quorum_settings, "list")[1], 10,
+               message="the orphan dead letter")
+    code, out = tool(quorum_settings, "replay", all=True)
+    assert code == 1 and "could not replay orphan-1" in out
+    assert "orphan-1" in tool(quorum_settings, "list")[1]  # still there, nothing lost
