@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: run test venv topology seed clean docs
+.PHONY: run test venv topology seed clean docs status deadletters deadletters-show \
+        deadletters-replay validate-deploy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
@@ -23,6 +24,26 @@ test: venv
 
 docs: venv
 	$(PY) -m docs.generate
+	$(PY) -m services.common.definitions write
+
+# Operations (docs/operations.md). SERVICE=intake|casework|notifications|reporting narrows.
+status: venv
+	$(PY) -m services.common.status
+
+deadletters: venv
+	$(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
+
+deadletters-show: venv
+	$(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
+
+# ID=<event id> replays one, ALL=1 every one; TO_EXCHANGE=1 to the original exchange
+deadletters-replay: venv
+	$(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
+	  $(if $(SERVICE),--service $(SERVICE)) $(if $(TO_EXCHANGE),--to-exchange)
+
+# docker-compose.yml, the RabbitMQ definitions and deploy/k8s against their schemas
+validate-deploy: venv
+	$(PY) -m pytest -q tests/contract/test_deployment_files.py tests/contract/test_ops_deploy.py
 
 clean:
 	rm -rf var test-artifacts

@@ -5,7 +5,10 @@
 2. the broker: RabbitMQ at AMQP_URI, which must be reachable;
 3. the topology declared and casework's roster seeded, before anything publishes;
 4. development credentials in ``var/dev-credentials.json``;
-5. each service's Nameko worker and gunicorn API as separate processes.
+5. each service's Nameko worker and gunicorn API as separate processes; each worker
+   serves /metrics, /healthz and /readyz on its own port, its API's port + 100
+   (8101 ... 8104) unless ``<SERVICE>_METRICS_PORT`` says otherwise; each API serves
+   /metrics on its own port.
 
 Ctrl-C or SIGTERM stops them all (workers finish in-flight messages first).
 Logs: ``var/log/<process>.log``.
@@ -32,6 +35,7 @@ from services.common.registry import WSGI_APPS  # noqa: E402
 from services.casework import seed  # noqa: E402
 
 BIN = Path(sys.executable).parent
+METRICS_OFFSET = 100  # a worker's metrics port: its API's port + 100 (8101 ... 8104)
 
 
 def say(message):
@@ -165,6 +169,10 @@ def main():
         seed.main()
         say(f"credentials: {write_credentials(settings)}")
         for name in SERVICES:
+            # one metrics port per worker process (they all get the same environment)
+            env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.port(name) + METRICS_OFFSET))
+        settings = config.settings(env)
+        for name in SERVICES:
             processes.start(f"{name}-worker", [sys.executable, "-m", "services.common.runner", name], env)
             processes.start(f"{name}-api", [
                 sys.executable, "-m", "gunicorn", WSGI_APPS[name],
@@ -178,7 +186,8 @@ def main():
         if processes.exited():
             fail(f"process(es) exited during start: {processes.exited()}; see {settings.var_dir / 'log'}")
         for name in SERVICES:
-            say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}")
+            say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}   worker metrics "
+                f"http://{settings.metrics_host}:{settings.metrics_port(name)}/metrics")
         say(f"logs in {settings.var_dir / 'log'}; Ctrl-C stops everything")
         say("ready")
         while not stop_requested:

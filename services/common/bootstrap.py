@@ -14,7 +14,8 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 def declare(settings):
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    entities = declare_topology(settings.amqp_uri, classes, settings.retry_delays_ms)
+    entities = declare_topology(settings.amqp_uri, classes, settings.retry_delays_ms,
+                                settings.queue_type)
     # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
     extra = [entity for cls in classes for entity in getattr(cls, "extra_topology", list)()]
     if extra:

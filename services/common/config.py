@@ -5,7 +5,7 @@ This is the only module that reads ``os.environ`` for settings; everything else 
 can set the environment and then build a fresh ``Settings``.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICES = ("intake", "casework", "notifications", "reporting")
@@ -46,6 +46,12 @@ class Settings:
     # intake: how long an Idempotency-Key names its request; the external systems' registry
     idempotency_ttl_s: int = 86400
     inbound_systems_file: str = ""
+    # operations: queue type, each worker's metrics port, the management API
+    queue_type: str = "classic"
+    metrics_ports: dict = field(default_factory=dict)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    rabbit_api_uri: str = "http://guest:guest@127.0.0.1:15672"
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -64,7 +70,12 @@ class Settings:
             "ACCEPT": ["cloudevents", "json"],
             "SHEGONG_RETRY_DELAYS_MS": self.retry_delays_ms,
             "SHEGONG_RELAY_GRACE_S": self.relay_grace_s,
+            "SHEGONG_QUEUE_TYPE": self.queue_type,
         }
+
+    def metrics_port(self, service):
+        """The worker's metrics and probe port; 0: off."""
+        return self.metrics_ports[service]
 
 
 def settings(env=None):
@@ -102,6 +113,19 @@ def settings(env=None):
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
+        # quorum in the containers (replicated, the definitions file declares them so);
+        # classic by default, as existing development brokers have them
+        queue_type=env.get("SHEGONG_QUEUE_TYPE", "classic"),
+        # a worker's /metrics, /healthz, /readyz port: <SERVICE>_METRICS_PORT, else
+        # SHEGONG_METRICS_PORT (one worker per container), else 0 (off)
+        metrics_ports={name: int(env.get(f"{name.upper()}_METRICS_PORT",
+                                         env.get("SHEGONG_METRICS_PORT", "0")))
+                       for name in SERVICES},
+        metrics_host=env.get("SHEGONG_METRICS_HOST", env.get("SHEGONG_BIND_HOST", "127.0.0.1")),
+        # set: GET /metrics on the APIs needs "Authorization: Bearer <it>"; empty: public
+        metrics_token=env.get("SHEGONG_METRICS_TOKEN", ""),
+        # the RabbitMQ management API (make status, the dead-letter tool)
+        rabbit_api_uri=env.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"),
     )
 
 

@@ -5,6 +5,7 @@ A route is a plain function ``handler(call, **path_values)`` returning a Respons
 field-level messages, body limits and content types, 503 while the store or the
 broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
 """
+import hmac
 import json
 import logging
 import re
@@ -17,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import logs
+from services.common import logs, metrics
 from services.common.auth import InvalidToken, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
@@ -120,7 +121,8 @@ class Api:
                       service)
         self.routes = [Route("/healthz", ("GET",), self._healthz, True),
                        Route("/readyz", ("GET",), self._readyz, True),
-                       Route("/v1/openapi.json", ("GET",), self._openapi, True)] + list(routes)
+                       Route("/v1/openapi.json", ("GET",), self._openapi, True),
+                       Route("/metrics", ("GET",), self._metrics, True)] + list(routes)
         self.url_map = Map([Rule(r.path, endpoint=r, methods=list(r.methods))
                             for r in self.routes], strict_slashes=False)
 
@@ -133,14 +135,21 @@ class Api:
         logs.set_correlation_id(correlation_id)
         response = self._dispatch(request, correlation_id)
         response.headers["X-Correlation-Id"] = correlation_id
+        elapsed = time.monotonic() - started
+        # the route's template, never the path itself (ids would make endless series)
+        route_path = request.environ.get("shegong.route", "unmatched")
+        metrics.HTTP_REQUESTS.labels(self.service, request.method, route_path,
+                                     str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(self.service, request.method, route_path).observe(elapsed)
         log.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
-                 (time.monotonic() - started) * 1000)
+                 elapsed * 1000)
         logs.set_correlation_id(None)
         return response(environ, start_response)
 
     def _dispatch(self, request, correlation_id):
         try:
             endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+            request.environ["shegong.route"] = endpoint.path
             principal = None if endpoint.public else self._authenticate(request)
             call = Call(request, principal, self.context, correlation_id)
             if endpoint.query:
@@ -182,6 +191,18 @@ class Api:
     def _healthz(self, call):
         """Alive: the process answers."""
         return json_response({"status": "ok", "service": self.service})
+
+    def _metrics(self, call):
+        """Prometheus metrics of this process (text format). Public, like /healthz (no
+        personal data in any label), unless SHEGONG_METRICS_TOKEN is set: then a scraper
+        sends it as a bearer token."""
+        expected = self.settings.metrics_token
+        if expected:
+            scheme, _, token = call.request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+                raise ApiError(401, "unauthenticated", "send the metrics token as a bearer token")
+        body, content_type = metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
 
     def _openapi(self, call):
         """This API's OpenAPI 3 document, generated from the routes' schemas."""

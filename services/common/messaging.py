@@ -24,7 +24,7 @@ from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
-from services.common import clock
+from services.common import clock, metrics
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent
 from services.common.mongo import STORE_DOWN_ERRORS
@@ -62,23 +62,37 @@ def event_exchange(producer):
     return get_event_exchange(producer, {})
 
 
-def retry_queue(delay_ms):
+def queue_type_arguments(queue_type):
+    """The declare arguments of a queue type (SHEGONG_QUEUE_TYPE). Classic queues are
+    declared without the argument, as they always were, so that existing ones match;
+    RabbitMQ refuses (PRECONDITION_FAILED) a declaration that differs from the queue."""
+    if queue_type in (None, "", "classic"):
+        return {}
+    if queue_type != "quorum":
+        raise ValueError(f"unknown queue type {queue_type!r} (classic or quorum)")
+    return {"x-queue-type": "quorum"}
+
+
+def retry_queue(delay_ms, queue_type="classic"):
     return Queue(
         f"shegong.retry.{delay_ms}ms", exchange=retry_exchange(), durable=True,
         binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
-        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": ""})
+        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
+                         **queue_type_arguments(queue_type)})
 
 
-def dead_letter_queue(service):
+def dead_letter_queue(service, queue_type="classic"):
     return Queue(f"shegong.dead-letter.{service}", exchange=dead_letter_exchange(),
-                 routing_key=service, durable=True)
+                 routing_key=service, durable=True,
+                 queue_arguments=queue_type_arguments(queue_type))
 
 
-def handler_queue(contract, service, method):
+def handler_queue(contract, service, method, queue_type="classic"):
     """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
     return Queue(f"evt-{contract.producer}-{contract.type}--{service}.{method}",
                  exchange=event_exchange(contract.producer), routing_key=contract.type,
-                 durable=True, auto_delete=False, exclusive=False)
+                 durable=True, auto_delete=False, exclusive=False,
+                 queue_arguments=queue_type_arguments(queue_type))
 
 
 class EventPublisher:
@@ -173,15 +187,35 @@ class RetryingEventHandler(EventHandler):
         self.contract = contract
         super().__init__(contract.producer, contract.type, **kwargs)
 
+    def setup(self):
+        super().setup()
+        # the same queue type as the topology declared (bootstrap, definitions file)
+        self.queue.queue_arguments = queue_type_arguments(self._queue_type())
+
+    def _queue_type(self):
+        return self.container.config.get("SHEGONG_QUEUE_TYPE", "classic")
+
+    def handle_message(self, body, message):
+        message.shegong_started = time.monotonic()  # for the handler latency metric
+        return super().handle_message(body, message)
+
+    def _labels(self):
+        return (self.container.service_name, self.method_name, self.contract.type)
+
     def dead_letter_undecodable(self, message, exc):
         reason = (f"body could not be decoded as {message.content_type or 'no content type'}: "
                   f"{type(exc).__name__}")
         self.handle_result(message, None, exc_info=(InvalidEvent, InvalidEvent(reason), None))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        started = getattr(message, "shegong_started", None)
+        if started is not None:
+            metrics.HANDLER_SECONDS.labels(*self._labels()).observe(time.monotonic() - started)
         if exc_info is None:
             self.queue_consumer.ack_message(message)
+            metrics.EVENTS_CONSUMED.labels(*self._labels()).inc()
             return result, exc_info
+        metrics.EVENTS_FAILED.labels(*self._labels(), exc_info[0].__name__).inc()
         try:
             self._park(message, exc_info[1])
         except Exception:  # noqa: BLE001 - could not park it: keep it in its queue
@@ -203,6 +237,7 @@ class RetryingEventHandler(EventHandler):
             # for as long as the outage lasts; the attempts left are kept for real faults.
             headers[OUTAGES_HEADER] = int(headers.get(OUTAGES_HEADER, 0)) + 1
             self._retry_later(message, headers, delays[-1], f"{type(exc).__name__}, an outage")
+            metrics.EVENTS_RETRIED.labels(*self._labels(), "outage").inc()
             return
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
@@ -210,6 +245,7 @@ class RetryingEventHandler(EventHandler):
         if not permanent and attempts <= len(delays):
             self._retry_later(message, headers, delays[attempts - 1],
                               f"{type(exc).__name__}, attempt {attempts}")
+            metrics.EVENTS_RETRIED.labels(*self._labels(), "fault").inc()
             return
         # the reason is read by operators: numbers that may be personal are masked
         reason = mask_text(exc.reason if permanent else f"{type(exc).__name__}: {exc}")
@@ -227,14 +263,15 @@ class RetryingEventHandler(EventHandler):
         log.error("handler %s gave up on event %s after %d attempt(s): %s",
                   self.queue.name, event_id, attempts, reason[:200])
         self._republish(message, headers, dead_letter_exchange(), service,
-                        declare=[dead_letter_queue(service)])
+                        declare=[dead_letter_queue(service, self._queue_type())])
+        metrics.EVENTS_DEAD_LETTERED.labels(*self._labels()).inc()
 
     def _retry_later(self, message, headers, delay_ms, why):
         headers[DELAY_HEADER] = str(delay_ms)
         log.warning("handler %s failed (%s) for event %s; retry in %d ms", self.queue.name, why,
                     message.properties.get("message_id"), delay_ms)
         self._republish(message, headers, retry_exchange(), self.queue.name,
-                        declare=[retry_queue(delay_ms)])
+                        declare=[retry_queue(delay_ms, self._queue_type())])
 
     def _republish(self, message, headers, exchange, routing_key, declare):
         amqp_uri = self.container.config["AMQP_URI"]
@@ -262,16 +299,22 @@ def consumers_of(service_cls):
     return sorted(found, key=lambda item: (item[1].type, item[0]))
 
 
-def declare_topology(amqp_uri, service_classes, retry_delays_ms):
-    """Declare every exchange, queue and binding before anything publishes."""
+def topology(service_classes, retry_delays_ms, queue_type="classic"):
+    """Every exchange and queue (with its binding) of the system, unbound kombu entities."""
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [event_exchange(producer) for producer in
                  sorted({contract.producer for contract in CATALOGUE.values()})]
-    entities += [retry_queue(delay) for delay in retry_delays_ms]
+    entities += [retry_queue(delay, queue_type) for delay in retry_delays_ms]
     for service_cls in service_classes:
-        entities.append(dead_letter_queue(service_cls.name))
+        entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
-            entities.append(handler_queue(contract, service_cls.name, method))
+            entities.append(handler_queue(contract, service_cls.name, method, queue_type))
+    return entities
+
+
+def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
+    """Declare every exchange, queue and binding before anything publishes."""
+    entities = topology(service_classes, retry_delays_ms, queue_type)
     with Connection(amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:

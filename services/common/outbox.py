@@ -19,7 +19,7 @@ import logging
 
 from pymongo.errors import DuplicateKeyError
 
-from services.common import clock
+from services.common import clock, metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class OutboxRelay:
             if event["sequence"] > published:
                 self.publisher.publish(event)
                 sent = event["sequence"]
+                metrics.EVENTS_PUBLISHED.labels(service_of(collection), event["type"]).inc()
         last_seq = document.get("last_seq", 0)
         progress = {"$max": {"published_seq": sent}}
         # Only if nothing was appended meanwhile (last_seq unchanged): clear the flag and
@@ -92,9 +93,11 @@ class OutboxRelay:
 
     def sweep(self, limit=200):
         """Publish what writers left behind; returns the number of events published."""
-        cutoff = clock.to_ms(clock.now()) - int(self.grace_s * 1000)
+        now_ms = clock.to_ms(clock.now())
+        cutoff = now_ms - int(self.grace_s * 1000)
         total = 0
         for name, collection in self.collections.items():
+            self.measure_backlog(name, collection, now_ms)
             stale = collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
                                     sort=[("updated_ms", 1)], limit=limit)
             for document in stale:
@@ -107,6 +110,24 @@ class OutboxRelay:
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
         return total
+
+    @staticmethod
+    def measure_backlog(name, collection, now_ms):
+        """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest."""
+        try:
+            pending = [doc.get("updated_ms", now_ms) for doc in collection.find(
+                {"outbox_pending": True}, {"updated_ms": 1}, sort=[("updated_ms", 1)],
+                limit=1000)]
+        except Exception as exc:  # noqa: BLE001 - a gauge never stops the relay
+            log.debug("outbox backlog of %s not measured: %s", name, type(exc).__name__)
+            return
+        metrics.observe_outbox(service_of(collection), name, pending, now_ms)
+
+
+def service_of(collection):
+    """The owning service, from the database name ``<prefix>_<service>``."""
+    database = getattr(collection, "database", None)
+    return str(getattr(database, "name", "unknown")).rsplit("_", 1)[-1]
 
 
 def ensure_indexes(collection):

@@ -15,7 +15,8 @@ import sys  # noqa: E402
 
 from nameko.runners import ServiceRunner  # noqa: E402
 
-from services.common import config, logs  # noqa: E402
+from services.common import config, logs, metrics, mongo  # noqa: E402
+from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.registry import SERVICE_CLASSES, service_class  # noqa: E402
 
 
@@ -43,6 +44,10 @@ def main(argv=None):
     signal.signal(signal.SIGINT, stop)
     runner.start()
     log.info("%s worker started", name)
+    metrics_server = metrics.serve_worker_port(
+        name, settings.metrics_host, settings.metrics_port(name),
+        {"store": lambda: mongo.store_reachable(settings),
+         "broker": lambda: broker_reachable(settings.amqp_uri)})
     runner_thread = eventlet.spawn(runner.wait)
     stopping.wait()
     try:
@@ -52,6 +57,8 @@ def main(argv=None):
         log.warning("%s did not stop within 30 s; killing it", name)
         runner.kill()
     runner_thread.kill()
+    if metrics_server is not None:
+        metrics_server.shutdown()
     log.info("%s worker stopped", name)
     return 0
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA = json.loads((ROOT / "deploy" / "schemas" / "compose-spec.json").read_text())
 SECRETS = ("SHEGONG_TOKEN_SECRET", "SHEGONG_PSEUDONYM_KEY")
-TEST_ENV = {name: f"test-{name.lower()}" for name in SECRETS}
+TEST_ENV = {name: f"test-{name.lower()}" for name in SECRETS + ("RABBITMQ_PASSWORD",)}
 
 # $$ | ${NAME} ${NAME:-x} ${NAME-x} ${NAME:?x} ${NAME?x} ${NAME:+x} ${NAME+x} | $NAME
 _VARIABLE = re.compile(r"\$(?:(\$)|\{([A-Za-z_]\w*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_]\w*))")
@@ -168,7 +168,9 @@ def test_compose_file_is_valid_and_consistent():
 
 def test_required_secrets_fail_interpolation_when_unset():
     with pytest.raises(ValueError, match="SHEGONG_TOKEN_SECRET"):
-        interpolate(load_raw(), {"SHEGONG_PSEUDONYM_KEY": "k"})
+        interpolate(load_raw(), {"SHEGONG_PSEUDONYM_KEY": "k", "RABBITMQ_PASSWORD": "p"})
+    with pytest.raises(ValueError, match="RABBITMQ_PASSWORD"):
+        interpolate(load_raw(), {"SHEGONG_PSEUDONYM_KEY": "k", "SHEGONG_TOKEN_SECRET": "s"})
 
 
 @pytest.mark.parametrize("text, env, expected", [

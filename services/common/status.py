@@ -1,0 +1,147 @@
+"""What the running system is doing, in two tables: ``make status``.
+
+    python -m services.common.status [--json]
+
+- per service: its API's ``/readyz``, its worker's ``/readyz`` (on the worker's metrics
+  port, when one is configured), the outbox backlog (documents whose events are not all
+  published, and the oldest one's age, read from the service's own database), and the
+  number of dead letters;
+- per queue (RabbitMQ management API, ``RABBIT_API_URI``, on the virtual host of
+  ``AMQP_URI``): its type, messages ready, unacknowledged, and consumers.
+
+Where each is looked for: ``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
+``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, skipped when
+the port is 0), ``MONGO_URI`` with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not
+ready or a dead letter waits, 0 otherwise.
+"""
+import argparse
+import json
+import os
+import sys
+from urllib.parse import quote, unquote, urlparse, urlunparse
+
+import requests
+
+from services.common import clock, config, mongo
+from services.common.config import SERVICES
+from services.common.dependencies import Outbox
+from services.common.registry import service_class
+
+TIMEOUT_S = 3
+
+
+def outbox_collections(service):
+    """The collections a service keeps an outbox in, read from its Outbox dependency."""
+    cls = service_class(service)
+    return [name for attr in vars(cls).values() if isinstance(attr, Outbox)
+            for name in attr.collection_names]
+
+
+def probe(url):
+    if not url:
+        return "-"
+    try:
+        answer = requests.get(url, timeout=TIMEOUT_S)
+    except requests.RequestException:
+        return "down"
+    if answer.status_code == 200:
+        return "ready"
+    try:
+        failed = [name for name, ok in answer.json().get("checks", {}).items() if not ok]
+    except ValueError:
+        failed = []
+    return f"not ready ({', '.join(failed)})" if failed else f"HTTP {answer.status_code}"
+
+
+def outbox_backlog(settings, service):
+    """(pending documents, age in seconds of the oldest), None if the store is away, or
+    "-" for a service that keeps no outbox."""
+    if not outbox_collections(service):
+        return "-"
+    database = mongo.database(settings, service)
+    now_ms = clock.to_ms(clock.now())
+    pending = []
+    try:
+        for name in outbox_collections(service):
+            pending += [doc.get("updated_ms", now_ms) for doc in database[name].find(
+                {"outbox_pending": True}, {"updated_ms": 1}, limit=10000)]
+    except Exception:  # noqa: BLE001 - the table says "?"
+        return None
+    return len(pending), round((now_ms - min(pending, default=now_ms)) / 1000, 1)
+
+
+def broker_queues(settings):
+    """[{name, ready, unacked, consumers}] of the AMQP_URI's virtual host, or None."""
+    api = urlparse(settings.rabbit_api_uri)
+    base = urlunparse(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
+    vhost = unquote(urlparse(settings.amqp_uri).path[1:]) or "/"
+    try:
+        answer = requests.get(f"{base}/api/queues/{quote(vhost, safe='')}",
+                              auth=(api.username or "guest", api.password or "guest"),
+                              timeout=TIMEOUT_S)
+        answer.raise_for_status()
+    except requests.RequestException:
+        return None
+    return [{"queue": q["name"], "ready": q.get("messages_ready", 0),
+             "unacked": q.get("messages_unacknowledged", 0), "consumers": q.get("consumers", 0),
+             "type": q.get("type", "classic")}
+            for q in sorted(answer.json(), key=lambda q: q["name"])]
+
+
+def collect(settings, env=os.environ):
+    queues = broker_queues(settings)
+    depth = {q["queue"]: q["ready"] + q["unacked"] for q in queues or []}
+    services = []
+    store_up = mongo.store_reachable(settings)  # once: a down store would time out per service
+    for name in SERVICES:
+        api = env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{settings.port(name)}")
+        port = settings.metrics_port(name)
+        worker = env.get(f"{name.upper()}_METRICS_URL", f"http://127.0.0.1:{port}" if port else "")
+        backlog = outbox_backlog(settings, name) if store_up or not outbox_collections(name) \
+            else None
+        if backlog is None or backlog == "-":
+            backlog = ("?", "?") if backlog is None else ("-", "-")
+        services.append({
+            "service": name, "api": probe(f"{api}/readyz"),
+            "worker": probe(f"{worker}/readyz" if worker else ""),
+            "outbox_backlog": backlog[0], "oldest_pending_s": backlog[1],
+            "dead_letters": "?" if queues is None else depth.get(f"shegong.dead-letter.{name}", 0),
+        })
+    return {"services": services, "queues": queues}
+
+
+def table(rows, columns):
+    widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def healthy(status):
+    return all(s["api"] == "ready" and s["worker"] in ("ready", "-") and s["dead_letters"] == 0
+               for s in status["services"]) and status["queues"] is not None
+
+
+def render(status):
+    parts = [table(status["services"], ("service", "api", "worker", "outbox_backlog",
+                                        "oldest_pending_s", "dead_letters"))]
+    if status["queues"] is None:
+        parts.append("queues: the RabbitMQ management API is not reachable (RABBIT_API_URI)")
+    else:
+        parts.append(table(status["queues"], ("queue", "type", "ready", "unacked", "consumers")))
+    return "\n\n".join(parts)
+
+
+def main(argv=None, out=sys.stdout):
+    parser = argparse.ArgumentParser(prog="python -m services.common.status",
+                                     description="Health, queues, outbox and dead letters.")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    status = collect(config.settings())
+    print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render(status),
+          file=out)
+    return 0 if healthy(status) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
