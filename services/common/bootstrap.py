@@ -5,8 +5,6 @@
 """
 import sys
 
-from kombu import Connection
-
 from services.common import config, logs
 from services.common.messaging import declare_topology
 from services.common.registry import SERVICE_CLASSES, service_class
@@ -14,16 +12,8 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 def declare(settings):
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    entities = declare_topology(settings.amqp_uri, classes, settings.retry_delays_ms,
-                                settings.queue_type)
-    # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
-    extra = [entity for cls in classes for entity in getattr(cls, "extra_topology", list)()]
-    if extra:
-        with Connection(settings.amqp_uri, connect_timeout=5) as connection:
-            channel = connection.channel()
-            for entity in extra:
-                entity.bind(channel).declare()
-    return entities + extra
+    return declare_topology(settings.amqp_uri, classes, settings.retry_delays_ms,
+                            settings.queue_type)
 
 
 def main():

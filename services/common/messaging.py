@@ -309,6 +309,8 @@ def topology(service_classes, retry_delays_ms, queue_type="classic"):
         entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
             entities.append(handler_queue(contract, service_cls.name, method, queue_type))
+        # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
+        entities += getattr(service_cls, "extra_topology", lambda queue_type: [])(queue_type)
     return entities
 
 

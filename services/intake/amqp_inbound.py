@@ -12,6 +12,7 @@ Anything refused goes to ``shegong.dead-letter.intake`` with the reason in its h
 (the key header stripped), exactly like a failing event handler's message: the
 retrying and parking code is RetryingEventHandler's own.
 """
+import time
 from functools import partial
 
 from kombu import Exchange, Queue
@@ -21,7 +22,7 @@ from nameko.messaging import Consumer
 
 from services.common import config
 from services.common.messaging import (
-    DEAD_LETTER_EXCHANGE, PoisonSafeQueueConsumer, RetryingEventHandler,
+    DEAD_LETTER_EXCHANGE, PoisonSafeQueueConsumer, RetryingEventHandler, queue_type_arguments,
 )
 from services.intake.systems import registry
 
@@ -34,14 +35,15 @@ def inbound_exchange():
     return Exchange(INBOUND_EXCHANGE, type="topic", durable=True)
 
 
-def inbound_queue():
+def inbound_queue(queue_type="classic"):
     return Queue(INBOUND_QUEUE, exchange=inbound_exchange(), routing_key="#", durable=True,
-                 auto_delete=False, exclusive=False)
+                 auto_delete=False, exclusive=False,
+                 queue_arguments=queue_type_arguments(queue_type))
 
 
-def inbound_topology():
+def inbound_topology(queue_type="classic"):
     """The entities to declare before any system publishes."""
-    return [inbound_exchange(), inbound_queue()]
+    return [inbound_exchange(), inbound_queue(queue_type)]
 
 
 class InboundEventConsumer(Consumer):
@@ -57,7 +59,13 @@ class InboundEventConsumer(Consumer):
     def __init__(self, **kwargs):
         super().__init__(inbound_queue(), **kwargs)
 
+    def setup(self):
+        # declared with the configured queue type, as the bootstrap declares it
+        self.queue = inbound_queue(self._queue_type())
+        super().setup()
+
     def handle_message(self, body, message):
+        message.shegong_started = time.monotonic()  # for the handler latency metric
         headers = message.headers or {}
         credentials = {"user_id": message.properties.get("user_id"),
                        "api_key": headers.get(API_KEY_HEADER)}
@@ -68,7 +76,11 @@ class InboundEventConsumer(Consumer):
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
+    def _labels(self):  # for the metrics RetryingEventHandler's methods record
+        return (self.container.service_name, self.method_name, "inbound")
+
     # The retry / dead-letter behaviour, shared rather than copied.
+    _queue_type = RetryingEventHandler._queue_type
     handle_result = RetryingEventHandler.handle_result
     dead_letter_undecodable = RetryingEventHandler.dead_letter_undecodable
     _park = RetryingEventHandler._park

@@ -6,7 +6,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from services.common import clock
 from services.common.events import NeedSchema, ResidentSchema
 from services.common.fields import Instant, StationId, Strict
-from services.common.vocabulary import CHANNELS
 
 # Channels station staff and the web record on; alert and petition arrive from other
 # government systems (POST /v1/events or the inbound exchange).
