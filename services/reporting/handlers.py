@@ -1,18 +1,94 @@
-"""The reporting service layer: project events; compute figures from the facts."""
-from services.reporting import domain
+"""The reporting service layer: keep every event, project it, answer with figures.
+
+Events are first kept in the permanent event store (``keep``), then projected in
+batches (``drain``): the facts the batch touches are read, changed in memory by the
+domain rules, and written back whole with the daily roll-ups they change, in bulk.
+One projector per process runs at a time (a lock), so no two batches interleave their
+read-change-write of the same fact.
+"""
+import threading
+import time
+
+from services.common.contracts import CATALOGUE
+from services.common.vocabulary import stations
+from services.reporting import domain, domain_events, domain_figures, domain_rollup, staffing
+
+BATCH = 1000
+_projecting = threading.Lock()  # eventlet-patched in the nameko worker: a green lock
 
 
-def project(store, envelope, data):
-    projected = domain.facts(envelope["type"], data)
-    if projected is not None:
-        store.apply(*projected)
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+def keep(store, envelope, data):
+    """Store a validated event for good (a repeat is a no-op), then project what waits."""
+    # dumped again by its schema: days and instants kept as the strings they travel as
+    data = CATALOGUE[envelope["type"]].schema().dump(data)
+    store.keep(domain_events.record(envelope, data, _now_ms()))
+    drain(store)
+
+
+def drain(store, batch=BATCH):
+    """Project every pending event into the active projection versions."""
+    with _projecting:
+        while True:
+            records = store.pending(batch)
+            if not records:
+                return
+            for version in store.active_versions():
+                project(store, version, records)
+            store.mark_projected([r["_id"] for r in records])
+
+
+def fact_id(record):
+    key = domain.fact_key(record)
+    return None if key is None else f"{key[0]}:{key[1]}"
+
+
+def project(store, version, records):
+    """Apply a batch of event records to projection ``version``; returns facts changed."""
+    keyed = [(fact_id(r), r) for r in records]
+    keyed = [(key, r) for key, r in keyed if key]
+    before = store.load_facts(version, {key for key, _ in keyed})
+    after = dict(before)
+    for key, record in keyed:
+        after[key] = domain.apply(after.get(key) or {"_id": key}, record)
+    changed = [key for key in after if after[key] != before.get(key)]
+    deltas = []
+    for key in changed:
+        old = domain_rollup.contributions(before.get(key))
+        new = domain_rollup.contributions(after[key])
+        for slot in set(old) | set(new):
+            if old.get(slot) != new.get(slot):
+                deltas.append((slot, old.get(slot), new.get(slot)))
+    rollup_ids = {domain_rollup.rollup_id(*slot) for slot, _, _ in deltas}
+    rollups = store.load_rollups(version, rollup_ids)
+    for (station, day), old, new in deltas:
+        rid = domain_rollup.rollup_id(station, day)
+        rollups[rid] = domain_rollup.merge(rollups.get(rid, {}), old, new, station, day)
+    store.save(version, [after[key] for key in changed],
+               [rollups[rid] for rid in sorted(rollup_ids)])
+    return len(changed)
 
 
 def summary(store, station=None, date_from=None, date_to=None):
-    period = (station, date_from, date_to)
-    return domain.summary(
-        requests=store.rows("requests", "received_day", *period),
-        opened=store.rows("cases", "opened_day", *period),
-        accepted=store.rows("cases", "accepted_day", *period),
-        resolved=store.rows("cases", "resolved_day", *period),
-        messages=store.rows("messages", "sent_day", *period))
+    return domain_figures.summary(store.rollups(station, date_from, date_to), station,
+                                  staffing.load())
+
+
+def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):
+    return domain_figures.timeseries(store.rollups(station, date_from, date_to), metric,
+                                     interval, date_from, date_to)
+
+
+def trace(store, request_id):
+    """The request's events in order, and the station it belongs to (None: unknown)."""
+    records = domain_events.timeline(store.correlated(request_id))
+    station = next((r["station"] for r in records if r["station"] in stations()), None)
+    return station, [{
+        "id": r["_id"], "type": r["type"], "step": domain_events.short_type(r["type"]),
+        "time": r["time"], "source": r["source"], "subject": r.get("subject"),
+        "sequence": r.get("sequence"), "correlationid": r["correlationid"],
+        "causationid": r.get("causationid"), "station": r.get("station"), "data": r["data"],
+    } for r in records]
