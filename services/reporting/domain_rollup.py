@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from services.common import clock
 
 NO_STATION = "_"  # messages not about a station: in the district's figures only
+DISTRICT = "*"  # the whole district's roll-up of a day: the sum of its stations' ones
 
 
 def day_of(ms):
@@ -105,6 +106,11 @@ def contributions(fact):
     elif kind:
         _program(fact, add)
     return out
+
+
+def with_district(deltas):
+    """Each ``((station, day), old, new)`` change, and the same change to the district's day."""
+    return list(deltas) + [((DISTRICT, day), old, new) for (_, day), old, new in deltas]
 
 
 def merge(rollup, old, new, station, day):

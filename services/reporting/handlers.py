@@ -62,6 +62,7 @@ def project(store, version, records):
         for slot in set(old) | set(new):
             if old.get(slot) != new.get(slot):
                 deltas.append((slot, old.get(slot), new.get(slot)))
+    deltas = domain_rollup.with_district(deltas)
     rollup_ids = {domain_rollup.rollup_id(*slot) for slot, _, _ in deltas}
     rollups = store.load_rollups(version, rollup_ids)
     for (station, day), old, new in deltas:

@@ -10,7 +10,25 @@
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.reporting.domain_rollup import DISTRICT
+
 POINTER = "projection"
+SEPARATOR = "\x1f"
+
+
+# Samples are stored as one string per list: a year of the district is 365 documents,
+# and one string is far cheaper to store, send and read than thousands of list items.
+def _packed(rollup):
+    return {**rollup, "samples": {name: SEPARATOR.join(str(v) for v in values)
+                                  for name, values in rollup.get("samples", {}).items()}}
+
+
+def _unpacked(rollup):
+    samples = {}
+    for name, text in (rollup.get("samples") or {}).items():
+        values = text.split(SEPARATOR) if text else []
+        samples[name] = [int(v) for v in values] if name.endswith("_ms") else values
+    return {**rollup, "samples": samples}
 
 
 class ReportStore:
@@ -58,18 +76,16 @@ class ReportStore:
             self.events.update_many({"_id": {"$in": list(event_ids)}}, {"$set": {"pending": 0}})
 
     def all_events(self, batch_size, stored_since_ms=None):
-        """Every stored event, in batches of at most ``batch_size`` (by id)."""
+        """Every stored event (in no particular order), in batches of ``batch_size``."""
         query = {} if stored_since_ms is None else {"stored_ms": {"$gte": stored_since_ms}}
-        last = None
-        while True:
-            page = dict(query)
-            if last is not None:
-                page["_id"] = {"$gt": last}
-            batch = list(self.events.find(page).sort("_id", ASCENDING).limit(batch_size))
-            if not batch:
-                return
+        batch = []
+        for event in self.events.find(query, batch_size=batch_size):
+            batch.append(event)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
             yield batch
-            last = batch[-1]["_id"]
 
     def correlated(self, request_id):
         """Every stored event of a request: by correlation id, or naming the request."""
@@ -119,7 +135,8 @@ class ReportStore:
     def load_rollups(self, version, keys):
         if not keys:
             return {}
-        return {r["_id"]: r for r in self.daily(version).find({"_id": {"$in": list(keys)}})}
+        return {r["_id"]: _unpacked(r)
+                for r in self.daily(version).find({"_id": {"$in": list(keys)}})}
 
     def save(self, version, facts, rollups):
         """Write changed facts and roll-ups whole, in two bulk writes."""
@@ -127,11 +144,12 @@ class ReportStore:
             self.facts(version).bulk_write([ReplaceOne({"_id": f["_id"]}, f, upsert=True)
                                             for f in facts], ordered=False)
         if rollups:
-            self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True)
+            self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True)
                                             for r in rollups], ordered=False)
 
     def rollups(self, station=None, date_from=None, date_to=None, version=None):
-        """The daily roll-ups of the period (inclusive days), of one station or all."""
+        """The daily roll-ups of the period (inclusive days), of one station or of the
+        district (``station`` None: the district's own roll-ups, one per day)."""
         version = version or self.versions()["current"]
         query = {}
         if date_from or date_to:
@@ -140,10 +158,8 @@ class ReportStore:
                 query["day"]["$gte"] = date_from
             if date_to:
                 query["day"]["$lte"] = date_to
-        if station:
-            query["station"] = station
-        return list(self.daily(version).find(query, {"_id": 0, "station": 1, "day": 1,
-                                                     "counts": 1, "samples": 1}))
+        query["station"] = station or DISTRICT
+        return [_unpacked(r) for r in self.daily(version).find(query)]
 
     def all_facts(self, version):
         return list(self.facts(version).find())
