@@ -87,7 +87,7 @@ def year_of_rollups(store, cases, seed=2):
     rng = random.Random(seed)
     station_ids = tuple(stations())
     start = clock.to_ms(clock.parse_iso("2023-01-01T00:00:00+08:00"))
-    slots = {}
+    all_facts = []
     for number in range(cases):
         station = station_ids[number % len(station_ids)]
         received = start + rng.randrange(365 * DAY_MS)
@@ -106,25 +106,14 @@ def year_of_rollups(store, cases, seed=2):
             {"kind": "message", "station": station, "sent_ms": received + 2000,
              "delivered_ms": received + 20_000},
         ]
-        for fact in facts:
-            for (station_id, day), part in domain_rollup.contributions(fact).items():
-                for slot in ((station_id, day), (domain_rollup.DISTRICT, day)):
-                    add(slots.setdefault(slot, {"counts": {}, "samples": {}}), part)
-    documents = [domain_rollup.merge({}, None, part, station, day)
-                 for (station, day), part in slots.items()]
+        all_facts += facts
+    documents = domain_rollup.rollups(all_facts)
     version = store.versions()["current"]
     store.daily(version).drop()
     store.ensure_version_indexes(version)
     for begin in range(0, len(documents), 1000):
         store.save(version, [], documents[begin:begin + 1000])
     print(f"year: {cases:,} cases -> {len(documents):,} daily roll-ups (version {version})")
-
-
-def add(into, part):
-    for figure, amount in part["counts"].items():
-        into["counts"][figure] = into["counts"].get(figure, 0) + amount
-    for name, values in part["samples"].items():
-        into["samples"].setdefault(name, []).extend(values)
 
 
 def timed(call, repeat):

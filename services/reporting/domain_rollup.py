@@ -133,3 +133,17 @@ def merge(rollup, old, new, station, day):
     return {"_id": rollup_id(station, day), "station": station or NO_STATION, "day": day,
             "counts": {k: v for k, v in sorted(counts.items()) if v},
             "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v}}
+
+
+def rollups(facts):
+    """The roll-up documents of a set of facts, built at once (a rebuild)."""
+    slots = {}
+    for fact in facts:
+        for (station, day), part in contributions(fact).items():
+            for slot in ((station, day), (DISTRICT, day)):
+                into = slots.setdefault(slot, {"counts": {}, "samples": {}})
+                for figure, amount in part["counts"].items():
+                    into["counts"][figure] = into["counts"].get(figure, 0) + amount
+                for name, values in part["samples"].items():
+                    into["samples"].setdefault(name, []).extend(values)
+    return [merge({}, None, part, station, day) for (station, day), part in slots.items()]

@@ -3,17 +3,22 @@
 Events are first kept in the permanent event store (``keep``), then projected in
 batches (``drain``): the facts the batch touches are read, changed in memory by the
 domain rules, and written back whole with the daily roll-ups they change, in bulk.
-One projector per process runs at a time (a lock), so no two batches interleave their
-read-change-write of the same fact.
+One projector runs at a time, in a process (a lock) and across processes (a lease in
+the store), so no two batches interleave their read-change-write of the same fact.
 """
+import os
+import socket
 import threading
 import time
+import uuid
 
 from services.common.contracts import CATALOGUE
 from services.common.vocabulary import stations
 from services.reporting import domain, domain_events, domain_figures, domain_rollup, staffing
 
 BATCH = 1000
+LEASE_MS = 30_000
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _projecting = threading.Lock()  # eventlet-patched in the nameko worker: a green lock
 
 
@@ -30,15 +35,41 @@ def keep(store, envelope, data):
 
 
 def drain(store, batch=BATCH):
-    """Project every pending event into the active projection versions."""
+    """Project every pending event into the current projection version.
+
+    Only the holder of the projector lease projects; another process holding it will
+    project what is pending (its loop, or its timer, picks it up). Returns the number
+    of events projected here.
+    """
+    done = 0
     with _projecting:
-        while True:
-            records = store.pending(batch)
-            if not records:
-                return
-            for version in store.active_versions():
-                project(store, version, records)
-            store.mark_projected([r["_id"] for r in records])
+        if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
+            return done
+        try:
+            while True:
+                records = store.pending(batch)
+                if not records:
+                    return done
+                project(store, store.versions()["current"], records)
+                store.mark_projected([r["_id"] for r in records])
+                done += len(records)
+                if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
+                    return done  # held too long (a stall): someone else carries on
+        finally:
+            store.release_lease(OWNER)
+
+
+def take_lease(store, timeout_s=120.0):
+    """Wait for the projector lease (a rebuild's last step); raises TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    while not store.take_lease(OWNER, _now_ms(), LEASE_MS):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the projector lease stayed taken")
+        time.sleep(0.2)
+
+
+def release_lease(store):
+    store.release_lease(OWNER)
 
 
 def fact_id(record):
@@ -73,8 +104,8 @@ def project(store, version, records):
     return len(changed)
 
 
-def summary(store, station=None, date_from=None, date_to=None):
-    return domain_figures.summary(store.rollups(station, date_from, date_to), station,
+def summary(store, station=None, date_from=None, date_to=None, version=None):
+    return domain_figures.summary(store.rollups(station, date_from, date_to, version), station,
                                   staffing.load())
 
 

@@ -1,10 +1,13 @@
 """Rebuild the projections from the event store: ``python -m services.reporting.rebuild``.
 
 Replays every stored event into a new projection version (``facts_v<N+1>``,
-``daily_v<N+1>``) while the service goes on projecting live events into both the
-current and the new version; when the replay is complete, readers are switched to
-the new version with one write to the pointer document. The version readers used
-until then is kept (a later rebuild removes it), so a bad rebuild can be switched back.
+``daily_v<N+1>``): the facts are computed in memory and written once, with the
+roll-ups derived from them. Meanwhile the service goes on projecting live events into
+the current version. Then, holding the projector lease (live projection pauses for
+that moment), the events stored since the rebuild began are applied to the new
+version too, and readers are switched to it with one write to the pointer document.
+The version replaced is kept until the next rebuild completes, so it can be switched
+back to.
 """
 import argparse
 import logging
@@ -12,34 +15,41 @@ import sys
 import time
 
 from services.common import config, logs, mongo
-from services.reporting import handlers
+from services.reporting import domain, domain_rollup, handlers
 from services.reporting.store import ReportStore
 
 log = logging.getLogger("services.reporting.rebuild")
 
-# Events stored this long before the rebuild began are replayed once more at its end:
-# a live batch that read the pointer just before ``building`` was set has then been
-# projected into the new version too (projection is idempotent).
+# Events stored up to this long before the rebuild began are applied once more at its
+# end (projection is idempotent): covers clocks of other hosts running a little late.
 CATCH_UP_MARGIN_MS = 60_000
 
 
 def rebuild(store, batch=5000, progress=None):
-    """Replay the event store into a new version and switch to it; returns its number."""
+    """Replay the event store into a new version and switch to it: ``(version, events)``."""
     versions = store.versions()
     old = versions["current"]
     new = max(old, versions["building"] or 0) + 1
     store.drop_version(new)  # leftovers of a rebuild that did not finish
     started_ms = int(time.time() * 1000)
     store.start_building(new, started_ms)
-    replayed = 0
+    facts, replayed = {}, 0
     for records in store.all_events(batch):
-        handlers.project(store, new, records)
+        for record in records:
+            key = handlers.fact_id(record)
+            if key:
+                facts[key] = domain.apply(facts.get(key) or {"_id": key}, record)
         replayed += len(records)
         if progress:
             progress(replayed)
-    for records in store.all_events(batch, stored_since_ms=started_ms - CATCH_UP_MARGIN_MS):
-        handlers.project(store, new, records)
-    store.switch_to(new)
+    store.write_version(new, facts.values(), domain_rollup.rollups(facts.values()))
+    handlers.take_lease(store)
+    try:
+        for records in store.all_events(batch, stored_since_ms=started_ms - CATCH_UP_MARGIN_MS):
+            handlers.project(store, new, records)
+        store.switch_to(new)
+    finally:
+        handlers.release_lease(store)
     for version in range(1, old):  # keep the version just replaced, drop older ones
         store.drop_version(version)
     return new, replayed
@@ -47,7 +57,7 @@ def rebuild(store, batch=5000, progress=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=5000, help="events per bulk write")
+    parser.add_argument("--batch", type=int, default=5000, help="events read at a time")
     args = parser.parse_args(argv)
     settings = config.settings()
     logs.configure(settings.log_level)

@@ -5,12 +5,16 @@ catalogue: one handler per type, made by the loop below (each its own queue,
 ``evt-<producer>-<type>--reporting.<method>``). Each validates the event, keeps it and
 projects it.
 """
+from nameko.timer import timer
+
 from services.common.contracts import CATALOGUE
 from services.common.dependencies import LogContext, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.reporting import handlers
 from services.reporting.store import ReportStore
+
+DRAIN_INTERVAL_S = 2.0
 
 
 def method_name(contract):
@@ -32,6 +36,11 @@ class ReportingService:
 
     store = Storage(ReportStore)
     log_context = LogContext()
+
+    @timer(interval=DRAIN_INTERVAL_S)
+    def project_pending(self):
+        """Project events kept while another instance held the projector lease."""
+        handlers.drain(self.store)
 
 
 for _contract in CATALOGUE.values():

@@ -3,9 +3,11 @@
 - ``events``: the permanent event store, one document per event id (redacted; see
   domain_events). ``pending: 1`` marks events not yet projected.
 - ``facts_v<N>`` and ``daily_v<N>``: projection version N (facts per request, case,
-  message and programme item; roll-ups per station and day). ``projection`` in
-  ``meta`` names the version readers use (``current``) and the one a rebuild is
-  filling (``building``); switching is one single-document update.
+  message and programme item; roll-ups per station and day, and per day for the
+  whole district). ``projection`` in ``meta`` names the version readers use and live
+  events go into (``current``) and the one a rebuild is filling (``building``);
+  switching is one single-document update. ``projector-lease`` in ``meta``: who
+  projects now.
 """
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -13,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.reporting.domain_rollup import DISTRICT
 
 POINTER = "projection"
+LEASE = "projector-lease"
 SEPARATOR = "\x1f"
 
 
@@ -93,17 +96,32 @@ class ReportStore:
         found.update({e["_id"]: e for e in self.events.find({"request_id": request_id})})
         return list(found.values())
 
+    # -- the projector's lease --------------------------------------------------------
+
+    def take_lease(self, owner, now_ms, ttl_ms):
+        """True if ``owner`` holds the projector lease now (taken or renewed until
+        ``now_ms + ttl_ms``): one process projects at a time."""
+        until = now_ms + ttl_ms
+        for condition in ({"owner": owner}, {"until_ms": {"$lt": now_ms}}):
+            taken = self.meta.update_one({"_id": LEASE, **condition},
+                                         {"$set": {"owner": owner, "until_ms": until}})
+            if taken.matched_count:
+                return True
+        try:  # the first lease ever taken
+            self.meta.insert_one({"_id": LEASE, "owner": owner, "until_ms": until})
+            return True
+        except DuplicateKeyError:  # another owner holds it
+            return False
+
+    def release_lease(self, owner):
+        self.meta.update_one({"_id": LEASE, "owner": owner}, {"$set": {"until_ms": 0}})
+
     # -- projection versions --------------------------------------------------------
 
     def versions(self):
         pointer = self.meta.find_one({"_id": POINTER}) or {"current": 1, "building": None}
         return {"current": pointer.get("current") or 1, "building": pointer.get("building"),
                 "building_since_ms": pointer.get("building_since_ms")}
-
-    def active_versions(self):
-        """The versions live events go into: the current one and any being built."""
-        versions = self.versions()
-        return [v for v in (versions["current"], versions["building"]) if v]
 
     def start_building(self, version, since_ms):
         self.meta.update_one({"_id": POINTER}, {"$set": {"building": version,
@@ -146,6 +164,13 @@ class ReportStore:
         if rollups:
             self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True)
                                             for r in rollups], ordered=False)
+
+    def write_version(self, version, facts, rollups, chunk=5000):
+        """Insert a new version's facts and roll-ups (a rebuild), in bulk."""
+        for collection, documents in ((self.facts(version), list(facts)),
+                                      (self.daily(version), [_packed(r) for r in rollups])):
+            for start in range(0, len(documents), chunk):
+                collection.insert_many(documents[start:start + chunk], ordered=False)
 
     def rollups(self, station=None, date_from=None, date_to=None, version=None):
         """The daily roll-ups of the period (inclusive days), of one station or of the
