@@ -6,6 +6,7 @@ domain rules, and written back whole with the daily roll-ups they change, in bul
 One projector runs at a time, in a process (a lock) and across processes (a lease in
 the store), so no two batches interleave their read-change-write of the same fact.
 """
+import logging
 import os
 import socket
 import threading
@@ -13,8 +14,11 @@ import time
 import uuid
 
 from services.common.contracts import CATALOGUE
+from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
 from services.reporting import domain, domain_events, domain_figures, domain_rollup, staffing
+
+log = logging.getLogger(__name__)
 
 BATCH = 1000
 LEASE_MS = 30_000
@@ -32,6 +36,9 @@ def keep(store, envelope, data):
     data = CATALOGUE[envelope["type"]].schema().dump(data)
     store.keep(domain_events.record(envelope, data, _now_ms()))
     drain(store)
+    reason = store.quarantined(envelope["id"])
+    if reason:  # the handler fails: retried, then dead-lettered with the reason
+        raise ProjectionFailed(f"event {envelope['id']} could not be projected: {reason}")
 
 
 def drain(store, batch=BATCH):
@@ -50,8 +57,8 @@ def drain(store, batch=BATCH):
                 records = store.pending(batch)
                 if not records:
                     return done
-                project(store, store.versions()["current"], records)
-                store.mark_projected([r["_id"] for r in records])
+                failed = project_isolating(store, store.versions()["current"], records)
+                store.mark_projected([r["_id"] for r in records if r["_id"] not in failed])
                 done += len(records)
                 if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
                     return done  # held too long (a stall): someone else carries on
@@ -70,6 +77,34 @@ def take_lease(store, timeout_s=120.0):
 
 def release_lease(store):
     store.release_lease(OWNER)
+
+
+class ProjectionFailed(Exception):
+    """The projection rules failed on an event (a bug): it is quarantined."""
+
+
+def project_isolating(store, version, records):
+    """Project a batch; if the rules fail on it, project its events one by one and
+    quarantine those they fail on, so one bad event does not stop the others.
+    Returns the ids quarantined. An outage of the store is raised as it is."""
+    try:
+        project(store, version, records)
+        return set()
+    except STORE_DOWN_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - isolated below, event by event
+        log.exception("projecting a batch of %d events failed; isolating", len(records))
+    failed = set()
+    for record in records:
+        try:
+            project(store, version, [record])
+        except STORE_DOWN_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - quarantined with its reason
+            log.error("event %s (%s) quarantined: %s", record["_id"], record["type"], exc)
+            store.quarantine(record["_id"], f"{type(exc).__name__}: {exc}")
+            failed.add(record["_id"])
+    return failed
 
 
 def fact_id(record):

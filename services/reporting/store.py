@@ -1,7 +1,8 @@
 """The reporting adapter over its own MongoDB database.
 
 - ``events``: the permanent event store, one document per event id (redacted; see
-  domain_events). ``pending: 1`` marks events not yet projected.
+  domain_events). ``pending: 1`` marks events not yet projected, ``2`` events the projection rules
+  failed on (quarantined, with ``projection_error``; a rebuild retries them).
 - ``facts_v<N>`` and ``daily_v<N>``: projection version N (facts per request, case,
   message and programme item; roll-ups per station and day, and per day for the
   whole district). ``projection`` in ``meta`` names the version readers use and live
@@ -15,6 +16,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.reporting.domain_rollup import DISTRICT
 
 POINTER = "projection"
+QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
 LEASE = "projector-lease"
 SEPARATOR = "\x1f"
 
@@ -73,6 +75,16 @@ class ReportStore:
 
     def pending(self, limit):
         return list(self.events.find({"pending": 1}).limit(limit))
+
+    def quarantine(self, event_id, reason):
+        """An event its projection rules failed on: kept, left out, reason recorded."""
+        self.events.update_one({"_id": event_id}, {"$set": {"pending": QUARANTINED,
+                                                            "projection_error": reason[:1000]}})
+
+    def quarantined(self, event_id):
+        """The reason an event is quarantined, or None."""
+        found = self.events.find_one({"_id": event_id, "pending": QUARANTINED})
+        return found and found.get("projection_error")
 
     def mark_projected(self, event_ids):
         if event_ids:

@@ -9,7 +9,7 @@ import pytest
 from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
-from services.reporting import handlers, rebuild
+from services.reporting import domain, handlers, rebuild
 from services.reporting.store import ReportStore
 from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month
 
@@ -174,3 +174,36 @@ def test_one_projector_at_a_time_across_processes(database):
     assert store.events.count_documents({"pending": 1}) == 1
     store.release_lease("elsewhere")
     assert handlers.drain(store) == 1 and store.events.count_documents({"pending": 1}) == 0
+
+
+def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, monkeypatch):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=51, stations=("daxing",), cases_per_day=1).events[1:30]
+    poison = next(e for e in events if e["type"].endswith("case.accepted.v1"))
+    apply = domain.apply
+
+    def buggy(fact, record):
+        if record["_id"] == poison["id"]:
+            raise ValueError("a bug in a rule")
+        return apply(fact, record)
+
+    monkeypatch.setattr(domain, "apply", buggy)
+    store.take_lease("elsewhere", handlers._now_ms(), 60_000)  # let them pile up: one batch
+    for envelope in events:
+        if envelope is not poison:
+            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    store.release_lease("elsewhere")
+    with pytest.raises(handlers.ProjectionFailed, match="a bug in a rule"):
+        handlers.keep(store, *load_event(poison, CATALOGUE[poison["type"]]))
+    assert store.events.count_documents({"pending": 0}) == len(events) - 1
+    assert "a bug in a rule" in store.quarantined(poison["id"])
+    assert handlers.summary(store)["cases_opened"] == sum(
+        e["type"].endswith("case.opened.v1") for e in events)
+    accepted = sum(e["type"].endswith("case.accepted.v1") for e in events)
+    assert handlers.summary(store)["cases_accepted"] == accepted - 1
+
+    monkeypatch.setattr(domain, "apply", apply)  # the rule is fixed: a rebuild takes it in
+    rebuild.rebuild(store)
+    assert store.quarantined(poison["id"]) is None
+    assert handlers.summary(store)["cases_accepted"] == accepted
