@@ -216,11 +216,12 @@ class History:
             "updated_at": _iso(at)}, subject="p_0001", correlation_id="ca-1", at=at)
 
 
-def month(seed=7, stations=("daxing", "xiaxiang", "shunhe"), cases_per_day=3, validate=True):
-    """A month (May 2023) of history."""
+def month(seed=7, stations=("daxing", "xiaxiang", "shunhe"), cases_per_day=3, validate=True,
+          days=31):
+    """A month (May 2023) of history (or its first ``days``)."""
     history = History(seed, validate)
     history.registry_update(datetime(2023, 5, 1, 9, tzinfo=TZ))
-    for offset in range(31):
+    for offset in range(days):
         day = date(2023, 5, 1) + timedelta(days=offset)
         for station in stations:
             for _ in range(history.random.randrange(0, cases_per_day * 2 + 1)):

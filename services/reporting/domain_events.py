@@ -59,7 +59,8 @@ def record(envelope, data, stored_ms):
         "subject": envelope.get("subject"), "correlationid": envelope["correlationid"],
         "causationid": envelope.get("causationid"), "sequence": envelope.get("sequence"),
         "station": data.get("station") or (data.get("person") or {}).get("station"),
-        "request_id": data.get("request_id"), "data": data, "stored_ms": stored_ms,
+        "request_id": data.get("request_id"), "linked_request_id": data.get("linked_request_id"),
+        "data": data, "stored_ms": stored_ms,
     }
 
 

@@ -46,6 +46,7 @@ class ReportStore:
         self.events.create_index([("pending", ASCENDING)])
         self.events.create_index([("correlationid", ASCENDING)])
         self.events.create_index([("request_id", ASCENDING)])
+        self.events.create_index([("linked_request_id", ASCENDING)])
         self.events.create_index([("stored_ms", ASCENDING)])
         self.meta.update_one({"_id": POINTER}, {"$setOnInsert": {"current": 1, "building": None}},
                              upsert=True)
@@ -106,6 +107,8 @@ class ReportStore:
         """Every stored event of a request: by correlation id, or naming the request."""
         found = {e["_id"]: e for e in self.events.find({"correlationid": request_id})}
         found.update({e["_id"]: e for e in self.events.find({"request_id": request_id})})
+        # a repeat request joined an open case: the case's linking event belongs to it too
+        found.update({e["_id"]: e for e in self.events.find({"linked_request_id": request_id})})
         return list(found.values())
 
     # -- the projector's lease --------------------------------------------------------

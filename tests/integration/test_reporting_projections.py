@@ -207,3 +207,17 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
     rebuild.rebuild(store)
     assert store.quarantined(poison["id"]) is None
     assert handlers.summary(store)["cases_accepted"] == accepted
+
+
+def test_the_trace_of_a_request_and_of_a_repeat_that_joined_its_case(live, history):
+    linked = next(r for r in history.requests if r[6])
+    original = linked[6]
+    station, events = handlers.trace(live, original)
+    steps = [e["step"] for e in events]
+    assert station == linked[1] and steps[:2] == ["request.received", "case.opened"]
+    assert "case.request_linked" in steps and all(e["correlationid"] == original for e in events)
+    sequences = [e["sequence"] for e in events if e["step"].startswith("case.")]
+    assert sequences == sorted(sequences) == list(range(1, len(sequences) + 1))
+    _, repeat = handlers.trace(live, linked[0])
+    assert [e["step"] for e in repeat] == ["request.received", "case.request_linked"]
+    assert handlers.trace(live, "nobody") == (None, [])
