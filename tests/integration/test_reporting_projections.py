@@ -3,6 +3,10 @@ shuffled and partly twice, gives the figures computed independently here from wh
 happened; a rebuild from the event store gives the same figures; no personal data is
 stored anywhere in reporting's database."""
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,7 @@ from services.reporting import domain, handlers, rebuild
 from services.reporting.store import ReportStore
 from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month
 
+ROOT = Path(__file__).resolve().parents[2]
 PERIODS = [(None, None), ("2023-05-10", "2023-05-20")]
 STATIONS = [None, "daxing", "xiaxiang"]
 
@@ -221,3 +226,16 @@ def test_the_trace_of_a_request_and_of_a_repeat_that_joined_its_case(live, histo
     _, repeat = handlers.trace(live, linked[0])
     assert [e["step"] for e in repeat] == ["request.received", "case.request_linked"]
     assert handlers.trace(live, "nobody") == (None, [])
+
+
+def test_the_rebuild_command(database, env):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
+        handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    before = handlers.summary(store)
+    done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild"], cwd=ROOT,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt projection version 2 from" in done.stdout
+    assert store.versions()["current"] == 2 and handlers.summary(store) == before
