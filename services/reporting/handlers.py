@@ -1,7 +1,8 @@
 """The reporting service layer: keep every event, project it, answer with figures.
 
-Events are first kept in the permanent event store (``keep``), then projected in
-batches (``drain``): the facts the batch touches are read, changed in memory by the
+Events are first kept in the permanent event store (``keep``; handlers running at the
+same time share one bulk insert, ``GroupCommit``), then projected in batches
+(``drain``): the facts the batch touches are read, changed in memory by the
 domain rules, and written back whole with the daily roll-ups they change, in bulk.
 One projector runs at a time, in a process (a lock) and across processes (a lease in
 the store), so no two batches interleave their read-change-write of the same fact.
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 
 from services.common.contracts import CATALOGUE
 from services.common.mongo import STORE_DOWN_ERRORS
@@ -24,6 +26,7 @@ BATCH = 1000
 LEASE_MS = 30_000
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _projecting = threading.Lock()  # eventlet-patched in the nameko worker: a green lock
+_groups_lock = threading.Lock()
 
 
 def _now_ms():
@@ -31,14 +34,77 @@ def _now_ms():
 
 
 def keep(store, envelope, data):
-    """Store a validated event for good (a repeat is a no-op), then project what waits."""
+    """Store a validated event for good (a repeat is a no-op) and project it; returns
+    once both are done. Raises ProjectionFailed if the projection rules failed on it
+    (the handler is then retried and dead-lettered with the reason)."""
     # dumped again by its schema: days and instants kept as the strings they travel as
     data = CATALOGUE[envelope["type"]].schema().dump(data)
-    store.keep(domain_events.record(envelope, data, _now_ms()))
-    drain(store)
-    reason = store.quarantined(envelope["id"])
-    if reason:  # the handler fails: retried, then dead-lettered with the reason
-        raise ProjectionFailed(f"event {envelope['id']} could not be projected: {reason}")
+    _group_commit(store).keep(domain_events.record(envelope, data, _now_ms()))
+
+
+class GroupCommit:
+    """Handlers running at the same time share one bulk insert and one projection pass.
+
+    The first handler to arrive stores and projects its event; those arriving while it
+    works queue up and are stored and projected together by it next (no added delay:
+    the batch is what arrived meanwhile). Each handler returns, and its message is
+    acked, only once its own event is stored and projected.
+    """
+
+    def __init__(self, store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._queued = []
+        self._flushing = False
+
+    def keep(self, record, timeout_s=120.0):
+        slot = {"record": record, "done": threading.Event(), "error": None}
+        with self._lock:
+            self._queued.append(slot)
+            leader, self._flushing = not self._flushing, True
+        if leader:
+            self._flush()
+        if not slot["done"].wait(timeout_s):
+            raise TimeoutError("the event was not stored in time; it will be retried")
+        if slot["error"] is not None:
+            raise slot["error"]
+
+    def _flush(self):
+        while True:
+            with self._lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._flushing = False
+                    return
+            try:
+                self.store.keep_many([slot["record"] for slot in batch])
+                drain(self.store)
+                failed = self.store.quarantined_among([slot["record"]["_id"] for slot in batch])
+                for slot in batch:
+                    if slot["record"]["_id"] in failed:
+                        slot["error"] = ProjectionFailed(
+                            f"event {slot['record']['_id']} could not be projected: "
+                            f"{failed[slot['record']['_id']]}")
+            except BaseException as exc:  # noqa: BLE001 - every waiting handler hears it
+                for slot in batch:
+                    slot["error"] = exc
+                if not isinstance(exc, Exception):  # the leader is being killed
+                    with self._lock:
+                        self._flushing = False
+                    raise
+            finally:
+                for slot in batch:
+                    slot["done"].set()
+
+
+_group_commits = weakref.WeakKeyDictionary()
+
+
+def _group_commit(store):
+    with _groups_lock:
+        if store not in _group_commits:
+            _group_commits[store] = GroupCommit(store)
+        return _group_commits[store]
 
 
 def drain(store, batch=BATCH):

@@ -67,7 +67,7 @@ class ReportStore:
             return False
 
     def keep_many(self, records):
-        """Store a batch of events (the benchmark and tests); repeats are skipped."""
+        """Store a batch of events; repeats (ids already stored) are skipped."""
         try:
             self.events.insert_many([{**r, "pending": 1} for r in records], ordered=False)
         except BulkWriteError as exc:
@@ -86,6 +86,12 @@ class ReportStore:
         """The reason an event is quarantined, or None."""
         found = self.events.find_one({"_id": event_id, "pending": QUARANTINED})
         return found and found.get("projection_error")
+
+    def quarantined_among(self, event_ids):
+        """``{event id: reason}`` of those of ``event_ids`` that are quarantined."""
+        found = self.events.find({"_id": {"$in": list(event_ids)}, "pending": QUARANTINED},
+                                 {"projection_error": 1})
+        return {event["_id"]: event.get("projection_error") for event in found}
 
     def mark_projected(self, event_ids):
         if event_ids:
