@@ -32,7 +32,7 @@ def _unpacked(rollup):
     samples = {}
     for name, text in (rollup.get("samples") or {}).items():
         values = text.split(SEPARATOR) if text else []
-        samples[name] = [int(v) for v in values] if name.endswith("_ms") else values
+        samples[name] = list(map(int, values)) if name.endswith("_ms") else values
     return {**rollup, "samples": samples}
 
 
