@@ -116,6 +116,19 @@ def year_of_rollups(store, cases, seed=2):
     print(f"year: {cases:,} cases -> {len(documents):,} daily roll-ups (version {version})")
 
 
+def http_client(uri, prefix):
+    """The reporting API (its WSGI app, without a socket) on the benchmark's database."""
+    from werkzeug.test import Client
+
+    from services.common import auth, config
+    from services.reporting import api
+    env = {**os.environ, "MONGO_URI": uri, "SHEGONG_DB_PREFIX": prefix,
+           "SHEGONG_TOKEN_SECRET": "benchmark", "LOG_LEVEL": "WARNING"}
+    client = Client(api.create_app(config.settings(env)))
+    token = auth.issue_token("benchmark", "bench", "district_admin")
+    return client, {"Authorization": f"Bearer {token}"}
+
+
 def timed(call, repeat):
     times = []
     for _ in range(repeat):
@@ -134,7 +147,8 @@ def main():
     args = parser.parse_args()
     uri, server = start_server()
     try:
-        database = pymongo.MongoClient(uri)[f"bench{int(time.time())}_reporting"]
+        prefix = f"bench{int(time.time())}"
+        database = pymongo.MongoClient(uri)[f"{prefix}_reporting"]
         store = ReportStore(database)
         store.ensure_indexes()
         if args.events:
@@ -145,6 +159,12 @@ def main():
         assert figures["cases_opened"] >= args.cases, figures["cases_opened"]
         print(f"  summary, district, 2023: median {median:.0f} ms, max {worst:.0f} ms "
               f"({figures['cases_opened']:,} cases, {figures['residents_served']:,} residents)")
+        client, admin = http_client(uri, prefix)
+        answer, median, worst = timed(lambda: client.get(
+            "/v1/reports/summary?from=2023-01-01&to=2023-12-31", headers=admin), args.repeat)
+        assert answer.status_code == 200 and answer.json["cases_opened"] >= args.cases
+        print(f"  GET /v1/reports/summary, district, 2023 (WSGI, JSON): median {median:.0f} ms, "
+              f"max {worst:.0f} ms")
         _, median, worst = timed(lambda: handlers.summary(store, "daxing", "2023-01-01",
                                                           "2023-12-31"), args.repeat)
         print(f"  summary, one station, 2023: median {median:.0f} ms, max {worst:.0f} ms")
