@@ -4,7 +4,7 @@ import io
 from datetime import date, timedelta
 
 from services.common.vocabulary import (
-    ACTION_TYPES, ACTIVITY_TYPES, CHANNELS, NEED_TYPES, PRIORITIES, stations,
+    ACTION_TYPES, ACTIVITY_TYPES, CASE_STATUSES, CHANNELS, NEED_TYPES, PRIORITIES, stations,
 )
 
 
@@ -47,13 +47,19 @@ DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_r
 
 
 def by_day(rollups):
-    """Counts per district calendar day, for the days that have any."""
-    days = {}
+    """Counts per district calendar day, for the days that have any; with the cases
+    opened that day by their status now."""
+    days, statuses = {}, {}
     for rollup in rollups:
         counts = days.setdefault(rollup["day"], dict.fromkeys(DAILY_FIGURES, 0))
         for figure in DAILY_FIGURES:
             counts[figure] += (rollup.get("counts") or {}).get(figure, 0)
-    return [{"day": day, **days[day]} for day in sorted(days) if any(days[day].values())]
+        tally = statuses.setdefault(rollup["day"], dict.fromkeys(CASE_STATUSES, 0))
+        for status, amount in _tally(rollup.get("counts") or {}, "cases_by_status",
+                                     CASE_STATUSES).items():
+            tally[status] = tally.get(status, 0) + amount
+    return [{"day": day, **days[day], "cases_by_status": statuses[day]} for day in sorted(days)
+            if any(days[day].values())]
 
 
 def programs(counts, samples):
@@ -89,6 +95,7 @@ def summary(rollups, station=None, staffing=None):
         "repeat_requests": counts.get("repeat_requests", 0),
         "residents_served": len(set(samples.get("residents", []))),
         "cases_by_need_type": _tally(counts, "cases_by_need", NEED_TYPES),
+        "cases_by_status": _tally(counts, "cases_by_status", CASE_STATUSES),
         "urgent_cases_resolved": counts.get("cases_resolved:urgent", 0),
         "time_to_accept_seconds": durations(samples.get("accept_ms", [])),
         "time_to_resolve_seconds": durations(samples.get("resolve_ms", [])),

@@ -32,6 +32,8 @@ def _case(fact, add):
             add(fact[field], f"{figure}:{priority}")
     if fact.get("opened_ms") is not None:
         add(fact["opened_ms"], f"cases_by_need:{fact.get('need_type')}")
+        # the case's status now, on the day it was opened: moves as the case moves on
+        add(fact["opened_ms"], f"cases_by_status:{fact.get('status') or 'received'}")
     received = fact.get("request_received_ms")
     if received is not None:
         for field, sample in (("accepted_ms", "accept_ms"), ("resolved_ms", "resolve_ms")):

@@ -50,6 +50,8 @@ class DayOut(Schema):
     messages_sent = fields.Integer()
     messages_delivered = fields.Integer()
     messages_failed = fields.Integer()
+    cases_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "cases opened that day, by their status now"})
 
 
 def _tally(description):
@@ -97,6 +99,7 @@ class SummaryOut(Schema):
     cases_opened = fields.Integer()
     cases_by_priority = _tally("cases opened, by priority")
     cases_by_need_type = _tally("cases opened, by need type")
+    cases_by_status = _tally("cases opened in the period, by their status now")
     cases_accepted = fields.Integer()
     cases_accepted_by_priority = _tally("cases accepted (first acceptance), by priority")
     cases_resolved = fields.Integer()

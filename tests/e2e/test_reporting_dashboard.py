@@ -66,7 +66,7 @@ def browser(tmp_path):
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1200,2200",
+                 "--disable-dev-shm-usage", "--window-size=1200,2700",
                  f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -118,6 +118,12 @@ def test_the_dashboard_shows_the_figures_and_draws_the_charts(reporting, browser
     assert values == [day["cases_opened"] for day in expected["by_day"]]
     assert len(opened.get_attribute("points").split()) == len(expected["by_day"])
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-times polyline.series")
+    segments = browser.find_elements(By.CSS_SELECTOR, "#chart-status rect.segment")
+    drawn = {}
+    for segment in segments:
+        status = segment.get_attribute("data-series")
+        drawn[status] = drawn.get(status, 0) + int(segment.get_attribute("data-value"))
+    assert drawn == {status: n for status, n in expected["cases_by_status"].items() if n}
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart-programs rect.bar")
     assert {b.get_attribute("data-key"): int(b.get_attribute("data-value")) for b in bars}[
         "households_aided"] == expected["programs"]["households_aided"]

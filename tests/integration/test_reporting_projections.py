@@ -44,6 +44,14 @@ def nearest_rank(values, fraction):
     return ordered[math.ceil(fraction * len(ordered)) - 1]
 
 
+def status_now(case):
+    """Where the generator left the case: every accepted case has had an action."""
+    for status in ("cancelled", "closed", "resolved"):
+        if case.get(status):
+            return status
+    return "in_progress" if case.get("accepted") else "assigned"
+
+
 def expected(history, station, date_from, date_to):
     """The figures straight from what the generator says happened."""
     def inside(day, where):
@@ -77,6 +85,9 @@ def expected(history, station, date_from, date_to):
         "cases_resolved_by_priority.low": sum(1 for c in resolved if c["priority"] == "low"),
         "cases_closed": len(cases_on("closed")),
         "cases_cancelled": len(cases_on("cancelled")),
+        **{f"cases_by_status.{status}": sum(1 for c in cases_on("opened")
+                                           if status_now(c) == status)
+           for status in ("assigned", "in_progress", "resolved", "closed", "cancelled")},
         "sla_breaches": len(cases_on("sla")),
         "time_to_accept_seconds.median": nearest_rank(accept_s, 0.5),
         "time_to_accept_seconds.p90": nearest_rank(accept_s, 0.9),

@@ -5,6 +5,7 @@ from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
 )
 from services.common import clock
+from services.common.vocabulary import CASE_STATUSES
 from services.reporting import domain, domain_figures, domain_rollup
 
 REF = {"case_id": "c-1", "request_id": "r-1", "station": "daxing"}
@@ -82,7 +83,19 @@ def test_summary_of_the_story():
     assert figures["by_day"] == [{"day": "2023-05-29", "requests_received": 1, "cases_opened": 1,
                                   "cases_accepted": 1, "cases_resolved": 1, "cases_closed": 0,
                                   "cases_cancelled": 0, "sla_breaches": 0, "messages_sent": 1,
-                                  "messages_delivered": 0, "messages_failed": 0}]
+                                  "messages_delivered": 0, "messages_failed": 0,
+                                  "cases_by_status": {**dict.fromkeys(CASE_STATUSES, 0),
+                                                      "resolved": 1}}]
+    assert figures["cases_by_status"]["resolved"] == 1
+    assert sum(figures["cases_by_status"].values()) == 1
+
+
+def test_the_case_counts_under_its_status_now_on_the_day_it_was_opened():
+    for events, status in ((EVENTS[1:2], "received"), (EVENTS[1:3], "assigned"),
+                           (EVENTS[1:4], "accepted"), (EVENTS[4:5] + EVENTS[1:3], "resolved")):
+        _, rollups = project(records(events))
+        figures = domain_figures.summary(rollups.values())
+        assert figures["cases_by_status"] == {**dict.fromkeys(CASE_STATUSES, 0), status: 1}
 
 
 def test_a_late_opened_event_moves_the_acceptance_to_its_priority():

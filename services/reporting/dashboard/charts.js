@@ -2,7 +2,7 @@
 "use strict";
 var Charts = (function () {
   var NS = "http://www.w3.org/2000/svg";
-  var COLOURS = ["#b22222", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  var COLOURS = ["#b22222", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"];
 
   function el(name, attrs, text) {
     var node = document.createElementNS(NS, name);
@@ -81,5 +81,44 @@ var Charts = (function () {
     container.appendChild(chart);
   }
 
-  return {lines: lines, bars: bars, empty: empty};
+  /* stacked columns: labels (days), series [{key, name, values}] stacked per label */
+  function stacked(container, labels, series, title) {
+    if (!labels.length) { return empty(container); }
+    var W = 760, H = 260, L = 44, R = 12, T = 24, B = 36;
+    var totals = labels.map(function (_, i) {
+      return series.reduce(function (sum, s) { return sum + (s.values[i] || 0); }, 0);
+    });
+    var max = Math.max.apply(null, totals.concat([1]));
+    var slot = (W - L - R) / labels.length;
+    var chart = svg(W, H, title);
+    var y = function (v) { return T + (H - T - B) * (1 - v / max); };
+    chart.appendChild(el("line", {x1: L, y1: y(0), x2: W - R, y2: y(0), stroke: "#999"}));
+    chart.appendChild(el("text", {x: L - 6, y: y(max) + 4, "text-anchor": "end", "font-size": 11}, String(max)));
+    var step = Math.max(1, Math.ceil(labels.length / 8));
+    labels.forEach(function (label, i) {
+      var base = 0;
+      series.forEach(function (s, n) {
+        var v = s.values[i] || 0;
+        if (v > 0) {
+          var rect = el("rect", {x: L + i * slot + slot * 0.1, y: y(base + v), width: slot * 0.8,
+            height: y(base) - y(base + v), fill: COLOURS[n % COLOURS.length], "class": "segment",
+            "data-series": s.key, "data-day": label, "data-value": v});
+          rect.appendChild(el("title", {}, label + " " + s.name + "：" + v));
+          chart.appendChild(rect);
+          base += v;
+        }
+      });
+      if (i % step === 0) {
+        chart.appendChild(el("text", {x: L + i * slot + slot / 2, y: H - B + 16, "text-anchor": "middle", "font-size": 11}, label.slice(5)));
+      }
+    });
+    series.forEach(function (s, n) {
+      chart.appendChild(el("rect", {x: L + n * 90, y: 4, width: 10, height: 10, fill: COLOURS[n % COLOURS.length]}));
+      chart.appendChild(el("text", {x: L + n * 90 + 14, y: 13, "class": "legend"}, s.name));
+    });
+    container.textContent = "";
+    container.appendChild(chart);
+  }
+
+  return {lines: lines, bars: bars, stacked: stacked, empty: empty};
 }());

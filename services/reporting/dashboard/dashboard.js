@@ -6,6 +6,9 @@
   var loads = 0;
   var STATUSES = [["cases_opened", "新建"], ["cases_accepted", "已接单"], ["cases_resolved", "已办结"],
                   ["cases_closed", "已归档"], ["cases_cancelled", "已撤销"]];
+  var CASE_STATUSES = [["received", "已登记"], ["assigned", "已派单"], ["accepted", "已接单"],
+                       ["in_progress", "处理中"], ["referred", "已转介"], ["resolved", "已办结"],
+                       ["closed", "已归档"], ["cancelled", "已撤销"]];
   var CASE_ROWS = [["requests_received", "受理求助", "件"], ["residents_served", "服务居民", "人"],
                    ["cases_resolved", "办结个案", "个"], ["sla_breaches", "超时", "次"],
                    ["messages_sent", "发送短信", "条"]];
@@ -71,6 +74,9 @@
     Charts.lines($("chart-cases"), days, STATUSES.map(function (s) {
       return {key: s[0], name: s[1], values: summary.by_day.map(function (d) { return d[s[0]]; })};
     }), "每日个案");
+    Charts.stacked($("chart-status"), days, CASE_STATUSES.map(function (s) {
+      return {key: s[0], name: s[1], values: summary.by_day.map(function (d) { return d.cases_by_status[s[0]]; })};
+    }), "每日新建个案（按当前状态）");
     Charts.bars($("chart-programs"), PROGRAMS.map(function (p) {
       return {key: p[0], name: p[1], value: summary.programs[p[0]]};
     }), "站点项目");
