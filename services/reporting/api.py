@@ -1,28 +1,91 @@
 """The reporting HTTP API (gunicorn): ``gunicorn 'services.reporting.api:create_app()'``."""
+from werkzeug.wrappers import Response
+
 from services.common import config, mongo
-from services.common.http import Api, json_response, route, scoped_station
+from services.common.http import (
+    ApiError, Api, json_response, require_station, route, scoped_station,
+)
 from services.common.vocabulary import district
-from services.reporting import handlers
-from services.reporting.schemas import SummaryOut, SummaryQuery
+from services.reporting import api_dashboard, domain_figures, handlers
+from services.reporting.schemas import (
+    SummaryOut, SummaryQuery, TimeseriesOut, TimeseriesQuery, TraceOut,
+)
 from services.reporting.store import ReportStore
 
 routes = []
 
 
-@route(routes, "/v1/reports/summary", query=SummaryQuery, response=SummaryOut, errors=(403,))
-def get_summary(call):
-    """The figures for a station (or the district, station omitted) over a period."""
+def _period(call):
     query = call.query
     station = scoped_station(call.principal, query.get("station"))
     date_from = query["date_from"].isoformat() if query.get("date_from") else None
     date_to = query["date_to"].isoformat() if query.get("date_to") else None
+    return station, date_from, date_to
+
+
+def _wants_csv(call):
+    if call.query.get("format"):
+        return call.query["format"] == "csv"
+    best = call.request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv"
+
+
+def _csv(text, name):
+    return Response(text.encode("utf-8"), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@route(routes, "/v1/reports/summary", query=SummaryQuery, response=SummaryOut, errors=(403,))
+def get_summary(call):
+    """The figures for a station (or the district, station omitted) over a period.
+
+    ``Accept: text/csv`` or ``format=csv``: the same figures as CSV (figure, value).
+    """
+    station, date_from, date_to = _period(call)
     figures = handlers.summary(call.context, station, date_from, date_to)
-    return json_response(SummaryOut().dump({"district": district()["id"], "station": station,
-                                            "date_from": date_from, "date_to": date_to,
-                                            **figures}))
+    body = SummaryOut().dump({"district": district()["id"], "station": station,
+                              "date_from": date_from, "date_to": date_to, **figures})
+    if _wants_csv(call):
+        rows = domain_figures.flatten(body)
+        rows += [(f"table.{row['figure']}", row["value"]) for row in body["table"]]
+        return _csv(domain_figures.to_csv(("figure", "value"), rows), "summary")
+    return json_response(body)
+
+
+@route(routes, "/v1/reports/timeseries", query=TimeseriesQuery, response=TimeseriesOut,
+       errors=(403,))
+def get_timeseries(call):
+    """One figure per day, ISO week or month, for a station or the district.
+
+    ``Accept: text/csv`` or ``format=csv``: the same points as CSV (period, value).
+    """
+    station, date_from, date_to = _period(call)
+    metric, interval = call.query["metric"], call.query["interval"]
+    points = handlers.timeseries(call.context, metric, interval, station, date_from, date_to)
+    if _wants_csv(call):
+        return _csv(domain_figures.to_csv(("period", metric),
+                                          [(p["period"], p["value"]) for p in points]),
+                    f"{metric}-{interval}")
+    return json_response(TimeseriesOut().dump({
+        "metric": metric, "interval": interval, "station": station, "date_from": date_from,
+        "date_to": date_to, "points": points}))
+
+
+@route(routes, "/v1/trace/<request_id>", response=TraceOut, errors=(403, 404))
+def get_trace(call, request_id):
+    """Everything that happened to one request, in order, across every service."""
+    station, events = handlers.trace(call.context, request_id)
+    if not events:
+        raise ApiError(404, "not_found", "no event of this request is known")
+    if station:
+        require_station(call.principal, station)
+    elif not call.principal.district_wide:
+        raise ApiError(403, "forbidden", "this request belongs to no station you may see")
+    return json_response(TraceOut().dump({"request_id": request_id, "station": station,
+                                          "events": events}))
 
 
 def create_app(settings=None):
     settings = settings or config.settings()
     store = ReportStore(mongo.database(settings, "reporting"))
-    return Api("reporting", settings, routes, store)
+    return Api("reporting", settings, routes + api_dashboard.routes, store)

@@ -1,119 +1,147 @@
-"""Reporting rules: what each event contributes to the projections, and the figures.
+"""Reporting rules: the facts each stored event sets (pure).
 
-Pure. Projections are *facts* per request, case and message, written as plain field
-sets: each event type sets its own fields (and the station, which all agree on), so
-applying events twice or in any order gives the same facts, and every figure is
-derived from the facts.
+A *fact* is the state reporting keeps of one thing that happened: a request, a case, a
+message, a volunteer team, a donation... An event changes its fact in a way that does
+not depend on the order events arrive in nor on how often: a case's status is the one
+of its highest ``sequence``; a first acceptance is the acceptance with the lowest
+sequence, a resolution the one with the highest; repeated things (escalations, actions,
+referrals) are kept by event id. Every figure is derived from the facts
+(``domain_rollup``), never counted as events go by.
 No personal data: residents appear only as their pseudonymous ``resident_ref``.
 """
 from services.common import clock
-from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED,
-    MESSAGE_SENT, REQUEST_RECEIVED,
-)
-from services.common.vocabulary import CHANNELS, NEED_TYPES, PRIORITIES
+
+def _ms(iso_time):
+    return clock.to_ms(clock.parse_iso(iso_time))
 
 
-def _at(iso_time):
-    moment = clock.parse_iso(iso_time)
-    return clock.to_ms(moment), clock.local_day(moment)
+def _order(record):
+    """Position of an event in its stream: its sequence, else its instant."""
+    return (record.get("sequence") or 0, record["time_ms"], record["_id"])
 
 
-def facts(event_type, data):
-    """``(projection, key, fields)`` that an event sets; None for events not projected."""
-    if event_type == REQUEST_RECEIVED.type:
-        ms, day = _at(data["received_at"])
-        return "requests", data["request_id"], {
-            "station": data["station"], "channel": data["channel"],
-            "need_type": data["need"]["type"], "resident_ref": data["resident_ref"],
-            "received_ms": ms, "received_day": day}
-    if event_type == CASE_OPENED.type:
-        ms, day = _at(data["opened_at"])
-        received_ms, _ = _at(data["request_received_at"])
-        return "cases", data["case_id"], {
-            "station": data["station"], "request_id": data["request_id"],
-            "priority": data["priority"], "need_type": data["need_type"],
-            "resident_ref": data["resident_ref"], "request_received_ms": received_ms,
-            "opened_ms": ms, "opened_day": day}
-    if event_type == CASE_ASSIGNED.type:
-        ms, _ = _at(data["assigned_at"])
-        return "cases", data["case_id"], {"station": data["station"], "assigned_ms": ms}
-    if event_type == CASE_ACCEPTED.type:
-        ms, day = _at(data["accepted_at"])
-        return "cases", data["case_id"], {"station": data["station"], "accepted_ms": ms,
-                                          "accepted_day": day}
-    if event_type == CASE_ACTION_RECORDED.type:
-        return None  # actions are counted from the case log in a later projection
-    if event_type == CASE_RESOLVED.type:
-        ms, day = _at(data["resolved_at"])
-        return "cases", data["case_id"], {"station": data["station"], "resolved_ms": ms,
-                                          "resolved_day": day}
-    if event_type == MESSAGE_SENT.type:
-        ms, day = _at(data["sent_at"])
-        return "messages", data["message_id"], {
-            "station": data["station"], "recipient_role": data["recipient_role"],
-            "channel": data["channel"], "status": data["status"], "sent_ms": ms, "sent_day": day}
-    return None
+def _latest(fact, name, value, record):
+    """Set ``name`` from the event latest in the stream that has one."""
+    order = list(_order(record))
+    if fact.get(name + "_at_order") is None or order >= fact[name + "_at_order"]:
+        fact[name], fact[name + "_at_order"] = value, order
 
 
-def percentile(values, fraction):
-    """Nearest-rank percentile of a list of numbers (None for an empty list)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))  # ceil without floats
-    return ordered[min(rank, len(ordered)) - 1]
+def _earliest(fact, name, value, record):
+    order = list(_order(record))
+    if fact.get(name + "_at_order") is None or order <= fact[name + "_at_order"]:
+        fact[name], fact[name + "_at_order"] = value, order
 
 
-def durations(cases, start_field, end_field):
-    seconds = [(case[end_field] - case[start_field]) / 1000 for case in cases
-               if case.get(end_field) is not None and case.get(start_field) is not None]
-    return {"count": len(seconds), "median": percentile(seconds, 0.5),
-            "p90": percentile(seconds, 0.9)}
+def _once(fact, name, record, value):
+    """Add an occurrence of a repeatable thing, keyed by event id (repeats ignored)."""
+    items = [item for item in fact.get(name, []) if item[0] != record["_id"]]
+    items.append([record["_id"], *value])
+    fact[name] = sorted(items)
 
 
-def _tally(rows, field, names):
-    counts = {name: 0 for name in names}
-    for row in rows:
-        counts[row[field]] = counts.get(row[field], 0) + 1
-    return counts
+def fact_key(record):
+    """``(kind, key)`` of the fact an event changes; None for events with no fact."""
+    data, kind = record["data"], record["type"].split(".")[1]
+    name = record["type"].split(".")[2] if record["type"].count(".") >= 3 else ""
+    if kind == "request":
+        return "request", data["request_id"]
+    if kind == "case":
+        return "case", data["case_id"]
+    if kind == "message":
+        return "message", data["message_id"]
+    if kind == "program":
+        key_field = {"volunteer_team_formed": ("team", "team_id"),
+                     "social_organisation_cultivated": ("organisation", "organisation_id"),
+                     "donation_received": ("donation", "donation_id"),
+                     "aid_distributed": ("aid", "aid_id"),
+                     "activity_held": ("activity", "activity_id")}.get(name)
+        if name == "volunteer_joined":
+            return "volunteer", f"{data['team_id']}/{data['member_ref']}"
+        if key_field:
+            return key_field[0], data[key_field[1]]
+    return None  # resident.registry_updated: kept in the event store only
 
 
-DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_resolved")
+def _request(fact, record):
+    data = record["data"]
+    fact.update({"station": data["station"], "channel": data["channel"],
+                 "need_type": data["need"]["type"], "resident_ref": data["resident_ref"],
+                 "received_ms": _ms(data["received_at"]), "repeat_of": data.get("repeat_of"),
+                 "origin": (data.get("source") or {}).get("kind")})
 
 
-def by_day(requests, opened, accepted, resolved):
-    """The same counts per district calendar day, for the days that have any."""
-    days = {}
-    for rows, day_field, figure in ((requests, "received_day", "requests_received"),
-                                    (opened, "opened_day", "cases_opened"),
-                                    (accepted, "accepted_day", "cases_accepted"),
-                                    (resolved, "resolved_day", "cases_resolved")):
-        for row in rows:
-            counts = days.setdefault(row[day_field], dict.fromkeys(DAILY_FIGURES, 0))
-            counts[figure] += 1
-    return [{"day": day, **days[day]} for day in sorted(days)]
+def _case(fact, record):
+    data, name = record["data"], record["type"].split(".")[2]
+    fact["station"], fact["request_id"] = data["station"], data["request_id"]
+    _latest(fact, "status", data["status"], record)
+    if "priority" in data:
+        _latest(fact, "priority", data["priority"], record)
+    if name == "opened":
+        fact.update({"need_type": data["need_type"], "resident_ref": data["resident_ref"],
+                     "channel": data.get("channel"), "origin": data.get("origin"),
+                     "request_received_ms": _ms(data["request_received_at"]),
+                     "opened_ms": _ms(data["opened_at"])})
+    elif name == "assigned":
+        _earliest(fact, "assigned_ms", _ms(data["assigned_at"]), record)
+        fact.setdefault("need_type", data["need_type"])
+    elif name == "accepted":
+        _earliest(fact, "accepted_ms", _ms(data["accepted_at"]), record)
+    elif name == "resolved":
+        _latest(fact, "resolved_ms", _ms(data["resolved_at"]), record)
+    elif name == "closed":
+        _earliest(fact, "closed_ms", _ms(data["closed_at"]), record)
+    elif name == "cancelled":
+        _earliest(fact, "cancelled_ms", _ms(data["cancelled_at"]), record)
+    elif name == "sla_breached":
+        _earliest(fact, f"sla_{data['kind']}_ms", _ms(data["breached_at"]), record)
+    elif name == "escalated":
+        _once(fact, "escalations", record, [_ms(data["escalated_at"]), data["reason"]])
+    elif name == "referred":
+        _once(fact, "referrals", record, [_ms(data["referred_at"]), data["agency"]])
+    elif name == "reopened":
+        _once(fact, "reopenings", record, [_ms(data["reopened_at"])])
+    elif name == "action_recorded":
+        _once(fact, "actions", record, [_ms(data["recorded_at"]), data["action_type"]])
+    elif name == "request_linked":
+        _once(fact, "linked_requests", record, [_ms(data["linked_at"]), data["linked_request_id"]])
 
 
-def summary(requests, opened, accepted, resolved, messages):
-    """The figures of a station or the district for a period, from the facts in it.
+MESSAGE_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "failed": "failed_at"}
 
-    ``requests``: requests received in the period; ``opened``/``accepted``/``resolved``:
-    cases opened/accepted/resolved in it; ``messages``: messages sent in it.
-    """
-    return {
-        "requests_received": len(requests),
-        "requests_by_channel": _tally(requests, "channel", CHANNELS),
-        "requests_by_need_type": _tally(requests, "need_type", NEED_TYPES),
-        "residents_served": len({row["resident_ref"] for row in requests}),
-        "cases_opened": len(opened),
-        "cases_by_priority": _tally(opened, "priority", PRIORITIES),
-        "cases_by_need_type": _tally(opened, "need_type", NEED_TYPES),
-        "cases_accepted": len(accepted),
-        "cases_resolved": len(resolved),
-        "urgent_cases_resolved": sum(1 for case in resolved if case.get("priority") == "urgent"),
-        "time_to_accept_seconds": durations(accepted, "request_received_ms", "accepted_ms"),
-        "time_to_resolve_seconds": durations(resolved, "request_received_ms", "resolved_ms"),
-        "messages_sent": len(messages),
-        "by_day": by_day(requests, opened, accepted, resolved),
-    }
+
+def _message(fact, record):
+    data, name = record["data"], record["type"].split(".")[2]
+    fact.update({"station": data.get("station"), "recipient_role": data["recipient_role"],
+                 "channel": data["channel"], "template": data["template"],
+                 "case_id": data.get("case_id"), "request_id": data.get("request_id")})
+    _earliest(fact, f"{name}_ms", _ms(data[MESSAGE_TIMES[name]]), record)
+    if name == "failed":
+        fact["failure"] = data["status"]
+
+
+PROGRAM_FIELDS = {
+    "team": ("team_id", "name"), "volunteer": ("team_id", "member_ref"),
+    "organisation": ("organisation_id", "name"),
+    "donation": ("donation_kind", "amount_fen", "goods", "quantity"),
+    "aid": ("household_ref", "items", "value_fen"),
+    "activity": ("activity_type", "participants"),
+}
+
+
+def apply(fact, record):
+    """The fact after ``record``: a new dict, ``fact`` is left as it was."""
+    kind, _ = fact_key(record)
+    changed = dict(fact, kind=kind)
+    if kind == "request":
+        _request(changed, record)
+    elif kind == "case":
+        _case(changed, record)
+    elif kind == "message":
+        _message(changed, record)
+    else:
+        data = record["data"]
+        changed.update({"station": data["station"], "on": str(data["on"])})
+        data = dict(data, donation_kind=data.get("kind"))  # "kind" names the fact's kind
+        changed.update({field: data.get(field) for field in PROGRAM_FIELDS[kind]})
+    return changed

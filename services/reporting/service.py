@@ -1,13 +1,34 @@
-"""The reporting Nameko service: entrypoints only. Every event it hears is projected."""
-from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED,
-    MESSAGE_SENT, REQUEST_RECEIVED,
-)
+"""The reporting Nameko service: entrypoints only.
+
+Reporting keeps the permanent event store, so it consumes every event type of the
+catalogue: one handler per type, made by the loop below (each its own queue,
+``evt-<producer>-<type>--reporting.<method>``). Each validates the event, keeps it and
+projects it.
+"""
+from nameko.timer import timer
+
+from services.common.contracts import CATALOGUE
 from services.common.dependencies import LogContext, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.reporting import handlers
 from services.reporting.store import ReportStore
+
+DRAIN_INTERVAL_S = 2.0
+
+
+def method_name(contract):
+    """shegong.case.opened.v1 -> case_opened (the names the first handlers had)."""
+    return "_".join(contract.type.split(".")[1:-1])
+
+
+def _keeper(contract):
+    def keep_event(self, body):
+        envelope, data = load_event(body, contract)
+        handlers.keep(self.store, envelope, data)
+    keep_event.__name__ = method_name(contract)
+    keep_event.__doc__ = f"Keep {contract.type} in the event store and project it."
+    return handles(contract)(keep_event)
 
 
 class ReportingService:
@@ -16,41 +37,12 @@ class ReportingService:
     store = Storage(ReportStore)
     log_context = LogContext()
 
-    def _project(self, body, contract):
-        envelope, data = load_event(body, contract)
-        handlers.project(self.store, envelope, data)
+    @timer(interval=DRAIN_INTERVAL_S)
+    def project_pending(self):
+        """Project events kept while another instance held the projector lease."""
+        handlers.drain(self.store)
 
-    @handles(REQUEST_RECEIVED)
-    def request_received(self, body):
-        """Count the request by station, day, channel and need."""
-        self._project(body, REQUEST_RECEIVED)
 
-    @handles(CASE_OPENED)
-    def case_opened(self, body):
-        """Count the case by station, day and priority."""
-        self._project(body, CASE_OPENED)
-
-    @handles(CASE_ASSIGNED)
-    def case_assigned(self, body):
-        """Record when the case was assigned."""
-        self._project(body, CASE_ASSIGNED)
-
-    @handles(CASE_ACCEPTED)
-    def case_accepted(self, body):
-        """Record when the case was accepted (time to acceptance)."""
-        self._project(body, CASE_ACCEPTED)
-
-    @handles(CASE_ACTION_RECORDED)
-    def case_action_recorded(self, body):
-        """Validated and stored nowhere yet (see domain.facts)."""
-        self._project(body, CASE_ACTION_RECORDED)
-
-    @handles(CASE_RESOLVED)
-    def case_resolved(self, body):
-        """Record when the case was resolved (time to resolution)."""
-        self._project(body, CASE_RESOLVED)
-
-    @handles(MESSAGE_SENT)
-    def message_sent(self, body):
-        """Count messages sent."""
-        self._project(body, MESSAGE_SENT)
+for _contract in CATALOGUE.values():
+    if "reporting" in _contract.consumers:
+        setattr(ReportingService, method_name(_contract), _keeper(_contract))

@@ -1,42 +1,211 @@
-"""The reporting adapter over its own MongoDB database: the fact projections.
+"""The reporting adapter over its own MongoDB database.
 
-``request_facts``, ``case_facts`` and ``message_facts`` hold one document per
-request, case and message, with flat fields only (see domain.facts).
+- ``events``: the permanent event store, one document per event id (redacted; see
+  domain_events). ``pending: 1`` marks events not yet projected, ``2`` events the projection rules
+  failed on (quarantined, with ``projection_error``; a rebuild retries them).
+- ``facts_v<N>`` and ``daily_v<N>``: projection version N (facts per request, case,
+  message and programme item; roll-ups per station and day, and per day for the
+  whole district). ``projection`` in ``meta`` names the version readers use and live
+  events go into (``current``) and the one a rebuild is filling (``building``);
+  switching is one single-document update. ``projector-lease`` in ``meta``: who
+  projects now.
 """
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-PROJECTIONS = {"requests": "request_facts", "cases": "case_facts", "messages": "message_facts"}
+from services.reporting.domain_rollup import DISTRICT
 
-DAY_FIELDS = {"request_facts": ("received_day",),
-              "case_facts": ("opened_day", "accepted_day", "resolved_day"),
-              "message_facts": ("sent_day",)}
+POINTER = "projection"
+QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
+LEASE = "projector-lease"
+SEPARATOR = "\x1f"
+
+
+# Samples are stored as one string per list: a year of the district is 365 documents,
+# and one string is far cheaper to store, send and read than thousands of list items.
+def _packed(rollup):
+    return {**rollup, "samples": {name: SEPARATOR.join(str(v) for v in values)
+                                  for name, values in rollup.get("samples", {}).items()}}
+
+
+def _unpacked(rollup):
+    samples = {}
+    for name, text in (rollup.get("samples") or {}).items():
+        values = text.split(SEPARATOR) if text else []
+        samples[name] = list(map(int, values)) if name.endswith("_ms") else values
+    return {**rollup, "samples": samples}
 
 
 class ReportStore:
     def __init__(self, database):
         self.database = database
+        self.events = database["events"]
+        self.meta = database["meta"]
 
     def ensure_indexes(self):
-        for collection, day_fields in DAY_FIELDS.items():
-            for day_field in day_fields:
-                self.database[collection].create_index([(day_field, ASCENDING)])
-                self.database[collection].create_index([("station", ASCENDING),
-                                                        (day_field, ASCENDING)])
+        self.events.create_index([("pending", ASCENDING)])
+        self.events.create_index([("correlationid", ASCENDING)])
+        self.events.create_index([("request_id", ASCENDING)])
+        self.events.create_index([("linked_request_id", ASCENDING)])
+        self.events.create_index([("stored_ms", ASCENDING)])
+        self.meta.update_one({"_id": POINTER}, {"$setOnInsert": {"current": 1, "building": None}},
+                             upsert=True)
+        self.ensure_version_indexes(self.versions()["current"])
 
-    def apply(self, projection, key, fields):
-        """Set an event's fields on its fact document (idempotent, order-independent)."""
-        self.database[PROJECTIONS[projection]].update_one({"_id": key}, {"$set": fields},
-                                                          upsert=True)
+    def ensure_version_indexes(self, version):
+        self.daily(version).create_index([("day", ASCENDING)])
+        self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
 
-    def rows(self, projection, day_field, station=None, date_from=None, date_to=None):
-        """Fact documents whose ``day_field`` falls in the period (inclusive dates)."""
-        query = {day_field: {"$exists": True}} if not (date_from or date_to) else {}
+    # -- the event store ------------------------------------------------------------
+
+    def keep(self, record):
+        """Store an event once: False if its id is already stored (a repeat)."""
+        try:
+            self.events.insert_one({**record, "pending": 1})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def keep_many(self, records):
+        """Store a batch of events; repeats (ids already stored) are skipped."""
+        try:
+            self.events.insert_many([{**r, "pending": 1} for r in records], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
+    def pending(self, limit):
+        return list(self.events.find({"pending": 1}).limit(limit))
+
+    def quarantine(self, event_id, reason):
+        """An event its projection rules failed on: kept, left out, reason recorded."""
+        self.events.update_one({"_id": event_id}, {"$set": {"pending": QUARANTINED,
+                                                            "projection_error": reason[:1000]}})
+
+    def quarantined(self, event_id):
+        """The reason an event is quarantined, or None."""
+        found = self.events.find_one({"_id": event_id, "pending": QUARANTINED})
+        return found and found.get("projection_error")
+
+    def quarantined_among(self, event_ids):
+        """``{event id: reason}`` of those of ``event_ids`` that are quarantined."""
+        found = self.events.find({"_id": {"$in": list(event_ids)}, "pending": QUARANTINED},
+                                 {"projection_error": 1})
+        return {event["_id"]: event.get("projection_error") for event in found}
+
+    def mark_projected(self, event_ids):
+        if event_ids:
+            self.events.update_many({"_id": {"$in": list(event_ids)}}, {"$set": {"pending": 0}})
+
+    def all_events(self, batch_size, stored_since_ms=None):
+        """Every stored event (in no particular order), in batches of ``batch_size``."""
+        query = {} if stored_since_ms is None else {"stored_ms": {"$gte": stored_since_ms}}
+        batch = []
+        for event in self.events.find(query, batch_size=batch_size):
+            batch.append(event)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def correlated(self, request_id):
+        """Every stored event of a request: by correlation id, or naming the request."""
+        found = {e["_id"]: e for e in self.events.find({"correlationid": request_id})}
+        found.update({e["_id"]: e for e in self.events.find({"request_id": request_id})})
+        # a repeat request joined an open case: the case's linking event belongs to it too
+        found.update({e["_id"]: e for e in self.events.find({"linked_request_id": request_id})})
+        return list(found.values())
+
+    # -- the projector's lease --------------------------------------------------------
+
+    def take_lease(self, owner, now_ms, ttl_ms):
+        """True if ``owner`` holds the projector lease now (taken or renewed until
+        ``now_ms + ttl_ms``): one process projects at a time."""
+        until = now_ms + ttl_ms
+        for condition in ({"owner": owner}, {"until_ms": {"$lt": now_ms}}):
+            taken = self.meta.update_one({"_id": LEASE, **condition},
+                                         {"$set": {"owner": owner, "until_ms": until}})
+            if taken.matched_count:
+                return True
+        try:  # the first lease ever taken
+            self.meta.insert_one({"_id": LEASE, "owner": owner, "until_ms": until})
+            return True
+        except DuplicateKeyError:  # another owner holds it
+            return False
+
+    def release_lease(self, owner):
+        self.meta.update_one({"_id": LEASE, "owner": owner}, {"$set": {"until_ms": 0}})
+
+    # -- projection versions --------------------------------------------------------
+
+    def versions(self):
+        pointer = self.meta.find_one({"_id": POINTER}) or {"current": 1, "building": None}
+        return {"current": pointer.get("current") or 1, "building": pointer.get("building"),
+                "building_since_ms": pointer.get("building_since_ms")}
+
+    def start_building(self, version, since_ms):
+        self.meta.update_one({"_id": POINTER}, {"$set": {"building": version,
+                                                         "building_since_ms": since_ms}})
+        self.ensure_version_indexes(version)
+
+    def switch_to(self, version):
+        """Readers use ``version`` from now on (one single-document write)."""
+        self.meta.update_one({"_id": POINTER}, {"$set": {"current": version, "building": None,
+                                                         "building_since_ms": None}})
+
+    def drop_version(self, version):
+        self.facts(version).drop()
+        self.daily(version).drop()
+
+    def facts(self, version):
+        return self.database[f"facts_v{version}"]
+
+    def daily(self, version):
+        return self.database[f"daily_v{version}"]
+
+    # -- projections ----------------------------------------------------------------
+
+    def load_facts(self, version, keys):
+        if not keys:
+            return {}
+        return {f["_id"]: f for f in self.facts(version).find({"_id": {"$in": list(keys)}})}
+
+    def load_rollups(self, version, keys):
+        if not keys:
+            return {}
+        return {r["_id"]: _unpacked(r)
+                for r in self.daily(version).find({"_id": {"$in": list(keys)}})}
+
+    def save(self, version, facts, rollups):
+        """Write changed facts and roll-ups whole, in two bulk writes."""
+        if facts:
+            self.facts(version).bulk_write([ReplaceOne({"_id": f["_id"]}, f, upsert=True)
+                                            for f in facts], ordered=False)
+        if rollups:
+            self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True)
+                                            for r in rollups], ordered=False)
+
+    def write_version(self, version, facts, rollups, chunk=5000):
+        """Insert a new version's facts and roll-ups (a rebuild), in bulk."""
+        for collection, documents in ((self.facts(version), list(facts)),
+                                      (self.daily(version), [_packed(r) for r in rollups])):
+            for start in range(0, len(documents), chunk):
+                collection.insert_many(documents[start:start + chunk], ordered=False)
+
+    def rollups(self, station=None, date_from=None, date_to=None, version=None):
+        """The daily roll-ups of the period (inclusive days), of one station or of the
+        district (``station`` None: the district's own roll-ups, one per day)."""
+        version = version or self.versions()["current"]
+        query = {}
         if date_from or date_to:
-            query[day_field] = {}
+            query["day"] = {}
             if date_from:
-                query[day_field]["$gte"] = date_from
+                query["day"]["$gte"] = date_from
             if date_to:
-                query[day_field]["$lte"] = date_to
-        if station:
-            query["station"] = station
-        return list(self.database[PROJECTIONS[projection]].find(query))
+                query["day"]["$lte"] = date_to
+        query["station"] = station or DISTRICT
+        return [_unpacked(r) for r in self.daily(version).find(query)]
+
+    def all_facts(self, version):
+        return list(self.facts(version).find())

@@ -157,6 +157,28 @@ def test_the_medicine_request_story(system):
     for measure in ("time_to_accept_seconds", "time_to_resolve_seconds"):
         assert summary[measure]["count"] == 1 and 0 <= summary[measure]["median"] < 120
 
+    # her request's whole story, across the services, in order
+    def trace():
+        answer = requests.get(system.url("reporting", f"/v1/trace/{request_id}"),
+                              headers=admin, timeout=5)
+        events = conforms("reporting", "TraceOut", answer.json())["events"] if answer.ok else []
+        return events if sum(e["step"] == "message.sent" for e in events) == 3 else None
+
+    events = wait_until(trace, 10, message="the request's trace")
+    steps = [e["step"] for e in events]
+    assert [s for s in steps if not s.startswith("message.")] == [
+        "request.received", "case.opened", "case.assigned", "case.accepted",
+        "case.action_recorded", "case.action_recorded", "case.action_recorded", "case.resolved"]
+    assert [e["data"]["action_type"] for e in events if e["step"] == "case.action_recorded"] == [
+        "visit", "purchase", "delivery"]
+    position = {e["id"]: n for n, e in enumerate(events)}
+    for n, event in enumerate(events):
+        assert event["correlationid"] == request_id
+        if event["causationid"] in position:
+            assert position[event["causationid"]] < n, steps
+    assert position[events[steps.index("message.sent")]["causationid"]] == steps.index("case.assigned")
+    assert "13812345678" not in json.dumps(events) and "邹书兰" not in json.dumps(events)
+
     # her request's status page follows the case
     status = wait_until(lambda: (s := requests.get(system.url("intake", f"/v1/requests/{request_id}"),
                                                    headers=admin, timeout=5).json())["status"]

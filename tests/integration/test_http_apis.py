@@ -10,12 +10,14 @@ from werkzeug.test import Client
 
 from services.common import auth, config
 from services.common.contracts import REQUEST_RECEIVED
+from services.common.envelope import load_event, new_event
 from services.common.messaging import handler_queue
 from services.casework import api as casework_api
 from services.casework import handlers, seed
 from services.casework.store import CaseStore
 from services.intake import api as intake_api
 from services.reporting import api as reporting_api
+from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore
 from tests.support import story_request
 
@@ -248,9 +250,13 @@ def test_cases_are_scoped_to_their_station_and_reads_are_recorded(casework, toke
 
 def test_figures_are_scoped_to_the_callers_station(settings, database, tokens):
     store = ReportStore(database("reporting"))
-    store.apply("requests", "r-1", {"station": "daxing", "channel": "phone",
-                                    "need_type": "medicine_purchase", "resident_ref": "p_1",
-                                    "received_ms": 1685318400000, "received_day": "2023-05-29"})
+    store.ensure_indexes()
+    event = new_event(REQUEST_RECEIVED, {
+        "request_id": "r-1", "channel": "phone", "station": "daxing", "resident_ref": "p_1",
+        "resident": {"name": "邹书兰", "phone": "13812345678"},
+        "need": {"type": "medicine_purchase"}, "received_at": "2023-05-29T08:00:00+08:00"},
+        subject="r-1", correlation_id="r-1")
+    reporting_handlers.keep(store, *load_event(event, REQUEST_RECEIVED))
     client = Client(reporting_api.create_app(settings))
     mine = client.get("/v1/reports/summary", headers=bearer(tokens["daxing"]))
     assert mine.status_code == 200

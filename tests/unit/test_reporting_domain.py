@@ -1,60 +1,76 @@
-"""Reporting rules: facts from events, figures from facts (pure)."""
+"""Reporting rules: facts from events, roll-ups from facts, figures from roll-ups (pure)."""
 import itertools
 
 from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
 )
-from services.reporting import domain
+from services.common import clock
+from services.common.vocabulary import CASE_STATUSES
+from services.reporting import domain, domain_figures, domain_rollup
 
+REF = {"case_id": "c-1", "request_id": "r-1", "station": "daxing"}
 EVENTS = [
-    (REQUEST_RECEIVED.type, {"request_id": "r-1", "channel": "phone", "station": "daxing",
-                             "resident": {"name": "x", "phone": "13812345678", "categories": []},
-                             "resident_ref": "p_1", "need": {"type": "medicine_purchase"},
-                             "received_at": "2023-05-29T08:00:00+08:00"}),
-    (CASE_OPENED.type, {"case_id": "c-1", "request_id": "r-1", "station": "daxing",
-                        "priority": "urgent", "priority_reason": "", "need_type": "medicine_purchase",
-                        "resident_ref": "p_1", "categories": [],
-                        "request_received_at": "2023-05-29T08:00:00+08:00",
-                        "opened_at": "2023-05-29T08:00:01+08:00"}),
-    (CASE_ASSIGNED.type, {"case_id": "c-1", "station": "daxing",
-                          "assigned_at": "2023-05-29T08:00:01+08:00"}),
-    (CASE_ACCEPTED.type, {"case_id": "c-1", "station": "daxing",
-                          "accepted_at": "2023-05-29T08:05:00+08:00"}),
-    (CASE_RESOLVED.type, {"case_id": "c-1", "station": "daxing",
-                          "resolved_at": "2023-05-29T10:00:00+08:00"}),
-    (MESSAGE_SENT.type, {"message_id": "m-1", "station": "daxing", "recipient_role": "worker",
-                         "channel": "sms", "status": "sent",
-                         "sent_at": "2023-05-29T08:00:02+08:00"}),
+    (REQUEST_RECEIVED.type, None, {"request_id": "r-1", "channel": "phone", "station": "daxing",
+                                   "resident_ref": "p_1", "need": {"type": "medicine_purchase"},
+                                   "received_at": "2023-05-29T08:00:00+08:00"}),
+    (CASE_OPENED.type, 1, {**REF, "status": "received", "priority": "urgent",
+                           "need_type": "medicine_purchase", "resident_ref": "p_1",
+                           "request_received_at": "2023-05-29T08:00:00+08:00",
+                           "opened_at": "2023-05-29T08:00:01+08:00"}),
+    (CASE_ASSIGNED.type, 2, {**REF, "status": "assigned", "priority": "urgent",
+                             "need_type": "medicine_purchase",
+                             "assigned_at": "2023-05-29T08:00:01+08:00"}),
+    (CASE_ACCEPTED.type, 3, {**REF, "status": "accepted",
+                             "accepted_at": "2023-05-29T08:05:00+08:00"}),
+    (CASE_RESOLVED.type, 4, {**REF, "status": "resolved", "priority": "urgent",
+                             "resolved_at": "2023-05-29T10:00:00+08:00"}),
+    (MESSAGE_SENT.type, 1, {"message_id": "m-1", "station": "daxing", "recipient_role": "worker",
+                            "channel": "sms", "template": "t", "status": "sent",
+                            "sent_at": "2023-05-29T08:00:02+08:00"}),
 ]
 
 
-def project(events):
-    """A fake store: the projections as dicts, applied as the real store applies them."""
-    store = {"requests": {}, "cases": {}, "messages": {}}
-    for event_type, data in events:
-        projected = domain.facts(event_type, data)
-        if projected:
-            projection, key, fields = projected
-            store[projection].setdefault(key, {}).update(fields)
-    return store
+def records(events):
+    return [{"_id": f"e-{n}", "type": t, "sequence": seq, "data": data,
+             "time_ms": clock.to_ms(clock.parse_iso("2023-05-29T08:00:00+08:00"))}
+            for n, (t, seq, data) in enumerate(events)]
 
 
-def test_facts_are_the_same_in_any_order_and_with_duplicates():
-    expected = project(EVENTS)
-    for order in itertools.permutations(EVENTS):
+def project(recs):
+    """A fake store: facts and roll-ups as dicts, changed as the real projector does."""
+    facts, rollups = {}, {}
+    for record in recs:
+        kind, key = domain.fact_key(record)
+        before = facts.get(f"{kind}:{key}")
+        after = domain.apply(before or {"_id": f"{kind}:{key}"}, record)
+        facts[f"{kind}:{key}"] = after
+        old, new = domain_rollup.contributions(before), domain_rollup.contributions(after)
+        for slot in set(old) | set(new):
+            rid = domain_rollup.rollup_id(*slot)
+            rollups[rid] = domain_rollup.merge(rollups.get(rid, {}), old.get(slot), new.get(slot),
+                                               *slot)
+    return facts, rollups
+
+
+def test_facts_and_rollups_are_the_same_in_any_order_and_with_duplicates():
+    expected = project(records(EVENTS))
+    for order in itertools.permutations(records(EVENTS)):
         assert project(list(order) + list(order[:2])) == expected
 
 
+def test_the_case_status_is_the_one_of_the_highest_sequence():
+    facts, _ = project(list(reversed(records(EVENTS))))
+    assert facts["case:c-1"]["status"] == "resolved"
+
+
 def test_facts_hold_no_personal_data():
-    facts = repr(project(EVENTS))
+    facts = repr(project(records(EVENTS)))
     assert "13812345678" not in facts and "p_1" in facts
 
 
 def test_summary_of_the_story():
-    store = project(EVENTS)
-    cases = list(store["cases"].values())
-    figures = domain.summary(list(store["requests"].values()), cases, cases, cases,
-                             list(store["messages"].values()))
+    _, rollups = project(records(EVENTS))
+    figures = domain_figures.summary(rollups.values())
     assert figures["requests_received"] == 1 and figures["requests_by_channel"]["phone"] == 1
     assert figures["cases_opened"] == figures["cases_resolved"] == 1
     assert figures["cases_by_priority"] == {"urgent": 1, "normal": 0, "low": 0}
@@ -63,32 +79,54 @@ def test_summary_of_the_story():
     assert figures["time_to_accept_seconds"] == {"count": 1, "median": 300.0, "p90": 300.0}
     assert figures["time_to_resolve_seconds"]["median"] == 7200.0
     assert figures["messages_sent"] == 1 and figures["residents_served"] == 1
+    assert figures["urgent_cases_resolved"] == 1
     assert figures["by_day"] == [{"day": "2023-05-29", "requests_received": 1, "cases_opened": 1,
-                                  "cases_accepted": 1, "cases_resolved": 1}]
+                                  "cases_accepted": 1, "cases_resolved": 1, "cases_closed": 0,
+                                  "cases_cancelled": 0, "sla_breaches": 0, "messages_sent": 1,
+                                  "messages_delivered": 0, "messages_failed": 0,
+                                  "cases_by_status": {**dict.fromkeys(CASE_STATUSES, 0),
+                                                      "resolved": 1}}]
+    assert figures["cases_by_status"]["resolved"] == 1
+    assert sum(figures["cases_by_status"].values()) == 1
+
+
+def test_the_case_counts_under_its_status_now_on_the_day_it_was_opened():
+    for events, status in ((EVENTS[1:2], "received"), (EVENTS[1:3], "assigned"),
+                           (EVENTS[1:4], "accepted"), (EVENTS[4:5] + EVENTS[1:3], "resolved")):
+        _, rollups = project(records(events))
+        figures = domain_figures.summary(rollups.values())
+        assert figures["cases_by_status"] == {**dict.fromkeys(CASE_STATUSES, 0), status: 1}
+
+
+def test_a_late_opened_event_moves_the_acceptance_to_its_priority():
+    accepted_only = project(records(EVENTS[3:4]))[1]
+    assert domain_figures.summary(accepted_only.values())["cases_accepted_by_priority"][
+        "unknown"] == 1
+    both = project(records(EVENTS[3:4] + EVENTS[1:2]))[1]
+    figures = domain_figures.summary(both.values())
+    assert figures["cases_accepted_by_priority"] == {"urgent": 1, "normal": 0, "low": 0}
 
 
 def test_local_day_is_the_district_day():
-    _, _, fields = domain.facts(*EVENTS[0][:1], {**EVENTS[0][1],
-                                                 "received_at": "2023-05-28T23:30:00+00:00"})
-    assert fields["received_day"] == "2023-05-29"
+    late = records([(REQUEST_RECEIVED.type, None, {**EVENTS[0][2],
+                                                   "received_at": "2023-05-28T23:30:00+00:00"})])
+    _, rollups = project(late)
+    assert list(rollups) == ["daxing|2023-05-29"]
 
 
 def test_percentile_nearest_rank():
-    assert domain.percentile([], 0.5) is None
-    assert domain.percentile([5], 0.9) == 5
-    assert domain.percentile(list(range(1, 11)), 0.5) == 5
-    assert domain.percentile(list(range(1, 11)), 0.9) == 9
-    assert domain.percentile([3, 1, 2], 0.5) == 2
+    assert domain_figures.percentile([], 0.5) is None
+    assert domain_figures.percentile([5], 0.9) == 5
+    assert domain_figures.percentile(list(range(1, 11)), 0.5) == 5
+    assert domain_figures.percentile(list(range(1, 11)), 0.9) == 9
+    assert domain_figures.percentile([3, 1, 2], 0.5) == 2
 
 
 def test_by_day_counts_each_figure_on_its_own_day():
-    requests = [{"received_day": "2023-05-29"}, {"received_day": "2023-05-30"}]
-    opened = [{"opened_day": "2023-05-29"}]
-    resolved = [{"resolved_day": "2023-05-31"}]
-    assert domain.by_day(requests, opened, [], resolved) == [
-        {"day": "2023-05-29", "requests_received": 1, "cases_opened": 1, "cases_accepted": 0,
-         "cases_resolved": 0},
-        {"day": "2023-05-30", "requests_received": 1, "cases_opened": 0, "cases_accepted": 0,
-         "cases_resolved": 0},
-        {"day": "2023-05-31", "requests_received": 0, "cases_opened": 0, "cases_accepted": 0,
-         "cases_resolved": 1}]
+    rollups = [{"day": "2023-05-29", "counts": {"requests_received": 1, "cases_opened": 1}},
+               {"day": "2023-05-30", "counts": {"requests_received": 1}},
+               {"day": "2023-05-31", "counts": {"cases_resolved": 1}}]
+    days = domain_figures.by_day(rollups)
+    assert [(d["day"], d["requests_received"], d["cases_opened"], d["cases_resolved"])
+            for d in days] == [("2023-05-29", 1, 1, 0), ("2023-05-30", 1, 0, 0),
+                               ("2023-05-31", 0, 0, 1)]

@@ -1,0 +1,232 @@
+"""The district's figures from the daily roll-ups (pure): summary, time series, CSV."""
+import csv
+import io
+from datetime import date, timedelta
+
+from services.common.vocabulary import (
+    ACTION_TYPES, ACTIVITY_TYPES, CASE_STATUSES, CHANNELS, NEED_TYPES, PRIORITIES, stations,
+)
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile of a list of numbers (None for an empty list)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))  # ceil without floats
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def durations(milliseconds):
+    seconds = [ms / 1000 for ms in milliseconds]
+    return {"count": len(seconds), "median": percentile(seconds, 0.5),
+            "p90": percentile(seconds, 0.9)}
+
+
+def combine(rollups):
+    """Sum the counts and pool the samples of several roll-up documents."""
+    counts, samples = {}, {}
+    for rollup in rollups:
+        for figure, amount in (rollup.get("counts") or {}).items():
+            counts[figure] = counts.get(figure, 0) + amount
+        for name, values in (rollup.get("samples") or {}).items():
+            samples.setdefault(name, []).extend(values)
+    return counts, samples
+
+
+def _tally(counts, prefix, names):
+    found = {name: counts.get(f"{prefix}:{name}", 0) for name in names}
+    found.update({key.split(":", 1)[1]: amount for key, amount in counts.items()
+                  if key.startswith(prefix + ":") and key.split(":", 1)[1] not in found})
+    return found
+
+
+DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_resolved",
+                 "cases_closed", "cases_cancelled", "sla_breaches", "messages_sent",
+                 "messages_delivered", "messages_failed")
+
+
+def by_day(rollups):
+    """Counts per district calendar day, for the days that have any; with the cases
+    opened that day by their status now."""
+    days, statuses = {}, {}
+    for rollup in rollups:
+        counts = days.setdefault(rollup["day"], dict.fromkeys(DAILY_FIGURES, 0))
+        for figure in DAILY_FIGURES:
+            counts[figure] += (rollup.get("counts") or {}).get(figure, 0)
+        tally = statuses.setdefault(rollup["day"], dict.fromkeys(CASE_STATUSES, 0))
+        for status, amount in _tally(rollup.get("counts") or {}, "cases_by_status",
+                                     CASE_STATUSES).items():
+            tally[status] = tally.get(status, 0) + amount
+    return [{"day": day, **days[day], "cases_by_status": statuses[day]} for day in sorted(days)
+            if any(days[day].values())]
+
+
+def programs(counts, samples):
+    fen = counts.get("donations_fen", 0)
+    return {
+        "volunteer_teams_formed": counts.get("volunteer_teams_formed", 0),
+        "volunteers_joined": counts.get("volunteers_joined", 0),
+        "social_organisations_cultivated": counts.get("social_organisations_cultivated", 0),
+        "donations": counts.get("donations", 0),
+        "donations_by_kind": _tally(counts, "donations", ("money", "goods")),
+        "donations_fen": fen,
+        "donations_yuan": fen / 100,
+        "goods_quantity": counts.get("goods_quantity", 0),
+        "aid_distributions": counts.get("aid_distributions", 0),
+        "households_aided": len(set(samples.get("households", []))),
+        "aid_value_fen": counts.get("aid_value_fen", 0),
+        "activities": counts.get("activities", 0),
+        "activities_by_type": _tally(counts, "activities", ACTIVITY_TYPES),
+        "trainings": counts.get("activities:training", 0),
+        "activity_participants": counts.get("activity_participants", 0),
+    }
+
+
+def summary(rollups, station=None, staffing=None):
+    """The figures of a station (or the district) from the roll-ups of the period."""
+    rollups = list(rollups)
+    counts, samples = combine(rollups)
+    program = programs(counts, samples)
+    figures = {
+        "requests_received": counts.get("requests_received", 0),
+        "requests_by_channel": _tally(counts, "requests_by_channel", CHANNELS),
+        "requests_by_need_type": _tally(counts, "requests_by_need", NEED_TYPES),
+        "repeat_requests": counts.get("repeat_requests", 0),
+        "residents_served": len(set(samples.get("residents", []))),
+        "cases_by_need_type": _tally(counts, "cases_by_need", NEED_TYPES),
+        "cases_by_status": _tally(counts, "cases_by_status", CASE_STATUSES),
+        "urgent_cases_resolved": counts.get("cases_resolved:urgent", 0),
+        "time_to_accept_seconds": durations(samples.get("accept_ms", [])),
+        "time_to_resolve_seconds": durations(samples.get("resolve_ms", [])),
+        "sla_breaches": counts.get("sla_breaches", 0),
+        "sla_breaches_by_kind": _tally(counts, "sla_breaches", ("acceptance", "resolution")),
+        "escalations": counts.get("escalations", 0),
+        "referrals": counts.get("referrals", 0),
+        "cases_reopened": counts.get("cases_reopened", 0),
+        "actions_by_type": _tally(counts, "actions", ACTION_TYPES),
+        "messages_sent": counts.get("messages_sent", 0),
+        "messages_delivered": counts.get("messages_delivered", 0),
+        "messages_failed": counts.get("messages_failed", 0),
+        "programs": program,
+        "by_day": by_day(rollups),
+    }
+    for figure in ("opened", "accepted", "resolved", "closed", "cancelled"):
+        figures[f"cases_{figure}"] = counts.get(f"cases_{figure}", 0)
+        tally = _tally(counts, f"cases_{figure}", PRIORITIES)
+        figures["cases_by_priority" if figure == "opened" else f"cases_{figure}_by_priority"] = tally
+    figures["table"] = table(figures, station, staffing or {})
+    return figures
+
+
+def table(figures, station, staffing):
+    """The DOMAIN.md table: the figures a district reports, labelled in Chinese."""
+    program = figures["programs"]
+    workers = staffing.get("social_workers", {})
+    rows = [
+        ("volunteer_teams_formed", "志愿服务队", program["volunteer_teams_formed"], "支"),
+        ("social_organisations_cultivated", "培育社会组织", program["social_organisations_cultivated"], "个"),
+        ("professional_cases", "专业个案", figures["cases_opened"], "个"),
+        ("donations_yuan", "募集善款", program["donations_yuan"], "元"),
+        ("households_aided", "困难家庭发放慰问物资", program["households_aided"], "户"),
+    ]
+    if station:
+        if station in workers:
+            rows.append(("social_workers", "驻站社工", workers[station], "人"))
+    else:
+        if workers:
+            rows.append(("social_workers", "社工总数", sum(workers.values()), "人"))
+        rows.append(("stations", "覆盖乡镇/街道", len(stations()), "个"))
+        if staffing.get("project_funds_fen") is not None:
+            rows.append(("project_funds_yuan", "区级筹集项目资金",
+                         staffing["project_funds_fen"] / 100, "元"))
+    return [{"figure": f, "label": label, "value": value, "unit": unit}
+            for f, label, value, unit in rows]
+
+
+# -- time series -------------------------------------------------------------------
+
+def _metric(path):
+    def read(figures):
+        value = figures
+        for part in path.split("."):
+            value = value[part]
+        return value
+    return read
+
+
+METRICS = {name: _metric(name) for name in (
+    "requests_received", "residents_served", "cases_opened", "cases_accepted",
+    "cases_resolved", "cases_closed", "cases_cancelled", "urgent_cases_resolved",
+    "sla_breaches", "escalations", "referrals", "messages_sent", "messages_delivered",
+    "messages_failed")}
+METRICS.update({f"time_to_{what}_{stat}": _metric(f"time_to_{what}_seconds.{stat}")
+                for what in ("accept", "resolve") for stat in ("median", "p90")})
+METRICS.update({name: _metric(f"programs.{name}") for name in (
+    "volunteer_teams_formed", "volunteers_joined", "social_organisations_cultivated",
+    "donations", "donations_fen", "goods_quantity", "aid_distributions", "households_aided",
+    "activities", "trainings", "activity_participants")})
+
+INTERVALS = ("day", "week", "month")
+
+
+def period_start(day, interval):
+    """The first day of the day/ISO week (Monday)/month that ``day`` (YYYY-MM-DD) is in."""
+    moment = date.fromisoformat(day)
+    if interval == "week":
+        moment -= timedelta(days=moment.weekday())
+    elif interval == "month":
+        moment = moment.replace(day=1)
+    return moment.isoformat()
+
+
+def _next(start, interval):
+    moment = date.fromisoformat(start)
+    if interval == "day":
+        return (moment + timedelta(days=1)).isoformat()
+    if interval == "week":
+        return (moment + timedelta(days=7)).isoformat()
+    return (moment.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()
+
+
+def timeseries(rollups, metric, interval, date_from=None, date_to=None):
+    """``[{"period": first day, "value": ...}]`` for every period from ``date_from`` (or
+    the first day with data) to ``date_to`` (or the last): empty periods included."""
+    buckets = {}
+    for rollup in rollups:
+        buckets.setdefault(period_start(rollup["day"], interval), []).append(rollup)
+    first = date_from or (min(r["day"] for group in buckets.values() for r in group)
+                          if buckets else None)
+    last = date_to or (max(r["day"] for group in buckets.values() for r in group)
+                       if buckets else None)
+    if first is None:
+        return []
+    points, start = [], period_start(first, interval)
+    while start <= last:
+        points.append({"period": start,
+                       "value": METRICS[metric](summary(buckets.get(start, [])))})
+        start = _next(start, interval)
+    return points
+
+
+# -- CSV -----------------------------------------------------------------------------
+
+def flatten(value, prefix=""):
+    """Nested figures as ``[(dotted name, value)]``; lists of rows are left out."""
+    rows = []
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            rows += flatten(item, name + ".")
+        elif not isinstance(item, list):
+            rows.append((name, item))
+    return rows
+
+
+def to_csv(header, rows):
+    """UTF-8 CSV text (with a BOM so that spreadsheet programs read the Chinese)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
+    return "\ufeff" + out.getvalue()

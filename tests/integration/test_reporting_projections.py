@@ -1,0 +1,296 @@
+"""Reporting on the real MongoDB wire protocol: a generated month of events, delivered
+shuffled and partly twice, gives the figures computed independently here from what
+happened; a rebuild from the event store gives the same figures; no personal data is
+stored anywhere in reporting's database."""
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from services.common import clock
+from services.common.contracts import CATALOGUE
+from services.common.envelope import load_event
+from services.reporting import domain, handlers, rebuild
+from services.reporting.store import ReportStore
+from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month
+
+ROOT = Path(__file__).resolve().parents[2]
+PERIODS = [(None, None), ("2023-05-10", "2023-05-20")]
+STATIONS = [None, "daxing", "xiaxiang"]
+
+
+@pytest.fixture
+def history():
+    return month(seed=11, cases_per_day=1)
+
+
+@pytest.fixture
+def live(database, history):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    for envelope in deliveries(history.events, seed=5, repeats=0.25):
+        handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    return store
+
+
+def nearest_rank(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(fraction * len(ordered)) - 1]
+
+
+def status_now(case):
+    """Where the generator left the case: every accepted case has had an action."""
+    for status in ("cancelled", "closed", "resolved"):
+        if case.get(status):
+            return status
+    return "in_progress" if case.get("accepted") else "assigned"
+
+
+def expected(history, station, date_from, date_to):
+    """The figures straight from what the generator says happened."""
+    def inside(day, where):
+        return (day is not None and (station is None or where == station)
+                and (date_from is None or day >= date_from) and (date_to is None or day <= date_to))
+
+    def day(moment):
+        return clock.local_day(moment) if moment else None
+
+    requests = [r for r in history.requests if inside(r[2], r[1])]
+    cases = history.cases.values()
+
+    def cases_on(what):
+        return [c for c in cases if inside(day(c.get(what)), c["station"])]
+
+    accepted, resolved = cases_on("accepted"), cases_on("resolved")
+    accept_s = [(c["accepted"] - c["received"]).total_seconds() for c in accepted]
+    resolve_s = [(c["resolved"] - c["received"]).total_seconds() for c in resolved]
+    programs = [p for p in history.programs if inside(p[2], p[1])]
+    messages = history.messages.values()
+    return {
+        "requests_received": len(requests),
+        "requests_by_channel.phone": sum(1 for r in requests if r[3] == "phone"),
+        "requests_by_need_type.home_visit": sum(1 for r in requests if r[4] == "home_visit"),
+        "repeat_requests": sum(1 for r in requests if r[6]),
+        "residents_served": len({r[5] for r in requests}),
+        "cases_opened": len(cases_on("opened")),
+        "cases_by_priority.urgent": sum(1 for c in cases_on("opened") if c["priority"] == "urgent"),
+        "cases_accepted": len(accepted),
+        "cases_resolved": len(resolved),
+        "cases_resolved_by_priority.low": sum(1 for c in resolved if c["priority"] == "low"),
+        "cases_closed": len(cases_on("closed")),
+        "cases_cancelled": len(cases_on("cancelled")),
+        **{f"cases_by_status.{status}": sum(1 for c in cases_on("opened")
+                                           if status_now(c) == status)
+           for status in ("assigned", "in_progress", "resolved", "closed", "cancelled")},
+        "sla_breaches": len(cases_on("sla")),
+        "time_to_accept_seconds.median": nearest_rank(accept_s, 0.5),
+        "time_to_accept_seconds.p90": nearest_rank(accept_s, 0.9),
+        "time_to_resolve_seconds.median": nearest_rank(resolve_s, 0.5),
+        "time_to_resolve_seconds.p90": nearest_rank(resolve_s, 0.9),
+        "messages_sent": sum(1 for m in messages if inside(m["sent"], m["station"])),
+        "messages_delivered": sum(1 for m in messages if inside(m.get("delivered"), m["station"])),
+        "messages_failed": sum(1 for m in messages if inside(m.get("failed"), m["station"])),
+        "programs.volunteer_teams_formed": sum(1 for p in programs if p[0] == "team"),
+        "programs.volunteers_joined": sum(1 for p in programs if p[0] == "volunteer"),
+        "programs.social_organisations_cultivated": sum(1 for p in programs if p[0] == "organisation"),
+        "programs.donations_fen": sum(p[3] for p in programs if p[0] == "donation"),
+        "programs.households_aided": len({p[3] for p in programs if p[0] == "aid"}),
+        "programs.trainings": sum(1 for p in programs if p[0] == "activity" and p[3] == "training"),
+    }
+
+
+def read(figures, path):
+    for part in path.split("."):
+        figures = figures[part]
+    return figures
+
+
+def test_figures_of_a_month_equal_an_independent_computation(live, history):
+    assert len(history.cases) > 40 and any(r[6] for r in history.requests)
+    for station in STATIONS:
+        for date_from, date_to in PERIODS:
+            figures = handlers.summary(live, station, date_from, date_to)
+            want = expected(history, station, date_from, date_to)
+            got = {name: read(figures, name) for name in want}
+            assert got == want, (station, date_from, date_to)
+    assert handlers.summary(live)["cases_opened"] == len(history.cases)
+
+
+def test_the_time_series_add_up_to_the_summary(live):
+    figures = handlers.summary(live, "daxing", "2023-05-01", "2023-05-31")
+    for interval in ("day", "week", "month"):
+        points = handlers.timeseries(live, "cases_resolved", interval, "daxing",
+                                     "2023-05-01", "2023-05-31")
+        assert sum(p["value"] for p in points) == figures["cases_resolved"]
+    days = handlers.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
+    assert len(days) == 31
+
+
+def test_a_rebuild_equals_live_and_switches_readers(live):
+    figures = {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS}
+    live_facts = sorted(live.all_facts(1), key=lambda f: f["_id"])
+    version, replayed = rebuild.rebuild(live, batch=700)
+    assert (version, live.versions()["current"]) == (2, 2)
+    assert replayed == live.events.count_documents({})
+    assert sorted(live.all_facts(2), key=lambda f: f["_id"]) == live_facts
+    assert {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
+    # the old version is kept until the next rebuild has completed
+    assert live.all_facts(1) and rebuild.rebuild(live, batch=5000)[0] == 3
+    assert live.all_facts(2) and not live.all_facts(1)
+    assert handlers.summary(live) == figures[(None, (None, None))]
+
+
+def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history):
+    extra = month(seed=12, stations=("luji",), cases_per_day=1)
+    for envelope in extra.events:  # other ids than the month's: a station of its own
+        envelope["data"] = {key: (value.replace("case-", "luji-case-").replace("req-", "luji-req-")
+                                  .replace("msg-", "luji-msg-") if isinstance(value, str) else value)
+                            for key, value in envelope["data"].items()}
+    arriving = iter(extra.events)
+
+    def while_replaying(_replayed):
+        for envelope in [next(arriving, None) for _ in range(40)]:
+            if envelope:
+                handlers.keep(live, *load_event(envelope, CATALOGUE[envelope["type"]]))
+
+    version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying)
+    luji = handlers.summary(live, "luji")
+    assert version == 2 and luji["requests_received"] > 0
+    assert handlers.summary(live, "luji", version=1) == luji  # live went on in version 1
+    assert handlers.summary(live, "daxing") == handlers.summary(live, "daxing", version=1)
+
+
+def test_no_personal_data_anywhere_in_reporting(live):
+    for name in live.database.list_collection_names():
+        for document in live.database[name].find():
+            text = repr(document)
+            assert PHONE not in text and NAME not in text and ID_NUMBER not in text, name
+            assert "13912345678" not in text and "王晨光" not in text, name
+    assert live.events.count_documents({}) == len({e["_id"] for e in live.events.find()})
+
+
+def test_one_projector_at_a_time_across_processes(database):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    assert store.take_lease("a", 1_000, 30_000) and store.take_lease("a", 2_000, 30_000)
+    assert not store.take_lease("b", 3_000, 30_000)  # a holds it until 32,000
+    assert store.take_lease("b", 40_000, 30_000)     # a's lease ran out
+    assert not store.take_lease("a", 41_000, 30_000)
+    store.release_lease("b")
+    assert store.take_lease("a", 42_000, 30_000)
+    # while another process holds the lease, events are kept and left for it to project
+    store.take_lease("elsewhere", handlers._now_ms(), 60_000)
+    envelope = month(seed=41, stations=("daxing",), cases_per_day=1).events[1]
+    handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    assert store.events.count_documents({"pending": 1}) == 1
+    store.release_lease("elsewhere")
+    assert handlers.drain(store) == 1 and store.events.count_documents({"pending": 1}) == 0
+
+
+def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, monkeypatch):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=51, stations=("daxing",), cases_per_day=1).events[1:30]
+    poison = next(e for e in events if e["type"].endswith("case.accepted.v1"))
+    apply = domain.apply
+
+    def buggy(fact, record):
+        if record["_id"] == poison["id"]:
+            raise ValueError("a bug in a rule")
+        return apply(fact, record)
+
+    monkeypatch.setattr(domain, "apply", buggy)
+    store.take_lease("elsewhere", handlers._now_ms(), 60_000)  # let them pile up: one batch
+    for envelope in events:
+        if envelope is not poison:
+            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    store.release_lease("elsewhere")
+    with pytest.raises(handlers.ProjectionFailed, match="a bug in a rule"):
+        handlers.keep(store, *load_event(poison, CATALOGUE[poison["type"]]))
+    assert store.events.count_documents({"pending": 0}) == len(events) - 1
+    assert "a bug in a rule" in store.quarantined(poison["id"])
+    assert handlers.summary(store)["cases_opened"] == sum(
+        e["type"].endswith("case.opened.v1") for e in events)
+    accepted = sum(e["type"].endswith("case.accepted.v1") for e in events)
+    assert handlers.summary(store)["cases_accepted"] == accepted - 1
+
+    monkeypatch.setattr(domain, "apply", apply)  # the rule is fixed: a rebuild takes it in
+    rebuild.rebuild(store)
+    assert store.quarantined(poison["id"]) is None
+    assert handlers.summary(store)["cases_accepted"] == accepted
+
+
+def test_the_trace_of_a_request_and_of_a_repeat_that_joined_its_case(live, history):
+    linked = next(r for r in history.requests if r[6])
+    original = linked[6]
+    station, events = handlers.trace(live, original)
+    steps = [e["step"] for e in events]
+    assert station == linked[1] and steps[:2] == ["request.received", "case.opened"]
+    assert "case.request_linked" in steps and all(e["correlationid"] == original for e in events)
+    sequences = [e["sequence"] for e in events if e["step"].startswith("case.")]
+    assert sequences == sorted(sequences) == list(range(1, len(sequences) + 1))
+    _, repeat = handlers.trace(live, linked[0])
+    assert [e["step"] for e in repeat] == ["request.received", "case.request_linked"]
+    assert handlers.trace(live, "nobody") == (None, [])
+
+
+def test_the_rebuild_command(database, env):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
+        handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    before = handlers.summary(store)
+    done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild"], cwd=ROOT,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt projection version 2 from" in done.stdout
+    assert store.versions()["current"] == 2 and handlers.summary(store) == before
+
+
+def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate(
+        database, monkeypatch):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=81, stations=("daxing", "xiaxiang"), cases_per_day=1, days=4).events
+    poison = next(e for e in events if e["type"].endswith("case.resolved.v1"))
+    apply, inserts = domain.apply, []
+    keep_many = store.keep_many
+
+    def buggy(fact, record):
+        if record["_id"] == poison["id"]:
+            raise ValueError("a bug in a rule")
+        return apply(fact, record)
+
+    def counting(records):
+        inserts.append(len(records))
+        keep_many(records)
+
+    monkeypatch.setattr(domain, "apply", buggy)
+    monkeypatch.setattr(store, "keep_many", counting)
+    outcomes = {}
+
+    def handle(envelope):
+        try:
+            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+            outcomes.setdefault(envelope["id"], []).append("ok")
+        except handlers.ProjectionFailed:
+            outcomes.setdefault(envelope["id"], []).append("failed")
+
+    workers = [threading.Thread(target=handle, args=(e,)) for e in events + events[:10]]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert set(outcomes[poison["id"]]) == {"failed"}  # each delivery of it
+    assert all(outcome == ["ok"] * len(outcome) for key, outcome in outcomes.items()
+               if key != poison["id"])
+    assert sum(inserts) == len(events) + 10 and len(inserts) < len(events) / 2
+    assert store.events.count_documents({"pending": 0}) == len(events) - 1
+    assert handlers.summary(store)["cases_opened"] == sum(
+        e["type"].endswith("case.opened.v1") for e in events)
