@@ -38,7 +38,8 @@ class ChaosSystem:
             "SHEGONG_DB_PREFIX": db_prefix, "SHEGONG_VAR_DIR": str(self.var_dir),
             "SHEGONG_TOKEN_SECRET": self.secret, "SHEGONG_RETRY_DELAYS_MS": "300,1000,3000",
             "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "2",
-            "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "INFO"),
+            # verbose, so that the search for personal data in the logs means something
+            "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "DEBUG"),
             "PYTHONUNBUFFERED": "1",
             **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         })

@@ -13,6 +13,7 @@ beside other work).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from tests.chaos.load import POISON, Tap, publish_poison
+from tests.chaos.load import POISON, Tap, chaos_request, publish_poison
 from tests.chaos.system import ROOT, ChaosSystem, restart_broker
 from tests.support import wait_until
 
@@ -207,3 +208,19 @@ def test_nothing_is_lost_nothing_doubles_under_chaos(chaos, rabbit):
         assert len(reasons) == len(POISON), (service, reasons)
         assert all(reasons), (service, reasons)
     assert len(log) >= 10, log
+    leaks = personal_data_in_logs(system, outcome)
+    assert not leaks, leaks
+
+
+def personal_data_in_logs(system, outcome):
+    """Every log of the run (verbose by default) searched for the residents' names and
+    numbers: none may appear, in full, anywhere."""
+    personal = {needle for index in outcome["accepted"]
+                for needle in (chaos_request(int(index))["resident"]["name"],
+                               chaos_request(int(index))["resident"]["phone"])}
+    shaped = re.compile(r"居民\d{5}|1\d{10}")
+    leaks = []
+    for path in sorted((system.var_dir / "log").glob("*.log")):
+        found = set(shaped.findall(path.read_text(encoding="utf-8", errors="replace")))
+        leaks += [(path.name, needle) for needle in sorted(found & personal)][:5]
+    return leaks
