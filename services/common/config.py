@@ -46,6 +46,11 @@ class Settings:
     # intake: how long an Idempotency-Key names its request; the external systems' registry
     idempotency_ttl_s: int = 86400
     inbound_systems_file: str = ""
+    # staff tokens: signing keys for rotation ("kid:secret,..."; the first signs), the
+    # longest lifetime accepted, and the per-subject revocation file
+    token_secrets: str = ""
+    token_ttl_s: int = 12 * 3600
+    token_revocations_file: str = ""
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -67,6 +72,13 @@ class Settings:
         }
 
 
+def _current_secret(env):
+    rotation = env.get("SHEGONG_TOKEN_SECRETS", "").strip()
+    if rotation:
+        return rotation.split(",")[0].partition(":")[2].strip()
+    return env.get("SHEGONG_TOKEN_SECRET", "")
+
+
 def settings(env=None):
     env = os.environ if env is None else env
     var_dir = Path(env.get("SHEGONG_VAR_DIR", "var")).resolve()
@@ -83,7 +95,8 @@ def settings(env=None):
         bind_host=env.get("SHEGONG_BIND_HOST", "127.0.0.1"),
         # Empty means "not configured": the APIs then refuse every token. The local
         # launcher generates a development secret under var/; production sets it.
-        token_secret=env.get("SHEGONG_TOKEN_SECRET", ""),
+        # With SHEGONG_TOKEN_SECRETS (rotation), this is its current (signing) secret.
+        token_secret=_current_secret(env),
         pseudonym_key=env.get("SHEGONG_PSEUDONYM_KEY", "development-pseudonym-key"),
         retry_delays_ms=_ints(env.get("SHEGONG_RETRY_DELAYS_MS", "1000,5000,30000")),
         relay_interval_s=float(env.get("SHEGONG_RELAY_INTERVAL_S", "1.0")),
@@ -102,6 +115,10 @@ def settings(env=None):
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
+        token_secrets=env.get("SHEGONG_TOKEN_SECRETS", ""),
+        token_ttl_s=int(env.get("SHEGONG_TOKEN_TTL_S", str(12 * 3600))),
+        token_revocations_file=env.get("SHEGONG_TOKEN_REVOCATIONS_FILE",
+                                       str(var_dir / "token-revocations.json")),
     )
 
 
