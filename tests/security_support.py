@@ -11,6 +11,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+import pytest
 import requests
 from kombu import Connection, Queue
 from marshmallow import fields, validate
@@ -219,3 +220,33 @@ class EventTap:
             while (message := self.queue.bind(connection.default_channel).get(no_ack=True)):
                 found.append(json.loads(message.body))
         return found
+
+
+@pytest.fixture
+def apis_with(env, monkeypatch, database, topology, tmp_path):
+    """A factory: the four APIs served with the environment as set when it is called
+    (import this fixture into a test module to use it)."""
+    from services.common import config
+    monkeypatch.setenv("SHEGONG_TOKEN_REVOCATIONS_FILE", str(tmp_path / "revoked.json"))
+    monkeypatch.setenv("SHEGONG_VAR_DIR", str(tmp_path))
+    served = []
+
+    def serve():
+        served.append(Apis(config.settings(), database, tmp_path / "sms.jsonl"))
+        return served[-1]
+    yield serve
+    for apis in served:
+        apis.close()
+
+
+def snapshot(settings, service):
+    """Every document of a service's database, to compare before and after a call."""
+    import pymongo
+    client = pymongo.MongoClient(settings.mongo_uri)
+    try:
+        database = client[settings.database_name(service)]
+        return {name: sorted((json.dumps(doc, sort_keys=True, default=str)
+                              for doc in database[name].find({})))
+                for name in sorted(database.list_collection_names())}
+    finally:
+        client.close()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from services.common import auth
-from tests.security_support import PUBLIC, STATION, Apis, endpoints
+from tests.security_support import PUBLIC, STATION, apis_with, endpoints  # noqa: F401
 
 OLD_KEY, NEW_KEY = ("k-old", "old-" + "o" * 40), ("k-new", "new-" + "n" * 40)
 # routes only some roles may use: (method, rule) -> callers who must get 403
@@ -28,15 +28,11 @@ OWNER_ONLY = {
 
 
 @pytest.fixture
-def apis(env, monkeypatch, database, topology, tmp_path):
-    from services.common import config
+def apis(monkeypatch, apis_with):
+    """The APIs with two signing keys: the new one current, the old one still listed."""
     monkeypatch.setenv("SHEGONG_TOKEN_SECRETS", f"{NEW_KEY[0]}:{NEW_KEY[1]},"
                                                 f"{OLD_KEY[0]}:{OLD_KEY[1]}")
-    monkeypatch.setenv("SHEGONG_TOKEN_REVOCATIONS_FILE", str(tmp_path / "revoked.json"))
-    monkeypatch.setenv("SHEGONG_VAR_DIR", str(tmp_path))
-    served = Apis(config.settings(), database, tmp_path / "sms.jsonl")
-    yield served
-    served.close()
+    return apis_with()
 
 
 def _b64(value):
