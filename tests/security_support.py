@@ -214,11 +214,13 @@ class EventTap:
         with Connection(amqp_uri) as connection:
             self.queue.bind(connection.default_channel).declare()
 
-    def drain(self):
+    def drain(self, ignore=()):
+        """The message ids that arrived (those in ``ignore`` left out)."""
         found = []
         with Connection(self.amqp_uri) as connection:
             while (message := self.queue.bind(connection.default_channel).get(no_ack=True)):
-                found.append(json.loads(message.body))
+                if message.properties.get("message_id") not in ignore:
+                    found.append(message.properties.get("message_id"))
         return found
 
 

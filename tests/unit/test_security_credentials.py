@@ -157,3 +157,14 @@ def test_an_external_system_has_two_valid_keys_during_a_changeover():
     for bad in ([], ["0" * 64] * 3, ["not-hex"], "0" * 63):
         with pytest.raises(ValueError):
             registry_with(bad)
+
+
+def test_an_event_larger_than_the_limit_is_invalid_whatever_its_fields():
+    from docs.catalogue import example_envelope
+    from services.common.contracts import CASE_ACCEPTED
+    from services.common.envelope import MAX_EVENT_BYTES, InvalidEvent, load_event
+    event = example_envelope(CASE_ACCEPTED)
+    assert load_event(event, CASE_ACCEPTED)
+    event["data"]["assignee_name"] = "王" * (MAX_EVENT_BYTES // 3 + 10)  # 3 bytes each
+    with pytest.raises(InvalidEvent, match="larger than"):
+        load_event(event, CASE_ACCEPTED)
