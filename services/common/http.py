@@ -118,7 +118,8 @@ class Api:
                              # without a token secret every call would be refused
                              "auth": lambda: bool(self.keyring)}
         if not settings.token_secret:
-            log.error("%s API: SHEGONG_TOKEN_SECRET is not set; every call will get 401",
+            log.error("%s API: neither SHEGONG_TOKEN_SECRETS nor SHEGONG_TOKEN_SECRET is set; "
+                      "every call will get 401",
                       service)
         self.routes = [Route("/healthz", ("GET",), self._healthz, True),
                        Route("/readyz", ("GET",), self._readyz, True),

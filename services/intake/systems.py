@@ -9,11 +9,13 @@ named by ``SHEGONG_INBOUND_SYSTEMS_FILE`` (default: ``services/intake/systems.js
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_FILE = Path(__file__).with_name("systems.json")
+log = logging.getLogger(__name__)
 
 
 def key_digest(key):
@@ -84,6 +86,11 @@ def _hashes(entry):
 
 @lru_cache(maxsize=8)
 def _load(path):
+    if Path(path).resolve() == DEFAULT_FILE.resolve():
+        # its keys are published in docs/intake.md: fine on a laptop, never in production
+        log.warning("external systems: the development registry %s (keys published in "
+                    "docs/intake.md); set SHEGONG_INBOUND_SYSTEMS_FILE outside development",
+                    DEFAULT_FILE.name)
     return SystemRegistry.from_json(Path(path).read_text(encoding="utf-8"))
 
 

@@ -24,8 +24,8 @@ SHAPES = {
 }
 ASSIGNED = re.compile(r"(?i)(secret|token|passw(or)?d|api_?key|access_?key|private_?key)\w*"
                       r"[\"']?\s*[:=]\s*[\"']([^\"'\s$]{16,})[\"']")
-PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|secret|<[A-Za-z_-]+>|"
-                          r"local|sample")
+PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|"
+                          r"secret|local|sample|<[A-Za-z_-]+>")
 
 
 def tracked_files():
