@@ -19,7 +19,8 @@ SHAPES = {
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     "Aliyun AccessKey": re.compile(r"\bLTAI[0-9A-Za-z]{12,30}\b"),
     "Tencent SecretId": re.compile(r"\bAKID[0-9A-Za-z]{28,40}\b"),
-    "JSON Web Token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
+    "JSON Web Token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."
+                                 r"[A-Za-z0-9_-]{16,}"),
     "credentials in a URL": re.compile(r"\b[a-z+]+://(?!guest:guest@)[^\s:/@\"'$]+:[^\s@/\"'$]+@"),
 }
 ASSIGNED = re.compile(r"(?i)(secret|token|passw(or)?d|api_?key|access_?key|private_?key)\w*"
