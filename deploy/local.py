@@ -124,11 +124,12 @@ def token_secret(settings):
 
 
 def write_credentials(settings):
-    secret = settings.token_secret
-    workers = {worker["id"]: auth.issue_token(secret, worker["id"], worker["role"],
-                                              worker["station"], worker["name"])
+    keys, ttl_s = auth.keyring(settings), settings.token_ttl_s  # valid for one lifetime
+    workers = {worker["id"]: auth.issue_token(keys, worker["id"], worker["role"],
+                                              worker["station"], worker["name"], ttl_s)
                for worker in seed.roster()}
-    credentials = {"district_admin": auth.issue_token(secret, "district-admin", "district_admin"),
+    credentials = {"district_admin": auth.issue_token(keys, "district-admin", "district_admin",
+                                                      ttl_s=ttl_s),
                    "workers": workers}
     path = settings.var_dir / "dev-credentials.json"
     path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False))

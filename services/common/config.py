@@ -52,6 +52,11 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_token: str = ""
     rabbit_api_uri: str = "http://guest:guest@127.0.0.1:15672"
+    # staff tokens: signing keys for rotation ("kid:secret,..."; the first signs), the
+    # longest lifetime accepted, and the per-subject revocation file
+    token_secrets: str = ""
+    token_ttl_s: int = 12 * 3600
+    token_revocations_file: str = ""
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -78,6 +83,13 @@ class Settings:
         return self.metrics_ports[service]
 
 
+def _current_secret(env):
+    rotation = env.get("SHEGONG_TOKEN_SECRETS", "").strip()
+    if rotation:
+        return rotation.split(",")[0].partition(":")[2].strip()
+    return env.get("SHEGONG_TOKEN_SECRET", "")
+
+
 def settings(env=None):
     env = os.environ if env is None else env
     var_dir = Path(env.get("SHEGONG_VAR_DIR", "var")).resolve()
@@ -94,7 +106,8 @@ def settings(env=None):
         bind_host=env.get("SHEGONG_BIND_HOST", "127.0.0.1"),
         # Empty means "not configured": the APIs then refuse every token. The local
         # launcher generates a development secret under var/; production sets it.
-        token_secret=env.get("SHEGONG_TOKEN_SECRET", ""),
+        # With SHEGONG_TOKEN_SECRETS (rotation), this is its current (signing) secret.
+        token_secret=_current_secret(env),
         pseudonym_key=env.get("SHEGONG_PSEUDONYM_KEY", "development-pseudonym-key"),
         retry_delays_ms=_ints(env.get("SHEGONG_RETRY_DELAYS_MS", "1000,5000,30000")),
         relay_interval_s=float(env.get("SHEGONG_RELAY_INTERVAL_S", "1.0")),
@@ -126,6 +139,10 @@ def settings(env=None):
         metrics_token=env.get("SHEGONG_METRICS_TOKEN", ""),
         # the RabbitMQ management API (make status, the dead-letter tool)
         rabbit_api_uri=env.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"),
+        token_secrets=env.get("SHEGONG_TOKEN_SECRETS", ""),
+        token_ttl_s=int(env.get("SHEGONG_TOKEN_TTL_S", str(12 * 3600))),
+        token_revocations_file=env.get("SHEGONG_TOKEN_REVOCATIONS_FILE",
+                                       str(var_dir / "token-revocations.json")),
     )
 
 

@@ -16,6 +16,8 @@ from services.common import clock
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
+# no event of the catalogue comes near this: a bigger one is junk (the HTTP APIs' limit too)
+MAX_EVENT_BYTES = 1024 * 1024
 SOURCE_PREFIX = "/suyu/shegong/"
 
 
@@ -87,6 +89,8 @@ def load_event(body, contract):
     """
     if not isinstance(body, dict):
         raise InvalidEvent("event body is not a JSON object")
+    if len(encode_json(body)) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
     try:
         envelope = ENVELOPE.load(body)
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common import logs, metrics
-from services.common.auth import InvalidToken, verify_token
+from services.common.auth import InvalidToken, Revocations, keyring, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
 from services.common.openapi import document
@@ -112,12 +112,15 @@ class Api:
         self.service = service
         self.settings = settings
         self.context = context
+        self.keyring = keyring(settings)
+        self.revocations = Revocations(settings.token_revocations_file)
         self.ready_checks = {"store": lambda: store_reachable(settings),
                              "broker": lambda: broker_reachable(settings.amqp_uri),
                              # without a token secret every call would be refused
-                             "auth": lambda: bool(settings.token_secret)}
+                             "auth": lambda: bool(self.keyring)}
         if not settings.token_secret:
-            log.error("%s API: SHEGONG_TOKEN_SECRET is not set; every call will get 401",
+            log.error("%s API: neither SHEGONG_TOKEN_SECRETS nor SHEGONG_TOKEN_SECRET is set; "
+                      "every call will get 401",
                       service)
         self.routes = [Route("/healthz", ("GET",), self._healthz, True),
                        Route("/readyz", ("GET",), self._readyz, True),
@@ -183,7 +186,8 @@ class Api:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": 'Bearer realm="shegong"'})
         try:
-            return verify_token(self.settings.token_secret, token.strip())
+            return verify_token(self.keyring, token.strip(), revocations=self.revocations,
+                                max_ttl_s=self.settings.token_ttl_s)
         except InvalidToken as exc:
             raise ApiError(401, "unauthenticated", f"invalid token: {exc}",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
