@@ -19,14 +19,17 @@ from werkzeug.serving import make_server
 
 from services.common import auth, clock
 from services.common.config import SERVICES
-from services.common.contracts import CASE_ASSIGNED
-from services.common.envelope import new_event
+from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
+from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
 from tests.support import free_port, story_request
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
 # routes anyone may call: no data, or authenticated by their own credential
-PUBLIC = {"/healthz", "/readyz", "/v1/openapi.json", "/v1/events", "/v1/receipts/<provider>"}
+PUBLIC = {"/healthz", "/readyz", "/v1/openapi.json", "/v1/events", "/v1/receipts/<provider>",
+          # Prometheus text (no personal data; SHEGONG_METRICS_TOKEN closes it), and the
+          # dashboard's page and assets (it asks for a token before it loads any figure)
+          "/metrics", "/dashboard", "/dashboard/assets/<name>"}
 # a value of a request field that names a record of the Daxing station's
 FIELD_VALUES = {"station": STATION, "worker_id": "dx-03", "kind": "money", "amount_fen": 100,
                 "household_ref": "hh-1", "phone": "13900000199"}
@@ -125,7 +128,14 @@ class Apis:
     def query(self, endpoint):
         """Query values that point the route at Daxing, where it takes them."""
         schema = endpoint.route.query
-        return {"station": STATION} if schema and "station" in schema().fields else {}
+        if schema is None:
+            return {}
+        # what the route requires (e.g. a metric), nothing more
+        values = {field.data_key or name: _value(field)
+                  for name, field in schema().fields.items() if field.required}
+        if "station" in schema().fields:
+            values["station"] = STATION
+        return values
 
     def body(self, endpoint):
         if endpoint.route.body is None:
@@ -150,6 +160,8 @@ class Apis:
         from services.notifications import handlers as notification_handlers
         from services.notifications.providers import DevFileProvider
         from services.notifications.store import NotificationStore
+        from services.reporting import handlers as reporting_handlers
+        from services.reporting.store import ReportStore
 
         cases = CaseStore(database("casework"))
         cases.ensure_indexes()
@@ -180,11 +192,17 @@ class Apis:
                                      self.settings, assigned, assigned["data"])
         [message] = notifications.find({"case_id": case.case_id}, 10)
 
-        database("reporting")
         admin = {"Authorization": f"Bearer {self.tokens['admin']}"}
         accepted = requests.post(self.base["intake"] + "/v1/requests", json=story_request(),
                                  headers=admin, timeout=20)
         assert accepted.status_code == 202, accepted.text
+        # reporting has heard of the request, so that its trace is a Daxing record
+        reports = ReportStore(database("reporting"))
+        reports.ensure_indexes()
+        received = new_event(REQUEST_RECEIVED, {
+            **request, "request_id": accepted.json()["request_id"]},
+            subject=accepted.json()["request_id"], correlation_id=accepted.json()["request_id"])
+        reporting_handlers.keep(reports, *load_event(received, REQUEST_RECEIVED))
         team = requests.post(self.base["casework"] + f"/v1/stations/{STATION}/volunteer-teams",
                              json={"name": "大兴助老志愿队"}, headers=admin, timeout=20)
         assert team.status_code == 201, team.text

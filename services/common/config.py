@@ -52,6 +52,9 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_token: str = ""
     rabbit_api_uri: str = "http://guest:guest@127.0.0.1:15672"
+    # where `make status` finds each API and worker when not on this host's ports
+    api_urls: dict = field(default_factory=dict)
+    worker_metrics_urls: dict = field(default_factory=dict)
     # staff tokens: signing keys for rotation ("kid:secret,..."; the first signs), the
     # longest lifetime accepted, and the per-subject revocation file
     token_secrets: str = ""
@@ -139,6 +142,10 @@ def settings(env=None):
         metrics_token=env.get("SHEGONG_METRICS_TOKEN", ""),
         # the RabbitMQ management API (make status, the dead-letter tool)
         rabbit_api_uri=env.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"),
+        api_urls={name: env[f"{name.upper()}_URL"] for name in SERVICES
+                  if env.get(f"{name.upper()}_URL")},
+        worker_metrics_urls={name: env[f"{name.upper()}_METRICS_URL"] for name in SERVICES
+                             if env.get(f"{name.upper()}_METRICS_URL")},
         token_secrets=env.get("SHEGONG_TOKEN_SECRETS", ""),
         token_ttl_s=int(env.get("SHEGONG_TOKEN_TTL_S", str(12 * 3600))),
         token_revocations_file=env.get("SHEGONG_TOKEN_REVOCATIONS_FILE",

@@ -1,5 +1,6 @@
 """Field types shared by every boundary schema: one definition of what a valid value is."""
 import re
+from datetime import date
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -55,8 +56,8 @@ def IdCardNumber(**kwargs):
 
 
 def Day(**kwargs):
-    """A calendar day in the district's time zone, ISO format (2023-05-29)."""
-    return fields.Date(**kwargs)
+    """A calendar day in the district's time zone, ISO format (2023-05-29), this century."""
+    return fields.Date(validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31)), **kwargs)
 
 
 def Categories(**kwargs):

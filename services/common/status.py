@@ -16,7 +16,6 @@ ready or a dead letter waits, 0 otherwise.
 """
 import argparse
 import json
-import os
 import sys
 from urllib.parse import quote, unquote, urlparse, urlunparse
 
@@ -88,15 +87,16 @@ def broker_queues(settings):
             for q in sorted(answer.json(), key=lambda q: q["name"])]
 
 
-def collect(settings, env=os.environ):
+def collect(settings):
     queues = broker_queues(settings)
     depth = {q["queue"]: q["ready"] + q["unacked"] for q in queues or []}
     services = []
     store_up = mongo.store_reachable(settings)  # once: a down store would time out per service
     for name in SERVICES:
-        api = env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{settings.port(name)}")
+        api = settings.api_urls.get(name, f"http://127.0.0.1:{settings.port(name)}")
         port = settings.metrics_port(name)
-        worker = env.get(f"{name.upper()}_METRICS_URL", f"http://127.0.0.1:{port}" if port else "")
+        worker = settings.worker_metrics_urls.get(
+            name, f"http://127.0.0.1:{port}" if port else "")
         backlog = outbox_backlog(settings, name) if store_up or not outbox_collections(name) \
             else None
         if backlog is None or backlog == "-":

@@ -189,9 +189,13 @@ def _next(start, interval):
     return (moment.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()
 
 
+MAX_POINTS = 3660  # ten years of days: a series is for looking at, not for scraping
+
+
 def timeseries(rollups, metric, interval, date_from=None, date_to=None):
     """``[{"period": first day, "value": ...}]`` for every period from ``date_from`` (or
-    the first day with data) to ``date_to`` (or the last): empty periods included."""
+    the first day with data) to ``date_to`` (or the last): empty periods included, at
+    most MAX_POINTS of them (an event dated far away cannot make the series endless)."""
     buckets = {}
     for rollup in rollups:
         buckets.setdefault(period_start(rollup["day"], interval), []).append(rollup)
@@ -202,7 +206,7 @@ def timeseries(rollups, metric, interval, date_from=None, date_to=None):
     if first is None:
         return []
     points, start = [], period_start(first, interval)
-    while start <= last:
+    while start <= last and len(points) < MAX_POINTS:
         points.append({"period": start,
                        "value": METRICS[metric](summary(buckets.get(start, [])))})
         start = _next(start, interval)

