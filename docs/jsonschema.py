@@ -1,6 +1,8 @@
 """marshmallow schemas -> JSON Schema (draft 7), for the AsyncAPI document and the
 events catalogue. Covers the fields and validators this repository uses; a field type
 it does not know is an error, not a silent gap."""
+from datetime import date
+
 from marshmallow import RAISE, fields, missing, validate
 
 from services.common.envelope import EnvelopeSchema
@@ -39,6 +41,9 @@ def _apply_validator(schema, validator, is_array):
             schema[low] = validator.min
         if validator.max is not None:
             schema[high] = validator.max
+    elif isinstance(validator, validate.Range) and isinstance(validator.min, date):
+        # JSON Schema has no bounds for date strings: say it in words
+        _add_description(schema, f"from {validator.min.isoformat()} to {validator.max.isoformat()}")
     elif isinstance(validator, validate.Range):
         if validator.min is not None:
             schema["minimum" if validator.min_inclusive else "exclusiveMinimum"] = validator.min
