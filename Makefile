@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: run test venv topology seed clean docs
+.PHONY: run test venv topology seed clean docs bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
@@ -26,3 +26,8 @@ docs: venv
 
 clean:
 	rm -rf var test-artifacts
+
+# The end-to-end benchmark (docs/performance.md); BENCH_PHASE_S=300 for the sustained run.
+bench: venv
+	bash deploy/dev/ensure-rabbitmq.sh
+	$(PY) -m benchmarks.run
