@@ -3,7 +3,9 @@
 ``request_facts``, ``case_facts`` and ``message_facts`` hold one document per
 request, case and message, with flat fields only (see domain.facts).
 """
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
+
+from services.common import group_commit
 
 PROJECTIONS = {"requests": "request_facts", "cases": "case_facts", "messages": "message_facts"}
 
@@ -24,9 +26,13 @@ class ReportStore:
                                                         (day_field, ASCENDING)])
 
     def apply(self, projection, key, fields):
-        """Set an event's fields on its fact document (idempotent, order-independent)."""
-        self.database[PROJECTIONS[projection]].update_one({"_id": key}, {"$set": fields},
-                                                          upsert=True)
+        """Set an event's fields on its fact document (idempotent, order-independent).
+
+        Concurrent handlers' upserts share one bulk write (group commit); each returns
+        only once its own is stored, so its event is acked after the write as before."""
+        collection = self.database[PROJECTIONS[projection]]
+        group_commit.writer(collection).write([UpdateOne({"_id": key}, {"$set": fields},
+                                                         upsert=True)])
 
     def rows(self, projection, day_field, station=None, date_from=None, date_to=None):
         """Fact documents whose ``day_field`` falls in the period (inclusive dates)."""
