@@ -44,14 +44,16 @@ class RequestStore:
         """
         claim_id = f"{resident_ref}\x1f{need_type}"
         for _ in range(5):
-            claim = self.open_needs.find_one({"_id": claim_id})
-            if claim is None:
-                try:
-                    self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
-                                                "claimed_ms": now_ms})
-                    return None
-                except DuplicateKeyError:
-                    continue
+            # Insert first: most requests are a resident's first for a need, and then
+            # the claim costs one write instead of a read and a write.
+            try:
+                self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
+                                            "claimed_ms": now_ms})
+                return None
+            except DuplicateKeyError:
+                claim = self.open_needs.find_one({"_id": claim_id})
+            if claim is None:  # released meanwhile: try again
+                continue
             if claim["request_id"] == request_id:  # this request's own retry
                 return None
             if need_still_open(claim, self.get(claim["request_id"]), now_ms):
