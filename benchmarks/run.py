@@ -92,6 +92,11 @@ def phase(name, system, tracer, drive, instances):
     ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
     span = (max(ends) - result.started) if ends else None
     post_s = result.ended - result.started
+    for usage_of in usage["processes"].values():  # the CPU budget of one request
+        usage_of["cpu_ms_per_request"] = round(
+            usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
+    usage["cpu_ms_per_request_total"] = round(sum(
+        u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1)
     summary = {
         "name": name, "instances": instances, "requests": len(ids),
         "failures": result.failures, "completed": done,
@@ -238,11 +243,14 @@ def report(results):
                      f"| {p['ratio_to_broker']:.1%} | {post} | {fmt('assigned')} | {fmt('sms')} "
                      f"| {fmt('projected')} | {p['drain_s']} |")
     lines.append("")
-    lines.append("| phase | process | CPU % of a core | peak RSS MB |")
-    lines.append("|---|---|---|---|")
+    lines.append("| phase | process | CPU % of a core | CPU ms per request | peak RSS MB |")
+    lines.append("|---|---|---|---|---|")
     for p in results["phases"]:
         for name, usage in sorted(p["usage"]["processes"].items()):
-            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | {usage['peak_rss_mb']} |")
+            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | "
+                         f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
+        lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
+                     f"{p['usage']['cpu_ms_per_request_total']} | |")
     lines.append(f"\nexactly once: {results['exactly_once']}")
     return "\n".join(lines)
 
