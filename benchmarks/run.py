@@ -97,9 +97,13 @@ def phase(name, system, tracer, drive, instances):
             usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
     usage["cpu_ms_per_request_total"] = round(sum(
         u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1)
+    # completions per 10 s since the phase began: does the rate hold over the run?
+    buckets = Counter(int((t - result.started) // 10) for t in ends)
+    timeline = [buckets.get(i, 0) / 10 for i in range(max(buckets) + 1)] if buckets else []
     summary = {
-        "name": name, "instances": instances, "requests": len(ids),
+        "name": name, "completed_per_s_by_10s": timeline, "instances": instances, "requests": len(ids),
         "failures": result.failures, "completed": done,
+        "untraced": len(ids) - done,  # not seen projected (e.g. the tap was cut off)
         "post_rate": round(len(ids) / post_s, 1), "load_lag_s": round(result.lag_s, 2),
         "end_to_end_per_s": round(done / span, 1) if span else 0.0,
         "drain_s": round(max(ends) - result.ended, 1) if ends else None,
@@ -199,6 +203,7 @@ def main():
         all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
         results["exactly_once"] = exactly_once(system, client, all_ids)
         say(f"exactly once: {results['exactly_once']}")
+        results["tracer_interruptions"] = tracer.interruptions
         results["machine"]["loadavg_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
         if tracer:

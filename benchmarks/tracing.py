@@ -30,6 +30,7 @@ class Tracer:
         self.projected = {}  # message_id -> t
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.interruptions = []
         self.ready = threading.Event()
         self.threads = [threading.Thread(target=target, daemon=True)
                         for target in (self._tap, self._tail, self._poll)]
@@ -47,6 +48,16 @@ class Tracer:
 
     # -- observers ---------------------------------------------------------------------
     def _tap(self):
+        """Observe the events; after a lost connection (a broker restart), tap again: what
+        was published meanwhile is unseen (reported as untraced), nothing else is lost."""
+        while not self.stopping.is_set():
+            try:
+                self._tap_once()
+            except Exception as exc:  # noqa: BLE001 - keep observing
+                self.interruptions.append(f"tap: {type(exc).__name__}: {exc}"[:200])
+                time.sleep(1)
+
+    def _tap_once(self):
         # one queue, two bindings (two server-named queues confuse kombu's consumer)
         queues = [Queue(f"bench.tap.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True,
                         durable=False, bindings=[
@@ -59,9 +70,7 @@ class Tracer:
                 while not self.stopping.is_set():
                     try:
                         connection.drain_events(timeout=0.2)
-                    except TimeoutError:
-                        pass
-                    except OSError:  # socket.timeout on older pythons is an OSError
+                    except TimeoutError:  # nothing this time; a lost connection raises
                         pass
 
     def _seen(self, message):
@@ -84,6 +93,8 @@ class Tracer:
                     chunk = sink.read()
             except FileNotFoundError:
                 chunk = b""
+                time.sleep(0.02)
+                continue
             complete = chunk[:chunk.rfind(b"\n") + 1]
             offset += len(complete)
             now = time.monotonic()
@@ -97,9 +108,14 @@ class Tracer:
     def _poll(self):
         while not self.stopping.is_set():
             with self.lock:
+                # the oldest first, at most 500 per query
                 waiting = [mid for mid in self.sent if mid not in self.projected][:500]
             if waiting:
-                found = self.facts.find({"_id": {"$in": waiting}}, {"_id": 1})
+                try:
+                    found = list(self.facts.find({"_id": {"$in": waiting}}, {"_id": 1}))
+                except Exception as exc:  # noqa: BLE001 - the store is busy or away: again
+                    self.interruptions.append(f"poll: {type(exc).__name__}"[:200])
+                    found = []
                 now = time.monotonic()
                 with self.lock:
                     for document in found:
