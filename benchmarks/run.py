@@ -11,6 +11,7 @@ checks that every effect happened exactly once; writes the results
 Environment (all optional):
   BENCH_PHASE_S      seconds of load per phase (default 30; 300 for the sustained run)
   BENCH_RATE         the fixed rate in requests/s (default: half the measured maximum)
+  BENCH_FIXED        1 (default): run the fixed-rate phase; 0: only the maximum-rate ones
   BENCH_CLIENTS      closed-loop clients of the maximum-rate phases (default 16)
   BENCH_INSTANCES    worker instance counts to run, e.g. "1,2,3" (default) or "1"
   BENCH_BASELINE_S   seconds per baseline (default 8)
@@ -195,7 +196,7 @@ def main():
                 wait_consumers(rabbit, vhost, count)
             results["phases"].append(phase(f"max x{count}", system, tracer,
                                            lambda: load.max_rate(phase_s, clients), count))
-            if count == instances[0]:
+            if count == instances[0] and os.environ.get("BENCH_FIXED", "1") == "1":
                 best = results["phases"][-1]["end_to_end_per_s"]
                 rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
                 results["phases"].append(phase(f"fixed {rate:g}/s x{count}", system, tracer,
