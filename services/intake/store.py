@@ -102,4 +102,9 @@ class RequestStore:
         change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
         if request_id is not None:
             self.requests.update_one({"_id": request_id, **older}, change)
+            if case_seq <= 1:
+                # The case's first event: no request can be on the case yet with an
+                # older sequence (a request gets its case id only here, with case_seq
+                # >= 1), so the update of the others would match nothing.
+                return
         self.requests.update_many({"case_id": case_id, **older}, change)
