@@ -51,6 +51,10 @@ class CaseStore:
         self.cases.create_index([("station", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("assignee.id", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("resident_ref", ASCENDING), ("need_type", ASCENDING)])
+        # The development store uses single-field indexes only (a compound one is
+        # ignored: the repeat lookup of every new case scanned all cases); on MongoDB
+        # the compound index serves and this one is merely redundant.
+        self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
         outbox.ensure_indexes(self.cases)
         self.workers.create_index("station")

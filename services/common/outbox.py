@@ -114,3 +114,5 @@ class OutboxRelay:
 
 def ensure_indexes(collection):
     collection.create_index([("outbox_pending", 1), ("updated_ms", 1)])
+    # nx-27017 ignores compound indexes; without this the sweep scans every document
+    collection.create_index("outbox_pending")
