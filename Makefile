@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: run test venv topology seed clean docs status deadletters deadletters-show \
+.PHONY: run test venv topology seed clean docs bench status deadletters deadletters-show \
         deadletters-replay validate-deploy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -47,3 +47,8 @@ validate-deploy: venv
 
 clean:
 	rm -rf var test-artifacts
+
+# The end-to-end benchmark (docs/performance.md); BENCH_PHASE_S=300 for the sustained run.
+bench: venv
+	bash deploy/dev/ensure-rabbitmq.sh
+	$(PY) -m benchmarks.run

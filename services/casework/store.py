@@ -5,6 +5,7 @@ Collections: ``cases`` (one document per case: state, action log and outbox),
 ``request_links`` (repeat requests joined to a case); the residents registry, the
 access log and the station programs are in store_records.py.
 """
+import time
 from dataclasses import asdict, fields
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,6 +16,7 @@ from services.casework.store_records import AccessLog, ProgramStore, ResidentSto
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
+ROSTER_CACHE_S = 30.0
 
 
 def _document(case):
@@ -42,12 +44,17 @@ class CaseStore:
         self.access_log = AccessLog(database)
         self.access = self.access_log.entries
         self.programs = ProgramStore(database)
+        self._cache = {}
 
     def ensure_indexes(self):
         self.cases.create_index("request_id", unique=True)
         self.cases.create_index([("station", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("assignee.id", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("resident_ref", ASCENDING), ("need_type", ASCENDING)])
+        # The development store uses single-field indexes only (a compound one is
+        # ignored: the repeat lookup of every new case scanned all cases); on MongoDB
+        # the compound index serves and this one is merely redundant.
+        self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
         outbox.ensure_indexes(self.cases)
         self.workers.create_index("station")
@@ -122,7 +129,19 @@ class CaseStore:
                 if row["_id"] is not None}
 
     # -- roster --------------------------------------------------------------------
+    def _cached(self, key, load):
+        """The roster and the holiday calendar change at deployment (seed), not per case:
+        read at most every ROSTER_CACHE_S instead of twice per case opened."""
+        now = time.monotonic()
+        found = self._cache.get(key)
+        if found is None or now - found[0] > ROSTER_CACHE_S:
+            found = self._cache[key] = (now, load())
+        return found[1]
+
     def roster(self, station):
+        return list(self._cached(("roster", station), lambda: self._load_roster(station)))
+
+    def _load_roster(self, station):
         return [Worker(**{**{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
                           "duty_days": tuple(document.get("duty_days", ()))})
                 for document in self.workers.find({"station": station}, sort=[("_id", 1)])]
@@ -137,12 +156,16 @@ class CaseStore:
         for worker in workers:
             self.workers.replace_one({"_id": worker["id"]}, {"_id": worker["id"], **worker},
                                      upsert=True)
+        self._cache.clear()
         if calendar is not None:
             self.calendar_documents.replace_one(
                 {"_id": "calendar"}, {"_id": "calendar", "holidays": list(calendar["holidays"]),
                                       "holiday_rota": calendar["holiday_rota"]}, upsert=True)
 
     def calendar(self):
+        return self._cached("calendar", self._load_calendar)
+
+    def _load_calendar(self):
         document = self.calendar_documents.find_one({"_id": "calendar"})
         if not document:
             return Calendar()

@@ -5,6 +5,7 @@ attributes: ``correlationid`` (the request that started the chain), ``causationi
 (the event that caused this one) and ``sequence`` (the event's position in its
 aggregate's history, starting at 1, contiguous).
 """
+import functools
 import json
 import uuid
 
@@ -62,10 +63,18 @@ class EnvelopeSchema(Schema):
 ENVELOPE = EnvelopeSchema()
 
 
+@functools.lru_cache(maxsize=None)
+def data_schema(schema_cls):
+    """One instance per data schema, built once (building one per event cost more than
+    validating with it); schemas hold no per-call state, so instances are shared."""
+    return schema_cls()
+
+
 def new_event(contract, data, *, subject, correlation_id, causation_id=None,
               sequence=None, time=None, event_id=None):
     """Build a validated envelope for ``contract`` (raises ValidationError on bad data)."""
-    payload = contract.schema().dump(contract.schema().load(data))
+    schema = data_schema(contract.schema)
+    payload = schema.dump(schema.load(data))
     envelope = {
         "id": event_id or str(uuid.uuid4()),
         "source": SOURCE_PREFIX + contract.producer,
@@ -98,7 +107,7 @@ def load_event(body, contract):
     if envelope["type"] != contract.type:
         raise InvalidEvent(f"expected type {contract.type}, got {envelope['type']}")
     try:
-        data = contract.schema().load(envelope["data"])
+        data = data_schema(contract.schema).load(envelope["data"])
     except ValidationError as exc:
         raise InvalidEvent(f"invalid data for {contract.type}", exc.messages) from None
     return envelope, data

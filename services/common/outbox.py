@@ -17,9 +17,10 @@ or a broker outage). Both may publish the same event: every consumer is idempote
 """
 import logging
 
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from services.common import clock, metrics
+from services.common import clock, group_commit, metrics
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,12 @@ class OutboxRelay:
         # empty the outbox, whose events (personal data among them) are now the
         # consumers'. Otherwise the writer that appended publishes its own events.
         finished = {"outbox_pending": False, "outbox": []} if sent >= last_seq else {}
-        done = collection.update_one({"_id": document["_id"], "last_seq": last_seq},
-                                     {**progress, "$set": finished} if finished else progress)
-        if not done.matched_count:
-            collection.update_one({"_id": document["_id"]}, progress)
+        # Both steps in one group commit (shared with concurrent writers); the second,
+        # a plain $max, is harmless when the first matched.
+        group_commit.writer(collection).write([
+            UpdateOne({"_id": document["_id"], "last_seq": last_seq},
+                      {**progress, "$set": finished} if finished else progress),
+            UpdateOne({"_id": document["_id"]}, progress)])
         return sent - published
 
     def sweep(self, limit=200):
@@ -132,3 +135,5 @@ def service_of(collection):
 
 def ensure_indexes(collection):
     collection.create_index([("outbox_pending", 1), ("updated_ms", 1)])
+    # nx-27017 ignores compound indexes; without this the sweep scans every document
+    collection.create_index("outbox_pending")

@@ -44,14 +44,16 @@ class RequestStore:
         """
         claim_id = f"{resident_ref}\x1f{need_type}"
         for _ in range(5):
-            claim = self.open_needs.find_one({"_id": claim_id})
-            if claim is None:
-                try:
-                    self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
-                                                "claimed_ms": now_ms})
-                    return None
-                except DuplicateKeyError:
-                    continue
+            # Insert first: most requests are a resident's first for a need, and then
+            # the claim costs one write instead of a read and a write.
+            try:
+                self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
+                                            "claimed_ms": now_ms})
+                return None
+            except DuplicateKeyError:
+                claim = self.open_needs.find_one({"_id": claim_id})
+            if claim is None:  # released meanwhile: try again
+                continue
             if claim["request_id"] == request_id:  # this request's own retry
                 return None
             if need_still_open(claim, self.get(claim["request_id"]), now_ms):
@@ -100,4 +102,9 @@ class RequestStore:
         change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
         if request_id is not None:
             self.requests.update_one({"_id": request_id, **older}, change)
+            if case_seq <= 1:
+                # The case's first event: no request can be on the case yet with an
+                # older sequence (a request gets its case id only here, with case_seq
+                # >= 1), so the update of the others would match nothing.
+                return
         self.requests.update_many({"case_id": case_id, **older}, change)

@@ -161,8 +161,9 @@ def deliver(store, relay, sender, settings, message):
     if message["status"] not in domain_delivery.PENDING or message.get("due_ms") is None \
             or message["due_ms"] > now_ms:
         return message
+    limited = message["channel"] == "sms" and policy.rate_limit_per_hour > 0
     recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
-                           policy.rate_limit_per_hour) if message["channel"] == "sms" else []
+                           policy.rate_limit_per_hour) if limited else []
     held = domain_delivery.hold(message, now, recent, policy)
     if held is not None:
         reason, until_ms = held

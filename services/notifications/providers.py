@@ -106,17 +106,30 @@ class DevFileProvider:
     def __init__(self, path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        # The ids in the file as far as read: each send reads only what was appended
+        # since (by this or another process), not the whole file again.
+        self._sent, self._offset = {}, 0
 
     def _already(self, message_id):
-        if not self.path.exists():
+        try:
+            if self.path.stat().st_size < self._offset:  # the file was replaced
+                self._sent, self._offset = {}, 0
+            with self.path.open("rb") as sink:
+                sink.seek(self._offset)
+                appended = sink.read()
+        except FileNotFoundError:
+            self._sent, self._offset = {}, 0
             return None
-        with self.path.open(encoding="utf-8") as sink:
-            for line in sink:
-                if message_id in line:
-                    entry = json.loads(line)
-                    if entry.get("message_id") == message_id:
-                        return entry["provider_id"]
-        return None
+        complete = appended[:appended.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("message_id"):
+                self._sent.setdefault(entry["message_id"], entry.get("provider_id"))
+        return self._sent.get(message_id)
 
     def send(self, message):
         with self._lock:

@@ -1,0 +1,101 @@
+"""The raw baselines, on the same broker and store as the system, in the same run.
+
+- broker: kombu publishes persistent messages one at a time, waiting for each
+  publisher confirm (as the system's EventPublisher does), to a durable queue that a
+  consumer on another connection drains with acks: the one-hop round trip;
+- store: pymongo upserts by ``_id`` one at a time (as a projection writes), then the
+  same upserts in ``bulk_write`` batches, and ``insert_many`` batches.
+"""
+import threading
+import time
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from pymongo import MongoClient, UpdateOne
+
+
+def _percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else None
+
+
+def broker_round_trip(amqp_uri, seconds=10.0):
+    exchange = Exchange("bench.baseline", type="direct", durable=True)
+    queue = Queue("bench.baseline", exchange=exchange, routing_key="baseline", durable=True)
+    received = {}
+    ready, stop = threading.Event(), threading.Event()
+
+    def consume():
+        with Connection(amqp_uri) as connection:
+            def on_message(body, message):
+                received[body["n"]] = time.monotonic()
+                message.ack()
+            with Consumer(connection.channel(), [queue], callbacks=[on_message],
+                          prefetch_count=100, accept=["json"]):
+                ready.set()
+                while not stop.is_set() or len(received) < sent_count[0]:
+                    try:
+                        connection.drain_events(timeout=0.5)
+                    except (TimeoutError, OSError):
+                        if stop.is_set():
+                            break
+
+    sent, sent_count = {}, [0]
+    consumer = threading.Thread(target=consume, daemon=True)
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
+        channel = connection.channel()
+        queue.bind(channel).declare()
+        queue.bind(channel).purge()
+        consumer.start()
+        ready.wait(30)
+        producer = Producer(channel, exchange=exchange, serializer="json")
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < seconds:
+            sent[n] = time.monotonic()
+            producer.publish({"n": n, "payload": "x" * 600}, routing_key="baseline",
+                             delivery_mode=2, mandatory=True)
+            n += 1
+            sent_count[0] = n
+        publish_s = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while len(received) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        consumer.join(10)
+        queue.bind(channel).delete()
+        exchange.bind(channel).delete()
+    last = max(received.values()) if received else started
+    latencies = [(received[i] - sent[i]) * 1000 for i in received]
+    return {"messages": n, "received": len(received),
+            "publish_per_s": round(n / publish_s, 1),
+            "round_trip_per_s": round(len(received) / (last - started), 1),
+            "latency_ms": {"p50": round(_percentile(latencies, .5), 2),
+                           "p99": round(_percentile(latencies, .99), 2)}}
+
+
+def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
+    collection = MongoClient(mongo_uri)[database]["baseline"]
+    collection.drop()
+    results = {}
+    started, n = time.monotonic(), 0
+    while time.monotonic() - started < seconds:
+        collection.update_one({"_id": f"single-{n}"}, {"$set": {"station": "daxing", "n": n,
+                                                               "sent_ms": n}}, upsert=True)
+        n += 1
+    results["upsert_single_per_s"] = round(n / (time.monotonic() - started), 1)
+    started, n = time.monotonic(), 0
+    while time.monotonic() - started < seconds:
+        collection.bulk_write([UpdateOne({"_id": f"bulk-{n + i}"},
+                                         {"$set": {"station": "daxing", "n": n + i}}, upsert=True)
+                               for i in range(batch)], ordered=False)
+        n += batch
+    results["upsert_bulk_per_s"] = round(n / (time.monotonic() - started), 1)
+    started, n = time.monotonic(), 0
+    while time.monotonic() - started < seconds:
+        collection.insert_many([{"_id": f"many-{n + i}", "station": "daxing", "n": n + i}
+                                for i in range(batch)], ordered=False)
+        n += batch
+    results["insert_many_per_s"] = round(n / (time.monotonic() - started), 1)
+    results["batch"] = batch
+    collection.drop()
+    return results

@@ -1,0 +1,265 @@
+"""The end-to-end benchmark: ``make bench`` (``python -m benchmarks.run``).
+
+Starts the whole system on its own free ports, store files and RabbitMQ virtual host;
+measures the raw broker and store baselines; then drives requests at the maximum rate
+(closed loop) and at a fixed rate (open loop), and with 2 and 3 instances of the
+casework, notifications and reporting workers; traces every request by its id from
+the POST to its case assigned, its worker SMS recorded and its projection updated;
+checks that every effect happened exactly once; writes the results
+(``benchmarks/results/latest.json``) and the chart (``docs/performance.svg``).
+
+Environment (all optional):
+  BENCH_PHASE_S      seconds of load per phase (default 30; 300 for the sustained run)
+  BENCH_RATE         the fixed rate in requests/s (default: half the measured maximum)
+  BENCH_FIXED        1 (default): run the fixed-rate phase; 0: only the maximum-rate ones
+  BENCH_CLIENTS      closed-loop clients of the maximum-rate phases (default 16)
+  BENCH_INSTANCES    worker instance counts to run, e.g. "1,2,3" (default) or "1"
+  BENCH_BASELINE_S   seconds per baseline (default 8)
+  BENCH_KEYED        1 (default): every POST carries an Idempotency-Key; 0: none
+  BENCH_OUT          the results directory (default benchmarks/results)
+  BENCH_CHART        where to write the chart (default docs/performance.svg)
+  SHEGONG_*          passed to the services (e.g. SHEGONG_MAX_WORKERS)
+"""
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, urlparse, urlunparse
+
+import psutil
+from pymongo import MongoClient
+
+from benchmarks import baselines, chart
+from benchmarks.load import Load
+from benchmarks.resources import Sampler, broker_pids
+from benchmarks.system import BenchSystem
+from benchmarks.tracing import Tracer
+from tests.support import Rabbit, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(text):
+    print(f"[bench] {text}", flush=True)
+
+
+def percentiles(values):
+    if not values:
+        return None
+    ordered = sorted(values)
+    pick = lambda f: round(ordered[min(len(ordered) - 1, int(f * len(ordered)))], 1)  # noqa: E731
+    return {"p50": pick(.5), "p95": pick(.95), "p99": pick(.99), "max": round(ordered[-1], 1)}
+
+
+def wait_drained(tracer, request_ids, give_up_s):
+    """Until every request reached the projection, or nothing moved for ``give_up_s``."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        done = tracer.done(request_ids)
+        if done >= len(request_ids):
+            return done
+        if done != last:
+            last, last_change = done, time.monotonic()
+        elif time.monotonic() - last_change > give_up_s:
+            return done
+        time.sleep(0.5)
+
+
+def phase(name, system, tracer, drive, instances):
+    say(f"phase {name}: {instances} instance(s) of the scaled workers")
+    named = {**system.service_processes(), **{f"rabbitmq (shared) {pid}": pid
+                                              for pid in broker_pids()}}
+    named.pop("store", None)
+    named["nx-27017 (store)"] = system.processes["store"].pid
+    sampler = Sampler(named).start()
+    result = drive()
+    ids = [p.request_id for p in result.accepted()]
+    done = wait_drained(tracer, ids, give_up_s=60)
+    usage = sampler.stop()
+    traces = tracer.timeline()
+    by_id = {p.request_id: p for p in result.accepted()}
+    lat = {"post": [(p.answered - p.started) * 1000 for p in by_id.values()]}
+    ends = []
+    for stage in ("assigned", "sms", "projected"):
+        lat[stage] = [(traces[rid][stage] - p.started) * 1000 for rid, p in by_id.items()
+                      if stage in traces.get(rid, {})]
+    ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
+    span = (max(ends) - result.started) if ends else None
+    post_s = result.ended - result.started
+    for usage_of in usage["processes"].values():  # the CPU budget of one request
+        usage_of["cpu_ms_per_request"] = round(
+            usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
+    usage["cpu_ms_per_request_total"] = round(sum(
+        u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1)
+    # completions per 10 s since the phase began: does the rate hold over the run?
+    buckets = Counter(int((t - result.started) // 10) for t in ends)
+    timeline = [buckets.get(i, 0) / 10 for i in range(max(buckets) + 1)] if buckets else []
+    summary = {
+        "name": name, "completed_per_s_by_10s": timeline, "instances": instances, "requests": len(ids),
+        "failures": result.failures, "completed": done,
+        "untraced": len(ids) - done,  # not seen projected (e.g. the tap was cut off)
+        "post_rate": round(len(ids) / post_s, 1), "load_lag_s": round(result.lag_s, 2),
+        "end_to_end_per_s": round(done / span, 1) if span else 0.0,
+        "drain_s": round(max(ends) - result.ended, 1) if ends else None,
+        "latency_ms": {stage: percentiles(values) for stage, values in lat.items()},
+        "usage": usage, "request_ids": ids,
+    }
+    say(f"  {len(ids)} accepted ({summary['post_rate']}/s posted), {done} projected; "
+        f"end to end {summary['end_to_end_per_s']}/s; POST->SMS "
+        f"{summary['latency_ms']['sms']}; load {usage['loadavg']}")
+    return summary
+
+
+def exactly_once(system, client, request_ids):
+    """Cases per request, worker SMS per case (stored and in the sink), facts per SMS."""
+    cases = Counter(d["request_id"] for d in system.database(client, "casework")["cases"].find(
+        {}, {"request_id": 1}))
+    case_of = {d["request_id"]: d["_id"] for d in system.database(client, "casework")["cases"]
+               .find({}, {"request_id": 1})}
+    messages = Counter(d["case_id"] for d in system.database(client, "notifications")["messages"]
+                       .find({"recipient_role": "worker", "channel": "sms"}, {"case_id": 1}))
+    sink = Counter()
+    lines = Counter()
+    with open(system.var_dir / "sms.jsonl", encoding="utf-8") as sms:
+        for line in sms:
+            entry = json.loads(line)
+            lines[entry["message_id"]] += 1
+            if entry.get("recipient_role") == "worker":
+                sink[entry["case_id"]] += 1
+    facts = system.database(client, "reporting")["message_facts"].count_documents(
+        {"recipient_role": "worker"})
+    wanted = [case_of.get(rid) for rid in request_ids]
+    return {
+        "requests": len(request_ids),
+        "requests_without_case": sum(1 for rid in request_ids if cases[rid] == 0),
+        "requests_with_several_cases": sum(1 for rid in request_ids if cases[rid] > 1),
+        "cases_without_worker_sms": sum(1 for cid in wanted if cid and messages[cid] == 0),
+        "cases_with_several_worker_sms": sum(1 for cid in wanted if cid and messages[cid] > 1),
+        "sms_lines_repeated": sum(1 for n in lines.values() if n > 1),
+        "cases_with_several_sink_lines": sum(1 for cid in wanted if cid and sink[cid] > 1),
+        "worker_sms_facts": facts, "worker_sms_stored": sum(messages.values()),
+    }
+
+
+def machine():
+    return {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_at_start": [round(x, 2) for x in psutil.getloadavg()]}
+
+
+def main():
+    phase_s = float(os.environ.get("BENCH_PHASE_S", "30"))
+    clients = int(os.environ.get("BENCH_CLIENTS", "16"))
+    instances = [int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",")]
+    baseline_s = float(os.environ.get("BENCH_BASELINE_S", "8"))
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "results"))
+    chart_path = Path(os.environ.get("BENCH_CHART", ROOT / "docs" / "performance.svg"))
+    base_amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    rabbit = Rabbit(os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"))
+    vhost = f"shegong-bench-{uuid.uuid4().hex[:8]}"
+    rabbit.add_vhost(vhost)
+    amqp_uri = urlunparse(urlparse(base_amqp)._replace(path="/" + quote(vhost, safe="")))
+    var_dir = Path(tempfile.mkdtemp(prefix="shegong-bench-"))
+    system = BenchSystem(var_dir, amqp_uri, "bench")
+    results = {"machine": machine(), "settings": {
+        "phase_s": phase_s, "clients": clients, "instances": instances,
+        "keyed": os.environ.get("BENCH_KEYED", "1") == "1",
+        "shegong_env": {k: v for k, v in system.env.items() if k.startswith("SHEGONG_")
+                        and k not in ("SHEGONG_TOKEN_SECRET",)}}, "phases": []}
+    tracer = None
+    try:
+        say(f"starting the system (vhost {vhost}, files in {var_dir})")
+        system.up()
+        client = MongoClient(system.env["MONGO_URI"])
+        say("baselines: broker round trip, then store upserts")
+        results["baselines"] = {"broker": baselines.broker_round_trip(amqp_uri, baseline_s),
+                                "store": baselines.store_upserts(system.env["MONGO_URI"],
+                                                                 "bench_baseline", baseline_s / 2)}
+        say(f"  {results['baselines']}")
+        tracer = Tracer(amqp_uri, system.env["MONGO_URI"], "bench_reporting",
+                        system.var_dir / "sms.jsonl")
+        tracer.start()
+        load = Load(system.url("intake", ""), system.token(), run=int(time.time()) % 1000,
+                    keyed=results["settings"]["keyed"])
+        phase("warm-up", system, tracer, lambda: load.fixed_rate(5, 4), 1)
+        for count in instances:
+            if count > 1:
+                system.scale(count)
+                wait_consumers(rabbit, vhost, count)
+            results["phases"].append(phase(f"max x{count}", system, tracer,
+                                           lambda: load.max_rate(phase_s, clients), count))
+            if count == instances[0] and os.environ.get("BENCH_FIXED", "1") == "1":
+                best = results["phases"][-1]["end_to_end_per_s"]
+                rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
+                results["phases"].append(phase(f"fixed {rate:g}/s x{count}", system, tracer,
+                                               lambda: load.fixed_rate(rate, phase_s), count))
+        all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
+        results["exactly_once"] = exactly_once(system, client, all_ids)
+        say(f"exactly once: {results['exactly_once']}")
+        results["tracer_interruptions"] = tracer.interruptions
+        results["machine"]["loadavg_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
+    finally:
+        if tracer:
+            tracer.stop()
+        system.down()
+        rabbit.delete_vhost(vhost)
+    for p in results["phases"]:
+        p["request_ids"] = len(p["request_ids"])
+    broker = results["baselines"]["broker"]["round_trip_per_s"]
+    store = results["baselines"]["store"]["upsert_single_per_s"]
+    for p in results["phases"]:
+        p["ratio_to_broker"] = round(p["end_to_end_per_s"] / broker, 4)
+        p["ratio_to_store_upserts"] = round(p["end_to_end_per_s"] / store, 4)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    chart_path.write_text(chart.svg(results))
+    print(report(results))
+    shutil.rmtree(var_dir, ignore_errors=True)
+    return 0
+
+
+def wait_consumers(rabbit, vhost, count):
+    """Until every handler queue of the scaled services has ``count`` consumers."""
+    def ready():
+        queues = rabbit.call("GET", f"queues/{quote(vhost, safe='')}")
+        scaled = [q for q in queues if q["name"].startswith("evt-")
+                  and any(f"--{s}." in q["name"] for s in ("casework", "notifications", "reporting"))]
+        return scaled and all(q.get("consumers", 0) >= count for q in scaled)
+    wait_until(ready, 90, interval=1, message=f"{count} consumers per queue")
+
+
+def report(results):
+    lines = [f"machine: {results['machine']}", f"baselines: {results['baselines']}", "",
+             "| phase | accepted | posted/s | end to end/s | x broker | POST p50/p99 ms | "
+             "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in results["phases"]:
+        lat = p["latency_ms"]
+        fmt = lambda s: "/".join(str(lat[s][k]) for k in ("p50", "p95", "p99")) if lat[s] else "-"  # noqa: E731
+        post = f"{lat['post']['p50']}/{lat['post']['p99']}" if lat["post"] else "-"
+        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} | {p['end_to_end_per_s']} "
+                     f"| {p['ratio_to_broker']:.1%} | {post} | {fmt('assigned')} | {fmt('sms')} "
+                     f"| {fmt('projected')} | {p['drain_s']} |")
+    lines.append("")
+    lines.append("| phase | process | CPU % of a core | CPU ms per request | peak RSS MB |")
+    lines.append("|---|---|---|---|---|")
+    for p in results["phases"]:
+        for name, usage in sorted(p["usage"]["processes"].items()):
+            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | "
+                         f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
+        lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
+                     f"{p['usage']['cpu_ms_per_request_total']} | |")
+    lines.append(f"\nexactly once: {results['exactly_once']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The whole system for the benchmark: tests/chaos/system.py's ChaosSystem (every
+process separate, on its own free ports, store files and var dir), with production
+timings and 1-3 instances of the casework, notifications and reporting workers."""
+import os
+import sys
+
+from tests.chaos.system import ChaosSystem
+
+SCALED = ("casework", "notifications", "reporting")
+# Settings of the run itself; any other SHEGONG_* variable in the caller's environment
+# is passed through, so worker counts and intervals can be compared by measurement.
+OWN = ("SHEGONG_VAR_DIR", "SHEGONG_DB_PREFIX", "SHEGONG_TOKEN_SECRET")
+
+
+class BenchSystem(ChaosSystem):
+    def __init__(self, var_dir, amqp_uri, db_prefix):
+        super().__init__(var_dir, amqp_uri, db_prefix)
+        for key in ("SHEGONG_RETRY_DELAYS_MS", "SHEGONG_RELAY_INTERVAL_S", "SHEGONG_RELAY_GRACE_S"):
+            self.env.pop(key)  # the production defaults, not the chaos suite's short ones
+        self.env.update({
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+            # Every benchmark request goes to the same few on-duty workers: the
+            # 10-per-hour rate limit per phone would hold nearly every SMS.
+            "SHEGONG_SMS_RATE_LIMIT_PER_HOUR": "0",
+            # Worker SMS are not held at night anyway; residents' would be.
+            "SHEGONG_QUIET_HOURS_START": "00:00", "SHEGONG_QUIET_HOURS_END": "00:00",
+        })
+        self.env.update({key: value for key, value in os.environ.items()
+                         if key.startswith("SHEGONG_") and key not in OWN})
+        self.instances = 1
+
+    def commands(self):
+        commands = super().commands()
+        for number in range(2, self.instances + 1):
+            for name in SCALED:
+                commands[f"{name}-worker-{number}"] = [sys.executable, "-m",
+                                                       "services.common.runner", name]
+        return commands
+
+    def scale(self, instances):
+        """Start more worker instances (never fewer: the phases only scale out)."""
+        self.instances = max(self.instances, instances)
+        for name in self.commands():
+            if name not in self.processes:
+                self.start(name)
+
+    def service_processes(self):
+        """name -> pid of every process the system runs (the store included)."""
+        return {name: process.pid for name, process in self.processes.items()
+                if process.poll() is None}

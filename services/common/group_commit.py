@@ -1,0 +1,84 @@
+"""Group commit: concurrent writers to one collection share one ``bulk_write``.
+
+Each caller hands over its operations and waits until the batch that carries them is
+written (or raises what the batch raised): nothing is reported stored before it is,
+exactly as with a single write. A flusher thread per collection and process takes
+whatever is queued at that moment (at most ``max_batch`` operations), so a lone
+writer pays one round trip as before, and N concurrent writers pay one between them.
+The store is the bottleneck of this system (docs/performance.md): the development
+server handles one request at a time, and a bulk of upserts costs about as much as
+one of them.
+
+Only for writes whose caller needs no per-operation answer (upserts of plain field
+sets, ``$max`` progress marks): a batch reports success or one error for all.
+Under eventlet (the Nameko workers) the thread is a green thread; in gunicorn's
+gthread workers a real one, started lazily after the fork.
+"""
+import os
+import threading
+
+_writers = {}
+_writers_lock = threading.Lock()
+
+
+class _Pending:
+    __slots__ = ("operations", "done", "error")
+
+    def __init__(self, operations):
+        self.operations, self.done, self.error = operations, threading.Event(), None
+
+
+class GroupCommit:
+    def __init__(self, collection, max_batch=500):
+        self.collection, self.max_batch = collection, max_batch
+        self._queue = []
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._flush_forever, daemon=True,
+                                        name=f"group-commit {collection.full_name}")
+        self._thread.start()
+
+    def write(self, operations):
+        """Write ``operations`` (pymongo UpdateOne/InsertOne/...), in their order, with
+        whatever else is queued; returns once they are stored, or raises the error."""
+        pending = _Pending(list(operations))
+        with self._wake:
+            self._queue.append(pending)
+            self._wake.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def _take(self):
+        with self._wake:
+            while not self._queue:
+                self._wake.wait()
+            batch, count = [], 0
+            while self._queue and (not batch or count + len(self._queue[0].operations)
+                                   <= self.max_batch):
+                pending = self._queue.pop(0)
+                batch.append(pending)
+                count += len(pending.operations)
+            return batch
+
+    def _flush_forever(self):
+        while True:
+            batch = self._take()
+            try:
+                # ordered: one caller's operations keep their order (a mark's two steps)
+                self.collection.bulk_write([op for p in batch for op in p.operations],
+                                           ordered=True)
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                for pending in batch:
+                    pending.error = exc
+            for pending in batch:
+                pending.done.set()
+
+
+def writer(collection):
+    """The process's group-commit writer for ``collection`` (one flusher per collection)."""
+    key = (os.getpid(), id(collection.database.client), collection.full_name)
+    with _writers_lock:
+        found = _writers.get(key)
+        if found is None or found.collection.database.client is not collection.database.client:
+            found = _writers[key] = GroupCommit(collection)
+        return found
