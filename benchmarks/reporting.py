@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +26,13 @@ import pymongo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deploy.dev import embedded_store  # noqa: E402
 from services.common import clock  # noqa: E402
 from services.common.vocabulary import stations  # noqa: E402
 from services.reporting import domain_events, domain_rollup, handlers, rebuild  # noqa: E402
 from services.reporting.store import ReportStore  # noqa: E402
 from tests.reporting_events import month  # noqa: E402
-from tests.support import free_port, wait_until  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 DAY_MS = 86_400_000
 
@@ -40,23 +40,7 @@ DAY_MS = 86_400_000
 def start_server():
     if os.environ.get("MONGO_URI"):
         return os.environ["MONGO_URI"], None
-    port = free_port()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-nx-"))
-    server = subprocess.Popen([str(Path(sys.executable).parent / "nx-27017"), "--db", "memory",
-                               "-p", str(port), "--log-file", str(scratch / "nx.log"),
-                               "--pid-file", str(scratch / "nx.pid")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    uri = f"mongodb://127.0.0.1:{port}/"
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
-
-    def up():
-        try:
-            return client.admin.command("ping")
-        except pymongo.errors.PyMongoError:
-            return False
-
-    wait_until(up, 20, message="nx-27017")
-    return uri, server
+    return embedded_store.start(free_port(), tempfile.mkdtemp(prefix="bench-nx-"))
 
 
 def backlog(store, events_wanted, batch):

@@ -11,8 +11,6 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # noqa: E402 - nameko's tools hang without it
 
 import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import quote, urlparse, urlunparse  # noqa: E402
@@ -20,7 +18,8 @@ from urllib.parse import quote, urlparse, urlunparse  # noqa: E402
 import pymongo  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.support import Rabbit, free_port, wait_until  # noqa: E402
+from deploy.dev import embedded_store  # noqa: E402
+from tests.support import Rabbit, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -33,22 +32,7 @@ def mongo_server_uri(tmp_path_factory):
     if os.environ.get("MONGO_URI"):
         yield os.environ["MONGO_URI"]
         return
-    port = free_port()
-    logs = tmp_path_factory.mktemp("nx")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "nx-27017"), "--db", "memory", "-p", str(port),
-         "--log-file", str(logs / "nx.log"), "--pid-file", str(logs / "nx.pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    uri = f"mongodb://127.0.0.1:{port}/"
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
-
-    def up():
-        try:
-            return client.admin.command("ping")
-        except pymongo.errors.PyMongoError:
-            return False
-
-    wait_until(up, 20, message="the nx-27017 test server")
+    uri, server = embedded_store.start(free_port(), tmp_path_factory.mktemp("nx"))
     yield uri
     server.terminate()
     server.wait(10)

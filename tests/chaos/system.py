@@ -12,8 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pymongo import MongoClient
-
+from deploy.dev import embedded_store
 from services.common import auth
 from services.common.config import SERVICES
 from services.common.registry import WSGI_APPS
@@ -47,10 +46,8 @@ class ChaosSystem:
 
     # -- processes ---------------------------------------------------------------------
     def commands(self):
-        commands = {"store": [str(BIN / "nx-27017"), "--data-dir", str(self.var_dir / "mongo"),
-                              "-p", str(self.store_port),
-                              "--log-file", str(self.var_dir / "log" / "nx-27017.log"),
-                              "--pid-file", str(self.var_dir / "nx-27017.pid")]}
+        commands = {"store": embedded_store.command(self.store_port, self.var_dir / "log",
+                                                    self.var_dir / "mongo")}
         for name in SERVICES:
             commands[f"{name}-worker"] = [sys.executable, "-m", "services.common.runner", name]
             commands[f"{name}-api"] = [
@@ -108,12 +105,7 @@ class ChaosSystem:
 
     # -- probes ------------------------------------------------------------------------
     def store_reachable(self):
-        try:
-            with MongoClient(self.env["MONGO_URI"], serverSelectionTimeoutMS=500) as client:
-                client.admin.command("ping")
-            return True
-        except Exception:
-            return False
+        return embedded_store.answers(self.env["MONGO_URI"])
 
     def healthy(self, service):
         try:

@@ -121,6 +121,11 @@ def snapshot(system, client, rabbit):
     counts = tuple(system.database(client, service)[collection].estimated_document_count()
                    for service, collection in (("intake", "requests"), ("casework", "cases"),
                                                ("notifications", "messages")))
+    # reporting keeps each event first and projects it after (one projector at a time,
+    # by lease; a killed holder's lease runs out after 30 s): kept but not projected is busy
+    unprojected = system.database(client, "reporting")["events"].count_documents({"pending": 1})
+    if unprojected:
+        busy["reporting: events kept, not yet projected"] = unprojected
     return busy, counts
 
 
