@@ -1,9 +1,17 @@
 """Helpers the tests share (fixtures live in conftest.py)."""
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
 
 import requests
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port():
@@ -68,3 +76,25 @@ def conforms(service, schema_name, instance):
     schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
     OAS30Validator(schema).validate(instance)
     return instance
+
+
+@contextmanager
+def launched(env, ready_timeout=90):
+    """``deploy/local.py`` (what ``make run`` runs) as its own process, until it says
+    ready; yields (process, the lines it printed). SIGTERM on the way out."""
+    process = subprocess.Popen([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = []
+    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
+    try:
+        wait_until(lambda: any("[shegong] ready" in line for line in output)
+                   or process.poll() is not None, ready_timeout, message="make run's 'ready'")
+        assert process.poll() is None, "".join(output)
+        yield process, output
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -5,10 +5,8 @@ of each API and each worker, scraped while the story runs, show the events it ha
 event is dead-lettered, counted, shown by ``make status`` and by the dead-letter tool."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
@@ -20,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.common import clock
 from services.common.contracts import CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED
-from tests.support import free_port, story_request, wait_until
+from tests.support import launched, free_port, story_request, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")
@@ -65,22 +63,10 @@ def system(tmp_path_factory, rabbit):
         "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "1",
         "SHEGONG_QUEUE_TYPE": "quorum",
     })
-    process = subprocess.Popen([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = []
-    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
     try:
-        wait_until(lambda: any("[shegong] ready" in line for line in output)
-                   or process.poll() is not None, 90, message="make run's 'ready'")
-        assert process.poll() is None, "".join(output)
-        yield System(process, env, output)
+        with launched(env) as (process, output):
+            yield System(process, env, output)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
         rabbit.delete_vhost(vhost)
 
 

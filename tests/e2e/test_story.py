@@ -5,8 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import threading
 import uuid
 from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
@@ -19,7 +17,7 @@ from services.casework import domain, seed
 from tests.inbound_support import (
     ID_NUMBER, KEYS, checkin_missed, key_person_update, petition, publish_inbound, referral,
 )
-from tests.support import conforms, free_port, story_request, wait_until
+from tests.support import launched, conforms, free_port, story_request, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")
@@ -59,22 +57,10 @@ def system(tmp_path_factory, rabbit):
         "SHEGONG_DB_PREFIX": f"e2e{uuid.uuid4().hex[:6]}", "SHEGONG_RETRY_DELAYS_MS": "200,500",
         "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "1", "LOG_LEVEL": "DEBUG",
     })
-    process = subprocess.Popen([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = []
-    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
     try:
-        wait_until(lambda: any("[shegong] ready" in line for line in output)
-                   or process.poll() is not None, 90, message="make run's 'ready'")
-        assert process.poll() is None, "".join(output)
-        yield System(process, var_dir, ports, output, env["AMQP_URI"])
+        with launched(env) as (process, output):
+            yield System(process, var_dir, ports, output, env["AMQP_URI"])
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
         rabbit.delete_vhost(vhost)
 
 
