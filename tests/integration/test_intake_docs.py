@@ -49,3 +49,9 @@ def test_the_http_example_sends_a_petition(settings, topology, database):
     [event] = wait_until(lambda: observer.of_type(REQUEST_RECEIVED.type), 20,
                          message="request.received")
     assert event["data"]["channel"] == "petition"
+
+
+def test_the_readme_shows_the_same_two_examples():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert block("python") in readme
+    assert block("sh") in readme
