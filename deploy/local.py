@@ -35,7 +35,6 @@ from services.common.registry import WSGI_APPS  # noqa: E402
 from services.casework import seed  # noqa: E402
 
 BIN = Path(sys.executable).parent
-METRICS_OFFSET = 100  # a worker's metrics port: its API's port + 100 (8101 ... 8104)
 
 
 def say(message):
@@ -171,7 +170,7 @@ def main():
         say(f"credentials: {write_credentials(settings)}")
         for name in SERVICES:
             # one metrics port per worker process (they all get the same environment)
-            env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.port(name) + METRICS_OFFSET))
+            env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.local_metrics_port(name)))
         settings = config.settings(env)
         for name in SERVICES:
             processes.start(f"{name}-worker", [sys.executable, "-m", "services.common.runner", name], env)

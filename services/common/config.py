@@ -85,6 +85,13 @@ class Settings:
         """The worker's metrics and probe port; 0: off."""
         return self.metrics_ports[service]
 
+    def local_metrics_port(self, service):
+        """Where ``make run`` puts the worker's metrics when not told: its API's port + 100."""
+        return self.metrics_port(service) or self.port(service) + LOCAL_METRICS_OFFSET
+
+
+LOCAL_METRICS_OFFSET = 100  # make run: 8101 ... 8104
+
 
 def _current_secret(env):
     rotation = env.get("SHEGONG_TOKEN_SECRETS", "").strip()

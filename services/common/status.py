@@ -3,16 +3,17 @@
     python -m services.common.status [--json]
 
 - per service: its API's ``/readyz``, its worker's ``/readyz`` (on the worker's metrics
-  port, when one is configured), the outbox backlog (documents whose events are not all
+  port), the outbox backlog (documents whose events are not all
   published, and the oldest one's age, read from the service's own database), and the
   number of dead letters;
 - per queue (RabbitMQ management API, ``RABBIT_API_URI``, on the virtual host of
   ``AMQP_URI``): its type, messages ready, unacknowledged, and consumers.
 
 Where each is looked for: ``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
-``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, skipped when
-the port is 0), ``MONGO_URI`` with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not
-ready or a dead letter waits, 0 otherwise.
+``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, or where
+``make run`` puts it, the API's port + 100, when no port is configured), ``MONGO_URI``
+with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not ready or a dead letter waits,
+0 otherwise.
 """
 import argparse
 import json
@@ -94,9 +95,10 @@ def collect(settings):
     store_up = mongo.store_reachable(settings)  # once: a down store would time out per service
     for name in SERVICES:
         api = settings.api_urls.get(name, f"http://127.0.0.1:{settings.port(name)}")
-        port = settings.metrics_port(name)
+        # not configured: where `make run` puts it (a worker elsewhere is named by
+        # <SERVICE>_METRICS_URL)
         worker = settings.worker_metrics_urls.get(
-            name, f"http://127.0.0.1:{port}" if port else "")
+            name, f"http://127.0.0.1:{settings.local_metrics_port(name)}")
         backlog = outbox_backlog(settings, name) if store_up or not outbox_collections(name) \
             else None
         if backlog is None or backlog == "-":
