@@ -10,6 +10,7 @@ import uuid
 from services.common import clock
 from services.common.envelope import new_event
 from services.common.outbox import next_sequence
+from services.common.vocabulary import stations
 from services.casework import domain, domain_lifecycle, domain_residents, domain_sla
 from services.casework.domain_roster import station_head
 
@@ -139,6 +140,14 @@ def run_command(store, relay, case_id, command, expected_version=None, causation
             continue
         relay.publish_now("cases", document)
         return changed
+
+
+def reconcile_workload(store):
+    """Every station's workload counters set to the open cases counted from the cases."""
+    for station in sorted(stations()):
+        corrected = store.reconcile_workload(station)
+        if corrected:
+            log.info("workload of %s corrected for %s", station, ", ".join(corrected))
 
 
 def enforce_service_levels(store, relay, now=None, limit=200):

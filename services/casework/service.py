@@ -12,6 +12,7 @@ from services.casework.store import CaseStore
 SETTINGS = config.settings()
 RELAY_INTERVAL_S = SETTINGS.relay_interval_s
 SLA_INTERVAL_S = SETTINGS.sla_interval_s
+WORKLOAD_INTERVAL_S = 60.0
 
 
 class CaseworkService:
@@ -40,6 +41,12 @@ class CaseworkService:
     def check_service_levels(self):
         """Cases past their acceptance or resolution deadline: reported and escalated once."""
         handlers.enforce_service_levels(self.store, self.outbox, clock.now())
+
+    @timer(interval=WORKLOAD_INTERVAL_S, eager=True)
+    def reconcile_workload(self):
+        """Recount each station's open cases per worker (the counters assignment reads):
+        corrects what a crash between a case write and its counter left behind."""
+        handlers.reconcile_workload(self.store)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

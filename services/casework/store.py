@@ -40,6 +40,7 @@ class CaseStore:
         self.workers = database["workers"]
         self.calendar_documents = database["calendar"]
         self.links = database["request_links"]
+        self.workload = database["workload"]  # open cases per worker, for assignment
         self.residents = ResidentStore(database)
         self.access_log = AccessLog(database)
         self.access = self.access_log.entries
@@ -65,7 +66,10 @@ class CaseStore:
     # -- cases ---------------------------------------------------------------------
     def add(self, case, envelopes):
         """Insert a new case with its events; None if the request already has a case."""
-        return outbox.insert_new(self.cases, _document(case), envelopes)
+        document = outbox.insert_new(self.cases, _document(case), envelopes)
+        if document is not None:
+            self._count_owner_change(None, case)
+        return document
 
     def get(self, case_id):
         """(case, document) or (None, None)."""
@@ -102,6 +106,7 @@ class CaseStore:
                                        {"$set": changes})
         if not result.matched_count:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
+        self._count_owner_change(_case(document), case)
         return {**document, **changes}
 
     def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
@@ -117,16 +122,49 @@ class CaseStore:
                                  limit=limit)
         return [_case(document) for document in cursor]
 
-    def open_counts(self, station):
-        """Open cases per assigned worker of a station, in one grouped query.
+    # -- workload: open cases per worker ---------------------------------------------
+    # A counter per worker, moved after each case write that changes who owns an open
+    # case, makes assignment a read of a few small documents instead of a count over
+    # every open case of the station (the count grew with the backlog: docs/
+    # performance.md). The counter is not written atomically with the case (no
+    # transactions), so a crash between the two can leave it off by one: the timer's
+    # reconcile_workload() recounts from the cases and corrects it.
+    def _count_owner_change(self, before, after):
+        def owner(case):
+            return case.assignee["id"] if case and case.is_open and case.assignee else None
 
-        (Not count_documents per worker: its ``$group`` on a constant is evaluated
-        document by document on the development server; docs/performance.md.)
-        """
+        was, now = owner(before), owner(after)
+        if was == now:
+            return
+        if was:
+            self.workload.update_one({"_id": was}, {"$inc": {"open": -1}}, upsert=True)
+        if now:
+            self.workload.update_one({"_id": now}, {"$inc": {"open": 1}}, upsert=True)
+
+    def open_counts(self, station):
+        """Open cases per worker of a station, from the workload counters."""
+        ids = [worker.id for worker in self.roster(station)]
+        return {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": ids}})}
+
+    def counted_open_cases(self, station):
+        """Open cases per assigned worker of a station, counted from the cases themselves
+        in one grouped query (not count_documents per worker: its ``$group`` on a
+        constant is evaluated document by document on the development server)."""
         pipeline = [{"$match": {"station": station, "status": {"$in": list(OPEN_STATUSES)}}},
                     {"$group": {"_id": "$assignee.id", "open": {"$sum": 1}}}]
         return {row["_id"]: row["open"] for row in self.cases.aggregate(pipeline)
                 if row["_id"] is not None}
+
+    def reconcile_workload(self, station):
+        """Set the station's counters to the counted truth; returns the workers corrected."""
+        truth = self.counted_open_cases(station)
+        ids = {worker.id for worker in self.roster(station)} | set(truth)
+        kept = {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": list(ids)}})}
+        corrected = sorted(worker for worker in ids if kept.get(worker, 0) != truth.get(worker, 0))
+        for worker in corrected:
+            self.workload.update_one({"_id": worker}, {"$set": {"open": truth.get(worker, 0)}},
+                                     upsert=True)
+        return corrected
 
     # -- roster --------------------------------------------------------------------
     def _cached(self, key, load):

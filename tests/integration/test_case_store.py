@@ -6,7 +6,7 @@ import pytest
 
 from services.common import clock
 from services.common.auth import Principal
-from services.casework import domain, handlers
+from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
 
 WORKER = Principal("dx-01", "worker", "daxing")
@@ -91,6 +91,27 @@ def test_open_cases_are_counted_per_worker_of_the_station(store):
         case("3", "daxing", "accepted", "dx-02"), case("4", "daxing", "resolved", "dx-02"),
         case("5", "daxing", "received", None), case("6", "xiaxiang", "assigned", "xx-01"),
     ])
-    assert store.open_counts("daxing") == {"dx-01": 2, "dx-02": 1}
-    assert store.open_counts("xiaxiang") == {"xx-01": 1}
-    assert store.open_counts("luji") == {}
+    assert store.counted_open_cases("daxing") == {"dx-01": 2, "dx-02": 1}
+    assert store.counted_open_cases("xiaxiang") == {"xx-01": 1}
+    assert store.counted_open_cases("luji") == {}
+
+
+def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_them(store):
+    """Assignment reads per-worker counters; a crash between a case write and its
+    counter leaves them off, and the timer's recount puts them right."""
+    store.seed_roster(seed.roster(), seed.calendar())
+    accepted_case(store)                           # opened, assigned to dx-01, accepted
+    case, document = store.get("case-1")
+    owner = case.assignee["id"]
+    assert store.open_counts("daxing").get(owner) == 1
+    resolved, events = domain.resolve(case, WORKER, "送达", clock.now())
+    store.save(resolved, document, handlers.to_envelopes(resolved, events, document, None))
+    assert store.open_counts("daxing").get(owner, 0) == 0
+
+    store.cases.insert_one({"_id": "lost", "request_id": "r-lost", "station": "daxing",
+                            "status": "assigned", "assignee": {"id": "dx-02"}})  # no counter moved
+    store.workload.update_one({"_id": owner}, {"$set": {"open": 5}}, upsert=True)  # drifted
+    assert store.reconcile_workload("daxing") == sorted({"dx-02", owner})
+    counts = store.open_counts("daxing")
+    assert counts.get("dx-02") == 1 and counts.get(owner, 0) == 0
+    assert store.reconcile_workload("daxing") == []
