@@ -41,6 +41,7 @@ from benchmarks.load import Load
 from benchmarks.resources import Sampler, broker_pids
 from benchmarks.system import BenchSystem
 from benchmarks.tracing import Tracer
+from services.reporting.store import ReportStore
 from tests.support import Rabbit, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,8 +134,9 @@ def exactly_once(system, client, request_ids):
             lines[entry["message_id"]] += 1
             if entry.get("recipient_role") == "worker":
                 sink[entry["case_id"]] += 1
-    facts = system.database(client, "reporting")["message_facts"].count_documents(
-        {"recipient_role": "worker"})
+    reports = ReportStore(system.database(client, "reporting"))
+    facts = reports.facts(reports.versions()["current"]).count_documents(
+        {"_id": {"$regex": "^message:"}, "recipient_role": "worker"})
     wanted = [case_of.get(rid) for rid in request_ids]
     return {
         "requests": len(request_ids),

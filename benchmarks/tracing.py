@@ -5,7 +5,8 @@ Three observers run beside the load, each on its own thread, each cheap for the 
   ``message.sent``: when casework published the assignment (case id -> request id, the
   event's correlation id) and which message carried the worker's SMS;
 - the SMS sink (``var/sms.jsonl``), tailed: when the worker's SMS was recorded (by case id);
-- reporting's ``message_facts``, polled by ``_id`` for the messages not yet seen there:
+- reporting's current projection (``facts_v<N>``), polled by fact id
+  (``message:<message id>``) for the messages not yet seen there:
   when the projection had the SMS (the last fact of a request's chain).
 """
 import json
@@ -18,12 +19,13 @@ from pymongo import MongoClient
 
 from services.common.contracts import CASE_ASSIGNED, MESSAGE_SENT
 from services.common.messaging import event_exchange
+from services.reporting.store import ReportStore
 
 
 class Tracer:
     def __init__(self, amqp_uri, mongo_uri, reporting_db, sms_file, poll_s=0.1):
         self.amqp_uri, self.sms_file, self.poll_s = amqp_uri, sms_file, poll_s
-        self.facts = MongoClient(mongo_uri)[reporting_db]["message_facts"]
+        self.reports = ReportStore(MongoClient(mongo_uri)[reporting_db])
         self.assigned = {}   # case_id -> (t, request_id)
         self.sms = {}        # case_id -> t (the worker's SMS line)
         self.sent = {}       # message_id -> (t, request_id, case_id)
@@ -112,7 +114,10 @@ class Tracer:
                 waiting = [mid for mid in self.sent if mid not in self.projected][:500]
             if waiting:
                 try:
-                    found = list(self.facts.find({"_id": {"$in": waiting}}, {"_id": 1}))
+                    facts = self.reports.facts(self.reports.versions()["current"])
+                    found = [{"_id": document["_id"].partition(":")[2]} for document in
+                             facts.find({"_id": {"$in": [f"message:{m}" for m in waiting]}},
+                                        {"_id": 1})]
                 except Exception as exc:  # noqa: BLE001 - the store is busy or away: again
                     self.interruptions.append(f"poll: {type(exc).__name__}"[:200])
                     found = []
