@@ -1,4 +1,5 @@
 """Helpers the tests share (fixtures live in conftest.py)."""
+import json
 import signal
 import socket
 import subprocess
@@ -98,3 +99,27 @@ def launched(env, ready_timeout=90):
                 process.wait(60)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def tap(amqp_uri, producer, name, routing_key="shegong.#"):
+    """A queue of the test's own on ``producer``'s exchange; returns ``drain()``, which
+    gives every event that reached it since the last call (bodies as dicts)."""
+    from kombu import Connection, Queue
+
+    from services.common.messaging import event_exchange
+
+    queue = Queue(name, exchange=event_exchange(producer), routing_key=routing_key,
+                  durable=True)
+    with Connection(amqp_uri) as connection:
+        queue.bind(connection.default_channel).declare()
+
+    def drain():
+        found = []
+        with Connection(amqp_uri) as connection:
+            simple = connection.SimpleQueue(queue.name, no_ack=True)
+            while True:
+                try:
+                    found.append(json.loads(simple.get(timeout=0.3).body))
+                except simple.Empty:
+                    return found
+    return drain

@@ -3,14 +3,14 @@ of a case, reassignment and escalation, station programs, rosters, the access lo
 import json
 
 import pytest
-from kombu import Connection, Queue
+
 from werkzeug.test import Client
 
 from services.common import auth, clock
-from services.common.messaging import event_exchange
 from services.casework import api as casework_api
 from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
+from tests.support import tap
 
 
 @pytest.fixture
@@ -30,21 +30,7 @@ def tokens(settings):
 @pytest.fixture
 def program_events(settings, topology):
     """A queue bound to every casework event, to see what reaches the broker."""
-    queue = Queue("test-casework-events", exchange=event_exchange("casework"),
-                  routing_key="shegong.#", durable=True)
-    with Connection(settings.amqp_uri) as connection:
-        queue.bind(connection.default_channel).declare()
-
-    def drain():
-        found = []
-        with Connection(settings.amqp_uri) as connection:
-            simple = connection.SimpleQueue(queue.name, no_ack=True)
-            while True:
-                try:
-                    found.append(json.loads(simple.get(timeout=0.3).body))
-                except simple.Empty:
-                    return found
-    return drain
+    return tap(settings.amqp_uri, "casework", "test-casework-events")
 
 
 @pytest.fixture

@@ -2,21 +2,20 @@
 publishing and marking its events sent; the duplicates this makes on the wire carry
 the same id, and casework's consumers apply an event id once (real broker, real
 store, the service in a nameko container)."""
-import json
 
 import pytest
-from kombu import Connection, Queue
+from kombu import Connection
 
 from services.common import clock, messaging
 from services.common.auth import Principal
 from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.common.envelope import new_event
-from services.common.messaging import EventPublisher, event_exchange
+from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 from services.casework import domain, handlers, seed
 from services.casework.service import CaseworkService
 from services.casework.store import CaseStore
-from tests.support import wait_until
+from tests.support import tap, wait_until
 
 
 class Killed(BaseException):
@@ -45,21 +44,7 @@ def store(database):
 
 
 def wire(settings):
-    queue = Queue("test-wire", exchange=event_exchange("casework"), routing_key="shegong.#",
-                  durable=True)
-    with Connection(settings.amqp_uri) as connection:
-        queue.bind(connection.default_channel).declare()
-
-    def drain():
-        found = []
-        with Connection(settings.amqp_uri) as connection:
-            simple = connection.SimpleQueue(queue.name, no_ack=True)
-            while True:
-                try:
-                    found.append(json.loads(simple.get(timeout=0.3).body))
-                except simple.Empty:
-                    return found
-    return drain
+    return tap(settings.amqp_uri, "casework", "test-wire")
 
 
 def request(request_id="r-1"):
