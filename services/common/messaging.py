@@ -1,15 +1,5 @@
-"""RabbitMQ: publishing with confirms, handlers that retry and dead-letter, topology.
-
-Topology, all durable:
-- ``<producer>.events`` topic exchanges (nameko's naming); the routing key is the
-  CloudEvents type, e.g. ``shegong.case.opened.v1``.
-- one queue per consuming handler, ``evt-<producer>-<type>--<service>.<method>``
-  (nameko's SERVICE_POOL naming: instances of a service share it, each event once).
-- ``shegong.retry``: a headers exchange routing on ``shegong-retry-delay-ms`` to one queue
-  per delay, ``shegong.retry.<ms>ms``, whose messages expire back through the default
-  exchange into the queue they came from (their routing key is that queue's name).
-- ``shegong.dead-letter``: a direct exchange; ``shegong.dead-letter.<service>`` holds
-  what a service could not handle, with the reason in the headers.
+"""RabbitMQ: publishing with confirms, handlers that retry and dead-letter, and the
+declaration of the whole topology (its exchanges and queues: ``topology.py``).
 """
 import logging
 import time
@@ -17,27 +7,26 @@ import traceback
 from functools import partial
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu import Connection, Exchange, Queue
+from kombu import Connection
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
-from nameko.standalone.events import get_event_exchange
 
 from services.common import clock, metrics
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
+from services.common.topology import (  # noqa: F401 - also this module's public names
+    DEAD_LETTER_EXCHANGE, DELAY_HEADER, RETRY_EXCHANGE, dead_letter_exchange, dead_letter_queue,
+    event_exchange, handler_queue, queue_type_arguments, retry_exchange, retry_queue,
+)
 
 log = logging.getLogger(__name__)
 
-RETRY_EXCHANGE = "shegong.retry"
-DEAD_LETTER_EXCHANGE = "shegong.dead-letter"
 ATTEMPTS_HEADER = "x-shegong-attempts"
 OUTAGES_HEADER = "x-shegong-outage-retries"
-# No "x-" prefix: RabbitMQ's headers exchange ignores x- headers when matching.
-DELAY_HEADER = "shegong-retry-delay-ms"
 
 
 class BrokerUnavailable(Exception):
@@ -46,53 +35,6 @@ class BrokerUnavailable(Exception):
 
 # Failures of the infrastructure rather than of the event: retried for as long as they last.
 OUTAGE_ERRORS = (*STORE_DOWN_ERRORS, BrokerUnavailable)
-
-
-# Entities are built fresh each time: a kombu entity stays bound to the first channel
-# it was declared on, and that channel dies with its connection.
-def retry_exchange():
-    return Exchange(RETRY_EXCHANGE, type="headers", durable=True)
-
-
-def dead_letter_exchange():
-    return Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
-
-
-def event_exchange(producer):
-    return get_event_exchange(producer, {})
-
-
-def queue_type_arguments(queue_type):
-    """The declare arguments of a queue type (SHEGONG_QUEUE_TYPE). Classic queues are
-    declared without the argument, as they always were, so that existing ones match;
-    RabbitMQ refuses (PRECONDITION_FAILED) a declaration that differs from the queue."""
-    if queue_type in (None, "", "classic"):
-        return {}
-    if queue_type != "quorum":
-        raise ValueError(f"unknown queue type {queue_type!r} (classic or quorum)")
-    return {"x-queue-type": "quorum"}
-
-
-def retry_queue(delay_ms, queue_type="classic"):
-    return Queue(
-        f"shegong.retry.{delay_ms}ms", exchange=retry_exchange(), durable=True,
-        binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
-        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
-                         **queue_type_arguments(queue_type)})
-
-
-def dead_letter_queue(service, queue_type="classic"):
-    return Queue(f"shegong.dead-letter.{service}", exchange=dead_letter_exchange(),
-                 routing_key=service, durable=True,
-                 queue_arguments=queue_type_arguments(queue_type))
-
-
-def handler_queue(contract, service, method, queue_type="classic"):
-    """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
-    return Queue(f"evt-{contract.producer}-{contract.type}--{service}.{method}",
-                 exchange=event_exchange(contract.producer), routing_key=contract.type,
-                 durable=True, auto_delete=False, exclusive=False,
-                 queue_arguments=queue_type_arguments(queue_type))
 
 
 class EventPublisher:
