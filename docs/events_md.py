@@ -2,7 +2,7 @@
 import json
 import re
 
-from services.common import config, envelope, messaging
+from services.common import config, envelope, messaging, topology
 from services.common.contracts import CATALOGUE
 from services.common.registry import SERVICE_CLASSES
 
@@ -192,7 +192,7 @@ def render_events_md():
         "## Retries and dead letters",
         "",
     ]
-    out += _indent_doc(messaging.__doc__)
+    out += _indent_doc(topology.__doc__)
     out += [
         "",
         _indent_doc(messaging.RetryingEventHandler.__doc__)[0] + " "

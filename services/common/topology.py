@@ -11,7 +11,7 @@
   what a service could not handle, with the reason in the headers.
 
 Which of them exist is decided in ``messaging.topology`` (from the handlers the
-services declare); the definitions file and ``make status`` use the same builders.
+services declare); the RabbitMQ definitions file is generated from that same list.
 """
 from kombu import Exchange, Queue
 from nameko.standalone.events import get_event_exchange
