@@ -29,13 +29,6 @@ def idempotency_key_id(caller, idempotency_key):
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{caller}\x1f{idempotency_key}"))
 
 
-def request_id_for(caller, idempotency_key):
-    """Kept for the first claim of a key: retried POSTs name the same request."""
-    if idempotency_key is None:
-        return str(uuid.uuid4())
-    return idempotency_key_id(caller, idempotency_key)
-
-
 def fingerprint(body):
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

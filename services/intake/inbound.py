@@ -8,6 +8,7 @@ from marshmallow import ValidationError
 
 from services.common import clock
 from services.common.contracts import RESIDENT_REGISTRY_UPDATED
+from services.common.envelope import data_schema
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 from services.intake import domain
 from services.intake.inbound_schemas import (
@@ -78,7 +79,7 @@ def authorise(system, envelope):
 
 def load_data(inbound_type, envelope):
     try:
-        return inbound_type.schema().load(envelope["data"])
+        return data_schema(inbound_type.schema).load(envelope["data"])
     except ValidationError as exc:
         raise InboundRejected(422, "invalid_data", f"invalid data for {inbound_type.type}",
                               exc.messages) from None

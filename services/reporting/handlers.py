@@ -16,6 +16,7 @@ import uuid
 import weakref
 
 from services.common.contracts import CATALOGUE
+from services.common.envelope import data_schema
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
 from services.reporting import domain, domain_events, domain_figures, domain_rollup, staffing
@@ -38,7 +39,7 @@ def keep(store, envelope, data):
     once both are done. Raises ProjectionFailed if the projection rules failed on it
     (the handler is then retried and dead-lettered with the reason)."""
     # dumped again by its schema: days and instants kept as the strings they travel as
-    data = CATALOGUE[envelope["type"]].schema().dump(data)
+    data = data_schema(CATALOGUE[envelope["type"]].schema).dump(data)
     _group_commit(store).keep(domain_events.record(envelope, data, _now_ms()))
 
 
@@ -77,9 +78,16 @@ class GroupCommit:
                     self._flushing = False
                     return
             try:
-                self.store.keep_many([slot["record"] for slot in batch])
-                drain(self.store)
-                failed = self.store.quarantined_among([slot["record"]["_id"] for slot in batch])
+                ids = [slot["record"]["_id"] for slot in batch]
+                stored = self.store.keep_many([slot["record"] for slot in batch])
+                projected = Drained()
+                drain(self.store, projected=projected)
+                if stored == len(ids) and projected.seen.issuperset(ids):
+                    # every event of the batch was new and this pass projected each one:
+                    # what it quarantined is all there is to know
+                    failed = projected.failed
+                else:  # a repeat quarantined before, or events another holder projects
+                    failed = self.store.quarantined_among(ids)
                 for slot in batch:
                     if slot["record"]["_id"] in failed:
                         slot["error"] = ProjectionFailed(
@@ -107,27 +115,37 @@ def _group_commit(store):
         return _group_commits[store]
 
 
-def drain(store, batch=BATCH):
+class Drained:
+    """What a drain did: the ids of the events it projected (``seen``), and those of
+    them it quarantined (``failed``: {id: reason})."""
+
+    def __init__(self):
+        self.seen, self.failed = set(), {}
+
+
+def drain(store, batch=BATCH, projected=None):
     """Project every pending event into the current projection version.
 
     Only the holder of the projector lease projects; another process holding it will
     project what is pending (its loop, or its timer, picks it up). Returns the number
-    of events projected here.
+    of events projected here; ``projected`` (a Drained), if given, gets the details.
     """
-    done = 0
+    projected = projected if projected is not None else Drained()
     with _projecting:
         if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
-            return done
+            return 0
         try:
             while True:
                 records = store.pending(batch)
-                if not records:
-                    return done
-                failed = project_isolating(store, store.versions()["current"], records)
-                store.mark_projected([r["_id"] for r in records if r["_id"] not in failed])
-                done += len(records)
+                if records:
+                    failed = project_isolating(store, store.versions()["current"], records)
+                    store.mark_projected([r["_id"] for r in records if r["_id"] not in failed])
+                    projected.seen.update(r["_id"] for r in records)
+                    projected.failed.update(failed)
+                if len(records) < batch:  # nothing more was pending: no second read
+                    return len(projected.seen)
                 if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
-                    return done  # held too long (a stall): someone else carries on
+                    return len(projected.seen)  # held too long (a stall): another carries on
         finally:
             store.release_lease(OWNER)
 
@@ -152,15 +170,16 @@ class ProjectionFailed(Exception):
 def project_isolating(store, version, records):
     """Project a batch; if the rules fail on it, project its events one by one and
     quarantine those they fail on, so one bad event does not stop the others.
-    Returns the ids quarantined. An outage of the store is raised as it is."""
+    Returns ``{id: reason}`` of those quarantined. An outage of the store is raised as
+    it is."""
     try:
         project(store, version, records)
-        return set()
+        return {}
     except STORE_DOWN_ERRORS:
         raise
     except Exception:  # noqa: BLE001 - isolated below, event by event
         log.exception("projecting a batch of %d events failed; isolating", len(records))
-    failed = set()
+    failed = {}
     for record in records:
         try:
             project(store, version, [record])
@@ -168,8 +187,9 @@ def project_isolating(store, version, records):
             raise
         except Exception as exc:  # noqa: BLE001 - quarantined with its reason
             log.error("event %s (%s) quarantined: %s", record["_id"], record["type"], exc)
-            store.quarantine(record["_id"], f"{type(exc).__name__}: {exc}")
-            failed.add(record["_id"])
+            reason = f"{type(exc).__name__}: {exc}"
+            store.quarantine(record["_id"], reason)
+            failed[record["_id"]] = reason[:1000]
     return failed
 
 

@@ -67,12 +67,15 @@ class ReportStore:
             return False
 
     def keep_many(self, records):
-        """Store a batch of events; repeats (ids already stored) are skipped."""
+        """Store a batch of events; repeats (ids already stored) are skipped. Returns
+        how many were new."""
         try:
-            self.events.insert_many([{**r, "pending": 1} for r in records], ordered=False)
+            return len(self.events.insert_many([{**r, "pending": 1} for r in records],
+                                               ordered=False).inserted_ids)
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
+            return exc.details.get("nInserted", 0)
 
     def pending(self, limit):
         return list(self.events.find({"pending": 1}).limit(limit))

@@ -6,7 +6,6 @@ import math
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -251,46 +250,3 @@ def test_the_rebuild_command(database, env):
     assert done.returncode == 0, done.stderr
     assert "rebuilt projection version 2 from" in done.stdout
     assert store.versions()["current"] == 2 and handlers.summary(store) == before
-
-
-def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate(
-        database, monkeypatch):
-    store = ReportStore(database("reporting"))
-    store.ensure_indexes()
-    events = month(seed=81, stations=("daxing", "xiaxiang"), cases_per_day=1, days=4).events
-    poison = next(e for e in events if e["type"].endswith("case.resolved.v1"))
-    apply, inserts = domain.apply, []
-    keep_many = store.keep_many
-
-    def buggy(fact, record):
-        if record["_id"] == poison["id"]:
-            raise ValueError("a bug in a rule")
-        return apply(fact, record)
-
-    def counting(records):
-        inserts.append(len(records))
-        keep_many(records)
-
-    monkeypatch.setattr(domain, "apply", buggy)
-    monkeypatch.setattr(store, "keep_many", counting)
-    outcomes = {}
-
-    def handle(envelope):
-        try:
-            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
-            outcomes.setdefault(envelope["id"], []).append("ok")
-        except handlers.ProjectionFailed:
-            outcomes.setdefault(envelope["id"], []).append("failed")
-
-    workers = [threading.Thread(target=handle, args=(e,)) for e in events + events[:10]]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-    assert set(outcomes[poison["id"]]) == {"failed"}  # each delivery of it
-    assert all(outcome == ["ok"] * len(outcome) for key, outcome in outcomes.items()
-               if key != poison["id"])
-    assert sum(inserts) == len(events) + 10 and len(inserts) < len(events) / 2
-    assert store.events.count_documents({"pending": 0}) == len(events) - 1
-    assert handlers.summary(store)["cases_opened"] == sum(
-        e["type"].endswith("case.opened.v1") for e in events)

@@ -10,10 +10,10 @@ from tests.support import story_request
 NOW = datetime(2023, 5, 29, 0, 0, 5, tzinfo=timezone.utc)
 
 
-def test_same_caller_and_key_name_the_same_request():
-    assert domain.request_id_for("op-1", "k") == domain.request_id_for("op-1", "k")
-    assert domain.request_id_for("op-1", "k") != domain.request_id_for("op-2", "k")
-    assert domain.request_id_for("op-1", None) != domain.request_id_for("op-1", None)
+def test_same_caller_and_key_name_the_same_claim():
+    assert domain.idempotency_key_id("op-1", "k") == domain.idempotency_key_id("op-1", "k")
+    assert domain.idempotency_key_id("op-1", "k") != domain.idempotency_key_id("op-2", "k")
+    assert domain.idempotency_key_id("op-1", "k") != domain.idempotency_key_id("op-1", "k2")
 
 
 def test_fingerprint_ignores_key_order_but_not_values():

@@ -1,0 +1,79 @@
+"""Store round trips on the request path, counted on the real wire protocol: each costs
+the embedded store about a millisecond of CPU (docs/performance.md), so the paths
+that run once per request are held to what they need."""
+from contextlib import contextmanager
+
+import pymongo
+from pymongo import monitoring
+
+from services.common.contracts import CATALOGUE
+from services.common.envelope import load_event
+from services.intake import handlers as intake_handlers
+from services.intake.store import RequestStore
+from services.reporting import handlers as reporting_handlers
+from services.reporting.store import ReportStore
+from tests.reporting_events import month
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self):
+        self.names = []
+
+    def started(self, event):
+        self.names.append(f"{event.command_name} {event.command.get(event.command_name)}")
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@contextmanager
+def counted(settings, service):
+    """A database of ``service`` on a client of its own, and the commands sent on it."""
+    commands = Commands()
+    client = pymongo.MongoClient(settings.mongo_uri, event_listeners=[commands])
+    try:
+        yield client[settings.database_name(service)], commands
+    finally:
+        client.close()
+
+
+class Reachable:
+    def reachable(self):
+        return True
+
+
+def test_a_new_idempotency_key_is_claimed_in_one_write(settings, database):
+    RequestStore(database("intake")).ensure_indexes()
+    with counted(settings, "intake") as (db, commands):
+        store = RequestStore(db)
+        request_id, existing = intake_handlers._claim_key(
+            store, Reachable(), "op-1", "key-1", "fingerprint", 3600)
+        assert existing is None
+        assert commands.names == ["insert idempotency_keys"]
+        commands.names.clear()
+        # the same key again: the claim write fails, the claim is read, the request too
+        again, _ = intake_handlers._claim_key(store, Reachable(), "op-1", "key-1",
+                                              "fingerprint", 3600)
+        assert again == request_id
+        assert commands.names == ["insert idempotency_keys", "find idempotency_keys",
+                                  "find requests"]
+
+
+def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings, database):
+    ReportStore(database("reporting")).ensure_indexes()
+    events = month(seed=89, stations=("daxing",), cases_per_day=1, days=4).events
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        for envelope in events[:2]:  # the projector lease and the versions exist
+            reporting_handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+        commands.names.clear()
+        envelope = events[2]
+        reporting_handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+        sent = list(commands.names)
+    # keep; lease; pending; versions; facts; roll-ups; save (2); mark; release
+    assert sent.count("find events") == 1
+    assert sum(name.startswith("update meta") for name in sent) == 2
+    assert len(sent) <= 10, "\n".join(sent)
