@@ -18,6 +18,8 @@ Environment (all optional):
   BENCH_KEYED        1 (default): every POST carries an Idempotency-Key; 0: none
   BENCH_OUT          the results directory (default benchmarks/results)
   BENCH_CHART        where to write the chart (default docs/performance.svg)
+  BENCH_MONGO_URI    a store to use instead of starting nx-27017 (e.g. a real MongoDB);
+                     the run's databases there are dropped at the end
   SHEGONG_*          passed to the services (e.g. SHEGONG_MAX_WORKERS)
 """
 import json
@@ -77,8 +79,9 @@ def phase(name, system, tracer, drive, instances):
     say(f"phase {name}: {instances} instance(s) of the scaled workers")
     named = {**system.service_processes(), **{f"rabbitmq (shared) {pid}": pid
                                               for pid in broker_pids()}}
-    named.pop("store", None)
-    named["nx-27017 (store)"] = system.processes["store"].pid
+    store = named.pop("store", None)
+    if store:  # an external store (BENCH_MONGO_URI) is not ours to sample
+        named["nx-27017 (store)"] = store
     sampler = Sampler(named).start()
     result = drive()
     ids = [p.request_id for p in result.accepted()]
@@ -170,7 +173,9 @@ def main():
     rabbit.add_vhost(vhost)
     amqp_uri = urlunparse(urlparse(base_amqp)._replace(path="/" + quote(vhost, safe="")))
     var_dir = Path(tempfile.mkdtemp(prefix="shegong-bench-"))
-    system = BenchSystem(var_dir, amqp_uri, "bench")
+    store_uri = os.environ.get("BENCH_MONGO_URI")
+    system = BenchSystem(var_dir, amqp_uri, f"bench{uuid.uuid4().hex[:6]}" if store_uri
+                         else "bench", store_uri)
     results = {"machine": machine(), "settings": {
         "phase_s": phase_s, "clients": clients, "instances": instances,
         "keyed": os.environ.get("BENCH_KEYED", "1") == "1",
@@ -184,9 +189,10 @@ def main():
         say("baselines: broker round trip, then store upserts")
         results["baselines"] = {"broker": baselines.broker_round_trip(amqp_uri, baseline_s),
                                 "store": baselines.store_upserts(system.env["MONGO_URI"],
-                                                                 "bench_baseline", baseline_s / 2)}
+                                                                 f"{system.db_prefix}_baseline",
+                                                                 baseline_s / 2)}
         say(f"  {results['baselines']}")
-        tracer = Tracer(amqp_uri, system.env["MONGO_URI"], "bench_reporting",
+        tracer = Tracer(amqp_uri, system.env["MONGO_URI"], f"{system.db_prefix}_reporting",
                         system.var_dir / "sms.jsonl")
         tracer.start()
         load = Load(system.url("intake", ""), system.token(), run=int(time.time()) % 1000,
@@ -212,6 +218,8 @@ def main():
         if tracer:
             tracer.stop()
         system.down()
+        if system.external_store:
+            system.drop_databases(MongoClient(system.external_store))
         rabbit.delete_vhost(vhost)
     for p in results["phases"]:
         p["request_ids"] = len(p["request_ids"])

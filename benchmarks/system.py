@@ -4,7 +4,9 @@ timings and 1-3 instances of the casework, notifications and reporting workers."
 import os
 import sys
 
+from services.common.config import SERVICES
 from tests.chaos.system import ChaosSystem
+from tests.support import wait_until
 
 SCALED = ("casework", "notifications", "reporting")
 # Settings of the run itself; any other SHEGONG_* variable in the caller's environment
@@ -13,8 +15,14 @@ OWN = ("SHEGONG_VAR_DIR", "SHEGONG_DB_PREFIX", "SHEGONG_TOKEN_SECRET")
 
 
 class BenchSystem(ChaosSystem):
-    def __init__(self, var_dir, amqp_uri, db_prefix):
+    """``mongo_uri``: a store to use instead of starting nx-27017 (a real MongoDB where
+    one is available); its databases are named after ``db_prefix``."""
+
+    def __init__(self, var_dir, amqp_uri, db_prefix, mongo_uri=None):
         super().__init__(var_dir, amqp_uri, db_prefix)
+        self.external_store = mongo_uri
+        if mongo_uri:
+            self.env["MONGO_URI"] = mongo_uri
         for key in ("SHEGONG_RETRY_DELAYS_MS", "SHEGONG_RELAY_INTERVAL_S", "SHEGONG_RELAY_GRACE_S"):
             self.env.pop(key)  # the production defaults, not the chaos suite's short ones
         self.env.update({
@@ -31,11 +39,30 @@ class BenchSystem(ChaosSystem):
 
     def commands(self):
         commands = super().commands()
+        if self.external_store:
+            commands.pop("store")
         for number in range(2, self.instances + 1):
             for name in SCALED:
                 commands[f"{name}-worker-{number}"] = [sys.executable, "-m",
                                                        "services.common.runner", name]
         return commands
+
+    def up(self):
+        if not self.external_store:
+            return super().up()
+        wait_until(self.store_reachable, 30, message=f"the store at {self.external_store}")
+        self.run_once("-m", "services.common.bootstrap")
+        self.run_once("-m", "services.casework.seed")
+        for name in self.commands():
+            self.start(name)
+        for name in SERVICES:
+            wait_until(lambda: self.healthy(name), 60, message=f"{name} API")
+
+    def drop_databases(self, client):
+        """An external store keeps nothing of the run (nx-27017's files are temporary)."""
+        for name in client.list_database_names():
+            if name.startswith(f"{self.db_prefix}_"):
+                client.drop_database(name)
 
     def scale(self, instances):
         """Start more worker instances (never fewer: the phases only scale out)."""
