@@ -11,26 +11,35 @@ one of them.
 
 Only for writes whose caller needs no per-operation answer (upserts of plain field
 sets, ``$max`` progress marks): a batch reports success or one error for all.
+``write_soon`` queues writes that only save work later (the outbox's progress marks:
+if one is lost, the relay publishes again and the consumers ignore the repeat) without
+waiting; they go with the next batch, at most ``linger_s`` later, so a busy process
+writes its marks a few at a time instead of one round trip each.
 Under eventlet (the Nameko workers) the thread is a green thread; in gunicorn's
 gthread workers a real one, started lazily after the fork.
 """
+import logging
 import os
 import threading
+import time
+
+log = logging.getLogger(__name__)
 
 _writers = {}
 _writers_lock = threading.Lock()
 
 
 class _Pending:
-    __slots__ = ("operations", "done", "error")
+    __slots__ = ("operations", "done", "error", "waited", "then")
 
-    def __init__(self, operations):
+    def __init__(self, operations, waited=True):
         self.operations, self.done, self.error = operations, threading.Event(), None
+        self.waited, self.then = waited, None
 
 
 class GroupCommit:
-    def __init__(self, collection, max_batch=500):
-        self.collection, self.max_batch = collection, max_batch
+    def __init__(self, collection, max_batch=500, linger_s=0.2):
+        self.collection, self.max_batch, self.linger_s = collection, max_batch, linger_s
         self._queue = []
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._flush_forever, daemon=True,
@@ -48,10 +57,26 @@ class GroupCommit:
         if pending.error is not None:
             raise pending.error
 
+    def write_soon(self, operations, then=None):
+        """Queue ``operations`` and return at once: written with the next batch, at the
+        latest ``linger_s`` from now; an error is logged, not raised. ``then()`` is
+        called once the batch is written or has failed."""
+        pending = _Pending(list(operations), waited=False)
+        pending.then = then
+        with self._wake:
+            self._queue.append(pending)
+            self._wake.notify()
+
     def _take(self):
         with self._wake:
             while not self._queue:
                 self._wake.wait()
+            # Nobody waits on what is queued: linger, so that more join the batch.
+            deadline = time.monotonic() + self.linger_s
+            while (not any(p.waited for p in self._queue)
+                   and sum(len(p.operations) for p in self._queue) < self.max_batch
+                   and (remaining := deadline - time.monotonic()) > 0):
+                self._wake.wait(remaining)
             batch, count = [], 0
             while self._queue and (not batch or count + len(self._queue[0].operations)
                                    <= self.max_batch):
@@ -70,8 +95,13 @@ class GroupCommit:
             except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                 for pending in batch:
                     pending.error = exc
+                if not all(p.waited for p in batch):
+                    log.warning("queued writes to %s failed: %s", self.collection.full_name,
+                                type(exc).__name__)
             for pending in batch:
                 pending.done.set()
+                if pending.then is not None:
+                    pending.then()
 
 
 def writer(collection):

@@ -10,12 +10,14 @@ write (MongoDB guarantees single-document atomicity), with these fields:
 - ``outbox_pending``: true while ``published_seq < last_seq`` may hold;
 - ``updated_ms``: when the document last changed.
 
-The writer publishes right after its write (the fast path); the relay sweeps
-documents left pending for longer than a grace period (the safety net after a crash
-or a broker outage). Both may publish the same event: every consumer is idempotent
-(docs/architecture.md says how each one is).
+The writer publishes right after its write (the fast path) and queues the progress
+mark, written with others' within a fraction of a second (group commit); the relay
+sweeps documents left pending for longer than a grace period (the safety net after a
+crash or a broker outage). Both may publish the same event: every consumer is
+idempotent (docs/architecture.md says how each one is).
 """
 import logging
+import threading
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -60,20 +62,29 @@ class OutboxRelay:
         self.publisher = publisher
         self.collections = collections
         self.grace_s = grace_s
+        # (collection, document id) -> the sequence published whose mark is still
+        # queued: a command right after must not publish those events again
+        self._unmarked = {}
+        self._unmarked_lock = threading.Lock()
 
     def publish_now(self, name, document):
         """The writer's fast path: publish right after the write; on failure leave it
         to the sweep (the events are safe in the document)."""
         try:
-            return self.publish_pending(self.collections[name], document)
+            # The progress mark is not waited for: until it is written the document
+            # stays pending, and past the grace period the relay would publish again.
+            return self.publish_pending(self.collections[name], document, wait=False)
         except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
             log.warning("publishing %s %s deferred to the relay: %s", name, document["_id"],
                         type(exc).__name__)
             return 0
 
-    def publish_pending(self, collection, document):
-        """Publish this document's unsent events in order and record the progress."""
-        published = document.get("published_seq", 0)
+    def publish_pending(self, collection, document, wait=True):
+        """Publish this document's unsent events in order and record the progress
+        (``wait``: before returning; else queued, within group commit's linger)."""
+        key = (collection.full_name, document["_id"])
+        with self._unmarked_lock:
+            published = max(document.get("published_seq", 0), self._unmarked.get(key, 0))
         sent = published
         for event in document.get("outbox", []):
             if event["sequence"] > published:
@@ -88,11 +99,21 @@ class OutboxRelay:
         finished = {"outbox_pending": False, "outbox": []} if sent >= last_seq else {}
         # Both steps in one group commit (shared with concurrent writers); the second,
         # a plain $max, is harmless when the first matched.
-        group_commit.writer(collection).write([
-            UpdateOne({"_id": document["_id"], "last_seq": last_seq},
-                      {**progress, "$set": finished} if finished else progress),
-            UpdateOne({"_id": document["_id"]}, progress)])
+        mark = [UpdateOne({"_id": document["_id"], "last_seq": last_seq},
+                          {**progress, "$set": finished} if finished else progress),
+                UpdateOne({"_id": document["_id"]}, progress)]
+        if wait:
+            group_commit.writer(collection).write(mark)
+        else:
+            with self._unmarked_lock:
+                self._unmarked[key] = max(sent, self._unmarked.get(key, 0))
+            group_commit.writer(collection).write_soon(mark, then=lambda: self._marked(key, sent))
         return sent - published
+
+    def _marked(self, key, sequence):
+        with self._unmarked_lock:
+            if self._unmarked.get(key, 0) <= sequence:
+                self._unmarked.pop(key, None)
 
     def sweep(self, limit=200):
         """Publish what writers left behind; returns the number of events published."""

@@ -10,7 +10,7 @@ from services.common import auth, clock
 from services.casework import api as casework_api
 from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
-from tests.support import tap
+from tests.support import tap, wait_until
 
 
 @pytest.fixture
@@ -83,8 +83,12 @@ def test_the_whole_life_of_a_case_through_the_api(casework, tokens, program_even
         else:
             assert answer.json["error"]["code"] == "illegal_transition"
             assert answer.json["error"]["message"]
+    def published(document):
+        return document["published_seq"] == document["last_seq"] and document["outbox"] == []
+
+    wait_until(lambda: published(store.cases.find_one({"_id": "case-1"})), 5,
+               message="the progress mark")
     stored = store.cases.find_one({"_id": "case-1"})
-    assert stored["published_seq"] == stored["last_seq"] and stored["outbox"] == []
     on_the_wire = program_events()
     # the opening events left in the outbox go out, in order, with the first command
     assert [e["sequence"] for e in on_the_wire] == list(range(1, stored["last_seq"] + 1))

@@ -8,6 +8,7 @@ from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
+from tests.support import wait_until
 
 
 def events(case_id, first, count):
@@ -106,3 +107,23 @@ def test_an_event_nobody_listens_for_is_refused_not_lost(settings, database):
     document = write(collection, "case-1", events("case-1", 1, 1), 0)
     assert relay.publish_now("cases", document) == 0
     assert collection.find_one({"_id": "case-1"})["outbox_pending"]
+
+
+def test_the_fast_path_marks_soon_and_never_publishes_an_event_twice_meanwhile(
+        settings, database):
+    collection = database("casework")["cases"]
+    queue = listening_queue(settings)
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": collection})
+    first = write(collection, "case-1", events("case-1", 1, 2), clock.to_ms(clock.now()))
+    assert relay.publish_now("cases", first) == 2
+    # a command right after, on the document as read before the mark was written
+    second = {**first, **outbox.stage(first, events("case-1", 3, 1))}
+    collection.update_one({"_id": "case-1"}, {"$set": second})
+    assert relay.publish_now("cases", second) == 1
+    got = drain(settings.amqp_uri, queue)
+    assert [e["sequence"] for e in got] == [1, 2, 3]
+    wait_until(lambda: collection.find_one({"_id": "case-1"})["published_seq"] == 3, 5,
+               message="the progress marks")
+    assert collection.find_one({"_id": "case-1"})["outbox"] == []
+    wait_until(lambda: relay._unmarked == {}, 5,  # nothing remembered once marks are written
+               message="the marks to be forgotten")

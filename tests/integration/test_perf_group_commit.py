@@ -80,3 +80,45 @@ def test_writers_queued_behind_a_write_share_the_next_bulk_write(database):
         thread.join(60)
     assert spy.calls == [1, 9]
     assert len(list(spy.collection.find({}))) == 10
+
+
+class CountingBulk(SlowFirstBulk):
+    def bulk_write(self, operations, ordered):
+        self.calls.append(len(operations))
+        return self.collection.bulk_write(operations, ordered=ordered)
+
+
+def test_writes_nobody_waits_for_linger_and_go_together(database):
+    spy = CountingBulk(database("casework")["cases"])
+    writer = group_commit.GroupCommit(spy, linger_s=0.3)
+    marked = threading.Event()
+    started = time.monotonic()
+    for n in range(5):
+        writer.write_soon([UpdateOne({"_id": f"c-{n}"}, {"$set": {"n": n}}, upsert=True)],
+                          then=marked.set if n == 4 else None)
+    assert time.monotonic() - started < 0.2  # none of them waited for the store
+    assert marked.wait(5)
+    assert spy.calls == [5]  # one bulk write for all five
+    assert len(list(spy.collection.find({}))) == 5
+
+
+def test_a_waited_write_takes_the_queued_ones_along_at_once(database):
+    spy = CountingBulk(database("casework")["cases"])
+    writer = group_commit.GroupCommit(spy, linger_s=30)
+    writer.write_soon([UpdateOne({"_id": "c-1"}, {"$set": {"n": 1}}, upsert=True)])
+    started = time.monotonic()
+    writer.write([UpdateOne({"_id": "c-2"}, {"$set": {"n": 2}}, upsert=True)])
+    assert time.monotonic() - started < 10  # not the 30 s linger
+    assert spy.calls == [2] and len(list(spy.collection.find({}))) == 2
+
+
+def test_a_failed_write_nobody_waits_for_is_logged_and_still_reported_done(database, caplog):
+    facts = database("reporting")["message_facts"]
+    facts.insert_one({"_id": "m-1"})
+    writer = group_commit.GroupCommit(facts, linger_s=0.05)
+    done = threading.Event()
+    writer.write_soon([InsertOne({"_id": "m-1"})], then=done.set)  # a duplicate key
+    assert done.wait(5)
+    assert "failed: BulkWriteError" in caplog.text
+    writer.write([InsertOne({"_id": "m-2"})])  # the writer carries on
+    assert {d["_id"] for d in facts.find({})} == {"m-1", "m-2"}
