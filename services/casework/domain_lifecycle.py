@@ -22,6 +22,23 @@ from services.casework.domain_roster import staff
 CANCELLABLE = ("received", "assigned", "accepted", "in_progress")
 
 
+class RepeatNotYetOpened(Exception):
+    """A repeat request whose first request has no case yet: it must wait for that case
+    to join it, or it would open a second case for the same resident and need.
+
+    Not a CaseError (no HTTP answer): the event handler raises it so that the message is
+    retried with the service's retry delays, and dead-lettered with this reason if the
+    first request's case is still missing when the delays are used up.
+    """
+
+    def __init__(self, request_id, first_request_id):
+        super().__init__(f"request {request_id} repeats request {first_request_id}, which has "
+                         "no case yet; retried until it has one (if it never gets one: "
+                         "replay the first request's request.received, then this one)")
+        self.request_id = request_id
+        self.first_request_id = first_request_id
+
+
 def _instant(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 

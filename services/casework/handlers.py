@@ -56,22 +56,35 @@ def apply_registry_update(store, envelope, update, now=None):
 
 
 def _repeat_target(store, request):
-    """The open case a request repeats: the one named by ``repeat_of`` (a request or a
-    case id), else the resident's open case for the same need."""
-    if request.get("repeat_of"):
-        case, _ = store.for_request(request["repeat_of"])
-        if case is None:
-            case, _ = store.get(request["repeat_of"])
-        if case is not None and case.is_open:
-            return case
+    """The open case a request joins: the one named by ``repeat_of`` (a request or a
+    case id), else the resident's open case for the same need; None: open its own.
+
+    Raises RepeatNotYetOpened when ``repeat_of`` names nothing casework knows yet and
+    the resident has no open case for the need either: the first request's
+    request.received has not been handled yet (handled concurrently, or delivered after
+    the repeat). Opening a case now would give the resident two cases for one need;
+    the retry joins the first request's case once it is there.
+    """
+    first = request.get("repeat_of")
+    named = None
+    if first:
+        named, _ = store.for_request(first)
+        if named is None:
+            named, _ = store.get(first)
+        if named is not None and named.is_open:
+            return named
     case, _ = store.open_case_of(request["resident_ref"], request["need"]["type"])
+    if case is None and first and named is None:
+        raise domain_lifecycle.RepeatNotYetOpened(request["request_id"], first)
+    # A closed first case: the repeat is a new need of its own (or joins a newer open one)
     return case
 
 
 def open_case_for_request(store, relay, envelope, request, now=None, settings=None,
                           levels=None):
     """Open (and assign) the case of a received request, once per request; a repeat
-    joins the resident's open case (case.request_linked) instead.
+    joins the resident's open case (case.request_linked) instead, and raises
+    RepeatNotYetOpened (retried) while its first request has no case yet.
 
     A redelivered request finds its case already there and changes nothing.
     """
@@ -80,8 +93,8 @@ def open_case_for_request(store, relay, envelope, request, now=None, settings=No
         log.info("request %s already has case %s", request["request_id"], existing.case_id)
         return existing
     now = now or clock.now()
+    target = _repeat_target(store, request)  # first: a repeat that must wait writes nothing
     record = register_resident(store, request, now)
-    target = _repeat_target(store, request)
     if target is not None:
         try:
             return link_repeat(store, relay, target.case_id, request, envelope["id"], now)

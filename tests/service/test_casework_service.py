@@ -1,5 +1,6 @@
 """casework's entrypoints with nameko's worker_factory on the real store: the
-service-level timer, the registry consumer, a station with nobody on duty."""
+service-level timer, the registry consumer, a station with nobody on duty, a repeat
+request delivered before its first request."""
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import InvalidEvent, new_event
 from services.casework import handlers, seed
+from services.casework.domain_lifecycle import RepeatNotYetOpened
 from services.casework.service import CaseworkService
 from services.casework.store import CaseStore
 
@@ -36,12 +38,12 @@ def store(database):
     return store
 
 
-def received(request_id="r-1", station="daxing"):
+def received(request_id="r-1", station="daxing", **extra):
     return new_event(REQUEST_RECEIVED, {
         "request_id": request_id, "channel": "phone", "station": station,
         "resident": {"name": "邹书兰", "phone": "13812345678", "categories": ["elderly"]},
         "resident_ref": "p_1", "need": {"type": "home_visit", "description": ""},
-        "received_at": "2023-05-29T08:00:00+08:00"}, subject=request_id,
+        "received_at": "2023-05-29T08:00:00+08:00", **extra}, subject=request_id,
         correlation_id=request_id, sequence=1)
 
 
@@ -88,3 +90,23 @@ def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(stor
     assert store.residents.get("p_2")["key_person"] == "listed"
     with pytest.raises(InvalidEvent):
         service.update_registry({**bad, "data": {**bad["data"], "change": "merged"}})
+
+
+def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(store):
+    relay = RecordingRelay()
+    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    repeat = received("r-2", repeat_of="r-1")
+    with pytest.raises(RepeatNotYetOpened) as raised:   # retried by the event handler
+        service.open_case(repeat)
+    assert "r-2" in str(raised.value) and "r-1" in str(raised.value)
+    assert store.cases.count_documents({}) == 0            # no case
+    assert store.links.count_documents({}) == 0            # no link
+    assert relay.published == []                           # no event
+    assert store.residents.get("p_1") is None              # not even the registry
+
+    service.open_case(received("r-1"))                     # the first request's case opens
+    service.open_case(repeat)                              # the retry joins it
+    (case,) = store.find()
+    assert case.request_id == "r-1"
+    assert [link["request_id"] for link in case.linked_requests] == ["r-2"]
+    assert store.for_request("r-2")[0].case_id == case.case_id
