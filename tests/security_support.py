@@ -259,6 +259,20 @@ def apis_with(env, monkeypatch, database, topology, tmp_path):
         apis.close()
 
 
+def settled_snapshot(settings, service, timeout_s=10.0):
+    """The snapshot once the store is still: the outbox's progress marks are written a
+    moment after the call that published (services/common/group_commit.py)."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    last = snapshot(settings, service)
+    while True:
+        time.sleep(0.3)
+        current = snapshot(settings, service)
+        if current == last or time.monotonic() > deadline:
+            return current
+        last = current
+
+
 def snapshot(settings, service):
     """Every document of a service's database, to compare before and after a call."""
     import pymongo

@@ -152,8 +152,11 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
             return
         assert stored() == before + (0 if recorded.replayed else 1)
         collection = store.requests if "need_type" in recorded.document else store.registry_updates
-        kept = collection.find_one({"_id": recorded.document["_id"]})
-        assert kept["last_seq"] == kept["published_seq"] == 1  # whole, and published at once
+        # whole, and published at once (the progress mark follows within a moment)
+        kept = wait_until(lambda: collection.find_one({"_id": recorded.document["_id"],
+                                                       "published_seq": 1}), 5,
+                          message="the progress mark")
+        assert kept["last_seq"] == 1
         counts["accepted"] += 1
 
     fuzz()

@@ -13,7 +13,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from services.common.http import MAX_BODY_BYTES
-from tests.security_support import EventTap, apis_with, endpoints, snapshot  # noqa: F401
+from tests.security_support import (  # noqa: F401 - apis_with is a fixture
+    EventTap, apis_with, endpoints, settled_snapshot, snapshot)
 
 FUZZ = dict(deadline=None, database=None, derandomize=True,
             suppress_health_check=list(HealthCheck))
@@ -61,7 +62,7 @@ class Unchanged:
         self.apis, self.taps, self.service = apis, taps, service
         for tap in taps.values():
             tap.drain()
-        self.before = snapshot(apis.settings, service)
+        self.before = settled_snapshot(apis.settings, service)
 
     def check(self, what):
         assert snapshot(self.apis.settings, self.service) == self.before, f"{what} wrote"
