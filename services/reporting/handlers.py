@@ -5,7 +5,8 @@ same time share one bulk insert, ``GroupCommit``), then projected in batches
 (``drain``): the facts the batch touches are read, changed in memory by the
 domain rules, and written back whole with the daily roll-ups they change, in bulk.
 One projector runs at a time, in a process (a lock) and across processes (a lease in
-the store), so no two batches interleave their read-change-write of the same fact.
+the store, kept across passes for up to HOLD_MS), so no two batches interleave their
+read-change-write of the same fact.
 """
 import logging
 import os
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 LEASE_MS = 30_000
+HOLD_MS = 10_000  # well within LEASE_MS: the lease is never trusted past its expiry
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _projecting = threading.Lock()  # eventlet-patched in the nameko worker: a green lock
 _groups_lock = threading.Lock()
@@ -123,35 +125,75 @@ class Drained:
         self.seen, self.failed = set(), {}
 
 
+class _Held:
+    """The projector lease as this process holds it across passes: since when, and the
+    projection version read when it was taken (only a lease holder switches versions,
+    so the version cannot change while the lease is held)."""
+
+    def __init__(self, since_ms, version):
+        self.since_ms, self.version = since_ms, version
+
+
+_held = weakref.WeakKeyDictionary()  # store -> {owner: _Held}
+
+
+def _hold_lease(store):
+    """The projection version if this process holds the lease (taking it if free)."""
+    now = _now_ms()
+    held = _held.setdefault(store, {}).get(OWNER)
+    if held is not None and now - held.since_ms < HOLD_MS:
+        return held.version
+    if not store.take_lease(OWNER, now, LEASE_MS):
+        _held[store].pop(OWNER, None)
+        return None
+    held = _held[store][OWNER] = _Held(now, store.versions()["current"])
+    return held.version
+
+
+def _let_go(store, always=False):
+    """Release the lease once held for HOLD_MS (or ``always``): a rebuild, or another
+    instance whose events wait, gets its turn."""
+    held = _held.get(store, {}).get(OWNER)
+    if always or held is None or _now_ms() - held.since_ms >= HOLD_MS:
+        _held.get(store, {}).pop(OWNER, None)
+        store.release_lease(OWNER)
+
+
 def drain(store, batch=BATCH, projected=None):
     """Project every pending event into the current projection version.
 
     Only the holder of the projector lease projects; another process holding it will
-    project what is pending (its loop, or its timer, picks it up). Returns the number
-    of events projected here; ``projected`` (a Drained), if given, gets the details.
+    project what is pending (its loop, or its timer, picks it up). The lease is kept
+    across passes for up to HOLD_MS (then released), so that a busy projector does not
+    take, read the version and release in every pass. Returns the number of events
+    projected here; ``projected`` (a Drained), if given, gets the details.
     """
     projected = projected if projected is not None else Drained()
     with _projecting:
-        if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
+        version = _hold_lease(store)
+        if version is None:
             return 0
+        failed_pass = True
         try:
             while True:
                 records = store.pending(batch)
                 if records:
-                    failed = project_isolating(store, store.versions()["current"], records)
+                    failed = project_isolating(store, version, records)
                     store.mark_projected([r["_id"] for r in records if r["_id"] not in failed])
                     projected.seen.update(r["_id"] for r in records)
                     projected.failed.update(failed)
                 if len(records) < batch:  # nothing more was pending: no second read
+                    failed_pass = False
                     return len(projected.seen)
                 if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
                     return len(projected.seen)  # held too long (a stall): another carries on
         finally:
-            store.release_lease(OWNER)
+            _let_go(store, always=failed_pass)
 
 
 def take_lease(store, timeout_s=120.0):
     """Wait for the projector lease (a rebuild's last step); raises TimeoutError."""
+    _held.get(store, {}).pop(OWNER, None)  # the version is about to change
     deadline = time.monotonic() + timeout_s
     while not store.take_lease(OWNER, _now_ms(), LEASE_MS):
         if time.monotonic() > deadline:
@@ -160,6 +202,7 @@ def take_lease(store, timeout_s=120.0):
 
 
 def release_lease(store):
+    _held.get(store, {}).pop(OWNER, None)
     store.release_lease(OWNER)
 
 
