@@ -123,3 +123,13 @@ def tap(amqp_uri, producer, name, routing_key="shegong.#"):
                 except simple.Empty:
                     return found
     return drain
+
+
+def seeded_case_store(database):
+    """casework's store on the test's database, indexed, with the pilot stations' rosters."""
+    from services.casework import seed
+    from services.casework.store import CaseStore
+    store = CaseStore(database("casework"))
+    store.ensure_indexes()
+    store.seed_roster(seed.roster(), seed.calendar())
+    return store

@@ -101,7 +101,11 @@ class GroupCommit:
             for pending in batch:
                 pending.done.set()
                 if pending.then is not None:
-                    pending.then()
+                    try:
+                        pending.then()
+                    except Exception:  # noqa: BLE001 - the flusher must outlive a callback
+                        log.exception("a callback after writing to %s failed",
+                                      self.collection.full_name)
 
 
 def writer(collection):

@@ -173,7 +173,7 @@ def drain(store, batch=BATCH, projected=None):
         version = _hold_lease(store)
         if version is None:
             return 0
-        failed_pass = True
+        cut_short = True  # an error or a lost lease: let it go at once
         try:
             while True:
                 records = store.pending(batch)
@@ -183,12 +183,12 @@ def drain(store, batch=BATCH, projected=None):
                     projected.seen.update(r["_id"] for r in records)
                     projected.failed.update(failed)
                 if len(records) < batch:  # nothing more was pending: no second read
-                    failed_pass = False
+                    cut_short = False
                     return len(projected.seen)
                 if not store.take_lease(OWNER, _now_ms(), LEASE_MS):
                     return len(projected.seen)  # held too long (a stall): another carries on
         finally:
-            _let_go(store, always=failed_pass)
+            _let_go(store, always=cut_short)
 
 
 def take_lease(store, timeout_s=120.0):

@@ -12,10 +12,9 @@ from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATE
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.casework import domain, handlers, seed
+from services.casework import domain, handlers
 from services.casework.service import CaseworkService
-from services.casework.store import CaseStore
-from tests.support import tap, wait_until
+from tests.support import seeded_case_store, tap, wait_until
 
 
 class Killed(BaseException):
@@ -37,10 +36,7 @@ class DiesAfterPublishing:
 
 @pytest.fixture
 def store(database):
-    store = CaseStore(database("casework"))
-    store.ensure_indexes()
-    store.seed_roster(seed.roster(), seed.calendar())
-    return store
+    return seeded_case_store(database)
 
 
 def wire(settings):

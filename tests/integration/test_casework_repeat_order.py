@@ -9,10 +9,8 @@ from services.common import messaging
 from services.common.contracts import CASE_OPENED, CASE_REQUEST_LINKED, REQUEST_RECEIVED
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
-from services.casework import seed
 from services.casework.service import CaseworkService
-from services.casework.store import CaseStore
-from tests.support import tap, wait_until
+from tests.support import seeded_case_store, tap, wait_until
 
 # Short, like the other integration tests' delays, but a few more of them: the first
 # request is published only once the repeat has failed once, and must be handled before
@@ -29,10 +27,7 @@ def patient_settings(monkeypatch, env):
 
 @pytest.fixture
 def store(database):
-    store = CaseStore(database("casework"))
-    store.ensure_indexes()
-    store.seed_roster(seed.roster(), seed.calendar())
-    return store
+    return seeded_case_store(database)
 
 
 @pytest.fixture

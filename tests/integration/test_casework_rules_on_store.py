@@ -10,8 +10,8 @@ from services.common.auth import Principal
 from services.common.contracts import (
     CASE_ACTION_RECORDED, CASE_ESCALATED, CASE_REQUEST_LINKED, CASE_SLA_BREACHED,
 )
-from services.casework import domain, handlers, seed
-from services.casework.store import CaseStore
+from services.casework import domain, handlers
+from tests.support import seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
@@ -28,10 +28,7 @@ class RecordingRelay:
 
 @pytest.fixture
 def store(database):
-    store = CaseStore(database("casework"))
-    store.ensure_indexes()
-    store.seed_roster(seed.roster(), seed.calendar())
-    return store
+    return seeded_case_store(database)
 
 
 def received(request_id="r-1", categories=("elderly", "living_alone", "key_concern"), **extra):

@@ -12,10 +12,10 @@ from services.common.contracts import (
     RESIDENT_REGISTRY_UPDATED,
 )
 from services.common.envelope import InvalidEvent, new_event
-from services.casework import handlers, seed
+from services.casework import handlers
 from services.casework.domain_lifecycle import RepeatNotYetOpened
 from services.casework.service import CaseworkService
-from services.casework.store import CaseStore
+from tests.support import seeded_case_store
 
 
 class RecordingRelay:
@@ -32,10 +32,7 @@ class RecordingRelay:
 
 @pytest.fixture
 def store(database):
-    store = CaseStore(database("casework"))
-    store.ensure_indexes()
-    store.seed_roster(seed.roster(), seed.calendar())
-    return store
+    return seeded_case_store(database)
 
 
 def received(request_id="r-1", station="daxing", **extra):
