@@ -4,9 +4,7 @@ timings and 1-3 instances of the casework, notifications and reporting workers."
 import os
 import sys
 
-from services.common.config import SERVICES
 from tests.chaos.system import ChaosSystem
-from tests.support import wait_until
 
 SCALED = ("casework", "notifications", "reporting")
 # Settings of the run itself; any other SHEGONG_* variable in the caller's environment
@@ -46,17 +44,6 @@ class BenchSystem(ChaosSystem):
                 commands[f"{name}-worker-{number}"] = [sys.executable, "-m",
                                                        "services.common.runner", name]
         return commands
-
-    def up(self):
-        if not self.external_store:
-            return super().up()
-        wait_until(self.store_reachable, 30, message=f"the store at {self.external_store}")
-        self.run_once("-m", "services.common.bootstrap")
-        self.run_once("-m", "services.casework.seed")
-        for name in self.commands():
-            self.start(name)
-        for name in SERVICES:
-            wait_until(lambda: self.healthy(name), 60, message=f"{name} API")
 
     def drop_databases(self, client):
         """An external store keeps nothing of the run (nx-27017's files are temporary)."""
