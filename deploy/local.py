@@ -183,6 +183,9 @@ def main():
         for name in SERVICES:
             wait_for(lambda: healthy(settings.port(name)) or bool(processes.exited()), 30,
                      f"the {name} API")
+        for name in [n for n in SERVICES if settings.metrics_port(n)]:  # the workers too
+            wait_for(lambda: healthy(settings.metrics_port(name)) or bool(processes.exited()),
+                     30, f"the {name} worker")
         if processes.exited():
             fail(f"process(es) exited during start: {processes.exited()}; see {settings.var_dir / 'log'}")
         for name in SERVICES:
