@@ -30,12 +30,15 @@ def test_metrics_count_requests_by_route_template_and_status(intake):
     before = intake.get("/metrics")
     assert before.status_code == 200 and before.mimetype == "text/plain"
     seen = requests_counted(before.get_data(as_text=True), "/v1/requests/<request_id>", "401")
+    unmatched = requests_counted(before.get_data(as_text=True), "unmatched", "404")
     for _ in range(3):
         assert intake.get("/v1/requests/some-id-13812345678").status_code == 401
+    for _ in range(2):
+        assert intake.get("/no-such-route/13812345678").status_code == 404
     after = intake.get("/metrics").get_data(as_text=True)
     assert requests_counted(after, "/v1/requests/<request_id>", "401") - seen == 3
     assert "some-id" not in after and "13812345678" not in after
-    assert requests_counted(after, "unmatched", "404") >= 0
+    assert requests_counted(after, "unmatched", "404") - unmatched == 2
     latency = samples(after)[("shegong_http_request_duration_seconds_count", (
         ("method", "GET"), ("route", "/v1/requests/<request_id>"), ("service", "intake")))]
     assert latency >= 3
