@@ -13,6 +13,10 @@ SERVICES = ("intake", "casework", "notifications", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "casework": 8002, "notifications": 8003, "reporting": 8004}
 
 
+# Handler retries before a dead letter (ms); the one default, used wherever delays are read.
+DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000)
+
+
 def _ints(text):
     return tuple(int(part) for part in text.split(",") if part.strip())
 
@@ -30,8 +34,6 @@ class Settings:
     retry_delays_ms: tuple
     relay_interval_s: float
     relay_grace_s: float
-    timezone: str
-    sms_provider: str
     sms_file: Path
     notifications: "NotificationSettings"
     log_level: str
@@ -119,11 +121,9 @@ def settings(env=None):
         # With SHEGONG_TOKEN_SECRETS (rotation), this is its current (signing) secret.
         token_secret=_current_secret(env),
         pseudonym_key=env.get("SHEGONG_PSEUDONYM_KEY", "development-pseudonym-key"),
-        retry_delays_ms=_ints(env.get("SHEGONG_RETRY_DELAYS_MS", "1000,5000,30000")),
+        retry_delays_ms=_ints(env.get("SHEGONG_RETRY_DELAYS_MS", "")) or DEFAULT_RETRY_DELAYS_MS,
         relay_interval_s=float(env.get("SHEGONG_RELAY_INTERVAL_S", "1.0")),
         relay_grace_s=float(env.get("SHEGONG_RELAY_GRACE_S", "2.0")),
-        timezone=env.get("SHEGONG_TIMEZONE", "Asia/Shanghai"),
-        sms_provider=env.get("SHEGONG_SMS_PROVIDER", "dev_file"),
         sms_file=Path(env.get("SHEGONG_SMS_FILE", str(var_dir / "sms.jsonl"))),
         notifications=notification_settings(env),
         log_level=env.get("LOG_LEVEL", "INFO"),

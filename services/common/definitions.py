@@ -27,10 +27,9 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS_FILE = ROOT / "deploy" / "rabbitmq" / "definitions.json"
-DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000)
 
 
-def definitions(vhost="/", queue_type="quorum", retry_delays_ms=DEFAULT_RETRY_DELAYS_MS):
+def definitions(vhost="/", queue_type="quorum", retry_delays_ms=config.DEFAULT_RETRY_DELAYS_MS):
     """The definitions document (RabbitMQ's export format) of one virtual host."""
     entities = topology([service_class(name) for name in SERVICE_CLASSES], retry_delays_ms,
                         queue_type)

@@ -13,7 +13,7 @@ from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
-from services.common import clock, metrics
+from services.common import clock, config, metrics
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent
 from services.common.mongo import STORE_DOWN_ERRORS
@@ -168,7 +168,8 @@ class RetryingEventHandler(EventHandler):
         return result, exc_info
 
     def _park(self, message, exc):
-        delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS", (1000, 5000, 30000)))
+        delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS",
+                                                config.DEFAULT_RETRY_DELAYS_MS))
         headers = dict(message.headers or {})
         # where the event first came from (a retried copy arrives via the default exchange)
         headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
