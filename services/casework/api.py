@@ -31,6 +31,16 @@ class Context:
     settings: object = None
 
 
+# The HTTP answer to each kind of refusal the case rules make.
+HTTP_STATUS = {domain.NotAllowed: 403, domain.IllegalTransition: 409, domain.StaleCase: 409}
+
+
+def http_status(refusal: domain.CaseError) -> int:
+    """The HTTP status for a refusal: its kind's, else 409 (a conflict with the rules)."""
+    return next((status for kind, status in HTTP_STATUS.items() if isinstance(refusal, kind)),
+                409)
+
+
 def _load_case(call, case_id):
     case, _ = call.context.store.get(case_id)
     if case is None:
@@ -62,7 +72,7 @@ def _command(call, case_id, purpose, decide):
             lambda current: decide(current, body, now), expected_version=body.get("version"),
             causation_id=f"http:{call.correlation_id}")
     except domain.CaseError as exc:
-        raise ApiError(exc.status, exc.code, exc.reason) from None
+        raise ApiError(http_status(exc), exc.code, exc.reason) from None
     call.context.store.record_access(case.case_id, call.principal, purpose, case.station)
     return json_response(CaseOut().dump(in_full(call.context.store, changed)))
 

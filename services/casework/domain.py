@@ -27,8 +27,11 @@ DEFAULT_LEVELS = domain_sla.parse_service_levels(domain_sla.DEFAULT_SERVICE_LEVE
 
 
 class CaseError(Exception):
-    """A command the rules refuse; ``status`` and ``code`` are the HTTP answer."""
-    status = 409
+    """A command the rules refuse; ``code`` names the rule, ``reason`` says why.
+
+    The API maps each kind to its HTTP answer (api.py, ``HTTP_STATUS``); the domain
+    knows nothing of HTTP.
+    """
     code = "conflict"
 
     def __init__(self, reason):
@@ -37,18 +40,15 @@ class CaseError(Exception):
 
 
 class IllegalTransition(CaseError):
-    status = 409
     code = "illegal_transition"
 
 
 class NotAllowed(CaseError):
-    status = 403
     code = "forbidden"
 
 
 class StaleCase(CaseError):
     """The case changed since the caller read it (optimistic concurrency)."""
-    status = 409
     code = "version_conflict"
 
 

@@ -122,7 +122,7 @@ def test_only_the_assignee_accepts():
 def test_work_before_acceptance_is_an_illegal_transition(command):
     with pytest.raises(domain.IllegalTransition) as refused:
         command(opened_case())
-    assert "assigned" in refused.value.reason and refused.value.status == 409
+    assert "assigned" in refused.value.reason and refused.value.code == "illegal_transition"
 
 
 def test_a_resolved_case_takes_no_more_commands():
@@ -140,3 +140,15 @@ def test_station_head_may_work_a_case_other_workers_may_not():
     domain.record_action(case, HEAD, "call", "", MONDAY_0800)
     with pytest.raises(domain.NotAllowed):
         domain.record_action(case, OTHER_WORKER, "call", "", MONDAY_0800)
+
+
+@pytest.mark.parametrize("refusal, status", [
+    (domain.NotAllowed("only the head"), 403),
+    (domain.IllegalTransition("already closed"), 409),
+    (domain.StaleCase("changed since version 3"), 409),
+    (domain.CaseError("against the rules"), 409),
+])
+def test_the_api_maps_each_refusal_of_the_rules_to_its_http_status(refusal, status):
+    from services.casework.api import http_status
+    assert http_status(refusal) == status
+    assert not hasattr(refusal, "status")  # the domain knows nothing of HTTP
