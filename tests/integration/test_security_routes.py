@@ -3,9 +3,12 @@ route is covered the day it is added) refuses a missing, malformed, forged, expi
 revoked or unknown-key token; another station's staff never get Daxing's records;
 role-restricted routes refuse the roles they exclude. Over real HTTP."""
 import base64
+import hashlib
+import hmac
 import json
 import time
 
+import jwt
 import pytest
 
 from services.common import auth
@@ -39,13 +42,31 @@ def _b64(value):
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
+def _signed(header, payload_text, secret):
+    """A token whose payload is written as text: PyJWT never writes NaN; a forger might."""
+    text = base64.urlsafe_b64encode(payload_text.encode()).rstrip(b"=").decode()
+    signed = f"{_b64(header)}.{text}"
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    return f"{signed}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
 def bad_tokens(settings, revocations_file):
     """Tokens that must each get 401, by what is wrong with them."""
     admin = ("district-admin", "district_admin")
     good = auth.issue_token(auth.keyring(settings), *admin)
     header, payload, signature = good.split(".")
     auth.revoke(revocations_file, "revoked-admin")
+    now, kid = int(time.time()), {"alg": "HS256", "kid": NEW_KEY[0]}
+    claims = {"sub": "district-admin", "role": "district_admin", "iat": now, "exp": now + 60}
     return {
+        "exp NaN": _signed(kid, json.dumps({**claims, "exp": float("nan")}), NEW_KEY[1]),
+        "exp Infinity": _signed(kid, json.dumps({**claims, "exp": float("inf")}), NEW_KEY[1]),
+        "iat 1e999": _signed(kid, json.dumps(claims).replace(f'"iat": {now}', '"iat": 1e999'),
+                             NEW_KEY[1]),
+        "no sub (PyJWT)": jwt.encode({k: v for k, v in claims.items() if k != "sub"},
+                                     NEW_KEY[1], algorithm="HS256", headers={"kid": NEW_KEY[0]}),
+        "HS512 (PyJWT)": jwt.encode(claims, NEW_KEY[1], algorithm="HS512",
+                                    headers={"kid": NEW_KEY[0]}),
         "garbage": "not-a-token",
         "empty parts": "..",
         "wrong secret": auth.issue_token(auth.Keyring([(NEW_KEY[0], "guessed")]), *admin),
