@@ -20,15 +20,29 @@ from services.common.events import (
 
 @dataclass(frozen=True)
 class EventContract:
+    """One event type: ``shegong.<aggregate>.<name>.v<version>``.
+
+    ``aggregate`` is what the event is about (request, case, message, program, ...) and
+    ``name`` what happened to it; consumers dispatch on these, never on the type string.
+    """
     type: str
     producer: str
     schema: type
     consumers: tuple
     description: str
+    aggregate: str
+    name: str
+
+    @property
+    def short_type(self) -> str:
+        """case.opened: the type without its namespace and version."""
+        return f"{self.aggregate}.{self.name}"
 
 
 def _contract(name, producer, schema, consumers, description):
-    return EventContract(f"shegong.{name}.v1", producer, schema, tuple(consumers), description)
+    aggregate, _, short_name = name.partition(".")
+    return EventContract(f"shegong.{name}.v1", producer, schema, tuple(consumers), description,
+                         aggregate, short_name)
 
 
 ALL = ("reporting",)  # reporting keeps every event in its permanent event store
@@ -119,3 +133,8 @@ CATALOGUE = {contract.type: contract for contract in (
     AID_DISTRIBUTED, ACTIVITY_HELD,
     MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_FAILED,
 )}
+
+
+def contract_of(event_type: str) -> EventContract:
+    """The contract of an event type of the catalogue; KeyError for any other type."""
+    return CATALOGUE[event_type]

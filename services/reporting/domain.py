@@ -10,6 +10,7 @@ referrals) are kept by event id. Every figure is derived from the facts
 No personal data: residents appear only as their pseudonymous ``resident_ref``.
 """
 from services.common import clock
+from services.common.contracts import contract_of
 
 def _ms(iso_time):
     return clock.to_ms(clock.parse_iso(iso_time))
@@ -42,8 +43,8 @@ def _once(fact, name, record, value):
 
 def fact_key(record):
     """``(kind, key)`` of the fact an event changes; None for events with no fact."""
-    data, kind = record["data"], record["type"].split(".")[1]
-    name = record["type"].split(".")[2] if record["type"].count(".") >= 3 else ""
+    contract = contract_of(record["type"])
+    data, kind, name = record["data"], contract.aggregate, contract.name
     if kind == "request":
         return "request", data["request_id"]
     if kind == "case":
@@ -72,7 +73,7 @@ def _request(fact, record):
 
 
 def _case(fact, record):
-    data, name = record["data"], record["type"].split(".")[2]
+    data, name = record["data"], contract_of(record["type"]).name
     fact["station"], fact["request_id"] = data["station"], data["request_id"]
     _latest(fact, "status", data["status"], record)
     if "priority" in data:
@@ -111,7 +112,7 @@ MESSAGE_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "failed": "fail
 
 
 def _message(fact, record):
-    data, name = record["data"], record["type"].split(".")[2]
+    data, name = record["data"], contract_of(record["type"]).name
     fact.update({"station": data.get("station"), "recipient_role": data["recipient_role"],
                  "channel": data["channel"], "template": data["template"],
                  "case_id": data.get("case_id"), "request_id": data.get("request_id")})

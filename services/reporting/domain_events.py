@@ -7,6 +7,7 @@ stay countable through their pseudonymous ``resident_ref``; nothing else of them
 import heapq
 
 from services.common import clock
+from services.common.contracts import CATALOGUE
 from services.common.privacy import mask_text
 
 # Paths (dotted) dropped from an event's data before it is stored: residents' names,
@@ -75,8 +76,8 @@ TYPE_ORDER = {name: rank for rank, name in enumerate((
 
 def short_type(event_type):
     """shegong.case.opened.v1 -> case.opened"""
-    parts = event_type.split(".")
-    return ".".join(parts[1:-1]) if len(parts) > 2 else event_type
+    contract = CATALOGUE.get(event_type)
+    return contract.short_type if contract else event_type
 
 
 def timeline(records):

@@ -13,7 +13,9 @@ from marshmallow import Schema
 
 from docs import generate
 from services.common import contracts
-from services.common.contracts import CASE_OPENED, CATALOGUE, MESSAGE_SENT, EventContract
+from services.common.contracts import (
+    CASE_OPENED, CATALOGUE, MESSAGE_SENT, EventContract, contract_of,
+)
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of
 from services.common.registry import SERVICE_CLASSES, service_class
@@ -174,3 +176,10 @@ def test_the_payload_schemas_refuse_what_the_marshmallow_schemas_refuse(asyncapi
     example = json.loads(json.dumps(sent["examples"][0]["payload"]))
     example["data"]["station"] = None  # allow_none: null is allowed, enum or not
     jsonschema.validate(example, sent["payload"])
+
+
+@by_type(CONTRACTS)
+def test_each_type_names_its_aggregate_and_what_happened_to_it(contract):
+    assert contract.type == f"shegong.{contract.aggregate}.{contract.name}.v1"
+    assert contract.short_type == f"{contract.aggregate}.{contract.name}"
+    assert contract_of(contract.type) is contract
