@@ -133,14 +133,15 @@ def changed(case, **changes):
         case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached))
 
 
-def masked_resident(resident):
+def resident_in_event(resident):
+    """What casework's events carry of a resident: name and phone, masked."""
     return {"name": mask_name(resident["name"]), "phone": mask_phone(resident["phone"])}
 
 
 def assigned_event(case, reason, at):
     return (CASE_ASSIGNED, {**case.ref(), "priority": case.priority, "need_type": case.need_type,
                             "assignee": dict(case.assignee),
-                            "resident": masked_resident(case.resident),
+                            "resident": resident_in_event(case.resident),
                             "reason": reason, "origin": case.origin, "assigned_at": at})
 
 
@@ -170,7 +171,7 @@ def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
         case_id=case_id, request_id=request["request_id"], station=request["station"],
         status="received", priority=priority, priority_reason=reason,
         need_type=request["need"]["type"], need_description=request["need"]["description"],
-        resident={**masked_resident(resident), "categories": categories},
+        resident={**resident_in_event(resident), "categories": categories},
         resident_ref=request["resident_ref"], assignee=None,
         correlation_id=request["request_id"], request_received_at=request["received_at"],
         opened_at=at, channel=request.get("channel"), origin=origin,

@@ -9,8 +9,8 @@ from services.common.privacy import mask_id_number, mask_name, mask_phone, pseud
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b6f2a0e-4d0c-4c8e-9a57-2f7d1f0c3e11")
 
-# A request is open (a new one for the same need is a repeat of it) until its case ends.
-OPEN_STATUSES = ("received", "case_opened")
+# A new request for the same need repeats a request in these statuses (until its case ends).
+REPEATABLE_REQUEST_STATUSES = ("received", "case_opened")
 FIRST_WRITE_GRACE_MS = 10_000
 
 # The request's status follows its case's status (the case event says it).
@@ -70,7 +70,7 @@ def need_still_open(claim, first_request, now_ms):
     written right now, unless the claim is old: then its writer died before storing it."""
     if first_request is None:
         return now_ms - claim["claimed_ms"] < FIRST_WRITE_GRACE_MS
-    return first_request["status"] in OPEN_STATUSES
+    return first_request["status"] in REPEATABLE_REQUEST_STATUSES
 
 
 def masked_contact(contact):
