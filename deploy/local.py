@@ -10,7 +10,10 @@
    (8101 ... 8104) unless ``<SERVICE>_METRICS_PORT`` says otherwise; each API serves
    /metrics on its own port.
 
-Ctrl-C or SIGTERM stops them all (workers finish in-flight messages first).
+A process that dies is restarted with backoff while the others keep serving
+(deploy/supervisor.py says how, and when one is reported as crash-looping); what runs
+is in ``var/processes.json`` for ``make status``. Only Ctrl-C or SIGTERM stops them all
+(workers finish in-flight messages first, then the store stops).
 Logs: ``var/log/<process>.log``.
 """
 import json
@@ -18,7 +21,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -33,6 +35,7 @@ from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.registry import WSGI_APPS  # noqa: E402
 from services.casework import seed  # noqa: E402
+from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -61,40 +64,7 @@ def wait_for(check, seconds, what):
     fail(f"{what} did not come up within {seconds} s")
 
 
-class Processes:
-    def __init__(self, log_dir):
-        self.log_dir = log_dir
-        self.running = []
-
-    def start(self, name, argv, env, output=True):
-        log = (self.log_dir / f"{name}.log").open("ab") if output else subprocess.DEVNULL
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=ROOT, start_new_session=True)
-        self.running.append((name, process))
-        return process
-
-    def exited(self):
-        return [(name, p.returncode) for name, p in self.running if p.poll() is not None]
-
-    def stop(self, timeout=30):
-        """Services first (they finish in-flight work against the store), then the store."""
-        services = [(n, p) for n, p in self.running if n != "nx-27017"]
-        store = [(n, p) for n, p in self.running if n == "nx-27017"]
-        for group in (services, store):
-            for name, process in group:
-                if process.poll() is None:
-                    process.terminate()
-            deadline = time.monotonic() + timeout
-            for name, process in group:
-                try:
-                    process.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    say(f"{name} did not stop in time; killing it")
-                    process.kill()
-                    process.wait()
-
-
-def start_store(settings, processes, env):
+def start_store(settings, supervisor, env):
     if os.environ.get("MONGO_URI"):
         say(f"store: using MONGO_URI ({settings.mongo_uri.split('@')[-1]})")
         return
@@ -103,10 +73,10 @@ def start_store(settings, processes, env):
         fail(f"port {port} is taken; stop what listens there, or set MONGO_URI to use it")
     data_dir = settings.var_dir / "mongo"
     data_dir.mkdir(parents=True, exist_ok=True)
-    processes.start("nx-27017", [str(BIN / "nx-27017"), "--data-dir", str(data_dir),
-                                 "-p", str(port), "--log-file", str(settings.var_dir / "log" / "nx-27017.log"),
-                                 "--pid-file", str(settings.var_dir / "nx-27017.pid")], env,
-                    output=False)
+    supervisor.start(Spec("nx-27017", [
+        str(BIN / "nx-27017"), "--data-dir", str(data_dir), "-p", str(port),
+        "--log-file", str(settings.var_dir / "log" / "nx-27017.log"),
+        "--pid-file", str(settings.var_dir / "nx-27017.pid")], dict(env), cwd=ROOT, last=True))
     env["MONGO_URI"] = os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
     wait_for(lambda: mongo.store_reachable(config.settings()), 20, "the embedded store")
     say(f"store: embedded nx-27017 on 127.0.0.1:{port}, data in {data_dir}")
@@ -147,7 +117,8 @@ def healthy(port):
 def main():
     settings = config.settings()
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
-    processes = Processes(settings.var_dir / "log")
+    log_dir = settings.var_dir / "log"
+    supervisor = Supervisor(Policy(), say, state_file=settings.var_dir / "processes.json")
     stop_requested = []
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append("SIGINT"))
@@ -158,7 +129,7 @@ def main():
         fail(f"port(s) already in use: {', '.join(taken)}; stop what listens there "
              "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT")
     try:
-        start_store(settings, processes, env)
+        start_store(settings, supervisor, env)
         if not broker_reachable(settings.amqp_uri):
             fail(f"RabbitMQ is not reachable at {settings.amqp_uri.split('@')[-1]}; start it "
                  "(for example `rabbitmq-server -detached`) or set AMQP_URI")
@@ -173,35 +144,34 @@ def main():
             env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.local_metrics_port(name)))
         settings = config.settings(env)
         for name in SERVICES:
-            processes.start(f"{name}-worker", [sys.executable, "-m", "services.common.runner", name], env)
-            processes.start(f"{name}-api", [
+            supervisor.start(Spec(f"{name}-worker#1",
+                                  [sys.executable, "-m", "services.common.runner", name],
+                                  dict(env), log_dir / f"{name}-worker.log", ROOT))
+            supervisor.start(Spec(f"{name}-api#1", [
                 sys.executable, "-m", "gunicorn", WSGI_APPS[name],
                 "--bind", f"{settings.bind_host}:{settings.port(name)}",
                 "--worker-class", "gthread", "--threads", str(settings.http_threads),
                 "--workers", str(settings.http_workers), "--graceful-timeout", "20",
-                "--no-control-socket"], env)
+                "--no-control-socket"], dict(env), log_dir / f"{name}-api.log", ROOT,
+                info={"port": settings.port(name)}))
         for name in SERVICES:
-            wait_for(lambda: healthy(settings.port(name)) or bool(processes.exited()), 30,
+            wait_for(lambda: healthy(settings.port(name)) or bool(supervisor.exited()), 30,
                      f"the {name} API")
         for name in [n for n in SERVICES if settings.metrics_port(n)]:  # the workers too
-            wait_for(lambda: healthy(settings.metrics_port(name)) or bool(processes.exited()),
+            wait_for(lambda: healthy(settings.metrics_port(name)) or bool(supervisor.exited()),
                      30, f"the {name} worker")
-        if processes.exited():
-            fail(f"process(es) exited during start: {processes.exited()}; see {settings.var_dir / 'log'}")
+        if supervisor.exited():
+            fail(f"process(es) exited during start: {supervisor.exited()}; see {settings.var_dir / 'log'}")
         for name in SERVICES:
             say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}   worker metrics "
                 f"http://{settings.metrics_host}:{settings.metrics_port(name)}/metrics")
-        say(f"logs in {settings.var_dir / 'log'}; Ctrl-C stops everything")
+        say(f"logs in {log_dir}; a process that dies is restarted; Ctrl-C stops everything")
         say("ready")
-        while not stop_requested:
-            if processes.exited():
-                say(f"a process exited unexpectedly: {processes.exited()}; stopping everything")
-                return 1
-            time.sleep(0.3)
+        supervisor.run(lambda: bool(stop_requested))
         say(f"{stop_requested[0]}: stopping")
         return 0
     finally:
-        processes.stop()
+        supervisor.stop()
         say("stopped")
 
 

@@ -7,7 +7,10 @@
   published, and the oldest one's age, read from the service's own database), and the
   number of dead letters;
 - per queue (RabbitMQ management API, ``RABBIT_API_URI``, on the virtual host of
-  ``AMQP_URI``): its type, messages ready, unacknowledged, and consumers.
+  ``AMQP_URI``): its type, messages ready, unacknowledged, and consumers;
+- per process that ``make run`` supervises (``var/processes.json``, written by
+  deploy/supervisor.py): each instance's pid, time up, restarts, state (running,
+  restarting, crash-looping) and how it last died.
 
 Where each is looked for: ``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
 ``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, or where
@@ -17,7 +20,9 @@ with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not ready or a dead letter
 """
 import argparse
 import json
+import os
 import sys
+import time
 from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import requests
@@ -88,6 +93,20 @@ def broker_queues(settings):
             for q in sorted(answer.json(), key=lambda q: q["name"])]
 
 
+def supervised(settings):
+    """make run's processes, from its state file: None when make run is not running here."""
+    try:
+        state = json.loads((settings.var_dir / "processes.json").read_text())
+        os.kill(state["supervisor_pid"], 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no file, a torn one, or a stale one whose make run is gone
+    now = time.time()
+    return [{"process": p["name"], "pid": p["pid"], "up_s": round(now - p["started_at"])
+             if p["state"] != "restarting" else 0, "restarts": p["restarts"],
+             "state": p["state"], "last_exit": p["last_exit"] or "-"}
+            for p in state["processes"]]
+
+
 def collect(settings):
     queues = broker_queues(settings)
     depth = {q["queue"]: q["ready"] + q["unacked"] for q in queues or []}
@@ -109,7 +128,7 @@ def collect(settings):
             "outbox_backlog": backlog[0], "oldest_pending_s": backlog[1],
             "dead_letters": "?" if queues is None else depth.get(f"shegong.dead-letter.{name}", 0),
         })
-    return {"services": services, "queues": queues}
+    return {"services": services, "queues": queues, "processes": supervised(settings)}
 
 
 def table(rows, columns):
@@ -121,7 +140,8 @@ def table(rows, columns):
 
 def healthy(status):
     return all(s["api"] == "ready" and s["worker"] in ("ready", "-") and s["dead_letters"] == 0
-               for s in status["services"]) and status["queues"] is not None
+               for s in status["services"]) and status["queues"] is not None \
+        and all(p["state"] == "running" for p in status.get("processes") or [])
 
 
 def render(status):
@@ -131,6 +151,9 @@ def render(status):
         parts.append("queues: the RabbitMQ management API is not reachable (RABBIT_API_URI)")
     else:
         parts.append(table(status["queues"], ("queue", "type", "ready", "unacked", "consumers")))
+    if status.get("processes"):
+        parts.append(table(status["processes"], ("process", "pid", "up_s", "restarts", "state",
+                                                 "last_exit")))
     return "\n\n".join(parts)
 
 
