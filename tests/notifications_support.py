@@ -112,11 +112,11 @@ def received():
         sequence=1)
 
 
-def accepted():
+def accepted(case_id="case-n"):
     return new_event(CASE_ACCEPTED, {
-        "case_id": "case-n", "request_id": "r-1", "station": "daxing", "status": "accepted",
+        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
         "accepted_by": "dx-01", "assignee_name": "王晨光",
-        "accepted_at": "2023-05-29T23:30:00+08:00"}, subject="case-n", correlation_id="r-1",
+        "accepted_at": "2023-05-29T23:30:00+08:00"}, subject=case_id, correlation_id="r-1",
         sequence=3)
 
 

@@ -174,6 +174,7 @@ class NotificationSettings:
     lease_s: float
     sweep_interval_s: float
     rate_limit_per_hour: int
+    staff_rate_limit_per_hour: int
     keep_number_h: float
     quiet_start: str
     quiet_end: str
@@ -205,6 +206,8 @@ def notification_settings(env):
         lease_s=float(env.get("SHEGONG_SMS_LEASE_S", "60")),
         sweep_interval_s=float(env.get("SHEGONG_SMS_SWEEP_INTERVAL_S", "1.0")),
         rate_limit_per_hour=int(env.get("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "10")),
+        # staff SMS (urgent work): per number and message kind, never the residents' limit
+        staff_rate_limit_per_hour=int(env.get("SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR", "120")),
         # a sent SMS whose receipt never comes: its number is erased after this long
         keep_number_h=float(env.get("SHEGONG_SMS_KEEP_NUMBER_H", "72")),
         quiet_start=env.get("SHEGONG_QUIET_HOURS_START", "22:00"),

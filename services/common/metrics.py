@@ -47,6 +47,9 @@ OUTBOX_BACKLOG = Gauge("shegong_outbox_backlog", "Documents whose events are not
                        "published yet (counted up to 1000)", ("service", "collection"))
 OUTBOX_OLDEST_AGE = Gauge("shegong_outbox_oldest_age_seconds", "Age of the oldest document "
                           "with unpublished events (0 when none)", ("service", "collection"))
+SMS_HELD = Counter("shegong_sms_held", "SMS held back when due: by recipient kind (staff or "
+                   "resident), message kind (template) and reason (quiet_hours, rate_limited, "
+                   "staff_rate_limited)", ("recipient", "kind", "reason"))
 HTTP_REQUESTS = Counter("shegong_http_requests", "HTTP requests answered",
                         ("service", "method", "route", "status"))
 HTTP_SECONDS = Histogram("shegong_http_request_duration_seconds", "HTTP request latency",

@@ -1,9 +1,17 @@
 """When and whether a message goes: status order, retries, quiet hours, rate limits. Pure.
 
+Two kinds of recipient, two policies (``sms_limit``): residents and their families are
+protected from floods (quiet hours, ``rate_limit_per_hour`` SMS per number, whatever
+the message); staff (a social worker, a station head, the duty officer) are told of
+urgent work at once, never held by quiet hours or the residents' limit: at most a far
+higher ``staff_rate_limit_per_hour`` per number *and message kind* (template), so a
+flood of one kind cannot hold another, and a held staff message is recorded and counted.
+
 A message's status only moves forward (``MESSAGE_STATUSES`` order); ``delivered``,
 ``failed`` and ``technical_failure`` are final, and nothing moves a message out of a
 final status.
 """
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +24,34 @@ PENDING = ("created", "sending")
 HOUR_MS = 3_600_000
 # Who may be woken at night only for something urgent: people outside the stations.
 QUIET_ROLES = ("resident", "emergency_contact")
+# Who works at or for the stations: told of urgent work whatever the hour or volume.
+STAFF_ROLES = ("worker", "station_head", "duty_officer")
+
+
+@dataclass(frozen=True)
+class SmsLimit:
+    """How many SMS an hour may go to one number; ``per_kind``: counted per message kind
+    (template) rather than across every SMS to the number; ``reason``: what a hold says."""
+    per_hour: int
+    per_kind: bool
+    reason: str
+
+
+def recipient_kind(role: str) -> str:
+    """``staff`` or ``resident`` (residents and their families)."""
+    return "staff" if role in STAFF_ROLES else "resident"
+
+
+def sms_limit(message: dict, policy) -> SmsLimit | None:
+    """The hourly limit that applies to a message, or None when none does (not an SMS,
+    or the limit is switched off with 0)."""
+    if message["channel"] != "sms":
+        return None
+    if recipient_kind(message["recipient_role"]) == "staff":
+        limit = SmsLimit(policy.staff_rate_limit_per_hour, True, "staff_rate_limited")
+    else:
+        limit = SmsLimit(policy.rate_limit_per_hour, False, "rate_limited")
+    return limit if limit.per_hour > 0 else None
 
 
 def moves_forward(current, new):
@@ -65,14 +101,16 @@ def rate_limited_until(recent_sent_ms, now_ms, limit_per_hour):
     return window[len(window) - limit_per_hour] + HOUR_MS
 
 
-def hold(message, now, recent_sent_ms, policy):
-    """Why and until when (epoch ms) a message due now must wait, or None to send now."""
+def hold(message: dict, now: datetime, recent_sent_ms: list, policy) -> tuple | None:
+    """Why and until when (epoch ms) a message due now must wait, or None to send now.
+    ``recent_sent_ms``: the SMS sent within the hour that ``sms_limit`` counts."""
     if waits_out_quiet_hours(message):
         until = quiet_until(now, policy.quiet_start, policy.quiet_end)
         if until is not None:
             return "quiet_hours", clock.to_ms(until)
-    if message["channel"] == "sms":
-        until_ms = rate_limited_until(recent_sent_ms, clock.to_ms(now), policy.rate_limit_per_hour)
+    limit = sms_limit(message, policy)
+    if limit is not None:
+        until_ms = rate_limited_until(recent_sent_ms, clock.to_ms(now), limit.per_hour)
         if until_ms is not None:
-            return "rate_limited", until_ms
+            return limit.reason, until_ms
     return None

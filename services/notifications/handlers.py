@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from services.common import clock, outbox
+from services.common import clock, metrics, outbox
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
 from services.common.privacy import mask_name, mask_phone, pseudonym
@@ -161,12 +161,18 @@ def deliver(store, relay, sender, settings, message):
     if message["status"] not in domain_delivery.PENDING or message.get("due_ms") is None \
             or message["due_ms"] > now_ms:
         return message
-    limited = message["channel"] == "sms" and policy.rate_limit_per_hour > 0
+    limit = domain_delivery.sms_limit(message, policy)
     recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
-                           policy.rate_limit_per_hour) if limited else []
+                           limit.per_hour, message["template"] if limit.per_kind else None
+                           ) if limit else []
     held = domain_delivery.hold(message, now, recent, policy)
     if held is not None:
         reason, until_ms = held
+        metrics.SMS_HELD.labels(domain_delivery.recipient_kind(message["recipient_role"]),
+                                message["template"], reason).inc()
+        log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
+                "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
+                message["recipient_role"], reason, clock.iso(_instant(until_ms)))
         return store.update(message, {"due_ms": until_ms, "history": message["history"] + [
             {"kind": "held", "reason": reason, "at": at,
              "until": clock.iso(_instant(until_ms))}]}) or message

@@ -96,10 +96,14 @@ class NotificationStore:
                                           "$unset": {"erase_after_ms": ""}})
         return done.modified_count
 
-    def sent_to(self, phone_ref, since_ms, limit):
-        """When SMS went to this phone (pseudonym) since ``since_ms``: at most ``limit``."""
-        found = self.messages.find({"phone_ref": phone_ref, "sent_ms": {"$gte": since_ms}},
-                                   {"sent_ms": 1}, sort=[("sent_ms", DESCENDING)], limit=limit)
+    def sent_to(self, phone_ref, since_ms, limit, template=None):
+        """When SMS went to this phone (pseudonym) since ``since_ms``: at most ``limit``;
+        with ``template``, only the SMS of that message kind."""
+        query = {"phone_ref": phone_ref, "sent_ms": {"$gte": since_ms}}
+        if template is not None:
+            query["template"] = template
+        found = self.messages.find(query, {"sent_ms": 1}, sort=[("sent_ms", DESCENDING)],
+                                   limit=limit)
         return [document["sent_ms"] for document in found]
 
     def find(self, filters, limit=200):

@@ -48,11 +48,12 @@ def test_a_receipt_before_the_send_is_recorded_still_ends_delivered(world, monke
                                            (MESSAGE_SENT.type, "sent")]
 
 
-def test_no_more_than_the_hourly_limit_per_phone(world):
+def test_no_more_than_the_hourly_limit_per_resident_phone(world):
+    world.handle(received())
     for number in range(5):
-        world.handle(assigned(case_id=f"case-{number}"))
+        world.handle(accepted(case_id=f"case-{number}"))
         world.clock.advance(minutes=1)
-    assert world.phones() == ["13900000101"] * 3
+    assert world.phones() == ["13812345678"] * 3
     held = world.store.find({"status": "created"})
     assert len(held) == 2
     assert {h["reason"] for m in held for h in m["history"] if h["kind"] == "held"} == {

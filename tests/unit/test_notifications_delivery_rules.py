@@ -9,11 +9,13 @@ from services.common import clock
 from services.common.contracts import CASE_ESCALATED, CASE_SLA_BREACHED, REQUEST_RECEIVED
 from services.notifications import domain
 from services.notifications.domain_delivery import (
-    HOUR_MS, hold, moves_forward, quiet_until, rate_limited_until, retry_delay_s,
+    HOUR_MS, SmsLimit, hold, moves_forward, quiet_until, rate_limited_until, recipient_kind,
+    retry_delay_s, sms_limit,
 )
 from services.notifications.domain_receipts import read_receipts
 
-POLICY = SimpleNamespace(quiet_start="22:00", quiet_end="07:00", rate_limit_per_hour=2)
+POLICY = SimpleNamespace(quiet_start="22:00", quiet_end="07:00", rate_limit_per_hour=2,
+                         staff_rate_limit_per_hour=4)
 
 
 def utc(hour, minute=0, day=29):
@@ -71,8 +73,34 @@ def test_only_non_urgent_sms_to_residents_and_family_wait_for_the_morning():
     assert hold(message("resident", urgent=True), night, [], POLICY) is None
     assert hold(message("worker"), night, [], POLICY) is None
     now_ms = clock.to_ms(utc(3))
-    assert hold(message("worker"), utc(3), [now_ms - 5, now_ms - 1], POLICY)[0] == "rate_limited"
+    assert hold(message("resident"), utc(3), [now_ms - 5, now_ms - 1], POLICY)[0] == "rate_limited"
+    assert hold(message("emergency_contact"), utc(3), [now_ms - 5, now_ms - 1],
+                POLICY)[0] == "rate_limited"
     assert hold(message("station_head", channel="in_app"), utc(3), [now_ms] * 5, POLICY) is None
+
+
+def test_staff_sms_are_never_held_by_quiet_hours_or_the_residents_limit():
+    night, night_ms = utc(15), clock.to_ms(utc(15))
+    for role in ("worker", "station_head", "duty_officer"):
+        assert recipient_kind(role) == "staff"
+        # three sent within the hour: past the residents' 2, below the staff's 4
+        recent = [night_ms - 30, night_ms - 20, night_ms - 10]
+        assert hold(message(role), night, recent, POLICY) is None
+        assert hold(message(role, urgent=True), night, recent, POLICY) is None
+        held = hold(message(role), night, recent + [night_ms - 5], POLICY)
+        assert held == ("staff_rate_limited", night_ms - 30 + HOUR_MS)
+    assert recipient_kind("resident") == recipient_kind("emergency_contact") == "resident"
+
+
+def test_the_limit_depends_on_the_recipient_kind_and_counts_staff_sms_per_kind():
+    assert sms_limit(message("worker"), POLICY) == SmsLimit(4, True, "staff_rate_limited")
+    assert sms_limit(message("duty_officer"), POLICY) == SmsLimit(4, True, "staff_rate_limited")
+    assert sms_limit(message("resident"), POLICY) == SmsLimit(2, False, "rate_limited")
+    assert sms_limit(message("emergency_contact", urgent=True), POLICY).per_kind is False
+    assert sms_limit(message("worker", channel="in_app"), POLICY) is None
+    off = SimpleNamespace(**{**vars(POLICY), "staff_rate_limit_per_hour": 0})
+    assert sms_limit(message("worker"), off) is None
+    assert sms_limit(message("resident"), off).per_hour == 2
 
 
 def test_every_new_rule_renders_chinese_from_its_event():
