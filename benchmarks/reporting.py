@@ -2,7 +2,7 @@
 
 1. Projection of a backlog: a generated history of about 100,000 events (every event
    type, 10 stations, one month) is put in the event store as pending, then projected
-   by the service's own ``handlers.drain`` (bulk reads and writes per batch); then the
+   by the service's own ``Projector.drain`` (bulk reads and writes per batch); then the
    same events are replayed by ``rebuild``. Prints events/s for each.
 2. The district's summary over a year with 100,000 cases: one year of request, case
    and message facts for 10 stations is rolled up per station and day by the
@@ -30,6 +30,7 @@ from deploy.dev import embedded_store  # noqa: E402
 from services.common import clock  # noqa: E402
 from services.common.vocabulary import stations  # noqa: E402
 from services.reporting import domain_events, domain_rollup, handlers, rebuild  # noqa: E402
+from services.reporting.projector import Projector  # noqa: E402
 from services.reporting.store import ReportStore  # noqa: E402
 from tests.reporting_events import month  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -54,13 +55,14 @@ def backlog(store, events_wanted, batch):
         store.keep_many(records[start:start + 5000])
     print(f"backlog: {len(records)} events of {len({r['type'] for r in records})} types "
           f"({len(history.cases)} cases) stored as pending")
+    projector = Projector(store, batch)
     began = time.monotonic()
-    handlers.drain(store, batch)
+    projector.drain()
     drained = time.monotonic() - began
     print(f"  live projector (drain, batch {batch}): {drained:.1f} s, "
           f"{len(records) / drained:,.0f} events/s")
     began = time.monotonic()
-    version, replayed = rebuild.rebuild(store, batch)
+    version, replayed = rebuild.rebuild(store, batch, projector=projector)
     rebuilt = time.monotonic() - began
     print(f"  rebuild into version {version}: {rebuilt:.1f} s, {replayed / rebuilt:,.0f} events/s")
     return len(records) / drained, replayed / rebuilt

@@ -8,6 +8,7 @@ the expected figures without going through reporting's code.
 """
 import random
 import uuid
+import weakref
 from datetime import date, datetime, timedelta, timezone
 
 from services.common import clock
@@ -19,6 +20,7 @@ from services.common.contracts import (
     VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
+from services.reporting.projector import Projector
 
 TZ = timezone(timedelta(hours=8))
 CHANNELS = ("phone", "walk_in", "online", "hotline")
@@ -27,6 +29,16 @@ PRIORITIES = ("urgent", "normal", "low")
 PHONE = "13812345678"
 NAME = "邹书兰"
 ID_NUMBER = "11010519491231002X"
+
+_projectors = weakref.WeakKeyDictionary()
+
+
+def projector_of(store):
+    """The test process's projector on ``store``: one per store, as the service has one
+    per container (its group commit and its lease shared by every handler)."""
+    if store not in _projectors:
+        _projectors[store] = Projector(store)
+    return _projectors[store]
 
 
 def _iso(moment):

@@ -162,6 +162,7 @@ class Apis:
         from services.notifications.store import NotificationStore
         from services.reporting import handlers as reporting_handlers
         from services.reporting.store import ReportStore
+        from tests.reporting_events import projector_of
 
         cases = CaseStore(database("casework"))
         cases.ensure_indexes()
@@ -202,7 +203,7 @@ class Apis:
         received = new_event(REQUEST_RECEIVED, {
             **request, "request_id": accepted.json()["request_id"]},
             subject=accepted.json()["request_id"], correlation_id=accepted.json()["request_id"])
-        reporting_handlers.keep(reports, *load_event(received, REQUEST_RECEIVED))
+        reporting_handlers.keep(projector_of(reports), *load_event(received, REQUEST_RECEIVED))
         team = requests.post(self.base["casework"] + f"/v1/stations/{STATION}/volunteer-teams",
                              json={"name": "大兴助老志愿队"}, headers=admin, timeout=20)
         assert team.status_code == 201, team.text

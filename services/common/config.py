@@ -62,6 +62,9 @@ class Settings:
     token_secrets: str = ""
     token_ttl_s: int = 12 * 3600
     token_revocations_file: str = ""
+    # reporting: the most events one projection pass reads and projects (measured:
+    # benchmarks/reporting.py; under load the passes grow up to it)
+    reporting_pass_size: int = 1000
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -134,6 +137,7 @@ def settings(env=None):
         sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
+        reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
         # quorum in the containers (replicated, the definitions file declares them so);

@@ -16,6 +16,7 @@ import time
 
 from services.common import config, logs, mongo
 from services.reporting import domain, domain_rollup, handlers
+from services.reporting.projector import Projector
 from services.reporting.store import QUARANTINED, ReportStore
 
 log = logging.getLogger("services.reporting.rebuild")
@@ -25,8 +26,10 @@ log = logging.getLogger("services.reporting.rebuild")
 CATCH_UP_MARGIN_MS = 60_000
 
 
-def rebuild(store, batch=5000, progress=None):
-    """Replay the event store into a new version and switch to it: ``(version, events)``."""
+def rebuild(store, batch=5000, progress=None, projector=None):
+    """Replay the event store into a new version and switch to it: ``(version, events)``.
+    ``projector``: the process's own, when it also projects live events (else one of
+    its own, which waits for the lease like any other instance)."""
     versions = store.versions()
     old = versions["current"]
     new = max(old, versions["building"] or 0) + 1
@@ -52,13 +55,14 @@ def rebuild(store, batch=5000, progress=None):
         if progress:
             progress(replayed)
     store.write_version(new, facts.values(), domain_rollup.rollups(facts.values()))
-    handlers.take_lease(store)
+    projector = projector or Projector(store)
+    projector.take_lease()
     try:
         for records in store.all_events(batch, stored_since_ms=started_ms - CATCH_UP_MARGIN_MS):
             handlers.project_isolating(store, new, records)
         store.switch_to(new)
     finally:
-        handlers.release_lease(store)
+        projector.release_lease()
     for version in range(1, old):  # keep the version just replaced, drop older ones
         store.drop_version(version)
     return new, replayed

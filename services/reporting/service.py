@@ -9,11 +9,11 @@ event, keeps it and projects it.
 from nameko.timer import timer
 
 from services.common import contracts
-from services.common.dependencies import LogContext, Storage
+from services.common.dependencies import LogContext
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.reporting import handlers
-from services.reporting.store import ReportStore
+from services.reporting.projector import ProjectorProvider
 
 DRAIN_INTERVAL_S = 2.0
 
@@ -21,17 +21,17 @@ DRAIN_INTERVAL_S = 2.0
 class ReportingService:
     name = "reporting"
 
-    store = Storage(ReportStore)
+    projector = ProjectorProvider()
     log_context = LogContext()
 
     def _keep(self, body, contract):
         envelope, data = load_event(body, contract)
-        handlers.keep(self.store, envelope, data)
+        handlers.keep(self.projector, envelope, data)
 
     @timer(interval=DRAIN_INTERVAL_S)
     def project_pending(self):
         """Project events kept while another instance held the projector lease."""
-        handlers.drain(self.store)
+        self.projector.drain()
 
     @handles(contracts.REQUEST_RECEIVED)
     def request_received(self, body):

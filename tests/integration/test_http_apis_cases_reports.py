@@ -13,6 +13,7 @@ from services.reporting import api as reporting_api
 from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore
 from tests.http_support import bearer, tokens  # noqa: F401 - tokens is a fixture
+from tests.reporting_events import projector_of
 from tests.support import wait_until
 
 
@@ -95,7 +96,7 @@ def test_figures_are_scoped_to_the_callers_station(settings, database, tokens):
         "resident": {"name": "邹书兰", "phone": "13812345678"},
         "need": {"type": "medicine_purchase"}, "received_at": "2023-05-29T08:00:00+08:00"},
         subject="r-1", correlation_id="r-1")
-    reporting_handlers.keep(store, *load_event(event, REQUEST_RECEIVED))
+    reporting_handlers.keep(projector_of(store), *load_event(event, REQUEST_RECEIVED))
     client = Client(reporting_api.create_app(settings))
     mine = client.get("/v1/reports/summary", headers=bearer(tokens["daxing"]))
     assert mine.status_code == 200

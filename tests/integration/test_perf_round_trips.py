@@ -11,8 +11,9 @@ from services.common.envelope import load_event
 from services.intake import handlers as intake_handlers
 from services.intake.store import RequestStore
 from services.reporting import handlers as reporting_handlers
+from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
-from tests.reporting_events import month
+from tests.reporting_events import month, projector_of
 
 
 class Commands(monitoring.CommandListener):
@@ -68,10 +69,10 @@ def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings
     with counted(settings, "reporting") as (db, commands):
         store = ReportStore(db)
         for envelope in events[:2]:  # the projector lease and the versions exist
-            reporting_handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+            reporting_handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
         commands.names.clear()
         envelope = events[2]
-        reporting_handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+        reporting_handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
         sent = list(commands.names)
     # keep; pending; facts; roll-ups; save (2); mark: the lease taken by the first
     # events is still held, with the projection version read when it was taken
@@ -86,13 +87,13 @@ def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, dat
     events = month(seed=89, stations=("daxing",), cases_per_day=1, days=4).events
     with counted(settings, "reporting") as (db, commands):
         store = ReportStore(db)
-        reporting_handlers.keep(store, *load_event(events[0], CATALOGUE[events[0]["type"]]))
-        assert not store.take_lease("rebuild", reporting_handlers._now_ms(), 30_000)
-        monkeypatch.setattr(reporting_handlers, "HOLD_MS", 0)  # as if 10 s had passed
+        reporting_handlers.keep(projector_of(store), *load_event(events[0], CATALOGUE[events[0]["type"]]))
+        assert not store.take_lease("rebuild", now_ms(), 30_000)
+        monkeypatch.setattr(projector_of(store), "hold_ms", 0)  # as if 10 s had passed
         commands.names.clear()
-        reporting_handlers.keep(store, *load_event(events[1], CATALOGUE[events[1]["type"]]))
+        reporting_handlers.keep(projector_of(store), *load_event(events[1], CATALOGUE[events[1]["type"]]))
         sent = list(commands.names)
         # taken again, the version read again, and let go at the end of the pass
         assert [name for name in sent if name.endswith(" meta")] == [
             "update meta", "find meta", "update meta"], sent
-        assert store.take_lease("rebuild", reporting_handlers._now_ms(), 30_000)
+        assert store.take_lease("rebuild", now_ms(), 30_000)

@@ -9,12 +9,13 @@ import pytest
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers
+from services.reporting.projector import Projector
 from services.reporting.store import ReportStore
-from tests.reporting_events import month
+from tests.reporting_events import month, projector_of
 
 
 def keep(store, envelope):
-    handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 
 def failing_on(monkeypatch, poison_id):
@@ -52,7 +53,7 @@ def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate
 
     def handle(envelope):
         try:
-            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+            handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
             outcomes.setdefault(envelope["id"], []).append("ok")
         except handlers.ProjectionFailed:
             outcomes.setdefault(envelope["id"], []).append("failed")
@@ -100,12 +101,7 @@ def test_an_event_quarantined_by_another_lease_holder_fails_its_handler(database
     def kept_then_projected_elsewhere(records):
         stored = keep_many(records)
         # another process, holding the lease, projects them before this one gets it
-        other = handlers.OWNER
-        monkeypatch.setattr(handlers, "OWNER", "another-process")
-        try:
-            handlers.drain(store)
-        finally:
-            monkeypatch.setattr(handlers, "OWNER", other)
+        Projector(store, owner="another-process").drain()
         return stored
 
     monkeypatch.setattr(store, "keep_many", kept_then_projected_elsewhere)

@@ -14,8 +14,9 @@ from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers, rebuild
+from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
-from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month
+from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month, projector_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIODS = [(None, None), ("2023-05-10", "2023-05-20")]
@@ -32,7 +33,7 @@ def live(database, history):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     for envelope in deliveries(history.events, seed=5, repeats=0.25):
-        handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     return store
 
 
@@ -134,13 +135,14 @@ def test_the_time_series_add_up_to_the_summary(live):
 def test_a_rebuild_equals_live_and_switches_readers(live):
     figures = {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS}
     live_facts = sorted(live.all_facts(1), key=lambda f: f["_id"])
-    version, replayed = rebuild.rebuild(live, batch=700)
+    version, replayed = rebuild.rebuild(live, batch=700, projector=projector_of(live))
     assert (version, live.versions()["current"]) == (2, 2)
     assert replayed == live.events.count_documents({})
     assert sorted(live.all_facts(2), key=lambda f: f["_id"]) == live_facts
     assert {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
     # the old version is kept until the next rebuild has completed
-    assert live.all_facts(1) and rebuild.rebuild(live, batch=5000)[0] == 3
+    assert live.all_facts(1) and rebuild.rebuild(live, batch=5000,
+                                                 projector=projector_of(live))[0] == 3
     assert live.all_facts(2) and not live.all_facts(1)
     assert handlers.summary(live) == figures[(None, (None, None))]
 
@@ -156,9 +158,10 @@ def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history
     def while_replaying(_replayed):
         for envelope in [next(arriving, None) for _ in range(40)]:
             if envelope:
-                handlers.keep(live, *load_event(envelope, CATALOGUE[envelope["type"]]))
+                handlers.keep(projector_of(live), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
-    version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying)
+    version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying,
+                                      projector=projector_of(live))
     luji = handlers.summary(live, "luji")
     assert version == 2 and luji["requests_received"] > 0
     assert handlers.summary(live, "luji", version=1) == luji  # live went on in version 1
@@ -184,12 +187,12 @@ def test_one_projector_at_a_time_across_processes(database):
     store.release_lease("b")
     assert store.take_lease("a", 42_000, 30_000)
     # while another process holds the lease, events are kept and left for it to project
-    store.take_lease("elsewhere", handlers._now_ms(), 60_000)
+    store.take_lease("elsewhere", now_ms(), 60_000)
     envelope = month(seed=41, stations=("daxing",), cases_per_day=1).events[1]
-    handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+    handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     assert store.events.count_documents({"pending": 1}) == 1
     store.release_lease("elsewhere")
-    assert handlers.drain(store) == 1 and store.events.count_documents({"pending": 1}) == 0
+    assert projector_of(store).drain() == 1 and store.events.count_documents({"pending": 1}) == 0
 
 
 def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, monkeypatch):
@@ -205,13 +208,13 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
         return apply(fact, record)
 
     monkeypatch.setattr(domain, "apply", buggy)
-    store.take_lease("elsewhere", handlers._now_ms(), 60_000)  # let them pile up: one batch
+    store.take_lease("elsewhere", now_ms(), 60_000)  # let them pile up: one batch
     for envelope in events:
         if envelope is not poison:
-            handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+            handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     store.release_lease("elsewhere")
     with pytest.raises(handlers.ProjectionFailed, match="a bug in a rule"):
-        handlers.keep(store, *load_event(poison, CATALOGUE[poison["type"]]))
+        handlers.keep(projector_of(store), *load_event(poison, CATALOGUE[poison["type"]]))
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert "a bug in a rule" in store.quarantined(poison["id"])
     assert handlers.summary(store)["cases_opened"] == sum(
@@ -220,7 +223,7 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
     assert handlers.summary(store)["cases_accepted"] == accepted - 1
 
     monkeypatch.setattr(domain, "apply", apply)  # the rule is fixed: a rebuild takes it in
-    rebuild.rebuild(store)
+    rebuild.rebuild(store, projector=projector_of(store))
     assert store.quarantined(poison["id"]) is None
     assert handlers.summary(store)["cases_accepted"] == accepted
 
@@ -243,7 +246,7 @@ def test_the_rebuild_command(database, env):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
-        handlers.keep(store, *load_event(envelope, CATALOGUE[envelope["type"]]))
+        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     before = handlers.summary(store)
     done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild"], cwd=ROOT,
                           env=dict(os.environ), capture_output=True, text=True, timeout=120)

@@ -20,6 +20,7 @@ from services.notifications.handlers import RecipientUnknown
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
 from services.reporting import handlers as reporting
+from services.reporting.projector import Projector
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
 
@@ -163,7 +164,7 @@ def test_the_resident_is_told_once_her_contact_is_known(notifications):
 def test_reporting_counts_each_request_and_case_once_in_any_order(database):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
-    service = worker_factory(ReportingService, store=store)
+    service = worker_factory(ReportingService, projector=Projector(store))
     accepted = case_event(CASE_ACCEPTED, ACCEPTED, 3)
     opened = case_event(CASE_OPENED, {
         "priority": "urgent", "priority_reason": "x", "need_type": "medicine_purchase",

@@ -1,0 +1,217 @@
+"""Reporting's projector: keeps events (a group commit) and projects them in passes.
+
+One ``Projector`` per process and store (the worker gets it from ``ProjectorProvider``,
+built once per container). Events are first kept in the permanent event store
+(handlers running at the same time share one bulk insert), then projected in passes:
+a pass reads up to ``pass_size`` pending events, projects them with one bulk read of
+their facts and roll-ups and one bulk write (``handlers.project``), and marks them.
+Under load the events that arrive while a pass runs queue up and are kept and projected
+together by the next pass, so passes grow with the load (up to ``pass_size``).
+
+One projector projects at a time, in a process (a lock) and across processes (a lease
+in the store). The lease is kept across passes for up to ``hold_ms`` and renewed with
+one command per full pass, never per event; the projection version is read only when
+the lease is taken (only a lease holder switches versions).
+"""
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Optional
+
+from nameko.extensions import DependencyProvider
+
+from services.common import config, mongo
+from services.reporting import handlers
+from services.reporting.store import ReportStore
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 30_000
+HOLD_MS = 10_000  # well within LEASE_MS: the lease is never trusted past its expiry
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_owner() -> str:
+    """A lease owner name unique to this projector: host, process, a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Drained:
+    """What a drain did: the ids of the events it projected (``seen``), and those of
+    them it quarantined (``failed``: {id: reason})."""
+
+    def __init__(self) -> None:
+        self.seen: set = set()
+        self.failed: dict = {}
+
+
+class _Slot:
+    __slots__ = ("record", "done", "error")
+
+    def __init__(self, record: dict) -> None:
+        self.record, self.done, self.error = record, threading.Event(), None
+
+
+class Projector:
+    """The lease, the passes and the group commit of one process on one store.
+
+    Under eventlet (the Nameko worker) its locks are green locks.
+    """
+
+    def __init__(self, store: ReportStore, pass_size: int = 1000, owner: Optional[str] = None,
+                 lease_ms: int = LEASE_MS, hold_ms: int = HOLD_MS) -> None:
+        self.store, self.pass_size = store, pass_size
+        self.owner = owner or new_owner()
+        self.lease_ms, self.hold_ms = lease_ms, hold_ms
+        self._projecting = threading.Lock()
+        self._held: Optional[tuple] = None  # (since_ms, projection version) while held
+        self._lock = threading.Lock()
+        self._queued: list = []
+        self._flushing = False
+
+    # -- the group commit -----------------------------------------------------------
+
+    def keep(self, record: dict, timeout_s: float = 120.0) -> None:
+        """Store an event record for good (a repeat is a no-op) and project it; returns
+        once both are done. Handlers arriving while another keeps its batch queue up and
+        are kept and projected together next (no added delay: the batch is what arrived
+        meanwhile). Raises ProjectionFailed if the rules failed on this event."""
+        slot = _Slot(record)
+        with self._lock:
+            self._queued.append(slot)
+            leader, self._flushing = not self._flushing, True
+        if leader:
+            self._flush()
+        if not slot.done.wait(timeout_s):
+            raise TimeoutError("the event was not stored in time; it will be retried")
+        if slot.error is not None:
+            raise slot.error
+
+    def _flush(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._flushing = False
+                    return
+            try:
+                self._keep_batch(batch)
+            except BaseException as exc:  # noqa: BLE001 - every waiting handler hears it
+                for slot in batch:
+                    slot.error = exc
+                if not isinstance(exc, Exception):  # the leader is being killed
+                    with self._lock:
+                        self._flushing = False
+                    raise
+            finally:
+                for slot in batch:
+                    slot.done.set()
+
+    def _keep_batch(self, batch: list) -> None:
+        ids = [slot.record["_id"] for slot in batch]
+        stored = self.store.keep_many([slot.record for slot in batch])
+        projected = Drained()
+        self.drain(projected=projected)
+        if stored == len(ids) and projected.seen.issuperset(ids):
+            # every event of the batch was new and this pass projected each one: what
+            # it quarantined is all there is to know
+            failed = projected.failed
+        else:  # a repeat quarantined before, or events another holder projects
+            failed = self.store.quarantined_among(ids)
+        for slot in batch:
+            if slot.record["_id"] in failed:
+                slot.error = handlers.ProjectionFailed(
+                    f"event {slot.record['_id']} could not be projected: "
+                    f"{failed[slot.record['_id']]}")
+
+    # -- passes under the lease -----------------------------------------------------
+
+    def drain(self, projected: Optional[Drained] = None, pass_size: Optional[int] = None) -> int:
+        """Project every pending event into the current projection version, in passes
+        of up to ``pass_size``. Only the lease holder projects; another process holding
+        it projects what is pending (its loop, or its timer, picks it up). Returns the
+        number of events projected here; ``projected``, if given, gets the details."""
+        projected = projected if projected is not None else Drained()
+        size = pass_size or self.pass_size
+        with self._projecting:
+            version = self._hold_lease()
+            if version is None:
+                return 0
+            cut_short = True  # an error or a lost lease: let it go at once
+            try:
+                while True:
+                    records = self.store.pending(size)
+                    if records:
+                        failed = handlers.project_isolating(self.store, version, records)
+                        self.store.mark_projected(
+                            [r["_id"] for r in records if r["_id"] not in failed])
+                        projected.seen.update(r["_id"] for r in records)
+                        projected.failed.update(failed)
+                    if len(records) < size:  # nothing more was pending: no second read
+                        cut_short = False
+                        return len(projected.seen)
+                    # a full pass: renew the lease (one command) before the next one
+                    if not self.store.take_lease(self.owner, now_ms(), self.lease_ms):
+                        return len(projected.seen)  # a stall: another carries on
+            finally:
+                self._let_go(always=cut_short)
+
+    def _hold_lease(self) -> Any:
+        """The projection version if this projector holds the lease (taking it if free)."""
+        now = now_ms()
+        if self._held is not None and now - self._held[0] < self.hold_ms:
+            return self._held[1]
+        if not self.store.take_lease(self.owner, now, self.lease_ms):
+            self._held = None
+            return None
+        self._held = (now, self.store.versions()["current"])
+        return self._held[1]
+
+    def _let_go(self, always: bool = False) -> None:
+        """Release the lease once held for ``hold_ms`` (or ``always``): a rebuild, or
+        another instance whose events wait, gets its turn."""
+        if always or self._held is None or now_ms() - self._held[0] >= self.hold_ms:
+            self._held = None
+            self.store.release_lease(self.owner)
+
+    def take_lease(self, timeout_s: float = 120.0) -> None:
+        """Wait for the projector lease (a rebuild's last step); raises TimeoutError."""
+        self._held = None  # the version is about to change
+        deadline = time.monotonic() + timeout_s
+        while not self.store.take_lease(self.owner, now_ms(), self.lease_ms):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the projector lease stayed taken")
+            time.sleep(0.2)
+
+    def release_lease(self) -> None:
+        self._held = None
+        self.store.release_lease(self.owner)
+
+
+class ProjectorProvider(DependencyProvider):
+    """Injects the container's Projector on the service's store (one per container, so
+    that every worker of the process shares its group commit and its lease)."""
+
+    def setup(self) -> None:
+        settings = config.settings()
+        store = ReportStore(mongo.database(settings, self.container.service_name))
+        self.projector = Projector(store, settings.reporting_pass_size)
+
+    def start(self) -> None:
+        self.projector.store.ensure_indexes()
+
+    def stop(self) -> None:
+        if self.projector._held is not None:  # let another instance carry on at once
+            try:
+                self.projector.release_lease()
+            except Exception:  # noqa: BLE001 - it expires on its own
+                log.warning("the projector lease was not released; it expires by itself")
+
+    def get_dependency(self, worker_ctx: Any) -> Projector:
+        return self.projector
