@@ -27,25 +27,31 @@ docs: venv
 	$(PY) -m services.common.definitions write
 
 # Operations (docs/operations.md). SERVICE=intake|casework|notifications|reporting narrows.
+# They look at make run's own virtual host, SHEGONG_AMQP_VHOST (default shegong), unless
+# AMQP_URI names one.
+VHOST := SHEGONG_AMQP_VHOST=$${SHEGONG_AMQP_VHOST-shegong}
+
 status: venv
-	$(PY) -m services.common.status
+	$(VHOST) $(PY) -m services.common.status
 
 deadletters: venv
-	$(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
+	$(VHOST) $(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
 
 deadletters-show: venv
-	$(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
+	$(VHOST) $(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
 
 # ID=<event id> replays one, ALL=1 every one; TO_EXCHANGE=1 to the original exchange
 deadletters-replay: venv
-	$(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
+	$(VHOST) $(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
 	  $(if $(SERVICE),--service $(SERVICE)) $(if $(TO_EXCHANGE),--to-exchange)
 
 # docker-compose.yml, the RabbitMQ definitions and deploy/k8s against their schemas
 validate-deploy: venv
 	$(PY) -m pytest -q tests/contract/test_deployment_files.py tests/contract/test_ops_deploy.py
 
+# var/ (the embedded store, logs, credentials) and make run's queues on its virtual host
 clean:
+	-test -x $(PY) && $(VHOST) $(PY) -m services.common.vhost clear
 	rm -rf var test-artifacts
 
 # The end-to-end benchmark (docs/performance.md); BENCH_PHASE_S=300 for the sustained run.

@@ -2,7 +2,10 @@
 
 1. the store: the embedded MongoDB-protocol server (nx-27017, file-backed under
    ``var/mongo``) unless MONGO_URI names a server;
-2. the broker: RabbitMQ at AMQP_URI, which must be reachable;
+2. the broker: RabbitMQ at AMQP_URI, which must be reachable, on a virtual host of its
+   own (``SHEGONG_AMQP_VHOST``, default ``shegong``, made when missing) unless AMQP_URI
+   names one; a new store while that virtual host holds messages of an earlier run
+   stops the start-up, naming them and ``make clean`` (services/common/vhost.py);
 3. the topology declared and casework's roster seeded, before anything publishes;
 4. development credentials in ``var/dev-credentials.json``;
 5. each service's Nameko worker and gunicorn API as separate processes; each worker
@@ -25,11 +28,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.common import auth, config, mongo  # noqa: E402
+from services.common import auth, config, mongo, vhost  # noqa: E402
 from services.common.bootstrap import declare  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
@@ -106,6 +112,36 @@ def write_credentials(settings):
     return path
 
 
+def own_vhost(settings):
+    """make run's virtual host (services/common/vhost.py): made when missing; a new store
+    next to queued messages of an earlier run: refuse to start, unless told to go on."""
+    broker = urlparse(settings.amqp_uri)
+    where = settings.amqp_uri.split("@")[-1]
+    if not port_in_use(broker.hostname or "127.0.0.1", broker.port or 5672):
+        fail(f"RabbitMQ is not reachable at {where}; start it "
+             "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+    try:
+        if vhost.ensure(settings):
+            say(f"broker: virtual host {settings.amqp_vhost!r} made")
+    except requests.RequestException:
+        say("the RabbitMQ management API is not reachable (RABBIT_API_URI): the virtual host "
+            "is neither made nor checked for messages of an earlier run")
+        if not broker_reachable(settings.amqp_uri):
+            fail(f"RabbitMQ refuses {where}; make the virtual host: `rabbitmqctl add_vhost "
+                 f"{settings.amqp_vhost}` and `rabbitmqctl set_permissions -p "
+                 f"{settings.amqp_vhost} {broker.username or 'guest'} '.*' '.*' '.*'`")
+        return
+    if not broker_reachable(settings.amqp_uri):
+        fail(f"RabbitMQ is not reachable at {where}; start it "
+             "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+    found = vhost.stale(settings)
+    if found and not settings.accept_queued:
+        fail(vhost.refusal(settings, found))
+    if found:
+        say(f"SHEGONG_ACCEPT_QUEUED=1: the new store consumes {sum(found.values())} queued "
+            "message(s) of an earlier run")
+
+
 def healthy(port):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
@@ -115,6 +151,8 @@ def healthy(port):
 
 
 def main():
+    # its own virtual host unless AMQP_URI names one (config.amqp_uri)
+    os.environ.setdefault("SHEGONG_AMQP_VHOST", config.LOCAL_AMQP_VHOST)
     settings = config.settings()
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
     log_dir = settings.var_dir / "log"
@@ -130,9 +168,8 @@ def main():
              "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT")
     try:
         start_store(settings, supervisor, env)
-        if not broker_reachable(settings.amqp_uri):
-            fail(f"RabbitMQ is not reachable at {settings.amqp_uri.split('@')[-1]}; start it "
-                 "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+        settings = config.settings()  # MONGO_URI: the store just started
+        own_vhost(settings)
         env["SHEGONG_TOKEN_SECRET"] = os.environ["SHEGONG_TOKEN_SECRET"] = token_secret(settings)
         settings = config.settings()
         declare(settings)

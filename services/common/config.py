@@ -7,6 +7,7 @@ can set the environment and then build a fresh ``Settings``.
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlparse, urlunparse
 
 SERVICES = ("intake", "casework", "notifications", "reporting")
 
@@ -15,6 +16,53 @@ DEFAULT_PORTS = {"intake": 8001, "casework": 8002, "notifications": 8003, "repor
 
 # Handler retries before a dead letter (ms); the one default, used wherever delays are read.
 DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000)
+
+
+# `make run`'s own virtual host when neither AMQP_URI nor SHEGONG_AMQP_VHOST names one
+LOCAL_AMQP_VHOST = "shegong"
+
+
+def amqp_uri(env) -> str:
+    """AMQP_URI; when it names no virtual host (its path is empty or "/"), the one named
+    by SHEGONG_AMQP_VHOST, if set. ``%2F`` names the default virtual host explicitly."""
+    uri = env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    vhost = env.get("SHEGONG_AMQP_VHOST", "").strip()
+    parsed = urlparse(uri)
+    if vhost and parsed.path in ("", "/"):
+        return urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
+    return uri
+
+
+def vhost_of(uri: str) -> str:
+    return unquote(urlparse(uri).path[1:]) or "/"
+
+
+# what SHEGONG_REPLICAS may name: each service's worker and API
+PROCESS_KINDS = ("worker", "api")
+MAX_REPLICAS = 16
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``casework-worker=2,intake-api=2`` -> {"casework-worker": 2, "intake-api": 2};
+    ValueError with what is wrong otherwise."""
+    known = [f"{s}-{kind}" for s in SERVICES for kind in PROCESS_KINDS]
+    counts: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, number = (x.strip() for x in part.partition("="))
+        if not equals:
+            raise ValueError(f"SHEGONG_REPLICAS: {part!r} is not <process>=<count>")
+        if name not in known:
+            raise ValueError(f"SHEGONG_REPLICAS: unknown process {name!r} (one of "
+                             f"{', '.join(known)})")
+        if name in counts:
+            raise ValueError(f"SHEGONG_REPLICAS: {name} is given twice")
+        if not number.isdigit() or not 1 <= int(number) <= MAX_REPLICAS:
+            raise ValueError(f"SHEGONG_REPLICAS: {name}={number!r}: the count must be a whole "
+                             f"number from 1 to {MAX_REPLICAS}")
+        counts[name] = int(number)
+    return counts
 
 
 def _ints(text):
@@ -65,6 +113,14 @@ class Settings:
     # reporting: the most events one projection pass reads and projects (measured:
     # benchmarks/reporting.py; under load the passes grow up to it)
     reporting_pass_size: int = 1000
+    # make run: go on when a new store meets queued messages; instances per process
+    accept_queued: bool = False
+    replicas: str = ""
+
+    @property
+    def amqp_vhost(self):
+        """The virtual host of ``amqp_uri`` ("/" when it names none)."""
+        return vhost_of(self.amqp_uri)
 
     def database_name(self, service):
         """Each service owns one database; no service opens another's."""
@@ -113,7 +169,7 @@ def settings(env=None):
         for name, default in DEFAULT_PORTS.items()
     }
     return Settings(
-        amqp_uri=env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+        amqp_uri=amqp_uri(env),
         mongo_uri=env.get("MONGO_URI", "mongodb://127.0.0.1:27017/"),
         db_prefix=env.get("SHEGONG_DB_PREFIX", "shegong"),
         var_dir=var_dir,
@@ -161,6 +217,9 @@ def settings(env=None):
         token_ttl_s=int(env.get("SHEGONG_TOKEN_TTL_S", str(12 * 3600))),
         token_revocations_file=env.get("SHEGONG_TOKEN_REVOCATIONS_FILE",
                                        str(var_dir / "token-revocations.json")),
+        accept_queued=env.get("SHEGONG_ACCEPT_QUEUED", "0") == "1",
+        # make run: "casework-worker=2,intake-api=2" (parse_replicas says what is wrong)
+        replicas=env.get("SHEGONG_REPLICAS", ""),
     )
 
 

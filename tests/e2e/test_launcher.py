@@ -29,7 +29,7 @@ def test_an_unreachable_broker_is_named_and_nothing_is_left_running(tmp_path):
                  SHEGONG_EMBEDDED_MONGO_PORT=str(store_port))
     assert ran.returncode == 1
     assert "store: embedded nx-27017" in ran.stdout  # it had started the store ...
-    assert "RabbitMQ is not reachable at 127.0.0.1:1/" in ran.stdout
+    assert "RabbitMQ is not reachable at 127.0.0.1:1/shegong" in ran.stdout
     with socket.socket() as probe:                 # ... and stopped it again
         assert probe.connect_ex(("127.0.0.1", store_port)) != 0
 
