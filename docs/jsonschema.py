@@ -12,6 +12,9 @@ from services.common.envelope import EnvelopeSchema
 KNOWN_CHECKS = {
     "services.common.fields._instant_validator":
         "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",
+    "services.common.envelope.json_media_type":
+        "a JSON media type, compared by type: application/json (parameters such as "
+        "charset=utf-8 allowed) or a +json type",
     "services.common.envelope.EnvelopeSchema._time_has_offset":
         "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",
 }

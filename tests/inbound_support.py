@@ -2,6 +2,7 @@
 publishing them to the inbound exchange, and watching what intake publishes."""
 import uuid
 
+import amqp
 from kombu import Connection, Exchange, Queue
 
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE
@@ -102,3 +103,21 @@ def dead_letters(amqp_uri, service="intake"):
         while (message := queue.get(no_ack=True)) is not None:
             found.append((message.headers, message.body))
     return found
+
+
+def publish_raw(amqp_uri, body, content_type=None, headers=None, system=None, routing_key="x",
+                content_encoding=None):
+    """Publish bytes exactly as given, with only the properties named (no content type at
+    all when ``content_type`` is None: kombu's producer would name one)."""
+    headers = dict(headers or {})
+    if system:
+        headers[API_KEY_HEADER] = KEYS[system]
+    with Connection(amqp_uri) as connection:
+        channel = connection.default_channel
+        properties = {"delivery_mode": 2}
+        if content_type is not None:
+            properties["content_type"] = content_type
+        if content_encoding is not None:
+            properties["content_encoding"] = content_encoding
+        message = amqp.Message(body, application_headers=headers, **properties)
+        channel.basic_publish(message, exchange=INBOUND_EXCHANGE, routing_key=routing_key)

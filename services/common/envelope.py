@@ -13,7 +13,7 @@ import kombu.serialization
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from services.common import clock
+from services.common import clock, mediatypes
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -34,6 +34,18 @@ class InvalidEvent(Exception):
         self.fields = fields or {}
 
 
+def json_media_type(value: str) -> None:
+    """A ``datacontenttype`` validator: a JSON media type, compared by type
+    (``application/json; charset=utf-8`` is JSON)."""
+    try:
+        media = mediatypes.parse(value)
+    except mediatypes.MediaTypeError as exc:
+        raise ValidationError(str(exc)) from None
+    if media is None or not media.is_json():
+        raise ValidationError("data must be JSON: application/json (parameters such as "
+                              "charset=utf-8 allowed)")
+
+
 class EnvelopeSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # other CloudEvents extensions are allowed and ignored
@@ -45,7 +57,7 @@ class EnvelopeSchema(Schema):
     time = fields.String(required=True)
     subject = fields.String(load_default=None, allow_none=True)
     datacontenttype = fields.String(load_default="application/json",
-                                    validate=validate.Equal("application/json"))
+                                    validate=json_media_type)
     data = fields.Dict(required=True)
     correlationid = fields.String(required=True, validate=validate.Length(min=1, max=200))
     causationid = fields.String(load_default=None, allow_none=True)

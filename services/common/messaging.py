@@ -105,10 +105,18 @@ class PoisonSafeQueueConsumer(QueueConsumer):
         consumers = super().get_consumers(consumer_cls, channel)
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(self._undecodable, provider)
+            if getattr(provider, "raw_body", False):
+                # The provider reads the body itself: kombu would refuse a content type
+                # it does not know by its exact name ("ContentDisallowed") before the
+                # provider could say what is really wrong with the message.
+                consumer.on_message = partial(self._undecoded, provider)
         return consumers
 
     def _undecodable(self, provider, message, exc):
         provider.dead_letter_undecodable(message, exc)
+
+    def _undecoded(self, provider, message):
+        self.handle_message(provider, message.body, message)
 
 
 class RetryingEventHandler(EventHandler):

@@ -24,6 +24,7 @@ from services.common import config
 from services.common.messaging import (
     DEAD_LETTER_EXCHANGE, PoisonSafeQueueConsumer, RetryingEventHandler, queue_type_arguments,
 )
+from services.intake.inbound_binding import AmqpDelivery
 from services.intake.systems import registry
 
 INBOUND_EXCHANGE = "shegong.inbound"
@@ -47,7 +48,9 @@ def inbound_topology(queue_type="classic"):
 
 
 class InboundEventConsumer(Consumer):
-    """Consumes ``shegong.inbound.intake``; the method gets ``(body, credentials)``.
+    """Consumes ``shegong.inbound.intake``; the method gets ``(delivery, credentials)``:
+    the message undecoded (an inbound_binding.AmqpDelivery: structured or binary mode,
+    any content type, read and refused with its real reason by the binding).
 
     Failures are handled as RetryingEventHandler handles them: an InvalidEvent is
     dead-lettered at once with its reason, an outage waits, anything else is retried
@@ -64,14 +67,21 @@ class InboundEventConsumer(Consumer):
         self.queue = inbound_queue(self._queue_type())
         super().setup()
 
+    raw_body = True  # the body is read by inbound_binding, whatever its content type
+
     def handle_message(self, body, message):
         message.shegong_started = time.monotonic()  # for the handler latency metric
         headers = message.headers or {}
         credentials = {"user_id": message.properties.get("user_id"),
                        "api_key": headers.get(API_KEY_HEADER)}
+        delivery = AmqpDelivery(body=body, content_type=message.content_type or None,
+                                content_encoding=message.content_encoding or None,
+                                headers={k: v for k, v in headers.items()
+                                         if k != API_KEY_HEADER})
         try:
             self.container.spawn_worker(
-                self, (body, credentials), {}, context_data=self.unpack_message_headers(message),
+                self, (delivery, credentials), {},
+                context_data=self.unpack_message_headers(message),
                 handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)

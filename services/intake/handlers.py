@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from services.common import clock
 from services.common.envelope import InvalidEvent, new_event
 from services.common.messaging import BrokerUnavailable
-from services.intake import domain, inbound
+from services.intake import domain, inbound, inbound_binding
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,13 @@ def authenticate_amqp(systems, envelope, credentials):
 
 
 def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
-    """An event from the inbound exchange; a refusal is an InvalidEvent (dead letter)."""
+    """An event from the inbound exchange; a refusal is an InvalidEvent (dead letter).
+
+    ``body``: the message as delivered (an AmqpDelivery, read by inbound_binding in
+    either content mode), or an event already decoded."""
     try:
+        if isinstance(body, inbound_binding.AmqpDelivery):
+            body = inbound_binding.from_amqp(body)
         system = authenticate_amqp(systems, inbound.parse_envelope(body), credentials)
         return receive_inbound(store, relay, system, body, pseudonym_key)
     except inbound.InboundRejected as exc:

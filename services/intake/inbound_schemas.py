@@ -2,6 +2,7 @@
 (structured JSON) whose ``data`` is one of the inbound types below."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from services.common.envelope import json_media_type
 from services.common.events import NeedSchema, RegisteredPerson, ResidentSchema
 from services.common.fields import Instant, StationId, Strict
 from services.common.vocabulary import NEED_TYPES
@@ -21,7 +22,7 @@ class InboundEnvelope(Schema):
     time = Instant(load_default=None, allow_none=True)
     subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     datacontenttype = fields.String(load_default="application/json",
-                                    validate=validate.Equal("application/json"))
+                                    validate=json_media_type)
     data = fields.Dict(required=True)
 
 

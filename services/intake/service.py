@@ -27,11 +27,12 @@ class IntakeService:
     log_context = LogContext()
 
     @inbound_events
-    def receive_inbound_event(self, body, credentials):
-        """An event from another government system: a request or a registry update, or a
-        dead letter with the reason (unknown type, invalid, not allowed)."""
-        handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, body, credentials,
-                                      config.settings().pseudonym_key)
+    def receive_inbound_event(self, delivery, credentials):
+        """An event from another government system (structured or binary mode): a request
+        or a registry update, or a dead letter with the reason (unreadable, unknown type,
+        invalid, not allowed)."""
+        handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, delivery,
+                                      credentials, config.settings().pseudonym_key)
 
     @handles(CASE_OPENED)
     def case_opened(self, body):

@@ -97,7 +97,7 @@ def test_a_type_the_system_may_not_send_is_403(intake, database):
 
 
 @pytest.mark.parametrize("body, content_type, status", [
-    ("{not json", SINGLE, 400), ("[]", BATCH, 400), ("{}", BATCH, 400),
+    ("{not json", SINGLE, 400), ("{}", BATCH, 400),
     ('{"a": 1}', "text/plain", 415), ("[1]", SINGLE, 400),
 ])
 def test_malformed_calls_are_refused(intake, database, body, content_type, status):
@@ -116,3 +116,58 @@ def test_an_invalid_event_alone_is_422_with_field_messages(intake, database):
 def test_plain_json_is_taken_as_one_event(intake):
     answer = send(intake, petition(), system="petition-office", content_type="application/json")
     assert answer.status_code == 202
+
+
+def test_an_empty_batch_is_answered_with_no_results_and_does_nothing(intake, observer, database):
+    answer = intake.post("/v1/events", data="[]", content_type=BATCH + "; charset=utf-8",
+                         headers={"X-Api-Key": KEYS["civil-affairs"]})
+    assert answer.status_code == 200 and answer.json == {"results": []}
+    assert stored(database) == 0 and observer.drain() == []
+
+
+@pytest.mark.parametrize("content_type, datacontenttype", [
+    (SINGLE + "; charset=utf-8", "application/json"),
+    (SINGLE + ";charset=UTF-8", "application/json; charset=utf-8"),
+    ("Application/CloudEvents+JSON", "application/json;charset=utf-8"),
+    ("application/json; charset=utf-8", "application/json; charset=utf-8"),
+])
+def test_media_types_with_parameters_are_understood(intake, database, content_type,
+                                                    datacontenttype):
+    event = {**referral(), "datacontenttype": datacontenttype}
+    answer = send(intake, event, content_type=content_type)
+    assert answer.status_code == 202, answer.json
+    batch = send(intake, [event], content_type=BATCH + "; charset=utf-8")
+    assert batch.status_code == 200 and batch.json["results"][0]["status"] == "duplicate"
+    assert stored(database) == 1
+
+
+def test_binary_mode_is_the_same_event_as_structured_mode(intake, database):
+    event = referral()
+    headers = {"X-Api-Key": KEYS["civil-affairs"], "ce-specversion": "1.0", "ce-id": event["id"],
+               "ce-source": event["source"], "ce-type": event["type"], "ce-time": event["time"]}
+    answer = intake.post("/v1/events", data=json.dumps(event["data"]),
+                         content_type="application/json; charset=utf-8", headers=headers)
+    assert answer.status_code == 202, answer.json
+    [result] = answer.json["results"]
+    again = send(intake, event)  # the same source and id, structured this time
+    assert again.status_code == 200 and again.json["results"][0]["status"] == "duplicate"
+    assert again.json["results"][0]["request_id"] == result["request_id"]
+    assert stored(database) == 1
+
+
+@pytest.mark.parametrize("headers, content_type, body, status, says", [
+    ({}, "text/plain", "{}", 415, "text/plain"),
+    ({"ce-specversion": "1.0"}, "text/plain", "hello", 415, "must be JSON"),
+    ({}, "application/cloudevents+json; charset=ebcdic-klingon", "{}", 400, "unknown charset"),
+    ({"ce-specversion": "1.0", "ce-source": "/suyu/civil-affairs",
+      "ce-type": "gov.suyu.civil_affairs.referral.v1"}, "application/json", "{}", 422,
+     "invalid CloudEvents"),
+    ({}, "application/cloudevents+json; charset", "{}", 415, "malformed parameters"),
+])
+def test_each_refusal_names_its_cause(intake, database, headers, content_type, body, status,
+                                      says):
+    answer = intake.post("/v1/events", data=body, content_type=content_type,
+                         headers={"X-Api-Key": KEYS["civil-affairs"], **headers})
+    assert answer.status_code == status, answer.json
+    assert says in answer.json["error"]["message"]
+    assert stored(database) == 0

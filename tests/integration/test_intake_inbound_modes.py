@@ -1,0 +1,95 @@
+"""The inbound exchange reads CloudEvents in structured and binary content mode (the
+AMQP binding's cloudEvents_ / cloudEvents: application properties), with media types
+compared by type (parameters understood), on the real broker and store; a message it
+cannot read is dead-lettered with its real cause."""
+import json
+import re
+
+import pytest
+
+from services.common.contracts import REQUEST_RECEIVED
+from services.intake.inbound_binding import NO_CONTENT_TYPE
+from services.intake.service import IntakeService
+from tests.inbound_support import (
+    Observer, checkin_missed, dead_letters, publish_raw, referral,
+)
+from tests.support import wait_until
+
+STRUCTURED = "application/cloudevents+json"
+
+
+@pytest.fixture
+def observer(settings, topology):
+    return Observer(settings.amqp_uri)
+
+
+@pytest.fixture
+def intake_worker(container_factory, settings, topology, database):
+    database("intake")
+    container = container_factory(IntakeService, settings.nameko_config())
+    container.start()
+    return container
+
+
+def received_ids(observer, count):
+    found = wait_until(lambda: len(events := observer.of_type(REQUEST_RECEIVED.type)) >= count
+                       and events, 20, message=f"{count} request.received")
+    return [event["data"]["source"]["event_id"] for event in found]
+
+
+def binary_properties(event, prefix="cloudEvents_"):
+    return {prefix + name: value for name, value in event.items()
+            if name not in ("data", "datacontenttype")}
+
+
+def test_structured_events_with_media_type_parameters_are_taken(intake_worker, observer,
+                                                                settings, database):
+    first = {**referral(), "datacontenttype": "application/json; charset=utf-8"}
+    second = checkin_missed()
+    publish_raw(settings.amqp_uri, json.dumps(first, ensure_ascii=False).encode(),
+                STRUCTURED + "; charset=utf-8", system="civil-affairs")
+    publish_raw(settings.amqp_uri, json.dumps(second).encode("utf-16"),
+                "Application/CloudEvents+JSON; Charset=UTF-16", system="elderly-care")
+    assert received_ids(observer, 2) == [first["id"], second["id"]]
+    assert dead_letters(settings.amqp_uri) == []
+
+
+@pytest.mark.parametrize("prefix", ["cloudEvents_", "cloudEvents:"])
+def test_binary_mode_is_the_same_event_as_structured_mode(intake_worker, observer, settings,
+                                                          database, prefix):
+    event = referral()
+    publish_raw(settings.amqp_uri, json.dumps(event["data"], ensure_ascii=False).encode(),
+                "application/json; charset=utf-8", binary_properties(event, prefix),
+                system="civil-affairs")
+    # the same source and id, structured: a duplicate, ignored
+    publish_raw(settings.amqp_uri, json.dumps(event, ensure_ascii=False).encode(), STRUCTURED,
+                system="civil-affairs")
+    marker = checkin_missed()
+    publish_raw(settings.amqp_uri, json.dumps(marker["data"]).encode(), None,
+                binary_properties(marker), system="elderly-care")  # no content type: JSON
+    assert received_ids(observer, 2) == [event["id"], marker["id"]]
+    assert database("intake")["requests"].count_documents({}) == 2
+    assert dead_letters(settings.amqp_uri) == []
+
+
+@pytest.mark.parametrize("content_type, properties, body, reason", [
+    (None, {}, b"{}", "unsupported_media_type: " + NO_CONTENT_TYPE),
+    ("text/plain", {}, b"{}", "unsupported_media_type: content type text/plain: expected"),
+    ("application/cloudevents+json; charset", {}, b"{}", "malformed parameters"),
+    ("text/plain", {"cloudEvents_id": "x"}, b"hi", "binary-mode data must be JSON"),
+    (STRUCTURED + "; charset=utf-8", {}, b"\xff{", "could not be decoded"),
+    ("application/json", {"cloudEvents_specversion": "1.0"}, b"{}", "invalid_event: invalid"),
+])
+def test_a_message_it_cannot_read_is_dead_lettered_with_its_real_cause(
+        intake_worker, observer, settings, database, content_type, properties, body, reason):
+    publish_raw(settings.amqp_uri, body, content_type, properties, system="civil-affairs")
+    [(headers, parked)] = wait_until(lambda: dead_letters(settings.amqp_uri), 20,
+                                     message="the dead letter")
+    assert re.search(re.escape(reason), headers["x-death-reason"]), headers["x-death-reason"]
+    assert "ContentDisallowed" not in headers["x-death-reason"]
+    assert headers["x-exception-type"] == "InvalidEvent"
+    assert parked == body  # parked as it came, for an operator to read or replay
+    assert database("intake")["requests"].count_documents({}) == 0
+    good = referral()
+    publish_raw(settings.amqp_uri, json.dumps(good).encode(), STRUCTURED, system="civil-affairs")
+    assert received_ids(observer, 1) == [good["id"]]
