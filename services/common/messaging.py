@@ -8,14 +8,14 @@ from functools import partial
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection
-from kombu.exceptions import OperationalError
+from kombu.exceptions import ContentDisallowed, OperationalError
 from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
 from services.common import clock, config, metrics
 from services.common.contracts import CATALOGUE
-from services.common.envelope import InvalidEvent
+from services.common.envelope import CONTENT_TYPE, InvalidEvent
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 from services.common.topology import (  # noqa: F401 - also this module's public names
@@ -153,8 +153,13 @@ class RetryingEventHandler(EventHandler):
         return (self.container.service_name, self.method_name, self.contract.type)
 
     def dead_letter_undecodable(self, message, exc):
-        reason = (f"body could not be decoded as {message.content_type or 'no content type'}: "
-                  f"{type(exc).__name__}")
+        content_type = message.content_type
+        if isinstance(exc, ContentDisallowed):  # kombu refused it by its content type's name
+            reason = (f"content type {content_type!r} is not accepted: expected {CONTENT_TYPE}"
+                      if content_type else f"no content type: expected {CONTENT_TYPE}")
+        else:
+            reason = (f"body could not be decoded as {content_type or 'no content type'}: "
+                      f"{type(exc).__name__}: {str(exc)[:200]}")
         self.handle_result(message, None, exc_info=(InvalidEvent, InvalidEvent(reason), None))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
