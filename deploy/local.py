@@ -8,7 +8,8 @@
    stops the start-up, naming them and ``make clean`` (services/common/vhost.py);
 3. the topology declared and casework's roster seeded, before anything publishes;
 4. development credentials in ``var/dev-credentials.json``;
-5. each service's Nameko worker and gunicorn API as separate processes; each worker
+5. each service's Nameko worker and gunicorn API as separate processes, as many
+   instances as ``SHEGONG_REPLICAS`` says (``casework-worker=2,intake-api=2``); each worker
    serves /metrics, /healthz and /readyz on its own port, its API's port + 100
    (8101 ... 8104) unless ``<SERVICE>_METRICS_PORT`` says otherwise; each API serves
    /metrics on its own port.
@@ -150,10 +151,46 @@ def healthy(port):
         return False
 
 
+def instance_log(log_dir, process, number):
+    """var/log/<process>.log for the first instance (as before replicas), -<n> after."""
+    return log_dir / (f"{process}.log" if number == 1 else f"{process}-{number}.log")
+
+
+def start_services(settings, supervisor, env, replicas, log_dir):
+    """Each service's worker instances and its API under supervision; returns [(worker
+    instance, its metrics port)]. A worker's instance n has its metrics on the first
+    one's port + 100 * (n - 1) (8102, 8202, ...). An API's replicas are gunicorn worker
+    processes of one master on the API's one port (the public ports stay 8001 ... 8004):
+    the master restarts a dead worker of its own, the supervisor a dead master."""
+    ports = []
+    for name in SERVICES:
+        first = settings.metrics_port(name)
+        for number in range(1, replicas.get(f"{name}-worker", 1) + 1):
+            port = first + 100 * (number - 1) if first else 0
+            ports += [(f"{name}-worker#{number}", port)] if port else []
+            supervisor.start(Spec(
+                f"{name}-worker#{number}", [sys.executable, "-m", "services.common.runner", name],
+                dict(env, **{f"{name.upper()}_METRICS_PORT": str(port)}),
+                instance_log(log_dir, f"{name}-worker", number), ROOT, info={"port": port}))
+        workers = settings.http_workers * replicas.get(f"{name}-api", 1)
+        supervisor.start(Spec(f"{name}-api#1", [
+            sys.executable, "-m", "gunicorn", WSGI_APPS[name],
+            "--bind", f"{settings.bind_host}:{settings.port(name)}",
+            "--worker-class", "gthread", "--threads", str(settings.http_threads),
+            "--workers", str(workers), "--graceful-timeout", "20",
+            "--no-control-socket"], dict(env), log_dir / f"{name}-api.log", ROOT,
+            info={"port": settings.port(name), "http_workers": workers}))
+    return ports
+
+
 def main():
     # its own virtual host unless AMQP_URI names one (config.amqp_uri)
     os.environ.setdefault("SHEGONG_AMQP_VHOST", config.LOCAL_AMQP_VHOST)
     settings = config.settings()
+    try:
+        replicas = config.parse_replicas(settings.replicas)
+    except ValueError as exc:
+        fail(str(exc))
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)
     log_dir = settings.var_dir / "log"
     supervisor = Supervisor(Policy(), say, state_file=settings.var_dir / "processes.json")
@@ -180,28 +217,18 @@ def main():
             # one metrics port per worker process (they all get the same environment)
             env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.local_metrics_port(name)))
         settings = config.settings(env)
-        for name in SERVICES:
-            supervisor.start(Spec(f"{name}-worker#1",
-                                  [sys.executable, "-m", "services.common.runner", name],
-                                  dict(env), log_dir / f"{name}-worker.log", ROOT))
-            supervisor.start(Spec(f"{name}-api#1", [
-                sys.executable, "-m", "gunicorn", WSGI_APPS[name],
-                "--bind", f"{settings.bind_host}:{settings.port(name)}",
-                "--worker-class", "gthread", "--threads", str(settings.http_threads),
-                "--workers", str(settings.http_workers), "--graceful-timeout", "20",
-                "--no-control-socket"], dict(env), log_dir / f"{name}-api.log", ROOT,
-                info={"port": settings.port(name)}))
+        ports = start_services(settings, supervisor, env, replicas, log_dir)
         for name in SERVICES:
             wait_for(lambda: healthy(settings.port(name)) or bool(supervisor.exited()), 30,
                      f"the {name} API")
-        for name in [n for n in SERVICES if settings.metrics_port(n)]:  # the workers too
-            wait_for(lambda: healthy(settings.metrics_port(name)) or bool(supervisor.exited()),
-                     30, f"the {name} worker")
+        for what, port in ports:  # every worker instance answers its probes too
+            wait_for(lambda: healthy(port) or bool(supervisor.exited()), 30, what)
         if supervisor.exited():
-            fail(f"process(es) exited during start: {supervisor.exited()}; see {settings.var_dir / 'log'}")
+            fail(f"process(es) exited during start: {supervisor.exited()}; see {log_dir}")
         for name in SERVICES:
             say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}   worker metrics "
-                f"http://{settings.metrics_host}:{settings.metrics_port(name)}/metrics")
+                + " ".join(f"http://{settings.metrics_host}:{port}/metrics"
+                           for what, port in ports if what.startswith(f"{name}-worker#")))
         say(f"logs in {log_dir}; a process that dies is restarted; Ctrl-C stops everything")
         say("ready")
         supervisor.run(lambda: bool(stop_requested))

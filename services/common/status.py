@@ -9,8 +9,9 @@
 - per queue (RabbitMQ management API, ``RABBIT_API_URI``, on the virtual host of
   ``AMQP_URI``): its type, messages ready, unacknowledged, and consumers;
 - per process that ``make run`` supervises (``var/processes.json``, written by
-  deploy/supervisor.py): each instance's pid, time up, restarts, state (running,
-  restarting, crash-looping) and how it last died.
+  deploy/supervisor.py): each instance (``casework-worker#2``; an API's replicas are
+  the ``http_workers`` of its one gunicorn master) with its pid, port, time up,
+  restarts, state (running, restarting, crash-looping) and how it last died.
 
 Where each is looked for: ``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
 ``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, or where
@@ -101,7 +102,8 @@ def supervised(settings):
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no file, a torn one, or a stale one whose make run is gone
     now = time.time()
-    return [{"process": p["name"], "pid": p["pid"], "up_s": round(now - p["started_at"])
+    return [{"process": p["name"], "pid": p["pid"], "port": p.get("port") or "-",
+             "http_workers": p.get("http_workers", "-"), "up_s": round(now - p["started_at"])
              if p["state"] != "restarting" else 0, "restarts": p["restarts"],
              "state": p["state"], "last_exit": p["last_exit"] or "-"}
             for p in state["processes"]]
@@ -152,8 +154,8 @@ def render(status):
     else:
         parts.append(table(status["queues"], ("queue", "type", "ready", "unacked", "consumers")))
     if status.get("processes"):
-        parts.append(table(status["processes"], ("process", "pid", "up_s", "restarts", "state",
-                                                 "last_exit")))
+        parts.append(table(status["processes"], ("process", "pid", "port", "http_workers", "up_s",
+                                                 "restarts", "state", "last_exit")))
     return "\n\n".join(parts)
 
 
