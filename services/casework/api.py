@@ -79,15 +79,23 @@ def _command(call, case_id, purpose, decide):
 
 @route(routes, "/v1/cases", query=CaseQuery, response=CaseList, errors=(403,))
 def list_cases(call):
-    """Cases of a station (staff: their own), newest first; the resident masked.
+    """Cases of a station (staff: their own), earliest deadline first; the resident masked.
 
-    ``assignee`` narrows to one worker's cases (a worker's own list: ``assignee=<me>``).
+    ``status`` and ``priority`` take several values (``status=assigned,accepted``);
+    ``assignee=me`` is the caller's own cases; ``overdue=true`` those past their
+    acceptance or resolution deadline; ``sort=opened`` newest first. Paged: pass the
+    answer's ``next_cursor`` as ``cursor``.
     """
     query = call.query
-    station = scoped_station(call.principal, query.get("station"))
-    cases = call.context.store.find(station, query.get("status"), query.get("request_id"),
-                                    query["limit"], query.get("assignee"))
-    return json_response(CaseList().dump({"cases": cases}))
+    assignee = query.get("assignee")
+    filters = {"station": scoped_station(call.principal, query.get("station")),
+               "statuses": query.get("status"), "priorities": query.get("priority"),
+               "request_id": query.get("request_id"),
+               "assignee": call.principal.id if assignee == "me" else assignee,
+               "overdue": query.get("overdue"), "now_ms": clock.to_ms(clock.now())}
+    cases, next_cursor = call.context.store.page(filters, query["sort"], query["limit"],
+                                                 query.get("cursor"))
+    return json_response(CaseList().dump({"cases": cases, "next_cursor": next_cursor}))
 
 
 @route(routes, "/v1/cases/<case_id>", response=CaseOut, errors=(403, 404))

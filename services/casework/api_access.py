@@ -38,9 +38,9 @@ def read_access_log(call):
     """Entries of the case access log in order (optionally of one case)."""
     _require_district_admin(call)
     query = call.query
-    entries = call.context.store.access_log.read(query.get("case_id"), query["after_seq"],
-                                                 query["limit"])
-    return json_response(AccessList().dump({"entries": entries}))
+    entries, next_cursor = call.context.store.access_log.page(
+        query.get("case_id"), query["after_seq"], query["limit"], query.get("cursor"))
+    return json_response(AccessList().dump({"entries": entries, "next_cursor": next_cursor}))
 
 
 @route(routes, "/v1/access-log/verify", response=AccessVerification, errors=(403,))

@@ -88,8 +88,9 @@ def hold_activity(call, station):
 @route(routes, "/v1/stations/<station>/programs", query=ProgramQuery, response=ProgramList,
        errors=(403, 404))
 def list_programs(call, station):
-    """What the station has recorded, newest first (optionally one kind)."""
+    """What the station has recorded, newest first (optionally one kind); paged with
+    ``cursor``/``next_cursor``."""
     station = _station(call, station)
-    records = call.context.store.programs.find(station, call.query.get("kind"),
-                                               call.query["limit"])
-    return json_response(ProgramList().dump({"records": records}))
+    records, next_cursor = call.context.store.programs.page(
+        station, call.query.get("kind"), call.query["limit"], call.query.get("cursor"))
+    return json_response(ProgramList().dump({"records": records, "next_cursor": next_cursor}))

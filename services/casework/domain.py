@@ -121,6 +121,11 @@ class Case:
     def is_open(self):
         return self.status in OPEN_STATUSES
 
+    @property
+    def due_ms(self):
+        """The deadline it works against now (domain_sla.current_due_ms)."""
+        return domain_sla.current_due_ms(self.status, self.accept_due_ms, self.resolve_due_ms)
+
     def ref(self):
         return {"case_id": self.case_id, "request_id": self.request_id, "station": self.station,
                 "status": self.status}

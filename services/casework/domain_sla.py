@@ -60,3 +60,17 @@ def breaches(status, accept_due_ms, resolve_due_ms, breached, now_ms):
     """The clocks that have run out at ``now_ms`` (each reported once)."""
     return [(kind, due) for kind, due in pending(status, accept_due_ms, resolve_due_ms, breached)
             if due <= now_ms]
+
+
+NO_DUE_MS = 2 ** 53 - 1   # sorts after every real due time (cases with no clock running)
+
+
+def current_due_ms(status: str, accept_due_ms: int, resolve_due_ms: int) -> int:
+    """The deadline the case is working against now: acceptance while it waits to be
+    accepted, else resolution while it is open; NO_DUE_MS when no clock runs. A case
+    is overdue when this is past, whether or not the timer has noticed yet."""
+    if status in ACCEPTANCE_RUNS and accept_due_ms is not None:
+        return accept_due_ms
+    if status in RESOLUTION_RUNS and resolve_due_ms is not None:
+        return resolve_due_ms
+    return NO_DUE_MS

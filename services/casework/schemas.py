@@ -4,20 +4,31 @@ from datetime import datetime, timezone
 from marshmallow import Schema, fields, validate
 
 from services.common import clock
+from services.casework.domain_sla import NO_DUE_MS
 
 from services.common.fields import Strict
+from services.common.paging import Cursor, ValueList
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import (
-    ACTION_TYPES, CANCEL_REASONS, CASE_STATUSES, stations,
+    ACTION_TYPES, CANCEL_REASONS, CASE_STATUSES, PRIORITIES, stations,
 )
 
 
 class CaseQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
-    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    status = ValueList(CASE_STATUSES)
+    priority = ValueList(PRIORITIES)
     request_id = fields.String(validate=validate.Length(max=200))
     assignee = fields.String(validate=validate.Length(max=100),
-                             metadata={"description": "a worker's id: the cases they own"})
+                             metadata={"description": "a worker's id, or ``me``: the cases "
+                                                      "they own"})
+    overdue = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "true: only cases past their acceptance or resolution deadline"})
+    sort = fields.String(load_default="due", validate=validate.OneOf(("due", "opened")),
+                         metadata={"description": "due: earliest deadline first (cases with "
+                                                  "no clock running last); opened: newest "
+                                                  "first"})
+    cursor = Cursor()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -95,6 +106,16 @@ class CaseSummaryOut(Schema):
     accepted_at = fields.String(allow_none=True)
     resolved_at = fields.String(allow_none=True)
     version = fields.Integer()
+    due_at = fields.Method("_due_at", metadata={
+        "description": "the deadline the case works against now (acceptance, then "
+                       "resolution); null when no clock runs"})
+    overdue = fields.Method("_overdue")
+
+    def _due_at(self, case):
+        return None if case.due_ms == NO_DUE_MS else _instant(case.due_ms)
+
+    def _overdue(self, case):
+        return case.due_ms <= clock.to_ms(clock.now())
 
     def _masked_resident(self, case):
         return {"name": mask_name(case.resident["name"]),
@@ -125,6 +146,8 @@ class ReferralOut(Schema):
 
 class CaseList(Schema):
     cases = fields.List(fields.Nested(CaseSummaryOut))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as ``cursor`` for the next page; null on the last page"})
 
 
 class CaseOut(CaseSummaryOut):

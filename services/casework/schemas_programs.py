@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
 from services.common.fields import Phone, Strict
+from services.common.paging import Cursor
 from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS
 
 
@@ -54,6 +55,7 @@ class ActivityCommand(ProgramCommand):
 class ProgramQuery(Strict):
     kind = fields.String(validate=validate.OneOf(
         ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")))
+    cursor = Cursor()
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
 
 
@@ -69,6 +71,8 @@ class ProgramOut(Schema):
 
 class ProgramList(Schema):
     records = fields.List(fields.Nested(ProgramOut))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as ``cursor`` for the next page; null on the last page"})
 
 
 class RosterQuery(Strict):
@@ -92,6 +96,7 @@ class RosterOut(Schema):
 class AccessQuery(Strict):
     case_id = fields.String(validate=validate.Length(max=200))
     after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = Cursor()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -109,6 +114,8 @@ class AccessEntryOut(Schema):
 
 class AccessList(Schema):
     entries = fields.List(fields.Nested(AccessEntryOut))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as ``cursor`` for the next page; null on the last page"})
 
 
 class AccessVerification(Schema):

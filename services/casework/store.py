@@ -10,7 +10,7 @@ from dataclasses import asdict, fields
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.common import clock, outbox
+from services.common import clock, outbox, paging
 from services.casework.domain import OPEN_STATUSES, Calendar, Case, StaleCase, Worker
 from services.casework.store_records import AccessLog, ProgramStore, ResidentStore
 
@@ -24,6 +24,7 @@ def _document(case):
     for name in TUPLE_FIELDS:
         document[name] = list(getattr(case, name))
     document["_id"] = case.case_id
+    document["due_sort_ms"] = case.due_ms   # derived, for the lists sorted by due time
     return document
 
 
@@ -57,6 +58,9 @@ class CaseStore:
         # the compound index serves and this one is merely redundant.
         self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
+        self.cases.create_index("due_sort_ms")  # lists by due time, overdue=true
+        self.cases.create_index("opened_at")
+        self._backfill_due_sort()
         outbox.ensure_indexes(self.cases)
         self.workers.create_index("station")
         self.residents.ensure_indexes()
@@ -115,6 +119,33 @@ class CaseStore:
                   ("assignee.id", assignee)) if value}
         cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
         return [_case(document) for document in cursor]
+
+    # the orders a list of cases may take: name -> (field, descending)
+    ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
+
+    def page(self, filters, order="due", limit=100, cursor=None):
+        """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
+        priorities, request_id, assignee, overdue (True: past their current deadline at
+        ``now_ms``; False: not past it)."""
+        query = {}
+        for key, field in (("station", "station"), ("request_id", "request_id"),
+                           ("assignee", "assignee.id")):
+            if filters.get(key):
+                query[field] = filters[key]
+        for key, field in (("statuses", "status"), ("priorities", "priority")):
+            if filters.get(key):
+                query[field] = {"$in": list(filters[key])}
+        if filters.get("overdue") is not None:
+            query["due_sort_ms"] = {"$lte" if filters["overdue"] else "$gt": filters["now_ms"]}
+        field, descending = self.ORDERS[order]
+        return paging.page(self.cases, query, order, field, descending, limit, cursor,
+                           {"outbox": 0}, _case)
+
+    def _backfill_due_sort(self):
+        """Cases stored before ``due_sort_ms`` existed get it (once; later writes keep it)."""
+        for document in self.cases.find({"due_sort_ms": {"$exists": False}}, {"outbox": 0}):
+            self.cases.update_one({"_id": document["_id"]},
+                                  {"$set": {"due_sort_ms": _case(document).due_ms}})
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""

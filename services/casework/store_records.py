@@ -3,7 +3,7 @@ hash-chained access log and the station programs (each its own collection)."""
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common import outbox
+from services.common import outbox, paging
 from services.casework import domain_access
 
 APPEND_ATTEMPTS = 50
@@ -93,6 +93,13 @@ class AccessLog:
             query["case_id"] = case_id
         return list(self.entries.find(query, {"_id": 0}, sort=[("seq", ASCENDING)], limit=limit))
 
+    def page(self, case_id=None, after_seq=0, limit=100, cursor=None):
+        """``(entries, next_cursor)`` in ``seq`` order."""
+        query = {"seq": {"$gt": after_seq}}
+        if case_id:
+            query["case_id"] = case_id
+        return paging.page(self.entries, query, "seq", "seq", False, limit, cursor)
+
     def verify(self, batch=500):
         """Walk the whole chain in order; the first entry that does not hold is reported."""
         previous, checked = None, 0
@@ -131,3 +138,9 @@ class ProgramStore:
         query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
         return list(self.records.find(query, {"outbox": 0}, sort=[("recorded_ms", DESCENDING)],
                                       limit=limit))
+
+    def page(self, station=None, kind=None, limit=200, cursor=None):
+        """``(records, next_cursor)``, newest first."""
+        query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
+        return paging.page(self.records, query, "recorded", "recorded_ms", True, limit, cursor,
+                           {"outbox": 0})

@@ -1,0 +1,102 @@
+"""Keyset paging with an opaque cursor, for every list an API answers.
+
+A list is sorted on one field and then ``_id`` (unique, so the order is total). The
+cursor handed out with a page (``next_cursor``) is the sort key of its last item,
+base64url-encoded JSON together with the name of the order it belongs to; the next
+page is what sorts after it. Unlike an offset, a cursor neither skips nor repeats an
+item when items are added ahead of it meanwhile. Clients treat it as opaque.
+"""
+import base64
+import binascii
+import json
+from typing import Any, Callable, Iterable, Optional
+
+from marshmallow import ValidationError, fields, validate
+
+MAX_CURSOR_CHARS = 500
+
+
+class Cursor(fields.String):
+    """The ``cursor`` query parameter (opaque; checked when decoded)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Length(min=1, max=MAX_CURSOR_CHARS))
+        kwargs.setdefault("metadata", {"description": "the next_cursor of the previous page"})
+        super().__init__(**kwargs)
+
+
+def encode(order: str, key: Any, item_id: str) -> str:
+    """The cursor after an item whose sort key is ``key`` and ``_id`` is ``item_id``."""
+    raw = json.dumps([order, key, item_id], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def decode(cursor: str, order: str) -> tuple:
+    """``(key, item_id)`` of a cursor of this order; ValidationError on field ``cursor``
+    when it is not one (tampered, or from a list sorted another way)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        name, key, item_id = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationError({"cursor": ["not a cursor this list gave out"]}) from None
+    if name != order or not isinstance(item_id, str) \
+            or not (key is None or isinstance(key, (int, str))) or isinstance(key, bool):
+        raise ValidationError({"cursor": ["not a cursor of this list's order"]})
+    return key, item_id
+
+
+def after(field: str, descending: bool, cursor_key: Any, item_id: str) -> dict:
+    """The filter for the items that sort after ``(cursor_key, item_id)``."""
+    beyond = "$lt" if descending else "$gt"
+    return {"$or": [{field: {beyond: cursor_key}},
+                    {field: cursor_key, "_id": {beyond: item_id}}]}
+
+
+def page(collection: Any, query: dict, order: str, field: str, descending: bool,
+         limit: int, cursor: Optional[str] = None, projection: Optional[dict] = None,
+         convert: Callable[[dict], Any] = lambda document: document) -> tuple:
+    """One page of ``collection``: ``(items, next_cursor)``; next_cursor is None on the
+    last page. One more document than asked for is read to know whether there is more."""
+    if cursor:
+        key, item_id = decode(cursor, order)
+        query = {"$and": [query, after(field, descending, key, item_id)]} if query \
+            else after(field, descending, key, item_id)
+    direction = -1 if descending else 1
+    documents = list(collection.find(query, projection,
+                                     sort=[(field, direction), ("_id", direction)],
+                                     limit=limit + 1))
+    more = len(documents) > limit
+    documents = documents[:limit]
+    next_cursor = encode(order, _key(documents[-1], field), documents[-1]["_id"]) \
+        if more else None
+    return [convert(document) for document in documents], next_cursor
+
+
+def _key(document: dict, field: str) -> Any:
+    value: Any = document
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+class ValueList(fields.String):
+    """A query parameter taking one or several values, comma-separated
+    (``status=assigned,accepted``); loaded as a list, each value one of ``choices``."""
+
+    def __init__(self, choices: Iterable[str], **kwargs: Any) -> None:
+        self.choices = tuple(choices)
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"description": "one or more of " + ", ".join(self.choices)
+                              + ", comma-separated", **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 500:
+            raise ValidationError("too long")
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = sorted({part for part in values if part not in self.choices})
+        if unknown or not values:
+            raise ValidationError(f"must be one or more of {', '.join(self.choices)}, "
+                                  f"comma-separated (not {', '.join(unknown) or 'empty'})")
+        return list(dict.fromkeys(values))
