@@ -39,7 +39,8 @@ def read_access_log(call):
     _require_district_admin(call)
     query = call.query
     entries, next_cursor = call.context.store.access_log.page(
-        query.get("case_id"), query["after_seq"], query["limit"], query.get("cursor"))
+        query.get("case_id"), query["after_seq"], query["limit"], query.get("cursor"),
+        query.get("resident_ref"))
     return json_response(AccessList().dump({"entries": entries, "next_cursor": next_cursor}))
 
 

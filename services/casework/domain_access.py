@@ -10,12 +10,16 @@ import json
 
 GENESIS = "0" * 64
 CHAINED_FIELDS = ("seq", "case_id", "actor", "role", "station", "purpose", "at", "at_ms")
+# chained only when present: entries written before these fields existed keep their hash
+OPTIONAL_CHAINED_FIELDS = ("resident_ref",)
 
 
 def canonical(entry):
     """The entry's chained fields as canonical JSON: sorted keys, no spaces, UTF-8."""
-    return json.dumps({key: entry.get(key) for key in CHAINED_FIELDS}, sort_keys=True,
-                      ensure_ascii=False, separators=(",", ":"))
+    fields = {key: entry.get(key) for key in CHAINED_FIELDS}
+    fields.update({key: entry[key] for key in OPTIONAL_CHAINED_FIELDS
+                   if entry.get(key) is not None})
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def entry_hash(previous_hash, entry):

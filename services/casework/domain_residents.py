@@ -5,6 +5,10 @@ The registry is the only place where a resident's full personal data lives (name
 phone, ID number, emergency contacts); cases keep the pseudonymous ``resident_ref``
 and a masked copy.
 """
+import re
+
+from services.common.privacy import mask_id_number, mask_name, mask_phone
+
 FLAG_CATEGORIES = ("living_alone", "key_concern", "no_family_nearby")
 
 
@@ -57,3 +61,44 @@ def from_request(current, request, at):
 def flags(record):
     """The categories the registry knows for a resident (triage adds them to the request's)."""
     return tuple((record or {}).get("categories", ()))
+
+
+# Roles that see residents' personal data in full in lists and exports; every other
+# role sees it masked there, and in full only by opening one resident or case (a read
+# that is recorded in the access log).
+FULL_DATA_ROLES = ("station_head", "district_admin")
+ID_NUMBER_TEXT = re.compile(r"^\d{17}[\dXx]$")
+DIGITS = re.compile(r"^\d{3,11}$")
+
+
+def sees_in_full(role: str) -> bool:
+    return role in FULL_DATA_ROLES
+
+
+def search_filter(text: str) -> dict:
+    """The store filter for a search: an ID number is matched whole, digits against the
+    phone (any part: staff often know the last four), anything else against the name."""
+    text = text.strip()
+    if ID_NUMBER_TEXT.match(text):
+        return {"id_number": text.upper()}
+    if DIGITS.match(text):
+        return {"phone": {"$regex": re.escape(text)}}
+    return {"name": {"$regex": re.escape(text)}}
+
+
+def view(record: dict, full: bool) -> dict:
+    """A resident as shown to staff: in full, or with name, phone, ID number and the
+    emergency contacts masked."""
+    shown = {"resident_ref": record["_id"], "station": record.get("station"),
+             "categories": list(record.get("categories", ())),
+             "key_person": record.get("key_person"), "updated_at": record.get("updated_at")}
+    contacts = [dict(contact) for contact in record.get("emergency_contacts", ())]
+    if full:
+        return {**shown, "name": record.get("name"), "phone": record.get("phone"),
+                "id_number": record.get("id_number"), "emergency_contacts": contacts}
+    return {**shown, "name": mask_name(record.get("name")),
+            "phone": mask_phone(record.get("phone")),
+            "id_number": mask_id_number(record.get("id_number")),
+            "emergency_contacts": [{**contact, "name": mask_name(contact.get("name")),
+                                    "phone": mask_phone(contact.get("phone"))}
+                                   for contact in contacts]}

@@ -95,6 +95,7 @@ class RosterOut(Schema):
 
 class AccessQuery(Strict):
     case_id = fields.String(validate=validate.Length(max=200))
+    resident_ref = fields.String(validate=validate.Length(max=200))
     after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
     cursor = Cursor()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
@@ -102,7 +103,8 @@ class AccessQuery(Strict):
 
 class AccessEntryOut(Schema):
     seq = fields.Integer()
-    case_id = fields.String()
+    case_id = fields.String(allow_none=True)
+    resident_ref = fields.String(allow_none=True)
     actor = fields.String()
     role = fields.String()
     station = fields.String(allow_none=True)

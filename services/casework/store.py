@@ -242,10 +242,19 @@ class CaseStore:
                         {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()})
 
     # -- access log ----------------------------------------------------------------
-    def record_access(self, case_id, principal, purpose, station=None):
-        """Append a read of a case's personal data to the hash-chained access log."""
+    def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):
+        """Append a read of a case's (or, with ``resident_ref``, a resident's) personal
+        data to the hash-chained access log."""
         now = clock.now()
-        return self.access_log.append({"case_id": case_id, "actor": principal.id,
-                                       "role": principal.role, "station": station,
-                                       "purpose": purpose, "at": clock.iso(now),
-                                       "at_ms": clock.to_ms(now)})
+        entry = {"case_id": case_id, "actor": principal.id, "role": principal.role,
+                 "station": station, "purpose": purpose, "at": clock.iso(now),
+                 "at_ms": clock.to_ms(now)}
+        if resident_ref:
+            entry["resident_ref"] = resident_ref
+        return self.access_log.append(entry)
+
+    def cases_of_resident(self, refs, limit=200):
+        """The cases of a resident (all their refs), newest first."""
+        return [_case(document) for document in self.cases.find(
+            {"resident_ref": {"$in": list(refs)}}, {"outbox": 0},
+            sort=[("opened_at", DESCENDING)], limit=limit)]

@@ -4,7 +4,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox, paging
-from services.casework import domain_access
+from services.casework import domain_access, domain_residents
 
 APPEND_ATTEMPTS = 50
 
@@ -23,6 +23,20 @@ class ResidentStore:
     def ensure_indexes(self):
         self.records.create_index("id_number")
         self.records.create_index("phone")
+        self.records.create_index("station")
+        self.aliases.create_index("resident")
+
+    def search(self, station=None, text=None, limit=20, cursor=None):
+        """``(records, next_cursor)``: a station's residents (None: all) whose name holds
+        ``text``, whose phone holds its digits, or whose ID number it is."""
+        query = {"station": station} if station else {}
+        if text:
+            query = {**query, **domain_residents.search_filter(text)}
+        return paging.page(self.records, query, "ref", "_id", False, limit, cursor)
+
+    def refs_of(self, record_id):
+        """Every ref the resident is known by: the record's and its aliases."""
+        return [record_id] + [alias["_id"] for alias in self.aliases.find({"resident": record_id})]
 
     def get(self, resident_ref):
         record = self.records.find_one({"_id": resident_ref})
@@ -73,6 +87,7 @@ class AccessLog:
     def ensure_indexes(self):
         self.entries.create_index("seq", unique=True)
         self.entries.create_index("case_id")
+        self.entries.create_index("resident_ref")
 
     def last(self):
         return self.entries.find_one({"seq": {"$gte": 1}}, sort=[("seq", DESCENDING)])
@@ -93,11 +108,13 @@ class AccessLog:
             query["case_id"] = case_id
         return list(self.entries.find(query, {"_id": 0}, sort=[("seq", ASCENDING)], limit=limit))
 
-    def page(self, case_id=None, after_seq=0, limit=100, cursor=None):
+    def page(self, case_id=None, after_seq=0, limit=100, cursor=None, resident_ref=None):
         """``(entries, next_cursor)`` in ``seq`` order."""
         query = {"seq": {"$gt": after_seq}}
         if case_id:
             query["case_id"] = case_id
+        if resident_ref:
+            query["resident_ref"] = resident_ref
         return paging.page(self.entries, query, "seq", "seq", False, limit, cursor)
 
     def verify(self, batch=500):

@@ -48,6 +48,8 @@ def decode(cursor: str, order: str) -> tuple:
 def after(field: str, descending: bool, cursor_key: Any, item_id: str) -> dict:
     """The filter for the items that sort after ``(cursor_key, item_id)``."""
     beyond = "$lt" if descending else "$gt"
+    if field == "_id":
+        return {"_id": {beyond: item_id}}
     return {"$or": [{field: {beyond: cursor_key}},
                     {field: cursor_key, "_id": {beyond: item_id}}]}
 
@@ -62,9 +64,8 @@ def page(collection: Any, query: dict, order: str, field: str, descending: bool,
         query = {"$and": [query, after(field, descending, key, item_id)]} if query \
             else after(field, descending, key, item_id)
     direction = -1 if descending else 1
-    documents = list(collection.find(query, projection,
-                                     sort=[(field, direction), ("_id", direction)],
-                                     limit=limit + 1))
+    sort = [(field, direction)] + ([("_id", direction)] if field != "_id" else [])
+    documents = list(collection.find(query, projection, sort=sort, limit=limit + 1))
     more = len(documents) > limit
     documents = documents[:limit]
     next_cursor = encode(order, _key(documents[-1], field), documents[-1]["_id"]) \
