@@ -132,6 +132,7 @@ class RetryingEventHandler(EventHandler):
     """
 
     queue_consumer = PoisonSafeQueueConsumer()
+    refusal_log_level = logging.ERROR  # an invalid event of our own making is a bug
 
     def __init__(self, contract, **kwargs):
         self.contract = contract
@@ -216,8 +217,9 @@ class RetryingEventHandler(EventHandler):
         if not permanent:
             headers["x-exception"] = mask_text("".join(traceback.format_exception(exc)))[-2000:]
         service = self.container.service_name
-        log.error("handler %s gave up on event %s after %d attempt(s): %s",
-                  self.queue.name, event_id, attempts, reason[:200])
+        level = self.refusal_log_level if permanent else logging.ERROR
+        log.log(level, "handler %s gave up on event %s after %d attempt(s): %s",
+                self.queue.name, event_id, attempts, reason[:200])
         self._republish(message, headers, dead_letter_exchange(), service,
                         declare=[dead_letter_queue(service, self._queue_type())])
         metrics.EVENTS_DEAD_LETTERED.labels(*self._labels()).inc()

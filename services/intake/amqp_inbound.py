@@ -12,6 +12,7 @@ Anything refused goes to ``shegong.dead-letter.intake`` with the reason in its h
 (the key header stripped), exactly like a failing event handler's message: the
 retrying and parking code is RetryingEventHandler's own.
 """
+import logging
 import time
 from functools import partial
 
@@ -21,6 +22,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from services.common import config
+from services.common.envelope import InvalidEvent
 from services.common.messaging import (
     DEAD_LETTER_EXCHANGE, PoisonSafeQueueConsumer, RetryingEventHandler, queue_type_arguments,
 )
@@ -89,9 +91,16 @@ class InboundEventConsumer(Consumer):
     def _labels(self):  # for the metrics RetryingEventHandler's methods record
         return (self.container.service_name, self.method_name, "inbound")
 
+    # Another system's event refused is its sender's to fix: a warning with the reason.
+    refusal_log_level = logging.WARNING
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if isinstance(result, InvalidEvent):  # returned, not raised: nameko logs no traceback
+            result, exc_info = None, (InvalidEvent, result, None)
+        return RetryingEventHandler.handle_result(self, message, worker_ctx, result, exc_info)
+
     # The retry / dead-letter behaviour, shared rather than copied.
     _queue_type = RetryingEventHandler._queue_type
-    handle_result = RetryingEventHandler.handle_result
     dead_letter_undecodable = RetryingEventHandler.dead_letter_undecodable
     _park = RetryingEventHandler._park
     _retry_later = RetryingEventHandler._retry_later

@@ -6,7 +6,7 @@ from services.common.contracts import (
     CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REOPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage
-from services.common.envelope import load_event
+from services.common.envelope import InvalidEvent, load_event
 from services.common.messaging import handles
 from services.intake import handlers
 from services.intake.amqp_inbound import Systems, inbound_events, inbound_topology
@@ -30,9 +30,13 @@ class IntakeService:
     def receive_inbound_event(self, delivery, credentials):
         """An event from another government system (structured or binary mode): a request
         or a registry update, or a dead letter with the reason (unreadable, unknown type,
-        invalid, not allowed)."""
-        handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, delivery,
-                                      credentials, config.settings().pseudonym_key)
+        invalid, not allowed): a refusal is returned, so it is logged as a warning with
+        its reason rather than as an error with a traceback."""
+        try:
+            handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, delivery,
+                                          credentials, config.settings().pseudonym_key)
+        except InvalidEvent as refused:
+            return refused
 
     @handles(CASE_OPENED)
     def case_opened(self, body):

@@ -3,6 +3,7 @@ AMQP binding's cloudEvents_ / cloudEvents: application properties), with media t
 compared by type (parameters understood), on the real broker and store; a message it
 cannot read is dead-lettered with its real cause."""
 import json
+import logging
 import re
 
 import pytest
@@ -93,3 +94,20 @@ def test_a_message_it_cannot_read_is_dead_lettered_with_its_real_cause(
     good = referral()
     publish_raw(settings.amqp_uri, json.dumps(good).encode(), STRUCTURED, system="civil-affairs")
     assert received_ids(observer, 1) == [good["id"]]
+
+
+def test_a_refused_event_is_a_warning_with_its_reason_not_an_error_with_a_traceback(
+        intake_worker, observer, settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    publish_raw(settings.amqp_uri, b"{}", None, {}, system="civil-affairs")
+    publish_raw(settings.amqp_uri, json.dumps({**referral(), "type": "gov.suyu.nothing.v1"})
+                .encode(), STRUCTURED, system="civil-affairs")
+    parked = []
+    wait_until(lambda: parked.extend(dead_letters(settings.amqp_uri)) or len(parked) == 2,
+               20, message="two dead letters")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and r.name == "services.common.messaging"]
+    assert any(NO_CONTENT_TYPE in text for text in warnings), warnings
+    assert any("unknown_type" in text for text in warnings), warnings
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith("nameko")]
