@@ -15,6 +15,9 @@ sets, ``$max`` progress marks): a batch reports success or one error for all.
 if one is lost, the relay publishes again and the consumers ignore the repeat) without
 waiting; they go with the next batch, at most ``linger_s`` later, so a busy process
 writes its marks a few at a time instead of one round trip each.
+``GroupInsert`` (``inserter``) does the same for inserts whose callers need to know, per
+document, whether it was new (claims, new aggregates): one unordered ``insert_many``
+per batch, duplicates reported to their own caller.
 Under eventlet (the Nameko workers) the thread is a green thread; in gunicorn's
 gthread workers a real one, started lazily after the fork.
 """
@@ -22,6 +25,8 @@ import logging
 import os
 import threading
 import time
+
+from pymongo.errors import BulkWriteError, OperationFailure
 
 log = logging.getLogger(__name__)
 
@@ -115,4 +120,103 @@ def writer(collection):
         found = _writers.get(key)
         if found is None or found.collection.database.client is not collection.database.client:
             found = _writers[key] = GroupCommit(collection)
+        return found
+
+
+class _Inserts:
+    __slots__ = ("documents", "done", "error", "results")
+
+    def __init__(self, documents):
+        self.documents, self.done = documents, threading.Event()
+        self.error, self.results = None, None
+
+
+class GroupInsert:
+    """Concurrent inserts into one collection share one unordered ``insert_many``, and
+    each caller hears the fate of each of its own documents: inserted, or refused as a
+    duplicate key (another error fails only that caller). The flusher takes what
+    arrived in the last ``wait_s`` (the HTTP threads' requests of the last ~2 ms), so
+    N requests at a time cost the store one command instead of N. A failure of the
+    whole command (the store down) fails every caller of that batch and writes nothing
+    of theirs that they are told about as written.
+    """
+
+    def __init__(self, collection, wait_s: float = 0.002, max_batch: int = 500) -> None:
+        self.collection, self.wait_s, self.max_batch = collection, wait_s, max_batch
+        self._queue: list = []
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._flush_forever, daemon=True,
+                                        name=f"group-insert {collection.full_name}")
+        self._thread.start()
+
+    def insert(self, documents: list) -> list:
+        """Insert ``documents`` (each with its ``_id``) with whatever else arrives now;
+        returns, per document, True if inserted or False if its key existed. Raises what
+        the batch's command raised (nothing of this call was written then)."""
+        pending = _Inserts(list(documents))
+        with self._wake:
+            self._queue.append(pending)
+            self._wake.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.results
+
+    def _take(self) -> list:
+        with self._wake:
+            while not self._queue:
+                self._wake.wait()
+            deadline = time.monotonic() + self.wait_s
+            while (sum(len(p.documents) for p in self._queue) < self.max_batch
+                   and (remaining := deadline - time.monotonic()) > 0):
+                self._wake.wait(remaining)
+            batch, count = [], 0
+            while self._queue and (not batch or count + len(self._queue[0].documents)
+                                   <= self.max_batch):
+                pending = self._queue.pop(0)
+                batch.append(pending)
+                count += len(pending.documents)
+            return batch
+
+    def _flush_forever(self) -> None:
+        while True:
+            batch = self._take()
+            documents = [d for p in batch for d in p.documents]
+            errors = {}
+            try:
+                # unordered: every document is tried and each failure listed by index
+                # (ordered, nx-27017 stops at the first and does not list the rest)
+                self.collection.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:
+                errors = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+            except Exception as exc:  # noqa: BLE001 - every caller of the batch hears it
+                for pending in batch:
+                    pending.error = exc
+            index = 0
+            for pending in batch:
+                if pending.error is None:
+                    results = []
+                    for _ in pending.documents:
+                        error = errors.get(index)
+                        if error is not None and error.get("code") not in DUPLICATE_KEY:
+                            pending.error = OperationFailure(error.get("errmsg", "write error"),
+                                                             error.get("code"), error)
+                        results.append(error is None)
+                        index += 1
+                    pending.results = results
+                else:
+                    index += len(pending.documents)
+                pending.done.set()
+
+
+DUPLICATE_KEY = (11000, 11001, 12582)
+
+
+def inserter(collection, wait_s: float = 0.002) -> GroupInsert:
+    """The process's group insert for ``collection`` (one flusher per collection)."""
+    key = ("insert", os.getpid(), id(collection.database.client), collection.full_name)
+    with _writers_lock:
+        found = _writers.get(key)
+        if found is None or found.collection.database.client is not collection.database.client:
+            found = _writers[key] = GroupInsert(collection, wait_s)
         return found

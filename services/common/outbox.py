@@ -40,10 +40,15 @@ def stage(document, envelopes):
     return {"outbox": outbox, "last_seq": last_seq, "outbox_pending": bool(outbox)}
 
 
+def new_document(document, envelopes):
+    """A new aggregate with its first events in its outbox, as it is inserted (pure)."""
+    return {**document, **stage({}, envelopes), "updated_ms": clock.to_ms(clock.now())}
+
+
 def insert_new(collection, document, envelopes):
     """Insert a new aggregate with its first events; None if its ``_id`` (or another
     unique key) exists already: the caller has met a retry or a concurrent twin."""
-    document = {**document, **stage({}, envelopes), "updated_ms": clock.to_ms(clock.now())}
+    document = new_document(document, envelopes)
     try:
         collection.insert_one(document)
     except DuplicateKeyError:
@@ -78,6 +83,10 @@ class OutboxRelay:
             log.warning("publishing %s %s deferred to the relay: %s", name, document["_id"],
                         type(exc).__name__)
             return 0
+
+    def publish_now_many(self, name, documents):
+        """The fast path for documents written together (a group commit's batch)."""
+        return sum(self.publish_now(name, document) for document in documents)
 
     def publish_pending(self, collection, document, wait=True):
         """Publish this document's unsent events in order and record the progress

@@ -67,7 +67,8 @@ def get_request(call, request_id):
 
 def create_app(settings=None):
     settings = settings or config.settings()
-    store = RequestStore(mongo.database(settings, "intake"))
+    store = RequestStore(mongo.database(settings, "intake"),
+                         settings.intake_commit_wait_ms / 1000)
     relay = OutboxRelay(EventPublisher(settings.amqp_uri),
                         {"requests": store.requests, "registry_updates": store.registry_updates},
                         settings.relay_grace_s)

@@ -31,13 +31,11 @@ def _events(request):
         raise ApiError(exc.status, exc.code, exc.reason) from None
 
 
-def _result(context, system, event):
+def _result(event, recorded):
     ids = {"id": event.get("id") if isinstance(event, dict) else None,
            "source": event.get("source") if isinstance(event, dict) else None}
-    try:
-        recorded = handlers.receive_inbound(context.store, context.relay, system, event,
-                                            context.pseudonym_key)
-    except InboundRejected as exc:
+    if isinstance(recorded, InboundRejected):
+        exc = recorded
         error = {"code": exc.code, "message": exc.reason}
         if exc.fields:
             error["fields"] = exc.fields
@@ -74,7 +72,10 @@ def post_events(call):
     events, batch = _events(call.request)
     if events and not context.broker.reachable():
         raise BrokerUnavailable("broker unreachable; nothing recorded")
-    results = [InboundResult().dump(_result(context, system, event)) for event in events]
+    outcomes = handlers.receive_inbound_many(context.store, context.relay, system, events,
+                                             context.pseudonym_key)
+    results = [InboundResult().dump(_result(event, outcome))
+               for event, outcome in zip(events, outcomes)]
     if batch:
         return json_response({"results": results})
     only = results[0]

@@ -108,35 +108,59 @@ def receive_inbound(store, relay, system, body, pseudonym_key):
     ignored). Raises InboundRejected for an invalid envelope or data, an unknown type,
     or a type or source this system may not use: nothing is recorded then.
     """
-    envelope = inbound.parse_envelope(body)
-    inbound_type = inbound.authorise(system, envelope)
-    data = inbound.load_data(inbound_type, envelope)
-    record_id = inbound.inbound_id(envelope["source"], envelope["id"])
-    source = inbound.source_of(system, inbound_type, envelope)
+    [outcome] = receive_inbound_many(store, relay, system, [body], pseudonym_key)
+    if isinstance(outcome, inbound.InboundRejected):
+        raise outcome
+    return outcome
+
+
+def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
+    """Take a batch of CloudEvents from one system; per event, in order, a Recorded or
+    the InboundRejected that refused it (nothing recorded for that one).
+
+    The batch's registry updates are inserted with one write (a repeat is found by the
+    insert, not by a read before it) and published together; requests are recorded one
+    by one (each claims its resident's need).
+    """
     now = clock.now()
-    if inbound_type.becomes == "registry_update":
-        existing = store.registry_updates.find_one({"_id": record_id})
+    outcomes, changes = [None] * len(bodies), []
+    for index, body in enumerate(bodies):
+        try:
+            envelope = inbound.parse_envelope(body)
+            inbound_type = inbound.authorise(system, envelope)
+            data = inbound.load_data(inbound_type, envelope)
+        except inbound.InboundRejected as exc:
+            outcomes[index] = exc
+            continue
+        record_id = inbound.inbound_id(envelope["source"], envelope["id"])
+        if inbound_type.becomes == "registry_update":
+            record, (contract, event_data) = inbound.registry_update(
+                record_id, system, inbound_type, envelope, data, pseudonym_key, now)
+            event = new_event(contract, event_data, subject=event_data["resident_ref"],
+                              correlation_id=record_id, sequence=1, time=now)
+            changes.append((index, record, [event]))
+            continue
+        existing = store.get(record_id)  # a repeat must not touch the need's claim
         if existing:
-            return Recorded(existing, True)
-        record, (contract, event_data) = inbound.registry_update(
-            record_id, system, inbound_type, envelope, data, pseudonym_key, now)
-        event = new_event(contract, event_data, subject=event_data["resident_ref"],
-                          correlation_id=record_id, sequence=1, time=now)
-        document = store.add_registry_update(record, [event])
+            outcomes[index] = Recorded(existing, True)
+            continue
+        source = inbound.source_of(system, inbound_type, envelope)
+        request = inbound.request_body(inbound_type, envelope, data, now)
+        document = record_request(store, relay, None, record_id, request,
+                                  f"system:{system.id}", pseudonym_key,
+                                  domain.fingerprint(envelope["data"]), source=source)
+        outcomes[index] = (Recorded(document, False) if document is not None
+                           else Recorded(store.get(record_id), True))
+    documents = store.add_registry_updates([(r, e) for _, r, e in changes])
+    for (index, record, _), document in zip(changes, documents):
         if document is None:
-            return Recorded(store.registry_updates.find_one({"_id": record_id}), True)
-        log.info("registry update %s recorded (%s from %s)", record_id, data["change"], system.id)
-        relay.publish_now("registry_updates", document)
-        return Recorded(document, False)
-    existing = store.get(record_id)
-    if existing:
-        return Recorded(existing, True)
-    request = inbound.request_body(inbound_type, envelope, data, now)
-    document = record_request(store, relay, None, record_id, request, f"system:{system.id}",
-                              pseudonym_key, domain.fingerprint(envelope["data"]), source=source)
-    if document is None:
-        return Recorded(store.get(record_id), True)
-    return Recorded(document, False)
+            outcomes[index] = Recorded(store.registry_update(record["_id"]), True)
+            continue
+        log.info("registry update %s recorded (%s from %s)", record["_id"], record["change"],
+                 system.id)
+        outcomes[index] = Recorded(document, False)
+    relay.publish_now_many("registry_updates", [d for d in documents if d is not None])
+    return outcomes
 
 
 def authenticate_amqp(systems, envelope, credentials):

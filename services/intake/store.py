@@ -7,19 +7,27 @@
 - ``open_needs``: per resident and need, the first request still open (repeats link to it);
 - ``registry_updates``: one document per key-persons-list change received from another
   system (the person masked) with its outbox.
-"""
-from pymongo.errors import DuplicateKeyError
 
-from services.common import outbox
+New documents (key claims, need claims, requests, registry updates) are inserted by a
+group insert per collection (services/common/group_commit.py): the requests that the
+API's threads handle at the same time share one ``insert_many`` per collection, and each
+returns only once its own documents are written.
+"""
+from services.common import group_commit, outbox
 from services.intake.domain import need_still_open
 
 
 class RequestStore:
-    def __init__(self, database):
+    def __init__(self, database, commit_wait_s: float = 0.002):
         self.requests = database["requests"]
         self.idempotency_keys = database["idempotency_keys"]
         self.registry_updates = database["registry_updates"]
         self.open_needs = database["open_needs"]
+        self.commit_wait_s = commit_wait_s
+
+    def _insert(self, collection, documents):
+        """Per document: True if inserted, False if its _id (or a unique key) existed."""
+        return group_commit.inserter(collection, self.commit_wait_s).insert(documents)
 
     def ensure_indexes(self):
         self.requests.create_index("station")
@@ -30,7 +38,8 @@ class RequestStore:
 
     def add(self, record, envelopes):
         """Insert a new request with its event; None if the id exists (a retry or a twin)."""
-        return outbox.insert_new(self.requests, record, envelopes)
+        document = outbox.new_document(record, envelopes)
+        return document if self._insert(self.requests, [document])[0] else None
 
     def get(self, request_id):
         return self.requests.find_one({"_id": request_id})
@@ -46,12 +55,10 @@ class RequestStore:
         for _ in range(5):
             # Insert first: most requests are a resident's first for a need, and then
             # the claim costs one write instead of a read and a write.
-            try:
-                self.open_needs.insert_one({"_id": claim_id, "request_id": request_id,
-                                            "claimed_ms": now_ms})
+            if self._insert(self.open_needs, [{"_id": claim_id, "request_id": request_id,
+                                               "claimed_ms": now_ms}])[0]:
                 return None
-            except DuplicateKeyError:
-                claim = self.open_needs.find_one({"_id": claim_id})
+            claim = self.open_needs.find_one({"_id": claim_id})
             if claim is None:  # released meanwhile: try again
                 continue
             if claim["request_id"] == request_id:  # this request's own retry
@@ -74,11 +81,7 @@ class RequestStore:
         """Take a key that is free (never used, or ``previous``, its claim, expired);
         False if a concurrent twin took it first."""
         if previous is None:
-            try:
-                self.idempotency_keys.insert_one(claim)
-            except DuplicateKeyError:
-                return False
-            return True
+            return self._insert(self.idempotency_keys, [claim])[0]
         done = self.idempotency_keys.update_one(
             {"_id": claim["_id"], "request_id": previous["request_id"]},
             {"$set": {k: v for k, v in claim.items() if k != "_id"}})
@@ -87,9 +90,15 @@ class RequestStore:
     def purge_expired_keys(self, now_ms):
         return self.idempotency_keys.delete_many({"expires_ms": {"$lt": now_ms}}).deleted_count
 
-    def add_registry_update(self, record, envelopes):
-        """Insert a registry change with its event; None if that event was received before."""
-        return outbox.insert_new(self.registry_updates, record, envelopes)
+    def add_registry_updates(self, changes):
+        """Insert registry changes ``[(record, envelopes)]`` with their events, together;
+        per change the document, or None if that event was received before."""
+        documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
+        inserted = self._insert(self.registry_updates, documents) if documents else []
+        return [d if new else None for d, new in zip(documents, inserted)]
+
+    def registry_update(self, record_id):
+        return self.registry_updates.find_one({"_id": record_id})
 
     def follow_case(self, case_id, status, case_seq, request_id=None):
         """Give the requests of a case the status its newest event implies.
