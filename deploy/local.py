@@ -36,13 +36,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
+from services.casework import seed  # noqa: E402
 from services.common import auth, config, mongo, vhost  # noqa: E402
 from services.common.bootstrap import declare  # noqa: E402
-from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
+from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.registry import WSGI_APPS  # noqa: E402
-from services.casework import seed  # noqa: E402
-from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -219,10 +219,10 @@ def main():
         settings = config.settings(env)
         ports = start_services(settings, supervisor, env, replicas, log_dir)
         for name in SERVICES:
-            wait_for(lambda: healthy(settings.port(name)) or bool(supervisor.exited()), 30,
-                     f"the {name} API")
+            wait_for(lambda name=name: healthy(settings.port(name)) or bool(supervisor.exited()),
+                     30, f"the {name} API")
         for what, port in ports:  # every worker instance answers its probes too
-            wait_for(lambda: healthy(port) or bool(supervisor.exited()), 30, what)
+            wait_for(lambda port=port: healthy(port) or bool(supervisor.exited()), 30, what)
         if supervisor.exited():
             fail(f"process(es) exited during start: {supervisor.exited()}; see {log_dir}")
         for name in SERVICES:

@@ -1,6 +1,6 @@
 """The whole system as separate OS processes that the chaos suite can kill and restart.
 
-Unlike ``make run`` (deploy/local.py), which stops everything when one process dies,
+Unlike ``make run`` (deploy/local.py), which restarts a process that dies by itself,
 this keeps a handle per process so that a test can ``kill -9`` one and start it again,
 stop the store and start it on the same files, and restart the broker.
 """

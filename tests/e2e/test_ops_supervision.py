@@ -176,11 +176,12 @@ def test_kill_9_of_each_worker_and_an_api_under_load(system):
             before = system.processes()[victim]
             system.killing = victim
             os.kill(before["pid"], signal.SIGKILL)
-            after = wait_until(lambda: (p := system.processes()[victim])["restarts"]
-                               == before["restarts"] + 1 and p["state"] == "running" and p,
+            after = wait_until(lambda v=victim, b=before: (p := system.processes()[v])["restarts"]
+                               == b["restarts"] + 1 and p["state"] == "running" and p,
                                30, message=f"{victim} to be restarted")
             assert after["pid"] != before["pid"] and after["last_exit"] == "killed by SIGKILL"
-            wait_until(lambda: answers(after["port"]), 30, message=f"{victim} to answer again")
+            wait_until(lambda port=after["port"]: answers(port), 30,
+                       message=f"{victim} to answer again")
             system.killing = None
             time.sleep(1)
     finally:

@@ -27,7 +27,8 @@ def test_the_amqp_example_sends_an_alert(container_factory, settings, topology, 
     database("intake")
     observer = Observer(settings.amqp_uri)
     container_factory(IntakeService, settings.nameko_config()).start()
-    code = block("python").replace("amqp://guest:guest@127.0.0.1:5672/", settings.amqp_uri)
+    code = block("python").replace("amqp://guest:guest@127.0.0.1:5672/shegong",
+                                   settings.amqp_uri)
     exec(compile(code, "docs/intake.md", "exec"), {})  # noqa: S102 - our own documentation
     [event] = wait_until(lambda: observer.of_type(REQUEST_RECEIVED.type), 20,
                          message="request.received")
@@ -67,7 +68,7 @@ def test_the_binary_mode_amqp_example_sends_an_alert(container_factory, settings
     database("intake")
     observer = Observer(settings.amqp_uri)
     container_factory(IntakeService, settings.nameko_config()).start()
-    code = binary_block("AMQP", "python").replace("amqp://guest:guest@127.0.0.1:5672/",
+    code = binary_block("AMQP", "python").replace("amqp://guest:guest@127.0.0.1:5672/shegong",
                                                   settings.amqp_uri)
     exec(compile(code, "docs/intake.md", "exec"), {})  # noqa: S102 - our own documentation
     [event] = wait_until(lambda: observer.of_type(REQUEST_RECEIVED.type), 20,
