@@ -5,7 +5,9 @@
     python -m services.common.deadletters replay (--id EVENT_ID | --all) [--service S]
                                                  [--to-exchange]
 
-A dead letter (``shegong.dead-letter.<service>``, see messaging.py) carries in its
+A dead letter (``shegong.dead-letter.<service>``, see messaging.py) is named by its
+CloudEvent id (from its body, or from its binary-mode ``cloudEvents_id`` header: events
+from other systems carry no AMQP message id) or by its AMQP message id. It carries in its
 headers why it was parked (``x-death-reason``, ``x-exception-type``), where it came
 from (``x-original-exchange``, ``x-original-routing-key``, ``x-original-queue``) and
 when (``x-failed-at``). Output is masked: names, phone and ID numbers, free texts.
@@ -54,24 +56,73 @@ def mask_value(key, value):
     return mask_text(value)
 
 
+MAX_SHOWN_DEPTH = 64  # no real event nests deeper; a poison message may
+
+
+def nesting(value):
+    """How deeply lists and dicts nest in a decoded body (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((inner, depth + 1)
+                         for inner in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+# where a CloudEvent's attributes are when they are not in the body (binary content mode)
+BINARY_PREFIXES = ("cloudEvents_", "cloudEvents:", "ce-")
+
+
 class DeadLetter:
-    """One parked message as read from its queue (still unacknowledged)."""
+    """One parked message as read from its queue (still unacknowledged). It is named by
+    its CloudEvent id (from the body, or from binary-mode headers: an event from another
+    system has no AMQP message id) and by its AMQP message id when it has one."""
 
     def __init__(self, service, message):
         self.service, self.message = service, message
         self.headers = dict(message.headers or {})
-        self.event_id = message.properties.get("message_id") or ""
+        self.message_id = message.properties.get("message_id") or ""
+        self._event, self._read = None, False
+        self.cloudevent_id = str(self.attribute("id") or "")
+        self.event_id = self.message_id or self.cloudevent_id  # ours: the two are the same
+
+    def names(self):
+        """What ``show --id`` and ``replay --id`` find this dead letter by."""
+        return {name for name in (self.cloudevent_id, self.message_id) if name}
+
+    def label(self):
+        """Both names when they differ (a system that set its own message id)."""
+        if self.cloudevent_id and self.message_id and self.cloudevent_id != self.message_id:
+            return f"{self.message_id} (event {self.cloudevent_id})"
+        return self.event_id
+
+    def attribute(self, name):
+        """A CloudEvent attribute: from the (structured) body, else a binary-mode header."""
+        event = self.event()
+        if isinstance(event, dict) and isinstance(event.get(name), (str, int)):
+            return event[name]
+        for prefix in BINARY_PREFIXES:
+            if self.headers.get(prefix + name) is not None:
+                return self.headers[prefix + name]
+        return None
 
     def event(self):
-        try:
-            return json.loads(self.message.body)
-        except (TypeError, ValueError):
-            return None
+        """The body as JSON, or None: whatever it holds (not JSON, nested too deeply for
+        the parser), a parked message is still listed."""
+        if not self._read:
+            self._read = True
+            try:
+                self._event = json.loads(self.message.body)
+            except (TypeError, ValueError, RecursionError):
+                self._event = None
+        return self._event
 
     def summary(self):
-        event = self.event() or {}
-        return {"service": self.service, "id": self.event_id,
-                "type": event.get("type") or self.message.properties.get("type") or "?",
+        event_type = self.attribute("type")
+        return {"service": self.service, "id": self.label(),
+                "type": event_type or self.message.properties.get("type") or "?",
                 "queue": self.headers.get("x-original-queue", "?"),
                 "failed_at": self.headers.get("x-failed-at", "?"),
                 "exception": self.headers.get("x-exception-type", "?"),
@@ -80,10 +131,16 @@ class DeadLetter:
     def details(self):
         event = self.event()
         headers = {k: mask_text(v) if isinstance(v, str) else v for k, v in self.headers.items()}
-        return {**self.summary(), "headers": headers,
-                "content_type": self.message.content_type,
-                "body": mask_value(None, event) if event is not None
-                else f"<{len(self.message.body or b'')} undecodable bytes>"}
+        size = len(self.message.body or b"")
+        if event is None:
+            body = f"<{size} undecodable bytes>"
+        elif nesting(event) > MAX_SHOWN_DEPTH:  # masking and printing it would recurse
+            body = f"<{size} bytes nested deeper than {MAX_SHOWN_DEPTH} levels: not shown>"
+        else:
+            body = mask_value(None, event)
+        return {**self.summary(), "event_id": self.cloudevent_id or None,
+                "message_id": self.message_id or None, "headers": headers,
+                "content_type": self.message.content_type, "body": body}
 
 
 def read_queue(channel, service, queue_type):
@@ -146,7 +203,7 @@ def run(args, settings, out=sys.stdout):
                                    "reason")) if rows else "no dead letters", file=out)
                 return 0
             chosen = letters if getattr(args, "all", False) else \
-                [letter for letter in letters if letter.event_id == args.id]
+                [letter for letter in letters if args.id in letter.names()]
             if not chosen:
                 print(f"no dead letter with id {args.id}" if args.id else "no dead letters",
                       file=out)
@@ -180,10 +237,11 @@ def parser():
         sub = commands.add_parser(name)
         sub.add_argument("--service", choices=SERVICES, help="one service's queue (default: all)")
         if name == "show":
-            sub.add_argument("--id", required=True, help="the event id (message id)")
+            sub.add_argument("--id", required=True,
+                             help="the CloudEvent id (or the AMQP message id)")
         if name == "replay":
             which = sub.add_mutually_exclusive_group(required=True)
-            which.add_argument("--id", help="the event id (message id)")
+            which.add_argument("--id", help="the CloudEvent id (or the AMQP message id)")
             which.add_argument("--all", action="store_true", help="every dead letter")
             sub.add_argument("--to-exchange", action="store_true",
                              help="to the original exchange and routing key (every consumer) "
