@@ -3,12 +3,17 @@
 - broker: kombu publishes persistent messages one at a time, waiting for each
   publisher confirm (as the system's EventPublisher does), to a durable queue that a
   consumer on another connection drains with acks: the one-hop round trip;
+- broker in batches: the same round trip as a batched pipeline makes it (a batch
+  published, its confirms awaited together, a consumer with a large prefetch acking
+  each batch with one multiple-ack): what batching can reach;
 - store: pymongo upserts by ``_id`` one at a time (as a projection writes), then the
   same upserts in ``bulk_write`` batches, and ``insert_many`` batches.
 """
+import json
 import threading
 import time
 
+import amqp
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from pymongo import MongoClient, UpdateOne
 
@@ -99,3 +104,85 @@ def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
     results["batch"] = batch
     collection.drop()
     return results
+
+
+def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
+    """The broker's round trip in batches, as a batched pipeline uses it: ``batch``
+    persistent publishes, then all their confirms awaited together (py-amqp's
+    asynchronous confirms); a consumer with a prefetch of ``prefetch`` acking every
+    ``batch`` deliveries (or what it has when the queue goes quiet) with one multiple-ack."""
+    exchange = Exchange("bench.baseline-batches", type="direct", durable=True)
+    queue = Queue("bench.baseline-batches", exchange=exchange, routing_key="batches",
+                  durable=True)
+    received, ready, stop, sent_count = {}, threading.Event(), threading.Event(), [0]
+
+    def consume():
+        with Connection(amqp_uri) as connection:
+            connection.connect()
+            channel = connection.connection.channel()
+            channel.basic_qos(0, prefetch, False)
+            unacked = []
+
+            def on_message(message):
+                received[json.loads(message.body)["n"]] = time.monotonic()
+                unacked.append(message.delivery_tag)
+                if len(unacked) >= batch:
+                    channel.basic_ack(unacked[-1], multiple=True)
+                    unacked.clear()
+
+            channel.basic_consume(queue.name, callback=on_message)
+            ready.set()
+            while not stop.is_set() or len(received) < sent_count[0]:
+                try:
+                    connection.connection.drain_events(timeout=0.01)
+                except (TimeoutError, OSError):
+                    if unacked:  # quiet: ack what there is
+                        channel.basic_ack(unacked[-1], multiple=True)
+                        unacked.clear()
+                    if stop.is_set() and len(received) >= sent_count[0]:
+                        break
+
+    sent = {}
+    consumer = threading.Thread(target=consume, daemon=True)
+    with Connection(amqp_uri) as connection:
+        connection.connect()
+        declaring = connection.channel()
+        queue.bind(declaring).declare()
+        queue.bind(declaring).purge()
+        consumer.start()
+        ready.wait(30)
+        channel = connection.connection.channel()
+        channel.confirm_select()
+        confirmed = [0]
+
+        def on_ack(delivery_tag, multiple):
+            confirmed[0] = max(confirmed[0], delivery_tag)
+
+        channel.events["basic_ack"].add(on_ack)
+        started, n = time.monotonic(), 0
+        while time.monotonic() - started < seconds:
+            for _ in range(batch):
+                sent[n] = time.monotonic()
+                channel.basic_publish(
+                    amqp.Message(json.dumps({"n": n, "payload": "x" * 600}),
+                                 delivery_mode=2, content_type="application/json"),
+                    exchange=exchange.name, routing_key="batches")
+                n += 1
+            while confirmed[0] < n:  # the batch's confirms, together
+                connection.connection.drain_events(timeout=10)
+            sent_count[0] = n
+        publish_s = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while len(received) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        consumer.join(10)
+        queue.bind(declaring).delete()
+        exchange.bind(declaring).delete()
+    last = max(received.values()) if received else started
+    latencies = [(received[i] - sent[i]) * 1000 for i in received]
+    return {"messages": n, "received": len(received), "batch": batch, "prefetch": prefetch,
+            "publish_per_s": round(n / publish_s, 1),
+            "round_trip_per_s": round(len(received) / (last - started), 1),
+            "latency_ms": {"p50": round(_percentile(latencies, .5), 2),
+                           "p99": round(_percentile(latencies, .99), 2)}}

@@ -1,11 +1,13 @@
 """The end-to-end benchmark: ``make bench`` (``python -m benchmarks.run``).
 
 Starts the whole system on its own free ports, store files and RabbitMQ virtual host;
-measures the raw broker and store baselines; then drives requests at the maximum rate
-(closed loop) and at a fixed rate (open loop), and with 2 and 3 instances of the
+measures the raw broker and store baselines (one by one and in batches); then drives
+requests at the maximum rate (closed loop) and at a fixed rate (open loop), and with 2 and 3 instances of the
 casework, notifications and reporting workers; traces every request by its id from
 the POST to its case assigned, its worker SMS recorded and its projection updated;
-checks that every effect happened exactly once; writes the results
+checks that every effect happened exactly once; counts store commands and broker
+deliveries per request (benchmarks/counting.py); times the bulk phase (benchmarks/bulk.py:
+10,000 registry updates on each transport until applied); writes the results
 (``benchmarks/results/latest.json``) and the chart (``docs/performance.svg``).
 
 Environment (all optional):
@@ -15,6 +17,8 @@ Environment (all optional):
   BENCH_CLIENTS      closed-loop clients of the maximum-rate phases (default 16)
   BENCH_INSTANCES    worker instance counts to run, e.g. "1,2,3" (default) or "1"
   BENCH_BASELINE_S   seconds per baseline (default 8)
+  BENCH_BULK         1 (default): run the bulk phase (registry updates, HTTP and AMQP)
+  BENCH_BULK_COUNT   registry updates per transport in the bulk phase (default 10000)
   BENCH_KEYED        1 (default): every POST carries an Idempotency-Key; 0: none
   BENCH_OUT          the results directory (default benchmarks/results)
   BENCH_CHART        where to write the chart (default docs/performance.svg)
@@ -38,7 +42,8 @@ from urllib.parse import quote, urlparse, urlunparse
 import psutil
 from pymongo import MongoClient
 
-from benchmarks import baselines, chart
+from benchmarks import baselines, bulk, chart, counting
+from benchmarks.report import ratios, report
 from benchmarks.load import Load
 from benchmarks.resources import Sampler, broker_pids
 from benchmarks.system import BenchSystem
@@ -75,8 +80,9 @@ def wait_drained(tracer, request_ids, give_up_s):
         time.sleep(0.5)
 
 
-def phase(name, system, tracer, drive, instances):
+def phase(name, system, tracer, drive, instances, snapshot=None):
     say(f"phase {name}: {instances} instance(s) of the scaled workers")
+    counted = snapshot() if snapshot else None
     named = {**system.service_processes(), **{f"rabbitmq (shared) {pid}": pid
                                               for pid in broker_pids()}}
     store = named.pop("store", None)
@@ -87,6 +93,7 @@ def phase(name, system, tracer, drive, instances):
     ids = [p.request_id for p in result.accepted()]
     done = wait_drained(tracer, ids, give_up_s=60)
     usage = sampler.stop()
+    costs = counted.per_request(done) if counted else {}
     traces = tracer.timeline()
     by_id = {p.request_id: p for p in result.accepted()}
     lat = {"post": [(p.answered - p.started) * 1000 for p in by_id.values()]}
@@ -113,11 +120,12 @@ def phase(name, system, tracer, drive, instances):
         "end_to_end_per_s": round(done / span, 1) if span else 0.0,
         "drain_s": round(max(ends) - result.ended, 1) if ends else None,
         "latency_ms": {stage: percentiles(values) for stage, values in lat.items()},
-        "usage": usage, "request_ids": ids,
+        "usage": usage, "request_ids": ids, "per_request": costs,
     }
     say(f"  {len(ids)} accepted ({summary['post_rate']}/s posted), {done} projected; "
         f"end to end {summary['end_to_end_per_s']}/s; POST->SMS "
-        f"{summary['latency_ms']['sms']}; load {usage['loadavg']}")
+        f"{summary['latency_ms']['sms']}; load {usage['loadavg']}; per request "
+        f"{costs.get('store_commands')} store commands, {costs.get('deliveries')} deliveries")
     return summary
 
 
@@ -186,8 +194,10 @@ def main():
         say(f"starting the system (vhost {vhost}, files in {var_dir})")
         system.up()
         client = MongoClient(system.env["MONGO_URI"])
-        say("baselines: broker round trip, then store upserts")
+        say("baselines: broker round trip, one by one and in batches, then store upserts")
         results["baselines"] = {"broker": baselines.broker_round_trip(amqp_uri, baseline_s),
+                                "broker_batches": baselines.broker_batches(amqp_uri,
+                                                                           baseline_s),
                                 "store": baselines.store_upserts(system.env["MONGO_URI"],
                                                                  f"{system.db_prefix}_baseline",
                                                                  baseline_s / 2)}
@@ -197,21 +207,27 @@ def main():
         tracer.start()
         load = Load(system.url("intake", ""), system.token(), run=int(time.time()) % 1000,
                     keyed=results["settings"]["keyed"])
+        snapshot = lambda: counting.Snapshot(system.command_counts, rabbit, vhost)  # noqa: E731
         phase("warm-up", system, tracer, lambda: load.fixed_rate(5, 4), 1)
         for count in instances:
             if count > 1:
                 system.scale(count)
                 wait_consumers(rabbit, vhost, count)
             results["phases"].append(phase(f"max x{count}", system, tracer,
-                                           lambda: load.max_rate(phase_s, clients), count))
+                                           lambda: load.max_rate(phase_s, clients), count,
+                                           snapshot))
             if count == instances[0] and os.environ.get("BENCH_FIXED", "1") == "1":
                 best = results["phases"][-1]["end_to_end_per_s"]
                 rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
                 results["phases"].append(phase(f"fixed {rate:g}/s x{count}", system, tracer,
-                                               lambda: load.fixed_rate(rate, phase_s), count))
+                                               lambda: load.fixed_rate(rate, phase_s), count,
+                                               snapshot))
         all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
         results["exactly_once"] = exactly_once(system, client, all_ids)
         say(f"exactly once: {results['exactly_once']}")
+        if os.environ.get("BENCH_BULK", "1") == "1":
+            results["bulk"] = bulk_phase(system, client, amqp_uri,
+                                         int(os.environ.get("BENCH_BULK_COUNT", "10000")))
         results["tracer_interruptions"] = tracer.interruptions
         results["machine"]["loadavg_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
@@ -223,17 +239,25 @@ def main():
         rabbit.delete_vhost(vhost)
     for p in results["phases"]:
         p["request_ids"] = len(p["request_ids"])
-    broker = results["baselines"]["broker"]["round_trip_per_s"]
-    store = results["baselines"]["store"]["upsert_single_per_s"]
-    for p in results["phases"]:
-        p["ratio_to_broker"] = round(p["end_to_end_per_s"] / broker, 4)
-        p["ratio_to_store_upserts"] = round(p["end_to_end_per_s"] / store, 4)
+    ratios(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     chart_path.write_text(chart.svg(results))
     print(report(results))
     shutil.rmtree(var_dir, ignore_errors=True)
     return 0
+
+
+def bulk_phase(system, client, amqp_uri, count):
+    """10,000 registry updates over HTTP (batches of 100), then 10,000 over AMQP."""
+    casework = system.database(client, "casework")
+    say(f"bulk: {count} registry updates as POST /v1/events batches of 100")
+    done = {"http": bulk.over_http(system.url("intake", ""), casework, count)}
+    say(f"  {done['http']}")
+    say(f"bulk: {count} registry updates on shegong.inbound")
+    done["amqp"] = bulk.over_amqp(amqp_uri, casework, count)
+    say(f"  {done['amqp']}")
+    return done
 
 
 def wait_consumers(rabbit, vhost, count):
@@ -244,31 +268,6 @@ def wait_consumers(rabbit, vhost, count):
                   and any(f"--{s}." in q["name"] for s in ("casework", "notifications", "reporting"))]
         return scaled and all(q.get("consumers", 0) >= count for q in scaled)
     wait_until(ready, 90, interval=1, message=f"{count} consumers per queue")
-
-
-def report(results):
-    lines = [f"machine: {results['machine']}", f"baselines: {results['baselines']}", "",
-             "| phase | accepted | posted/s | end to end/s | x broker | POST p50/p99 ms | "
-             "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for p in results["phases"]:
-        lat = p["latency_ms"]
-        fmt = lambda s: "/".join(str(lat[s][k]) for k in ("p50", "p95", "p99")) if lat[s] else "-"  # noqa: E731
-        post = f"{lat['post']['p50']}/{lat['post']['p99']}" if lat["post"] else "-"
-        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} | {p['end_to_end_per_s']} "
-                     f"| {p['ratio_to_broker']:.1%} | {post} | {fmt('assigned')} | {fmt('sms')} "
-                     f"| {fmt('projected')} | {p['drain_s']} |")
-    lines.append("")
-    lines.append("| phase | process | CPU % of a core | CPU ms per request | peak RSS MB |")
-    lines.append("|---|---|---|---|---|")
-    for p in results["phases"]:
-        for name, usage in sorted(p["usage"]["processes"].items()):
-            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | "
-                         f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
-        lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
-                     f"{p['usage']['cpu_ms_per_request_total']} | |")
-    lines.append(f"\nexactly once: {results['exactly_once']}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

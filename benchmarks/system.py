@@ -34,6 +34,10 @@ class BenchSystem(ChaosSystem):
         })
         self.env.update({key: value for key, value in os.environ.items()
                          if key.startswith("SHEGONG_") and key not in OWN})
+        # every service process counts its store commands here (benchmarks/counting.py)
+        self.command_counts = self.var_dir / "commands"
+        self.command_counts.mkdir(parents=True, exist_ok=True)
+        self.env["SHEGONG_COMMAND_COUNTS_DIR"] = str(self.command_counts)
         self.instances = 1
 
     def commands(self):

@@ -115,6 +115,8 @@ class Settings:
     reporting_pass_size: int = 1000
     # intake: how long the group insert gathers what the API's threads write (ms)
     intake_commit_wait_ms: float = 2.0
+    # make bench: where each process writes its count of store commands ("": not counted)
+    command_counts_dir: str = ""
     # make run: go on when a new store meets queued messages; instances per process
     accept_queued: bool = False
     replicas: str = ""
@@ -197,6 +199,7 @@ def settings(env=None):
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
         intake_commit_wait_ms=float(env.get("SHEGONG_INTAKE_COMMIT_WAIT_MS", "2")),
+        command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
         # quorum in the containers (replicated, the definitions file declares them so);

@@ -4,10 +4,14 @@ Only what behaves identically on MongoDB and on the development wire-protocol se
 is used (see docs/architecture.md, "Store"): single-document atomic writes, unique
 indexes, simple filters; no transactions, no datetimes, no dotted-path upserts.
 """
+import json
 import os
 import threading
+import time
+from collections import Counter
+from pathlib import Path
 
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 
 STORE_DOWN_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError)
@@ -16,19 +20,54 @@ _clients = {}
 _lock = threading.Lock()
 
 
-def client(uri):
+class CommandCounts(monitoring.CommandListener):
+    """Counts the commands this process sends to the store, by command and collection,
+    and writes the totals to ``<directory>/<pid>.json`` every half second: how
+    ``make bench`` counts store commands per request across every process (the
+    embedded store keeps no counters of its own). Off unless SHEGONG_COMMAND_COUNTS_DIR
+    is set."""
+
+    def __init__(self, directory: str) -> None:
+        self.counts: Counter = Counter()
+        self.path = Path(directory) / f"{os.getpid()}.json"
+        threading.Thread(target=self._write_forever, daemon=True,
+                         name="store command counts").start()
+
+    def started(self, event) -> None:
+        self.counts[f"{event.command_name} {event.command.get(event.command_name)}"] += 1
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+    def _write_forever(self) -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                temporary = self.path.with_suffix(".tmp")
+                temporary.write_text(json.dumps(dict(self.counts)))
+                temporary.replace(self.path)
+            except OSError:
+                pass  # counting never stops the service
+
+
+def client(uri, counts_dir=""):
     """The process's client for ``uri``, created lazily (after a gunicorn fork)."""
     key = (uri, os.getpid())
     with _lock:
         if key not in _clients:
+            listeners = [CommandCounts(counts_dir)] if counts_dir else []
             _clients[key] = MongoClient(uri, serverSelectionTimeoutMS=3000,
                                         connectTimeoutMS=2000, socketTimeoutMS=10000,
-                                        appname="shegong")
+                                        appname="shegong", event_listeners=listeners)
         return _clients[key]
 
 
 def database(settings, service):
-    return client(settings.mongo_uri)[settings.database_name(service)]
+    return client(settings.mongo_uri, settings.command_counts_dir)[
+        settings.database_name(service)]
 
 
 def store_reachable(settings):

@@ -1,0 +1,46 @@
+"""The benchmark's figures as text, and each phase's rate against the baselines."""
+
+
+def ratios(results):
+    """Each phase's end-to-end rate against the raw baselines: one by one (a confirm per
+    publish, single upserts) and in batches (confirms per batch, bulk_write)."""
+    baseline = results["baselines"]
+    against = {"broker": baseline["broker"]["round_trip_per_s"],
+               "broker_batches": baseline["broker_batches"]["round_trip_per_s"],
+               "store_upserts": baseline["store"]["upsert_single_per_s"],
+               "store_bulk_write": baseline["store"]["upsert_bulk_per_s"]}
+    for p in results["phases"]:
+        for name, rate in against.items():
+            p[f"ratio_to_{name}"] = round(p["end_to_end_per_s"] / rate, 4) if rate else None
+
+
+def report(results):
+    lines = [f"machine: {results['machine']}", f"baselines: {results['baselines']}", "",
+             "| phase | accepted | posted/s | end to end/s | x broker | x broker batched | "
+             "x bulk_write | store commands/req | deliveries/req | POST p50/p99 ms | "
+             "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in results["phases"]:
+        lat = p["latency_ms"]
+        fmt = lambda s: "/".join(str(lat[s][k]) for k in ("p50", "p95", "p99")) if lat[s] else "-"  # noqa: E731
+        post = f"{lat['post']['p50']}/{lat['post']['p99']}" if lat["post"] else "-"
+        costs = p.get("per_request") or {}
+        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} | {p['end_to_end_per_s']} "
+                     f"| {p['ratio_to_broker']:.1%} | {p['ratio_to_broker_batches']:.1%} "
+                     f"| {p['ratio_to_store_bulk_write']:.1%} | {costs.get('store_commands')} "
+                     f"| {costs.get('deliveries')} | {post} | {fmt('assigned')} | {fmt('sms')} "
+                     f"| {fmt('projected')} | {p['drain_s']} |")
+    lines.append("")
+    lines.append("| phase | process | CPU % of a core | CPU ms per request | peak RSS MB |")
+    lines.append("|---|---|---|---|---|")
+    for p in results["phases"]:
+        for name, usage in sorted(p["usage"]["processes"].items()):
+            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | "
+                         f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
+        lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
+                     f"{p['usage']['cpu_ms_per_request_total']} | |")
+    lines.append(f"\nexactly once: {results['exactly_once']}")
+    for transport, bulk_result in (results.get("bulk") or {}).items():
+        lines.append(f"bulk over {transport}: {bulk_result}")
+    return "\n".join(lines)
+
