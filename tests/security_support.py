@@ -82,6 +82,8 @@ def _value(field):
         return minimal_body(type(field.schema))
     if isinstance(field, fields.Boolean):
         return True
+    if isinstance(field, fields.Date):
+        return "2023-05-29"
     if isinstance(field, (fields.Integer, fields.Float)):
         return 1
     if isinstance(field, fields.List):

@@ -11,7 +11,9 @@ from services.common.http import (
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.casework import api_access, api_programs, api_residents, domain, domain_lifecycle, handlers
+from services.casework import (
+    api_access, api_export, api_programs, api_residents, domain, domain_lifecycle, handlers,
+)
 from services.casework.domain_roster import station_head
 from services.casework.schemas import (
     AcceptCommand, ActionCommand, CancelCommand, CaseList, CaseOut, CaseQuery, CloseCommand,
@@ -209,6 +211,7 @@ def create_app(settings=None):
     relay = OutboxRelay(EventPublisher(settings.amqp_uri),
                         {"cases": store.cases, "programs": store.programs.records},
                         settings.relay_grace_s)
-    return Api("casework", settings, routes + api_programs.routes + api_access.routes
+    return Api("casework", settings, api_export.routes + routes + api_programs.routes
+               + api_access.routes
                + api_residents.routes,
                Context(store, relay, settings))

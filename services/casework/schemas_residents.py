@@ -1,7 +1,7 @@
 """marshmallow schemas of the residents API (the registry, read by station staff)."""
 from marshmallow import Schema, fields, validate
 
-from services.common.fields import Strict
+from services.common.fields import Day, Strict
 from services.common.paging import Cursor
 from services.common.vocabulary import stations
 from services.casework.schemas import CaseSummaryOut
@@ -45,3 +45,13 @@ class ResidentOut(ResidentSummaryOut):
     """One resident in full with their emergency contacts and cases: the read is recorded."""
     emergency_contacts = fields.List(fields.Nested(ContactOut))
     cases = fields.List(fields.Nested(CaseSummaryOut))
+
+
+class ExportQuery(Strict):
+    from_ = Day(required=True, data_key="from", metadata={
+        "description": "first day of the period (district time), e.g. 2026-11-01"})
+    to = Day(required=True, metadata={"description": "last day of the period, included"})
+    station = fields.String(validate=validate.OneOf(sorted(stations())))
+    personal = fields.String(load_default="masked", validate=validate.OneOf(("masked", "full")),
+                             metadata={"description": "full: names and phones in full "
+                                                      "(station heads, district admins)"})

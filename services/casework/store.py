@@ -6,6 +6,7 @@ Collections: ``cases`` (one document per case: state, action log and outbox),
 access log and the station programs are in store_records.py.
 """
 import time
+from datetime import timedelta
 from dataclasses import asdict, fields
 
 from pymongo import ASCENDING, DESCENDING
@@ -119,6 +120,17 @@ class CaseStore:
                   ("assignee.id", assignee)) if value}
         cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
         return [_case(document) for document in cursor]
+
+    def opened_between(self, station, first_day, last_day, limit):
+        """Cases opened from ``first_day`` to ``last_day`` (district days, both
+        included), oldest first. ``opened_at`` is district time, so its text sorts."""
+        query = {"opened_at": {"$gte": first_day.isoformat(),
+                               "$lt": (last_day + timedelta(days=1)).isoformat()}}
+        if station:
+            query["station"] = station
+        return [_case(document) for document in self.cases.find(
+            query, {"outbox": 0}, sort=[("opened_at", ASCENDING), ("_id", ASCENDING)],
+            limit=limit)]
 
     # the orders a list of cases may take: name -> (field, descending)
     ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
