@@ -1,6 +1,8 @@
 """Store round trips on the request path, counted on the real wire protocol: each costs
 the embedded store about a millisecond of CPU (docs/performance.md), so the paths
 that run once per request are held to what they need."""
+import threading
+from collections import Counter
 from contextlib import contextmanager
 
 import pymongo
@@ -8,12 +10,15 @@ from pymongo import monitoring
 
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
+from services.common.messaging import BrokerProbe, EventPublisher
+from services.common.outbox import OutboxRelay
 from services.intake import handlers as intake_handlers
 from services.intake.store import RequestStore
 from services.reporting import handlers as reporting_handlers
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
 from tests.reporting_events import month, projector_of
+from tests.support import story_request
 
 
 class Commands(monitoring.CommandListener):
@@ -97,3 +102,33 @@ def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, dat
         assert [name for name in sent if name.endswith(" meta")] == [
             "update meta", "find meta", "update meta"], sent
         assert store.take_lease("rebuild", now_ms(), 30_000)
+
+
+def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
+        settings, topology, database):
+    RequestStore(database("intake")).ensure_indexes()
+    with counted(settings, "intake") as (db, commands):
+        # a wide window, so that the threads below meet in it even on a busy machine
+        store = RequestStore(db, commit_wait_s=0.2)
+        relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": store.requests})
+        start, answers = threading.Barrier(12), []
+
+        def submit(number):
+            body = story_request(resident={"name": "邹书兰", "phone": f"1380000{number:04d}"})
+            start.wait()
+            answers.append(intake_handlers.submit_request(
+                store, relay, BrokerProbe(settings.amqp_uri), body, "op-1", f"key-{number}",
+                settings.pseudonym_key))
+
+        threads = [threading.Thread(target=submit, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        sent = Counter(commands.names)
+        assert store.requests.count_documents({}) == 12
+    assert len(answers) == 12 and not any(replayed for _, replayed in answers)
+    # 12 requests, each a key claim, a need claim and a request: a few inserts in all
+    for collection in ("idempotency_keys", "open_needs", "requests"):
+        assert sent[f"insert {collection}"] <= 3, sent
+    assert not [name for name in sent if name.startswith("find")], sent
