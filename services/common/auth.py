@@ -36,6 +36,7 @@ from jwt.exceptions import (
     InvalidTokenError,
     MissingRequiredClaimError,
 )
+from jwt.types import Options
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ class InvalidToken(Exception):
 class Principal:
     id: str
     role: str
-    station: str = None
-    name: str = None
+    station: str | None = None
+    name: str | None = None
 
     @property
     def district_wide(self):
@@ -141,8 +142,9 @@ _JWT = _StrictJWT()
 # PyJWT checks the signature, the algorithm and that the claims are there; the times are
 # checked below against one clock the caller may give (tests, the CLI), with the maximum
 # lifetime and the clock skew PyJWT has no notion of.
-_DECODE_OPTIONS = {"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
-                   "verify_nbf": False, "verify_aud": True, "verify_sub": True}
+_DECODE_OPTIONS: Options = {"require": REQUIRED_CLAIMS, "verify_exp": False,
+                            "verify_iat": False, "verify_nbf": False, "verify_aud": True,
+                            "verify_sub": True}
 
 
 def issue_token(secret: "str | Keyring", subject: str, role: str, station: str | None = None,

@@ -24,7 +24,10 @@ from nameko.messaging import Consumer
 from services.common import config
 from services.common.envelope import InvalidEvent
 from services.common.messaging import (
-    DEAD_LETTER_EXCHANGE, PoisonSafeQueueConsumer, RetryingEventHandler, queue_type_arguments,
+    DEAD_LETTER_EXCHANGE,
+    PoisonSafeQueueConsumer,
+    RetryingEventHandler,
+    queue_type_arguments,
 )
 from services.intake.inbound_binding import AmqpDelivery
 from services.intake.systems import registry

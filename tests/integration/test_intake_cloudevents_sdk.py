@@ -13,14 +13,21 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from cloudevents.core.bindings import amqp as ce_amqp, http as ce_http
+from cloudevents.core.bindings import amqp as ce_amqp
+from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.registry import WSGI_APPS
 from services.intake.service import IntakeService
 from tests.inbound_support import (
-    KEYS, Observer, checkin_missed, dead_letters, petition, publish_raw, referral,
+    KEYS,
+    Observer,
+    checkin_missed,
+    dead_letters,
+    petition,
+    publish_raw,
+    referral,
 )
 from tests.support import free_port, wait_until
 
@@ -41,7 +48,7 @@ def intake_api(env, settings, topology, database):
 
     def healthy():
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:  # noqa: S310
                 return answer.status == 200
         except OSError:
             return process.poll() is not None
@@ -69,10 +76,11 @@ def sdk_event(event):
 
 def post(base, message, system):
     """POST /v1/events with the SDK's HTTP message; (status, answer)."""
-    request = urllib.request.Request(f"{base}/v1/events", data=message.body, method="POST",
+    request = urllib.request.Request(f"{base}/v1/events", data=message.body,  # noqa: S310
+                                     method="POST",
                                      headers={**message.headers, "X-Api-Key": KEYS[system]})
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - http://
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

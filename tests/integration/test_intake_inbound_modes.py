@@ -12,7 +12,11 @@ from services.common.contracts import REQUEST_RECEIVED
 from services.intake.inbound_binding import NO_CONTENT_TYPE
 from services.intake.service import IntakeService
 from tests.inbound_support import (
-    Observer, checkin_missed, dead_letters, publish_raw, referral,
+    Observer,
+    checkin_missed,
+    dead_letters,
+    publish_raw,
+    referral,
 )
 from tests.support import wait_until
 

@@ -6,13 +6,17 @@ import re
 from datetime import datetime
 
 import pytest
-from cloudevents.core.bindings import amqp as ce_amqp, http as ce_http
+from cloudevents.core.bindings import amqp as ce_amqp
+from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from services.common import mediatypes
 from services.intake import inbound
 from services.intake.inbound_binding import (
-    NO_CONTENT_TYPE, AmqpDelivery, from_amqp, from_http,
+    NO_CONTENT_TYPE,
+    AmqpDelivery,
+    from_amqp,
+    from_http,
 )
 from tests.inbound_support import referral
 
