@@ -60,13 +60,18 @@ def _json(raw: bytes, media: mediatypes.MediaType | None, what: str) -> Any:
     if isinstance(raw, str):  # a client library that hands over text
         raw = raw.encode("utf-8")
     try:
-        return json.loads(mediatypes.decode_text(raw, media))
+        return json.loads(mediatypes.decode_text(raw, media), parse_constant=_not_json)
     except RecursionError:
         raise _refuse(400, "malformed_json", f"{what} could not be decoded as JSON: nested "
                       "too deeply") from None
     except ValueError as exc:
         raise _refuse(400, "malformed_json", f"{what} could not be decoded as "
                       f"{media.essence if media else 'JSON'}: {exc}") from None
+
+
+def _not_json(name: str) -> None:
+    """NaN and Infinity: Python's json reads them, JSON (RFC 8259) has no such values."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _data_type(media: mediatypes.MediaType | None, what: str) -> None:

@@ -9,6 +9,8 @@ import pytest
 from cloudevents.core.bindings import amqp as ce_amqp
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.common import mediatypes
 from services.intake import inbound
@@ -129,6 +131,10 @@ def test_an_empty_batch_is_no_events_and_a_batch_is_http_only():
      "unknown charset"),
     ({"Content-Type": "application/cloudevents+json"}, b"\xff{", 400, "could not be decoded"),
     ({"Content-Type": "application/cloudevents+json"}, b"[1]", 400, "JSON object"),
+    ({"Content-Type": "application/cloudevents+json"}, b'{"data": {"n": NaN}}', 400,
+     "NaN is not a JSON value"),
+    ({"Content-Type": "application/json", "ce-id": "1"}, b'{"n": -Infinity}', 400,
+     "-Infinity is not a JSON value"),
     ({"Content-Type": "application/cloudevents-batch+json"}, b"{}", 400, "JSON array"),
     ({"Content-Type": "application/cloudevents-batch+json"}, b"[" + b"{}," * 100 + b"{}]",
      400, "at most 100"),
@@ -166,3 +172,30 @@ def test_a_datacontenttype_that_is_not_json_is_refused_by_the_envelope():
     assert "datacontenttype" in refused.value.fields
     assert inbound.parse_envelope({**referral(),
                                    "datacontenttype": "application/json;charset=UTF-8"})
+
+
+HEADER_NAMES = st.sampled_from(["Content-Type", "content-type", "ce-id", "ce-specversion",
+                                "ce-time", "ce-", "ce-data", "ce-datacontenttype", "X-Other"])
+CONTENT_TYPES = st.sampled_from([
+    "application/cloudevents+json", "application/cloudevents-batch+json", "application/json",
+    "text/plain", "application/json; charset=latin-1", "application/json; charset=base64",
+    "a/b; c=\"d", ";", "", "application/cloudevents+json; charset=utf-32"])
+
+
+@given(headers=st.dictionaries(HEADER_NAMES, st.one_of(CONTENT_TYPES, st.text(max_size=20)),
+                               max_size=5),
+       body=st.one_of(st.binary(max_size=50), st.sampled_from([b"{}", b"[]", b"[{}]", b"1",
+                                                                b'{"a": NaN}', b"[" * 3000])),
+       properties=st.dictionaries(st.sampled_from(["cloudEvents_id", "cloudEvents:time",
+                                                   "ce-type", "other"]),
+                                  st.one_of(st.text(max_size=10), st.integers(),
+                                            st.datetimes(), st.binary(max_size=5)), max_size=3))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_whatever_arrives_is_an_event_or_a_refusal_with_a_reason(headers, body, properties):
+    for read in (lambda: from_http(headers, body),
+                 lambda: from_amqp(AmqpDelivery(body, headers.get("Content-Type"),
+                                                headers=properties))):
+        try:
+            read()
+        except inbound.InboundRejected as refused:
+            assert refused.status in (400, 415) and refused.reason
