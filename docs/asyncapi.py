@@ -7,7 +7,7 @@ from services.common import envelope
 from services.common.contracts import CATALOGUE
 
 from docs.catalogue import (
-    contract_names, example_envelope, exchange_name, handlers_by_type, queue_name,
+    contract_names, example_envelope, exchange_name, handlers_by_type, queue_name, routing_key,
 )
 from docs.jsonschema import envelope_schema
 
@@ -40,7 +40,7 @@ def render_asyncapi():
                                   "bindingVersion": AMQP_BINDING_VERSION}},
         }
         channels[contract.type] = {
-            "description": f"Routing key {contract.type} on exchange "
+            "description": f"Routing key {routing_key(contract)} on exchange "
                            f"{exchange_name(contract)}. {contract.description}",
             "subscribe": {
                 "operationId": operation,

@@ -25,7 +25,12 @@ def handlers_by_type():
 
 
 def exchange_name(contract):
-    return messaging.event_exchange(contract.producer).name
+    return messaging.contract_exchange(contract).name
+
+
+def routing_key(contract):
+    """The routing key as the docs show it: the type, or the field it is taken from."""
+    return f"<{contract.routing_field}>" if contract.routing_field else contract.type
 
 
 def queue_name(contract, service, method):
@@ -47,6 +52,7 @@ SUBJECTS = {
     "shegong.program.donation_received.v1": "the donation id (`donation_id`)",
     "shegong.program.aid_distributed.v1": "the aid record id (`aid_id`)",
     "shegong.program.activity_held.v1": "the activity id (`activity_id`)",
+
 }
 CASE_SUBJECT = "the case id (`case_id`)"
 

@@ -8,8 +8,8 @@ from services.common.registry import SERVICE_CLASSES
 
 from docs.asyncapi import ASYNCAPI_VERSION
 from docs.catalogue import (
-    CASE_SUBJECT, SUBJECTS, contract_names, example_envelope, exchange_name,
-    handlers_by_type, queue_name,
+    CASE_SUBJECT, SUBJECTS, contract_names, example_envelope, exchange_name, handlers_by_type,
+    queue_name, routing_key,
 )
 from docs.jsonschema import envelope_schema, object_schema
 
@@ -156,7 +156,7 @@ def render_events_md():
         queues = "<br>".join(_code(queue_name(contract, s, m)) for s, m in pairs) or "—"
         out.append(f"| [{_code(contract.type)}](#{_anchor(contract.type)}) | {contract.producer}"
                    f" | {consumers} | {_cell(contract.description)} | "
-                   f"{_code(exchange_name(contract))} | {_code(contract.type)} | {queues} |")
+                   f"{_code(exchange_name(contract))} | {_code(routing_key(contract))} | {queues} |")
     out += [
         "",
         "## The envelope",
@@ -227,7 +227,7 @@ def render_events_md():
             f"- Python name: `services.common.contracts.{names[contract.type]}`; data schema "
             f"`{contract.schema.__name__}`",
             f"- Producer: {contract.producer}; exchange `{exchange_name(contract)}` (topic, "
-            f"durable); routing key `{contract.type}`",
+            f"durable); routing key `{routing_key(contract)}`",
             "- Consumers: " + (", ".join(_code(f"{s}.{m}") for s, m in pairs) or "none"),
             f"- Subject: {SUBJECTS.get(contract.type, CASE_SUBJECT)}",
         ]

@@ -20,10 +20,12 @@ EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_typ
     "shegong.program.volunteer_joined.v1", "shegong.program.social_organisation_cultivated.v1",
     "shegong.program.donation_received.v1", "shegong.program.aid_distributed.v1",
     "shegong.program.activity_held.v1", "shegong.message.delivered.v1",
-    "shegong.message.failed.v1")})
+    "shegong.message.failed.v1", "shegong.referral.sent.v1", "shegong.referral.answered.v1")})
 HTTP_CORRELATION = "http:5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 WORKER_MESSAGE_ID = f"{EVENT_IDS['shegong.case.assigned.v1']}:worker:case_assigned_worker"
 CASE_REF = {"case_id": CASE_ID, "request_id": REQUEST_ID, "station": "daxing"}
+REFERRAL_ID = "ref-2b3c4d5e-6f70-4819-a2b3-c4d5e6f70819"
+AGENCY_EVENT_ID = "hc-answer-20230529-0001"
 
 
 def _at(status):
@@ -104,12 +106,31 @@ EXAMPLES.update({
          "due_at": "2023-05-29T08:32:11+08:00", "breached_at": "2023-05-29T08:32:11+08:00"},
         CASE_ID, None, 3, "2023-05-29T08:32:11+08:00"),
     "shegong.case.referred.v1": (
-        {**_at("referred"), "agency": "宿豫区民政局", "referred_by": "dx-01",
-         "referred_at": LATER},
+        {**_at("referred"), "agency": "health-commission", "referred_by": "dx-01",
+         "referred_at": LATER, "referral_id": REFERRAL_ID},
         CASE_ID, HTTP_CORRELATION, 6, LATER),
-    "shegong.case.referral_answered.v1": (
-        {**_at("in_progress"), "agency": "宿豫区民政局", "accepted": False, "answered_at": LATER},
+    "shegong.referral.sent.v1": (
+        {"referral_id": REFERRAL_ID, "case_id": CASE_ID, "agency": "health-commission",
+         "station": "daxing", "need_type": "medicine_purchase", "priority": "urgent",
+         "purpose": "家庭医生上门诊疗",
+         "resident": {"name": "邹书兰", "phone": "13812345678"},
+         "need_description": "药吃完了，下雨出不了门", "note": None, "referred_by": "dx-01",
+         "referred_at": LATER,
+         "answer_with": "gov.suyu.agency.referral_answered.v1 on POST /v1/events (intake) or "
+                        "the exchange shegong.inbound"},
         CASE_ID, HTTP_CORRELATION, 7, LATER),
+    "shegong.referral.answered.v1": (
+        {"referral_id": REFERRAL_ID, "case_id": CASE_ID, "station": "daxing",
+         "agency": "health-commission", "answer": "rejected", "reason": "该地址不在签约服务范围",
+         "answered_at": LATER,
+         "source": {"system": "health-commission", "kind": "referral_answer",
+                    "event_id": AGENCY_EVENT_ID}},
+        CASE_ID, AGENCY_EVENT_ID, 1, LATER),
+    "shegong.case.referral_answered.v1": (
+        {**_at("in_progress"), "agency": "health-commission", "accepted": False,
+         "answered_at": LATER, "referral_id": REFERRAL_ID, "answer": "rejected",
+         "reason": "该地址不在签约服务范围"},
+        CASE_ID, EVENT_IDS["shegong.referral.answered.v1"], 8, LATER),
     "shegong.case.closed.v1": (
         {**_at("closed"), "closed_by": "dx-06", "closed_at": "2023-06-01T10:00:00+08:00"},
         CASE_ID, HTTP_CORRELATION, 8, "2023-06-01T10:00:00+08:00"),

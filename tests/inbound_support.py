@@ -8,9 +8,13 @@ from kombu import Connection, Exchange, Queue
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE
 
 KEYS = {"civil-affairs": "dev-civil-affairs-key", "elderly-care": "dev-elderly-care-key",
-        "petition-office": "dev-petition-office-key"}
+        "petition-office": "dev-petition-office-key",
+        "disabled-federation": "dev-disabled-federation-key",
+        "health-commission": "dev-health-commission-key"}
 SOURCES = {"civil-affairs": "/suyu/civil-affairs", "elderly-care": "/suyu/elderly-care",
-           "petition-office": "/suyu/petition-office"}
+           "petition-office": "/suyu/petition-office",
+           "disabled-federation": "/suyu/disabled-federation",
+           "health-commission": "/suyu/health-commission"}
 
 ZOU = {"name": "邹书兰", "phone": "13812345678",
        "categories": ["elderly", "living_alone", "key_concern"]}
@@ -50,6 +54,15 @@ def petition(**data):
     return cloudevent("petition-office", "gov.suyu.petition.forwarded.v1", {
         "station": "xiaxiang", "resident": {"name": "李建国", "phone": "13700001111"},
         "petition_no": "XF-2023-0112", "summary": "邻里排水纠纷，请社工站协助调处", **data})
+
+
+def referral_answer(agency="health-commission", referral_id="ref-1", case_id="case-1",
+                    answer="accepted", reason=None):
+    """A partner agency's answer to a referral made to it."""
+    data = {"referral_id": referral_id, "case_id": case_id, "answer": answer}
+    if reason is not None:
+        data["reason"] = reason
+    return cloudevent(agency, "gov.suyu.agency.referral_answered.v1", data)
 
 
 def publish_inbound(amqp_uri, body, key=None, system=None, user_id=None, routing_key=None,

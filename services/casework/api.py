@@ -3,16 +3,18 @@
 
 ``gunicorn 'services.casework.api:create_app()'``
 """
+import uuid
 from dataclasses import dataclass, replace
 
-from services.common import clock, config, mongo
+from services.common import agencies, clock, config, mongo
 from services.common.http import (
     Api, ApiError, json_response, require_station, route, scoped_station,
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 from services.casework import (
-    api_access, api_export, api_programs, api_residents, domain, domain_lifecycle, handlers,
+    api_access, api_export, api_programs, api_referrals, api_residents, domain,
+    domain_lifecycle, domain_referrals, handlers,
 )
 from services.casework.domain_roster import station_head
 from services.casework.schemas import (
@@ -137,7 +139,20 @@ def resolve_case(call, case_id):
 @route(routes, "/v1/cases/<case_id>/refer", methods=["POST"], body=ReferCommand,
        response=CaseOut, errors=CASE_ERRORS)
 def refer_case(call, case_id):
-    """Refer an accepted case to another agency; it waits for the agency's answer."""
+    """Refer an accepted case to another agency; it waits for the agency's answer.
+
+    ``agency`` the id of a registered partner agency (docs/agencies.md): the referral is
+    sent to it (only what its purpose names) and it answers itself. Any other name: a
+    referral made by other means, whose answer staff record (``referral-answer``).
+    """
+    agency = agencies.registry(call.context.settings or config.settings()).get(
+        call.body["agency"])
+    if agency is not None:
+        store, referral_id = call.context.store, f"ref-{uuid.uuid4()}"
+        return _command(call, case_id, "refer",
+                        lambda case, body, now: domain_referrals.refer_to_agency(
+                            case, call.principal, agency, in_full(store, case).resident,
+                            body["note"], now, referral_id))
     return _command(call, case_id, "refer",
                     lambda case, body, now: domain_lifecycle.refer(
                         case, call.principal, body["agency"], body["note"], now))
@@ -212,6 +227,5 @@ def create_app(settings=None):
                         {"cases": store.cases, "programs": store.programs.records},
                         settings.relay_grace_s)
     return Api("casework", settings, api_export.routes + routes + api_programs.routes
-               + api_access.routes
-               + api_residents.routes,
+               + api_access.routes + api_residents.routes + api_referrals.routes,
                Context(store, relay, settings))

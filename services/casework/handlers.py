@@ -8,10 +8,12 @@ import logging
 import uuid
 
 from services.common import clock
-from services.common.envelope import new_event
+from services.common.envelope import InvalidEvent, new_event
 from services.common.outbox import next_sequence
 from services.common.vocabulary import stations
-from services.casework import domain, domain_lifecycle, domain_residents, domain_sla
+from services.casework import (
+    domain, domain_lifecycle, domain_referrals, domain_residents, domain_sla,
+)
 from services.casework.domain_roster import station_head
 
 log = logging.getLogger(__name__)
@@ -190,3 +192,19 @@ def enforce_service_levels(store, relay, now=None, limit=200):
             breached += 1
             log.info("case %s breached its service level: %s", case.case_id, case.sla_breached)
     return breached
+
+
+def apply_referral_answer(store, relay, envelope, answer, now=None):
+    """An agency's answer moves its case (once per event). An unknown case or a referral
+    the case does not have is an InvalidEvent: dead-lettered with the reason, not retried."""
+    now = now or clock.now()
+    try:
+        return run_command(store, relay, answer["case_id"],
+                           lambda case: domain_referrals.answer_from_agency(
+                               case, answer, envelope["id"], now),
+                           causation_id=envelope["id"])
+    except LookupError:
+        raise InvalidEvent(f"no case {answer['case_id']} for referral {answer['referral_id']}"
+                           ) from None
+    except domain_referrals.UnknownReferral as exc:
+        raise InvalidEvent(exc.reason) from None

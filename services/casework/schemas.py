@@ -50,7 +50,9 @@ class ResolveCommand(Versioned):
 
 
 class ReferCommand(Versioned):
-    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "a registered agency's id (the referral is sent to it: "
+                       "docs/agencies.md), or the name of one reached by other means"})
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -142,6 +144,10 @@ class ReferralOut(Schema):
     referred_at = fields.String()
     answer = fields.String(allow_none=True)
     answered_at = fields.String(allow_none=True)
+    referral_id = fields.String(allow_none=True, metadata={
+        "description": "set when the referral was sent to a registered agency"})
+    agency_name = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "why it was rejected"})
 
 
 class CaseList(Schema):
@@ -181,3 +187,33 @@ class CaseOut(CaseSummaryOut):
 
 def _instant(ms):
     return clock.iso(datetime.fromtimestamp(ms / 1000, timezone.utc)) if ms else None
+
+
+REFERRAL_STATES = ("sent", "accepted", "rejected", "done")
+
+
+class ReferralQuery(Strict):
+    station = fields.String(validate=validate.OneOf(sorted(stations())))
+    agency = fields.String(validate=validate.Length(min=1, max=100))
+    state = fields.String(validate=validate.OneOf(REFERRAL_STATES), metadata={
+        "description": "sent: waiting for the agency's answer"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ReferralListed(Schema):
+    """A referral with its state; the resident is not shown (open the case for that)."""
+    case_id = fields.String()
+    station = fields.String()
+    case_status = fields.String()
+    referral_id = fields.String(allow_none=True)
+    agency = fields.String()
+    agency_name = fields.String(allow_none=True)
+    state = fields.String()
+    reason = fields.String(allow_none=True)
+    referred_by = fields.String()
+    referred_at = fields.String()
+    answered_at = fields.String(allow_none=True)
+
+
+class ReferralList(Schema):
+    referrals = fields.List(fields.Nested(ReferralListed))

@@ -2,7 +2,8 @@
 from nameko.timer import timer
 
 from services.common import clock, config
-from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
+from services.common.agencies import outbound_queues
+from services.common.contracts import REFERRAL_ANSWERED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
@@ -17,6 +18,7 @@ WORKLOAD_INTERVAL_S = 60.0
 
 class CaseworkService:
     name = "casework"
+    extra_topology = staticmethod(outbound_queues)  # the AMQP agencies' queues
 
     store = Storage(CaseStore)
     outbox = Outbox("cases", "programs")
@@ -36,6 +38,13 @@ class CaseworkService:
         per event)."""
         envelope, update = load_event(body, RESIDENT_REGISTRY_UPDATED)
         handlers.apply_registry_update(self.store, envelope, update)
+
+    @handles(REFERRAL_ANSWERED)
+    def referral_answered(self, body):
+        """A partner agency answered a referral: the case follows (once per answer); an
+        answer for a case or referral casework does not have is dead-lettered."""
+        envelope, answer = load_event(body, REFERRAL_ANSWERED)
+        handlers.apply_referral_answer(self.store, self.outbox, envelope, answer)
 
     @timer(interval=SLA_INTERVAL_S)
     def check_service_levels(self):

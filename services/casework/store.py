@@ -159,6 +159,14 @@ class CaseStore:
             self.cases.update_one({"_id": document["_id"]},
                                   {"$set": {"due_sort_ms": _case(document).due_ms}})
 
+    def referred(self, station=None, agency=None, limit=2000):
+        """Cases that were ever referred (their current referral), newest referral first."""
+        query = {"referral.referred_at": {"$gt": ""}}
+        query.update({key: value for key, value in (("station", station),
+                                                    ("referral.agency", agency)) if value})
+        cursor = self.cases.find(query, sort=[("referral.referred_at", DESCENDING)], limit=limit)
+        return [_case(document) for document in cursor]
+
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""
         cursor = self.cases.find({"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)],

@@ -96,6 +96,8 @@ class Settings:
     # intake: how long an Idempotency-Key names its request; the external systems' registry
     idempotency_ttl_s: int = 86400
     inbound_systems_file: str = ""
+    # partner agencies taking referrals by webhook: their HMAC secrets ("agency=secret,...")
+    webhook_secrets: dict = field(default_factory=dict)
     # operations: queue type, each worker's metrics port, the management API
     queue_type: str = "classic"
     metrics_ports: dict = field(default_factory=dict)
@@ -158,6 +160,12 @@ class Settings:
 LOCAL_METRICS_OFFSET = 100  # make run: 8101 ... 8104
 
 
+def _pairs(text):
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}`` (a secret may itself hold "=")."""
+    pairs = (item.strip().partition("=") for item in text.split(",") if item.strip())
+    return {name.strip(): value for name, _, value in pairs if name.strip() and value}
+
+
 def _current_secret(env):
     rotation = env.get("SHEGONG_TOKEN_SECRETS", "").strip()
     if rotation:
@@ -202,6 +210,7 @@ def settings(env=None):
         command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
+        webhook_secrets=_pairs(env.get("SHEGONG_WEBHOOK_SECRETS", "")),
         # quorum in the containers (replicated, the definitions file declares them so);
         # classic by default, as existing development brokers have them
         queue_type=env.get("SHEGONG_QUEUE_TYPE", "classic"),

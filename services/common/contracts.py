@@ -14,7 +14,8 @@ from services.common.events import (
     ActivityHeld, AidDistributed, CaseAccepted, CaseActionRecorded, CaseAssigned, CaseCancelled,
     CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
     CaseRequestLinked, CaseResolved, CaseSlaBreached, DonationReceived, MessageDelivered,
-    MessageFailed, MessageSent, RequestReceived, ResidentRegistryUpdated,
+    MessageFailed, MessageSent, ReferralAnswered, ReferralSent, RequestReceived,
+    ResidentRegistryUpdated,
     SocialOrganisationCultivated, VolunteerJoined, VolunteerTeamFormed,
 )
 
@@ -32,17 +33,31 @@ class EventContract:
     description: str
     aggregate: str
     name: str
+    # Published elsewhere than ``<producer>.events`` with the type as routing key: the
+    # exchange, and the data field whose value is the routing key (e.g. the agency id).
+    exchange: str = ""
+    routing_field: str = ""
 
     @property
     def short_type(self) -> str:
         """case.opened: the type without its namespace and version."""
         return f"{self.aggregate}.{self.name}"
 
+    @property
+    def exchange_name(self) -> str:
+        return self.exchange or f"{self.producer}.events"
 
-def _contract(name, producer, schema, consumers, description):
+    def routing_key(self, data: dict) -> str:
+        return str(data[self.routing_field]) if self.routing_field else self.type
+
+
+def _contract(name, producer, schema, consumers, description, **where):
     aggregate, _, short_name = name.partition(".")
     return EventContract(f"shegong.{name}.v1", producer, schema, tuple(consumers), description,
-                         aggregate, short_name)
+                         aggregate, short_name, **where)
+
+
+OUTBOUND_EXCHANGE = "shegong.outbound"  # what leaves for partner agencies
 
 
 ALL = ("reporting",)  # reporting keeps every event in its permanent event store
@@ -77,11 +92,22 @@ CASE_SLA_BREACHED = _contract(
     "case.sla_breached", "casework", CaseSlaBreached, ("notifications", *ALL),
     "A case was not accepted or not resolved within its priority's service level.")
 CASE_REFERRED = _contract(
-    "case.referred", "casework", CaseReferred, ALL,
-    "The case was referred to another agency.")
+    "case.referred", "casework", CaseReferred, ("intake", *ALL),
+    "The case was referred to another agency (a registered one: intake learns which "
+    "agency may answer it).")
 CASE_REFERRAL_ANSWERED = _contract(
     "case.referral_answered", "casework", CaseReferralAnswered, ALL,
-    "The agency accepted or rejected a referral.")
+    "The agency accepted, rejected or finished a referral; the case followed.")
+REFERRAL_SENT = _contract(
+    "referral.sent", "casework", ReferralSent, ("notifications",),
+    "A referral leaves for a partner agency: on shegong.outbound, routing key the agency "
+    "id, with only the resident data the agency's declared purpose names. AMQP agencies "
+    "consume their own queue; notifications delivers it to webhook agencies.",
+    exchange=OUTBOUND_EXCHANGE, routing_field="agency")
+REFERRAL_ANSWERED = _contract(
+    "referral.answered", "intake", ReferralAnswered, ("casework", *ALL),
+    "A partner agency answered a referral made to it (accepted, rejected with a reason, "
+    "done), received by intake on POST /v1/events or shegong.inbound.")
 CASE_RESOLVED = _contract(
     "case.resolved", "casework", CaseResolved, ("intake", "notifications", *ALL),
     "The case was resolved; the resident is told.")
@@ -128,6 +154,7 @@ CATALOGUE = {contract.type: contract for contract in (
     REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
     CASE_OPENED, CASE_ASSIGNED, CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_REQUEST_LINKED,
     CASE_ESCALATED, CASE_SLA_BREACHED, CASE_REFERRED, CASE_REFERRAL_ANSWERED, CASE_RESOLVED,
+    REFERRAL_SENT, REFERRAL_ANSWERED,
     CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED,
     VOLUNTEER_TEAM_FORMED, VOLUNTEER_JOINED, SOCIAL_ORGANISATION_CULTIVATED, DONATION_RECEIVED,
     AID_DISTRIBUTED, ACTIVITY_HELD,

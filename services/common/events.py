@@ -8,7 +8,7 @@ from services.common.fields import Categories, Day, IdCardNumber, Instant, Phone
 from services.common.vocabulary import (
     ACTION_TYPES, ACTIVITY_TYPES, ASSIGNMENT_REASONS, CANCEL_REASONS, CASE_STATUSES, CHANNELS,
     DONATION_KINDS, ESCALATION_REASONS, INBOUND_KINDS, MESSAGE_CHANNELS, MESSAGE_STATUSES,
-    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, SLA_KINDS,
+    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, REFERRAL_ANSWERS, SLA_KINDS,
 )
 
 
@@ -161,15 +161,60 @@ class CaseSlaBreached(CaseRef):
 
 
 class CaseReferred(CaseRef):
+    """``agency``: a registered agency's id (``referral_id`` set: the referral is sent
+    to it) or, for a referral made by other means, its name as staff typed it."""
     agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
     referred_by = fields.String(required=True)
     referred_at = Instant(required=True)
+    referral_id = fields.String(load_default=None, allow_none=True)
 
 
 class CaseReferralAnswered(CaseRef):
     agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
     accepted = fields.Boolean(required=True)
     answered_at = Instant(required=True)
+    referral_id = fields.String(load_default=None, allow_none=True)
+    answer = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ReferredResident(Strict):
+    """The resident as an agency receives her: in full only what its purpose names."""
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+    id_number = fields.String(load_default=None)
+    categories = fields.List(fields.String(), load_default=None)
+    emergency_contacts = fields.List(fields.Nested(EmergencyContactSchema), load_default=None)
+
+
+class ReferralSent(Strict):
+    """A referral as it leaves for the agency (``shegong.outbound``, routed by agency id)."""
+    referral_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    agency = fields.String(required=True)
+    station = StationId(required=True)
+    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    purpose = fields.String(required=True)
+    resident = fields.Nested(ReferredResident, required=True)
+    need_description = fields.String(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True)
+    referred_by = fields.String(required=True)
+    referred_at = Instant(required=True)
+    answer_with = fields.String(required=True)
+
+
+class ReferralAnswered(Strict):
+    """An agency's answer to a referral made to it, as intake received it."""
+    referral_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    station = StationId(required=True)
+    agency = fields.String(required=True)
+    answer = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    answered_at = Instant(required=True)
+    source = fields.Nested(SourceSchema, required=True)
 
 
 class CaseClosed(CaseRef):

@@ -19,8 +19,9 @@ from services.common.envelope import CONTENT_TYPE, InvalidEvent
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 from services.common.topology import (  # noqa: F401 - also this module's public names
-    DEAD_LETTER_EXCHANGE, DELAY_HEADER, RETRY_EXCHANGE, dead_letter_exchange, dead_letter_queue,
-    event_exchange, handler_queue, queue_type_arguments, retry_exchange, retry_queue,
+    DEAD_LETTER_EXCHANGE, DELAY_HEADER, RETRY_EXCHANGE, agency_queue, contract_exchange,
+    dead_letter_exchange, dead_letter_queue, event_exchange, handler_queue, outbound_exchange,
+    queue_type_arguments, retry_exchange, retry_queue,
 )
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class EventPublisher:
         contract = CATALOGUE[envelope["type"]]
         try:
             self._publisher.publish(
-                envelope, exchange=event_exchange(contract.producer),
-                routing_key=contract.type, message_id=envelope["id"],
+                envelope, exchange=contract_exchange(contract),
+                routing_key=contract.routing_key(envelope["data"]), message_id=envelope["id"],
                 correlation_id=envelope.get("correlationid"), type=envelope["type"],
                 transport_options={"max_retries": 1, "interval_start": 0.2,
                                    "interval_step": 0.2, "interval_max": 0.5})
@@ -140,6 +141,9 @@ class RetryingEventHandler(EventHandler):
 
     def setup(self):
         super().setup()
+        if self.contract.exchange:  # not its producer's exchange: the queue says where
+            self.queue = handler_queue(self.contract, self.container.service_name,
+                                       self.method_name)
         # the same queue type as the topology declared (bootstrap, definitions file)
         self.queue.queue_arguments = queue_type_arguments(self._queue_type())
 
@@ -262,6 +266,7 @@ def topology(service_classes, retry_delays_ms, queue_type="classic"):
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [event_exchange(producer) for producer in
                  sorted({contract.producer for contract in CATALOGUE.values()})]
+    entities.append(outbound_exchange())
     entities += [retry_queue(delay, queue_type) for delay in retry_delays_ms]
     for service_cls in service_classes:
         entities.append(dead_letter_queue(service_cls.name, queue_type))

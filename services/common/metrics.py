@@ -50,6 +50,9 @@ OUTBOX_OLDEST_AGE = Gauge("shegong_outbox_oldest_age_seconds", "Age of the oldes
 SMS_HELD = Counter("shegong_sms_held", "SMS held back when due: by recipient kind (staff or "
                    "resident), message kind (template) and reason (quiet_hours, rate_limited, "
                    "staff_rate_limited)", ("recipient", "kind", "reason"))
+WEBHOOK_DELIVERIES = Counter("shegong_webhook_deliveries", "Webhook POSTs to partner "
+                             "agencies; outcome: delivered, retrying, failed (dead-lettered)",
+                             ("agency", "outcome"))
 HTTP_REQUESTS = Counter("shegong_http_requests", "HTTP requests answered",
                         ("service", "method", "route", "status"))
 HTTP_SECONDS = Histogram("shegong_http_request_duration_seconds", "HTTP request latency",

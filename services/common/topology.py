@@ -7,6 +7,9 @@
 - ``shegong.retry``: a headers exchange routing on ``shegong-retry-delay-ms`` to one queue
   per delay, ``shegong.retry.<ms>ms``, whose messages expire back through the default
   exchange into the queue they came from (their routing key is that queue's name).
+- ``shegong.outbound``: a topic exchange for what leaves for partner agencies, routed
+  by agency id: ``shegong.outbound.<agency>``, an AMQP agency's own queue (declared by
+  casework, which publishes there), and notifications' webhook queue, bound with ``#``.
 - ``shegong.dead-letter``: a direct exchange; ``shegong.dead-letter.<service>`` holds
   what a service could not handle, with the reason in the headers.
 
@@ -15,6 +18,8 @@ services declare); the RabbitMQ definitions file is generated from that same lis
 """
 from kombu import Exchange, Queue
 from nameko.standalone.events import get_event_exchange
+
+from services.common.contracts import OUTBOUND_EXCHANGE
 
 RETRY_EXCHANGE = "shegong.retry"
 DEAD_LETTER_EXCHANGE = "shegong.dead-letter"
@@ -34,6 +39,26 @@ def dead_letter_exchange():
 
 def event_exchange(producer):
     return get_event_exchange(producer, {})
+
+
+def contract_exchange(contract):
+    """Where a contract's events are published: its producer's exchange, or its own
+    (``shegong.outbound``: what leaves for partner agencies, a topic exchange too)."""
+    if not contract.exchange:
+        return event_exchange(contract.producer)
+    return Exchange(contract.exchange, type="topic", durable=True)
+
+
+def outbound_exchange():
+    return Exchange(OUTBOUND_EXCHANGE, type="topic", durable=True)
+
+
+def agency_queue(agency, queue_type="classic"):
+    """An AMQP agency's own queue on ``shegong.outbound``: its referrals (routing key: its
+    id), read by its RabbitMQ user only (``agencies.permissions``)."""
+    return Queue(agency.queue, exchange=outbound_exchange(),
+                 routing_key=agency.id, durable=True, auto_delete=False, exclusive=False,
+                 queue_arguments=queue_type_arguments(queue_type))
 
 
 def queue_type_arguments(queue_type):
@@ -63,7 +88,9 @@ def dead_letter_queue(service, queue_type="classic"):
 
 def handler_queue(contract, service, method, queue_type="classic"):
     """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
+    # a contract routed by a data field (the agency) is consumed whole: "#"
     return Queue(f"evt-{contract.producer}-{contract.type}--{service}.{method}",
-                 exchange=event_exchange(contract.producer), routing_key=contract.type,
+                 exchange=contract_exchange(contract),
+                 routing_key="#" if contract.routing_field else contract.type,
                  durable=True, auto_delete=False, exclusive=False,
                  queue_arguments=queue_type_arguments(queue_type))

@@ -22,7 +22,11 @@ INBOUND_KINDS = {
     "key_person_update": "重点关注对象名单变更",
     "checkin_missed": "独居老人未按时报平安",
     "petition": "信访转办",
+    "referral_answer": "转介答复",
 }
+
+# What a partner agency answers to a referral made to it.
+REFERRAL_ANSWERS = {"accepted": "已接收", "rejected": "已退回", "done": "已办结"}
 
 RESIDENT_CATEGORIES = {
     "elderly": "老年人",

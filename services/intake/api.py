@@ -70,7 +70,8 @@ def create_app(settings=None):
     store = RequestStore(mongo.database(settings, "intake"),
                          settings.intake_commit_wait_ms / 1000)
     relay = OutboxRelay(EventPublisher(settings.amqp_uri),
-                        {"requests": store.requests, "registry_updates": store.registry_updates},
+                        {"requests": store.requests, "registry_updates": store.registry_updates,
+                         "referrals": store.referrals},
                         settings.relay_grace_s)
     return Api("intake", settings, routes + api_events.routes,
                Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key,

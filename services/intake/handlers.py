@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from services.common import clock
 from services.common.envelope import InvalidEvent, new_event
 from services.common.messaging import BrokerUnavailable
-from services.intake import domain, inbound, inbound_binding
+from services.intake import domain, inbound, inbound_binding, referrals
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,14 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
             outcomes[index] = exc
             continue
         record_id = inbound.inbound_id(envelope["source"], envelope["id"])
+        if inbound_type.becomes == "referral_answer":  # only for referrals made to it
+            try:
+                outcomes[index] = Recorded(*referrals.receive_answer(
+                    store, relay, system, envelope, data, record_id,
+                    inbound.source_of(system, inbound_type, envelope)))
+            except inbound.InboundRejected as exc:
+                outcomes[index] = exc
+            continue
         if inbound_type.becomes == "registry_update":
             record, (contract, event_data) = inbound.registry_update(
                 record_id, system, inbound_type, envelope, data, pseudonym_key, now)
@@ -191,6 +199,11 @@ def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key
         return receive_inbound(store, relay, system, body, pseudonym_key)
     except inbound.InboundRejected as exc:
         raise InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields) from None
+
+
+def learn_referral(store, envelope, referred):
+    """casework referred a case to a registered agency: that agency may answer it."""
+    referrals.learn(store, envelope, referred)
 
 
 def follow_case(store, case, sequence, request_id=None):

@@ -12,7 +12,8 @@ from services.common.envelope import data_schema
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 from services.intake import domain
 from services.intake.inbound_schemas import (
-    CheckinMissedData, InboundEnvelope, KeyPersonUpdateData, PetitionForwardedData, ReferralData,
+    CheckinMissedData, InboundEnvelope, KeyPersonUpdateData, PetitionForwardedData,
+    ReferralAnswerData, ReferralData,
 )
 
 INBOUND_NAMESPACE = uuid.UUID("0c7e3d52-96a1-4f4e-8b8e-5d1c2a7f9e40")
@@ -25,7 +26,7 @@ class InboundType:
     type: str
     kind: str         # vocabulary.INBOUND_KINDS: what the request's source says it was
     schema: type
-    becomes: str      # "request" or "registry_update"
+    becomes: str      # "request", "registry_update" or "referral_answer"
     description: str
 
 
@@ -41,6 +42,9 @@ INBOUND_TYPES = {t.type: t for t in (
                 "request (channel alert)."),
     InboundType("gov.suyu.petition.forwarded.v1", "petition", PetitionForwardedData, "request",
                 "The petition office forwards a petition (channel petition)."),
+    InboundType("gov.suyu.agency.referral_answered.v1", "referral_answer", ReferralAnswerData,
+                "referral_answer", "A partner agency answers a referral made to it (accepted, "
+                "rejected with a reason, done); published on as shegong.referral.answered.v1."),
 )}
 
 

@@ -1,11 +1,11 @@
 """marshmallow schemas of what other government systems send in: CloudEvents 1.0
 (structured JSON) whose ``data`` is one of the inbound types below."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.envelope import json_media_type
 from services.common.events import NeedSchema, RegisteredPerson, ResidentSchema
 from services.common.fields import Instant, StationId, Strict
-from services.common.vocabulary import NEED_TYPES
+from services.common.vocabulary import NEED_TYPES, REFERRAL_ANSWERS
 
 SPECVERSION = "1.0"
 
@@ -33,6 +33,19 @@ class ReferralData(Strict):
     need = fields.Nested(NeedSchema, required=True)
     referral_no = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(max=64))
+
+
+class ReferralAnswerData(Strict):
+    """gov.suyu.agency.referral_answered.v1: a partner agency answers a referral made to it."""
+    referral_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    case_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    answer = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _reason_of_a_rejection(self, data, **kwargs):
+        if data.get("answer") == "rejected" and not data.get("reason", "").strip():
+            raise ValidationError("a rejection says why", "reason")
 
 
 class KeyPersonUpdateData(Strict):

@@ -3,7 +3,8 @@ from nameko.timer import timer
 
 from services.common import config
 from services.common.contracts import (
-    CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REOPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
+    CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REFERRED, CASE_REOPENED, CASE_REQUEST_LINKED,
+    CASE_RESOLVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import InvalidEvent, load_event
@@ -22,7 +23,7 @@ class IntakeService:
     extra_topology = staticmethod(inbound_topology)
 
     store = Storage(RequestStore)
-    outbox = Outbox("requests", "registry_updates")
+    outbox = Outbox("requests", "registry_updates", "referrals")
     systems = Systems()
     log_context = LogContext()
 
@@ -49,6 +50,13 @@ class IntakeService:
         """A repeat request joined its open case: it follows that case from now on."""
         envelope, case = load_event(body, CASE_REQUEST_LINKED)
         handlers.follow_case(self.store, case, envelope["sequence"], case["linked_request_id"])
+
+    @handles(CASE_REFERRED)
+    def case_referred(self, body):
+        """A case was referred to a registered agency: intake learns that this agency (and
+        no other) may answer that referral."""
+        envelope, referred = load_event(body, CASE_REFERRED)
+        handlers.learn_referral(self.store, envelope, referred)
 
     @handles(CASE_RESOLVED)
     def case_resolved(self, body):

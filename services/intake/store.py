@@ -6,14 +6,16 @@
 - ``idempotency_keys``: which request a caller's Idempotency-Key names, until it expires;
 - ``open_needs``: per resident and need, the first request still open (repeats link to it);
 - ``registry_updates``: one document per key-persons-list change received from another
-  system (the person masked) with its outbox.
+  system (the person masked) with its outbox;
+- ``referrals``: one document per referral casework made to a registered agency (which
+  agency may answer it), with the agency's answers and their outbox.
 
 New documents (key claims, need claims, requests, registry updates) are inserted by a
 group insert per collection (services/common/group_commit.py): the requests that the
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
 """
-from services.common import group_commit, outbox
+from services.common import clock, group_commit, outbox
 from services.intake.domain import need_still_open
 
 
@@ -24,6 +26,7 @@ class RequestStore:
         self.registry_updates = database["registry_updates"]
         self.open_needs = database["open_needs"]
         self.commit_wait_s = commit_wait_s
+        self.referrals = database["referrals"]
 
     def _insert(self, collection, documents):
         """Per document: True if inserted, False if its _id (or a unique key) existed."""
@@ -35,6 +38,7 @@ class RequestStore:
         self.idempotency_keys.create_index("expires_ms")
         outbox.ensure_indexes(self.requests)
         outbox.ensure_indexes(self.registry_updates)
+        outbox.ensure_indexes(self.referrals)
 
     def add(self, record, envelopes):
         """Insert a new request with its event; None if the id exists (a retry or a twin)."""
@@ -99,6 +103,25 @@ class RequestStore:
 
     def registry_update(self, record_id):
         return self.registry_updates.find_one({"_id": record_id})
+
+    def add_referral(self, record):
+        """Remember a referral (a redelivered case.referred finds it there: no change)."""
+        outbox.insert_new(self.referrals, record, [])  # last_seq 0: answers compare on it
+
+    def referral(self, referral_id):
+        return self.referrals.find_one({"_id": referral_id})
+
+    def add_answer(self, referral, answer, envelope):
+        """Append an answer with its event, if nobody changed the referral meanwhile
+        (compare-and-set on ``last_seq``); the new document, or None: read and retry."""
+        staged = outbox.stage(referral, [envelope])
+        done = self.referrals.update_one(
+            {"_id": referral["_id"], "last_seq": referral.get("last_seq", 0)},
+            {"$set": {**staged, "answers": [*referral["answers"], answer],
+                      "updated_ms": clock.to_ms(clock.now())}})
+        if done.modified_count != 1:
+            return None
+        return self.referral(referral["_id"])
 
     def follow_case(self, case_id, status, case_seq, request_id=None):
         """Give the requests of a case the status its newest event implies.

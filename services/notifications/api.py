@@ -14,7 +14,8 @@ from services.common.outbox import OutboxRelay
 from services.notifications import handlers_receipts
 from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
 from services.notifications.schemas import (
-    MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut,
+    MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut, WebhookDeliveryList,
+    WebhookQuery,
 )
 from services.notifications.store import NotificationStore
 
@@ -41,6 +42,18 @@ def list_messages(call):
     query["station"] = scoped_station(call.principal, query.get("station"))
     messages = call.context.store.find(query, limit)
     return json_response(MessageList().dump({"messages": messages}))
+
+
+@route(routes, "/v1/webhook-deliveries", query=WebhookQuery, response=WebhookDeliveryList,
+       errors=(403,))
+def list_webhook_deliveries(call):
+    """Referrals POSTed to agencies' webhooks (staff: their station's), newest first, with
+    every attempt; ``state=failed``: retries used up and the event dead-lettered."""
+    query = call.query
+    station = scoped_station(call.principal, query.get("station"))
+    found = call.context.store.webhooks.find(station, query.get("state"), query.get("agency"),
+                                             query["limit"])
+    return json_response(WebhookDeliveryList().dump({"deliveries": found}))
 
 
 @route(routes, "/v1/messages/<message_id>", response=MessageOut, errors=(403, 404))

@@ -113,3 +113,41 @@ class GatewayReceipt(_Lenient):
     status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
     reason = fields.String(load_default=None, allow_none=True)
     at = fields.String(load_default=None, allow_none=True)
+
+
+WEBHOOK_STATES = ("pending", "retrying", "delivered", "failed")
+
+
+class WebhookQuery(Strict):
+    state = fields.String(validate=validate.OneOf(WEBHOOK_STATES), metadata={
+        "description": "failed: retries used up, the referral event dead-lettered"})
+    agency = fields.String(validate=validate.Length(min=1, max=100))
+    station = fields.String(validate=validate.Length(max=64))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class WebhookAttemptOut(Schema):
+    attempt = fields.Integer()
+    at = fields.String()
+    status = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class WebhookDeliveryOut(Schema):
+    """A referral POSTed to an agency's webhook: where it stands and every attempt."""
+    delivery_id = fields.String(attribute="_id", metadata={"description": "the event id"})
+    agency = fields.String()
+    referral_id = fields.String()
+    case_id = fields.String()
+    station = fields.String()
+    state = fields.String()
+    attempts = fields.Integer()
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(WebhookAttemptOut))
+
+
+class WebhookDeliveryList(Schema):
+    deliveries = fields.List(fields.Nested(WebhookDeliveryOut))

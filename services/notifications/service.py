@@ -2,15 +2,15 @@
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.common import config
+from services.common import agencies, config
 from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESOLVED, CASE_SLA_BREACHED,
-    REQUEST_RECEIVED,
+    REFERRAL_SENT, REQUEST_RECEIVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.notifications import domain, handlers
+from services.notifications import domain, handlers, handlers_webhooks
 from services.notifications.providers import provider_chain
 from services.notifications.store import NotificationStore
 
@@ -70,6 +70,15 @@ class NotificationsService:
     def case_sla_breached(self, body):
         """Put the breach in the station head's inbox; an urgent one goes to the duty officer."""
         self._notify(body, CASE_SLA_BREACHED)
+
+    @handles(REFERRAL_SENT)
+    def deliver_referral(self, body):
+        """POST a referral, signed, to its agency's webhook (agencies on AMQP read their own
+        queue); a refused POST is retried with growing delays, then dead-lettered."""
+        load_event(body, REFERRAL_SENT)  # valid, then POSTed as it came
+        settings = config.settings()
+        handlers_webhooks.deliver_referral(self.store, agencies.registry(settings), settings,
+                                           body)
 
     def _notify(self, body, contract):
         self._send(*load_event(body, contract))

@@ -13,12 +13,14 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common import clock, outbox
+from services.notifications.store_webhooks import WebhookDeliveries
 
 
 class NotificationStore:
     def __init__(self, database):
         self.contacts = database["contacts"]
         self.messages = database["messages"]
+        self.webhooks = WebhookDeliveries(database)  # referrals POSTed to agencies
 
     def ensure_indexes(self):
         self.messages.create_index("case_id")
@@ -31,6 +33,7 @@ class NotificationStore:
         self.messages.create_index("phone_ref")
         self.messages.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)])
         outbox.ensure_indexes(self.messages)
+        self.webhooks.ensure_indexes()
 
     def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
         """An upsert keyed by request id: a repeated request.received changes nothing."""

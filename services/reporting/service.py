@@ -88,6 +88,11 @@ class ReportingService:
         """Keep case.referral_answered in the event store and project it."""
         self._keep(body, contracts.CASE_REFERRAL_ANSWERED)
 
+    @handles(contracts.REFERRAL_ANSWERED)
+    def referral_answered(self, body):
+        """Keep referral.answered (an agency's answer) in the event store: the trace shows it."""
+        self._keep(body, contracts.REFERRAL_ANSWERED)
+
     @handles(contracts.CASE_RESOLVED)
     def case_resolved(self, body):
         """Keep case.resolved in the event store and project it."""

@@ -142,9 +142,10 @@ def test_the_asyncapi_document_has_one_channel_per_type(asyncapi):
 @by_type(CONTRACTS)
 def test_each_channel_names_its_exchange_and_a_payload_that_accepts_the_example(asyncapi, contract):
     channel = asyncapi["channels"][contract.type]
+    # its producer's exchange, unless it leaves for partner agencies (routed by agency)
+    expected = "shegong.outbound" if contract.routing_field else f"{contract.producer}.events"
     assert channel["bindings"]["amqp"]["exchange"] == {
-        "name": f"{contract.producer}.events", "type": "topic", "durable": True,
-        "autoDelete": False}
+        "name": expected, "type": "topic", "durable": True, "autoDelete": False}
     reference = channel["subscribe"]["message"]["$ref"]
     assert reference == f"#/components/messages/{contract.type}"
     message = asyncapi["components"]["messages"][contract.type]

@@ -10,14 +10,16 @@ from jsonschema import Draft7Validator
 from services.intake.inbound import INBOUND_TYPES
 from services.intake.systems import DEFAULT_FILE, SystemRegistry, key_digest
 from tests.inbound_support import (
-    KEYS, SOURCES, checkin_missed, key_person_update, petition, referral,
+    KEYS, SOURCES, checkin_missed, key_person_update, petition, referral, referral_answer,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"gov.suyu.civil_affairs.referral.v1": referral,
             "gov.suyu.civil_affairs.key_person_update.v1": key_person_update,
             "gov.suyu.elderly_care.checkin_missed.v1": checkin_missed,
-            "gov.suyu.petition.forwarded.v1": petition}
+            "gov.suyu.petition.forwarded.v1": petition,
+            "gov.suyu.agency.referral_answered.v1": lambda: referral_answer(
+                answer="rejected", reason="不在服务范围")}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,11 @@ def test_the_payload_schema_accepts_the_example_and_refuses_an_operator(document
     example = EXAMPLES[event_type]()
     validator.validate(example)
     smuggled = json.loads(json.dumps(example))
-    target = smuggled["data"].get("resident") or smuggled["data"]["person"]
-    target["name"] = {"$gt": ""}
+    target = smuggled["data"].get("resident") or smuggled["data"].get("person")
+    if target is None:  # an agency's answer: no person in it
+        smuggled["data"]["reason"] = {"$gt": ""}
+    else:
+        target["name"] = {"$gt": ""}
     assert not validator.is_valid(smuggled)
 
 

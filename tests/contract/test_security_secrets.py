@@ -12,7 +12,8 @@ from pathlib import Path
 from services.intake.systems import DEFAULT_FILE, key_digest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_KEYS = ("dev-civil-affairs-key", "dev-elderly-care-key", "dev-petition-office-key")
+DEV_KEYS = ("dev-civil-affairs-key", "dev-elderly-care-key", "dev-petition-office-key",
+            "dev-disabled-federation-key", "dev-health-commission-key")
 # what real credentials look like
 SHAPES = {
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),

@@ -1,0 +1,48 @@
+"""Referrals delivered to the partner agencies that take them by webhook.
+
+Each ``referral.sent`` reaches notifications' webhook queue (bound with ``#`` on
+``shegong.outbound``); one for a webhook agency is POSTed, signed, to its URL. A failed
+POST raises WebhookFailed: the handler's retries (``SHEGONG_RETRY_DELAYS_MS``, growing)
+try again, and after the last one the event is dead-lettered; every attempt is recorded
+in ``webhook_deliveries`` (``GET /v1/webhook-deliveries``) and counted
+(``shegong_webhook_deliveries``). Agencies on AMQP read their own queue: nothing to do.
+"""
+import logging
+
+from services.common import clock, metrics
+from services.notifications import webhooks
+
+log = logging.getLogger(__name__)
+
+
+class WebhookFailed(Exception):
+    """The agency's webhook did not take the referral; retried, then dead-lettered."""
+
+
+def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
+                     post=webhooks.post) -> str:
+    """Deliver one referral event to its agency's webhook; returns the delivery's state."""
+    agency = agency_registry.get(envelope["data"]["agency"])
+    if agency is None or agency.delivery != "webhook":
+        return "not_webhook"
+    at = clock.iso(clock.now())
+    delivery = store.webhooks.start(envelope, agency.webhook_url, at)
+    if delivery["state"] == "delivered":  # a redelivered event: POSTed once already
+        return "delivered"
+    attempt = delivery["attempts"] + 1
+    secret = settings.webhook_secrets.get(agency.id)  # never sent unsigned
+    outcome = (post(agency.webhook_url, envelope, secret) if secret else
+               webhooks.Outcome(False, None, f"no secret for {agency.id} in "
+                                             "SHEGONG_WEBHOOK_SECRETS"))
+    if outcome.delivered:
+        store.webhooks.record(envelope["id"], attempt, "delivered", outcome.status, None, at)
+        metrics.WEBHOOK_DELIVERIES.labels(agency.id, "delivered").inc()
+        log.info("referral %s delivered to %s (attempt %d)", envelope["data"]["referral_id"],
+                 agency.id, attempt)
+        return "delivered"
+    # the handler's retries: one per delay, then the dead-letter queue
+    state = "failed" if attempt > len(settings.retry_delays_ms) else "retrying"
+    store.webhooks.record(envelope["id"], attempt, state, outcome.status, outcome.error, at)
+    metrics.WEBHOOK_DELIVERIES.labels(agency.id, state).inc()
+    raise WebhookFailed(f"webhook of {agency.id} refused referral "
+                        f"{envelope['data']['referral_id']} (attempt {attempt}): {outcome.error}")

@@ -1,0 +1,37 @@
+"""``webhook_deliveries``: one document per referral sent to a webhook agency (keyed by
+the referral event's id): its state (``pending``, ``retrying``, ``delivered``,
+``failed``: retries used up and the event dead-lettered), attempts and last error."""
+from typing import Optional
+
+from pymongo import DESCENDING
+
+
+class WebhookDeliveries:
+    def __init__(self, database):
+        self.deliveries = database["webhook_deliveries"]
+
+    def ensure_indexes(self) -> None:
+        self.deliveries.create_index("state")
+        self.deliveries.create_index("created_at")
+
+    def start(self, envelope: dict, url: str, at: str) -> dict:
+        """The delivery of this event (created on its first attempt)."""
+        data = envelope["data"]
+        self.deliveries.update_one({"_id": envelope["id"]}, {"$setOnInsert": {
+            "agency": data["agency"], "referral_id": data["referral_id"],
+            "case_id": data["case_id"], "station": data["station"], "url": url,
+            "state": "pending", "attempts": 0, "created_at": at, "history": []}}, upsert=True)
+        return self.deliveries.find_one({"_id": envelope["id"]})
+
+    def record(self, delivery_id: str, attempt: int, state: str, status: Optional[int],
+               error: Optional[str], at: str) -> None:
+        self.deliveries.update_one({"_id": delivery_id}, {
+            "$set": {"state": state, "attempts": attempt, "last_status": status,
+                     "last_error": error, "updated_at": at},
+            "$push": {"history": {"attempt": attempt, "at": at, "status": status,
+                                  "error": error}}})
+
+    def find(self, station=None, state=None, agency=None, limit=100) -> list:
+        query = {key: value for key, value in (("station", station), ("state", state),
+                                               ("agency", agency)) if value}
+        return list(self.deliveries.find(query, sort=[("created_at", DESCENDING)], limit=limit))
