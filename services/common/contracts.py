@@ -99,7 +99,7 @@ CASE_REFERRAL_ANSWERED = _contract(
     "case.referral_answered", "casework", CaseReferralAnswered, ALL,
     "The agency accepted, rejected or finished a referral; the case followed.")
 REFERRAL_SENT = _contract(
-    "referral.sent", "casework", ReferralSent, ("notifications",),
+    "referral.sent", "casework", ReferralSent, ("notifications", *ALL),
     "A referral leaves for a partner agency: on shegong.outbound, routing key the agency "
     "id, with only the resident data the agency's declared purpose names. AMQP agencies "
     "consume their own queue; notifications delivers it to webhook agencies.",

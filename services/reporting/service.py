@@ -88,6 +88,11 @@ class ReportingService:
         """Keep case.referral_answered in the event store and project it."""
         self._keep(body, contracts.CASE_REFERRAL_ANSWERED)
 
+    @handles(contracts.REFERRAL_SENT)
+    def referral_sent(self, body):
+        """Keep referral.sent (what left for the agency) in the event store: the trace shows it."""
+        self._keep(body, contracts.REFERRAL_SENT)
+
     @handles(contracts.REFERRAL_ANSWERED)
     def referral_answered(self, body):
         """Keep referral.answered (an agency's answer) in the event store: the trace shows it."""
