@@ -11,7 +11,7 @@ from services.common.http import (
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.notifications import handlers_receipts
+from services.notifications import api_inbox, domain_inbox, handlers_receipts
 from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
 from services.notifications.schemas import (
     MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut, WebhookDeliveryList,
@@ -35,13 +35,22 @@ def list_messages(call):
     """Messages with their status and history (staff: their station's); numbers masked.
 
     Filters: ``case_id``, ``recipient_role``, ``status``, ``channel``, ``station`` (district
-    staff), ``since`` / ``until`` (creation time, ISO 8601 with offset).
+    staff), ``since`` / ``until`` (creation time, ISO 8601 with offset); ``inbox=true`` the
+    caller's in-app messages, ``unread=true`` those not yet read. Newest first, paged
+    with ``cursor``.
     """
     query = dict(call.query)
-    limit = query.pop("limit")
+    limit, cursor = query.pop("limit"), query.pop("cursor", None)
+    inbox, unread = query.pop("inbox", None), query.pop("unread", None)
     query["station"] = scoped_station(call.principal, query.get("station"))
-    messages = call.context.store.find(query, limit)
-    return json_response(MessageList().dump({"messages": messages}))
+    extra = {}
+    if inbox:
+        extra.update({"channel": "in_app",
+                      "recipient_id": {"$in": domain_inbox.inbox_ids(call.principal)}})
+    if unread is not None:
+        extra.update({"channel": "in_app", "read_at": {"$exists": not unread}})
+    messages, next_cursor = call.context.store.page(query, extra, limit, cursor)
+    return json_response(MessageList().dump({"messages": messages, "next_cursor": next_cursor}))
 
 
 @route(routes, "/v1/webhook-deliveries", query=WebhookQuery, response=WebhookDeliveryList,
@@ -112,4 +121,4 @@ def create_app(settings=None):
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"messages": database["messages"]},
                         settings.relay_grace_s)
     context = Context(NotificationStore(database), relay, settings.notifications.receipt_token)
-    return Api("notifications", settings, routes, context)
+    return Api("notifications", settings, routes + api_inbox.routes, context)

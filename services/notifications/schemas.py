@@ -2,6 +2,7 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.common.fields import Instant, Strict
+from services.common.paging import Cursor
 from services.common.privacy import mask_phone
 from services.common.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES, RECIPIENT_ROLES
 
@@ -14,6 +15,12 @@ class MessageQuery(Strict):
     station = fields.String(validate=validate.Length(max=64))
     since = Instant(metadata={"description": "created at or after (ISO 8601 with offset)"})
     until = Instant(metadata={"description": "created before (ISO 8601 with offset)"})
+    inbox = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "true: only the caller's in-app messages (to them, or to their role "
+                       "at their station)"})
+    unread = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "true: only in-app messages not yet read; false: only read ones"})
+    cursor = Cursor()
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
@@ -30,6 +37,7 @@ class HistoryOut(Schema):
     until = fields.String()
     reported_at = fields.String(allow_none=True)
     provider_message_id = fields.String()
+    by = fields.String()
 
 
 def _recipient(message):
@@ -58,10 +66,17 @@ class MessageOut(Schema):
     delivered_at = fields.String(allow_none=True)
     failed_at = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryOut))
+    read_at = fields.Function(lambda message: message.get("read_at"), metadata={
+        "type": "string", "nullable": True,
+        "description": "in-app: when it was read; null while unread"})
+    read_by = fields.Function(lambda message: message.get("read_by"),
+                              metadata={"type": "string", "nullable": True})
 
 
 class MessageList(Schema):
     messages = fields.List(fields.Nested(MessageOut))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as ``cursor`` for the next page; null on the last page"})
 
 
 class ReceiptQuery(Strict):

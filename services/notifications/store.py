@@ -12,7 +12,7 @@ won; the caller reads again).
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common import clock, outbox
+from services.common import clock, outbox, paging
 from services.notifications.store_webhooks import WebhookDeliveries
 
 
@@ -25,6 +25,7 @@ class NotificationStore:
     def ensure_indexes(self):
         self.messages.create_index("case_id")
         self.messages.create_index("station")
+        self.messages.create_index("recipient_id")
         self.messages.create_index("created_ms")
         self.messages.create_index("due_ms")
         self.messages.create_index("erase_after_ms")
@@ -110,6 +111,15 @@ class NotificationStore:
         return [document["sent_ms"] for document in found]
 
     def find(self, filters, limit=200):
+        return list(self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)],
+                                       limit=limit))
+
+    def page(self, filters, extra=None, limit=200, cursor=None):
+        """``(messages, next_cursor)``, newest first; ``extra``: store conditions added."""
+        return paging.page(self.messages, {**self._query(filters), **(extra or {})}, "created",
+                           "created_ms", True, limit, cursor, {"outbox": 0})
+
+    def _query(self, filters):
         query = {key: value for key, value in filters.items()
                  if value and key not in ("since", "until")}
         window = {}
@@ -119,4 +129,4 @@ class NotificationStore:
             window["$lt"] = clock.to_ms(clock.parse_iso(filters["until"]))
         if window:
             query["created_ms"] = window
-        return list(self.messages.find(query, sort=[("created_ms", DESCENDING)], limit=limit))
+        return query
