@@ -72,6 +72,11 @@ def _load(path: str) -> dict:
     return {entry["id"]: _agency(entry) for entry in entries if entry.get("agency")}
 
 
+def registry_from(path) -> dict:
+    """Agency id -> Agency, of a registry file."""
+    return _load(str(path))
+
+
 def registry(settings) -> dict:
     """Agency id -> Agency, for this process's registry file (read once per file)."""
     return _load(settings.inbound_systems_file or str(DEFAULT_FILE))

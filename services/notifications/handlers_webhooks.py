@@ -35,14 +35,14 @@ def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
                webhooks.Outcome(False, None, f"no secret for {agency.id} in "
                                              "SHEGONG_WEBHOOK_SECRETS"))
     if outcome.delivered:
-        store.webhooks.record(envelope["id"], attempt, "delivered", outcome.status, None, at)
+        store.webhooks.record(delivery, "delivered", outcome.status, None, at)
         metrics.WEBHOOK_DELIVERIES.labels(agency.id, "delivered").inc()
         log.info("referral %s delivered to %s (attempt %d)", envelope["data"]["referral_id"],
                  agency.id, attempt)
         return "delivered"
     # the handler's retries: one per delay, then the dead-letter queue
     state = "failed" if attempt > len(settings.retry_delays_ms) else "retrying"
-    store.webhooks.record(envelope["id"], attempt, state, outcome.status, outcome.error, at)
+    store.webhooks.record(delivery, state, outcome.status, outcome.error, at)
     metrics.WEBHOOK_DELIVERIES.labels(agency.id, state).inc()
     raise WebhookFailed(f"webhook of {agency.id} refused referral "
                         f"{envelope['data']['referral_id']} (attempt {attempt}): {outcome.error}")

@@ -23,13 +23,16 @@ class WebhookDeliveries:
             "state": "pending", "attempts": 0, "created_at": at, "history": []}}, upsert=True)
         return self.deliveries.find_one({"_id": envelope["id"]})
 
-    def record(self, delivery_id: str, attempt: int, state: str, status: Optional[int],
-               error: Optional[str], at: str) -> None:
-        self.deliveries.update_one({"_id": delivery_id}, {
+    def record(self, delivery: dict, state: str, status: Optional[int], error: Optional[str],
+               at: str) -> None:
+        """One more attempt: the history is written whole ($push of a document is wrong on
+        the development store), and only over the attempt it follows."""
+        attempt = delivery["attempts"] + 1
+        history = [*delivery.get("history", []),
+                   {"attempt": attempt, "at": at, "status": status, "error": error}]
+        self.deliveries.update_one({"_id": delivery["_id"], "attempts": delivery["attempts"]}, {
             "$set": {"state": state, "attempts": attempt, "last_status": status,
-                     "last_error": error, "updated_at": at},
-            "$push": {"history": {"attempt": attempt, "at": at, "status": status,
-                                  "error": error}}})
+                     "last_error": error, "updated_at": at, "history": history}})
 
     def find(self, station=None, state=None, agency=None, limit=100) -> list:
         query = {key: value for key, value in (("station", station), ("state", state),
