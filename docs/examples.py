@@ -20,7 +20,8 @@ EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_typ
     "shegong.program.volunteer_joined.v1", "shegong.program.social_organisation_cultivated.v1",
     "shegong.program.donation_received.v1", "shegong.program.aid_distributed.v1",
     "shegong.program.activity_held.v1", "shegong.message.delivered.v1",
-    "shegong.message.failed.v1", "shegong.referral.sent.v1", "shegong.referral.answered.v1")})
+    "shegong.message.failed.v1", "shegong.referral.sent.v1", "shegong.referral.answered.v1",
+    "shegong.station.roster_published.v1")})
 HTTP_CORRELATION = "http:5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 WORKER_MESSAGE_ID = f"{EVENT_IDS['shegong.case.assigned.v1']}:worker:case_assigned_worker"
 CASE_REF = {"case_id": CASE_ID, "request_id": REQUEST_ID, "station": "daxing"}
@@ -163,6 +164,12 @@ EXAMPLES.update({
         {**PROGRAM, "activity_id": "act-dx-1", "activity_type": "policy_publicity",
          "title": "养老服务政策宣传", "participants": 40},
         "act-dx-1", HTTP_CORRELATION, None, "2023-05-20T09:00:00+08:00"),
+    "shegong.station.roster_published.v1": (
+        {"station": "daxing", "published_at": "2023-05-01T09:00:00+08:00", "staff": [
+            {"id": "dx-01", "role": "worker", "duty_days": [1, 2, 3, 4, 5, 6, 7]},
+            {"id": "dx-02", "role": "station_head", "duty_days": [1, 2, 3, 4, 5]},
+            {"id": "dx-03", "role": "worker", "duty_days": [1, 3, 5, 6]}]},
+        "daxing", None, 1, "2023-05-01T09:00:00+08:00"),
     "shegong.message.delivered.v1": (
         {**MESSAGE, "status": "delivered", "delivered_at": "2023-05-29T08:02:15+08:00"},
         WORKER_MESSAGE_ID, None, None, "2023-05-29T08:02:15+08:00"),

@@ -16,10 +16,11 @@ from services.common.contracts import (
     ACTIVITY_HELD, AID_DISTRIBUTED, CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED,
     CASE_CANCELLED, CASE_CLOSED, CASE_ESCALATED, CASE_OPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
     CASE_SLA_BREACHED, DONATION_RECEIVED, MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT,
-    REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED, SOCIAL_ORGANISATION_CULTIVATED, VOLUNTEER_JOINED,
-    VOLUNTEER_TEAM_FORMED,
+    REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED, SOCIAL_ORGANISATION_CULTIVATED,
+    STATION_ROSTER_PUBLISHED, VOLUNTEER_JOINED, VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
+from services.casework import seed as casework_seed
 from services.reporting.projector import Projector
 
 TZ = timezone(timedelta(hours=8))
@@ -228,6 +229,17 @@ class History:
             "updated_at": _iso(at)}, subject="p_0001", correlation_id="ca-1", at=at)
 
 
+    def rosters(self, stations, at):
+        """Each station's seeded roster, as casework publishes it when loaded."""
+        for station in stations:
+            staff = [{"id": w["id"], "role": w["role"], "duty_days": sorted(w["duty_days"])}
+                     for w in sorted(casework_seed.roster(), key=lambda w: w["id"])
+                     if w["station"] == station]
+            self.emit(STATION_ROSTER_PUBLISHED, {"station": station, "staff": staff,
+                                                 "published_at": _iso(at)},
+                      subject=station, correlation_id=f"roster-{station}", sequence=1, at=at)
+
+
 def month(seed=7, stations=("daxing", "xiaxiang", "shunhe"), cases_per_day=3, validate=True,
           days=31):
     """A month (May 2023) of history (or its first ``days``)."""
@@ -242,6 +254,8 @@ def month(seed=7, stations=("daxing", "xiaxiang", "shunhe"), cases_per_day=3, va
                 history.case(station, at)
             if history.random.random() < 0.3:
                 history.program(station, day)
+    # last, so that the random draws (and so the rest of the history) stay as they were
+    history.rosters(stations, datetime(2023, 5, 1, 8, tzinfo=TZ))
     return history
 
 

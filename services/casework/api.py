@@ -224,7 +224,8 @@ def create_app(settings=None):
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
     relay = OutboxRelay(EventPublisher(settings.amqp_uri),
-                        {"cases": store.cases, "programs": store.programs.records},
+                        {"cases": store.cases, "programs": store.programs.records,
+                         "rosters": store.rosters},
                         settings.relay_grace_s)
     return Api("casework", settings, api_export.routes + routes + api_programs.routes
                + api_access.routes + api_residents.routes + api_referrals.routes,

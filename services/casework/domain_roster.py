@@ -77,3 +77,10 @@ def pick_assignee(on_duty, open_counts):
 def staff(worker):
     """What a case keeps of its owner (and events carry): id, name, phone."""
     return {"id": worker.id, "name": worker.name, "phone": worker.phone}
+
+
+def published_staff(roster: list) -> list:
+    """What a station's roster tells other services: each person's id, role and weekly
+    duty days (no name, no phone), in id order: equal rosters compare equal."""
+    return [{"id": w.id, "role": w.role, "duty_days": sorted(w.duty_days)}
+            for w in sorted(roster, key=lambda w: w.id)]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from services.common import config, mongo
+from services.casework.rosters import load_roster
 from services.casework.store import CaseStore
 
 ROSTER = Path(__file__).with_name("seed") / "roster.json"
@@ -30,8 +31,10 @@ def main():
     store = CaseStore(mongo.database(config.settings(), "casework"))
     store.ensure_indexes()
     workers = roster()
-    store.seed_roster(workers, calendar())
-    print(f"seeded {len(workers)} social workers", file=sys.stderr)
+    # the worker's outbox relay publishes station.roster_published for each change
+    published = load_roster(store, workers, calendar())
+    print(f"seeded {len(workers)} social workers; {published} roster(s) to publish",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

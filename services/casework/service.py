@@ -21,7 +21,7 @@ class CaseworkService:
     extra_topology = staticmethod(outbound_queues)  # the AMQP agencies' queues
 
     store = Storage(CaseStore)
-    outbox = Outbox("cases", "programs")
+    outbox = Outbox("cases", "programs", "rosters")
     log_context = LogContext()
 
     @handles(REQUEST_RECEIVED)
@@ -59,5 +59,6 @@ class CaseworkService:
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):
-        """Publish case and program events that a crashed or cut-off writer left behind."""
+        """Publish case, program and roster events that a crashed or cut-off writer (or the
+        roster loader) left behind."""
         self.outbox.sweep()

@@ -1,7 +1,8 @@
 """The casework adapter over its own MongoDB database.
 
 Collections: ``cases`` (one document per case: state, action log and outbox),
-``workers`` and ``calendar`` (the stations' rosters and holiday rota),
+``workers`` and ``calendar`` (the stations' rosters and holiday rota), ``rosters`` (each
+station's roster as last published, with its outbox: ``station.roster_published``),
 ``request_links`` (repeat requests joined to a case); the residents registry, the
 access log and the station programs are in store_records.py.
 """
@@ -41,6 +42,7 @@ class CaseStore:
         self.cases = database["cases"]
         self.workers = database["workers"]
         self.calendar_documents = database["calendar"]
+        self.rosters = database["rosters"]
         self.links = database["request_links"]
         self.workload = database["workload"]  # open cases per worker, for assignment
         self.residents = ResidentStore(database)
@@ -63,6 +65,7 @@ class CaseStore:
         self.cases.create_index("opened_at")
         self._backfill_due_sort()
         outbox.ensure_indexes(self.cases)
+        outbox.ensure_indexes(self.rosters)
         self.workers.create_index("station")
         self.residents.ensure_indexes()
         self.access_log.ensure_indexes()
@@ -250,6 +253,22 @@ class CaseStore:
             self.calendar_documents.replace_one(
                 {"_id": "calendar"}, {"_id": "calendar", "holidays": list(calendar["holidays"]),
                                       "holiday_rota": calendar["holiday_rota"]}, upsert=True)
+
+    def published_roster(self, station):
+        """The station's roster as last published (with its outbox), or None."""
+        return self.rosters.find_one({"_id": station})
+
+    def publish_roster(self, current, station, staff, envelopes):
+        """Record the station's roster with its ``station.roster_published`` event (the
+        outbox) if nobody published another since ``current`` was read; returns the
+        document, or None on a conflict."""
+        fields = {"staff": staff, "updated_ms": clock.to_ms(clock.now())}
+        if current is None:
+            return outbox.insert_new(self.rosters, {"_id": station, **fields}, envelopes)
+        fields.update(outbox.stage(current, envelopes))
+        done = self.rosters.update_one({"_id": station, "last_seq": current.get("last_seq", 0)},
+                                       {"$set": fields})
+        return {**current, **fields} if done.matched_count else None
 
     def calendar(self):
         return self._cached("calendar", self._load_calendar)

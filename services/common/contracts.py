@@ -15,8 +15,8 @@ from services.common.events import (
     CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
     CaseRequestLinked, CaseResolved, CaseSlaBreached, DonationReceived, MessageDelivered,
     MessageFailed, MessageSent, ReferralAnswered, ReferralSent, RequestReceived,
-    ResidentRegistryUpdated,
-    SocialOrganisationCultivated, VolunteerJoined, VolunteerTeamFormed,
+    ResidentRegistryUpdated, SocialOrganisationCultivated, StationRosterPublished, VolunteerJoined,
+    VolunteerTeamFormed,
 )
 
 @dataclass(frozen=True)
@@ -139,6 +139,10 @@ ACTIVITY_HELD = _contract(
     "program.activity_held", "casework", ActivityHeld, ALL,
     "A station held an activity: policy publicity, needs survey, group work, economic "
     "status verification, or training of social workers.")
+STATION_ROSTER_PUBLISHED = _contract(
+    "station.roster_published", "casework", StationRosterPublished, ALL,
+    "A station's roster was loaded or changed: every person on it (id, role, weekly duty "
+    "days), no names or numbers. Reporting counts the stations' social workers from it.")
 MESSAGE_SENT = _contract(
     "message.sent", "notifications", MessageSent, ALL,
     "An SMS or in-app message was accepted by the provider.")
@@ -157,7 +161,7 @@ CATALOGUE = {contract.type: contract for contract in (
     REFERRAL_SENT, REFERRAL_ANSWERED,
     CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED,
     VOLUNTEER_TEAM_FORMED, VOLUNTEER_JOINED, SOCIAL_ORGANISATION_CULTIVATED, DONATION_RECEIVED,
-    AID_DISTRIBUTED, ACTIVITY_HELD,
+    AID_DISTRIBUTED, ACTIVITY_HELD, STATION_ROSTER_PUBLISHED,
     MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_FAILED,
 )}
 

@@ -8,7 +8,7 @@ from services.common.fields import Categories, Day, IdCardNumber, Instant, Phone
 from services.common.vocabulary import (
     ACTION_TYPES, ACTIVITY_TYPES, ASSIGNMENT_REASONS, CANCEL_REASONS, CASE_STATUSES, CHANNELS,
     DONATION_KINDS, ESCALATION_REASONS, INBOUND_KINDS, MESSAGE_CHANNELS, MESSAGE_STATUSES,
-    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, REFERRAL_ANSWERS, SLA_KINDS,
+    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, REFERRAL_ANSWERS, ROSTER_ROLES, SLA_KINDS,
 )
 
 
@@ -304,3 +304,20 @@ class MessageFailed(MessageStatus):
     failed_at = Instant(required=True)
 
 
+
+
+class RosterMember(Strict):
+    """One person on a station's roster, as other services may know them: no name or phone."""
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = fields.String(required=True, validate=validate.OneOf(ROSTER_ROLES))
+    duty_days = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=7)),
+                            load_default=list, validate=validate.Length(max=7))
+
+
+class StationRosterPublished(Strict):
+    """A station's roster as it now stands (whole, not a change): who is on it, in which
+    role. Published when a roster is loaded and differs from the last one published."""
+    station = StationId(required=True)
+    staff = fields.List(fields.Nested(RosterMember), required=True,
+                        validate=validate.Length(max=500))
+    published_at = Instant(required=True)

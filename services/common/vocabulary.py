@@ -99,6 +99,8 @@ DONATION_KINDS = {"money": "善款", "goods": "物资"}
 REQUEST_STATUSES = ("received", "case_opened", "resolved", "closed", "cancelled")
 
 RECIPIENT_ROLES = ("worker", "resident", "emergency_contact", "station_head", "duty_officer")
+# The roles on a station's roster (casework's Worker.role)
+ROSTER_ROLES = ("worker", "station_head")
 
 MESSAGE_CHANNELS = ("sms", "in_app")
 

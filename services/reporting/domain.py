@@ -61,6 +61,8 @@ def fact_key(record):
             return "volunteer", f"{data['team_id']}/{data['member_ref']}"
         if key_field:
             return key_field[0], data[key_field[1]]
+    if kind == "station" and name == "roster_published":
+        return "roster", data["station"]
     return None  # resident.registry_updated: kept in the event store only
 
 
@@ -121,6 +123,17 @@ def _message(fact, record):
         fact["failure"] = data["status"]
 
 
+def _roster(fact, record):
+    """A station's roster as its latest publication says (a whole roster each time)."""
+    data = record["data"]
+    fact["station"] = data["station"]
+    staff = data["staff"]
+    _latest(fact, "staff", {"total": len(staff),
+                            "workers": sum(1 for s in staff if s["role"] == "worker"),
+                            "station_heads": sum(1 for s in staff if s["role"] == "station_head")},
+            record)
+
+
 PROGRAM_FIELDS = {
     "team": ("team_id", "name"), "volunteer": ("team_id", "member_ref"),
     "organisation": ("organisation_id", "name"),
@@ -140,6 +153,8 @@ def apply(fact, record):
         _case(changed, record)
     elif kind == "message":
         _message(changed, record)
+    elif kind == "roster":
+        _roster(changed, record)
     else:
         data = record["data"]
         changed.update({"station": data["station"], "on": str(data["on"])})

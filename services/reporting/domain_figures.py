@@ -130,12 +130,15 @@ def table(figures, station, staffing):
         ("donations_yuan", "募集善款", program["donations_yuan"], "元"),
         ("households_aided", "困难家庭发放慰问物资", program["households_aided"], "户"),
     ]
+    # social workers: everyone on the station's roster now (social workers and the
+    # station head), as the station's latest published roster says
     if station:
         if station in workers:
-            rows.append(("social_workers", "驻站社工", workers[station], "人"))
+            rows.append(("social_workers", "驻站社工（在册，含站长）", workers[station], "人"))
     else:
         if workers:
-            rows.append(("social_workers", "社工总数", sum(workers.values()), "人"))
+            rows.append(("social_workers", "社工总数（各站在册，含站长）", sum(workers.values()),
+                         "人"))
         rows.append(("stations", "覆盖乡镇/街道", len(stations()), "个"))
         if staffing.get("project_funds_fen") is not None:
             rows.append(("project_funds_yuan", "区级筹集项目资金",

@@ -105,6 +105,8 @@ def contributions(fact):
         add(fact["on"], f"donations:{fact.get('donation_kind')}")
         add(fact["on"], "donations_fen", None, fact.get("amount_fen") or 0)
         add(fact["on"], "goods_quantity", None, fact.get("quantity") or 0)
+    elif kind == "roster":
+        pass  # a roster is a state, not something that happened on a day: no roll-up
     elif kind:
         _program(fact, add)
     return out

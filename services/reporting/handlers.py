@@ -90,8 +90,12 @@ def project(store, version, records):
 
 
 def summary(store, station=None, date_from=None, date_to=None, version=None):
+    """The figures of a period; the social workers are those on the stations' rosters
+    now (``station.roster_published``), the project funds configuration."""
+    staffing_now = {**staffing.load(), "social_workers": {
+        name: staff["total"] for name, staff in store.rosters(version).items()}}
     return domain_figures.summary(store.rollups(station, date_from, date_to, version), station,
-                                  staffing.load())
+                                  staffing_now)
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):

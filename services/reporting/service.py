@@ -148,6 +148,11 @@ class ReportingService:
         """Keep program.activity_held in the event store and project it."""
         self._keep(body, contracts.ACTIVITY_HELD)
 
+    @handles(contracts.STATION_ROSTER_PUBLISHED)
+    def station_roster_published(self, body):
+        """Keep station.roster_published in the event store and project it."""
+        self._keep(body, contracts.STATION_ROSTER_PUBLISHED)
+
     @handles(contracts.MESSAGE_SENT)
     def message_sent(self, body):
         """Keep message.sent in the event store and project it."""

@@ -8,7 +8,7 @@ PATH = Path(__file__).with_name("data") / "staffing.json"
 
 @lru_cache(maxsize=1)
 def load():
-    """``{"social_workers": {station: n}, "project_funds_fen": n}``."""
+    """``{"project_funds_fen": n}``. The social workers are counted from the stations'
+    rosters (``station.roster_published``), not configured here."""
     data = json.loads(PATH.read_text(encoding="utf-8"))
-    return {"social_workers": dict(data.get("social_workers", {})),
-            "project_funds_fen": data.get("project_funds_fen")}
+    return {"project_funds_fen": data.get("project_funds_fen")}

@@ -210,5 +210,13 @@ class ReportStore:
         query["station"] = station or DISTRICT
         return [_unpacked(r) for r in self.daily(version).find(query)]
 
+    def rosters(self, version=None):
+        """``{station: {"total", "workers", "station_heads"}}`` as each station's latest
+        published roster says (stations that never published one are absent)."""
+        version = version or self.versions()["current"]
+        return {fact["station"]: fact["staff"]
+                for fact in self.facts(version).find({"kind": "roster"})
+                if fact.get("staff")}
+
     def all_facts(self, version):
         return list(self.facts(version).find())

@@ -7,7 +7,7 @@ import pytest
 
 from services.common.auth import Principal
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED
-from services.casework import domain
+from services.casework import domain, domain_roster
 
 ROSTER_FILE = Path(__file__).resolve().parents[2] / "services/casework/seed/roster.json"
 MONDAY_0800 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)  # 08:00 in Suqian
@@ -152,3 +152,13 @@ def test_the_api_maps_each_refusal_of_the_rules_to_its_http_status(refusal, stat
     from services.casework.api import http_status
     assert http_status(refusal) == status
     assert not hasattr(refusal, "status")  # the domain knows nothing of HTTP
+
+
+def test_a_published_roster_is_ids_roles_and_duty_days_in_a_stable_order():
+    roster = [domain.Worker("b", "乙", "13900000002", "luji", "worker", (5, 1)),
+              domain.Worker("a", "甲", "13900000001", "luji", "station_head", ())]
+    assert domain_roster.published_staff(roster) == [
+        {"id": "a", "role": "station_head", "duty_days": []},
+        {"id": "b", "role": "worker", "duty_days": [1, 5]}]
+    assert domain_roster.published_staff(list(reversed(roster))) == \
+        domain_roster.published_staff(roster)

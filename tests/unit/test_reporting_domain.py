@@ -3,6 +3,7 @@ import itertools
 
 from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
+    STATION_ROSTER_PUBLISHED,
 )
 from services.common import clock
 from services.common.vocabulary import CASE_STATUSES
@@ -130,3 +131,34 @@ def test_by_day_counts_each_figure_on_its_own_day():
     assert [(d["day"], d["requests_received"], d["cases_opened"], d["cases_resolved"])
             for d in days] == [("2023-05-29", 1, 1, 0), ("2023-05-30", 1, 0, 0),
                                ("2023-05-31", 0, 0, 1)]
+
+
+def roster_event(sequence, staff):
+    return (STATION_ROSTER_PUBLISHED.type, sequence, {
+        "station": "luji", "published_at": "2023-05-01T09:00:00+08:00",
+        "staff": [{"id": sid, "role": role, "duty_days": []} for sid, role in staff]})
+
+
+def test_a_station_roster_is_the_latest_published_and_adds_no_daily_figures():
+    first = roster_event(1, [("lj-01", "station_head")])
+    second = roster_event(2, [("lj-01", "station_head"), ("lj-02", "worker"), ("lj-03", "worker")])
+    for order in ([first, second], [second, first], [second, first, second]):
+        fact = {"_id": "roster:luji"}
+        for record in records(order):
+            assert domain.fact_key(record) == ("roster", "luji")
+            fact = domain.apply(fact, record)
+        assert fact["staff"] == {"total": 3, "workers": 2, "station_heads": 1}
+        assert domain_rollup.contributions(fact) == {}
+
+
+def test_the_social_workers_figure_is_everyone_on_the_rosters_and_says_so():
+    staffing = {"social_workers": {"daxing": 6, "luji": 1}, "project_funds_fen": None}
+    [district] = [r for r in domain_figures.summary([], None, staffing)["table"]
+                  if r["figure"] == "social_workers"]
+    assert district == {"figure": "social_workers", "label": "社工总数（各站在册，含站长）",
+                        "value": 7, "unit": "人"}
+    [luji] = [r for r in domain_figures.summary([], "luji", staffing)["table"]
+              if r["figure"] == "social_workers"]
+    assert luji["value"] == 1 and luji["label"] == "驻站社工（在册，含站长）"
+    assert not [r for r in domain_figures.summary([], "caiji", staffing)["table"]
+                if r["figure"] == "social_workers"]  # no roster published: no figure
