@@ -53,7 +53,6 @@ SUBJECTS = {
     "shegong.program.aid_distributed.v1": "the aid record id (`aid_id`)",
     "shegong.program.activity_held.v1": "the activity id (`activity_id`)",
     "shegong.station.roster_published.v1": "the station id (`station`)",
-
 }
 CASE_SUBJECT = "the case id (`case_id`)"
 
