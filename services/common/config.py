@@ -17,6 +17,13 @@ DEFAULT_PORTS = {"intake": 8001, "casework": 8002, "notifications": 8003, "repor
 # Handler retries before a dead letter (ms); the one default, used wherever delays are read.
 DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000)
 
+# Batch entrypoints (batching.py): up to SIZE messages or WAIT ms after the first, with
+# PREFETCH unacked per consumer. Measured here (shared/notes/batching-on-this-machine.md):
+# sizes 50-250 and waits 5-20 ms were within noise of each other.
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_BATCH_WAIT_MS = 10
+DEFAULT_BATCH_PREFETCH = 300
+
 
 # `make run`'s own virtual host when neither AMQP_URI nor SHEGONG_AMQP_VHOST names one
 LOCAL_AMQP_VHOST = "shegong"
@@ -122,6 +129,11 @@ class Settings:
     # make run: go on when a new store meets queued messages; instances per process
     accept_queued: bool = False
     replicas: str = ""
+    # batch entrypoints and confirms per batch (batching.py, confirms.py)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_wait_ms: int = DEFAULT_BATCH_WAIT_MS
+    batch_prefetch: int = DEFAULT_BATCH_PREFETCH
+    confirm_timeout_s: float = 5.0
 
     @property
     def amqp_vhost(self):
@@ -146,6 +158,9 @@ class Settings:
             "SHEGONG_RETRY_DELAYS_MS": self.retry_delays_ms,
             "SHEGONG_RELAY_GRACE_S": self.relay_grace_s,
             "SHEGONG_QUEUE_TYPE": self.queue_type,
+            "SHEGONG_BATCH_SIZE": self.batch_size,
+            "SHEGONG_BATCH_WAIT_MS": self.batch_wait_ms,
+            "SHEGONG_BATCH_PREFETCH": self.batch_prefetch,
         }
 
     def metrics_port(self, service):
@@ -235,6 +250,10 @@ def settings(env=None):
         accept_queued=env.get("SHEGONG_ACCEPT_QUEUED", "0") == "1",
         # make run: "casework-worker=2,intake-api=2" (parse_replicas says what is wrong)
         replicas=env.get("SHEGONG_REPLICAS", ""),
+        batch_size=int(env.get("SHEGONG_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))),
+        batch_wait_ms=int(env.get("SHEGONG_BATCH_WAIT_MS", str(DEFAULT_BATCH_WAIT_MS))),
+        batch_prefetch=int(env.get("SHEGONG_BATCH_PREFETCH", str(DEFAULT_BATCH_PREFETCH))),
+        confirm_timeout_s=float(env.get("SHEGONG_CONFIRM_TIMEOUT_S", "5")),
     )
 
 

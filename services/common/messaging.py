@@ -15,7 +15,8 @@ from nameko.messaging import QueueConsumer
 
 from services.common import clock, config, metrics
 from services.common.contracts import CATALOGUE
-from services.common.envelope import CONTENT_TYPE, InvalidEvent
+from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
+from services.common.envelope import CONTENT_TYPE, InvalidEvent, encode_json
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 from services.common.topology import (  # noqa: F401 - also this module's public names
@@ -53,6 +54,7 @@ class EventPublisher:
             retry=True,
             retry_policy=retry_policy or {"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.4, "interval_max": 1.0})
+        self._batches = ConfirmedPublisher(amqp_uri)  # connects on first use
 
     def publish(self, envelope):
         contract = CATALOGUE[envelope["type"]]
@@ -65,6 +67,39 @@ class EventPublisher:
                                    "interval_step": 0.2, "interval_max": 0.5})
         except (OSError, OperationalError, AmqpConnectionError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
+
+    def publish_batch(self, envelopes):
+        """Publish many envelopes, their confirms awaited together (confirms.py).
+
+        Raises BrokerUnavailable when some were not confirmed; its ``failed`` lists
+        their positions (every other one is confirmed).
+        """
+        if not envelopes:
+            return
+        try:
+            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes])
+        except PublishFailed as exc:
+            raise BatchUnconfirmed(str(exc), exc.failed) from exc
+
+
+class BatchUnconfirmed(BrokerUnavailable):
+    """Part of a batch was not confirmed: ``failed`` names the positions."""
+
+    def __init__(self, reason, failed):
+        super().__init__(reason)
+        self.failed = list(failed)
+
+
+def outgoing_event(envelope):
+    """The message EventPublisher.publish sends for an envelope, for confirms.py."""
+    contract = CATALOGUE[envelope["type"]]
+    properties = {"content_type": CONTENT_TYPE, "content_encoding": "binary",
+                  "message_id": envelope["id"], "type": envelope["type"],
+                  "delivery_mode": 2, "application_headers": {}}
+    if envelope.get("correlationid"):
+        properties["correlation_id"] = envelope["correlationid"]
+    return Outgoing(encode_json(envelope), contract_exchange(contract).name,
+                    contract.routing_key(envelope["data"]), properties)
 
 
 def broker_reachable(amqp_uri, timeout=2.0):

@@ -75,13 +75,19 @@ class OutboxRelay:
     def publish_now(self, name, document):
         """The writer's fast path: publish right after the write; on failure leave it
         to the sweep (the events are safe in the document)."""
+        return self.publish_now_many(name, [document])
+
+    def publish_now_many(self, name, documents):
+        """The fast path for a batch of written documents: their events are published
+        together, confirms awaited once; what is not confirmed is left to the sweep."""
         try:
-            # The progress mark is not waited for: until it is written the document
-            # stays pending, and past the grace period the relay would publish again.
-            return self.publish_pending(self.collections[name], document, wait=False)
+            # The progress marks are not waited for: until written the documents stay
+            # pending, and past the grace period the relay would publish again.
+            return self.publish_batch([(self.collections[name], doc) for doc in documents],
+                                      wait=False)
         except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
-            log.warning("publishing %s %s deferred to the relay: %s", name, document["_id"],
-                        type(exc).__name__)
+            log.warning("publishing %d %s document(s) deferred to the relay: %s",
+                        len(documents), name, type(exc).__name__)
             return 0
 
     def publish_now_many(self, name, documents):
@@ -91,15 +97,59 @@ class OutboxRelay:
     def publish_pending(self, collection, document, wait=True):
         """Publish this document's unsent events in order and record the progress
         (``wait``: before returning; else queued, within group commit's linger)."""
-        key = (collection.full_name, document["_id"])
-        with self._unmarked_lock:
-            published = max(document.get("published_seq", 0), self._unmarked.get(key, 0))
-        sent = published
-        for event in document.get("outbox", []):
-            if event["sequence"] > published:
-                self.publisher.publish(event)
+        return self.publish_batch([(collection, document)], wait=wait)
+
+    def publish_batch(self, documents, wait=True):
+        """Publish the unsent events of many ``(collection, document)`` together (one
+        confirm wait) and record each document's progress; returns the events published.
+
+        Raises the publisher's error after marking what was confirmed, when some were
+        not: each document's mark covers its events up to the first unconfirmed one.
+        """
+        plan, envelopes = [], []
+        for collection, document in documents:
+            key = (collection.full_name, document["_id"])
+            with self._unmarked_lock:
+                published = max(document.get("published_seq", 0), self._unmarked.get(key, 0))
+            events = [event for event in document.get("outbox", [])
+                      if event["sequence"] > published]
+            plan.append((collection, document, key, published, len(envelopes), events))
+            envelopes += events
+        failed, error = set(), None
+        if envelopes:
+            try:
+                self._publish(envelopes)
+            except Exception as exc:  # noqa: BLE001 - marked below, raised after
+                failed = set(getattr(exc, "failed", range(len(envelopes))))
+                error = exc
+        total = 0
+        for collection, document, key, published, first, events in plan:
+            sent = published
+            for offset, event in enumerate(events):
+                if first + offset in failed:
+                    break
                 sent = event["sequence"]
                 metrics.EVENTS_PUBLISHED.labels(service_of(collection), event["type"]).inc()
+            if sent > published or not events:
+                self._mark(collection, document, key, sent, wait)
+            total += sent - published
+        if error is not None:
+            raise error
+        return total
+
+    def _publish(self, envelopes):
+        batch = getattr(self.publisher, "publish_batch", None)
+        if batch is not None:
+            batch(envelopes)
+            return
+        for position, envelope in enumerate(envelopes):  # a publisher without batches
+            try:
+                self.publisher.publish(envelope)
+            except Exception as exc:
+                exc.failed = range(position, len(envelopes))
+                raise
+
+    def _mark(self, collection, document, key, sent, wait):
         last_seq = document.get("last_seq", 0)
         progress = {"$max": {"published_seq": sent}}
         # Only if nothing was appended meanwhile (last_seq unchanged): clear the flag and
@@ -117,7 +167,6 @@ class OutboxRelay:
             with self._unmarked_lock:
                 self._unmarked[key] = max(sent, self._unmarked.get(key, 0))
             group_commit.writer(collection).write_soon(mark, then=lambda: self._marked(key, sent))
-        return sent - published
 
     def _marked(self, key, sequence):
         with self._unmarked_lock:
@@ -131,15 +180,16 @@ class OutboxRelay:
         total = 0
         for name, collection in self.collections.items():
             self.measure_backlog(name, collection, now_ms)
-            stale = collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
-                                    sort=[("updated_ms", 1)], limit=limit)
-            for document in stale:
-                try:
-                    total += self.publish_pending(collection, document)
-                except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
-                    log.warning("outbox relay stopped at %s %s: %s; next sweep retries", name,
-                                document["_id"], type(exc).__name__)
-                    return total
+            stale = list(collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
+                                         sort=[("updated_ms", 1)], limit=limit))
+            if not stale:
+                continue
+            try:
+                total += self.publish_batch([(collection, document) for document in stale])
+            except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
+                log.warning("outbox relay stopped at %s (%d pending): %s; next sweep retries",
+                            name, len(stale), type(exc).__name__)
+                return total
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
         return total
