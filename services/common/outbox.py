@@ -90,10 +90,6 @@ class OutboxRelay:
                         len(documents), name, type(exc).__name__)
             return 0
 
-    def publish_now_many(self, name, documents):
-        """The fast path for documents written together (a group commit's batch)."""
-        return sum(self.publish_now(name, document) for document in documents)
-
     def publish_pending(self, collection, document, wait=True):
         """Publish this document's unsent events in order and record the progress
         (``wait``: before returning; else queued, within group commit's linger)."""
