@@ -1,11 +1,12 @@
 """Helpers for intake's inbound tests: events as other government systems send them,
 publishing them to the inbound exchange, and watching what intake publishes."""
+import time
 import uuid
 
 import amqp
 from kombu import Connection, Exchange, Queue
 
-from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE
+from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE, INBOUND_QUEUE
 
 KEYS = {"civil-affairs": "dev-civil-affairs-key", "elderly-care": "dev-elderly-care-key",
         "petition-office": "dev-petition-office-key",
@@ -134,3 +135,17 @@ def publish_raw(amqp_uri, body, content_type=None, headers=None, system=None, ro
             properties["content_encoding"] = content_encoding
         message = amqp.Message(body, application_headers=headers, **properties)
         channel.basic_publish(message, exchange=INBOUND_EXCHANGE, routing_key=routing_key)
+
+
+def drained(amqp_uri):
+    """Every message of the inbound queue taken and handled (none ready, then a moment for
+    the ones in hand: the worker handles several at once), so that what was not
+    published by now will not be."""
+    from tests.support import wait_until
+
+    def empty():
+        with Connection(amqp_uri) as connection:
+            return connection.default_channel.queue_declare(
+                INBOUND_QUEUE, passive=True).message_count == 0
+    wait_until(empty, 20, message="the inbound queue drained")
+    time.sleep(1)
