@@ -21,7 +21,7 @@ EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_typ
     "shegong.program.donation_received.v1", "shegong.program.aid_distributed.v1",
     "shegong.program.activity_held.v1", "shegong.message.delivered.v1",
     "shegong.message.failed.v1", "shegong.referral.sent.v1", "shegong.referral.answered.v1",
-    "shegong.station.roster_published.v1")})
+    "shegong.station.roster_published.v1", "shegong.case.resident_unreached.v1")})
 HTTP_CORRELATION = "http:5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 WORKER_MESSAGE_ID = f"{EVENT_IDS['shegong.case.assigned.v1']}:worker:case_assigned_worker"
 CASE_REF = {"case_id": CASE_ID, "request_id": REQUEST_ID, "station": "daxing"}
@@ -177,4 +177,11 @@ EXAMPLES.update({
         {**MESSAGE, "status": "technical_failure", "reason": "all providers unavailable",
          "failed_at": "2023-05-29T08:40:00+08:00"},
         WORKER_MESSAGE_ID, None, None, "2023-05-29T08:40:00+08:00"),
+    "shegong.case.resident_unreached.v1": (
+        {**_at("accepted"), "message_id":
+         f"{EVENT_IDS['shegong.case.accepted.v1']}:resident:case_accepted_resident",
+         "template": "case_accepted_resident", "reason": "isv.MOBILE_NUMBER_ILLEGAL",
+         "failed_at": "2023-05-29T08:21:00+08:00", "priority": "urgent",
+         "assignee": {"id": "dx-01", "name": "王晨光", "phone": "13900000101"}},
+        CASE_ID, EVENT_IDS["shegong.message.failed.v1"], 5, "2023-05-29T08:21:00+08:00"),
 })

@@ -12,7 +12,7 @@ from services.common.envelope import InvalidEvent, new_event
 from services.common.outbox import next_sequence
 from services.common.vocabulary import stations
 from services.casework import (
-    domain, domain_lifecycle, domain_referrals, domain_residents, domain_sla,
+    domain, domain_lifecycle, domain_referrals, domain_residents, domain_sla, domain_unreached,
 )
 from services.casework.domain_roster import station_head
 
@@ -208,3 +208,19 @@ def apply_referral_answer(store, relay, envelope, answer, now=None):
                            ) from None
     except domain_referrals.UnknownReferral as exc:
         raise InvalidEvent(exc.reason) from None
+
+
+def record_resident_unreached(store, relay, envelope, failure):
+    """An SMS to a case's resident ended failed: the case records it and
+    case.resident_unreached asks its owner to phone (once per message). A failure of
+    another kind of message, or of a case casework does not have, changes nothing."""
+    if not domain_unreached.is_for_a_resident(failure):
+        return None
+    try:
+        return run_command(store, relay, failure["case_id"],
+                           lambda case: domain_unreached.resident_unreached(case, failure),
+                           causation_id=envelope["id"])
+    except LookupError:
+        log.warning("message %s failed for case %s, which casework does not have",
+                    failure["message_id"], failure["case_id"])
+        return None

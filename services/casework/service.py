@@ -3,7 +3,9 @@ from nameko.timer import timer
 
 from services.common import clock, config
 from services.common.agencies import outbound_queues
-from services.common.contracts import REFERRAL_ANSWERED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
+from services.common.contracts import (
+    MESSAGE_FAILED, REFERRAL_ANSWERED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
+)
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
@@ -45,6 +47,13 @@ class CaseworkService:
         answer for a case or referral casework does not have is dead-lettered."""
         envelope, answer = load_event(body, REFERRAL_ANSWERED)
         handlers.apply_referral_answer(self.store, self.outbox, envelope, answer)
+
+    @handles(MESSAGE_FAILED)
+    def message_failed(self, body):
+        """An SMS to a case's resident ended failed: the case records it and its owner is
+        asked to phone the resident (once per message); other failures are not casework's."""
+        envelope, failure = load_event(body, MESSAGE_FAILED)
+        handlers.record_resident_unreached(self.store, self.outbox, envelope, failure)
 
     @timer(interval=SLA_INTERVAL_S)
     def check_service_levels(self):

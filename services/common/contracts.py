@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from services.common.events import (
     ActivityHeld, AidDistributed, CaseAccepted, CaseActionRecorded, CaseAssigned, CaseCancelled,
     CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
-    CaseRequestLinked, CaseResolved, CaseSlaBreached, DonationReceived, MessageDelivered,
+    CaseRequestLinked, CaseResidentUnreached, CaseResolved, CaseSlaBreached, DonationReceived,
+    MessageDelivered,
     MessageFailed, MessageSent, ReferralAnswered, ReferralSent, RequestReceived,
     ResidentRegistryUpdated, SocialOrganisationCultivated, StationRosterPublished, VolunteerJoined,
     VolunteerTeamFormed,
@@ -143,6 +144,10 @@ STATION_ROSTER_PUBLISHED = _contract(
     "station.roster_published", "casework", StationRosterPublished, ALL,
     "A station's roster was loaded or changed: every person on it (id, role, weekly duty "
     "days), no names or numbers. Reporting counts the stations' social workers from it.")
+CASE_RESIDENT_UNREACHED = _contract(
+    "case.resident_unreached", "casework", CaseResidentUnreached, ("notifications", *ALL),
+    "An SMS to the case's resident ended failed; the case records it and its owner gets "
+    "an in-app message to phone the resident instead.")
 MESSAGE_SENT = _contract(
     "message.sent", "notifications", MessageSent, ALL,
     "An SMS or in-app message was accepted by the provider.")
@@ -150,7 +155,7 @@ MESSAGE_DELIVERED = _contract(
     "message.delivered", "notifications", MessageDelivered, ALL,
     "The provider's receipt says the message reached the phone.")
 MESSAGE_FAILED = _contract(
-    "message.failed", "notifications", MessageFailed, ALL,
+    "message.failed", "notifications", MessageFailed, ("casework", *ALL),
     "A message could not be delivered: refused for good (failed) or retries exhausted "
     "(technical_failure).")
 
@@ -159,7 +164,7 @@ CATALOGUE = {contract.type: contract for contract in (
     CASE_OPENED, CASE_ASSIGNED, CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_REQUEST_LINKED,
     CASE_ESCALATED, CASE_SLA_BREACHED, CASE_REFERRED, CASE_REFERRAL_ANSWERED, CASE_RESOLVED,
     REFERRAL_SENT, REFERRAL_ANSWERED,
-    CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED,
+    CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED, CASE_RESIDENT_UNREACHED,
     VOLUNTEER_TEAM_FORMED, VOLUNTEER_JOINED, SOCIAL_ORGANISATION_CULTIVATED, DONATION_RECEIVED,
     AID_DISTRIBUTED, ACTIVITY_HELD, STATION_ROSTER_PUBLISHED,
     MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_FAILED,

@@ -169,6 +169,16 @@ class CaseReferred(CaseRef):
     referral_id = fields.String(load_default=None, allow_none=True)
 
 
+class CaseResidentUnreached(CaseRef):
+    """An SMS to the case's resident ended failed: someone phones them instead."""
+    message_id = fields.String(required=True)
+    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    failed_at = Instant(required=True)
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    assignee = fields.Nested(Staff, load_default=None, allow_none=True)
+
+
 class CaseReferralAnswered(CaseRef):
     agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
     accepted = fields.Boolean(required=True)

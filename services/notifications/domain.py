@@ -10,8 +10,8 @@ import string
 from dataclasses import dataclass, field
 
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESOLVED, CASE_SLA_BREACHED,
-    REQUEST_RECEIVED,
+    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESIDENT_UNREACHED, CASE_RESOLVED,
+    CASE_SLA_BREACHED, REQUEST_RECEIVED,
 )
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import ESCALATION_REASONS, NEED_TYPES, PRIORITY_LABELS, stations
@@ -84,6 +84,8 @@ TEMPLATES = {t.name: t for t in (
              "{priority_label}个案{case_ref}已升级至您：{escalation_reason}。"),
     Template("sla_breached_station_head_inbox", "", SIGNATURE,
              "{priority_label}个案{case_ref}{sla_label}超时（应于{due_time}前），请督办。"),
+    Template("resident_unreached_worker_inbox", "", SIGNATURE,
+             "{priority_label}个案{case_ref}：给居民的短信未送达，请电话联系居民。"),
     Template("sla_breached_duty_officer", "SMS_SHEGONG_008", SIGNATURE,
              "{station_name}{priority_label}个案{case_ref}{sla_label}超时（应于{due_time}前），"
              "请关注。", "1800008"),
@@ -100,6 +102,7 @@ RULES = (
     Rule(CASE_ESCALATED.type, "station_head", "sms", "case_escalated_station_head"),
     Rule(CASE_ESCALATED.type, "station_head", "in_app", "case_escalated_station_head_inbox"),
     Rule(CASE_SLA_BREACHED.type, "station_head", "in_app", "sla_breached_station_head_inbox"),
+    Rule(CASE_RESIDENT_UNREACHED.type, "worker", "in_app", "resident_unreached_worker_inbox"),
     Rule(CASE_SLA_BREACHED.type, "duty_officer", "sms", "sla_breached_duty_officer",
          when={"priority": ("urgent",)}),
     Rule(REQUEST_RECEIVED.type, "emergency_contact", "sms", "checkin_missed_emergency_contact",
@@ -114,6 +117,7 @@ VARIABLES = {
     CASE_RESOLVED.type: _CASE | {"worker_name"},
     CASE_ESCALATED.type: _CASE | {"escalation_reason"},
     CASE_SLA_BREACHED.type: _CASE | {"sla_label", "due_time"},
+    CASE_RESIDENT_UNREACHED.type: _CASE,
     REQUEST_RECEIVED.type: {"station_name", "resident_name", "need_label"},
 }
 
@@ -174,6 +178,8 @@ def variables_for(event_type, data):
     if event_type == CASE_SLA_BREACHED.type:
         return {**base, "sla_label": SLA_LABELS[data["kind"]],
                 "due_time": data["due_at"][11:16]}
+    if event_type == CASE_RESIDENT_UNREACHED.type:
+        return base
     return {**base, "worker_name": data["assignee_name"]}
 
 

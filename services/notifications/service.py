@@ -4,8 +4,8 @@ from nameko.timer import timer
 
 from services.common import agencies, config
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESOLVED, CASE_SLA_BREACHED,
-    REFERRAL_SENT, REQUEST_RECEIVED,
+    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESIDENT_UNREACHED, CASE_RESOLVED,
+    CASE_SLA_BREACHED, REFERRAL_SENT, REQUEST_RECEIVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
@@ -70,6 +70,11 @@ class NotificationsService:
     def case_sla_breached(self, body):
         """Put the breach in the station head's inbox; an urgent one goes to the duty officer."""
         self._notify(body, CASE_SLA_BREACHED)
+
+    @handles(CASE_RESIDENT_UNREACHED)
+    def resident_unreached(self, body):
+        """Ask the case's owner, in their inbox, to phone the resident an SMS missed."""
+        self._notify(body, CASE_RESIDENT_UNREACHED)
 
     @handles(REFERRAL_SENT)
     def deliver_referral(self, body):

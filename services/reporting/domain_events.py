@@ -69,7 +69,8 @@ def record(envelope, data, stored_ms):
 # instant that no causation or sequence orders.
 TYPE_ORDER = {name: rank for rank, name in enumerate((
     "request.received", "case.opened", "case.request_linked", "case.assigned",
-    "message.sent", "message.delivered", "message.failed", "case.escalated", "case.accepted",
+    "message.sent", "message.delivered", "message.failed", "case.resident_unreached",
+    "case.escalated", "case.accepted",
     "case.action_recorded", "case.referred", "case.referral_answered", "case.sla_breached",
     "case.resolved", "case.reopened", "case.closed", "case.cancelled"))}
 

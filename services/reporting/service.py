@@ -88,6 +88,11 @@ class ReportingService:
         """Keep case.referral_answered in the event store and project it."""
         self._keep(body, contracts.CASE_REFERRAL_ANSWERED)
 
+    @handles(contracts.CASE_RESIDENT_UNREACHED)
+    def case_resident_unreached(self, body):
+        """Keep case.resident_unreached in the event store: the trace shows who was not told."""
+        self._keep(body, contracts.CASE_RESIDENT_UNREACHED)
+
     @handles(contracts.REFERRAL_SENT)
     def referral_sent(self, body):
         """Keep referral.sent (what left for the agency) in the event store: the trace shows it."""
