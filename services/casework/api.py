@@ -16,7 +16,7 @@ from services.casework import (
     api_access, api_export, api_programs, api_referrals, api_residents, domain,
     domain_lifecycle, domain_referrals, handlers,
 )
-from services.casework.domain_roster import station_head
+from services.casework.domain_roster import calendar_warning, station_head
 from services.casework.schemas import (
     AcceptCommand, ActionCommand, CancelCommand, CaseList, CaseOut, CaseQuery, CloseCommand,
     EscalateCommand, ReassignCommand, ReferCommand, ReferralAnswerCommand, ReopenCommand,
@@ -227,6 +227,9 @@ def create_app(settings=None):
                         {"cases": store.cases, "programs": store.programs.records,
                          "rosters": store.rosters},
                         settings.relay_grace_s)
-    return Api("casework", settings, api_export.routes + routes + api_programs.routes
-               + api_access.routes + api_residents.routes + api_referrals.routes,
-               Context(store, relay, settings))
+    api = Api("casework", settings, api_export.routes + routes + api_programs.routes
+              + api_access.routes + api_residents.routes + api_referrals.routes,
+              Context(store, relay, settings))
+    api.warning_checks["holiday_calendar"] = lambda: calendar_warning(
+        store.calendar(), clock.local_day(clock.now()), settings.holiday_warning_days)
+    return api

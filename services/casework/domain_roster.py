@@ -24,10 +24,18 @@ class Calendar:
     """Public holidays (ISO dates) and, per station, the workers who take holiday duty.
 
     On the n-th holiday of the year, the station's rota ids ``n`` and ``n + 1`` (mod
-    its length) are on duty: the burden rotates and is never one person's.
+    its length) are on duty: the burden rotates and is never one person's. After
+    ``covers_until`` (the last day the calendar is known for) no day is a holiday: the
+    weekly duty days apply every day until the calendar is updated.
     """
     holidays: tuple = ()
     holiday_rota: dict = field(default_factory=dict)
+    covers_until: str | None = None
+
+    @property
+    def ends(self) -> str | None:
+        """The last day the calendar knows (ISO), None for an empty calendar."""
+        return self.covers_until or max(self.holidays, default=None)
 
     def is_holiday(self, day):
         return day.isoformat() in self.holidays
@@ -84,3 +92,57 @@ def published_staff(roster: list) -> list:
     duty days (no name, no phone), in id order: equal rosters compare equal."""
     return [{"id": w.id, "role": w.role, "duty_days": sorted(w.duty_days)}
             for w in sorted(roster, key=lambda w: w.id)]
+
+
+class CalendarFileError(ValueError):
+    """The holiday calendar file is not in its documented format."""
+
+
+def calendar_years(data: dict) -> tuple:
+    """``(holidays, covers_until)`` from the holiday calendar file's content (format:
+    services/casework/data/holidays.json); raises CalendarFileError naming the fault."""
+    years = data.get("years") if isinstance(data, dict) else None
+    if not isinstance(years, dict) or not years:
+        raise CalendarFileError("years: an object of years, each with its holidays")
+    holidays = []
+    for year, entry in sorted(years.items()):
+        days = entry.get("holidays") if isinstance(entry, dict) else None
+        if not isinstance(days, list):
+            raise CalendarFileError(f"years.{year}.holidays: a list of ISO dates")
+        for day in days:
+            try:
+                parsed = date.fromisoformat(day)
+            except (TypeError, ValueError):
+                raise CalendarFileError(f"years.{year}.holidays: {day!r} is not an ISO date") \
+                    from None
+            if str(parsed.year) != year:
+                raise CalendarFileError(f"years.{year}.holidays: {day} is in another year")
+            holidays.append(parsed.isoformat())
+    covers_until = data.get("covers_until") or max(holidays, default=None)
+    try:
+        date.fromisoformat(covers_until)
+    except (TypeError, ValueError):
+        raise CalendarFileError(f"covers_until: {covers_until!r} is not an ISO date") from None
+    if holidays and covers_until < max(holidays):
+        raise CalendarFileError(f"covers_until: {covers_until} is before the last holiday "
+                                f"{max(holidays)}")
+    return tuple(sorted(set(holidays))), covers_until
+
+
+def calendar_warning(calendar: Calendar, today: date | str, warn_days: int) -> str | None:
+    """What an operator must be told about the holiday calendar on ``today``: that it
+    runs out within ``warn_days`` days, or has run out; None when all is well."""
+    ends = calendar.ends
+    if ends is None:
+        return ("no holiday calendar is loaded: every day follows the weekly duty days; "
+                "load services/casework/data/holidays.json (python -m services.casework.seed)")
+    left = (date.fromisoformat(ends) - _as_date(today)).days
+    if left < 0:
+        return (f"the holiday calendar ended on {ends}: every day follows the weekly duty "
+                f"days (no holiday rota) until the State Council's arrangement is added to "
+                f"services/casework/data/holidays.json and loaded")
+    if left <= warn_days:
+        return (f"the holiday calendar ends on {ends} (in {left} days): add the State "
+                f"Council's arrangement of the next year to services/casework/data/"
+                f"holidays.json and load it (python -m services.casework.seed)")
+    return None

@@ -12,7 +12,7 @@ import logging
 from services.common import clock, outbox
 from services.common.contracts import STATION_ROSTER_PUBLISHED
 from services.common.envelope import new_event
-from services.casework.domain_roster import published_staff
+from services.casework.domain_roster import calendar_warning, published_staff
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +49,12 @@ def publish_roster(store, station: str):
             log.info("roster of %s published: %d on it", station, len(staff))
             return document
     raise RuntimeError(f"the roster of {station} kept changing under the writer")
+
+
+def warn_if_calendar_ends(store, now, warn_days: int) -> str | None:
+    """Log a warning when the holiday calendar runs out within ``warn_days`` days (or has
+    run out); returns the warning, None when all is well."""
+    warning = calendar_warning(store.calendar(), clock.local_day(now), warn_days)
+    if warning:
+        log.warning("%s", warning)
+    return warning

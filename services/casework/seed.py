@@ -1,17 +1,22 @@
 """Load the development rosters into casework's database: ``python -m services.casework.seed``.
 
-``seed/roster.json`` holds every station's workers with their weekly duty days, the
-year's public holidays and each station's holiday rota.
+``seed/roster.json`` holds every station's workers with their weekly duty days and each
+station's holiday rota; ``data/holidays.json`` the public holidays (the calendar an
+operator keeps: its format is in the file).
 """
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 
-from services.common import config, mongo
-from services.casework.rosters import load_roster
+from services.common import clock, config, mongo
+from services.casework.domain_roster import calendar_years
+from services.casework.rosters import load_roster, warn_if_calendar_ends
 from services.casework.store import CaseStore
 
 ROSTER = Path(__file__).with_name("seed") / "roster.json"
+HOLIDAYS = Path(__file__).with_name("data") / "holidays.json"
 
 
 def _load():
@@ -22,9 +27,17 @@ def roster():
     return _load()["workers"]
 
 
+def holidays_file() -> Path:
+    """The holiday calendar an operator keeps (``SHEGONG_HOLIDAYS_FILE`` to use another)."""
+    return Path(os.environ.get("SHEGONG_HOLIDAYS_FILE") or HOLIDAYS)
+
+
 def calendar():
-    data = _load()
-    return {"holidays": data["holidays"], "holiday_rota": data["holiday_rota"]}
+    """The holiday calendar (from the operator's file) with each station's holiday rota."""
+    holidays, covers_until = calendar_years(
+        json.loads(holidays_file().read_text(encoding="utf-8")))
+    return {"holidays": list(holidays), "covers_until": covers_until,
+            "holiday_rota": _load()["holiday_rota"]}
 
 
 def main():
@@ -35,6 +48,8 @@ def main():
     published = load_roster(store, workers, calendar())
     print(f"seeded {len(workers)} social workers; {published} roster(s) to publish",
           file=sys.stderr)
+    logging.basicConfig(level=logging.INFO)
+    warn_if_calendar_ends(store, clock.now(), config.settings().holiday_warning_days)
 
 
 if __name__ == "__main__":

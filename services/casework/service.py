@@ -9,13 +9,14 @@ from services.common.contracts import (
 from services.common.dependencies import LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.casework import handlers
+from services.casework import handlers, rosters
 from services.casework.store import CaseStore
 
 SETTINGS = config.settings()
 RELAY_INTERVAL_S = SETTINGS.relay_interval_s
 SLA_INTERVAL_S = SETTINGS.sla_interval_s
 WORKLOAD_INTERVAL_S = 60.0
+CALENDAR_CHECK_INTERVAL_S = 6 * 3600.0
 
 
 class CaseworkService:
@@ -65,6 +66,12 @@ class CaseworkService:
         """Recount each station's open cases per worker (the counters assignment reads):
         corrects what a crash between a case write and its counter left behind."""
         handlers.reconcile_workload(self.store)
+
+    @timer(interval=CALENDAR_CHECK_INTERVAL_S, eager=True)
+    def check_holiday_calendar(self):
+        """Warn in the log when the holiday calendar runs out within the warning days."""
+        rosters.warn_if_calendar_ends(self.store, clock.now(),
+                                      config.settings().holiday_warning_days)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

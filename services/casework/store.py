@@ -252,6 +252,7 @@ class CaseStore:
         if calendar is not None:
             self.calendar_documents.replace_one(
                 {"_id": "calendar"}, {"_id": "calendar", "holidays": list(calendar["holidays"]),
+                                      "covers_until": calendar.get("covers_until"),
                                       "holiday_rota": calendar["holiday_rota"]}, upsert=True)
 
     def published_roster(self, station):
@@ -278,7 +279,8 @@ class CaseStore:
         if not document:
             return Calendar()
         return Calendar(tuple(document.get("holidays", ())),
-                        {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()})
+                        {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()},
+                        document.get("covers_until"))
 
     # -- access log ----------------------------------------------------------------
     def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):

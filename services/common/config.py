@@ -122,6 +122,8 @@ class Settings:
     # reporting: the most events one projection pass reads and projects (measured:
     # benchmarks/reporting.py; under load the passes grow up to it)
     reporting_pass_size: int = 1000
+    # casework: warn (health, logs) this many days before the holiday calendar runs out
+    holiday_warning_days: int = 30
     # intake: how long the group insert gathers what the API's threads write (ms)
     intake_commit_wait_ms: float = 2.0
     # make bench: where each process writes its count of store commands ("": not counted)
@@ -221,6 +223,7 @@ def settings(env=None):
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
+        holiday_warning_days=int(env.get("SHEGONG_HOLIDAY_WARNING_DAYS", "30")),
         intake_commit_wait_ms=float(env.get("SHEGONG_INTAKE_COMMIT_WAIT_MS", "2")),
         command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own

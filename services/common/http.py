@@ -118,6 +118,9 @@ class Api:
                              "broker": lambda: broker_reachable(settings.amqp_uri),
                              # without a token secret every call would be refused
                              "auth": lambda: bool(self.keyring)}
+        # name -> callable returning what an operator must act on soon (a str) or None;
+        # shown by /healthz and /readyz without making the service unready
+        self.warning_checks = {}
         if not settings.token_secret:
             log.error("%s API: neither SHEGONG_TOKEN_SECRETS nor SHEGONG_TOKEN_SECRET is set; "
                       "every call will get 401",
@@ -193,8 +196,20 @@ class Api:
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
 
     def _healthz(self, call):
-        """Alive: the process answers."""
-        return json_response({"status": "ok", "service": self.service})
+        """Alive: the process answers; ``warnings``, if any, say what needs an operator."""
+        return json_response({"status": "ok", "service": self.service, **self._warnings()})
+
+    def _warnings(self):
+        found = {}
+        for name, check in self.warning_checks.items():
+            try:
+                warning = check()
+            except Exception as exc:  # noqa: BLE001 - a warning never fails a probe
+                log.debug("warning check %s not run: %s", name, type(exc).__name__)
+                continue
+            if warning:
+                found[name] = warning
+        return {"warnings": found} if found else {}
 
     def _metrics(self, call):
         """Prometheus metrics of this process (text format). Public, like /healthz (no
@@ -219,7 +234,7 @@ class Api:
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
         ready = all(checks.values())
         return json_response({"status": "ready" if ready else "not_ready",
-                              "service": self.service, "checks": checks},
+                              "service": self.service, "checks": checks, **self._warnings()},
                              200 if ready else 503,
                              None if ready else {"Retry-After": RETRY_AFTER_S})
 
