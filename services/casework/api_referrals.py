@@ -1,8 +1,8 @@
 """GET /v1/referrals: the station's referrals to agencies and where each one stands."""
-from services.common.http import json_response, route, scoped_station
 from services.casework.schemas import ReferralList, ReferralQuery
+from services.common.http import json_response, route, scoped_station
 
-routes = []
+routes: list = []
 
 
 def listed(case) -> dict:

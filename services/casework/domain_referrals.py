@@ -11,11 +11,16 @@ the reason, done resolves it. A referral to anyone else (free text) is ``domain_
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from services.casework.domain import (
+    CaseError,
+    changed,
+    log_action,
+    require_owner_or_head,
+    require_status,
+    resolved,
+)
 from services.common import agencies, clock
 from services.common.contracts import CASE_REFERRAL_ANSWERED, CASE_REFERRED, REFERRAL_SENT
-from services.casework.domain import (
-    CaseError, changed, log_action, require_owner_or_head, require_status, resolved,
-)
 
 ANSWER_WITH = (f"{agencies.ANSWER_TYPE} on POST /v1/events (intake) or the exchange "
                "shegong.inbound")

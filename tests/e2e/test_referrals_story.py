@@ -32,7 +32,8 @@ AGENCY_PASSWORD = uuid.uuid4().hex
 
 class Receiver(BaseHTTPRequestHandler):
     """The health commission's webhook: refuses the first two POSTs (503), then takes them."""
-    received, refused_left = [], 2
+    received: list = []
+    refused_left = 2
 
     def do_POST(self):  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -163,7 +164,8 @@ def test_an_amqp_agency_reads_its_own_queue_and_answers_on_the_inbound_exchange(
     for kind in ("accepted", "done"):
         publish_inbound(own, referral_answer("disabled-federation", referral_id, case["case_id"],
                                              kind), user_id=AGENCY_USER)
-        wait_until(lambda: the_case(system, case, worker)["referral"]["answer"] == kind, 20,
+        wait_until(lambda kind=kind: the_case(system, case, worker)["referral"]["answer"] == kind,
+                   20,
                    message=f"the case to follow '{kind}'")
     final = the_case(system, case, worker)
     assert final["status"] == "resolved"

@@ -12,7 +12,11 @@ from services.common.envelope import new_event
 from services.intake import api as intake_api
 from services.intake.service import IntakeService
 from tests.inbound_support import (
-    KEYS, Observer, dead_letters, publish_inbound, referral_answer,
+    KEYS,
+    Observer,
+    dead_letters,
+    publish_inbound,
+    referral_answer,
 )
 from tests.support import wait_until
 

@@ -4,12 +4,12 @@ referral the case does not have is an InvalidEvent (dead-lettered, never retried
 import pytest
 from nameko.testing.services import worker_factory
 
+from services.casework import domain, domain_referrals, handlers
+from services.casework.service import CaseworkService
 from services.common import agencies, clock
 from services.common.auth import Principal
 from services.common.contracts import CASE_REFERRAL_ANSWERED, REFERRAL_ANSWERED
 from services.common.envelope import InvalidEvent, new_event
-from services.casework import domain, domain_referrals, handlers
-from services.casework.service import CaseworkService
 from tests.service.test_casework_service import RecordingRelay, received
 from tests.support import seeded_case_store
 

@@ -5,12 +5,15 @@ import hmac
 
 import pytest
 
+from services.casework import domain_referrals
 from services.common import agencies
 from services.common.contracts import (
-    CASE_REFERRAL_ANSWERED, CASE_REFERRED, CASE_RESOLVED, REFERRAL_SENT,
+    CASE_REFERRAL_ANSWERED,
+    CASE_REFERRED,
+    CASE_RESOLVED,
+    REFERRAL_SENT,
 )
 from services.common.envelope import new_event
-from services.casework import domain_referrals
 from services.notifications import webhooks
 from tests.unit.test_casework_lifecycle import ASSIGNEE, MONDAY_0800, accepted, types
 
@@ -59,9 +62,11 @@ def test_the_case_follows_each_answer_once(kind, status, contracts):
     after, events = domain_referrals.answer_from_agency(
         case, answer(kind, "不在服务范围" if kind == "rejected" else ""), "ev-1", MONDAY_0800)
     assert after.status == status and types(events) == contracts
-    assert after.referral["answer"] == kind and after.actions[-1]["by"] == "agency:health-commission"
+    assert after.referral["answer"] == kind
+    assert after.actions[-1]["by"] == "agency:health-commission"
     assert events[0][1]["answer"] == kind and events[0][1]["accepted"] == (kind != "rejected")
-    again, repeated = domain_referrals.answer_from_agency(after, answer(kind), "ev-1", MONDAY_0800)
+    again, repeated = domain_referrals.answer_from_agency(after, answer(kind), "ev-1",
+                                                          MONDAY_0800)
     assert repeated == [] and again is after
 
 
@@ -85,7 +90,8 @@ def test_an_answer_for_another_referral_or_agency_is_refused():
 
 
 def test_the_webhook_signature_is_hmac_sha256_over_timestamp_and_body():
-    body, headers = webhooks.signed_request({"id": "e-1", "data": {"x": "邹"}}, "s3cret", 1685322000)
+    body, headers = webhooks.signed_request({"id": "e-1", "data": {"x": "邹"}}, "s3cret",
+                                            1685322000)
     expected = hmac.new(b"s3cret", b"1685322000." + body, hashlib.sha256).hexdigest()
     assert headers[agencies.SIGNATURE_HEADER] == "sha256=" + expected
     assert headers[agencies.TIMESTAMP_HEADER] == "1685322000"
