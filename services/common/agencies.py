@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Optional
+from urllib.parse import urlparse
 
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 
@@ -59,8 +60,12 @@ def _agency(entry: dict) -> Agency:
     delivery = block.get("delivery", "amqp")
     if delivery not in ("amqp", "webhook"):
         raise ValueError(f"agency {entry['id']!r}: delivery is amqp or webhook")
-    if delivery == "webhook" and not block.get("webhook_url"):
-        raise ValueError(f"agency {entry['id']!r}: a webhook agency needs webhook_url")
+    url = urlparse(block.get("webhook_url") or "")
+    if delivery == "webhook" and not (url.scheme == "https" or (
+            url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"))):
+        # personal data leaves in the body: only over TLS (plain HTTP on this host only)
+        raise ValueError(f"agency {entry['id']!r}: a webhook agency needs an https "
+                         "webhook_url")
     return Agency(id=entry["id"], name=entry.get("name", entry["id"]), source=entry["source"],
                   purpose=block["purpose"], receives=receives, delivery=delivery,
                   amqp_user=entry.get("amqp_user"), webhook_url=block.get("webhook_url"))

@@ -116,3 +116,12 @@ def test_the_development_registry_has_an_agency_of_each_delivery():
     with pytest.raises(ValueError):
         agencies._agency({"id": "x", "source": "/x", "agency": {"purpose": "p",
                                                                "receives": ["resident.soul"]}})
+    for url, ok in (("http://agency.example/hook", False), ("https://agency.example/hook", True),
+                    ("http://127.0.0.1:8099/hook", True), (None, False)):
+        entry = {"id": "x", "source": "/x", "agency": {"purpose": "p", "delivery": "webhook",
+                                                       "webhook_url": url}}
+        if ok:
+            assert agencies._agency(entry).webhook_url == url
+        else:
+            with pytest.raises(ValueError, match="https"):
+                agencies._agency(entry)
