@@ -220,3 +220,63 @@ def inserter(collection, wait_s: float = 0.002) -> GroupInsert:
         if found is None or found.collection.database.client is not collection.database.client:
             found = _writers[key] = GroupInsert(collection, wait_s)
         return found
+
+
+class _Publishing:
+    __slots__ = ("document", "done", "published")
+
+    def __init__(self, document):
+        self.document, self.done, self.published = document, threading.Event(), 0
+
+
+class GroupPublish:
+    """An outbox relay whose fast path concurrent writers share: the documents that
+    threads hand to ``publish_now`` while a batch is being published are published
+    next, together, by one ``relay.publish_now_many`` (their confirms awaited
+    together). No added delay: the first caller publishes at once, the batch is what
+    arrived meanwhile. Each caller returns once its batch is published (or left to
+    the relay's sweep: its events are safe in its document), with the number of
+    events its batch published. Everything else is the relay's own.
+    """
+
+    def __init__(self, relay) -> None:
+        self.relay = relay
+        self._lock = threading.Lock()
+        self._queued: dict = {}
+        self._busy: set = set()
+
+    def __getattr__(self, name):
+        return getattr(self.relay, name)
+
+    def publish_now(self, name: str, document: dict) -> int:
+        slot = _Publishing(document)
+        with self._lock:
+            self._queued.setdefault(name, []).append(slot)
+            leader = name not in self._busy
+            self._busy.add(name)
+        if leader:
+            try:
+                self._publish_queued(name)
+            except BaseException:  # the leader is being killed: the next caller leads
+                with self._lock:
+                    self._busy.discard(name)
+                raise
+        slot.done.wait()
+        return slot.published
+
+    def _publish_queued(self, name: str) -> None:
+        while True:
+            with self._lock:
+                batch = self._queued.pop(name, [])
+                if not batch:
+                    self._busy.discard(name)
+                    return
+            published = 0
+            try:
+                published = self.relay.publish_now_many(name, [s.document for s in batch])
+            except Exception:  # noqa: BLE001 - the events are safe in their documents
+                log.exception("publishing %d %s deferred to the relay", len(batch), name)
+            finally:
+                for slot in batch:
+                    slot.published = published
+                    slot.done.set()

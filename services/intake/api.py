@@ -1,7 +1,7 @@
 """The intake HTTP API (gunicorn): ``gunicorn 'services.intake.api:create_app()'``."""
 from dataclasses import dataclass
 
-from services.common import config, mongo
+from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, json_response, require_station, route
 from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
@@ -16,7 +16,7 @@ routes = []
 @dataclass
 class Context:
     store: RequestStore
-    relay: OutboxRelay
+    relay: OutboxRelay  # behind a GroupPublish
     broker: BrokerProbe
     pseudonym_key: str
     idempotency_ttl_s: int
@@ -69,10 +69,13 @@ def create_app(settings=None):
     settings = settings or config.settings()
     store = RequestStore(mongo.database(settings, "intake"),
                          settings.intake_commit_wait_ms / 1000)
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri),
-                        {"requests": store.requests, "registry_updates": store.registry_updates,
-                         "referrals": store.referrals},
-                        settings.relay_grace_s)
+    # the API's threads share the fast path: their requests' events are published
+    # together, the confirms awaited together
+    relay = group_commit.GroupPublish(OutboxRelay(
+        EventPublisher(settings.amqp_uri),
+        {"requests": store.requests, "registry_updates": store.registry_updates,
+         "referrals": store.referrals},
+        settings.relay_grace_s))
     return Api("intake", settings, routes + api_events.routes,
                Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key,
                        settings.idempotency_ttl_s, registry(settings)))

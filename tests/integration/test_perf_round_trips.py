@@ -10,6 +10,8 @@ from pymongo import monitoring
 
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
+from services.common.contracts import REQUEST_RECEIVED
+from services.common.group_commit import GroupPublish
 from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import handlers as intake_handlers
@@ -17,8 +19,9 @@ from services.intake.store import RequestStore
 from services.reporting import handlers as reporting_handlers
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
+from tests.inbound_support import Observer
 from tests.reporting_events import month, projector_of
-from tests.support import story_request
+from tests.support import story_request, wait_until
 
 
 class Commands(monitoring.CommandListener):
@@ -107,10 +110,19 @@ def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, dat
 def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
         settings, topology, database):
     RequestStore(database("intake")).ensure_indexes()
+    observer = Observer(settings.amqp_uri)
     with counted(settings, "intake") as (db, commands):
         # a wide window, so that the threads below meet in it even on a busy machine
         store = RequestStore(db, commit_wait_s=0.2)
         relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": store.requests})
+        batches, publish_now_many = [], relay.publish_now_many
+
+        def counting(name, documents):
+            batches.append(len(documents))
+            return publish_now_many(name, documents)
+
+        relay.publish_now_many = counting
+        relay = GroupPublish(relay)
         start, answers = threading.Barrier(12), []
 
         def submit(number):
@@ -128,6 +140,11 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
         sent = Counter(commands.names)
         assert store.requests.count_documents({}) == 12
     assert len(answers) == 12 and not any(replayed for _, replayed in answers)
+    # their events published together too, each once
+    assert sum(batches) == 12 and len(batches) < 12, batches
+    published = wait_until(lambda: len(observer.of_type(REQUEST_RECEIVED.type)) >= 12 and
+                           observer.of_type(REQUEST_RECEIVED.type), 10, message="the events")
+    assert len({event["id"] for event in published}) == len(published) == 12
     # 12 requests, each a key claim, a need claim and a request: a few inserts in all
     for collection in ("idempotency_keys", "open_needs", "requests"):
         assert sent[f"insert {collection}"] <= 3, sent
