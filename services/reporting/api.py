@@ -1,14 +1,15 @@
 """The reporting HTTP API (gunicorn): ``gunicorn 'services.reporting.api:create_app()'``."""
 from werkzeug.wrappers import Response
 
-from services.common import config, mongo
+from services.common import clock, config, mongo
 from services.common.http import (
     ApiError, Api, json_response, require_station, route, scoped_station,
 )
 from services.common.vocabulary import district
-from services.reporting import api_dashboard, domain_figures, handlers
+from services.reporting import api_dashboard, domain_figures, domain_stations, handlers
 from services.reporting.schemas import (
-    SummaryOut, SummaryQuery, TimeseriesOut, TimeseriesQuery, TraceOut,
+    StationsOut, StationsQuery, SummaryOut, SummaryQuery, TimeseriesOut, TimeseriesQuery,
+    TraceOut,
 )
 from services.reporting.store import ReportStore
 
@@ -50,6 +51,24 @@ def get_summary(call):
         rows += [(f"table.{row['figure']}", row["value"]) for row in body["table"]]
         return _csv(domain_figures.to_csv(("figure", "value"), rows), "summary")
     return json_response(body)
+
+
+@route(routes, "/v1/reports/stations", query=StationsQuery, response=StationsOut, errors=(403,))
+def get_stations(call):
+    """Every township station side by side for a period: requests, cases by priority and
+    by status now, time to accept (median, p90), breaches, programmes, and the cases
+    open now by age. Station staff get their own station's row.
+
+    ``Accept: text/csv`` or ``format=csv``: the same, one CSV line per station.
+    """
+    station, date_from, date_to = _period(call)
+    now = clock.now()
+    rows = handlers.stations_side_by_side(call.context, date_from, date_to, clock.to_ms(now), station)
+    if _wants_csv(call):
+        return _csv(domain_figures.to_csv(*domain_stations.csv_rows(rows)), "stations")
+    return json_response(StationsOut().dump({
+        "district": district()["id"], "date_from": date_from, "date_to": date_to,
+        "as_of": clock.iso(now), "stations": rows}))
 
 
 @route(routes, "/v1/reports/timeseries", query=TimeseriesQuery, response=TimeseriesOut,

@@ -12,7 +12,9 @@ from services.common.contracts import CATALOGUE
 from services.common.envelope import data_schema
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
-from services.reporting import domain, domain_events, domain_figures, domain_rollup, staffing
+from services.reporting import (
+    domain, domain_events, domain_figures, domain_rollup, domain_stations, staffing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,14 @@ def summary(store, station=None, date_from=None, date_to=None, version=None):
         name: staff["total"] for name, staff in store.rosters(version).items()}}
     return domain_figures.summary(store.rollups(station, date_from, date_to, version), station,
                                   staffing_now)
+
+
+def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=None):
+    """Every station's row for the period (``only``: that station's), open cases as now."""
+    version = store.versions()["current"]
+    return domain_stations.stations_table(
+        store.rollups_by_station(date_from, date_to, version),
+        store.open_cases(domain_stations.OPEN_STATUSES, version), now_ms, only)
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):

@@ -31,6 +31,12 @@ class SummaryQuery(PeriodQuery):
     pass
 
 
+class StationsQuery(PeriodQuery):
+    """A period, for every station at once (no ``station``)."""
+    class Meta:
+        exclude = ("station",)
+
+
 class TimeseriesQuery(PeriodQuery):
     metric = fields.String(required=True, validate=validate.OneOf(sorted(METRICS)))
     interval = fields.String(load_default="day", validate=validate.OneOf(INTERVALS))
@@ -139,6 +145,48 @@ class SummaryOut(Schema):
         "description": "the district's table (DOMAIN.md), labelled in Chinese"})
     by_day = fields.List(fields.Nested(DayOut), metadata={
         "description": "the same counts per district calendar day (days with any)"})
+
+
+class StationProgramsOut(Schema):
+    volunteer_teams_formed = fields.Integer(metadata={"description": "志愿服务队"})
+    volunteers_joined = fields.Integer()
+    social_organisations_cultivated = fields.Integer(metadata={"description": "社会组织"})
+    donations_yuan = fields.Float()
+    households_aided = fields.Integer()
+    activities = fields.Integer()
+
+
+class OpenCasesByAge(Schema):
+    under_1d = fields.Integer(metadata={"description": "opened less than a day ago"})
+    _1_to_3d = fields.Integer(data_key="1_to_3d", attribute="1_to_3d")
+    _3_to_7d = fields.Integer(data_key="3_to_7d", attribute="3_to_7d")
+    _7_to_30d = fields.Integer(data_key="7_to_30d", attribute="7_to_30d")
+    over_30d = fields.Integer(metadata={"description": "opened 30 days ago or more"})
+
+
+class StationRowOut(Schema):
+    station = fields.String()
+    name = fields.String()
+    requests_received = fields.Integer()
+    cases_opened = fields.Integer()
+    cases_by_priority = _tally("cases opened in the period, by priority")
+    cases_by_status = _tally("cases opened in the period, by their status now")
+    time_to_accept_seconds = fields.Nested(Durations, metadata={
+        "description": "from the request's received_at to acceptance, cases accepted in the period"})
+    sla_breaches = fields.Integer()
+    programs = fields.Nested(StationProgramsOut)
+    open_cases = fields.Integer(metadata={"description": "cases open now, whatever the period"})
+    open_cases_by_age = fields.Nested(OpenCasesByAge, metadata={
+        "description": "the cases open now by the time since they were opened"})
+
+
+class StationsOut(Schema):
+    """Every township station side by side for a period (station staff: their own)."""
+    district = fields.String()
+    date_from = fields.String(data_key="from", allow_none=True)
+    date_to = fields.String(data_key="to", allow_none=True)
+    as_of = fields.String(metadata={"description": "when the open cases were counted"})
+    stations = fields.List(fields.Nested(StationRowOut))
 
 
 class PointOut(Schema):

@@ -13,6 +13,7 @@
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.common.vocabulary import stations
 from services.reporting.domain_rollup import DISTRICT
 
 POINTER = "projection"
@@ -55,6 +56,7 @@ class ReportStore:
     def ensure_version_indexes(self, version):
         self.daily(version).create_index([("day", ASCENDING)])
         self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
+        self.facts(version).create_index("status")  # the open cases of the stations table
 
     # -- the event store ------------------------------------------------------------
 
@@ -217,6 +219,33 @@ class ReportStore:
         return {fact["station"]: fact["staff"]
                 for fact in self.facts(version).find({"kind": "roster"})
                 if fact.get("staff")}
+
+    def rollups_by_station(self, date_from=None, date_to=None, version=None):
+        """``{station: [daily roll-ups of the period]}`` of every station, in one query."""
+        version = version or self.versions()["current"]
+        query = {"station": {"$in": sorted(stations())}}
+        if date_from or date_to:
+            query["day"] = {}
+            if date_from:
+                query["day"]["$gte"] = date_from
+            if date_to:
+                query["day"]["$lte"] = date_to
+        found = {}
+        for rollup in self.daily(version).find(query):
+            found.setdefault(rollup["station"], []).append(_unpacked(rollup))
+        return found
+
+    def open_cases(self, statuses, version=None):
+        """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
+        version = version or self.versions()["current"]
+        found = {}
+        for fact in self.facts(version).find({"kind": "case", "status": {"$in": list(statuses)}},
+                                             {"station": 1, "opened_ms": 1,
+                                              "request_received_ms": 1}):
+            opened = fact.get("opened_ms") or fact.get("request_received_ms")
+            if opened is not None and fact.get("station"):
+                found.setdefault(fact["station"], []).append(opened)
+        return found
 
     def all_facts(self, version):
         return list(self.facts(version).find())
