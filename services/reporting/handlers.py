@@ -29,6 +29,15 @@ def keep(projector, envelope, data):
     projector.keep(domain_events.record(envelope, data, int(time.time() * 1000)))
 
 
+def keep_many(projector, events):
+    """``keep`` for a batch of validated ``(envelope, data)``: kept and projected in one
+    pass; returns ``{position: exception}`` of those that failed."""
+    now_ms = int(time.time() * 1000)
+    return projector.keep_many([
+        domain_events.record(envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data),
+                             now_ms) for envelope, data in events])
+
+
 class ProjectionFailed(Exception):
     """The projection rules failed on an event (a bug): it is quarantined."""
 

@@ -82,16 +82,30 @@ class Projector:
         once both are done. Handlers arriving while another keeps its batch queue up and
         are kept and projected together next (no added delay: the batch is what arrived
         meanwhile). Raises ProjectionFailed if the rules failed on this event."""
-        slot = _Slot(record)
+        failed = self.keep_many([record], timeout_s)
+        if failed:
+            raise failed[0]
+
+    def keep_many(self, records: list, timeout_s: float = 120.0) -> dict:
+        """``keep`` for a batch of records (a batch entrypoint's): they join the group
+        commit together, so one pass keeps and projects them with whatever else is
+        queued. Returns ``{position: exception}`` of those that failed (the rest are
+        kept and projected)."""
+        slots = [_Slot(record) for record in records]
         with self._lock:
-            self._queued.append(slot)
+            self._queued.extend(slots)
             leader, self._flushing = not self._flushing, True
         if leader:
             self._flush()
-        if not slot.done.wait(timeout_s):
-            raise TimeoutError("the event was not stored in time; it will be retried")
-        if slot.error is not None:
-            raise slot.error
+        deadline = time.monotonic() + timeout_s
+        failed = {}
+        for position, slot in enumerate(slots):
+            if not slot.done.wait(max(0.0, deadline - time.monotonic())):
+                failed[position] = TimeoutError("the event was not stored in time; "
+                                                "it will be retried")
+            elif slot.error is not None:
+                failed[position] = slot.error
+        return failed
 
     def _flush(self) -> None:
         while True:

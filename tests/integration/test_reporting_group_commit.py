@@ -108,3 +108,23 @@ def test_an_event_quarantined_by_another_lease_holder_fails_its_handler(database
     with pytest.raises(handlers.ProjectionFailed, match="a bug in a rule"):
         keep(store, poison)
     assert "a bug in a rule" in store.quarantined(poison["id"])
+
+
+def test_a_batch_is_kept_in_one_pass_and_hears_which_of_its_events_failed(database,
+                                                                           monkeypatch):
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=91, stations=("daxing",), cases_per_day=1, days=3).events
+    poison = next(e for e in events if e["type"].endswith("case.assigned.v1"))
+    failing_on(monkeypatch, poison["id"])
+    inserts, keep_many = [], store.keep_many
+    monkeypatch.setattr(store, "keep_many", lambda records: inserts.append(len(records)) or
+                        keep_many(records))
+    failed = handlers.keep_many(projector_of(store), [
+        load_event(envelope, CATALOGUE[envelope["type"]]) for envelope in events])
+    assert list(failed) == [events.index(poison)]
+    assert isinstance(failed[events.index(poison)], handlers.ProjectionFailed)
+    assert inserts == [len(events)]  # one insert, one pass
+    assert store.events.count_documents({"pending": 0}) == len(events) - 1
+    assert handlers.summary(store)["cases_opened"] == sum(
+        e["type"].endswith("case.opened.v1") for e in events)
