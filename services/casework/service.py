@@ -3,13 +3,14 @@ from nameko.timer import timer
 
 from services.common import clock, config
 from services.common.agencies import outbound_queues
+from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
     MESSAGE_FAILED, REFERRAL_ANSWERED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
 )
-from services.common.dependencies import LogContext, Outbox, Storage
+from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.casework import handlers, rosters
+from services.casework import handlers, handlers_batch, rosters
 from services.casework.store import CaseStore
 
 SETTINGS = config.settings()
@@ -26,14 +27,16 @@ class CaseworkService:
     store = Storage(CaseStore)
     outbox = Outbox("cases", "programs", "rosters")
     log_context = LogContext()
+    settings = Config()
 
-    @handles(REQUEST_RECEIVED)
-    def open_case(self, body):
-        """A received request becomes a case of the resident's station (once); a repeat
-        joins the resident's open case."""
-        envelope, request = load_event(body, REQUEST_RECEIVED)
-        handlers.open_case_for_request(self.store, self.outbox, envelope, request,
-                                       settings=config.settings())
+    @handles_batch(REQUEST_RECEIVED)
+    def open_case(self, bodies):
+        """Received requests become cases of their residents' stations (once each); a
+        repeat joins the resident's open case. Returns the ones to retry alone."""
+        items, failures = load_events(bodies, REQUEST_RECEIVED)
+        failures.update(handlers_batch.open_cases_for_requests(
+            self.store, self.outbox, items, settings=self.settings))
+        return failures
 
     @handles(RESIDENT_REGISTRY_UPDATED)
     def update_registry(self, body):

@@ -28,6 +28,7 @@ from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 
 from services.common import config, metrics
+from services.common.envelope import InvalidEvent, load_event
 from services.common.messaging import PoisonSafeQueueConsumer, RetryingEventHandler
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,20 @@ def multiple_ack(message: Any) -> None:
     except ConnectionError:  # pragma: no cover - closing: they will be redelivered
         return
     message._state = "ACK"
+
+
+def load_events(bodies: list, contract) -> tuple[list, dict]:
+    """Validate a batch: ``([(position, envelope, data)], {position: InvalidEvent})``;
+    the invalid ones are returned by the worker and dead-lettered alone."""
+    items, invalid = [], {}
+    for position, body in enumerate(bodies):
+        try:
+            envelope, data = load_event(body, contract)
+        except InvalidEvent as exc:
+            invalid[position] = exc
+            continue
+        items.append((position, envelope, data))
+    return items, invalid
 
 
 handles_batch: Callable = BatchEventHandler.decorator

@@ -23,6 +23,17 @@ class Storage(DependencyProvider):
         return self.store
 
 
+class Config(DependencyProvider):
+    """Injects the process's Settings (config.py), read once when the container is set
+    up: the one way configuration reaches a worker."""
+
+    def setup(self):
+        self.settings = config.settings()
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
+
+
 class Outbox(DependencyProvider):
     """Injects the OutboxRelay for the named collections of the service's database."""
 

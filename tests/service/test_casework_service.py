@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.common import clock
+from services.common import clock, config
 from services.common.contracts import (
     CASE_ASSIGNED, CASE_ESCALATED, CASE_OPENED, CASE_SLA_BREACHED, REQUEST_RECEIVED,
     RESIDENT_REGISTRY_UPDATED,
@@ -25,6 +25,9 @@ class RecordingRelay:
     def publish_now(self, name, document):
         self.published.append((name, document))
         return 0
+
+    def publish_now_many(self, name, documents):
+        return sum(self.publish_now(name, document) for document in documents)
 
     def sweep(self):
         return 0
@@ -50,8 +53,9 @@ def types(document):
 
 def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
-    service.open_case(received(station="luji"))
+    service = worker_factory(CaseworkService, store=store, outbox=relay,
+                             settings=config.settings())
+    assert service.open_case([received(station="luji")]) == {}   # a batch of one
     case = store.find(station="luji")[0]
     assert case.assignee["id"] == "lj-01" and case.status == "assigned"
     (_, document), = relay.published
@@ -91,18 +95,20 @@ def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(stor
 
 def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, outbox=relay,
+                             settings=config.settings())
     repeat = received("r-2", repeat_of="r-1")
-    with pytest.raises(RepeatNotYetOpened) as raised:   # retried by the event handler
-        service.open_case(repeat)
-    assert "r-2" in str(raised.value) and "r-1" in str(raised.value)
+    failures = service.open_case([repeat])   # retried alone by the batch entrypoint
+    raised = failures[0]
+    assert isinstance(raised, RepeatNotYetOpened)
+    assert "r-2" in str(raised) and "r-1" in str(raised)
     assert store.cases.count_documents({}) == 0            # no case
     assert store.links.count_documents({}) == 0            # no link
     assert relay.published == []                           # no event
     assert store.residents.get("p_1") is None              # not even the registry
 
-    service.open_case(received("r-1"))                     # the first request's case opens
-    service.open_case(repeat)                              # the retry joins it
+    assert service.open_case([received("r-1")]) == {}      # the first request's case opens
+    assert service.open_case([repeat]) == {}               # the retry joins it
     (case,) = store.find()
     assert case.request_id == "r-1"
     assert [link["request_id"] for link in case.linked_requests] == ["r-2"]

@@ -5,7 +5,7 @@ and for notifications a recording SMS provider (the carrier is outside the syste
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.common import clock
+from services.common import clock, config
 from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
 )
@@ -32,6 +32,9 @@ class RecordingRelay:
     def publish_now(self, name, document):
         self.published.append((name, document))
         return len(document["outbox"])
+
+    def publish_now_many(self, name, documents):
+        return sum(self.publish_now(name, document) for document in documents)
 
 
 class RecordingProvider:
@@ -74,10 +77,11 @@ def case_store(database):
 
 def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=case_store, outbox=relay)
+    service = worker_factory(CaseworkService, store=case_store, outbox=relay,
+                             settings=config.settings())
     event = received()
-    service.open_case(event)
-    service.open_case(event)
+    assert service.open_case([event, event]) == {}   # twice in one batch
+    assert service.open_case([event]) == {}          # and again later
     cases = case_store.find(request_id="r-1")
     assert len(cases) == 1
     case = cases[0]
@@ -93,9 +97,10 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
 
 
 def test_casework_refuses_an_invalid_request_event(case_store):
-    service = worker_factory(CaseworkService, store=case_store, outbox=RecordingRelay())
-    with pytest.raises(InvalidEvent):
-        service.open_case({**received(), "data": {"request_id": "r-1"}})
+    service = worker_factory(CaseworkService, store=case_store, outbox=RecordingRelay(),
+                             settings=config.settings())
+    failures = service.open_case([{**received(), "data": {"request_id": "r-1"}}])
+    assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
     assert case_store.find() == []
 
 

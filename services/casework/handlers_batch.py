@@ -1,0 +1,116 @@
+"""casework's handling of request.received in batches (the hot path of a request).
+
+One bulk read of what the batch needs (which requests already have a case, the
+residents' open cases, their registry records, the workload counters), the domain's
+decisions per request in memory (the counters moving as cases are assigned), one
+bulk write of the registry, one of the cases with their outboxes, one of the
+counters, and one confirmed publish of the events.
+
+A request that is not plain (a repeat, a resident with an open case for the need,
+or one whose resident appears twice in the batch) takes the per-request path of
+handlers.py after the batch is written, in its order: that path reads what the batch
+wrote. Idempotency is by request id, as there: a redelivered request finds its case.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+from services.common import clock
+from services.common.envelope import InvalidEvent
+from services.casework import domain, domain_residents, handlers, store_batch
+
+log = logging.getLogger(__name__)
+
+
+def open_cases_for_requests(store, relay, items: list, now=None, settings=None) -> dict:
+    """Open (and assign) the cases of ``items`` [(position, envelope, request)].
+
+    Returns ``{position: exception}`` for the requests that could not be handled now
+    (each then takes the per-message retry/dead-letter path); every other one is done.
+    """
+    now = now or clock.now()
+    done = store_batch.handled_requests(store, [request["request_id"] for _, _, request in items])
+    fresh = [item for item in items if item[2]["request_id"] not in done]
+    if len(fresh) < len(items):
+        log.info("%d request(s) of the batch already have a case", len(items) - len(fresh))
+    plain, special = _split(store, fresh)
+    failures: dict = {}
+    if plain:
+        special = _open_plain(store, relay, plain, now, settings) + special
+        special.sort(key=lambda item: item[0])
+    for position, envelope, request in special:
+        try:
+            handlers.open_case_for_request(store, relay, envelope, request, now=now,
+                                           settings=settings)
+        except InvalidEvent as exc:
+            failures[position] = exc
+        except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
+            failures[position] = exc
+    return failures
+
+
+def _split(store, items: list) -> tuple[list, list]:
+    """(plain requests, the others): a plain one is no repeat, its resident has no open
+    case for the need, and no other request of the batch names the same resident."""
+    if not items:
+        return [], []
+    open_needs = store_batch.residents_with_open_cases(
+        store, sorted({request["resident_ref"] for _, _, request in items}))
+    seen = Counter()
+    for _, _, request in items:
+        seen.update(k for k in _resident_keys(request) if k[1])
+    plain, special = [], []
+    for item in items:
+        request = item[2]
+        if (request.get("repeat_of")
+                or (request["resident_ref"], request["need"]["type"]) in open_needs
+                or any(seen[k] > 1 for k in _resident_keys(request) if k[1])):
+            special.append(item)
+        else:
+            plain.append(item)
+    return plain, special
+
+
+def _resident_keys(request: dict) -> list:
+    resident = request["resident"]
+    return [("ref", request["resident_ref"]), ("id", resident.get("id_number")),
+            ("phone", resident.get("phone"))]
+
+
+def _open_plain(store, relay, items: list, now, settings) -> list:
+    """Open the plain requests' cases together; returns those a concurrent twin beat
+    (handled again on the per-request path, which finds their case)."""
+    at = clock.iso(now)
+    keys = [(r["resident_ref"], r["resident"].get("id_number"), r["resident"].get("phone"))
+            for _, _, r in items]
+    found = store_batch.resident_records(store, keys)
+    records, aliases, flags = [], [], []
+    for key, (_, _, request) in zip(keys, items):
+        record = domain_residents.from_request(found[key], request, at)
+        record = {**record, "_id": record.get("_id") or record["resident_ref"]}
+        records.append(record)
+        if request["resident_ref"] != record["_id"]:
+            aliases.append((request["resident_ref"], record["_id"]))
+        flags.append(domain_residents.flags(record))
+    store_batch.save_residents(store, records, aliases)
+    levels = handlers.service_levels(settings) if settings else domain.DEFAULT_LEVELS
+    stations = sorted({request["station"] for _, _, request in items})
+    rosters = {station: store.roster(station) for station in stations}
+    counts = store_batch.workload(store, [w.id for roster in rosters.values() for w in roster])
+    calendar = store.calendar()
+    opened: list[tuple[Any, list]] = []
+    for (position, envelope, request), categories in zip(items, flags):
+        case, events = domain.open_case(f"case-{uuid.uuid4()}", request,
+                                        rosters[request["station"]], counts, now, calendar,
+                                        levels, categories)
+        if case.assignee:  # the next request of the batch sees this one's load
+            counts[case.assignee["id"]] = counts.get(case.assignee["id"], 0) + 1
+        opened.append((case, handlers.to_envelopes(case, events, None, envelope["id"])))
+    written, twins = store_batch.add_cases(store, opened)
+    log.info("%d case(s) opened in one batch", len(written))
+    relay.publish_now_many("cases", written)
+    beaten = {case.request_id for case in twins}
+    return [item for item in items if item[2]["request_id"] in beaten]

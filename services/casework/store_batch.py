@@ -1,0 +1,100 @@
+"""casework's bulk reads and writes for a batch of received requests (handlers_batch.py):
+one query per kind of thing the batch needs, one ``bulk_write`` per collection."""
+from __future__ import annotations
+
+from collections import Counter
+
+from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from services.common import clock, outbox
+from services.casework.domain import OPEN_STATUSES
+from services.casework.store import _case, _document
+
+DUPLICATE_KEY = 11000
+
+
+def handled_requests(store, request_ids: list) -> set:
+    """The request ids that already have a case (opened or joined as a repeat)."""
+    done = {doc["request_id"] for doc in store.cases.find(
+        {"request_id": {"$in": request_ids}}, {"request_id": 1})}
+    done |= {doc["_id"] for doc in store.links.find({"_id": {"$in": request_ids}}, {"_id": 1})}
+    return done
+
+
+def residents_with_open_cases(store, refs: list) -> set:
+    """(resident_ref, need_type) of every open case of these residents."""
+    return {(doc["resident_ref"], doc["need_type"]) for doc in store.cases.find(
+        {"resident_ref": {"$in": refs}}, {"resident_ref": 1, "need_type": 1, "status": 1})
+        if doc["status"] in OPEN_STATUSES}
+
+
+def resident_records(store, keys: list) -> dict:
+    """For each ``(resident_ref, id_number, phone)``: the registry's record or None, as
+    ResidentStore.find_for finds it (ref, an alias of it, the ID number, the phone)."""
+    records = store.residents.records
+    refs = [ref for ref, _, _ in keys]
+    by_id = {doc["_id"]: doc for doc in records.find({"_id": {"$in": refs}})}
+    aliases = {doc["_id"]: doc["resident"] for doc in store.residents.aliases.find(
+        {"_id": {"$in": [ref for ref in refs if ref not in by_id]}})}
+    if aliases:
+        by_id.update({doc["_id"]: doc for doc in records.find(
+            {"_id": {"$in": list(set(aliases.values()))}})})
+    missing = [key for key in keys if key[0] not in by_id and aliases.get(key[0]) not in by_id]
+    numbers = [number for _, number, _ in missing if number]
+    by_number = {doc["id_number"]: doc for doc in records.find(
+        {"id_number": {"$in": numbers}})} if numbers else {}
+    phones = [phone for _, _, phone in missing if phone]
+    by_phone = {doc["phone"]: doc for doc in records.find(
+        {"phone": {"$in": phones}})} if phones else {}
+    found = {}
+    for ref, number, phone in keys:
+        found[(ref, number, phone)] = (by_id.get(ref) or by_id.get(aliases.get(ref))
+                                       or (number and by_number.get(number))
+                                       or (phone and by_phone.get(phone)) or None)
+    return found
+
+
+def save_residents(store, records: list, aliases: list) -> None:
+    """Write registry records whole and the aliases of their refs, one bulk each."""
+    if records:
+        store.residents.records.bulk_write([
+            ReplaceOne({"_id": record["_id"]}, record, upsert=True) for record in records],
+            ordered=False)
+    if aliases:
+        store.residents.aliases.bulk_write([
+            ReplaceOne({"_id": ref}, {"_id": ref, "resident": record_id}, upsert=True)
+            for ref, record_id in aliases], ordered=False)
+
+
+def workload(store, worker_ids: list) -> dict:
+    """Open cases per worker (the counters), for the workers of the batch's stations."""
+    return {row["_id"]: row["open"] for row in store.workload.find({"_id": {"$in": worker_ids}})}
+
+
+def add_cases(store, cases_with_events: list) -> tuple[list, list]:
+    """Insert new cases with their outboxes in one unordered bulk; returns (documents
+    written, cases whose request already had one: a concurrent twin won). Other write
+    errors raise. The workload counters of the owners follow, in one bulk."""
+    now_ms = clock.to_ms(clock.now())
+    documents = [{**_document(case), **outbox.stage({}, envelopes), "updated_ms": now_ms}
+                 for case, envelopes in cases_with_events]
+    if not documents:
+        return [], []
+    refused = set()
+    try:
+        store.cases.bulk_write([InsertOne(document) for document in documents], ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        refused = {error["index"] for error in errors}
+    written = [document for index, document in enumerate(documents) if index not in refused]
+    twins = [cases_with_events[index][0] for index in sorted(refused)]
+    owners = Counter(document["assignee"]["id"] for document in written
+                     if document.get("assignee") and _case(document).is_open)
+    if owners:
+        store.workload.bulk_write([UpdateOne({"_id": owner}, {"$inc": {"open": count}},
+                                             upsert=True) for owner, count in owners.items()],
+                                  ordered=False)
+    return written, twins

@@ -1,0 +1,93 @@
+"""casework's request.received handler on a batch (handlers_batch.py), on the real
+store: plain requests open their cases together, spread over the workers as one at a
+time would; a second request of one resident in the batch joins the first's case; a
+request handled before changes nothing; a redelivered batch changes nothing."""
+from collections import Counter
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.common import config
+from services.common.contracts import CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED
+from services.common.envelope import new_event
+from services.casework.service import CaseworkService
+from tests.support import seeded_case_store
+
+
+class BatchRelay:
+    def __init__(self):
+        self.published = []
+
+    def publish_now(self, name, document):
+        self.published.append(document)
+        return 0
+
+    def publish_now_many(self, name, documents):
+        self.published.extend(documents)
+        return 0
+
+
+@pytest.fixture
+def store(database):
+    return seeded_case_store(database)
+
+
+def received(request_id, resident_ref, phone, need="home_visit", **extra):
+    return new_event(REQUEST_RECEIVED, {
+        "request_id": request_id, "channel": "phone", "station": "daxing",
+        "resident": {"name": "邹书兰", "phone": phone, "categories": ["elderly"]},
+        "resident_ref": resident_ref, "need": {"type": need, "description": ""},
+        "received_at": "2023-05-29T08:00:00+08:00", **extra}, subject=request_id,
+        correlation_id=request_id, sequence=1)
+
+
+def batch_of(count, prefix="r"):
+    return [received(f"{prefix}-{n}", f"p_{prefix}{n}", f"1381234{n:04d}")
+            for n in range(count)]
+
+
+def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
+    relay = BatchRelay()
+    service = worker_factory(CaseworkService, store=store, outbox=relay,
+                             settings=config.settings())
+    assert service.open_case(batch_of(12)) == {}
+    cases = store.find(limit=100)
+    assert sorted(case.request_id for case in cases) == sorted(f"r-{n}" for n in range(12))
+    load = Counter(case.assignee["id"] for case in cases)
+    assert max(load.values()) - min(load.values()) <= 1  # as one at a time would spread them
+    assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
+    assert len(relay.published) == 12
+    assert all([e["type"] for e in doc["outbox"]][:2] == [CASE_OPENED.type, CASE_ASSIGNED.type]
+               for doc in relay.published)
+    assert store.residents.get("p_r3")["phone"] == "13812340003"
+
+    # the same batch again (a redelivery after a crash before the ack): nothing changes
+    assert service.open_case(batch_of(12)) == {}
+    assert store.cases.count_documents({}) == 12 and len(relay.published) == 12
+    assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
+
+
+def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(store):
+    relay = BatchRelay()
+    service = worker_factory(CaseworkService, store=store, outbox=relay,
+                             settings=config.settings())
+    first = received("r-a", "p_same", "13812340001")
+    again = received("r-b", "p_same", "13812340001")
+    other = received("r-c", "p_other", "13812340002")
+    assert service.open_case([first, other, again]) == {}
+    assert store.cases.count_documents({}) == 2
+    joined = store.for_request("r-b")[0]
+    assert joined.request_id == "r-a"
+    assert [link["request_id"] for link in joined.linked_requests] == ["r-b"]
+
+
+def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
+    service = worker_factory(CaseworkService, store=store, outbox=BatchRelay(),
+                             settings=config.settings())
+    bodies = batch_of(3) + [received("r-x", "p_x", "13812349999", repeat_of="r-unknown")]
+    bodies.insert(1, {"not": "an event"})
+    failures = service.open_case(bodies)
+    assert sorted(failures) == [1, 4]
+    assert type(failures[1]).__name__ == "InvalidEvent"
+    assert type(failures[4]).__name__ == "RepeatNotYetOpened"
+    assert store.cases.count_documents({}) == 3
