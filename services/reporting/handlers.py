@@ -9,7 +9,7 @@ import logging
 import time
 
 from services.common.contracts import CATALOGUE
-from services.common.envelope import data_schema
+from services.common.envelope import InvalidEvent, data_schema, load_event
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
 from services.reporting import (
@@ -27,6 +27,23 @@ def keep(projector, envelope, data):
     # dumped again by its schema: days and instants kept as the strings they travel as
     data = data_schema(CATALOGUE[envelope["type"]].schema).dump(data)
     projector.keep(domain_events.record(envelope, data, int(time.time() * 1000)))
+
+
+def keep_bodies(projector, bodies, contract):
+    """A batch entrypoint's events of ``contract``: validated one by one, kept and
+    projected together; returns ``{position: exception}`` of those that were invalid
+    (InvalidEvent: dead-lettered) or failed (retried, then dead-lettered)."""
+    failures, loaded, positions = {}, [], []
+    for position, body in enumerate(bodies):
+        try:
+            loaded.append(load_event(body, contract))
+        except InvalidEvent as exc:
+            failures[position] = exc
+            continue
+        positions.append(position)
+    for index, exc in keep_many(projector, loaded).items():
+        failures[positions[index]] = exc
+    return failures
 
 
 def keep_many(projector, events):

@@ -176,9 +176,9 @@ def test_reporting_counts_each_request_and_case_once_in_any_order(database):
         "resident_ref": "p_1", "categories": [], "request_received_at": "2023-05-29T08:00:00+08:00",
         "opened_at": "2023-05-29T08:00:01+08:00"}, 1)
     for _ in range(2):
-        service.case_accepted(accepted)
-        service.case_opened(opened)
-        service.request_received(received())
+        assert service.case_accepted([accepted]) == {}
+        assert service.case_opened([opened]) == {}
+        assert service.request_received([received()]) == {}
     figures = reporting.summary(store, "daxing", "2023-05-29", "2023-05-29")
     assert figures["requests_received"] == 1
     assert figures["cases_opened"] == 1 and figures["cases_accepted"] == 1
