@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from services.common import clock
 from services.casework.domain_sla import NO_DUE_MS
 
-from services.common.fields import Strict
+from services.common.fields import MAX_SEQUENCE, BoundedInteger, Strict
 from services.common.paging import Cursor, ValueList
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import (
@@ -29,11 +29,11 @@ class CaseQuery(Strict):
                                                   "no clock running last); opened: newest "
                                                   "first"})
     cursor = Cursor()
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = BoundedInteger(1, 500, strict=False, load_default=100)
 
 
 class Versioned(Strict):
-    version = fields.Integer(strict=True, validate=validate.Range(min=1))
+    version = BoundedInteger(1, MAX_SEQUENCE)
 
 
 class AcceptCommand(Versioned):
@@ -197,7 +197,7 @@ class ReferralQuery(Strict):
     agency = fields.String(validate=validate.Length(min=1, max=100))
     state = fields.String(validate=validate.OneOf(REFERRAL_STATES), metadata={
         "description": "sent: waiting for the agency's answer"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = BoundedInteger(1, 500, strict=False, load_default=100)
 
 
 class ReferralListed(Schema):

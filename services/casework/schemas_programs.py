@@ -1,7 +1,9 @@
 """marshmallow schemas of the station programs API, the rosters and the access log."""
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
-from services.common.fields import Phone, Strict
+from services.common.fields import (
+    MAX_AMOUNT_FEN, MAX_PARTICIPANTS, MAX_QUANTITY, MAX_SEQUENCE, BoundedInteger, Phone, Strict,
+)
 from services.common.paging import Cursor
 from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS
 
@@ -26,9 +28,9 @@ class SocialOrganisationCommand(ProgramCommand):
 
 class DonationCommand(ProgramCommand):
     kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
-    amount_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    amount_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
     goods = fields.String(load_default="", validate=validate.Length(max=200))
-    quantity = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    quantity = BoundedInteger(0, MAX_QUANTITY, load_default=0)
     donor = fields.String(load_default="", validate=validate.Length(max=100))
 
     @validates_schema
@@ -43,20 +45,20 @@ class DonationCommand(ProgramCommand):
 class AidCommand(ProgramCommand):
     household_ref = fields.String(required=True, validate=validate.Length(min=1, max=100))
     items = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    value_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
 
 
 class ActivityCommand(ProgramCommand):
     activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
     title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    participants = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
 class ProgramQuery(Strict):
     kind = fields.String(validate=validate.OneOf(
         ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")))
     cursor = Cursor()
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+    limit = BoundedInteger(1, 500, strict=False, load_default=200)
 
 
 class ProgramOut(Schema):
@@ -96,9 +98,9 @@ class RosterOut(Schema):
 class AccessQuery(Strict):
     case_id = fields.String(validate=validate.Length(max=200))
     resident_ref = fields.String(validate=validate.Length(max=200))
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_seq = BoundedInteger(0, MAX_SEQUENCE, strict=False, load_default=0)
     cursor = Cursor()
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = BoundedInteger(1, 1000, strict=False, load_default=100)
 
 
 class AccessEntryOut(Schema):

@@ -1,7 +1,7 @@
 """marshmallow schemas of the residents API (the registry, read by station staff)."""
 from marshmallow import Schema, fields, validate
 
-from services.common.fields import Day, Strict
+from services.common.fields import BoundedInteger, Day, Strict
 from services.common.paging import Cursor
 from services.common.vocabulary import stations
 from services.casework.schemas import CaseSummaryOut
@@ -12,7 +12,7 @@ class ResidentQuery(Strict):
         "description": "part of a name, digits of a phone number, or a whole ID number"})
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     cursor = Cursor()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    limit = BoundedInteger(1, 200, strict=False, load_default=20)
 
 
 class ContactOut(Schema):

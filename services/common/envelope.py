@@ -14,6 +14,7 @@ import kombu.serialization
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from services.common import clock, mediatypes
+from services.common.fields import MAX_SEQUENCE, BoundedInteger
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -61,8 +62,7 @@ class EnvelopeSchema(Schema):
     data = fields.Dict(required=True)
     correlationid = fields.String(required=True, validate=validate.Length(min=1, max=200))
     causationid = fields.String(load_default=None, allow_none=True)
-    sequence = fields.Integer(load_default=None, allow_none=True, strict=True,
-                              validate=validate.Range(min=1))
+    sequence = BoundedInteger(1, MAX_SEQUENCE, load_default=None, allow_none=True)
 
     @validates("time")
     def _time_has_offset(self, value, **_):

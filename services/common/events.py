@@ -4,7 +4,10 @@ The catalogue (``contracts.py``) names these; nothing else should define event d
 """
 from marshmallow import fields, validate
 
-from services.common.fields import Categories, Day, IdCardNumber, Instant, Phone, StationId, Strict
+from services.common.fields import (
+    MAX_AMOUNT_FEN, MAX_PARTICIPANTS, MAX_QUANTITY, BoundedInteger, Categories, Day, IdCardNumber,
+    Instant, Phone, StationId, Strict,
+)
 from services.common.vocabulary import (
     ACTION_TYPES, ACTIVITY_TYPES, ASSIGNMENT_REASONS, CANCEL_REASONS, CASE_STATUSES, CHANNELS,
     DONATION_KINDS, ESCALATION_REASONS, INBOUND_KINDS, MESSAGE_CHANNELS, MESSAGE_STATUSES,
@@ -269,23 +272,23 @@ class SocialOrganisationCultivated(ProgramRef):
 class DonationReceived(ProgramRef):
     donation_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
-    amount_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    amount_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
     goods = fields.String(load_default="", validate=validate.Length(max=200))
-    quantity = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    quantity = BoundedInteger(0, MAX_QUANTITY, load_default=0)
 
 
 class AidDistributed(ProgramRef):
     aid_id = fields.String(required=True)
     household_ref = fields.String(required=True)
     items = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    value_fen = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
 
 
 class ActivityHeld(ProgramRef):
     activity_id = fields.String(required=True)
     activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
     title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    participants = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
 class MessageStatus(Strict):
@@ -320,7 +323,7 @@ class RosterMember(Strict):
     """One person on a station's roster, as other services may know them: no name or phone."""
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     role = fields.String(required=True, validate=validate.OneOf(ROSTER_ROLES))
-    duty_days = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=7)),
+    duty_days = fields.List(BoundedInteger(1, 7),
                             load_default=list, validate=validate.Length(max=7))
 
 

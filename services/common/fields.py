@@ -2,15 +2,24 @@
 import re
 from datetime import date
 
+import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common import clock
 from services.common.vocabulary import RESIDENT_CATEGORIES, stations
 
-MAINLAND_MOBILE = r"^1[3-9]\d{9}$"
 ID_CARD = r"^\d{17}[\dX]$"
 ID_CARD_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CARD_CHECK = "10X98765432"
+
+# Every integer a client sends has a range (documented in the OpenAPI documents as
+# minimum/maximum, and in docs/intake.md); beyond it is 422 naming the field, never a
+# number MongoDB cannot store (64 bits) or a JavaScript client cannot read exactly.
+MAX_SAFE_INTEGER = 2**53 - 1          # JSON numbers exact in every client
+MAX_SEQUENCE = MAX_SAFE_INTEGER       # event sequences, versions, after_seq cursors
+MAX_AMOUNT_FEN = 1_000_000_000        # ¥10,000,000: far above any one donation or aid
+MAX_QUANTITY = 1_000_000              # items of goods donated at once
+MAX_PARTICIPANTS = 100_000            # people at one activity
 
 
 class Strict(Schema):
@@ -36,15 +45,59 @@ def StationId(**kwargs):
                                                  error="unknown station {input!r}"), **kwargs)
 
 
-def Phone(**kwargs):
-    return fields.String(validate=validate.Regexp(
-        MAINLAND_MOBILE, error="must be a mainland China mobile number (11 digits, 1[3-9]…)"),
-        **kwargs)
+def BoundedInteger(minimum: int = 0, maximum: int = MAX_SAFE_INTEGER, *, strict: bool = True,
+                   **kwargs) -> fields.Integer:
+    """An integer from ``minimum`` to ``maximum``: JSON numbers in bodies (``strict``: no
+    floats, no strings), text in query strings (``strict=False``)."""
+    if not (-MAX_SAFE_INTEGER <= minimum <= maximum <= MAX_SAFE_INTEGER):
+        raise ValueError(f"range {minimum}..{maximum} is not within JSON's exact integers")
+    return fields.Integer(strict=strict, validate=validate.Range(
+        minimum, maximum, error=f"must be an integer from {minimum} to {maximum}"), **kwargs)
+
+
+# What a phone number may look like when sent: the 11-digit national form, or E.164 with
+# +86. ASCII digits only (\d would take fullwidth or Arabic-Indic look-alikes), nothing
+# around it; the number itself must be a mobile number in use (phonenumbers' metadata).
+PHONE_TEXT = r"^(\+86)?1[3-9][0-9]{9}$"
+_PHONE_TEXT = re.compile(PHONE_TEXT, re.ASCII)
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
+                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def normalise_phone(value: object) -> str:
+    """A mainland China mobile number in its stored form, the 11-digit national number
+    (13812345678; residents are keyed by it), or ValidationError."""
+    if not isinstance(value, str) or not _PHONE_TEXT.match(value) or value != value.strip():
+        raise ValidationError("must be a mainland China mobile number: 11 ASCII digits "
+                              "(13812345678) or +86 and them, nothing else")
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if (number is None or number.country_code != 86 or not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in _MOBILE_TYPES):
+        raise ValidationError("is not a mainland China mobile number in use")
+    return phonenumbers.national_significant_number(number)
+
+
+class _Phone(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalise_phone(super()._deserialize(value, attr, data, **kwargs))
+
+
+def Phone(**kwargs) -> fields.String:
+    """A mainland China mobile number, validated with phonenumbers and loaded in its
+    normalised (national, 11-digit) form."""
+    metadata = {"pattern": PHONE_TEXT, "example": "13812345678",
+                "description": "mainland China mobile number (+86 optional); stored as the "
+                               "11-digit national number", **kwargs.pop("metadata", {})}
+    return _Phone(metadata=metadata, **kwargs)
 
 
 def _id_card_validator(value):
     """GB 11643: 18 characters, the last a check digit over the first 17."""
-    if not isinstance(value, str) or not re.match(ID_CARD, value):
+    # ASCII only: \d alone would take fullwidth and other look-alike digits
+    if not isinstance(value, str) or not re.fullmatch(ID_CARD, value, re.ASCII):
         raise ValidationError("must be an 18-character resident ID card number")
     total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_CARD_WEIGHTS))
     if ID_CARD_CHECK[total % 11] != value[17]:

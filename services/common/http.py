@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import logs, metrics
+from services.common import jsontext, logs, metrics
 from services.common.auth import InvalidToken, Revocations, keyring, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
@@ -27,7 +27,13 @@ from services.common.openapi import document
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")  # a caller's id is echoed and logged
+# A caller's X-Correlation-Id is echoed, logged and kept in events' causationid: only
+# ids of this shape are taken (8 to 64 of A-Z a-z 0-9 . _ : -), and none with a run of 7 or
+# more digits, which could be a phone or ID number (a UUID in its canonical form is
+# always taken); anything else is replaced by a fresh UUID.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+_PERSONAL_DIGITS = re.compile(r"\d{7,}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 RETRY_AFTER_S = "5"
 
 
@@ -36,6 +42,15 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields, self.headers = fields, headers or {}
+
+
+def correlation_id_for(given: str | None) -> str:
+    """The caller's correlation id when it has the documented shape, else a new UUID."""
+    given = given or ""
+    if _UUID.fullmatch(given) or (CORRELATION_ID.fullmatch(given)
+                                  and not _PERSONAL_DIGITS.search(given)):
+        return given
+    return str(uuid.uuid4())
 
 
 def json_response(body, status=200, headers=None):
@@ -48,6 +63,48 @@ def error_response(status, code, message, fields=None, headers=None):
     if fields:
         error["fields"] = fields
     return json_response({"error": error}, status, headers)
+
+
+def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, at most ``limit`` bytes: 413 beyond, whether its length was
+    announced (Content-Length) or not (Transfer-Encoding: chunked, which werkzeug would
+    silently cut at the limit). Read once; later calls get the same bytes."""
+    cached = request.environ.get("shegong.body")
+    if cached is not None:
+        return cached
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+    if length is None and "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # the server de-chunks wsgi.input and ends it; one byte past the limit is enough
+        # to know the body is too large, and nothing more is read
+        stream, chunks, size = request.environ["wsgi.input"], [], 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
+        raw = b"".join(chunks)
+    else:
+        raw = request.get_data(cache=True)
+    request.environ["shegong.body"] = raw
+    return raw
+
+
+def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> object:
+    """The request body as JSON (any JSON value): 413 past ``limit`` bytes, 400 when it is
+    not UTF-8 JSON or nests deeper than jsontext.MAX_DEPTH levels. Every endpoint that
+    takes JSON reads its body here."""
+    raw = read_body(request, limit)
+    try:
+        return jsontext.loads(raw)
+    except jsontext.TooDeep as exc:
+        raise ApiError(400, "malformed_json", f"the body nests too deeply: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
 
 
 @dataclass(eq=False)
@@ -91,13 +148,7 @@ class Call:
         mimetype = self.request.mimetype or ""
         if mimetype != "application/json" and not mimetype.endswith("+json"):
             raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-        if (self.request.content_length or 0) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-        raw = self.request.get_data(cache=True)  # bounded by max_content_length (413)
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
+        body = json_body(self.request)
         if not isinstance(body, dict):
             raise ApiError(400, "malformed_json", "the body must be a JSON object")
         return body
@@ -136,18 +187,18 @@ class Api:
         request = Request(environ)
         request.max_content_length = MAX_BODY_BYTES
         started = time.monotonic()
-        given = request.headers.get("X-Correlation-Id", "")
-        correlation_id = given if CORRELATION_ID.fullmatch(given) else str(uuid.uuid4())
+        correlation_id = correlation_id_for(request.headers.get("X-Correlation-Id"))
         logs.set_correlation_id(correlation_id)
         response = self._dispatch(request, correlation_id)
         response.headers["X-Correlation-Id"] = correlation_id
         elapsed = time.monotonic() - started
         # the route's template, never the path itself (ids would make endless series)
         route_path = request.environ.get("shegong.route", "unmatched")
-        metrics.HTTP_REQUESTS.labels(self.service, request.method, route_path,
+        method = metrics.method_label(request.method)  # a closed set: clients choose methods
+        metrics.HTTP_REQUESTS.labels(self.service, method, route_path,
                                      str(response.status_code)).inc()
-        metrics.HTTP_SECONDS.labels(self.service, request.method, route_path).observe(elapsed)
-        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
+        metrics.HTTP_SECONDS.labels(self.service, method, route_path).observe(elapsed)
+        log.info("%s %s %s %.1fms", method, request.path, response.status_code,
                  elapsed * 1000)
         logs.set_correlation_id(None)
         return response(environ, start_response)

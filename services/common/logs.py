@@ -4,7 +4,7 @@ import logging
 import sys
 import threading
 
-from services.common.privacy import MaskingFilter
+from services.common.privacy import MaskingFilter, mask_text
 
 _context = threading.local()
 
@@ -26,8 +26,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         cid = getattr(record, "correlation_id", None) or correlation_id()
-        if cid:
-            line["correlation_id"] = cid
+        if cid:  # from a caller or an event: masked like the message
+            line["correlation_id"] = mask_text(str(cid))
         if record.exc_text:
             line["exception"] = record.exc_text
         elif record.exc_info:

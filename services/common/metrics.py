@@ -11,7 +11,8 @@ What is measured, and where it is measured:
 The APIs answer ``GET /metrics``; a Nameko worker serves ``/metrics``, ``/healthz`` and
 ``/readyz`` on its metrics port (``<SERVICE>_METRICS_PORT`` or ``SHEGONG_METRICS_PORT``;
 0, the default, turns it off). Labels never carry personal data: only service, handler,
-event type, route template, method, status and exception type.
+event type, route template (``unmatched`` when no route matched), method (a closed set:
+``method_label``), status and exception type.
 
 One process, one registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each gunicorn worker
 counts its own requests, so deployments scale APIs by processes (pods, containers)
@@ -57,6 +58,15 @@ HTTP_REQUESTS = Counter("shegong_http_requests", "HTTP requests answered",
                         ("service", "method", "route", "status"))
 HTTP_SECONDS = Histogram("shegong_http_request_duration_seconds", "HTTP request latency",
                          ("service", "method", "route"), buckets=LATENCY_BUCKETS)
+
+
+HTTP_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label: one of HTTP_METHODS, else "other" (a client may send any
+    token as a method; each would otherwise add series without bound)."""
+    return method if method in HTTP_METHODS else "other"
 
 
 def exposition():

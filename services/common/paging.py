@@ -40,7 +40,8 @@ def decode(cursor: str, order: str) -> tuple:
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise ValidationError({"cursor": ["not a cursor this list gave out"]}) from None
     if name != order or not isinstance(item_id, str) \
-            or not (key is None or isinstance(key, (int, str))) or isinstance(key, bool):
+            or not (key is None or isinstance(key, (int, str))) or isinstance(key, bool) \
+            or (isinstance(key, int) and not -2**63 <= key < 2**63):  # what MongoDB stores
         raise ValidationError({"cursor": ["not a cursor of this list's order"]})
     return key, item_id
 

@@ -6,7 +6,7 @@ The same events as on the inbound exchange (services/intake/amqp_inbound.py), on
 with the system's API key in ``X-Api-Key``. Reading the body is
 services/intake/inbound_binding.py's, shared with the AMQP consumer.
 """
-from services.common.http import MAX_BODY_BYTES, ApiError, json_response, route
+from services.common.http import ApiError, json_response, read_body, route
 from services.common.messaging import BrokerUnavailable
 from services.intake import handlers, inbound_binding
 from services.intake.inbound import InboundRejected
@@ -22,11 +22,11 @@ KEY_HEADER = "X-Api-Key"
 
 def _events(request):
     """The events of the body, structured or binary, and whether it was a batch (415,
-    413 or 400 naming the cause otherwise)."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    413 or 400 naming the cause otherwise). The body is read by the shared reader: 413
+    past 1 MiB whether chunked or not."""
+    raw = read_body(request)
     try:
-        return inbound_binding.from_http(request.headers, request.get_data(cache=True))
+        return inbound_binding.from_http(request.headers, raw)
     except InboundRejected as exc:
         raise ApiError(exc.status, exc.code, exc.reason) from None
 

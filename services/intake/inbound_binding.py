@@ -16,14 +16,13 @@ A message that cannot be read is refused with an InboundRejected naming its real
   properties (``ce-<name>`` headers of the RabbitMQ binding are read as well); the body
   is the event's data and the content type is its ``datacontenttype``.
 """
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from services.common import mediatypes
+from services.common import jsontext, mediatypes
 from services.intake.inbound import InboundRejected
 
 STRUCTURED = "application/cloudevents+json"
@@ -59,11 +58,11 @@ def _json(raw: bytes, media: mediatypes.MediaType | None, what: str) -> Any:
     """The JSON value of a body in its media type's charset (400 malformed_json)."""
     if isinstance(raw, str):  # a client library that hands over text
         raw = raw.encode("utf-8")
-    try:
-        return json.loads(mediatypes.decode_text(raw, media), parse_constant=_not_json)
-    except RecursionError:
-        raise _refuse(400, "malformed_json", f"{what} could not be decoded as JSON: nested "
-                      "too deeply") from None
+    try:  # the depth is checked before parsing (jsontext): no deep recursion per message
+        return jsontext.loads(mediatypes.decode_text(raw, media), parse_constant=_not_json)
+    except jsontext.TooDeep as exc:
+        raise _refuse(400, "malformed_json", f"{what} could not be decoded as JSON: {exc}") \
+            from None
     except ValueError as exc:
         raise _refuse(400, "malformed_json", f"{what} could not be decoded as "
                       f"{media.essence if media else 'JSON'}: {exc}") from None

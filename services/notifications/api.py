@@ -1,13 +1,12 @@
 """The notifications HTTP API (gunicorn): ``gunicorn 'services.notifications.api:create_app()'``."""
 import hmac
-import json
 from dataclasses import dataclass
 
 from marshmallow import ValidationError
 
 from services.common import config, mongo
 from services.common.http import (
-    Api, ApiError, json_response, require_station, route, scoped_station,
+    Api, ApiError, json_body, json_response, require_station, route, scoped_station,
 )
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
@@ -104,10 +103,7 @@ def _payload(call):
     mimetype = call.request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    try:
-        payload = json.loads(call.request.get_data(cache=True).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
+    payload = json_body(call.request)
     if not isinstance(payload, (list, dict)) or (isinstance(payload, list)
                                                  and len(payload) > MAX_RECEIPTS):
         raise ApiError(400, "malformed_json", f"send an object or an array of at most "

@@ -1,7 +1,7 @@
 """marshmallow schemas of the notifications HTTP API, and of the providers' receipts."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.common.fields import Instant, Strict
+from services.common.fields import BoundedInteger, Instant, Strict
 from services.common.paging import Cursor
 from services.common.privacy import mask_phone
 from services.common.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES, RECIPIENT_ROLES
@@ -21,7 +21,7 @@ class MessageQuery(Strict):
     unread = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
         "description": "true: only in-app messages not yet read; false: only read ones"})
     cursor = Cursor()
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    limit = BoundedInteger(1, 1000, strict=False, load_default=200)
 
 
 class HistoryOut(Schema):
@@ -138,7 +138,7 @@ class WebhookQuery(Strict):
         "description": "failed: retries used up, the referral event dead-lettered"})
     agency = fields.String(validate=validate.Length(min=1, max=100))
     station = fields.String(validate=validate.Length(max=64))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = BoundedInteger(1, 1000, strict=False, load_default=100)
 
 
 class WebhookAttemptOut(Schema):

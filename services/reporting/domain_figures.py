@@ -197,8 +197,9 @@ MAX_POINTS = 3660  # ten years of days: a series is for looking at, not for scra
 
 def timeseries(rollups, metric, interval, date_from=None, date_to=None):
     """``[{"period": first day, "value": ...}]`` for every period from ``date_from`` (or
-    the first day with data) to ``date_to`` (or the last): empty periods included, at
-    most MAX_POINTS of them (an event dated far away cannot make the series endless)."""
+    the first day with data) to ``date_to`` (or the last; ``date_from`` itself when no
+    data lies after it): empty periods included, at most MAX_POINTS of them (an event
+    dated far away cannot make the series endless)."""
     buckets = {}
     for rollup in rollups:
         buckets.setdefault(period_start(rollup["day"], interval), []).append(rollup)
@@ -208,6 +209,7 @@ def timeseries(rollups, metric, interval, date_from=None, date_to=None):
                        if buckets else None)
     if first is None:
         return []
+    last = last or first
     points, start = [], period_start(first, interval)
     while start <= last and len(points) < MAX_POINTS:
         points.append({"period": start,
