@@ -33,6 +33,7 @@ def gunicorn_apis(apis_with, monkeypatch, tmp_path):
     path of a process's log (stderr)."""
     monkeypatch.setenv("SHEGONG_SMS_RECEIPT_TOKEN", RECEIPT_TOKEN)
     apis = apis_with()
+    apis.receipt_token = RECEIPT_TOKEN
     processes, apis.logs = [], {}
     try:
         for name in SERVICES:

@@ -10,7 +10,6 @@ import requests
 from marshmallow import fields
 
 from services.common.http import MAX_BODY_BYTES
-from tests.gunicorn_support import RECEIPT_TOKEN
 from tests.security_support import endpoints, minimal_body
 from tests.support import story_request
 
@@ -20,7 +19,7 @@ TOO_BIG = 2**64  # past what MongoDB stores, and past every documented range
 
 def credentials(apis, mimetype="application/json"):
     return {"Authorization": f"Bearer {apis.tokens['admin']}", "Content-Type": mimetype,
-            "X-Api-Key": "dev-civil-affairs-key", "X-Receipt-Token": RECEIPT_TOKEN}
+            "X-Api-Key": "dev-civil-affairs-key", "X-Receipt-Token": apis.receipt_token}
 
 
 def json_routes(apis):
