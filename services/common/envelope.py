@@ -13,7 +13,7 @@ import kombu.serialization
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from services.common import clock, mediatypes
+from services.common import clock, jsontext, mediatypes
 from services.common.fields import MAX_SEQUENCE, BoundedInteger
 
 SPECVERSION = "1.0"
@@ -131,9 +131,9 @@ def encode_json(value):
 
 
 def decode_json(payload):
-    if isinstance(payload, bytes):
-        payload = payload.decode("utf-8")
-    return json.loads(payload)
+    """kombu decoder: JSON nested deeper than jsontext.MAX_DEPTH is a ValueError (the
+    consumer dead-letters it with the reason) before json.loads recurses into it."""
+    return jsontext.loads(payload)
 
 
 # Every process that imports the envelope can publish and consume structured CloudEvents.

@@ -10,6 +10,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.common import jsontext, logs, metrics
+from services.common.envelope import decode_json
 from services.common.events import ResidentSchema
 from services.common.fields import (
     MAX_AMOUNT_FEN, MAX_SEQUENCE, BoundedInteger, IdCardNumber, normalise_phone,
@@ -160,3 +161,11 @@ def test_bounded_integers_refuse_what_lies_outside_their_range():
             cursor.deserialize(value)
     with pytest.raises(ValueError):
         BoundedInteger(0, 2**63)
+
+
+def test_amqp_bodies_nested_too_deeply_are_refused_by_the_decoder():
+    """kombu hands a decoder's ValueError to the consumer, which dead-letters the message
+    with the reason (services/common/messaging.py) instead of recursing into it."""
+    assert decode_json(b'{"a": [1]}') == {"a": [1]}
+    with pytest.raises(jsontext.TooDeep, match="nested too deeply"):
+        decode_json(b'{"a":' * 100_000)
