@@ -76,13 +76,20 @@ def _recipient(store, policy, rule, data):
 
 def notify(store, relay, sender, settings, envelope, data):
     """Record every message the rules ask for this event, each once, and send those due."""
+    for intent in intents(store, settings, envelope, data):
+        deliver(store, relay, sender, settings, store.record_intent(intent))
+
+
+def intents(store, settings, envelope, data):
+    """The messages the rules ask for this event (not yet recorded); raises
+    RecipientUnknown while a resident's contact has not arrived."""
     policy = settings.notifications
+    found = []
     for rule in domain.rules_for(envelope["type"], data):
         recipient = _recipient(store, policy, rule, data)
-        if recipient is None:
-            continue
-        message = store.record_intent(_intent(store, settings, envelope, data, rule, recipient))
-        deliver(store, relay, sender, settings, message)
+        if recipient is not None:
+            found.append(_intent(store, settings, envelope, data, rule, recipient))
+    return found
 
 
 def _intent(store, settings, envelope, data, rule, recipient):

@@ -7,10 +7,11 @@ from services.common.contracts import (
     CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESIDENT_UNREACHED, CASE_RESOLVED,
     CASE_SLA_BREACHED, REFERRAL_SENT, REQUEST_RECEIVED,
 )
-from services.common.dependencies import LogContext, Outbox, Storage
+from services.common.batching import handles_batch, load_events
+from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.notifications import domain, handlers, handlers_webhooks
+from services.notifications import domain, handlers, handlers_batch, handlers_webhooks
 from services.notifications.providers import provider_chain
 from services.notifications.store import NotificationStore
 
@@ -37,19 +38,28 @@ class NotificationsService:
     outbox = Outbox("messages")
     sms = SmsProvider()
     log_context = LogContext()
+    settings = Config()
 
-    @handles(REQUEST_RECEIVED)
-    def remember_contact(self, body):
-        """Keep how to reach the resident of a request; a missed check-in alert tells the
-        resident's emergency contact at once."""
-        envelope, request = load_event(body, REQUEST_RECEIVED)
-        handlers.remember_contact(self.store, request)
-        self._send(envelope, request)
+    @handles_batch(REQUEST_RECEIVED)
+    def remember_contact(self, bodies):
+        """Keep how to reach the residents of requests; a missed check-in alert tells the
+        resident's emergency contact at once. Returns the events to retry alone."""
+        items, failures = load_events(bodies, REQUEST_RECEIVED)
+        handlers_batch.remember_contacts(self.store, items)
+        failures.update(self._notify_many(items))
+        return failures
 
-    @handles(CASE_ASSIGNED)
-    def case_assigned(self, body):
-        """Tell the assigned social worker (or the duty worker of a missed check-in) at once."""
-        self._notify(body, CASE_ASSIGNED)
+    @handles_batch(CASE_ASSIGNED)
+    def case_assigned(self, bodies):
+        """Tell the assigned social workers (or the duty worker of a missed check-in) at
+        once. Returns the events to retry alone."""
+        items, failures = load_events(bodies, CASE_ASSIGNED)
+        failures.update(self._notify_many(items))
+        return failures
+
+    def _notify_many(self, items):
+        return handlers_batch.notify_many(self.store, self.outbox, self.sms, self.settings,
+                                          items)
 
     @handles(CASE_ACCEPTED)
     def case_accepted(self, body):

@@ -9,11 +9,14 @@ Every change to a message is one conditional write on its ``version``: the chang
 its history and its status events land together, or not at all (a concurrent writer
 won; the caller reads again).
 """
-from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import clock, outbox, paging
 from services.notifications.store_webhooks import WebhookDeliveries
+
+
+DUPLICATE_KEY = 11000
 
 
 class NotificationStore:
@@ -44,8 +47,24 @@ class NotificationStore:
                                                    "emergency_contact": emergency_contact}},
                                  upsert=True)
 
+    def remember_contacts(self, contacts):
+        """remember_contact for many ``(request_id, station, name, phone, emergency)``,
+        in one unordered bulk of upserts."""
+        if contacts:
+            self.contacts.bulk_write([UpdateOne(
+                {"_id": request_id}, {"$setOnInsert": {
+                    "station": station, "name": name, "phone": phone,
+                    "emergency_contact": emergency}}, upsert=True)
+                for request_id, station, name, phone, emergency in contacts], ordered=False)
+
     def contact(self, request_id):
         return self.contacts.find_one({"_id": request_id})
+
+    def contacts_of(self, request_ids):
+        """The contacts of many requests in one read: request id -> contact."""
+        if not request_ids:
+            return {}
+        return {doc["_id"]: doc for doc in self.contacts.find({"_id": {"$in": list(request_ids)}})}
 
     def case_priority(self, case_id):
         """The priority of a case as an earlier message of it recorded (None if unknown)."""
@@ -61,6 +80,26 @@ class NotificationStore:
             return document
         except DuplicateKeyError:
             return self.messages.find_one({"_id": message["_id"]})
+
+    def record_intents(self, messages):
+        """record_intent for many, in one unordered insert; those that existed already
+        are read back (one query): returns the stored messages in the given order."""
+        if not messages:
+            return []
+        now_ms = clock.to_ms(clock.now())
+        documents = [{**message, "version": 1, "updated_ms": now_ms} for message in messages]
+        try:
+            self.messages.insert_many(documents, ordered=False)
+            return documents
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            refused = {error["index"] for error in errors}
+        existing = {doc["_id"]: doc for doc in self.messages.find(
+            {"_id": {"$in": [documents[index]["_id"] for index in refused]}})}
+        return [existing.get(document["_id"], document) if index in refused else document
+                for index, document in enumerate(documents)]
 
     def get(self, message_id):
         return self.messages.find_one({"_id": message_id})

@@ -138,14 +138,15 @@ def notifications(database, monkeypatch):
     store.ensure_indexes()
     provider, relay = RecordingProvider(), RecordingRelay()
     return store, provider, relay, worker_factory(NotificationsService, store=store,
-                                                  outbox=relay, sms=provider)
+                                                  outbox=relay, sms=provider,
+                                                  settings=config.settings())
 
 
 def test_the_worker_is_told_once_even_when_the_event_arrives_twice(notifications):
     store, provider, relay, service = notifications
     event = case_event(CASE_ASSIGNED, ASSIGNED, 2)
-    service.case_assigned(event)
-    service.case_assigned(event)
+    assert service.case_assigned([event, event]) == {}   # twice in one batch
+    assert service.case_assigned([event]) == {}          # and again later
     assert len(provider.sent) == 1
     assert provider.sent[0]["phone"] == "13900000101"
     assert "邹**（138****5678）" in provider.sent[0]["body"]
@@ -160,7 +161,7 @@ def test_the_resident_is_told_once_her_contact_is_known(notifications):
     with pytest.raises(RecipientUnknown):  # retried later by the handler's retry policy
         service.case_accepted(accepted)
     assert provider.sent == [] and store.find({"case_id": "case-1"}) == []
-    service.remember_contact(received())
+    assert service.remember_contact([received()]) == {}
     service.case_accepted(accepted)
     assert [m["phone"] for m in provider.sent] == ["13812345678"]
     assert "王晨光" in provider.sent[0]["body"]
