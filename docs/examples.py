@@ -21,7 +21,8 @@ EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_typ
     "shegong.program.donation_received.v1", "shegong.program.aid_distributed.v1",
     "shegong.program.activity_held.v1", "shegong.message.delivered.v1",
     "shegong.message.failed.v1", "shegong.referral.sent.v1", "shegong.referral.answered.v1",
-    "shegong.station.roster_published.v1", "shegong.case.resident_unreached.v1")})
+    "shegong.station.roster_published.v1", "shegong.case.resident_unreached.v1",
+    "shegong.program.record_corrected.v1")})
 HTTP_CORRELATION = "http:5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 WORKER_MESSAGE_ID = f"{EVENT_IDS['shegong.case.assigned.v1']}:worker:case_assigned_worker"
 CASE_REF = {"case_id": CASE_ID, "request_id": REQUEST_ID, "station": "daxing"}
@@ -164,6 +165,14 @@ EXAMPLES.update({
         {**PROGRAM, "activity_id": "act-dx-1", "activity_type": "policy_publicity",
          "title": "养老服务政策宣传", "participants": 40},
         "act-dx-1", HTTP_CORRELATION, None, "2023-05-20T09:00:00+08:00"),
+    "shegong.program.record_corrected.v1": (
+        {**PROGRAM, "recorded_by": "dx-02", "record_id": "act-dx-1~r1", "corrects": "act-dx-1",
+         "kind": "activity", "revision": 1, "void": False, "reason": "参与人数录入有误",
+         "original": {**PROGRAM, "activity_id": "act-dx-1", "activity_type": "policy_publicity",
+                      "title": "养老服务政策宣传", "participants": 40},
+         "corrected": {**PROGRAM, "activity_id": "act-dx-1", "activity_type": "policy_publicity",
+                       "title": "养老服务政策宣传", "participants": 30}},
+        "act-dx-1~r1", "act-dx-1", 1, "2023-05-21T10:00:00+08:00"),
     "shegong.station.roster_published.v1": (
         {"station": "daxing", "published_at": "2023-05-01T09:00:00+08:00", "staff": [
             {"id": "dx-01", "role": "worker", "duty_days": [1, 2, 3, 4, 5, 6, 7]},

@@ -211,7 +211,8 @@ class Apis:
         assert team.status_code == 201, team.text
         return {"station": STATION, "case_id": case.case_id, "message_id": message["_id"],
                 "request_id": accepted.json()["request_id"], "team_id": team.json()["record_id"],
-                "provider": "http", "resident_ref": "p_sec_1"}
+                "provider": "http", "resident_ref": "p_sec_1",
+                "record_id": team.json()["record_id"]}
 
     def daxing_markers(self):
         """Strings that only an answer carrying Daxing's records contains."""

@@ -5,11 +5,14 @@ in integer fen, or goods), aid to households in hardship, and activities (policy
 publicity, needs surveys, group work, economic status verification, training). Each
 POST is station-scoped and idempotent with ``Idempotency-Key``.
 """
+from marshmallow import ValidationError
+
 from services.common.http import ApiError, json_response, require_station, route
 from services.common.vocabulary import stations
-from services.casework import handlers_programs
+from services.casework import domain_corrections, handlers_corrections, handlers_programs
 from services.casework.schemas_programs import (
-    ActivityCommand, AidCommand, DonationCommand, ProgramList, ProgramOut, ProgramQuery,
+    ActivityCommand, AidCommand, CorrectionCommand, DonationCommand, ProgramHistoryOut,
+    ProgramList, ProgramOut, ProgramQuery,
     SocialOrganisationCommand, VolunteerCommand, VolunteerTeamCommand,
 )
 
@@ -24,11 +27,16 @@ def _station(call, station):
     return station
 
 
-def _record(call, station, kind, team_id=None):
-    station = _station(call, station)
+def _idempotency_key(call):
     key = call.request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 200:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters")
+    return key
+
+
+def _record(call, station, kind, team_id=None):
+    station = _station(call, station)
+    key = _idempotency_key(call)
     context = call.context
     try:
         document, replayed = handlers_programs.record_program(
@@ -94,3 +102,47 @@ def list_programs(call, station):
     records, next_cursor = call.context.store.programs.page(
         station, call.query.get("kind"), call.query["limit"], call.query.get("cursor"))
     return json_response(ProgramList().dump({"records": records, "next_cursor": next_cursor}))
+
+
+@route(routes, "/v1/stations/<station>/programs/<record_id>/corrections", methods=["POST"],
+       body=CorrectionCommand, response=ProgramOut, status=201, errors=ERRORS)
+def correct_program(call, station, record_id):
+    """Correct (``values``) or void (``void: true``) a program record, with the reason: a
+    new record referring to the original, which stays as it was; figures use the
+    corrected value. Idempotent with ``Idempotency-Key``."""
+    station = _station(call, station)
+    CorrectionCommand.values_or_void(call.body)
+    key, context = _idempotency_key(call), call.context
+    try:
+        document, replayed = handlers_corrections.correct_program(
+            context.store, context.relay, call.principal, station, record_id, call.body, key,
+            context.settings.pseudonym_key)
+    except domain_corrections.CorrectionRefused as exc:
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "not_correctable",
+                       exc.message) from None
+    except handlers_programs.ProgramConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    except handlers_programs.ProgramRefused as exc:
+        raise ApiError(404, "not_found", exc.message, {exc.field: [exc.message]}) from None
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_fields", "some fields are invalid",
+                       {"values": exc.messages}) from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return json_response(ProgramOut().dump(document), 200 if replayed else 201, headers)
+
+
+@route(routes, "/v1/stations/<station>/programs/<record_id>", response=ProgramHistoryOut,
+       errors=(403, 404))
+def program_history(call, station, record_id):
+    """A program record with its history: the original, each correction or void (reason,
+    who, when), and what it says now."""
+    station = _station(call, station)
+    programs = call.context.store.programs
+    record = programs.get(record_id)
+    if record is None or record["station"] != station:
+        raise ApiError(404, "not_found", f"no program record {record_id} at {station}")
+    corrections = programs.corrections_of(record_id)
+    now = domain_corrections.current(record, corrections)
+    return json_response(ProgramHistoryOut().dump({
+        "record": record, "corrections": corrections, "void": now["void"],
+        "revision": now["revision"], "current": now["details"]}))

@@ -54,6 +54,29 @@ class ActivityCommand(ProgramCommand):
     participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
+KIND_COMMANDS = {"volunteer_team": VolunteerTeamCommand, "volunteer": VolunteerCommand,
+                 "social_organisation": SocialOrganisationCommand, "donation": DonationCommand,
+                 "aid": AidCommand, "activity": ActivityCommand}
+
+
+class CorrectionCommand(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    void = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
+        "description": "true: the record should not have been made; it counts no more"})
+    values = fields.Dict(load_default=None, metadata={
+        "description": "the record as it should have been: the body its kind is recorded "
+                       "with (e.g. a donation's kind and amount_fen)"})
+
+    @staticmethod
+    def values_or_void(data: dict) -> None:
+        """Checked once the caller may touch the record (values of its kind, or void)."""
+        if not data["void"] and not data.get("values"):
+            raise ValidationError({"values": ["a correction gives the corrected values "
+                                              "(or void: true)"]})
+        if data["void"] and data.get("values"):
+            raise ValidationError({"values": ["a void gives no values"]})
+
+
 class ProgramQuery(Strict):
     kind = fields.String(validate=validate.OneOf(
         ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")))
@@ -64,11 +87,23 @@ class ProgramQuery(Strict):
 class ProgramOut(Schema):
     record_id = fields.String(attribute="_id")
     kind = fields.String()
+    corrects = fields.String(allow_none=True, metadata={
+        "description": "a correction: the record it corrects or voids"})
     station = fields.String()
     on = fields.String()
     recorded_by = fields.String()
     recorded_at = fields.String()
     details = fields.Dict()
+
+
+class ProgramHistoryOut(Schema):
+    """A record, every correction of it in order, and what it says now."""
+    record = fields.Nested(ProgramOut)
+    corrections = fields.List(fields.Nested(ProgramOut))
+    void = fields.Boolean()
+    revision = fields.Integer()
+    current = fields.Dict(allow_none=True, metadata={
+        "description": "the record's data as the latest revision says; null when voided"})
 
 
 class ProgramList(Schema):

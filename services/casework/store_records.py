@@ -142,6 +142,7 @@ class ProgramStore:
     def ensure_indexes(self):
         self.records.create_index([("station", ASCENDING), ("kind", ASCENDING),
                                    ("on", ASCENDING)])
+        self.records.create_index("corrects")
         outbox.ensure_indexes(self.records)
 
     def add(self, record, envelopes):
@@ -150,6 +151,11 @@ class ProgramStore:
 
     def get(self, record_id):
         return self.records.find_one({"_id": record_id})
+
+    def corrections_of(self, record_id):
+        """The corrections and voids of a record, in the order they were made."""
+        return list(self.records.find({"corrects": record_id}, {"outbox": 0},
+                                      sort=[("recorded_ms", ASCENDING), ("_id", ASCENDING)]))
 
     def find(self, station=None, kind=None, limit=200):
         query = {key: value for key, value in (("station", station), ("kind", kind)) if value}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from services.common.events import (
     ActivityHeld, AidDistributed, CaseAccepted, CaseActionRecorded, CaseAssigned, CaseCancelled,
     CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
-    CaseRequestLinked, CaseResidentUnreached, CaseResolved, CaseSlaBreached, DonationReceived,
+    CaseRequestLinked, CaseResidentUnreached, ProgramRecordCorrected, CaseResolved, CaseSlaBreached, DonationReceived,
     MessageDelivered,
     MessageFailed, MessageSent, ReferralAnswered, ReferralSent, RequestReceived,
     ResidentRegistryUpdated, SocialOrganisationCultivated, StationRosterPublished, VolunteerJoined,
@@ -148,6 +148,10 @@ CASE_RESIDENT_UNREACHED = _contract(
     "case.resident_unreached", "casework", CaseResidentUnreached, ("notifications", *ALL),
     "An SMS to the case's resident ended failed; the case records it and its owner gets "
     "an in-app message to phone the resident instead.")
+PROGRAM_RECORD_CORRECTED = _contract(
+    "program.record_corrected", "casework", ProgramRecordCorrected, ALL,
+    "A program record was corrected or voided by a new record that refers to it, with the "
+    "reason and who made it; the figures use the corrected value (none when voided).")
 MESSAGE_SENT = _contract(
     "message.sent", "notifications", MessageSent, ALL,
     "An SMS or in-app message was accepted by the provider.")
@@ -166,7 +170,7 @@ CATALOGUE = {contract.type: contract for contract in (
     REFERRAL_SENT, REFERRAL_ANSWERED,
     CASE_CLOSED, CASE_REOPENED, CASE_CANCELLED, CASE_RESIDENT_UNREACHED,
     VOLUNTEER_TEAM_FORMED, VOLUNTEER_JOINED, SOCIAL_ORGANISATION_CULTIVATED, DONATION_RECEIVED,
-    AID_DISTRIBUTED, ACTIVITY_HELD, STATION_ROSTER_PUBLISHED,
+    AID_DISTRIBUTED, ACTIVITY_HELD, STATION_ROSTER_PUBLISHED, PROGRAM_RECORD_CORRECTED,
     MESSAGE_SENT, MESSAGE_DELIVERED, MESSAGE_FAILED,
 )}
 

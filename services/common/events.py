@@ -247,6 +247,10 @@ class CaseCancelled(CaseRef):
     cancelled_at = Instant(required=True)
 
 
+PROGRAM_KINDS = ("volunteer_team", "volunteer", "social_organisation", "donation", "aid",
+                 "activity")
+
+
 class ProgramRef(Strict):
     """Fields every station-program event carries; ``on`` is the day it counts for."""
     station = StationId(required=True)
@@ -282,6 +286,21 @@ class AidDistributed(ProgramRef):
     household_ref = fields.String(required=True)
     items = fields.String(required=True, validate=validate.Length(min=1, max=200))
     value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
+
+
+class ProgramRecordCorrected(ProgramRef):
+    """A program record corrected or voided: a new record referring to the original.
+
+    ``original`` and ``corrected`` are the data of the original's event type (what it
+    said, and what it says now); figures use the latest revision, none when void."""
+    record_id = fields.String(required=True)
+    corrects = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(PROGRAM_KINDS))
+    revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    void = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    original = fields.Dict(required=True)
+    corrected = fields.Dict(load_default=None, allow_none=True)
 
 
 class ActivityHeld(ProgramRef):

@@ -51,6 +51,9 @@ def fact_key(record):
         return "case", data["case_id"]
     if kind == "message":
         return "message", data["message_id"]
+    if kind == "program" and name == "record_corrected":
+        # a correction changes the fact of the record it corrects
+        return fact_key({"type": CORRECTED_TYPES[data["kind"]], "data": data["original"]})
     if kind == "program":
         key_field = {"volunteer_team_formed": ("team", "team_id"),
                      "social_organisation_cultivated": ("organisation", "organisation_id"),
@@ -134,6 +137,14 @@ def _roster(fact, record):
             record)
 
 
+# the event type of each program record kind (what a correction's ``original`` is)
+CORRECTED_TYPES = {"volunteer_team": "shegong.program.volunteer_team_formed.v1",
+                   "volunteer": "shegong.program.volunteer_joined.v1",
+                   "social_organisation": "shegong.program.social_organisation_cultivated.v1",
+                   "donation": "shegong.program.donation_received.v1",
+                   "aid": "shegong.program.aid_distributed.v1",
+                   "activity": "shegong.program.activity_held.v1"}
+
 PROGRAM_FIELDS = {
     "team": ("team_id", "name"), "volunteer": ("team_id", "member_ref"),
     "organisation": ("organisation_id", "name"),
@@ -156,8 +167,24 @@ def apply(fact, record):
     elif kind == "roster":
         _roster(changed, record)
     else:
-        data = record["data"]
-        changed.update({"station": data["station"], "on": str(data["on"])})
-        data = dict(data, donation_kind=data.get("kind"))  # "kind" names the fact's kind
-        changed.update({field: data.get(field) for field in PROGRAM_FIELDS[kind]})
+        _program(changed, kind, record)
     return changed
+
+
+def _program(fact, kind, record):
+    """A program record's fact: what its latest revision says (the original is revision
+    0, each correction the next); voided, it counts for nothing."""
+    data = record["data"]
+    corrected = contract_of(record["type"]).name == "record_corrected"
+    revision = data["revision"] if corrected else 0
+    if revision < fact.get("revision", 0) or (not corrected and "revision" in fact
+                                              and fact["revision"] > 0):
+        return  # a later revision is applied already (events may arrive in any order)
+    fact["revision"] = revision
+    if corrected and data["void"]:
+        fact["void"] = True
+        return
+    values = data["corrected"] if corrected else data
+    fact.update({"station": values["station"], "on": str(values["on"]), "void": False})
+    values = dict(values, donation_kind=values.get("kind"))  # "kind" names the fact's kind
+    fact.update({field: values.get(field) for field in PROGRAM_FIELDS[kind]})

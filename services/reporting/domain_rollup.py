@@ -73,8 +73,8 @@ def _program(fact, add):
 
 def contributions(fact):
     """``{(station, day): {"counts": {figure: n}, "samples": {name: [values]}}}``."""
-    if not fact:
-        return {}
+    if not fact or fact.get("void"):
+        return {}  # a voided program record counts for nothing
     out = {}
     station = fact.get("station")
 

@@ -154,6 +154,11 @@ class ReportingService:
         """Keep program.activity_held in the event store and project it."""
         return self._keep(bodies, contracts.ACTIVITY_HELD)
 
+    @handles_batch(contracts.PROGRAM_RECORD_CORRECTED)
+    def program_record_corrected(self, bodies):
+        """Keep program.record_corrected and project it: the figures use the corrected value."""
+        return self._keep(bodies, contracts.PROGRAM_RECORD_CORRECTED)
+
     @handles_batch(contracts.STATION_ROSTER_PUBLISHED)
     def station_roster_published(self, bodies):
         """Keep station.roster_published in the event store and project it."""
