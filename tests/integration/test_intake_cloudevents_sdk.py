@@ -3,6 +3,7 @@ structured mode over HTTP (POST /v1/events served by gunicorn) and over AMQP (th
 shegong.inbound exchange, application properties as the AMQP binding sets them), on the
 real broker and store. One event id is one request, whichever mode and transport
 brings it and however often."""
+import http.client
 import json
 import os
 import subprocess
@@ -144,4 +145,38 @@ def test_media_types_with_parameters_and_an_empty_batch_over_gunicorn(intake_api
     assert status == 202, answer
     empty = ce_http.HTTPMessage({"content-type": "application/cloudevents-batch+json"}, b"[]")
     assert post(intake_api, empty, "civil-affairs") == (200, {"results": []})
+    assert database("intake")["requests"].count_documents({}) == 1
+
+
+def test_binary_mode_bodies_go_through_the_shared_guards_over_gunicorn(intake_api, database):
+    """A binary-mode body is read by the shared body reader (a chunked one over 1 MiB is
+    413) and decoded by the depth-guarded JSON reader (deep nesting is 400), like every
+    other JSON body."""
+    event = referral()
+    headers = {"Content-Type": "application/json", "X-Api-Key": KEYS["civil-affairs"],
+               "ce-specversion": "1.0", "ce-id": event["id"], "ce-source": event["source"],
+               "ce-type": event["type"]}
+    host, port = intake_api.removeprefix("http://").split(":")
+
+    def send(body, chunked=False):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            if chunked:
+                chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
+                connection.request("POST", "/v1/events", body=chunks, headers=headers,
+                                   encode_chunked=True)
+            else:
+                connection.request("POST", "/v1/events", body=body, headers=headers)
+            answer = connection.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            connection.close()
+
+    large = json.dumps({**event["data"], "pad": "x" * (1024 * 1024)}).encode()
+    status, answer = send(large, chunked=True)
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    status, answer = send(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    assert status == 400 and "deeper than 64 levels" in answer["error"]["message"], answer
+    status, answer = send(json.dumps(event["data"]).encode(), chunked=True)
+    assert status == 202, answer  # chunked and small: read whole
     assert database("intake")["requests"].count_documents({}) == 1
