@@ -210,6 +210,18 @@ def apply_referral_answer(store, relay, envelope, answer, now=None):
         raise InvalidEvent(exc.reason) from None
 
 
+def record_residents_unreached(store, relay, items):
+    """A batch of message.failed [(position, envelope, data)]: ``{position: exception}``
+    for those to retry alone (the rest are done)."""
+    failures = {}
+    for position, envelope, failure in items:
+        try:
+            record_resident_unreached(store, relay, envelope, failure)
+        except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
+            failures[position] = exc
+    return failures
+
+
 def record_resident_unreached(store, relay, envelope, failure):
     """An SMS to a case's resident ended failed: the case records it and
     case.resident_unreached asks its owner to phone (once per message). A failure of

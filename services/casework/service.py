@@ -52,12 +52,14 @@ class CaseworkService:
         envelope, answer = load_event(body, REFERRAL_ANSWERED)
         handlers.apply_referral_answer(self.store, self.outbox, envelope, answer)
 
-    @handles(MESSAGE_FAILED)
-    def message_failed(self, body):
-        """An SMS to a case's resident ended failed: the case records it and its owner is
-        asked to phone the resident (once per message); other failures are not casework's."""
-        envelope, failure = load_event(body, MESSAGE_FAILED)
-        handlers.record_resident_unreached(self.store, self.outbox, envelope, failure)
+    @handles_batch(MESSAGE_FAILED)
+    def message_failed(self, bodies):
+        """SMS to cases' residents that ended failed: each case records it and its owner
+        is asked to phone the resident (once per message); other failures are not
+        casework's. Returns the ones to retry alone."""
+        items, failures = load_events(bodies, MESSAGE_FAILED)
+        failures.update(handlers.record_residents_unreached(self.store, self.outbox, items))
+        return failures
 
     @timer(interval=SLA_INTERVAL_S)
     def check_service_levels(self):

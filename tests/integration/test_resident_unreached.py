@@ -93,3 +93,17 @@ def test_other_failures_change_no_case(world, settings):
         handlers.record_resident_unreached(store, relay, *load_event(event, MESSAGE_FAILED))
     after, _ = store.get("case-1")
     assert after.version == before.version and after.actions == before.actions
+
+
+def test_a_batch_records_each_resident_once_and_passes_over_the_rest(world):
+    store, relay, _ = world
+    resident, twice = failed(), failed()
+    batch = [load_event(event, MESSAGE_FAILED) for event in (
+        resident, failed("worker", "evt-1:worker:case_assigned_worker"), twice,
+        failed(message_id="evt-10:resident:case_resolved_resident"))]
+    assert handlers.record_residents_unreached(
+        store, relay, [(n, *item) for n, item in enumerate(batch)]) == {}
+    stored, _ = store.get("case-1")
+    assert sorted(a["message_id"] for a in stored.actions if a["type"] == "resident_unreached"
+                  ) == ["evt-10:resident:case_resolved_resident",
+                        "evt-9:resident:case_accepted_resident"]

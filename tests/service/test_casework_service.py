@@ -113,3 +113,27 @@ def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(s
     assert case.request_id == "r-1"
     assert [link["request_id"] for link in case.linked_requests] == ["r-2"]
     assert store.for_request("r-2")[0].case_id == case.case_id
+
+
+def test_a_batch_of_failed_messages_reaches_only_the_cases_residents(store):
+    from services.common.contracts import MESSAGE_FAILED
+    relay = RecordingRelay()
+    service = worker_factory(CaseworkService, store=store, outbox=relay,
+                             settings=config.settings())
+    assert service.open_case([received()]) == {}
+    case = store.find()[0]
+
+    def failed(role, message_id):
+        return new_event(MESSAGE_FAILED, {
+            "message_id": message_id, "case_id": case.case_id, "request_id": "r-1",
+            "station": "daxing", "recipient_role": role, "channel": "sms",
+            "template": "case_accepted_resident", "status": "technical_failure",
+            "reason": "all providers unavailable", "failed_at": "2023-05-29T09:00:00+08:00"},
+            subject=message_id, correlation_id="r-1", sequence=3)
+
+    resident = failed("resident", "e-9:resident:case_accepted_resident")
+    answer = service.message_failed([resident, failed("worker", "e-1:worker:x"), resident,
+                                     {"not": "an event"}])
+    assert list(answer) == [3] and isinstance(answer[3], InvalidEvent)
+    _, document = store.get(case.case_id)
+    assert types(document).count("shegong.case.resident_unreached.v1") == 1
