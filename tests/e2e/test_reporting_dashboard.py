@@ -15,7 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services.common import auth
+from services.common import auth, clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import handlers
@@ -47,7 +47,7 @@ def reporting(settings, database):
     def up():
         try:
             return requests.get(base + "/healthz", timeout=2).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening or still booting
             return False
 
     try:
@@ -128,10 +128,49 @@ def test_the_dashboard_shows_the_figures_and_draws_the_charts(reporting, browser
     assert {b.get_attribute("data-key"): int(b.get_attribute("data-value")) for b in bars}[
         "households_aided"] == expected["programs"]["households_aided"]
 
+    check_the_stations_table(browser, store)
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def table_column(driver, column):
+    """(station, text) of one column of the stations table, in the order shown."""
+    return [(cell.find_element(By.XPATH, "..").get_attribute("data-station"), cell.text)
+            for cell in driver.find_elements(
+                By.CSS_SELECTOR, f'#stations-table tbody td[data-column="{column}"]')]
+
+
+def check_the_stations_table(browser, store):
+    """Every station side by side, as GET /v1/reports/stations says, sortable by column."""
+    rows = {row["station"]: row for row in handlers.stations_side_by_side(
+        store, "2023-05-01", "2023-05-15", clock.to_ms(clock.now()))}
+    assert len(rows) == 10
+    shown = table_column(browser, "cases_opened")
+    assert [station for station, _ in shown] == list(rows)  # the configured order at first
+    assert {station: int(text) for station, text in shown} == {
+        station: row["cases_opened"] for station, row in rows.items()}
+    assert dict(table_column(browser, "name"))["daxing"] == "大兴镇"
+    assert {s: int(t) for s, t in table_column(browser, "open_cases")} == {
+        station: row["open_cases"] for station, row in rows.items()}
+    assert {s: int(t) for s, t in table_column(browser, "age_over_30d")} == {  # May 2023: old
+        station: row["open_cases_by_age"]["over_30d"] for station, row in rows.items()}
+    assert rows["daxing"]["open_cases"] > 0
+    header = browser.find_element(By.CSS_SELECTOR, '#stations-table th[data-column="cases_opened"]')
+    header.click()
+    opened = [int(text) for _, text in table_column(browser, "cases_opened")]
+    assert opened == sorted(opened, reverse=True) and opened[0] > opened[-1]
+    assert browser.find_element(By.CSS_SELECTOR, '#stations-table th[data-column="cases_opened"]'
+                                ).get_attribute("aria-sort") == "descending"
+    browser.find_element(By.CSS_SELECTOR, '#stations-table th[data-column="cases_opened"]').click()
+    assert [int(text) for _, text in table_column(browser, "cases_opened")] == sorted(opened)
+    browser.find_element(By.CSS_SELECTOR, '#stations-table th[data-column="accept_median"]').click()
+    medians = [text for _, text in table_column(browser, "accept_median")]
+    known = [float(text) for text in medians if text != "—"]
+    assert known == sorted(known, reverse=True) and medians[len(known):] == ["—"] * (
+        10 - len(known))
 
 
 def test_station_staff_see_only_their_station(reporting, browser, settings):
@@ -146,5 +185,6 @@ def test_station_staff_see_only_their_station(reporting, browser, settings):
     assert expected["cases_opened"] != handlers.summary(store)["cases_opened"]
     assert figure(browser, "professional_cases") == f"{expected['cases_opened']} 个"
     assert figure(browser, "social_workers") == "6 人"
+    assert [station for station, _ in table_column(browser, "name")] == ["daxing"]
     assert "大兴镇" in browser.find_element(By.ID, "status").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

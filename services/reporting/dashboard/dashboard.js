@@ -90,6 +90,13 @@
     ], "响应时间");
   }
 
+  function period() {
+    var params = new URLSearchParams();
+    if ($("from").value) { params.set("from", $("from").value); }
+    if ($("to").value) { params.set("to", $("to").value); }
+    return params.toString();
+  }
+
   function refresh() {
     if (!localStorage.getItem("shegong-token")) { return say("请先输入访问令牌。"); }
     say("加载中…");
@@ -98,10 +105,12 @@
     return Promise.all([
       get("/v1/reports/summary?" + query()),
       get("/v1/reports/timeseries?" + query({metric: "time_to_accept_median", interval: interval})),
-      get("/v1/reports/timeseries?" + query({metric: "time_to_resolve_median", interval: interval}))
+      get("/v1/reports/timeseries?" + query({metric: "time_to_resolve_median", interval: interval})),
+      get("/v1/reports/stations?" + period())
     ]).then(function (answers) {
       showSummary(answers[0]);
       showTimes(answers[1], answers[2]);
+      StationsTable.show($("stations-table"), answers[3]);
       var place = STATIONS.filter(function (s) { return s.id === answers[0].station; })[0];
       say((place ? place.name : "全区") + "：" + (answers[0].from || "开始") + " 至 " + (answers[0].to || "今天"));
       loads += 1;
