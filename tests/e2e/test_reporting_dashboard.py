@@ -152,12 +152,12 @@ def check_the_stations_table(browser, store):
     assert [station for station, _ in shown] == list(rows)  # the configured order at first
     assert {station: int(text) for station, text in shown} == {
         station: row["cases_opened"] for station, row in rows.items()}
-    assert dict(table_column(browser, "name"))["daxing"] == "大兴镇"
+    assert dict(table_column(browser, "name"))["daxing"] == rows["daxing"]["name"]
     assert {s: int(t) for s, t in table_column(browser, "open_cases")} == {
         station: row["open_cases"] for station, row in rows.items()}
     assert {s: int(t) for s, t in table_column(browser, "age_over_30d")} == {  # May 2023: old
         station: row["open_cases_by_age"]["over_30d"] for station, row in rows.items()}
-    assert rows["daxing"]["open_cases"] > 0
+    assert sum(row["open_cases"] for row in rows.values()) > 0
     header = browser.find_element(By.CSS_SELECTOR, '#stations-table th[data-column="cases_opened"]')
     header.click()
     opened = [int(text) for _, text in table_column(browser, "cases_opened")]
