@@ -17,8 +17,9 @@ import requests
 from kombu import Connection
 
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE
+from tests.inbound_support import KEYS
 
-KEY = "dev-civil-affairs-key"  # services/intake/systems.json, the development registry
+KEY = KEYS["civil-affairs"]  # the development registry's key (services/intake/systems.json)
 SOURCE = "/suyu/civil-affairs"
 TYPE = "gov.suyu.civil_affairs.key_person_update.v1"
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -6,7 +6,6 @@ operator keeps: its format is in the file).
 """
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ def roster():
 
 def holidays_file() -> Path:
     """The holiday calendar an operator keeps (``SHEGONG_HOLIDAYS_FILE`` to use another)."""
-    return Path(os.environ.get("SHEGONG_HOLIDAYS_FILE") or HOLIDAYS)
+    return Path(config.settings().holidays_file or HOLIDAYS)
 
 
 def calendar():

@@ -124,6 +124,7 @@ class Settings:
     reporting_pass_size: int = 1000
     # casework: warn (health, logs) this many days before the holiday calendar runs out
     holiday_warning_days: int = 30
+    holidays_file: str = ""  # empty: services/casework/data/holidays.json
     # intake: how long the group insert gathers what the API's threads write (ms)
     intake_commit_wait_ms: float = 2.0
     # make bench: where each process writes its count of store commands ("": not counted)
@@ -224,6 +225,7 @@ def settings(env=None):
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
         holiday_warning_days=int(env.get("SHEGONG_HOLIDAY_WARNING_DAYS", "30")),
+        holidays_file=env.get("SHEGONG_HOLIDAYS_FILE", ""),
         intake_commit_wait_ms=float(env.get("SHEGONG_INTAKE_COMMIT_WAIT_MS", "2")),
         command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
