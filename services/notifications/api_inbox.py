@@ -2,13 +2,14 @@
 from services.common import clock
 from services.common.http import ApiError, json_response, require_station, route
 from services.notifications import domain_inbox
-from services.notifications.schemas import MessageOut
+from services.notifications.schemas import MarkReadCommand, MessageOut
 
 routes = []
 ATTEMPTS = 5
 
 
-@route(routes, "/v1/messages/<message_id>/read", methods=["POST"], response=MessageOut,
+@route(routes, "/v1/messages/<message_id>/read", methods=["POST"], body=MarkReadCommand,
+       response=MessageOut,
        errors=(403, 404, 409))
 def mark_read(call, message_id):
     """Mark an in-app message of the caller's inbox read (again: no change)."""

@@ -73,6 +73,10 @@ class MessageOut(Schema):
                               metadata={"type": "string", "nullable": True})
 
 
+class MarkReadCommand(Strict):
+    """``{}``: marking read takes nothing but the message's id."""
+
+
 class MessageList(Schema):
     messages = fields.List(fields.Nested(MessageOut))
     next_cursor = fields.String(allow_none=True, metadata={

@@ -60,10 +60,10 @@ def test_the_head_lists_unread_messages_and_marks_them_read(inbox, tokens):
     assert sorted(m["case_id"] for m in unread) == ["case-1", "case-2"]
     assert all(m["channel"] == "in_app" and m["read_at"] is None for m in unread)
     first = unread[0]["message_id"]
-    done = client.post(f"/v1/messages/{first}/read", headers=tokens["head"])
+    done = client.post(f"/v1/messages/{first}/read", json={}, headers=tokens["head"])
     assert done.status_code == 200 and done.json["read_by"] == "dx-02" and done.json["read_at"]
     assert done.json["history"][-1]["kind"] == "read"
-    again = client.post(f"/v1/messages/{first}/read", headers=tokens["head"])
+    again = client.post(f"/v1/messages/{first}/read", json={}, headers=tokens["head"])
     assert again.status_code == 200 and again.json["read_at"] == done.json["read_at"]
     assert len(again.json["history"]) == len(done.json["history"])       # no second mark
     assert [m["message_id"] for m in listed(client, "inbox=true&unread=true",
@@ -79,11 +79,15 @@ def test_only_the_recipient_marks_a_message_read(inbox, tokens):
     store, client = inbox
     [message] = [m for m in store.find({"case_id": "case-1", "channel": "in_app"})]
     for who, status in (("worker", 403), ("other_head", 403), ("admin", 403)):
-        refused = client.post(f"/v1/messages/{message['_id']}/read", headers=tokens[who])
+        refused = client.post(f"/v1/messages/{message['_id']}/read", json={},
+                              headers=tokens[who])
         assert refused.status_code == status, who
     [sms] = store.find({"case_id": "case-1", "channel": "sms"})
-    assert client.post(f"/v1/messages/{sms['_id']}/read",
+    assert client.post(f"/v1/messages/{sms['_id']}/read", json={},
                        headers=tokens["head"]).status_code == 409
-    assert client.post("/v1/messages/nope/read", headers=tokens["head"]).status_code == 404
+    assert client.post("/v1/messages/nope/read", json={},
+                       headers=tokens["head"]).status_code == 404
+    assert client.post(f"/v1/messages/{message['_id']}/read", data="x",
+                       headers=tokens["head"]).status_code == 415
     assert store.get(message["_id"]).get("read_at") is None
     assert client.get("/v1/messages?unread=maybe", headers=tokens["head"]).status_code == 422
