@@ -1,7 +1,7 @@
 """Nameko dependency providers: all of a worker's I/O is injected through these."""
 from nameko.extensions import DependencyProvider
 
-from services.common import config, logs, mongo
+from services.common import config, group_commit, logs, mongo
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 
@@ -35,10 +35,16 @@ class Config(DependencyProvider):
 
 
 class Outbox(DependencyProvider):
-    """Injects the OutboxRelay for the named collections of the service's database."""
+    """Injects the OutboxRelay for the named collections of the service's database.
 
-    def __init__(self, *collection_names):
+    ``grouped``: the workers' fast path is shared (group_commit.GroupPublish): the
+    documents that concurrent workers publish meanwhile go out together, their
+    confirms awaited together (for per-message entrypoints that write one document
+    each, such as intake's inbound consumer)."""
+
+    def __init__(self, *collection_names, grouped=False):
         self.collection_names = collection_names
+        self.grouped = grouped
 
     def setup(self):
         settings = config.settings()
@@ -47,9 +53,10 @@ class Outbox(DependencyProvider):
         self.relay = OutboxRelay(EventPublisher(amqp_uri),
                                  {name: database[name] for name in self.collection_names},
                                  settings.relay_grace_s)
+        self.shared = group_commit.GroupPublish(self.relay) if self.grouped else self.relay
 
     def get_dependency(self, worker_ctx):
-        return self.relay
+        return self.shared
 
 
 class LogContext(DependencyProvider):

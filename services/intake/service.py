@@ -23,7 +23,7 @@ class IntakeService:
     extra_topology = staticmethod(inbound_topology)
 
     store = Storage(RequestStore)
-    outbox = Outbox("requests", "registry_updates", "referrals")
+    outbox = Outbox("requests", "registry_updates", "referrals", grouped=True)
     systems = Systems()
     log_context = LogContext()
 
