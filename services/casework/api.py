@@ -10,8 +10,7 @@ from services.common import agencies, clock, config, mongo
 from services.common.http import (
     Api, ApiError, json_response, require_station, route, scoped_station,
 )
-from services.common.messaging import EventPublisher
-from services.common.outbox import OutboxRelay
+from services.common.outbox import OutboxRelay, relay_for
 from services.casework import (
     api_access, api_export, api_programs, api_referrals, api_residents, domain,
     domain_lifecycle, domain_referrals, handlers,
@@ -22,7 +21,7 @@ from services.casework.schemas import (
     EscalateCommand, ReassignCommand, ReferCommand, ReferralAnswerCommand, ReopenCommand,
     ResolveCommand,
 )
-from services.casework.store import CaseStore
+from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 
 routes = []
 CASE_ERRORS = (403, 404, 409)
@@ -223,10 +222,7 @@ def create_app(settings=None):
     settings = settings or config.settings()
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri),
-                        {"cases": store.cases, "programs": store.programs.records,
-                         "rosters": store.rosters},
-                        settings.relay_grace_s)
+    relay = relay_for(settings, "casework", OUTBOX_COLLECTIONS)
     api = Api("casework", settings, api_export.routes + routes + api_programs.routes
               + api_access.routes + api_residents.routes + api_referrals.routes,
               Context(store, relay, settings))

@@ -11,7 +11,7 @@ from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.casework import handlers, handlers_batch, rosters
-from services.casework.store import CaseStore
+from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 
 SETTINGS = config.settings()
 RELAY_INTERVAL_S = SETTINGS.relay_interval_s
@@ -25,7 +25,7 @@ class CaseworkService:
     extra_topology = staticmethod(outbound_queues)  # the AMQP agencies' queues
 
     store = Storage(CaseStore)
-    outbox = Outbox("cases", "programs", "rosters")
+    outbox = Outbox(*OUTBOX_COLLECTIONS)
     log_context = LogContext()
     settings = Config()
 

@@ -37,6 +37,9 @@ def _case(document):
     return Case(**values)
 
 
+# the collections whose documents carry an outbox: one list for the worker and the API
+OUTBOX_COLLECTIONS = ("cases", "programs", "rosters")
+
 class CaseStore:
     def __init__(self, database):
         self.cases = database["cases"]

@@ -2,8 +2,7 @@
 from nameko.extensions import DependencyProvider
 
 from services.common import config, group_commit, logs, mongo
-from services.common.messaging import EventPublisher
-from services.common.outbox import OutboxRelay
+from services.common.outbox import relay_for
 
 
 class Storage(DependencyProvider):
@@ -48,11 +47,9 @@ class Outbox(DependencyProvider):
 
     def setup(self):
         settings = config.settings()
-        database = mongo.database(settings, self.container.service_name)
         amqp_uri = self.container.config.get("AMQP_URI", settings.amqp_uri)
-        self.relay = OutboxRelay(EventPublisher(amqp_uri),
-                                 {name: database[name] for name in self.collection_names},
-                                 settings.relay_grace_s)
+        self.relay = relay_for(settings, self.container.service_name, self.collection_names,
+                               amqp_uri)
         self.shared = group_commit.GroupPublish(self.relay) if self.grouped else self.relay
 
     def get_dependency(self, worker_ctx):

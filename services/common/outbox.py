@@ -18,6 +18,8 @@ idempotent (docs/architecture.md says how each one is).
 """
 import logging
 import threading
+import time
+from collections import OrderedDict
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -25,6 +27,9 @@ from pymongo.errors import DuplicateKeyError
 from services.common import clock, group_commit, metrics
 
 log = logging.getLogger(__name__)
+
+RECENT = 20000  # documents whose published sequence a relay remembers (~2 MB)
+FORGET_S = 1.0  # how long after its mark is written: longer than a command takes
 
 
 def stage(document, envelopes):
@@ -67,9 +72,12 @@ class OutboxRelay:
         self.publisher = publisher
         self.collections = collections
         self.grace_s = grace_s
-        # (collection, document id) -> the sequence published whose mark is still
-        # queued: a command right after must not publish those events again
-        self._unmarked = {}
+        # (collection, document id) -> [the highest sequence this relay published, when
+        # to forget it]: a command whose read of the document predates the progress
+        # mark (still queued, or written after the read) must not publish those events
+        # again. Forgotten FORGET_S after the mark is written (a command may still hold
+        # a document it read before), at the latest past RECENT entries.
+        self._recent = OrderedDict()
         self._unmarked_lock = threading.Lock()
 
     def publish_now(self, name, document):
@@ -106,7 +114,8 @@ class OutboxRelay:
         for collection, document in documents:
             key = (collection.full_name, document["_id"])
             with self._unmarked_lock:
-                published = max(document.get("published_seq", 0), self._unmarked.get(key, 0))
+                published = max(document.get("published_seq", 0),
+                                self._recent.get(key, (0, None))[0])
             events = [event for event in document.get("outbox", [])
                       if event["sequence"] > published]
             plan.append((collection, document, key, published, len(envelopes), events))
@@ -157,17 +166,38 @@ class OutboxRelay:
         mark = [UpdateOne({"_id": document["_id"], "last_seq": last_seq},
                           {**progress, "$set": finished} if finished else progress),
                 UpdateOne({"_id": document["_id"]}, progress)]
+        with self._unmarked_lock:  # before the mark is queued: a command may read meanwhile
+            self._forget_expired()
+            self._recent[key] = [max(sent, self._recent.pop(key, (0, None))[0]), None]
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
         if wait:
             group_commit.writer(collection).write(mark)
+            self._marked(key, sent)
         else:
-            with self._unmarked_lock:
-                self._unmarked[key] = max(sent, self._unmarked.get(key, 0))
             group_commit.writer(collection).write_soon(mark, then=lambda: self._marked(key, sent))
 
     def _marked(self, key, sequence):
         with self._unmarked_lock:
-            if self._unmarked.get(key, 0) <= sequence:
-                self._unmarked.pop(key, None)
+            entry = self._recent.get(key)
+            if entry is not None and entry[0] <= sequence:
+                entry[1] = time.monotonic() + FORGET_S
+
+    def _forget_expired(self):
+        # oldest first, up to the first one still needed: cheap under load
+        now = time.monotonic()
+        while self._recent:
+            key, (_, at) = next(iter(self._recent.items()))
+            if at is None or at >= now:
+                return
+            del self._recent[key]
+
+    @property
+    def _unmarked(self):
+        """What this relay still remembers having published: document -> sequence."""
+        with self._unmarked_lock:
+            self._forget_expired()
+            return {key: sequence for key, (sequence, _) in self._recent.items()}
 
     def sweep(self, limit=200):
         """Publish what writers left behind; returns the number of events published."""
@@ -201,6 +231,16 @@ class OutboxRelay:
             log.debug("outbox backlog of %s not measured: %s", name, type(exc).__name__)
             return
         metrics.observe_outbox(service_of(collection), name, pending, now_ms)
+
+
+def relay_for(settings, service, collections, amqp_uri=None):
+    """The relay of a service's outbox collections (names in its database): the one
+    wiring its worker (dependencies.Outbox) and its API share."""
+    from services.common import mongo  # noqa: PLC0415 - the store's client, lazily
+    from services.common.messaging import EventPublisher  # noqa: PLC0415 - no import cycle
+    database = mongo.database(settings, service)
+    return OutboxRelay(EventPublisher(amqp_uri or settings.amqp_uri),
+                       {name: database[name] for name in collections}, settings.relay_grace_s)
 
 
 def service_of(collection):

@@ -3,11 +3,11 @@ from dataclasses import dataclass
 
 from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, json_response, require_station, route
-from services.common.messaging import BrokerProbe, EventPublisher
-from services.common.outbox import OutboxRelay
+from services.common.messaging import BrokerProbe
+from services.common.outbox import OutboxRelay, relay_for
 from services.intake import api_events, domain, handlers
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
-from services.intake.store import RequestStore
+from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 from services.intake.systems import SystemRegistry, registry
 
 routes = []
@@ -71,11 +71,7 @@ def create_app(settings=None):
                          settings.intake_commit_wait_ms / 1000)
     # the API's threads share the fast path: their requests' events are published
     # together, the confirms awaited together
-    relay = group_commit.GroupPublish(OutboxRelay(
-        EventPublisher(settings.amqp_uri),
-        {"requests": store.requests, "registry_updates": store.registry_updates,
-         "referrals": store.referrals},
-        settings.relay_grace_s))
+    relay = group_commit.GroupPublish(relay_for(settings, "intake", OUTBOX_COLLECTIONS))
     return Api("intake", settings, routes + api_events.routes,
                Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key,
                        settings.idempotency_ttl_s, registry(settings)))

@@ -11,7 +11,7 @@ from services.common.envelope import InvalidEvent, load_event
 from services.common.messaging import handles
 from services.intake import handlers
 from services.intake.amqp_inbound import Systems, inbound_events, inbound_topology
-from services.intake.store import RequestStore
+from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 
 SETTINGS = config.settings()
 RELAY_INTERVAL_S = SETTINGS.relay_interval_s
@@ -23,7 +23,7 @@ class IntakeService:
     extra_topology = staticmethod(inbound_topology)
 
     store = Storage(RequestStore)
-    outbox = Outbox("requests", "registry_updates", "referrals", grouped=True)
+    outbox = Outbox(*OUTBOX_COLLECTIONS, grouped=True)
     systems = Systems()
     log_context = LogContext()
 

@@ -19,6 +19,9 @@ from services.common import clock, group_commit, outbox
 from services.intake.domain import need_still_open
 
 
+# the collections whose documents carry an outbox: one list for the worker and the API
+OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
+
 class RequestStore:
     def __init__(self, database, commit_wait_s: float = 0.002):
         self.requests = database["requests"]

@@ -8,15 +8,14 @@ from services.common import config, mongo
 from services.common.http import (
     Api, ApiError, json_body, json_response, require_station, route, scoped_station,
 )
-from services.common.messaging import EventPublisher
-from services.common.outbox import OutboxRelay
+from services.common.outbox import OutboxRelay, relay_for
 from services.notifications import api_inbox, domain_inbox, handlers_receipts
 from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
 from services.notifications.schemas import (
     MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut, WebhookDeliveryList,
     WebhookQuery,
 )
-from services.notifications.store import NotificationStore
+from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
 
 routes = []
 MAX_RECEIPTS = 1000
@@ -114,7 +113,6 @@ def _payload(call):
 def create_app(settings=None):
     settings = settings or config.settings()
     database = mongo.database(settings, "notifications")
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"messages": database["messages"]},
-                        settings.relay_grace_s)
+    relay = relay_for(settings, "notifications", OUTBOX_COLLECTIONS)
     context = Context(NotificationStore(database), relay, settings.notifications.receipt_token)
     return Api("notifications", settings, routes + api_inbox.routes, context)

@@ -13,7 +13,7 @@ from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.notifications import domain, handlers, handlers_batch, handlers_webhooks
 from services.notifications.providers import provider_chain
-from services.notifications.store import NotificationStore
+from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
 
 RELAY_INTERVAL_S = config.settings().relay_interval_s
 SWEEP_INTERVAL_S = config.settings().notifications.sweep_interval_s
@@ -35,7 +35,7 @@ class NotificationsService:
     name = "notifications"
 
     store = Storage(NotificationStore)
-    outbox = Outbox("messages")
+    outbox = Outbox(*OUTBOX_COLLECTIONS)
     sms = SmsProvider()
     log_context = LogContext()
     settings = Config()

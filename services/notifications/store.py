@@ -19,6 +19,9 @@ from services.notifications.store_webhooks import WebhookDeliveries
 DUPLICATE_KEY = 11000
 
 
+# the collections whose documents carry an outbox: one list for the worker and the API
+OUTBOX_COLLECTIONS = ("messages",)
+
 class NotificationStore:
     def __init__(self, database):
         self.contacts = database["contacts"]
