@@ -65,6 +65,14 @@ def error_response(status, code, message, fields=None, headers=None):
     return json_response({"error": error}, status, headers)
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _has_body(request: Request) -> bool:
+    return bool(request.content_length) or \
+        "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, at most ``limit`` bytes: 413 beyond, whether its length was
     announced (Content-Length) or not (Transfer-Encoding: chunked, which werkzeug would
@@ -213,6 +221,8 @@ class Api:
                 call.query = endpoint.query().load(request.args.to_dict())
             if endpoint.body:
                 call.body = endpoint.body().load(call.json())
+            elif not endpoint.public and request.method in WRITES and _has_body(request):
+                call.json()  # a write that takes no body still refuses any but a JSON one
             return endpoint.handler(call, **values)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
