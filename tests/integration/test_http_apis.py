@@ -13,7 +13,7 @@ from services.common import auth, config
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.messaging import handler_queue
 from services.intake import api as intake_api
-from tests.http_support import bearer, tokens  # noqa: F401 - tokens is a fixture
+from tests.http_support import bearer
 from tests.support import story_request, wait_until
 
 CONSUMER_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "open_case").name

@@ -12,7 +12,7 @@ from services.casework.store import CaseStore
 from services.reporting import api as reporting_api
 from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore
-from tests.http_support import bearer, tokens  # noqa: F401 - tokens is a fixture
+from tests.http_support import bearer
 from tests.reporting_events import projector_of
 from tests.support import wait_until
 

@@ -18,7 +18,6 @@ from services.common.http import MAX_BODY_BYTES
 from tests.security_support import endpoints, minimal_body
 from tests.support import story_request
 
-pytest_plugins = ["tests.security_support", "tests.gunicorn_support"]  # apis_with, gunicorn_apis
 TOO_BIG = 2**64  # past what MongoDB stores, and past every documented range
 
 

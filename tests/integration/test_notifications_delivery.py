@@ -7,9 +7,7 @@ import pytest
 from services.common import clock
 from services.common.contracts import MESSAGE_FAILED, MESSAGE_SENT
 from services.notifications import handlers
-from tests.notifications_support import (  # noqa: F401 - fakes and world are fixtures
-    DAY, assigned, fakes, only, world,
-)
+from tests.notifications_support import DAY, assigned, only
 
 
 def test_the_secondary_provider_serves_while_the_primary_is_down(world):

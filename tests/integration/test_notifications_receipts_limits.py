@@ -4,9 +4,7 @@ limit per phone, quiet hours, how long the full number is kept."""
 from services.common.contracts import CASE_RESOLVED, MESSAGE_DELIVERED, MESSAGE_SENT
 from services.common.envelope import new_event
 from services.notifications import handlers_receipts
-from tests.notifications_support import (  # noqa: F401 - fakes and world are fixtures
-    NIGHT, accepted, assigned, fakes, only, received, world,
-)
+from tests.notifications_support import NIGHT, accepted, assigned, only, received
 
 
 def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):

@@ -7,7 +7,6 @@ from werkzeug.test import Client
 
 from services.common import config
 from services.intake import api as intake_api
-from tests.support import story_request
 
 
 def samples(text):

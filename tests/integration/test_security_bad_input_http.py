@@ -13,8 +13,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from services.common.http import MAX_BODY_BYTES
-from tests.security_support import (  # noqa: F401 - apis_with is a fixture
-    EventTap, apis_with, endpoints, settled_snapshot, snapshot)
+from tests.security_support import EventTap, endpoints, settled_snapshot, snapshot
 
 FUZZ = dict(deadline=None, database=None, derandomize=True,
             suppress_health_check=list(HealthCheck))

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from services.common import auth
-from tests.security_support import PUBLIC, STATION, apis_with, endpoints  # noqa: F401
+from tests.security_support import PUBLIC, STATION, endpoints
 
 OLD_KEY, NEW_KEY = ("k-old", "old-" + "o" * 40), ("k-new", "new-" + "n" * 40)
 # routes only some roles may use: (method, rule) -> callers who must get 403
