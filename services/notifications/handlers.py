@@ -14,7 +14,7 @@ from services.common import clock, metrics, outbox
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
 from services.common.privacy import mask_name, mask_phone, pseudonym
-from services.notifications import domain, domain_delivery
+from services.notifications import domain, domain_delivery, domain_sending
 from services.notifications.providers import PermanentFailure, Sent, TemporaryFailure, as_chain
 
 log = logging.getLogger(__name__)
@@ -148,21 +148,15 @@ def _instant(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
-def _tries(tries, attempt, at):
-    return [{"kind": "attempt", "attempt": attempt, "at": at, **entry} for entry in tries]
-
-
-def final_fields(status, reason=None):
-    """A final status: the full number is no longer needed (receipts match by ids)."""
-    return {"status": status, "phone": None, "reason": reason}
-
-
-FINAL_UNSET = ("due_ms", "erase_after_ms")
+# kept here too: the receipts' handler imports them from this module
+final_fields = domain_sending.final_fields
+FINAL_UNSET = domain_sending.FINAL_UNSET
 
 
 def deliver(store, relay, sender, settings, message):
     """Send a message if it is due: wait out quiet hours and rate limits, claim it, try
-    the providers, then record the outcome (sent, retry later, failed, technical_failure)."""
+    the providers, then record the outcome (sent, retry later, failed, technical_failure).
+    The decisions are domain_sending's; this reads, calls the providers and writes."""
     policy, now = settings.notifications, clock.now()
     now_ms, at = clock.to_ms(now), clock.iso(now)
     if message["status"] not in domain_delivery.PENDING or message.get("due_ms") is None \
@@ -172,25 +166,21 @@ def deliver(store, relay, sender, settings, message):
     recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
                            limit.per_hour, message["template"] if limit.per_kind else None
                            ) if limit else []
-    held = domain_delivery.hold(message, now, recent, policy)
-    if held is not None:
-        reason, until_ms = held
+    hold = domain_delivery.hold(message, now, recent, policy)
+    if hold is not None:
+        reason, until_ms = hold
         metrics.SMS_HELD.labels(domain_delivery.recipient_kind(message["recipient_role"]),
                                 message["template"], reason).inc()
         log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
                 "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
                 message["recipient_role"], reason, clock.iso(_instant(until_ms)))
-        return store.update(message, {"due_ms": until_ms, "history": message["history"] + [
-            {"kind": "held", "reason": reason, "at": at,
-             "until": clock.iso(_instant(until_ms))}]}) or message
-    in_doubt_since = _claim_in_doubt(message)
-    attempt = message.get("attempts", 0) + 1
-    claimed = store.update(message, {
-        "status": "sending", "attempts": attempt, "due_ms": now_ms + int(policy.lease_s * 1000),
-        "history": message["history"] + [{"kind": "status", "status": "sending", "at": at,
-                                          "attempt": attempt}]})
+        return store.update(message, domain_sending.held(
+            message, reason, at, clock.iso(_instant(until_ms)), until_ms)) or message
+    in_doubt_since = domain_sending.claim_in_doubt(message)
+    claimed = store.update(message, domain_sending.claim(message, now_ms, at, policy.lease_s))
     if claimed is None:
         return store.get(message["_id"])  # another worker claimed it first
+    attempt = claimed["attempts"]
     if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
         return _sent(store, relay, claimed, Sent("inbox", claimed["_id"], [
             {"provider": "inbox", "outcome": "accepted"}]), attempt, policy.keep_number_h)
@@ -207,35 +197,16 @@ def deliver(store, relay, sender, settings, message):
     return _sent(store, relay, claimed, result, attempt, policy.keep_number_h)
 
 
-def _claim_in_doubt(message):
-    """The local day of the last claim if its outcome was never written (the process died
-    while sending: the provider may have taken the SMS), else None."""
-    if message["status"] != "sending":
-        return None
-    for entry in reversed(message["history"]):
-        if entry["kind"] in ("attempt", "retry"):
-            return None
-        if entry["kind"] == "status" and entry["status"] == "sending":
-            return entry["at"][:10]
-    return None
-
-
 def _sent(store, relay, message, result, attempt, keep_number_h):
     now = clock.now()
     at = clock.iso(now)
-    erase_after_ms = clock.to_ms(now) + int(keep_number_h * domain_delivery.HOUR_MS)
 
     def change(current):
-        history = current["history"] + _tries(result.tries, attempt, at)
-        fields = {"provider": result.provider, "provider_message_id": result.provider_message_id,
-                  "sent_at": at, "sent_ms": clock.to_ms(now)}
-        if current["status"] == "sending":
-            fields.update(status="sent", erase_after_ms=erase_after_ms, history=history + [
-                {"kind": "status", "status": "sent", "at": at, "provider": result.provider}])
-        else:  # a receipt overtook the answer: keep the later status
-            fields["history"] = history
+        fields, unset = domain_sending.sent(current, result.provider, result.provider_message_id,
+                                            result.tries, attempt, at, clock.to_ms(now),
+                                            keep_number_h)
         event = status_event({**current, **fields}, "sent", at, provider=result.provider)
-        return fields, [event], ("due_ms",)
+        return fields, [event], unset
 
     document = apply_change(store, relay, message, change)
     log.info("%s %s to %s %s sent via %s", message["channel"], message["template"],
@@ -247,12 +218,8 @@ def _failed(store, relay, message, status, reason, tries, attempt):
     at = clock.iso(clock.now())
 
     def change(current):
-        history = current["history"] + _tries(tries, attempt, at)
-        if not domain_delivery.moves_forward(current["status"], status):
-            return {"history": history}, [], ("due_ms",)
-        return ({**final_fields(status, reason), "failed_at": at, "history": history + [
-            {"kind": "status", "status": status, "at": at, "reason": reason}]},
-            [status_event(current, status, at, reason)], FINAL_UNSET)
+        fields, tell, unset = domain_sending.failed(current, status, reason, tries, attempt, at)
+        return fields, [status_event(current, status, at, reason)] if tell else [], unset
 
     log.warning("message %s %s: %s", message["_id"], status, reason)
     return apply_change(store, relay, message, change)
@@ -264,11 +231,9 @@ def _retry_later(store, relay, message, exc, attempt, delay_s):
     at = clock.iso(now)
 
     def change(current):
-        if current["status"] != "sending":
-            return None
-        return {"due_ms": next_ms, "history": current["history"] + _tries(exc.tries, attempt, at)
-                + [{"kind": "retry", "at": at, "until": clock.iso(_instant(next_ms)),
-                    "reason": exc.reason}]}, [], ()
+        fields = domain_sending.retry(current, exc.tries, attempt, exc.reason, at, next_ms,
+                                      clock.iso(_instant(next_ms)))
+        return None if fields is None else (fields, [], ())
 
     log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],
                 attempt, delay_s)
