@@ -1,9 +1,10 @@
-"""The four HTTP APIs served by gunicorn, each its own process, as in production: what a
-WSGI test server does differently (chunked bodies, methods, headers) is not tested here.
+"""The four HTTP APIs served by gunicorn, each its own process, as in production: what
+gunicorn does and a WSGI test server does not (chunked bodies, odd methods, headers) is
+tested through them.
 
-A test module uses it as a plugin: ``pytest_plugins = ["tests.security_support",
-"tests.gunicorn_support"]``. ``gunicorn_apis`` seeds the same Daxing records as tests/security_support.py and points
-``Apis.call`` at the gunicorn processes; each process's log is a file to read.
+A plugin of the root conftest: ``gunicorn_apis`` seeds the same Daxing records as
+tests/security_support.py and points ``Apis.call`` at the gunicorn processes; each
+process's log is a file to read (``apis.logs[name]``).
 """
 import os
 import subprocess
