@@ -169,6 +169,7 @@ class RetryingEventHandler(EventHandler):
 
     queue_consumer = PoisonSafeQueueConsumer()
     refusal_log_level = logging.ERROR  # an invalid event of our own making is a bug
+    catalogue_queue = True  # its queue is a catalogue event's (consumers_of lists it)
 
     def __init__(self, contract, **kwargs):
         self.contract = contract
@@ -291,7 +292,7 @@ def consumers_of(service_cls):
     for name in dir(service_cls):
         method = getattr(service_cls, name)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, RetryingEventHandler):
+            if isinstance(entrypoint, RetryingEventHandler) and entrypoint.catalogue_queue:
                 found.append((name, entrypoint.contract))
     return sorted(found, key=lambda item: (item[1].type, item[0]))
 

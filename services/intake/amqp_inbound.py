@@ -9,26 +9,23 @@ A system is named by its event's CloudEvents ``source`` and proves it either by 
 AMQP ``user_id`` property (RabbitMQ itself checks it equals the connection's user) equal
 to its configured ``amqp_user``, or by its API key in the ``shegong-api-key`` header.
 Anything refused goes to ``shegong.dead-letter.intake`` with the reason in its headers
-(the key header stripped), exactly like a failing event handler's message: the
-retrying and parking code is RetryingEventHandler's own.
+(the key header stripped), exactly like a failing event handler's message. The
+consumer is ``@handles_batch``'s (services/common/batching.py), reading raw bytes: its
+batching, multiple-ack, isolation of a failing message and parking are inherited,
+not copied.
 """
+from __future__ import annotations
+
 import logging
-import time
-from functools import partial
+from typing import Any, Callable
 
 from kombu import Exchange, Queue
-from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from services.common import config
-from services.common.envelope import InvalidEvent
-from services.common.messaging import (
-    DEAD_LETTER_EXCHANGE,
-    PoisonSafeQueueConsumer,
-    RetryingEventHandler,
-    queue_type_arguments,
-)
+from services.common.batching import BatchEventHandler
+from services.common.messaging import DEAD_LETTER_EXCHANGE, queue_type_arguments
 from services.intake.inbound_binding import AmqpDelivery
 from services.intake.systems import registry
 
@@ -52,69 +49,65 @@ def inbound_topology(queue_type="classic"):
     return [inbound_exchange(), inbound_queue(queue_type)]
 
 
-class InboundEventConsumer(Consumer):
-    """Consumes ``shegong.inbound.intake``; the method gets ``(delivery, credentials)``:
-    the message undecoded (an inbound_binding.AmqpDelivery: structured or binary mode,
-    any content type, read and refused with its real reason by the binding).
+class _InboundSource:
+    """What a RetryingEventHandler knows of its contract, for the inbound queue: not a
+    catalogue event (``catalogue_queue`` is False on the entrypoint, so the catalogue's
+    topology does not declare a queue for it; ``inbound_topology`` does)."""
+    producer = "inbound"
+    type = INBOUND_EXCHANGE
+    exchange = INBOUND_EXCHANGE
 
-    Failures are handled as RetryingEventHandler handles them: an InvalidEvent is
-    dead-lettered at once with its reason, an outage waits, anything else is retried
-    and then parked. The consumer keeps consuming whatever one message does.
+
+class InboundBatchConsumer(BatchEventHandler):
+    """Consumes ``shegong.inbound.intake`` in batches, as ``@handles_batch`` consumes an
+    event queue: up to SHEGONG_BATCH_SIZE messages or SHEGONG_BATCH_WAIT_MS, one worker
+    call, one multiple-ack once the batch is durable, a failing batch isolated message
+    by message. The method gets a list of ``(delivery, credentials)``: each message
+    undecoded (an inbound_binding.AmqpDelivery: structured or binary mode, any content
+    type, read and refused with its real reason by the binding) and what proves its
+    sender. It returns ``{position: InvalidEvent}`` for the events it refuses: each of
+    those alone is dead-lettered at once with its reason (the key header stripped).
     """
 
-    queue_consumer = PoisonSafeQueueConsumer()
-
-    def __init__(self, **kwargs):
-        super().__init__(inbound_queue(), **kwargs)
-
-    def setup(self):
-        # declared with the configured queue type, as the bootstrap declares it
-        self.queue = inbound_queue(self._queue_type())
-        super().setup()
-
     raw_body = True  # the body is read by inbound_binding, whatever its content type
-
-    def handle_message(self, body, message):
-        message.shegong_started = time.monotonic()  # for the handler latency metric
-        headers = message.headers or {}
-        credentials = {"user_id": message.properties.get("user_id"),
-                       "api_key": headers.get(API_KEY_HEADER)}
-        delivery = AmqpDelivery(body=body, content_type=message.content_type or None,
-                                content_encoding=message.content_encoding or None,
-                                headers={k: v for k, v in headers.items()
-                                         if k != API_KEY_HEADER})
-        try:
-            self.container.spawn_worker(
-                self, (delivery, credentials), {},
-                context_data=self.unpack_message_headers(message),
-                handle_result=partial(self.handle_result, message))
-        except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
-
-    def _labels(self):  # for the metrics RetryingEventHandler's methods record
-        return (self.container.service_name, self.method_name, "inbound")
-
+    catalogue_queue = False
     # Another system's event refused is its sender's to fix: a warning with the reason.
     refusal_log_level = logging.WARNING
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if isinstance(result, InvalidEvent):  # returned, not raised: nameko logs no traceback
-            result, exc_info = None, (InvalidEvent, result, None)
-        return RetryingEventHandler.handle_result(self, message, worker_ctx, result, exc_info)
+    def __init__(self, **kwargs) -> None:
+        super().__init__(_InboundSource, **kwargs)
 
-    # The retry / dead-letter behaviour, shared rather than copied.
-    _queue_type = RetryingEventHandler._queue_type
-    dead_letter_undecodable = RetryingEventHandler.dead_letter_undecodable
-    _park = RetryingEventHandler._park
-    _retry_later = RetryingEventHandler._retry_later
+    def setup(self) -> None:
+        # the inbound queue, declared with the configured queue type as the bootstrap
+        # declares it; not an event handler's evt-... queue
+        self.queue = inbound_queue(self._queue_type())
+        Consumer.setup(self)
 
-    def _republish(self, message, headers, exchange, routing_key, declare):
+    def _labels(self) -> tuple:
+        return (self.container.service_name, self.method_name, "inbound")
+
+    def collect(self, body: Any, message: Any) -> None:
+        super().collect(_delivery(body, message), message)
+
+    def _republish(self, message, headers, exchange, routing_key, declare) -> None:
         if exchange.name == DEAD_LETTER_EXCHANGE:  # a parked message keeps no credential
             headers = {k: v for k, v in headers.items() if k != API_KEY_HEADER}
-        RetryingEventHandler._republish(self, message, headers, exchange, routing_key, declare)
+        super()._republish(message, headers, exchange, routing_key, declare)
 
 
-inbound_events = InboundEventConsumer.decorator
+def _delivery(body: Any, message: Any) -> tuple[AmqpDelivery, dict]:
+    """The message undecoded, and the credentials it carries (the key header is kept
+    out of the delivery, so nothing downstream can log or store it)."""
+    headers = message.headers or {}
+    credentials = {"user_id": message.properties.get("user_id"),
+                   "api_key": headers.get(API_KEY_HEADER)}
+    delivery = AmqpDelivery(body=body, content_type=message.content_type or None,
+                            content_encoding=message.content_encoding or None,
+                            headers={k: v for k, v in headers.items() if k != API_KEY_HEADER})
+    return delivery, credentials
+
+
+inbound_batch: Callable = InboundBatchConsumer.decorator
 
 
 class Systems(DependencyProvider):

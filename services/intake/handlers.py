@@ -188,17 +188,53 @@ def authenticate_amqp(systems, envelope, credentials):
 
 
 def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
-    """An event from the inbound exchange; a refusal is an InvalidEvent (dead letter).
-
-    ``body``: the message as delivered (an AmqpDelivery, read by inbound_binding in
-    either content mode), or an event already decoded."""
+    """One event from the inbound exchange: Recorded, or a refusal raised as an
+    InvalidEvent (its dead letter's reason). ``body``: the message as delivered (an
+    AmqpDelivery) or an event already decoded."""
     try:
         if isinstance(body, inbound_binding.AmqpDelivery):
             body = inbound_binding.from_amqp(body)
         system = authenticate_amqp(systems, inbound.parse_envelope(body), credentials)
         return receive_inbound(store, relay, system, body, pseudonym_key)
     except inbound.InboundRejected as exc:
-        raise InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields) from None
+        raise _refusal(exc) from None
+
+
+def receive_inbound_amqp_many(store, relay, systems, items: list,
+                              pseudonym_key) -> dict[int, InvalidEvent]:
+    """A batch from the inbound exchange: ``items`` are ``(body, credentials)``, each body
+    the message as delivered (an inbound_binding.AmqpDelivery, read in either content
+    mode) or an event already decoded.
+
+    Every event that may be accepted is recorded as POST /v1/events records a batch
+    (per system: the registry updates with one write and one confirmed publish, a
+    repeat found by the insert). Returns ``{position: InvalidEvent}`` for the events
+    refused (unreadable, unknown system, unauthenticated, invalid, not allowed):
+    nothing is recorded for them, and each is dead-lettered alone with its reason.
+    """
+    refused: dict[int, InvalidEvent] = {}
+    by_system: dict = {}
+    for position, (body, credentials) in enumerate(items):
+        try:
+            if isinstance(body, inbound_binding.AmqpDelivery):
+                body = inbound_binding.from_amqp(body)
+            system = authenticate_amqp(systems, inbound.parse_envelope(body), credentials)
+        except inbound.InboundRejected as exc:
+            refused[position] = _refusal(exc)
+            continue
+        by_system.setdefault(system.id, (system, []))[1].append((position, body))
+    for system, members in by_system.values():
+        outcomes = receive_inbound_many(store, relay, system, [body for _, body in members],
+                                        pseudonym_key)
+        for (position, _), outcome in zip(members, outcomes):
+            if isinstance(outcome, inbound.InboundRejected):
+                refused[position] = _refusal(outcome)
+    return refused
+
+
+def _refusal(exc: inbound.InboundRejected) -> InvalidEvent:
+    """An inbound refusal as the dead letter states it (code, reason, fields)."""
+    return InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields)
 
 
 def learn_referral(store, envelope, referred):

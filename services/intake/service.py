@@ -7,10 +7,10 @@ from services.common.contracts import (
     CASE_RESOLVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage
-from services.common.envelope import InvalidEvent, load_event
+from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake import handlers
-from services.intake.amqp_inbound import Systems, inbound_events, inbound_topology
+from services.intake.amqp_inbound import Systems, inbound_batch, inbound_topology
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 
 SETTINGS = config.settings()
@@ -27,17 +27,14 @@ class IntakeService:
     systems = Systems()
     log_context = LogContext()
 
-    @inbound_events
-    def receive_inbound_event(self, delivery, credentials):
-        """An event from another government system (structured or binary mode): a request
-        or a registry update, or a dead letter with the reason (unreadable, unknown type,
-        invalid, not allowed): a refusal is returned, so it is logged as a warning with
-        its reason rather than as an error with a traceback."""
-        try:
-            handlers.receive_inbound_amqp(self.store, self.outbox, self.systems, delivery,
-                                          credentials, config.settings().pseudonym_key)
-        except InvalidEvent as refused:
-            return refused
+    @inbound_batch
+    def receive_inbound_events(self, items):
+        """Events from other government systems (structured or binary mode), in batches:
+        requests and registry updates, recorded as a POST /v1/events batch is. A refused
+        one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
+        to be dead-lettered alone and logged as a warning, not an error with a traceback."""
+        return handlers.receive_inbound_amqp_many(self.store, self.outbox, self.systems, items,
+                                                  config.settings().pseudonym_key)
 
     @handles(CASE_OPENED)
     def case_opened(self, body):
