@@ -114,3 +114,46 @@ def _open_plain(store, relay, items: list, now, settings) -> list:
     relay.publish_now_many("cases", written)
     beaten = {case.request_id for case in twins}
     return [item for item in items if item[2]["request_id"] in beaten]
+
+
+def apply_registry_updates(store, items: list, now=None) -> dict:
+    """handlers.apply_registry_update for a batch ``[(position, envelope, update)]``:
+    one read of the updates already applied and of the records they touch, the records
+    decided in memory, one bulk write each of records, aliases and applied marks. A
+    person named twice in the batch is updated one event after the other (per-event
+    path), in the batch's order. Returns ``{position: exception}`` to retry alone."""
+    now = now or clock.now()
+    at = clock.iso(now)
+    applied = store_batch.applied_updates(store, [envelope["id"] for _, envelope, _ in items])
+    fresh = [item for item in items if item[1]["id"] not in applied]
+    seen = Counter()
+    for _, _, update in fresh:
+        seen.update(k for k in _person_keys(update) if k[1])
+    plain = [item for item in fresh if all(seen[k] <= 1 for k in _person_keys(item[2]) if k[1])]
+    alone = [item for item in fresh if item not in plain]
+    if plain:
+        keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
+                for _, _, u in plain]
+        found = store_batch.resident_records(store, keys)
+        records, aliases = [], []
+        for key, (_, _, update) in zip(keys, plain):
+            record = domain_residents.from_registry(found[key], update, at)
+            record = {**record, "_id": record.get("_id") or record["resident_ref"]}
+            records.append(record)
+            if update["resident_ref"] != record["_id"]:
+                aliases.append((update["resident_ref"], record["_id"]))
+        store_batch.save_residents(store, records, aliases)
+        store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in plain], at)
+    failures: dict = {}
+    for position, envelope, update in alone:
+        try:
+            handlers.apply_registry_update(store, envelope, update, now)
+        except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
+            failures[position] = exc
+    return failures
+
+
+def _person_keys(update: dict) -> list:
+    person = update["person"]
+    return [("ref", update["resident_ref"]), ("id", person["id_number"]),
+            ("phone", person.get("phone"))]

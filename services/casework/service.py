@@ -38,12 +38,13 @@ class CaseworkService:
             self.store, self.outbox, items, settings=self.settings))
         return failures
 
-    @handles(RESIDENT_REGISTRY_UPDATED)
-    def update_registry(self, body):
+    @handles_batch(RESIDENT_REGISTRY_UPDATED)
+    def update_registry(self, bodies):
         """The key-persons-of-concern list changed: the residents registry follows (once
-        per event)."""
-        envelope, update = load_event(body, RESIDENT_REGISTRY_UPDATED)
-        handlers.apply_registry_update(self.store, envelope, update)
+        per event). Returns the events to retry alone."""
+        items, failures = load_events(bodies, RESIDENT_REGISTRY_UPDATED)
+        failures.update(handlers_batch.apply_registry_updates(self.store, items))
+        return failures
 
     @handles(REFERRAL_ANSWERED)
     def referral_answered(self, body):

@@ -98,3 +98,22 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
                                              upsert=True) for owner, count in owners.items()],
                                   ordered=False)
     return written, twins
+
+
+def applied_updates(store, event_ids: list) -> set:
+    """The registry updates of these ids already applied."""
+    return {doc["_id"] for doc in store.residents.applied.find({"_id": {"$in": event_ids}},
+                                                               {"_id": 1})}
+
+
+def mark_applied(store, event_ids: list, at: str) -> None:
+    """Registry updates applied (a twin's mark already there is no error)."""
+    if not event_ids:
+        return
+    try:
+        store.residents.applied.insert_many([{"_id": event_id, "at": at}
+                                             for event_id in event_ids], ordered=False)
+    except BulkWriteError as exc:
+        if any(error.get("code") != DUPLICATE_KEY
+               for error in exc.details.get("writeErrors", [])):
+            raise

@@ -8,7 +8,9 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.common import config
-from services.common.contracts import CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED
+from services.common.contracts import (
+    CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
+)
 from services.common.envelope import new_event
 from services.casework.service import CaseworkService
 from tests.support import seeded_case_store
@@ -91,3 +93,27 @@ def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opene
     assert type(failures[1]).__name__ == "InvalidEvent"
     assert type(failures[4]).__name__ == "RepeatNotYetOpened"
     assert store.cases.count_documents({}) == 3
+
+
+def registry_update(event_n, ref, id_number, change="added", categories=("living_alone",)):
+    return new_event(RESIDENT_REGISTRY_UPDATED, {
+        "change": change, "resident_ref": ref,
+        "person": {"id_number": id_number, "name": "邹书兰", "categories": list(categories)},
+        "source": {"system": "mca", "kind": "key_person_update", "event_id": f"mca-{event_n}"},
+        "updated_at": "2023-05-28T08:00:00+08:00"}, subject=ref, correlation_id=f"mca-{event_n}")
+
+
+def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
+    service = worker_factory(CaseworkService, store=store, outbox=BatchRelay(),
+                             settings=config.settings())
+    numbers = ["11010519491231002X", "110105194912310038", "110105195001010012"]
+    updates = [registry_update(n, f"p_{n}", number) for n, number in enumerate(numbers)]
+    updates.append(registry_update(9, "p_0", numbers[0], change="removed"))  # p_0 again
+    assert service.update_registry(updates) == {}
+    assert store.residents.get("p_0")["key_person"] == "removed"   # the later event wins
+    assert store.residents.get("p_1")["key_person"] == "listed"
+    assert store.residents.records.count_documents({}) == 3
+    assert store.residents.applied.count_documents({}) == 4
+    before = list(store.residents.records.find({}, sort=[("_id", 1)]))
+    assert service.update_registry(updates[:2]) == {}   # redelivered: nothing changes
+    assert list(store.residents.records.find({}, sort=[("_id", 1)])) == before
