@@ -19,6 +19,22 @@ BATCH = inbound_binding.BATCH
 MAX_BATCH = inbound_binding.MAX_BATCH
 KEY_HEADER = "X-Api-Key"
 
+# What HTTP answers for an event refused alone: the domain's refusal codes mapped here,
+# at the API, not carried by the refusal (AMQP dead-letters the same refusal); every
+# code of inbound.REFUSALS has one (tests/unit/test_intake_inbound.py checks).
+HTTP_STATUS = {
+    "unsupported_media_type": 415, "malformed_json": 400,
+    "unknown_system": 401, "unauthenticated": 401,
+    "forbidden": 403, "type_not_allowed": 403, "not_your_referral": 403,
+    "invalid_event": 422, "unknown_type": 422, "invalid_data": 422, "unknown_referral": 422,
+    "conflict": 409,
+}
+
+
+def http_status(refusal: InboundRejected) -> int:
+    """The HTTP status of a refused inbound event."""
+    return HTTP_STATUS[refusal.code]
+
 
 def _events(request):
     """The events of the body, structured or binary, and whether it was a batch (415,
@@ -28,7 +44,7 @@ def _events(request):
     try:
         return inbound_binding.from_http(request.headers, raw)
     except InboundRejected as exc:
-        raise ApiError(exc.status, exc.code, exc.reason) from None
+        raise ApiError(http_status(exc), exc.code, exc.reason) from None
 
 
 def _result(event, recorded):
@@ -39,7 +55,7 @@ def _result(event, recorded):
         error = {"code": exc.code, "message": exc.reason}
         if exc.fields:
             error["fields"] = exc.fields
-        return {**ids, "status": "rejected", "code": exc.status, "error": error}
+        return {**ids, "status": "rejected", "code": http_status(exc), "error": error}
     document = recorded.document
     is_request = "need_type" in document
     return {**ids, "status": "duplicate" if recorded.replayed else "accepted",

@@ -173,16 +173,16 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
 
 def authenticate_amqp(systems, envelope, credentials):
     """The system an AMQP event comes from: named by its source, proven by the AMQP user
-    RabbitMQ verified or by its API key (401 otherwise)."""
+    RabbitMQ verified or by its API key (refused as unknown_system or unauthenticated)."""
     system = systems.for_source(envelope["source"])
     if system is None:
-        raise inbound.InboundRejected(401, "unknown_system",
+        raise inbound.InboundRejected("unknown_system",
                                       f"no system is configured with source {envelope['source']}")
     user_id, key = credentials.get("user_id"), credentials.get("api_key")
     by_user = bool(system.amqp_user) and user_id == system.amqp_user
     by_key = isinstance(key, str) and system.key_matches(key)
     if not (by_user or by_key):
-        raise inbound.InboundRejected(401, "unauthenticated", f"the event names source "
+        raise inbound.InboundRejected("unauthenticated", f"the event names source "
                                       f"{envelope['source']} without that system's credential")
     return system
 

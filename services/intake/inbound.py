@@ -49,34 +49,44 @@ INBOUND_TYPES = {t.type: t for t in (
 
 
 class InboundRejected(Exception):
-    """An inbound event refused for good: ``status`` is what HTTP answers for it alone;
-    on AMQP it goes to the dead-letter queue with ``reason``."""
+    """An inbound event refused for good, whatever the transport: ``code`` says why (one
+    of REFUSALS), ``reason`` in words, ``fields`` which fields. HTTP maps the code to its
+    status (api_events.http_status); on AMQP the event is dead-lettered with the reason."""
 
-    def __init__(self, status, code, reason, fields=None):
+    def __init__(self, code: str, reason: str, fields: dict | None = None) -> None:
         super().__init__(reason)
-        self.status, self.code, self.reason, self.fields = status, code, reason, fields or {}
+        self.code, self.reason, self.fields = code, reason, fields or {}
+
+
+REFUSALS = (
+    "unsupported_media_type", "malformed_json",       # the message cannot be read
+    "unknown_system", "unauthenticated",              # who sent it is not proven
+    "forbidden", "type_not_allowed", "not_your_referral",  # the sender may not
+    "invalid_event", "unknown_type", "invalid_data", "unknown_referral",  # what it says
+    "conflict",                                       # a concurrent answer: try again
+)
 
 
 def parse_envelope(body):
-    """The CloudEvents envelope, validated (422 otherwise)."""
+    """The CloudEvents envelope, validated (invalid_event otherwise)."""
     if not isinstance(body, dict):
-        raise InboundRejected(422, "invalid_event", "an event must be a JSON object")
+        raise InboundRejected("invalid_event", "an event must be a JSON object")
     try:
         return InboundEnvelope().load(body)
     except ValidationError as exc:
-        raise InboundRejected(422, "invalid_event", "invalid CloudEvents 1.0 envelope",
+        raise InboundRejected("invalid_event", "invalid CloudEvents 1.0 envelope",
                               exc.messages) from None
 
 
 def authorise(system, envelope):
-    """The type must be known and this system allowed to send it, as itself (403)."""
+    """The type must be known and this system allowed to send it, as itself."""
     if system.source != envelope["source"]:
-        raise InboundRejected(403, "forbidden", f"system {system.id} sends as source "
+        raise InboundRejected("forbidden", f"system {system.id} sends as source "
                               f"{system.source}, not {envelope['source']}")
     if envelope["type"] not in INBOUND_TYPES:
-        raise InboundRejected(422, "unknown_type", f"unknown event type {envelope['type']}")
+        raise InboundRejected("unknown_type", f"unknown event type {envelope['type']}")
     if not system.may_send(envelope["type"]):
-        raise InboundRejected(403, "type_not_allowed",
+        raise InboundRejected("type_not_allowed",
                               f"system {system.id} may not send {envelope['type']}")
     return INBOUND_TYPES[envelope["type"]]
 
@@ -85,7 +95,7 @@ def load_data(inbound_type, envelope):
     try:
         return data_schema(inbound_type.schema).load(envelope["data"])
     except ValidationError as exc:
-        raise InboundRejected(422, "invalid_data", f"invalid data for {inbound_type.type}",
+        raise InboundRejected("invalid_data", f"invalid data for {inbound_type.type}",
                               exc.messages) from None
 
 

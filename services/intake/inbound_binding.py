@@ -43,15 +43,15 @@ class AmqpDelivery:
     headers: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _refuse(status: int, code: str, reason: str) -> InboundRejected:
-    return InboundRejected(status, code, reason)
+def _refuse(code: str, reason: str) -> InboundRejected:
+    return InboundRejected(code, reason)
 
 
 def _media_type(text: str | None, what: str) -> mediatypes.MediaType | None:
     try:
         return mediatypes.parse(text)
     except mediatypes.MediaTypeError as exc:
-        raise _refuse(415, "unsupported_media_type", f"{what}: {exc}") from None
+        raise _refuse("unsupported_media_type", f"{what}: {exc}") from None
 
 
 def _json(raw: bytes, media: mediatypes.MediaType | None, what: str) -> Any:
@@ -61,10 +61,10 @@ def _json(raw: bytes, media: mediatypes.MediaType | None, what: str) -> Any:
     try:  # the depth is checked before parsing (jsontext): no deep recursion per message
         return jsontext.loads(mediatypes.decode_text(raw, media), parse_constant=_not_json)
     except jsontext.TooDeep as exc:
-        raise _refuse(400, "malformed_json", f"{what} could not be decoded as JSON: {exc}") \
+        raise _refuse("malformed_json", f"{what} could not be decoded as JSON: {exc}") \
             from None
     except ValueError as exc:
-        raise _refuse(400, "malformed_json", f"{what} could not be decoded as "
+        raise _refuse("malformed_json", f"{what} could not be decoded as "
                       f"{media.essence if media else 'JSON'}: {exc}") from None
 
 
@@ -76,13 +76,13 @@ def _not_json(name: str) -> None:
 def _data_type(media: mediatypes.MediaType | None, what: str) -> None:
     """Binary mode: the data must be JSON (every inbound type's data is a JSON object)."""
     if media is not None and not media.is_json():
-        raise _refuse(415, "unsupported_media_type", f"{what} {media}: binary-mode data must "
+        raise _refuse("unsupported_media_type", f"{what} {media}: binary-mode data must "
                       f"be JSON (application/json); or send the whole event as {STRUCTURED}")
 
 
 def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]:
     """The events of one POST /v1/events, and whether it was a batch (an empty batch is
-    no events). Raises InboundRejected (415, 400) when the request cannot be read."""
+    no events). Raises InboundRejected (unsupported_media_type, malformed_json) when the request cannot be read."""
     fields = {name.lower(): value for name, value in headers.items()}  # case-insensitive
     content_type = fields.get("content-type")
     media = _media_type(content_type, "Content-Type")
@@ -91,19 +91,19 @@ def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]
     if media is not None and media.essence == BATCH:
         events = _json(body, media, "the body")
         if not isinstance(events, list):
-            raise _refuse(400, "malformed_json", "a batch is a JSON array of events")
+            raise _refuse("malformed_json", "a batch is a JSON array of events")
         if len(events) > MAX_BATCH:
-            raise _refuse(400, "malformed_json", f"a batch holds at most {MAX_BATCH} events")
+            raise _refuse("malformed_json", f"a batch holds at most {MAX_BATCH} events")
         return events, True
     essence = media.essence if media is not None else None
     if essence == STRUCTURED or (essence == "application/json" and not attributes):
         event = _json(body, media, "the body")
         if not isinstance(event, dict):
-            raise _refuse(400, "malformed_json", f"an event is a JSON object; send a batch as "
+            raise _refuse("malformed_json", f"an event is a JSON object; send a batch as "
                           f"{BATCH}")
         return [event], False
     if not attributes:
-        raise _refuse(415, "unsupported_media_type",
+        raise _refuse("unsupported_media_type",
                       f"Content-Type {content_type or 'missing'}: send {STRUCTURED}, {BATCH}, "
                       f"or binary mode: the data with ce-specversion, ce-id, ce-source and "
                       f"ce-type headers")
@@ -120,15 +120,15 @@ def from_amqp(delivery: AmqpDelivery) -> Any:
         str(delivery.body).encode("utf-8")
     _content_encoding(delivery.content_encoding)
     if media is not None and media.essence == BATCH:
-        raise _refuse(415, "unsupported_media_type", f"{BATCH} is for HTTP; publish one "
+        raise _refuse("unsupported_media_type", f"{BATCH} is for HTTP; publish one "
                       f"event per message")
     essence = media.essence if media is not None else None
     if essence == STRUCTURED or (essence == "application/json" and not attributes):
         return _json(body, media, "the body")
     if not attributes:
         if media is None:
-            raise _refuse(415, "unsupported_media_type", NO_CONTENT_TYPE)
-        raise _refuse(415, "unsupported_media_type",
+            raise _refuse("unsupported_media_type", NO_CONTENT_TYPE)
+        raise _refuse("unsupported_media_type",
                       f"content type {media}: expected {STRUCTURED}, or binary mode "
                       f"(cloudEvents_ properties with the data as application/json)")
     _data_type(media, "content type")
@@ -140,7 +140,7 @@ def _content_encoding(encoding: str | None) -> None:
     (gzip) is nothing we can read."""
     if not encoding or encoding.lower() in ("binary", "identity", "utf-8", "utf8"):
         return
-    raise _refuse(415, "unsupported_media_type", f"content encoding {encoding[:50]!r} is not "
+    raise _refuse("unsupported_media_type", f"content encoding {encoding[:50]!r} is not "
                   f"supported: send the body as it is (UTF-8 JSON)")
 
 

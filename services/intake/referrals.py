@@ -1,9 +1,9 @@
 """Referrals made to partner agencies, as intake knows them: which agency may answer
 which referral (learnt from casework's ``case.referred``), and the agencies' answers.
 
-An answer is taken only from the agency the referral was made to (403 otherwise, a
-dead letter on AMQP); an answer for a referral intake never heard of is invalid (422,
-a dead letter). Each accepted answer is recorded on the referral's document with its
+An answer is taken only from the agency the referral was made to (refused as
+not_your_referral otherwise: 403 on HTTP, a dead letter on AMQP); an answer for a
+referral intake never heard of is refused as unknown_referral (422, a dead letter). Each accepted answer is recorded on the referral's document with its
 ``referral.answered`` event in the same write (the outbox), once per (source, id).
 """
 import logging
@@ -31,12 +31,12 @@ def learn(store, envelope: dict, referred: dict) -> None:
 def check(referral, system, data) -> None:
     """Only the agency it was made to answers a referral, and for its own case."""
     if referral is None:
-        raise InboundRejected(422, "unknown_referral", f"no referral {data['referral_id']}")
+        raise InboundRejected("unknown_referral", f"no referral {data['referral_id']}")
     if referral["agency"] != system.id:
-        raise InboundRejected(403, "not_your_referral", f"referral {data['referral_id']} was "
+        raise InboundRejected("not_your_referral", f"referral {data['referral_id']} was "
                               f"not made to {system.id}")
     if referral["case_id"] != data["case_id"]:
-        raise InboundRejected(422, "unknown_referral", f"referral {data['referral_id']} is "
+        raise InboundRejected("unknown_referral", f"referral {data['referral_id']} is "
                               f"not of case {data['case_id']}")
 
 
@@ -69,4 +69,4 @@ def receive_answer(store, relay, system, envelope, data, record_id, source):
             log.info("referral %s answered %s by %s", referral["_id"], data["answer"], system.id)
             relay.publish_now("referrals", document)
             return document, False
-    raise InboundRejected(409, "conflict", "the referral is being answered concurrently; retry")
+    raise InboundRejected("conflict", "the referral is being answered concurrently; retry")

@@ -1,14 +1,18 @@
 """Intake's pure rules for inbound events, idempotency keys and repeats: no I/O."""
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from services.intake import domain, inbound
+from services.intake.api_events import HTTP_STATUS, http_status
 from services.intake.systems import ExternalSystem, key_digest
 from tests.inbound_support import (
     ID_NUMBER, checkin_missed, key_person_update, petition, referral,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2023, 5, 29, 0, 0, 5, tzinfo=timezone.utc)
 ELDERLY_CARE = ExternalSystem("elderly-care", "养老平台", "/suyu/elderly-care",
                               key_digest("k"), frozenset({"gov.suyu.elderly_care.checkin_missed.v1"}))
@@ -57,7 +61,18 @@ def test_a_time_in_the_future_or_missing_is_replaced_by_now():
 def test_refusals_say_why(event, code, status):
     with pytest.raises(inbound.InboundRejected) as refused:
         loaded(event)
-    assert (refused.value.code, refused.value.status) == (code, status)
+    assert (refused.value.code, http_status(refused.value)) == (code, status)
+
+
+def test_every_refusal_raised_is_a_known_code_with_its_http_status_and_carries_none():
+    """The domain names a refusal; HTTP maps it to a status at the API (issue 18)."""
+    raised = set()
+    for module in ("inbound", "inbound_binding", "handlers", "referrals"):
+        text = (ROOT / "services" / "intake" / f"{module}.py").read_text()
+        raised |= set(re.findall(r'(?:InboundRejected|_refuse)\(\s*"([a-z_]+)"', text))
+    assert raised and raised <= set(inbound.REFUSALS)
+    assert set(HTTP_STATUS) == set(inbound.REFUSALS)
+    assert not hasattr(inbound.InboundRejected("invalid_data", "x"), "status")
 
 
 def test_a_registry_update_is_kept_masked_and_sent_in_full():
