@@ -72,7 +72,7 @@ def parse_envelope(body):
     if not isinstance(body, dict):
         raise InboundRejected("invalid_event", "an event must be a JSON object")
     try:
-        return InboundEnvelope().load(body)
+        return data_schema(InboundEnvelope).load(body)  # one shared instance: built once
     except ValidationError as exc:
         raise InboundRejected("invalid_event", "invalid CloudEvents 1.0 envelope",
                               exc.messages) from None
