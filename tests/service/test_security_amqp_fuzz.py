@@ -16,7 +16,7 @@ from kombu import Connection
 from docs.catalogue import example_envelope
 from services.common.envelope import CONTENT_TYPE, MAX_EVENT_BYTES, InvalidEvent, load_event
 from services.common.messaging import (
-    consumers_of, dead_letter_queue, event_exchange, handler_queue, retry_queue,
+    consumers_of, contract_exchange, dead_letter_queue, handler_queue, retry_queue,
 )
 from services.casework.service import CaseworkService
 from services.intake.service import IntakeService
@@ -30,9 +30,13 @@ SERVICES = {"intake": IntakeService, "casework": CaseworkService,
 FUZZ = dict(deadline=None, database=None, derandomize=True,
             suppress_health_check=list(HealthCheck))
 EXAMPLES = 25  # per service
-# Valid events that still must be parked in an empty store: an agency's answer is about
-# a case casework made; an answer for a case it does not have is a fault to look at.
-PARKED_WHEN_ALONE = {("casework", "shegong.referral.answered.v1"): "no case "}
+# Valid events that still must be parked here, with the reason and the exception: an
+# agency's answer is about a case casework made (one it lacks is a fault to look at); a
+# referral to a webhook agency whose receiver is not there is retried, then parked.
+PARKED_WHEN_ALONE = {
+    ("casework", "shegong.referral.answered.v1"): ("no case ", "InvalidEvent"),
+    ("notifications", "shegong.referral.sent.v1"): ("WebhookFailed: webhook of ", "WebhookFailed"),
+}
 JUNK = st.sampled_from([
     None, 0, -1, 1.5, True, [], {}, ["a"], "", "13812345678", {"$gt": ""}, {"$ne": None},
     {"$where": "sleep(1000) || true"}, {"$regex": ".*"}, "x" * (MAX_EVENT_BYTES + 1000),
@@ -88,7 +92,7 @@ def publish(amqp_uri, contract, body):
     raw = b"\xff{not json" if body is NOT_JSON else json.dumps(body, ensure_ascii=False).encode()
     with Connection(amqp_uri) as connection:
         connection.Producer().publish(
-            raw, exchange=event_exchange(contract.producer), routing_key=contract.type,
+            raw, exchange=contract_exchange(contract), routing_key=contract.type,
             content_type=CONTENT_TYPE, content_encoding="binary", message_id=message_id,
             delivery_mode=2, retry=True)
     return message_id
@@ -154,8 +158,9 @@ def test_malformed_events_are_dead_lettered_and_change_nothing(
     assert sorted(headers["x-original-routing-key"] for headers in parked_valid) == sorted(
         expected), parked_valid
     for headers in parked_valid:
-        assert headers["x-death-reason"].startswith(expected[headers["x-original-routing-key"]])
-        assert headers["x-exception-type"] == "InvalidEvent"
+        reason, exception_type = expected[headers["x-original-routing-key"]]
+        assert headers["x-death-reason"].startswith(reason), headers
+        assert headers["x-exception-type"] == exception_type, headers
 
 
 def settled(amqp_uri, queues):
