@@ -43,8 +43,8 @@ import psutil
 from pymongo import MongoClient
 
 from benchmarks import baselines, bulk, chart, counting
-from benchmarks.report import ratios, report
 from benchmarks.load import Load
+from benchmarks.report import ratios, report
 from benchmarks.resources import Sampler, broker_pids
 from benchmarks.system import BenchSystem
 from benchmarks.tracing import Tracer

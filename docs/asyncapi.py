@@ -3,13 +3,17 @@ import json
 import tomllib
 from pathlib import Path
 
-from services.common import envelope
-from services.common.contracts import CATALOGUE
-
 from docs.catalogue import (
-    contract_names, example_envelope, exchange_name, handlers_by_type, queue_name, routing_key,
+    contract_names,
+    example_envelope,
+    exchange_name,
+    handlers_by_type,
+    queue_name,
+    routing_key,
 )
 from docs.jsonschema import envelope_schema
+from services.common import envelope
+from services.common.contracts import CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
 ASYNCAPI_VERSION = "2.6.0"

@@ -9,6 +9,7 @@ from services.common.envelope import new_event
 from services.common.messaging import consumers_of
 from services.common.registry import SERVICE_CLASSES, service_class
 
+
 def contract_names():
     """Contract type -> its Python name in services.common.contracts (e.g. CASE_OPENED)."""
     return {value.type: name for name, value in vars(contracts).items()

@@ -2,16 +2,22 @@
 import json
 import re
 
+from docs.asyncapi import ASYNCAPI_VERSION
+from docs.catalogue import (
+    CASE_SUBJECT,
+    SUBJECTS,
+    contract_names,
+    example_envelope,
+    exchange_name,
+    handlers_by_type,
+    queue_name,
+    routing_key,
+)
+from docs.jsonschema import envelope_schema, object_schema
 from services.common import config, envelope, messaging, topology
 from services.common.contracts import CATALOGUE
 from services.common.registry import SERVICE_CLASSES
 
-from docs.asyncapi import ASYNCAPI_VERSION
-from docs.catalogue import (
-    CASE_SUBJECT, SUBJECTS, contract_names, example_envelope, exchange_name, handlers_by_type,
-    queue_name, routing_key,
-)
-from docs.jsonschema import envelope_schema, object_schema
 
 def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")

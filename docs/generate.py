@@ -17,12 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from services.common import config
-from services.common.openapi import document
-
 from docs.asyncapi import render_asyncapi
 from docs.events_md import render_events_md
 from docs.inbound_asyncapi import render_inbound_asyncapi
+from services.common import config
+from services.common.openapi import document
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_MD = "docs/events.md"

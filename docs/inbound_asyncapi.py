@@ -3,12 +3,11 @@ inbound exchange, as an AsyncAPI 2.6.0 document generated from the same marshmal
 schemas intake validates them with (services/intake/inbound_schemas.py)."""
 import json
 
+from docs.asyncapi import AMQP_BINDING_VERSION, ASYNCAPI_VERSION, _project_version
+from docs.jsonschema import object_schema
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE, INBOUND_QUEUE
 from services.intake.inbound import INBOUND_TYPES
 from services.intake.inbound_schemas import InboundEnvelope
-
-from docs.asyncapi import AMQP_BINDING_VERSION, ASYNCAPI_VERSION, _project_version
-from docs.jsonschema import object_schema
 
 CONTENT_TYPE = "application/cloudevents+json"
 

@@ -5,10 +5,12 @@
 - The broker: RabbitMQ at AMQP_URI (default 127.0.0.1:5672). Each test gets its own
   virtual host, made and removed through the management API (RABBIT_API_URI).
 """
+# isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402 - nameko's tools hang without it
+# isort: on
 
 import os  # noqa: E402
 import uuid  # noqa: E402

@@ -11,16 +11,33 @@ import uuid
 import weakref
 from datetime import date, datetime, timedelta, timezone
 
+from services.casework import seed as casework_seed
 from services.common import clock
 from services.common.contracts import (
-    ACTIVITY_HELD, AID_DISTRIBUTED, CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED,
-    CASE_CANCELLED, CASE_CLOSED, CASE_ESCALATED, CASE_OPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
-    CASE_SLA_BREACHED, DONATION_RECEIVED, MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT,
-    REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED, SOCIAL_ORGANISATION_CULTIVATED,
-    STATION_ROSTER_PUBLISHED, VOLUNTEER_JOINED, VOLUNTEER_TEAM_FORMED,
+    ACTIVITY_HELD,
+    AID_DISTRIBUTED,
+    CASE_ACCEPTED,
+    CASE_ACTION_RECORDED,
+    CASE_ASSIGNED,
+    CASE_CANCELLED,
+    CASE_CLOSED,
+    CASE_ESCALATED,
+    CASE_OPENED,
+    CASE_REQUEST_LINKED,
+    CASE_RESOLVED,
+    CASE_SLA_BREACHED,
+    DONATION_RECEIVED,
+    MESSAGE_DELIVERED,
+    MESSAGE_FAILED,
+    MESSAGE_SENT,
+    REQUEST_RECEIVED,
+    RESIDENT_REGISTRY_UPDATED,
+    SOCIAL_ORGANISATION_CULTIVATED,
+    STATION_ROSTER_PUBLISHED,
+    VOLUNTEER_JOINED,
+    VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
-from services.casework import seed as casework_seed
 from services.reporting.projector import Projector
 
 TZ = timezone(timedelta(hours=8))

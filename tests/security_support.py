@@ -157,7 +157,8 @@ class Apis:
                                 **kwargs)
 
     def _seed(self, database, sms_file):
-        from services.casework import domain, handlers as casework_handlers, seed
+        from services.casework import domain, seed
+        from services.casework import handlers as casework_handlers
         from services.casework.store import CaseStore
         from services.notifications import handlers as notification_handlers
         from services.notifications.providers import DevFileProvider

@@ -6,22 +6,44 @@
 import uuid
 from dataclasses import dataclass, replace
 
-from services.common import agencies, clock, config, mongo
-from services.common.http import (
-    Api, ApiError, json_response, require_station, route, scoped_station,
-)
-from services.common.outbox import OutboxRelay, relay_for
 from services.casework import (
-    api_access, api_export, api_programs, api_referrals, api_residents, domain,
-    domain_lifecycle, domain_referrals, handlers,
+    api_access,
+    api_export,
+    api_programs,
+    api_referrals,
+    api_residents,
+    domain,
+    domain_lifecycle,
+    domain_referrals,
+    handlers,
 )
 from services.casework.domain_roster import calendar_warning, station_head
 from services.casework.schemas import (
-    AcceptCommand, ActionCommand, CancelCommand, CaseList, CaseOut, CaseQuery, CloseCommand,
-    EscalateCommand, ReassignCommand, ReferCommand, ReferralAnswerCommand, ReopenCommand,
+    AcceptCommand,
+    ActionCommand,
+    CancelCommand,
+    CaseList,
+    CaseOut,
+    CaseQuery,
+    CloseCommand,
+    EscalateCommand,
+    ReassignCommand,
+    ReferCommand,
+    ReferralAnswerCommand,
+    ReopenCommand,
     ResolveCommand,
 )
 from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
+from services.common import agencies, clock, config, mongo
+from services.common.http import (
+    Api,
+    ApiError,
+    json_response,
+    require_station,
+    route,
+    scoped_station,
+)
+from services.common.outbox import OutboxRelay, relay_for
 
 routes = []
 CASE_ERRORS = (403, 404, 409)

@@ -1,13 +1,17 @@
 """Rosters (who is on duty on a day) and the case access log (district admins only)."""
 from datetime import date
 
+from services.casework.domain_roster import on_duty_workers, station_head
+from services.casework.schemas_programs import (
+    AccessList,
+    AccessQuery,
+    AccessVerification,
+    RosterOut,
+    RosterQuery,
+)
 from services.common import clock
 from services.common.http import ApiError, json_response, require_station, route
 from services.common.vocabulary import stations
-from services.casework.domain_roster import on_duty_workers, station_head
-from services.casework.schemas_programs import (
-    AccessList, AccessQuery, AccessVerification, RosterOut, RosterQuery,
-)
 
 routes = []
 

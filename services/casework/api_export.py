@@ -2,9 +2,9 @@
 affairs bureau): station heads their station's, district administrators any."""
 from werkzeug.wrappers import Response
 
-from services.common.http import ApiError, route, scoped_station
 from services.casework import domain_export, domain_residents
 from services.casework.schemas_residents import ExportQuery
+from services.common.http import ApiError, route, scoped_station
 
 routes = []
 EXPORTERS = ("station_head", "district_admin")

@@ -7,14 +7,22 @@ POST is station-scoped and idempotent with ``Idempotency-Key``.
 """
 from marshmallow import ValidationError
 
-from services.common.http import ApiError, json_response, require_station, route
-from services.common.vocabulary import stations
 from services.casework import domain_corrections, handlers_corrections, handlers_programs
 from services.casework.schemas_programs import (
-    ActivityCommand, AidCommand, CorrectionCommand, DonationCommand, ProgramHistoryOut,
-    ProgramList, ProgramOut, ProgramQuery,
-    SocialOrganisationCommand, VolunteerCommand, VolunteerTeamCommand,
+    ActivityCommand,
+    AidCommand,
+    CorrectionCommand,
+    DonationCommand,
+    ProgramHistoryOut,
+    ProgramList,
+    ProgramOut,
+    ProgramQuery,
+    SocialOrganisationCommand,
+    VolunteerCommand,
+    VolunteerTeamCommand,
 )
+from services.common.http import ApiError, json_response, require_station, route
+from services.common.vocabulary import stations
 
 routes = []
 ERRORS = (400, 403, 404, 409)

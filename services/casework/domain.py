@@ -9,16 +9,26 @@ service levels in domain_sla.py.
 """
 from dataclasses import dataclass, field, replace
 
+from services.casework import domain_sla
+from services.casework.domain_roster import (  # noqa: F401 - part of this module's interface
+    NO_HOLIDAYS,
+    Calendar,
+    Worker,
+    on_duty_workers,
+    pick_assignee,
+    staff,
+    station_head,
+)
 from services.common import clock
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ACTION_RECORDED, CASE_ASSIGNED, CASE_ESCALATED, CASE_OPENED,
+    CASE_ACCEPTED,
+    CASE_ACTION_RECORDED,
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    CASE_OPENED,
     CASE_RESOLVED,
 )
 from services.common.privacy import mask_name, mask_phone
-from services.casework import domain_sla
-from services.casework.domain_roster import (  # noqa: F401 - part of this module's interface
-    NO_HOLIDAYS, Calendar, Worker, on_duty_workers, pick_assignee, staff, station_head,
-)
 
 OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred")
 OWNED_STATUSES = ("assigned", "accepted", "in_progress", "referred")

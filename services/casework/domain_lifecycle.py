@@ -7,17 +7,30 @@ Escalation and reassignment change the owner, never the status. Every command re
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from services.common import clock
-from services.common.contracts import (
-    CASE_CANCELLED, CASE_CLOSED, CASE_REFERRAL_ANSWERED, CASE_REFERRED, CASE_REOPENED,
-    CASE_REQUEST_LINKED, CASE_SLA_BREACHED,
-)
 from services.casework import domain_sla
 from services.casework.domain import (
-    OPEN_STATUSES, IllegalTransition, NotAllowed, assigned_event, changed, escalated_event,
-    log_action, require_owner_or_head, require_status, resolved,
+    OPEN_STATUSES,
+    IllegalTransition,
+    NotAllowed,
+    assigned_event,
+    changed,
+    escalated_event,
+    log_action,
+    require_owner_or_head,
+    require_status,
+    resolved,
 )
 from services.casework.domain_roster import staff
+from services.common import clock
+from services.common.contracts import (
+    CASE_CANCELLED,
+    CASE_CLOSED,
+    CASE_REFERRAL_ANSWERED,
+    CASE_REFERRED,
+    CASE_REOPENED,
+    CASE_REQUEST_LINKED,
+    CASE_SLA_BREACHED,
+)
 
 CANCELLABLE = ("received", "assigned", "accepted", "in_progress")
 

@@ -4,8 +4,8 @@ failed, so the case records it and its owner is asked to phone the resident.
 Recorded once per failed message (a redelivered message.failed changes nothing), as
 an entry of the case's action log, with the event that puts it in the owner's inbox.
 """
-from services.common.contracts import CASE_RESIDENT_UNREACHED
 from services.casework.domain import changed
+from services.common.contracts import CASE_RESIDENT_UNREACHED
 
 ACTION = "resident_unreached"
 

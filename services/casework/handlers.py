@@ -7,14 +7,19 @@ run it at any moment.
 import logging
 import uuid
 
+from services.casework import (
+    domain,
+    domain_lifecycle,
+    domain_referrals,
+    domain_residents,
+    domain_sla,
+    domain_unreached,
+)
+from services.casework.domain_roster import station_head
 from services.common import clock
 from services.common.envelope import InvalidEvent, new_event
 from services.common.outbox import next_sequence
 from services.common.vocabulary import stations
-from services.casework import (
-    domain, domain_lifecycle, domain_referrals, domain_residents, domain_sla, domain_unreached,
-)
-from services.casework.domain_roster import station_head
 
 log = logging.getLogger(__name__)
 

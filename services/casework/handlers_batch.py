@@ -18,9 +18,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from services.casework import domain, domain_residents, handlers, store_batch
 from services.common import clock
 from services.common.envelope import InvalidEvent
-from services.casework import domain, domain_residents, handlers, store_batch
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ again on the next). An Idempotency-Key finds an earlier correction made with it.
 """
 from typing import Any, Optional
 
-from services.common import clock
-from services.common.envelope import data_schema, new_event
 from services.casework import domain_corrections, handlers_programs
 from services.casework.schemas_programs import KIND_COMMANDS
+from services.common import clock
+from services.common.envelope import data_schema, new_event
 
 ATTEMPTS = 5
 

@@ -12,8 +12,12 @@ import uuid
 
 from services.common import clock
 from services.common.contracts import (
-    ACTIVITY_HELD, AID_DISTRIBUTED, DONATION_RECEIVED, SOCIAL_ORGANISATION_CULTIVATED,
-    VOLUNTEER_JOINED, VOLUNTEER_TEAM_FORMED,
+    ACTIVITY_HELD,
+    AID_DISTRIBUTED,
+    DONATION_RECEIVED,
+    SOCIAL_ORGANISATION_CULTIVATED,
+    VOLUNTEER_JOINED,
+    VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
 from services.common.privacy import mask_name, pseudonym

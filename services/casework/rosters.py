@@ -9,10 +9,10 @@ loader does not.
 """
 import logging
 
+from services.casework.domain_roster import calendar_warning, published_staff
 from services.common import clock, outbox
 from services.common.contracts import STATION_ROSTER_PUBLISHED
 from services.common.envelope import new_event
-from services.casework.domain_roster import calendar_warning, published_staff
 
 log = logging.getLogger(__name__)
 

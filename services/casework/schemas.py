@@ -3,14 +3,17 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, fields, validate
 
-from services.common import clock
 from services.casework.domain_sla import NO_DUE_MS
-
+from services.common import clock
 from services.common.fields import MAX_SEQUENCE, BoundedInteger, Strict
 from services.common.paging import Cursor, ValueList
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import (
-    ACTION_TYPES, CANCEL_REASONS, CASE_STATUSES, PRIORITIES, stations,
+    ACTION_TYPES,
+    CANCEL_REASONS,
+    CASE_STATUSES,
+    PRIORITIES,
+    stations,
 )
 
 

@@ -1,8 +1,14 @@
 """marshmallow schemas of the station programs API, the rosters and the access log."""
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.fields import (
-    MAX_AMOUNT_FEN, MAX_PARTICIPANTS, MAX_QUANTITY, MAX_SEQUENCE, BoundedInteger, Phone, Strict,
+    MAX_AMOUNT_FEN,
+    MAX_PARTICIPANTS,
+    MAX_QUANTITY,
+    MAX_SEQUENCE,
+    BoundedInteger,
+    Phone,
+    Strict,
 )
 from services.common.paging import Cursor
 from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS

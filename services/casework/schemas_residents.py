@@ -1,10 +1,10 @@
 """marshmallow schemas of the residents API (the registry, read by station staff)."""
 from marshmallow import Schema, fields, validate
 
+from services.casework.schemas import CaseSummaryOut
 from services.common.fields import BoundedInteger, Day, Strict
 from services.common.paging import Cursor
 from services.common.vocabulary import stations
-from services.casework.schemas import CaseSummaryOut
 
 
 class ResidentQuery(Strict):

@@ -9,10 +9,10 @@ import logging
 import sys
 from pathlib import Path
 
-from services.common import clock, config, mongo
 from services.casework.domain_roster import calendar_years
 from services.casework.rosters import load_roster, warn_if_calendar_ends
 from services.casework.store import CaseStore
+from services.common import clock, config, mongo
 
 ROSTER = Path(__file__).with_name("seed") / "roster.json"
 HOLIDAYS = Path(__file__).with_name("data") / "holidays.json"

@@ -1,17 +1,20 @@
 """The casework Nameko service: entrypoints only."""
 from nameko.timer import timer
 
+from services.casework import handlers, handlers_batch, rosters
+from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 from services.common import clock, config
 from services.common.agencies import outbound_queues
 from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
-    MESSAGE_FAILED, REFERRAL_ANSWERED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
+    MESSAGE_FAILED,
+    REFERRAL_ANSWERED,
+    REQUEST_RECEIVED,
+    RESIDENT_REGISTRY_UPDATED,
 )
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.casework import handlers, handlers_batch, rosters
-from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 
 SETTINGS = config.settings()
 RELAY_INTERVAL_S = SETTINGS.relay_interval_s

@@ -7,14 +7,14 @@ station's roster as last published, with its outbox: ``station.roster_published`
 access log and the station programs are in store_records.py.
 """
 import time
-from datetime import timedelta
 from dataclasses import asdict, fields
+from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.common import clock, outbox, paging
 from services.casework.domain import OPEN_STATUSES, Calendar, Case, StaleCase, Worker
 from services.casework.store_records import AccessLog, ProgramStore, ResidentStore
+from services.common import clock, outbox, paging
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")

@@ -7,9 +7,9 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.common import clock, outbox
 from services.casework.domain import OPEN_STATUSES
 from services.casework.store import _case, _document
+from services.common import clock, outbox
 
 DUPLICATE_KEY = 11000
 

@@ -11,14 +11,37 @@ published alongside the old one until every consumer has moved.
 from dataclasses import dataclass
 
 from services.common.events import (
-    ActivityHeld, AidDistributed, CaseAccepted, CaseActionRecorded, CaseAssigned, CaseCancelled,
-    CaseClosed, CaseEscalated, CaseOpened, CaseReferralAnswered, CaseReferred, CaseReopened,
-    CaseRequestLinked, CaseResidentUnreached, ProgramRecordCorrected, CaseResolved, CaseSlaBreached, DonationReceived,
+    ActivityHeld,
+    AidDistributed,
+    CaseAccepted,
+    CaseActionRecorded,
+    CaseAssigned,
+    CaseCancelled,
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseReferralAnswered,
+    CaseReferred,
+    CaseReopened,
+    CaseRequestLinked,
+    CaseResidentUnreached,
+    CaseResolved,
+    CaseSlaBreached,
+    DonationReceived,
     MessageDelivered,
-    MessageFailed, MessageSent, ReferralAnswered, ReferralSent, RequestReceived,
-    ResidentRegistryUpdated, SocialOrganisationCultivated, StationRosterPublished, VolunteerJoined,
+    MessageFailed,
+    MessageSent,
+    ProgramRecordCorrected,
+    ReferralAnswered,
+    ReferralSent,
+    RequestReceived,
+    ResidentRegistryUpdated,
+    SocialOrganisationCultivated,
+    StationRosterPublished,
+    VolunteerJoined,
     VolunteerTeamFormed,
 )
+
 
 @dataclass(frozen=True)
 class EventContract:

@@ -10,7 +10,6 @@ import json
 import uuid
 
 import kombu.serialization
-
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from services.common import clock, jsontext, mediatypes

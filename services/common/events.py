@@ -5,13 +5,36 @@ The catalogue (``contracts.py``) names these; nothing else should define event d
 from marshmallow import fields, validate
 
 from services.common.fields import (
-    MAX_AMOUNT_FEN, MAX_PARTICIPANTS, MAX_QUANTITY, BoundedInteger, Categories, Day, IdCardNumber,
-    Instant, Phone, StationId, Strict,
+    MAX_AMOUNT_FEN,
+    MAX_PARTICIPANTS,
+    MAX_QUANTITY,
+    BoundedInteger,
+    Categories,
+    Day,
+    IdCardNumber,
+    Instant,
+    Phone,
+    StationId,
+    Strict,
 )
 from services.common.vocabulary import (
-    ACTION_TYPES, ACTIVITY_TYPES, ASSIGNMENT_REASONS, CANCEL_REASONS, CASE_STATUSES, CHANNELS,
-    DONATION_KINDS, ESCALATION_REASONS, INBOUND_KINDS, MESSAGE_CHANNELS, MESSAGE_STATUSES,
-    NEED_TYPES, PRIORITIES, RECIPIENT_ROLES, REFERRAL_ANSWERS, ROSTER_ROLES, SLA_KINDS,
+    ACTION_TYPES,
+    ACTIVITY_TYPES,
+    ASSIGNMENT_REASONS,
+    CANCEL_REASONS,
+    CASE_STATUSES,
+    CHANNELS,
+    DONATION_KINDS,
+    ESCALATION_REASONS,
+    INBOUND_KINDS,
+    MESSAGE_CHANNELS,
+    MESSAGE_STATUSES,
+    NEED_TYPES,
+    PRIORITIES,
+    RECIPIENT_ROLES,
+    REFERRAL_ANSWERS,
+    ROSTER_ROLES,
+    SLA_KINDS,
 )
 
 

@@ -14,15 +14,25 @@ from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
 from services.common import clock, config, metrics
-from services.common.contracts import CATALOGUE
 from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
+from services.common.contracts import CATALOGUE
 from services.common.envelope import CONTENT_TYPE, InvalidEvent, encode_json
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 from services.common.topology import (  # noqa: F401 - also this module's public names
-    DEAD_LETTER_EXCHANGE, DELAY_HEADER, RETRY_EXCHANGE, agency_queue, contract_exchange,
-    dead_letter_exchange, dead_letter_queue, event_exchange, handler_queue, outbound_exchange,
-    queue_type_arguments, retry_exchange, retry_queue,
+    DEAD_LETTER_EXCHANGE,
+    DELAY_HEADER,
+    RETRY_EXCHANGE,
+    agency_queue,
+    contract_exchange,
+    dead_letter_exchange,
+    dead_letter_queue,
+    event_exchange,
+    handler_queue,
+    outbound_exchange,
+    queue_type_arguments,
+    retry_exchange,
+    retry_queue,
 )
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,12 @@ Builds the nameko configuration from the environment, starts the service, and on
 SIGTERM or SIGINT stops it gracefully: consumers stop taking messages and in-flight
 workers finish (their messages are acked or parked) before the process exits.
 """
+# isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402 - must precede every other import
+# isort: on
 
 import logging  # noqa: E402
 import signal  # noqa: E402

@@ -12,8 +12,12 @@ from services.common.envelope import data_schema
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 from services.intake import domain
 from services.intake.inbound_schemas import (
-    CheckinMissedData, InboundEnvelope, KeyPersonUpdateData, PetitionForwardedData,
-    ReferralAnswerData, ReferralData,
+    CheckinMissedData,
+    InboundEnvelope,
+    KeyPersonUpdateData,
+    PetitionForwardedData,
+    ReferralAnswerData,
+    ReferralData,
 )
 
 INBOUND_NAMESPACE = uuid.UUID("0c7e3d52-96a1-4f4e-8b8e-5d1c2a7f9e40")

@@ -3,7 +3,12 @@ from nameko.timer import timer
 
 from services.common import config
 from services.common.contracts import (
-    CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REFERRED, CASE_REOPENED, CASE_REQUEST_LINKED,
+    CASE_CANCELLED,
+    CASE_CLOSED,
+    CASE_OPENED,
+    CASE_REFERRED,
+    CASE_REOPENED,
+    CASE_REQUEST_LINKED,
     CASE_RESOLVED,
 )
 from services.common.dependencies import LogContext, Outbox, Storage

@@ -18,7 +18,6 @@ returns only once its own documents are written.
 from services.common import clock, group_commit, outbox
 from services.intake.domain import need_still_open
 
-
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
 

@@ -6,13 +6,24 @@ from marshmallow import ValidationError
 
 from services.common import config, mongo
 from services.common.http import (
-    Api, ApiError, json_body, json_response, require_station, route, scoped_station,
+    Api,
+    ApiError,
+    json_body,
+    json_response,
+    require_station,
+    route,
+    scoped_station,
 )
 from services.common.outbox import OutboxRelay, relay_for
 from services.notifications import api_inbox, domain_inbox, handlers_receipts
 from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
 from services.notifications.schemas import (
-    MessageList, MessageOut, MessageQuery, ReceiptQuery, ReceiptsOut, WebhookDeliveryList,
+    MessageList,
+    MessageOut,
+    MessageQuery,
+    ReceiptQuery,
+    ReceiptsOut,
+    WebhookDeliveryList,
     WebhookQuery,
 )
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore

@@ -10,8 +10,13 @@ import string
 from dataclasses import dataclass, field
 
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESIDENT_UNREACHED, CASE_RESOLVED,
-    CASE_SLA_BREACHED, REQUEST_RECEIVED,
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    CASE_RESIDENT_UNREACHED,
+    CASE_RESOLVED,
+    CASE_SLA_BREACHED,
+    REQUEST_RECEIVED,
 )
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import ESCALATION_REASONS, NEED_TYPES, PRIORITY_LABELS, stations

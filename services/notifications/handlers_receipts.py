@@ -4,7 +4,11 @@ import logging
 from services.common import clock
 from services.notifications import domain_delivery
 from services.notifications.handlers import (
-    AT_FIELD, FINAL_UNSET, apply_change, final_fields, status_event,
+    AT_FIELD,
+    FINAL_UNSET,
+    apply_change,
+    final_fields,
+    status_event,
 )
 
 log = logging.getLogger(__name__)

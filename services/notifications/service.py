@@ -3,11 +3,17 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.common import agencies, config
-from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESIDENT_UNREACHED, CASE_RESOLVED,
-    CASE_SLA_BREACHED, REFERRAL_SENT, REQUEST_RECEIVED,
-)
 from services.common.batching import handles_batch, load_events
+from services.common.contracts import (
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    CASE_RESIDENT_UNREACHED,
+    CASE_RESOLVED,
+    CASE_SLA_BREACHED,
+    REFERRAL_SENT,
+    REQUEST_RECEIVED,
+)
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles

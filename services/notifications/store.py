@@ -15,7 +15,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.common import clock, outbox, paging
 from services.notifications.store_webhooks import WebhookDeliveries
 
-
 DUPLICATE_KEY = 11000
 
 

@@ -3,12 +3,22 @@ from werkzeug.wrappers import Response
 
 from services.common import clock, config, mongo
 from services.common.http import (
-    ApiError, Api, json_response, require_station, route, scoped_station,
+    Api,
+    ApiError,
+    json_response,
+    require_station,
+    route,
+    scoped_station,
 )
 from services.common.vocabulary import district
 from services.reporting import api_dashboard, domain_figures, domain_stations, handlers
 from services.reporting.schemas import (
-    StationsOut, StationsQuery, SummaryOut, SummaryQuery, TimeseriesOut, TimeseriesQuery,
+    StationsOut,
+    StationsQuery,
+    SummaryOut,
+    SummaryQuery,
+    TimeseriesOut,
+    TimeseriesQuery,
     TraceOut,
 )
 from services.reporting.store import ReportStore

@@ -12,6 +12,7 @@ No personal data: residents appear only as their pseudonymous ``resident_ref``.
 from services.common import clock
 from services.common.contracts import contract_of
 
+
 def _ms(iso_time):
     return clock.to_ms(clock.parse_iso(iso_time))
 

@@ -4,7 +4,13 @@ import io
 from datetime import date, timedelta
 
 from services.common.vocabulary import (
-    ACTION_TYPES, ACTIVITY_TYPES, CASE_STATUSES, CHANNELS, NEED_TYPES, PRIORITIES, stations,
+    ACTION_TYPES,
+    ACTIVITY_TYPES,
+    CASE_STATUSES,
+    CHANNELS,
+    NEED_TYPES,
+    PRIORITIES,
+    stations,
 )
 
 

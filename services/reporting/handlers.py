@@ -13,7 +13,12 @@ from services.common.envelope import InvalidEvent, data_schema, load_event
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
 from services.reporting import (
-    domain, domain_events, domain_figures, domain_rollup, domain_stations, staffing,
+    domain,
+    domain_events,
+    domain_figures,
+    domain_rollup,
+    domain_stations,
+    staffing,
 )
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,11 @@ from marshmallow import Schema
 from docs import generate
 from services.common import contracts
 from services.common.contracts import (
-    CASE_OPENED, CATALOGUE, MESSAGE_SENT, EventContract, contract_of,
+    CASE_OPENED,
+    CATALOGUE,
+    MESSAGE_SENT,
+    EventContract,
+    contract_of,
 )
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of

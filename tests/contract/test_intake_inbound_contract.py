@@ -10,7 +10,13 @@ from jsonschema import Draft7Validator
 from services.intake.inbound import INBOUND_TYPES
 from services.intake.systems import DEFAULT_FILE, SystemRegistry, key_digest
 from tests.inbound_support import (
-    KEYS, SOURCES, checkin_missed, key_person_update, petition, referral, referral_answer,
+    KEYS,
+    SOURCES,
+    checkin_missed,
+    key_person_update,
+    petition,
+    referral,
+    referral_answer,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

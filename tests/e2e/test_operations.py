@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.common import clock
 from services.common.contracts import CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED
-from tests.support import launched, free_port, story_request, wait_until
+from tests.support import free_port, launched, story_request, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")

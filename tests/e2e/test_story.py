@@ -12,12 +12,18 @@ from urllib.parse import quote, urlparse, urlunparse
 import pytest
 import requests
 
-from services.common import clock
 from services.casework import domain, seed
+from services.common import clock
 from tests.inbound_support import (
-    ID_NUMBER, KEYS, checkin_missed, key_person_update, petition, publish_inbound, referral,
+    ID_NUMBER,
+    KEYS,
+    checkin_missed,
+    key_person_update,
+    petition,
+    publish_inbound,
+    referral,
 )
-from tests.support import launched, conforms, free_port, story_request, wait_until
+from tests.support import conforms, free_port, launched, story_request, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")

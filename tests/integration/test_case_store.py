@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from services.common import clock
-from services.common.auth import Principal
 from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
+from services.common import clock
+from services.common.auth import Principal
 
 WORKER = Principal("dx-01", "worker", "daxing")
 

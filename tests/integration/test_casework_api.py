@@ -3,13 +3,12 @@ of a case, reassignment and escalation, station programs, rosters, the access lo
 import json
 
 import pytest
-
 from werkzeug.test import Client
 
-from services.common import auth, clock
 from services.casework import api as casework_api
 from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
+from services.common import auth, clock
 from tests.support import tap, wait_until
 
 

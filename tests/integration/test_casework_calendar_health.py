@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from werkzeug.test import Client
 
-from services.common import auth, clock, config
 from services.casework import api as casework_api
 from services.casework import rosters, seed
 from services.casework.store import CaseStore
+from services.common import auth, clock, config
 
 
 def at(year, month, day):

@@ -4,9 +4,9 @@ program.record_corrected on the wire (issue 17)."""
 import pytest
 from werkzeug.test import Client
 
+from services.casework import api as casework_api
 from services.common import auth
 from services.common.contracts import PROGRAM_RECORD_CORRECTED
-from services.casework import api as casework_api
 from tests.support import seeded_case_store, tap, wait_until
 
 

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 from werkzeug.test import Client
 
-from services.common import auth, clock
 from services.casework import api as casework_api
 from services.casework import domain, handlers
+from services.common import auth, clock
 from tests.support import seeded_case_store
 
 

@@ -3,9 +3,9 @@ sorted by due time, and every casework list paged with an opaque cursor (issue 1
 import pytest
 from werkzeug.test import Client
 
-from services.common import auth, clock
 from services.casework import api as casework_api
 from services.casework.domain import Case
+from services.common import auth, clock
 from tests.support import seeded_case_store
 
 HOUR_MS = 3600 * 1000

@@ -6,14 +6,14 @@ store, the service in a nameko container)."""
 import pytest
 from kombu import Connection
 
+from services.casework import domain, handlers
+from services.casework.service import CaseworkService
 from services.common import clock, messaging
 from services.common.auth import Principal
 from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.casework import domain, handlers
-from services.casework.service import CaseworkService
 from tests.support import seeded_case_store, tap, wait_until
 
 

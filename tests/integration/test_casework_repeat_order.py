@@ -5,11 +5,11 @@ import pytest
 from kombu import Connection
 from prometheus_client import REGISTRY
 
+from services.casework.service import CaseworkService
 from services.common import messaging
 from services.common.contracts import CASE_OPENED, CASE_REQUEST_LINKED, REQUEST_RECEIVED
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
-from services.casework.service import CaseworkService
 from tests.support import seeded_case_store, tap, wait_until
 
 # Short, like the other integration tests' delays, but a few more of them: the first

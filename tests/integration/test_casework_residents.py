@@ -4,10 +4,10 @@ recorded in the access log (issue 17)."""
 import pytest
 from werkzeug.test import Client
 
-from services.common import auth, clock
-from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
 from services.casework import api as casework_api
 from services.casework import domain, handlers
+from services.common import auth, clock
+from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
 from tests.support import seeded_case_store
 
 

@@ -5,12 +5,12 @@ the district's table from them: the 41 people on the seeded rosters, never casew
 collections."""
 import pytest
 
-from services.common import messaging
-from services.common.messaging import EventPublisher
-from services.common.outbox import OutboxRelay
 from services.casework import seed
 from services.casework.rosters import load_roster
 from services.casework.store import CaseStore
+from services.common import messaging
+from services.common.messaging import EventPublisher
+from services.common.outbox import OutboxRelay
 from services.reporting import handlers
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore

@@ -5,12 +5,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.casework import domain, handlers
 from services.common import clock
 from services.common.auth import Principal
 from services.common.contracts import (
-    CASE_ACTION_RECORDED, CASE_ESCALATED, CASE_REQUEST_LINKED, CASE_SLA_BREACHED,
+    CASE_ACTION_RECORDED,
+    CASE_ESCALATED,
+    CASE_REQUEST_LINKED,
+    CASE_SLA_BREACHED,
 )
-from services.casework import domain, handlers
 from tests.support import seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian

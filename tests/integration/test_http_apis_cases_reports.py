@@ -4,11 +4,11 @@ figures are scoped to the caller's station, reads of personal data are recorded.
 import pytest
 from werkzeug.test import Client
 
-from services.common.contracts import REQUEST_RECEIVED
-from services.common.envelope import load_event, new_event
 from services.casework import api as casework_api
 from services.casework import handlers, seed
 from services.casework.store import CaseStore
+from services.common.contracts import REQUEST_RECEIVED
+from services.common.envelope import load_event, new_event
 from services.reporting import api as reporting_api
 from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore

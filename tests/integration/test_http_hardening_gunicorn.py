@@ -9,7 +9,8 @@ import re
 
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from marshmallow import fields
 from schemathesis import GenerationMode

@@ -8,7 +8,12 @@ from werkzeug.test import Client
 from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.intake import api as intake_api
 from tests.inbound_support import (
-    KEYS, Observer, checkin_missed, key_person_update, petition, referral,
+    KEYS,
+    Observer,
+    checkin_missed,
+    key_person_update,
+    petition,
+    referral,
 )
 from tests.support import wait_until
 

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from kombu import Connection
 from schemathesis import GenerationMode
@@ -24,7 +26,12 @@ from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from services.intake.systems import DEFAULT_FILE, SystemRegistry
 from tests.inbound_support import (
-    Observer, checkin_missed, dead_letters, key_person_update, petition, publish_inbound,
+    Observer,
+    checkin_missed,
+    dead_letters,
+    key_person_update,
+    petition,
+    publish_inbound,
     referral,
 )
 from tests.support import free_port, wait_until

@@ -8,8 +8,14 @@ import pytest
 from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.intake.service import IntakeService
 from tests.inbound_support import (
-    ID_NUMBER, Observer, checkin_missed, dead_letters, key_person_update, petition,
-    publish_inbound, referral,
+    ID_NUMBER,
+    Observer,
+    checkin_missed,
+    dead_letters,
+    key_person_update,
+    petition,
+    publish_inbound,
+    referral,
 )
 from tests.support import wait_until
 

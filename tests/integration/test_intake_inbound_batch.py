@@ -13,7 +13,10 @@ from services.intake.inbound import inbound_id
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from tests.inbound_support import (
-    Observer, dead_letters, key_person_update, publish_inbound,
+    Observer,
+    dead_letters,
+    key_person_update,
+    publish_inbound,
 )
 from tests.support import wait_until
 

@@ -9,7 +9,12 @@ from services.common.contracts import REQUEST_RECEIVED
 from services.intake import api as intake_api
 from services.intake.service import IntakeService
 from tests.inbound_support import (
-    Observer, checkin_missed, dead_letters, key_person_update, petition, publish_inbound,
+    Observer,
+    checkin_missed,
+    dead_letters,
+    key_person_update,
+    petition,
+    publish_inbound,
     referral,
 )
 from tests.support import story_request, wait_until

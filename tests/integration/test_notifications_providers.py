@@ -4,7 +4,11 @@ import pytest
 
 from services.common import config
 from services.notifications.providers import (
-    DevFileProvider, HttpGatewayProvider, PermanentFailure, ProviderChain, TemporaryFailure,
+    DevFileProvider,
+    HttpGatewayProvider,
+    PermanentFailure,
+    ProviderChain,
+    TemporaryFailure,
     provider_chain,
 )
 from services.notifications.providers_cloud import AliyunSmsProvider, TencentSmsProvider

@@ -8,7 +8,11 @@ from kombu import Connection, Queue
 
 from services.common import messaging
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, CASE_RESOLVED, CASE_SLA_BREACHED,
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    CASE_RESOLVED,
+    CASE_SLA_BREACHED,
     REQUEST_RECEIVED,
 )
 from services.common.envelope import new_event

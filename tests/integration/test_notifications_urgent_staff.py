@@ -7,19 +7,27 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_ESCALATED, REQUEST_RECEIVED,
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    REQUEST_RECEIVED,
 )
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
+from tests import notifications_support
 from tests.fakes.sms_providers import FakeSmsGateway
 from tests.integration.test_notifications_rules import (
-    CASE, HEAD, WORKER, assigned, publish, received, sms_to,
+    CASE,
+    HEAD,
+    WORKER,
+    assigned,
+    publish,
+    received,
+    sms_to,
 )
-from tests import notifications_support
 from tests.notifications_support import NIGHT, only
 from tests.notifications_support import assigned as assigned_event
 from tests.support import wait_until
-
 
 # the delivery fixtures with a controllable clock and fake carriers
 fakes, world = notifications_support.fakes, notifications_support.world

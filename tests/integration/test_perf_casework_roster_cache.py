@@ -1,6 +1,7 @@
 """casework reads the roster and the holiday calendar at most every ROSTER_CACHE_S, not
 twice per case opened; seeding a roster through the store takes effect at once."""
-from services.casework import seed, store as case_store
+from services.casework import seed
+from services.casework import store as case_store
 from services.casework.store import CaseStore
 
 

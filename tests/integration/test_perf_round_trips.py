@@ -8,9 +8,8 @@ from contextlib import contextmanager
 import pymongo
 from pymongo import monitoring
 
-from services.common.contracts import CATALOGUE
+from services.common.contracts import CATALOGUE, REQUEST_RECEIVED
 from services.common.envelope import load_event
-from services.common.contracts import REQUEST_RECEIVED
 from services.common.group_commit import GroupPublish
 from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay

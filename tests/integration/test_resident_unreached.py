@@ -5,13 +5,13 @@ case's outbox on the real broker; notifications puts it in the case owner's inbo
 import pytest
 from werkzeug.test import Client
 
+from services.casework import api as casework_api
+from services.casework import domain, handlers
 from services.common import auth, clock
 from services.common.contracts import CASE_RESIDENT_UNREACHED, MESSAGE_FAILED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.casework import api as casework_api
-from services.casework import domain, handlers
 from services.notifications import api as notifications_api
 from services.notifications import handlers as notification_handlers
 from services.notifications.providers import DevFileProvider

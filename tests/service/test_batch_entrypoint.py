@@ -7,7 +7,6 @@ what it refused.
 import collections
 
 import eventlet
-
 import pytest
 from kombu import Connection, Exchange, Queue
 from pymongo import UpdateOne

@@ -7,12 +7,15 @@ from collections import Counter
 import pytest
 from nameko.testing.services import worker_factory
 
+from services.casework.service import CaseworkService
 from services.common import config
 from services.common.contracts import (
-    CASE_ASSIGNED, CASE_OPENED, REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED,
+    CASE_ASSIGNED,
+    CASE_OPENED,
+    REQUEST_RECEIVED,
+    RESIDENT_REGISTRY_UPDATED,
 )
 from services.common.envelope import new_event
-from services.casework.service import CaseworkService
 from tests.support import seeded_case_store
 
 

@@ -6,15 +6,19 @@ from datetime import timedelta
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.common import clock, config
-from services.common.contracts import (
-    CASE_ASSIGNED, CASE_ESCALATED, CASE_OPENED, CASE_SLA_BREACHED, REQUEST_RECEIVED,
-    RESIDENT_REGISTRY_UPDATED,
-)
-from services.common.envelope import InvalidEvent, new_event
 from services.casework import handlers
 from services.casework.domain_lifecycle import RepeatNotYetOpened
 from services.casework.service import CaseworkService
+from services.common import clock, config
+from services.common.contracts import (
+    CASE_ASSIGNED,
+    CASE_ESCALATED,
+    CASE_OPENED,
+    CASE_SLA_BREACHED,
+    REQUEST_RECEIVED,
+    RESIDENT_REGISTRY_UPDATED,
+)
+from services.common.envelope import InvalidEvent, new_event
 from tests.support import seeded_case_store
 
 

@@ -5,7 +5,12 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.common.contracts import (
-    CASE_CANCELLED, CASE_CLOSED, CASE_OPENED, CASE_REOPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
+    CASE_CANCELLED,
+    CASE_CLOSED,
+    CASE_OPENED,
+    CASE_REOPENED,
+    CASE_REQUEST_LINKED,
+    CASE_RESOLVED,
 )
 from services.common.envelope import InvalidEvent, new_event
 from services.intake.service import IntakeService

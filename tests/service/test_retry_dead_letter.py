@@ -7,7 +7,6 @@ import json
 
 import pytest
 from kombu import Connection, Exchange
-
 from pymongo.errors import AutoReconnect
 
 from services.common import messaging

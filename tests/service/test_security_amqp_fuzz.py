@@ -10,15 +10,21 @@ import time
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from kombu import Connection
 
 from docs.catalogue import example_envelope
+from services.casework.service import CaseworkService
 from services.common.envelope import CONTENT_TYPE, MAX_EVENT_BYTES, InvalidEvent, load_event
 from services.common.messaging import (
-    consumers_of, contract_exchange, dead_letter_queue, handler_queue, retry_queue,
+    consumers_of,
+    contract_exchange,
+    dead_letter_queue,
+    handler_queue,
+    retry_queue,
 )
-from services.casework.service import CaseworkService
 from services.intake.service import IntakeService
 from services.notifications.service import NotificationsService
 from services.reporting.service import ReportingService

@@ -5,15 +5,20 @@ and for notifications a recording SMS provider (the carrier is outside the syste
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.common import clock, config
-from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
-)
-from services.common.envelope import InvalidEvent, new_event
 from services.casework import seed
 from services.casework.domain import on_duty_workers
 from services.casework.service import CaseworkService
 from services.casework.store import CaseStore
+from services.common import clock, config
+from services.common.contracts import (
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_OPENED,
+    CASE_RESOLVED,
+    MESSAGE_SENT,
+    REQUEST_RECEIVED,
+)
+from services.common.envelope import InvalidEvent, new_event
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from services.notifications.handlers import RecipientUnknown

@@ -7,7 +7,11 @@ import pytest
 
 from services.casework import domain, seed
 from services.casework.domain_roster import (
-    Calendar, CalendarFileError, calendar_warning, calendar_years, on_duty_workers,
+    Calendar,
+    CalendarFileError,
+    calendar_warning,
+    calendar_years,
+    on_duty_workers,
 )
 
 WORKERS = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from services.casework import domain, domain_roster
 from services.common.auth import Principal
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED
-from services.casework import domain, domain_roster
 
 ROSTER_FILE = Path(__file__).resolve().parents[2] / "services/casework/seed/roster.json"
 MONDAY_0800 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)  # 08:00 in Suqian

@@ -4,14 +4,27 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from services.casework import (
+    domain,
+    domain_access,
+    domain_lifecycle,
+    domain_residents,
+    domain_sla,
+    seed,
+)
 from services.common.auth import Principal
 from services.common.contracts import (
-    CASE_ASSIGNED, CASE_CANCELLED, CASE_CLOSED, CASE_ESCALATED, CASE_OPENED,
-    CASE_REFERRAL_ANSWERED, CASE_REFERRED, CASE_REOPENED, CASE_REQUEST_LINKED, CASE_RESOLVED,
+    CASE_ASSIGNED,
+    CASE_CANCELLED,
+    CASE_CLOSED,
+    CASE_ESCALATED,
+    CASE_OPENED,
+    CASE_REFERRAL_ANSWERED,
+    CASE_REFERRED,
+    CASE_REOPENED,
+    CASE_REQUEST_LINKED,
+    CASE_RESOLVED,
     CASE_SLA_BREACHED,
-)
-from services.casework import (
-    domain, domain_access, domain_lifecycle, domain_residents, domain_sla, seed,
 )
 
 MONDAY_0800 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)

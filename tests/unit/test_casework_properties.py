@@ -2,11 +2,12 @@
 commands anyone sends, at whatever times, the case keeps its invariants."""
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from services.casework import domain, domain_lifecycle, handlers
 from services.common import clock, outbox
 from services.common.auth import Principal
-from services.casework import domain, domain_lifecycle, handlers
 
 START = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)
 LEVELS = {"urgent": (1800, 86400), "normal": (4 * 3600, 7 * 86400), "low": (86400, 30 * 86400)}

@@ -13,7 +13,11 @@ from services.common import jsontext, logs, metrics
 from services.common.envelope import decode_json
 from services.common.events import ResidentSchema
 from services.common.fields import (
-    MAX_AMOUNT_FEN, MAX_SEQUENCE, BoundedInteger, IdCardNumber, normalise_phone,
+    MAX_AMOUNT_FEN,
+    MAX_SEQUENCE,
+    BoundedInteger,
+    IdCardNumber,
+    normalise_phone,
 )
 from services.common.http import MAX_BODY_BYTES, ApiError, correlation_id_for, json_body, read_body
 from services.reporting import domain_figures

@@ -9,7 +9,11 @@ from services.intake import domain, inbound
 from services.intake.api_events import HTTP_STATUS, http_status
 from services.intake.systems import ExternalSystem, key_digest
 from tests.inbound_support import (
-    ID_NUMBER, checkin_missed, key_person_update, petition, referral,
+    ID_NUMBER,
+    checkin_missed,
+    key_person_update,
+    petition,
+    referral,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

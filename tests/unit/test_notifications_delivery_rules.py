@@ -9,8 +9,15 @@ from services.common import clock
 from services.common.contracts import CASE_ESCALATED, CASE_SLA_BREACHED, REQUEST_RECEIVED
 from services.notifications import domain
 from services.notifications.domain_delivery import (
-    HOUR_MS, SmsLimit, hold, moves_forward, quiet_until, rate_limited_until, recipient_kind,
-    retry_delay_s, sms_limit,
+    HOUR_MS,
+    SmsLimit,
+    hold,
+    moves_forward,
+    quiet_until,
+    rate_limited_until,
+    recipient_kind,
+    retry_delay_s,
+    sms_limit,
 )
 from services.notifications.domain_receipts import read_receipts
 

@@ -1,11 +1,16 @@
 """Reporting rules: facts from events, roll-ups from facts, figures from roll-ups (pure)."""
 import itertools
 
+from services.common import clock
 from services.common.contracts import (
-    CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED, MESSAGE_SENT, REQUEST_RECEIVED,
+    CASE_ACCEPTED,
+    CASE_ASSIGNED,
+    CASE_OPENED,
+    CASE_RESOLVED,
+    MESSAGE_SENT,
+    REQUEST_RECEIVED,
     STATION_ROSTER_PUBLISHED,
 )
-from services.common import clock
 from services.common.vocabulary import CASE_STATUSES
 from services.reporting import domain, domain_figures, domain_rollup
 
