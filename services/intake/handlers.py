@@ -189,7 +189,7 @@ def authenticate_amqp(systems, envelope, credentials):
 
 def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
     """One event from the inbound exchange: Recorded, or a refusal raised as an
-    InvalidEvent (its dead letter's reason). ``body``: the message as delivered (an
+    InvalidEvent (its dead letter's reason) or an InboundConflict (retried). ``body``: the message as delivered (an
     AmqpDelivery) or an event already decoded."""
     try:
         if isinstance(body, inbound_binding.AmqpDelivery):
@@ -201,7 +201,7 @@ def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key
 
 
 def receive_inbound_amqp_many(store, relay, systems, items: list,
-                              pseudonym_key) -> dict[int, InvalidEvent]:
+                              pseudonym_key) -> dict[int, Exception]:
     """A batch from the inbound exchange: ``items`` are ``(body, credentials)``, each body
     the message as delivered (an inbound_binding.AmqpDelivery, read in either content
     mode) or an event already decoded.
@@ -212,7 +212,7 @@ def receive_inbound_amqp_many(store, relay, systems, items: list,
     refused (unreadable, unknown system, unauthenticated, invalid, not allowed):
     nothing is recorded for them, and each is dead-lettered alone with its reason.
     """
-    refused: dict[int, InvalidEvent] = {}
+    refused: dict[int, Exception] = {}
     by_system: dict = {}
     for position, (body, credentials) in enumerate(items):
         try:
@@ -232,8 +232,16 @@ def receive_inbound_amqp_many(store, relay, systems, items: list,
     return refused
 
 
-def _refusal(exc: inbound.InboundRejected) -> InvalidEvent:
-    """An inbound refusal as the dead letter states it (code, reason, fields)."""
+class InboundConflict(Exception):
+    """A concurrent write won (an agency's answer to the same referral): the event is
+    not at fault, so on AMQP it is retried later, not dead-lettered (HTTP answers 409)."""
+
+
+def _refusal(exc: inbound.InboundRejected) -> Exception:
+    """An inbound refusal as the dead letter states it (code, reason, fields); a
+    conflict is retried instead."""
+    if exc.code in inbound.TRY_AGAIN:
+        return InboundConflict(f"{exc.code}: {exc.reason}")
     return InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields)
 
 

@@ -69,6 +69,7 @@ REFUSALS = (
     "invalid_event", "unknown_type", "invalid_data", "unknown_referral",  # what it says
     "conflict",                                       # a concurrent answer: try again
 )
+TRY_AGAIN = frozenset({"conflict"})  # not the event's fault: retried, never dead-lettered
 
 
 def parse_envelope(body):

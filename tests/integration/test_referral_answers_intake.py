@@ -1,7 +1,8 @@
 """Intake takes an agency's answer only for a referral made to that agency: learnt from
 case.referred, 403 for another agency's referral, 422 (a dead letter on AMQP) for one it
-never heard of; each answer recorded once and published as referral.answered in the
-case's correlation. Real broker, real store, intake's real worker and WSGI app."""
+never heard of, 409 for one that loses a concurrent write (retried on AMQP); each answer
+recorded once and published as referral.answered in the case's correlation. Real broker,
+real store, intake's real worker and WSGI app."""
 import json
 
 import pytest
@@ -94,3 +95,32 @@ def test_on_amqp_a_refused_answer_is_dead_lettered_with_the_reason(intake_worker
     reasons = sorted(headers["x-death-reason"] for headers, _ in parked)
     assert reasons[0].startswith("not_your_referral") and reasons[1].startswith("unknown_referral")
     assert database("intake")["referrals"].find_one({"_id": "ref-1"})["answers"] == []
+
+
+def test_on_amqp_an_answer_that_loses_a_concurrent_write_is_retried_not_dead_lettered(
+        intake_worker, settings, database, monkeypatch):
+    from services.intake.store import RequestStore
+    refer(settings)
+    wait_until(lambda: database("intake")["referrals"].find_one({"_id": "ref-1"}), 20,
+               message="referral learnt")
+    lost = {"left": 3}  # every write of the first delivery loses (referrals.WRITE_RETRIES)
+    add_answer = RequestStore.add_answer
+
+    def contended(store, referral, answer, envelope):
+        if lost["left"] > 0:
+            lost["left"] -= 1
+            return None
+        return add_answer(store, referral, answer, envelope)
+
+    monkeypatch.setattr(RequestStore, "add_answer", contended)
+    monkeypatch.setattr("services.intake.referrals.WRITE_RETRIES", 3)
+    observer = Observer(settings.amqp_uri)
+    sent = referral_answer(answer="accepted")
+    publish_inbound(settings.amqp_uri, sent, system="health-commission")
+    wait_until(lambda: database("intake")["referrals"].find_one({"_id": "ref-1"})["answers"],
+               20, message="the answer recorded on a retry")
+    assert lost["left"] == 0  # the first delivery did lose
+    [answered] = wait_until(lambda: observer.of_type(REFERRAL_ANSWERED.type), 20,
+                            message="referral.answered")
+    assert answered["data"]["answer"] == "accepted"
+    assert dead_letters(settings.amqp_uri) == []
