@@ -189,8 +189,8 @@ def authenticate_amqp(systems, envelope, credentials):
 
 def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
     """One event from the inbound exchange: Recorded, or a refusal raised as an
-    InvalidEvent (its dead letter's reason) or an InboundConflict (retried). ``body``: the message as delivered (an
-    AmqpDelivery) or an event already decoded."""
+    InvalidEvent (its dead letter's reason) or an InboundConflict (retried). ``body``:
+    the message as delivered (an AmqpDelivery) or an event already decoded."""
     try:
         if isinstance(body, inbound_binding.AmqpDelivery):
             body = inbound_binding.from_amqp(body)
@@ -226,7 +226,7 @@ def receive_inbound_amqp_many(store, relay, systems, items: list,
     for system, members in by_system.values():
         outcomes = receive_inbound_many(store, relay, system, [body for _, body in members],
                                         pseudonym_key)
-        for (position, _), outcome in zip(members, outcomes):
+        for (position, _), outcome in zip(members, outcomes, strict=True):
             if isinstance(outcome, inbound.InboundRejected):
                 refused[position] = _refusal(outcome)
     return refused

@@ -82,7 +82,8 @@ def _data_type(media: mediatypes.MediaType | None, what: str) -> None:
 
 def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]:
     """The events of one POST /v1/events, and whether it was a batch (an empty batch is
-    no events). Raises InboundRejected (unsupported_media_type, malformed_json) when the request cannot be read."""
+    no events). Raises InboundRejected (unsupported_media_type, malformed_json) when the
+    request cannot be read."""
     fields = {name.lower(): value for name, value in headers.items()}  # case-insensitive
     content_type = fields.get("content-type")
     media = _media_type(content_type, "Content-Type")

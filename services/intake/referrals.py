@@ -3,7 +3,8 @@ which referral (learnt from casework's ``case.referred``), and the agencies' ans
 
 An answer is taken only from the agency the referral was made to (refused as
 not_your_referral otherwise: 403 on HTTP, a dead letter on AMQP); an answer for a
-referral intake never heard of is refused as unknown_referral (422, a dead letter). Each accepted answer is recorded on the referral's document with its
+referral intake never heard of is refused as unknown_referral (422, a dead letter).
+Each accepted answer is recorded on the referral's document with its
 ``referral.answered`` event in the same write (the outbox), once per (source, id).
 """
 import logging
