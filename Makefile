@@ -20,6 +20,7 @@ run: venv
 
 test: venv
 	bash deploy/dev/ensure-rabbitmq.sh
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 docs: venv

@@ -38,6 +38,7 @@ from services.common import agencies, clock, config, mongo
 from services.common.http import (
     Api,
     ApiError,
+    Route,
     json_response,
     require_station,
     route,
@@ -45,7 +46,7 @@ from services.common.http import (
 )
 from services.common.outbox import OutboxRelay, relay_for
 
-routes = []
+routes: list[Route] = []
 CASE_ERRORS = (403, 404, 409)
 
 

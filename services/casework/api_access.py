@@ -10,10 +10,10 @@ from services.casework.schemas_programs import (
     RosterQuery,
 )
 from services.common import clock
-from services.common.http import ApiError, json_response, require_station, route
+from services.common.http import ApiError, Route, json_response, require_station, route
 from services.common.vocabulary import stations
 
-routes = []
+routes: list[Route] = []
 
 
 def _require_district_admin(call):

@@ -4,9 +4,9 @@ from werkzeug.wrappers import Response
 
 from services.casework import domain_export, domain_residents
 from services.casework.schemas_residents import ExportQuery
-from services.common.http import ApiError, route, scoped_station
+from services.common.http import ApiError, Route, route, scoped_station
 
-routes = []
+routes: list[Route] = []
 EXPORTERS = ("station_head", "district_admin")
 MAX_ROWS = 50_000
 

@@ -21,10 +21,10 @@ from services.casework.schemas_programs import (
     VolunteerCommand,
     VolunteerTeamCommand,
 )
-from services.common.http import ApiError, json_response, require_station, route
+from services.common.http import ApiError, Route, json_response, require_station, route
 from services.common.vocabulary import stations
 
-routes = []
+routes: list[Route] = []
 ERRORS = (400, 403, 404, 409)
 
 

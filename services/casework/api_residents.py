@@ -7,9 +7,16 @@ opened alone, is an entry in the access log, as a case read is.
 """
 from services.casework import domain_residents
 from services.casework.schemas_residents import ResidentList, ResidentOut, ResidentQuery
-from services.common.http import ApiError, json_response, require_station, route, scoped_station
+from services.common.http import (
+    ApiError,
+    Route,
+    json_response,
+    require_station,
+    route,
+    scoped_station,
+)
 
-routes = []
+routes: list[Route] = []
 
 
 @route(routes, "/v1/residents", query=ResidentQuery, response=ResidentList, errors=(403,))

@@ -106,26 +106,26 @@ class Case:
     correlation_id: str
     request_received_at: str
     opened_at: str
-    assigned_at: str = None
-    accepted_at: str = None
-    resolved_at: str = None
-    resolution_summary: str = None
+    assigned_at: str | None = None
+    accepted_at: str | None = None
+    resolved_at: str | None = None
+    resolution_summary: str | None = None
     actions: tuple = field(default_factory=tuple)
     version: int = 1
-    channel: str = None
-    origin: str = None
-    closed_at: str = None
-    cancelled_at: str = None
-    cancel_reason: str = None
-    reopened_at: str = None
+    channel: str | None = None
+    origin: str | None = None
+    closed_at: str | None = None
+    cancelled_at: str | None = None
+    cancel_reason: str | None = None
+    reopened_at: str | None = None
     reopen_count: int = 0
-    referral: dict = None        # agency, referred_by, referred_at, answer, answered_at
+    referral: dict | None = None        # agency, referred_by, referred_at, answer, answered_at
     escalations: tuple = field(default_factory=tuple)
     linked_requests: tuple = field(default_factory=tuple)
-    accept_due_ms: int = None
-    resolve_due_ms: int = None
+    accept_due_ms: int | None = None
+    resolve_due_ms: int | None = None
     sla_breached: tuple = field(default_factory=tuple)   # kinds, each at most once per cycle
-    sla_due_ms: int = None       # the earliest running clock: what the timer queries
+    sla_due_ms: int | None = None       # the earliest running clock: what the timer queries
 
     @property
     def is_open(self):

@@ -120,10 +120,10 @@ def calendar_years(data: dict) -> tuple:
             holidays.append(parsed.isoformat())
     covers_until = data.get("covers_until") or max(holidays, default=None)
     try:
-        date.fromisoformat(covers_until)
+        date.fromisoformat(str(covers_until) if covers_until is not None else "")
     except (TypeError, ValueError):
         raise CalendarFileError(f"covers_until: {covers_until!r} is not an ISO date") from None
-    if holidays and covers_until < max(holidays):
+    if holidays and str(covers_until) < max(holidays):
         raise CalendarFileError(f"covers_until: {covers_until} is before the last holiday "
                                 f"{max(holidays)}")
     return tuple(sorted(set(holidays))), covers_until

@@ -59,7 +59,7 @@ def _split(store, items: list) -> tuple[list, list]:
         return [], []
     open_needs = store_batch.residents_with_open_cases(
         store, sorted({request["resident_ref"] for _, _, request in items}))
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for _, _, request in items:
         seen.update(k for k in _resident_keys(request) if k[1])
     plain, special = [], []
@@ -126,7 +126,7 @@ def apply_registry_updates(store, items: list, now=None) -> dict:
     at = clock.iso(now)
     applied = store_batch.applied_updates(store, [envelope["id"] for _, envelope, _ in items])
     fresh = [item for item in items if item[1]["id"] not in applied]
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for _, _, update in fresh:
         seen.update(k for k in _person_keys(update) if k[1])
     plain = [item for item in fresh if all(seen[k] <= 1 for k in _person_keys(item[2]) if k[1])]

@@ -8,6 +8,7 @@ with ``envelope.new_event(CONTRACT, data)``, consumers validate them with
 An event type carries its version (``.v1``); a breaking change is a new type that is
 published alongside the old one until every consumer has moved.
 """
+import builtins
 from dataclasses import dataclass
 
 from services.common.events import (
@@ -52,7 +53,7 @@ class EventContract:
     """
     type: str
     producer: str
-    schema: type
+    schema: builtins.type  # (``type`` here is the field above)
     consumers: tuple
     description: str
     aggregate: str

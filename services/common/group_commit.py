@@ -30,7 +30,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 log = logging.getLogger(__name__)
 
-_writers = {}
+_writers: dict = {}
 _writers_lock = threading.Lock()
 
 
@@ -82,7 +82,8 @@ class GroupCommit:
                    and sum(len(p.operations) for p in self._queue) < self.max_batch
                    and (remaining := deadline - time.monotonic()) > 0):
                 self._wake.wait(remaining)
-            batch, count = [], 0
+            batch: list = []
+            count = 0
             while self._queue and (not batch or count + len(self._queue[0].operations)
                                    <= self.max_batch):
                 pending = self._queue.pop(0)
@@ -170,7 +171,8 @@ class GroupInsert:
             while (sum(len(p.documents) for p in self._queue) < self.max_batch
                    and (remaining := deadline - time.monotonic()) > 0):
                 self._wake.wait(remaining)
-            batch, count = [], 0
+            batch: list = []
+            count = 0
             while self._queue and (not batch or count + len(self._queue[0].documents)
                                    <= self.max_batch):
                 pending = self._queue.pop(0)

@@ -123,9 +123,9 @@ class Route:
     methods: tuple
     handler: object
     public: bool = False
-    body: type = None        # marshmallow schema of the JSON body
-    query: type = None       # marshmallow schema of the query string
-    response: type = None    # marshmallow schema of the success answer
+    body: type | None = None        # marshmallow schema of the JSON body
+    query: type | None = None       # marshmallow schema of the query string
+    response: type | None = None    # marshmallow schema of the success answer
     status: int = 200
     errors: tuple = ()       # the 4xx answers this endpoint may give besides 401/422
 
@@ -148,8 +148,8 @@ class Call:
     principal: object
     context: object
     correlation_id: str
-    body: dict = None
-    query: dict = None
+    body: dict | None = None
+    query: dict | None = None
 
     def json(self):
         """The request body as a JSON object (413, 415 or 400 otherwise)."""

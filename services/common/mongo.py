@@ -16,7 +16,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTime
 
 STORE_DOWN_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError)
 
-_clients = {}
+_clients: dict[tuple, MongoClient] = {}
 _lock = threading.Lock()
 
 

@@ -92,7 +92,8 @@ class ValueList(fields.String):
                               + ", comma-separated", **kwargs["metadata"]}
         super().__init__(**kwargs)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+    def _deserialize(  # type: ignore[override]  # a comma-separated string loads as a list
+            self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
         text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > 500:
             raise ValidationError("too long")

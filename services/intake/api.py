@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 
 from services.common import config, group_commit, mongo
-from services.common.http import Api, ApiError, json_response, require_station, route
+from services.common.http import Api, ApiError, Route, json_response, require_station, route
 from services.common.messaging import BrokerProbe
 from services.common.outbox import OutboxRelay, relay_for
 from services.intake import api_events, domain, handlers
@@ -10,7 +10,7 @@ from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 from services.intake.systems import SystemRegistry, registry
 
-routes = []
+routes: list[Route] = []
 
 
 @dataclass

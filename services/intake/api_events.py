@@ -6,13 +6,13 @@ The same events as on the inbound exchange (services/intake/amqp_inbound.py), on
 with the system's API key in ``X-Api-Key``. Reading the body is
 services/intake/inbound_binding.py's, shared with the AMQP consumer.
 """
-from services.common.http import ApiError, json_response, read_body, route
+from services.common.http import ApiError, Route, json_response, read_body, route
 from services.common.messaging import BrokerUnavailable
 from services.intake import handlers, inbound_binding
 from services.intake.inbound import InboundRejected
 from services.intake.inbound_schemas import InboundEnvelope, InboundResult, InboundResults
 
-routes = []
+routes: list[Route] = []
 
 SINGLE = inbound_binding.STRUCTURED
 BATCH = inbound_binding.BATCH

@@ -1,5 +1,6 @@
 """Events from other government systems: which types exist, who may send them, and what
 each becomes (a request, or a key-persons registry update). Pure: no I/O."""
+import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +30,7 @@ MAX_DESCRIPTION = 2000
 class InboundType:
     type: str
     kind: str         # vocabulary.INBOUND_KINDS: what the request's source says it was
-    schema: type
+    schema: builtins.type  # (``type`` here is the field above)
     becomes: str      # "request", "registry_update" or "referral_answer"
     description: str
 

@@ -31,7 +31,7 @@ class ExternalSystem:
     source: str
     key_sha256: str
     event_types: frozenset
-    amqp_user: str = None
+    amqp_user: str | None = None
     previous_key_sha256: tuple = ()  # still accepted during a key changeover
 
     def key_matches(self, key):

@@ -8,6 +8,7 @@ from services.common import config, mongo
 from services.common.http import (
     Api,
     ApiError,
+    Route,
     json_body,
     json_response,
     require_station,
@@ -28,7 +29,7 @@ from services.notifications.schemas import (
 )
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
 
-routes = []
+routes: list[Route] = []
 MAX_RECEIPTS = 1000
 
 

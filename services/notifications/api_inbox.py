@@ -1,10 +1,10 @@
 """The staff's in-app inbox: messages to a worker or a station head get a read state."""
 from services.common import clock
-from services.common.http import ApiError, json_response, require_station, route
+from services.common.http import ApiError, Route, json_response, require_station, route
 from services.notifications import domain_inbox
 from services.notifications.schemas import MarkReadCommand, MessageOut
 
-routes = []
+routes: list[Route] = []
 ATTEMPTS = 5
 
 

@@ -31,8 +31,8 @@ class RecipientUnknown(Exception):
 
 @dataclass
 class Recipient:
-    phone: str = None
-    id: str = None
+    phone: str | None = None
+    id: str | None = None
     variables: dict = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@ from services.common import clock, config, mongo
 from services.common.http import (
     Api,
     ApiError,
+    Route,
     json_response,
     require_station,
     route,
@@ -23,7 +24,7 @@ from services.reporting.schemas import (
 )
 from services.reporting.store import ReportStore
 
-routes = []
+routes: list[Route] = []
 
 
 def _period(call):

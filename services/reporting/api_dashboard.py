@@ -9,7 +9,7 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-from services.common.http import ApiError, route
+from services.common.http import ApiError, Route, route
 from services.common.vocabulary import district, stations
 
 ASSETS = Path(__file__).with_name("dashboard")
@@ -20,7 +20,7 @@ POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
 HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": POLICY,
            "X-Content-Type-Options": "nosniff"}
 
-routes = []
+routes: list[Route] = []
 
 
 def _page():

@@ -46,8 +46,8 @@ def keep_bodies(projector, bodies, contract):
             failures[position] = exc
             continue
         positions.append(position)
-    for index, exc in keep_many(projector, loaded).items():
-        failures[positions[index]] = exc
+    for index, failure in keep_many(projector, loaded).items():
+        failures[positions[index]] = failure
     return failures
 
 
