@@ -22,6 +22,7 @@ from services.common.config import SERVICES
 from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
+from tests.fakes.relay import RecordingRelay
 from tests.support import free_port, story_request
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
@@ -192,7 +193,7 @@ class Apis:
             "resident": {"name": "邹**", "phone": "138****5678"},
             "assigned_at": "2023-05-29T08:00:01+08:00"}, subject=case.case_id,
             correlation_id="r-sec-1", sequence=2)
-        notification_handlers.notify(notifications, _NoRelay(), DevFileProvider(sms_file),
+        notification_handlers.notify(notifications, RecordingRelay(), DevFileProvider(sms_file),
                                      self.settings, assigned, assigned["data"])
         [message] = notifications.find({"case_id": case.case_id}, 10)
 
@@ -219,11 +220,6 @@ class Apis:
         """Strings that only an answer carrying Daxing's records contains."""
         return [f'"{STATION}"', *(value for key, value in self.ids.items()
                                   if key not in ("station", "provider"))]
-
-
-class _NoRelay:
-    def publish_now(self, name, document):
-        return 0
 
 
 class EventTap:

@@ -8,13 +8,9 @@ from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
 from services.common import clock
 from services.common.auth import Principal
+from tests.fakes.relay import RecordingRelay
 
 WORKER = Principal("dx-01", "worker", "daxing")
-
-
-class NoRelay:
-    def publish_now(self, name, document):
-        return 0
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ def accepted_case(store):
     worker = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
     case, events = domain.open_case("case-1", request, [worker], {}, clock.now())
     store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
-    return handlers.run_command(store, NoRelay(), "case-1",
+    return handlers.run_command(store, RecordingRelay(), "case-1",
                                 lambda c: domain.accept(c, WORKER, clock.now()))
 
 
@@ -53,7 +49,7 @@ def test_concurrent_updates_lose_nothing(store):
 
     def act(n):
         try:
-            handlers.run_command(store, NoRelay(), "case-1", lambda c: domain.record_action(
+            handlers.run_command(store, RecordingRelay(), "case-1", lambda c: domain.record_action(
                 c, WORKER, "note", f"note {n}", clock.now()))
             outcomes.append(("ok", n))
         except domain.StaleCase:

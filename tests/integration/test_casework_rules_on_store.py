@@ -14,19 +14,11 @@ from services.common.contracts import (
     CASE_REQUEST_LINKED,
     CASE_SLA_BREACHED,
 )
+from tests.fakes.relay import RecordingRelay
 from tests.support import seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
-
-
-class RecordingRelay:
-    def __init__(self):
-        self.published = []
-
-    def publish_now(self, name, document):
-        self.published.append((name, document))
-        return 0
 
 
 @pytest.fixture

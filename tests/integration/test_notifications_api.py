@@ -13,15 +13,11 @@ from services.notifications import api, handlers
 from services.notifications.providers import HttpGatewayProvider
 from services.notifications.providers_cloud import AliyunSmsProvider, TencentSmsProvider
 from services.notifications.store import NotificationStore
+from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway, FakeTencentSms
 from tests.support import free_port
 
 RECEIPT_TOKEN = "receipt-token-for-tests"
-
-
-class Relay:
-    def publish_now(self, name, document):
-        return 0  # the relay sweep of the worker publishes; the broker is tested elsewhere
 
 
 @pytest.fixture
@@ -72,7 +68,7 @@ class System:
             "resident": {"name": "邹**", "phone": "138****5678"},
             "assigned_at": "2023-05-29T08:00:01+08:00"}, subject=case_id, correlation_id="r-1",
             sequence=2)
-        handlers.notify(self.store, Relay(), self.providers[provider], self.settings, event,
+        handlers.notify(self.store, RecordingRelay(), self.providers[provider], self.settings, event,
                         event["data"])
         [message] = self.store.find({"case_id": case_id})
         return message

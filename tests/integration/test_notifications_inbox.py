@@ -9,13 +9,9 @@ from services.common.envelope import new_event
 from services.notifications import api, handlers
 from services.notifications.providers import DevFileProvider
 from services.notifications.store import NotificationStore
+from tests.fakes.relay import RecordingRelay
 
 HEAD = {"id": "dx-02", "name": "陈静", "phone": "13900000102"}
-
-
-class NoRelay:
-    def publish_now(self, name, document):
-        return 0
 
 
 @pytest.fixture
@@ -42,7 +38,7 @@ def inbox(settings, database, topology, tmp_path):
         "due_at": "2026-11-30T08:30:00+08:00", "breached_at": "2026-11-30T08:30:05+08:00"},
         subject="case-2", correlation_id="r-2", sequence=4)
     for event in (escalated, breached):
-        handlers.notify(store, NoRelay(), DevFileProvider(tmp_path / "sms.jsonl"), settings,
+        handlers.notify(store, RecordingRelay(), DevFileProvider(tmp_path / "sms.jsonl"), settings,
                         event, event["data"])
     return store, Client(api.create_app(settings))
 

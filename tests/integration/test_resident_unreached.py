@@ -16,12 +16,8 @@ from services.notifications import api as notifications_api
 from services.notifications import handlers as notification_handlers
 from services.notifications.providers import DevFileProvider
 from services.notifications.store import NotificationStore
+from tests.fakes.relay import RecordingRelay
 from tests.support import seeded_case_store, tap, wait_until
-
-
-class NoRelay:
-    def publish_now(self, name, document):
-        return 0
 
 
 @pytest.fixture
@@ -73,7 +69,7 @@ def test_the_case_records_it_and_its_owner_is_asked_to_phone(world, settings, da
     messages = NotificationStore(database("notifications"))
     messages.ensure_indexes()
     envelope, data = load_event(event, CASE_RESIDENT_UNREACHED)
-    notification_handlers.notify(messages, NoRelay(), DevFileProvider(tmp_path / "sms.jsonl"),
+    notification_handlers.notify(messages, RecordingRelay(), DevFileProvider(tmp_path / "sms.jsonl"),
                                  settings, envelope, data)
     inbox = Client(notifications_api.create_app(settings)).get(
         "/v1/messages?inbox=true&unread=true", headers=headers).json["messages"]

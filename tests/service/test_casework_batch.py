@@ -16,20 +16,8 @@ from services.common.contracts import (
     RESIDENT_REGISTRY_UPDATED,
 )
 from services.common.envelope import new_event
+from tests.fakes.relay import RecordingRelay
 from tests.support import seeded_case_store
-
-
-class BatchRelay:
-    def __init__(self):
-        self.published = []
-
-    def publish_now(self, name, document):
-        self.published.append(document)
-        return 0
-
-    def publish_now_many(self, name, documents):
-        self.published.extend(documents)
-        return 0
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def batch_of(count, prefix="r"):
 
 
 def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
-    relay = BatchRelay()
+    relay = RecordingRelay()
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
     assert service.open_case(batch_of(12)) == {}
@@ -61,19 +49,19 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     load = Counter(case.assignee["id"] for case in cases)
     assert max(load.values()) - min(load.values()) <= 1  # as one at a time would spread them
     assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
-    assert len(relay.published) == 12
+    assert len(relay.documents) == 12
     assert all([e["type"] for e in doc["outbox"]][:2] == [CASE_OPENED.type, CASE_ASSIGNED.type]
-               for doc in relay.published)
+               for doc in relay.documents)
     assert store.residents.get("p_r3")["phone"] == "13812340003"
 
     # the same batch again (a redelivery after a crash before the ack): nothing changes
     assert service.open_case(batch_of(12)) == {}
-    assert store.cases.count_documents({}) == 12 and len(relay.published) == 12
+    assert store.cases.count_documents({}) == 12 and len(relay.documents) == 12
     assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
 
 
 def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(store):
-    relay = BatchRelay()
+    relay = RecordingRelay()
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
     first = received("r-a", "p_same", "13812340001")
@@ -87,7 +75,7 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
 
 
 def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
-    service = worker_factory(CaseworkService, store=store, outbox=BatchRelay(),
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
                              settings=config.settings())
     bodies = batch_of(3) + [received("r-x", "p_x", "13812349999", repeat_of="r-unknown")]
     bodies.insert(1, {"not": "an event"})
@@ -107,7 +95,7 @@ def registry_update(event_n, ref, id_number, change="added", categories=("living
 
 
 def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
-    service = worker_factory(CaseworkService, store=store, outbox=BatchRelay(),
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
                              settings=config.settings())
     numbers = ["11010519491231002X", "110105194912310038", "110105195001010012"]
     updates = [registry_update(n, f"p_{n}", number) for n, number in enumerate(numbers)]

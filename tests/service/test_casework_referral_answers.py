@@ -10,7 +10,8 @@ from services.common import agencies, clock
 from services.common.auth import Principal
 from services.common.contracts import CASE_REFERRAL_ANSWERED, REFERRAL_ANSWERED
 from services.common.envelope import InvalidEvent, new_event
-from tests.service.test_casework_service import RecordingRelay, received
+from tests.fakes.relay import RecordingRelay
+from tests.service.test_casework_service import received
 from tests.support import seeded_case_store
 
 AGENCY = agencies.Agency("health-commission", "卫健委", "/suyu/health-commission", "p",

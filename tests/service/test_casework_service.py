@@ -19,22 +19,8 @@ from services.common.contracts import (
     RESIDENT_REGISTRY_UPDATED,
 )
 from services.common.envelope import InvalidEvent, new_event
+from tests.fakes.relay import RecordingRelay
 from tests.support import seeded_case_store
-
-
-class RecordingRelay:
-    def __init__(self):
-        self.published = []
-
-    def publish_now(self, name, document):
-        self.published.append((name, document))
-        return 0
-
-    def publish_now_many(self, name, documents):
-        return sum(self.publish_now(name, document) for document in documents)
-
-    def sweep(self):
-        return 0
 
 
 @pytest.fixture

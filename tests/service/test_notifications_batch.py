@@ -11,19 +11,8 @@ from services.common.envelope import InvalidEvent, new_event
 from services.notifications.handlers import RecipientUnknown
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
+from tests.fakes.relay import RecordingRelay
 from tests.service.test_service_entrypoints import RecordingProvider, received
-
-
-class BatchRelay:
-    def __init__(self):
-        self.batches = []
-
-    def publish_now(self, name, document):
-        raise AssertionError("a batch publishes its documents together")
-
-    def publish_now_many(self, name, documents):
-        self.batches.append(list(documents))
-        return 0
 
 
 @pytest.fixture
@@ -32,7 +21,7 @@ def world(database, monkeypatch):
     monkeypatch.setenv("SHEGONG_QUIET_HOURS_END", "00:00")
     store = NotificationStore(database("notifications"))
     store.ensure_indexes()
-    provider, relay = RecordingProvider(), BatchRelay()
+    provider, relay = RecordingProvider(), RecordingRelay(batches_only=True)
     service = worker_factory(NotificationsService, store=store, outbox=relay, sms=provider,
                              settings=config.settings())
     return store, provider, relay, service

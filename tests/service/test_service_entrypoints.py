@@ -28,18 +28,7 @@ from services.reporting import handlers as reporting
 from services.reporting.projector import Projector
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
-
-
-class RecordingRelay:
-    def __init__(self):
-        self.published = []
-
-    def publish_now(self, name, document):
-        self.published.append((name, document))
-        return len(document["outbox"])
-
-    def publish_now_many(self, name, documents):
-        return sum(self.publish_now(name, document) for document in documents)
+from tests.fakes.relay import RecordingRelay
 
 
 class RecordingProvider:
