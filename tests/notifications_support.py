@@ -12,6 +12,7 @@ from services.notifications import handlers
 from services.notifications.providers import HttpGatewayProvider, ProviderChain
 from services.notifications.providers_cloud import AliyunSmsProvider
 from services.notifications.store import NotificationStore
+from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway
 
 # 10:00 in the district (+08:00): outside quiet hours
@@ -20,19 +21,11 @@ DAY = datetime(2023, 5, 29, 2, 0, tzinfo=timezone.utc)
 NIGHT = datetime(2023, 5, 29, 15, 30, tzinfo=timezone.utc)
 
 
-class Relay:
-    def __init__(self):
-        self.published = []
-
-    def publish_now(self, name, document):
-        """Records each event once (the real relay marks them published in the document)."""
-        seen = {event["id"] for event in self.published}
-        fresh = [event for event in document["outbox"] if event["id"] not in seen]
-        self.published.extend(fresh)
-        return len(fresh)
+class Relay(RecordingRelay):
+    """The shared relay double, with the statuses its message events announced."""
 
     def types(self, message_id=None):
-        return [(e["type"], e["data"]["status"]) for e in self.published
+        return [(e["type"], e["data"]["status"]) for e in self.events
                 if message_id is None or e["data"]["message_id"] == message_id]
 
 

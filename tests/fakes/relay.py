@@ -34,6 +34,18 @@ class RecordingRelay:
     def documents(self) -> list[dict]:
         return [document for _, document in self.published]
 
+    @property
+    def events(self) -> list[dict]:
+        """Each event handed over, once, in order (a document handed over again after
+        more work holds its earlier events too; the real relay sends those once)."""
+        seen, events = set(), []
+        for document in self.documents:
+            for event in unsent_events(document):
+                if event["id"] not in seen:
+                    seen.add(event["id"])
+                    events.append(event)
+        return events
+
     def _record(self, name: str, documents: list) -> int:
         self.published += [(name, document) for document in documents]
         return sum(len(unsent_events(document)) for document in documents)
