@@ -18,6 +18,7 @@ from services.intake.store import RequestStore
 from services.reporting import handlers as reporting_handlers
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
+from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer
 from tests.reporting_events import month, projector_of
 from tests.support import story_request, wait_until
@@ -53,21 +54,32 @@ class Reachable:
         return True
 
 
-def test_a_new_idempotency_key_is_claimed_in_one_write(settings, database):
+def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, database):
     RequestStore(database("intake")).ensure_indexes()
+    body = story_request()
     with counted(settings, "intake") as (db, commands):
         store = RequestStore(db)
-        request_id, existing = intake_handlers._claim_key(
-            store, Reachable(), "op-1", "key-1", "fingerprint", 3600)
-        assert existing is None
-        assert commands.names == ["insert idempotency_keys"]
-        commands.names.clear()
-        # the same key again: the claim write fails, the claim is read, the request too
-        again, _ = intake_handlers._claim_key(store, Reachable(), "op-1", "key-1",
-                                              "fingerprint", 3600)
-        assert again == request_id
-        assert commands.names == ["insert idempotency_keys", "find idempotency_keys",
-                                  "find requests"]
+
+        def submit():
+            commands.names.clear()
+            answer = intake_handlers.submit_request(
+                store, RecordingRelay(), Reachable(), body, "op-1", "key-1",
+                settings.pseudonym_key)
+            return answer, Counter(name.split()[0] for name in commands.names), Counter(
+                commands.names)
+
+        (first, replayed), verbs, sent = submit()
+        assert not replayed
+        # the key, the need and the request each claimed by one insert, nothing read first
+        assert verbs["find"] == 0 and verbs["aggregate"] == 0, sent
+        for collection in ("idempotency_keys", "open_needs", "requests"):
+            assert sent[f"insert {collection}"] == 1, sent
+
+        # the same key again: the claim's insert fails, the claim and the request are read
+        (again, replayed), verbs, sent = submit()
+        assert replayed and again["_id"] == first["_id"]
+        assert sent["insert requests"] == 0 and sent["insert open_needs"] == 0, sent
+        assert verbs["find"] <= 2 and verbs["update"] == 0, sent
 
 
 def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings, database):
