@@ -19,6 +19,7 @@ run: venv
 	$(PY) deploy/local.py
 
 test: venv
+	$(PY) -m ruff check .
 	bash deploy/dev/ensure-rabbitmq.sh
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -28,8 +28,9 @@ def answers(uri, timeout_ms=500):
 
 def start(port, log_dir, data_dir=None, timeout_s=20):
     """Start it, wait until it answers; returns (uri, process)."""
-    process = subprocess.Popen(command(port, log_dir, data_dir), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
+    # noqa reason: the arguments are our own (binary path, port, directories), not user input
+    process = subprocess.Popen(command(port, log_dir, data_dir),  # noqa: S603
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     uri = f"mongodb://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout_s
     while not answers(uri):

@@ -182,7 +182,9 @@ def enforce_service_levels(store, relay, now=None, limit=200):
         head = station_head(store.roster(due.station), due.station)
         reported = []
 
-        def decide(current):
+        # head and reported are bound per iteration: run_command calls decide (maybe
+        # again on a fresh state) before the loop moves on, but binding says so.
+        def decide(current, head=head, reported=reported):
             case, events = domain_lifecycle.breach(current, head, now)
             reported[:] = events  # the last decision is the one written
             return case, events

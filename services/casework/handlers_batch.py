@@ -88,7 +88,7 @@ def _open_plain(store, relay, items: list, now, settings) -> list:
             for _, _, r in items]
     found = store_batch.resident_records(store, keys)
     records, aliases, flags = [], [], []
-    for key, (_, _, request) in zip(keys, items):
+    for key, (_, _, request) in zip(keys, items, strict=True):
         record = domain_residents.from_request(found[key], request, at)
         record = {**record, "_id": record.get("_id") or record["resident_ref"]}
         records.append(record)
@@ -102,7 +102,7 @@ def _open_plain(store, relay, items: list, now, settings) -> list:
     counts = store_batch.workload(store, [w.id for roster in rosters.values() for w in roster])
     calendar = store.calendar()
     opened: list[tuple[Any, list]] = []
-    for (position, envelope, request), categories in zip(items, flags):
+    for (_position, envelope, request), categories in zip(items, flags, strict=True):
         case, events = domain.open_case(f"case-{uuid.uuid4()}", request,
                                         rosters[request["station"]], counts, now, calendar,
                                         levels, categories)
@@ -136,7 +136,7 @@ def apply_registry_updates(store, items: list, now=None) -> dict:
                 for _, _, u in plain]
         found = store_batch.resident_records(store, keys)
         records, aliases = [], []
-        for key, (_, _, update) in zip(keys, plain):
+        for key, (_, _, update) in zip(keys, plain, strict=True):
             record = domain_residents.from_registry(found[key], update, at)
             record = {**record, "_id": record.get("_id") or record["resident_ref"]}
             records.append(record)

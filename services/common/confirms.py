@@ -165,8 +165,9 @@ class ConfirmedPublisher:
         if connection is not None:
             try:
                 connection.release()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
+            except Exception as exc:  # noqa: BLE001 - it is being thrown away
+                # a broken connection may fail to release; it is replaced either way
+                log.debug("release of a discarded broker connection failed: %s", exc)
 
     def close(self) -> None:
         with self._lock:

@@ -99,7 +99,8 @@ def _id_card_validator(value):
     # ASCII only: \d alone would take fullwidth and other look-alike digits
     if not isinstance(value, str) or not re.fullmatch(ID_CARD, value, re.ASCII):
         raise ValidationError("must be an 18-character resident ID card number")
-    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_CARD_WEIGHTS))
+    total = sum(int(digit) * weight
+                for digit, weight in zip(value[:17], ID_CARD_WEIGHTS, strict=True))
     if ID_CARD_CHECK[total % 11] != value[17]:
         raise ValidationError("check digit does not match (GB 11643)")
 

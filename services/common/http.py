@@ -234,8 +234,9 @@ class Api:
                                   headers={"Retry-After": RETRY_AFTER_S})
         except BrokerUnavailable:
             log.warning("broker unavailable while serving %s", request.path)
-            return error_response(503, "broker_unavailable", "the message broker is unavailable; "
-                                  "nothing was recorded; retry", headers={"Retry-After": RETRY_AFTER_S})
+            return error_response(503, "broker_unavailable",
+                                  "the message broker is unavailable; nothing was recorded; retry",
+                                  headers={"Retry-After": RETRY_AFTER_S})
         except HTTPException as exc:
             return error_response(exc.code, exc.name.lower().replace(" ", "_"), exc.description,
                                   headers=dict(exc.get_headers()) if exc.code == 405 else None)

@@ -1,4 +1,6 @@
-"""Run one service's Nameko worker as its own process: ``python -m services.common.runner casework``.
+"""Run one service's Nameko worker as its own process.
+
+Usage: ``python -m services.common.runner casework``.
 
 Builds the nameko configuration from the environment, starts the service, and on
 SIGTERM or SIGINT stops it gracefully: consumers stop taking messages and in-flight

@@ -91,7 +91,7 @@ def post_events(call):
     outcomes = handlers.receive_inbound_many(context.store, context.relay, system, events,
                                              context.pseudonym_key)
     results = [InboundResult().dump(_result(event, outcome))
-               for event, outcome in zip(events, outcomes)]
+               for event, outcome in zip(events, outcomes, strict=True)]
     if batch:
         return json_response({"results": results})
     only = results[0]

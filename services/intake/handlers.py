@@ -160,7 +160,7 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
         outcomes[index] = (Recorded(document, False) if document is not None
                            else Recorded(store.get(record_id), True))
     documents = store.add_registry_updates([(r, e) for _, r, e in changes])
-    for (index, record, _), document in zip(changes, documents):
+    for (index, record, _), document in zip(changes, documents, strict=True):
         if document is None:
             outcomes[index] = Recorded(store.registry_update(record["_id"]), True)
             continue

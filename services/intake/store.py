@@ -101,7 +101,7 @@ class RequestStore:
         per change the document, or None if that event was received before."""
         documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
         inserted = self._insert(self.registry_updates, documents) if documents else []
-        return [d if new else None for d, new in zip(documents, inserted)]
+        return [d if new else None for d, new in zip(documents, inserted, strict=True)]
 
     def registry_update(self, record_id):
         return self.registry_updates.find_one({"_id": record_id})

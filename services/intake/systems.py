@@ -2,9 +2,10 @@
 
 Each system has an id, the CloudEvents ``source`` it sends as, the SHA-256 of its API
 key (the key itself is never stored; during a changeover ``key_sha256`` lists two: the
-new key and the old one, both accepted until the old one is removed), optionally the RabbitMQ user it publishes as,
-and the event types it may send. Onboarding a system is adding an entry to the file
-named by ``SHEGONG_INBOUND_SYSTEMS_FILE`` (default: ``services/intake/systems.json``).
+new key and the old one, both accepted until the old one is removed), optionally the
+RabbitMQ user it publishes as, and the event types it may send. Onboarding a system is
+adding an entry to the file named by ``SHEGONG_INBOUND_SYSTEMS_FILE`` (default:
+``services/intake/systems.json``).
 """
 import hashlib
 import hmac

@@ -144,7 +144,8 @@ def check_templates(rules=None, templates=None, variables=None):
     variables = VARIABLES if variables is None else variables
     for rule in rules:
         if rule.template not in templates:
-            raise TemplateError(f"rule for {rule.event_type} names unknown template {rule.template}")
+            raise TemplateError(
+                f"rule for {rule.event_type} names unknown template {rule.template}")
         template = templates[rule.template]
         offered = variables.get(rule.event_type, set()) | ROLE_VARIABLES.get(rule.recipient_role,
                                                                              set())

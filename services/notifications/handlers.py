@@ -95,7 +95,8 @@ def intents(store, settings, envelope, data):
 def _intent(store, settings, envelope, data, rule, recipient):
     template = domain.TEMPLATES[rule.template]
     variables = {**domain.variables_for(envelope["type"], data), **recipient.variables}
-    priority = data.get("priority") or (data.get("case_id") and store.case_priority(data["case_id"]))
+    priority = data.get("priority") or (
+        data.get("case_id") and store.case_priority(data["case_id"]))
     now = clock.now()
     phone = recipient.phone if rule.channel == "sms" else None
     return {

@@ -91,7 +91,7 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
     # One number's messages one after another (its rate limit counts what went before);
     # different numbers side by side: the providers' answers are waited for together.
     lanes: dict = {}
-    for (position, _), message in zip(planned, stored):
+    for (position, _), message in zip(planned, stored, strict=True):
         if position not in failures:  # else retried alone: its messages are sent then
             lanes.setdefault(message.get("phone_ref") or message["_id"], []).append(
                 (position, message))

@@ -74,7 +74,8 @@ def get_stations(call):
     """
     station, date_from, date_to = _period(call)
     now = clock.now()
-    rows = handlers.stations_side_by_side(call.context, date_from, date_to, clock.to_ms(now), station)
+    rows = handlers.stations_side_by_side(call.context, date_from, date_to, clock.to_ms(now),
+                                          station)
     if _wants_csv(call):
         return _csv(domain_figures.to_csv(*domain_stations.csv_rows(rows)), "stations")
     return json_response(StationsOut().dump({

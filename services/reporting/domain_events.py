@@ -5,6 +5,7 @@ instant as epoch milliseconds, and the data with every personal field removed. R
 stay countable through their pseudonymous ``resident_ref``; nothing else of them is kept.
 """
 import heapq
+from itertools import pairwise
 
 from services.common import clock
 from services.common.contracts import CATALOGUE
@@ -109,7 +110,7 @@ def timeline(records):
     for members in streams.values():
         members.sort(key=lambda i: (i.get("sequence") or 0,
                                     TYPE_ORDER.get(short_type(i["type"]), 99), i["time_ms"]))
-        for earlier, later in zip(members, members[1:]):
+        for earlier, later in pairwise(members):
             after[later["_id"]].add(earlier["_id"])
 
     def rank(item):

@@ -120,7 +120,8 @@ def summary(rollups, station=None, staffing=None):
     for figure in ("opened", "accepted", "resolved", "closed", "cancelled"):
         figures[f"cases_{figure}"] = counts.get(f"cases_{figure}", 0)
         tally = _tally(counts, f"cases_{figure}", PRIORITIES)
-        figures["cases_by_priority" if figure == "opened" else f"cases_{figure}_by_priority"] = tally
+        tally_key = "cases_by_priority" if figure == "opened" else f"cases_{figure}_by_priority"
+        figures[tally_key] = tally
     figures["table"] = table(figures, station, staffing or {})
     return figures
 
@@ -131,7 +132,8 @@ def table(figures, station, staffing):
     workers = staffing.get("social_workers", {})
     rows = [
         ("volunteer_teams_formed", "志愿服务队", program["volunteer_teams_formed"], "支"),
-        ("social_organisations_cultivated", "培育社会组织", program["social_organisations_cultivated"], "个"),
+        ("social_organisations_cultivated", "培育社会组织",
+         program["social_organisations_cultivated"], "个"),
         ("professional_cases", "专业个案", figures["cases_opened"], "个"),
         ("donations_yuan", "募集善款", program["donations_yuan"], "元"),
         ("households_aided", "困难家庭发放慰问物资", program["households_aided"], "户"),

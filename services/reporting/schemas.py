@@ -129,9 +129,11 @@ class SummaryOut(Schema):
     cases_reopened = fields.Integer()
     urgent_cases_resolved = fields.Integer()
     time_to_accept_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to acceptance, cases accepted in the period"})
+        "description": "from the request's received_at to acceptance, "
+                       "cases accepted in the period"})
     time_to_resolve_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to resolution, cases resolved in the period"})
+        "description": "from the request's received_at to resolution, "
+                       "cases resolved in the period"})
     sla_breaches = fields.Integer()
     sla_breaches_by_kind = _tally("service levels breached, by kind")
     escalations = fields.Integer()
@@ -172,7 +174,8 @@ class StationRowOut(Schema):
     cases_by_priority = _tally("cases opened in the period, by priority")
     cases_by_status = _tally("cases opened in the period, by their status now")
     time_to_accept_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to acceptance, cases accepted in the period"})
+        "description": "from the request's received_at to acceptance, "
+                       "cases accepted in the period"})
     sla_breaches = fields.Integer()
     programs = fields.Nested(StationProgramsOut)
     open_cases = fields.Integer(metadata={"description": "cases open now, whatever the period"})
