@@ -19,7 +19,8 @@ ERROR_TEXT = {400: "Malformed JSON body", 401: "No valid bearer token",
 class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"example": "invalid_fields"})
     message = fields.String(required=True)
-    field_messages = fields.Dict(data_key="fields", metadata={"description": "field name -> messages (nested for objects)"})
+    field_messages = fields.Dict(data_key="fields", metadata={
+        "description": "field name -> messages (nested for objects)"})
 
 
 class Error(Schema):
