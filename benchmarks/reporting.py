@@ -6,7 +6,7 @@
    same events are replayed by ``rebuild``. Prints events/s for each.
 2. The district's summary over a year with 100,000 cases: one year of request, case
    and message facts for 10 stations is rolled up per station and day by the
-   projection's own rules (``domain_rollup.contributions``) and written as the current
+   projection's own rules (``domain_daily.contributions``) and written as the current
    projection version; then the summary of the whole district over the year, of one
    station, and a monthly time series are timed (median of several calls).
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from deploy.dev import embedded_store  # noqa: E402
 from services.common import clock  # noqa: E402
 from services.common.vocabulary import stations  # noqa: E402
-from services.reporting import domain_events, domain_rollup, handlers, rebuild  # noqa: E402
+from services.reporting import domain_daily, domain_events, handlers, rebuild  # noqa: E402
 from services.reporting.projector import Projector  # noqa: E402
 from services.reporting.store import ReportStore  # noqa: E402
 from tests.reporting_events import month  # noqa: E402
@@ -68,8 +68,8 @@ def backlog(store, events_wanted, batch):
     return len(records) / drained, replayed / rebuilt
 
 
-def year_of_rollups(store, cases, seed=2):
-    """Roll-ups of a year of facts, written as the current version's daily collection."""
+def year_of_daily_figures(store, cases, seed=2):
+    """Daily figures of a year of facts, written as the current version's daily collection."""
     rng = random.Random(seed)
     station_ids = tuple(stations())
     start = clock.to_ms(clock.parse_iso("2023-01-01T00:00:00+08:00"))
@@ -93,13 +93,13 @@ def year_of_rollups(store, cases, seed=2):
              "delivered_ms": received + 20_000},
         ]
         all_facts += facts
-    documents = domain_rollup.rollups(all_facts)
+    documents = domain_daily.dailies(all_facts)
     version = store.versions()["current"]
     store.daily(version).drop()
     store.ensure_version_indexes(version)
     for begin in range(0, len(documents), 1000):
         store.save(version, [], documents[begin:begin + 1000])
-    print(f"year: {cases:,} cases -> {len(documents):,} daily roll-ups (version {version})")
+    print(f"year: {cases:,} cases -> {len(documents):,} daily figures (version {version})")
 
 
 def http_client(uri, prefix):
@@ -139,7 +139,7 @@ def main():
         store.ensure_indexes()
         if args.events:
             backlog(store, args.events, args.batch)
-        year_of_rollups(store, args.cases)
+        year_of_daily_figures(store, args.cases)
         figures, median, worst = timed(
             lambda: handlers.summary(store, None, "2023-01-01", "2023-12-31"), args.repeat)
         assert figures["cases_opened"] >= args.cases, figures["cases_opened"]

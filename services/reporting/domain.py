@@ -6,7 +6,7 @@ not depend on the order events arrive in nor on how often: a case's status is th
 of its highest ``sequence``; a first acceptance is the acceptance with the lowest
 sequence, a resolution the one with the highest; repeated things (escalations, actions,
 referrals) are kept by event id. Every figure is derived from the facts
-(``domain_rollup``), never counted as events go by.
+(``domain_daily``), never counted as events go by.
 No personal data: residents appear only as their pseudonymous ``resident_ref``.
 """
 from services.common import clock

@@ -1,4 +1,4 @@
-"""The district's figures from the daily roll-ups (pure): summary, time series, CSV."""
+"""The district's figures from the daily figures (pure): summary, time series, CSV."""
 import csv
 import io
 from datetime import date, timedelta
@@ -29,13 +29,13 @@ def durations(milliseconds):
             "p90": percentile(seconds, 0.9)}
 
 
-def combine(rollups):
-    """Sum the counts and pool the samples of several roll-up documents."""
+def combine(dailies):
+    """Sum the counts and pool the samples of several daily figures documents."""
     counts, samples = {}, {}
-    for rollup in rollups:
-        for figure, amount in (rollup.get("counts") or {}).items():
+    for daily in dailies:
+        for figure, amount in (daily.get("counts") or {}).items():
             counts[figure] = counts.get(figure, 0) + amount
-        for name, values in (rollup.get("samples") or {}).items():
+        for name, values in (daily.get("samples") or {}).items():
             samples.setdefault(name, []).extend(values)
     return counts, samples
 
@@ -52,16 +52,16 @@ DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_r
                  "messages_delivered", "messages_failed")
 
 
-def by_day(rollups):
+def by_day(dailies):
     """Counts per district calendar day, for the days that have any; with the cases
     opened that day by their status now."""
     days, statuses = {}, {}
-    for rollup in rollups:
-        counts = days.setdefault(rollup["day"], dict.fromkeys(DAILY_FIGURES, 0))
+    for daily in dailies:
+        counts = days.setdefault(daily["day"], dict.fromkeys(DAILY_FIGURES, 0))
         for figure in DAILY_FIGURES:
-            counts[figure] += (rollup.get("counts") or {}).get(figure, 0)
-        tally = statuses.setdefault(rollup["day"], dict.fromkeys(CASE_STATUSES, 0))
-        for status, amount in _tally(rollup.get("counts") or {}, "cases_by_status",
+            counts[figure] += (daily.get("counts") or {}).get(figure, 0)
+        tally = statuses.setdefault(daily["day"], dict.fromkeys(CASE_STATUSES, 0))
+        for status, amount in _tally(daily.get("counts") or {}, "cases_by_status",
                                      CASE_STATUSES).items():
             tally[status] = tally.get(status, 0) + amount
     return [{"day": day, **days[day], "cases_by_status": statuses[day]} for day in sorted(days)
@@ -89,10 +89,10 @@ def programs(counts, samples):
     }
 
 
-def summary(rollups, station=None, staffing=None):
-    """The figures of a station (or the district) from the roll-ups of the period."""
-    rollups = list(rollups)
-    counts, samples = combine(rollups)
+def summary(dailies, station=None, staffing=None):
+    """The figures of a station (or the district) from the daily figures of the period."""
+    dailies = list(dailies)
+    counts, samples = combine(dailies)
     program = programs(counts, samples)
     figures = {
         "requests_received": counts.get("requests_received", 0),
@@ -115,7 +115,7 @@ def summary(rollups, station=None, staffing=None):
         "messages_delivered": counts.get("messages_delivered", 0),
         "messages_failed": counts.get("messages_failed", 0),
         "programs": program,
-        "by_day": by_day(rollups),
+        "by_day": by_day(dailies),
     }
     for figure in ("opened", "accepted", "resolved", "closed", "cancelled"):
         figures[f"cases_{figure}"] = counts.get(f"cases_{figure}", 0)
@@ -203,14 +203,14 @@ def _next(start, interval):
 MAX_POINTS = 3660  # ten years of days: a series is for looking at, not for scraping
 
 
-def timeseries(rollups, metric, interval, date_from=None, date_to=None):
+def timeseries(dailies, metric, interval, date_from=None, date_to=None):
     """``[{"period": first day, "value": ...}]`` for every period from ``date_from`` (or
     the first day with data) to ``date_to`` (or the last; ``date_from`` itself when no
     data lies after it): empty periods included, at most MAX_POINTS of them (an event
     dated far away cannot make the series endless)."""
     buckets = {}
-    for rollup in rollups:
-        buckets.setdefault(period_start(rollup["day"], interval), []).append(rollup)
+    for daily in dailies:
+        buckets.setdefault(period_start(daily["day"], interval), []).append(daily)
     first = date_from or (min(r["day"] for group in buckets.values() for r in group)
                           if buckets else None)
     last = date_to or (max(r["day"] for group in buckets.values() for r in group)

@@ -35,9 +35,9 @@ def open_by_age(opened_ms: list, now_ms: int) -> dict:
     return tally
 
 
-def station_row(station: str, rollups: list, opened_ms: list, now_ms: int) -> dict:
-    """One station's row from the roll-ups of the period and its open cases' openings."""
-    figures = domain_figures.summary(rollups, station)
+def station_row(station: str, dailies: list, opened_ms: list, now_ms: int) -> dict:
+    """One station's row from the daily figures of the period and its open cases' openings."""
+    figures = domain_figures.summary(dailies, station)
     return {
         "station": station, "name": stations()[station]["name"],
         "requests_received": figures["requests_received"],
@@ -52,11 +52,11 @@ def station_row(station: str, rollups: list, opened_ms: list, now_ms: int) -> di
     }
 
 
-def stations_table(rollups_by_station: dict, open_cases: dict, now_ms: int,
+def stations_table(dailies_by_station: dict, open_cases: dict, now_ms: int,
                    only: str | None = None) -> list:
     """Every station's row (or ``only`` one's), in the configured order.
-    ``rollups_by_station``: {station: [roll-ups]}; ``open_cases``: {station: [opened_ms]}."""
-    return [station_row(station, rollups_by_station.get(station, []),
+    ``dailies_by_station``: {station: [daily figures]}; ``open_cases``: {station: [opened_ms]}."""
+    return [station_row(station, dailies_by_station.get(station, []),
                         open_cases.get(station, []), now_ms)
             for station in stations() if only is None or station == only]
 

@@ -3,7 +3,7 @@
 Events are kept and projected by the process's ``Projector`` (services/reporting/
 projector.py: the group commit, the passes and the lease); here are the rules a pass
 applies: the facts a batch touches are read, changed in memory by the domain rules, and
-written back whole with the daily roll-ups they change, in bulk.
+written back whole with the daily figures they change, in bulk.
 """
 import logging
 import time
@@ -14,9 +14,9 @@ from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.vocabulary import stations
 from services.reporting import (
     domain,
+    domain_daily,
     domain_events,
     domain_figures,
-    domain_rollup,
     domain_stations,
     staffing,
 )
@@ -106,19 +106,19 @@ def project(store, version, records):
     changed = [key for key in after if after[key] != before.get(key)]
     deltas = []
     for key in changed:
-        old = domain_rollup.contributions(before.get(key))
-        new = domain_rollup.contributions(after[key])
+        old = domain_daily.contributions(before.get(key))
+        new = domain_daily.contributions(after[key])
         for slot in set(old) | set(new):
             if old.get(slot) != new.get(slot):
                 deltas.append((slot, old.get(slot), new.get(slot)))
-    deltas = domain_rollup.with_district(deltas)
-    rollup_ids = {domain_rollup.rollup_id(*slot) for slot, _, _ in deltas}
-    rollups = store.load_rollups(version, rollup_ids)
+    deltas = domain_daily.with_district(deltas)
+    daily_ids = {domain_daily.daily_id(*slot) for slot, _, _ in deltas}
+    dailies = store.load_dailies(version, daily_ids)
     for (station, day), old, new in deltas:
-        rid = domain_rollup.rollup_id(station, day)
-        rollups[rid] = domain_rollup.merge(rollups.get(rid, {}), old, new, station, day)
+        rid = domain_daily.daily_id(station, day)
+        dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old, new, station, day)
     store.save(version, [after[key] for key in changed],
-               [rollups[rid] for rid in sorted(rollup_ids)])
+               [dailies[rid] for rid in sorted(daily_ids)])
     return len(changed)
 
 
@@ -127,7 +127,7 @@ def summary(store, station=None, date_from=None, date_to=None, version=None):
     now (``station.roster_published``), the project funds configuration."""
     staffing_now = {**staffing.load(), "social_workers": {
         name: staff["total"] for name, staff in store.rosters(version).items()}}
-    return domain_figures.summary(store.rollups(station, date_from, date_to, version), station,
+    return domain_figures.summary(store.dailies(station, date_from, date_to, version), station,
                                   staffing_now)
 
 
@@ -135,12 +135,12 @@ def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=No
     """Every station's row for the period (``only``: that station's), open cases as now."""
     version = store.versions()["current"]
     return domain_stations.stations_table(
-        store.rollups_by_station(date_from, date_to, version),
+        store.dailies_by_station(date_from, date_to, version),
         store.open_cases(domain_stations.OPEN_STATUSES, version), now_ms, only)
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):
-    return domain_figures.timeseries(store.rollups(station, date_from, date_to), metric,
+    return domain_figures.timeseries(store.dailies(station, date_from, date_to), metric,
                                      interval, date_from, date_to)
 
 

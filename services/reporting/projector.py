@@ -4,7 +4,7 @@ One ``Projector`` per process and store (the worker gets it from ``ProjectorProv
 built once per container). Events are first kept in the permanent event store
 (handlers running at the same time share one bulk insert), then projected in passes:
 a pass reads up to ``pass_size`` pending events, projects them with one bulk read of
-their facts and roll-ups and one bulk write (``handlers.project``), and marks them.
+their facts and daily figures and one bulk write (``handlers.project``), and marks them.
 Under load the events that arrive while a pass runs queue up and are kept and projected
 together by the next pass, so passes grow with the load (up to ``pass_size``).
 

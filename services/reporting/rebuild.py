@@ -2,7 +2,7 @@
 
 Replays every stored event into a new projection version (``facts_v<N+1>``,
 ``daily_v<N+1>``): the facts are computed in memory and written once, with the
-roll-ups derived from them. Meanwhile the service goes on projecting live events into
+daily figures derived from them. Meanwhile the service goes on projecting live events into
 the current version. Then, holding the projector lease (live projection pauses for
 that moment), the events stored since the rebuild began are applied to the new
 version too, and readers are switched to it with one write to the pointer document.
@@ -15,7 +15,7 @@ import sys
 import time
 
 from services.common import config, logs, mongo
-from services.reporting import domain, domain_rollup, handlers
+from services.reporting import domain, domain_daily, handlers
 from services.reporting.projector import Projector
 from services.reporting.store import QUARANTINED, ReportStore
 
@@ -54,7 +54,7 @@ def rebuild(store, batch=5000, progress=None, projector=None):
         replayed += len(records)
         if progress:
             progress(replayed)
-    store.write_version(new, facts.values(), domain_rollup.rollups(facts.values()))
+    store.write_version(new, facts.values(), domain_daily.dailies(facts.values()))
     projector = projector or Projector(store)
     projector.take_lease()
     try:

@@ -4,7 +4,7 @@
   domain_events). ``pending: 1`` marks events not yet projected, ``2`` events the projection rules
   failed on (quarantined, with ``projection_error``; a rebuild retries them).
 - ``facts_v<N>`` and ``daily_v<N>``: projection version N (facts per request, case,
-  message and programme item; roll-ups per station and day, and per day for the
+  message and programme item; daily figures per station and day, and per day for the
   whole district). ``projection`` in ``meta`` names the version readers use and live
   events go into (``current``) and the one a rebuild is filling (``building``);
   switching is one single-document update. ``projector-lease`` in ``meta``: who
@@ -14,7 +14,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.vocabulary import stations
-from services.reporting.domain_rollup import DISTRICT
+from services.reporting.domain_daily import DISTRICT
 
 POINTER = "projection"
 QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
@@ -24,17 +24,17 @@ SEPARATOR = "\x1f"
 
 # Samples are stored as one string per list: a year of the district is 365 documents,
 # and one string is far cheaper to store, send and read than thousands of list items.
-def _packed(rollup):
-    return {**rollup, "samples": {name: SEPARATOR.join(str(v) for v in values)
-                                  for name, values in rollup.get("samples", {}).items()}}
+def _packed(daily):
+    return {**daily, "samples": {name: SEPARATOR.join(str(v) for v in values)
+                                  for name, values in daily.get("samples", {}).items()}}
 
 
-def _unpacked(rollup):
+def _unpacked(daily):
     samples = {}
-    for name, text in (rollup.get("samples") or {}).items():
+    for name, text in (daily.get("samples") or {}).items():
         values = text.split(SEPARATOR) if text else []
         samples[name] = list(map(int, values)) if name.endswith("_ms") else values
-    return {**rollup, "samples": samples}
+    return {**daily, "samples": samples}
 
 
 class ReportStore:
@@ -176,31 +176,31 @@ class ReportStore:
             return {}
         return {f["_id"]: f for f in self.facts(version).find({"_id": {"$in": list(keys)}})}
 
-    def load_rollups(self, version, keys):
+    def load_dailies(self, version, keys):
         if not keys:
             return {}
         return {r["_id"]: _unpacked(r)
                 for r in self.daily(version).find({"_id": {"$in": list(keys)}})}
 
-    def save(self, version, facts, rollups):
-        """Write changed facts and roll-ups whole, in two bulk writes."""
+    def save(self, version, facts, dailies):
+        """Write changed facts and daily figures whole, in two bulk writes."""
         if facts:
             self.facts(version).bulk_write([ReplaceOne({"_id": f["_id"]}, f, upsert=True)
                                             for f in facts], ordered=False)
-        if rollups:
+        if dailies:
             self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True)
-                                            for r in rollups], ordered=False)
+                                            for r in dailies], ordered=False)
 
-    def write_version(self, version, facts, rollups, chunk=5000):
-        """Insert a new version's facts and roll-ups (a rebuild), in bulk."""
+    def write_version(self, version, facts, dailies, chunk=5000):
+        """Insert a new version's facts and daily figures (a rebuild), in bulk."""
         for collection, documents in ((self.facts(version), list(facts)),
-                                      (self.daily(version), [_packed(r) for r in rollups])):
+                                      (self.daily(version), [_packed(r) for r in dailies])):
             for start in range(0, len(documents), chunk):
                 collection.insert_many(documents[start:start + chunk], ordered=False)
 
-    def rollups(self, station=None, date_from=None, date_to=None, version=None):
-        """The daily roll-ups of the period (inclusive days), of one station or of the
-        district (``station`` None: the district's own roll-ups, one per day)."""
+    def dailies(self, station=None, date_from=None, date_to=None, version=None):
+        """The daily figures of the period (inclusive days), of one station or of the
+        district (``station`` None: the district's own daily figures, one per day)."""
         version = version or self.versions()["current"]
         query = {}
         if date_from or date_to:
@@ -220,8 +220,8 @@ class ReportStore:
                 for fact in self.facts(version).find({"kind": "roster"})
                 if fact.get("staff")}
 
-    def rollups_by_station(self, date_from=None, date_to=None, version=None):
-        """``{station: [daily roll-ups of the period]}`` of every station, in one query."""
+    def dailies_by_station(self, date_from=None, date_to=None, version=None):
+        """``{station: [daily figures of the period]}`` of every station, in one query."""
         version = version or self.versions()["current"]
         query = {"station": {"$in": sorted(stations())}}
         if date_from or date_to:
@@ -231,8 +231,8 @@ class ReportStore:
             if date_to:
                 query["day"]["$lte"] = date_to
         found = {}
-        for rollup in self.daily(version).find(query):
-            found.setdefault(rollup["station"], []).append(_unpacked(rollup))
+        for daily in self.daily(version).find(query):
+            found.setdefault(daily["station"], []).append(_unpacked(daily))
         return found
 
     def open_cases(self, statuses, version=None):

@@ -93,7 +93,7 @@ def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings
         envelope = events[2]
         reporting_handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
         sent = list(commands.names)
-    # keep; pending; facts; roll-ups; save (2); mark: the lease taken by the first
+    # keep; pending; facts; daily figures; save (2); mark: the lease taken by the first
     # events is still held, with the projection version read when it was taken
     assert sent.count("find events") == 1
     assert not [name for name in sent if name.endswith(" meta")], sent

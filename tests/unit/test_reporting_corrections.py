@@ -4,7 +4,7 @@ import itertools
 
 from services.common import clock
 from services.common.contracts import DONATION_RECEIVED, PROGRAM_RECORD_CORRECTED
-from services.reporting import domain, domain_rollup
+from services.reporting import domain, domain_daily
 
 PROGRAM = {"station": "daxing", "recorded_by": "dx-01", "on": "2023-05-20"}
 DONATION = {**PROGRAM, "donation_id": "don-1", "kind": "money", "amount_fen": 500_000,
@@ -27,19 +27,19 @@ def records(events):
 
 
 def counts(recs):
-    """The station's roll-up counts per day after projecting ``recs`` as the projector does."""
-    facts, rollups = {}, {}
+    """The station's daily figures counts per day after projecting ``recs`` as the projector does."""
+    facts, dailies = {}, {}
     for record in recs:
         kind, key = domain.fact_key(record)
         before = facts.get(f"{kind}:{key}")
         after = domain.apply(before or {"_id": f"{kind}:{key}"}, record)
         facts[f"{kind}:{key}"] = after
-        old, new = domain_rollup.contributions(before), domain_rollup.contributions(after)
+        old, new = domain_daily.contributions(before), domain_daily.contributions(after)
         for slot in set(old) | set(new):
-            rid = domain_rollup.rollup_id(*slot)
-            rollups[rid] = domain_rollup.merge(rollups.get(rid, {}), old.get(slot),
+            rid = domain_daily.daily_id(*slot)
+            dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old.get(slot),
                                                new.get(slot), *slot)
-    return {r["day"]: r["counts"] for r in rollups.values() if r["station"] == "daxing"
+    return {r["day"]: r["counts"] for r in dailies.values() if r["station"] == "daxing"
             and r["counts"]}
 
 

@@ -1,4 +1,4 @@
-"""Reporting rules: facts from events, roll-ups from facts, figures from roll-ups (pure)."""
+"""Reporting rules: facts from events, daily figures from facts, figures from daily figures (pure)."""
 import itertools
 
 from services.common import clock
@@ -12,7 +12,7 @@ from services.common.contracts import (
     STATION_ROSTER_PUBLISHED,
 )
 from services.common.vocabulary import CASE_STATUSES
-from services.reporting import domain, domain_figures, domain_rollup
+from services.reporting import domain, domain_daily, domain_figures
 
 REF = {"case_id": "c-1", "request_id": "r-1", "station": "daxing"}
 EVENTS = [
@@ -43,22 +43,22 @@ def records(events):
 
 
 def project(recs):
-    """A fake store: facts and roll-ups as dicts, changed as the real projector does."""
-    facts, rollups = {}, {}
+    """A fake store: facts and daily figures as dicts, changed as the real projector does."""
+    facts, dailies = {}, {}
     for record in recs:
         kind, key = domain.fact_key(record)
         before = facts.get(f"{kind}:{key}")
         after = domain.apply(before or {"_id": f"{kind}:{key}"}, record)
         facts[f"{kind}:{key}"] = after
-        old, new = domain_rollup.contributions(before), domain_rollup.contributions(after)
+        old, new = domain_daily.contributions(before), domain_daily.contributions(after)
         for slot in set(old) | set(new):
-            rid = domain_rollup.rollup_id(*slot)
-            rollups[rid] = domain_rollup.merge(rollups.get(rid, {}), old.get(slot), new.get(slot),
+            rid = domain_daily.daily_id(*slot)
+            dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old.get(slot), new.get(slot),
                                                *slot)
-    return facts, rollups
+    return facts, dailies
 
 
-def test_facts_and_rollups_are_the_same_in_any_order_and_with_duplicates():
+def test_facts_and_daily_figures_are_the_same_in_any_order_and_with_duplicates():
     expected = project(records(EVENTS))
     for order in itertools.permutations(records(EVENTS)):
         assert project(list(order) + list(order[:2])) == expected
@@ -75,8 +75,8 @@ def test_facts_hold_no_personal_data():
 
 
 def test_summary_of_the_story():
-    _, rollups = project(records(EVENTS))
-    figures = domain_figures.summary(rollups.values())
+    _, dailies = project(records(EVENTS))
+    figures = domain_figures.summary(dailies.values())
     assert figures["requests_received"] == 1 and figures["requests_by_channel"]["phone"] == 1
     assert figures["cases_opened"] == figures["cases_resolved"] == 1
     assert figures["cases_by_priority"] == {"urgent": 1, "normal": 0, "low": 0}
@@ -99,8 +99,8 @@ def test_summary_of_the_story():
 def test_the_case_counts_under_its_status_now_on_the_day_it_was_opened():
     for events, status in ((EVENTS[1:2], "received"), (EVENTS[1:3], "assigned"),
                            (EVENTS[1:4], "accepted"), (EVENTS[4:5] + EVENTS[1:3], "resolved")):
-        _, rollups = project(records(events))
-        figures = domain_figures.summary(rollups.values())
+        _, dailies = project(records(events))
+        figures = domain_figures.summary(dailies.values())
         assert figures["cases_by_status"] == {**dict.fromkeys(CASE_STATUSES, 0), status: 1}
 
 
@@ -116,8 +116,8 @@ def test_a_late_opened_event_moves_the_acceptance_to_its_priority():
 def test_local_day_is_the_district_day():
     late = records([(REQUEST_RECEIVED.type, None, {**EVENTS[0][2],
                                                    "received_at": "2023-05-28T23:30:00+00:00"})])
-    _, rollups = project(late)
-    assert list(rollups) == ["daxing|2023-05-29"]
+    _, dailies = project(late)
+    assert list(dailies) == ["daxing|2023-05-29"]
 
 
 def test_percentile_nearest_rank():
@@ -129,10 +129,10 @@ def test_percentile_nearest_rank():
 
 
 def test_by_day_counts_each_figure_on_its_own_day():
-    rollups = [{"day": "2023-05-29", "counts": {"requests_received": 1, "cases_opened": 1}},
+    dailies = [{"day": "2023-05-29", "counts": {"requests_received": 1, "cases_opened": 1}},
                {"day": "2023-05-30", "counts": {"requests_received": 1}},
                {"day": "2023-05-31", "counts": {"cases_resolved": 1}}]
-    days = domain_figures.by_day(rollups)
+    days = domain_figures.by_day(dailies)
     assert [(d["day"], d["requests_received"], d["cases_opened"], d["cases_resolved"])
             for d in days] == [("2023-05-29", 1, 1, 0), ("2023-05-30", 1, 0, 0),
                                ("2023-05-31", 0, 0, 1)]
@@ -153,7 +153,7 @@ def test_a_station_roster_is_the_latest_published_and_adds_no_daily_figures():
             assert domain.fact_key(record) == ("roster", "luji")
             fact = domain.apply(fact, record)
         assert fact["staff"] == {"total": 3, "workers": 2, "station_heads": 1}
-        assert domain_rollup.contributions(fact) == {}
+        assert domain_daily.contributions(fact) == {}
 
 
 def test_the_social_workers_figure_is_everyone_on_the_rosters_and_says_so():

@@ -45,15 +45,15 @@ def test_the_timeline_puts_causes_first_then_streams_in_sequence_then_time():
 
 
 def test_timeseries_fills_empty_periods_and_buckets_by_week_and_month():
-    rollups = [{"day": "2023-05-29", "counts": {"cases_opened": 2}},
+    dailies = [{"day": "2023-05-29", "counts": {"cases_opened": 2}},
                {"day": "2023-06-01", "counts": {"cases_opened": 1}},
                {"day": "2023-06-06", "counts": {"cases_opened": 4}}]
-    days = domain_figures.timeseries(rollups, "cases_opened", "day", "2023-05-28", "2023-05-30")
+    days = domain_figures.timeseries(dailies, "cases_opened", "day", "2023-05-28", "2023-05-30")
     assert days == [{"period": "2023-05-28", "value": 0}, {"period": "2023-05-29", "value": 2},
                     {"period": "2023-05-30", "value": 0}]
-    weeks = domain_figures.timeseries(rollups, "cases_opened", "week")
+    weeks = domain_figures.timeseries(dailies, "cases_opened", "week")
     assert weeks == [{"period": "2023-05-29", "value": 3}, {"period": "2023-06-05", "value": 4}]
-    months = domain_figures.timeseries(rollups, "cases_opened", "month")
+    months = domain_figures.timeseries(dailies, "cases_opened", "month")
     assert months == [{"period": "2023-05-01", "value": 2}, {"period": "2023-06-01", "value": 5}]
     median = domain_figures.timeseries([{"day": "2023-05-29", "samples": {"accept_ms": [60000]}}],
                                        "time_to_accept_median", "day")
@@ -67,17 +67,17 @@ def test_csv_is_utf8_with_a_header():
 
 
 def test_the_table_has_the_districts_figures():
-    rollups = [{"day": "2023-05-29", "station": "daxing",
+    dailies = [{"day": "2023-05-29", "station": "daxing",
                 "counts": {"volunteer_teams_formed": 4, "social_organisations_cultivated": 2,
                            "cases_opened": 17, "donations_fen": 1999900},
                 "samples": {"households": [f"h{n}" for n in range(14)] + ["h1"]}}]
     staffing = {"social_workers": {"daxing": 6, "xiaxiang": 6}, "project_funds_fen": 270000000}
     district = {r["figure"]: r["value"] for r in
-                domain_figures.summary(rollups, None, staffing)["table"]}
+                domain_figures.summary(dailies, None, staffing)["table"]}
     assert district == {"volunteer_teams_formed": 4, "social_organisations_cultivated": 2,
                         "professional_cases": 17, "donations_yuan": 19999.0,
                         "households_aided": 14, "social_workers": 12, "stations": 10,
                         "project_funds_yuan": 2700000.0}
     station = {r["figure"]: r["value"] for r in
-               domain_figures.summary(rollups, "daxing", staffing)["table"]}
+               domain_figures.summary(dailies, "daxing", staffing)["table"]}
     assert station["social_workers"] == 6 and "stations" not in station

@@ -1,24 +1,24 @@
-"""Roll-ups per station and day, derived from the facts (pure).
+"""Daily figures per station and day, derived from the facts (pure).
 
-``contributions(fact)`` says what a fact adds to the roll-up of each (station, day):
+``contributions(fact)`` says what a fact adds to the daily figures of each (station, day):
 counts, and *samples* (durations, pseudonymous refs) for the figures that cannot be
 summed (medians, distinct residents). When a fact changes, its old contributions are
 taken out and its new ones put in; a fact that an event leaves unchanged (a repeat)
-changes nothing. So every roll-up always equals what its facts say.
+changes nothing. So every daily figures always equals what its facts say.
 """
 from datetime import datetime, timezone
 
 from services.common import clock
 
 NO_STATION = "_"  # messages not about a station: in the district's figures only
-DISTRICT = "*"  # the whole district's roll-up of a day: the sum of its stations' ones
+DISTRICT = "*"  # the whole district's daily figures of a day: the sum of its stations' ones
 
 
 def day_of(ms):
     return clock.local_day(datetime.fromtimestamp(ms / 1000, timezone.utc))
 
 
-def rollup_id(station, day):
+def daily_id(station, day):
     return f"{station or NO_STATION}|{day}"
 
 
@@ -106,7 +106,7 @@ def contributions(fact):
         add(fact["on"], "donations_fen", None, fact.get("amount_fen") or 0)
         add(fact["on"], "goods_quantity", None, fact.get("quantity") or 0)
     elif kind == "roster":
-        pass  # a roster is a state, not something that happened on a day: no roll-up
+        pass  # a roster is a state, not something that happened on a day: no daily figures
     elif kind:
         _program(fact, add)
     return out
@@ -117,11 +117,11 @@ def with_district(deltas):
     return list(deltas) + [((DISTRICT, day), old, new) for (_, day), old, new in deltas]
 
 
-def merge(rollup, old, new, station, day):
-    """The roll-up document of (station, day) after a fact went from ``old`` to ``new``
+def merge(daily, old, new, station, day):
+    """The daily figures document of (station, day) after a fact went from ``old`` to ``new``
     contributions (each ``{"counts", "samples"}`` or None)."""
-    counts = dict(rollup.get("counts") or {})
-    samples = {name: list(values) for name, values in (rollup.get("samples") or {}).items()}
+    counts = dict(daily.get("counts") or {})
+    samples = {name: list(values) for name, values in (daily.get("samples") or {}).items()}
     for part, sign in ((old, -1), (new, 1)):
         if not part:
             continue
@@ -134,13 +134,13 @@ def merge(rollup, old, new, station, day):
                     kept.append(value)
                 elif value in kept:
                     kept.remove(value)
-    return {"_id": rollup_id(station, day), "station": station or NO_STATION, "day": day,
+    return {"_id": daily_id(station, day), "station": station or NO_STATION, "day": day,
             "counts": {k: v for k, v in sorted(counts.items()) if v},
             "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v}}
 
 
-def rollups(facts):
-    """The roll-up documents of a set of facts, built at once (a rebuild)."""
+def dailies(facts):
+    """The daily figures documents of a set of facts, built at once (a rebuild)."""
     slots = {}
     for fact in facts:
         for (station, day), part in contributions(fact).items():
