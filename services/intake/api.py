@@ -41,7 +41,7 @@ def post_request(call):
         raise ApiError(403, "forbidden", "staff record requests for their own station only")
     context = call.context
     try:
-        document, replayed = handlers.submit_request(
+        document, replayed = handlers.receive_request(
             context.store, context.relay, context.broker, body, call.principal.id, key,
             context.pseudonym_key, context.idempotency_ttl_s)
     except domain.IdempotencyConflict as exc:

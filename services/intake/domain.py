@@ -101,7 +101,7 @@ def receive(request_id, body, caller, body_fingerprint, idempotency_key, pseudon
         "resident": resident, "resident_ref": ref, "need": body["need"],
         "received_at": received_at, "repeat_of": repeat_of, "source": source,
     }
-    record = {
+    request = {
         "_id": request_id, "status": "received", "case_id": None, "case_seq": 0,
         "channel": body["channel"], "station": body["station"], "need_type": body["need"]["type"],
         "resident": masked_resident(resident), "resident_ref": ref,
@@ -111,7 +111,7 @@ def receive(request_id, body, caller, body_fingerprint, idempotency_key, pseudon
         "idempotency_key": idempotency_key, "fingerprint": body_fingerprint,
         "repeat_of": repeat_of, "source": source,
     }
-    return record, (REQUEST_RECEIVED, event_data)
+    return request, (REQUEST_RECEIVED, event_data)
 
 
 def request_status(case_status):

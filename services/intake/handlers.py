@@ -1,4 +1,4 @@
-"""The intake service layer: record a request and publish it; take events from other
+"""The intake service layer: receive a request (write it, publish it); receive events from other
 government systems; follow a request's case."""
 import logging
 import uuid
@@ -20,7 +20,7 @@ class Recorded:
     replayed: bool
 
 
-def submit_request(store, relay, broker, body, caller, idempotency_key, pseudonym_key,
+def receive_request(store, relay, broker, body, caller, idempotency_key, pseudonym_key,
                    idempotency_ttl_s=86400):
     """Record a validated request and publish ``request.received``.
 
@@ -38,7 +38,7 @@ def submit_request(store, relay, broker, body, caller, idempotency_key, pseudony
             return existing, True
     if not broker.reachable():
         raise BrokerUnavailable("broker unreachable; request not recorded")
-    document = record_request(store, relay, broker, request_id, body, caller, pseudonym_key,
+    document = write_request(store, relay, broker, request_id, body, caller, pseudonym_key,
                               body_fingerprint, idempotency_key)
     if document is None:  # a concurrent twin with the same key inserted it first
         existing = store.get(request_id)
@@ -78,23 +78,23 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
     raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
 
 
-def record_request(store, relay, broker, request_id, body, caller, pseudonym_key,
-                   body_fingerprint, idempotency_key=None, source=None):
+def write_request(store, relay, broker, request_id, body, caller, pseudonym_key,
+                  body_fingerprint, idempotency_key=None, source=None):
     """Insert the request with its event (a repeat if an earlier one of the same resident
     for the same need is open) and publish it; None if ``request_id`` exists already."""
     now = clock.now()
     ref = domain.resident_ref(pseudonym_key, body["resident"])
     repeat_of = store.first_open_request(ref, body["need"]["type"], request_id,
                                          clock.to_ms(now))
-    record, (contract, data) = domain.receive(
+    request, (contract, data) = domain.receive(
         request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
         repeat_of=repeat_of, source=source)
     envelope = new_event(contract, data, subject=request_id, correlation_id=request_id,
                          sequence=1, time=now)
-    document = store.add(record, [envelope])
+    document = store.add(request, [envelope])
     if document is None:
         return None
-    log.info("request %s recorded (%s, %s, %s%s)", request_id, data["channel"], data["station"],
+    log.info("request %s received (%s, %s, %s%s)", request_id, data["channel"], data["station"],
              data["need"]["type"], f", repeat of {repeat_of}" if repeat_of else "")
     if not relay.publish_now("requests", document) and broker is not None:
         broker.failed()
@@ -142,11 +142,11 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
                 outcomes[index] = exc
             continue
         if inbound_type.becomes == "registry_update":
-            record, (contract, event_data) = inbound.registry_update(
+            update, (contract, event_data) = inbound.registry_update(
                 record_id, system, inbound_type, envelope, data, pseudonym_key, now)
             event = new_event(contract, event_data, subject=event_data["resident_ref"],
                               correlation_id=record_id, sequence=1, time=now)
-            changes.append((index, record, [event]))
+            changes.append((index, update, [event]))
             continue
         existing = store.get(record_id)  # a repeat must not touch the need's claim
         if existing:
@@ -154,17 +154,17 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
             continue
         source = inbound.source_of(system, inbound_type, envelope)
         request = inbound.request_body(inbound_type, envelope, data, now)
-        document = record_request(store, relay, None, record_id, request,
+        document = write_request(store, relay, None, record_id, request,
                                   f"system:{system.id}", pseudonym_key,
                                   domain.fingerprint(envelope["data"]), source=source)
         outcomes[index] = (Recorded(document, False) if document is not None
                            else Recorded(store.get(record_id), True))
     documents = store.add_registry_updates([(r, e) for _, r, e in changes])
-    for (index, record, _), document in zip(changes, documents, strict=True):
+    for (index, update, _), document in zip(changes, documents, strict=True):
         if document is None:
-            outcomes[index] = Recorded(store.registry_update(record["_id"]), True)
+            outcomes[index] = Recorded(store.registry_update(update["_id"]), True)
             continue
-        log.info("registry update %s recorded (%s from %s)", record["_id"], record["change"],
+        log.info("registry update %s recorded (%s from %s)", update["_id"], update["change"],
                  system.id)
         outcomes[index] = Recorded(document, False)
     relay.publish_now_many("registry_updates", [d for d in documents if d is not None])

@@ -155,11 +155,11 @@ def registry_update(record_id, system, inbound_type, envelope, data, pseudonym_k
     updated_at = event_time(envelope, now)
     event_data = {"change": data["change"], "resident_ref": ref, "person": person,
                   "source": source, "updated_at": updated_at}
-    record = {
+    update = {
         "_id": record_id, "change": data["change"], "resident_ref": ref, "source": source,
         "person": {"id_number": mask_id_number(person["id_number"]),
                    "name": mask_name(person.get("name")), "phone": mask_phone(person.get("phone")),
                    "station": person.get("station"), "categories": person.get("categories", [])},
         "updated_at": updated_at, "recorded_at": clock.iso(now),
     }
-    return record, (RESIDENT_REGISTRY_UPDATED, event_data)
+    return update, (RESIDENT_REGISTRY_UPDATED, event_data)

@@ -62,7 +62,7 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
 
         def submit():
             commands.names.clear()
-            answer = intake_handlers.submit_request(
+            answer = intake_handlers.receive_request(
                 store, RecordingRelay(), Reachable(), body, "op-1", "key-1",
                 settings.pseudonym_key)
             return answer, Counter(name.split()[0] for name in commands.names), Counter(
@@ -139,7 +139,7 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
         def submit(number):
             body = story_request(resident={"name": "邹书兰", "phone": f"1380000{number:04d}"})
             start.wait()
-            answers.append(intake_handlers.submit_request(
+            answers.append(intake_handlers.receive_request(
                 store, relay, BrokerProbe(settings.amqp_uri), body, "op-1", f"key-{number}",
                 settings.pseudonym_key))
 
