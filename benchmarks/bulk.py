@@ -30,7 +30,7 @@ def id_number(number: int) -> str:
     day, sequence = divmod(number, 1000)
     birth = time.strftime("%Y%m%d", time.gmtime(-631152000 + day * 86400))  # from 1950
     body = f"110105{birth}{sequence:03d}"
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS)) % 11]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
 
 
 def update(run: str, number: int) -> dict:

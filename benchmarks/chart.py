@@ -34,7 +34,8 @@ def svg(results):
              f"{base['broker']['round_trip_per_s']:g}/s", "#7f7f7f"),
             ("store: upserts one at a time", base["store"]["upsert_single_per_s"],
              f"{base['store']['upsert_single_per_s']:g}/s", "#7f7f7f"),
-            (f"store: bulk_write upserts ({base['store']['batch']})", base["store"]["upsert_bulk_per_s"],
+            (f"store: bulk_write upserts ({base['store']['batch']})",
+             base["store"]["upsert_bulk_per_s"],
              f"{base['store']['upsert_bulk_per_s']:g}/s", "#bdbdbd")]
     for p in results["phases"]:
         rows.append((f"system {p['name']}", p["end_to_end_per_s"],
@@ -48,7 +49,8 @@ def svg(results):
             lat = p["latency_ms"].get(stage)
             if lat:
                 latency_rows.append((f"{p['name']}: POST → {stage} p99", lat["p99"],
-                                     f"p50 {lat['p50']:g} / p95 {lat['p95']:g} / p99 {lat['p99']:g} ms",
+                                     f"p50 {lat['p50']:g} / p95 {lat['p95']:g} "
+                                     f"/ p99 {lat['p99']:g} ms",
                                      colours[stage]))
     more, y = _bars("Latency from the POST (log scale, ms)", latency_rows, y + 10)
     parts += more

@@ -22,10 +22,14 @@ def report(results):
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["phases"]:
         lat = p["latency_ms"]
-        fmt = lambda s: "/".join(str(lat[s][k]) for k in ("p50", "p95", "p99")) if lat[s] else "-"  # noqa: E731
+
+        def fmt(s, lat=lat):
+            return "/".join(str(lat[s][k]) for k in ("p50", "p95", "p99")) if lat[s] else "-"
+
         post = f"{lat['post']['p50']}/{lat['post']['p99']}" if lat["post"] else "-"
         costs = p.get("per_request") or {}
-        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} | {p['end_to_end_per_s']} "
+        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} "
+                     f"| {p['end_to_end_per_s']} "
                      f"| {p['ratio_to_broker']:.1%} | {p['ratio_to_broker_batches']:.1%} "
                      f"| {p['ratio_to_store_bulk_write']:.1%} | {costs.get('store_commands')} "
                      f"| {costs.get('deliveries')} | {post} | {fmt('assigned')} | {fmt('sms')} "

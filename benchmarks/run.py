@@ -2,9 +2,10 @@
 
 Starts the whole system on its own free ports, store files and RabbitMQ virtual host;
 measures the raw broker and store baselines (one by one and in batches); then drives
-requests at the maximum rate (closed loop) and at a fixed rate (open loop), and with 2 and 3 instances of the
-casework, notifications and reporting workers; traces every request by its id from
-the POST to its case assigned, its worker SMS recorded and its projection updated;
+requests at the maximum rate (closed loop) and at a fixed rate (open loop), and with 2
+and 3 instances of the casework, notifications and reporting workers; traces every
+request by its id from the POST to its case assigned, its worker SMS recorded and its
+projection updated;
 checks that every effect happened exactly once; counts store commands and broker
 deliveries per request (benchmarks/counting.py); times the bulk phase (benchmarks/bulk.py:
 10,000 registry updates on each transport until applied); writes the results
@@ -113,7 +114,8 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
     buckets = Counter(int((t - result.started) // 10) for t in ends)
     timeline = [buckets.get(i, 0) / 10 for i in range(max(buckets) + 1)] if buckets else []
     summary = {
-        "name": name, "completed_per_s_by_10s": timeline, "instances": instances, "requests": len(ids),
+        "name": name, "completed_per_s_by_10s": timeline, "instances": instances,
+        "requests": len(ids),
         "failures": result.failures, "completed": done,
         "untraced": len(ids) - done,  # not seen projected (e.g. the tap was cut off)
         "post_rate": round(len(ids) / post_s, 1), "load_lag_s": round(result.lag_s, 2),
@@ -220,7 +222,8 @@ def main():
                 best = results["phases"][-1]["end_to_end_per_s"]
                 rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
                 results["phases"].append(phase(f"fixed {rate:g}/s x{count}", system, tracer,
-                                               lambda: load.fixed_rate(rate, phase_s), count,
+                                               lambda rate=rate: load.fixed_rate(rate, phase_s),
+                                               count,
                                                snapshot))
         all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
         results["exactly_once"] = exactly_once(system, client, all_ids)
@@ -265,7 +268,8 @@ def wait_consumers(rabbit, vhost, count):
     def ready():
         queues = rabbit.call("GET", f"queues/{quote(vhost, safe='')}")
         scaled = [q for q in queues if q["name"].startswith("evt-")
-                  and any(f"--{s}." in q["name"] for s in ("casework", "notifications", "reporting"))]
+                  and any(f"--{s}." in q["name"]
+                          for s in ("casework", "notifications", "reporting"))]
         return scaled and all(q.get("consumers", 0) >= count for q in scaled)
     wait_until(ready, 90, interval=1, message=f"{count} consumers per queue")
 

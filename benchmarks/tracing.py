@@ -141,7 +141,7 @@ class Tracer:
                 traces.setdefault(request_id, {})["assigned"] = t
                 if case_id in self.sms:
                     traces[request_id]["sms"] = self.sms[case_id]
-            for message_id, (t, request_id, case_id) in self.sent.items():
+            for message_id, (t, request_id, _case_id) in self.sent.items():
                 trace = traces.setdefault(request_id, {})
                 trace.setdefault("sent", t)
                 if message_id in self.projected:

@@ -162,7 +162,8 @@ def render_events_md():
         queues = "<br>".join(_code(queue_name(contract, s, m)) for s, m in pairs) or "—"
         out.append(f"| [{_code(contract.type)}](#{_anchor(contract.type)}) | {contract.producer}"
                    f" | {consumers} | {_cell(contract.description)} | "
-                   f"{_code(exchange_name(contract))} | {_code(routing_key(contract))} | {queues} |")
+                   f"{_code(exchange_name(contract))} | {_code(routing_key(contract))} "
+                   f"| {queues} |")
     out += [
         "",
         "## The envelope",

@@ -12,7 +12,8 @@ EVENT_IDS = {
     "shegong.case.resolved.v1": "f15b6d48-be7c-409d-c256-4d3e2f1a0b9c",
     "shegong.message.sent.v1": "0a2c7e59-cf8d-41ae-d367-5e4f3a2b1c0d",
 }
-EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_type)) for contract_type in (
+EVENT_IDS.update({contract_type: str(uuid.uuid5(uuid.NAMESPACE_URL, contract_type))
+                  for contract_type in (
     "shegong.resident.registry_updated.v1", "shegong.case.request_linked.v1",
     "shegong.case.escalated.v1", "shegong.case.sla_breached.v1", "shegong.case.referred.v1",
     "shegong.case.referral_answered.v1", "shegong.case.closed.v1", "shegong.case.reopened.v1",

@@ -138,7 +138,8 @@ class History:
         if self.random.random() < 0.15:
             breach = t + timedelta(minutes=30)
             step(CASE_SLA_BREACHED, "assigned", {"kind": "acceptance", "priority": priority,
-                                                 "due_at": _iso(breach), "breached_at": _iso(breach)},
+                                                 "due_at": _iso(breach),
+                                                 "breached_at": _iso(breach)},
                  breach)
             step(CASE_ESCALATED, "assigned", {"reason": "sla_breach", "priority": priority,
                                               "station_head": staff, "escalated_at": _iso(breach)},
@@ -204,7 +205,8 @@ class History:
         subject = f"{station}-program-{n}"
         if choice == 0:
             self.programs.append(("team", station, day.isoformat(), f"team-{n}"))
-            self.emit(VOLUNTEER_TEAM_FORMED, {**common, "team_id": f"team-{n}", "name": "志愿服务队"},
+            self.emit(VOLUNTEER_TEAM_FORMED,
+                      {**common, "team_id": f"team-{n}", "name": "志愿服务队"},
                       subject=subject, correlation_id=subject, at=at)
             for member in range(self.random.randrange(1, 4)):
                 self.programs.append(("volunteer", station, day.isoformat(), f"team-{n}/v{member}"))

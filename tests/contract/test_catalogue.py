@@ -119,7 +119,8 @@ def test_the_producer_code_references_the_contract(contract):
     pattern = re.compile(rf"\b{re.escape(name)}\b")
     modules = sorted((ROOT / "services" / contract.producer).rglob("*.py"))
     assert modules, f"no modules under services/{contract.producer}/"
-    referencing = [path.name for path in modules if pattern.search(path.read_text(encoding="utf-8"))]
+    referencing = [path.name for path in modules
+                   if pattern.search(path.read_text(encoding="utf-8"))]
     assert referencing, f"nothing under services/{contract.producer}/ mentions {name}"
 
 

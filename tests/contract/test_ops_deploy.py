@@ -91,20 +91,24 @@ def workload_problems(objects, service, role):
             not in container.get("env", []):
         found.append(f"{name}: SHEGONG_METRICS_PORT must be {port}")
     resources = container.get("resources", {})
-    if not all(resources.get(k, {}).get(r) for k in ("requests", "limits") for r in ("cpu", "memory")):
+    if not all(resources.get(k, {}).get(r)
+               for k in ("requests", "limits") for r in ("cpu", "memory")):
         found.append(f"{name}: needs cpu and memory requests and limits")
     refs = {ref.get("configMapRef", ref.get("secretRef", {})).get("name")
             for ref in container.get("envFrom", [])}
-    if refs != {"shegong-config", "shegong-secrets"} or \
-            ("ConfigMap", "shegong-config") not in objects or ("Secret", "shegong-secrets") not in objects:
+    if (refs != {"shegong-config", "shegong-secrets"}
+            or ("ConfigMap", "shegong-config") not in objects
+            or ("Secret", "shegong-secrets") not in objects):
         found.append(f"{name}: must take its environment from shegong-config and shegong-secrets")
     if pod["spec"].get("securityContext", {}).get("runAsNonRoot") is not True:
         found.append(f"{name}: must run as non-root")
     service_obj = objects.get(("Service", name))
-    if service_obj is None or service_obj["spec"]["selector"].items() - pod["metadata"]["labels"].items():
+    if (service_obj is None
+            or service_obj["spec"]["selector"].items() - pod["metadata"]["labels"].items()):
         found.append(f"{name}: needs a Service selecting its pods")
     pdb = objects.get(("PodDisruptionBudget", name))
-    if pdb is None or pdb["spec"]["selector"]["matchLabels"] != deployment["spec"]["selector"]["matchLabels"]:
+    if (pdb is None or pdb["spec"]["selector"]["matchLabels"]
+            != deployment["spec"]["selector"]["matchLabels"]):
         found.append(f"{name}: needs a PodDisruptionBudget on its pods")
     if role == "api":
         hpa = objects.get(("HorizontalPodAutoscaler", name))

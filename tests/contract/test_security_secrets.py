@@ -26,8 +26,8 @@ SHAPES = {
 }
 ASSIGNED = re.compile(r"(?i)(secret|token|passw(or)?d|api_?key|access_?key|private_?key)\w*"
                       r"[\"']?\s*[:=]\s*[\"']([^\"'\s$]{16,})[\"']")
-PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|replace-me|"
-                          r"secret|local|sample|<[A-Za-z_-]+>")
+PLAINLY_FAKE = re.compile(r"(?i)test|fake|dev|example|not-the|dummy|placeholder|changeme|"
+                          r"replace-me|secret|local|sample|<[A-Za-z_-]+>")
 
 
 def tracked_files():

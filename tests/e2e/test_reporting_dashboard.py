@@ -113,7 +113,8 @@ def test_the_dashboard_shows_the_figures_and_draws_the_charts(reporting, browser
     assert figure(browser, "stations") == "10 个"
 
     # the chart of cases per day by status is drawn from the figures
-    opened = browser.find_element(By.CSS_SELECTOR, '#chart-cases polyline[data-series="cases_opened"]')
+    opened = browser.find_element(By.CSS_SELECTOR,
+                                  '#chart-cases polyline[data-series="cases_opened"]')
     values = [int(v) for v in opened.get_attribute("data-values").strip("[]").split(",")]
     assert values == [day["cases_opened"] for day in expected["by_day"]]
     assert len(opened.get_attribute("points").split()) == len(expected["by_day"])

@@ -173,12 +173,14 @@ def test_the_medicine_request_story(system):
         assert event["correlationid"] == request_id
         if event["causationid"] in position:
             assert position[event["causationid"]] < n, steps
-    assert position[events[steps.index("message.sent")]["causationid"]] == steps.index("case.assigned")
+    sent_cause = events[steps.index("message.sent")]["causationid"]
+    assert position[sent_cause] == steps.index("case.assigned")
     assert "13812345678" not in json.dumps(events) and "邹书兰" not in json.dumps(events)
 
     # her request's status page follows the case
-    status = wait_until(lambda: (s := requests.get(system.url("intake", f"/v1/requests/{request_id}"),
-                                                   headers=admin, timeout=5).json())["status"]
+    status_url = system.url("intake", f"/v1/requests/{request_id}")
+    status = wait_until(lambda: (s := requests.get(status_url, headers=admin,
+                                                   timeout=5).json())["status"]
                         == "resolved" and s, 10, message="the request to show resolved")
     assert conforms("intake", "RequestOut", status)["case_id"] == case["case_id"]
 

@@ -31,7 +31,8 @@ def stations(settings, database, topology):
             ("xiaxiang", "郑秀英", "13612345678"))):
         request = {"request_id": f"r-{number}", "channel": "phone", "station": station,
                    "resident": {"name": name, "phone": phone, "categories": ["elderly"]},
-                   "resident_ref": f"p_{number}", "need": {"type": "home_visit", "description": "探访"},
+                   "resident_ref": f"p_{number}",
+                   "need": {"type": "home_visit", "description": "探访"},
                    "received_at": "2026-11-30T08:00:00+08:00"}
         roster = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
                   for w in store.roster(station)]

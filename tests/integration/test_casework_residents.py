@@ -12,7 +12,7 @@ from tests.support import seeded_case_store
 
 
 def id_number(first17):
-    total = sum(int(d) * w for d, w in zip(first17, ID_CARD_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, ID_CARD_WEIGHTS, strict=True))
     return first17 + ID_CARD_CHECK[total % 11]
 
 

@@ -71,7 +71,8 @@ def in_threads(count, target):
 def test_two_accepts_at_once_exactly_one_succeeds(store):
     case = open_case(store)
     outcomes = in_threads(2, lambda n: handlers.run_command(
-        store, RecordingRelay(), case.case_id, lambda c: domain.accept(c, owner(case), clock.now())))
+        store, RecordingRelay(), case.case_id,
+        lambda c: domain.accept(c, owner(case), clock.now())))
     assert sorted(code for code, _ in outcomes) == ["illegal_transition", "ok"], outcomes
     stored, document = store.get(case.case_id)
     assert stored.status == "accepted" and stored.version == 2

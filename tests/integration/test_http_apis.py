@@ -49,7 +49,8 @@ def test_a_request_is_recorded_published_and_readable(intake, settings, tokens, 
     assert status.status_code == 200
     assert status.json["status"] == "received" and status.json["case_id"] is None
     assert status.json["resident"] == {"name": "邹**", "phone": "138****5678"}
-    assert intake.get(answer.json["status_url"], headers=bearer(tokens["xiaxiang"])).status_code == 403
+    other_station = bearer(tokens["xiaxiang"])
+    assert intake.get(answer.json["status_url"], headers=other_station).status_code == 403
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"},
@@ -163,7 +164,8 @@ def test_broker_down_answers_503_and_records_nothing(settings, database, tokens)
 def test_correlation_ids_are_echoed_when_sane_and_replaced_when_not(intake):
     assert intake.get("/healthz", headers={"X-Correlation-Id": "call-0800.1"}).headers[
         "X-Correlation-Id"] == "call-0800.1"
-    replaced = intake.get("/healthz", headers={"X-Correlation-Id": "x forged {\"level\": \"ERROR\"}"})
+    replaced = intake.get("/healthz",
+                          headers={"X-Correlation-Id": "x forged {\"level\": \"ERROR\"}"})
     assert replaced.headers["X-Correlation-Id"] != "x forged {\"level\": \"ERROR\"}"
     assert len(replaced.headers["X-Correlation-Id"]) == 36
 

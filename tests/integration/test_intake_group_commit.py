@@ -135,7 +135,7 @@ def test_a_failed_batch_fails_only_its_own_requests_and_records_nothing_of_them(
     assert all(a.status_code in (202, 503) for _, a in answers)
     # what was answered 202 is stored; what was answered 503 is not
     assert stored.requests.count_documents({}) == sum(a.status_code == 202 for _, a in answers)
-    for phone, answer in answers:
+    for _phone, answer in answers:
         if answer.status_code == 202:
             assert stored.requests.find_one({"_id": answer.json["request_id"]}) is not None
     assert stored.requests.count_documents({"resident.phone": "138****0666"}) == 0

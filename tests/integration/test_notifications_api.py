@@ -68,8 +68,8 @@ class System:
             "resident": {"name": "邹**", "phone": "138****5678"},
             "assigned_at": "2023-05-29T08:00:01+08:00"}, subject=case_id, correlation_id="r-1",
             sequence=2)
-        handlers.notify(self.store, RecordingRelay(), self.providers[provider], self.settings, event,
-                        event["data"])
+        handlers.notify(self.store, RecordingRelay(), self.providers[provider], self.settings,
+                        event, event["data"])
         [message] = self.store.find({"case_id": case_id})
         return message
 

@@ -14,7 +14,8 @@ def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):
     delivered = {"provider": "aliyun", "provider_message_id": biz_id,
                  "message_id": message["_id"], "status": "delivered", "reason": None,
                  "at": "2023-05-29 10:00:05"}
-    late_failure = {**delivered, "status": "failed", "reason": "MK:0001", "at": "2023-05-29 10:00:01"}
+    late_failure = {**delivered, "status": "failed", "reason": "MK:0001",
+                    "at": "2023-05-29 10:00:01"}
     assert handlers_receipts.apply_receipt(world.store, world.relay, delivered)
     assert handlers_receipts.apply_receipt(world.store, world.relay, delivered)      # repeated
     assert handlers_receipts.apply_receipt(world.store, world.relay, late_failure)   # late, older
@@ -22,7 +23,8 @@ def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):
     assert message["status"] == "delivered" and message["phone"] is None
     receipts = [h for h in message["history"] if h["kind"] == "receipt"]
     assert [r["status"] for r in receipts] == ["delivered", "failed"]  # the repeat is not kept
-    assert world.relay.types() == [(MESSAGE_SENT.type, "sent"), (MESSAGE_DELIVERED.type, "delivered")]
+    assert world.relay.types() == [(MESSAGE_SENT.type, "sent"),
+                                   (MESSAGE_DELIVERED.type, "delivered")]
     unknown = {**delivered, "message_id": None, "provider_message_id": "nope"}
     assert not handlers_receipts.apply_receipt(world.store, world.relay, unknown)
 
@@ -87,7 +89,8 @@ def test_residents_wait_out_quiet_hours_unless_urgent(world):
         sequence=9))
     assert sorted(world.phones()[1:]) == ["13700000002", "13812345678"]
     to_family = world.store.find({"case_id": "case-u", "recipient_role": "emergency_contact"})
-    assert "邹**" in to_family[0]["body"] and "紧急求助已由大兴镇社会工作服务站" in to_family[0]["body"]
+    assert "邹**" in to_family[0]["body"]
+    assert "紧急求助已由大兴镇社会工作服务站" in to_family[0]["body"]
 
 
 def test_the_full_number_is_kept_only_while_a_receipt_may_come(world):

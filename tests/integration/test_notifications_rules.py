@@ -114,7 +114,8 @@ def test_accepted_and_resolved_reach_the_resident_and_urgent_ones_the_family(ser
                                       "resolved_by": "dx-01", "assignee_name": "王晨光",
                                       "resolved_at": "2023-05-29T10:00:00+08:00"}, 7)
     told = sms_to(gateway, "13812345678", 2)
-    assert told[1] == "【宿豫社工】您好，您的求助已办结。如还有需要，请随时联系大兴镇社会工作服务站。"
+    assert told[1] == ("【宿豫社工】您好，您的求助已办结。"
+                       "如还有需要，请随时联系大兴镇社会工作服务站。")
     [family] = sms_to(gateway, "13700000002")
     assert family == ("【宿豫社工】您好，您的家人邹**的紧急求助已由大兴镇社会工作服务站社工王晨光"
                       "办结，特此告知。")

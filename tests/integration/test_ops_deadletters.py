@@ -82,7 +82,8 @@ def test_queues_are_quorum_when_configured(projection, quorum_settings, rabbit):
     queues = {q["name"]: q["type"] for q in rabbit.call("GET", f"queues/{vhost}")}
     assert queues["shegong.dead-letter.opsdl"] == "quorum"
     assert queues[f"evt-casework-{CASE_ACCEPTED.type}--opsdl.on_accepted"] == "quorum"
-    assert all(kind == "quorum" for name, kind in queues.items() if name.startswith("shegong.retry"))
+    assert all(kind == "quorum" for name, kind in queues.items()
+               if name.startswith("shegong.retry"))
 
 
 def test_a_dead_letter_is_listed_shown_masked_and_replayed_after_the_fix(projection,
@@ -150,7 +151,8 @@ def test_a_replay_no_queue_takes_leaves_the_dead_letter_in_place(projection, quo
             json.dumps(accepted("case-orphan")), exchange=messaging.dead_letter_exchange(),
             routing_key="opsdl", content_type="application/json", message_id="orphan-1",
             delivery_mode=2, headers={"x-original-queue": "evt-casework-gone--opsdl.removed",
-                                      "x-death-reason": "a bug", "x-exception-type": "RuntimeError"})
+                                      "x-death-reason": "a bug",
+                                      "x-exception-type": "RuntimeError"})
     wait_until(lambda: "orphan-1" in tool(quorum_settings, "list")[1], 10,
                message="the orphan dead letter")
     code, out = tool(quorum_settings, "replay", all=True)

@@ -82,16 +82,22 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
         assert verbs["find"] <= 2 and verbs["update"] == 0, sent
 
 
+def _keep(store: ReportStore, envelope: dict) -> None:
+    """Project one event as reporting's consumer does."""
+    reporting_handlers.keep(projector_of(store),
+                            *load_event(envelope, CATALOGUE[envelope["type"]]))
+
+
 def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings, database):
     ReportStore(database("reporting")).ensure_indexes()
     events = month(seed=89, stations=("daxing",), cases_per_day=1, days=4).events
     with counted(settings, "reporting") as (db, commands):
         store = ReportStore(db)
         for envelope in events[:2]:  # the projector lease and the versions exist
-            reporting_handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+            _keep(store, envelope)
         commands.names.clear()
         envelope = events[2]
-        reporting_handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        _keep(store, envelope)
         sent = list(commands.names)
     # keep; pending; facts; daily figures; save (2); mark: the lease taken by the first
     # events is still held, with the projection version read when it was taken
@@ -106,11 +112,11 @@ def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, dat
     events = month(seed=89, stations=("daxing",), cases_per_day=1, days=4).events
     with counted(settings, "reporting") as (db, commands):
         store = ReportStore(db)
-        reporting_handlers.keep(projector_of(store), *load_event(events[0], CATALOGUE[events[0]["type"]]))
+        _keep(store, events[0])
         assert not store.take_lease("rebuild", now_ms(), 30_000)
         monkeypatch.setattr(projector_of(store), "hold_ms", 0)  # as if 10 s had passed
         commands.names.clear()
-        reporting_handlers.keep(projector_of(store), *load_event(events[1], CATALOGUE[events[1]["type"]]))
+        _keep(store, events[1])
         sent = list(commands.names)
         # taken again, the version read again, and let go at the end of the pass
         assert [name for name in sent if name.endswith(" meta")] == [

@@ -5,7 +5,8 @@ from services.notifications.providers import DevFileProvider
 
 def message(message_id):
     return {"_id": message_id, "phone": "13812345678", "signature": "宿豫社工",
-            "provider_code": "SMS_SHEGONG_001", "body": "【宿豫社工】测试", "recipient_role": "worker",
+            "provider_code": "SMS_SHEGONG_001", "body": "【宿豫社工】测试",
+            "recipient_role": "worker",
             "case_id": "case-1"}
 
 

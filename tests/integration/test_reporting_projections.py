@@ -98,7 +98,8 @@ def expected(history, station, date_from, date_to):
         "messages_failed": sum(1 for m in messages if inside(m.get("failed"), m["station"])),
         "programs.volunteer_teams_formed": sum(1 for p in programs if p[0] == "team"),
         "programs.volunteers_joined": sum(1 for p in programs if p[0] == "volunteer"),
-        "programs.social_organisations_cultivated": sum(1 for p in programs if p[0] == "organisation"),
+        "programs.social_organisations_cultivated": sum(1 for p in programs
+                                                        if p[0] == "organisation"),
         "programs.donations_fen": sum(p[3] for p in programs if p[0] == "donation"),
         "programs.households_aided": len({p[3] for p in programs if p[0] == "aid"}),
         "programs.trainings": sum(1 for p in programs if p[0] == "activity" and p[3] == "training"),
@@ -150,15 +151,17 @@ def test_a_rebuild_equals_live_and_switches_readers(live):
 def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history):
     extra = month(seed=12, stations=("luji",), cases_per_day=1)
     for envelope in extra.events:  # other ids than the month's: a station of its own
-        envelope["data"] = {key: (value.replace("case-", "luji-case-").replace("req-", "luji-req-")
-                                  .replace("msg-", "luji-msg-") if isinstance(value, str) else value)
+        envelope["data"] = {key: (value.replace("case-", "luji-case-")
+                                  .replace("req-", "luji-req-").replace("msg-", "luji-msg-")
+                                  if isinstance(value, str) else value)
                             for key, value in envelope["data"].items()}
     arriving = iter(extra.events)
 
     def while_replaying(_replayed):
         for envelope in [next(arriving, None) for _ in range(40)]:
             if envelope:
-                handlers.keep(projector_of(live), *load_event(envelope, CATALOGUE[envelope["type"]]))
+                handlers.keep(projector_of(live),
+                              *load_event(envelope, CATALOGUE[envelope["type"]]))
 
     version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying,
                                       projector=projector_of(live))

@@ -96,7 +96,7 @@ def test_the_stations_as_csv_one_line_each(reporting):
         assert text.startswith("\ufeff")
         rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
         assert [r["station"] for r in rows] == list(stations())
-        for row, json_row in zip(rows, body["stations"]):
+        for row, json_row in zip(rows, body["stations"], strict=True):
             assert row["name"] == json_row["name"]
             assert int(row["cases_opened"]) == json_row["cases_opened"]
             assert int(row["cases_by_priority.urgent"]) == json_row["cases_by_priority"]["urgent"]

@@ -69,8 +69,9 @@ def test_the_case_records_it_and_its_owner_is_asked_to_phone(world, settings, da
     messages = NotificationStore(database("notifications"))
     messages.ensure_indexes()
     envelope, data = load_event(event, CASE_RESIDENT_UNREACHED)
-    notification_handlers.notify(messages, RecordingRelay(), DevFileProvider(tmp_path / "sms.jsonl"),
-                                 settings, envelope, data)
+    notification_handlers.notify(messages, RecordingRelay(),
+                                 DevFileProvider(tmp_path / "sms.jsonl"), settings, envelope,
+                                 data)
     inbox = Client(notifications_api.create_app(settings)).get(
         "/v1/messages?inbox=true&unread=true", headers=headers).json["messages"]
     assert [(m["case_id"], m["channel"]) for m in inbox] == [("case-1", "in_app")]

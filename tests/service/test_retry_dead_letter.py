@@ -86,13 +86,15 @@ def test_a_dead_letter_names_where_the_event_came_from_even_after_an_outage(flak
         "casework.events", CASE_ACCEPTED.type)
 
 
-def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky, settings):
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky,
+                                                                                   settings):
     event = accepted("always-fails")
     EventPublisher(settings.amqp_uri).publish(event)
     found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
     assert CALLS.count("always-fails") == 1 + len(settings.retry_delays_ms)
     headers, body = found[0]
-    assert headers["x-death-reason"] == "RuntimeError: projection store is down (resident 138****5678)"
+    assert headers["x-death-reason"] == ("RuntimeError: projection store is down "
+                                         "(resident 138****5678)")
     assert "13812345678" not in headers["x-exception"]
     assert headers["x-original-queue"] == (
         "evt-casework-shegong.case.accepted.v1--flaky.on_accepted")

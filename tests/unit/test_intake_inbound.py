@@ -19,7 +19,8 @@ from tests.inbound_support import (
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2023, 5, 29, 0, 0, 5, tzinfo=timezone.utc)
 ELDERLY_CARE = ExternalSystem("elderly-care", "养老平台", "/suyu/elderly-care",
-                              key_digest("k"), frozenset({"gov.suyu.elderly_care.checkin_missed.v1"}))
+                              key_digest("k"),
+                              frozenset({"gov.suyu.elderly_care.checkin_missed.v1"}))
 
 
 def loaded(event, system=ELDERLY_CARE):

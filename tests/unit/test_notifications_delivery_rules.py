@@ -147,7 +147,8 @@ def test_receipts_are_read_from_each_providers_shape():
     [aliyun] = read_receipts("aliyun", [{"phone_number": "13900000101", "success": False,
                                          "biz_id": "b-1", "out_id": "m-1", "err_code": "MK:0001",
                                          "extra": "ignored"}])
-    assert (aliyun["status"], aliyun["reason"], aliyun["message_id"]) == ("failed", "MK:0001", "m-1")
+    assert ((aliyun["status"], aliyun["reason"], aliyun["message_id"])
+            == ("failed", "MK:0001", "m-1"))
     [tencent] = read_receipts("tencent", [{"sid": "s-1", "report_status": "SUCCESS"}])
     assert (tencent["status"], tencent["provider_message_id"]) == ("delivered", "s-1")
     [gateway] = read_receipts("http", {"id": "g-1", "status": "delivered"})

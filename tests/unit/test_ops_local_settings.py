@@ -11,9 +11,12 @@ from services.common import config
      "shegong"),
     ("amqp://guest:guest@127.0.0.1:5672/", "town a", "amqp://guest:guest@127.0.0.1:5672/town%20a",
      "town a"),
-    ("amqp://user:fake-password@rabbit:5672/mine", "shegong", "amqp://user:fake-password@rabbit:5672/mine", "mine"),  # kept
-    ("amqp://user:fake-password@rabbit:5672/%2F", "shegong", "amqp://user:fake-password@rabbit:5672/%2F", "/"),  # explicitly
-    ("amqp://user:fake-password@rabbit:5672/", "", "amqp://user:fake-password@rabbit:5672/", "/"),  # containers: as given
+    ("amqp://user:fake-password@rabbit:5672/mine", "shegong",  # kept
+     "amqp://user:fake-password@rabbit:5672/mine", "mine"),
+    ("amqp://user:fake-password@rabbit:5672/%2F", "shegong",  # explicitly
+     "amqp://user:fake-password@rabbit:5672/%2F", "/"),
+    ("amqp://user:fake-password@rabbit:5672/", "",  # containers: as given
+     "amqp://user:fake-password@rabbit:5672/", "/"),
 ])
 def test_the_amqp_uri_gets_the_virtual_host_when_it_names_none(uri, vhost, expected, named):
     settings = config.settings({"AMQP_URI": uri, "SHEGONG_AMQP_VHOST": vhost})

@@ -53,7 +53,8 @@ def results():
 
 def test_the_chart_is_an_svg_naming_every_bar():
     drawn = chart.svg(results())
-    document = xml.dom.minidom.parseString(drawn)
+    # the SVG is drawn by our own chart module from our own numbers, not untrusted input
+    document = xml.dom.minidom.parseString(drawn)  # noqa: S318
     texts = " ".join(node.firstChild.data for node in document.getElementsByTagName("text"))
     assert "broker: publish+confirm → consume" in texts
     assert "system max x1" in texts and "25 requests/s (2.3% of broker)" in texts

@@ -6,7 +6,8 @@ RESIDENT = {"name": "邹书兰", "phone": "13812345678", "id_number": "110105194
 
 
 def test_records_keep_no_personal_data():
-    envelope = {"id": "e-1", "type": "shegong.request.received.v1", "source": "/suyu/shegong/intake",
+    envelope = {"id": "e-1", "type": "shegong.request.received.v1",
+                "source": "/suyu/shegong/intake",
                 "time": "2023-05-29T08:00:00+08:00", "correlationid": "r-1", "subject": "r-1"}
     kept = domain_events.record(envelope, {
         "request_id": "r-1", "station": "daxing", "resident": RESIDENT, "resident_ref": "p_1",
@@ -15,8 +16,9 @@ def test_records_keep_no_personal_data():
                             "need": {"type": "medicine_purchase"}}
     assert (kept["_id"], kept["station"], kept["request_id"]) == ("e-1", "daxing", "r-1")
     registry = domain_events.redacted("shegong.resident.registry_updated.v1", {
-        "resident_ref": "p_1", "person": {**RESIDENT, "station": "daxing",
-                                          "emergency_contacts": [{"name": "邹丽", "phone": "13912345678"}]}})
+        "resident_ref": "p_1", "person": {
+            **RESIDENT, "station": "daxing",
+            "emergency_contacts": [{"name": "邹丽", "phone": "13912345678"}]}})
     assert registry == {"resident_ref": "p_1", "person": {"categories": ["elderly"],
                                                           "station": "daxing"}}
     failed = domain_events.redacted("shegong.message.failed.v1", {"reason": "13812345678 停机"})
