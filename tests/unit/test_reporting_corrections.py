@@ -27,7 +27,8 @@ def records(events):
 
 
 def counts(recs):
-    """The station's daily figures counts per day after projecting ``recs`` as the projector does."""
+    """The station's daily figures counts per day after projecting ``recs`` as the
+    projector does."""
     facts, dailies = {}, {}
     for record in recs:
         kind, key = domain.fact_key(record)

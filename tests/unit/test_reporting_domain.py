@@ -1,4 +1,5 @@
-"""Reporting rules: facts from events, daily figures from facts, figures from daily figures (pure)."""
+"""Reporting rules: facts from events, daily figures from facts, figures from daily figures
+(pure)."""
 import itertools
 
 from services.common import clock
