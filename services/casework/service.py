@@ -33,7 +33,7 @@ class CaseworkService:
     settings = Config()
 
     @handles_batch(REQUEST_RECEIVED)
-    def open_case(self, bodies):
+    def request_received(self, bodies):
         """Received requests become cases of their residents' stations (once each); a
         repeat joins the resident's open case. Returns the ones to retry alone."""
         items, failures = load_events(bodies, REQUEST_RECEIVED)
@@ -42,7 +42,7 @@ class CaseworkService:
         return failures
 
     @handles_batch(RESIDENT_REGISTRY_UPDATED)
-    def update_registry(self, bodies):
+    def resident_registry_updated(self, bodies):
         """The key-persons-of-concern list changed: the residents registry follows (once
         per event). Returns the events to retry alone."""
         items, failures = load_events(bodies, RESIDENT_REGISTRY_UPDATED)
@@ -80,7 +80,7 @@ class CaseworkService:
     def check_holiday_calendar(self):
         """Warn in the log when the holiday calendar runs out within the warning days."""
         rosters.warn_if_calendar_ends(self.store, clock.now(),
-                                      config.settings().holiday_warning_days)
+                                      self.settings.holiday_warning_days)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

@@ -69,6 +69,12 @@ class EventContract:
         return f"{self.aggregate}.{self.name}"
 
     @property
+    def handler_name(self) -> str:
+        """case_opened: what a service's handler of this event is called, in every service
+        (its queue is named after it: topology.handler_queue)."""
+        return f"{self.aggregate}_{self.name}"
+
+    @property
     def exchange_name(self) -> str:
         return self.exchange or f"{self.producer}.events"
 

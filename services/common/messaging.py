@@ -13,7 +13,7 @@ from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
-from services.common import clock, config, metrics
+from services.common import clock, config, metrics, queue_moves
 from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
 from services.common.contracts import CATALOGUE
 from services.common.envelope import CONTENT_TYPE, InvalidEvent, encode_json
@@ -324,10 +324,15 @@ def topology(service_classes, retry_delays_ms, queue_type="classic"):
 
 
 def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
-    """Declare every exchange, queue and binding before anything publishes."""
+    """Declare every exchange, queue and binding before anything publishes, then retire
+    the queues of renamed handlers into their successors (queue_moves)."""
     entities = topology(service_classes, retry_delays_ms, queue_type)
     with Connection(amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:
             entity.bind(channel).declare()
+        for service_cls in service_classes:
+            for retired, successor in queue_moves.retired_queues(
+                    service_cls.name, consumers_of(service_cls), queue_type):
+                queue_moves.retire(connection, retired, successor)
     return entities

@@ -11,7 +11,7 @@ from services.common.contracts import (
     CASE_REQUEST_LINKED,
     CASE_RESOLVED,
 )
-from services.common.dependencies import LogContext, Outbox, Storage
+from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake import handlers
@@ -31,6 +31,7 @@ class IntakeService:
     outbox = Outbox(*OUTBOX_COLLECTIONS, grouped=True)
     systems = Systems()
     log_context = LogContext()
+    settings = Config()
 
     @inbound_batch
     def receive_inbound_events(self, items):
@@ -39,7 +40,7 @@ class IntakeService:
         one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
         to be dead-lettered alone and logged as a warning, not an error with a traceback."""
         return handlers.receive_inbound_amqp_many(self.store, self.outbox, self.systems, items,
-                                                  config.settings().pseudonym_key)
+                                                  self.settings.pseudonym_key)
 
     @handles(CASE_OPENED)
     def case_opened(self, body):

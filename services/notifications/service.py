@@ -47,7 +47,7 @@ class NotificationsService:
     settings = Config()
 
     @handles_batch(REQUEST_RECEIVED)
-    def remember_contact(self, bodies):
+    def request_received(self, bodies):
         """Keep how to reach the residents of requests; a missed check-in alert tells the
         resident's emergency contact at once. Returns the events to retry alone."""
         items, failures = load_events(bodies, REQUEST_RECEIVED)
@@ -88,30 +88,29 @@ class NotificationsService:
         self._notify(body, CASE_SLA_BREACHED)
 
     @handles(CASE_RESIDENT_UNREACHED)
-    def resident_unreached(self, body):
+    def case_resident_unreached(self, body):
         """Ask the case's owner, in their inbox, to phone the resident an SMS missed."""
         self._notify(body, CASE_RESIDENT_UNREACHED)
 
     @handles(REFERRAL_SENT)
-    def deliver_referral(self, body):
+    def referral_sent(self, body):
         """POST a referral, signed, to its agency's webhook (agencies on AMQP read their own
         queue); a refused POST is retried with growing delays, then dead-lettered."""
         load_event(body, REFERRAL_SENT)  # valid, then POSTed as it came
-        settings = config.settings()
-        handlers_webhooks.deliver_referral(self.store, agencies.registry(settings), settings,
-                                           body)
+        handlers_webhooks.deliver_referral(self.store, agencies.registry(self.settings),
+                                           self.settings, body)
 
     def _notify(self, body, contract):
         self._send(*load_event(body, contract))
 
     def _send(self, envelope, data):
-        handlers.notify(self.store, self.outbox, self.sms, config.settings(), envelope, data)
+        handlers.notify(self.store, self.outbox, self.sms, self.settings, envelope, data)
 
     @timer(interval=SWEEP_INTERVAL_S)
     def deliver_due(self):
         """Send the messages now due: deferred (quiet hours, rate limit), retried after a
         temporary failure, or left in flight by a process that died."""
-        handlers.deliver_due(self.store, self.outbox, self.sms, config.settings())
+        handlers.deliver_due(self.store, self.outbox, self.sms, self.settings)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

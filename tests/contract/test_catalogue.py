@@ -189,3 +189,12 @@ def test_each_type_names_its_aggregate_and_what_happened_to_it(contract):
     assert contract.type == f"shegong.{contract.aggregate}.{contract.name}.v1"
     assert contract.short_type == f"{contract.aggregate}.{contract.name}"
     assert contract_of(contract.type) is contract
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_handler_is_named_after_the_event_it_handles(service):
+    """One naming rule in every service (its queue is named after the handler)."""
+    misnamed = [f"{service}.{method} handles {contract.type}: call it {contract.handler_name}"
+                for method, contract in consumers_of(service_class(service))
+                if method != contract.handler_name]
+    assert misnamed == []

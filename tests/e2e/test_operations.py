@@ -174,7 +174,7 @@ def status(system):
 
 
 def test_make_status_shows_health_queues_consumers_and_then_a_dead_letter(system):
-    open_case = f"evt-intake-{REQUEST_RECEIVED.type}--casework.open_case"
+    open_case = f"evt-intake-{REQUEST_RECEIVED.type}--casework.request_received"
 
     def ready_and_consuming():
         code, report = status(system)

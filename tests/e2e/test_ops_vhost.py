@@ -62,7 +62,7 @@ def test_a_new_store_next_to_old_events_is_reported_and_nothing_is_sent(rabbit, 
                                  routing_key=REQUEST_RECEIVED.type,
                                  content_type="application/json", delivery_mode=2)
         before = vhost.queued(settings)
-        open_case = f"evt-intake-{REQUEST_RECEIVED.type}--casework.open_case"
+        open_case = f"evt-intake-{REQUEST_RECEIVED.type}--casework.request_received"
         assert before[open_case] == 3
 
         ran = subprocess.run([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,

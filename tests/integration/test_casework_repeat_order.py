@@ -50,7 +50,7 @@ def received(request_id, repeat_of=None):
 
 def counted(name, **labels):
     return REGISTRY.get_sample_value(name, {
-        "service": "casework", "handler": "open_case", "event_type": REQUEST_RECEIVED.type,
+        "service": "casework", "handler": "request_received", "event_type": REQUEST_RECEIVED.type,
         **labels}) or 0
 
 

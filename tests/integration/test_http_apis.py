@@ -16,7 +16,7 @@ from services.intake import api as intake_api
 from tests.http_support import bearer
 from tests.support import story_request, wait_until
 
-CONSUMER_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "open_case").name
+CONSUMER_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "request_received").name
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from tests.support import free_port, wait_until
 
 FUZZ = dict(deadline=None, database=None, derandomize=True,
             suppress_health_check=list(HealthCheck))
-CASEWORK_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "open_case").name
+CASEWORK_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "request_received").name
 
 
 @pytest.fixture

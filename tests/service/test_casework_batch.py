@@ -43,7 +43,7 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     relay = RecordingRelay()
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
-    assert service.open_case(batch_of(12)) == {}
+    assert service.request_received(batch_of(12)) == {}
     cases = store.find(limit=100)
     assert sorted(case.request_id for case in cases) == sorted(f"r-{n}" for n in range(12))
     load = Counter(case.assignee["id"] for case in cases)
@@ -55,7 +55,7 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     assert store.residents.get("p_r3")["phone"] == "13812340003"
 
     # the same batch again (a redelivery after a crash before the ack): nothing changes
-    assert service.open_case(batch_of(12)) == {}
+    assert service.request_received(batch_of(12)) == {}
     assert store.cases.count_documents({}) == 12 and len(relay.documents) == 12
     assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
 
@@ -67,7 +67,7 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
     first = received("r-a", "p_same", "13812340001")
     again = received("r-b", "p_same", "13812340001")
     other = received("r-c", "p_other", "13812340002")
-    assert service.open_case([first, other, again]) == {}
+    assert service.request_received([first, other, again]) == {}
     assert store.cases.count_documents({}) == 2
     joined = store.for_request("r-b")[0]
     assert joined.request_id == "r-a"
@@ -79,7 +79,7 @@ def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opene
                              settings=config.settings())
     bodies = batch_of(3) + [received("r-x", "p_x", "13812349999", repeat_of="r-unknown")]
     bodies.insert(1, {"not": "an event"})
-    failures = service.open_case(bodies)
+    failures = service.request_received(bodies)
     assert sorted(failures) == [1, 4]
     assert type(failures[1]).__name__ == "InvalidEvent"
     assert type(failures[4]).__name__ == "RepeatNotYetOpened"
@@ -100,11 +100,11 @@ def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
     numbers = ["11010519491231002X", "110105194912310038", "110105195001010012"]
     updates = [registry_update(n, f"p_{n}", number) for n, number in enumerate(numbers)]
     updates.append(registry_update(9, "p_0", numbers[0], change="removed"))  # p_0 again
-    assert service.update_registry(updates) == {}
+    assert service.resident_registry_updated(updates) == {}
     assert store.residents.get("p_0")["key_person"] == "removed"   # the later event wins
     assert store.residents.get("p_1")["key_person"] == "listed"
     assert store.residents.records.count_documents({}) == 3
     assert store.residents.applied.count_documents({}) == 4
     before = list(store.residents.records.find({}, sort=[("_id", 1)]))
-    assert service.update_registry(updates[:2]) == {}   # redelivered: nothing changes
+    assert service.resident_registry_updated(updates[:2]) == {}   # redelivered: nothing changes
     assert list(store.residents.records.find({}, sort=[("_id", 1)])) == before

@@ -45,7 +45,7 @@ def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store
     relay = RecordingRelay()
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
-    assert service.open_case([received(station="luji")]) == {}   # a batch of one
+    assert service.request_received([received(station="luji")]) == {}   # a batch of one
     case = store.find(station="luji")[0]
     assert case.assignee["id"] == "lj-01" and case.status == "assigned"
     (_, document), = relay.published
@@ -77,9 +77,10 @@ def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(stor
         "person": {"id_number": "11010519491231002X"},
         "source": {"system": "mca", "kind": "key_person_update", "event_id": "mca-1"},
         "updated_at": "2023-05-28T08:00:00+08:00"}, subject="p_2", correlation_id="mca-1")
-    assert service.update_registry([bad]) == {}   # a batch of one
+    assert service.resident_registry_updated([bad]) == {}   # a batch of one
     assert store.residents.get("p_2")["key_person"] == "listed"
-    failures = service.update_registry([{**bad, "data": {**bad["data"], "change": "merged"}}])
+    merged = {**bad, "data": {**bad["data"], "change": "merged"}}
+    failures = service.resident_registry_updated([merged])
     assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
 
 
@@ -88,7 +89,7 @@ def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(s
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
     repeat = received("r-2", repeat_of="r-1")
-    failures = service.open_case([repeat])   # retried alone by the batch entrypoint
+    failures = service.request_received([repeat])   # retried alone by the batch entrypoint
     raised = failures[0]
     assert isinstance(raised, RepeatNotYetOpened)
     assert "r-2" in str(raised) and "r-1" in str(raised)
@@ -97,8 +98,8 @@ def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(s
     assert relay.published == []                           # no event
     assert store.residents.get("p_1") is None              # not even the registry
 
-    assert service.open_case([received("r-1")]) == {}      # the first request's case opens
-    assert service.open_case([repeat]) == {}               # the retry joins it
+    assert service.request_received([received("r-1")]) == {}      # the first request's case opens
+    assert service.request_received([repeat]) == {}               # the retry joins it
     (case,) = store.find()
     assert case.request_id == "r-1"
     assert [link["request_id"] for link in case.linked_requests] == ["r-2"]
@@ -110,7 +111,7 @@ def test_a_batch_of_failed_messages_reaches_only_the_cases_residents(store):
     relay = RecordingRelay()
     service = worker_factory(CaseworkService, store=store, outbox=relay,
                              settings=config.settings())
-    assert service.open_case([received()]) == {}
+    assert service.request_received([received()]) == {}
     case = store.find()[0]
 
     def failed(role, message_id):

@@ -57,7 +57,7 @@ def test_what_cannot_be_handled_now_is_returned_alone_and_the_rest_is_done(world
     assert list(failures) == [1] and isinstance(failures[1], InvalidEvent)
     assert len(provider.sent) == 1
 
-    assert service.remember_contact([received("r-1")]) == {}
+    assert service.request_received([received("r-1")]) == {}
     accepted = new_event(CASE_ACCEPTED, {
         "case_id": "case-2", "request_id": "r-unknown", "station": "daxing",
         "status": "accepted", "accepted_by": "dx-01", "assignee_name": "王晨光",

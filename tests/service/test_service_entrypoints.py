@@ -74,8 +74,8 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
     service = worker_factory(CaseworkService, store=case_store, outbox=relay,
                              settings=config.settings())
     event = received()
-    assert service.open_case([event, event]) == {}   # twice in one batch
-    assert service.open_case([event]) == {}          # and again later
+    assert service.request_received([event, event]) == {}   # twice in one batch
+    assert service.request_received([event]) == {}          # and again later
     cases = case_store.find(request_id="r-1")
     assert len(cases) == 1
     case = cases[0]
@@ -93,7 +93,7 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
 def test_casework_refuses_an_invalid_request_event(case_store):
     service = worker_factory(CaseworkService, store=case_store, outbox=RecordingRelay(),
                              settings=config.settings())
-    failures = service.open_case([{**received(), "data": {"request_id": "r-1"}}])
+    failures = service.request_received([{**received(), "data": {"request_id": "r-1"}}])
     assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
     assert case_store.find() == []
 
@@ -155,7 +155,7 @@ def test_the_resident_is_told_once_her_contact_is_known(notifications):
     with pytest.raises(RecipientUnknown):  # retried later by the handler's retry policy
         service.case_accepted(accepted)
     assert provider.sent == [] and store.find({"case_id": "case-1"}) == []
-    assert service.remember_contact([received()]) == {}
+    assert service.request_received([received()]) == {}
     service.case_accepted(accepted)
     assert [m["phone"] for m in provider.sent] == ["13812345678"]
     assert "王晨光" in provider.sent[0]["body"]
