@@ -9,7 +9,7 @@ loader does not.
 """
 import logging
 
-from services.casework.domain_roster import calendar_warning, published_staff
+from services.casework.domain.roster import calendar_warning, published_staff
 from services.common import clock, outbox
 from services.common.contracts import STATION_ROSTER_PUBLISHED
 from services.common.envelope import new_event

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from services.casework.domain_roster import calendar_years
+from services.casework.domain.roster import calendar_years
 from services.casework.rosters import load_roster, warn_if_calendar_ends
 from services.casework.store import CaseStore
 from services.common import clock, config, mongo

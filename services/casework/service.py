@@ -1,7 +1,8 @@
 """The casework Nameko service: entrypoints only."""
 from nameko.timer import timer
 
-from services.casework import handlers, handlers_batch, rosters
+from services.casework import handlers, rosters
+from services.casework.handlers import batch as handlers_batch
 from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 from services.common import clock, config
 from services.common.agencies import outbound_queues

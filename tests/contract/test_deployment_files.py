@@ -76,14 +76,17 @@ def commands(args):
     return [args]
 
 
-def module_file(dotted):
+def module_file(dotted, run=False):
+    """The file `import dotted` loads (a package's __init__.py), or with run the one
+    `python -m dotted` runs (a package's __main__.py); else the module dotted.py."""
     base = ROOT.joinpath(*dotted.split("."))
-    return next((p for p in (base.with_suffix(".py"), base / "__main__.py") if p.is_file()), None)
+    package = base / ("__main__.py" if run else "__init__.py")
+    return next((p for p in (package, base.with_suffix(".py")) if p.is_file()), None)
 
 
 def command_problems(args):
     if args[:2] == ["python", "-m"] and len(args) >= 3:
-        path = module_file(args[2])
+        path = module_file(args[2], run=True)
         if path is None:
             return [f"no module {args[2]} in the repository"]
         guard = re.search(r"__name__ == ['\"]__main__['\"]", path.read_text())

@@ -1,4 +1,4 @@
-"""casework's request.received handler on a batch (handlers_batch.py), on the real
+"""casework's request.received handler on a batch (handlers/batch.py), on the real
 store: plain requests open their cases together, spread over the workers as one at a
 time would; a second request of one resident in the batch joins the first's case; a
 request handled before changes nothing; a redelivered batch changes nothing."""

@@ -4,7 +4,8 @@ referral the case does not have is an InvalidEvent (dead-lettered, never retried
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.casework import domain, domain_referrals, handlers
+from services.casework import domain, handlers
+from services.casework.domain import referrals as domain_referrals
 from services.casework.service import CaseworkService
 from services.common import agencies, clock
 from services.common.auth import Principal

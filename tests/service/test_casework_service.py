@@ -7,7 +7,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.casework import handlers
-from services.casework.domain_lifecycle import RepeatNotYetOpened
+from services.casework.domain.lifecycle import RepeatNotYetOpened
 from services.casework.service import CaseworkService
 from services.common import clock, config
 from services.common.contracts import (

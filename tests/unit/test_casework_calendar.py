@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from services.casework import domain, seed
-from services.casework.domain_roster import (
+from services.casework.domain.roster import (
     Calendar,
     CalendarFileError,
     calendar_warning,

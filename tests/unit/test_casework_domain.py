@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.casework import domain, domain_roster
+from services.casework import domain
+from services.casework.domain import roster as domain_roster
 from services.common.auth import Principal
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED
 

@@ -4,14 +4,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.casework import (
-    domain,
-    domain_access,
-    domain_lifecycle,
-    domain_residents,
-    domain_sla,
-    seed,
-)
+from services.casework import domain, seed
+from services.casework.domain import access as domain_access
+from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import residents as domain_residents
+from services.casework.domain import sla as domain_sla
 from services.common.auth import Principal
 from services.common.contracts import (
     CASE_ASSIGNED,

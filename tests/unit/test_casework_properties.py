@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.casework import domain, domain_lifecycle, handlers
+from services.casework import domain, handlers
+from services.casework.domain import lifecycle as domain_lifecycle
 from services.common import clock, outbox
 from services.common.auth import Principal
 

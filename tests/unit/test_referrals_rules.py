@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from services.casework import domain_referrals
+from services.casework.domain import referrals as domain_referrals
 from services.common import agencies
 from services.common.contracts import (
     CASE_REFERRAL_ANSWERED,

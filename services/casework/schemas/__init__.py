@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, fields, validate
 
-from services.casework.domain_sla import NO_DUE_MS
+from services.casework.domain.sla import NO_DUE_MS
 from services.common import clock
 from services.common.fields import MAX_SEQUENCE, BoundedInteger, Strict
 from services.common.paging import Cursor, ValueList

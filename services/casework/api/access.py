@@ -1,8 +1,8 @@
 """Rosters (who is on duty on a day) and the case access log (district admins only)."""
 from datetime import date
 
-from services.casework.domain_roster import on_duty_workers, station_head
-from services.casework.schemas_programs import (
+from services.casework.domain.roster import on_duty_workers, station_head
+from services.casework.schemas.programs import (
     AccessList,
     AccessQuery,
     AccessVerification,

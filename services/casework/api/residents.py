@@ -5,8 +5,8 @@ one station's). A search answers masked unless the caller's role sees personal d
 full (domain_residents.FULL_DATA_ROLES); every resident shown in full, in a search or
 opened alone, is an entry in the access log, as a case read is.
 """
-from services.casework import domain_residents
-from services.casework.schemas_residents import ResidentList, ResidentOut, ResidentQuery
+from services.casework.domain import residents as domain_residents
+from services.casework.schemas.residents import ResidentList, ResidentOut, ResidentQuery
 from services.common.http import (
     ApiError,
     Route,

@@ -2,12 +2,11 @@
 reassignment and escalation, service-level breaches, and repeat requests.
 
 Escalation and reassignment change the owner, never the status. Every command returns
-``(case, events)`` like those of domain.py, or raises a CaseError with the reason.
+``(case, events)`` like those of domain/__init__.py, or raises a CaseError with the reason.
 """
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from services.casework import domain_sla
 from services.casework.domain import (
     OPEN_STATUSES,
     IllegalTransition,
@@ -19,8 +18,9 @@ from services.casework.domain import (
     require_owner_or_head,
     require_status,
     resolved,
+    sla,
 )
-from services.casework.domain_roster import staff
+from services.casework.domain.roster import staff
 from services.common import clock
 from services.common.contracts import (
     CASE_CANCELLED,
@@ -115,7 +115,7 @@ def reopen(case, actor, reason, now, window_s, levels):
         raise IllegalTransition(f"the case was resolved more than {window_s // 86400} day(s) "
                                 "ago and can no longer be reopened; open a new request")
     at = clock.iso(now)
-    accept_due, resolve_due = domain_sla.due_times(levels, case.priority, clock.to_ms(now))
+    accept_due, resolve_due = sla.due_times(levels, case.priority, clock.to_ms(now))
     case = changed(case, status="assigned", assigned_at=at, accepted_at=None, resolved_at=None,
                    resolution_summary=None, reopened_at=at, reopen_count=case.reopen_count + 1,
                    accept_due_ms=accept_due, resolve_due_ms=resolve_due, sla_breached=())
@@ -181,8 +181,8 @@ def breach(case, head, now):
     """The service-level clocks that ran out: one breach event each, and (once per
     breach) the case goes to the station head. Nothing due: ``(case, [])``."""
     now_ms = clock.to_ms(now)
-    due = domain_sla.breaches(case.status, case.accept_due_ms, case.resolve_due_ms,
-                              case.sla_breached, now_ms)
+    due = sla.breaches(case.status, case.accept_due_ms, case.resolve_due_ms,
+                       case.sla_breached, now_ms)
     if not due:
         return case, []
     at = clock.iso(now)

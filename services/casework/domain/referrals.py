@@ -6,7 +6,7 @@ event the case's outbox publishes on ``shegong.outbound`` for that agency, holdi
 what the agency's declared purpose names. The agency's answers come back through
 intake (``referral.answered``) and ``answer_from_agency`` applies them: accepted keeps
 the case referred (the agency works on it), rejected hands it back to its worker with
-the reason, done resolves it. A referral to anyone else (free text) is ``domain_lifecycle.refer``.
+the reason, done resolves it. A referral to anyone else (free text) is ``lifecycle.refer``.
 """
 from dataclasses import dataclass, replace
 from datetime import datetime

@@ -4,13 +4,13 @@ Pure: no I/O, no clock (times are passed in), no ids generated here. Each comman
 returns the changed case and the domain events it causes as ``(contract, data)``
 pairs; the service layer stores both in one write. The rest of the case's life
 (referral, closing, reopening, cancelling, reassignment, escalation, service-level
-breaches, repeat requests) is in domain_lifecycle.py; rosters in domain_roster.py;
-service levels in domain_sla.py.
+breaches, repeat requests) is in lifecycle.py beside this module; rosters in roster.py;
+service levels in sla.py.
 """
 from dataclasses import dataclass, field, replace
 
-from services.casework import domain_sla
-from services.casework.domain_roster import (  # noqa: F401 - part of this module's interface
+from services.casework.domain import sla
+from services.casework.domain.roster import (  # noqa: F401 - part of this module's interface
     NO_HOLIDAYS,
     Calendar,
     Worker,
@@ -33,13 +33,13 @@ from services.common.privacy import mask_name, mask_phone
 OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred")
 OWNED_STATUSES = ("assigned", "accepted", "in_progress", "referred")
 FINAL_STATUSES = ("closed", "cancelled")
-DEFAULT_LEVELS = domain_sla.parse_service_levels(domain_sla.DEFAULT_SERVICE_LEVELS)
+DEFAULT_LEVELS = sla.parse_service_levels(sla.DEFAULT_SERVICE_LEVELS)
 
 
 class CaseError(Exception):
     """A command the rules refuse; ``code`` names the rule, ``reason`` says why.
 
-    The API maps each kind to its HTTP answer (api.py, ``HTTP_STATUS``); the domain
+    The API maps each kind to its HTTP answer (api/__init__.py, ``HTTP_STATUS``); the domain
     knows nothing of HTTP.
     """
     code = "conflict"
@@ -133,8 +133,8 @@ class Case:
 
     @property
     def due_ms(self):
-        """The deadline it works against now (domain_sla.current_due_ms)."""
-        return domain_sla.current_due_ms(self.status, self.accept_due_ms, self.resolve_due_ms)
+        """The deadline it works against now (sla.current_due_ms)."""
+        return sla.current_due_ms(self.status, self.accept_due_ms, self.resolve_due_ms)
 
     def ref(self):
         return {"case_id": self.case_id, "request_id": self.request_id, "station": self.station,
@@ -144,7 +144,7 @@ class Case:
 def changed(case, **changes):
     """The case with ``changes``, one version on, its next service-level check recomputed."""
     case = replace(case, **changes, version=case.version + 1)
-    return replace(case, sla_due_ms=domain_sla.next_due_ms(
+    return replace(case, sla_due_ms=sla.next_due_ms(
         case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached))
 
 
@@ -180,7 +180,7 @@ def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
                                            calendar), open_counts)
     head = station_head(roster, request["station"]) if worker is None else None
     at = clock.iso(now)
-    accept_due, resolve_due = domain_sla.due_times(levels, priority, clock.to_ms(now))
+    accept_due, resolve_due = sla.due_times(levels, priority, clock.to_ms(now))
     origin = (request.get("source") or {}).get("kind")
     case = Case(
         case_id=case_id, request_id=request["request_id"], station=request["station"],

@@ -7,8 +7,10 @@ POST is station-scoped and idempotent with ``Idempotency-Key``.
 """
 from marshmallow import ValidationError
 
-from services.casework import domain_corrections, handlers_corrections, handlers_programs
-from services.casework.schemas_programs import (
+from services.casework.domain import corrections as domain_corrections
+from services.casework.handlers import corrections as handlers_corrections
+from services.casework.handlers import programs as handlers_programs
+from services.casework.schemas.programs import (
     ActivityCommand,
     AidCommand,
     CorrectionCommand,

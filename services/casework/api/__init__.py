@@ -1,23 +1,16 @@
 """The casework HTTP API (gunicorn): cases and their whole life, station programs
-(api_programs.py), rosters and the access log (api_access.py).
+(programs.py), rosters and the access log (access.py).
 
 ``gunicorn 'services.casework.api:create_app()'``
 """
 import uuid
 from dataclasses import dataclass, replace
 
-from services.casework import (
-    api_access,
-    api_export,
-    api_programs,
-    api_referrals,
-    api_residents,
-    domain,
-    domain_lifecycle,
-    domain_referrals,
-    handlers,
-)
-from services.casework.domain_roster import calendar_warning, station_head
+from services.casework import domain, handlers
+from services.casework.api import access, export, programs, referrals, residents
+from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import referrals as domain_referrals
+from services.casework.domain.roster import calendar_warning, station_head
 from services.casework.schemas import (
     AcceptCommand,
     ActionCommand,
@@ -246,8 +239,8 @@ def create_app(settings=None):
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
     relay = relay_for(settings, "casework", OUTBOX_COLLECTIONS)
-    api = Api("casework", settings, api_export.routes + routes + api_programs.routes
-              + api_access.routes + api_residents.routes + api_referrals.routes,
+    api = Api("casework", settings, export.routes + routes + programs.routes
+              + access.routes + residents.routes + referrals.routes,
               Context(store, relay, settings))
     api.warning_checks["holiday_calendar"] = lambda: calendar_warning(
         store.calendar(), clock.local_day(clock.now()), settings.holiday_warning_days)

@@ -1,4 +1,4 @@
-"""casework's bulk reads and writes for a batch of received requests (handlers_batch.py):
+"""casework's bulk reads and writes for a batch of received requests (handlers/batch.py):
 one query per kind of thing the batch needs, one ``bulk_write`` per collection."""
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Collections: ``cases`` (one document per case: state, action log and outbox),
 ``workers`` and ``calendar`` (the stations' rosters and holiday rota), ``rosters`` (each
 station's roster as last published, with its outbox: ``station.roster_published``),
 ``request_links`` (repeat requests joined to a case); the residents registry, the
-access log and the station programs are in store_records.py.
+access log and the station programs are in records.py.
 """
 import time
 from dataclasses import asdict, fields
@@ -13,7 +13,7 @@ from datetime import timedelta
 from pymongo import ASCENDING, DESCENDING
 
 from services.casework.domain import OPEN_STATUSES, Calendar, Case, StaleCase, Worker
-from services.casework.store_records import AccessLog, ProgramStore, ResidentStore
+from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.common import clock, outbox, paging
 
 CASE_FIELDS = {f.name for f in fields(Case)}

@@ -7,8 +7,9 @@ again on the next). An Idempotency-Key finds an earlier correction made with it.
 """
 from typing import Any, Optional
 
-from services.casework import domain_corrections, handlers_programs
-from services.casework.schemas_programs import KIND_COMMANDS
+from services.casework.domain import corrections as domain_corrections
+from services.casework.handlers import programs
+from services.casework.schemas.programs import KIND_COMMANDS
 from services.common import clock
 from services.common.envelope import data_schema, new_event
 
@@ -18,7 +19,7 @@ ATTEMPTS = 5
 def _event_data(kind: str, details: dict) -> dict:
     """The original event's data out of a stored record's details (the personal data
     the record keeps beside it, e.g. a donor's name, stays out)."""
-    contract, _ = handlers_programs.KINDS[kind]
+    contract, _ = programs.KINDS[kind]
     allowed = data_schema(contract.schema).fields
     return {key: value for key, value in details.items() if key in allowed}
 
@@ -27,7 +28,7 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
                     body: dict, key: Optional[str] = None, pseudonym_key: str = "") -> tuple:
     """Record a correction (``body["values"]``) or a void (``body["void"]``) of a program
     record; returns ``(correction document, replayed)``."""
-    fingerprint = handlers_programs.fingerprint(body)
+    fingerprint = programs.fingerprint(body)
     for _ in range(ATTEMPTS):
         original = store.programs.get(original_id)
         corrections = store.programs.corrections_of(original_id)
@@ -35,7 +36,7 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
             earlier = next((c for c in corrections if c.get("idempotency_key") == key), None)
             if earlier:
                 if earlier["fingerprint"] != fingerprint:
-                    raise handlers_programs.ProgramConflict(
+                    raise programs.ProgramConflict(
                         "Idempotency-Key already used for another correction")
                 return earlier, True
         revision = domain_corrections.check_correctable(original, station, corrections)
@@ -44,7 +45,7 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
         corrected, kept, on = None, {}, original["on"]
         if not body["void"]:
             values = KIND_COMMANDS[kind]().load(body["values"])
-            details, kept = handlers_programs._event_details(
+            details, kept = programs._event_details(
                 store, kind, station, values, pseudonym_key, original_data.get("team_id"))
             on = values["on"].isoformat() if values.get("on") else original["on"]
             corrected = {**original_data, **details, "on": on}
@@ -64,4 +65,4 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
         if stored is not None:
             relay.publish_now("programs", stored)
             return stored, False
-    raise handlers_programs.ProgramConflict("the record is being corrected concurrently; retry")
+    raise programs.ProgramConflict("the record is being corrected concurrently; retry")

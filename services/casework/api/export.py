@@ -2,8 +2,9 @@
 affairs bureau): station heads their station's, district administrators any."""
 from werkzeug.wrappers import Response
 
-from services.casework import domain_export, domain_residents
-from services.casework.schemas_residents import ExportQuery
+from services.casework.domain import export as domain_export
+from services.casework.domain import residents as domain_residents
+from services.casework.schemas.residents import ExportQuery
 from services.common.http import ApiError, Route, route, scoped_station
 
 routes: list[Route] = []

@@ -3,7 +3,8 @@ hash-chained access log and the station programs (each its own collection)."""
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.casework import domain_access, domain_residents
+from services.casework.domain import access as domain_access
+from services.casework.domain import residents as domain_residents
 from services.common import outbox, paging
 
 APPEND_ATTEMPTS = 50

@@ -8,7 +8,7 @@ counters, and one confirmed publish of the events.
 
 A request that is not plain (a repeat, a resident with an open case for the need,
 or one whose resident appears twice in the batch) takes the per-request path of
-handlers.py after the batch is written, in its order: that path reads what the batch
+handlers/__init__.py after the batch is written, in its order: that path reads what the batch
 wrote. Idempotency is by request id, as there: a redelivered request finds its case.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from services.casework import domain, domain_residents, handlers, store_batch
+from services.casework import domain, handlers
+from services.casework.domain import residents as domain_residents
+from services.casework.store import batch as store_batch
 from services.common import clock
 from services.common.envelope import InvalidEvent
 

@@ -1,21 +1,19 @@
 """The casework service layer: plain functions that load, decide (domain), store, publish.
 
-Called by the Nameko entrypoints (service.py) and the HTTP API (api.py) alike. Every
+Called by the Nameko entrypoints (service.py) and the HTTP API (api/) alike. Every
 function that depends on the time takes ``now`` (default: the clock), so tests can
 run it at any moment.
 """
 import logging
 import uuid
 
-from services.casework import (
-    domain,
-    domain_lifecycle,
-    domain_referrals,
-    domain_residents,
-    domain_sla,
-    domain_unreached,
-)
-from services.casework.domain_roster import station_head
+from services.casework import domain
+from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import referrals as domain_referrals
+from services.casework.domain import residents as domain_residents
+from services.casework.domain import sla as domain_sla
+from services.casework.domain import unreached as domain_unreached
+from services.casework.domain.roster import station_head
 from services.common import clock
 from services.common.envelope import InvalidEvent, new_event
 from services.common.outbox import next_sequence
