@@ -10,7 +10,7 @@ from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, REQUEST_RECE
 from services.common.envelope import new_event
 from services.notifications import handlers
 from services.notifications.providers import HttpGatewayProvider, ProviderChain
-from services.notifications.providers_cloud import AliyunSmsProvider
+from services.notifications.providers.cloud import AliyunSmsProvider
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway

@@ -17,7 +17,9 @@ from services.common.contracts import (
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.notifications import domain, handlers, handlers_batch, handlers_webhooks
+from services.notifications import domain, handlers
+from services.notifications.handlers import batch as handlers_batch
+from services.notifications.handlers import webhooks as handlers_webhooks
 from services.notifications.providers import provider_chain
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
 

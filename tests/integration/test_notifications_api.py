@@ -11,7 +11,7 @@ from services.common.contracts import CASE_ASSIGNED
 from services.common.envelope import new_event
 from services.notifications import api, handlers
 from services.notifications.providers import HttpGatewayProvider
-from services.notifications.providers_cloud import AliyunSmsProvider, TencentSmsProvider
+from services.notifications.providers.cloud import AliyunSmsProvider, TencentSmsProvider
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway, FakeTencentSms

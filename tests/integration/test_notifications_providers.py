@@ -11,7 +11,7 @@ from services.notifications.providers import (
     TemporaryFailure,
     provider_chain,
 )
-from services.notifications.providers_cloud import AliyunSmsProvider, TencentSmsProvider
+from services.notifications.providers.cloud import AliyunSmsProvider, TencentSmsProvider
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway, FakeTencentSms
 
 

@@ -3,7 +3,7 @@ a controllable clock: receipts out of order, repeated or ahead of the send, the 
 limit per phone, quiet hours, how long the full number is kept."""
 from services.common.contracts import CASE_RESOLVED, MESSAGE_DELIVERED, MESSAGE_SENT
 from services.common.envelope import new_event
-from services.notifications import handlers_receipts
+from services.notifications.handlers import receipts as handlers_receipts
 from tests.notifications_support import NIGHT, accepted, assigned, only, received
 
 

@@ -3,7 +3,8 @@ listed by state; a referral event for an AMQP agency is left to the agency's que
 import pytest
 
 from services.common import agencies
-from services.notifications import handlers_webhooks, webhooks
+from services.notifications import webhooks
+from services.notifications.handlers import webhooks as handlers_webhooks
 from services.notifications.store import NotificationStore
 
 HEALTH = agencies.Agency("health-commission", "卫健委", "/suyu/health-commission", "p",

@@ -1,4 +1,4 @@
-"""notifications' batch entrypoints (handlers_batch.py) on the real store: a batch of
+"""notifications' batch entrypoints (handlers/batch.py) on the real store: a batch of
 case.assigned tells each worker once, a repeated event in the batch included, and
 publishes the batch's status events together; an invalid event and an event whose
 resident is not known yet are returned to be retried alone, the rest done."""

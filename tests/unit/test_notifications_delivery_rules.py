@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from services.common import clock
 from services.common.contracts import CASE_ESCALATED, CASE_SLA_BREACHED, REQUEST_RECEIVED
 from services.notifications import domain
-from services.notifications.domain_delivery import (
+from services.notifications.domain.delivery import (
     HOUR_MS,
     SmsLimit,
     hold,
@@ -19,7 +19,7 @@ from services.notifications.domain_delivery import (
     retry_delay_s,
     sms_limit,
 )
-from services.notifications.domain_receipts import read_receipts
+from services.notifications.domain.receipts import read_receipts
 
 POLICY = SimpleNamespace(quiet_start="22:00", quiet_end="07:00", rate_limit_per_hour=2,
                          staff_rate_limit_per_hour=4)

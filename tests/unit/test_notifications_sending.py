@@ -1,5 +1,5 @@
-"""The SMS delivery state machine's pure decisions (domain_sending.py)."""
-from services.notifications import domain_sending
+"""The SMS delivery state machine's pure decisions (domain/sending.py)."""
+from services.notifications.domain import sending as domain_sending
 
 AT = "2023-05-29T08:00:00+08:00"
 

@@ -1,7 +1,7 @@
 """The staff's in-app inbox: messages to a worker or a station head get a read state."""
 from services.common import clock
 from services.common.http import ApiError, Route, json_response, require_station, route
-from services.notifications import domain_inbox
+from services.notifications.domain import inbox as domain_inbox
 from services.notifications.schemas import MarkReadCommand, MessageOut
 
 routes: list[Route] = []

@@ -1,6 +1,6 @@
 """The SMS delivery state machine, as pure decisions: what a claim, a send's outcome
 (sent, failed, a temporary failure to retry), a hold writes to a message. No I/O:
-handlers.py reads the message, calls these, and writes the fields they return (with
+handlers/__init__.py reads the message, calls these, and writes the fields they return (with
 the status event they call for) in one conditional write.
 
 created ──claim──▶ sending ──sent──▶ sent ──receipt──▶ delivered / failed
@@ -10,7 +10,7 @@ created ──claim──▶ sending ──sent──▶ sent ──receipt─�
 """
 from __future__ import annotations
 
-from services.notifications import domain_delivery
+from services.notifications.domain import delivery
 
 # A final status drops what only sending needed.
 FINAL_UNSET = ("due_ms", "erase_after_ms")
@@ -63,7 +63,7 @@ def sent(current: dict, provider: str, provider_message_id: str, tries: list, at
               "sent_at": at, "sent_ms": now_ms}
     if current["status"] == "sending":
         fields.update(status="sent",
-                      erase_after_ms=now_ms + int(keep_number_h * domain_delivery.HOUR_MS),
+                      erase_after_ms=now_ms + int(keep_number_h * delivery.HOUR_MS),
                       history=history + [{"kind": "status", "status": "sent", "at": at,
                                           "provider": provider}])
     else:
@@ -76,7 +76,7 @@ def failed(current: dict, status: str, reason: str, tries: list, attempt: int,
     """The message ended ``failed`` or ``technical_failure``: ``(fields, tell, unset)``;
     ``tell``: its status event goes out (False when a later status is there already)."""
     history = current["history"] + attempts_history(tries, attempt, at)
-    if not domain_delivery.moves_forward(current["status"], status):
+    if not delivery.moves_forward(current["status"], status):
         return {"history": history}, False, ("due_ms",)
     return ({**final_fields(status, reason), "failed_at": at, "history": history + [
         {"kind": "status", "status": status, "at": at, "reason": reason}]}, True, FINAL_UNSET)

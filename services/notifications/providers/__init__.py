@@ -200,10 +200,10 @@ def provider_named(name, settings):
         return HttpGatewayProvider(policy.http_gateway_url, policy.http_gateway_token,
                                    policy.timeout_s)
     if name == "aliyun":
-        from services.notifications.providers_cloud import AliyunSmsProvider
+        from services.notifications.providers.cloud import AliyunSmsProvider
         return AliyunSmsProvider(policy)
     if name == "tencent":
-        from services.notifications.providers_cloud import TencentSmsProvider
+        from services.notifications.providers.cloud import TencentSmsProvider
         return TencentSmsProvider(policy)
     raise ValueError(f"unknown SMS provider {name!r} (use aliyun, tencent, http, file)")
 

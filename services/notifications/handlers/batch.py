@@ -4,7 +4,7 @@ For a batch: the residents' contacts it carries are remembered in one bulk write
 contacts its messages need are read in one query; every message the rules ask for is
 recorded in one insert (each once: its id is event:recipient:template, so a repeated
 event finds its message); then each is sent as one at a time would (its claim, its
-provider call, its outcome: the delivery state machine of handlers.py), and the
+provider call, its outcome: the delivery state machine of handlers/__init__.py), and the
 status events of the whole batch are published together, their confirms awaited once.
 
 An event whose messages cannot be decided or sent now (a resident's contact not yet

@@ -2,7 +2,7 @@
 import logging
 
 from services.common import clock
-from services.notifications import domain_delivery
+from services.notifications.domain import delivery as domain_delivery
 from services.notifications.handlers import (
     AT_FIELD,
     FINAL_UNSET,

@@ -13,7 +13,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import clock, outbox, paging
-from services.notifications.store_webhooks import WebhookDeliveries
+from services.notifications.store.webhooks import WebhookDeliveries
 
 DUPLICATE_KEY = 11000
 

@@ -14,7 +14,9 @@ from services.common import clock, metrics, outbox
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
 from services.common.privacy import mask_name, mask_phone, pseudonym
-from services.notifications import domain, domain_delivery, domain_sending
+from services.notifications import domain
+from services.notifications.domain import delivery as domain_delivery
+from services.notifications.domain import sending as domain_sending
 from services.notifications.providers import PermanentFailure, Sent, TemporaryFailure, as_chain
 
 log = logging.getLogger(__name__)

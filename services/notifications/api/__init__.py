@@ -16,8 +16,10 @@ from services.common.http import (
     scoped_station,
 )
 from services.common.outbox import OutboxRelay, relay_for
-from services.notifications import api_inbox, domain_inbox, handlers_receipts
-from services.notifications.domain_receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
+from services.notifications.api.inbox import routes as inbox_routes
+from services.notifications.domain import inbox as domain_inbox
+from services.notifications.domain.receipts import ACKNOWLEDGEMENTS, SCHEMAS, read_receipts
+from services.notifications.handlers import receipts as handlers_receipts
 from services.notifications.schemas import (
     MessageList,
     MessageOut,
@@ -127,4 +129,4 @@ def create_app(settings=None):
     database = mongo.database(settings, "notifications")
     relay = relay_for(settings, "notifications", OUTBOX_COLLECTIONS)
     context = Context(NotificationStore(database), relay, settings.notifications.receipt_token)
-    return Api("notifications", settings, routes + api_inbox.routes, context)
+    return Api("notifications", settings, routes + inbox_routes, context)
