@@ -256,5 +256,13 @@ def follow_case(store, case, sequence, request_id=None):
                       request_id=request_id)
 
 
+def follow_cases(store, items: list, request_field: str = "request_id") -> None:
+    """follow_case for a batch ``[(position, envelope, case)]`` of one event type, in one
+    write; ``request_field`` names the request the event is about."""
+    store.follow_cases([(case["case_id"], domain.request_status(case["status"]),
+                         envelope["sequence"] or 1, case[request_field])
+                        for _, envelope, case in items])
+
+
 def purge_expired_keys(store):
     return store.purge_expired_keys(clock.to_ms(clock.now()))

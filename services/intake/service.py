@@ -2,6 +2,7 @@
 from nameko.timer import timer
 
 from services.common import config
+from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
     CASE_CANCELLED,
     CASE_CLOSED,
@@ -42,17 +43,15 @@ class IntakeService:
         return handlers.receive_inbound_amqp_many(self.store, self.outbox, self.systems, items,
                                                   self.settings.pseudonym_key)
 
-    @handles(CASE_OPENED)
-    def case_opened(self, body):
+    @handles_batch(CASE_OPENED)
+    def case_opened(self, bodies):
         """The request's status page shows its case once casework opened it."""
-        envelope, case = load_event(body, CASE_OPENED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+        return self._follow(bodies, CASE_OPENED)
 
-    @handles(CASE_REQUEST_LINKED)
-    def case_request_linked(self, body):
+    @handles_batch(CASE_REQUEST_LINKED)
+    def case_request_linked(self, bodies):
         """A repeat request joined its open case: it follows that case from now on."""
-        envelope, case = load_event(body, CASE_REQUEST_LINKED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["linked_request_id"])
+        return self._follow(bodies, CASE_REQUEST_LINKED, request_field="linked_request_id")
 
     @handles(CASE_REFERRED)
     def case_referred(self, body):
@@ -61,29 +60,32 @@ class IntakeService:
         envelope, referred = load_event(body, CASE_REFERRED)
         handlers.learn_referral(self.store, envelope, referred)
 
-    @handles(CASE_RESOLVED)
-    def case_resolved(self, body):
+    @handles_batch(CASE_RESOLVED)
+    def case_resolved(self, bodies):
         """The requests of the case show that it was resolved."""
-        envelope, case = load_event(body, CASE_RESOLVED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+        return self._follow(bodies, CASE_RESOLVED)
 
-    @handles(CASE_CLOSED)
-    def case_closed(self, body):
+    @handles_batch(CASE_CLOSED)
+    def case_closed(self, bodies):
         """The requests of the case show that it was closed."""
-        envelope, case = load_event(body, CASE_CLOSED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+        return self._follow(bodies, CASE_CLOSED)
 
-    @handles(CASE_REOPENED)
-    def case_reopened(self, body):
+    @handles_batch(CASE_REOPENED)
+    def case_reopened(self, bodies):
         """The requests of a reopened case are open again."""
-        envelope, case = load_event(body, CASE_REOPENED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+        return self._follow(bodies, CASE_REOPENED)
 
-    @handles(CASE_CANCELLED)
-    def case_cancelled(self, body):
+    @handles_batch(CASE_CANCELLED)
+    def case_cancelled(self, bodies):
         """The requests of the case show that it was cancelled."""
-        envelope, case = load_event(body, CASE_CANCELLED)
-        handlers.follow_case(self.store, case, envelope["sequence"], case["request_id"])
+        return self._follow(bodies, CASE_CANCELLED)
+
+    def _follow(self, bodies, contract, request_field="request_id"):
+        """A batch of one kind of case event, written together; returns the invalid ones
+        (dead-lettered alone)."""
+        items, failures = load_events(bodies, contract)
+        handlers.follow_cases(self.store, items, request_field)
+        return failures
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

@@ -15,11 +15,29 @@ group insert per collection (services/common/group_commit.py): the requests that
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
 """
+from pymongo import UpdateMany, UpdateOne
+
 from services.common import clock, group_commit, outbox
 from services.intake.domain import need_still_open
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
+
+def _following(case_id, status, case_seq, request_id=None):
+    """The writes that make a case's requests follow one of its events."""
+    older = {"$or": [{"case_seq": {"$lt": case_seq}}, {"case_seq": {"$exists": False}}]}
+    change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
+    operations = []
+    if request_id is not None:
+        operations.append(UpdateOne({"_id": request_id, **older}, change))
+        if case_seq <= 1:
+            # The case's first event: no request can be on the case yet with an older
+            # sequence (a request gets its case id only here, with case_seq >= 1), so
+            # the update of the others would match nothing.
+            return operations
+    operations.append(UpdateMany({"case_id": case_id, **older}, change))
+    return operations
+
 
 class RequestStore:
     def __init__(self, database, commit_wait_s: float = 0.002):
@@ -132,13 +150,11 @@ class RequestStore:
         case id; every request already on the case follows it. An event older than the
         last one applied (``case_seq``) changes nothing, whatever order they arrive in.
         """
-        older = {"$or": [{"case_seq": {"$lt": case_seq}}, {"case_seq": {"$exists": False}}]}
-        change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
-        if request_id is not None:
-            self.requests.update_one({"_id": request_id, **older}, change)
-            if case_seq <= 1:
-                # The case's first event: no request can be on the case yet with an
-                # older sequence (a request gets its case id only here, with case_seq
-                # >= 1), so the update of the others would match nothing.
-                return
-        self.requests.update_many({"case_id": case_id, **older}, change)
+        self.follow_cases([(case_id, status, case_seq, request_id)])
+
+    def follow_cases(self, changes):
+        """``follow_case`` for many ``(case_id, status, case_seq, request_id)`` (a batch of
+        case events) in one ordered bulk write."""
+        operations = [operation for change in changes for operation in _following(*change)]
+        if operations:
+            self.requests.bulk_write(operations, ordered=True)

@@ -55,8 +55,9 @@ def service(store):
     return worker_factory(IntakeService, store=store)
 
 
-def deliver(service, contract, sequence):
-    getattr(service, METHOD[contract])(event(contract, sequence))
+def deliver(service, contract, *sequences):
+    """One batch of CONTRACT's events with these sequences; nothing in it refused."""
+    assert getattr(service, METHOD[contract])([event(contract, s) for s in sequences]) == {}
 
 
 def statuses(store):
@@ -84,7 +85,22 @@ def test_an_older_event_arriving_late_changes_nothing(service, store):
     assert statuses(store)["r-1"] == ("cancelled", "case-1")
 
 
-def test_an_invalid_case_event_is_refused(service, store):
-    with pytest.raises(InvalidEvent):
-        service.case_closed({**event(CASE_CLOSED, 2), "data": {"case_id": "case-1"}})
+def test_a_batch_applies_its_newest_event_whatever_its_order(service, store):
+    deliver(service, CASE_OPENED, 1)
+    deliver(service, CASE_REOPENED, 8, 5)   # a redelivered older one after the newer
+    deliver(service, CASE_CANCELLED, 6)     # older than the reopening: changes nothing
+    assert statuses(store)["r-1"] == ("case_opened", "case-1")
+
+
+def test_an_invalid_case_event_is_refused_alone(service, store):
+    deliver(service, CASE_OPENED, 1)
+    failures = service.case_closed([
+        {**event(CASE_CLOSED, 2), "data": {"case_id": "case-1"}}, event(CASE_CLOSED, 3)])
+    assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
+    assert statuses(store)["r-1"] == ("closed", "case-1")                   # the valid one
+
+
+def test_an_invalid_case_event_changes_nothing(service, store):
+    failures = service.case_closed([{**event(CASE_CLOSED, 2), "data": {"case_id": "case-1"}}])
+    assert isinstance(failures[0], InvalidEvent)
     assert statuses(store)["r-1"] == ("received", None)
