@@ -166,3 +166,27 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
     for collection in ("idempotency_keys", "open_needs", "requests"):
         assert sent[f"insert {collection}"] <= 3, sent
     assert not [name for name in sent if name.startswith("find")], sent
+
+
+def test_a_batch_of_worker_sms_writes_its_messages_twice_whatever_its_size(
+        settings, database, monkeypatch):
+    from services.common import config
+    from services.notifications import handlers_batch
+    from services.notifications.store import NotificationStore
+    from tests.service.test_notifications_batch import assigned
+    from tests.service.test_service_entrypoints import RecordingProvider
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_START", "00:00")
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_END", "00:00")
+    NotificationStore(database("notifications")).ensure_indexes()
+    writes = {}
+    for size in (1, 12):
+        with counted(settings, "notifications") as (db, commands):
+            items = [(n, event, event["data"]) for n, event in enumerate(
+                assigned(f"case-{size}-{n}", f"dx-0{n % 4 + 1}") for n in range(size))]
+            assert handlers_batch.notify_many(NotificationStore(db), RecordingRelay(),
+                                              RecordingProvider(), config.settings(),
+                                              items) == {}
+        writes[size] = Counter(name for name in commands.names if name.endswith("messages")
+                               and not name.startswith("find"))
+    # one insert of the intents, one write of the claims, one of the outcomes
+    assert writes[1] == writes[12] == {"insert messages": 1, "update messages": 2}

@@ -65,3 +65,48 @@ def test_what_cannot_be_handled_now_is_returned_alone_and_the_rest_is_done(world
         correlation_id="r-unknown", sequence=3)
     with pytest.raises(RecipientUnknown):
         service.case_accepted(accepted)  # still one at a time: retried by its handler
+
+
+def test_a_batch_counts_its_own_sms_against_a_numbers_hourly_limit(database, monkeypatch):
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_START", "00:00")
+    monkeypatch.setenv("SHEGONG_QUIET_HOURS_END", "00:00")
+    monkeypatch.setenv("SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR", "3")
+    store = NotificationStore(database("notifications"))
+    store.ensure_indexes()
+    provider = RecordingProvider()
+    service = worker_factory(NotificationsService, store=store, outbox=RecordingRelay(),
+                             sms=provider, settings=config.settings())
+    assert service.case_assigned([assigned(f"case-{n}", "dx-01") for n in range(5)]) == {}
+    assert len(provider.sent) == 3   # one worker, one kind: three an hour
+    held = [m for m in store.find({}) if m["status"] == "created"]
+    assert len(held) == 2 and all(
+        m["history"][-1]["reason"] == "staff_rate_limited" for m in held)
+
+
+class ReceiptOvertakes(RecordingProvider):
+    """The carrier's delivery receipt is written before the send's answer is."""
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    def send(self, message):
+        provider_id = super().send(message)
+        current = self.store.get(message["_id"])
+        self.store.update(current, {"status": "delivered", "history": current["history"] + [
+            {"kind": "status", "status": "delivered", "at": "2023-05-29T08:00:02+08:00"}]})
+        return provider_id
+
+
+def test_an_outcome_that_lost_to_a_receipt_is_written_again_on_the_newest_version(world):
+    store, _, relay, _ = world
+    provider = ReceiptOvertakes(store)
+    service = worker_factory(NotificationsService, store=store, outbox=relay, sms=provider,
+                             settings=config.settings())
+    assert service.case_assigned([assigned("case-1", "dx-01"), assigned("case-2", "dx-02")]) \
+        == {}
+    for message in store.find({}):
+        assert message["status"] == "delivered"          # the receipt's later status kept
+        assert [h["kind"] for h in message["history"]].count("attempt") == 1
+        assert message["provider_message_id"].startswith("p-")
+    assert len(provider.sent) == 2

@@ -52,7 +52,7 @@ class RepeatNotYetOpened(Exception):
         self.first_request_id = first_request_id
 
 
-def _instant(ms):
+def instant(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
@@ -187,7 +187,7 @@ def breach(case, head, now):
         return case, []
     at = clock.iso(now)
     events = [(CASE_SLA_BREACHED, {**case.ref(), "kind": kind, "priority": case.priority,
-                                   "due_at": clock.iso(_instant(due_ms)),
+                                   "due_at": clock.iso(instant(due_ms)),
                                    "breached_at": at}) for kind, due_ms in due]
     escalate_to = head if head is not None and not (
         case.assignee and case.assignee["id"] == head.id) else None

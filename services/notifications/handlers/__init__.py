@@ -147,7 +147,7 @@ def apply_change(store, relay, message, change):
     raise RuntimeError(f"message {message['_id']} kept changing under the writer")
 
 
-def _instant(ms):
+def instant(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
@@ -156,14 +156,27 @@ final_fields = domain_sending.final_fields
 FINAL_UNSET = domain_sending.FINAL_UNSET
 
 
+def is_due(message, now_ms):
+    """True when the message waits to be sent and its time has come."""
+    return message["status"] in domain_delivery.PENDING and message.get("due_ms") is not None \
+        and message["due_ms"] <= now_ms
+
+
+def report_held(message, reason, until_ms):
+    metrics.SMS_HELD.labels(domain_delivery.recipient_kind(message["recipient_role"]),
+                            message["template"], reason).inc()
+    log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
+            "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
+            message["recipient_role"], reason, clock.iso(instant(until_ms)))
+
+
 def deliver(store, relay, sender, settings, message):
     """Send a message if it is due: wait out quiet hours and rate limits, claim it, try
     the providers, then record the outcome (sent, retry later, failed, technical_failure).
     The decisions are domain_sending's; this reads, calls the providers and writes."""
     policy, now = settings.notifications, clock.now()
     now_ms, at = clock.to_ms(now), clock.iso(now)
-    if message["status"] not in domain_delivery.PENDING or message.get("due_ms") is None \
-            or message["due_ms"] > now_ms:
+    if not is_due(message, now_ms):
         return message
     limit = domain_delivery.sms_limit(message, policy)
     recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
@@ -172,35 +185,44 @@ def deliver(store, relay, sender, settings, message):
     hold = domain_delivery.hold(message, now, recent, policy)
     if hold is not None:
         reason, until_ms = hold
-        metrics.SMS_HELD.labels(domain_delivery.recipient_kind(message["recipient_role"]),
-                                message["template"], reason).inc()
-        log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
-                "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
-                message["recipient_role"], reason, clock.iso(_instant(until_ms)))
+        report_held(message, reason, until_ms)
         return store.update(message, domain_sending.held(
-            message, reason, at, clock.iso(_instant(until_ms)), until_ms)) or message
+            message, reason, at, clock.iso(instant(until_ms)), until_ms)) or message
     in_doubt_since = domain_sending.claim_in_doubt(message)
     claimed = store.update(message, domain_sending.claim(message, now_ms, at, policy.lease_s))
     if claimed is None:
         return store.get(message["_id"])  # another worker claimed it first
-    attempt = claimed["attempts"]
+    change = outcome(claimed, send(sender, claimed, in_doubt_since), policy)
+    return apply_change(store, relay, claimed, change)
+
+
+def send(sender, claimed, in_doubt_since):
+    """Try the providers for a claimed message: a Sent, or the PermanentFailure or
+    TemporaryFailure they ended with (returned, not raised); anything else raises."""
     if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
-        return _sent(store, relay, claimed, Sent("inbox", claimed["_id"], [
-            {"provider": "inbox", "outcome": "accepted"}]), attempt, policy.keep_number_h)
+        return Sent("inbox", claimed["_id"], [{"provider": "inbox", "outcome": "accepted"}])
     try:
-        result = as_chain(sender).send_first(claimed, in_doubt_since)
-    except PermanentFailure as exc:
-        return _failed(store, relay, claimed, "failed", exc.reason, exc.tries, attempt)
-    except TemporaryFailure as exc:
+        return as_chain(sender).send_first(claimed, in_doubt_since)
+    except (PermanentFailure, TemporaryFailure) as exc:
+        return exc
+
+
+def outcome(claimed, result, policy):
+    """The change (for apply_change) that records what sending a claimed message gave."""
+    attempt = claimed["attempts"]
+    if isinstance(result, PermanentFailure):
+        return _failed(claimed, "failed", result.reason, result.tries, attempt)
+    if isinstance(result, TemporaryFailure):
         delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
         if delay_s is None:
-            return _failed(store, relay, claimed, "technical_failure",
-                           f"gave up after {attempt} attempt(s): {exc.reason}", exc.tries, attempt)
-        return _retry_later(store, relay, claimed, exc, attempt, delay_s)
-    return _sent(store, relay, claimed, result, attempt, policy.keep_number_h)
+            return _failed(claimed, "technical_failure",
+                           f"gave up after {attempt} attempt(s): {result.reason}", result.tries,
+                           attempt)
+        return _retry_later(claimed, result, attempt, delay_s)
+    return _sent(claimed, result, attempt, policy.keep_number_h)
 
 
-def _sent(store, relay, message, result, attempt, keep_number_h):
+def _sent(message, result, attempt, keep_number_h):
     now = clock.now()
     at = clock.iso(now)
 
@@ -211,13 +233,12 @@ def _sent(store, relay, message, result, attempt, keep_number_h):
         event = status_event({**current, **fields}, "sent", at, provider=result.provider)
         return fields, [event], unset
 
-    document = apply_change(store, relay, message, change)
     log.info("%s %s to %s %s sent via %s", message["channel"], message["template"],
              message["recipient_role"], message.get("recipient"), result.provider)
-    return document
+    return change
 
 
-def _failed(store, relay, message, status, reason, tries, attempt):
+def _failed(message, status, reason, tries, attempt):
     at = clock.iso(clock.now())
 
     def change(current):
@@ -225,22 +246,22 @@ def _failed(store, relay, message, status, reason, tries, attempt):
         return fields, [status_event(current, status, at, reason)] if tell else [], unset
 
     log.warning("message %s %s: %s", message["_id"], status, reason)
-    return apply_change(store, relay, message, change)
+    return change
 
 
-def _retry_later(store, relay, message, exc, attempt, delay_s):
+def _retry_later(message, exc, attempt, delay_s):
     now = clock.now()
     next_ms = clock.to_ms(now) + int(delay_s * 1000)
     at = clock.iso(now)
 
     def change(current):
         fields = domain_sending.retry(current, exc.tries, attempt, exc.reason, at, next_ms,
-                                      clock.iso(_instant(next_ms)))
+                                      clock.iso(instant(next_ms)))
         return None if fields is None else (fields, [], ())
 
     log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],
                 attempt, delay_s)
-    return apply_change(store, relay, message, change)
+    return change
 
 
 def deliver_due(store, relay, sender, settings, limit=50):

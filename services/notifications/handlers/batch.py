@@ -16,7 +16,8 @@ import logging
 
 from eventlet.greenpool import GreenPool
 
-from services.notifications import handlers
+from services.common import clock
+from services.notifications import domain_delivery, domain_sending, handlers
 
 log = logging.getLogger(__name__)
 
@@ -88,26 +89,98 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
         return failures
     stored = store.record_intents([intent for _, intent in planned])
     collecting = CollectingRelay(relay)
-    # One number's messages one after another (its rate limit counts what went before);
-    # different numbers side by side: the providers' answers are waited for together.
+    messages = [(position, message) for (position, _), message in
+                zip(planned, stored, strict=True) if position not in failures]
+    # (a failed event's messages are sent when it is retried alone)
+    for index, error in deliver_many(store, collecting, sender, settings,
+                                     [message for _, message in messages]).items():
+        failures[messages[index][0]] = error
+    collecting.flush()
+    return failures
+
+
+def deliver_many(store, relay, sender, settings, messages: list) -> dict:
+    """``handlers.deliver`` for many messages in a constant number of store commands:
+    the recent SMS of each number read once (rate limits), every hold and claim in one
+    write, the providers called side by side (one number's messages in order), every
+    outcome with its status event in one write. A write that lost to a concurrent one
+    (a receipt, another worker) is redone alone on the newest version, as ``deliver``
+    would. Returns ``{index: exception}`` for messages that could not be sent (their
+    claim's lease makes them due again for the sweep)."""
+    policy, now = settings.notifications, clock.now()
+    now_ms, at = clock.to_ms(now), clock.iso(now)
+    recent: dict = {}   # (phone_ref, template or None) -> sent_ms of the hour, newest first
+    decided: list = []  # (index, message, changes, claimed, in doubt since)
+    seen = set()
+    for index, message in enumerate(messages):
+        if message["_id"] in seen or not handlers.is_due(message, now_ms):
+            continue  # (a message twice in the batch, a repeated event's: sent once)
+        seen.add(message["_id"])
+        limit = domain_delivery.sms_limit(message, policy)
+        key = (message["phone_ref"], message["template"] if limit.per_kind else None) \
+            if limit else None
+        if limit is not None and key is not None and key not in recent:
+            recent[key] = store.sent_to(key[0], now_ms - domain_delivery.HOUR_MS,
+                                        limit.per_hour, key[1])
+        hold = domain_delivery.hold(message, now, recent.get(key, []), policy)
+        if hold is not None:
+            reason, until_ms = hold
+            handlers.report_held(message, reason, until_ms)
+            decided.append((index, message, domain_sending.held(
+                message, reason, at, clock.iso(handlers.instant(until_ms)), until_ms),
+                False, None))
+            continue
+        decided.append((index, message, domain_sending.claim(message, now_ms, at,
+                                                             policy.lease_s),
+                        True, domain_sending.claim_in_doubt(message)))
+        if key is not None:  # what this batch sends counts against the next (conservative)
+            recent[key] = [now_ms] + recent[key]
+    written = store.update_all([(message, changes, (), ())
+                                for _, message, changes, _, _ in decided])
+    claimed = [(index, document, in_doubt) for (index, _, _, is_claim, in_doubt), document
+               in zip(decided, written, strict=True) if is_claim and document is not None]
+    failures: dict = {}
+    results = _send_side_by_side(sender, claimed, failures)
+    changes = [(claimed_message, handlers.outcome(claimed_message, results[index], policy))
+               for index, claimed_message, _ in claimed if index in results]
+    decisions = [(message, change(message)) for message, change in changes]
+    outcomes = store.update_all([(message, *decision) for message, decision in decisions
+                                 if decision is not None])
+    done = iter(outcomes)
+    published = []
+    for (message, change), decision in zip(changes, decisions, strict=True):
+        if decision is None:
+            continue
+        document = next(done)
+        if document is None:   # changed meanwhile: on the newest version, alone
+            handlers.apply_change(store, relay, store.get(message["_id"]), change)
+        elif decision[1]:
+            published.append(document)
+    relay.publish_now_many("messages", published)
+    return failures
+
+
+def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
+    """Each claimed message's provider result ``{index: Sent | failure}``; one number's
+    messages one after another, different numbers side by side (their answers are waited
+    for together). An unexpected error goes to ``failures``."""
     lanes: dict = {}
-    for (position, _), message in zip(planned, stored, strict=True):
-        if position not in failures:  # else retried alone: its messages are sent then
-            lanes.setdefault(message.get("phone_ref") or message["_id"], []).append(
-                (position, message))
+    for index, message, in_doubt in claimed:
+        lanes.setdefault(message.get("phone_ref") or message["_id"], []).append(
+            (index, message, in_doubt))
+    results: dict = {}
 
     def run(lane):
-        for position, message in lane:
+        for index, message, in_doubt in lane:
             try:
-                handlers.deliver(store, collecting, sender, settings, message)
-            except Exception as exc:  # noqa: BLE001 - retried alone; a sent one stays sent
-                log.warning("message %s of a batch not delivered: %s", message["_id"],
+                results[index] = handlers.send(sender, message, in_doubt)
+            except Exception as exc:  # noqa: BLE001 - retried; the lease makes it due again
+                log.warning("message %s of a batch not sent: %s", message["_id"],
                             type(exc).__name__)
-                failures[position] = exc
+                failures[index] = exc
 
     pool = GreenPool(SENDERS)
     for lane in lanes.values():
         pool.spawn_n(run, lane)
     pool.waitall()
-    collecting.flush()
-    return failures
+    return results

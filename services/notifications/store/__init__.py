@@ -9,6 +9,8 @@ Every change to a message is one conditional write on its ``version``: the chang
 its history and its status events land together, or not at all (a concurrent writer
 won; the caller reads again).
 """
+import uuid
+
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -20,6 +22,23 @@ DUPLICATE_KEY = 11000
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("messages",)
+
+def _conditional(message, changes, envelopes=(), unset=(), token=None):
+    """``(condition, update, new document)``: the change, only to the version read."""
+    fields = {**changes, "version": message.get("version", 1) + 1,
+              "updated_ms": clock.to_ms(clock.now())}
+    if token is not None:
+        fields["written_by"] = token
+    if envelopes:
+        fields.update(outbox.stage(message, list(envelopes)))
+    update = {"$set": fields}
+    if unset:
+        update["$unset"] = {name: "" for name in unset}
+    document = {**message, **fields}
+    for name in unset:
+        document.pop(name, None)
+    return {"_id": message["_id"], "version": message.get("version", 1)}, update, document
+
 
 class NotificationStore:
     def __init__(self, database):
@@ -113,21 +132,30 @@ class NotificationStore:
     def update(self, message, changes, envelopes=(), unset=()):
         """Write ``changes`` (and stage ``envelopes`` in the outbox) if nobody changed the
         message since it was read; returns the new document, or None on a conflict."""
-        fields = {**changes, "version": message.get("version", 1) + 1,
-                  "updated_ms": clock.to_ms(clock.now())}
-        if envelopes:
-            fields.update(outbox.stage(message, list(envelopes)))
-        update = {"$set": fields}
-        if unset:
-            update["$unset"] = {name: "" for name in unset}
-        done = self.messages.update_one({"_id": message["_id"],
-                                         "version": message.get("version", 1)}, update)
-        if not done.matched_count:
-            return None
-        document = {**message, **fields}
-        for name in unset:
-            document.pop(name, None)
-        return document
+        condition, update, document = _conditional(message, changes, envelopes, unset)
+        done = self.messages.update_one(condition, update)
+        return document if done.matched_count else None
+
+    def update_all(self, changes):
+        """``update`` for many ``(message, changes, envelopes, unset)`` (different
+        messages) in one bulk write; returns the new documents in order, None for each
+        message somebody changed meanwhile. Which ones did is read back (one query),
+        only when the bulk write says some did not match: each write of this call
+        carries its token, so a concurrent write is never mistaken for this one."""
+        if not changes:
+            return []
+        token = uuid.uuid4().hex
+        planned = [_conditional(message, fields, envelopes, unset, token)
+                   for message, fields, envelopes, unset in changes]
+        done = self.messages.bulk_write([UpdateOne(condition, update)
+                                         for condition, update, _ in planned], ordered=False)
+        documents = [document for _, _, document in planned]
+        if done.matched_count == len(planned):
+            return documents
+        mine = {found["_id"] for found in self.messages.find(
+            {"_id": {"$in": [document["_id"] for document in documents]}, "written_by": token},
+            {"_id": 1})}
+        return [document if document["_id"] in mine else None for document in documents]
 
     def due(self, now_ms, limit=50):
         """Messages whose next attempt is due (new, deferred, retried or left in flight)."""
