@@ -109,8 +109,8 @@ def test_intake_follows_its_case_forward_only(database):
         "priority": "urgent", "priority_reason": "x", "need_type": "medicine_purchase",
         "resident_ref": "p_1", "categories": [], "request_received_at": "2023-05-29T08:00:00+08:00",
         "opened_at": "2023-05-29T08:00:01+08:00"}, 1)
-    service.case_resolved(resolved)   # arrives first
-    service.case_opened(opened)       # late: must not move the request back
+    assert service.case_resolved([resolved]) == {}   # arrives first (a batch of one)
+    assert service.case_opened([opened]) == {}       # late: must not move the request back
     assert store.get("r-1")["status"] == "resolved"
     assert store.get("r-1")["case_id"] == "case-1"
 
