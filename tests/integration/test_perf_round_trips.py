@@ -171,7 +171,7 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
 def test_a_batch_of_worker_sms_writes_its_messages_twice_whatever_its_size(
         settings, database, monkeypatch):
     from services.common import config
-    from services.notifications import handlers_batch
+    from services.notifications.handlers import batch as handlers_batch
     from services.notifications.store import NotificationStore
     from tests.service.test_notifications_batch import assigned
     from tests.service.test_service_entrypoints import RecordingProvider

@@ -17,7 +17,9 @@ import logging
 from eventlet.greenpool import GreenPool
 
 from services.common import clock
-from services.notifications import domain_delivery, domain_sending, handlers
+from services.notifications import handlers
+from services.notifications.domain import delivery as domain_delivery
+from services.notifications.domain import sending as domain_sending
 
 log = logging.getLogger(__name__)
 
