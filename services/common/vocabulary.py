@@ -67,6 +67,8 @@ ACTION_TYPES = {
 # The case's life; escalation and reassignment change the owner, not the status.
 CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred", "resolved",
                  "closed", "cancelled")
+# before the case ends: what casework still works on and reporting counts as open
+OPEN_CASE_STATUSES = CASE_STATUSES[:5]
 
 CASE_STATUS_LABELS = {
     "received": "已登记", "assigned": "已派单", "accepted": "已接单", "in_progress": "处理中",

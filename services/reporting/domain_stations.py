@@ -13,7 +13,6 @@ DAY_MS = 86_400_000
 # (name, upper bound in days, exclusive; None: no bound), youngest first
 AGE_BUCKETS = (("under_1d", 1), ("1_to_3d", 3), ("3_to_7d", 7), ("7_to_30d", 30),
                ("over_30d", None))
-OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred")
 PROGRAM_FIGURES = ("volunteer_teams_formed", "volunteers_joined",
                    "social_organisations_cultivated", "donations_yuan", "households_aided",
                    "activities")

@@ -11,7 +11,7 @@ import time
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent, data_schema, load_event
 from services.common.mongo import STORE_DOWN_ERRORS
-from services.common.vocabulary import stations
+from services.common.vocabulary import OPEN_CASE_STATUSES, stations
 from services.reporting import (
     domain,
     domain_daily,
@@ -136,7 +136,7 @@ def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=No
     version = store.versions()["current"]
     return domain_stations.stations_table(
         store.dailies_by_station(date_from, date_to, version),
-        store.open_cases(domain_stations.OPEN_STATUSES, version), now_ms, only)
+        store.open_cases(OPEN_CASE_STATUSES, version), now_ms, only)
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):

@@ -29,8 +29,8 @@ from services.common.contracts import (
     CASE_RESOLVED,
 )
 from services.common.privacy import mask_name, mask_phone
+from services.common.vocabulary import OPEN_CASE_STATUSES
 
-OPEN_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred")
 OWNED_STATUSES = ("assigned", "accepted", "in_progress", "referred")
 FINAL_STATUSES = ("closed", "cancelled")
 DEFAULT_LEVELS = sla.parse_service_levels(sla.DEFAULT_SERVICE_LEVELS)
@@ -129,7 +129,7 @@ class Case:
 
     @property
     def is_open(self):
-        return self.status in OPEN_STATUSES
+        return self.status in OPEN_CASE_STATUSES
 
     @property
     def due_ms(self):

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from services.casework.domain import (
-    OPEN_STATUSES,
     IllegalTransition,
     NotAllowed,
     assigned_event,
@@ -31,6 +30,7 @@ from services.common.contracts import (
     CASE_REQUEST_LINKED,
     CASE_SLA_BREACHED,
 )
+from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CANCELLABLE = ("received", "assigned", "accepted", "in_progress")
 
@@ -140,7 +140,7 @@ def reassign(case, actor, worker, now):
     An unowned ("received") case becomes assigned; otherwise the status is kept and
     the new owner carries on from where the case is.
     """
-    require_status(case, "reassign", OPEN_STATUSES)
+    require_status(case, "reassign", OPEN_CASE_STATUSES)
     _require_head(case, actor, "reassign a case")
     if worker.station != case.station:
         raise IllegalTransition(f"{worker.id} is not a worker of station {case.station}")
@@ -165,7 +165,7 @@ def _escalated(case, head, reason, at):
 
 def escalate(case, actor, head, note, now):
     """Hand an open case up to the station head (by hand: too hard, too risky)."""
-    require_status(case, "escalate", OPEN_STATUSES)
+    require_status(case, "escalate", OPEN_CASE_STATUSES)
     require_owner_or_head(case, actor)
     if head is None:
         raise IllegalTransition(f"station {case.station} has no station head to escalate to")
@@ -202,7 +202,7 @@ def breach(case, head, now):
 
 def link_request(case, request, now):
     """A repeat request joins its open case instead of opening a second one."""
-    require_status(case, "add a request to", OPEN_STATUSES)
+    require_status(case, "add a request to", OPEN_CASE_STATUSES)
     if any(link["request_id"] == request["request_id"] for link in case.linked_requests):
         return case, []
     at = clock.iso(now)

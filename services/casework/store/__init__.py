@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.casework.domain import OPEN_STATUSES, Calendar, Case, StaleCase, Worker
+from services.casework.domain import Calendar, Case, StaleCase, Worker
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.common import clock, outbox, paging
+from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
@@ -99,7 +100,7 @@ class CaseStore:
         """The resident's open case for this need, if any (newest first)."""
         for document in self.cases.find({"resident_ref": resident_ref, "need_type": need_type},
                                         sort=[("opened_at", DESCENDING)]):
-            if document["status"] in OPEN_STATUSES:
+            if document["status"] in OPEN_CASE_STATUSES:
                 return _case(document), document
         return None, None
 
@@ -207,7 +208,7 @@ class CaseStore:
         """Open cases per assigned worker of a station, counted from the cases themselves
         in one grouped query (not count_documents per worker: its ``$group`` on a
         constant is evaluated document by document on the development server)."""
-        pipeline = [{"$match": {"station": station, "status": {"$in": list(OPEN_STATUSES)}}},
+        pipeline = [{"$match": {"station": station, "status": {"$in": list(OPEN_CASE_STATUSES)}}},
                     {"$group": {"_id": "$assignee.id", "open": {"$sum": 1}}}]
         return {row["_id"]: row["open"] for row in self.cases.aggregate(pipeline)
                 if row["_id"] is not None}

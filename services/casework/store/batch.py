@@ -7,9 +7,9 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.casework.domain import OPEN_STATUSES
 from services.casework.store import _case, _document
 from services.common import clock, outbox
+from services.common.vocabulary import OPEN_CASE_STATUSES
 
 DUPLICATE_KEY = 11000
 
@@ -26,7 +26,7 @@ def residents_with_open_cases(store, refs: list) -> set:
     """(resident_ref, need_type) of every open case of these residents."""
     return {(doc["resident_ref"], doc["need_type"]) for doc in store.cases.find(
         {"resident_ref": {"$in": refs}}, {"resident_ref": 1, "need_type": 1, "status": 1})
-        if doc["status"] in OPEN_STATUSES}
+        if doc["status"] in OPEN_CASE_STATUSES}
 
 
 def resident_records(store, keys: list) -> dict:
