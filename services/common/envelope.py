@@ -34,6 +34,13 @@ class InvalidEvent(Exception):
         self.fields = fields or {}
 
 
+class NotKnownYet(InvalidEvent):
+    """An event naming something its consumer has not learnt of yet but may shortly (an
+    agency's answer to a referral made a moment ago, whose ``case.referred`` is still on
+    its way): retried with the service's delays like a fault, and only when they are
+    used up dead-lettered, as invalid, with this reason."""
+
+
 def json_media_type(value: str) -> None:
     """A ``datacontenttype`` validator: a JSON media type, compared by type
     (``application/json; charset=utf-8`` is JSON)."""

@@ -16,7 +16,7 @@ from nameko.messaging import QueueConsumer
 from services.common import clock, config, metrics, queue_moves
 from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
 from services.common.contracts import CATALOGUE
-from services.common.envelope import CONTENT_TYPE, InvalidEvent, encode_json
+from services.common.envelope import CONTENT_TYPE, InvalidEvent, NotKnownYet, encode_json
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
 from services.common.topology import (  # noqa: F401 - also this module's public names
@@ -249,7 +249,7 @@ class RetryingEventHandler(EventHandler):
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
         permanent = isinstance(exc, InvalidEvent)
-        if not permanent and attempts <= len(delays):
+        if (not permanent or isinstance(exc, NotKnownYet)) and attempts <= len(delays):
             self._retry_later(message, headers, delays[attempts - 1],
                               f"{type(exc).__name__}, attempt {attempts}")
             metrics.EVENTS_RETRIED.labels(*self._labels(), "fault").inc()

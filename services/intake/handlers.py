@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 from services.common import clock
-from services.common.envelope import InvalidEvent, new_event
+from services.common.envelope import InvalidEvent, NotKnownYet, new_event
 from services.common.messaging import BrokerUnavailable
 from services.intake import domain, inbound, inbound_binding, referrals
 
@@ -242,6 +242,8 @@ def _refusal(exc: inbound.InboundRejected) -> Exception:
     conflict is retried instead."""
     if exc.code in inbound.TRY_AGAIN:
         return InboundConflict(f"{exc.code}: {exc.reason}")
+    if exc.known_later:
+        return NotKnownYet(f"{exc.code}: {exc.reason}", exc.fields)
     return InvalidEvent(f"{exc.code}: {exc.reason}", exc.fields)
 
 

@@ -58,9 +58,12 @@ class InboundRejected(Exception):
     of REFUSALS), ``reason`` in words, ``fields`` which fields. HTTP maps the code to its
     status (api_events.http_status); on AMQP the event is dead-lettered with the reason."""
 
-    def __init__(self, code: str, reason: str, fields: dict | None = None) -> None:
+    def __init__(self, code: str, reason: str, fields: dict | None = None,
+                 known_later: bool = False) -> None:
         super().__init__(reason)
         self.code, self.reason, self.fields = code, reason, fields or {}
+        # what it names may be learnt shortly: on AMQP retried before it is dead-lettered
+        self.known_later = known_later
 
 
 REFUSALS = (

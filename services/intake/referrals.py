@@ -3,7 +3,9 @@ which referral (learnt from casework's ``case.referred``), and the agencies' ans
 
 An answer is taken only from the agency the referral was made to (refused as
 not_your_referral otherwise: 403 on HTTP, a dead letter on AMQP); an answer for a
-referral intake never heard of is refused as unknown_referral (422, a dead letter).
+referral intake has not heard of is refused as unknown_referral (422 on HTTP; on AMQP
+retried with the service's delays first, since an agency may answer before intake has
+learnt of the referral, then dead-lettered).
 Each accepted answer is recorded on the referral's document with its
 ``referral.answered`` event in the same write (the outbox), once per (source, id).
 """
@@ -31,8 +33,9 @@ def learn(store, envelope: dict, referred: dict) -> None:
 
 def check(referral, system, data) -> None:
     """Only the agency it was made to answers a referral, and for its own case."""
-    if referral is None:
-        raise InboundRejected("unknown_referral", f"no referral {data['referral_id']}")
+    if referral is None:  # or not yet: case.referred may still be on its way
+        raise InboundRejected("unknown_referral", f"no referral {data['referral_id']}",
+                              known_later=True)
     if referral["agency"] != system.id:
         raise InboundRejected("not_your_referral", f"referral {data['referral_id']} was "
                               f"not made to {system.id}")

@@ -4,6 +4,7 @@ never heard of, 409 for one that loses a concurrent write (retried on AMQP); eac
 recorded once and published as referral.answered in the case's correlation. Real broker,
 real store, intake's real worker and WSGI app."""
 import json
+import logging
 
 import pytest
 from werkzeug.test import Client
@@ -124,3 +125,37 @@ def test_on_amqp_an_answer_that_loses_a_concurrent_write_is_retried_not_dead_let
                             message="referral.answered")
     assert answered["data"]["answer"] == "accepted"
     assert dead_letters(settings.amqp_uri) == []
+
+
+def test_on_amqp_an_answer_before_intake_learnt_of_its_referral_is_retried_then_recorded(
+        container_factory, settings, topology, database, caplog):
+    """An agency on AMQP may answer before case.referred reaches intake (casework
+    publishes both at once): the answer waits out a retry delay instead of being
+    dead-lettered, and is recorded once the referral is known."""
+    database("intake")
+    patient = {**settings.nameko_config(), "SHEGONG_RETRY_DELAYS_MS": [1500, 3000, 6000]}
+    container_factory(IntakeService, patient).start()
+    observer = Observer(settings.amqp_uri)
+    with caplog.at_level(logging.WARNING, logger="services.common.messaging"):
+        publish_inbound(settings.amqp_uri, referral_answer(answer="accepted"),
+                        system="health-commission")
+        wait_until(lambda: "retry in 1500 ms" in caplog.text, 20,
+                   message="the early answer put back for a retry")
+    refer(settings)
+    [answered] = wait_until(lambda: observer.of_type(REFERRAL_ANSWERED.type), 30,
+                            message="referral.answered after the retry")
+    assert answered["data"]["answer"] == "accepted"
+    assert len(database("intake")["referrals"].find_one({"_id": "ref-1"})["answers"]) == 1
+    assert dead_letters(settings.amqp_uri) == []
+
+
+def test_on_amqp_an_answer_for_a_referral_never_made_ends_in_the_dead_letters(
+        intake_worker, settings, database):
+    publish_inbound(settings.amqp_uri, referral_answer(referral_id="ref-never"),
+                    system="health-commission")
+    parked = wait_until(lambda: dead_letters(settings.amqp_uri), 20,
+                        message="dead-lettered once the delays are used up")
+    [(headers, _)] = parked
+    assert headers["x-death-reason"].startswith("unknown_referral")
+    assert headers["x-exception-type"] == "NotKnownYet"
+    assert int(headers["x-shegong-attempts"]) == 3   # tried, then retried twice (100, 200 ms)
