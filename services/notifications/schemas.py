@@ -160,7 +160,10 @@ class WebhookDeliveryOut(Schema):
     case_id = fields.String()
     station = fields.String()
     state = fields.String()
-    attempts = fields.Integer()
+    attempts = fields.Integer(metadata={"description": "every POST so far"})
+    replays = fields.Integer(dump_default=0, metadata={
+        "description": "times an operator replayed its dead letter (each a new round of "
+                       "retries)"})
     last_status = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
     created_at = fields.String()

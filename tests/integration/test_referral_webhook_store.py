@@ -63,3 +63,27 @@ def test_delivered_once_and_an_amqp_agency_is_not_posted(store):
                                               post=post) == "not_webhook"
     assert len(posts) == 1 and posts[0][2] == "s"
     assert [d["referral_id"] for d in store.webhooks.find(station="daxing")] == ["ref-1"]
+
+
+def test_a_replayed_dead_letter_gets_a_new_round_of_retries(store):
+    """Dead-lettered after its retries, then replayed by an operator (make
+    deadletters-replay resets the handler's attempts): the delivery shows it retrying
+    again, not failed after the first new attempt, and keeps every attempt."""
+    registry = {"health-commission": HEALTH}
+
+    def refused(*args):
+        return webhooks.Outcome(False, 503, "HTTP 503")
+
+    for _ in range(3):
+        with pytest.raises(handlers_webhooks.WebhookFailed):
+            handlers_webhooks.deliver_referral(store, registry, Settings, event(), post=refused)
+    assert store.webhooks.find(state="failed")
+    with pytest.raises(handlers_webhooks.WebhookFailed):   # the replay's first attempt
+        handlers_webhooks.deliver_referral(store, registry, Settings, event(), post=refused)
+    [again] = store.webhooks.find(state="retrying")
+    assert again["attempts"] == 4 and again["replays"] == 1
+    assert handlers_webhooks.deliver_referral(
+        store, registry, Settings, event(), post=lambda *a: webhooks.Outcome(True, 200, None)
+    ) == "delivered"
+    [delivered] = store.webhooks.find(state="delivered")
+    assert [h["attempt"] for h in delivered["history"]] == [1, 2, 3, 4, 5]

@@ -11,6 +11,7 @@ import logging
 
 from services.common import clock, metrics
 from services.notifications import webhooks
+from services.notifications.store.webhooks import round_attempts
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
     delivery = store.webhooks.start(envelope, agency.webhook_url, at)
     if delivery["state"] == "delivered":  # a redelivered event: POSTed once already
         return "delivered"
+    if delivery["state"] == "failed":  # its dead letter replayed: the retries start again
+        delivery = store.webhooks.replayed(delivery, at)
     attempt = delivery["attempts"] + 1
     secret = settings.webhook_secrets.get(agency.id)  # never sent unsigned
     outcome = (post(agency.webhook_url, envelope, secret) if secret else
@@ -41,7 +44,8 @@ def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
                  agency.id, attempt)
         return "delivered"
     # the handler's retries: one per delay, then the dead-letter queue
-    state = "failed" if attempt > len(settings.retry_delays_ms) else "retrying"
+    state = "failed" if round_attempts(delivery) + 1 > len(settings.retry_delays_ms) \
+        else "retrying"
     store.webhooks.record(delivery, state, outcome.status, outcome.error, at)
     metrics.WEBHOOK_DELIVERIES.labels(agency.id, state).inc()
     raise WebhookFailed(f"webhook of {agency.id} refused referral "

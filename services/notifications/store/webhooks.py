@@ -1,9 +1,16 @@
 """``webhook_deliveries``: one document per referral sent to a webhook agency (keyed by
 the referral event's id): its state (``pending``, ``retrying``, ``delivered``,
-``failed``: retries used up and the event dead-lettered), attempts and last error."""
+``failed``: retries used up and the event dead-lettered), attempts (all of them, and
+those of the current round: an operator's replay of the dead letter starts a new round
+of retries) and last error."""
 from typing import Optional
 
 from pymongo import DESCENDING
+
+
+def round_attempts(delivery: dict) -> int:
+    """The attempts since the delivery started or was last replayed."""
+    return delivery.get("round_attempts", delivery["attempts"])
 
 
 class WebhookDeliveries:
@@ -31,8 +38,18 @@ class WebhookDeliveries:
         history = [*delivery.get("history", []),
                    {"attempt": attempt, "at": at, "status": status, "error": error}]
         self.deliveries.update_one({"_id": delivery["_id"], "attempts": delivery["attempts"]}, {
-            "$set": {"state": state, "attempts": attempt, "last_status": status,
-                     "last_error": error, "updated_at": at, "history": history}})
+            "$set": {"state": state, "attempts": attempt, "round_attempts": round_attempts(
+                delivery) + 1, "last_status": status, "last_error": error, "updated_at": at,
+                "history": history}})
+
+    def replayed(self, delivery: dict, at: str) -> dict:
+        """A failed delivery whose dead letter an operator replayed: a new round of
+        retries (the attempts so far stay in its history)."""
+        self.deliveries.update_one(
+            {"_id": delivery["_id"], "attempts": delivery["attempts"], "state": "failed"},
+            {"$set": {"state": "pending", "round_attempts": 0, "updated_at": at,
+                      "replays": delivery.get("replays", 0) + 1}})
+        return self.deliveries.find_one({"_id": delivery["_id"]})
 
     def find(self, station=None, state=None, agency=None, limit=100) -> list:
         query = {key: value for key, value in (("station", station), ("state", state),
