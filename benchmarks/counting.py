@@ -3,6 +3,9 @@
 - store commands: every service process counts the commands its pymongo client sends
   (``SHEGONG_COMMAND_COUNTS_DIR``, services/common/mongo.py) and writes the totals to a
   file per process; a snapshot sums them (the embedded store keeps no counters);
+- store operations: the documents those commands carry (an insert's documents, an
+  update's statements; a read counts one): the embedded store's cost follows these,
+  not the commands (docs/performance.md);
 - deliveries: RabbitMQ's management API, the deliveries (``deliver_get``) and
   publishes of the run's virtual host, the benchmark's own tap queue left out. Its
   statistics are sampled every 5 s, so a snapshot waits that long after a phase.
@@ -12,6 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
+
+from services.common.mongo import OPERATIONS_PREFIX
 
 STATS_INTERVAL_S = 5.5
 
@@ -44,11 +49,18 @@ class Snapshot:
         if settle:
             time.sleep(STATS_INTERVAL_S)
         now = Snapshot(self.directory, self.rabbit, self.vhost)
-        sent = now.commands - self.commands
+        counted = now.commands - self.commands
+        sent = Counter({name: n for name, n in counted.items()
+                        if not name.startswith(OPERATIONS_PREFIX)})
+        operations = Counter({name[len(OPERATIONS_PREFIX):]: n for name, n in counted.items()
+                              if name.startswith(OPERATIONS_PREFIX)})
         delivered = now.broker["deliveries"] - self.broker["deliveries"]
         if not requests:
             return {}
         return {"store_commands": round(sum(sent.values()) / requests, 2),
+                "store_operations": round(sum(operations.values()) / requests, 2),
                 "deliveries": round(delivered / requests, 2),
                 "top_commands": {name: round(n / requests, 2)
-                                 for name, n in sent.most_common(12)}}
+                                 for name, n in sent.most_common(12)},
+                "top_operations": {name: round(n / requests, 2)
+                                   for name, n in operations.most_common(16)}}

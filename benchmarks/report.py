@@ -17,7 +17,7 @@ def ratios(results):
 def report(results):
     lines = [f"machine: {results['machine']}", f"baselines: {results['baselines']}", "",
              "| phase | accepted | posted/s | end to end/s | x broker | x broker batched | "
-             "x bulk_write | store commands/req | deliveries/req | POST p50/p99 ms | "
+             "x bulk_write | store commands (documents)/req | deliveries/req | POST p50/p99 ms | "
              "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["phases"]:
@@ -32,6 +32,7 @@ def report(results):
                      f"| {p['end_to_end_per_s']} "
                      f"| {p['ratio_to_broker']:.1%} | {p['ratio_to_broker_batches']:.1%} "
                      f"| {p['ratio_to_store_bulk_write']:.1%} | {costs.get('store_commands')} "
+                     f"({costs.get('store_operations')}) "
                      f"| {costs.get('deliveries')} | {post} | {fmt('assigned')} | {fmt('sms')} "
                      f"| {fmt('projected')} | {p['drain_s']} |")
     lines.append("")
@@ -43,6 +44,11 @@ def report(results):
                          f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
         lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
                      f"{p['usage']['cpu_ms_per_request_total']} | |")
+    for p in results["phases"]:
+        operations = (p.get("per_request") or {}).get("top_operations")
+        if operations:
+            lines.append(f"\n{p['name']}: store documents per request by command: "
+                         + ", ".join(f"{name} {n}" for name, n in operations.items()))
     lines.append(f"\nexactly once: {results['exactly_once']}")
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")

@@ -127,7 +127,8 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
     say(f"  {len(ids)} accepted ({summary['post_rate']}/s posted), {done} projected; "
         f"end to end {summary['end_to_end_per_s']}/s; POST->SMS "
         f"{summary['latency_ms']['sms']}; load {usage['loadavg']}; per request "
-        f"{costs.get('store_commands')} store commands, {costs.get('deliveries')} deliveries")
+        f"{costs.get('store_commands')} store commands ({costs.get('store_operations')} "
+        f"documents), {costs.get('deliveries')} deliveries")
     return summary
 
 

@@ -20,6 +20,11 @@ _clients: dict[tuple, MongoClient] = {}
 _lock = threading.Lock()
 
 
+# the field holding a write command's operations (one per document written or matched)
+OPERATIONS = {"insert": "documents", "update": "updates", "delete": "deletes"}
+OPERATIONS_PREFIX = "operations: "
+
+
 class CommandCounts(monitoring.CommandListener):
     """Counts the commands this process sends to the store, by command and collection,
     and writes the totals to ``<directory>/<pid>.json`` every half second: how
@@ -34,7 +39,12 @@ class CommandCounts(monitoring.CommandListener):
                          name="store command counts").start()
 
     def started(self, event) -> None:
-        self.counts[f"{event.command_name} {event.command.get(event.command_name)}"] += 1
+        name = f"{event.command_name} {event.command.get(event.command_name)}"
+        self.counts[name] += 1
+        # the documents a command carries: what the embedded store's cost follows
+        carried = OPERATIONS.get(event.command_name)
+        self.counts[f"{OPERATIONS_PREFIX}{name}"] += len(
+            event.command.get(carried) or ()) if carried else 1
 
     def succeeded(self, event) -> None:
         pass

@@ -161,11 +161,12 @@ class OutboxRelay:
         # empty the outbox, whose events (personal data among them) are now the
         # consumers'. Otherwise the writer that appended publishes its own events.
         finished = {"outbox_pending": False, "outbox": []} if sent >= last_seq else {}
-        # Both steps in one group commit (shared with concurrent writers); the second,
-        # a plain $max, is harmless when the first matched.
+        # Both steps in one group commit (shared with concurrent writers); the second
+        # (the progress alone) only where something was appended, so in the usual case
+        # it matches nothing and costs the store a lookup, not a write.
         mark = [UpdateOne({"_id": document["_id"], "last_seq": last_seq},
                           {**progress, "$set": finished} if finished else progress),
-                UpdateOne({"_id": document["_id"]}, progress)]
+                UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress)]
         with self._unmarked_lock:  # before the mark is queued: a command may read meanwhile
             self._forget_expired()
             self._recent[key] = [max(sent, self._recent.pop(key, (0, None))[0]), None]
