@@ -9,6 +9,7 @@ from services.common import clock, config
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import new_event
 from services.notifications import handlers
+from services.notifications.handlers import batch as handlers_batch
 from services.notifications.providers import HttpGatewayProvider, ProviderChain
 from services.notifications.providers.cloud import AliyunSmsProvider
 from services.notifications.store import NotificationStore
@@ -77,7 +78,7 @@ class World:
                         envelope["data"])
 
     def sweep(self):
-        return handlers.deliver_due(self.store, self.relay, self.chain, self.settings)
+        return handlers_batch.deliver_due(self.store, self.relay, self.chain, self.settings)
 
     def phones(self):
         """Every SMS a phone received, from either carrier."""

@@ -112,7 +112,7 @@ class NotificationsService:
     def deliver_due(self):
         """Send the messages now due: deferred (quiet hours, rate limit), retried after a
         temporary failure, or left in flight by a process that died."""
-        handlers.deliver_due(self.store, self.outbox, self.sms, self.settings)
+        handlers_batch.deliver_due(self.store, self.outbox, self.sms, self.settings)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

@@ -190,3 +190,34 @@ def test_a_batch_of_worker_sms_writes_its_messages_twice_whatever_its_size(
                                and not name.startswith("find"))
     # one insert of the intents, one write of the claims, one of the outcomes
     assert writes[1] == writes[12] == {"insert messages": 1, "update messages": 2}
+
+
+def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, database):
+    from services.common import clock, config
+    from services.notifications.handlers import batch as handlers_batch
+    from services.notifications.store import NotificationStore
+    NotificationStore(database("notifications")).ensure_indexes()
+    now_ms = clock.to_ms(clock.now())
+
+    def due(n, size):  # an inbox message for the station head, due since a second
+        return {"_id": f"m-{size}-{n}", "event_id": f"e-{size}-{n}", "case_id": f"case-{n}",
+                "request_id": f"r-{n}", "station": "daxing", "correlation_id": f"r-{n}",
+                "recipient_role": "station_head", "recipient_id": "dx-head", "channel": "in_app",
+                "template": "case_escalated_head", "status": "created", "attempts": 0,
+                "due_ms": now_ms - 1000, "history": [{"kind": "status", "status": "created",
+                                                     "at": clock.iso(clock.now())}]}
+
+    writes = {}
+    for size in (1, 10):
+        with counted(settings, "notifications") as (db, commands):
+            store = NotificationStore(db)
+            store.record_intents([due(n, size) for n in range(size)])
+            commands.names.clear()
+            assert handlers_batch.deliver_due(store, RecordingRelay(), None,
+                                              config.settings()) == size
+            assert {m["status"] for m in store.find({})} == {"sent"}
+            store.messages.delete_many({})
+        writes[size] = Counter(name for name in commands.names
+                               if name.startswith("update messages"))
+    # the sweep's erasure of old numbers, the claims, the outcomes
+    assert writes[1] == writes[10] == {"update messages": 3}

@@ -4,7 +4,7 @@ A message is recorded first (its intent, under the unique id event:recipient:tem
 then claimed (``sending``, with a lease), then sent through the provider chain, then
 marked ``sent`` with its ``message.sent`` event in the same write. A message that must
 wait (quiet hours, rate limit, a retry after a temporary failure, a claim whose
-process died) keeps a ``due_ms``; the sweep (``deliver_due``, a timer) sends it then.
+process died) keeps a ``due_ms``; the sweep (``batch.deliver_due``, a timer) sends it then.
 """
 import logging
 from dataclasses import dataclass, field
@@ -263,13 +263,3 @@ def _retry_later(message, exc, attempt, delay_s):
                 attempt, delay_s)
     return change
 
-
-def deliver_due(store, relay, sender, settings, limit=50):
-    """The sweep: send what is due (deferred, to retry, or left in flight by a dead process),
-    and erase the numbers of sent messages that waited long enough for their receipt."""
-    store.forget_numbers(clock.to_ms(clock.now()))
-    count = 0
-    for message in store.due(clock.to_ms(clock.now()), limit):
-        deliver(store, relay, sender, settings, message)
-        count += 1
-    return count

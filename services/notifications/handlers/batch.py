@@ -162,6 +162,16 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
     return failures
 
 
+def deliver_due(store, relay, sender, settings, limit: int = 50) -> int:
+    """The sweep: send what is due (deferred, to retry, or left in flight by a dead
+    process) as one batch, and erase the numbers of sent messages that waited long enough
+    for their receipt. Returns how many messages were due."""
+    store.forget_numbers(clock.to_ms(clock.now()))
+    due = store.due(clock.to_ms(clock.now()), limit)
+    deliver_many(store, relay, sender, settings, due)  # what fails is due again later
+    return len(due)
+
+
 def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
     """Each claimed message's provider result ``{index: Sent | failure}``; one number's
     messages one after another, different numbers side by side (their answers are waited
