@@ -33,6 +33,11 @@ def to_ms(moment):
     return int(moment.timestamp() * 1000)
 
 
+def from_ms(ms):
+    """The instant of epoch milliseconds (the store's times), in UTC: ``to_ms`` undone."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
 def iso(moment, tz=DISTRICT_TZ):
     """ISO 8601 with the district's offset, to the second: what people and APIs see."""
     return moment.astimezone(_zone(tz)).isoformat(timespec="seconds")

@@ -252,15 +252,10 @@ def learn_referral(store, envelope, referred):
     referrals.learn(store, envelope, referred)
 
 
-def follow_case(store, case, sequence, request_id=None):
-    """A case event moves its requests to the status the case's status implies."""
-    store.follow_case(case["case_id"], domain.request_status(case["status"]), sequence or 1,
-                      request_id=request_id)
-
-
 def follow_cases(store, items: list, request_field: str = "request_id") -> None:
-    """follow_case for a batch ``[(position, envelope, case)]`` of one event type, in one
-    write; ``request_field`` names the request the event is about."""
+    """Case events move their requests to the status each case's status implies: a batch
+    ``[(position, envelope, case)]`` of one event type, in one write; ``request_field``
+    names the request the event is about."""
     store.follow_cases([(case["case_id"], domain.request_status(case["status"]),
                          envelope["sequence"] or 1, case[request_field])
                         for _, envelope, case in items])

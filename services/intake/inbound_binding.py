@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from services.common import jsontext, mediatypes
+from services.common import clock, jsontext, mediatypes
 from services.intake.inbound import InboundRejected
 
 STRUCTURED = "application/cloudevents+json"
@@ -162,7 +162,7 @@ def _amqp_value(name: str, value: Any) -> Any:
         return stamp.isoformat()
     if isinstance(value, int) and not isinstance(value, bool) and name.endswith("time"):
         try:
-            return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat()
+            return clock.from_ms(value).isoformat()
         except (OverflowError, OSError, ValueError):
             return str(value)  # the envelope refuses it as a time
     if isinstance(value, bytes):

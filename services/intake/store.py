@@ -143,18 +143,15 @@ class RequestStore:
             return None
         return self.referral(referral["_id"])
 
-    def follow_case(self, case_id, status, case_seq, request_id=None):
-        """Give the requests of a case the status its newest event implies.
+    def follow_cases(self, changes):
+        """Give the requests of cases the status their newest events imply, for many
+        ``(case_id, status, case_seq, request_id)`` (a batch of case events) in one ordered
+        bulk write.
 
         ``request_id`` (the case's own request, or a repeat just linked to it) gets the
         case id; every request already on the case follows it. An event older than the
         last one applied (``case_seq``) changes nothing, whatever order they arrive in.
         """
-        self.follow_cases([(case_id, status, case_seq, request_id)])
-
-    def follow_cases(self, changes):
-        """``follow_case`` for many ``(case_id, status, case_seq, request_id)`` (a batch of
-        case events) in one ordered bulk write."""
         operations = [operation for change in changes for operation in _following(*change)]
         if operations:
             self.requests.bulk_write(operations, ordered=True)

@@ -6,7 +6,6 @@ summed (medians, distinct residents). When a fact changes, its old contributions
 taken out and its new ones put in; a fact that an event leaves unchanged (a repeat)
 changes nothing. So every daily figures always equals what its facts say.
 """
-from datetime import datetime, timezone
 
 from services.common import clock
 
@@ -15,7 +14,7 @@ DISTRICT = "*"  # the whole district's daily figures of a day: the sum of its st
 
 
 def day_of(ms):
-    return clock.local_day(datetime.fromtimestamp(ms / 1000, timezone.utc))
+    return clock.local_day(clock.from_ms(ms))
 
 
 def daily_id(station, day):

@@ -11,7 +11,7 @@ from services.common import auth, config
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.vocabulary import NEED_TYPES
 from services.intake import api as intake_api
-from services.intake import handlers
+from services.intake import domain, handlers
 from services.intake.schemas import STAFF_CHANNELS
 from services.intake.store import RequestStore
 from tests.inbound_support import DAUGHTER, ID_NUMBER, Observer
@@ -172,14 +172,15 @@ def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, da
     assert events[again.json["request_id"]]["repeat_of"] == first.json["request_id"]
     # once her case is resolved, a new call is a new request
     store = RequestStore(database("intake"))
-    case = {"case_id": "case-1", "status": "resolved"}
-    handlers.follow_case(store, case, 5, first.json["request_id"])
-    handlers.follow_case(store, {"case_id": "case-1", "status": "in_progress"}, 3,
-                         again.json["request_id"])
-    handlers.follow_case(store, {"case_id": "case-1", "status": "in_progress"}, 4,
-                         third.json["request_id"])
+
+    def follow(status, sequence, request_id=None):  # one case event, as the worker applies it
+        store.follow_cases([("case-1", domain.request_status(status), sequence, request_id)])
+
+    follow("resolved", 5, first.json["request_id"])
+    follow("in_progress", 3, again.json["request_id"])
+    follow("in_progress", 4, third.json["request_id"])
     assert store.get(again.json["request_id"])["status"] == "case_opened"
-    handlers.follow_case(store, {"case_id": "case-1", "status": "resolved"}, 6)
+    follow("resolved", 6)
     assert store.get(again.json["request_id"])["status"] == "resolved"
     new = intake.post("/v1/requests", json=story_request(), headers=token)
     assert new.json["repeat_of"] is None

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from services.common import auth, outbox, privacy
+from services.common import auth, clock, outbox, privacy
 from services.common.contracts import CASE_ACCEPTED, CASE_OPENED
 from services.common.envelope import InvalidEvent, load_event, new_event
 
@@ -95,3 +95,10 @@ def test_tokens_carry_role_and_station_and_resist_tampering():
         auth.verify_token("s3cret", expired)
     with pytest.raises(auth.InvalidToken):
         auth.verify_token("", token)
+
+
+def test_epoch_milliseconds_and_instants_convert_both_ways():
+    moment = clock.parse_iso("2023-05-29T08:00:01.250+08:00")
+    assert clock.to_ms(moment) == 1685318401250
+    assert clock.from_ms(1685318401250) == moment
+    assert clock.iso(clock.from_ms(1685318401250)) == "2023-05-29T08:00:01+08:00"

@@ -5,7 +5,6 @@ Escalation and reassignment change the owner, never the status. Every command re
 ``(case, events)`` like those of domain/__init__.py, or raises a CaseError with the reason.
 """
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from services.casework.domain import (
     IllegalTransition,
@@ -50,10 +49,6 @@ class RepeatNotYetOpened(Exception):
                          "replay the first request's request.received, then this one)")
         self.request_id = request_id
         self.first_request_id = first_request_id
-
-
-def instant(ms):
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
 def _require_head(case, actor, command):
@@ -187,7 +182,7 @@ def breach(case, head, now):
         return case, []
     at = clock.iso(now)
     events = [(CASE_SLA_BREACHED, {**case.ref(), "kind": kind, "priority": case.priority,
-                                   "due_at": clock.iso(instant(due_ms)),
+                                   "due_at": clock.iso(clock.from_ms(due_ms)),
                                    "breached_at": at}) for kind, due_ms in due]
     escalate_to = head if head is not None and not (
         case.assignee and case.assignee["id"] == head.id) else None

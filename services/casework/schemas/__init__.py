@@ -1,5 +1,4 @@
 """marshmallow schemas of the casework HTTP API."""
-from datetime import datetime, timezone
 
 from marshmallow import Schema, fields, validate
 
@@ -117,7 +116,7 @@ class CaseSummaryOut(Schema):
     overdue = fields.Method("_overdue")
 
     def _due_at(self, case):
-        return None if case.due_ms == NO_DUE_MS else instant(case.due_ms)
+        return None if case.due_ms == NO_DUE_MS else _instant(case.due_ms)
 
     def _overdue(self, case):
         return case.due_ms <= clock.to_ms(clock.now())
@@ -182,14 +181,14 @@ class CaseOut(CaseSummaryOut):
     sla_breached = fields.List(fields.String())
 
     def _accept_due_at(self, case):
-        return instant(case.accept_due_ms)
+        return _instant(case.accept_due_ms)
 
     def _resolve_due_at(self, case):
-        return instant(case.resolve_due_ms)
+        return _instant(case.resolve_due_ms)
 
 
-def instant(ms):
-    return clock.iso(datetime.fromtimestamp(ms / 1000, timezone.utc)) if ms else None
+def _instant(ms):
+    return clock.iso(clock.from_ms(ms)) if ms else None
 
 
 REFERRAL_STATES = ("sent", "accepted", "rejected", "done")

@@ -8,7 +8,6 @@ process died) keeps a ``due_ms``; the sweep (``batch.deliver_due``, a timer) sen
 """
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from services.common import clock, metrics, outbox
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
@@ -147,10 +146,6 @@ def apply_change(store, relay, message, change):
     raise RuntimeError(f"message {message['_id']} kept changing under the writer")
 
 
-def instant(ms):
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
-
-
 # kept here too: the receipts' handler imports them from this module
 final_fields = domain_sending.final_fields
 FINAL_UNSET = domain_sending.FINAL_UNSET
@@ -167,7 +162,7 @@ def report_held(message, reason, until_ms):
                             message["template"], reason).inc()
     log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
             "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
-            message["recipient_role"], reason, clock.iso(instant(until_ms)))
+            message["recipient_role"], reason, clock.iso(clock.from_ms(until_ms)))
 
 
 def deliver(store, relay, sender, settings, message):
@@ -187,7 +182,7 @@ def deliver(store, relay, sender, settings, message):
         reason, until_ms = hold
         report_held(message, reason, until_ms)
         return store.update(message, domain_sending.held(
-            message, reason, at, clock.iso(instant(until_ms)), until_ms)) or message
+            message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms)) or message
     in_doubt_since = domain_sending.claim_in_doubt(message)
     claimed = store.update(message, domain_sending.claim(message, now_ms, at, policy.lease_s))
     if claimed is None:
@@ -256,7 +251,7 @@ def _retry_later(message, exc, attempt, delay_s):
 
     def change(current):
         fields = domain_sending.retry(current, exc.tries, attempt, exc.reason, at, next_ms,
-                                      clock.iso(instant(next_ms)))
+                                      clock.iso(clock.from_ms(next_ms)))
         return None if fields is None else (fields, [], ())
 
     log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],

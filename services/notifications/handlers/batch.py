@@ -3,9 +3,11 @@
 For a batch: the residents' contacts it carries are remembered in one bulk write; the
 contacts its messages need are read in one query; every message the rules ask for is
 recorded in one insert (each once: its id is event:recipient:template, so a repeated
-event finds its message); then each is sent as one at a time would (its claim, its
-provider call, its outcome: the delivery state machine of handlers/__init__.py), and the
-status events of the whole batch are published together, their confirms awaited once.
+event finds its message); then they go through the delivery state machine of
+handlers/__init__.py together (``deliver_many``): their holds and claims in one write,
+the providers called side by side, their outcomes in one write; and the status events
+of the whole batch are published together, their confirms awaited once. The sweep
+(``deliver_due``) sends what has come due the same way.
 
 An event whose messages cannot be decided or sent now (a resident's contact not yet
 known, the store away) is returned with its exception, to be retried alone.
@@ -118,18 +120,18 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
         if message["_id"] in seen or not handlers.is_due(message, now_ms):
             continue  # (a message twice in the batch, a repeated event's: sent once)
         seen.add(message["_id"])
-        limit = domain_delivery.sms_limit(message, policy)
-        key = (message["phone_ref"], message["template"] if limit.per_kind else None) \
-            if limit else None
-        if limit is not None and key is not None and key not in recent:
-            recent[key] = store.sent_to(key[0], now_ms - domain_delivery.HOUR_MS,
-                                        limit.per_hour, key[1])
+        limit, key = domain_delivery.sms_limit(message, policy), None
+        if limit is not None:
+            key = (message["phone_ref"], message["template"] if limit.per_kind else None)
+            if key not in recent:
+                recent[key] = store.sent_to(key[0], now_ms - domain_delivery.HOUR_MS,
+                                            limit.per_hour, key[1])
         hold = domain_delivery.hold(message, now, recent.get(key, []), policy)
         if hold is not None:
             reason, until_ms = hold
             handlers.report_held(message, reason, until_ms)
             decided.append((index, message, domain_sending.held(
-                message, reason, at, clock.iso(handlers.instant(until_ms)), until_ms),
+                message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms),
                 False, None))
             continue
         decided.append((index, message, domain_sending.claim(message, now_ms, at,
