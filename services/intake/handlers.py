@@ -257,7 +257,7 @@ def follow_cases(store, items: list, request_field: str = "request_id") -> None:
     ``[(position, envelope, case)]`` of one event type, in one write; ``request_field``
     names the request the event is about."""
     store.follow_cases([(case["case_id"], domain.request_status(case["status"]),
-                         envelope["sequence"] or 1, case[request_field])
+                         envelope["sequence"] or 1, case[request_field], case["request_id"])
                         for _, envelope, case in items])
 
 

@@ -15,27 +15,24 @@ group insert per collection (services/common/group_commit.py): the requests that
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
 """
-from pymongo import UpdateMany, UpdateOne
+from pymongo import UpdateOne
 
-from services.common import clock, group_commit, outbox
+from services.common import clock, group_commit, migrations, outbox
 from services.intake.domain import need_still_open
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
 
-def _following(case_id, status, case_seq, request_id=None):
-    """The writes that make a case's requests follow one of its events."""
-    older = {"$or": [{"case_seq": {"$lt": case_seq}}, {"case_seq": {"$exists": False}}]}
-    change = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
-    operations = []
-    if request_id is not None:
-        operations.append(UpdateOne({"_id": request_id, **older}, change))
-        if case_seq <= 1:
-            # The case's first event: no request can be on the case yet with an older
-            # sequence (a request gets its case id only here, with case_seq >= 1), so
-            # the update of the others would match nothing.
-            return operations
-    operations.append(UpdateMany({"case_id": case_id, **older}, change))
+def _following(change, on_case):
+    """The writes that make a case's requests follow one of its events: each request by
+    ``_id``, only where this event is newer than the last one it followed."""
+    case_id, status, case_seq, request_id, first_request_id = change
+    update = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
+    operations = [UpdateOne({"_id": rid, "case_seq": {"$lt": case_seq}}, update)
+                  for rid in dict.fromkeys([request_id, *on_case])]
+    if request_id != first_request_id:  # a repeat joined: it follows the case from now on
+        operations.append(UpdateOne({"_id": first_request_id},
+                                    {"$push": {"linked_requests": request_id}}))
     return operations
 
 
@@ -55,10 +52,26 @@ class RequestStore:
     def ensure_indexes(self):
         self.requests.create_index("station")
         self.requests.create_index("case_id")
+        migrations.run_once(self.requests.database, "requests_case_seq", self._number_cases)
         self.idempotency_keys.create_index("expires_ms")
         outbox.ensure_indexes(self.requests)
         outbox.ensure_indexes(self.registry_updates)
         outbox.ensure_indexes(self.referrals)
+
+    def _number_cases(self):
+        """``case_seq`` 0 on the requests recorded before every request had it, so that
+        following a case is a condition on that field alone; their repeats listed on the
+        first request (``linked_requests``)."""
+        changed = 0
+        for document in self.requests.find({}, {"case_seq": 1, "repeat_of": 1, "case_id": 1}):
+            if "case_seq" not in document:
+                self.requests.update_one({"_id": document["_id"]}, {"$set": {"case_seq": 0}})
+                changed += 1
+            if document.get("repeat_of") and document.get("case_id"):
+                self.requests.update_one({"_id": document["repeat_of"]},
+                                         {"$push": {"linked_requests": document["_id"]}})
+                changed += 1
+        return changed
 
     def add(self, record, envelopes):
         """Insert a new request with its event; None if the id exists (a retry or a twin)."""
@@ -145,13 +158,19 @@ class RequestStore:
 
     def follow_cases(self, changes):
         """Give the requests of cases the status their newest events imply, for many
-        ``(case_id, status, case_seq, request_id)`` (a batch of case events) in one ordered
-        bulk write.
+        ``(case_id, status, case_seq, request_id, first_request_id)`` (a batch of case
+        events) in one ordered bulk write.
 
         ``request_id`` (the case's own request, or a repeat just linked to it) gets the
-        case id; every request already on the case follows it. An event older than the
-        last one applied (``case_seq``) changes nothing, whatever order they arrive in.
+        case id; every request already on the case (the first one and the repeats it
+        lists) follows it. An event older than the last one applied (``case_seq``)
+        changes nothing, whatever order they arrive in.
         """
-        operations = [operation for change in changes for operation in _following(*change)]
+        # The case's first event: no repeat can be on it yet, so nothing is read.
+        firsts = sorted({change[4] for change in changes if change[2] > 1})
+        linked = {doc["_id"]: doc.get("linked_requests") or [] for doc in self.requests.find(
+            {"_id": {"$in": firsts}}, {"linked_requests": 1})} if firsts else {}
+        operations = [operation for change in changes for operation in _following(
+            change, [change[4], *linked.get(change[4], [])] if change[2] > 1 else [])]
         if operations:
             self.requests.bulk_write(operations, ordered=True)

@@ -87,9 +87,9 @@ def test_open_cases_are_counted_per_worker_of_the_station(store):
         case("3", "daxing", "accepted", "dx-02"), case("4", "daxing", "resolved", "dx-02"),
         case("5", "daxing", "received", None), case("6", "xiaxiang", "assigned", "xx-01"),
     ])
-    assert store.counted_open_cases("daxing") == {"dx-01": 2, "dx-02": 1}
-    assert store.counted_open_cases("xiaxiang") == {"xx-01": 1}
-    assert store.counted_open_cases("luji") == {}
+    assert store.counted_open_cases({"daxing"}) == {"dx-01": 2, "dx-02": 1}
+    assert store.counted_open_cases({"xiaxiang"}) == {"xx-01": 1}
+    assert store.counted_open_cases({"luji"}) == {}
 
 
 def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_them(store):

@@ -174,7 +174,9 @@ def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, da
     store = RequestStore(database("intake"))
 
     def follow(status, sequence, request_id=None):  # one case event, as the worker applies it
-        store.follow_cases([("case-1", domain.request_status(status), sequence, request_id)])
+        first_id = first.json["request_id"]  # the case's own request; the others repeats
+        store.follow_cases([("case-1", domain.request_status(status), sequence,
+                             request_id or first_id, first_id)])
 
     follow("resolved", 5, first.json["request_id"])
     follow("in_progress", 3, again.json["request_id"])

@@ -7,6 +7,7 @@ pairs; the service layer stores both in one write. The rest of the case's life
 breaches, repeat requests) is in lifecycle.py beside this module; rosters in roster.py;
 service levels in sla.py.
 """
+import uuid
 from dataclasses import dataclass, field, replace
 
 from services.casework.domain import sla
@@ -89,6 +90,17 @@ def triage(categories, need_type):
 
 
 # -- the case ------------------------------------------------------------------------
+
+# Case ids are derived from the request that opens the case: a redelivered or twin
+# request names the same case, so "which requests of this batch have a case" is a read
+# by ``_id`` (indexed on every store) instead of a query on another field.
+CASE_ID_NAMESPACE = uuid.UUID("6f1d5c2e-0d4a-5d8e-9b61-3c7a2f0e8b14")
+
+
+def case_id_for(request_id: str) -> str:
+    """The id of the case a request opens (the same for every delivery of it)."""
+    return f"case-{uuid.uuid5(CASE_ID_NAMESPACE, request_id)}"
+
 
 @dataclass(frozen=True)
 class Case:

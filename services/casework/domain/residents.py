@@ -58,6 +58,33 @@ def from_request(current, request, at):
     return record
 
 
+def lookup_keys(record):
+    """The keys besides its id that find a record (``resident_keys``): its ID number and
+    its phone, as a request or a registry entry that names them finds it."""
+    keys = []
+    if record.get("id_number"):
+        keys.append(f"id_number:{record['id_number'].upper()}")
+    if record.get("phone"):
+        keys.append(f"phone:{record['phone']}")
+    return keys
+
+
+def key_of(id_number=None, phone=None):
+    """The lookup key of an ID number or a phone (lookup_keys)."""
+    return f"id_number:{id_number.upper()}" if id_number else f"phone:{phone}"
+
+
+def with_open_case(record, need_type, case_id):
+    """The record noting the case just opened for a need. A hint only: the case itself
+    says whether it is still open (a closed one is not removed from the record)."""
+    return {**record, "open_cases": {**(record.get("open_cases") or {}), need_type: case_id}}
+
+
+def hinted_cases(record):
+    """{need_type: case_id} of the cases the record notes (with_open_case)."""
+    return dict((record or {}).get("open_cases") or {})
+
+
 def flags(record):
     """The categories the registry knows for a resident (triage adds them to the request's)."""
     return tuple((record or {}).get("categories", ()))

@@ -5,7 +5,6 @@ function that depends on the time takes ``now`` (default: the clock), so tests c
 run it at any moment.
 """
 import logging
-import uuid
 
 from services.casework import domain
 from services.casework.domain import lifecycle as domain_lifecycle
@@ -109,12 +108,14 @@ def open_case_for_request(store, relay, envelope, request, now=None, settings=No
     roster = store.roster(request["station"])
     counts = store.open_counts(request["station"])
     levels = levels or (service_levels(settings) if settings else domain.DEFAULT_LEVELS)
-    case, events = domain.open_case(f"case-{uuid.uuid4()}", request, roster, counts, now,
+    case, events = domain.open_case(domain.case_id_for(request["request_id"]), request, roster,
+                                    counts, now,
                                     store.calendar(), levels,
                                     domain_residents.flags(record))
     document = store.add(case, to_envelopes(case, events, None, envelope["id"]))
     if document is None:  # a concurrent delivery of the same request won the insert
         return store.for_request(request["request_id"])[0]
+    store.residents.note_open_case(record["_id"], case.need_type, case.case_id)
     log.info("case %s opened at %s, %s, assignee %s", case.case_id, case.station, case.priority,
              case.assignee["id"] if case.assignee else None)
     relay.publish_now("cases", document)
@@ -162,10 +163,9 @@ def run_command(store, relay, case_id, command, expected_version=None, causation
 
 def reconcile_workload(store):
     """Every station's workload counters set to the open cases counted from the cases."""
-    for station in sorted(stations()):
-        corrected = store.reconcile_workload(station)
-        if corrected:
-            log.info("workload of %s corrected for %s", station, ", ".join(corrected))
+    corrected = store.reconcile_workload(*sorted(stations()))
+    if corrected:
+        log.info("workload corrected for %s", ", ".join(corrected))
 
 
 def enforce_service_levels(store, relay, now=None, limit=200):

@@ -14,7 +14,6 @@ wrote. Idempotency is by request id, as there: a redelivered request finds its c
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -38,10 +37,12 @@ def open_cases_for_requests(store, relay, items: list, now=None, settings=None) 
     fresh = [item for item in items if item[2]["request_id"] not in done]
     if len(fresh) < len(items):
         log.info("%d request(s) of the batch already have a case", len(items) - len(fresh))
-    plain, special = _split(store, fresh)
+    keys = {item[0]: _lookup_key(item[2]) for item in fresh}
+    found = store_batch.resident_records(store, list(keys.values())) if fresh else {}
+    plain, special = _split(store, fresh, {position: found[key] for position, key in keys.items()})
     failures: dict = {}
     if plain:
-        special = _open_plain(store, relay, plain, now, settings) + special
+        special = _open_plain(store, relay, plain, found, keys, now, settings) + special
         special.sort(key=lambda item: item[0])
     for position, envelope, request in special:
         try:
@@ -54,13 +55,22 @@ def open_cases_for_requests(store, relay, items: list, now=None, settings=None) 
     return failures
 
 
-def _split(store, items: list) -> tuple[list, list]:
+def _lookup_key(request: dict) -> tuple:
+    resident = request["resident"]
+    return request["resident_ref"], resident.get("id_number"), resident.get("phone")
+
+
+def _split(store, items: list, records: dict) -> tuple[list, list]:
     """(plain requests, the others): a plain one is no repeat, its resident has no open
-    case for the need, and no other request of the batch names the same resident."""
+    case for the need (the cases her record notes, checked by ``_id``), and no other
+    request of the batch names the same resident."""
     if not items:
         return [], []
-    open_needs = store_batch.residents_with_open_cases(
-        store, sorted({request["resident_ref"] for _, _, request in items}))
+    wanted = [(request["resident_ref"], request["need"]["type"], case_id)
+              for position, _, request in items
+              for need, case_id in domain_residents.hinted_cases(records[position]).items()
+              if need == request["need"]["type"]]
+    open_needs = store_batch.open_cases(store, wanted)
     seen: Counter[str] = Counter()
     for _, _, request in items:
         seen.update(k for k in _resident_keys(request) if k[1])
@@ -82,18 +92,16 @@ def _resident_keys(request: dict) -> list:
             ("phone", resident.get("phone"))]
 
 
-def _open_plain(store, relay, items: list, now, settings) -> list:
+def _open_plain(store, relay, items: list, found: dict, keys: dict, now, settings) -> list:
     """Open the plain requests' cases together; returns those a concurrent twin beat
     (handled again on the per-request path, which finds their case)."""
     at = clock.iso(now)
-    keys = [(r["resident_ref"], r["resident"].get("id_number"), r["resident"].get("phone"))
-            for _, _, r in items]
-    found = store_batch.resident_records(store, keys)
     records, aliases, flags = [], [], []
-    for key, (_, _, request) in zip(keys, items, strict=True):
-        record = domain_residents.from_request(found[key], request, at)
+    for position, _, request in items:
+        case_id = domain.case_id_for(request["request_id"])
+        record = domain_residents.from_request(found[keys[position]], request, at)
         record = {**record, "_id": record.get("_id") or record["resident_ref"]}
-        records.append(record)
+        records.append(domain_residents.with_open_case(record, request["need"]["type"], case_id))
         if request["resident_ref"] != record["_id"]:
             aliases.append((request["resident_ref"], record["_id"]))
         flags.append(domain_residents.flags(record))
@@ -105,7 +113,7 @@ def _open_plain(store, relay, items: list, now, settings) -> list:
     calendar = store.calendar()
     opened: list[tuple[Any, list]] = []
     for (_position, envelope, request), categories in zip(items, flags, strict=True):
-        case, events = domain.open_case(f"case-{uuid.uuid4()}", request,
+        case, events = domain.open_case(domain.case_id_for(request["request_id"]), request,
                                         rosters[request["station"]], counts, now, calendar,
                                         levels, categories)
         if case.assignee:  # the next request of the batch sees this one's load

@@ -7,6 +7,7 @@ station's roster as last published, with its outbox: ``station.roster_published`
 access log and the station programs are in records.py.
 """
 import time
+from collections import Counter
 from dataclasses import asdict, fields
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from services.casework.domain import Calendar, Case, StaleCase, Worker
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
-from services.common import clock, outbox, paging
+from services.common import clock, migrations, outbox, paging
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
@@ -67,6 +68,8 @@ class CaseStore:
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
         self.cases.create_index("due_sort_ms")  # lists by due time, overdue=true
         self.cases.create_index("opened_at")
+        # the open cases alone (work at hand), for the workload reconcile and migrations
+        self.cases.create_index("status")
         self._backfill_due_sort()
         outbox.ensure_indexes(self.cases)
         outbox.ensure_indexes(self.rosters)
@@ -74,6 +77,24 @@ class CaseStore:
         self.residents.ensure_indexes()
         self.access_log.ensure_indexes()
         self.programs.ensure_indexes()
+        migrations.run_once(self.cases.database, "open_case_hints", self._hint_open_cases)
+
+    def _hint_open_cases(self):
+        """Note every open case on its resident's record (domain.residents.with_open_case),
+        for the cases opened before records noted them."""
+        noted = 0
+        for document in self.open_cases({"resident_ref": 1, "need_type": 1}):
+            record = self.residents.get(document["resident_ref"])
+            if record is not None:
+                self.residents.note_open_case(record["_id"], document["need_type"],
+                                              document["_id"])
+                noted += 1
+        return noted
+
+    def open_cases(self, projection):
+        """Every open case (the work at hand), read through the ``status`` index."""
+        for status in OPEN_CASE_STATUSES:
+            yield from self.cases.find({"status": status}, projection)
 
     # -- cases ---------------------------------------------------------------------
     def add(self, case, envelopes):
@@ -204,19 +225,22 @@ class CaseStore:
         ids = [worker.id for worker in self.roster(station)]
         return {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": ids}})}
 
-    def counted_open_cases(self, station):
-        """Open cases per assigned worker of a station, counted from the cases themselves
-        in one grouped query (not count_documents per worker: its ``$group`` on a
-        constant is evaluated document by document on the development server)."""
-        pipeline = [{"$match": {"station": station, "status": {"$in": list(OPEN_CASE_STATUSES)}}},
-                    {"$group": {"_id": "$assignee.id", "open": {"$sum": 1}}}]
-        return {row["_id"]: row["open"] for row in self.cases.aggregate(pipeline)
-                if row["_id"] is not None}
+    def counted_open_cases(self, stations):
+        """Open cases per assigned worker of these stations, counted from the open cases
+        themselves (read through the ``status`` index: what is open, not all history)."""
+        counted: Counter = Counter()
+        # not "assignee.id": the embedded store answers a dotted projection with a
+        # literal top-level key
+        for document in self.open_cases({"station": 1, "assignee": 1}):
+            owner = (document.get("assignee") or {}).get("id")
+            if owner and document.get("station") in stations:
+                counted[owner] += 1
+        return counted
 
-    def reconcile_workload(self, station):
-        """Set the station's counters to the counted truth; returns the workers corrected."""
-        truth = self.counted_open_cases(station)
-        ids = {worker.id for worker in self.roster(station)} | set(truth)
+    def reconcile_workload(self, *stations):
+        """Set the stations' counters to the counted truth; returns the workers corrected."""
+        truth = self.counted_open_cases(set(stations))
+        ids = {worker.id for station in stations for worker in self.roster(station)} | set(truth)
         kept = {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": list(ids)}})}
         corrected = sorted(worker for worker in ids if kept.get(worker, 0) != truth.get(worker, 0))
         for worker in corrected:

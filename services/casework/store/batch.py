@@ -7,6 +7,8 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
+from services.casework.domain import case_id_for
+from services.casework.domain import residents as domain_residents
 from services.casework.store import _case, _document
 from services.common import clock, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
@@ -15,52 +17,67 @@ DUPLICATE_KEY = 11000
 
 
 def handled_requests(store, request_ids: list) -> set:
-    """The request ids that already have a case (opened or joined as a repeat)."""
-    done = {doc["request_id"] for doc in store.cases.find(
-        {"request_id": {"$in": request_ids}}, {"request_id": 1})}
+    """The request ids that already have a case (opened or joined as a repeat): by
+    ``_id`` only (domain.case_id_for), which every store answers from its index."""
+    case_ids = {case_id_for(request_id): request_id for request_id in request_ids}
+    done = {case_ids[doc["_id"]] for doc in store.cases.find(
+        {"_id": {"$in": list(case_ids)}}, {"_id": 1})}
     done |= {doc["_id"] for doc in store.links.find({"_id": {"$in": request_ids}}, {"_id": 1})}
     return done
 
 
-def residents_with_open_cases(store, refs: list) -> set:
-    """(resident_ref, need_type) of every open case of these residents."""
-    return {(doc["resident_ref"], doc["need_type"]) for doc in store.cases.find(
-        {"resident_ref": {"$in": refs}}, {"resident_ref": 1, "need_type": 1, "status": 1})
-        if doc["status"] in OPEN_CASE_STATUSES}
+def open_cases(store, wanted: list) -> set:
+    """Which of ``wanted`` [(resident_ref, need_type, case_id)] (the cases the residents'
+    records note) are still open for that resident and need: one read by ``_id``."""
+    if not wanted:
+        return set()
+    found = {doc["_id"]: doc for doc in store.cases.find(
+        {"_id": {"$in": sorted({case_id for _, _, case_id in wanted})}},
+        {"resident_ref": 1, "need_type": 1, "status": 1})}
+    return {(ref, need) for ref, need, case_id in wanted
+            if (doc := found.get(case_id)) and doc["status"] in OPEN_CASE_STATUSES
+            and doc["resident_ref"] == ref and doc["need_type"] == need}
 
 
 def resident_records(store, keys: list) -> dict:
     """For each ``(resident_ref, id_number, phone)``: the registry's record or None, as
-    ResidentStore.find_for finds it (ref, an alias of it, the ID number, the phone)."""
+    ResidentStore.find_for finds it (ref, an alias of it, the ID number, the phone), by
+    ``_id`` reads only (aliases and lookup keys are documents keyed by what they find)."""
     records = store.residents.records
     refs = [ref for ref, _, _ in keys]
     by_id = {doc["_id"]: doc for doc in records.find({"_id": {"$in": refs}})}
-    aliases = {doc["_id"]: doc["resident"] for doc in store.residents.aliases.find(
-        {"_id": {"$in": [ref for ref in refs if ref not in by_id]}})}
-    if aliases:
-        by_id.update({doc["_id"]: doc for doc in records.find(
-            {"_id": {"$in": list(set(aliases.values()))}})})
-    missing = [key for key in keys if key[0] not in by_id and aliases.get(key[0]) not in by_id]
-    numbers = [number for _, number, _ in missing if number]
-    by_number = {doc["id_number"]: doc for doc in records.find(
-        {"id_number": {"$in": numbers}})} if numbers else {}
-    phones = [phone for _, _, phone in missing if phone]
-    by_phone = {doc["phone"]: doc for doc in records.find(
-        {"phone": {"$in": phones}})} if phones else {}
+    missing = [key for key in keys if key[0] not in by_id]
+    pointers: dict = {}
+    if missing:
+        pointers = {doc["_id"]: doc["resident"] for doc in store.residents.aliases.find(
+            {"_id": {"$in": [ref for ref, _, _ in missing]}})}
+        wanted = [domain_residents.key_of(id_number=number) for _, number, _ in missing
+                  if number] + [domain_residents.key_of(phone=phone) for _, _, phone in missing
+                                if phone]
+        if wanted:
+            pointers.update({doc["_id"]: doc["resident"] for doc in store.residents.keys.find(
+                {"_id": {"$in": wanted}})})
+    targets = sorted(set(pointers.values()) - set(by_id))
+    if targets:
+        by_id.update({doc["_id"]: doc for doc in records.find({"_id": {"$in": targets}})})
     found = {}
     for ref, number, phone in keys:
-        found[(ref, number, phone)] = (by_id.get(ref) or by_id.get(aliases.get(ref))
-                                       or (number and by_number.get(number))
-                                       or (phone and by_phone.get(phone)) or None)
+        candidates = [ref, pointers.get(ref),
+                      number and pointers.get(domain_residents.key_of(id_number=number)),
+                      phone and pointers.get(domain_residents.key_of(phone=phone))]
+        found[(ref, number, phone)] = next(
+            (by_id[candidate] for candidate in candidates if candidate in by_id), None)
     return found
 
 
 def save_residents(store, records: list, aliases: list) -> None:
-    """Write registry records whole and the aliases of their refs, one bulk each."""
+    """Write registry records whole, the aliases of their refs and their lookup keys,
+    one bulk each."""
     if records:
         store.residents.records.bulk_write([
             ReplaceOne({"_id": record["_id"]}, record, upsert=True) for record in records],
             ordered=False)
+        store.residents.save_keys(records)
     if aliases:
         store.residents.aliases.bulk_write([
             ReplaceOne({"_id": ref}, {"_id": ref, "resident": record_id}, upsert=True)

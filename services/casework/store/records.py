@@ -1,11 +1,11 @@
 """casework's other records over its MongoDB database: the residents registry, the
 hash-chained access log and the station programs (each its own collection)."""
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.domain import access as domain_access
 from services.casework.domain import residents as domain_residents
-from services.common import outbox, paging
+from services.common import migrations, outbox, paging
 
 APPEND_ATTEMPTS = 50
 
@@ -14,11 +14,15 @@ class ResidentStore:
     """``residents``: one document per person served (the only full personal data);
     ``resident_aliases``: other pseudonymous refs of the same person (intake may derive
     a request's ref from the phone and the registry's from the ID number);
+    ``resident_keys``: ``id_number:<number>`` and ``phone:<phone>`` -> the record holding
+    them, so that a batch finds its residents by ``_id`` reads alone;
     ``registry_events``: the ids of registry updates already applied."""
 
     def __init__(self, database):
+        self.database = database
         self.records = database["residents"]
         self.aliases = database["resident_aliases"]
+        self.keys = database["resident_keys"]
         self.applied = database["registry_events"]
 
     def ensure_indexes(self):
@@ -26,6 +30,31 @@ class ResidentStore:
         self.records.create_index("phone")
         self.records.create_index("station")
         self.aliases.create_index("resident")
+        migrations.run_once(self.database, "resident_keys", self._key_every_record)
+
+    def _key_every_record(self):
+        """Lookup keys for the records written before ``resident_keys`` existed."""
+        written, batch = 0, []
+        for record in self.records.find({}, {"id_number": 1, "phone": 1}):
+            batch.append(record)
+            if len(batch) == 1000:
+                written += self.save_keys(batch)
+                batch = []
+        return written + self.save_keys(batch)
+
+    def save_keys(self, records):
+        """Point each record's lookup keys at it (domain.residents.lookup_keys)."""
+        operations = [ReplaceOne({"_id": key}, {"_id": key, "resident": record["_id"]},
+                                 upsert=True)
+                      for record in records for key in domain_residents.lookup_keys(record)]
+        if operations:
+            self.keys.bulk_write(operations, ordered=False)
+        return len(operations)
+
+    def note_open_case(self, record_id, need_type, case_id):
+        """Note on the record the case just opened for a need (domain.with_open_case)."""
+        self.records.update_one({"_id": record_id},
+                                {"$set": {f"open_cases.{need_type}": case_id}})
 
     def search(self, station=None, text=None, limit=20, cursor=None):
         """``(records, next_cursor)``: a station's residents (None: all) whose name holds
@@ -63,6 +92,7 @@ class ResidentStore:
         """Write a record whole (no dotted paths: see the store notes)."""
         key = record.get("_id") or record["resident_ref"]
         self.records.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
+        self.save_keys([{**record, "_id": key}])
         return {**record, "_id": key}
 
     def already_applied(self, event_id):
