@@ -10,9 +10,10 @@
   switching is one single-document update. ``projector-lease`` in ``meta``: who
   projects now.
 """
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.common import migrations
 from services.common.vocabulary import stations
 from services.reporting.domain_daily import DISTRICT
 
@@ -25,8 +26,20 @@ SEPARATOR = "\x1f"
 # Samples are stored as one string per list: a year of the district is 365 documents,
 # and one string is far cheaper to store, send and read than thousands of list items.
 def _packed(daily):
-    return {**daily, "samples": {name: SEPARATOR.join(str(v) for v in values)
-                                  for name, values in daily.get("samples", {}).items()}}
+    return {**daily, "station_day": station_day(daily["station"], daily["day"]),
+            "samples": {name: SEPARATOR.join(str(v) for v in values)
+                        for name, values in daily.get("samples", {}).items()}}
+
+
+def station_day(station, day):
+    """One station's days sort together (an index range per station and period: the
+    embedded store uses single-field indexes only)."""
+    return f"{station}{SEPARATOR}{day}"
+
+
+def _days(station, date_from, date_to):
+    return {"station_day": {"$gte": station_day(station, date_from or ""),
+                            "$lte": station_day(station, date_to or "\uffff")}}
 
 
 def _unpacked(daily):
@@ -57,6 +70,20 @@ class ReportStore:
         self.daily(version).create_index([("day", ASCENDING)])
         self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
         self.facts(version).create_index("status")  # the open cases of the stations table
+        self.facts(version).create_index("kind")    # the rosters among the facts
+        self.daily(version).create_index("station_day")
+        migrations.run_once(self.database, f"daily_v{version}_station_day",
+                            lambda: self._key_days(version))
+
+    def _key_days(self, version):
+        """``station_day`` on the daily figures written before it existed."""
+        daily = self.daily(version)
+        operations = [UpdateOne({"_id": d["_id"]}, {"$set": {
+            "station_day": station_day(d["station"], d["day"])}})
+            for d in daily.find({}, {"station": 1, "day": 1})]
+        if operations:
+            daily.bulk_write(operations, ordered=False)
+        return len(operations)
 
     # -- the event store ------------------------------------------------------------
 
@@ -202,14 +229,7 @@ class ReportStore:
         """The daily figures of the period (inclusive days), of one station or of the
         district (``station`` None: the district's own daily figures, one per day)."""
         version = version or self.versions()["current"]
-        query = {}
-        if date_from or date_to:
-            query["day"] = {}
-            if date_from:
-                query["day"]["$gte"] = date_from
-            if date_to:
-                query["day"]["$lte"] = date_to
-        query["station"] = station or DISTRICT
+        query = _days(station or DISTRICT, date_from, date_to)
         return [_unpacked(r) for r in self.daily(version).find(query)]
 
     def rosters(self, version=None):
@@ -221,27 +241,22 @@ class ReportStore:
                 if fact.get("staff")}
 
     def dailies_by_station(self, date_from=None, date_to=None, version=None):
-        """``{station: [daily figures of the period]}`` of every station, in one query."""
+        """``{station: [daily figures of the period]}`` of every station."""
         version = version or self.versions()["current"]
-        query = {"station": {"$in": sorted(stations())}}
-        if date_from or date_to:
-            query["day"] = {}
-            if date_from:
-                query["day"]["$gte"] = date_from
-            if date_to:
-                query["day"]["$lte"] = date_to
         found = {}
-        for daily in self.daily(version).find(query):
-            found.setdefault(daily["station"], []).append(_unpacked(daily))
+        for station in sorted(stations()):  # one index range each, not a scan of them all
+            for daily in self.daily(version).find(_days(station, date_from, date_to)):
+                found.setdefault(station, []).append(_unpacked(daily))
         return found
 
     def open_cases(self, statuses, version=None):
         """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
         version = version or self.versions()["current"]
         found = {}
-        for fact in self.facts(version).find({"kind": "case", "status": {"$in": list(statuses)}},
-                                             {"station": 1, "opened_ms": 1,
-                                              "request_received_ms": 1}):
+        facts = (fact for status in statuses for fact in self.facts(version).find(
+            {"status": status, "kind": "case"},  # one index lookup a status (no $in)
+            {"station": 1, "opened_ms": 1, "request_received_ms": 1}))
+        for fact in facts:
             opened = fact.get("opened_ms") or fact.get("request_received_ms")
             if opened is not None and fact.get("station"):
                 found.setdefault(fact["station"], []).append(opened)
