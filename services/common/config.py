@@ -129,6 +129,8 @@ class Settings:
     intake_commit_wait_ms: float = 2.0
     # make bench: where each process writes its count of store commands ("": not counted)
     command_counts_dir: str = ""
+    # the query-plan check: where each process logs its store commands ("": not logged)
+    command_log_dir: str = ""
     # make run: go on when a new store meets queued messages; instances per process
     accept_queued: bool = False
     replicas: str = ""
@@ -228,6 +230,7 @@ def settings(env=None):
         holidays_file=env.get("SHEGONG_HOLIDAYS_FILE", ""),
         intake_commit_wait_ms=float(env.get("SHEGONG_INTAKE_COMMIT_WAIT_MS", "2")),
         command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),
+        command_log_dir=env.get("SHEGONG_COMMAND_LOG_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
         webhook_secrets=_pairs(env.get("SHEGONG_WEBHOOK_SECRETS", "")),

@@ -14,6 +14,8 @@ from pathlib import Path
 from pymongo import MongoClient, monitoring
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 
+from services.common.command_log import CommandLog
+
 STORE_DOWN_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError)
 
 _clients: dict[tuple, MongoClient] = {}
@@ -63,12 +65,14 @@ class CommandCounts(monitoring.CommandListener):
                 pass  # counting never stops the service
 
 
-def client(uri, counts_dir=""):
+def client(uri, counts_dir="", log_dir=""):
     """The process's client for ``uri``, created lazily (after a gunicorn fork)."""
     key = (uri, os.getpid())
     with _lock:
         if key not in _clients:
-            listeners = [CommandCounts(counts_dir)] if counts_dir else []
+            listeners: list = [CommandCounts(counts_dir)] if counts_dir else []
+            if log_dir:
+                listeners.append(CommandLog(log_dir))
             _clients[key] = MongoClient(uri, serverSelectionTimeoutMS=3000,
                                         connectTimeoutMS=2000, socketTimeoutMS=10000,
                                         appname="shegong", event_listeners=listeners)
@@ -76,13 +80,15 @@ def client(uri, counts_dir=""):
 
 
 def database(settings, service):
-    return client(settings.mongo_uri, settings.command_counts_dir)[
+    return client(settings.mongo_uri, settings.command_counts_dir, settings.command_log_dir)[
         settings.database_name(service)]
 
 
 def store_reachable(settings):
     try:
-        client(settings.mongo_uri).admin.command("ping")
+        # the same client as database()'s (the first call makes it, with its listeners)
+        client(settings.mongo_uri, settings.command_counts_dir,
+               settings.command_log_dir).admin.command("ping")
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
