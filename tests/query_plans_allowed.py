@@ -9,10 +9,10 @@ cost does not grow with the history (e.g. a collection that stays small).
 # ruff: noqa: E501 - a shape is one line, as the test prints it
 
 TODAY = "scans today; issue 23"
+MIGRATION = ("a one-time migration at start-up (services/common/migrations.py): runs once "
+             "per store, then never again (recorded in its migrations collection)")
 
 ALLOWED = {
-    # services/casework/store/__init__.py:counted_open_cases
-    'aggregate cases pipeline=[{"$match":{"station":"str","status":{"$in":["str"]}}},{"$group":{"_id":"$assignee.id","open":{"$sum":1}}}]': TODAY,
     # services/casework/store/__init__.py:page
     'find cases {"assignee.id":"str","station":"str","status":{"$in":["str"]}} sort=[["due_sort_ms",1],["_id",1]] projection=["outbox"] limit=true': TODAY,
     # services/casework/store/__init__.py:page
@@ -21,10 +21,6 @@ ALLOWED = {
     'find cases {"priority":{"$in":["str"]},"station":"str"} sort=[["due_sort_ms",1],["_id",1]] projection=["outbox"] limit=true': TODAY,
     # services/casework/store/__init__.py:referred
     'find cases {"referral.referred_at":{"$gt":"str"},"station":"str"} sort=[["referral.referred_at",-1]] limit=true': TODAY,
-    # services/casework/store/batch.py:handled_requests
-    'find cases {"request_id":{"$in":["str"]}} projection=["request_id"]': TODAY,
-    # services/casework/store/batch.py:residents_with_open_cases
-    'find cases {"resident_ref":{"$in":["str"]}} projection=["need_type","resident_ref","status"]': TODAY,
     # services/casework/store/__init__.py:cases_of_resident
     'find cases {"resident_ref":{"$in":["str"]}} sort=[["opened_at",-1]] projection=["outbox"] limit=true': TODAY,
     # services/casework/store/__init__.py:page
@@ -35,16 +31,8 @@ ALLOWED = {
     'find cases {"status":{"$in":["str"]}} sort=[["due_sort_ms",1],["_id",1]] projection=["outbox"] limit=true': TODAY,
     # services/casework/store/records.py:page
     'find programs {"station":"str"} sort=[["recorded_ms",-1],["_id",-1]] projection=["outbox"] limit=true': TODAY,
-    # services/casework/store/batch.py:resident_records
-    'find resident_aliases {"_id":{"$in":[]}}': TODAY,
     # services/casework/store/records.py:search
     'find residents {"name":{"$regex":"str"}} sort=[["_id",1]] limit=true': TODAY,
-    # services/casework/store/batch.py:resident_records
-    'find residents {"phone":{"$in":["str"]}}': TODAY,
-    # services/intake/store.py:follow_cases
-    'update requests {"$or":[{"case_seq":{"$lt":"int"}},{"case_seq":{"$exists":"bool"}}],"_id":"str"} update=["$set"]': TODAY,
-    # services/intake/store.py:follow_cases
-    'update requests {"$or":[{"case_seq":{"$lt":"int"}},{"case_seq":{"$exists":"bool"}}],"case_id":"str"} update=["$set"] multi=true': TODAY,
     # services/notifications/store/__init__.py:page
     'find messages {"channel":"str","read_at":{"$exists":"bool"},"recipient_id":{"$in":["str"]}} sort=[["created_ms",-1],["_id",-1]] projection=["outbox"] limit=true': TODAY,
     # services/notifications/store/__init__.py:page
@@ -55,14 +43,10 @@ ALLOWED = {
     'find messages {"status":"str"} sort=[["created_ms",-1],["_id",-1]] projection=["outbox"] limit=true': TODAY,
     # services/notifications/store/webhooks.py:find
     'find webhook_deliveries {} sort=[["created_at",-1]] limit=true': TODAY,
-    # services/reporting/store.py:dailies
-    'find daily_v1 {"day":{"$gte":"str","$lte":"str"},"station":"str"}': TODAY,
-    # services/reporting/store.py:dailies
-    'find daily_v1 {"station":"str"}': TODAY,
-    # services/reporting/store.py:dailies_by_station
-    'find daily_v1 {"station":{"$in":["str"]}}': TODAY,
-    # services/reporting/store.py:open_cases
-    'find facts_v1 {"kind":"str","status":{"$in":["str"]}} projection=["opened_ms","request_received_ms","station"]': TODAY,
-    # services/reporting/store.py:rosters
-    'find facts_v1 {"kind":"str"}': TODAY,
+    # services/casework/store/records.py:_key_every_record
+    'find residents {} projection=["id_number","phone"]': MIGRATION,
+    # services/intake/store.py:_number_cases
+    'find requests {} projection=["case_id","case_seq","repeat_of"]': MIGRATION,
+    # services/reporting/store.py:_key_days
+    'find daily_v1 {} projection=["day","station"]': MIGRATION,
 }

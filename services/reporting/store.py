@@ -26,20 +26,21 @@ SEPARATOR = "\x1f"
 # Samples are stored as one string per list: a year of the district is 365 documents,
 # and one string is far cheaper to store, send and read than thousands of list items.
 def _packed(daily):
-    return {**daily, "station_day": station_day(daily["station"], daily["day"]),
+    return {**daily, "day_key": station_day(daily["station"], daily["day"]),
             "samples": {name: SEPARATOR.join(str(v) for v in values)
                         for name, values in daily.get("samples", {}).items()}}
 
 
 def station_day(station, day):
     """One station's days sort together (an index range per station and period: the
-    embedded store uses single-field indexes only)."""
-    return f"{station}{SEPARATOR}{day}"
+    embedded store uses single-field indexes only). Printable ASCII: the embedded store
+    does not use an index for a range over strings with control characters."""
+    return f"{station}|{day}"
 
 
 def _days(station, date_from, date_to):
-    return {"station_day": {"$gte": station_day(station, date_from or ""),
-                            "$lte": station_day(station, date_to or "\uffff")}}
+    return {"day_key": {"$gte": station_day(station, date_from or ""),
+                            "$lte": station_day(station, date_to or "~")}}
 
 
 def _unpacked(daily):
@@ -71,15 +72,16 @@ class ReportStore:
         self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
         self.facts(version).create_index("status")  # the open cases of the stations table
         self.facts(version).create_index("kind")    # the rosters among the facts
-        self.daily(version).create_index("station_day")
-        migrations.run_once(self.database, f"daily_v{version}_station_day",
+        # not "station_day": the embedded store names the (station, day) index so already
+        self.daily(version).create_index("day_key")
+        migrations.run_once(self.database, f"daily_v{version}_day_key",
                             lambda: self._key_days(version))
 
     def _key_days(self, version):
-        """``station_day`` on the daily figures written before it existed."""
+        """``day_key`` on the daily figures written before it existed."""
         daily = self.daily(version)
         operations = [UpdateOne({"_id": d["_id"]}, {"$set": {
-            "station_day": station_day(d["station"], d["day"])}})
+            "day_key": station_day(d["station"], d["day"])}})
             for d in daily.find({}, {"station": 1, "day": 1})]
         if operations:
             daily.bulk_write(operations, ordered=False)
