@@ -32,7 +32,7 @@ import sys
 from kombu import Connection
 from nameko.amqp.publish import get_producer
 
-from services.common import messaging, runfile
+from services.common import config, messaging
 from services.common.config import SERVICES
 from services.common.privacy import mask_name, mask_text
 
@@ -256,7 +256,7 @@ def parser():
 
 def main(argv=None, out=sys.stdout):
     args = parser().parse_args(argv)
-    return run(args, runfile.settings(), out)
+    return run(args, config.operations_settings(), out)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ written without theirs (the development broker's ``guest`` is the default again 
 read; with another password, give the operations commands ``AMQP_URI``).
 
 The operations commands of the checkout (``make status``, ``make deadletters*``, ``make
-clean``) build their settings with ``settings()``: each variable from the environment
-when it is set there, else from the run's record, else the default (and the virtual
-host ``shegong``, ``make run``'s).
+clean``) build their settings with ``config.operations_settings()``: each variable from
+the environment when it is set there, else from the run's record, else the default (and
+the virtual host ``shegong``, ``make run``'s).
 """
 from __future__ import annotations
 
@@ -93,14 +93,9 @@ def running(content: dict) -> bool:
     return True
 
 
-def environment(env=None) -> dict:
-    """The environment of an operations command: ``env``, over the run's record, over
-    make run's virtual host."""
-    env = os.environ if env is None else env
+def environment(env) -> dict:
+    """The environment of an operations command (``config.operations_settings``): ``env``,
+    over the run's record, over make run's virtual host."""
     recorded = read(config.settings(env).var_dir).get("env") or {}
     recorded = {key: str(value) for key, value in recorded.items() if isinstance(key, str)}
     return {"SHEGONG_AMQP_VHOST": config.LOCAL_AMQP_VHOST, **recorded, **env}
-
-
-def settings(env=None) -> config.Settings:
-    return config.settings(environment(env))

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import requests
 
-from services.common import clock, mongo, runfile
+from services.common import clock, config, mongo, runfile
 from services.common.config import SERVICES
 from services.common.dependencies import Outbox
 from services.common.registry import service_class
@@ -183,7 +183,7 @@ def main(argv=None, out=sys.stdout):
                                      description="Health, queues, outbox and dead letters.")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    status = collect(runfile.settings())
+    status = collect(config.operations_settings())
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render(status),
           file=out)
     return 0 if healthy(status) else 1

@@ -30,7 +30,7 @@ import requests
 from amqp.exceptions import NotAllowed, NotFound
 from kombu import Connection, Queue
 
-from services.common import mongo
+from services.common import config, mongo
 from services.common.config import SERVICES, Settings
 from services.common.messaging import broker_reachable
 
@@ -227,12 +227,11 @@ def clear(settings: Settings) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.common import runfile
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["clear"]:
         print("usage: python -m services.common.vhost clear", file=sys.stderr)
         return 2
-    settings = runfile.settings()
+    settings = config.operations_settings()
     try:
         names = clear(settings)
     except NotAllowed:
