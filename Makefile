@@ -15,7 +15,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
+# a local RabbitMQ is started if down and given its management plugin when it can be
+# (as for make test); deploy/local.py does without the plugin otherwise
 run: venv
+	bash deploy/dev/ensure-rabbitmq.sh --management-optional
 	$(PY) deploy/local.py
 
 test: venv
@@ -29,22 +32,21 @@ docs: venv
 	$(PY) -m services.common.definitions write
 
 # Operations (docs/operations.md). SERVICE=intake|casework|notifications|reporting narrows.
-# They look at make run's own virtual host, SHEGONG_AMQP_VHOST (default shegong), unless
-# AMQP_URI names one.
-VHOST := SHEGONG_AMQP_VHOST=$${SHEGONG_AMQP_VHOST-shegong}
-
+# They look where this checkout's make run runs (var/run.json: its ports, store and virtual
+# host; services/common/runfile.py) for whatever the environment does not set, and at
+# the virtual host shegong when neither says.
 status: venv
-	$(VHOST) $(PY) -m services.common.status
+	$(PY) -m services.common.status
 
 deadletters: venv
-	$(VHOST) $(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
+	$(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
 
 deadletters-show: venv
-	$(VHOST) $(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
+	$(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
 
 # ID=<event id> replays one, ALL=1 every one; TO_EXCHANGE=1 to the original exchange
 deadletters-replay: venv
-	$(VHOST) $(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
+	$(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
 	  $(if $(SERVICE),--service $(SERVICE)) $(if $(TO_EXCHANGE),--to-exchange)
 
 # docker-compose.yml, the RabbitMQ definitions and deploy/k8s against their schemas
@@ -53,7 +55,7 @@ validate-deploy: venv
 
 # var/ (the embedded store, logs, credentials) and make run's queues on its virtual host
 clean:
-	-test -x $(PY) && $(VHOST) $(PY) -m services.common.vhost clear
+	-test -x $(PY) && $(PY) -m services.common.vhost clear
 	rm -rf var test-artifacts
 
 # The end-to-end benchmark (docs/performance.md); BENCH_PHASE_S=300 for the sustained run.

@@ -2,13 +2,17 @@
 
 1. the store: the embedded MongoDB-protocol server (nx-27017, file-backed under
    ``var/mongo``) unless MONGO_URI names a server;
-2. the broker: RabbitMQ at AMQP_URI, which must be reachable, on a virtual host of its
-   own (``SHEGONG_AMQP_VHOST``, default ``shegong``, made when missing) unless AMQP_URI
-   names one; a new store while that virtual host holds messages of an earlier run
-   stops the start-up, naming them and ``make clean`` (services/common/vhost.py);
-3. the topology declared and casework's roster seeded, before anything publishes;
-4. development credentials in ``var/dev-credentials.json``;
-5. each service's Nameko worker and gunicorn API as separate processes, as many
+2. where it runs, in ``var/run.json`` (ports, store, virtual host; marked stopped on
+   exit), which ``make status``, ``make deadletters*`` and ``make clean`` follow
+   (services/common/runfile.py);
+3. the broker: RabbitMQ at AMQP_URI, which must be reachable, on a virtual host of its
+   own (``SHEGONG_AMQP_VHOST``, default ``shegong``, made when missing: through the
+   management API, else with rabbitmqctl when the broker is on this machine) unless
+   AMQP_URI names one; a new store while that virtual host holds messages of an earlier
+   run stops the start-up, naming them and ``make clean`` (services/common/vhost.py);
+4. the topology declared and casework's roster seeded, before anything publishes;
+5. development credentials in ``var/dev-credentials.json``;
+6. each service's Nameko worker and gunicorn API as separate processes, as many
    instances as ``SHEGONG_REPLICAS`` says (``casework-worker=2,intake-api=2``); each worker
    serves /metrics, /healthz and /readyz on its own port, its API's port + 100
    (8101 ... 8104) unless ``<SERVICE>_METRICS_PORT`` says otherwise; each API serves
@@ -31,14 +35,12 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 from services.casework import seed  # noqa: E402
-from services.common import auth, config, mongo, vhost  # noqa: E402
+from services.common import auth, config, mongo, runfile, vhost  # noqa: E402
 from services.common.bootstrap import declare  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
@@ -74,7 +76,7 @@ def wait_for(check, seconds, what):
 def start_store(settings, supervisor, env):
     if os.environ.get("MONGO_URI"):
         say(f"store: using MONGO_URI ({settings.mongo_uri.split('@')[-1]})")
-        return
+        return None
     port = int(env.get("SHEGONG_EMBEDDED_MONGO_PORT", "27017"))
     if port_in_use("127.0.0.1", port):
         fail(f"port {port} is taken; stop what listens there, or set MONGO_URI to use it")
@@ -87,6 +89,7 @@ def start_store(settings, supervisor, env):
     env["MONGO_URI"] = os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
     wait_for(lambda: mongo.store_reachable(config.settings()), 20, "the embedded store")
     say(f"store: embedded nx-27017 on 127.0.0.1:{port}, data in {data_dir}")
+    return port
 
 
 def token_secret(settings):
@@ -114,24 +117,23 @@ def write_credentials(settings):
 
 
 def own_vhost(settings):
-    """make run's virtual host (services/common/vhost.py): made when missing; a new store
-    next to queued messages of an earlier run: refuse to start, unless told to go on."""
+    """make run's virtual host (services/common/vhost.py): made when missing (through the
+    management API, else with rabbitmqctl); a new store next to queued messages of an
+    earlier run: refuse to start, unless told to go on."""
     broker = urlparse(settings.amqp_uri)
     where = settings.amqp_uri.split("@")[-1]
     if not port_in_use(broker.hostname or "127.0.0.1", broker.port or 5672):
         fail(f"RabbitMQ is not reachable at {where}; start it "
              "(for example `rabbitmq-server -detached`) or set AMQP_URI")
     try:
-        if vhost.ensure(settings):
-            say(f"broker: virtual host {settings.amqp_vhost!r} made")
-    except requests.RequestException:
-        say("the RabbitMQ management API is not reachable (RABBIT_API_URI): the virtual host "
-            "is neither made nor checked for messages of an earlier run")
-        if not broker_reachable(settings.amqp_uri):
-            fail(f"RabbitMQ refuses {where}; make the virtual host: `rabbitmqctl add_vhost "
-                 f"{settings.amqp_vhost}` and `rabbitmqctl set_permissions -p "
-                 f"{settings.amqp_vhost} {broker.username or 'guest'} '.*' '.*' '.*'`")
-        return
+        done = vhost.make(settings)
+    except vhost.Unfixable as exc:
+        fail(str(exc))
+    if done in ("made with rabbitmqctl", "usable"):
+        say("the RabbitMQ management API is not reachable (RABBIT_API_URI): `make status` "
+            "lists no queues until `rabbitmq-plugins enable rabbitmq_management`")
+    if done.startswith("made"):
+        say(f"broker: virtual host {settings.amqp_vhost!r} {done}")
     if not broker_reachable(settings.amqp_uri):
         fail(f"RabbitMQ is not reachable at {where}; start it "
              "(for example `rabbitmq-server -detached`) or set AMQP_URI")
@@ -203,19 +205,24 @@ def main():
     if taken:
         fail(f"port(s) already in use: {', '.join(taken)}; stop what listens there "
              "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT")
+    recorded = False
     try:
-        start_store(settings, supervisor, env)
-        settings = config.settings()  # MONGO_URI: the store just started
+        embedded_port = start_store(settings, supervisor, env)
+        for name in SERVICES:
+            # one metrics port per worker process (they all get the same environment)
+            env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.local_metrics_port(name)))
+        settings = config.settings(env)  # MONGO_URI: the store just started
+        # where it runs, for make status, make deadletters and make clean (runfile.py)
+        run_file = runfile.write(settings.var_dir, runfile.record(settings, embedded_port))
+        say(f"where it runs: {run_file}")
+        recorded = True
         own_vhost(settings)
         env["SHEGONG_TOKEN_SECRET"] = os.environ["SHEGONG_TOKEN_SECRET"] = token_secret(settings)
-        settings = config.settings()
+        settings = config.settings(env)
         declare(settings)
         say("broker: exchanges, queues and bindings declared")
         seed.main()
         say(f"credentials: {write_credentials(settings)}")
-        for name in SERVICES:
-            # one metrics port per worker process (they all get the same environment)
-            env.setdefault(f"{name.upper()}_METRICS_PORT", str(settings.local_metrics_port(name)))
         settings = config.settings(env)
         ports = start_services(settings, supervisor, env, replicas, log_dir)
         for name in SERVICES:
@@ -236,6 +243,8 @@ def main():
         return 0
     finally:
         supervisor.stop()
+        if recorded:
+            runfile.mark_stopped(settings.var_dir)
         say("stopped")
 
 

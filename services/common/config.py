@@ -265,6 +265,14 @@ def settings(env=None):
     )
 
 
+def operations_settings(env=None):
+    """What ``make status``, ``make deadletters*`` and ``make clean`` look at: each variable
+    from the environment, else from where this checkout's ``make run`` runs
+    (``var/run.json``, services/common/runfile.py), else the default."""
+    from services.common import runfile
+    return settings(runfile.environment(os.environ if env is None else env))
+
+
 @dataclass(frozen=True)
 class NotificationSettings:
     """How notifications sends: providers in order of preference, limits, retries.

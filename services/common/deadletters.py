@@ -20,6 +20,10 @@ key (every consumer of the event; they are idempotent), and acknowledges (remove
 dead letter only after the broker confirmed the republished copy; a copy no queue takes
 (``mandatory``: the queue was deleted, the routing key is unknown) is refused, and the
 dead letter stays.
+
+Which broker and virtual host: ``AMQP_URI`` / ``SHEGONG_AMQP_VHOST`` when set, else this
+checkout's ``make run``'s (``var/run.json``, services/common/runfile.py), else
+``shegong`` on the local broker.
 """
 import argparse
 import json
@@ -252,7 +256,7 @@ def parser():
 
 def main(argv=None, out=sys.stdout):
     args = parser().parse_args(argv)
-    return run(args, config.settings(), out)
+    return run(args, config.operations_settings(), out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@
   the ``http_workers`` of its one gunicorn master) with its pid, port, time up,
   restarts, state (running, restarting, crash-looping) and how it last died.
 
-Where each is looked for: ``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
+Where each is looked for: what the environment says, else where this checkout's ``make
+run`` runs (``var/run.json``, services/common/runfile.py), else the defaults:
+``<SERVICE>_URL`` (default ``http://127.0.0.1:<port>``),
 ``<SERVICE>_METRICS_URL`` (default ``http://127.0.0.1:<metrics port>``, or where
 ``make run`` puts it, the API's port + 100, when no port is configured), ``MONGO_URI``
 with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not ready or a dead letter waits,
@@ -28,7 +30,7 @@ from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import requests
 
-from services.common import clock, config, mongo
+from services.common import clock, config, mongo, runfile
 from services.common.config import SERVICES
 from services.common.dependencies import Outbox
 from services.common.registry import service_class
@@ -130,7 +132,20 @@ def collect(settings):
             "outbox_backlog": backlog[0], "oldest_pending_s": backlog[1],
             "dead_letters": "?" if queues is None else depth.get(f"shegong.dead-letter.{name}", 0),
         })
-    return {"services": services, "queues": queues, "processes": supervised(settings)}
+    return {"services": services, "queues": queues, "processes": supervised(settings),
+            "run": run_of(settings)}
+
+
+def run_of(settings):
+    """This checkout's make run as var/run.json records it: None when it has none."""
+    content = runfile.read(settings.var_dir)
+    if not content:
+        return None
+    state = "running" if runfile.running(content) else "stopped"
+    return {"state": state, "pid": content.get("pid"), "record": str(settings.var_dir /
+                                                                     runfile.NAME),
+            "virtual_host": settings.amqp_vhost,
+            "store": runfile.without_password(settings.mongo_uri)}
 
 
 def table(rows, columns):
@@ -156,6 +171,10 @@ def render(status):
     if status.get("processes"):
         parts.append(table(status["processes"], ("process", "pid", "port", "http_workers", "up_s",
                                                  "restarts", "state", "last_exit")))
+    if status.get("run"):
+        run = status["run"]
+        parts.append(f"make run ({run['record']}): {run['state']}, pid {run['pid']}; virtual "
+                     f"host {run['virtual_host']!r}, store {run['store']}")
     return "\n\n".join(parts)
 
 
@@ -164,7 +183,7 @@ def main(argv=None, out=sys.stdout):
                                      description="Health, queues, outbox and dead letters.")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    status = collect(config.settings())
+    status = collect(config.operations_settings())
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render(status),
           file=out)
     return 0 if healthy(status) else 1
