@@ -52,5 +52,31 @@ def report(results):
     lines.append(f"\nexactly once: {results['exactly_once']}")
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")
+    lines += history_lines(results)
     return "\n".join(lines)
 
+
+
+def history_lines(results):
+    """Each run's history (size per collection, build time) and its maximum rate against
+    the run on the empty store (BENCH_HISTORY=0,N): the issue's target is >= 0.9x."""
+    runs = results.get("history_runs") or []
+    if not runs:
+        return []
+    empty = next((r for r in runs if not r["requests"]), None)
+    lines = ["", "| history (requests) | build s (store writes, indexes) | documents | "
+             "max rate end to end/s | x the empty store |", "|---|---|---|---|---|"]
+    for run in runs:
+        build = run.get("build") or {}
+        documents = build.get("documents") or {}
+        for name, rate in sorted(run["max_rate_end_to_end_per_s"].items()):
+            plain = name.split("] ")[-1]
+            base = (empty or {}).get("max_rate_end_to_end_per_s", {}).get(plain)
+            versus = f"{rate / base:.2f}" if base and run is not empty else "-"
+            lines.append(f"| {run['requests']} | {build.get('seconds', '-')} "
+                         f"({build.get('write_seconds', '-')}, {build.get('index_seconds', '-')})"
+                         f" | {sum(documents.values())} | {name}: {rate} | {versus} |")
+        if documents:
+            lines.append("history documents per collection: " + ", ".join(
+                f"{name} {count}" for name, count in sorted(documents.items())))
+    return lines

@@ -25,6 +25,10 @@ Environment (all optional):
   BENCH_CHART        where to write the chart (default docs/performance.svg)
   BENCH_MONGO_URI    a store to use instead of starting nx-27017 (e.g. a real MongoDB);
                      the run's databases there are dropped at the end
+  BENCH_HISTORY      requests of history written into the store before the phases
+                     (benchmarks/history: years of a district, every collection of every
+                     service); a list runs the whole benchmark once per size on a fresh
+                     system, side by side, e.g. "0,100000" (default 0: an empty store)
   SHEGONG_*          passed to the services (e.g. SHEGONG_MAX_WORKERS)
 """
 import json
@@ -43,12 +47,13 @@ from urllib.parse import quote, urlparse, urlunparse
 import psutil
 from pymongo import MongoClient
 
-from benchmarks import baselines, bulk, chart, counting
+from benchmarks import baselines, bulk, chart, counting, history
 from benchmarks.load import Load
 from benchmarks.report import ratios, report
 from benchmarks.resources import Sampler, broker_pids
 from benchmarks.system import BenchSystem
 from benchmarks.tracing import Tracer
+from services.common import config
 from services.reporting.store import ReportStore
 from tests.support import Rabbit, wait_until
 
@@ -172,12 +177,34 @@ def machine():
 
 
 def main():
+    sizes = [int(n) for n in os.environ.get("BENCH_HISTORY", "0").split(",")]
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "results"))
+    chart_path = Path(os.environ.get("BENCH_CHART", ROOT / "docs" / "performance.svg"))
+    runs = [run_with_history(size) for size in sizes]
+    results = runs[0]
+    for run in runs[1:]:  # side by side: every phase of each run, named by its history
+        results["phases"] += run["phases"]
+        results.setdefault("exactly_once_with_history", []).append(run["exactly_once"])
+    results["history_runs"] = [{"requests": size, "build": run.get("history"),
+                                "max_rate_end_to_end_per_s": {
+                                    p["name"]: p["end_to_end_per_s"] for p in run["phases"]
+                                    if "max x" in p["name"]}}
+                               for size, run in zip(sizes, runs, strict=True)]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    chart_path.write_text(chart.svg(results))
+    print(report(results))
+    return 0
+
+
+def run_with_history(history_requests):
+    """The whole benchmark on a fresh system whose store holds ``history_requests``
+    requests of history (0: empty); its phases are named after the history."""
+    label = f"[history {history_requests}] " if history_requests else ""
     phase_s = float(os.environ.get("BENCH_PHASE_S", "30"))
     clients = int(os.environ.get("BENCH_CLIENTS", "16"))
     instances = [int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",")]
     baseline_s = float(os.environ.get("BENCH_BASELINE_S", "8"))
-    out = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "results"))
-    chart_path = Path(os.environ.get("BENCH_CHART", ROOT / "docs" / "performance.svg"))
     base_amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     rabbit = Rabbit(os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"))
     vhost = f"shegong-bench-{uuid.uuid4().hex[:8]}"
@@ -193,6 +220,14 @@ def main():
         "shegong_env": {k: v for k, v in system.env.items() if k.startswith("SHEGONG_")
                         and k not in ("SHEGONG_TOKEN_SECRET",)}}, "phases": []}
     tracer = None
+    if history_requests:
+        def write_history():
+            say(f"history: {history_requests} requests into the store before the services")
+            results["history"] = history.build(
+                MongoClient(system.env["MONGO_URI"]), system.db_prefix, history_requests,
+                settings=config.settings(system.env), say=say)
+            say(f"history: {results['history']}")
+        system.before_services = write_history
     try:
         say(f"starting the system (vhost {vhost}, files in {var_dir})")
         system.up()
@@ -216,13 +251,13 @@ def main():
             if count > 1:
                 system.scale(count)
                 wait_consumers(rabbit, vhost, count)
-            results["phases"].append(phase(f"max x{count}", system, tracer,
+            results["phases"].append(phase(f"{label}max x{count}", system, tracer,
                                            lambda: load.max_rate(phase_s, clients), count,
                                            snapshot))
             if count == instances[0] and os.environ.get("BENCH_FIXED", "1") == "1":
                 best = results["phases"][-1]["end_to_end_per_s"]
                 rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
-                results["phases"].append(phase(f"fixed {rate:g}/s x{count}", system, tracer,
+                results["phases"].append(phase(f"{label}fixed {rate:g}/s x{count}", system, tracer,
                                                lambda rate=rate: load.fixed_rate(rate, phase_s),
                                                count,
                                                snapshot))
@@ -244,12 +279,8 @@ def main():
     for p in results["phases"]:
         p["request_ids"] = len(p["request_ids"])
     ratios(results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    chart_path.write_text(chart.svg(results))
-    print(report(results))
     shutil.rmtree(var_dir, ignore_errors=True)
-    return 0
+    return results
 
 
 def bulk_phase(system, client, amqp_uri, count):

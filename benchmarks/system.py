@@ -4,7 +4,8 @@ timings and 1-3 instances of the casework, notifications and reporting workers."
 import os
 import sys
 
-from tests.chaos.system import ChaosSystem
+from tests.chaos.system import SERVICES, ChaosSystem
+from tests.support import wait_until
 
 SCALED = ("casework", "notifications", "reporting")
 # Settings of the run itself; any other SHEGONG_* variable in the caller's environment
@@ -39,6 +40,26 @@ class BenchSystem(ChaosSystem):
         self.command_counts.mkdir(parents=True, exist_ok=True)
         self.env["SHEGONG_COMMAND_COUNTS_DIR"] = str(self.command_counts)
         self.instances = 1
+        self.before_services = None  # called with the store up, before any service starts
+
+    def up(self):
+        """ChaosSystem.up with ``before_services`` between the store and the services
+        (the history is written there: the services start on a store that has it)."""
+        if self.before_services is None:
+            return super().up()
+        (self.var_dir / "mongo").mkdir(exist_ok=True)
+        if "store" in self.commands():
+            self.start("store")
+        wait_until(self.store_reachable, 30, message="the store")
+        self.before_services()
+        self.run_once("-m", "services.common.bootstrap")
+        self.run_once("-m", "services.casework.seed")
+        for name in self.commands():
+            if name != "store" and name not in self.processes:
+                self.start(name)
+        for name in SERVICES:
+            wait_until(lambda name=name: self.healthy(name), 60, message=f"{name} API")
+        return None
 
     def commands(self):
         commands = super().commands()
