@@ -5,9 +5,12 @@
     python -m services.common.deadletters replay (--id EVENT_ID | --all) [--service S]
                                                  [--to-exchange]
 
-A dead letter (``shegong.dead-letter.<service>``, see messaging.py) is named by its
-CloudEvent id (from its body, or from its binary-mode ``cloudEvents_id`` header: events
-from other systems carry no AMQP message id) or by its AMQP message id. It carries in its
+A dead letter (``shegong.dead-letter.<service>``, see messaging.py) is named by the id
+it was given when it was dead-lettered (``x-shegong-dead-letter-id``, dead_letter_ids.py:
+its own AMQP message id or CloudEvent id, else a new one, so one with none, an
+undecodable body, no headers, is named too) and also found by its CloudEvent id (from
+its body, or from its binary-mode ``cloudEvents_id`` header: events from other systems
+carry no AMQP message id) or by its AMQP message id. It carries in its
 headers why it was parked (``x-death-reason``, ``x-exception-type``), where it came
 from (``x-original-exchange``, ``x-original-routing-key``, ``x-original-queue``) and
 when (``x-failed-at``). Output is masked: names, phone and ID numbers, free texts.
@@ -32,7 +35,7 @@ import sys
 from kombu import Connection
 from nameko.amqp.publish import get_producer
 
-from services.common import config, messaging
+from services.common import config, dead_letter_ids, messaging
 from services.common.config import SERVICES
 from services.common.privacy import mask_name, mask_text
 
@@ -75,14 +78,13 @@ def nesting(value):
     return deepest
 
 
-# where a CloudEvent's attributes are when they are not in the body (binary content mode)
-BINARY_PREFIXES = ("cloudEvents_", "cloudEvents:", "ce-")
-
-
 class DeadLetter:
     """One parked message as read from its queue (still unacknowledged). It is named by
-    its CloudEvent id (from the body, or from binary-mode headers: an event from another
-    system has no AMQP message id) and by its AMQP message id when it has one."""
+    the id it was given when it was dead-lettered (dead_letter_ids.HEADER: its own id,
+    else a new one), and found by its CloudEvent id (from the body, or from binary-mode
+    headers: an event from another system has no AMQP message id) and by its AMQP
+    message id too. One parked before that header existed and with no id at all is
+    named by a digest of its body and headers (dead_letter_ids.digest_id)."""
 
     def __init__(self, service, message):
         self.service, self.message = service, message
@@ -90,11 +92,14 @@ class DeadLetter:
         self.message_id = message.properties.get("message_id") or ""
         self._event, self._read = None, False
         self.cloudevent_id = str(self.attribute("id") or "")
-        self.event_id = self.message_id or self.cloudevent_id  # ours: the two are the same
+        self.dead_letter_id = dead_letter_ids.usable(self.headers.get(dead_letter_ids.HEADER))
+        # ours: the message id and the CloudEvent id are the same
+        self.event_id = (self.dead_letter_id or self.message_id or self.cloudevent_id
+                         or dead_letter_ids.digest_id(message.body, self.headers))
 
     def names(self):
         """What ``show --id`` and ``replay --id`` find this dead letter by."""
-        return {name for name in (self.cloudevent_id, self.message_id) if name}
+        return {name for name in (self.event_id, self.cloudevent_id, self.message_id) if name}
 
     def label(self):
         """Both names when they differ (a system that set its own message id)."""
@@ -104,23 +109,14 @@ class DeadLetter:
 
     def attribute(self, name):
         """A CloudEvent attribute: from the (structured) body, else a binary-mode header."""
-        event = self.event()
-        if isinstance(event, dict) and isinstance(event.get(name), (str, int)):
-            return event[name]
-        for prefix in BINARY_PREFIXES:
-            if self.headers.get(prefix + name) is not None:
-                return self.headers[prefix + name]
-        return None
+        return dead_letter_ids.cloudevent_attribute(self.event(), self.headers, name)
 
     def event(self):
         """The body as JSON, or None: whatever it holds (not JSON, nested too deeply for
         the parser), a parked message is still listed."""
         if not self._read:
             self._read = True
-            try:
-                self._event = json.loads(self.message.body)
-            except (TypeError, ValueError, RecursionError):
-                self._event = None
+            self._event = dead_letter_ids.decoded(self.message.body)
         return self._event
 
     def summary(self):
@@ -142,7 +138,8 @@ class DeadLetter:
             body = f"<{size} bytes nested deeper than {MAX_SHOWN_DEPTH} levels: not shown>"
         else:
             body = mask_value(None, event)
-        return {**self.summary(), "event_id": self.cloudevent_id or None,
+        return {**self.summary(), "dead_letter_id": self.event_id,
+                "event_id": self.cloudevent_id or None,
                 "message_id": self.message_id or None, "headers": headers,
                 "content_type": self.message.content_type, "body": body}
 
@@ -233,6 +230,9 @@ def run(args, settings, out=sys.stdout):
             channel.close()  # what was read and not replayed goes back to its queue
 
 
+ID_HELP = "the id the listing shows (or the CloudEvent id, or the AMQP message id)"
+
+
 def parser():
     main = argparse.ArgumentParser(prog="python -m services.common.deadletters",
                                    description="List, inspect and replay dead-lettered events.")
@@ -242,10 +242,10 @@ def parser():
         sub.add_argument("--service", choices=SERVICES, help="one service's queue (default: all)")
         if name == "show":
             sub.add_argument("--id", required=True,
-                             help="the CloudEvent id (or the AMQP message id)")
+                             help=ID_HELP)
         if name == "replay":
             which = sub.add_mutually_exclusive_group(required=True)
-            which.add_argument("--id", help="the CloudEvent id (or the AMQP message id)")
+            which.add_argument("--id", help=ID_HELP)
             which.add_argument("--all", action="store_true", help="every dead letter")
             sub.add_argument("--to-exchange", action="store_true",
                              help="to the original exchange and routing key (every consumer) "

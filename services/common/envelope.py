@@ -13,7 +13,7 @@ import kombu.serialization
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from services.common import clock, jsontext, mediatypes
-from services.common.fields import MAX_SEQUENCE, BoundedInteger
+from services.common.fields import MAX_SEQUENCE, BoundedInteger, Line
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -57,17 +57,17 @@ class EnvelopeSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # other CloudEvents extensions are allowed and ignored
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    source = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    id = Line(required=True, validate=validate.Length(min=1, max=200))
+    source = Line(required=True, validate=validate.Length(min=1, max=500))
     specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
-    type = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    time = fields.String(required=True)
-    subject = fields.String(load_default=None, allow_none=True)
+    type = Line(required=True, validate=validate.Length(min=1, max=200))
+    time = Line(required=True)
+    subject = Line(load_default=None, allow_none=True)
     datacontenttype = fields.String(load_default="application/json",
                                     validate=json_media_type)
     data = fields.Dict(required=True)
-    correlationid = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    causationid = fields.String(load_default=None, allow_none=True)
+    correlationid = Line(required=True, validate=validate.Length(min=1, max=200))
+    causationid = Line(load_default=None, allow_none=True)
     sequence = BoundedInteger(1, MAX_SEQUENCE, load_default=None, allow_none=True)
 
     @validates("time")

@@ -13,6 +13,8 @@ from services.common.fields import (
     Day,
     IdCardNumber,
     Instant,
+    Line,
+    Notes,
     Phone,
     StationId,
     Strict,
@@ -39,13 +41,13 @@ from services.common.vocabulary import (
 
 
 class EmergencyContactSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    relation = fields.String(load_default="", validate=validate.Length(max=20))
+    name = Line(required=True, validate=validate.Length(min=1, max=50))
+    relation = Line(load_default="", validate=validate.Length(max=20))
     phone = Phone(required=True)
 
 
 class ResidentSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = Line(required=True, validate=validate.Length(min=1, max=50))
     phone = Phone(required=True)
     categories = Categories(load_default=list)
     id_number = IdCardNumber(load_default=None, allow_none=True)
@@ -54,31 +56,31 @@ class ResidentSchema(Strict):
 
 class NeedSchema(Strict):
     type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    description = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class SourceSchema(Strict):
     """Where a request came from when another government system sent it."""
-    system = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    system = Line(required=True, validate=validate.Length(min=1, max=64))
     kind = fields.String(required=True, validate=validate.OneOf(sorted(INBOUND_KINDS)))
-    event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    event_id = Line(required=True, validate=validate.Length(min=1, max=200))
 
 
 class RequestReceived(Strict):
-    request_id = fields.String(required=True)
+    request_id = Line(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(sorted(CHANNELS)))
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
-    resident_ref = fields.String(required=True)
+    resident_ref = Line(required=True)
     need = fields.Nested(NeedSchema, required=True)
     received_at = Instant(required=True)
-    repeat_of = fields.String(load_default=None, allow_none=True)
+    repeat_of = Line(load_default=None, allow_none=True)
     source = fields.Nested(SourceSchema, load_default=None, allow_none=True)
 
 
 class RegisteredPerson(Strict):
     id_number = IdCardNumber(required=True)
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    name = Line(load_default=None, allow_none=True, validate=validate.Length(max=50))
     phone = Phone(load_default=None, allow_none=True)
     station = StationId(load_default=None, allow_none=True)
     categories = Categories(load_default=list)
@@ -89,7 +91,7 @@ class RegisteredPerson(Strict):
 class ResidentRegistryUpdated(Strict):
     """A change to the key-persons-of-concern list, from the civil affairs bureau."""
     change = fields.String(required=True, validate=validate.OneOf(("added", "changed", "removed")))
-    resident_ref = fields.String(required=True)
+    resident_ref = Line(required=True)
     person = fields.Nested(RegisteredPerson, required=True)
     source = fields.Nested(SourceSchema, required=True)
     updated_at = Instant(required=True)
@@ -101,15 +103,15 @@ class CaseRef(Strict):
     ``status`` is the case's status after the event; with the envelope's ``sequence``
     it lets a projection keep the latest state whatever order events arrive in.
     """
-    case_id = fields.String(required=True)
-    request_id = fields.String(required=True)
+    case_id = Line(required=True)
+    request_id = Line(required=True)
     station = StationId(required=True)
     status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
 
 
 class Staff(Strict):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
+    id = Line(required=True)
+    name = Line(required=True)
     phone = Phone(required=True)
 
 
@@ -118,15 +120,15 @@ Assignee = Staff
 
 class ResidentDisplay(Strict):
     """What staff messages may show of the resident: masked."""
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
+    name = Line(required=True)
+    phone = Line(required=True)
 
 
 class CaseOpened(CaseRef):
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    priority_reason = fields.String(required=True)
+    priority_reason = Line(required=True)
     need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    resident_ref = fields.String(required=True)
+    resident_ref = Line(required=True)
     categories = Categories(required=True)
     channel = fields.String(load_default=None, allow_none=True,
                             validate=validate.OneOf(sorted(CHANNELS)))
@@ -148,27 +150,27 @@ class CaseAssigned(CaseRef):
 
 
 class CaseAccepted(CaseRef):
-    accepted_by = fields.String(required=True)
-    assignee_name = fields.String(required=True)
+    accepted_by = Line(required=True)
+    assignee_name = Line(required=True)
     accepted_at = Instant(required=True)
 
 
 class CaseActionRecorded(CaseRef):
     action_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
-    recorded_by = fields.String(required=True)
+    recorded_by = Line(required=True)
     recorded_at = Instant(required=True)
 
 
 class CaseResolved(CaseRef):
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    resolved_by = fields.String(required=True)
-    assignee_name = fields.String(required=True)
+    resolved_by = Line(required=True)
+    assignee_name = Line(required=True)
     resolved_at = Instant(required=True)
 
 
 class CaseRequestLinked(CaseRef):
     """A repeat call was added to this open case instead of opening a second one."""
-    linked_request_id = fields.String(required=True)
+    linked_request_id = Line(required=True)
     linked_at = Instant(required=True)
 
 
@@ -189,84 +191,84 @@ class CaseSlaBreached(CaseRef):
 class CaseReferred(CaseRef):
     """``agency``: a registered agency's id (``referral_id`` set: the referral is sent
     to it) or, for a referral made by other means, its name as staff typed it."""
-    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    referred_by = fields.String(required=True)
+    agency = Line(required=True, validate=validate.Length(min=1, max=100))
+    referred_by = Line(required=True)
     referred_at = Instant(required=True)
-    referral_id = fields.String(load_default=None, allow_none=True)
+    referral_id = Line(load_default=None, allow_none=True)
 
 
 class CaseResidentUnreached(CaseRef):
     """An SMS to the case's resident ended failed: someone phones them instead."""
-    message_id = fields.String(required=True)
-    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    message_id = Line(required=True)
+    template = Line(required=True, validate=validate.Length(min=1, max=100))
+    reason = Notes(load_default=None, allow_none=True, validate=validate.Length(max=500))
     failed_at = Instant(required=True)
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
     assignee = fields.Nested(Staff, load_default=None, allow_none=True)
 
 
 class CaseReferralAnswered(CaseRef):
-    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    agency = Line(required=True, validate=validate.Length(min=1, max=100))
     accepted = fields.Boolean(required=True)
     answered_at = Instant(required=True)
-    referral_id = fields.String(load_default=None, allow_none=True)
+    referral_id = Line(load_default=None, allow_none=True)
     answer = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    reason = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class ReferredResident(Strict):
     """The resident as an agency receives her: in full only what its purpose names."""
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
-    id_number = fields.String(load_default=None)
-    categories = fields.List(fields.String(), load_default=None)
+    name = Line(required=True)
+    phone = Line(required=True)
+    id_number = Line(load_default=None)
+    categories = fields.List(Line(), load_default=None)
     emergency_contacts = fields.List(fields.Nested(EmergencyContactSchema), load_default=None)
 
 
 class ReferralSent(Strict):
     """A referral as it leaves for the agency (``shegong.outbound``, routed by agency id)."""
-    referral_id = fields.String(required=True)
-    case_id = fields.String(required=True)
-    agency = fields.String(required=True)
+    referral_id = Line(required=True)
+    case_id = Line(required=True)
+    agency = Line(required=True)
     station = StationId(required=True)
     need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    purpose = fields.String(required=True)
+    purpose = Line(required=True)
     resident = fields.Nested(ReferredResident, required=True)
-    need_description = fields.String(load_default=None, allow_none=True)
-    note = fields.String(load_default=None, allow_none=True)
-    referred_by = fields.String(required=True)
+    need_description = Notes(load_default=None, allow_none=True)
+    note = Notes(load_default=None, allow_none=True)
+    referred_by = Line(required=True)
     referred_at = Instant(required=True)
-    answer_with = fields.String(required=True)
+    answer_with = Line(required=True)
 
 
 class ReferralAnswered(Strict):
     """An agency's answer to a referral made to it, as intake received it."""
-    referral_id = fields.String(required=True)
-    case_id = fields.String(required=True)
+    referral_id = Line(required=True)
+    case_id = Line(required=True)
     station = StationId(required=True)
-    agency = fields.String(required=True)
+    agency = Line(required=True)
     answer = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    reason = Notes(load_default="", validate=validate.Length(max=2000))
     answered_at = Instant(required=True)
     source = fields.Nested(SourceSchema, required=True)
 
 
 class CaseClosed(CaseRef):
-    closed_by = fields.String(required=True)
+    closed_by = Line(required=True)
     closed_at = Instant(required=True)
 
 
 class CaseReopened(CaseRef):
-    reopened_by = fields.String(required=True)
-    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    reopened_by = Line(required=True)
+    reason = Notes(load_default="", validate=validate.Length(max=500))
     reopened_at = Instant(required=True)
 
 
 class CaseCancelled(CaseRef):
     reason = fields.String(required=True, validate=validate.OneOf(sorted(CANCEL_REASONS)))
-    cancelled_by = fields.String(required=True)
+    cancelled_by = Line(required=True)
     cancelled_at = Instant(required=True)
 
 
@@ -277,37 +279,37 @@ PROGRAM_KINDS = ("volunteer_team", "volunteer", "social_organisation", "donation
 class ProgramRef(Strict):
     """Fields every station-program event carries; ``on`` is the day it counts for."""
     station = StationId(required=True)
-    recorded_by = fields.String(required=True)
+    recorded_by = Line(required=True)
     on = Day(required=True)
 
 
 class VolunteerTeamFormed(ProgramRef):
-    team_id = fields.String(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    team_id = Line(required=True)
+    name = Line(required=True, validate=validate.Length(min=1, max=100))
 
 
 class VolunteerJoined(ProgramRef):
-    team_id = fields.String(required=True)
-    member_ref = fields.String(required=True)
+    team_id = Line(required=True)
+    member_ref = Line(required=True)
 
 
 class SocialOrganisationCultivated(ProgramRef):
-    organisation_id = fields.String(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    organisation_id = Line(required=True)
+    name = Line(required=True, validate=validate.Length(min=1, max=100))
 
 
 class DonationReceived(ProgramRef):
-    donation_id = fields.String(required=True)
+    donation_id = Line(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
     amount_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
-    goods = fields.String(load_default="", validate=validate.Length(max=200))
+    goods = Line(load_default="", validate=validate.Length(max=200))
     quantity = BoundedInteger(0, MAX_QUANTITY, load_default=0)
 
 
 class AidDistributed(ProgramRef):
-    aid_id = fields.String(required=True)
-    household_ref = fields.String(required=True)
-    items = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    aid_id = Line(required=True)
+    household_ref = Line(required=True)
+    items = Line(required=True, validate=validate.Length(min=1, max=200))
     value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
 
 
@@ -316,35 +318,35 @@ class ProgramRecordCorrected(ProgramRef):
 
     ``original`` and ``corrected`` are the data of the original's event type (what it
     said, and what it says now); figures use the latest revision, none when void."""
-    record_id = fields.String(required=True)
-    corrects = fields.String(required=True)
+    record_id = Line(required=True)
+    corrects = Line(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(PROGRAM_KINDS))
     revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     void = fields.Boolean(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Notes(required=True, validate=validate.Length(min=1, max=500))
     original = fields.Dict(required=True)
     corrected = fields.Dict(load_default=None, allow_none=True)
 
 
 class ActivityHeld(ProgramRef):
-    activity_id = fields.String(required=True)
+    activity_id = Line(required=True)
     activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    title = Line(required=True, validate=validate.Length(min=1, max=100))
     participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
 class MessageStatus(Strict):
     """A message reached a status; one event per status reached."""
-    message_id = fields.String(required=True)
-    case_id = fields.String(load_default=None, allow_none=True)
-    request_id = fields.String(load_default=None, allow_none=True)
+    message_id = Line(required=True)
+    case_id = Line(load_default=None, allow_none=True)
+    request_id = Line(load_default=None, allow_none=True)
     station = StationId(load_default=None, allow_none=True)
     recipient_role = fields.String(required=True, validate=validate.OneOf(RECIPIENT_ROLES))
     channel = fields.String(required=True, validate=validate.OneOf(MESSAGE_CHANNELS))
-    template = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    template = Line(required=True, validate=validate.Length(min=1, max=100))
     status = fields.String(required=True, validate=validate.OneOf(MESSAGE_STATUSES))
-    provider = fields.String(load_default=None, allow_none=True)
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    provider = Line(load_default=None, allow_none=True)
+    reason = Notes(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
 class MessageSent(MessageStatus):
@@ -363,7 +365,7 @@ class MessageFailed(MessageStatus):
 
 class RosterMember(Strict):
     """One person on a station's roster, as other services may know them: no name or phone."""
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    id = Line(required=True, validate=validate.Length(min=1, max=64))
     role = fields.String(required=True, validate=validate.OneOf(ROSTER_ROLES))
     duty_days = fields.List(BoundedInteger(1, 7),
                             load_default=list, validate=validate.Length(max=7))

@@ -1,5 +1,6 @@
 """Field types shared by every boundary schema: one definition of what a valid value is."""
 import re
+import unicodedata
 from datetime import date
 
 import phonenumbers
@@ -25,6 +26,73 @@ MAX_PARTICIPANTS = 100_000            # people at one activity
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+# Free text (names, addresses, notes, reasons, ids as typed): stored NFC-normalised, and
+# never with characters that steer a terminal, a log line, a CSV cell or the reading
+# direction. A single-line field (a name, phone, address, title, id) refuses every C0
+# control (tab and line feed too), DEL, every C1 control (U+0080-U+009F, NEL U+0085
+# among them), the Unicode line and paragraph separators (U+2028, U+2029) and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069). A multi-line field
+# (a note, a description, a summary, a reason in words) refuses the same except line
+# feed and tab; a CR LF line end is stored as LF, a lone CR is refused.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+SINGLE_LINE_REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
+MULTI_LINE_REFUSED = re.compile(
+    f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
+
+
+def refused_character(value: str, multiline: bool = False):
+    """The first character free text may not hold, or None."""
+    found = (MULTI_LINE_REFUSED if multiline else SINGLE_LINE_REFUSED).search(value)
+    return found.group() if found else None
+
+
+def clean_text(value: str, multiline: bool = False) -> str:
+    """VALUE as free text is stored: NFC, CR LF as LF when multi-line; ValidationError
+    when it holds a character it may not (control characters, see above)."""
+    text = unicodedata.normalize("NFC", value)
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    bad = refused_character(text, multiline)
+    if bad is not None:
+        allowed = "other than line feed and tab" if multiline else "(it is a single line)"
+        raise ValidationError(f"must not contain control, line separator or bidi control "
+                              f"characters {allowed}: U+{ord(bad):04X} at position "
+                              f"{text.index(bad) + 1}")
+    return text
+
+
+def scrub_text(value: str, multiline: bool = False) -> str:
+    """VALUE made fit to keep or show without refusing it: NFC, each character free text
+    may not hold replaced by U+FFFD. For text recorded from outside systems (a provider's
+    error) and for what is written out (CSV) from records kept before these rules."""
+    text = unicodedata.normalize("NFC", value)
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    return (MULTI_LINE_REFUSED if multiline else SINGLE_LINE_REFUSED).sub("\ufffd", text)
+
+
+class Text(fields.String):
+    """Free text: NFC-normalised, refusing control characters (``clean_text``).
+    ``multiline``: line feeds and tabs allowed (notes, descriptions, summaries)."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs) -> None:
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return clean_text(super()._deserialize(value, attr, data, **kwargs), self.multiline)
+
+
+def Line(**kwargs) -> Text:
+    """Single-line free text or an identifier: a name, phone, address, title, id."""
+    return Text(**kwargs)
+
+
+def Notes(**kwargs) -> Text:
+    """Multi-line free text: a note, description, summary or reason in words."""
+    return Text(multiline=True, **kwargs)
 
 
 def _instant_validator(value):
@@ -80,7 +148,7 @@ def normalise_phone(value: object) -> str:
     return phonenumbers.national_significant_number(number)
 
 
-class _Phone(fields.String):
+class _Phone(Text):
     def _deserialize(self, value, attr, data, **kwargs):
         return normalise_phone(super()._deserialize(value, attr, data, **kwargs))
 

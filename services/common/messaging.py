@@ -13,7 +13,7 @@ from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
-from services.common import clock, config, metrics, queue_moves
+from services.common import clock, config, dead_letter_ids, metrics, queue_moves
 from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
 from services.common.contracts import CATALOGUE
 from services.common.envelope import CONTENT_TYPE, InvalidEvent, NotKnownYet, encode_json
@@ -266,10 +266,12 @@ class RetryingEventHandler(EventHandler):
             headers["x-death-fields"] = mask_text(str(exc.fields))[:2000]
         if not permanent:
             headers["x-exception"] = mask_text("".join(traceback.format_exception(exc)))[-2000:]
+        # what the operator's tool names it by, whatever the message lacks
+        letter_id = dead_letter_ids.assign(message, headers)
         service = self.container.service_name
         level = self.refusal_log_level if permanent else logging.ERROR
-        log.log(level, "handler %s gave up on event %s after %d attempt(s): %s",
-                self.queue.name, event_id, attempts, reason[:200])
+        log.log(level, "handler %s gave up on event %s (dead letter %s) after %d attempt(s): %s",
+                self.queue.name, event_id, mask_text(letter_id), attempts, reason[:200])
         self._republish(message, headers, dead_letter_exchange(), service,
                         declare=[dead_letter_queue(service, self._queue_type())])
         metrics.EVENTS_DEAD_LETTERED.labels(*self._labels()).inc()

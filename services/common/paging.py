@@ -9,6 +9,7 @@ item when items are added ahead of it meanwhile. Clients treat it as opaque.
 import base64
 import binascii
 import json
+import re
 from typing import Any, Callable, Iterable, Optional
 
 from marshmallow import ValidationError, fields, validate
@@ -16,11 +17,19 @@ from marshmallow import ValidationError, fields, validate
 MAX_CURSOR_CHARS = 500
 
 
+def _base64url(value: str) -> None:
+    """A cursor is base64url, as ``encode`` writes it: nothing else (no control
+    character, no line break) is one."""
+    if not re.fullmatch(r"[A-Za-z0-9_=-]+", value):
+        raise ValidationError("not a cursor this list gave out")
+
+
 class Cursor(fields.String):
     """The ``cursor`` query parameter (opaque; checked when decoded)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", validate.Length(min=1, max=MAX_CURSOR_CHARS))
+        kwargs.setdefault("validate", [validate.Length(min=1, max=MAX_CURSOR_CHARS),
+                                       _base64url])
         kwargs.setdefault("metadata", {"description": "the next_cursor of the previous page"})
         super().__init__(**kwargs)
 

@@ -4,7 +4,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from services.common.envelope import json_media_type
 from services.common.events import NeedSchema, RegisteredPerson, ResidentSchema
-from services.common.fields import Instant, StationId, Strict
+from services.common.fields import Instant, Line, Notes, StationId, Strict
 from services.common.vocabulary import NEED_TYPES, REFERRAL_ANSWERS
 
 SPECVERSION = "1.0"
@@ -15,12 +15,12 @@ class InboundEnvelope(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    source = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    id = Line(required=True, validate=validate.Length(min=1, max=200))
+    source = Line(required=True, validate=validate.Length(min=1, max=500))
     specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
-    type = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = Line(required=True, validate=validate.Length(min=1, max=200))
     time = Instant(load_default=None, allow_none=True)
-    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    subject = Line(load_default=None, allow_none=True, validate=validate.Length(max=200))
     datacontenttype = fields.String(load_default="application/json",
                                     validate=json_media_type)
     data = fields.Dict(required=True)
@@ -31,16 +31,16 @@ class ReferralData(Strict):
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
     need = fields.Nested(NeedSchema, required=True)
-    referral_no = fields.String(load_default=None, allow_none=True,
+    referral_no = Line(load_default=None, allow_none=True,
                                 validate=validate.Length(max=64))
 
 
 class ReferralAnswerData(Strict):
     """gov.suyu.agency.referral_answered.v1: a partner agency answers a referral made to it."""
-    referral_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    case_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    referral_id = Line(required=True, validate=validate.Length(min=1, max=100))
+    case_id = Line(required=True, validate=validate.Length(min=1, max=100))
     answer = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    reason = Notes(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
     def _reason_of_a_rejection(self, data, **kwargs):
@@ -62,17 +62,17 @@ class CheckinMissedData(Strict):
     resident = fields.Nested(ResidentSchema, required=True)
     due_at = Instant(required=True)
     last_checkin_at = Instant(load_default=None, allow_none=True)
-    note = fields.String(load_default="", validate=validate.Length(max=500))
+    note = Notes(load_default="", validate=validate.Length(max=500))
 
 
 class PetitionForwardedData(Strict):
     """gov.suyu.petition.forwarded.v1: the petition office forwards a petition (信访转办)."""
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
-    petition_no = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    petition_no = Line(required=True, validate=validate.Length(min=1, max=64))
     need_type = fields.String(load_default="petition_mediation",
                               validate=validate.OneOf(sorted(NEED_TYPES)))
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    summary = Notes(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class InboundResult(Schema):

@@ -1,18 +1,18 @@
 """marshmallow schemas of the notifications HTTP API, and of the providers' receipts."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.common.fields import BoundedInteger, Instant, Strict
+from services.common.fields import BoundedInteger, Instant, Line, Notes, Strict
 from services.common.paging import Cursor
 from services.common.privacy import mask_phone
 from services.common.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES, RECIPIENT_ROLES
 
 
 class MessageQuery(Strict):
-    case_id = fields.String(validate=validate.Length(max=200))
+    case_id = Line(validate=validate.Length(max=200))
     recipient_role = fields.String(validate=validate.OneOf(RECIPIENT_ROLES))
     status = fields.String(validate=validate.OneOf(MESSAGE_STATUSES))
     channel = fields.String(validate=validate.OneOf(MESSAGE_CHANNELS))
-    station = fields.String(validate=validate.Length(max=64))
+    station = Line(validate=validate.Length(max=64))
     since = Instant(metadata={"description": "created at or after (ISO 8601 with offset)"})
     until = Instant(metadata={"description": "created before (ISO 8601 with offset)"})
     inbox = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
@@ -84,7 +84,7 @@ class MessageList(Schema):
 
 
 class ReceiptQuery(Strict):
-    token = fields.String(load_default="", metadata={
+    token = Line(load_default="", metadata={
         "description": "the receipt token (SHEGONG_SMS_RECEIPT_TOKEN) in the callback URL"})
 
 
@@ -105,33 +105,33 @@ class _Lenient(Schema):
 
 class AliyunReceipt(_Lenient):
     """Alibaba Cloud SMS status report (SmsReport), pushed as a JSON array."""
-    phone_number = fields.String(required=True)
+    phone_number = Line(required=True)
     success = fields.Boolean(required=True)
-    biz_id = fields.String(required=True)
-    out_id = fields.String(load_default=None, allow_none=True)
-    err_code = fields.String(load_default="")
-    err_msg = fields.String(load_default="")
-    report_time = fields.String(load_default=None, allow_none=True)
-    send_time = fields.String(load_default=None, allow_none=True)
+    biz_id = Line(required=True)
+    out_id = Line(load_default=None, allow_none=True)
+    err_code = Line(load_default="")
+    err_msg = Notes(load_default="")
+    report_time = Line(load_default=None, allow_none=True)
+    send_time = Line(load_default=None, allow_none=True)
 
 
 class TencentReceipt(_Lenient):
     """Tencent Cloud SMS status callback, pushed as a JSON array."""
-    sid = fields.String(required=True)
+    sid = Line(required=True)
     report_status = fields.String(required=True, validate=validate.OneOf(("SUCCESS", "FAIL")))
-    mobile = fields.String(load_default=None)
-    errmsg = fields.String(load_default="")
-    description = fields.String(load_default="")
-    user_receive_time = fields.String(load_default=None, allow_none=True)
+    mobile = Line(load_default=None)
+    errmsg = Notes(load_default="")
+    description = Notes(load_default="")
+    user_receive_time = Line(load_default=None, allow_none=True)
 
 
 class GatewayReceipt(_Lenient):
     """The generic HTTP gateway's report: one object, or an array of them."""
-    id = fields.String(required=True)
-    client_ref = fields.String(load_default=None, allow_none=True)
+    id = Line(required=True)
+    client_ref = Line(load_default=None, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
-    reason = fields.String(load_default=None, allow_none=True)
-    at = fields.String(load_default=None, allow_none=True)
+    reason = Notes(load_default=None, allow_none=True)
+    at = Line(load_default=None, allow_none=True)
 
 
 WEBHOOK_STATES = ("pending", "retrying", "delivered", "failed")
@@ -140,8 +140,8 @@ WEBHOOK_STATES = ("pending", "retrying", "delivered", "failed")
 class WebhookQuery(Strict):
     state = fields.String(validate=validate.OneOf(WEBHOOK_STATES), metadata={
         "description": "failed: retries used up, the referral event dead-lettered"})
-    agency = fields.String(validate=validate.Length(min=1, max=100))
-    station = fields.String(validate=validate.Length(max=64))
+    agency = Line(validate=validate.Length(min=1, max=100))
+    station = Line(validate=validate.Length(max=64))
     limit = BoundedInteger(1, 1000, strict=False, load_default=100)
 
 

@@ -8,6 +8,7 @@ import csv
 import io
 from typing import Iterable
 
+from services.common.fields import scrub_text
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import PRIORITY_LABELS
 
@@ -37,7 +38,9 @@ def row(case, resident: dict, full: bool) -> dict:
 
 def to_csv(rows: Iterable[dict]) -> bytes:
     """The rows under a header line of Chinese column names, CRLF lines, UTF-8 with BOM.
-    A value starting with = + - @ is prefixed with ' so a spreadsheet does not run it."""
+    A value starting with = + - @ is prefixed with ' so a spreadsheet does not run it;
+    a control character (in a record kept before input refused them) is written as
+    U+FFFD, so no cell ever holds one."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([title for _, title in COLUMNS])
@@ -47,5 +50,5 @@ def to_csv(rows: Iterable[dict]) -> bytes:
 
 
 def _cell(value) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else scrub_text(str(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text

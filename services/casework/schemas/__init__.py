@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from services.casework.domain.sla import NO_DUE_MS
 from services.common import clock
-from services.common.fields import MAX_SEQUENCE, BoundedInteger, Strict
+from services.common.fields import MAX_SEQUENCE, BoundedInteger, Line, Notes, Strict
 from services.common.paging import Cursor, ValueList
 from services.common.privacy import mask_name, mask_phone
 from services.common.vocabulary import (
@@ -20,8 +20,8 @@ class CaseQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     status = ValueList(CASE_STATUSES)
     priority = ValueList(PRIORITIES)
-    request_id = fields.String(validate=validate.Length(max=200))
-    assignee = fields.String(validate=validate.Length(max=100),
+    request_id = Line(validate=validate.Length(max=200))
+    assignee = Line(validate=validate.Length(max=100),
                              metadata={"description": "a worker's id, or ``me``: the cases "
                                                       "they own"})
     overdue = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
@@ -44,23 +44,23 @@ class AcceptCommand(Versioned):
 
 class ActionCommand(Versioned):
     type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class ResolveCommand(Versioned):
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    summary = Notes(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class ReferCommand(Versioned):
-    agency = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+    agency = Line(required=True, validate=validate.Length(min=1, max=100), metadata={
         "description": "a registered agency's id (the referral is sent to it: "
                        "docs/agencies.md), or the name of one reached by other means"})
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class ReferralAnswerCommand(Versioned):
     accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class CloseCommand(Versioned):
@@ -68,7 +68,7 @@ class CloseCommand(Versioned):
 
 
 class ReopenCommand(Versioned):
-    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    reason = Notes(load_default="", validate=validate.Length(max=500))
 
 
 class CancelCommand(Versioned):
@@ -76,11 +76,11 @@ class CancelCommand(Versioned):
 
 
 class ReassignCommand(Versioned):
-    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    worker_id = Line(required=True, validate=validate.Length(min=1, max=100))
 
 
 class EscalateCommand(Versioned):
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class AssigneeOut(Schema):
@@ -196,7 +196,7 @@ REFERRAL_STATES = ("sent", "accepted", "rejected", "done")
 
 class ReferralQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
-    agency = fields.String(validate=validate.Length(min=1, max=100))
+    agency = Line(validate=validate.Length(min=1, max=100))
     state = fields.String(validate=validate.OneOf(REFERRAL_STATES), metadata={
         "description": "sent: waiting for the agency's answer"})
     limit = BoundedInteger(1, 500, strict=False, load_default=100)

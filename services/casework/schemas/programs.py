@@ -7,6 +7,8 @@ from services.common.fields import (
     MAX_QUANTITY,
     MAX_SEQUENCE,
     BoundedInteger,
+    Line,
+    Notes,
     Phone,
     Strict,
 )
@@ -20,24 +22,24 @@ class ProgramCommand(Strict):
 
 
 class VolunteerTeamCommand(ProgramCommand):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Line(required=True, validate=validate.Length(min=1, max=100))
 
 
 class VolunteerCommand(ProgramCommand):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = Line(required=True, validate=validate.Length(min=1, max=50))
     phone = Phone(required=True)
 
 
 class SocialOrganisationCommand(ProgramCommand):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Line(required=True, validate=validate.Length(min=1, max=100))
 
 
 class DonationCommand(ProgramCommand):
     kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
     amount_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
-    goods = fields.String(load_default="", validate=validate.Length(max=200))
+    goods = Line(load_default="", validate=validate.Length(max=200))
     quantity = BoundedInteger(0, MAX_QUANTITY, load_default=0)
-    donor = fields.String(load_default="", validate=validate.Length(max=100))
+    donor = Line(load_default="", validate=validate.Length(max=100))
 
     @validates_schema
     def _money_or_goods(self, data, **_):
@@ -49,14 +51,14 @@ class DonationCommand(ProgramCommand):
 
 
 class AidCommand(ProgramCommand):
-    household_ref = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    items = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    household_ref = Line(required=True, validate=validate.Length(min=1, max=100))
+    items = Line(required=True, validate=validate.Length(min=1, max=200))
     value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
 
 
 class ActivityCommand(ProgramCommand):
     activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    title = Line(required=True, validate=validate.Length(min=1, max=100))
     participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
@@ -66,7 +68,7 @@ KIND_COMMANDS = {"volunteer_team": VolunteerTeamCommand, "volunteer": VolunteerC
 
 
 class CorrectionCommand(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Notes(required=True, validate=validate.Length(min=1, max=500))
     void = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
         "description": "true: the record should not have been made; it counts no more"})
     values = fields.Dict(load_default=None, metadata={
@@ -137,8 +139,8 @@ class RosterOut(Schema):
 
 
 class AccessQuery(Strict):
-    case_id = fields.String(validate=validate.Length(max=200))
-    resident_ref = fields.String(validate=validate.Length(max=200))
+    case_id = Line(validate=validate.Length(max=200))
+    resident_ref = Line(validate=validate.Length(max=200))
     after_seq = BoundedInteger(0, MAX_SEQUENCE, strict=False, load_default=0)
     cursor = Cursor()
     limit = BoundedInteger(1, 1000, strict=False, load_default=100)

@@ -2,13 +2,13 @@
 from marshmallow import Schema, fields, validate
 
 from services.casework.schemas import CaseSummaryOut
-from services.common.fields import BoundedInteger, Day, Strict
+from services.common.fields import BoundedInteger, Day, Line, Strict
 from services.common.paging import Cursor
 from services.common.vocabulary import stations
 
 
 class ResidentQuery(Strict):
-    q = fields.String(validate=validate.Length(min=1, max=50), metadata={
+    q = Line(validate=validate.Length(min=1, max=50), metadata={
         "description": "part of a name, digits of a phone number, or a whole ID number"})
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     cursor = Cursor()

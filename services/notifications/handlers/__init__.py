@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from services.common import clock, metrics, outbox
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
+from services.common.fields import scrub_text
 from services.common.privacy import mask_name, mask_phone, pseudonym
 from services.notifications import domain
 from services.notifications.domain import delivery as domain_delivery
@@ -122,7 +123,9 @@ def status_event(message, status, at, reason=None, provider=None):
             "request_id": message.get("request_id"), "station": message.get("station"),
             "recipient_role": message["recipient_role"], "channel": message["channel"],
             "template": message["template"], "status": status,
-            "provider": provider or message.get("provider"), "reason": reason,
+            "provider": provider or message.get("provider"),
+            # a provider's words, kept (not refused) without control characters
+            "reason": scrub_text(reason, multiline=True) if reason else reason,
             AT_FIELD[status]: at}
     return new_event(EVENT_OF[status], data, subject=message["_id"],
                      correlation_id=message.get("correlation_id") or message["_id"],
