@@ -83,6 +83,11 @@ def page(collection: Any, query: dict, order: str, field: str, descending: bool,
     return [convert(document) for document in documents], next_cursor
 
 
+def value_of(document: dict, field: str) -> Any:
+    """A document's value of a (dotted) sort field."""
+    return _key(document, field)
+
+
 def _key(document: dict, field: str) -> Any:
     value: Any = document
     for part in field.split("."):

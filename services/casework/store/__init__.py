@@ -11,12 +11,12 @@ from collections import Counter
 from dataclasses import asdict, fields
 from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from services.casework.domain import Calendar, Case, StaleCase, Worker
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
-from services.common import clock, migrations, outbox, paging
-from services.common.vocabulary import OPEN_CASE_STATUSES
+from services.common import clock, list_keys, migrations, outbox
+from services.common.vocabulary import CASE_STATUSES, OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
@@ -29,7 +29,27 @@ def _document(case):
         document[name] = list(getattr(case, name))
     document["_id"] = case.case_id
     document["due_sort_ms"] = case.due_ms   # derived, for the lists sorted by due time
+    document.update(list_keys_of(case))
     return document
+
+
+# The lists of cases (GET /v1/cases): of a station, a worker or the district, by due time
+# or newest first, narrowed to statuses; each read through one list key per status
+# (services/common/list_keys.py).
+LISTS = {("station", "due"): "list_station_due", ("worker", "due"): "list_worker_due",
+         ("district", "due"): "list_district_due",
+         ("station", "opened"): "list_station_opened", ("worker", "opened"): "list_worker_opened",
+         ("district", "opened"): "list_district_opened"}
+NOBODY = "-"  # the worker scope of a case nobody owns
+
+
+def list_keys_of(case):
+    """The case's list keys (LISTS), derived from its fields."""
+    scopes = {"station": case.station, "district": "*",
+              "worker": (case.assignee or {}).get("id") or NOBODY}
+    values = {"due": case.due_ms, "opened": case.opened_at}
+    return {field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
+            for (scope, order), field in LISTS.items()}
 
 
 def _case(document):
@@ -66,11 +86,12 @@ class CaseStore:
         # the compound index serves and this one is merely redundant.
         self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
-        self.cases.create_index("due_sort_ms")  # lists by due time, overdue=true
         self.cases.create_index("opened_at")
+        for field in LISTS.values():
+            self.cases.create_index(field)
         # the open cases alone (work at hand), for the workload reconcile and migrations
         self.cases.create_index("status")
-        self._backfill_due_sort()
+        migrations.run_once(self.cases.database, "case_list_keys", self._key_every_case)
         outbox.ensure_indexes(self.cases)
         outbox.ensure_indexes(self.rosters)
         self.workers.create_index("station")
@@ -166,26 +187,48 @@ class CaseStore:
     def page(self, filters, order="due", limit=100, cursor=None):
         """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
         priorities, request_id, assignee, overdue (True: past their current deadline at
-        ``now_ms``; False: not past it)."""
-        query = {}
-        for key, field in (("station", "station"), ("request_id", "request_id"),
-                           ("assignee", "assignee.id")):
-            if filters.get(key):
-                query[field] = filters[key]
-        for key, field in (("statuses", "status"), ("priorities", "priority")):
-            if filters.get(key):
-                query[field] = {"$in": list(filters[key])}
-        if filters.get("overdue") is not None:
-            query["due_sort_ms"] = {"$lte" if filters["overdue"] else "$gt": filters["now_ms"]}
+        ``now_ms``; False: not past it). Read through the list keys (LISTS): one index
+        range per status, whatever the history holds."""
         field, descending = self.ORDERS[order]
-        return paging.page(self.cases, query, order, field, descending, limit, cursor,
-                           {"outbox": 0}, _case)
+        overdue, now_ms = filters.get("overdue"), filters.get("now_ms")
 
-    def _backfill_due_sort(self):
-        """Cases stored before ``due_sort_ms`` existed get it (once; later writes keep it)."""
-        for document in self.cases.find({"due_sort_ms": {"$exists": False}}, {"outbox": 0}):
-            self.cases.update_one({"_id": document["_id"]},
-                                  {"$set": {"due_sort_ms": _case(document).due_ms}})
+        def keep(document):
+            return ((not filters.get("priorities") or document["priority"] in filters["priorities"])
+                    and (not filters.get("station") or document["station"] == filters["station"])
+                    and (overdue is None or order == "due"
+                         or (document.get("due_sort_ms") is not None
+                             and document["due_sort_ms"] <= now_ms) == overdue))
+
+        if filters.get("request_id"):  # one request's case: found by its own index
+            found = [d for d in self.cases.find({"request_id": filters["request_id"]},
+                                                {"outbox": 0}) if keep(d)]
+            return [_case(d) for d in found][:limit], None
+        if filters.get("assignee"):
+            scope, name = "worker", filters["assignee"]
+        elif filters.get("station"):
+            scope, name = "station", filters["station"]
+        else:
+            scope, name = "district", "*"
+        within = (None, None)
+        if overdue is not None and order == "due":
+            within = (None, now_ms) if overdue else (now_ms + 1, None)
+        return list_keys.page(self.cases, LISTS[(scope, order)], name,
+                              list(filters.get("statuses") or CASE_STATUSES), order, field,
+                              descending, limit, cursor, {"outbox": 0}, _case, keep, within)
+
+    def _key_every_case(self):
+        """The list keys (and ``due_sort_ms``) of cases stored before they existed."""
+        changed, operations = 0, []
+        for document in self.cases.find({}, {"outbox": 0}):
+            case = _case(document)
+            operations.append(UpdateOne({"_id": document["_id"]}, {"$set": {
+                "due_sort_ms": case.due_ms, **list_keys_of(case)}}))
+            if len(operations) == 1000:
+                changed += self.cases.bulk_write(operations, ordered=False).modified_count
+                operations = []
+        if operations:
+            changed += self.cases.bulk_write(operations, ordered=False).modified_count
+        return changed
 
     def referred(self, station=None, agency=None, limit=2000):
         """Cases that were ever referred (their current referral), newest referral first."""

@@ -1,0 +1,141 @@
+"""Lists read through one index range per part, whatever the history holds.
+
+A list that filters on some fields and sorts on another (a station's cases by due time,
+of some statuses) needs a compound index; the embedded store uses single-field indexes
+only, and on MongoDB a compound index over years of closed cases still leaves the
+filters that are not a prefix of it to be read and dropped. So each document carries a
+*list key* per list it appears in, one string that sorts as the list does:
+
+    <scope>|<part>|<sort value> <_id>
+
+``scope`` is what the list is of (a station, a worker, ``*`` for the district), ``part``
+a value the list may be narrowed to (a status); ``sort value`` is encoded so that the
+string order is the value order (``sortable``: None first, as MongoDB sorts it), and
+the space after it sorts below every character a value or an id holds. One page of the
+list is then, for each part asked for, one range query on the key's single-field
+index, ``limit + 1`` documents at most, merged in memory: what is read is bounded by
+the page, not by the history. Filters that are not in the key (``keep``) are applied to what is read; a
+range is read further only as far as the page needs.
+
+The cursor is paging.py's (the sort value and ``_id`` of the last item), so a cursor
+handed out before a list moved to keys still works.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from services.common import paging
+
+SEPARATOR = "|"
+BEFORE_ID = " "     # below every character of a value: a shorter value sorts first
+END = "~"           # above every character of a value or an id (printable ASCII)
+NUMBER_DIGITS = 20  # non-negative integers up to 10**20, zero-padded
+MAX_ROUNDS = 20     # reads per part for one page, at most (then the page is cut short)
+
+
+def sortable(value: Any) -> str:
+    """A sort value as a string with the same order (None first, as MongoDB sorts it;
+    the embedded store uses no index for a string range with control characters, so
+    only printable text)."""
+    if value is None:
+        return "0"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"no list key for a {type(value).__name__}")
+    if isinstance(value, int):
+        return f"1{max(value, 0):0{NUMBER_DIGITS}d}"
+    return "1" + value
+
+
+def key(scope: str, part: str, value: Any, item_id: str) -> str:
+    """The list key of an item (module docstring)."""
+    return f"{scope}{SEPARATOR}{part}{SEPARATOR}{sortable(value)}{BEFORE_ID}{item_id}"
+
+
+def page(collection: Any, field: str, scope: str, parts: list, order: str, sort_field: str,
+         descending: bool, limit: int, cursor: Optional[str] = None,
+         projection: Optional[dict] = None, convert: Callable[[dict], Any] = lambda d: d,
+         keep: Callable[[dict], bool] = lambda d: True,
+         within: tuple = (None, None)) -> tuple:
+    """One page, ``(items, next_cursor)``, of the items whose list key ``field`` is in
+    ``scope`` and one of ``parts``, sorted by ``sort_field`` (then ``_id``); ``keep``
+    filters further; ``within`` = (lowest, highest) sort value, each included, or None."""
+    after = paging.decode(cursor, order) if cursor else None
+    ranges = {part: _range(field, scope, part, within, after, descending) for part in parts}
+    direction = -1 if descending else 1
+    kept: list = []
+    last: dict = {}      # part -> the last document read from its range
+    done: set = set()    # parts whose range is read to its end
+
+    def behind(part: str) -> bool:  # may the part still hold items before the page's end?
+        if part in done:
+            return False
+        if part not in last or len(kept) <= limit:
+            return True
+        return _before(_suffix(field, last[part]), _suffix(field, kept[limit]), descending)
+
+    for _ in range(MAX_ROUNDS):
+        wanted = [part for part in parts if behind(part)]
+        if not wanted:
+            break
+        for part in wanted:
+            query = {field: dict(ranges[part])}
+            if part in last:  # further along the same range
+                query[field].pop("$lte" if descending else "$gte", None)
+                query[field]["$lt" if descending else "$gt"] = last[part][field]
+            documents = list(collection.find(query, projection, sort=[(field, direction)],
+                                             limit=limit + 1))
+            if len(documents) <= limit:
+                done.add(part)
+            if documents:
+                last[part] = documents[-1]
+            kept += [document for document in documents if keep(document)]
+        kept.sort(key=lambda document: _suffix(field, document), reverse=descending)
+    ends = [last[part] for part in parts if behind(part)]
+    if ends:
+        # Read as far as allowed (a filter that keeps few): the page ends where every
+        # unfinished range has been read to, and the next one goes on from there.
+        edge = (max if descending else min)(ends, key=lambda d: _suffix(field, d))
+        whole = [d for d in kept if not _before(_suffix(field, edge), _suffix(field, d),
+                                                descending)][:limit]
+        final = whole[-1] if len(whole) == limit else edge  # all up to the edge was seen
+        return [convert(d) for d in whole], paging.encode(
+            order, paging.value_of(final, sort_field), final["_id"])
+    items = kept[:limit]
+    next_cursor = paging.encode(order, paging.value_of(items[-1], sort_field),
+                                items[-1]["_id"]) if len(kept) > limit else None
+    return [convert(document) for document in items], next_cursor
+
+
+def _range(field: str, scope: str, part: str, within: tuple, after, descending: bool) -> dict:
+    prefix = f"{scope}{SEPARATOR}{part}{SEPARATOR}"
+    low, high = within
+    # a bound leaves out the items without a value, as a comparison does on MongoDB
+    bounds = {"$gte": prefix + (sortable(low) if low is not None
+                                else "1" if high is not None else ""),
+              "$lte": prefix + (sortable(high) + BEFORE_ID + END if high is not None else END)}
+    if after is not None:
+        value, item_id = after
+        edge = prefix + sortable(value) + BEFORE_ID + item_id
+        if descending:
+            bounds["$lt"] = edge
+            if bounds["$lte"] > edge:
+                del bounds["$lte"]
+            else:
+                del bounds["$lt"]
+        else:
+            bounds["$gt"] = edge
+            if bounds["$gte"] < edge:
+                del bounds["$gte"]
+            else:
+                del bounds["$gt"]
+    return bounds
+
+
+def _suffix(field: str, document: dict) -> str:
+    """The sort value and id part of a document's key: the order across parts."""
+    return document[field].split(SEPARATOR, 2)[2]
+
+
+def _before(reached: str, cut: str, descending: bool) -> bool:
+    """Whether ``reached`` sorts before ``cut`` in the list's order."""
+    return reached > cut if descending else reached < cut
