@@ -15,7 +15,6 @@ from typing import Optional
 
 from services.common.contracts import PROGRAM_RECORD_CORRECTED
 
-
 CORRECTORS = ("station_head", "district_admin")
 CORRECTION_WINDOW_MS = 24 * 3_600_000  # a worker's own record: a slip put right that day
 
