@@ -6,6 +6,7 @@ from datetime import date
 from marshmallow import RAISE, fields, missing, validate
 
 from services.common.envelope import EnvelopeSchema
+from services.common.fields import StationDates
 
 # Plain-function validators of this repository, described in words. Any other callable
 # validator becomes "checked by <module>.<name>".
@@ -52,6 +53,8 @@ def _apply_validator(schema, validator, is_array):
             schema["minimum" if validator.min_inclusive else "exclusiveMinimum"] = validator.min
         if validator.max is not None:
             schema["maximum" if validator.max_inclusive else "exclusiveMaximum"] = validator.max
+    elif isinstance(validator, StationDates):
+        _add_description(schema, StationDates.DESCRIPTION)
     elif callable(validator) and hasattr(validator, "__qualname__"):
         _add_description(schema, _check_text(validator))
     else:

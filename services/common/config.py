@@ -6,6 +6,7 @@ can set the environment and then build a fresh ``Settings``.
 """
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse, urlunparse
 
@@ -27,6 +28,20 @@ DEFAULT_BATCH_PREFETCH = 300
 
 # `make run`'s own virtual host when neither AMQP_URI nor SHEGONG_AMQP_VHOST names one
 LOCAL_AMQP_VHOST = "shegong"
+
+
+# The dates a command may carry (services/common/fields.py, StationDates): the stations
+# started in 2023, so a day before SHEGONG_FIRST_DAY or more than SHEGONG_DAYS_AHEAD
+# days after today (the district's) is a typo, refused with the range it should be in.
+DEFAULT_FIRST_DAY = "2023-01-01"
+DEFAULT_DAYS_AHEAD = 1
+
+
+def accepted_dates(env=None) -> tuple[date, int]:
+    """``(first day, days ahead of today)`` of the dates commands and events may carry."""
+    env = os.environ if env is None else env
+    return (date.fromisoformat(env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY)),
+            int(env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD))))
 
 
 def amqp_uri(env) -> str:

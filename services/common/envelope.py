@@ -13,7 +13,7 @@ import kombu.serialization
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from services.common import clock, jsontext, mediatypes
-from services.common.fields import MAX_SEQUENCE, BoundedInteger, Line
+from services.common.fields import MAX_SEQUENCE, STATION_DATES, BoundedInteger, Line
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -61,7 +61,7 @@ class EnvelopeSchema(Schema):
     source = Line(required=True, validate=validate.Length(min=1, max=500))
     specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
     type = Line(required=True, validate=validate.Length(min=1, max=200))
-    time = Line(required=True)
+    time = Line(required=True, validate=STATION_DATES)
     subject = Line(load_default=None, allow_none=True)
     datacontenttype = fields.String(load_default="application/json",
                                     validate=json_media_type)

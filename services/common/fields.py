@@ -1,12 +1,12 @@
 """Field types shared by every boundary schema: one definition of what a valid value is."""
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from services.common import clock
+from services.common import clock, config
 from services.common.vocabulary import RESIDENT_CATEGORIES, stations
 
 ID_CARD = r"^\d{17}[\dX]$"
@@ -103,9 +103,61 @@ def _instant_validator(value):
                               "e.g. 2023-05-29T08:00:00+08:00") from None
 
 
+class StationDates:
+    """The dates a station could mean: from ``SHEGONG_FIRST_DAY`` (the stations started
+    in 2023) to ``SHEGONG_DAYS_AHEAD`` days after today in the district (config.py).
+    Anything else is a typo (2000 for 2026, 2062 for 2026) that would move the district's
+    figures, so every date or time a command or an event carries is checked with it;
+    ``tests/contract/test_dates.py`` walks the schemas so that none escapes."""
+
+    DESCRIPTION = ("a day a station could mean: from SHEGONG_FIRST_DAY (2023-01-01) to "
+                   "SHEGONG_DAYS_AHEAD (1) days after today in the district")
+
+    def __call__(self, value):
+        if isinstance(value, datetime):
+            day = date.fromisoformat(clock.local_day(value))
+        elif isinstance(value, date):
+            day = value
+        else:
+            try:
+                day = date.fromisoformat(clock.local_day(clock.parse_iso(value)))
+            except (ValueError, TypeError, AttributeError):
+                return value  # not a time at all: the field's format check says so
+        first, ahead = config.accepted_dates()
+        last = date.fromisoformat(clock.local_day(clock.now())) + timedelta(days=ahead)
+        if not first <= day <= last:
+            raise ValidationError(
+                f"must be a day from {first.isoformat()} to {last.isoformat()} (the "
+                f"district's calendar): the stations started in {first.year}, and a date "
+                "far in the past or the future is a typo")
+        return value
+
+
+STATION_DATES = StationDates()
+
+
 def Instant(**kwargs):
-    """An ISO 8601 instant with offset, kept as the string it was given."""
+    """An ISO 8601 instant with offset, kept as the string it was given, within the
+    dates a station could mean (StationDates): for commands' bodies and events."""
+    return fields.String(validate=[_instant_validator, STATION_DATES], **kwargs)
+
+
+def Day(**kwargs):
+    """A calendar day in the district's time zone, ISO format (2023-05-29), within the
+    dates a station could mean (StationDates): for commands' bodies and events."""
+    return fields.Date(validate=STATION_DATES, **kwargs)
+
+
+def AnyInstant(**kwargs):
+    """An ISO 8601 instant with offset, any year: for queries (reading a period that
+    extends past the data is harmless), never for what a command records."""
     return fields.String(validate=_instant_validator, **kwargs)
+
+
+def AnyDay(**kwargs):
+    """A calendar day of this century, ISO format: for queries, never for what a
+    command records."""
+    return fields.Date(validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31)), **kwargs)
 
 
 def StationId(**kwargs):
@@ -175,11 +227,6 @@ def _id_card_validator(value):
 
 def IdCardNumber(**kwargs):
     return fields.String(validate=_id_card_validator, **kwargs)
-
-
-def Day(**kwargs):
-    """A calendar day in the district's time zone, ISO format (2023-05-29), this century."""
-    return fields.Date(validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31)), **kwargs)
 
 
 def Categories(**kwargs):

@@ -14,8 +14,8 @@ string order is the value order (``sortable``: None first, as MongoDB sorts it),
 the space after it sorts below every character a value or an id holds. One page of the
 list is then, for each part asked for, one range query on the key's single-field
 index, ``limit + 1`` documents at most, merged in memory: what is read is bounded by
-the page, not by the history. Filters that are not in the key (``keep``) are applied to what is read; a
-range is read further only as far as the page needs.
+the page, not by the history. Filters that are not in the key (``keep``) are applied
+to what is read; a range is read further only as far as the page needs.
 
 The cursor is paging.py's (the sort value and ``_id`` of the last item), so a cursor
 handed out before a list moved to keys still works.

@@ -85,6 +85,8 @@ ESCALATION_REASONS = {
 
 SLA_KINDS = ("acceptance", "resolution")
 
+SLA_KIND_LABELS = {"acceptance": "接单", "resolution": "办结"}
+
 ASSIGNMENT_REASONS = ("initial", "reassigned", "reopened")
 
 ACTIVITY_TYPES = {

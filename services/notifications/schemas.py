@@ -1,7 +1,7 @@
 """marshmallow schemas of the notifications HTTP API, and of the providers' receipts."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from services.common.fields import BoundedInteger, Instant, Line, Notes, Strict
+from services.common.fields import AnyInstant, BoundedInteger, Line, Notes, Strict
 from services.common.paging import Cursor
 from services.common.privacy import mask_phone
 from services.common.vocabulary import MESSAGE_CHANNELS, MESSAGE_STATUSES, RECIPIENT_ROLES
@@ -13,8 +13,8 @@ class MessageQuery(Strict):
     status = fields.String(validate=validate.OneOf(MESSAGE_STATUSES))
     channel = fields.String(validate=validate.OneOf(MESSAGE_CHANNELS))
     station = Line(validate=validate.Length(max=64))
-    since = Instant(metadata={"description": "created at or after (ISO 8601 with offset)"})
-    until = Instant(metadata={"description": "created before (ISO 8601 with offset)"})
+    since = AnyInstant(metadata={"description": "created at or after (ISO 8601 with offset)"})
+    until = AnyInstant(metadata={"description": "created before (ISO 8601 with offset)"})
     inbox = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
         "description": "true: only the caller's in-app messages (to them, or to their role "
                        "at their station)"})

@@ -92,14 +92,19 @@ def get_timeseries(call):
     """
     station, date_from, date_to = _period(call)
     metric, interval = call.query["metric"], call.query["interval"]
-    points = handlers.timeseries(call.context, metric, interval, station, date_from, date_to)
+    found = handlers.series(call.context, metric, interval, station, date_from, date_to,
+                            clock.local_day(clock.now()))
+    cut = {"X-Series-Truncated": "true", "X-Series-First-Kept": found["first_kept"]} \
+        if found["truncated"] else {}
     if _wants_csv(call):
-        return _csv(domain_figures.to_csv(("period", metric),
-                                          [(p["period"], p["value"]) for p in points]),
-                    f"{metric}-{interval}")
+        answer = _csv(domain_figures.to_csv(("period", metric),
+                                            [(p["period"], p["value"]) for p in found["points"]]),
+                      f"{metric}-{interval}")
+        answer.headers.update(cut)
+        return answer
     return json_response(TimeseriesOut().dump({
         "metric": metric, "interval": interval, "station": station, "date_from": date_from,
-        "date_to": date_to, "points": points}))
+        "date_to": date_to, **found}), headers=cut or None)
 
 
 @route(routes, "/v1/trace/<request_id>", response=TraceOut, errors=(403, 404))

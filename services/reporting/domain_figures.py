@@ -203,27 +203,57 @@ def _next(start, interval):
 MAX_POINTS = 3660  # ten years of days: a series is for looking at, not for scraping
 
 
-def timeseries(dailies, metric, interval, date_from=None, date_to=None):
-    """``[{"period": first day, "value": ...}]`` for every period from ``date_from`` (or
-    the first day with data) to ``date_to`` (or the last; ``date_from`` itself when no
-    data lies after it): empty periods included, at most MAX_POINTS of them (an event
-    dated far away cannot make the series endless)."""
-    buckets = {}
+def _back(start, interval, periods):
+    """The first day of the period ``periods`` periods before the one starting ``start``."""
+    moment = date.fromisoformat(start)
+    if interval == "day":
+        return (moment - timedelta(days=periods)).isoformat()
+    if interval == "week":
+        return (moment - timedelta(days=7 * periods)).isoformat()
+    months = moment.year * 12 + moment.month - 1 - periods
+    return date(months // 12, months % 12 + 1, 1).isoformat()
+
+
+def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
+    """The periods of a figure: ``{"points": [{"period": first day, "value": ...}],
+    "truncated": bool, "first_kept": first period shown or None}``.
+
+    The series ends at ``date_to``, else ``today`` (the district's; without it, the last
+    day with data), and never before ``date_from``. It starts at ``date_from``, else at
+    the first day with data among the newest MAX_POINTS periods (a record dated years
+    back does not move it). Empty periods are included; of more than MAX_POINTS periods
+    the NEWEST are kept and ``truncated`` says that older ones were left out (data outside
+    the newest MAX_POINTS periods, without ``date_from``, counts as left out too)."""
+    buckets: dict = {}
     for daily in dailies:
         buckets.setdefault(period_start(daily["day"], interval), []).append(daily)
-    first = date_from or (min(r["day"] for group in buckets.values() for r in group)
-                          if buckets else None)
-    last = date_to or (max(r["day"] for group in buckets.values() for r in group)
-                       if buckets else None)
+    days = sorted(r["day"] for group in buckets.values() for r in group)
+    last = date_to or today or (days[-1] if days else None)
+    if date_from and not date_to:
+        last = max(last or date_from, date_from)  # a period after all data: that one
+    if last is None or (date_from is None and not days):
+        return {"points": [], "truncated": False, "first_kept": None}
+    oldest_kept = _back(period_start(last, interval), interval, MAX_POINTS - 1)
+    first, truncated = date_from, False
     if first is None:
-        return []
-    last = last or first
-    points, start = [], period_start(first, interval)
+        shown = [day for day in days if oldest_kept <= period_start(day, interval) <= last]
+        truncated = days[0] < oldest_kept
+        first = shown[0] if shown else (oldest_kept if truncated else days[0])
+    start = period_start(first, interval)
+    if start < oldest_kept:
+        start, truncated = oldest_kept, True
+    points = []
     while start <= last and len(points) < MAX_POINTS:
         points.append({"period": start,
                        "value": METRICS[metric](summary(buckets.get(start, [])))})
         start = _next(start, interval)
-    return points
+    return {"points": points, "truncated": truncated,
+            "first_kept": points[0]["period"] if points else None}
+
+
+def timeseries(dailies, metric, interval, date_from=None, date_to=None, today=None):
+    """The points of ``series`` (same arguments)."""
+    return series(dailies, metric, interval, date_from, date_to, today)["points"]
 
 
 # -- CSV -----------------------------------------------------------------------------

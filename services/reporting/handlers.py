@@ -144,6 +144,13 @@ def timeseries(store, metric, interval, station=None, date_from=None, date_to=No
                                      interval, date_from, date_to)
 
 
+def series(store, metric, interval, station=None, date_from=None, date_to=None, today=None):
+    """``domain_figures.series``: the points, ending ``today`` unless ``date_to`` says,
+    and whether older periods were left out."""
+    return domain_figures.series(store.dailies(station, date_from, date_to), metric,
+                                 interval, date_from, date_to, today)
+
+
 def trace(store, request_id):
     """The request's events in order, and the station it belongs to (None: unknown)."""
     records = domain_events.timeline(store.correlated(request_id))

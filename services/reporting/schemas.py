@@ -205,6 +205,12 @@ class TimeseriesOut(Schema):
     date_from = fields.String(data_key="from", allow_none=True)
     date_to = fields.String(data_key="to", allow_none=True)
     points = fields.List(fields.Nested(PointOut))
+    truncated = fields.Boolean(metadata={
+        "description": f"true: the series had more than {MAX_POINTS} periods and the newest "
+                       f"{MAX_POINTS} are shown; older ones (and their data) were left out"})
+    first_kept = fields.String(allow_none=True, metadata={
+        "description": "the first period shown (null: none); with truncated, everything "
+                       "before it was left out"})
 
 
 class TraceEvent(Schema):

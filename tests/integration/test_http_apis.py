@@ -80,6 +80,8 @@ BAD_BODIES = [
     ("received_at", story_request(received_at="yesterday")),
     ("received_at", story_request(received_at="2023-05-29T08:00:00")),
     ("received_at", story_request(received_at="2099-05-29T08:00:00+08:00")),
+    # before the stations existed: a typo (issue 26)
+    ("received_at", story_request(received_at="2000-05-29T08:00:00+08:00")),
     ("surprise", story_request(surprise=1)),
 ]
 

@@ -129,6 +129,13 @@ POISON = [
      "civil-affairs", "invalid_data"),
     ("not CloudEvents", lambda: {"hello": "world", "source": "/suyu/civil-affairs"},
      "civil-affairs", "invalid_event"),
+    # dates no station could mean: typos, refused with the range (issue 26)
+    ("a check-in due in 2000", lambda: checkin_missed(due_at="2000-05-29T07:30:00+08:00"),
+     "elderly-care", "invalid_data"),
+    ("a last check-in in 2062", lambda: checkin_missed(
+        last_checkin_at="2062-05-28T07:31:00+08:00"), "elderly-care", "invalid_data"),
+    ("an event time in 2000", lambda: {**referral(), "time": "2000-05-29T07:55:00+08:00"},
+     "civil-affairs", "invalid_event"),
 ]
 
 
@@ -184,3 +191,15 @@ def test_a_system_may_prove_itself_by_its_rabbitmq_user(container_factory, setti
 def test_the_inbound_exchange_is_part_of_the_topology(topology):
     names = {getattr(entity, "name", None) for entity in topology}
     assert {"shegong.inbound", "shegong.inbound.intake"} <= names
+
+
+def test_a_date_no_station_could_mean_is_dead_lettered_naming_the_field_and_the_range(
+        intake_worker, observer, settings, requests_collection):
+    publish_inbound(settings.amqp_uri, checkin_missed(due_at="2000-05-29T07:30:00+08:00"),
+                    system="elderly-care")
+    [(headers, _)] = wait_until(lambda: dead_letters(settings.amqp_uri), 20,
+                                message="the dead letter")
+    assert headers["x-death-reason"].startswith("invalid_data")
+    fields = headers["x-death-fields"]
+    assert "due_at" in fields and "2023-01-01" in fields, fields
+    assert requests_collection.count_documents({}) == 0

@@ -103,7 +103,12 @@ def test_the_limit_depends_on_the_recipient_kind_and_counts_staff_sms_per_kind()
     assert sms_limit(message("worker"), POLICY) == SmsLimit(4, True, "staff_rate_limited")
     assert sms_limit(message("duty_officer"), POLICY) == SmsLimit(4, True, "staff_rate_limited")
     assert sms_limit(message("resident"), POLICY) == SmsLimit(2, False, "rate_limited")
-    assert sms_limit(message("emergency_contact", urgent=True), POLICY).per_kind is False
+    assert sms_limit(message("emergency_contact"), POLICY).per_kind is False
+    # about an urgent case: what a resident or her family waits for, never held (issue 26)
+    assert sms_limit(message("emergency_contact", urgent=True), POLICY) is None
+    assert sms_limit(message("resident", urgent=True), POLICY) is None
+    assert sms_limit(message("worker", urgent=True), POLICY) == SmsLimit(4, True,
+                                                                         "staff_rate_limited")
     assert sms_limit(message("worker", channel="in_app"), POLICY) is None
     off = SimpleNamespace(**{**vars(POLICY), "staff_rate_limit_per_hour": 0})
     assert sms_limit(message("worker"), off) is None

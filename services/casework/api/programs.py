@@ -119,7 +119,11 @@ def list_programs(call, station):
 def correct_program(call, station, record_id):
     """Correct (``values``) or void (``void: true``) a program record, with the reason: a
     new record referring to the original, which stays as it was; figures use the
-    corrected value. Idempotent with ``Idempotency-Key``."""
+    corrected value. Idempotent with ``Idempotency-Key``.
+
+    For the station head and district administrators; other staff may correct (not
+    void) a record they made themselves within 24 hours, while nobody else corrected it
+    (403 otherwise, saying why)."""
     station = _station(call, station)
     CorrectionCommand.values_or_void(call.body)
     key, context = _idempotency_key(call), call.context
@@ -128,8 +132,8 @@ def correct_program(call, station, record_id):
             context.store, context.relay, call.principal, station, record_id, call.body, key,
             context.settings.pseudonym_key)
     except domain_corrections.CorrectionRefused as exc:
-        raise ApiError(exc.status, "not_found" if exc.status == 404 else "not_correctable",
-                       exc.message) from None
+        code = {404: "not_found", 403: "forbidden"}.get(exc.status, "not_correctable")
+        raise ApiError(exc.status, code, exc.message) from None
     except handlers_programs.ProgramConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
     except handlers_programs.ProgramRefused as exc:

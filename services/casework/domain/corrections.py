@@ -4,15 +4,24 @@ Program records stay append-only: a correction or a void is a new record that na
 the original (``corrects``), its revision (1, 2, ...), the reason and who made it. The
 original is never changed; its current value is the latest revision's, or nothing once
 voided. A voided record takes no further correction.
+
+Who may correct (issue 26): the records are the station's money and work in the
+district's figures, so corrections and voids are for the station head (of the record's
+station) and district administrators. Other staff (a worker, an operator) may correct —
+never void — a record they made themselves, within CORRECTION_WINDOW_MS of making it,
+and only while nobody else has corrected it; anything else is refused (403).
 """
 from typing import Optional
 
 from services.common.contracts import PROGRAM_RECORD_CORRECTED
 
+CORRECTORS = ("station_head", "district_admin")
+CORRECTION_WINDOW_MS = 24 * 3_600_000  # a worker's own record: a slip put right that day
+
 
 class CorrectionRefused(Exception):
-    """The record cannot be corrected (``status``: 404 unknown, 409 voided or itself a
-    correction)."""
+    """The record cannot be corrected (``status``: 404 unknown, 403 not by this caller,
+    409 voided or itself a correction)."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -28,6 +37,26 @@ def check_correctable(original: Optional[dict], station: str, corrections: list)
     if any(correction["details"].get("void") for correction in corrections):
         raise CorrectionRefused(409, "the record was voided; it takes no correction")
     return len(corrections) + 1
+
+
+def check_may_correct(role: str, who: str, original: dict, corrections: list, void: bool,
+                      now_ms: int) -> None:
+    """CorrectionRefused(403) unless ``who`` (``role``) may make this correction or void
+    of ``original`` (already known to be of the caller's station)."""
+    if role in CORRECTORS:
+        return
+    if void:
+        raise CorrectionRefused(403, "only the station head or a district administrator "
+                                     "voids a program record")
+    if original.get("recorded_by") != who:
+        raise CorrectionRefused(403, "only the station head or a district administrator "
+                                     "corrects a record someone else made")
+    if now_ms - original.get("recorded_ms", 0) > CORRECTION_WINDOW_MS:
+        raise CorrectionRefused(403, "your own record may be corrected by you within 24 hours "
+                                     "of making it; after that, ask the station head")
+    if any(c.get("recorded_by") != who for c in corrections):
+        raise CorrectionRefused(403, "the record was corrected by someone else; ask the "
+                                     "station head")
 
 
 def current(original: dict, corrections: list) -> dict:

@@ -39,6 +39,10 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
                     raise programs.ProgramConflict(
                         "Idempotency-Key already used for another correction")
                 return earlier, True
+        if original is not None and original.get("station") == station:
+            domain_corrections.check_may_correct(
+                principal.role, principal.id, original, corrections, body["void"],
+                clock.to_ms(clock.now()))
         revision = domain_corrections.check_correctable(original, station, corrections)
         kind = original["kind"]
         original_data = _event_data(kind, original["details"])

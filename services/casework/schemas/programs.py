@@ -7,6 +7,7 @@ from services.common.fields import (
     MAX_QUANTITY,
     MAX_SEQUENCE,
     BoundedInteger,
+    Day,
     Line,
     Notes,
     Phone,
@@ -17,7 +18,7 @@ from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS
 
 
 class ProgramCommand(Strict):
-    on = fields.Date(load_default=None, metadata={"description": "the day it counts for "
+    on = Day(load_default=None, metadata={"description": "the day it counts for "
                                                   "(default: today in the district)"})
 
 

@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from services.casework.schemas import CaseSummaryOut
-from services.common.fields import BoundedInteger, Day, Line, Strict
+from services.common.fields import AnyDay, BoundedInteger, Line, Strict
 from services.common.paging import Cursor
 from services.common.vocabulary import stations
 
@@ -48,9 +48,9 @@ class ResidentOut(ResidentSummaryOut):
 
 
 class ExportQuery(Strict):
-    from_ = Day(required=True, data_key="from", metadata={
+    from_ = AnyDay(required=True, data_key="from", metadata={
         "description": "first day of the period (district time), e.g. 2026-11-01"})
-    to = Day(required=True, metadata={"description": "last day of the period, included"})
+    to = AnyDay(required=True, metadata={"description": "last day of the period, included"})
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     personal = fields.String(load_default="masked", validate=validate.OneOf(("masked", "full")),
                              metadata={"description": "full: names and phones in full "

@@ -19,10 +19,16 @@ from services.common.contracts import (
     REQUEST_RECEIVED,
 )
 from services.common.privacy import mask_name, mask_phone
-from services.common.vocabulary import ESCALATION_REASONS, NEED_TYPES, PRIORITY_LABELS, stations
+from services.common.vocabulary import (
+    ESCALATION_REASONS,
+    NEED_TYPES,
+    PRIORITY_LABELS,
+    SLA_KIND_LABELS,
+    stations,
+)
 
 SIGNATURE = "宿豫社工"
-SLA_LABELS = {"acceptance": "接单", "resolution": "办结"}
+SLA_LABELS = SLA_KIND_LABELS
 
 
 @dataclass(frozen=True)

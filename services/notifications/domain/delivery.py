@@ -1,11 +1,15 @@
 """When and whether a message goes: status order, retries, quiet hours, rate limits. Pure.
 
 Two kinds of recipient, two policies (``sms_limit``): residents and their families are
-protected from floods (quiet hours, ``rate_limit_per_hour`` SMS per number, whatever
-the message); staff (a social worker, a station head, the duty officer) are told of
-urgent work at once, never held by quiet hours or the residents' limit: at most a far
-higher ``staff_rate_limit_per_hour`` per number *and message kind* (template), so a
-flood of one kind cannot hold another, and a held staff message is recorded and counted.
+protected from floods (quiet hours, ``rate_limit_per_hour`` SMS per number) by every
+message that is not about an urgent case — a message about an urgent case (``urgent``:
+the case's priority, or an urgent rule such as a missed check-in) is what they are
+waiting for, so it is held neither by quiet hours nor by the limit (it still counts
+towards the limit of the messages after it); staff (a social worker, a station head,
+the duty officer) are told of urgent work at once, never held by quiet hours or the
+residents' limit: at most a far higher ``staff_rate_limit_per_hour`` per number *and
+message kind* (template), so a flood of one kind cannot hold another, and a held staff
+message is recorded and counted.
 
 A message's status only moves forward (``MESSAGE_STATUSES`` order); ``delivered``,
 ``failed`` and ``technical_failure`` are final, and nothing moves a message out of a
@@ -44,8 +48,11 @@ def recipient_kind(role: str) -> str:
 
 def sms_limit(message: dict, policy) -> SmsLimit | None:
     """The hourly limit that applies to a message, or None when none does (not an SMS,
-    or the limit is switched off with 0)."""
+    a resident's or family's message about an urgent case, or the limit switched off
+    with 0)."""
     if message["channel"] != "sms":
+        return None
+    if message.get("urgent") and recipient_kind(message["recipient_role"]) == "resident":
         return None
     if recipient_kind(message["recipient_role"]) == "staff":
         limit = SmsLimit(policy.staff_rate_limit_per_hour, True, "staff_rate_limited")

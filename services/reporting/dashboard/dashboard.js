@@ -88,6 +88,12 @@
       {key: "time_to_accept_median", name: "接单", values: accept.points.map(function (p) { return minutes(p.value); })},
       {key: "time_to_resolve_median", name: "办结", values: resolve.points.map(function (p) { return minutes(p.value); })}
     ], "响应时间");
+    // a series longer than the API's cap keeps its newest periods: say what was left out
+    var cut = [accept, resolve].filter(function (s) { return s.truncated; })[0];
+    var note = $("times-cut");
+    note.hidden = !cut;
+    note.textContent = cut ? "时间跨度过长，只显示 " + cut.first_kept + " 起的 " + cut.points.length +
+      " 个周期，更早的数据未显示；请缩短时间段或按周、按月查看。" : "";
   }
 
   function period() {
