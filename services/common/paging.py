@@ -83,6 +83,26 @@ def page(collection: Any, query: dict, order: str, field: str, descending: bool,
     return [convert(document) for document in documents], next_cursor
 
 
+def in_memory(documents: list, order: str, field: str, descending: bool, limit: int,
+              cursor: Optional[str] = None) -> tuple:
+    """``page`` over documents already read (a handful: one case's), same cursors."""
+    def sort_key(document: dict) -> tuple:
+        value = _key(document, field)
+        return (value is not None, value if value is not None else 0, document["_id"])
+
+    documents = sorted(documents, key=sort_key, reverse=descending)
+    if cursor:
+        key, item_id = decode(cursor, order)
+        edge = (key is not None, key if key is not None else 0, item_id)
+        documents = [d for d in documents
+                     if (sort_key(d) < edge if descending else sort_key(d) > edge)]
+    more = len(documents) > limit
+    documents = documents[:limit]
+    next_cursor = encode(order, _key(documents[-1], field), documents[-1]["_id"]) \
+        if more else None
+    return documents, next_cursor
+
+
 def value_of(document: dict, field: str) -> Any:
     """A document's value of a (dotted) sort field."""
     return _key(document, field)

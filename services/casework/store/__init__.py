@@ -16,7 +16,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from services.casework.domain import Calendar, Case, StaleCase, Worker
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.common import clock, list_keys, migrations, outbox
-from services.common.vocabulary import CASE_STATUSES, OPEN_CASE_STATUSES
+from services.common.vocabulary import CASE_STATUSES, OPEN_CASE_STATUSES, stations
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
@@ -41,6 +41,7 @@ LISTS = {("station", "due"): "list_station_due", ("worker", "due"): "list_worker
          ("station", "opened"): "list_station_opened", ("worker", "opened"): "list_worker_opened",
          ("district", "opened"): "list_district_opened"}
 NOBODY = "-"  # the worker scope of a case nobody owns
+REFERRED = "list_referred"
 
 
 def list_keys_of(case):
@@ -48,8 +49,12 @@ def list_keys_of(case):
     scopes = {"station": case.station, "district": "*",
               "worker": (case.assignee or {}).get("id") or NOBODY}
     values = {"due": case.due_ms, "opened": case.opened_at}
-    return {field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
+    keys = {field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
             for (scope, order), field in LISTS.items()}
+    # the referred cases, newest referral first, one range a station (referred())
+    keys[REFERRED] = list_keys.key("referred", case.station, case.referral["referred_at"],
+                                   case.case_id) if case.referral else None
+    return keys
 
 
 def _case(document):
@@ -87,7 +92,7 @@ class CaseStore:
         self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")   # the service-level timer's query
         self.cases.create_index("opened_at")
-        for field in LISTS.values():
+        for field in (*LISTS.values(), REFERRED):
             self.cases.create_index(field)
         # the open cases alone (work at hand), for the workload reconcile and migrations
         self.cases.create_index("status")
@@ -232,11 +237,11 @@ class CaseStore:
 
     def referred(self, station=None, agency=None, limit=2000):
         """Cases that were ever referred (their current referral), newest referral first."""
-        query = {"referral.referred_at": {"$gt": ""}}
-        query.update({key: value for key, value in (("station", station),
-                                                    ("referral.agency", agency)) if value})
-        cursor = self.cases.find(query, sort=[("referral.referred_at", DESCENDING)], limit=limit)
-        return [_case(document) for document in cursor]
+        found, _ = list_keys.page(
+            self.cases, REFERRED, "referred", [station] if station else sorted(stations()),
+            "referred", "referral.referred_at", True, limit, projection={"outbox": 0},
+            convert=_case, keep=lambda d: not agency or d["referral"].get("agency") == agency)
+        return found
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""
@@ -366,7 +371,8 @@ class CaseStore:
         return self.access_log.append(entry)
 
     def cases_of_resident(self, refs, limit=200):
-        """The cases of a resident (all their refs), newest first."""
-        return [_case(document) for document in self.cases.find(
-            {"resident_ref": {"$in": list(refs)}}, {"outbox": 0},
-            sort=[("opened_at", DESCENDING)], limit=limit)]
+        """The cases of a resident (all their refs), newest first: one index lookup a ref."""
+        found = [document for ref in dict.fromkeys(refs) for document in self.cases.find(
+            {"resident_ref": ref}, {"outbox": 0}, sort=[("opened_at", DESCENDING)], limit=limit)]
+        found.sort(key=lambda document: (document["opened_at"], document["_id"]), reverse=True)
+        return [_case(document) for document in found[:limit]]

@@ -1,11 +1,11 @@
 """casework's other records over its MongoDB database: the residents registry, the
 hash-chained access log and the station programs (each its own collection)."""
-from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.domain import access as domain_access
 from services.casework.domain import residents as domain_residents
-from services.common import migrations, outbox, paging
+from services.common import list_keys, migrations, outbox, paging
 
 APPEND_ATTEMPTS = 50
 
@@ -162,6 +162,19 @@ class AccessLog:
             previous = entries[-1]
 
 
+# A station's records (or the district's), newest first (services/common/list_keys.py);
+# a kind asked for is kept from them: six kinds, so a page reads six times what it shows
+# at the most.
+PROGRAM_LISTS = {"station": "list_station_recorded", "district": "list_district_recorded"}
+
+
+def program_keys(record):
+    return {PROGRAM_LISTS["station"]: list_keys.key(record["station"], "all",
+                                                    record.get("recorded_ms"), record["_id"]),
+            PROGRAM_LISTS["district"]: list_keys.key("*", "all", record.get("recorded_ms"),
+                                                     record["_id"])}
+
+
 class ProgramStore:
     """``programs``: one document per recorded station activity, donation, team...,
     with its event in its own outbox. Its ``_id`` comes from the station, the kind and
@@ -174,11 +187,22 @@ class ProgramStore:
         self.records.create_index([("station", ASCENDING), ("kind", ASCENDING),
                                    ("on", ASCENDING)])
         self.records.create_index("corrects")
+        for field in PROGRAM_LISTS.values():
+            self.records.create_index(field)
         outbox.ensure_indexes(self.records)
+        migrations.run_once(self.records.database, "program_list_keys", self._key_every_record)
+
+    def _key_every_record(self):
+        """The list keys of records stored before they existed."""
+        operations = [UpdateOne({"_id": record["_id"]}, {"$set": program_keys(record)})
+                      for record in self.records.find({}, {"station": 1, "recorded_ms": 1})]
+        if operations:
+            self.records.bulk_write(operations, ordered=False)
+        return len(operations)
 
     def add(self, record, envelopes):
         """Insert a record with its event; None if its id exists (a retry)."""
-        return outbox.insert_new(self.records, record, envelopes)
+        return outbox.insert_new(self.records, {**record, **program_keys(record)}, envelopes)
 
     def get(self, record_id):
         return self.records.find_one({"_id": record_id})
@@ -195,6 +219,7 @@ class ProgramStore:
 
     def page(self, station=None, kind=None, limit=200, cursor=None):
         """``(records, next_cursor)``, newest first."""
-        query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
-        return paging.page(self.records, query, "recorded", "recorded_ms", True, limit, cursor,
-                           {"outbox": 0})
+        scope = "station" if station else "district"
+        return list_keys.page(self.records, PROGRAM_LISTS[scope], station or "*", ["all"],
+                              "recorded", "recorded_ms", True, limit, cursor, {"outbox": 0},
+                              keep=lambda record: not kind or record.get("kind") == kind)

@@ -55,13 +55,8 @@ def list_messages(call):
     limit, cursor = query.pop("limit"), query.pop("cursor", None)
     inbox, unread = query.pop("inbox", None), query.pop("unread", None)
     query["station"] = scoped_station(call.principal, query.get("station"))
-    extra = {}
-    if inbox:
-        extra.update({"channel": "in_app",
-                      "recipient_id": {"$in": domain_inbox.inbox_ids(call.principal)}})
-    if unread is not None:
-        extra.update({"channel": "in_app", "read_at": {"$exists": not unread}})
-    messages, next_cursor = call.context.store.page(query, extra, limit, cursor)
+    messages, next_cursor = call.context.store.page(
+        query, limit, cursor, domain_inbox.inbox_ids(call.principal) if inbox else None, unread)
     return json_response(MessageList().dump({"messages": messages, "next_cursor": next_cursor}))
 
 

@@ -14,7 +14,8 @@ import uuid
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common import clock, outbox, paging
+from services.common import clock, migrations, outbox
+from services.notifications.store import lists
 from services.notifications.store.webhooks import WebhookDeliveries
 
 DUPLICATE_KEY = 11000
@@ -31,6 +32,10 @@ def _conditional(message, changes, envelopes=(), unset=(), token=None):
         fields["written_by"] = token
     if envelopes:
         fields.update(outbox.stage(message, list(envelopes)))
+    merged = {**message, **fields}
+    for name in unset:
+        merged.pop(name, None)
+    fields.update(lists.keys_of(merged))  # a status or read change moves it in the lists
     update = {"$set": fields}
     if unset:
         update["$unset"] = {name: "" for name in unset}
@@ -57,6 +62,23 @@ class NotificationStore:
         # the rate limit's query on the development store, which ignores compound indexes
         self.messages.create_index("phone_ref")
         self.messages.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)])
+        self.messages.create_index("provider_message_id")  # receipts, on the embedded store
+        for field in lists.LISTS:
+            self.messages.create_index(field)
+        migrations.run_once(self.messages.database, "message_list_keys", self._key_every_message)
+
+    def _key_every_message(self):
+        """The list keys of messages stored before they existed."""
+        changed, operations = 0, []
+        for message in self.messages.find({}, {"outbox": 0, "history": 0}):
+            operations.append(UpdateOne({"_id": message["_id"]},
+                                        {"$set": lists.keys_of(message)}))
+            if len(operations) == 1000:
+                changed += self.messages.bulk_write(operations, ordered=False).modified_count
+                operations = []
+        if operations:
+            changed += self.messages.bulk_write(operations, ordered=False).modified_count
+        return changed
         outbox.ensure_indexes(self.messages)
         self.webhooks.ensure_indexes()
 
@@ -95,7 +117,8 @@ class NotificationStore:
 
     def record_intent(self, message):
         """Insert the message before sending; returns the stored one if it already exists."""
-        document = {**message, "version": 1, "updated_ms": clock.to_ms(clock.now())}
+        document = {**message, "version": 1, "updated_ms": clock.to_ms(clock.now()),
+                    **lists.keys_of(message)}
         try:
             self.messages.insert_one(document)
             return document
@@ -108,7 +131,8 @@ class NotificationStore:
         if not messages:
             return []
         now_ms = clock.to_ms(clock.now())
-        documents = [{**message, "version": 1, "updated_ms": now_ms} for message in messages]
+        documents = [{**message, "version": 1, "updated_ms": now_ms, **lists.keys_of(message)}
+                     for message in messages]
         try:
             self.messages.insert_many(documents, ordered=False)
             return documents
@@ -164,7 +188,13 @@ class NotificationStore:
 
     def forget_numbers(self, now_ms):
         """Erase the full number of sent messages whose receipt did not come in time."""
-        done = self.messages.update_many({"erase_after_ms": {"$lte": now_ms}},
+        # the due ones by an index range, then written by _id (an update filtered on
+        # another field reads the whole collection on the embedded store)
+        due = [doc["_id"] for doc in self.messages.find(
+            {"erase_after_ms": {"$lte": now_ms}}, {"_id": 1}, limit=1000)]
+        if not due:
+            return 0
+        done = self.messages.update_many({"_id": {"$in": due}},
                                          {"$set": {"phone": None, "updated_ms": now_ms},
                                           "$unset": {"erase_after_ms": ""}})
         return done.modified_count
@@ -183,10 +213,9 @@ class NotificationStore:
         return list(self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)],
                                        limit=limit))
 
-    def page(self, filters, extra=None, limit=200, cursor=None):
-        """``(messages, next_cursor)``, newest first; ``extra``: store conditions added."""
-        return paging.page(self.messages, {**self._query(filters), **(extra or {})}, "created",
-                           "created_ms", True, limit, cursor, {"outbox": 0})
+    def page(self, filters, limit=200, cursor=None, inbox=None, unread=None):
+        """``(messages, next_cursor)``, newest first (store/lists.py)."""
+        return lists.page(self.messages, filters, limit, cursor, inbox, unread)
 
     def _query(self, filters):
         query = {key: value for key, value in filters.items()

@@ -5,7 +5,15 @@ those of the current round: an operator's replay of the dead letter starts a new
 of retries) and last error."""
 from typing import Optional
 
-from pymongo import DESCENDING
+from pymongo import UpdateOne
+
+from services.common import list_keys, migrations
+
+
+def _keys(station: str, created_at: str, delivery_id: str) -> dict:
+    """Newest first, by station or for the district (services/common/list_keys.py)."""
+    return {"list_station_created": list_keys.key(station, "all", created_at, delivery_id),
+            "list_district_created": list_keys.key("*", "all", created_at, delivery_id)}
 
 
 def round_attempts(delivery: dict) -> int:
@@ -20,6 +28,18 @@ class WebhookDeliveries:
     def ensure_indexes(self) -> None:
         self.deliveries.create_index("state")
         self.deliveries.create_index("created_at")
+        self.deliveries.create_index("list_station_created")
+        self.deliveries.create_index("list_district_created")
+        migrations.run_once(self.deliveries.database, "webhook_list_keys", self._key_all)
+
+    def _key_all(self) -> int:
+        """The list keys of deliveries stored before they existed."""
+        operations = [UpdateOne({"_id": d["_id"]}, {"$set": _keys(d["station"], d["created_at"],
+                                                                 d["_id"])})
+                      for d in self.deliveries.find({}, {"station": 1, "created_at": 1})]
+        if operations:
+            self.deliveries.bulk_write(operations, ordered=False)
+        return len(operations)
 
     def start(self, envelope: dict, url: str, at: str) -> dict:
         """The delivery of this event (created on its first attempt)."""
@@ -27,7 +47,8 @@ class WebhookDeliveries:
         self.deliveries.update_one({"_id": envelope["id"]}, {"$setOnInsert": {
             "agency": data["agency"], "referral_id": data["referral_id"],
             "case_id": data["case_id"], "station": data["station"], "url": url,
-            "state": "pending", "attempts": 0, "created_at": at, "history": []}}, upsert=True)
+            "state": "pending", "attempts": 0, "created_at": at, "history": [],
+            **_keys(data["station"], at, envelope["id"])}}, upsert=True)
         return self.deliveries.find_one({"_id": envelope["id"]})
 
     def record(self, delivery: dict, state: str, status: Optional[int], error: Optional[str],
@@ -52,6 +73,13 @@ class WebhookDeliveries:
         return self.deliveries.find_one({"_id": delivery["_id"]})
 
     def find(self, station=None, state=None, agency=None, limit=100) -> list:
-        query = {key: value for key, value in (("station", station), ("state", state),
-                                               ("agency", agency)) if value}
-        return list(self.deliveries.find(query, sort=[("created_at", DESCENDING)], limit=limit))
+        """The newest deliveries (of a station, in a state, to an agency): one index range
+        of the station's (or the district's) list, the state and agency kept from it."""
+        def keep(delivery):
+            return (not state or delivery.get("state") == state) \
+                and (not agency or delivery.get("agency") == agency)
+
+        field = "list_station_created" if station else "list_district_created"
+        found, _ = list_keys.page(self.deliveries, field, station or "*", ["all"], "created",
+                                  "created_at", True, limit, keep=keep)
+        return found
