@@ -121,3 +121,23 @@ def test_the_residents_record_with_contacts_and_cases_and_the_read_logged(regist
     # the chain covers the resident named: changing it is caught
     store.access.update_one({"seq": 1}, {"$set": {"resident_ref": "p_zhou"}})
     assert client.get("/v1/access-log/verify", headers=tokens["admin"]).json["valid"] is False
+
+
+def test_a_search_reads_index_ranges_by_the_start_of_a_name_or_either_end_of_a_phone(
+        registry, tokens):
+    """Family name, full name, given name; the phone's first or last digits (issue 23:
+    what a search reads is bounded by what it finds, not by how many residents there are).
+    A piece from the middle of a name or a phone finds nothing (docs/casework.md)."""
+    store, client = registry
+
+    def refs(q, token="worker"):
+        return [r["resident_ref"] for r in found(client.get(f"/v1/residents?q={q}",
+                                                            headers=tokens[token]))]
+
+    for q in ("邹", "邹书兰", "书兰", "书", "138123", "5678", "45678"):
+        assert refs(q) == ["p_zou"], q
+    assert refs("周") == ["p_zhou"] and refs("0000") == ["p_zhou"]
+    for q in ("兰", "2345", "书兰X"):
+        assert refs(q) == [], q
+    assert store.residents.records.find_one({"_id": "p_zou"})["phone_reversed"] == \
+        "87654321831"

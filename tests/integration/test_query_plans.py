@@ -69,3 +69,12 @@ def test_no_shape_scans_its_collection_unless_allowed(plans):
 
 def test_every_allowed_shape_says_why():
     assert all(isinstance(reason, str) and reason.strip() for reason in ALLOWED.values())
+
+
+def test_no_shape_is_allowed_that_no_longer_scans(plans):
+    """An entry for a shape that now reads through an index (or is no longer sent) is
+    stale: the list only ever names what still scans. Migrations run once per store, so
+    theirs are checked where they ran (this workload's store is new: all of them ran)."""
+    scanning = {row["shape"] for row in plans if row["verdict"] == "scan"}
+    stale = sorted(shape for shape in ALLOWED if shape not in scanning)
+    assert not stale, "allowed shapes that no longer scan (remove them):\n" + "\n".join(stale)

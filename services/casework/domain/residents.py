@@ -102,15 +102,30 @@ def sees_in_full(role: str) -> bool:
     return role in FULL_DATA_ROLES
 
 
-def search_filter(text: str) -> dict:
-    """The store filter for a search: an ID number is matched whole, digits against the
-    phone (any part: staff often know the last four), anything else against the name."""
+def search_fields(record: dict) -> dict:
+    """What a search reads through indexes besides the name and the phone: the given name
+    (the name after its family name) and the phone reversed (its last digits first)."""
+    name, phone = record.get("name") or "", record.get("phone") or ""
+    return {"given_name": name[1:], "phone_reversed": phone[::-1]}
+
+
+def search_ranges(text: str) -> list:
+    """``[(field, lowest, beyond)]``, the index ranges a search reads (``beyond`` None: an
+    equality): an ID number whole; digits as the start or the end of the phone (staff
+    often know the last four); anything else as the start of the name or of the given
+    name (family name first, as Chinese names are written)."""
     text = text.strip()
     if ID_NUMBER_TEXT.match(text):
-        return {"id_number": text.upper()}
+        return [("id_number", text.upper(), None)]
     if DIGITS.match(text):
-        return {"phone": {"$regex": re.escape(text)}}
-    return {"name": {"$regex": re.escape(text)}}
+        return [("phone", text, _beyond(text)),
+                ("phone_reversed", text[::-1], _beyond(text[::-1]))]
+    return [("name", text, _beyond(text)), ("given_name", text, _beyond(text))]
+
+
+def _beyond(prefix: str) -> str:
+    """The first text after every text that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def view(record: dict, full: bool) -> dict:

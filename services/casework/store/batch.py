@@ -75,8 +75,9 @@ def save_residents(store, records: list, aliases: list) -> None:
     one bulk each."""
     if records:
         store.residents.records.bulk_write([
-            ReplaceOne({"_id": record["_id"]}, record, upsert=True) for record in records],
-            ordered=False)
+            ReplaceOne({"_id": record["_id"]},
+                       {**record, **domain_residents.search_fields(record)}, upsert=True)
+            for record in records], ordered=False)
         store.residents.save_keys(records)
     if aliases:
         store.residents.aliases.bulk_write([

@@ -8,6 +8,7 @@ from services.casework.domain import residents as domain_residents
 from services.common import list_keys, migrations, outbox, paging
 
 APPEND_ATTEMPTS = 50
+SEARCH_READS = 1000  # residents a search reads per range at most: a name, not a letter
 
 
 class ResidentStore:
@@ -29,18 +30,27 @@ class ResidentStore:
         self.records.create_index("id_number")
         self.records.create_index("phone")
         self.records.create_index("station")
+        for field in ("name", "given_name", "phone_reversed"):  # the search's ranges
+            self.records.create_index(field)
         self.aliases.create_index("resident")
         migrations.run_once(self.database, "resident_keys", self._key_every_record)
 
     def _key_every_record(self):
-        """Lookup keys for the records written before ``resident_keys`` existed."""
+        """Lookup keys and search fields for the records written before they existed."""
         written, batch = 0, []
-        for record in self.records.find({}, {"id_number": 1, "phone": 1}):
+        for record in self.records.find({}, {"id_number": 1, "phone": 1, "name": 1}):
             batch.append(record)
             if len(batch) == 1000:
-                written += self.save_keys(batch)
+                written += self._key(batch)
                 batch = []
-        return written + self.save_keys(batch)
+        return written + self._key(batch)
+
+    def _key(self, records):
+        if records:
+            self.records.bulk_write([UpdateOne({"_id": record["_id"]}, {
+                "$set": domain_residents.search_fields(record)}) for record in records],
+                ordered=False)
+        return self.save_keys(records)
 
     def save_keys(self, records):
         """Point each record's lookup keys at it (domain.residents.lookup_keys)."""
@@ -57,12 +67,20 @@ class ResidentStore:
                                 {"$set": {f"open_cases.{need_type}": case_id}})
 
     def search(self, station=None, text=None, limit=20, cursor=None):
-        """``(records, next_cursor)``: a station's residents (None: all) whose name holds
-        ``text``, whose phone holds its digits, or whose ID number it is."""
-        query = {"station": station} if station else {}
-        if text:
-            query = {**query, **domain_residents.search_filter(text)}
-        return paging.page(self.records, query, "ref", "_id", False, limit, cursor)
+        """``(records, next_cursor)``: a station's residents (None: all), by ref; with
+        ``text``, those it finds (domain.residents.search_ranges: index ranges only, at
+        most SEARCH_READS residents each)."""
+        if not text:
+            query = {"station": station} if station else {}
+            return paging.page(self.records, query, "ref", "_id", False, limit, cursor)
+        found = {}
+        for field, lowest, beyond in domain_residents.search_ranges(text):
+            query = {field: lowest} if beyond is None else {field: {"$gte": lowest,
+                                                                    "$lt": beyond}}
+            for record in self.records.find(query, limit=SEARCH_READS):
+                if not station or record.get("station") == station:
+                    found[record["_id"]] = record
+        return paging.in_memory(list(found.values()), "ref", "_id", False, limit, cursor)
 
     def refs_of(self, record_id):
         """Every ref the resident is known by: the record's and its aliases."""
@@ -91,6 +109,7 @@ class ResidentStore:
     def save(self, record):
         """Write a record whole (no dotted paths: see the store notes)."""
         key = record.get("_id") or record["resident_ref"]
+        record = {**record, **domain_residents.search_fields(record)}
         self.records.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
         self.save_keys([{**record, "_id": key}])
         return {**record, "_id": key}

@@ -65,6 +65,8 @@ class NotificationStore:
         self.messages.create_index("provider_message_id")  # receipts, on the embedded store
         for field in lists.LISTS:
             self.messages.create_index(field)
+        outbox.ensure_indexes(self.messages)
+        self.webhooks.ensure_indexes()
         migrations.run_once(self.messages.database, "message_list_keys", self._key_every_message)
 
     def _key_every_message(self):
@@ -79,8 +81,6 @@ class NotificationStore:
         if operations:
             changed += self.messages.bulk_write(operations, ordered=False).modified_count
         return changed
-        outbox.ensure_indexes(self.messages)
-        self.webhooks.ensure_indexes()
 
     def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
         """An upsert keyed by request id: a repeated request.received changes nothing."""
