@@ -20,6 +20,15 @@ STATUS_OF_CASE = {"received": "case_opened", "assigned": "case_opened",
                   "cancelled": "cancelled"}
 
 
+# a request whose case ended for good (a resolved case may still be reopened)
+FINAL_REQUEST_STATUSES = ("closed", "cancelled")
+
+
+def need_claim_id(resident_ref, need_type):
+    """The claim that names a resident's first open request for a need."""
+    return f"{resident_ref}\x1f{need_type}"
+
+
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different body."""
 

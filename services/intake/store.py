@@ -15,10 +15,10 @@ group insert per collection (services/common/group_commit.py): the requests that
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
 """
-from pymongo import UpdateOne
+from pymongo import DeleteOne, UpdateOne
 
 from services.common import clock, group_commit, migrations, outbox
-from services.intake.domain import need_still_open
+from services.intake.domain import FINAL_REQUEST_STATUSES, need_claim_id, need_still_open
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
@@ -88,7 +88,7 @@ class RequestStore:
         concurrent calls agree on which is first (a unique _id decides); a claim whose
         request is no longer open is taken over by compare-and-set.
         """
-        claim_id = f"{resident_ref}\x1f{need_type}"
+        claim_id = need_claim_id(resident_ref, need_type)
         for _ in range(5):
             # Insert first: most requests are a resident's first for a need, and then
             # the claim costs one write instead of a read and a write.
@@ -124,8 +124,19 @@ class RequestStore:
             {"$set": {k: v for k, v in claim.items() if k != "_id"}})
         return done.modified_count == 1
 
-    def purge_expired_keys(self, now_ms):
-        return self.idempotency_keys.delete_many({"expires_ms": {"$lt": now_ms}}).deleted_count
+    def purge_expired_keys(self, now_ms, batch=500):
+        """Remove expired key claims, a batch at a time (an index range, then by ``_id``):
+        the store is never held for more than one batch."""
+        removed = 0
+        while True:
+            expired = [doc["_id"] for doc in self.idempotency_keys.find(
+                {"expires_ms": {"$lt": now_ms}}, {"_id": 1}, limit=batch)]
+            if not expired:
+                return removed
+            removed += self.idempotency_keys.delete_many(
+                {"_id": {"$in": expired}, "expires_ms": {"$lt": now_ms}}).deleted_count
+            if len(expired) < batch:
+                return removed
 
     def add_registry_updates(self, changes):
         """Insert registry changes ``[(record, envelopes)]`` with their events, together;
@@ -168,9 +179,20 @@ class RequestStore:
         """
         # The case's first event: no repeat can be on it yet, so nothing is read.
         firsts = sorted({change[4] for change in changes if change[2] > 1})
-        linked = {doc["_id"]: doc.get("linked_requests") or [] for doc in self.requests.find(
-            {"_id": {"$in": firsts}}, {"linked_requests": 1})} if firsts else {}
+        found = {doc["_id"]: doc for doc in self.requests.find(
+            {"_id": {"$in": firsts}}, {"linked_requests": 1, "resident_ref": 1,
+                                       "need_type": 1})} if firsts else {}
         operations = [operation for change in changes for operation in _following(
-            change, [change[4], *linked.get(change[4], [])] if change[2] > 1 else [])]
+            change, [change[4], *(found.get(change[4], {}).get("linked_requests") or [])]
+            if change[2] > 1 else [])]
         if operations:
             self.requests.bulk_write(operations, ordered=True)
+        # A case that ended for good frees its resident's need (the claim is kept only
+        # for the repeat rule: retention, issue 23); a claim taken over meanwhile names
+        # another request and stays.
+        ended = [DeleteOne({"_id": need_claim_id(doc["resident_ref"], doc["need_type"]),
+                            "request_id": doc["_id"]})
+                 for change in changes if change[1] in FINAL_REQUEST_STATUSES
+                 and (doc := found.get(change[4])) and doc.get("resident_ref")]
+        if ended:
+            self.open_needs.bulk_write(ended, ordered=False)
