@@ -7,9 +7,9 @@
 """
 # isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
-import eventlet  # noqa: E402
+import eventlet
 
-eventlet.monkey_patch()  # noqa: E402 - nameko's tools hang without it
+eventlet.monkey_patch()  # nameko's tools hang without it
 # isort: on
 
 import os  # noqa: E402

@@ -6,7 +6,6 @@ by ``python -m benchmarks.plans``); the comment above each says where it is sent
 Remove an entry once its shape reads through an index; add one only with a reason its
 cost does not grow with the history (e.g. a collection that stays small).
 """
-# ruff: noqa: E501 - a shape is one line, as the test prints it
 
 MIGRATION = ("a one-time migration at start-up (services/common/migrations.py): runs once "
              "per store, then never again (recorded in its migrations collection)")

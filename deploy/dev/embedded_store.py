@@ -28,7 +28,7 @@ def answers(uri, timeout_ms=500):
 
 def start(port, log_dir, data_dir=None, timeout_s=20):
     """Start it, wait until it answers; returns (uri, process)."""
-    # noqa reason: the arguments are our own (binary path, port, directories), not user input
+    # S603 allowed: the arguments are our own (binary path, port, directories), not user input
     process = subprocess.Popen(command(port, log_dir, data_dir),  # noqa: S603
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     uri = f"mongodb://127.0.0.1:{port}/"

@@ -124,7 +124,7 @@ class BatchEventHandler(RetryingEventHandler):
             self._idle = Event()
             try:
                 self._handle_batch(batch)
-            except Exception:  # noqa: BLE001 - never kill the flusher; messages are redelivered
+            except Exception:  # never kill the flusher; messages are redelivered
                 log.exception("batch of %s failed to settle; its messages stay unacked",
                               self.queue.name)
             finally:

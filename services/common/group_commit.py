@@ -109,7 +109,7 @@ class GroupCommit:
                 if pending.then is not None:
                     try:
                         pending.then()
-                    except Exception:  # noqa: BLE001 - the flusher must outlive a callback
+                    except Exception:  # the flusher must outlive a callback
                         log.exception("a callback after writing to %s failed",
                                       self.collection.full_name)
 
@@ -276,7 +276,7 @@ class GroupPublish:
             published = 0
             try:
                 published = self.relay.publish_now_many(name, [s.document for s in batch])
-            except Exception:  # noqa: BLE001 - the events are safe in their documents
+            except Exception:  # the events are safe in their documents
                 log.exception("publishing %d %s deferred to the relay", len(batch), name)
             finally:
                 for slot in batch:

@@ -240,7 +240,7 @@ class Api:
         except HTTPException as exc:
             return error_response(exc.code, exc.name.lower().replace(" ", "_"), exc.description,
                                   headers=dict(exc.get_headers()) if exc.code == 405 else None)
-        except Exception:  # noqa: BLE001 - the caller gets a 500, the log gets the trace
+        except Exception:  # the caller gets a 500, the log gets the trace
             log.exception("unhandled error serving %s %s", request.method, request.path)
             return error_response(500, "internal_error", "internal error")
 

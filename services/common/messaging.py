@@ -224,7 +224,7 @@ class RetryingEventHandler(EventHandler):
         metrics.EVENTS_FAILED.labels(*self._labels(), exc_info[0].__name__).inc()
         try:
             self._park(message, exc_info[1])
-        except Exception:  # noqa: BLE001 - could not park it: keep it in its queue
+        except Exception:  # could not park it: keep it in its queue
             log.exception("could not retry or dead-letter %s; requeueing", self.queue.name)
             self.queue_consumer.requeue_message(message)
         else:

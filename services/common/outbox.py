@@ -237,8 +237,8 @@ class OutboxRelay:
 def relay_for(settings, service, collections, amqp_uri=None):
     """The relay of a service's outbox collections (names in its database): the one
     wiring its worker (dependencies.Outbox) and its API share."""
-    from services.common import mongo  # noqa: PLC0415 - the store's client, lazily
-    from services.common.messaging import EventPublisher  # noqa: PLC0415 - no import cycle
+    from services.common import mongo  # the store's client, lazily
+    from services.common.messaging import EventPublisher  # no import cycle
     database = mongo.database(settings, service)
     return OutboxRelay(EventPublisher(amqp_uri or settings.amqp_uri),
                        {name: database[name] for name in collections}, settings.relay_grace_s)

@@ -8,9 +8,9 @@ workers finish (their messages are acked or parked) before the process exits.
 """
 # isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
-import eventlet  # noqa: E402
+import eventlet
 
-eventlet.monkey_patch()  # noqa: E402 - must precede every other import
+eventlet.monkey_patch()  # must precede every other import
 # isort: on
 
 import logging  # noqa: E402

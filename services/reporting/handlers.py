@@ -74,7 +74,7 @@ def project_isolating(store, version, records):
         return {}
     except STORE_DOWN_ERRORS:
         raise
-    except Exception:  # noqa: BLE001 - isolated below, event by event
+    except Exception:  # isolated below, event by event
         log.exception("projecting a batch of %d events failed; isolating", len(records))
     failed = {}
     for record in records:

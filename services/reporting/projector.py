@@ -116,7 +116,7 @@ class Projector:
                     return
             try:
                 self._keep_batch(batch)
-            except BaseException as exc:  # noqa: BLE001 - every waiting handler hears it
+            except BaseException as exc:  # every waiting handler hears it
                 for slot in batch:
                     slot.error = exc
                 if not isinstance(exc, Exception):  # the leader is being killed

@@ -35,7 +35,7 @@ class Receiver(BaseHTTPRequestHandler):
     received: list = []
     refused_left = 2
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):  # http.server's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
         cls = type(self)
         if cls.refused_left > 0:

@@ -3,8 +3,8 @@ Chinese, the codes kept in columns of their own after the others (issue 26, item
 the real store, through the API."""
 from services.casework.domain import export as domain_export
 from tests.integration.test_casework_export import period, rows
-from tests.integration.test_casework_export import stations as stations  # noqa: F401
-from tests.integration.test_casework_export import tokens as tokens  # noqa: F401
+from tests.integration.test_casework_export import stations as stations
+from tests.integration.test_casework_export import tokens as tokens
 
 
 def test_every_coded_column_is_in_chinese_and_its_codes_are_beside_it(stations, tokens):

@@ -49,7 +49,7 @@ class AliyunSmsProvider:
                                  autoretry=False, max_attempts=1)
         try:
             body = self.client.send_sms_with_options(request, runtime).body
-        except Exception as exc:  # noqa: BLE001 - the SDK's errors: unreachable, 4xx, 5xx
+        except Exception as exc:  # the SDK's errors: unreachable, 4xx, 5xx
             code = getattr(exc, "code", None) or type(exc).__name__
             raise TemporaryFailure(f"aliyun: {code}") from exc
         if body.code == "OK":
@@ -113,7 +113,7 @@ class TencentSmsProvider:
             answer = self.client.SendSms(request)
         except TencentCloudSDKException as exc:
             raise TemporaryFailure(f"tencent: {exc.code}") from exc
-        except Exception as exc:  # noqa: BLE001 - unreachable, timed out
+        except Exception as exc:  # unreachable, timed out
             raise TemporaryFailure(f"tencent: {type(exc).__name__}") from exc
         status = (answer.SendStatusSet or [None])[0]
         if status is None:
