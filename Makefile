@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: run test venv topology seed clean docs bench status deadletters deadletters-show \
+.PHONY: run test unit venv topology seed clean docs bench status deadletters deadletters-show \
         deadletters-replay validate-deploy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -26,6 +26,11 @@ test: venv
 	bash deploy/dev/ensure-rabbitmq.sh
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests that need no broker and no store (the domains, the contracts, the tools):
+# seconds, for the edit-test loop; `make test` runs them too.
+unit: venv
+	$(PY) -m pytest -q tests/unit tests/contract $(PYTEST_ARGS)
 
 docs: venv
 	$(PY) -m docs.generate
