@@ -1,5 +1,7 @@
 """The benchmark's figures as text, and each phase's rate against the baselines."""
 
+from benchmarks import apis
+
 
 def ratios(results):
     """Each phase's end-to-end rate against the raw baselines: one by one (a confirm per
@@ -53,6 +55,7 @@ def report(results):
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")
     lines += history_lines(results)
+    lines += apis.lines(results)
     return "\n".join(lines)
 
 

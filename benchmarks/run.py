@@ -29,6 +29,8 @@ Environment (all optional):
                      (benchmarks/history: years of a district, every collection of every
                      service); a list runs the whole benchmark once per size on a fresh
                      system, side by side, e.g. "0,100000" (default 0: an empty store)
+  BENCH_APIS         1 (default): time every list and report the APIs answer (apis.py)
+  BENCH_API_REPEATS  times each is asked (default 30)
   SHEGONG_*          passed to the services (e.g. SHEGONG_MAX_WORKERS)
 """
 import json
@@ -47,7 +49,7 @@ from urllib.parse import quote, urlparse, urlunparse
 import psutil
 from pymongo import MongoClient
 
-from benchmarks import baselines, bulk, chart, counting, history
+from benchmarks import apis, baselines, bulk, chart, counting, history
 from benchmarks.load import Load
 from benchmarks.report import ratios, report
 from benchmarks.resources import Sampler, broker_pids
@@ -182,9 +184,12 @@ def main():
     chart_path = Path(os.environ.get("BENCH_CHART", ROOT / "docs" / "performance.svg"))
     runs = [run_with_history(size) for size in sizes]
     results = runs[0]
-    for run in runs[1:]:  # side by side: every phase of each run, named by its history
+    for size, run in zip(sizes[1:], runs[1:], strict=True):  # side by side, by history
         results["phases"] += run["phases"]
         results.setdefault("exactly_once_with_history", []).append(run["exactly_once"])
+        if run.get("apis"):  # the API answers of each run, named by its history
+            results["apis"] = {**results.get("apis", {}), **{
+                f"[history {size}] {query}": figures for query, figures in run["apis"].items()}}
     results["history_runs"] = [{"requests": size, "build": run.get("history"),
                                 "max_rate_end_to_end_per_s": {
                                     p["name"]: p["end_to_end_per_s"] for p in run["phases"]
@@ -264,6 +269,10 @@ def run_with_history(history_requests):
         all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
         results["exactly_once"] = exactly_once(system, client, all_ids)
         say(f"exactly once: {results['exactly_once']}")
+        if os.environ.get("BENCH_APIS", "1") == "1":
+            results["apis"] = apis.measure(system, int(os.environ.get("BENCH_API_REPEATS", "30")),
+                                           percentiles)
+            say(f"API answers: {results['apis']}")
         if os.environ.get("BENCH_BULK", "1") == "1":
             results["bulk"] = bulk_phase(system, client, amqp_uri,
                                          int(os.environ.get("BENCH_BULK_COUNT", "10000")))
