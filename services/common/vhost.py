@@ -47,7 +47,7 @@ def ensure(settings: Settings) -> bool:
     if found.status_code != 404:
         found.raise_for_status()
     requests.put(f"{base}/vhosts/{name}", auth=auth, timeout=TIMEOUT_S).raise_for_status()
-    user = urlparse(settings.amqp_uri).username or "guest"
+    user = urlparse(config.first_node(settings.amqp_uri)).username or "guest"
     requests.put(f"{base}/permissions/{name}/{quote(user, safe='')}", auth=auth,
                  timeout=TIMEOUT_S,
                  json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
