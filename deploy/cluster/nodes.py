@@ -8,7 +8,7 @@ under ``var/cluster/nodeN`` (owned by the rabbitmq user, which the server drops 
 share the machine's Erlang cookie, so ``rabbitmqctl -n`` and ``join_cluster`` work. The
 machine's own broker (rabbit@localhost, 5672) is never touched: every command names its
 node. ``net_ticktime`` is lowered (10 s) so that a node that stops answering (SIGSTOP)
-is counted gone within about 10 s; partitions are handled with ``pause_minority``.
+is counted gone within about 10 s; a partition it leaves heals by itself (``autoheal``).
 
 ``up`` starts the nodes and forms the cluster (the 2nd and 3rd join the 1st); ``down``
 stops every node of it (SIGKILL for one that does not stop) and leaves none running.
@@ -84,9 +84,9 @@ def write_config(n: int) -> None:
         f"listeners.tcp.local = 127.0.0.1:{amqp_port(n)}\n"
         f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {management_port(n)}\n"
         "loopback_users = none\n"
-        # a node that finds itself in a minority pauses (closing its clients' connections)
-        # until it sees the majority again, instead of going on alone
-        "cluster_partition_handling = pause_minority\n"
+        # a partition (a node that was frozen, SIGSTOP, comes back to find the others
+        # counted it gone) heals by itself: the side with fewer clients restarts
+        "cluster_partition_handling = autoheal\n"
         "vm_memory_high_watermark.relative = 0.2\n"
         "disk_free_limit.absolute = 200MB\n")
     (base / "advanced.config").write_text(
@@ -98,8 +98,9 @@ def write_config(n: int) -> None:
 
 
 def ctl(n: int, *args: str, timeout: float = 120, check: bool = True) -> str:
+    # the machine's environment: only the node's own processes carry its RABBITMQ_ names
     done = subprocess.run(["rabbitmqctl", "-n", name(n), *args], capture_output=True,
-                          text=True, timeout=timeout, env=environment(n))
+                          text=True, timeout=timeout)
     if check and done.returncode != 0:
         raise RuntimeError(f"rabbitmqctl -n {name(n)} {' '.join(args)}: "
                            f"{(done.stderr or done.stdout).strip()[-500:]}")
@@ -112,39 +113,66 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def pid(n: int) -> int | None:
-    """The node's beam.smp, if it runs: found by the node name in its environment (the
-    server writes no pid file when started detached)."""
+def processes(n: int) -> dict[int, str]:
+    """pid -> command of every process of node n (its beam.smp and the helpers it
+    started), found by the node name in their environment: the server writes no pid
+    file when started detached."""
     wanted = f"RABBITMQ_NODENAME={name(n)}".encode()
+    found = {}
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            if (proc / "comm").read_text().strip() != "beam.smp":
-                continue
             if wanted in (proc / "environ").read_bytes().split(b"\0"):
-                return int(proc.name)
+                found[int(proc.name)] = (proc / "comm").read_text().strip()
         except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def pid(n: int) -> int | None:
+    """The node's beam.smp (the one that boots rabbit), if it runs."""
+    for found, command in processes(n).items():
+        try:
+            if command == "beam.smp" and b"\0rabbit\0boot\0" in Path(
+                    f"/proc/{found}/cmdline").read_bytes():
+                return found
+        except OSError:
             continue
     return None
 
 
-def start(n: int, wait_s: float = 90) -> None:
+def reap(n: int) -> None:
+    """Kill what a killed node left behind (erl_child_setup, its disk monitor's shell)."""
+    for found, command in processes(n).items():
+        if command != "epmd":
+            try:
+                os.kill(found, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def start(n: int, wait_s: float = 180) -> None:
     """Start node n (on the files it had) and wait until it runs."""
+    launch(n)
+    await_running(n, wait_s)
+
+
+def launch(n: int) -> None:
+    """Start node n's server, not waiting for it."""
     if pid(n) is not None:
         return
     write_config(n)
     subprocess.run(["rabbitmq-server", "-detached"], env=environment(n), check=True,
                    capture_output=True, timeout=60)
-    await_running(n, wait_s)
 
 
-def await_running(n: int, wait_s: float = 90) -> None:
+def await_running(n: int, wait_s: float = 180) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         # await_startup fails at once when asked too early: loop
         done = subprocess.run(["rabbitmqctl", "-n", name(n), "await_startup", "--timeout", "10"],
-                              capture_output=True, timeout=30, env=environment(n))
+                              capture_output=True, timeout=30)
         if done.returncode == 0 and listening(amqp_port(n)):
             return
         time.sleep(1)
@@ -174,6 +202,7 @@ def kill(n: int, sig: int = signal.SIGKILL) -> None:
         os.kill(found, sig)
     if sig == signal.SIGKILL:
         wait_gone(n, 30)
+        reap(n)
 
 
 def pause(n: int) -> None:
@@ -186,8 +215,11 @@ def resume(n: int) -> None:
 
 def up() -> str:
     """Start the three nodes and form the cluster; returns the failover AMQP URI."""
+    # all at once: a clustered node waits at boot for the one that stopped last
     for n in NODES:
-        start(n)
+        launch(n)
+    for n in NODES:
+        await_running(n, 180)
     for n in NODES[1:]:
         members = ctl(n, "cluster_status", "--formatter", "json")
         if name(NODES[0]) in json.loads(members).get("running_nodes", []):
@@ -208,6 +240,7 @@ def down() -> None:
             ctl(n, "stop", check=False, timeout=60)
             if not wait_gone(n, 30):
                 kill(n)
+        reap(n)
 
 
 def remove() -> None:

@@ -75,6 +75,16 @@ def connect(uri: str, timeout: float = 5.0, start: int | None = None, **options:
     return connection
 
 
+def close(connection: Any, timeout: float = 2.0) -> None:
+    """Close a connection that works, waiting at most ``timeout`` for the node's answer
+    (then it is discarded): the node logs no "client unexpectedly closed" for it."""
+    try:
+        connection.connection.transport.sock.settimeout(timeout)
+        connection.release()
+    except Exception:  # noqa: BLE001 - no answer in time: drop it
+        discard(connection)
+
+
 def discard(connection: Any) -> None:
     """Drop a connection without the closing handshake (its node may never answer)."""
     if connection is None:

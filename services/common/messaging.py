@@ -119,7 +119,7 @@ def broker_reachable(amqp_uri, timeout=2.0):
         connection = brokers.connect(amqp_uri, timeout)
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
-    brokers.discard(connection)  # no handshake to wait for: it was only a probe
+    brokers.close(connection, timeout)
     return True
 
 
