@@ -67,19 +67,21 @@ class ConfirmedPublisher:
         self._returned_ids: list[Any] = []
         self._turn = brokers.next_turn()  # the node a new connection tries first
 
-    def publish_batch(self, messages: Sequence[Outgoing]) -> None:
+    def publish_batch(self, messages: Sequence[Outgoing], attempts: int | None = None) -> None:
         """Publish ``messages``; return once the broker confirmed every one of them.
 
-        Raises PublishFailed (positions still unconfirmed after ``attempts``) when the
-        broker nacks, returns or does not confirm some of them in time, or is away.
+        Raises PublishFailed (positions still unconfirmed after ``attempts``, by default
+        the publisher's) when the broker nacks, returns or does not confirm some of them
+        in time, or is away.
         """
+        attempts = attempts or self.attempts
         if not messages:
             return
         with self._lock:
             todo = list(range(len(messages)))
             unroutable: set[int] = set()
             reason = ""
-            for attempt in range(self.attempts):
+            for attempt in range(attempts):
                 try:
                     todo, returned = self._attempt(messages, todo)
                 except Exception as exc:  # noqa: BLE001 - the broker away, a closed channel
@@ -88,7 +90,7 @@ class ConfirmedPublisher:
                     log.warning("publish of %d message(s) failed (%s), attempt %d",
                                 len(todo), reason, attempt + 1)
                     self._reset()
-                    if attempt + 1 < self.attempts:
+                    if attempt + 1 < attempts:
                         time.sleep(min(0.2 * (attempt + 1), 1.0))
                     continue
                 unroutable = set(returned)

@@ -79,8 +79,9 @@ class EventPublisher:
         except (OSError, OperationalError, AmqpConnectionError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
-    def publish_batch(self, envelopes):
-        """Publish many envelopes, their confirms awaited together (confirms.py).
+    def publish_batch(self, envelopes, attempts=None):
+        """Publish many envelopes, their confirms awaited together (confirms.py), in
+        ``attempts`` (each on another node after a failure; by default 3).
 
         Raises BrokerUnavailable when some were not confirmed; its ``failed`` lists
         their positions (every other one is confirmed).
@@ -88,7 +89,8 @@ class EventPublisher:
         if not envelopes:
             return
         try:
-            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes])
+            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes],
+                                        attempts)
         except PublishFailed as exc:
             raise BatchUnconfirmed(str(exc), exc.failed) from exc
 
