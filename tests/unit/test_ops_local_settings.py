@@ -55,7 +55,7 @@ def test_a_cluster_uri_gets_the_virtual_host_on_every_node():
     assert settings.amqp_uri.split(";") == [
         f"amqp://guest:guest@127.0.0.1:{port}/town%20a" for port in (5681, 5682, 5683)]
     assert settings.amqp_vhost == "town a"
-    named = "amqp://u:p@h1:5672/mine;amqp://u:p@h2:5672/mine"
+    named = "amqp://guest:guest@h1:5672/mine;amqp://guest:guest@h2:5672/mine"
     assert config.settings({"AMQP_URI": named, "SHEGONG_AMQP_VHOST": "shegong"}).amqp_vhost \
         == "mine"
 
