@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
 .PHONY: run test unit venv topology seed clean docs bench status deadletters deadletters-show \
-        deadletters-replay validate-deploy
+        deadletters-replay validate-deploy cluster cluster-stop cluster-chaos
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
@@ -35,6 +35,18 @@ unit: venv
 docs: venv
 	$(PY) -m docs.generate
 	$(PY) -m services.common.definitions write
+
+# A three-node RabbitMQ cluster of its own (AMQP 5681-5683, management 15681-15683, data
+# in var/cluster/) and make run on it, quorum queues (docs/operations.md). cluster-stop
+# stops both; cluster-chaos kills, stops and pauses nodes under load and counts.
+cluster: venv
+	$(PY) deploy/cluster/run.py
+
+cluster-stop: venv
+	$(PY) deploy/cluster/run.py stop
+
+cluster-chaos: venv
+	$(PY) -m tests.chaos.cluster
 
 # Operations (docs/operations.md). SERVICE=intake|casework|notifications|reporting narrows.
 # They look where this checkout's make run runs (var/run.json: its ports, store and virtual

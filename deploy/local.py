@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 from services.casework import seed  # noqa: E402
-from services.common import auth, config, mongo, runfile, vhost  # noqa: E402
+from services.common import auth, brokers, config, mongo, runfile, vhost  # noqa: E402
 from services.common.bootstrap import declare  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
@@ -120,9 +120,9 @@ def own_vhost(settings):
     """make run's virtual host (services/common/vhost.py): made when missing (through the
     management API, else with rabbitmqctl); a new store next to queued messages of an
     earlier run: refuse to start, unless told to go on."""
-    broker = urlparse(settings.amqp_uri)
-    where = settings.amqp_uri.split("@")[-1]
-    if not port_in_use(broker.hostname or "127.0.0.1", broker.port or 5672):
+    nodes = [urlparse(node) for node in brokers.alternates(settings.amqp_uri)]
+    where = ", ".join(node.netloc.split("@")[-1] for node in nodes)
+    if not any(port_in_use(node.hostname or "127.0.0.1", node.port or 5672) for node in nodes):
         fail(f"RabbitMQ is not reachable at {where}; start it "
              "(for example `rabbitmq-server -detached`) or set AMQP_URI")
     try:

@@ -150,7 +150,6 @@ def provision(rabbit_api_uri: str, vhost: str, agency: Agency, password: str) ->
 
 
 def main(argv=None) -> int:
-    from urllib.parse import unquote, urlparse
 
     from services.common import config
     parser = argparse.ArgumentParser(prog="python -m services.common.agencies")
@@ -164,7 +163,7 @@ def main(argv=None) -> int:
     password = sys.stdin.readline().strip()  # never on the command line (ps shows it)
     if not password:
         parser.error("give the agency user's password on standard input")
-    vhost = unquote(urlparse(settings.amqp_uri).path[1:]) or "/"
+    vhost = config.vhost_of(settings.amqp_uri)
     provision(settings.rabbit_api_uri, vhost, agency, password)
     print(f"user {agency.amqp_user} may read {agency.queue} in {vhost}", file=sys.stderr)
     return 0

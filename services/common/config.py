@@ -46,17 +46,28 @@ def accepted_dates(env=None) -> tuple[date, int]:
 
 def amqp_uri(env) -> str:
     """AMQP_URI; when it names no virtual host (its path is empty or "/"), the one named
-    by SHEGONG_AMQP_VHOST, if set. ``%2F`` names the default virtual host explicitly."""
+    by SHEGONG_AMQP_VHOST, if set. ``%2F`` names the default virtual host explicitly.
+
+    On a cluster AMQP_URI names every node, kombu's failover list
+    ``amqp://h:5681/;amqp://h:5682/;amqp://h:5683/`` (services/common/brokers.py): the
+    virtual host is applied to each node's address."""
     uri = env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     vhost = env.get("SHEGONG_AMQP_VHOST", "").strip()
-    parsed = urlparse(uri)
-    if vhost and parsed.path in ("", "/"):
-        return urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
-    return uri
+    nodes = [part.strip() for part in uri.split(";") if part.strip()] or [uri]
+    if vhost:
+        nodes = [urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
+                 if (parsed := urlparse(node)).path in ("", "/") else node for node in nodes]
+    return ";".join(nodes)
+
+
+def first_node(uri: str) -> str:
+    """The first node's address of a (failover) AMQP URI."""
+    return uri.split(";")[0].strip()
 
 
 def vhost_of(uri: str) -> str:
-    return unquote(urlparse(uri).path[1:]) or "/"
+    """The virtual host of an AMQP URI (of its first node when it lists several)."""
+    return unquote(urlparse(first_node(uri)).path[1:]) or "/"
 
 
 # what SHEGONG_REPLICAS may name: each service's worker and API
@@ -154,6 +165,9 @@ class Settings:
     batch_wait_ms: int = DEFAULT_BATCH_WAIT_MS
     batch_prefetch: int = DEFAULT_BATCH_PREFETCH
     confirm_timeout_s: float = 5.0
+    # AMQP heartbeat (s): a connection to a node that stopped answering (paused, cut off)
+    # is given up after about twice this; nameko's default, 60, unless set (cluster: 5)
+    amqp_heartbeat_s: int = 60
 
     @property
     def amqp_vhost(self):
@@ -171,6 +185,7 @@ class Settings:
         """The nameko container configuration for a service process."""
         return {
             "AMQP_URI": self.amqp_uri,
+            "HEARTBEAT": self.amqp_heartbeat_s,
             "max_workers": self.max_workers,
             # registered with kombu by services.common.envelope
             "SERIALIZER": "cloudevents",
@@ -181,6 +196,7 @@ class Settings:
             "SHEGONG_BATCH_SIZE": self.batch_size,
             "SHEGONG_BATCH_WAIT_MS": self.batch_wait_ms,
             "SHEGONG_BATCH_PREFETCH": self.batch_prefetch,
+            "SHEGONG_CONFIRM_TIMEOUT_S": self.confirm_timeout_s,
         }
 
     def metrics_port(self, service):
@@ -277,6 +293,7 @@ def settings(env=None):
         batch_wait_ms=int(env.get("SHEGONG_BATCH_WAIT_MS", str(DEFAULT_BATCH_WAIT_MS))),
         batch_prefetch=int(env.get("SHEGONG_BATCH_PREFETCH", str(DEFAULT_BATCH_PREFETCH))),
         confirm_timeout_s=float(env.get("SHEGONG_CONFIRM_TIMEOUT_S", "5")),
+        amqp_heartbeat_s=int(env.get("SHEGONG_AMQP_HEARTBEAT_S", "60")),
     )
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from amqp.basic_message import Message
-from kombu import Connection
+
+from services.common import brokers
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +65,23 @@ class ConfirmedPublisher:
         self._acked: set[int] = set()
         self._nacked: set[int] = set()
         self._returned_ids: list[Any] = []
+        self._turn = brokers.next_turn()  # the node a new connection tries first
 
-    def publish_batch(self, messages: Sequence[Outgoing]) -> None:
+    def publish_batch(self, messages: Sequence[Outgoing], attempts: int | None = None) -> None:
         """Publish ``messages``; return once the broker confirmed every one of them.
 
-        Raises PublishFailed (positions still unconfirmed after ``attempts``) when the
-        broker nacks, returns or does not confirm some of them in time, or is away.
+        Raises PublishFailed (positions still unconfirmed after ``attempts``, by default
+        the publisher's) when the broker nacks, returns or does not confirm some of them
+        in time, or is away.
         """
+        attempts = attempts or self.attempts
         if not messages:
             return
         with self._lock:
             todo = list(range(len(messages)))
             unroutable: set[int] = set()
             reason = ""
-            for attempt in range(self.attempts):
+            for attempt in range(attempts):
                 try:
                     todo, returned = self._attempt(messages, todo)
                 except Exception as exc:  # noqa: BLE001 - the broker away, a closed channel
@@ -86,7 +90,7 @@ class ConfirmedPublisher:
                     log.warning("publish of %d message(s) failed (%s), attempt %d",
                                 len(todo), reason, attempt + 1)
                     self._reset()
-                    if attempt + 1 < self.attempts:
+                    if attempt + 1 < attempts:
                         time.sleep(min(0.2 * (attempt + 1), 1.0))
                     continue
                 unroutable = set(returned)
@@ -150,8 +154,8 @@ class ConfirmedPublisher:
         if self._channel is not None and self._connection.connected:
             return self._channel
         self._reset()
-        connection = Connection(self.amqp_uri, connect_timeout=self.connect_timeout_s)
-        connection.connect()
+        # any node of a cluster (AMQP_URI may list them all), each tried once
+        connection = brokers.connect(self.amqp_uri, self.connect_timeout_s, self._turn)
         channel = connection.channel()
         channel.confirm_select()
         channel.events["basic_ack"].add(self._on_ack)
@@ -161,14 +165,18 @@ class ConfirmedPublisher:
         return channel
 
     def _reset(self) -> None:
+        """Throw the connection away (a failure: no closing handshake, its node may not
+        answer); the next one starts at the node after it (brokers.py)."""
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
-            try:
-                connection.release()
-            except Exception as exc:  # noqa: BLE001 - it is being thrown away
-                # a broken connection may fail to release; it is replaced either way
-                log.debug("release of a discarded broker connection failed: %s", exc)
+            self._turn = brokers.index_of(self.amqp_uri, connection) + 1
+            brokers.discard(connection)
 
     def close(self) -> None:
         with self._lock:
-            self._reset()
+            connection, self._connection, self._channel = self._connection, None, None
+            if connection is not None:
+                try:
+                    connection.release()
+                except Exception as exc:  # noqa: BLE001 - it is being thrown away
+                    log.debug("release of a broker connection failed: %s", exc)

@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from urllib.parse import quote, unquote, urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlunparse
 
 from services.common import config
 from services.common.messaging import topology
@@ -82,7 +82,7 @@ def main(argv=None):
         sys.stdout.write(render(definitions()))
     else:
         settings = config.settings()
-        vhost = unquote(urlparse(settings.amqp_uri).path[1:]) or "/"
+        vhost = config.vhost_of(settings.amqp_uri)
         import_definitions(settings, definitions(vhost, settings.queue_type,
                                                  settings.retry_delays_ms))
         print(f"imported the definitions into virtual host {vhost}", file=sys.stderr)

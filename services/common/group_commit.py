@@ -224,6 +224,11 @@ def inserter(collection, wait_s: float = 0.002) -> GroupInsert:
         return found
 
 
+# the longest a caller of the shared fast path waits for another caller's batch (a
+# batch is confirmed in milliseconds while every queue has its leader)
+FAST_PATH_WAIT_S = 1.0
+
+
 class _Publishing:
     __slots__ = ("document", "done", "published")
 
@@ -239,10 +244,17 @@ class GroupPublish:
     arrived meanwhile. Each caller returns once its batch is published (or left to
     the relay's sweep: its events are safe in its document), with the number of
     events its batch published. Everything else is the relay's own.
+
+    The fast path never holds the callers for long (an API's threads are its callers,
+    and its /healthz needs one of them): a caller waits at most ``wait_s`` for another
+    caller's batch, and the caller publishing stops leading after a batch that took
+    longer than that (a broker node frozen, a queue electing a leader): what is queued
+    then is left to the relay's sweep, and the next caller leads afresh.
     """
 
-    def __init__(self, relay) -> None:
+    def __init__(self, relay, wait_s: float = FAST_PATH_WAIT_S) -> None:
         self.relay = relay
+        self.wait_s = wait_s
         self._lock = threading.Lock()
         self._queued: dict = {}
         self._busy: set = set()
@@ -263,7 +275,8 @@ class GroupPublish:
                 with self._lock:
                     self._busy.discard(name)
                 raise
-        slot.done.wait()
+        if not slot.done.wait(self.wait_s):
+            log.debug("%s: the fast path is slow; the relay publishes this one", name)
         return slot.published
 
     def _publish_queued(self, name: str) -> None:
@@ -273,7 +286,7 @@ class GroupPublish:
                 if not batch:
                     self._busy.discard(name)
                     return
-            published = 0
+            published, started = 0, time.monotonic()
             try:
                 published = self.relay.publish_now_many(name, [s.document for s in batch])
             except Exception:  # the events are safe in their documents
@@ -282,3 +295,18 @@ class GroupPublish:
                 for slot in batch:
                     slot.published = published
                     slot.done.set()
+            if time.monotonic() - started > self.wait_s:
+                self._hand_to_relay(name)
+                return
+
+    def _hand_to_relay(self, name: str) -> None:
+        """Stop leading: what is queued is left to the relay's sweep (it is in its
+        documents); the next caller leads."""
+        with self._lock:
+            left = self._queued.pop(name, [])
+            self._busy.discard(name)
+        for slot in left:
+            slot.done.set()
+        if left:
+            log.warning("broker slow to confirm: %d %s document(s) left to the relay",
+                        len(left), name)

@@ -4,6 +4,7 @@ declaration of the whole topology (its exchanges and queues: ``topology.py``).
 import logging
 import time
 import traceback
+from contextlib import contextmanager
 from functools import partial
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -13,7 +14,7 @@ from nameko.amqp.publish import Publisher, get_producer
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
-from services.common import clock, config, dead_letter_ids, metrics, queue_moves
+from services.common import brokers, clock, config, dead_letter_ids, metrics, queue_moves
 from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
 from services.common.contracts import CATALOGUE
 from services.common.envelope import CONTENT_TYPE, InvalidEvent, NotKnownYet, encode_json
@@ -78,8 +79,9 @@ class EventPublisher:
         except (OSError, OperationalError, AmqpConnectionError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
-    def publish_batch(self, envelopes):
-        """Publish many envelopes, their confirms awaited together (confirms.py).
+    def publish_batch(self, envelopes, attempts=None):
+        """Publish many envelopes, their confirms awaited together (confirms.py), in
+        ``attempts`` (each on another node after a failure; by default 3).
 
         Raises BrokerUnavailable when some were not confirmed; its ``failed`` lists
         their positions (every other one is confirmed).
@@ -87,7 +89,8 @@ class EventPublisher:
         if not envelopes:
             return
         try:
-            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes])
+            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes],
+                                        attempts)
         except PublishFailed as exc:
             raise BatchUnconfirmed(str(exc), exc.failed) from exc
 
@@ -113,13 +116,13 @@ def outgoing_event(envelope):
 
 
 def broker_reachable(amqp_uri, timeout=2.0):
-    """True when a connection to the broker can be opened now."""
+    """True when a connection to the broker (any node of a cluster) can be opened now."""
     try:
-        with Connection(amqp_uri, connect_timeout=timeout) as connection:
-            connection.ensure_connection(max_retries=1, timeout=timeout)
-        return True
+        connection = brokers.connect(amqp_uri, timeout)
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
+    brokers.close(connection, timeout)
+    return True
 
 
 class BrokerProbe:
@@ -145,7 +148,42 @@ class BrokerProbe:
 class PoisonSafeQueueConsumer(QueueConsumer):
     """nameko's queue consumer, but a body that cannot be decoded (not JSON, a content
     type it does not accept) is handed to its handler to dead-letter, instead of
-    raising out of the consumer loop and killing the service."""
+    raising out of the consumer loop and killing the service.
+
+    On a cluster (AMQP_URI lists every node) it also survives its node: each
+    (re)connection starts at the node after the one it lost (brokers.rotated), every
+    node is tried in turn until one answers, and a lost connection is thrown away
+    without the closing handshake, which a paused node would never answer (kombu's
+    ConsumerMixin would wait for it, and the consumer with it). Its consumers are set
+    up again on the new connection (get_consumers); what it had been delivered and not
+    acked is redelivered by the broker (handlers are idempotent by event id)."""
+
+    @property
+    def amqp_uri(self):
+        return brokers.rotated(super().amqp_uri, self._broker_turn())
+
+    def _broker_turn(self):
+        turn = getattr(self, "_turn", None)
+        if turn is None:
+            turn = self._turn = brokers.next_turn()
+        return turn
+
+    @contextmanager
+    def establish_connection(self):
+        connection = self.create_connection()
+        try:
+            connection.ensure_connection(self.on_connection_error, self.connect_max_retries)
+            yield connection
+        except BaseException as exc:
+            if not isinstance(exc, GeneratorExit):
+                log.warning("broker connection to %s lost (%s: %s); reconnecting",
+                            brokers.node_of(connection), type(exc).__name__, exc)
+            # the next connection starts at the node after this one
+            self._turn = self._broker_turn() + brokers.index_of(self.amqp_uri, connection) + 1
+            brokers.discard(connection)
+            raise
+        else:
+            connection.release()
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -287,8 +325,11 @@ class RetryingEventHandler(EventHandler):
         amqp_uri = self.container.config["AMQP_URI"]
         props = message.properties
         with get_producer(amqp_uri, confirms=True) as producer:
+            # the confirm is awaited for a bounded time: a node that stopped answering
+            # fails the attempt, and the retry goes to another node (brokers.py)
             producer.publish(
                 message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+                timeout=self.container.config.get("SHEGONG_CONFIRM_TIMEOUT_S", 5.0),
                 content_type=message.content_type, content_encoding=message.content_encoding,
                 message_id=props.get("message_id"), correlation_id=props.get("correlation_id"),
                 type=props.get("type"), delivery_mode=2, declare=declare, retry=True,

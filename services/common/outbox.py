@@ -29,6 +29,8 @@ from services.common import clock, group_commit, metrics
 log = logging.getLogger(__name__)
 
 RECENT = 20000  # documents whose published sequence a relay remembers (~2 MB)
+# the writers' fast path tries twice (the second on another node); the sweep, three times
+FAST_PATH_ATTEMPTS = 2
 FORGET_S = 1.0  # how long after its mark is written: longer than a command takes
 
 
@@ -92,7 +94,7 @@ class OutboxRelay:
             # The progress marks are not waited for: until written the documents stay
             # pending, and past the grace period the relay would publish again.
             return self.publish_batch([(self.collections[name], doc) for doc in documents],
-                                      wait=False)
+                                      wait=False, attempts=FAST_PATH_ATTEMPTS)
         except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
             log.warning("publishing %d %s document(s) deferred to the relay: %s",
                         len(documents), name, type(exc).__name__)
@@ -103,7 +105,7 @@ class OutboxRelay:
         (``wait``: before returning; else queued, within group commit's linger)."""
         return self.publish_batch([(collection, document)], wait=wait)
 
-    def publish_batch(self, documents, wait=True):
+    def publish_batch(self, documents, wait=True, attempts=None):
         """Publish the unsent events of many ``(collection, document)`` together (one
         confirm wait) and record each document's progress; returns the events published.
 
@@ -123,7 +125,7 @@ class OutboxRelay:
         failed, error = set(), None
         if envelopes:
             try:
-                self._publish(envelopes)
+                self._publish(envelopes, attempts)
             except Exception as exc:  # noqa: BLE001 - marked below, raised after
                 failed = set(getattr(exc, "failed", range(len(envelopes))))
                 error = exc
@@ -142,10 +144,10 @@ class OutboxRelay:
             raise error
         return total
 
-    def _publish(self, envelopes):
+    def _publish(self, envelopes, attempts=None):
         batch = getattr(self.publisher, "publish_batch", None)
         if batch is not None:
-            batch(envelopes)
+            batch(envelopes, **({"attempts": attempts} if attempts else {}))
             return
         for position, envelope in enumerate(envelopes):  # a publisher without batches
             try:

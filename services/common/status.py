@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import time
-from urllib.parse import quote, unquote, urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlunparse
 
 import requests
 
@@ -82,7 +82,7 @@ def broker_queues(settings):
     """[{name, ready, unacked, consumers}] of the AMQP_URI's virtual host, or None."""
     api = urlparse(settings.rabbit_api_uri)
     base = urlunparse(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
-    vhost = unquote(urlparse(settings.amqp_uri).path[1:]) or "/"
+    vhost = config.vhost_of(settings.amqp_uri)
     try:
         answer = requests.get(f"{base}/api/queues/{quote(vhost, safe='')}",
                               auth=(api.username or "guest", api.password or "guest"),

@@ -73,11 +73,21 @@ def queue_type_arguments(queue_type):
 
 
 def retry_queue(delay_ms, queue_type="classic"):
+    """A delay: messages wait ``delay_ms`` here, then expire back (dead-lettered through
+    the default exchange) into the queue they came from.
+
+    On a quorum queue dead-lettering is at-most-once by default: a message that expires
+    while the leader changes may be dropped. ``at-least-once`` (with ``reject-publish``,
+    which it requires) keeps each message until the queue it goes back to has it."""
+    arguments = {"x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
+                 **queue_type_arguments(queue_type)}
+    if arguments.get("x-queue-type") == "quorum":
+        arguments.update({"x-dead-letter-strategy": "at-least-once",
+                          "x-overflow": "reject-publish"})
     return Queue(
         f"shegong.retry.{delay_ms}ms", exchange=retry_exchange(), durable=True,
         binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
-        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
-                         **queue_type_arguments(queue_type)})
+        queue_arguments=arguments)
 
 
 def dead_letter_queue(service, queue_type="classic"):

@@ -69,12 +69,12 @@ def ensure(settings: Settings) -> bool:
 
 
 def amqp_user(settings: Settings) -> str:
-    return urlparse(settings.amqp_uri).username or "guest"
+    return urlparse(config.first_node(settings.amqp_uri)).username or "guest"
 
 
 def is_local(amqp_uri: str) -> bool:
     """The broker runs on this machine (rabbitmqctl here can manage it)."""
-    return (urlparse(amqp_uri).hostname or "127.0.0.1") in LOCAL_HOSTS
+    return (urlparse(config.first_node(amqp_uri)).hostname or "127.0.0.1") in LOCAL_HOSTS
 
 
 def rabbitmqctl_commands(settings: Settings) -> list[list[str]]:

@@ -49,13 +49,17 @@ class Outcome:
 class Load:
     """``clients`` threads share the work; ``done`` counts requests finished either way."""
 
-    def __init__(self, url, token, run_id, total, clients=6, give_up_s=240):
+    def __init__(self, url, token, run_id, total, clients=6, give_up_s=240, rate=0.0):
         self.url, self.token, self.run_id = url, token, run_id
         self.total, self.clients, self.give_up_s = total, clients, give_up_s
         self.outcome = Outcome()
         self._next = iter(range(total))
         self._lock = threading.Lock()
         self.done = 0
+        # rate > 0: a steady stream, a new request every 1/rate s at most (all clients)
+        self.rate, self._due = rate, time.monotonic()
+        self.stopped = threading.Event()  # set: no new request is started
+        self.completed_at = []  # when each accepted request was answered (time.time())
 
     def run(self, progress_file):
         threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
@@ -69,19 +73,32 @@ class Load:
     def result(self):
         outcome = self.outcome
         return {"accepted": outcome.accepted, "rejected": outcome.rejected,
-                "retries": outcome.retries,
+                "retries": outcome.retries, "completed_at": sorted(self.completed_at),
                 "statuses": {str(k): v for k, v in outcome.statuses.items()}}
 
     def _client(self):
         session = requests.Session()
         while True:
             with self._lock:
-                index = next(self._next, None)
+                index = None if self.stopped.is_set() else next(self._next, None)
+                wait = self._pace() if index is not None else 0.0
             if index is None:
                 return
+            time.sleep(wait)
             self._submit(session, index)
             with self._lock:
                 self.done += 1
+                if index in self.outcome.accepted:
+                    self.completed_at.append(time.time())
+
+    def _pace(self):
+        """With a rate, how long to wait before the next request starts (under the lock)."""
+        if not self.rate:
+            return 0.0
+        now = time.monotonic()
+        start = max(self._due, now)
+        self._due = start + 1.0 / self.rate
+        return start - now
 
     def _submit(self, session, index):
         body = chaos_request(index)

@@ -156,45 +156,14 @@ def test_nothing_is_lost_nothing_doubles_under_chaos(chaos, rabbit):
     assert not system.exited(), f"processes died on their own: {system.exited()}"
 
     accepted = set(outcome["accepted"].values())
-    intake = system.database(client, "intake")["requests"]
-    cases = system.database(client, "casework")["cases"]
-    messages = system.database(client, "notifications")["messages"]
-    stored_requests = Counter(doc["_id"] for doc in intake.find({}, {"_id": 1}))
-    case_per_request = Counter(doc["request_id"] for doc in cases.find({}, {"request_id": 1}))
-    assigned = {doc["_id"]: doc for doc in cases.find({"assignee": {"$ne": None}},
-                                                     {"_id": 1, "request_id": 1})}
-    message_keys = Counter((m.get("case_id"), m["recipient_role"], m["template"])
-                           for m in messages.find({}, {"case_id": 1, "recipient_role": 1,
-                                                       "template": 1}))
-    worker_messages = {case_id for case_id, role, _ in message_keys if role == "worker"}
-    sms_lines = Counter(json.loads(line)["message_id"] for line in
-                        (system.var_dir / "sms.jsonl").read_text(encoding="utf-8").splitlines()
-                        if line.strip())
-    summary = requests.get(system.url("reporting", "/v1/reports/summary"),
-                           headers={"Authorization": f"Bearer {system.token()}"}, timeout=30).json()
-    dead = {service: dead_letters(rabbit, system.vhost, service)
-            for service in ("intake", "casework", "notifications", "reporting")}
+    counted = count(system, client, rabbit, accepted)
+    dead = counted["dead"]
 
     tally = {
         "requests": TOTAL, "seconds": round(elapsed, 1),
         "accepted": len(accepted), "refused": len(outcome["rejected"]),
         "client_retries": outcome["retries"], "answers": outcome["statuses"],
-        "lost": {
-            "requests": len(accepted - set(stored_requests)),
-            "cases": len(accepted - set(case_per_request)),
-            "worker_sms": len(set(assigned) - worker_messages),
-            "reporting_requests": len(accepted) - summary["requests_received"],
-            "reporting_cases": len(accepted) - summary["cases_opened"],
-        },
-        "duplicated": {
-            "requests": len(set(stored_requests) - accepted),
-            "cases": sum(n - 1 for n in case_per_request.values() if n > 1)
-            + len(set(case_per_request) - accepted),
-            "messages": sum(n - 1 for n in message_keys.values() if n > 1),
-            "sms_sent": sum(n - 1 for n in sms_lines.values() if n > 1),
-            "reporting_requests": max(0, summary["requests_received"] - len(accepted)),
-            "reporting_cases": max(0, summary["cases_opened"] - len(accepted)),
-        },
+        "lost": counted["lost"], "duplicated": counted["duplicated"],
         "dead_lettered": {service: len(found) for service, found in dead.items()},
         "faults": log,
     }
@@ -215,6 +184,50 @@ def test_nothing_is_lost_nothing_doubles_under_chaos(chaos, rabbit):
     assert len(log) >= 10, log
     leaks = personal_data_in_logs(system, outcome)
     assert not leaks, leaks
+
+
+def count(system, client, rabbit, accepted):
+    """What was lost and what doubled, once the system is quiet: ``accepted``, the ids of
+    every request the system took (by HTTP or inbound AMQP), each to be stored once, as
+    one case, with one SMS per (case, recipient, template), counted once in reporting.
+    Also the dead letters of each service (peeked at, left in their queues)."""
+    intake = system.database(client, "intake")["requests"]
+    cases = system.database(client, "casework")["cases"]
+    messages = system.database(client, "notifications")["messages"]
+    stored_requests = Counter(doc["_id"] for doc in intake.find({}, {"_id": 1}))
+    case_per_request = Counter(doc["request_id"] for doc in cases.find({}, {"request_id": 1}))
+    assigned = {doc["_id"]: doc for doc in cases.find({"assignee": {"$ne": None}},
+                                                     {"_id": 1, "request_id": 1})}
+    message_keys = Counter((m.get("case_id"), m["recipient_role"], m["template"])
+                           for m in messages.find({}, {"case_id": 1, "recipient_role": 1,
+                                                       "template": 1}))
+    worker_messages = {case_id for case_id, role, _ in message_keys if role == "worker"}
+    sms_file = system.var_dir / "sms.jsonl"
+    sms_lines = Counter(json.loads(line)["message_id"] for line in
+                        (sms_file.read_text(encoding="utf-8") if sms_file.exists() else "")
+                        .splitlines() if line.strip())
+    summary = requests.get(system.url("reporting", "/v1/reports/summary"),
+                           headers={"Authorization": f"Bearer {system.token()}"}, timeout=30).json()
+    return {
+        "lost": {
+            "requests": len(accepted - set(stored_requests)),
+            "cases": len(accepted - set(case_per_request)),
+            "worker_sms": len(set(assigned) - worker_messages),
+            "reporting_requests": len(accepted) - summary["requests_received"],
+            "reporting_cases": len(accepted) - summary["cases_opened"],
+        },
+        "duplicated": {
+            "requests": len(set(stored_requests) - accepted),
+            "cases": sum(n - 1 for n in case_per_request.values() if n > 1)
+            + len(set(case_per_request) - accepted),
+            "messages": sum(n - 1 for n in message_keys.values() if n > 1),
+            "sms_sent": sum(n - 1 for n in sms_lines.values() if n > 1),
+            "reporting_requests": max(0, summary["requests_received"] - len(accepted)),
+            "reporting_cases": max(0, summary["cases_opened"] - len(accepted)),
+        },
+        "dead": {service: dead_letters(rabbit, system.vhost, service)
+                 for service in ("intake", "casework", "notifications", "reporting")},
+    }
 
 
 def personal_data_in_logs(system, outcome):

@@ -84,6 +84,14 @@ def test_queues_are_quorum_when_configured(projection, quorum_settings, rabbit):
     assert queues[f"evt-casework-{CASE_ACCEPTED.type}--opsdl.on_accepted"] == "quorum"
     assert all(kind == "quorum" for name, kind in queues.items()
                if name.startswith("shegong.retry"))
+    # a delay's messages go back to their queue at least once, even as a leader changes
+    # (quorum dead-lettering is at-most-once unless told otherwise)
+    arguments = {q["name"]: q["arguments"] for q in rabbit.call("GET", f"queues/{vhost}")}
+    retries = [name for name in arguments if name.startswith("shegong.retry")]
+    assert retries
+    for name in retries:
+        assert arguments[name]["x-dead-letter-strategy"] == "at-least-once", name
+        assert arguments[name]["x-overflow"] == "reject-publish", name
 
 
 def test_a_dead_letter_is_listed_shown_masked_and_replayed_after_the_fix(projection,

@@ -44,3 +44,36 @@ def test_bad_replicas_are_refused_with_what_is_wrong(text, says):
     with pytest.raises(ValueError, match="SHEGONG_REPLICAS") as refused:
         config.parse_replicas(text)
     assert says in str(refused.value)
+
+
+CLUSTER = ("amqp://guest:guest@127.0.0.1:5681/;amqp://guest:guest@127.0.0.1:5682/;"
+           "amqp://guest:guest@127.0.0.1:5683")
+
+
+def test_a_cluster_uri_gets_the_virtual_host_on_every_node():
+    settings = config.settings({"AMQP_URI": CLUSTER, "SHEGONG_AMQP_VHOST": "town a"})
+    assert settings.amqp_uri.split(";") == [
+        f"amqp://guest:guest@127.0.0.1:{port}/town%20a" for port in (5681, 5682, 5683)]
+    assert settings.amqp_vhost == "town a"
+    named = "amqp://guest:guest@h1:5672/mine;amqp://guest:guest@h2:5672/mine"
+    assert config.settings({"AMQP_URI": named, "SHEGONG_AMQP_VHOST": "shegong"}).amqp_vhost \
+        == "mine"
+
+
+def test_a_new_connection_starts_at_the_node_after_the_one_that_failed():
+    from kombu import Connection
+
+    from services.common import brokers
+    uri = config.settings({"AMQP_URI": CLUSTER, "SHEGONG_AMQP_VHOST": "v"}).amqp_uri
+    nodes = brokers.alternates(uri)
+    assert len(nodes) == 3
+    assert brokers.rotated(uri, 1).split(";") == nodes[1:] + nodes[:1]
+    assert brokers.rotated(uri, 5).split(";") == nodes[2:] + nodes[:2]
+    on_second = Connection(brokers.rotated(uri, 1))
+    assert brokers.index_of(uri, on_second) == 1
+    assert brokers.rotated("amqp://h:5672/v", 7) == "amqp://h:5672/v"
+
+
+def test_the_heartbeat_reaches_nameko():
+    assert config.settings({}).nameko_config()["HEARTBEAT"] == 60
+    assert config.settings({"SHEGONG_AMQP_HEARTBEAT_S": "5"}).nameko_config()["HEARTBEAT"] == 5

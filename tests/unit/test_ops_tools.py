@@ -27,8 +27,13 @@ def test_queue_type_arguments():
     with pytest.raises(ValueError):
         messaging.queue_type_arguments("stream")
     queue = messaging.retry_queue(1000, "quorum")
+    # a quorum delay dead-letters back at least once (quorum's default is at most once)
     assert queue.queue_arguments == {"x-message-ttl": 1000, "x-dead-letter-exchange": "",
-                                     "x-queue-type": "quorum"}
+                                     "x-queue-type": "quorum",
+                                     "x-dead-letter-strategy": "at-least-once",
+                                     "x-overflow": "reject-publish"}
+    assert messaging.retry_queue(1000).queue_arguments == {"x-message-ttl": 1000,
+                                                           "x-dead-letter-exchange": ""}
 
 
 def row(**overrides):
