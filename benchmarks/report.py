@@ -52,6 +52,9 @@ def report(results):
             lines.append(f"\n{p['name']}: store documents per request by command: "
                          + ", ".join(f"{name} {n}" for name, n in operations.items()))
     lines.append(f"\nexactly once: {results['exactly_once']}")
+    for transport, storm_result in (results.get("storm") or {}).items():
+        lines.append(f"storm over {transport}: accepted {storm_result['accepted_per_s']}/s, "
+                     f"end to end {storm_result['end_to_end_per_s']}/s: {storm_result}")
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")
     lines += history_lines(results)

@@ -7,8 +7,10 @@ and 3 instances of the casework, notifications and reporting workers; traces eve
 request by its id from the POST to its case assigned, its worker SMS recorded and its
 projection updated;
 checks that every effect happened exactly once; counts store commands and broker
-deliveries per request (benchmarks/counting.py); times the bulk phase (benchmarks/bulk.py:
-10,000 registry updates on each transport until applied); writes the results
+deliveries per request (benchmarks/counting.py); times the storm phase (benchmarks/storm.py:
+5,000 check-in alerts on each transport until each one's worker SMS is projected) and
+the bulk phase (benchmarks/bulk.py: 10,000 registry updates on each transport until
+applied); writes the results
 (``benchmarks/results/latest.json``) and the chart (``docs/performance.svg``).
 
 Environment (all optional):
@@ -16,10 +18,13 @@ Environment (all optional):
   BENCH_RATE         the fixed rate in requests/s (default: half the measured maximum)
   BENCH_FIXED        1 (default): run the fixed-rate phase; 0: only the maximum-rate ones
   BENCH_CLIENTS      closed-loop clients of the maximum-rate phases (default 16)
-  BENCH_INSTANCES    worker instance counts to run, e.g. "1,2,3" (default) or "1"
+  BENCH_INSTANCES    worker instance counts to run, e.g. "1,2,3" (default) or "1"; "0":
+                     none of the staff phases (only the storm and bulk phases)
   BENCH_BASELINE_S   seconds per baseline (default 8)
   BENCH_BULK         1 (default): run the bulk phase (registry updates, HTTP and AMQP)
   BENCH_BULK_COUNT   registry updates per transport in the bulk phase (default 10000)
+  BENCH_STORM        1 (default): run the storm phase (check-in alerts, HTTP and AMQP)
+  BENCH_STORM_EVENTS alerts per transport in the storm phase (default 5000)
   BENCH_KEYED        1 (default): every POST carries an Idempotency-Key; 0: none
   BENCH_OUT          the results directory (default benchmarks/results)
   BENCH_CHART        where to write the chart (default docs/performance.svg)
@@ -42,6 +47,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
@@ -49,7 +55,7 @@ from urllib.parse import quote, urlparse, urlunparse
 import psutil
 from pymongo import MongoClient
 
-from benchmarks import apis, baselines, bulk, chart, counting, history
+from benchmarks import apis, baselines, bulk, chart, counting, history, storm
 from benchmarks.load import Load
 from benchmarks.report import ratios, report
 from benchmarks.resources import Sampler, broker_pids
@@ -149,7 +155,8 @@ def exactly_once(system, client, request_ids):
                        .find({"recipient_role": "worker", "channel": "sms"}, {"case_id": 1}))
     sink = Counter()
     lines = Counter()
-    with open(system.var_dir / "sms.jsonl", encoding="utf-8") as sms:
+    sink_file = system.var_dir / "sms.jsonl"
+    with open(sink_file, encoding="utf-8") if sink_file.exists() else nullcontext([]) as sms:
         for line in sms:
             entry = json.loads(line)
             lines[entry["message_id"]] += 1
@@ -208,7 +215,8 @@ def run_with_history(history_requests):
     label = f"[history {history_requests}] " if history_requests else ""
     phase_s = float(os.environ.get("BENCH_PHASE_S", "30"))
     clients = int(os.environ.get("BENCH_CLIENTS", "16"))
-    instances = [int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",")]
+    instances = [int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",")
+                 if int(n) > 0]
     baseline_s = float(os.environ.get("BENCH_BASELINE_S", "8"))
     base_amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     rabbit = Rabbit(os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"))
@@ -251,7 +259,8 @@ def run_with_history(history_requests):
         load = Load(system.url("intake", ""), system.token(), run=int(time.time()) % 1000,
                     keyed=results["settings"]["keyed"])
         snapshot = lambda: counting.Snapshot(system.command_counts, rabbit, vhost)  # noqa: E731
-        phase("warm-up", system, tracer, lambda: load.fixed_rate(5, 4), 1)
+        if instances:
+            phase("warm-up", system, tracer, lambda: load.fixed_rate(5, 4), 1)
         for count in instances:
             if count > 1:
                 system.scale(count)
@@ -273,6 +282,10 @@ def run_with_history(history_requests):
             results["apis"] = apis.measure(system, int(os.environ.get("BENCH_API_REPEATS", "30")),
                                            percentiles)
             say(f"API answers: {results['apis']}")
+        if os.environ.get("BENCH_STORM", "1") == "1":
+            results["storm"] = storm.phase(system, client, amqp_uri, tracer,
+                                           int(os.environ.get("BENCH_STORM_EVENTS", "5000")),
+                                           wait_drained, exactly_once, say)
         if os.environ.get("BENCH_BULK", "1") == "1":
             results["bulk"] = bulk_phase(system, client, amqp_uri,
                                          int(os.environ.get("BENCH_BULK_COUNT", "10000")))

@@ -111,7 +111,7 @@ class Life:
         return outbox.new_document(request, [envelope]), envelope
 
     def claim_need(self, request):
-        """intake's claim per resident and need (RequestStore.first_open_request)."""
+        """intake's claim per resident and need (RequestStore.claim_needs)."""
         claim_id = f"{request['resident_ref']}\x1f{request['need_type']}"
         self.open_needs[claim_id] = {"_id": claim_id, "request_id": request["_id"],
                                      "claimed_ms": request["received_ms"]}

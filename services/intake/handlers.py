@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from services.common import clock
 from services.common.envelope import InvalidEvent, NotKnownYet, new_event
 from services.common.messaging import BrokerUnavailable
-from services.intake import domain, inbound, inbound_binding, referrals
+from services.intake import domain, inbound, inbound_binding, recording, referrals
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,15 @@ def receive_request(store, relay, broker, body, caller, idempotency_key, pseudon
             return existing, True
     if not broker.reachable():
         raise BrokerUnavailable("broker unreachable; request not recorded")
-    document = write_request(store, relay, broker, request_id, body, caller, pseudonym_key,
-                              body_fingerprint, idempotency_key)
-    if document is None:  # a concurrent twin with the same key inserted it first
-        existing = store.get(request_id)
-        domain.check_replay(existing, body_fingerprint)
-        return existing, True
-    return document, False
+    # a batch of one; the id is fresh (or its key's, whose request is not stored yet):
+    # nothing is read first, a concurrent twin with the same key is met by the insert
+    [(document, replayed)] = recording.record_requests(
+        store, relay, broker, [recording.NewRequest(request_id, body, caller, body_fingerprint,
+                                                    idempotency_key)],
+        pseudonym_key, may_repeat=False)
+    if replayed:
+        domain.check_replay(document, body_fingerprint)
+    return document, replayed
 
 
 def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
@@ -78,29 +80,6 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
     raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
 
 
-def write_request(store, relay, broker, request_id, body, caller, pseudonym_key,
-                  body_fingerprint, idempotency_key=None, source=None):
-    """Insert the request with its event (a repeat if an earlier one of the same resident
-    for the same need is open) and publish it; None if ``request_id`` exists already."""
-    now = clock.now()
-    ref = domain.resident_ref(pseudonym_key, body["resident"])
-    repeat_of = store.first_open_request(ref, body["need"]["type"], request_id,
-                                         clock.to_ms(now))
-    request, (contract, data) = domain.receive(
-        request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
-        repeat_of=repeat_of, source=source)
-    envelope = new_event(contract, data, subject=request_id, correlation_id=request_id,
-                         sequence=1, time=now)
-    document = store.add(request, [envelope])
-    if document is None:
-        return None
-    log.info("request %s received (%s, %s, %s%s)", request_id, data["channel"], data["station"],
-             data["need"]["type"], f", repeat of {repeat_of}" if repeat_of else "")
-    if not relay.publish_now("requests", document) and broker is not None:
-        broker.failed()
-    return document
-
-
 def receive_inbound(store, relay, system, body, pseudonym_key):
     """Take one CloudEvent from an authenticated external system.
 
@@ -119,11 +98,12 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
     the InboundRejected that refused it (nothing recorded for that one).
 
     The batch's registry updates are inserted with one write (a repeat is found by the
-    insert, not by a read before it) and published together; requests are recorded one
-    by one (each claims its resident's need).
+    insert, not by a read before it) and published together; its requests likewise
+    (recording.record_requests: the repeats found with one read, the need claims and
+    the requests each inserted with one write, the events published together).
     """
     now = clock.now()
-    outcomes, changes = [None] * len(bodies), []
+    outcomes, changes, requests = [None] * len(bodies), [], []
     for index, body in enumerate(bodies):
         try:
             envelope = inbound.parse_envelope(body)
@@ -148,17 +128,15 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
                               correlation_id=record_id, sequence=1, time=now)
             changes.append((index, update, [event]))
             continue
-        existing = store.get(record_id)  # a repeat must not touch the need's claim
-        if existing:
-            outcomes[index] = Recorded(existing, True)
-            continue
-        source = inbound.source_of(system, inbound_type, envelope)
-        request = inbound.request_body(inbound_type, envelope, data, now)
-        document = write_request(store, relay, None, record_id, request,
-                                  f"system:{system.id}", pseudonym_key,
-                                  domain.fingerprint(envelope["data"]), source=source)
-        outcomes[index] = (Recorded(document, False) if document is not None
-                           else Recorded(store.get(record_id), True))
+        requests.append((index, recording.NewRequest(
+            record_id, inbound.request_body(inbound_type, envelope, data, now),
+            f"system:{system.id}", domain.fingerprint(envelope["data"]),
+            source=inbound.source_of(system, inbound_type, envelope))))
+    if requests:  # a repeat (same source and id) is found by one read, touching no claim
+        recorded = recording.record_requests(store, relay, None, [r for _, r in requests],
+                                             pseudonym_key)
+        for (index, _), (document, replayed) in zip(requests, recorded, strict=True):
+            outcomes[index] = Recorded(document, replayed)
     documents = store.add_registry_updates([(r, e) for _, r, e in changes])
     for (index, update, _), document in zip(changes, documents, strict=True):
         if document is None:
@@ -167,7 +145,8 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
         log.info("registry update %s recorded (%s from %s)", update["_id"], update["change"],
                  system.id)
         outcomes[index] = Recorded(document, False)
-    relay.publish_now_many("registry_updates", [d for d in documents if d is not None])
+    if written := [d for d in documents if d is not None]:
+        relay.publish_now_many("registry_updates", written)
     return outcomes
 
 

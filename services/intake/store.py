@@ -73,41 +73,79 @@ class RequestStore:
                 changed += 1
         return changed
 
-    def add(self, record, envelopes):
-        """Insert a new request with its event; None if the id exists (a retry or a twin)."""
-        document = outbox.new_document(record, envelopes)
-        return document if self._insert(self.requests, [document])[0] else None
+    def add_many(self, changes):
+        """Insert new requests ``[(record, envelopes)]`` with their events, with one write;
+        per request the document, or None if its id exists (a retry or a twin)."""
+        documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
+        inserted = self._insert(self.requests, documents) if documents else []
+        return [d if new else None for d, new in zip(documents, inserted, strict=True)]
 
     def get(self, request_id):
         return self.requests.find_one({"_id": request_id})
 
-    def first_open_request(self, resident_ref, need_type, request_id, now_ms):
-        """The open request that this one repeats, or None if this one comes first.
+    def get_many(self, request_ids, projection=None):
+        """The stored requests among ``request_ids`` (never empty: an empty ``$in`` reads
+        the whole collection on the embedded store), by id."""
+        return {d["_id"]: d for d in self.requests.find({"_id": {"$in": list(request_ids)}},
+                                                        projection)}
 
-        One claim document per resident and need names the first open request, so two
-        concurrent calls agree on which is first (a unique _id decides); a claim whose
-        request is no longer open is taken over by compare-and-set.
+    def claim_needs(self, wanted, now_ms):
+        """Per ``(resident_ref, need_type, request_id)`` of a batch, in order: the open
+        request it repeats, or None if it comes first.
+
+        One claim document per resident and need names the first open request, so
+        concurrent writers agree on which is first (a unique _id decides); a claim whose
+        request is no longer open is taken over by compare-and-set. Within the batch the
+        first of a resident and need claims it, the later ones repeat it (or what it
+        repeats). The claims are inserted with one write, whatever their number; only
+        the ones found taken are read (two reads by ``_id``).
         """
-        claim_id = need_claim_id(resident_ref, need_type)
+        claim_ids = [need_claim_id(ref, need) for ref, need, _ in wanted]
+        first: dict = {}
+        for position, claim_id in enumerate(claim_ids):
+            first.setdefault(claim_id, position)
+        pending = {claim_id: wanted[position][2] for claim_id, position in first.items()}
+        decided: dict = {}
         for _ in range(5):
+            if not pending:
+                break
             # Insert first: most requests are a resident's first for a need, and then
             # the claim costs one write instead of a read and a write.
-            if self._insert(self.open_needs, [{"_id": claim_id, "request_id": request_id,
-                                               "claimed_ms": now_ms}])[0]:
-                return None
-            claim = self.open_needs.find_one({"_id": claim_id})
+            claims = [{"_id": claim_id, "request_id": request_id, "claimed_ms": now_ms}
+                      for claim_id, request_id in pending.items()]
+            lost = {claim["_id"]: claim["request_id"] for claim, new in zip(
+                claims, self._insert(self.open_needs, claims), strict=True) if not new}
+            decided.update({claim_id: None for claim_id in pending if claim_id not in lost})
+            pending = self._contest(lost, now_ms, decided) if lost else {}
+        # contended past reason: recorded as first requests
+        return [decided.get(claim_id) if first[claim_id] == position
+                else decided.get(claim_id) or wanted[first[claim_id]][2]
+                for position, claim_id in enumerate(claim_ids)]
+
+    def _contest(self, lost, now_ms, decided):
+        """Settle the claims found taken (``claim_id -> request_id``): a repeat of the
+        open request named, or taken over from a request no longer open; returns those
+        to try again (released meanwhile, or a twin took them over first)."""
+        claims = {c["_id"]: c for c in self.open_needs.find({"_id": {"$in": list(lost)}})}
+        named = {c["request_id"] for c in claims.values()} - set(lost.values())
+        firsts = self.get_many(sorted(named), {"status": 1}) if named else {}
+        again = {}
+        for claim_id, request_id in lost.items():
+            claim = claims.get(claim_id)
             if claim is None:  # released meanwhile: try again
-                continue
-            if claim["request_id"] == request_id:  # this request's own retry
-                return None
-            if need_still_open(claim, self.get(claim["request_id"]), now_ms):
-                return claim["request_id"]
-            taken = self.open_needs.update_one(
-                {"_id": claim_id, "request_id": claim["request_id"]},
-                {"$set": {"request_id": request_id, "claimed_ms": now_ms}})
-            if taken.modified_count == 1:
-                return None
-        return None  # contended past reason: record it as a first request
+                again[claim_id] = request_id
+            elif claim["request_id"] == request_id:  # this request's own retry
+                decided[claim_id] = None
+            elif need_still_open(claim, firsts.get(claim["request_id"]), now_ms):
+                decided[claim_id] = claim["request_id"]
+            elif self.open_needs.update_one(
+                    {"_id": claim_id, "request_id": claim["request_id"]},
+                    {"$set": {"request_id": request_id, "claimed_ms": now_ms}}
+                    ).modified_count == 1:
+                decided[claim_id] = None
+            else:
+                again[claim_id] = request_id
+        return again
 
     # Idempotency-Key claims: decided from the stored expires_ms, since the development
     # store has no TTL monitor; expired claims are also removed by purge_expired_keys.
