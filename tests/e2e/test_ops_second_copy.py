@@ -83,8 +83,12 @@ def test_the_operations_commands_follow_the_copy_make_run_started(rabbit, tmp_pa
             assert "parked-1" in listed.stdout and "test: parked" in listed.stdout
             shown = operator(checkout, "services.common.deadletters", "show", "--id", "parked-1")
             assert shown.returncode == 0 and json.loads(shown.stdout)[0]["id"] == "parked-1"
-            again = json.loads(operator(checkout, "services.common.status", "--json").stdout)
-            assert {s["service"]: s["dead_letters"] for s in again["services"]}["intake"] == 1
+
+            def parked_counted():  # the management API's figures lag by seconds
+                again = json.loads(operator(checkout, "services.common.status", "--json").stdout)
+                return {s["service"]: s["dead_letters"] for s in again["services"]}["intake"] == 1
+
+            wait_until(parked_counted, 30, message="make status counting the dead letter")
 
             process.send_signal(signal.SIGTERM)
             assert process.wait(60) == 0
