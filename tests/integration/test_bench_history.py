@@ -125,7 +125,8 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
         client = MongoClient(system.env["MONGO_URI"])
         built["report"] = history.build(client, system.db_prefix, size,
                                         settings=config.settings(system.env), mix=mix,
-                                        say=lambda text: None)
+                                        say=lambda text: None,
+                                        files=str(system.var_dir / "mongo"))
         built["counts"] = counts(client, system.db_prefix)
 
     after = start(tmp_path, rabbit, "history", before=build)
