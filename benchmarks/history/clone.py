@@ -9,7 +9,8 @@ code. What a copy changes, consistently across every service's documents:
 
 - every UUID (request, event, message, idempotency key ids) to one derived from the
   copy number and the original, except case ids, which are ``case_id_for`` the copy's
-  request id as casework derives them (and the case reference in SMS texts follows);
+  request id as casework derives them (and the case reference in SMS texts follows),
+  and the ids of requests made from inbound events, ``inbound_id`` of the copy's event;
 - residents' and contacts' phones (the copy's person numbers), their masked forms
   (``mask_phone``), their pseudonyms (``pseudonym``, as intake and notifications
   derive ``resident_ref`` and ``phone_ref``), and the residents' names;
@@ -27,6 +28,7 @@ from datetime import date, timedelta
 
 from services.casework.domain import case_id_for
 from services.common.privacy import mask_phone, pseudonym
+from services.intake.inbound import inbound_id
 
 DAY_MS = 86_400_000
 # A template's text is read as runs of word characters (ids, numbers, dates are each in
@@ -48,9 +50,13 @@ class Cloner:
     residents' and contacts' phones; ``stride``: requests per block (person numbers of
     copy k are the template's plus k * stride); ``days``: the block's length."""
 
-    def __init__(self, pseudonym_key, cases, phones, stride, days):
+    def __init__(self, pseudonym_key, cases, phones, stride, days, inbound=None):
         self.key, self.stride, self.days = pseudonym_key, stride, days
         self.cases = {case_id[5:]: request_id for case_id, request_id in cases.items()}
+        # {request id: (source, event id)} of requests made from inbound events, whose
+        # ids intake derives from the event's (``inbound.inbound_id``)
+        self.inbound = {request_id: pair for request_id, pair in (inbound or {}).items()
+                        if inbound_id(*pair) == request_id}
         self.case_refs = {case_uuid[-8:].upper(): case_uuid for case_uuid in self.cases}
         self.phones = set(phones)
         self.refs = {pseudonym(pseudonym_key, phone): phone for phone in self.phones}
@@ -124,7 +130,10 @@ class Cloner:
     def uuid(self, copy, value):
         request_id = self.cases.get(value)
         if request_id is not None:  # casework derives it from the request id
-            return case_id_for(self._uuid(copy, request_id))[5:]
+            return case_id_for(self.uuid(copy, request_id))[5:]
+        if value in self.inbound:  # intake derives it from the inbound event's
+            source, event_id = self.inbound[value]
+            return inbound_id(source, self._uuid(copy, event_id))
         return self._uuid(copy, value)
 
     def case_ref(self, copy, value):

@@ -8,6 +8,7 @@ other services consume (benchmarks/history/downstream.py).
 """
 import heapq
 import random
+import uuid
 from datetime import timedelta
 
 from benchmarks.history.clockwork import published
@@ -80,7 +81,8 @@ class Life:
                     "categories": sorted(set(categories) | {"elderly", "living_alone"})}
         if contact:
             resident["emergency_contact"] = dict(contact)
-        envelope = {"specversion": "1.0", "id": f"history-{number}", "source": ELDERLY_CARE,
+        event_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        envelope = {"specversion": "1.0", "id": event_id, "source": ELDERLY_CARE,
                     "type": "gov.suyu.elderly_care.checkin_missed.v1", "time": clock.iso(now),
                     "datacontenttype": "application/json",
                     "data": {"station": station, "resident": resident,

@@ -7,7 +7,7 @@ from collections import Counter
 
 from benchmarks.history.clockwork import published
 from benchmarks.history.clone import Cloner
-from benchmarks.history.life import CALLER
+from benchmarks.history.life import CALLER, ELDERLY_CARE
 from benchmarks.history.writer import Job
 from services.casework.domain import residents as registry
 from services.common import clock, config
@@ -71,9 +71,11 @@ class Maker:
             contacts = made[("notifications", "contacts")]
             phones = {c["phone"] for c in contacts} | {
                 c["emergency_contact"]["phone"] for c in contacts if c.get("emergency_contact")}
+            inbound = {r["_id"]: (ELDERLY_CARE, r["source"]["event_id"])
+                       for r in made[("intake", "requests")] if r.get("source")}
             cloner = Cloner(settings.pseudonym_key,
                             {c["_id"]: c["request_id"] for c in made[("casework", "cases")]},
-                            phones, layout.block, layout.block_days)
+                            phones, layout.block, layout.block_days, inbound)
             for service, names in COPIED.items():
                 for name in names:
                     job = jobs[service].setdefault(_named(name, facts_name), Job())

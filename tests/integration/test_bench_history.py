@@ -157,6 +157,8 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
         case = casework["cases"].find_one({"request_id": request_id})
 
         def sms_sent():
+            if not (after.var_dir / "sms.jsonl").exists():  # no SMS written yet
+                return False
             with open(after.var_dir / "sms.jsonl", encoding="utf-8") as sink:
                 return any(json.loads(line).get("case_id") == case["_id"] for line in sink)
         wait_until(sms_sent, 60, message="the worker's SMS")

@@ -11,6 +11,7 @@ import pytest
 from pymongo import MongoClient
 
 from benchmarks import history
+from benchmarks.history.life import ELDERLY_CARE
 from deploy.dev import embedded_store
 from services.casework.domain import case_id_for
 from services.casework.domain import residents as registry
@@ -18,6 +19,7 @@ from services.casework.store import CaseStore
 from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
+from services.intake.inbound import inbound_id
 from services.reporting.domain_daily import dailies
 from services.reporting.store import ReportStore, _packed
 from tests.support import free_port
@@ -60,6 +62,10 @@ def test_copies_are_what_the_services_would_write(built):
     links = {d["_id"]: d["case_id"] for d in db(client, "casework")["request_links"].find()}
     for case_id, case in cases.items():  # casework's derived ids
         assert case_id == case_id_for(case["request_id"])
+    alerts = [r for r in requests if r.get("source")]
+    assert len({r["source"]["event_id"] for r in alerts}) == len(alerts) > 0
+    for request in alerts:  # intake's id of an inbound event's request
+        assert request["_id"] == inbound_id(ELDERLY_CARE, request["source"]["event_id"])
     for request in requests:  # every request follows its case; repeats are listed
         case = cases[request["case_id"]]
         assert request["_id"] == case["request_id"] or links[request["_id"]] == case["_id"]
