@@ -49,8 +49,7 @@ class Life:
         self.keys = []          # live idempotency key claims
         self.open_until = []    # heap (ms the case stops being open, worker id)
         self.workload = {}      # worker id -> open cases now
-        self.last_access = None
-        self.access = []
+        self.access = []        # the access log's entries, chained once all are made
         self.systems = None
 
     # -- the request ------------------------------------------------------------------
@@ -82,7 +81,8 @@ class Life:
                     "categories": sorted(set(categories) | {"elderly", "living_alone"})}
         if contact:
             resident["emergency_contact"] = dict(contact)
-        envelope = {"specversion": "1.0", "id": f"history-{number}", "source": ELDERLY_CARE,
+        event_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        envelope = {"specversion": "1.0", "id": event_id, "source": ELDERLY_CARE,
                     "type": "gov.suyu.elderly_care.checkin_missed.v1", "time": clock.iso(now),
                     "datacontenttype": "application/json",
                     "data": {"station": station, "resident": resident,
@@ -174,7 +174,8 @@ class Life:
         (case document, envelopes in order, the repeat's link or None)."""
         opened = clock_.moment
         case, events = casework.open_case(
-            f"case-{uuid.uuid4()}", request_data, self.rosters[request_data["station"]],
+            casework.case_id_for(request_data["request_id"]), request_data,
+            self.rosters[request_data["station"]],
             self.counts_at(clock.to_ms(opened)), opened, self.calendar, self.levels,
             registry.flags(record))
         envelopes = to_envelopes(case, events, None, envelope["id"])
@@ -224,13 +225,12 @@ class Life:
         return case, published(document), envelopes, link
 
     def access_entry(self, case, actor, at):
-        """The worker opens the case (GET /v1/cases/{id}): one entry of the hash chain."""
-        entry = access_chain.chain(self.last_access, {
+        """The worker opens the case (GET /v1/cases/{id}): one entry of the access log
+        (numbered and hash-chained in time order by ``chained``)."""
+        self.access.append({
             "case_id": case.case_id, "actor": actor.id, "role": actor.role,
             "station": case.station, "purpose": "view", "at": clock.iso(at),
             "at_ms": clock.to_ms(at)})
-        self.last_access = entry
-        self.access.append({**entry, "_id": f"{entry['seq']:012d}"})
 
     def register(self, request_data, at):
         """The residents registry's record, as casework keeps it after this request."""
@@ -240,7 +240,24 @@ class Life:
         self.residents[record["_id"]] = record
         return record
 
+    def note_case(self, record, case):
+        """The record notes the case its request opened (handlers/batch.py's
+        ``with_open_case``), as casework writes it with the case."""
+        noted = registry.with_open_case(record, case.need_type, case.case_id)
+        self.residents[noted["_id"]] = noted
+        return noted
+
     def open_workload(self):
         """casework's counters as its reconciliation would set them today."""
         self.counts_at(clock.to_ms(self.now))
         return [{"_id": worker, "open": count} for worker, count in sorted(self.workload.items())]
+
+
+def chained(entries):
+    """The access log's documents: ``entries`` in time order, numbered and hash-chained
+    by casework's own ``access.chain`` (AccessLog stores them under ``seq``)."""
+    documents, previous = [], None
+    for entry in sorted(entries, key=lambda e: (e["at_ms"], e["case_id"])):
+        previous = access_chain.chain(previous, entry)
+        documents.append({**previous, "_id": f"{previous['seq']:012d}"})
+    return documents
