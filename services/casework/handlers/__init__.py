@@ -45,20 +45,6 @@ def register_resident(store, request, now):
     return record
 
 
-def apply_registry_update(store, envelope, update, now=None):
-    """A change to the key-persons list: applied once per event id."""
-    if store.residents.already_applied(envelope["id"]):
-        log.info("registry update %s already applied", envelope["id"])
-        return None
-    now = now or clock.now()
-    current = store.residents.find_for(update["resident_ref"], update["person"]["id_number"],
-                                       update["person"].get("phone"))
-    record = store.residents.save(domain_residents.from_registry(current, update, clock.iso(now)))
-    store.residents.add_alias(update["resident_ref"], record["_id"])
-    store.residents.mark_applied(envelope["id"], clock.iso(now))
-    return record
-
-
 def _repeat_target(store, request):
     """The open case a request joins: the one named by ``repeat_of`` (a request or a
     case id), else the resident's open case for the same need; None: open its own.

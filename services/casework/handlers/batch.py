@@ -127,40 +127,62 @@ def _open_plain(store, relay, items: list, found: dict, keys: dict, now, setting
 
 
 def apply_registry_updates(store, items: list, now=None) -> dict:
-    """handlers.apply_registry_update for a batch ``[(position, envelope, update)]``:
-    one read of the updates already applied and of the records they touch, the records
-    decided in memory, one bulk write each of records, aliases and applied marks. A
-    person named twice in the batch is updated one event after the other (per-event
-    path), in the batch's order. Returns ``{position: exception}`` to retry alone."""
+    """Apply a batch of key-persons-list changes ``[(position, envelope, update)]``, once
+    per event id: one read of the updates already applied, then per round (rounds()) one
+    read of the records the round touches, the records decided in memory, one bulk write
+    each of records, aliases and applied marks. A person named twice in the batch is
+    updated in the batch's order: the second update is in a later round and sees the
+    first. Returns ``{position: exception}`` to retry alone (a failed round's updates
+    and every later round's)."""
     now = now or clock.now()
     at = clock.iso(now)
     applied = store_batch.applied_updates(store, [envelope["id"] for _, envelope, _ in items])
     fresh = [item for item in items if item[1]["id"] not in applied]
-    seen: Counter[str] = Counter()
-    for _, _, update in fresh:
-        seen.update(k for k in _person_keys(update) if k[1])
-    plain = [item for item in fresh if all(seen[k] <= 1 for k in _person_keys(item[2]) if k[1])]
-    alone = [item for item in fresh if item not in plain]
-    if plain:
-        keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
-                for _, _, u in plain]
-        found = store_batch.resident_records(store, keys)
-        records, aliases = [], []
-        for key, (_, _, update) in zip(keys, plain, strict=True):
-            record = domain_residents.from_registry(found[key], update, at)
-            record = {**record, "_id": record.get("_id") or record["resident_ref"]}
-            records.append(record)
-            if update["resident_ref"] != record["_id"]:
-                aliases.append((update["resident_ref"], record["_id"]))
-        store_batch.save_residents(store, records, aliases)
-        store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in plain], at)
+    if len(fresh) < len(items):
+        log.info("%d registry update(s) of the batch already applied", len(items) - len(fresh))
     failures: dict = {}
-    for position, envelope, update in alone:
+    for round_ in rounds(fresh, lambda update: _person_keys(update)):
+        if failures:  # a later update of a person whose earlier one failed waits for it
+            failures.update({position: next(iter(failures.values())) for position, _, _ in round_})
+            continue
         try:
-            handlers.apply_registry_update(store, envelope, update, now)
+            _apply_round(store, round_, at)
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
-            failures[position] = exc
+            failures.update({position: exc for position, _, _ in round_})
     return failures
+
+
+def _apply_round(store, items: list, at: str) -> None:
+    keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
+            for _, _, u in items]
+    found = store_batch.resident_records(store, keys)
+    records, aliases = [], []
+    for key, (_, _, update) in zip(keys, items, strict=True):
+        record = domain_residents.from_registry(found[key], update, at)
+        record = {**record, "_id": record.get("_id") or record["resident_ref"]}
+        records.append(record)
+        if update["resident_ref"] != record["_id"]:
+            aliases.append((update["resident_ref"], record["_id"]))
+    store_batch.save_residents(store, records, aliases)
+    store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in items], at)
+
+
+def rounds(items: list, keys_of) -> list:
+    """``items`` [(position, envelope, data)] in rounds where no key of ``keys_of(data)``
+    (a resident's ref, ID number, phone) appears twice, each item in the round after the
+    last earlier item it shares a key with: the batch's order per resident is kept, and
+    a batch without repeated residents is one round."""
+    latest: dict = {}
+    placed: list = []
+    for item in items:
+        keys = [key for key in keys_of(item[2]) if key[1]]
+        number = max((latest[key] + 1 for key in keys if key in latest), default=0)
+        for key in keys:
+            latest[key] = number
+        if number == len(placed):
+            placed.append([])
+        placed[number].append(item)
+    return placed
 
 
 def _person_keys(update: dict) -> list:

@@ -114,15 +114,6 @@ class ResidentStore:
         self.save_keys([{**record, "_id": key}])
         return {**record, "_id": key}
 
-    def already_applied(self, event_id):
-        return self.applied.find_one({"_id": event_id}) is not None
-
-    def mark_applied(self, event_id, at):
-        try:
-            self.applied.insert_one({"_id": event_id, "at": at})
-        except DuplicateKeyError:
-            pass
-
 
 class AccessLog:
     """``case_access``: append-only, each entry chained to the previous by hash.
