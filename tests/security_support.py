@@ -23,7 +23,7 @@ from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
 from tests.fakes.relay import RecordingRelay
-from tests.support import free_port, story_request
+from tests.support import free_port, register_resident, story_request
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
 # routes anyone may call: no data, or authenticated by their own credential
@@ -181,7 +181,7 @@ class Apis:
                    for w in cases.roster(STATION) if w.id in ("dx-01", "dx-02")]
         case, events = domain.open_case(f"case-sec-{uuid.uuid4().hex[:8]}", request, workers, {},
                                         clock.now())
-        casework_handlers.register_resident(cases, request, clock.now())
+        register_resident(cases, request, clock.now())
         cases.add(case, casework_handlers.to_envelopes(case, events, None, "e-sec-0"))
 
         notifications = NotificationStore(database("notifications"))

@@ -16,7 +16,7 @@ from services.common.contracts import (
     CASE_SLA_BREACHED,
 )
 from tests.fakes.relay import RecordingRelay
-from tests.support import seeded_case_store
+from tests.support import open_case_for_request, seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
@@ -37,9 +37,8 @@ def received(request_id="r-1", categories=("elderly", "living_alone", "key_conce
 
 def open_case(store, relay=None, now=T0, request=None):
     request = request or received()
-    return handlers.open_case_for_request(store, relay or RecordingRelay(),
-                                          {"id": f"evt-{request['request_id']}"}, request,
-                                          now=now)
+    return open_case_for_request(store, relay or RecordingRelay(),
+                                 {"id": f"evt-{request['request_id']}"}, request, now=now)
 
 
 def all_events(store, case_id):

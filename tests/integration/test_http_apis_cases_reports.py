@@ -14,7 +14,7 @@ from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore
 from tests.http_support import bearer
 from tests.reporting_events import projector_of
-from tests.support import wait_until
+from tests.support import register_resident, wait_until
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def open_story_case(store, assignee="dx-01"):
     worker = [w for w in store.roster("daxing") if w.id == assignee]
     worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
     case, events = domain.open_case("case-1", request, worker, {}, clock.now())
-    handlers.register_resident(store, request, clock.now())  # full data: the registry only
+    register_resident(store, request, clock.now())  # full data: the registry only
     store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
 

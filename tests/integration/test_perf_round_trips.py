@@ -221,3 +221,26 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
                                if name.startswith("update messages"))
     # the sweep's erasure of old numbers, the claims, the outcomes
     assert writes[1] == writes[10] == {"update messages": 3}
+
+
+def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(
+        settings, database):
+    from services.casework.handlers import batch as handlers_batch
+    from services.casework.store import CaseStore
+    from tests.service.test_casework_batch import received
+    from tests.support import seeded_case_store
+    seeded_case_store(database)
+    sent = {}
+    with counted(settings, "casework") as (db, commands):
+        store = CaseStore(db)
+        for size in (1, 1, 12):   # the first warms the roster's and calendar's cache
+            commands.names.clear()
+            items = [(n, event, event["data"]) for n, event in enumerate(
+                received(f"r-{size}-{n}-{len(sent)}", f"p_{size}_{n}_{len(sent)}",
+                         f"139{size:02d}{n:04d}{len(sent):02d}") for n in range(size))]
+            assert handlers_batch.open_cases_for_requests(store, RecordingRelay(), items) == {}
+            sent[len(sent)] = Counter(commands.names)
+    # which requests have a case, the residents, the counters; the residents and their
+    # keys, the cases, the counters: one command each, for one request or twelve
+    assert sent[1] == sent[2], sent
+    assert sum(sent[2].values()) <= 10, sent[2]

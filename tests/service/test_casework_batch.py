@@ -74,6 +74,16 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
     assert [link["request_id"] for link in joined.linked_requests] == ["r-b"]
 
 
+def test_a_repeat_in_the_batch_of_its_first_request_joins_its_case(store):
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
+                             settings=config.settings())
+    first = received("r-a", "p_a", "13812340001")
+    repeat = received("r-b", "p_b", "13812340002", repeat_of="r-a")   # another number
+    assert service.request_received([first, repeat]) == {}
+    assert store.cases.count_documents({}) == 1
+    assert store.for_request("r-b")[0].request_id == "r-a"
+
+
 def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
     service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
                              settings=config.settings())
