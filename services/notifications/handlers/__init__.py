@@ -199,61 +199,81 @@ def send(sender, claimed, in_doubt_since):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What sending a claimed message gave (``kind``: sent, failed or retry), as a
-    change decided again on the newest version of the message (apply_change)."""
-    kind: str
+class Accepted:
+    """A claimed message the providers accepted; called on a version of the message:
+    the change that records it (apply_change decides it again on a newer one)."""
     attempt: int
     tries: list
     at: str
     now_ms: int
-    status: str | None = None          # failed: failed or technical_failure
-    reason: str | None = None
-    provider: str | None = None        # sent
-    provider_message_id: str | None = None
-    keep_number_h: float | None = None
-    next_ms: int | None = None         # retry
+    provider: str
+    provider_message_id: str
+    keep_number_h: float
+
+    def __call__(self, current) -> Change:
+        fields, unset = domain_sending.sent(current, self.provider, self.provider_message_id,
+                                            self.tries, self.attempt, self.at, self.now_ms,
+                                            self.keep_number_h)
+        return Change(fields, [status_event({**current, **fields}, "sent", self.at,
+                                            provider=self.provider)], unset)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A claimed message that ended ``status`` (failed, technical_failure)."""
+    attempt: int
+    tries: list
+    at: str
+    status: str
+    reason: str
+
+    def __call__(self, current) -> Change:
+        fields, tell, unset = domain_sending.failed(current, self.status, self.reason,
+                                                    self.tries, self.attempt, self.at)
+        return Change(fields, [status_event(current, self.status, self.at, self.reason)]
+                      if tell else [], unset)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A claimed message the providers could not take now: due again at ``next_ms``."""
+    attempt: int
+    tries: list
+    at: str
+    reason: str
+    next_ms: int
 
     def __call__(self, current) -> Change | None:
-        if self.kind == "sent":
-            fields, unset = domain_sending.sent(current, self.provider, self.provider_message_id,
-                                                self.tries, self.attempt, self.at, self.now_ms,
-                                                self.keep_number_h)
-            return Change(fields, [status_event({**current, **fields}, "sent", self.at,
-                                                provider=self.provider)], unset)
-        if self.kind == "failed":
-            fields, tell, unset = domain_sending.failed(current, self.status, self.reason,
-                                                        self.tries, self.attempt, self.at)
-            return Change(fields, [status_event(current, self.status, self.at, self.reason)]
-                          if tell else [], unset)
         fields = domain_sending.retry(current, self.tries, self.attempt, self.reason, self.at,
                                       self.next_ms, clock.iso(clock.from_ms(self.next_ms)))
         return None if fields is None else Change(fields)
 
 
+Outcome = Accepted | Failed | RetryLater
+
+
 def outcome(claimed, result, policy) -> Outcome:
-    """The change (for apply_change) that records what sending a claimed message gave."""
+    """What sending a claimed message gave, as the change that records it (apply_change)."""
     now = clock.now()
-    attempt, at, now_ms = claimed["attempts"], clock.iso(now), clock.to_ms(now)
+    attempt, at = claimed["attempts"], clock.iso(now)
     if isinstance(result, PermanentFailure):
-        return _failed(claimed, "failed", result.reason, result.tries, attempt, at, now_ms)
+        return _failed(claimed, "failed", result.reason, result.tries, attempt, at)
     if isinstance(result, TemporaryFailure):
         delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
         if delay_s is None:
             return _failed(claimed, "technical_failure",
                            f"gave up after {attempt} attempt(s): {result.reason}", result.tries,
-                           attempt, at, now_ms)
+                           attempt, at)
         log.warning("message %s: temporary failure (attempt %d), retry in %.0f s",
                     claimed["_id"], attempt, delay_s)
-        return Outcome("retry", attempt, result.tries, at, now_ms, reason=result.reason,
-                       next_ms=now_ms + int(delay_s * 1000))
+        return RetryLater(attempt, result.tries, at, result.reason,
+                          clock.to_ms(now) + int(delay_s * 1000))
     log.info("%s %s to %s %s sent via %s", claimed["channel"], claimed["template"],
              claimed["recipient_role"], claimed.get("recipient"), result.provider)
-    return Outcome("sent", attempt, result.tries, at, now_ms, provider=result.provider,
-                   provider_message_id=result.provider_message_id,
-                   keep_number_h=policy.keep_number_h)
+    return Accepted(attempt, result.tries, at, clock.to_ms(now), result.provider,
+                 result.provider_message_id, policy.keep_number_h)
 
 
-def _failed(message, status, reason, tries, attempt, at, now_ms) -> Outcome:
+def _failed(message, status, reason, tries, attempt, at) -> Failed:
     log.warning("message %s %s: %s", message["_id"], status, reason)
-    return Outcome("failed", attempt, tries, at, now_ms, status=status, reason=reason)
+    return Failed(attempt, tries, at, status, reason)

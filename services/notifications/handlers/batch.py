@@ -130,7 +130,7 @@ class Recorded:
     version should this write lose) and the change decided on the claimed one."""
     message: dict
     outcome: handlers.Outcome
-    change: handlers.Change | None
+    change: handlers.Change
 
 
 def deliver_many(store, relay, sender, settings, messages: list) -> dict:
@@ -177,12 +177,13 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
                if step.claims and document is not None]
     failures: dict = {}
     results = _send_side_by_side(sender, claimed, failures)
-    recorded = []
+    changed = []
     for claim in claimed:
         if claim.index in results:
             decided = handlers.outcome(claim.message, results[claim.index], policy)
-            recorded.append(Recorded(claim.message, decided, decided(claim.message)))
-    changed = [r for r in recorded if r.change is not None]
+            change = decided(claim.message)
+            if change is not None:
+                changed.append(Recorded(claim.message, decided, change))
     outcomes = store.update_all([(r.message, r.change.fields, r.change.events, r.change.unset)
                                  for r in changed])
     published = []
