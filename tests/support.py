@@ -150,6 +150,21 @@ def register_resident(store, request, now):
     return record
 
 
+def add_case(store, case, envelopes):
+    """Insert a case built by hand with its events as casework's request path inserts
+    its new cases (store.batch.add_cases of one): the document written, or None if its
+    request already has a case."""
+    from services.casework.store import batch as store_batch
+    written, _ = store_batch.add_cases(store, [(case, envelopes)])
+    return written[0] if written else None
+
+
+def open_counts(store, station):
+    """The workload counters of a station's workers, as assignment reads them."""
+    from services.casework.store import batch as store_batch
+    return store_batch.workload(store, [worker.id for worker in store.roster(station)])
+
+
 def open_case_for_request(store, relay, envelope, request, now=None, settings=None):
     """casework's request path for one request (a batch of one): the case it opened or
     joined; raises what the batch returned for it (RepeatNotYetOpened...)."""

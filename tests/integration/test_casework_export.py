@@ -10,7 +10,7 @@ from werkzeug.test import Client
 from services.casework import api as casework_api
 from services.casework import domain, handlers
 from services.common import auth, clock
-from tests.support import register_resident, seeded_case_store
+from tests.support import add_case, register_resident, seeded_case_store
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def stations(settings, database, topology):
                   for w in store.roster(station)]
         register_resident(store, request, clock.now())
         case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
-        store.add(case, handlers.to_envelopes(case, events, None, f"e-{number}"))
+        add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     return store, Client(casework_api.create_app(settings))
 
 

@@ -8,7 +8,7 @@ from services.casework import api as casework_api
 from services.casework import domain, handlers
 from services.common import auth, clock
 from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
-from tests.support import register_resident, seeded_case_store
+from tests.support import add_case, register_resident, seeded_case_store
 
 
 def id_number(first17):
@@ -51,7 +51,7 @@ def registry(settings, database, topology):
     for case_id, req in (("case-1", zou), ("case-2", request("r-4", "p_zou_2", "邹书兰",
                                                                "13812345678"))):
         case, events = domain.open_case(case_id, req, roster, {}, clock.now())
-        store.add(case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
+        add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
     return store, Client(casework_api.create_app(settings))
 
 

@@ -15,12 +15,11 @@ from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import handlers as intake_handlers
 from services.intake.store import RequestStore
-from services.reporting import handlers as reporting_handlers
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep, month, projector_of
 from tests.support import story_request, wait_until
 
 
@@ -84,7 +83,7 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
 
 def _keep(store: ReportStore, envelope: dict) -> None:
     """Project one event as reporting's consumer does."""
-    reporting_handlers.keep(projector_of(store),
+    keep(projector_of(store),
                             *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 

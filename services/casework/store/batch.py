@@ -71,7 +71,7 @@ def named_cases(store, names: list) -> dict:
 
 def resident_records(store, keys: list) -> dict:
     """For each ``(resident_ref, id_number, phone)``: the registry's record or None, as
-    ResidentStore.find_for finds it (ref, an alias of it, the ID number, the phone), by
+    the registry finds a resident (ref, an alias of it, the ID number, the phone), by
     ``_id`` reads only (aliases and lookup keys are documents keyed by what they find)."""
     if not keys:
         return {}
