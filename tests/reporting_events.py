@@ -51,6 +51,18 @@ ID_NUMBER = "11010519491231002X"
 _projectors = weakref.WeakKeyDictionary()
 
 
+def keep_one(projector, envelope, data):
+    """reporting's handling of one validated event: ``handlers.keep_many`` of one;
+    raises what failed it (ProjectionFailed...)."""
+    from services.reporting import handlers
+    failed = handlers.keep_many(projector, [(envelope, data)])
+    if failed:
+        raise failed[0]
+
+
+keep = keep_one
+
+
 def projector_of(store):
     """The test process's projector on ``store``: one per store, as the service has one
     per container (its group commit and its lease shared by every handler)."""

@@ -23,7 +23,7 @@ from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
 from tests.fakes.relay import RecordingRelay
-from tests.support import free_port, story_request
+from tests.support import add_case, free_port, register_resident, story_request
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
 # routes anyone may call: no data, or authenticated by their own credential
@@ -164,9 +164,8 @@ class Apis:
         from services.notifications import handlers as notification_handlers
         from services.notifications.providers import DevFileProvider
         from services.notifications.store import NotificationStore
-        from services.reporting import handlers as reporting_handlers
         from services.reporting.store import ReportStore
-        from tests.reporting_events import projector_of
+        from tests.reporting_events import keep, projector_of
 
         cases = CaseStore(database("casework"))
         cases.ensure_indexes()
@@ -181,8 +180,8 @@ class Apis:
                    for w in cases.roster(STATION) if w.id in ("dx-01", "dx-02")]
         case, events = domain.open_case(f"case-sec-{uuid.uuid4().hex[:8]}", request, workers, {},
                                         clock.now())
-        casework_handlers.register_resident(cases, request, clock.now())
-        cases.add(case, casework_handlers.to_envelopes(case, events, None, "e-sec-0"))
+        register_resident(cases, request, clock.now())
+        add_case(cases, case, casework_handlers.to_envelopes(case, events, None, "e-sec-0"))
 
         notifications = NotificationStore(database("notifications"))
         notifications.ensure_indexes()
@@ -207,7 +206,7 @@ class Apis:
         received = new_event(REQUEST_RECEIVED, {
             **request, "request_id": accepted.json()["request_id"]},
             subject=accepted.json()["request_id"], correlation_id=accepted.json()["request_id"])
-        reporting_handlers.keep(projector_of(reports), *load_event(received, REQUEST_RECEIVED))
+        keep(projector_of(reports), *load_event(received, REQUEST_RECEIVED))
         team = requests.post(self.base["casework"] + f"/v1/stations/{STATION}/volunteer-teams",
                              json={"name": "大兴助老志愿队"}, headers=admin, timeout=20)
         assert team.status_code == 201, team.text

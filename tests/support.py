@@ -133,3 +133,44 @@ def seeded_case_store(database):
     store.ensure_indexes()
     store.seed_roster(seed.roster(), seed.calendar())
     return store
+
+
+def register_resident(store, request, now):
+    """The registry's record of a request's resident, written as casework's request path
+    writes it (for tests that build their cases by hand); returns it."""
+    from services.casework.handlers import batch as handlers_batch
+    from services.casework.store import batch as store_batch
+    from services.common import clock
+    key = handlers_batch.lookup_key(request)
+    record = handlers_batch.registry_record(store_batch.resident_records(store, [key])[key],
+                                            request, clock.iso(now))
+    aliases = [(request["resident_ref"], record["_id"])] \
+        if request["resident_ref"] != record["_id"] else []
+    store_batch.save_residents(store, [record], aliases)
+    return record
+
+
+def add_case(store, case, envelopes):
+    """Insert a case built by hand with its events as casework's request path inserts
+    its new cases (store.batch.add_cases of one): the document written, or None if its
+    request already has a case."""
+    from services.casework.store import batch as store_batch
+    written, _ = store_batch.add_cases(store, [(case, envelopes)])
+    return written[0] if written else None
+
+
+def open_counts(store, station):
+    """The workload counters of a station's workers, as assignment reads them."""
+    from services.casework.store import batch as store_batch
+    return store_batch.workload(store, [worker.id for worker in store.roster(station)])
+
+
+def open_case_for_request(store, relay, envelope, request, now=None, settings=None):
+    """casework's request path for one request (a batch of one): the case it opened or
+    joined; raises what the batch returned for it (RepeatNotYetOpened...)."""
+    from services.casework.handlers import batch as handlers_batch
+    failures = handlers_batch.open_cases_for_requests(store, relay, [(0, envelope, request)],
+                                                      now=now, settings=settings)
+    if failures:
+        raise failures[0]
+    return store.for_request(request["request_id"])[0]

@@ -100,11 +100,6 @@ class OutboxRelay:
                         len(documents), name, type(exc).__name__)
             return 0
 
-    def publish_pending(self, collection, document, wait=True):
-        """Publish this document's unsent events in order and record the progress
-        (``wait``: before returning; else queued, within group commit's linger)."""
-        return self.publish_batch([(collection, document)], wait=wait)
-
     def publish_batch(self, documents, wait=True, attempts=None):
         """Publish the unsent events of many ``(collection, document)`` together (one
         confirm wait) and record each document's progress; returns the events published.

@@ -24,16 +24,6 @@ from services.reporting import (
 log = logging.getLogger(__name__)
 
 
-def keep(projector, envelope, data):
-    """Store a validated event for good (a repeat is a no-op) and project it, with the
-    process's ``projector``; returns once both are done. Raises ProjectionFailed if the
-    projection rules failed on it (the handler is then retried and dead-lettered with
-    the reason)."""
-    # dumped again by its schema: days and instants kept as the strings they travel as
-    data = data_schema(CATALOGUE[envelope["type"]].schema).dump(data)
-    projector.keep(domain_events.record(envelope, data, int(time.time() * 1000)))
-
-
 def keep_bodies(projector, bodies, contract):
     """A batch entrypoint's events of ``contract``: validated one by one, kept and
     projected together; returns ``{position: exception}`` of those that were invalid
@@ -52,8 +42,10 @@ def keep_bodies(projector, bodies, contract):
 
 
 def keep_many(projector, events):
-    """``keep`` for a batch of validated ``(envelope, data)``: kept and projected in one
-    pass; returns ``{position: exception}`` of those that failed."""
+    """Store validated events ``(envelope, data)`` for good (a repeat is a no-op) and
+    project them, with the process's ``projector``, in one pass; returns once done, with
+    ``{position: exception}`` of those that failed (ProjectionFailed if the projection
+    rules failed on one: retried and dead-lettered with the reason)."""
     now_ms = int(time.time() * 1000)
     return projector.keep_many([
         domain_events.record(envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data),

@@ -77,20 +77,13 @@ class Projector:
 
     # -- the group commit -----------------------------------------------------------
 
-    def keep(self, record: dict, timeout_s: float = 120.0) -> None:
-        """Store an event record for good (a repeat is a no-op) and project it; returns
-        once both are done. Handlers arriving while another keeps its batch queue up and
-        are kept and projected together next (no added delay: the batch is what arrived
-        meanwhile). Raises ProjectionFailed if the rules failed on this event."""
-        failed = self.keep_many([record], timeout_s)
-        if failed:
-            raise failed[0]
-
     def keep_many(self, records: list, timeout_s: float = 120.0) -> dict:
-        """``keep`` for a batch of records (a batch entrypoint's): they join the group
-        commit together, so one pass keeps and projects them with whatever else is
-        queued. Returns ``{position: exception}`` of those that failed (the rest are
-        kept and projected)."""
+        """Store event records for good (a repeat is a no-op) and project them; returns
+        once done. Handlers arriving while another keeps its batch queue up and are kept
+        and projected together next (no added delay: the batch is what arrived
+        meanwhile): one pass keeps and projects them with whatever else is queued.
+        Returns ``{position: exception}`` of those that failed (ProjectionFailed if the
+        rules failed on one; the rest are kept and projected)."""
         slots = [_Slot(record) for record in records]
         with self._lock:
             self._queued.extend(slots)

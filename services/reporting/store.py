@@ -89,14 +89,6 @@ class ReportStore:
 
     # -- the event store ------------------------------------------------------------
 
-    def keep(self, record):
-        """Store an event once: False if its id is already stored (a repeat)."""
-        try:
-            self.events.insert_one({**record, "pending": 1})
-            return True
-        except DuplicateKeyError:
-            return False
-
     def keep_many(self, records):
         """Store a batch of events; repeats (ids already stored) are skipped. Returns
         how many were new."""

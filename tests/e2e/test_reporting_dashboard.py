@@ -20,7 +20,7 @@ from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import handlers
 from services.reporting.store import ReportStore
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep, month, projector_of
 from tests.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def reporting(settings, database):
     store.ensure_indexes()
     history = month(seed=21, stations=("daxing", "xiaxiang"), cases_per_day=1)
     for envelope in history.events:
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     port = free_port()
     api = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "services.reporting.api:create_app()",

@@ -9,6 +9,7 @@ from services.casework.store import CaseStore
 from services.common import clock
 from services.common.auth import Principal
 from tests.fakes.relay import RecordingRelay
+from tests.support import add_case, open_counts
 
 WORKER = Principal("dx-01", "worker", "daxing")
 
@@ -27,7 +28,7 @@ def accepted_case(store):
                "received_at": "2023-05-29T08:00:00+08:00"}
     worker = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
     case, events = domain.open_case("case-1", request, [worker], {}, clock.now())
-    store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
+    add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return handlers.run_command(store, RecordingRelay(), "case-1",
                                 lambda c: domain.accept(c, WORKER, clock.now()))
 
@@ -73,7 +74,7 @@ def test_one_case_per_request(store):
     accepted_case(store)
     case, _ = store.get("case-1")
     twin = replace(case, case_id="case-2")
-    assert store.add(twin, []) is None
+    assert add_case(store, twin, []) is None
     assert len(store.find(request_id="r-1")) == 1
 
 
@@ -99,15 +100,15 @@ def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_t
     accepted_case(store)                           # opened, assigned to dx-01, accepted
     case, document = store.get("case-1")
     owner = case.assignee["id"]
-    assert store.open_counts("daxing").get(owner) == 1
+    assert open_counts(store, "daxing").get(owner) == 1
     resolved, events = domain.resolve(case, WORKER, "送达", clock.now())
     store.save(resolved, document, handlers.to_envelopes(resolved, events, document, None))
-    assert store.open_counts("daxing").get(owner, 0) == 0
+    assert open_counts(store, "daxing").get(owner, 0) == 0
 
     store.cases.insert_one({"_id": "lost", "request_id": "r-lost", "station": "daxing",
                             "status": "assigned", "assignee": {"id": "dx-02"}})  # no counter moved
     store.workload.update_one({"_id": owner}, {"$set": {"open": 5}}, upsert=True)  # drifted
     assert store.reconcile_workload("daxing") == sorted({"dx-02", owner})
-    counts = store.open_counts("daxing")
+    counts = open_counts(store, "daxing")
     assert counts.get("dx-02") == 1 and counts.get(owner, 0) == 0
     assert store.reconcile_workload("daxing") == []

@@ -9,7 +9,7 @@ from services.casework import api as casework_api
 from services.casework import domain, handlers, seed
 from services.casework.store import CaseStore
 from services.common import auth, clock
-from tests.support import tap, wait_until
+from tests.support import add_case, register_resident, tap, wait_until
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def open_case(store, assignee="dx-01"):
     worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
               for w in store.roster("daxing") if w.id in (assignee, "dx-02")]
     case, events = domain.open_case("case-1", request, worker, {}, clock.now())
-    handlers.register_resident(store, request, clock.now())
-    store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
+    register_resident(store, request, clock.now())
+    add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
 
 

@@ -10,7 +10,7 @@ from werkzeug.test import Client
 from services.casework import api as casework_api
 from services.casework import domain, handlers
 from services.common import auth, clock
-from tests.support import seeded_case_store
+from tests.support import add_case, register_resident, seeded_case_store
 
 
 @pytest.fixture
@@ -36,9 +36,9 @@ def stations(settings, database, topology):
                    "received_at": "2026-11-30T08:00:00+08:00"}
         roster = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
                   for w in store.roster(station)]
-        handlers.register_resident(store, request, clock.now())
+        register_resident(store, request, clock.now())
         case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
-        store.add(case, handlers.to_envelopes(case, events, None, f"e-{number}"))
+        add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     return store, Client(casework_api.create_app(settings))
 
 

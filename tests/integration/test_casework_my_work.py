@@ -6,7 +6,7 @@ from werkzeug.test import Client
 from services.casework import api as casework_api
 from services.casework.domain import Case
 from services.common import auth, clock
-from tests.support import seeded_case_store
+from tests.support import add_case, seeded_case_store
 
 HOUR_MS = 3600 * 1000
 
@@ -56,7 +56,7 @@ def seed_cases(store):
         a_case("c-elsewhere", "assigned", assignee="xx-02", station="xiaxiang", accept_in_h=-5),
     ]
     for case in cases:
-        assert store.add(case, []) is not None
+        assert add_case(store, case, []) is not None
 
 
 def ids(answer):

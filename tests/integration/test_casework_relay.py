@@ -14,7 +14,7 @@ from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATE
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from tests.support import seeded_case_store, tap, wait_until
+from tests.support import open_case_for_request, seeded_case_store, tap, wait_until
 
 
 class Killed(BaseException):
@@ -59,7 +59,7 @@ def test_a_relay_killed_between_publishing_and_marking_loses_nothing(store, sett
         return OutboxRelay(DiesAfterPublishing(publisher, after), {"cases": store.cases}, 0.0)
 
     with pytest.raises(Killed):   # opened and assigned written; dies after publishing "opened"
-        handlers.open_case_for_request(store, dying_relay(1), {"id": "e-1"}, request())
+        open_case_for_request(store, dying_relay(1), {"id": "e-1"}, request())
     case, _ = store.for_request("r-1")
     owner = Principal(case.assignee["id"], "worker", "daxing")
     with pytest.raises(Killed):   # accepted written; dies after re-publishing 1 and 2

@@ -8,7 +8,7 @@ from services.casework import api as casework_api
 from services.casework import domain, handlers
 from services.common import auth, clock
 from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
-from tests.support import seeded_case_store
+from tests.support import add_case, register_resident, seeded_case_store
 
 
 def id_number(first17):
@@ -45,13 +45,13 @@ def registry(settings, database, topology):
                 request("r-3", "p_zheng", "郑秀英", "13612345678", station="xiaxiang"),
                 # the same person again, known by another ref (e.g. from another channel)
                 request("r-4", "p_zou_2", "邹书兰", "13812345678")):
-        handlers.register_resident(store, req, clock.now())
+        register_resident(store, req, clock.now())
     roster = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
               for w in store.roster("daxing")]
     for case_id, req in (("case-1", zou), ("case-2", request("r-4", "p_zou_2", "邹书兰",
                                                                "13812345678"))):
         case, events = domain.open_case(case_id, req, roster, {}, clock.now())
-        store.add(case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
+        add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
     return store, Client(casework_api.create_app(settings))
 
 

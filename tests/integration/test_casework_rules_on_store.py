@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.casework import domain, handlers
+from services.casework.handlers import batch as handlers_batch
 from services.common import clock
 from services.common.auth import Principal
 from services.common.contracts import (
@@ -15,7 +16,7 @@ from services.common.contracts import (
     CASE_SLA_BREACHED,
 )
 from tests.fakes.relay import RecordingRelay
-from tests.support import seeded_case_store
+from tests.support import open_case_for_request, seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
@@ -36,9 +37,8 @@ def received(request_id="r-1", categories=("elderly", "living_alone", "key_conce
 
 def open_case(store, relay=None, now=T0, request=None):
     request = request or received()
-    return handlers.open_case_for_request(store, relay or RecordingRelay(),
-                                          {"id": f"evt-{request['request_id']}"}, request,
-                                          now=now)
+    return open_case_for_request(store, relay or RecordingRelay(),
+                                 {"id": f"evt-{request['request_id']}"}, request, now=now)
 
 
 def all_events(store, case_id):
@@ -156,9 +156,11 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
                          "categories": ["living_alone"], "emergency_contacts": []},
               "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
               "updated_at": "2023-05-28T08:00:00+08:00"}
-    assert handlers.apply_registry_update(store, {"id": "evt-1"}, update) is not None
+    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
+    assert store.residents.get("p_by_id_number")["key_person"] == "listed"
     changed = {**update, "change": "removed"}
-    assert handlers.apply_registry_update(store, {"id": "evt-1"}, changed) is None  # same id
+    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, changed)]) == {}
+    assert store.residents.get("p_by_id_number")["key_person"] == "listed"  # same id: no-op
     case = open_case(store, request=received(categories=()))
     assert case.priority == "urgent" and "key_concern" in case.resident["categories"]
     stored = store.cases.find_one({"_id": case.case_id})

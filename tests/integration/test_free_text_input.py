@@ -18,7 +18,7 @@ from services.intake import api as intake_api
 from services.intake.service import IntakeService
 from services.notifications import api as notifications_api
 from tests.inbound_support import Observer, dead_letters, publish_inbound, referral
-from tests.support import story_request, wait_until
+from tests.support import add_case, register_resident, story_request, wait_until
 
 BAD_NAMES = ["走\x07查\x1b[31m", "邹\x06兰", "邹\x1c兰", "邹\x85兰", "邹\u202e兰", "邹\n兰"]
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -118,9 +118,9 @@ def test_the_csv_export_never_holds_a_control_character(casework, settings):
                    "resident_ref": f"p_{number}",
                    "need": {"type": "home_visit", "description": "探访"},
                    "received_at": clock.iso(clock.now())}
-        handlers.register_resident(store, request, clock.now())
+        register_resident(store, request, clock.now())
         case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
-        store.add(case, handlers.to_envelopes(case, events, None, f"e-{number}"))
+        add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     day = clock.local_day(clock.now())
     for personal in ("masked", "full"):
         answer = client.get(f"/v1/cases/export?from={day}&to={day}&personal={personal}",

@@ -10,11 +10,10 @@ from services.casework.store import CaseStore
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.reporting import api as reporting_api
-from services.reporting import handlers as reporting_handlers
 from services.reporting.store import ReportStore
 from tests.http_support import bearer
-from tests.reporting_events import projector_of
-from tests.support import wait_until
+from tests.reporting_events import keep, projector_of
+from tests.support import add_case, register_resident, wait_until
 
 
 @pytest.fixture
@@ -37,8 +36,8 @@ def open_story_case(store, assignee="dx-01"):
     worker = [w for w in store.roster("daxing") if w.id == assignee]
     worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
     case, events = domain.open_case("case-1", request, worker, {}, clock.now())
-    handlers.register_resident(store, request, clock.now())  # full data: the registry only
-    store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
+    register_resident(store, request, clock.now())  # full data: the registry only
+    add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
 
 
@@ -96,7 +95,7 @@ def test_figures_are_scoped_to_the_callers_station(settings, database, tokens):
         "resident": {"name": "邹书兰", "phone": "13812345678"},
         "need": {"type": "medicine_purchase"}, "received_at": "2023-05-29T08:00:00+08:00"},
         subject="r-1", correlation_id="r-1")
-    reporting_handlers.keep(projector_of(store), *load_event(event, REQUEST_RECEIVED))
+    keep(projector_of(store), *load_event(event, REQUEST_RECEIVED))
     client = Client(reporting_api.create_app(settings))
     mine = client.get("/v1/reports/summary", headers=bearer(tokens["daxing"]))
     assert mine.status_code == 200

@@ -72,17 +72,17 @@ def test_the_same_event_twice_and_a_crash_after_the_provider_answered_send_one_s
         world, monkeypatch):
     world.aliyun.mode = "down"  # the gateway, whose protocol is idempotent, serves
     event = assigned()
-    real_update = world.store.update
+    real_update_all = world.store.update_all
 
-    def crash_when_marking_sent(message, changes, *args, **kwargs):
-        if changes.get("status") == "sent":
+    def crash_when_marking_sent(changes):   # the delivery path writes its outcomes together
+        if any(fields.get("status") == "sent" for _, fields, _, _ in changes):
             raise SystemExit("the process dies after the provider answered")
-        return real_update(message, changes, *args, **kwargs)
+        return real_update_all(changes)
 
-    monkeypatch.setattr(world.store, "update", crash_when_marking_sent)
+    monkeypatch.setattr(world.store, "update_all", crash_when_marking_sent)
     with pytest.raises(SystemExit):
         world.handle(event)
-    monkeypatch.setattr(world.store, "update", real_update)
+    monkeypatch.setattr(world.store, "update_all", real_update_all)
     assert len(world.gateway.accepted) == 1 and only(world)["status"] == "sending"
     world.handle(event)  # redelivered: the message is in flight (leased), nothing is sent
     assert len(world.gateway.accepted) == 1
@@ -98,17 +98,17 @@ def test_the_same_event_twice_and_a_crash_after_the_provider_answered_send_one_s
 def test_a_crash_after_aliyun_answered_is_found_out_before_sending_again(world, monkeypatch):
     world.aliyun.today = "20230529"  # the carrier files SMS under the (controlled) day
     event = assigned()
-    real_update = world.store.update
+    real_update_all = world.store.update_all
 
-    def crash_when_marking_sent(message, changes, *args, **kwargs):
-        if changes.get("status") == "sent":
+    def crash_when_marking_sent(changes):   # the delivery path writes its outcomes together
+        if any(fields.get("status") == "sent" for _, fields, _, _ in changes):
             raise SystemExit("the process dies after the provider answered")
-        return real_update(message, changes, *args, **kwargs)
+        return real_update_all(changes)
 
-    monkeypatch.setattr(world.store, "update", crash_when_marking_sent)
+    monkeypatch.setattr(world.store, "update_all", crash_when_marking_sent)
     with pytest.raises(SystemExit):
         world.handle(event)
-    monkeypatch.setattr(world.store, "update", real_update)
+    monkeypatch.setattr(world.store, "update_all", real_update_all)
     world.clock.advance(seconds=31)
     world.sweep()
     message = only(world)

@@ -77,11 +77,11 @@ def test_events_appended_while_publishing_are_not_marked_sent(settings, database
     appended = {**document, **outbox.stage(document, events("case-1", 2, 1))}
     collection.update_one({"_id": "case-1"}, {"$set": {key: appended[key] for key in
                                                        ("outbox", "last_seq", "outbox_pending")}})
-    assert relay.publish_pending(collection, document) == 1
+    assert relay.publish_batch([(collection, document)]) == 1
     stored = collection.find_one({"_id": "case-1"})
     assert stored["published_seq"] == 1 and stored["outbox_pending"]
     assert [event["sequence"] for event in stored["outbox"]] == [1, 2]  # 2 is not lost
-    assert relay.publish_pending(collection, stored) == 1
+    assert relay.publish_batch([(collection, stored)]) == 1
     assert not collection.find_one({"_id": "case-1"})["outbox_pending"]
 
 

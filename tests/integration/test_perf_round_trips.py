@@ -15,12 +15,11 @@ from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import handlers as intake_handlers
 from services.intake.store import RequestStore
-from services.reporting import handlers as reporting_handlers
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep, month, projector_of
 from tests.support import story_request, wait_until
 
 
@@ -84,7 +83,7 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
 
 def _keep(store: ReportStore, envelope: dict) -> None:
     """Project one event as reporting's consumer does."""
-    reporting_handlers.keep(projector_of(store),
+    keep(projector_of(store),
                             *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 
@@ -222,3 +221,27 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
     # the claims, the outcomes (the erasure of old numbers writes only when some are due:
     # none here)
     assert writes[1] == writes[10] == {"update messages": 2}
+
+
+
+def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(
+        settings, database):
+    from services.casework.handlers import batch as handlers_batch
+    from services.casework.store import CaseStore
+    from tests.service.test_casework_batch import received
+    from tests.support import seeded_case_store
+    seeded_case_store(database)
+    sent = {}
+    with counted(settings, "casework") as (db, commands):
+        store = CaseStore(db)
+        for size in (1, 1, 12):   # the first warms the roster's and calendar's cache
+            commands.names.clear()
+            items = [(n, event, event["data"]) for n, event in enumerate(
+                received(f"r-{size}-{n}-{len(sent)}", f"p_{size}_{n}_{len(sent)}",
+                         f"139{size:02d}{n:04d}{len(sent):02d}") for n in range(size))]
+            assert handlers_batch.open_cases_for_requests(store, RecordingRelay(), items) == {}
+            sent[len(sent)] = Counter(commands.names)
+    # which requests have a case, the residents, the counters; the residents and their
+    # keys, the cases, the counters: one command each, for one request or twelve
+    assert sent[1] == sent[2], sent
+    assert sum(sent[2].values()) <= 10, sent[2]

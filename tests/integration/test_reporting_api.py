@@ -11,7 +11,7 @@ from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import api, handlers
 from services.reporting.store import ReportStore
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep, month, projector_of
 from tests.support import conforms
 
 
@@ -21,7 +21,7 @@ def reporting(settings, database):
     store.ensure_indexes()
     history = month(seed=61, stations=("daxing", "xiaxiang"), cases_per_day=1, days=10)
     for envelope in history.events:
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     secret = settings.token_secret
     tokens = {"admin": auth.issue_token(secret, "admin", "district_admin"),
               "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing"),

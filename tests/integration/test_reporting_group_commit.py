@@ -11,11 +11,11 @@ from services.common.envelope import load_event
 from services.reporting import domain, handlers
 from services.reporting.projector import Projector
 from services.reporting.store import ReportStore
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep_one, month, projector_of
 
 
 def keep(store, envelope):
-    handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+    keep_one(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 
 def failing_on(monkeypatch, poison_id):
@@ -53,7 +53,7 @@ def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate
 
     def handle(envelope):
         try:
-            handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+            keep_one(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
             outcomes.setdefault(envelope["id"], []).append("ok")
         except handlers.ProjectionFailed:
             outcomes.setdefault(envelope["id"], []).append("failed")

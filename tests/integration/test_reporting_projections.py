@@ -16,7 +16,7 @@ from services.common.envelope import load_event
 from services.reporting import domain, handlers, rebuild
 from services.reporting.projector import now_ms
 from services.reporting.store import ReportStore
-from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, month, projector_of
+from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, keep, month, projector_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIODS = [(None, None), ("2023-05-10", "2023-05-20")]
@@ -33,7 +33,7 @@ def live(database, history):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     for envelope in deliveries(history.events, seed=5, repeats=0.25):
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     return store
 
 
@@ -160,7 +160,7 @@ def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history
     def while_replaying(_replayed):
         for envelope in [next(arriving, None) for _ in range(40)]:
             if envelope:
-                handlers.keep(projector_of(live),
+                keep(projector_of(live),
                               *load_event(envelope, CATALOGUE[envelope["type"]]))
 
     version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying,
@@ -192,7 +192,7 @@ def test_one_projector_at_a_time_across_processes(database):
     # while another process holds the lease, events are kept and left for it to project
     store.take_lease("elsewhere", now_ms(), 60_000)
     envelope = month(seed=41, stations=("daxing",), cases_per_day=1).events[1]
-    handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+    keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     assert store.events.count_documents({"pending": 1}) == 1
     store.release_lease("elsewhere")
     assert projector_of(store).drain() == 1 and store.events.count_documents({"pending": 1}) == 0
@@ -214,10 +214,10 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
     store.take_lease("elsewhere", now_ms(), 60_000)  # let them pile up: one batch
     for envelope in events:
         if envelope is not poison:
-            handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+            keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     store.release_lease("elsewhere")
     with pytest.raises(handlers.ProjectionFailed, match="a bug in a rule"):
-        handlers.keep(projector_of(store), *load_event(poison, CATALOGUE[poison["type"]]))
+        keep(projector_of(store), *load_event(poison, CATALOGUE[poison["type"]]))
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert "a bug in a rule" in store.quarantined(poison["id"])
     assert handlers.summary(store)["cases_opened"] == sum(
@@ -249,7 +249,7 @@ def test_the_rebuild_command(database, env):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     before = handlers.summary(store)
     done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild"], cwd=ROOT,
                           env=dict(os.environ), capture_output=True, text=True, timeout=120)

@@ -9,10 +9,10 @@ from werkzeug.test import Client
 from services.common import auth, clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
-from services.reporting import api, handlers
+from services.reporting import api
 from services.reporting.domain_figures import MAX_POINTS
 from services.reporting.store import ReportStore
-from tests.reporting_events import History, projector_of
+from tests.reporting_events import History, keep_one, projector_of
 from tests.support import conforms
 
 
@@ -37,7 +37,7 @@ def reporting(settings, database, monkeypatch):
 
 def keep(store, history):
     for envelope in history.events:
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep_one(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 
 def series(client, headers, **query):

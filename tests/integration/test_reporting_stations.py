@@ -15,7 +15,7 @@ from services.common.vocabulary import stations
 from services.reporting import api, handlers
 from services.reporting.domain_stations import DAY_MS, age_bucket
 from services.reporting.store import ReportStore
-from tests.reporting_events import month, projector_of
+from tests.reporting_events import keep, month, projector_of
 from tests.support import conforms
 
 NOW = datetime(2023, 5, 12, 4, tzinfo=timezone.utc)  # 12:00 in the district
@@ -27,7 +27,7 @@ def reporting(settings, database, monkeypatch):
     store.ensure_indexes()
     history = month(seed=62, stations=("daxing", "xiaxiang", "shunhe"), cases_per_day=1, days=10)
     for envelope in history.events:
-        handlers.keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
+        keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     secret = settings.token_secret
     tokens = {"admin": auth.issue_token(secret, "admin", "district_admin"),
               "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing")}

@@ -17,7 +17,7 @@ from services.notifications import handlers as notification_handlers
 from services.notifications.providers import DevFileProvider
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
-from tests.support import seeded_case_store, tap, wait_until
+from tests.support import add_case, seeded_case_store, tap, wait_until
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def world(settings, database, topology):
     roster = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
               for w in store.roster("daxing") if w.id in ("dx-01", "dx-02")]
     case, events = domain.open_case("case-1", request, roster, {}, clock.now())
-    store.add(case, handlers.to_envelopes(case, events, None, "e-0"))
+    add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": store.cases}, 0.2)
     return store, relay, case
 

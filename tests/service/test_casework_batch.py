@@ -74,6 +74,16 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
     assert [link["request_id"] for link in joined.linked_requests] == ["r-b"]
 
 
+def test_a_repeat_in_the_batch_of_its_first_request_joins_its_case(store):
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
+                             settings=config.settings())
+    first = received("r-a", "p_a", "13812340001")
+    repeat = received("r-b", "p_b", "13812340002", repeat_of="r-a")   # another number
+    assert service.request_received([first, repeat]) == {}
+    assert store.cases.count_documents({}) == 1
+    assert store.for_request("r-b")[0].request_id == "r-a"
+
+
 def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
     service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
                              settings=config.settings())
@@ -108,3 +118,17 @@ def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
     before = list(store.residents.records.find({}, sort=[("_id", 1)]))
     assert service.resident_registry_updated(updates[:2]) == {}   # redelivered: nothing changes
     assert list(store.residents.records.find({}, sort=[("_id", 1)])) == before
+
+
+def test_a_second_update_of_one_person_in_a_batch_sees_the_first(store):
+    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
+                             settings=config.settings())
+    number = "11010519491231002X"
+    first = registry_update(1, "p_one", number, categories=("living_alone",))
+    other = registry_update(2, "p_two", "110105194912310038")
+    by_number = registry_update(3, "p_by_number", number, categories=("no_family_nearby",))
+    assert service.resident_registry_updated([first, other, by_number]) == {}
+    record = store.residents.get("p_by_number")
+    assert record["_id"] == "p_one"   # one person, found by the ID number the first wrote
+    assert record["categories"] == ["key_concern", "living_alone", "no_family_nearby"]
+    assert store.residents.records.count_documents({}) == 2

@@ -13,7 +13,7 @@ from services.common.contracts import CASE_REFERRAL_ANSWERED, REFERRAL_ANSWERED
 from services.common.envelope import InvalidEvent, new_event
 from tests.fakes.relay import RecordingRelay
 from tests.service.test_casework_service import received
-from tests.support import seeded_case_store
+from tests.support import open_case_for_request, seeded_case_store
 
 AGENCY = agencies.Agency("health-commission", "卫健委", "/suyu/health-commission", "p",
                          frozenset(), "webhook", webhook_url="http://x.invalid/")
@@ -35,7 +35,7 @@ def answered(case_id, referral_id="ref-1", answer="rejected", event_id=None):
 
 
 def referred_case(store, relay):
-    handlers.open_case_for_request(store, relay, received(), received()["data"] | {
+    open_case_for_request(store, relay, received(), received()["data"] | {
         "repeat_of": None, "source": None})
     case = store.find()[0]
     worker = Principal(case.assignee["id"], "worker", "daxing")

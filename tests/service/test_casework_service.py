@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.casework import handlers
 from services.casework.domain.lifecycle import RepeatNotYetOpened
 from services.casework.service import CaseworkService
 from services.common import clock, config
@@ -20,7 +19,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import InvalidEvent, new_event
 from tests.fakes.relay import RecordingRelay
-from tests.support import seeded_case_store
+from tests.support import open_case_for_request, seeded_case_store
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store
 def test_the_timer_escalates_a_case_past_its_deadline_once(store):
     relay = RecordingRelay()
     long_ago = clock.now() - timedelta(days=10)
-    handlers.open_case_for_request(store, relay, received(), received()["data"] | {
+    open_case_for_request(store, relay, received(), received()["data"] | {
         "resident": {"name": "邹书兰", "phone": "13812345678", "categories": ["elderly"]},
         "need": {"type": "home_visit", "description": ""}, "repeat_of": None, "source": None},
         now=long_ago)

@@ -9,7 +9,6 @@ import logging
 from services.casework import domain
 from services.casework.domain import lifecycle as domain_lifecycle
 from services.casework.domain import referrals as domain_referrals
-from services.casework.domain import residents as domain_residents
 from services.casework.domain import sla as domain_sla
 from services.casework.domain import unreached as domain_unreached
 from services.casework.domain.roster import station_head
@@ -35,94 +34,9 @@ def service_levels(settings):
     return domain_sla.parse_service_levels(settings.service_levels)
 
 
-def register_resident(store, request, now):
-    """Keep the registry's record of the request's resident up to date; returns it."""
-    resident = request["resident"]
-    current = store.residents.find_for(request["resident_ref"], resident.get("id_number"),
-                                       resident.get("phone"))
-    record = store.residents.save(domain_residents.from_request(current, request, clock.iso(now)))
-    store.residents.add_alias(request["resident_ref"], record["_id"])
-    return record
-
-
-def apply_registry_update(store, envelope, update, now=None):
-    """A change to the key-persons list: applied once per event id."""
-    if store.residents.already_applied(envelope["id"]):
-        log.info("registry update %s already applied", envelope["id"])
-        return None
-    now = now or clock.now()
-    current = store.residents.find_for(update["resident_ref"], update["person"]["id_number"],
-                                       update["person"].get("phone"))
-    record = store.residents.save(domain_residents.from_registry(current, update, clock.iso(now)))
-    store.residents.add_alias(update["resident_ref"], record["_id"])
-    store.residents.mark_applied(envelope["id"], clock.iso(now))
-    return record
-
-
-def _repeat_target(store, request):
-    """The open case a request joins: the one named by ``repeat_of`` (a request or a
-    case id), else the resident's open case for the same need; None: open its own.
-
-    Raises RepeatNotYetOpened when ``repeat_of`` names nothing casework knows yet and
-    the resident has no open case for the need either: the first request's
-    request.received has not been handled yet (handled concurrently, or delivered after
-    the repeat). Opening a case now would give the resident two cases for one need;
-    the retry joins the first request's case once it is there.
-    """
-    first = request.get("repeat_of")
-    named = None
-    if first:
-        named, _ = store.for_request(first)
-        if named is None:
-            named, _ = store.get(first)
-        if named is not None and named.is_open:
-            return named
-    case, _ = store.open_case_of(request["resident_ref"], request["need"]["type"])
-    if case is None and first and named is None:
-        raise domain_lifecycle.RepeatNotYetOpened(request["request_id"], first)
-    # A closed first case: the repeat is a new need of its own (or joins a newer open one)
-    return case
-
-
-def open_case_for_request(store, relay, envelope, request, now=None, settings=None,
-                          levels=None):
-    """Open (and assign) the case of a received request, once per request; a repeat
-    joins the resident's open case (case.request_linked) instead, and raises
-    RepeatNotYetOpened (retried) while its first request has no case yet.
-
-    A redelivered request finds its case already there and changes nothing.
-    """
-    existing, _ = store.for_request(request["request_id"])
-    if existing:
-        log.info("request %s already has case %s", request["request_id"], existing.case_id)
-        return existing
-    now = now or clock.now()
-    target = _repeat_target(store, request)  # first: a repeat that must wait writes nothing
-    record = register_resident(store, request, now)
-    if target is not None:
-        try:
-            return link_repeat(store, relay, target.case_id, request, envelope["id"], now)
-        except domain.IllegalTransition:
-            log.info("case %s closed meanwhile; request %s opens its own", target.case_id,
-                     request["request_id"])
-    roster = store.roster(request["station"])
-    counts = store.open_counts(request["station"])
-    levels = levels or (service_levels(settings) if settings else domain.DEFAULT_LEVELS)
-    case, events = domain.open_case(domain.case_id_for(request["request_id"]), request, roster,
-                                    counts, now,
-                                    store.calendar(), levels,
-                                    domain_residents.flags(record))
-    document = store.add(case, to_envelopes(case, events, None, envelope["id"]))
-    if document is None:  # a concurrent delivery of the same request won the insert
-        return store.for_request(request["request_id"])[0]
-    store.residents.note_open_case(record["_id"], case.need_type, case.case_id)
-    log.info("case %s opened at %s, %s, assignee %s", case.case_id, case.station, case.priority,
-             case.assignee["id"] if case.assignee else None)
-    relay.publish_now("cases", document)
-    return case
-
-
 def link_repeat(store, relay, case_id, request, causation_id, now):
+    """A repeat request joins the open case ``case_id`` (case.request_linked); raises
+    domain.IllegalTransition when the case closed meanwhile."""
     case = run_command(store, relay, case_id,
                        lambda current: domain_lifecycle.link_request(current, request, now),
                        causation_id=causation_id)

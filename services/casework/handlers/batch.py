@@ -1,166 +1,266 @@
-"""casework's handling of request.received in batches (the hot path of a request).
+"""casework's handling of request.received and of registry updates, in batches: the
+only path (a single event is a batch of one).
 
-One bulk read of what the batch needs (which requests already have a case, the
-residents' open cases, their registry records, the workload counters), the domain's
-decisions per request in memory (the counters moving as cases are assigned), one
-bulk write of the registry, one of the cases with their outboxes, one of the
-counters, and one confirmed publish of the events.
-
-A request that is not plain (a repeat, a resident with an open case for the need,
-or one whose resident appears twice in the batch) takes the per-request path of
-handlers/__init__.py after the batch is written, in its order: that path reads what the batch
-wrote. Idempotency is by request id, as there: a redelivered request finds its case.
+A batch of requests: one read of which requests already have a case (idempotency by
+request id: a redelivered request finds its case), then rounds (``rounds``) in which no
+resident appears twice, in the batch's order. A round is one read of its residents'
+registry records, one of the open cases those records note for the needs asked
+(domain.residents.with_open_case) and, for repeats, one of the cases they name; the
+decisions in memory (a repeat, or a request whose resident has an open case for the
+need, joins that case; any other opens one, assigned with the workload counters moving
+as cases are assigned); one bulk write of the registry, one of the new cases with their
+outboxes, one of the counters, and one confirmed publish of the events. A request's
+joining a case is a command on that case (handlers.run_command), one each.
 """
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from typing import Any
+from dataclasses import dataclass
 
 from services.casework import domain, handlers
+from services.casework.domain import lifecycle as domain_lifecycle
 from services.casework.domain import residents as domain_residents
 from services.casework.store import batch as store_batch
 from services.common import clock
-from services.common.envelope import InvalidEvent
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Received:
+    """A request of a round, with what the round decided for it."""
+    position: int
+    envelope: dict
+    request: dict
+    record: dict           # the resident's registry record as the request leaves it
+    joins: str | None      # the open case it joins (a repeat), or None: it opens its own
+
+    @property
+    def case_id(self) -> str:
+        return domain.case_id_for(self.request["request_id"])
+
+    def opening(self) -> "Received":
+        """This request opening its own case: its record notes the case."""
+        need = self.request["need"]["type"]
+        return Received(self.position, self.envelope, self.request,
+                        domain_residents.with_open_case(self.record, need, self.case_id), None)
+
+
 def open_cases_for_requests(store, relay, items: list, now=None, settings=None) -> dict:
-    """Open (and assign) the cases of ``items`` [(position, envelope, request)].
+    """Open (and assign) the cases of ``items`` [(position, envelope, request)], once per
+    request; a repeat joins the resident's open case (case.request_linked) instead.
 
     Returns ``{position: exception}`` for the requests that could not be handled now
-    (each then takes the per-message retry/dead-letter path); every other one is done.
+    (each then takes the per-message retry/dead-letter path; RepeatNotYetOpened while a
+    repeat's first request has no case yet); every other one is done. A failed round's
+    requests and every later round's (which may depend on them) are returned too.
     """
+    if not items:
+        return {}
     now = now or clock.now()
     done = store_batch.handled_requests(store, [request["request_id"] for _, _, request in items])
     fresh = [item for item in items if item[2]["request_id"] not in done]
     if len(fresh) < len(items):
         log.info("%d request(s) of the batch already have a case", len(items) - len(fresh))
-    keys = {item[0]: _lookup_key(item[2]) for item in fresh}
-    found = store_batch.resident_records(store, list(keys.values())) if fresh else {}
-    plain, special = _split(store, fresh, {position: found[key] for position, key in keys.items()})
+    levels = handlers.service_levels(settings) if settings else domain.DEFAULT_LEVELS
     failures: dict = {}
-    if plain:
-        special = _open_plain(store, relay, plain, found, keys, now, settings) + special
-        special.sort(key=lambda item: item[0])
-    for position, envelope, request in special:
+    failed = None
+    for round_ in rounds(fresh, _request_keys):
+        # a request twice in the batch: the first has its case by now
+        round_ = [item for item in round_ if item[2]["request_id"] not in done]
+        if not round_:
+            continue
+        if failed is not None:
+            failures.update({position: failed for position, _, _ in round_})
+            continue
         try:
-            handlers.open_case_for_request(store, relay, envelope, request, now=now,
-                                           settings=settings)
-        except InvalidEvent as exc:
-            failures[position] = exc
+            failures.update(_open_round(store, relay, round_, now, levels))
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
-            failures[position] = exc
+            failed = exc
+            failures.update({position: exc for position, _, _ in round_})
+        done |= {request["request_id"] for position, _, request in round_
+                 if position not in failures}
     return failures
 
 
-def _lookup_key(request: dict) -> tuple:
+def _request_keys(request: dict) -> list:
+    """What makes two requests of a batch wait for each other: their resident (ref, ID
+    number, phone), and a repeat for the request it repeats."""
+    resident = request["resident"]
+    return [("ref", request["resident_ref"]), ("id", resident.get("id_number")),
+            ("phone", resident.get("phone")), ("request", request["request_id"]),
+            ("request", request.get("repeat_of"))]
+
+
+def _open_round(store, relay, items: list, now, levels) -> dict:
+    """One round: no resident twice. Returns ``{position: exception}``."""
+    at = clock.iso(now)
+    keys = [lookup_key(request) for _, _, request in items]
+    found = store_batch.resident_records(store, keys)
+    joins, failures = _cases_joined(store, items, [found[key] for key in keys])
+    decided = []
+    for (position, envelope, request), key in zip(items, keys, strict=True):
+        if position in failures:   # a repeat that must wait writes nothing
+            continue
+        received = Received(position, envelope, request, registry_record(found[key], request, at),
+                            joins.get(position))
+        decided.append(received if received.joins else received.opening())
+    store_batch.save_residents(store, [r.record for r in decided], _aliases(decided))
+    opening = [r for r in decided if r.joins is None]
+    closed_meanwhile = []
+    for received in decided:
+        if received.joins is None:
+            continue
+        try:
+            handlers.link_repeat(store, relay, received.joins, received.request,
+                                 received.envelope["id"], now)
+        except domain.IllegalTransition:
+            log.info("case %s closed meanwhile; request %s opens its own", received.joins,
+                     received.request["request_id"])
+            closed_meanwhile.append(received.opening())
+        except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
+            failures[received.position] = exc
+    if closed_meanwhile:
+        store_batch.save_residents(store, [r.record for r in closed_meanwhile], [])
+        opening = sorted(opening + closed_meanwhile, key=lambda r: r.position)
+    _open(store, relay, opening, now, levels)
+    return failures
+
+
+def registry_record(found, request: dict, at: str) -> dict:
+    """The registry's record of a request's resident (``found``: hers or None), as the
+    request leaves it (domain.residents.from_request), with its ``_id``."""
+    record = domain_residents.from_request(found, request, at)
+    return {**record, "_id": record.get("_id") or record["resident_ref"]}
+
+
+def lookup_key(request: dict) -> tuple:
+    """What finds a request's resident in the registry (store.batch.resident_records)."""
     resident = request["resident"]
     return request["resident_ref"], resident.get("id_number"), resident.get("phone")
 
 
-def _split(store, items: list, records: dict) -> tuple[list, list]:
-    """(plain requests, the others): a plain one is no repeat, its resident has no open
-    case for the need (the cases her record notes, checked by ``_id``), and no other
-    request of the batch names the same resident."""
-    if not items:
-        return [], []
+def _aliases(decided: list) -> list:
+    return [(r.request["resident_ref"], r.record["_id"]) for r in decided
+            if r.request["resident_ref"] != r.record["_id"]]
+
+
+def _cases_joined(store, items: list, records: list) -> tuple[dict, dict]:
+    """``({position: case id}, {position: RepeatNotYetOpened})``: the open case each
+    request joins: the one its ``repeat_of`` names (a request or a case id), else its
+    resident's open case for the need (as her record notes it); none: it opens its own.
+
+    A ``repeat_of`` naming nothing casework knows, with no open case for the need
+    either, must wait: the first request's request.received has not been handled yet
+    (handled concurrently, or delivered after the repeat). Opening a case now would give
+    the resident two cases for one need; the retry joins the first request's case."""
     wanted = [(request["resident_ref"], request["need"]["type"], case_id)
-              for position, _, request in items
-              for need, case_id in domain_residents.hinted_cases(records[position]).items()
+              for (_, _, request), record in zip(items, records, strict=True)
+              for need, case_id in domain_residents.hinted_cases(record).items()
               if need == request["need"]["type"]]
-    open_needs = store_batch.open_cases(store, wanted)
-    seen: Counter[str] = Counter()
-    for _, _, request in items:
-        seen.update(k for k in _resident_keys(request) if k[1])
-    plain, special = [], []
-    for item in items:
-        request = item[2]
-        if (request.get("repeat_of")
-                or (request["resident_ref"], request["need"]["type"]) in open_needs
-                or any(seen[k] > 1 for k in _resident_keys(request) if k[1])):
-            special.append(item)
-        else:
-            plain.append(item)
-    return plain, special
-
-
-def _resident_keys(request: dict) -> list:
-    resident = request["resident"]
-    return [("ref", request["resident_ref"]), ("id", resident.get("id_number")),
-            ("phone", resident.get("phone"))]
-
-
-def _open_plain(store, relay, items: list, found: dict, keys: dict, now, settings) -> list:
-    """Open the plain requests' cases together; returns those a concurrent twin beat
-    (handled again on the per-request path, which finds their case)."""
-    at = clock.iso(now)
-    records, aliases, flags = [], [], []
+    open_for_need = store_batch.open_cases(store, wanted)
+    named = store_batch.named_cases(store, [request["repeat_of"] for _, _, request in items
+                                            if request.get("repeat_of")])
+    joins, waiting = {}, {}
     for position, _, request in items:
-        case_id = domain.case_id_for(request["request_id"])
-        record = domain_residents.from_request(found[keys[position]], request, at)
-        record = {**record, "_id": record.get("_id") or record["resident_ref"]}
-        records.append(domain_residents.with_open_case(record, request["need"]["type"], case_id))
-        if request["resident_ref"] != record["_id"]:
-            aliases.append((request["resident_ref"], record["_id"]))
-        flags.append(domain_residents.flags(record))
-    store_batch.save_residents(store, records, aliases)
-    levels = handlers.service_levels(settings) if settings else domain.DEFAULT_LEVELS
-    stations = sorted({request["station"] for _, _, request in items})
+        first = request.get("repeat_of")
+        case = named.get(first) if first else None
+        if case is not None and case.is_open:
+            joins[position] = case.case_id
+            continue
+        hinted = open_for_need.get((request["resident_ref"], request["need"]["type"]))
+        if hinted is not None:
+            joins[position] = hinted
+        elif first and case is None:
+            waiting[position] = domain_lifecycle.RepeatNotYetOpened(request["request_id"], first)
+        # a closed first case: the repeat is a new need of its own
+    return joins, waiting
+
+
+def _open(store, relay, opening: list, now, levels) -> None:
+    """Open the cases of ``opening`` [Received] together: assigned one after the other
+    (the next request of the batch sees this one's load), inserted in one bulk, their
+    events published together. A case a concurrent twin already inserted is left be."""
+    if not opening:
+        return
+    stations = sorted({r.request["station"] for r in opening})
     rosters = {station: store.roster(station) for station in stations}
     counts = store_batch.workload(store, [w.id for roster in rosters.values() for w in roster])
     calendar = store.calendar()
-    opened: list[tuple[Any, list]] = []
-    for (_position, envelope, request), categories in zip(items, flags, strict=True):
-        case, events = domain.open_case(domain.case_id_for(request["request_id"]), request,
-                                        rosters[request["station"]], counts, now, calendar,
-                                        levels, categories)
-        if case.assignee:  # the next request of the batch sees this one's load
+    opened = []
+    for received in opening:
+        case, events = domain.open_case(received.case_id, received.request,
+                                        rosters[received.request["station"]], counts, now,
+                                        calendar, levels, domain_residents.flags(received.record))
+        if case.assignee:
             counts[case.assignee["id"]] = counts.get(case.assignee["id"], 0) + 1
-        opened.append((case, handlers.to_envelopes(case, events, None, envelope["id"])))
+        opened.append((case, handlers.to_envelopes(case, events, None,
+                                                   received.envelope["id"])))
     written, twins = store_batch.add_cases(store, opened)
-    log.info("%d case(s) opened in one batch", len(written))
+    for case in twins:
+        log.info("request %s already has case %s (a concurrent delivery won)", case.request_id,
+                 case.case_id)
+    log.info("%d case(s) opened", len(written))
     relay.publish_now_many("cases", written)
-    beaten = {case.request_id for case in twins}
-    return [item for item in items if item[2]["request_id"] in beaten]
 
 
 def apply_registry_updates(store, items: list, now=None) -> dict:
-    """handlers.apply_registry_update for a batch ``[(position, envelope, update)]``:
-    one read of the updates already applied and of the records they touch, the records
-    decided in memory, one bulk write each of records, aliases and applied marks. A
-    person named twice in the batch is updated one event after the other (per-event
-    path), in the batch's order. Returns ``{position: exception}`` to retry alone."""
+    """Apply a batch of key-persons-list changes ``[(position, envelope, update)]``, once
+    per event id: one read of the updates already applied, then per round (rounds()) one
+    read of the records the round touches, the records decided in memory, one bulk write
+    each of records, aliases and applied marks. A person named twice in the batch is
+    updated in the batch's order: the second update is in a later round and sees the
+    first. Returns ``{position: exception}`` to retry alone (a failed round's updates
+    and every later round's)."""
     now = now or clock.now()
     at = clock.iso(now)
     applied = store_batch.applied_updates(store, [envelope["id"] for _, envelope, _ in items])
     fresh = [item for item in items if item[1]["id"] not in applied]
-    seen: Counter[str] = Counter()
-    for _, _, update in fresh:
-        seen.update(k for k in _person_keys(update) if k[1])
-    plain = [item for item in fresh if all(seen[k] <= 1 for k in _person_keys(item[2]) if k[1])]
-    alone = [item for item in fresh if item not in plain]
-    if plain:
-        keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
-                for _, _, u in plain]
-        found = store_batch.resident_records(store, keys)
-        records, aliases = [], []
-        for key, (_, _, update) in zip(keys, plain, strict=True):
-            record = domain_residents.from_registry(found[key], update, at)
-            record = {**record, "_id": record.get("_id") or record["resident_ref"]}
-            records.append(record)
-            if update["resident_ref"] != record["_id"]:
-                aliases.append((update["resident_ref"], record["_id"]))
-        store_batch.save_residents(store, records, aliases)
-        store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in plain], at)
+    if len(fresh) < len(items):
+        log.info("%d registry update(s) of the batch already applied", len(items) - len(fresh))
     failures: dict = {}
-    for position, envelope, update in alone:
+    for round_ in rounds(fresh, lambda update: _person_keys(update)):
+        if failures:  # a later update of a person whose earlier one failed waits for it
+            failures.update({position: next(iter(failures.values())) for position, _, _ in round_})
+            continue
         try:
-            handlers.apply_registry_update(store, envelope, update, now)
+            _apply_round(store, round_, at)
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
-            failures[position] = exc
+            failures.update({position: exc for position, _, _ in round_})
     return failures
+
+
+def _apply_round(store, items: list, at: str) -> None:
+    keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
+            for _, _, u in items]
+    found = store_batch.resident_records(store, keys)
+    records, aliases = [], []
+    for key, (_, _, update) in zip(keys, items, strict=True):
+        record = domain_residents.from_registry(found[key], update, at)
+        record = {**record, "_id": record.get("_id") or record["resident_ref"]}
+        records.append(record)
+        if update["resident_ref"] != record["_id"]:
+            aliases.append((update["resident_ref"], record["_id"]))
+    store_batch.save_residents(store, records, aliases)
+    store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in items], at)
+
+
+def rounds(items: list, keys_of) -> list:
+    """``items`` [(position, envelope, data)] in rounds where no key of ``keys_of(data)``
+    (a resident's ref, ID number, phone) appears twice, each item in the round after the
+    last earlier item it shares a key with: the batch's order per resident is kept, and
+    a batch without repeated residents is one round."""
+    latest: dict = {}
+    placed: list = []
+    for item in items:
+        keys = [key for key in keys_of(item[2]) if key[1]]
+        number = max((latest[key] + 1 for key in keys if key in latest), default=0)
+        for key in keys:
+            latest[key] = number
+        if number == len(placed):
+            placed.append([])
+        placed[number].append(item)
+    return placed
 
 
 def _person_keys(update: dict) -> list:

@@ -123,13 +123,6 @@ class CaseStore:
             yield from self.cases.find({"status": status}, projection)
 
     # -- cases ---------------------------------------------------------------------
-    def add(self, case, envelopes):
-        """Insert a new case with its events; None if the request already has a case."""
-        document = outbox.insert_new(self.cases, _document(case), envelopes)
-        if document is not None:
-            self._count_owner_change(None, case)
-        return document
-
     def get(self, case_id):
         """(case, document) or (None, None)."""
         document = self.cases.find_one({"_id": case_id})
@@ -142,14 +135,6 @@ class CaseStore:
             link = self.links.find_one({"_id": request_id})
             document = link and self.cases.find_one({"_id": link["case_id"]})
         return (_case(document), document) if document else (None, None)
-
-    def open_case_of(self, resident_ref, need_type):
-        """The resident's open case for this need, if any (newest first)."""
-        for document in self.cases.find({"resident_ref": resident_ref, "need_type": need_type},
-                                        sort=[("opened_at", DESCENDING)]):
-            if document["status"] in OPEN_CASE_STATUSES:
-                return _case(document), document
-        return None, None
 
     def record_link(self, request_id, case_id):
         """Remember which case a repeat request joined (idempotent)."""
@@ -267,11 +252,6 @@ class CaseStore:
             self.workload.update_one({"_id": was}, {"$inc": {"open": -1}}, upsert=True)
         if now:
             self.workload.update_one({"_id": now}, {"$inc": {"open": 1}}, upsert=True)
-
-    def open_counts(self, station):
-        """Open cases per worker of a station, from the workload counters."""
-        ids = [worker.id for worker in self.roster(station)]
-        return {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": ids}})}
 
     def counted_open_cases(self, stations):
         """Open cases per assigned worker of these stations, counted from the open cases

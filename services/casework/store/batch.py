@@ -19,6 +19,8 @@ DUPLICATE_KEY = 11000
 def handled_requests(store, request_ids: list) -> set:
     """The request ids that already have a case (opened or joined as a repeat): by
     ``_id`` only (domain.case_id_for), which every store answers from its index."""
+    if not request_ids:
+        return set()
     case_ids = {case_id_for(request_id): request_id for request_id in request_ids}
     done = {case_ids[doc["_id"]] for doc in store.cases.find(
         {"_id": {"$in": list(case_ids)}}, {"_id": 1})}
@@ -26,23 +28,53 @@ def handled_requests(store, request_ids: list) -> set:
     return done
 
 
-def open_cases(store, wanted: list) -> set:
-    """Which of ``wanted`` [(resident_ref, need_type, case_id)] (the cases the residents'
-    records note) are still open for that resident and need: one read by ``_id``."""
+def open_cases(store, wanted: list) -> dict:
+    """``{(resident_ref, need_type): case_id}`` for those of ``wanted`` [(resident_ref,
+    need_type, case_id)] (the cases the residents' records note) still open for that
+    resident and need: one read by ``_id``."""
     if not wanted:
-        return set()
+        return {}
     found = {doc["_id"]: doc for doc in store.cases.find(
         {"_id": {"$in": sorted({case_id for _, _, case_id in wanted})}},
         {"resident_ref": 1, "need_type": 1, "status": 1})}
-    return {(ref, need) for ref, need, case_id in wanted
+    return {(ref, need): case_id for ref, need, case_id in wanted
             if (doc := found.get(case_id)) and doc["status"] in OPEN_CASE_STATUSES
             and doc["resident_ref"] == ref and doc["need_type"] == need}
 
 
+def named_cases(store, names: list) -> dict:
+    """``{name: Case}`` for the requests or cases repeats name, as CaseStore.for_request
+    and then CaseStore.get find them: by ``_id`` reads (the case a request opened is
+    ``case_id_for`` it; a repeat's is in its link); a name not found so (a case of an
+    earlier version, whose id was not derived) is looked up by its request id."""
+    names = sorted(set(names))
+    if not names:
+        return {}
+    derived = {case_id_for(name): name for name in names}
+    documents = {doc["_id"]: doc for doc in store.cases.find(
+        {"_id": {"$in": sorted(set(derived) | set(names))}}, {"outbox": 0})}
+    linked = {doc["_id"]: doc["case_id"] for doc in store.links.find({"_id": {"$in": names}})}
+    targets = sorted(set(linked.values()) - set(documents))
+    if targets:
+        documents.update({doc["_id"]: doc for doc in store.cases.find(
+            {"_id": {"$in": targets}}, {"outbox": 0})})
+    found = {}
+    for name in names:
+        document = (documents.get(case_id_for(name)) or documents.get(linked.get(name))
+                    or documents.get(name))
+        if document is None:
+            document = store.for_request(name)[1]
+        if document is not None:
+            found[name] = _case(document)
+    return found
+
+
 def resident_records(store, keys: list) -> dict:
     """For each ``(resident_ref, id_number, phone)``: the registry's record or None, as
-    ResidentStore.find_for finds it (ref, an alias of it, the ID number, the phone), by
+    the registry finds a resident (ref, an alias of it, the ID number, the phone), by
     ``_id`` reads only (aliases and lookup keys are documents keyed by what they find)."""
+    if not keys:
+        return {}
     records = store.residents.records
     refs = [ref for ref, _, _ in keys]
     by_id = {doc["_id"]: doc for doc in records.find({"_id": {"$in": refs}})}
@@ -87,6 +119,8 @@ def save_residents(store, records: list, aliases: list) -> None:
 
 def workload(store, worker_ids: list) -> dict:
     """Open cases per worker (the counters), for the workers of the batch's stations."""
+    if not worker_ids:
+        return {}
     return {row["_id"]: row["open"] for row in store.workload.find({"_id": {"$in": worker_ids}})}
 
 
@@ -120,6 +154,8 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
 
 def applied_updates(store, event_ids: list) -> set:
     """The registry updates of these ids already applied."""
+    if not event_ids:
+        return set()
     return {doc["_id"] for doc in store.residents.applied.find({"_id": {"$in": event_ids}},
                                                                {"_id": 1})}
 

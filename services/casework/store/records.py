@@ -93,36 +93,6 @@ class ResidentStore:
             record = alias and self.records.find_one({"_id": alias["resident"]})
         return record
 
-    def add_alias(self, resident_ref, record_id):
-        if resident_ref != record_id:
-            self.aliases.replace_one({"_id": resident_ref},
-                                     {"_id": resident_ref, "resident": record_id}, upsert=True)
-
-    def find_for(self, resident_ref, id_number=None, phone=None):
-        """The record of a resident: by ref, else by ID number, else by phone."""
-        record = self.get(resident_ref)
-        for query in ({"id_number": id_number}, {"phone": phone}):
-            if record is None and next(iter(query.values())):
-                record = self.records.find_one(query)
-        return record
-
-    def save(self, record):
-        """Write a record whole (no dotted paths: see the store notes)."""
-        key = record.get("_id") or record["resident_ref"]
-        record = {**record, **domain_residents.search_fields(record)}
-        self.records.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
-        self.save_keys([{**record, "_id": key}])
-        return {**record, "_id": key}
-
-    def already_applied(self, event_id):
-        return self.applied.find_one({"_id": event_id}) is not None
-
-    def mark_applied(self, event_id, at):
-        try:
-            self.applied.insert_one({"_id": event_id, "at": at})
-        except DuplicateKeyError:
-            pass
-
 
 class AccessLog:
     """``case_access``: append-only, each entry chained to the previous by hash.

@@ -132,17 +132,25 @@ def status_event(message, status, at, reason=None, provider=None):
                      causation_id=message.get("event_id"), sequence=outbox.next_sequence(message))
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a write of a message changes: its fields, the events it stages, the fields
+    it removes."""
+    fields: dict
+    events: list = field(default_factory=list)
+    unset: tuple = ()
+
+
 def apply_change(store, relay, message, change):
-    """Apply ``change(message) -> (changes, envelopes, unset) | None`` on the newest
-    version, reading again after a conflict; publishes the events it staged."""
+    """Apply ``change(message) -> Change | None`` on the newest version, reading again
+    after a conflict; publishes the events it staged."""
     for _ in range(10):
         decided = change(message)
         if decided is None:
             return message
-        changes, envelopes, unset = decided
-        document = store.update(message, changes, envelopes, unset)
+        document = store.update(message, decided.fields, decided.events, decided.unset)
         if document is not None:
-            if envelopes:
+            if decided.events:
                 relay.publish_now("messages", document)
             return document
         message = store.get(message["_id"])
@@ -169,29 +177,14 @@ def report_held(message, reason, until_ms):
 
 
 def deliver(store, relay, sender, settings, message):
-    """Send a message if it is due: wait out quiet hours and rate limits, claim it, try
-    the providers, then record the outcome (sent, retry later, failed, technical_failure).
-    The decisions are domain_sending's; this reads, calls the providers and writes."""
-    policy, now = settings.notifications, clock.now()
-    now_ms, at = clock.to_ms(now), clock.iso(now)
-    if not is_due(message, now_ms):
-        return message
-    limit = domain_delivery.sms_limit(message, policy)
-    recent = store.sent_to(message["phone_ref"], now_ms - domain_delivery.HOUR_MS,
-                           limit.per_hour, message["template"] if limit.per_kind else None
-                           ) if limit else []
-    hold = domain_delivery.hold(message, now, recent, policy)
-    if hold is not None:
-        reason, until_ms = hold
-        report_held(message, reason, until_ms)
-        return store.update(message, domain_sending.held(
-            message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms)) or message
-    in_doubt_since = domain_sending.claim_in_doubt(message)
-    claimed = store.update(message, domain_sending.claim(message, now_ms, at, policy.lease_s))
-    if claimed is None:
-        return store.get(message["_id"])  # another worker claimed it first
-    change = outcome(claimed, send(sender, claimed, in_doubt_since), policy)
-    return apply_change(store, relay, claimed, change)
+    """Send a message if it is due: ``batch.deliver_many`` of one (the one delivery
+    path); returns the message as stored after, and raises what kept it from being sent
+    (its claim's lease makes it due again for the sweep)."""
+    from services.notifications.handlers import batch  # the batch path imports this module
+    failures = batch.deliver_many(store, relay, sender, settings, [message])
+    if failures:
+        raise failures[0]
+    return store.get(message["_id"])
 
 
 def send(sender, claimed, in_doubt_since):
@@ -205,59 +198,82 @@ def send(sender, claimed, in_doubt_since):
         return exc
 
 
-def outcome(claimed, result, policy):
-    """The change (for apply_change) that records what sending a claimed message gave."""
-    attempt = claimed["attempts"]
+@dataclass(frozen=True)
+class Accepted:
+    """A claimed message the providers accepted; called on a version of the message:
+    the change that records it (apply_change decides it again on a newer one)."""
+    attempt: int
+    tries: list
+    at: str
+    now_ms: int
+    provider: str
+    provider_message_id: str
+    keep_number_h: float
+
+    def __call__(self, current) -> Change:
+        fields, unset = domain_sending.sent(current, self.provider, self.provider_message_id,
+                                            self.tries, self.attempt, self.at, self.now_ms,
+                                            self.keep_number_h)
+        return Change(fields, [status_event({**current, **fields}, "sent", self.at,
+                                            provider=self.provider)], unset)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A claimed message that ended ``status`` (failed, technical_failure)."""
+    attempt: int
+    tries: list
+    at: str
+    status: str
+    reason: str
+
+    def __call__(self, current) -> Change:
+        fields, tell, unset = domain_sending.failed(current, self.status, self.reason,
+                                                    self.tries, self.attempt, self.at)
+        return Change(fields, [status_event(current, self.status, self.at, self.reason)]
+                      if tell else [], unset)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A claimed message the providers could not take now: due again at ``next_ms``."""
+    attempt: int
+    tries: list
+    at: str
+    reason: str
+    next_ms: int
+
+    def __call__(self, current) -> Change | None:
+        fields = domain_sending.retry(current, self.tries, self.attempt, self.reason, self.at,
+                                      self.next_ms, clock.iso(clock.from_ms(self.next_ms)))
+        return None if fields is None else Change(fields)
+
+
+Outcome = Accepted | Failed | RetryLater
+
+
+def outcome(claimed, result, policy) -> Outcome:
+    """What sending a claimed message gave, as the change that records it (apply_change)."""
+    now = clock.now()
+    attempt, at = claimed["attempts"], clock.iso(now)
     if isinstance(result, PermanentFailure):
-        return _failed(claimed, "failed", result.reason, result.tries, attempt)
+        return _failed(claimed, "failed", result.reason, result.tries, attempt, at)
     if isinstance(result, TemporaryFailure):
         delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
         if delay_s is None:
             return _failed(claimed, "technical_failure",
                            f"gave up after {attempt} attempt(s): {result.reason}", result.tries,
-                           attempt)
-        return _retry_later(claimed, result, attempt, delay_s)
-    return _sent(claimed, result, attempt, policy.keep_number_h)
+                           attempt, at)
+        log.warning("message %s: temporary failure (attempt %d), retry in %.0f s",
+                    claimed["_id"], attempt, delay_s)
+        return RetryLater(attempt, result.tries, at, result.reason,
+                          clock.to_ms(now) + int(delay_s * 1000))
+    log.info("%s %s to %s %s sent via %s", claimed["channel"], claimed["template"],
+             claimed["recipient_role"], claimed.get("recipient"), result.provider)
+    return Accepted(attempt, result.tries, at, clock.to_ms(now), result.provider,
+                 result.provider_message_id, policy.keep_number_h)
 
 
-def _sent(message, result, attempt, keep_number_h):
-    now = clock.now()
-    at = clock.iso(now)
-
-    def change(current):
-        fields, unset = domain_sending.sent(current, result.provider, result.provider_message_id,
-                                            result.tries, attempt, at, clock.to_ms(now),
-                                            keep_number_h)
-        event = status_event({**current, **fields}, "sent", at, provider=result.provider)
-        return fields, [event], unset
-
-    log.info("%s %s to %s %s sent via %s", message["channel"], message["template"],
-             message["recipient_role"], message.get("recipient"), result.provider)
-    return change
-
-
-def _failed(message, status, reason, tries, attempt):
-    at = clock.iso(clock.now())
-
-    def change(current):
-        fields, tell, unset = domain_sending.failed(current, status, reason, tries, attempt, at)
-        return fields, [status_event(current, status, at, reason)] if tell else [], unset
-
+def _failed(message, status, reason, tries, attempt, at) -> Failed:
     log.warning("message %s %s: %s", message["_id"], status, reason)
-    return change
-
-
-def _retry_later(message, exc, attempt, delay_s):
-    now = clock.now()
-    next_ms = clock.to_ms(now) + int(delay_s * 1000)
-    at = clock.iso(now)
-
-    def change(current):
-        fields = domain_sending.retry(current, exc.tries, attempt, exc.reason, at, next_ms,
-                                      clock.iso(clock.from_ms(next_ms)))
-        return None if fields is None else (fields, [], ())
-
-    log.warning("message %s: temporary failure (attempt %d), retry in %.0f s", message["_id"],
-                attempt, delay_s)
-    return change
-
+    return Failed(attempt, tries, at, status, reason)

@@ -15,6 +15,7 @@ known, the store away) is returned with its exception, to be retried alone.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from eventlet.greenpool import GreenPool
 
@@ -103,18 +104,50 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
     return failures
 
 
+@dataclass
+class Step:
+    """The first write a due message of a batch gets: held (quiet hours, a rate limit)
+    or claimed for sending (``in_doubt_since``: an earlier claim's, whose send may have
+    happened)."""
+    index: int
+    message: dict
+    changes: dict
+    claims: bool
+    in_doubt_since: str | None = None
+
+
+@dataclass
+class Claimed:
+    """A message of the batch claimed for sending (its claim written)."""
+    index: int
+    message: dict
+    in_doubt_since: str | None
+
+
+@dataclass
+class Recorded:
+    """What sending a claimed message gave: the outcome (decided again on a newer
+    version should this write lose) and the change decided on the claimed one."""
+    message: dict
+    outcome: handlers.Outcome
+    change: handlers.Change
+
+
 def deliver_many(store, relay, sender, settings, messages: list) -> dict:
-    """``handlers.deliver`` for many messages in a constant number of store commands:
-    the recent SMS of each number read once (rate limits), every hold and claim in one
-    write, the providers called side by side (one number's messages in order), every
-    outcome with its status event in one write. A write that lost to a concurrent one
-    (a receipt, another worker) is redone alone on the newest version, as ``deliver``
-    would. Returns ``{index: exception}`` for messages that could not be sent (their
+    """Send the due ones of ``messages`` (the one delivery path; ``handlers.deliver`` is
+    this of one): wait out quiet hours and rate limits, claim, try the providers, record
+    the outcome (sent, retry later, failed, technical_failure), in a constant number of
+    store commands: the recent SMS of each number read once (rate limits), every hold
+    and claim in one write, the providers called side by side (one number's messages in
+    order), every outcome with its status event in one write. The decisions are
+    domain_sending's. A write that lost to a concurrent one (a receipt, another worker)
+    is redone alone on the newest version (a claim another worker took first is left to
+    it). Returns ``{index: exception}`` for messages that could not be sent (their
     claim's lease makes them due again for the sweep)."""
     policy, now = settings.notifications, clock.now()
     now_ms, at = clock.to_ms(now), clock.iso(now)
     recent: dict = {}   # (phone_ref, template or None) -> sent_ms of the hour, newest first
-    decided: list = []  # (index, message, changes, claimed, in doubt since)
+    steps: list[Step] = []
     seen = set()
     for index, message in enumerate(messages):
         if message["_id"] in seen or not handlers.is_due(message, now_ms):
@@ -130,35 +163,34 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
         if hold is not None:
             reason, until_ms = hold
             handlers.report_held(message, reason, until_ms)
-            decided.append((index, message, domain_sending.held(
-                message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms),
-                False, None))
+            steps.append(Step(index, message, domain_sending.held(
+                message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms), False))
             continue
-        decided.append((index, message, domain_sending.claim(message, now_ms, at,
-                                                             policy.lease_s),
-                        True, domain_sending.claim_in_doubt(message)))
+        steps.append(Step(index, message, domain_sending.claim(message, now_ms, at,
+                                                               policy.lease_s),
+                          True, domain_sending.claim_in_doubt(message)))
         if key is not None:  # what this batch sends counts against the next (conservative)
             recent[key] = [now_ms] + recent[key]
-    written = store.update_all([(message, changes, (), ())
-                                for _, message, changes, _, _ in decided])
-    claimed = [(index, document, in_doubt) for (index, _, _, is_claim, in_doubt), document
-               in zip(decided, written, strict=True) if is_claim and document is not None]
+    written = store.update_all([(step.message, step.changes, (), ()) for step in steps])
+    claimed = [Claimed(step.index, document, step.in_doubt_since)
+               for step, document in zip(steps, written, strict=True)
+               if step.claims and document is not None]
     failures: dict = {}
     results = _send_side_by_side(sender, claimed, failures)
-    changes = [(claimed_message, handlers.outcome(claimed_message, results[index], policy))
-               for index, claimed_message, _ in claimed if index in results]
-    decisions = [(message, change(message)) for message, change in changes]
-    outcomes = store.update_all([(message, *decision) for message, decision in decisions
-                                 if decision is not None])
-    done = iter(outcomes)
+    changed = []
+    for claim in claimed:
+        if claim.index in results:
+            decided = handlers.outcome(claim.message, results[claim.index], policy)
+            change = decided(claim.message)
+            if change is not None:
+                changed.append(Recorded(claim.message, decided, change))
+    outcomes = store.update_all([(r.message, r.change.fields, r.change.events, r.change.unset)
+                                 for r in changed])
     published = []
-    for (message, change), decision in zip(changes, decisions, strict=True):
-        if decision is None:
-            continue
-        document = next(done)
+    for r, document in zip(changed, outcomes, strict=True):
         if document is None:   # changed meanwhile: on the newest version, alone
-            handlers.apply_change(store, relay, store.get(message["_id"]), change)
-        elif decision[1]:
+            handlers.apply_change(store, relay, store.get(r.message["_id"]), r.outcome)
+        elif r.change.events:
             published.append(document)
     relay.publish_now_many("messages", published)
     return failures
@@ -179,19 +211,18 @@ def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
     messages one after another, different numbers side by side (their answers are waited
     for together). An unexpected error goes to ``failures``."""
     lanes: dict = {}
-    for index, message, in_doubt in claimed:
-        lanes.setdefault(message.get("phone_ref") or message["_id"], []).append(
-            (index, message, in_doubt))
+    for claim in claimed:
+        lanes.setdefault(claim.message.get("phone_ref") or claim.message["_id"], []).append(claim)
     results: dict = {}
 
     def run(lane):
-        for index, message, in_doubt in lane:
+        for claim in lane:
             try:
-                results[index] = handlers.send(sender, message, in_doubt)
+                results[claim.index] = handlers.send(sender, claim.message, claim.in_doubt_since)
             except Exception as exc:  # noqa: BLE001 - retried; the lease makes it due again
-                log.warning("message %s of a batch not sent: %s", message["_id"],
+                log.warning("message %s of a batch not sent: %s", claim.message["_id"],
                             type(exc).__name__)
-                failures[index] = exc
+                failures[claim.index] = exc
 
     pool = GreenPool(SENDERS)
     for lane in lanes.values():

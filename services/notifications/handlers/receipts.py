@@ -6,6 +6,7 @@ from services.notifications.domain import delivery as domain_delivery
 from services.notifications.handlers import (
     AT_FIELD,
     FINAL_UNSET,
+    Change,
     apply_change,
     final_fields,
     status_event,
@@ -36,12 +37,12 @@ def apply_receipt(store, relay, receipt):
         history = current["history"] + [{**entry, "at": at}]
         status = receipt["status"]
         if not domain_delivery.moves_forward(current["status"], status):
-            return {"history": history}, [], ()
+            return Change({"history": history})
         fields = {**final_fields(status, receipt.get("reason")), AT_FIELD[status]: at,
                   "history": history + [{"kind": "status", "status": status, "at": at,
                                          "provider": receipt["provider"]}]}
-        return fields, [status_event(current, status, at, receipt.get("reason"),
-                                      receipt["provider"])], FINAL_UNSET
+        return Change(fields, [status_event(current, status, at, receipt.get("reason"),
+                                             receipt["provider"])], FINAL_UNSET)
 
     apply_change(store, relay, message, change)
     return True
