@@ -26,7 +26,7 @@ from tests.support import Rabbit, free_port  # noqa: E402
 # Fixtures kept with the helpers they belong to, available to every test module
 # (importing a fixture into a module would shadow it and hide it from the linter).
 pytest_plugins = ["tests.http_support", "tests.notifications_support",
-                  "tests.security_support", "tests.gunicorn_support"]
+                  "tests.security_support", "tests.gunicorn_support", "tests.inbound_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")

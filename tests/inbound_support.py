@@ -4,6 +4,7 @@ import time
 import uuid
 
 import amqp
+import pytest
 from kombu import Connection, Exchange, Queue
 
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE, INBOUND_QUEUE
@@ -149,3 +150,14 @@ def drained(amqp_uri):
                 INBOUND_QUEUE, passive=True).message_count == 0
     wait_until(empty, 20, message="the inbound queue drained")
     time.sleep(1)
+
+
+@pytest.fixture
+def intake_worker(container_factory, settings, topology, database):
+    """intake's worker on the test's broker and store, consuming the inbound exchange."""
+    from services.intake.service import IntakeService
+
+    database("intake")
+    container = container_factory(IntakeService, settings.nameko_config())
+    container.start()
+    return container

@@ -27,7 +27,8 @@ import traceback
 from collections import Counter
 
 from benchmarks.history.clone import text_of
-from services.reporting.domain_daily import DISTRICT, contributions, merge
+from services.reporting import domain_daily
+from services.reporting.domain_daily import contributions
 from services.reporting.store import _packed
 
 BATCH = 5000
@@ -133,15 +134,7 @@ def copied_parts(parts, cloner, copy):
 def daily_figures(parts):
     """reporting's daily figures of these contributions, as ``domain_daily.dailies``
     builds them from the facts (checked equal by tests/integration/test_bench_history)."""
-    slots = {}
-    for (station, day), part in parts:
-        for slot in ((station, day), (DISTRICT, day)):
-            into = slots.setdefault(slot, {"counts": {}, "samples": {}})
-            for figure, amount in part["counts"].items():
-                into["counts"][figure] = into["counts"].get(figure, 0) + amount
-            for name, values in part["samples"].items():
-                into["samples"].setdefault(name, []).extend(values)
-    return [merge({}, None, part, station, day) for (station, day), part in slots.items()]
+    return domain_daily.dailies_of(parts)
 
 
 def _write_file(path, collections, cloner, copies):

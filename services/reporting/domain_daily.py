@@ -140,13 +140,18 @@ def merge(daily, old, new, station, day):
 
 def dailies(facts):
     """The daily figures documents of a set of facts, built at once (a rebuild)."""
+    return dailies_of(item for fact in facts for item in contributions(fact).items())
+
+
+def dailies_of(parts):
+    """The daily figures documents of contributions ``[((station, day), part)]``, each
+    counted for its station and for the district."""
     slots = {}
-    for fact in facts:
-        for (station, day), part in contributions(fact).items():
-            for slot in ((station, day), (DISTRICT, day)):
-                into = slots.setdefault(slot, {"counts": {}, "samples": {}})
-                for figure, amount in part["counts"].items():
-                    into["counts"][figure] = into["counts"].get(figure, 0) + amount
-                for name, values in part["samples"].items():
-                    into["samples"].setdefault(name, []).extend(values)
+    for (station, day), part in parts:
+        for slot in ((station, day), (DISTRICT, day)):
+            into = slots.setdefault(slot, {"counts": {}, "samples": {}})
+            for figure, amount in part["counts"].items():
+                into["counts"][figure] = into["counts"].get(figure, 0) + amount
+            for name, values in part["samples"].items():
+                into["samples"].setdefault(name, []).extend(values)
     return [merge({}, None, part, station, day) for (station, day), part in slots.items()]

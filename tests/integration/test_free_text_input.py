@@ -15,7 +15,6 @@ from services.casework.store import CaseStore
 from services.common import auth, clock
 from services.common.contracts import REQUEST_RECEIVED
 from services.intake import api as intake_api
-from services.intake.service import IntakeService
 from services.notifications import api as notifications_api
 from tests.inbound_support import Observer, dead_letters, publish_inbound, referral
 from tests.support import add_case, register_resident, story_request, wait_until
@@ -131,13 +130,6 @@ def test_the_csv_export_never_holds_a_control_character(casework, settings):
         assert not CONTROL.search(text.replace("\r\n", "")), repr(text)
         assert "\t" not in text and "\n" not in text.replace("\r\n", "")
 
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 @pytest.mark.parametrize("field, event", [

@@ -20,7 +20,6 @@ from cloudevents.core.v1.event import CloudEvent
 
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.registry import WSGI_APPS
-from services.intake.service import IntakeService
 from tests.inbound_support import (
     KEYS,
     Observer,
@@ -61,12 +60,6 @@ def intake_api(env, settings, topology, database):
     process.terminate()
     process.wait(20)
 
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 def sdk_event(event):

@@ -25,13 +25,6 @@ def observer(settings, topology):
     return Observer(settings.amqp_uri)
 
 
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
-
 
 @pytest.fixture
 def requests_collection(database):

@@ -10,7 +10,6 @@ import pytest
 
 from services.common.contracts import REQUEST_RECEIVED
 from services.intake.inbound_binding import NO_CONTENT_TYPE
-from services.intake.service import IntakeService
 from tests.inbound_support import (
     Observer,
     checkin_missed,
@@ -28,13 +27,6 @@ STRUCTURED = "application/cloudevents+json"
 def observer(settings, topology):
     return Observer(settings.amqp_uri)
 
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 def received_ids(observer, count):

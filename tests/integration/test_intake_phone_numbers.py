@@ -7,7 +7,6 @@ from werkzeug.test import Client
 from services.common import auth
 from services.common.contracts import REQUEST_RECEIVED
 from services.intake import api as intake_api
-from services.intake.service import IntakeService
 from tests.inbound_support import (
     Observer,
     checkin_missed,
@@ -66,13 +65,6 @@ def test_the_e164_form_is_stored_national_and_finds_the_same_resident(intake, to
     assert {e["data"]["resident"]["phone"] for e in events} == {"13812345678"}
     assert len({e["data"]["resident_ref"] for e in events}) == 1
 
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 INBOUND = [

@@ -17,7 +17,6 @@ from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake.amqp_inbound import INBOUND_EXCHANGE
-from services.intake.service import IntakeService
 from tests.support import wait_until
 
 HANDLED = []
@@ -87,13 +86,6 @@ def check_listed_shown_and_replayed(settings, service, queue_name):
                interval=0.3, message="the replayed copy parked again under its id")
     assert listed_ids(settings, service) == [letter_id]
 
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 @pytest.mark.parametrize("body, content_type", [

@@ -5,20 +5,9 @@ import argparse
 import io
 import json
 
-import pytest
-
 from services.common import deadletters
-from services.intake.service import IntakeService
 from tests.inbound_support import publish_raw, referral
 from tests.support import wait_until
-
-
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
 
 
 def tool(settings, command, event_id=None):

@@ -25,13 +25,6 @@ from tests.support import wait_until
 SINGLE = "application/cloudevents+json"
 
 
-@pytest.fixture
-def intake_worker(container_factory, settings, topology, database):
-    database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
-    container.start()
-    return container
-
 
 @pytest.fixture
 def intake(settings, topology, database):
