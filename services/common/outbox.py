@@ -16,6 +16,7 @@ sweeps documents left pending for longer than a grace period (the safety net aft
 crash or a broker outage). Both may publish the same event: every consumer is
 idempotent (docs/architecture.md says how each one is).
 """
+
 import logging
 import threading
 import time
@@ -93,11 +94,18 @@ class OutboxRelay:
         try:
             # The progress marks are not waited for: until written the documents stay
             # pending, and past the grace period the relay would publish again.
-            return self.publish_batch([(self.collections[name], doc) for doc in documents],
-                                      wait=False, attempts=FAST_PATH_ATTEMPTS)
+            return self.publish_batch(
+                [(self.collections[name], doc) for doc in documents],
+                wait=False,
+                attempts=FAST_PATH_ATTEMPTS,
+            )
         except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
-            log.warning("publishing %d %s document(s) deferred to the relay: %s",
-                        len(documents), name, type(exc).__name__)
+            log.warning(
+                "publishing %d %s document(s) deferred to the relay: %s",
+                len(documents),
+                name,
+                type(exc).__name__,
+            )
             return 0
 
     def publish_batch(self, documents, wait=True, attempts=None):
@@ -111,10 +119,12 @@ class OutboxRelay:
         for collection, document in documents:
             key = (collection.full_name, document["_id"])
             with self._unmarked_lock:
-                published = max(document.get("published_seq", 0),
-                                self._recent.get(key, (0, None))[0])
-            events = [event for event in document.get("outbox", [])
-                      if event["sequence"] > published]
+                published = max(
+                    document.get("published_seq", 0), self._recent.get(key, (0, None))[0]
+                )
+            events = [
+                event for event in document.get("outbox", []) if event["sequence"] > published
+            ]
             plan.append((collection, document, key, published, len(envelopes), events))
             envelopes += events
         failed, error = set(), None
@@ -161,9 +171,13 @@ class OutboxRelay:
         # Both steps in one group commit (shared with concurrent writers); the second
         # (the progress alone) only where something was appended, so in the usual case
         # it matches nothing and costs the store a lookup, not a write.
-        mark = [UpdateOne({"_id": document["_id"], "last_seq": last_seq},
-                          {**progress, "$set": finished} if finished else progress),
-                UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress)]
+        mark = [
+            UpdateOne(
+                {"_id": document["_id"], "last_seq": last_seq},
+                {**progress, "$set": finished} if finished else progress,
+            ),
+            UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress),
+        ]
         with self._unmarked_lock:  # before the mark is queued: a command may read meanwhile
             self._forget_expired()
             self._recent[key] = [max(sent, self._recent.pop(key, (0, None))[0]), None]
@@ -204,15 +218,24 @@ class OutboxRelay:
         total = 0
         for name, collection in self.collections.items():
             self.measure_backlog(name, collection, now_ms)
-            stale = list(collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
-                                         sort=[("updated_ms", 1)], limit=limit))
+            stale = list(
+                collection.find(
+                    {"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
+                    sort=[("updated_ms", 1)],
+                    limit=limit,
+                )
+            )
             if not stale:
                 continue
             try:
                 total += self.publish_batch([(collection, document) for document in stale])
             except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
-                log.warning("outbox relay stopped at %s (%d pending): %s; next sweep retries",
-                            name, len(stale), type(exc).__name__)
+                log.warning(
+                    "outbox relay stopped at %s (%d pending): %s; next sweep retries",
+                    name,
+                    len(stale),
+                    type(exc).__name__,
+                )
                 return total
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
@@ -222,9 +245,15 @@ class OutboxRelay:
     def measure_backlog(name, collection, now_ms):
         """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest."""
         try:
-            pending = [doc.get("updated_ms", now_ms) for doc in collection.find(
-                {"outbox_pending": True}, {"updated_ms": 1}, sort=[("updated_ms", 1)],
-                limit=1000)]
+            pending = [
+                doc.get("updated_ms", now_ms)
+                for doc in collection.find(
+                    {"outbox_pending": True},
+                    {"updated_ms": 1},
+                    sort=[("updated_ms", 1)],
+                    limit=1000,
+                )
+            ]
         except Exception as exc:  # noqa: BLE001 - a gauge never stops the relay
             log.debug("outbox backlog of %s not measured: %s", name, type(exc).__name__)
             return
@@ -236,9 +265,13 @@ def relay_for(settings, service, collections, amqp_uri=None):
     wiring its worker (dependencies.Outbox) and its API share."""
     from services.common import mongo  # the store's client, lazily
     from services.common.messaging import EventPublisher  # no import cycle
+
     database = mongo.database(settings, service)
-    return OutboxRelay(EventPublisher(amqp_uri or settings.amqp_uri),
-                       {name: database[name] for name in collections}, settings.relay_grace_s)
+    return OutboxRelay(
+        EventPublisher(amqp_uri or settings.amqp_uri),
+        {name: database[name] for name in collections},
+        settings.relay_grace_s,
+    )
 
 
 def service_of(collection):

@@ -23,9 +23,13 @@ def daily_id(station, day):
 
 def _case(fact, add):
     priority = fact.get("priority") or "unknown"
-    for figure, field in (("cases_opened", "opened_ms"), ("cases_accepted", "accepted_ms"),
-                          ("cases_resolved", "resolved_ms"), ("cases_closed", "closed_ms"),
-                          ("cases_cancelled", "cancelled_ms")):
+    for figure, field in (
+        ("cases_opened", "opened_ms"),
+        ("cases_accepted", "accepted_ms"),
+        ("cases_resolved", "resolved_ms"),
+        ("cases_closed", "closed_ms"),
+        ("cases_cancelled", "cancelled_ms"),
+    ):
         if fact.get(field) is not None:
             add(fact[field], figure)
             add(fact[field], f"{figure}:{priority}")
@@ -133,9 +137,13 @@ def merge(daily, old, new, station, day):
                     kept.append(value)
                 elif value in kept:
                     kept.remove(value)
-    return {"_id": daily_id(station, day), "station": station or NO_STATION, "day": day,
-            "counts": {k: v for k, v in sorted(counts.items()) if v},
-            "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v}}
+    return {
+        "_id": daily_id(station, day),
+        "station": station or NO_STATION,
+        "day": day,
+        "counts": {k: v for k, v in sorted(counts.items()) if v},
+        "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v},
+    }
 
 
 def dailies(facts):

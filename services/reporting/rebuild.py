@@ -9,6 +9,7 @@ version too, and readers are switched to it with one write to the pointer docume
 The version replaced is kept until the next rebuild completes, so it can be switched
 back to.
 """
+
 import argparse
 import logging
 import sys
@@ -77,10 +78,15 @@ def main(argv=None):
     store = ReportStore(mongo.database(settings, "reporting"))
     store.ensure_indexes()
     began = time.monotonic()
-    version, replayed = rebuild(store, args.batch,
-                                lambda n: n % 50_000 == 0 and log.info("%d events replayed", n))
-    log.info("projection version %d built from %d events in %.1f s; readers switched",
-             version, replayed, time.monotonic() - began)
+    version, replayed = rebuild(
+        store, args.batch, lambda n: n % 50_000 == 0 and log.info("%d events replayed", n)
+    )
+    log.info(
+        "projection version %d built from %d events in %.1f s; readers switched",
+        version,
+        replayed,
+        time.monotonic() - began,
+    )
     print(f"rebuilt projection version {version} from {replayed} events")
     return 0
 
