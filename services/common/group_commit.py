@@ -135,9 +135,10 @@ def writer(collection):
 class _Inserts:
     __slots__ = ("documents", "done", "error", "results")
 
-    def __init__(self, documents):
+    def __init__(self, documents: list) -> None:
         self.documents, self.done = documents, threading.Event()
-        self.error, self.results = None, None
+        self.error: Exception | None = None
+        self.results: list[bool] = []  # set when the batch is written, unless error
 
 
 class GroupInsert:

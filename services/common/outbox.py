@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from typing import Protocol
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -66,6 +67,15 @@ def insert_new(collection, document, envelopes):
 
 def next_sequence(document):
     return document.get("last_seq", 0) + 1
+
+
+class FastPath(Protocol):
+    """What a writer needs of a relay: its fast path. An OutboxRelay, or a
+    group_commit.GroupPublish sharing one relay's fast path among threads."""
+
+    def publish_now(self, name: str, document: dict) -> int: ...
+
+    def publish_now_many(self, name: str, documents: list) -> int: ...
 
 
 class OutboxRelay:
@@ -115,7 +125,8 @@ class OutboxRelay:
         Raises the publisher's error after marking what was confirmed, when some were
         not: each document's mark covers its events up to the first unconfirmed one.
         """
-        plan, envelopes = [], []
+        plan: list[tuple] = []
+        envelopes: list[dict] = []
         for collection, document in documents:
             key = (collection.full_name, document["_id"])
             with self._unmarked_lock:
@@ -127,13 +138,7 @@ class OutboxRelay:
             ]
             plan.append((collection, document, key, published, len(envelopes), events))
             envelopes += events
-        failed, error = set(), None
-        if envelopes:
-            try:
-                self._publish(envelopes, attempts)
-            except Exception as exc:  # noqa: BLE001 - marked below, raised after
-                failed = set(getattr(exc, "failed", range(len(envelopes))))
-                error = exc
+        failed, error = self._publish(envelopes, attempts) if envelopes else (set(), None)
         total = 0
         for collection, document, key, published, first, events in plan:
             sent = published
@@ -149,17 +154,26 @@ class OutboxRelay:
             raise error
         return total
 
-    def _publish(self, envelopes, attempts=None):
+    def _publish(
+        self, envelopes: list, attempts: int | None = None
+    ) -> tuple[set[int], Exception | None]:
+        """Publish ``envelopes``: the positions not confirmed and the publisher's error
+        (none and None when all were). The caller marks what was confirmed, then raises."""
         batch = getattr(self.publisher, "publish_batch", None)
         if batch is not None:
-            batch(envelopes, **({"attempts": attempts} if attempts else {}))
-            return
+            try:
+                batch(envelopes, **({"attempts": attempts} if attempts else {}))
+            except Exception as exc:  # noqa: BLE001 - marked by the caller, raised after
+                # its ``failed`` (messaging.BatchUnconfirmed) names the unconfirmed ones;
+                # any other error confirms none
+                return set(getattr(exc, "failed", range(len(envelopes)))), exc
+            return set(), None
         for position, envelope in enumerate(envelopes):  # a publisher without batches
             try:
                 self.publisher.publish(envelope)
-            except Exception as exc:
-                exc.failed = range(position, len(envelopes))
-                raise
+            except Exception as exc:  # noqa: BLE001 - marked by the caller, raised after
+                return set(range(position, len(envelopes))), exc
+        return set(), None
 
     def _mark(self, collection, document, key, sent, wait):
         last_seq = document.get("last_seq", 0)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, Route, json_response, require_station, route
 from services.common.messaging import BrokerProbe
-from services.common.outbox import OutboxRelay, relay_for
+from services.common.outbox import FastPath, relay_for
 from services.intake import api_events, domain, handlers
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
@@ -17,7 +17,7 @@ routes: list[Route] = []
 @dataclass
 class Context:
     store: RequestStore
-    relay: OutboxRelay  # behind a GroupPublish
+    relay: FastPath  # a GroupPublish in front of the OutboxRelay
     broker: BrokerProbe
     pseudonym_key: str
     idempotency_ttl_s: int

@@ -62,7 +62,7 @@ def _result(event, recorded):
     }
     if isinstance(recorded, InboundRejected):
         exc = recorded
-        error = {"code": exc.code, "message": exc.reason}
+        error: dict[str, str | dict] = {"code": exc.code, "message": exc.reason}
         if exc.fields:
             error["fields"] = exc.fields
         return {**ids, "status": "rejected", "code": http_status(exc), "error": error}

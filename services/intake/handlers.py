@@ -111,7 +111,9 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
     the requests each inserted with one write, the events published together).
     """
     now = clock.now()
-    outcomes, changes, requests = [None] * len(bodies), [], []
+    outcomes: list[Recorded | inbound.InboundRejected | None] = [None] * len(bodies)
+    changes: list[tuple] = []
+    requests: list[tuple] = []
     for index, body in enumerate(bodies):
         try:
             envelope = inbound.parse_envelope(body)

@@ -120,7 +120,7 @@ def parse_envelope(body):
         return data_schema(InboundEnvelope).load(body)  # one shared instance: built once
     except ValidationError as exc:
         raise InboundRejected(
-            "invalid_event", "invalid CloudEvents 1.0 envelope", exc.messages
+            "invalid_event", "invalid CloudEvents 1.0 envelope", exc.normalized_messages()
         ) from None
 
 
@@ -145,7 +145,7 @@ def load_data(inbound_type, envelope):
         return data_schema(inbound_type.schema).load(envelope["data"])
     except ValidationError as exc:
         raise InboundRejected(
-            "invalid_data", f"invalid data for {inbound_type.type}", exc.messages
+            "invalid_data", f"invalid data for {inbound_type.type}", exc.normalized_messages()
         ) from None
 
 

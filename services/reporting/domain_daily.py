@@ -78,7 +78,7 @@ def contributions(fact):
     """``{(station, day): {"counts": {figure: n}, "samples": {name: [values]}}}``."""
     if not fact or fact.get("void"):
         return {}  # a voided program record counts for nothing
-    out = {}
+    out: dict[tuple[str, str], dict] = {}
     station = fact.get("station")
 
     def add(when, figure, sample=None, amount=1):
@@ -148,7 +148,7 @@ def merge(daily, old, new, station, day):
 
 def dailies(facts):
     """The daily figures documents of a set of facts, built at once (a rebuild)."""
-    slots = {}
+    slots: dict[tuple[str, str], dict] = {}
     for fact in facts:
         for (station, day), part in contributions(fact).items():
             for slot in ((station, day), (DISTRICT, day)):

@@ -125,7 +125,9 @@ def timeline(records):
     earlier instant first, then the usual order of a request's life.
     """
     by_id = {item["_id"]: item for item in records}
-    after = {key: set() for key in by_id}  # event -> events that must come first
+    after: dict[str, set[str]] = {
+        key: set() for key in by_id
+    }  # event -> events that must come first
 
     def stream(item):
         data = item["data"]
@@ -138,7 +140,7 @@ def timeline(records):
     for item in records:
         if item.get("causationid") in by_id and item["causationid"] != item["_id"]:
             after[item["_id"]].add(item["causationid"])
-    streams = {}
+    streams: dict[str, list[dict]] = {}
     for item in records:
         if stream(item):
             streams.setdefault(stream(item), []).append(item)
@@ -162,7 +164,7 @@ def timeline(records):
         )
 
     waiting = {key: len(deps) for key, deps in after.items()}
-    unlocks = {key: [] for key in by_id}
+    unlocks: dict[str, list[str]] = {key: [] for key in by_id}
     for key, deps in after.items():
         for dep in deps:
             unlocks[dep].append(key)

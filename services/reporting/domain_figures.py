@@ -35,7 +35,8 @@ def durations(milliseconds):
 
 def combine(dailies):
     """Sum the counts and pool the samples of several daily figures documents."""
-    counts, samples = {}, {}
+    counts: dict[str, int] = {}
+    samples: dict[str, list] = {}
     for daily in dailies:
         for figure, amount in (daily.get("counts") or {}).items():
             counts[figure] = counts.get(figure, 0) + amount
@@ -73,7 +74,8 @@ DAILY_FIGURES = (
 def by_day(dailies):
     """Counts per district calendar day, for the days that have any; with the cases
     opened that day by their status now."""
-    days, statuses = {}, {}
+    days: dict[str, dict[str, int]] = {}
+    statuses: dict[str, dict[str, int]] = {}
     for daily in dailies:
         counts = days.setdefault(daily["day"], dict.fromkeys(DAILY_FIGURES, 0))
         for figure in DAILY_FIGURES:
@@ -312,7 +314,7 @@ def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
     start = period_start(first, interval)
     if start < oldest_kept:
         start, truncated = oldest_kept, True
-    points = []
+    points: list[dict] = []
     while start <= last and len(points) < MAX_POINTS:
         points.append({"period": start, "value": METRICS[metric](summary(buckets.get(start, [])))})
         start = _next(start, interval)

@@ -270,7 +270,7 @@ class ReportStore:
     def dailies_by_station(self, date_from=None, date_to=None, version=None):
         """``{station: [daily figures of the period]}`` of every station."""
         version = version or self.versions()["current"]
-        found = {}
+        found: dict[str, list[dict]] = {}
         for station in sorted(stations()):  # one index range each, not a scan of them all
             for daily in self.daily(version).find(_days(station, date_from, date_to)):
                 found.setdefault(station, []).append(_unpacked(daily))
@@ -279,7 +279,7 @@ class ReportStore:
     def open_cases(self, statuses, version=None):
         """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
         version = version or self.versions()["current"]
-        found = {}
+        found: dict[str, list[int]] = {}
         facts = (
             fact
             for status in statuses

@@ -124,7 +124,7 @@ class Case:
     need_description: str
     resident: dict  # masked name and phone, categories (in full: the registry)
     resident_ref: str
-    assignee: dict  # id, name, phone; None while nobody owns the case
+    assignee: dict | None  # id, name, phone; None while nobody owns the case
     correlation_id: str
     request_received_at: str
     opened_at: str

@@ -69,7 +69,7 @@ def breaches(status, accept_due_ms, resolve_due_ms, breached, now_ms):
 NO_DUE_MS = 2**53 - 1  # sorts after every real due time (cases with no clock running)
 
 
-def current_due_ms(status: str, accept_due_ms: int, resolve_due_ms: int) -> int:
+def current_due_ms(status: str, accept_due_ms: int | None, resolve_due_ms: int | None) -> int:
     """The deadline the case is working against now: acceptance while it waits to be
     accepted, else resolution while it is open; NO_DUE_MS when no clock runs. A case
     is overdue when this is past, whether or not the timer has noticed yet."""

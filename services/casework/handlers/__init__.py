@@ -107,7 +107,7 @@ def enforce_service_levels(store, relay, now=None, limit=200):
     breached = 0
     for due in store.due(clock.to_ms(now), limit):
         head = station_head(store.roster(due.station), due.station)
-        reported = []
+        reported: list[tuple[str, dict]] = []
 
         # head and reported are bound per iteration: run_command calls decide (maybe
         # again on a fresh state) before the loop moves on, but binding says so.

@@ -57,7 +57,7 @@ def list_keys_of(case):
         "worker": (case.assignee or {}).get("id") or NOBODY,
     }
     values = {"due": case.due_ms, "opened": case.opened_at}
-    keys = {
+    keys: dict[str, str | None] = {
         field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
         for (scope, order), field in LISTS.items()
     }
