@@ -23,6 +23,7 @@ run: venv
 
 test: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	bash deploy/dev/ensure-rabbitmq.sh
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

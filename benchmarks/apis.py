@@ -5,6 +5,7 @@ one). Issue 23's target: <= 100 ms p99 each, with 100,000 requests of history.
 Each query is asked ``repeats`` times, one after the other, through the real HTTP API
 (gunicorn); the first answer of each is a warm-up and is not counted.
 """
+
 import time
 
 import requests
@@ -13,8 +14,12 @@ import requests
 # and the dashboard ask every day
 QUERIES = (
     ("casework", "/v1/cases?station=daxing", "station_head", "daxing"),
-    ("casework", "/v1/cases?station=daxing&status=assigned,accepted,in_progress",
-     "station_head", "daxing"),
+    (
+        "casework",
+        "/v1/cases?station=daxing&status=assigned,accepted,in_progress",
+        "station_head",
+        "daxing",
+    ),
     ("casework", "/v1/cases?station=daxing&status=closed&sort=opened", "station_head", "daxing"),
     ("casework", "/v1/cases?assignee=dx-01", "station_head", "daxing"),
     ("casework", "/v1/cases?overdue=true", "district_admin", None),
@@ -57,6 +62,8 @@ def lines(results):
         return []
     rows = ["", "| API query | status | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|"]
     for query, figures in apis.items():
-        rows.append(f"| `{query}` | {figures['status']} | {figures.get('p50')} | "
-                    f"{figures.get('p99')} | {figures.get('max')} |")
+        rows.append(
+            f"| `{query}` | {figures['status']} | {figures.get('p50')} | "
+            f"{figures.get('p99')} | {figures.get('max')} |"
+        )
     return rows

@@ -9,6 +9,7 @@
 - store: pymongo upserts by ``_id`` one at a time (as a projection writes), then the
   same upserts in ``bulk_write`` batches, and ``insert_many`` batches.
 """
+
 import json
 import threading
 import time
@@ -31,11 +32,18 @@ def broker_round_trip(amqp_uri, seconds=10.0):
 
     def consume():
         with Connection(amqp_uri) as connection:
+
             def on_message(body, message):
                 received[body["n"]] = time.monotonic()
                 message.ack()
-            with Consumer(connection.channel(), [queue], callbacks=[on_message],
-                          prefetch_count=100, accept=["json"]):
+
+            with Consumer(
+                connection.channel(),
+                [queue],
+                callbacks=[on_message],
+                prefetch_count=100,
+                accept=["json"],
+            ):
                 ready.set()
                 while not stop.is_set() or len(received) < sent_count[0]:
                     try:
@@ -57,8 +65,12 @@ def broker_round_trip(amqp_uri, seconds=10.0):
         n = 0
         while time.monotonic() - started < seconds:
             sent[n] = time.monotonic()
-            producer.publish({"n": n, "payload": "x" * 600}, routing_key="baseline",
-                             delivery_mode=2, mandatory=True)
+            producer.publish(
+                {"n": n, "payload": "x" * 600},
+                routing_key="baseline",
+                delivery_mode=2,
+                mandatory=True,
+            )
             n += 1
             sent_count[0] = n
         publish_s = time.monotonic() - started
@@ -71,11 +83,16 @@ def broker_round_trip(amqp_uri, seconds=10.0):
         exchange.bind(channel).delete()
     last = max(received.values()) if received else started
     latencies = [(received[i] - sent[i]) * 1000 for i in received]
-    return {"messages": n, "received": len(received),
-            "publish_per_s": round(n / publish_s, 1),
-            "round_trip_per_s": round(len(received) / (last - started), 1),
-            "latency_ms": {"p50": round(_percentile(latencies, .5), 2),
-                           "p99": round(_percentile(latencies, .99), 2)}}
+    return {
+        "messages": n,
+        "received": len(received),
+        "publish_per_s": round(n / publish_s, 1),
+        "round_trip_per_s": round(len(received) / (last - started), 1),
+        "latency_ms": {
+            "p50": round(_percentile(latencies, 0.5), 2),
+            "p99": round(_percentile(latencies, 0.99), 2),
+        },
+    }
 
 
 def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
@@ -84,21 +101,34 @@ def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
     results = {}
     started, n = time.monotonic(), 0
     while time.monotonic() - started < seconds:
-        collection.update_one({"_id": f"single-{n}"}, {"$set": {"station": "daxing", "n": n,
-                                                               "sent_ms": n}}, upsert=True)
+        collection.update_one(
+            {"_id": f"single-{n}"},
+            {"$set": {"station": "daxing", "n": n, "sent_ms": n}},
+            upsert=True,
+        )
         n += 1
     results["upsert_single_per_s"] = round(n / (time.monotonic() - started), 1)
     started, n = time.monotonic(), 0
     while time.monotonic() - started < seconds:
-        collection.bulk_write([UpdateOne({"_id": f"bulk-{n + i}"},
-                                         {"$set": {"station": "daxing", "n": n + i}}, upsert=True)
-                               for i in range(batch)], ordered=False)
+        collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": f"bulk-{n + i}"},
+                    {"$set": {"station": "daxing", "n": n + i}},
+                    upsert=True,
+                )
+                for i in range(batch)
+            ],
+            ordered=False,
+        )
         n += batch
     results["upsert_bulk_per_s"] = round(n / (time.monotonic() - started), 1)
     started, n = time.monotonic(), 0
     while time.monotonic() - started < seconds:
-        collection.insert_many([{"_id": f"many-{n + i}", "station": "daxing", "n": n + i}
-                                for i in range(batch)], ordered=False)
+        collection.insert_many(
+            [{"_id": f"many-{n + i}", "station": "daxing", "n": n + i} for i in range(batch)],
+            ordered=False,
+        )
         n += batch
     results["insert_many_per_s"] = round(n / (time.monotonic() - started), 1)
     results["batch"] = batch
@@ -112,8 +142,7 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
     asynchronous confirms); a consumer with a prefetch of ``prefetch`` acking every
     ``batch`` deliveries (or what it has when the queue goes quiet) with one multiple-ack."""
     exchange = Exchange("bench.baseline-batches", type="direct", durable=True)
-    queue = Queue("bench.baseline-batches", exchange=exchange, routing_key="batches",
-                  durable=True)
+    queue = Queue("bench.baseline-batches", exchange=exchange, routing_key="batches", durable=True)
     received, ready, stop, sent_count = {}, threading.Event(), threading.Event(), [0]
 
     def consume():
@@ -164,9 +193,14 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
             for _ in range(batch):
                 sent[n] = time.monotonic()
                 channel.basic_publish(
-                    amqp.Message(json.dumps({"n": n, "payload": "x" * 600}),
-                                 delivery_mode=2, content_type="application/json"),
-                    exchange=exchange.name, routing_key="batches")
+                    amqp.Message(
+                        json.dumps({"n": n, "payload": "x" * 600}),
+                        delivery_mode=2,
+                        content_type="application/json",
+                    ),
+                    exchange=exchange.name,
+                    routing_key="batches",
+                )
                 n += 1
             while confirmed[0] < n:  # the batch's confirms, together
                 connection.connection.drain_events(timeout=10)
@@ -181,8 +215,15 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
         exchange.bind(declaring).delete()
     last = max(received.values()) if received else started
     latencies = [(received[i] - sent[i]) * 1000 for i in received]
-    return {"messages": n, "received": len(received), "batch": batch, "prefetch": prefetch,
-            "publish_per_s": round(n / publish_s, 1),
-            "round_trip_per_s": round(len(received) / (last - started), 1),
-            "latency_ms": {"p50": round(_percentile(latencies, .5), 2),
-                           "p99": round(_percentile(latencies, .99), 2)}}
+    return {
+        "messages": n,
+        "received": len(received),
+        "batch": batch,
+        "prefetch": prefetch,
+        "publish_per_s": round(n / publish_s, 1),
+        "round_trip_per_s": round(len(received) / (last - started), 1),
+        "latency_ms": {
+            "p50": round(_percentile(latencies, 0.5), 2),
+            "p99": round(_percentile(latencies, 0.99), 2),
+        },
+    }

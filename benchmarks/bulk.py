@@ -7,6 +7,7 @@ affairs system would, with confirms awaited per batch. Each is timed from the fi
 send until casework has applied all of them (its ``registry_events``, one per event
 applied), and reported with the rate at which intake took them in.
 """
+
 import json
 import time
 import uuid
@@ -34,12 +35,23 @@ def id_number(number: int) -> str:
 
 
 def update(run: str, number: int) -> dict:
-    return {"specversion": "1.0", "id": f"bulk-{run}-{number}", "source": SOURCE, "type": TYPE,
-            "datacontenttype": "application/json",
-            "data": {"change": "added", "person": {
-                "id_number": id_number(number), "name": f"重点人员{number:05d}",
-                "phone": f"137{number:08d}", "station": ("daxing", "xiaxiang")[number % 2],
-                "categories": ["elderly", "key_concern"]}}}
+    return {
+        "specversion": "1.0",
+        "id": f"bulk-{run}-{number}",
+        "source": SOURCE,
+        "type": TYPE,
+        "datacontenttype": "application/json",
+        "data": {
+            "change": "added",
+            "person": {
+                "id_number": id_number(number),
+                "name": f"重点人员{number:05d}",
+                "phone": f"137{number:08d}",
+                "station": ("daxing", "xiaxiang")[number % 2],
+                "categories": ["elderly", "key_concern"],
+            },
+        },
+    }
 
 
 def applied_count(casework_db) -> int:
@@ -60,20 +72,24 @@ def _wait_applied(casework_db, wanted: int, began: float, give_up_s: float) -> f
         time.sleep(0.2)
 
 
-def over_http(intake_url: str, casework_db, count: int = 10_000, batch: int = 100,
-              clients: int = 4) -> dict:
+def over_http(
+    intake_url: str, casework_db, count: int = 10_000, batch: int = 100, clients: int = 4
+) -> dict:
     run = uuid.uuid4().hex[:6]
-    batches = [[update(run, n) for n in range(start, min(count, start + batch))]
-               for start in range(0, count, batch)]
+    batches = [
+        [update(run, n) for n in range(start, min(count, start + batch))]
+        for start in range(0, count, batch)
+    ]
     before = applied_count(casework_db)
     statuses = {}
 
     def send(events):
-        answer = requests.post(intake_url + "/v1/events",
-                               data=json.dumps(events, ensure_ascii=False).encode("utf-8"),
-                               headers={"X-Api-Key": KEY,
-                                        "Content-Type": "application/cloudevents-batch+json"},
-                               timeout=120)
+        answer = requests.post(
+            intake_url + "/v1/events",
+            data=json.dumps(events, ensure_ascii=False).encode("utf-8"),
+            headers={"X-Api-Key": KEY, "Content-Type": "application/cloudevents-batch+json"},
+            timeout=120,
+        )
         results = answer.json().get("results", []) if answer.status_code == 200 else []
         return answer.status_code, sum(r["status"] == "accepted" for r in results)
 
@@ -85,11 +101,18 @@ def over_http(intake_url: str, casework_db, count: int = 10_000, batch: int = 10
         statuses[status] = statuses.get(status, 0) + 1
     accepted = sum(n for _, n in answers)
     applied_s = _wait_applied(casework_db, before + accepted, began, give_up_s=60)
-    return {"transport": "http", "updates": count, "batch": batch, "clients": clients,
-            "accepted": accepted, "statuses": statuses, "sent_s": round(sent_s, 1),
-            "intake_per_s": round(accepted / sent_s, 1),
-            "applied_s": round(applied_s, 1) if applied_s else None,
-            "applied_per_s": round(accepted / applied_s, 1) if applied_s else None}
+    return {
+        "transport": "http",
+        "updates": count,
+        "batch": batch,
+        "clients": clients,
+        "accepted": accepted,
+        "statuses": statuses,
+        "sent_s": round(sent_s, 1),
+        "intake_per_s": round(accepted / sent_s, 1),
+        "applied_s": round(applied_s, 1) if applied_s else None,
+        "applied_per_s": round(accepted / applied_s, 1) if applied_s else None,
+    }
 
 
 def over_amqp(amqp_uri: str, casework_db, count: int = 10_000, batch: int = 100) -> dict:
@@ -101,23 +124,35 @@ def over_amqp(amqp_uri: str, casework_db, count: int = 10_000, batch: int = 100)
         channel.confirm_select()
         confirmed = [0]
         channel.events["basic_ack"].add(
-            lambda delivery_tag, multiple: confirmed.__setitem__(0, max(confirmed[0],
-                                                                        delivery_tag)))
+            lambda delivery_tag, multiple: confirmed.__setitem__(0, max(confirmed[0], delivery_tag))
+        )
         began, sent = time.monotonic(), 0
         for start in range(0, count, batch):
             for number in range(start, min(count, start + batch)):
                 body = json.dumps(update(run, number), ensure_ascii=False).encode("utf-8")
-                channel.basic_publish(amqp.Message(
-                    body, delivery_mode=2, content_type="application/cloudevents+json",
-                    content_encoding="utf-8", application_headers={API_KEY_HEADER: KEY}),
-                    exchange=INBOUND_EXCHANGE, routing_key=TYPE)
+                channel.basic_publish(
+                    amqp.Message(
+                        body,
+                        delivery_mode=2,
+                        content_type="application/cloudevents+json",
+                        content_encoding="utf-8",
+                        application_headers={API_KEY_HEADER: KEY},
+                    ),
+                    exchange=INBOUND_EXCHANGE,
+                    routing_key=TYPE,
+                )
                 sent += 1
             while confirmed[0] < sent:  # the batch's confirms, together
                 connection.connection.drain_events(timeout=30)
         sent_s = time.monotonic() - began
     applied_s = _wait_applied(casework_db, before + count, began, give_up_s=60)
-    return {"transport": "amqp", "updates": count, "batch": batch,
-            "sent_s": round(sent_s, 1), "publish_per_s": round(count / sent_s, 1),
-            "applied_s": round(applied_s, 1) if applied_s else None,
-            "applied_per_s": round(count / applied_s, 1) if applied_s else None,
-            "applied": applied_count(casework_db) - before}
+    return {
+        "transport": "amqp",
+        "updates": count,
+        "batch": batch,
+        "sent_s": round(sent_s, 1),
+        "publish_per_s": round(count / sent_s, 1),
+        "applied_s": round(applied_s, 1) if applied_s else None,
+        "applied_per_s": round(count / applied_s, 1) if applied_s else None,
+        "applied": applied_count(casework_db) - before,
+    }

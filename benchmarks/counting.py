@@ -10,6 +10,7 @@
   publishes of the run's virtual host, the benchmark's own tap queue left out. Its
   statistics are sampled every 5 s, so a snapshot waits that long after a phase.
 """
+
 import json
 import time
 from collections import Counter
@@ -34,8 +35,10 @@ def commands(directory: Path) -> Counter:
 def deliveries(rabbit, vhost: str) -> dict:
     queues = rabbit.call("GET", f"queues/{quote(vhost, safe='')}")
     counted = [q for q in queues if not q["name"].startswith("bench.")]
-    return {"deliveries": sum(q.get("message_stats", {}).get("deliver_get", 0) for q in counted),
-            "acks": sum(q.get("message_stats", {}).get("ack", 0) for q in counted)}
+    return {
+        "deliveries": sum(q.get("message_stats", {}).get("deliver_get", 0) for q in counted),
+        "acks": sum(q.get("message_stats", {}).get("ack", 0) for q in counted),
+    }
 
 
 class Snapshot:
@@ -50,17 +53,25 @@ class Snapshot:
             time.sleep(STATS_INTERVAL_S)
         now = Snapshot(self.directory, self.rabbit, self.vhost)
         counted = now.commands - self.commands
-        sent = Counter({name: n for name, n in counted.items()
-                        if not name.startswith(OPERATIONS_PREFIX)})
-        operations = Counter({name[len(OPERATIONS_PREFIX):]: n for name, n in counted.items()
-                              if name.startswith(OPERATIONS_PREFIX)})
+        sent = Counter(
+            {name: n for name, n in counted.items() if not name.startswith(OPERATIONS_PREFIX)}
+        )
+        operations = Counter(
+            {
+                name[len(OPERATIONS_PREFIX) :]: n
+                for name, n in counted.items()
+                if name.startswith(OPERATIONS_PREFIX)
+            }
+        )
         delivered = now.broker["deliveries"] - self.broker["deliveries"]
         if not requests:
             return {}
-        return {"store_commands": round(sum(sent.values()) / requests, 2),
-                "store_operations": round(sum(operations.values()) / requests, 2),
-                "deliveries": round(delivered / requests, 2),
-                "top_commands": {name: round(n / requests, 2)
-                                 for name, n in sent.most_common(12)},
-                "top_operations": {name: round(n / requests, 2)
-                                   for name, n in operations.most_common(16)}}
+        return {
+            "store_commands": round(sum(sent.values()) / requests, 2),
+            "store_operations": round(sum(operations.values()) / requests, 2),
+            "deliveries": round(delivered / requests, 2),
+            "top_commands": {name: round(n / requests, 2) for name, n in sent.most_common(12)},
+            "top_operations": {
+                name: round(n / requests, 2) for name, n in operations.most_common(16)
+            },
+        }

@@ -1,6 +1,7 @@
 """The load: POSTs to intake at a fixed rate (open loop) or as fast as ``clients``
 threads can (closed loop), each a distinct resident, as a station's client sends them
 (with an Idempotency-Key)."""
+
 import threading
 import time
 import uuid
@@ -12,11 +13,16 @@ STATIONS = ("daxing", "xiaxiang")
 
 
 def request_body(run, number):
-    return {"channel": "phone", "station": STATIONS[number % 2],
-            "resident": {"name": f"压测居民{number:05d}",
-                         "phone": f"139{(run * 100000 + number) % 10**8:08d}",
-                         "categories": ["elderly"]},
-            "need": {"type": "home_visit", "description": "性能测试：探访"}}
+    return {
+        "channel": "phone",
+        "station": STATIONS[number % 2],
+        "resident": {
+            "name": f"压测居民{number:05d}",
+            "phone": f"139{(run * 100000 + number) % 10**8:08d}",
+            "categories": ["elderly"],
+        },
+        "need": {"type": "home_visit", "description": "性能测试：探访"},
+    }
 
 
 @dataclass
@@ -57,8 +63,12 @@ class Load:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         started = time.monotonic()
         try:
-            answer = session.post(f"{self.url}/v1/requests", json=request_body(self.run, number),
-                                  headers=headers, timeout=60)
+            answer = session.post(
+                f"{self.url}/v1/requests",
+                json=request_body(self.run, number),
+                headers=headers,
+                timeout=60,
+            )
             status, request_id = answer.status_code, answer.json().get("request_id")
         except (requests.RequestException, ValueError) as exc:
             status, request_id = type(exc).__name__, None

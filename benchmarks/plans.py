@@ -12,6 +12,7 @@ statement say whether the shape reads through an index or scans its collection.
 tests/integration/test_query_plans.py fails on a shape that scans unless
 tests/query_plans_allowed.py names it.
 """
+
 import argparse
 import base64
 import json
@@ -36,8 +37,11 @@ def logged(directory: Path):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 entry = json.loads(line)
-                yield (entry["database"], bson.decode(base64.b64decode(entry["command"])),
-                       entry.get("callers", []))
+                yield (
+                    entry["database"],
+                    bson.decode(base64.b64decode(entry["command"])),
+                    entry.get("callers", []),
+                )
 
 
 def collect(directory: Path) -> dict:
@@ -45,9 +49,16 @@ def collect(directory: Path) -> dict:
     found: dict = {}
     for database, command, callers in logged(directory):
         for shape, example in shapes.statements(command):
-            entry = found.setdefault(shapes.key(shape), {
-                "shape": shape, "database": database, "example": example, "count": 0,
-                "callers": Counter()})
+            entry = found.setdefault(
+                shapes.key(shape),
+                {
+                    "shape": shape,
+                    "database": database,
+                    "example": example,
+                    "count": 0,
+                    "callers": Counter(),
+                },
+            )
             entry["count"] += 1
             entry["callers"][" <- ".join(callers[:3]) or "(not from services/)"] += 1
     return found
@@ -65,14 +76,21 @@ def explain_all(found: dict, store_dir: Path | None, history: int) -> list:
             plan = store.explain(entry["database"], entry["example"])
             collection = store.client[entry["database"]][entry["shape"]["collection"]]
             indexes = [list(index["key"]) for index in collection.list_indexes()]
-            rows.append({
-                "shape": key, "service": entry["database"].split("_", 1)[-1],
-                "collection": entry["shape"]["collection"],
-                "command": entry["shape"]["command"], "count": entry["count"],
-                "callers": [c for c, _ in entry["callers"].most_common(3)],
-                "verdict": plan.verdict, "plan": plan.summary(), "error": plan.error,
-                "sql": [s.sql[:400] for s in plan.statements],
-                "mongodb_index": mongodb_index(entry["shape"], indexes)})
+            rows.append(
+                {
+                    "shape": key,
+                    "service": entry["database"].split("_", 1)[-1],
+                    "collection": entry["shape"]["collection"],
+                    "command": entry["shape"]["command"],
+                    "count": entry["count"],
+                    "callers": [c for c, _ in entry["callers"].most_common(3)],
+                    "verdict": plan.verdict,
+                    "plan": plan.summary(),
+                    "error": plan.error,
+                    "sql": [s.sql[:400] for s in plan.statements],
+                    "mongodb_index": mongodb_index(entry["shape"], indexes),
+                }
+            )
         return [{"history": added}, *rows]
     finally:
         store.close()
@@ -102,8 +120,9 @@ def mongodb_index(shape: dict, indexes: list) -> str:
         filter_shape = first.get("$match", {})
     branches = (filter_shape or {}).get("$or")
     if branches:
-        picked = [mongodb_index({**shape, "command": "find", "filter": b}, indexes)
-                  for b in branches]
+        picked = [
+            mongodb_index({**shape, "command": "find", "filter": b}, indexes) for b in branches
+        ]
         return "COLLSCAN" if "COLLSCAN" in picked else "OR: " + " | ".join(picked)
     equal, ranged = _fields(filter_shape)
     sort = [field for field, _ in shape.get("sort") or []]
@@ -112,8 +131,9 @@ def mongodb_index(shape: dict, indexes: list) -> str:
         n = 0
         while n < len(keys) and keys[n] in equal:
             n += 1
-        points = n + (0.5 if n < len(keys) and (keys[n] in ranged or
-                                               (sort and keys[n] == sort[0])) else 0)
+        points = n + (
+            0.5 if n < len(keys) and (keys[n] in ranged or (sort and keys[n] == sort[0])) else 0
+        )
         if points > score:
             best, score = keys, points
     if best is None:
@@ -152,9 +172,11 @@ def markdown(rows: list) -> str:
     ]
     for row in sorted(rows, key=lambda r: (r["service"], r["collection"], r["shape"])):
         where = "<br>".join(row["callers"]) or "-"
-        lines.append(f"| `{_cell(row['shape'])}` | {_cell(where)} | {_cell(row['plan'])} | "
-                     f"{'**scan**' if row['verdict'] == SCAN else row['verdict']} | "
-                     f"{_cell(row['mongodb_index'])} |")
+        lines.append(
+            f"| `{_cell(row['shape'])}` | {_cell(where)} | {_cell(row['plan'])} | "
+            f"{'**scan**' if row['verdict'] == SCAN else row['verdict']} | "
+            f"{_cell(row['mongodb_index'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -163,8 +185,11 @@ def _cell(text: str) -> str:
 
 
 def scanning_list(rows: list) -> str:
-    return "".join(f"{row['shape']}\n    from: {'; '.join(row['callers'])}\n"
-                   f"    plan: {row['plan']}\n" for row in rows[1:] if row["verdict"] == SCAN)
+    return "".join(
+        f"{row['shape']}\n    from: {'; '.join(row['callers'])}\n    plan: {row['plan']}\n"
+        for row in rows[1:]
+        if row["verdict"] == SCAN
+    )
 
 
 def run_workload(var_dir: Path) -> Path:
@@ -172,19 +197,27 @@ def run_workload(var_dir: Path) -> Path:
 
     from benchmarks import plans_workload
     from tests.support import Rabbit
+
     rabbit = Rabbit(os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"))
     vhost = f"shegong-plans-{uuid.uuid4().hex[:8]}"
     rabbit.add_vhost(vhost)
     try:
-        return plans_workload.run(var_dir, plans_workload.vhost_uri(
-            os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), vhost))
+        return plans_workload.run(
+            var_dir,
+            plans_workload.vhost_uri(
+                os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), vhost
+            ),
+        )
     finally:
         rabbit.delete_vhost(vhost)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.plans", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.plans",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--logs", type=Path, help="command logs (SHEGONG_COMMAND_LOG_DIR)")
     parser.add_argument("--store", type=Path, help="the workload's nx-27017 data directory")
     parser.add_argument("--history", type=int, default=HISTORY)

@@ -9,6 +9,7 @@ an index when it only ``SEARCH``es the table (an index, the integer primary key,
 rowid). A fallback that reads the collection into Python shows as a plain
 ``SELECT ... FROM <table>``: a scan too.
 """
+
 import re
 import shutil
 import socket
@@ -87,13 +88,18 @@ class TracedStore:
             database = connection.db
             store.connections.append(database)
             database.set_trace_callback(
-                lambda sql: store.tracing and store.traced.append((database, sql)))
+                lambda sql: store.tracing and store.traced.append((database, sql))
+            )
 
         neosqlite_connection.Connection._configure_connection = configure
         handler = NeoSQLiteHandler(str(self.directory), data_dir=str(self.directory))
         port = _free_port()
-        threading.Thread(target=run_server_threaded, args=("127.0.0.1", port, handler, True),
-                         daemon=True, name="nx-27017 traced").start()
+        threading.Thread(
+            target=run_server_threaded,
+            args=("127.0.0.1", port, handler, True),
+            daemon=True,
+            name="nx-27017 traced",
+        ).start()
         self.uri = f"mongodb://127.0.0.1:{port}/"
         self.client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=10_000)
         deadline = time.monotonic() + 20
@@ -122,8 +128,11 @@ class TracedStore:
             error = str(failure)[:200]  # e.g. a duplicate key: the plan ran all the same
         finally:
             self.tracing = False
-        statements = [self._explained(connection, sql) for connection, sql in self.traced
-                      if not CATALOGUE.search(sql)]
+        statements = [
+            self._explained(connection, sql)
+            for connection, sql in self.traced
+            if not CATALOGUE.search(sql)
+        ]
         return Plan([s for s in statements if s is not None], error)
 
     def _explained(self, connection, sql: str) -> Statement | None:
@@ -152,8 +161,7 @@ class TracedStore:
     @staticmethod
     def _tables(connection) -> set:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        return {name for (name,) in rows
-                if not name.startswith(("sqlite_", "neosqlite_", "temp_"))}
+        return {name for (name,) in rows if not name.startswith(("sqlite_", "neosqlite_", "temp_"))}
 
     def add_history(self, per_collection: int) -> dict:
         """Copies of each collection's documents until it holds ``per_collection``, so
@@ -169,14 +177,21 @@ class TracedStore:
                 documents = list(collection.find({}).limit(200))
                 if not documents:
                     continue
-                unique = {key for index in collection.list_indexes() if index.get("unique")
-                          for key in index["key"] if key != "_id"}
+                unique = {
+                    key
+                    for index in collection.list_indexes()
+                    if index.get("unique")
+                    for key in index["key"]
+                    if key != "_id"
+                }
                 count = collection.estimated_document_count()
-                copies = [_copy(documents[n % len(documents)], n, unique)
-                          for n in range(max(0, per_collection - count))]
+                copies = [
+                    _copy(documents[n % len(documents)], n, unique)
+                    for n in range(max(0, per_collection - count))
+                ]
                 for start in range(0, len(copies), 1000):
                     try:
-                        collection.insert_many(copies[start:start + 1000], ordered=False)
+                        collection.insert_many(copies[start : start + 1000], ordered=False)
                     except pymongo.errors.BulkWriteError:
                         pass  # a copy that a unique index refused: history all the same
                 added[f"{name}.{collection_name}"] = len(copies)

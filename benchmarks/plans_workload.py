@@ -4,6 +4,7 @@ broker and a file-backed nx-27017), each process logging its store commands
 (SHEGONG_COMMAND_LOG_DIR), driven through the story and every list and report, its
 timers let run (and the slow ones called once more, as their timers would).
 """
+
 import json
 import os
 import time
@@ -34,8 +35,13 @@ class Workload:
         return {"Authorization": f"Bearer {token}"}
 
     def call(self, method, service, path, headers=None, **kwargs):
-        answer = requests.request(method, f"http://127.0.0.1:{self.ports[service]}{path}",
-                                  headers=headers or self.admin, timeout=15, **kwargs)
+        answer = requests.request(
+            method,
+            f"http://127.0.0.1:{self.ports[service]}{path}",
+            headers=headers or self.admin,
+            timeout=15,
+            **kwargs,
+        )
         assert answer.status_code < 500, (method, path, answer.status_code, answer.text)
         return answer
 
@@ -46,66 +52,110 @@ class Workload:
         """DOMAIN.md's story: recorded, opened and assigned, accepted, worked, resolved,
         closed, the resident told, the district's figures projected."""
         body = story_request(received_at=clock.iso(clock.now()))
-        answer = self.call("POST", "intake", "/v1/requests", json=body,
-                           headers={**self.admin, "Idempotency-Key": f"plans-{uuid.uuid4()}"})
+        answer = self.call(
+            "POST",
+            "intake",
+            "/v1/requests",
+            json=body,
+            headers={**self.admin, "Idempotency-Key": f"plans-{uuid.uuid4()}"},
+        )
         assert answer.status_code == 202, answer.text
         request_id = answer.json()["request_id"]
-        case = wait_until(lambda: self.get("casework", f"/v1/cases?request_id={request_id}")
-                          .json()["cases"], 30, message="the case")[0]
+        case = wait_until(
+            lambda: self.get("casework", f"/v1/cases?request_id={request_id}").json()["cases"],
+            30,
+            message="the case",
+        )[0]
         worker = self.bearer(self.credentials["workers"][case["assignee"]["id"]])
         url = f"/v1/cases/{case['case_id']}"
-        for path, payload in ((f"{url}/accept", {}),
-                              (f"{url}/actions", {"type": "visit", "note": "上门"}),
-                              (f"{url}/resolve", {"summary": "代购药品并送达"}),
-                              (f"{url}/close", {})):
+        for path, payload in (
+            (f"{url}/accept", {}),
+            (f"{url}/actions", {"type": "visit", "note": "上门"}),
+            (f"{url}/resolve", {"summary": "代购药品并送达"}),
+            (f"{url}/close", {}),
+        ):
             done = self.call("POST", "casework", path, json=payload, headers=worker)
             assert done.status_code == 200, (path, done.text)
-        wait_until(lambda: len(self.get("notifications", f"/v1/messages?case_id="
-                                        f"{case['case_id']}").json()["messages"]) >= 3, 30,
-                   message="the worker's and the resident's SMS")
-        wait_until(lambda: self.get("reporting", "/v1/reports/summary?station=daxing")
-                   .json()["cases_resolved"] >= 1, 30, message="the figures")
+        wait_until(
+            lambda: (
+                len(
+                    self.get("notifications", f"/v1/messages?case_id={case['case_id']}").json()[
+                        "messages"
+                    ]
+                )
+                >= 3
+            ),
+            30,
+            message="the worker's and the resident's SMS",
+        )
+        wait_until(
+            lambda: (
+                self.get("reporting", "/v1/reports/summary?station=daxing").json()["cases_resolved"]
+                >= 1
+            ),
+            30,
+            message="the figures",
+        )
         return {"request_id": request_id, "case": case, "worker": worker}
 
     def lists(self, story: dict) -> None:
         """Every list and report of the four APIs, with the filters they offer."""
         case, worker = story["case"], story["worker"]
         worker_id = case["assignee"]["id"]
-        head = next(w["id"] for w in seed.roster()
-                    if w["station"] == "daxing" and w["role"] == "station_head")
+        head = next(
+            w["id"]
+            for w in seed.roster()
+            if w["station"] == "daxing" and w["role"] == "station_head"
+        )
         head_token = self.bearer(self.credentials["workers"][head])
         today = clock.local_day(clock.now())
-        for path in ("/v1/cases?station=daxing", "/v1/cases?station=daxing&status=assigned",
-                     "/v1/cases?station=daxing&status=closed&sort=-opened_at",
-                     "/v1/cases?station=daxing&priority=urgent",
-                     f"/v1/cases?assignee={worker_id}", "/v1/cases?overdue=true",
-                     "/v1/cases?status=assigned&limit=5",
-                     f"/v1/cases/{case['case_id']}", "/v1/residents?station=daxing",
-                     "/v1/residents?q=邹", f"/v1/access-log?case_id={case['case_id']}",
-                     "/v1/access-log", "/v1/referrals?station=daxing",
-                     "/v1/stations/daxing/programs", f"/v1/stations/daxing/roster?day={today}",
-                     "/v1/cases/export?station=daxing"):
+        for path in (
+            "/v1/cases?station=daxing",
+            "/v1/cases?station=daxing&status=assigned",
+            "/v1/cases?station=daxing&status=closed&sort=-opened_at",
+            "/v1/cases?station=daxing&priority=urgent",
+            f"/v1/cases?assignee={worker_id}",
+            "/v1/cases?overdue=true",
+            "/v1/cases?status=assigned&limit=5",
+            f"/v1/cases/{case['case_id']}",
+            "/v1/residents?station=daxing",
+            "/v1/residents?q=邹",
+            f"/v1/access-log?case_id={case['case_id']}",
+            "/v1/access-log",
+            "/v1/referrals?station=daxing",
+            "/v1/stations/daxing/programs",
+            f"/v1/stations/daxing/roster?day={today}",
+            "/v1/cases/export?station=daxing",
+        ):
             self.get("casework", path, head_token if "export" in path else None)
         self.get("casework", f"/v1/cases?assignee={worker_id}&status=closed", worker)
         resident = self.get("casework", "/v1/residents?station=daxing").json()
         for found in resident.get("residents", [])[:1]:
             self.get("casework", f"/v1/residents/{found['resident_ref']}")
         messages = self.get("notifications", f"/v1/messages?case_id={case['case_id']}").json()
-        for path in ("/v1/messages?station=daxing", "/v1/messages?status=sent",
-                     "/v1/messages?recipient_role=resident&channel=sms",
-                     f"/v1/messages?since={today}T00:00:00%2B08:00",
-                     "/v1/messages?inbox=true", "/v1/messages?inbox=true&unread=true",
-                     "/v1/webhook-deliveries"):
+        for path in (
+            "/v1/messages?station=daxing",
+            "/v1/messages?status=sent",
+            "/v1/messages?recipient_role=resident&channel=sms",
+            f"/v1/messages?since={today}T00:00:00%2B08:00",
+            "/v1/messages?inbox=true",
+            "/v1/messages?inbox=true&unread=true",
+            "/v1/webhook-deliveries",
+        ):
             self.get("notifications", path)
         self.get("notifications", "/v1/messages?inbox=true&unread=true", head_token)
         for message in messages.get("messages", [])[:1]:
             self.get("notifications", f"/v1/messages/{message['message_id']}")
             self.call("POST", "notifications", f"/v1/messages/{message['message_id']}/read")
-        for path in ("/v1/reports/summary", "/v1/reports/summary?station=daxing",
-                     f"/v1/reports/summary?from={today}&to={today}", "/v1/reports/stations",
-                     "/v1/reports/timeseries?station=daxing",
-                     "/v1/reports/timeseries?metric=cases_opened&interval=week",
-                     f"/v1/trace/{story['request_id']}"):
+        for path in (
+            "/v1/reports/summary",
+            "/v1/reports/summary?station=daxing",
+            f"/v1/reports/summary?from={today}&to={today}",
+            "/v1/reports/stations",
+            "/v1/reports/timeseries?station=daxing",
+            "/v1/reports/timeseries?metric=cases_opened&interval=week",
+            f"/v1/trace/{story['request_id']}",
+        ):
             self.get("reporting", path)
         self.get("intake", f"/v1/requests/{story['request_id']}")
 
@@ -119,12 +169,15 @@ class Workload:
         from services.intake import handlers as intake_handlers
         from services.intake.store import RequestStore
         from tests.fakes.relay import RecordingRelay
+
         settings = config.settings(self.env)
-        client = pymongo.MongoClient(settings.mongo_uri,
-                                     event_listeners=[CommandLog(str(self.log_dir))])
+        client = pymongo.MongoClient(
+            settings.mongo_uri, event_listeners=[CommandLog(str(self.log_dir))]
+        )
         try:
             intake_handlers.purge_expired_keys(
-                RequestStore(client[settings.database_name("intake")]))
+                RequestStore(client[settings.database_name("intake")])
+            )
             cases = CaseStore(client[settings.database_name("casework")])
             casework_handlers.reconcile_workload(cases)
             casework_handlers.enforce_service_levels(cases, RecordingRelay())
@@ -134,19 +187,28 @@ class Workload:
 
 def environment(var_dir: Path, amqp_uri: str) -> tuple[dict, dict]:
     ports = {name: free_port() for name in SERVICES}
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("SHEGONG_") and key != "MONGO_URI"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SHEGONG_") and key != "MONGO_URI"
+    }
     env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update({
-        "AMQP_URI": amqp_uri, "SHEGONG_VAR_DIR": str(var_dir),
-        "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
-        "SHEGONG_DB_PREFIX": f"plans{uuid.uuid4().hex[:6]}",
-        "SHEGONG_COMMAND_LOG_DIR": str(var_dir / "commands"),
-        "SHEGONG_RETRY_DELAYS_MS": "200,500", "SHEGONG_RELAY_INTERVAL_S": "0.5",
-        "SHEGONG_RELAY_GRACE_S": "0.5", "SHEGONG_SLA_INTERVAL_S": "1",
-        "SHEGONG_SMS_SWEEP_INTERVAL_S": "0.5",
-        "SHEGONG_QUIET_HOURS_START": "00:00", "SHEGONG_QUIET_HOURS_END": "00:00",
-    })
+    env.update(
+        {
+            "AMQP_URI": amqp_uri,
+            "SHEGONG_VAR_DIR": str(var_dir),
+            "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
+            "SHEGONG_DB_PREFIX": f"plans{uuid.uuid4().hex[:6]}",
+            "SHEGONG_COMMAND_LOG_DIR": str(var_dir / "commands"),
+            "SHEGONG_RETRY_DELAYS_MS": "200,500",
+            "SHEGONG_RELAY_INTERVAL_S": "0.5",
+            "SHEGONG_RELAY_GRACE_S": "0.5",
+            "SHEGONG_SLA_INTERVAL_S": "1",
+            "SHEGONG_SMS_SWEEP_INTERVAL_S": "0.5",
+            "SHEGONG_QUIET_HOURS_START": "00:00",
+            "SHEGONG_QUIET_HOURS_END": "00:00",
+        }
+    )
     return env, ports
 
 

@@ -7,21 +7,27 @@ def ratios(results):
     """Each phase's end-to-end rate against the raw baselines: one by one (a confirm per
     publish, single upserts) and in batches (confirms per batch, bulk_write)."""
     baseline = results["baselines"]
-    against = {"broker": baseline["broker"]["round_trip_per_s"],
-               "broker_batches": baseline["broker_batches"]["round_trip_per_s"],
-               "store_upserts": baseline["store"]["upsert_single_per_s"],
-               "store_bulk_write": baseline["store"]["upsert_bulk_per_s"]}
+    against = {
+        "broker": baseline["broker"]["round_trip_per_s"],
+        "broker_batches": baseline["broker_batches"]["round_trip_per_s"],
+        "store_upserts": baseline["store"]["upsert_single_per_s"],
+        "store_bulk_write": baseline["store"]["upsert_bulk_per_s"],
+    }
     for p in results["phases"]:
         for name, rate in against.items():
             p[f"ratio_to_{name}"] = round(p["end_to_end_per_s"] / rate, 4) if rate else None
 
 
 def report(results):
-    lines = [f"machine: {results['machine']}", f"baselines: {results['baselines']}", "",
-             "| phase | accepted | posted/s | end to end/s | x broker | x broker batched | "
-             "x bulk_write | store commands (documents)/req | deliveries/req | POST p50/p99 ms | "
-             "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"machine: {results['machine']}",
+        f"baselines: {results['baselines']}",
+        "",
+        "| phase | accepted | posted/s | end to end/s | x broker | x broker batched | "
+        "x bulk_write | store commands (documents)/req | deliveries/req | POST p50/p99 ms | "
+        "->assigned p50/p95/p99 | ->SMS p50/p95/p99 | ->projection p50/p95/p99 | drain s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for p in results["phases"]:
         lat = p["latency_ms"]
 
@@ -30,37 +36,46 @@ def report(results):
 
         post = f"{lat['post']['p50']}/{lat['post']['p99']}" if lat["post"] else "-"
         costs = p.get("per_request") or {}
-        lines.append(f"| {p['name']} | {p['requests']} | {p['post_rate']} "
-                     f"| {p['end_to_end_per_s']} "
-                     f"| {p['ratio_to_broker']:.1%} | {p['ratio_to_broker_batches']:.1%} "
-                     f"| {p['ratio_to_store_bulk_write']:.1%} | {costs.get('store_commands')} "
-                     f"({costs.get('store_operations')}) "
-                     f"| {costs.get('deliveries')} | {post} | {fmt('assigned')} | {fmt('sms')} "
-                     f"| {fmt('projected')} | {p['drain_s']} |")
+        lines.append(
+            f"| {p['name']} | {p['requests']} | {p['post_rate']} "
+            f"| {p['end_to_end_per_s']} "
+            f"| {p['ratio_to_broker']:.1%} | {p['ratio_to_broker_batches']:.1%} "
+            f"| {p['ratio_to_store_bulk_write']:.1%} | {costs.get('store_commands')} "
+            f"({costs.get('store_operations')}) "
+            f"| {costs.get('deliveries')} | {post} | {fmt('assigned')} | {fmt('sms')} "
+            f"| {fmt('projected')} | {p['drain_s']} |"
+        )
     lines.append("")
     lines.append("| phase | process | CPU % of a core | CPU ms per request | peak RSS MB |")
     lines.append("|---|---|---|---|---|")
     for p in results["phases"]:
         for name, usage in sorted(p["usage"]["processes"].items()):
-            lines.append(f"| {p['name']} | {name} | {usage['cpu_percent']} | "
-                         f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |")
-        lines.append(f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
-                     f"{p['usage']['cpu_ms_per_request_total']} | |")
+            lines.append(
+                f"| {p['name']} | {name} | {usage['cpu_percent']} | "
+                f"{usage['cpu_ms_per_request']} | {usage['peak_rss_mb']} |"
+            )
+        lines.append(
+            f"| {p['name']} | **all** (load average {p['usage']['loadavg'][0]}) | | "
+            f"{p['usage']['cpu_ms_per_request_total']} | |"
+        )
     for p in results["phases"]:
         operations = (p.get("per_request") or {}).get("top_operations")
         if operations:
-            lines.append(f"\n{p['name']}: store documents per request by command: "
-                         + ", ".join(f"{name} {n}" for name, n in operations.items()))
+            lines.append(
+                f"\n{p['name']}: store documents per request by command: "
+                + ", ".join(f"{name} {n}" for name, n in operations.items())
+            )
     lines.append(f"\nexactly once: {results['exactly_once']}")
     for transport, storm_result in (results.get("storm") or {}).items():
-        lines.append(f"storm over {transport}: accepted {storm_result['accepted_per_s']}/s, "
-                     f"end to end {storm_result['end_to_end_per_s']}/s: {storm_result}")
+        lines.append(
+            f"storm over {transport}: accepted {storm_result['accepted_per_s']}/s, "
+            f"end to end {storm_result['end_to_end_per_s']}/s: {storm_result}"
+        )
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")
     lines += history_lines(results)
     lines += apis.lines(results)
     return "\n".join(lines)
-
 
 
 def history_lines(results):
@@ -70,8 +85,12 @@ def history_lines(results):
     if not runs:
         return []
     empty = next((r for r in runs if not r["requests"]), None)
-    lines = ["", "| history (requests) | build s (store writes, indexes) | documents | "
-             "max rate end to end/s | x the empty store |", "|---|---|---|---|---|"]
+    lines = [
+        "",
+        "| history (requests) | build s (store writes, indexes) | documents | "
+        "max rate end to end/s | x the empty store |",
+        "|---|---|---|---|---|",
+    ]
     for run in runs:
         build = run.get("build") or {}
         documents = build.get("documents") or {}
@@ -79,10 +98,14 @@ def history_lines(results):
             plain = name.split("] ")[-1]
             base = (empty or {}).get("max_rate_end_to_end_per_s", {}).get(plain)
             versus = f"{rate / base:.2f}" if base and run is not empty else "-"
-            lines.append(f"| {run['requests']} | {build.get('seconds', '-')} "
-                         f"({build.get('write_seconds', '-')}, {build.get('index_seconds', '-')})"
-                         f" | {sum(documents.values())} | {name}: {rate} | {versus} |")
+            lines.append(
+                f"| {run['requests']} | {build.get('seconds', '-')} "
+                f"({build.get('write_seconds', '-')}, {build.get('index_seconds', '-')})"
+                f" | {sum(documents.values())} | {name}: {rate} | {versus} |"
+            )
         if documents:
-            lines.append("history documents per collection: " + ", ".join(
-                f"{name} {count}" for name, count in sorted(documents.items())))
+            lines.append(
+                "history documents per collection: "
+                + ", ".join(f"{name} {count}" for name, count in sorted(documents.items()))
+            )
     return lines

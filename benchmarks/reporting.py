@@ -12,6 +12,7 @@
 
 Runs its own in-memory nx-27017 server (or the server named by MONGO_URI).
 """
+
 import argparse
 import os
 import random
@@ -52,15 +53,19 @@ def backlog(store, events_wanted, batch):
     an_hour_ago = int(time.time() * 1000) - 3_600_000
     records = [domain_events.record(e, e["data"], an_hour_ago) for e in events]
     for start in range(0, len(records), 5000):
-        store.keep_many(records[start:start + 5000])
-    print(f"backlog: {len(records)} events of {len({r['type'] for r in records})} types "
-          f"({len(history.cases)} cases) stored as pending")
+        store.keep_many(records[start : start + 5000])
+    print(
+        f"backlog: {len(records)} events of {len({r['type'] for r in records})} types "
+        f"({len(history.cases)} cases) stored as pending"
+    )
     projector = Projector(store, batch)
     began = time.monotonic()
     projector.drain()
     drained = time.monotonic() - began
-    print(f"  live projector (drain, batch {batch}): {drained:.1f} s, "
-          f"{len(records) / drained:,.0f} events/s")
+    print(
+        f"  live projector (drain, batch {batch}): {drained:.1f} s, "
+        f"{len(records) / drained:,.0f} events/s"
+    )
     began = time.monotonic()
     version, replayed = rebuild.rebuild(store, batch, projector=projector)
     rebuilt = time.monotonic() - began
@@ -83,14 +88,31 @@ def year_of_daily_figures(store, cases, seed=2):
         priority = rng.choice(("urgent", "normal", "low"))
         need = rng.choice(("medicine_purchase", "home_visit", "daily_living_help"))
         facts = [
-            {"kind": "request", "station": station, "channel": "phone", "need_type": need,
-             "resident_ref": resident, "received_ms": received},
-            {"kind": "case", "station": station, "priority": priority, "need_type": need,
-             "request_received_ms": received, "opened_ms": received + 1000,
-             "accepted_ms": accepted, "resolved_ms": resolved,
-             "closed_ms": resolved + DAY_MS if number % 2 else None},
-            {"kind": "message", "station": station, "sent_ms": received + 2000,
-             "delivered_ms": received + 20_000},
+            {
+                "kind": "request",
+                "station": station,
+                "channel": "phone",
+                "need_type": need,
+                "resident_ref": resident,
+                "received_ms": received,
+            },
+            {
+                "kind": "case",
+                "station": station,
+                "priority": priority,
+                "need_type": need,
+                "request_received_ms": received,
+                "opened_ms": received + 1000,
+                "accepted_ms": accepted,
+                "resolved_ms": resolved,
+                "closed_ms": resolved + DAY_MS if number % 2 else None,
+            },
+            {
+                "kind": "message",
+                "station": station,
+                "sent_ms": received + 2000,
+                "delivered_ms": received + 20_000,
+            },
         ]
         all_facts += facts
     documents = domain_daily.dailies(all_facts)
@@ -98,7 +120,7 @@ def year_of_daily_figures(store, cases, seed=2):
     store.daily(version).drop()
     store.ensure_version_indexes(version)
     for begin in range(0, len(documents), 1000):
-        store.save(version, [], documents[begin:begin + 1000])
+        store.save(version, [], documents[begin : begin + 1000])
     print(f"year: {cases:,} cases -> {len(documents):,} daily figures (version {version})")
 
 
@@ -108,8 +130,14 @@ def http_client(uri, prefix):
 
     from services.common import auth, config
     from services.reporting import api
-    env = {**os.environ, "MONGO_URI": uri, "SHEGONG_DB_PREFIX": prefix,
-           "SHEGONG_TOKEN_SECRET": "benchmark", "LOG_LEVEL": "WARNING"}
+
+    env = {
+        **os.environ,
+        "MONGO_URI": uri,
+        "SHEGONG_DB_PREFIX": prefix,
+        "SHEGONG_TOKEN_SECRET": "benchmark",
+        "LOG_LEVEL": "WARNING",
+    }
     client = Client(api.create_app(config.settings(env)))
     token = auth.issue_token("benchmark", "bench", "district_admin")
     return client, {"Authorization": f"Bearer {token}"}
@@ -141,21 +169,33 @@ def main():
             backlog(store, args.events, args.batch)
         year_of_daily_figures(store, args.cases)
         figures, median, worst = timed(
-            lambda: handlers.summary(store, None, "2023-01-01", "2023-12-31"), args.repeat)
+            lambda: handlers.summary(store, None, "2023-01-01", "2023-12-31"), args.repeat
+        )
         assert figures["cases_opened"] >= args.cases, figures["cases_opened"]
-        print(f"  summary, district, 2023: median {median:.0f} ms, max {worst:.0f} ms "
-              f"({figures['cases_opened']:,} cases, {figures['residents_served']:,} residents)")
+        print(
+            f"  summary, district, 2023: median {median:.0f} ms, max {worst:.0f} ms "
+            f"({figures['cases_opened']:,} cases, {figures['residents_served']:,} residents)"
+        )
         client, admin = http_client(uri, prefix)
-        answer, median, worst = timed(lambda: client.get(
-            "/v1/reports/summary?from=2023-01-01&to=2023-12-31", headers=admin), args.repeat)
+        answer, median, worst = timed(
+            lambda: client.get("/v1/reports/summary?from=2023-01-01&to=2023-12-31", headers=admin),
+            args.repeat,
+        )
         assert answer.status_code == 200 and answer.json["cases_opened"] >= args.cases
-        print(f"  GET /v1/reports/summary, district, 2023 (WSGI, JSON): median {median:.0f} ms, "
-              f"max {worst:.0f} ms")
-        _, median, worst = timed(lambda: handlers.summary(store, "daxing", "2023-01-01",
-                                                          "2023-12-31"), args.repeat)
+        print(
+            f"  GET /v1/reports/summary, district, 2023 (WSGI, JSON): median {median:.0f} ms, "
+            f"max {worst:.0f} ms"
+        )
+        _, median, worst = timed(
+            lambda: handlers.summary(store, "daxing", "2023-01-01", "2023-12-31"), args.repeat
+        )
         print(f"  summary, one station, 2023: median {median:.0f} ms, max {worst:.0f} ms")
-        _, median, worst = timed(lambda: handlers.timeseries(
-            store, "cases_resolved", "month", None, "2023-01-01", "2023-12-31"), args.repeat)
+        _, median, worst = timed(
+            lambda: handlers.timeseries(
+                store, "cases_resolved", "month", None, "2023-01-01", "2023-12-31"
+            ),
+            args.repeat,
+        )
         print(f"  time series by month, district, 2023: median {median:.0f} ms, max {worst:.0f} ms")
         database.client.drop_database(database.name)
     finally:

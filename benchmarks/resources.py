@@ -1,4 +1,5 @@
 """CPU and peak resident memory per process of the system, sampled while a phase runs."""
+
 import threading
 import time
 
@@ -64,8 +65,13 @@ class Sampler:
         return {
             "seconds": round(elapsed, 1),
             "loadavg": [round(x, 2) for x in psutil.getloadavg()],
-            "processes": {name: {"cpu_percent": round(100 * (self._cpu(name) - self.cpu_start[name])
-                                                      / elapsed, 1),
-                                 "peak_rss_mb": round(self.peak_rss.get(name, 0) / 2**20, 1)}
-                          for name in self.named},
+            "processes": {
+                name: {
+                    "cpu_percent": round(
+                        100 * (self._cpu(name) - self.cpu_start[name]) / elapsed, 1
+                    ),
+                    "peak_rss_mb": round(self.peak_rss.get(name, 0) / 2**20, 1),
+                }
+                for name in self.named
+            },
         }

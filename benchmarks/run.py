@@ -39,6 +39,7 @@ Environment (all optional):
   BENCH_API_REPEATS  times each is asked (default 30)
   SHEGONG_*          passed to the services (e.g. SHEGONG_MAX_WORKERS)
 """
+
 import json
 import os
 import platform
@@ -78,7 +79,7 @@ def percentiles(values):
         return None
     ordered = sorted(values)
     pick = lambda f: round(ordered[min(len(ordered) - 1, int(f * len(ordered)))], 1)  # noqa: E731
-    return {"p50": pick(.5), "p95": pick(.95), "p99": pick(.99), "max": round(ordered[-1], 1)}
+    return {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 1)}
 
 
 def wait_drained(tracer, request_ids, give_up_s):
@@ -98,8 +99,10 @@ def wait_drained(tracer, request_ids, give_up_s):
 def phase(name, system, tracer, drive, instances, snapshot=None):
     say(f"phase {name}: {instances} instance(s) of the scaled workers")
     counted = snapshot() if snapshot else None
-    named = {**system.service_processes(), **{f"rabbitmq (shared) {pid}": pid
-                                              for pid in broker_pids()}}
+    named = {
+        **system.service_processes(),
+        **{f"rabbitmq (shared) {pid}": pid for pid in broker_pids()},
+    }
     store = named.pop("store", None)
     if store:  # an external store (BENCH_MONGO_URI) is not ours to sample
         named["nx-27017 (store)"] = store
@@ -114,46 +117,67 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
     lat = {"post": [(p.answered - p.started) * 1000 for p in by_id.values()]}
     ends = []
     for stage in ("assigned", "sms", "projected"):
-        lat[stage] = [(traces[rid][stage] - p.started) * 1000 for rid, p in by_id.items()
-                      if stage in traces.get(rid, {})]
+        lat[stage] = [
+            (traces[rid][stage] - p.started) * 1000
+            for rid, p in by_id.items()
+            if stage in traces.get(rid, {})
+        ]
     ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
     span = (max(ends) - result.started) if ends else None
     post_s = result.ended - result.started
     for usage_of in usage["processes"].values():  # the CPU budget of one request
-        usage_of["cpu_ms_per_request"] = round(
-            usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
-    usage["cpu_ms_per_request_total"] = round(sum(
-        u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1)
+        usage_of["cpu_ms_per_request"] = (
+            round(usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
+        )
+    usage["cpu_ms_per_request_total"] = round(
+        sum(u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1
+    )
     # completions per 10 s since the phase began: does the rate hold over the run?
     buckets = Counter(int((t - result.started) // 10) for t in ends)
     timeline = [buckets.get(i, 0) / 10 for i in range(max(buckets) + 1)] if buckets else []
     summary = {
-        "name": name, "completed_per_s_by_10s": timeline, "instances": instances,
+        "name": name,
+        "completed_per_s_by_10s": timeline,
+        "instances": instances,
         "requests": len(ids),
-        "failures": result.failures, "completed": done,
+        "failures": result.failures,
+        "completed": done,
         "untraced": len(ids) - done,  # not seen projected (e.g. the tap was cut off)
-        "post_rate": round(len(ids) / post_s, 1), "load_lag_s": round(result.lag_s, 2),
+        "post_rate": round(len(ids) / post_s, 1),
+        "load_lag_s": round(result.lag_s, 2),
         "end_to_end_per_s": round(done / span, 1) if span else 0.0,
         "drain_s": round(max(ends) - result.ended, 1) if ends else None,
         "latency_ms": {stage: percentiles(values) for stage, values in lat.items()},
-        "usage": usage, "request_ids": ids, "per_request": costs,
+        "usage": usage,
+        "request_ids": ids,
+        "per_request": costs,
     }
-    say(f"  {len(ids)} accepted ({summary['post_rate']}/s posted), {done} projected; "
+    say(
+        f"  {len(ids)} accepted ({summary['post_rate']}/s posted), {done} projected; "
         f"end to end {summary['end_to_end_per_s']}/s; POST->SMS "
         f"{summary['latency_ms']['sms']}; load {usage['loadavg']}; per request "
         f"{costs.get('store_commands')} store commands ({costs.get('store_operations')} "
-        f"documents), {costs.get('deliveries')} deliveries")
+        f"documents), {costs.get('deliveries')} deliveries"
+    )
     return summary
 
 
 def exactly_once(system, client, request_ids):
     """Cases per request, worker SMS per case (stored and in the sink), facts per SMS."""
-    cases = Counter(d["request_id"] for d in system.database(client, "casework")["cases"].find(
-        {}, {"request_id": 1}))
-    case_of = {d["request_id"]: d["_id"] for d in system.database(client, "casework")["cases"]
-               .find({}, {"request_id": 1})}
-    messages = Counter(d["case_id"] for d in system.database(client, "notifications")["messages"]
-                       .find({"recipient_role": "worker", "channel": "sms"}, {"case_id": 1}))
+    cases = Counter(
+        d["request_id"]
+        for d in system.database(client, "casework")["cases"].find({}, {"request_id": 1})
+    )
+    case_of = {
+        d["request_id"]: d["_id"]
+        for d in system.database(client, "casework")["cases"].find({}, {"request_id": 1})
+    }
+    messages = Counter(
+        d["case_id"]
+        for d in system.database(client, "notifications")["messages"].find(
+            {"recipient_role": "worker", "channel": "sms"}, {"case_id": 1}
+        )
+    )
     sink = Counter()
     lines = Counter()
     sink_file = system.var_dir / "sms.jsonl"
@@ -165,7 +189,8 @@ def exactly_once(system, client, request_ids):
                 sink[entry["case_id"]] += 1
     reports = ReportStore(system.database(client, "reporting"))
     facts = reports.facts(reports.versions()["current"]).count_documents(
-        {"_id": {"$regex": "^message:"}, "recipient_role": "worker"})
+        {"_id": {"$regex": "^message:"}, "recipient_role": "worker"}
+    )
     wanted = [case_of.get(rid) for rid in request_ids]
     return {
         "requests": len(request_ids),
@@ -175,15 +200,20 @@ def exactly_once(system, client, request_ids):
         "cases_with_several_worker_sms": sum(1 for cid in wanted if cid and messages[cid] > 1),
         "sms_lines_repeated": sum(1 for n in lines.values() if n > 1),
         "cases_with_several_sink_lines": sum(1 for cid in wanted if cid and sink[cid] > 1),
-        "worker_sms_facts": facts, "worker_sms_stored": sum(messages.values()),
+        "worker_sms_facts": facts,
+        "worker_sms_stored": sum(messages.values()),
     }
 
 
 def machine():
-    return {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "loadavg_at_start": [round(x, 2) for x in psutil.getloadavg()]}
+    return {
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpus": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in psutil.getloadavg()],
+    }
 
 
 def main():
@@ -196,13 +226,20 @@ def main():
         results["phases"] += run["phases"]
         results.setdefault("exactly_once_with_history", []).append(run["exactly_once"])
         if run.get("apis"):  # the API answers of each run, named by its history
-            results["apis"] = {**results.get("apis", {}), **{
-                f"[history {size}] {query}": figures for query, figures in run["apis"].items()}}
-    results["history_runs"] = [{"requests": size, "build": run.get("history"),
-                                "max_rate_end_to_end_per_s": {
-                                    p["name"]: p["end_to_end_per_s"] for p in run["phases"]
-                                    if "max x" in p["name"]}}
-                               for size, run in zip(sizes, runs, strict=True)]
+            results["apis"] = {
+                **results.get("apis", {}),
+                **{f"[history {size}] {query}": figures for query, figures in run["apis"].items()},
+            }
+    results["history_runs"] = [
+        {
+            "requests": size,
+            "build": run.get("history"),
+            "max_rate_end_to_end_per_s": {
+                p["name"]: p["end_to_end_per_s"] for p in run["phases"] if "max x" in p["name"]
+            },
+        }
+        for size, run in zip(sizes, runs, strict=True)
+    ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     chart_path.write_text(chart.svg(results))
@@ -216,8 +253,9 @@ def run_with_history(history_requests):
     label = f"[history {history_requests}] " if history_requests else ""
     phase_s = float(os.environ.get("BENCH_PHASE_S", "30"))
     clients = int(os.environ.get("BENCH_CLIENTS", "16"))
-    instances = [int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",")
-                 if int(n) > 0]
+    instances = [
+        int(n) for n in os.environ.get("BENCH_INSTANCES", "1,2,3").split(",") if int(n) > 0
+    ]
     baseline_s = float(os.environ.get("BENCH_BASELINE_S", "8"))
     base_amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     rabbit = Rabbit(os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"))
@@ -226,41 +264,67 @@ def run_with_history(history_requests):
     amqp_uri = urlunparse(urlparse(base_amqp)._replace(path="/" + quote(vhost, safe="")))
     var_dir = Path(tempfile.mkdtemp(prefix="shegong-bench-"))
     store_uri = os.environ.get("BENCH_MONGO_URI")
-    system = BenchSystem(var_dir, amqp_uri, f"bench{uuid.uuid4().hex[:6]}" if store_uri
-                         else "bench", store_uri)
-    results = {"machine": machine(), "settings": {
-        "phase_s": phase_s, "clients": clients, "instances": instances,
-        "keyed": os.environ.get("BENCH_KEYED", "1") == "1",
-        "shegong_env": {k: v for k, v in system.env.items() if k.startswith("SHEGONG_")
-                        and k not in ("SHEGONG_TOKEN_SECRET",)}}, "phases": []}
+    system = BenchSystem(
+        var_dir, amqp_uri, f"bench{uuid.uuid4().hex[:6]}" if store_uri else "bench", store_uri
+    )
+    results = {
+        "machine": machine(),
+        "settings": {
+            "phase_s": phase_s,
+            "clients": clients,
+            "instances": instances,
+            "keyed": os.environ.get("BENCH_KEYED", "1") == "1",
+            "shegong_env": {
+                k: v
+                for k, v in system.env.items()
+                if k.startswith("SHEGONG_") and k not in ("SHEGONG_TOKEN_SECRET",)
+            },
+        },
+        "phases": [],
+    }
     tracer = None
     if history_requests:
+
         def write_history():
             say(f"history: {history_requests} requests into the store before the services")
             results["history"] = history.build(
-                MongoClient(system.env["MONGO_URI"]), system.db_prefix, history_requests,
-                settings=config.settings(system.env), say=say,
+                MongoClient(system.env["MONGO_URI"]),
+                system.db_prefix,
+                history_requests,
+                settings=config.settings(system.env),
+                say=say,
                 # nx-27017's own files, written directly; a store of the caller's: the wire
-                files=None if system.external_store else str(system.var_dir / "mongo"))
+                files=None if system.external_store else str(system.var_dir / "mongo"),
+            )
             say(f"history: {results['history']}")
+
         system.before_services = write_history
     try:
         say(f"starting the system (vhost {vhost}, files in {var_dir})")
         system.up()
         client = MongoClient(system.env["MONGO_URI"])
         say("baselines: broker round trip, one by one and in batches, then store upserts")
-        results["baselines"] = {"broker": baselines.broker_round_trip(amqp_uri, baseline_s),
-                                "broker_batches": baselines.broker_batches(amqp_uri,
-                                                                           baseline_s),
-                                "store": baselines.store_upserts(system.env["MONGO_URI"],
-                                                                 f"{system.db_prefix}_baseline",
-                                                                 baseline_s / 2)}
+        results["baselines"] = {
+            "broker": baselines.broker_round_trip(amqp_uri, baseline_s),
+            "broker_batches": baselines.broker_batches(amqp_uri, baseline_s),
+            "store": baselines.store_upserts(
+                system.env["MONGO_URI"], f"{system.db_prefix}_baseline", baseline_s / 2
+            ),
+        }
         say(f"  {results['baselines']}")
-        tracer = Tracer(amqp_uri, system.env["MONGO_URI"], f"{system.db_prefix}_reporting",
-                        system.var_dir / "sms.jsonl")
+        tracer = Tracer(
+            amqp_uri,
+            system.env["MONGO_URI"],
+            f"{system.db_prefix}_reporting",
+            system.var_dir / "sms.jsonl",
+        )
         tracer.start()
-        load = Load(system.url("intake", ""), system.token(), run=int(time.time()) % 1000,
-                    keyed=results["settings"]["keyed"])
+        load = Load(
+            system.url("intake", ""),
+            system.token(),
+            run=int(time.time()) % 1000,
+            keyed=results["settings"]["keyed"],
+        )
         snapshot = lambda: counting.Snapshot(system.command_counts, rabbit, vhost)  # noqa: E731
         if instances:
             phase("warm-up", system, tracer, lambda: load.fixed_rate(5, 4), 1)
@@ -268,30 +332,52 @@ def run_with_history(history_requests):
             if count > 1:
                 system.scale(count)
                 wait_consumers(rabbit, vhost, count)
-            results["phases"].append(phase(f"{label}max x{count}", system, tracer,
-                                           lambda: load.max_rate(phase_s, clients), count,
-                                           snapshot))
+            results["phases"].append(
+                phase(
+                    f"{label}max x{count}",
+                    system,
+                    tracer,
+                    lambda: load.max_rate(phase_s, clients),
+                    count,
+                    snapshot,
+                )
+            )
             if count == instances[0] and os.environ.get("BENCH_FIXED", "1") == "1":
                 best = results["phases"][-1]["end_to_end_per_s"]
                 rate = float(os.environ.get("BENCH_RATE", "0")) or max(1.0, round(best / 2))
-                results["phases"].append(phase(f"{label}fixed {rate:g}/s x{count}", system, tracer,
-                                               lambda rate=rate: load.fixed_rate(rate, phase_s),
-                                               count,
-                                               snapshot))
+                results["phases"].append(
+                    phase(
+                        f"{label}fixed {rate:g}/s x{count}",
+                        system,
+                        tracer,
+                        lambda rate=rate: load.fixed_rate(rate, phase_s),
+                        count,
+                        snapshot,
+                    )
+                )
         all_ids = [rid for p in results["phases"] for rid in p["request_ids"]]
         results["exactly_once"] = exactly_once(system, client, all_ids)
         say(f"exactly once: {results['exactly_once']}")
         if os.environ.get("BENCH_APIS", "1") == "1":
-            results["apis"] = apis.measure(system, int(os.environ.get("BENCH_API_REPEATS", "30")),
-                                           percentiles)
+            results["apis"] = apis.measure(
+                system, int(os.environ.get("BENCH_API_REPEATS", "30")), percentiles
+            )
             say(f"API answers: {results['apis']}")
         if os.environ.get("BENCH_STORM", "1") == "1":
-            results["storm"] = storm.phase(system, client, amqp_uri, tracer,
-                                           int(os.environ.get("BENCH_STORM_EVENTS", "5000")),
-                                           wait_drained, exactly_once, say)
+            results["storm"] = storm.phase(
+                system,
+                client,
+                amqp_uri,
+                tracer,
+                int(os.environ.get("BENCH_STORM_EVENTS", "5000")),
+                wait_drained,
+                exactly_once,
+                say,
+            )
         if os.environ.get("BENCH_BULK", "1") == "1":
-            results["bulk"] = bulk_phase(system, client, amqp_uri,
-                                         int(os.environ.get("BENCH_BULK_COUNT", "10000")))
+            results["bulk"] = bulk_phase(
+                system, client, amqp_uri, int(os.environ.get("BENCH_BULK_COUNT", "10000"))
+            )
         results["tracer_interruptions"] = tracer.interruptions
         results["machine"]["loadavg_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
@@ -322,12 +408,17 @@ def bulk_phase(system, client, amqp_uri, count):
 
 def wait_consumers(rabbit, vhost, count):
     """Until every handler queue of the scaled services has ``count`` consumers."""
+
     def ready():
         queues = rabbit.call("GET", f"queues/{quote(vhost, safe='')}")
-        scaled = [q for q in queues if q["name"].startswith("evt-")
-                  and any(f"--{s}." in q["name"]
-                          for s in ("casework", "notifications", "reporting"))]
+        scaled = [
+            q
+            for q in queues
+            if q["name"].startswith("evt-")
+            and any(f"--{s}." in q["name"] for s in ("casework", "notifications", "reporting"))
+        ]
         return scaled and all(q.get("consumers", 0) >= count for q in scaled)
+
     wait_until(ready, 90, interval=1, message=f"{count} consumers per queue")
 
 

@@ -8,6 +8,7 @@ limit, an upsert or ``multi`` is asked for. A write command of several statement
 statement is planned on its own. So a workload's thousands of commands collapse to a
 few dozen shapes, each kept with one example to run again (benchmarks/plans.py).
 """
+
 import json
 from typing import Any, Iterator
 
@@ -21,9 +22,17 @@ def type_of(value: Any) -> str:
     if value is None:
         return "null"
     name = type(value).__name__
-    return {"str": "str", "int": "int", "Int64": "int", "float": "float", "bool": "bool",
-            "datetime": "date", "ObjectId": "oid", "bytes": "bin", "Binary": "bin"}.get(
-                name, name)
+    return {
+        "str": "str",
+        "int": "int",
+        "Int64": "int",
+        "float": "float",
+        "bool": "bool",
+        "datetime": "date",
+        "ObjectId": "oid",
+        "bytes": "bin",
+        "Binary": "bin",
+    }.get(name, name)
 
 
 def of_filter(value: Any) -> Any:
@@ -60,7 +69,7 @@ def of_update(update: Any) -> Any:
 
 
 def of_stage(stage: dict) -> dict:
-    (name, argument), = stage.items()
+    ((name, argument),) = stage.items()
     if name in FILTER_STAGES:
         return {name: of_filter(argument)}
     if name in NUMBER_STAGES:
@@ -79,31 +88,42 @@ def statements(command: dict) -> Iterator[tuple[dict, dict]]:
         for statement in command.get(field) or ():
             shape = dict(base, filter=of_filter(statement.get("q", {})))
             if name == "update":
-                shape.update(update=of_update(statement.get("u")),
-                             upsert=bool(statement.get("upsert")),
-                             multi=bool(statement.get("multi")))
+                shape.update(
+                    update=of_update(statement.get("u")),
+                    upsert=bool(statement.get("upsert")),
+                    multi=bool(statement.get("multi")),
+                )
             else:
                 shape["limit"] = statement.get("limit", 0)
-            yield shape, {**{k: v for k, v in command.items() if k != field},
-                          field: [statement]}
+            yield shape, {**{k: v for k, v in command.items() if k != field}, field: [statement]}
         return
     if name == "insert":
-        yield base, {**{k: v for k, v in command.items() if k != "documents"},
-                     "documents": list(command.get("documents") or ())[:1]}
+        yield (
+            base,
+            {
+                **{k: v for k, v in command.items() if k != "documents"},
+                "documents": list(command.get("documents") or ())[:1],
+            },
+        )
         return
     shape = dict(base)
     if name == "find":
-        shape.update(filter=of_filter(command.get("filter", {})),
-                     sort=of_sort(command.get("sort")),
-                     projection=of_keys(command.get("projection")),
-                     limit="limit" in command or bool(command.get("singleBatch")))
+        shape.update(
+            filter=of_filter(command.get("filter", {})),
+            sort=of_sort(command.get("sort")),
+            projection=of_keys(command.get("projection")),
+            limit="limit" in command or bool(command.get("singleBatch")),
+        )
     elif name == "aggregate":
         shape["pipeline"] = [of_stage(stage) for stage in command.get("pipeline") or ()]
     elif name == "findAndModify":
-        shape.update(filter=of_filter(command.get("query", {})),
-                     sort=of_sort(command.get("sort")),
-                     update=of_update(command.get("update")),
-                     remove=bool(command.get("remove")), upsert=bool(command.get("upsert")))
+        shape.update(
+            filter=of_filter(command.get("query", {})),
+            sort=of_sort(command.get("sort")),
+            update=of_update(command.get("update")),
+            remove=bool(command.get("remove")),
+            upsert=bool(command.get("upsert")),
+        )
     elif name == "count":
         shape["filter"] = of_filter(command.get("query", {}))
     elif name == "distinct":

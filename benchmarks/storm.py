@@ -11,6 +11,7 @@ with the rate at which intake accepted them (HTTP: answered; AMQP: every one rec
 seen as its ``request.received``) and with the exactly-once check of
 the staff phases (one case per request, one worker SMS per case).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,23 @@ PREFIX = {"http": "136", "amqp": "135"}  # phones apart from the staff load's (1
 
 def alert(run: str, transport: str, number: int) -> dict:
     """A missed check-in of a resident of her own (a distinct phone per number)."""
-    return {"specversion": "1.0", "id": f"storm-{run}-{transport}-{number}", "source": SOURCE,
-            "type": TYPE, "datacontenttype": "application/json",
-            "data": {"station": STATIONS[number % 2],
-                     "resident": {"name": f"独居老人{number:05d}",
-                                  "phone": f"{PREFIX[transport]}{number:08d}",
-                                  "categories": ["elderly", "living_alone"]},
-                     "due_at": "2023-05-29T07:30:00+08:00",
-                     "note": "性能测试：晨间报平安未到"}}
+    return {
+        "specversion": "1.0",
+        "id": f"storm-{run}-{transport}-{number}",
+        "source": SOURCE,
+        "type": TYPE,
+        "datacontenttype": "application/json",
+        "data": {
+            "station": STATIONS[number % 2],
+            "resident": {
+                "name": f"独居老人{number:05d}",
+                "phone": f"{PREFIX[transport]}{number:08d}",
+                "categories": ["elderly", "living_alone"],
+            },
+            "due_at": "2023-05-29T07:30:00+08:00",
+            "note": "性能测试：晨间报平安未到",
+        },
+    }
 
 
 def request_ids(events: list) -> list:
@@ -55,14 +65,15 @@ def request_ids(events: list) -> list:
 
 
 def over_http(intake_url: str, events: list, batch: int = 100, clients: int = 4) -> dict:
-    batches = [events[start:start + batch] for start in range(0, len(events), batch)]
+    batches = [events[start : start + batch] for start in range(0, len(events), batch)]
 
     def send(chunk):
-        answer = requests.post(intake_url + "/v1/events",
-                               data=json.dumps(chunk, ensure_ascii=False).encode("utf-8"),
-                               headers={"X-Api-Key": KEY,
-                                        "Content-Type": "application/cloudevents-batch+json"},
-                               timeout=120)
+        answer = requests.post(
+            intake_url + "/v1/events",
+            data=json.dumps(chunk, ensure_ascii=False).encode("utf-8"),
+            headers={"X-Api-Key": KEY, "Content-Type": "application/cloudevents-batch+json"},
+            timeout=120,
+        )
         results = answer.json().get("results", []) if answer.status_code == 200 else []
         return answer.status_code, sum(r["status"] == "accepted" for r in results)
 
@@ -74,10 +85,17 @@ def over_http(intake_url: str, events: list, batch: int = 100, clients: int = 4)
     for status, _ in answers:
         statuses[status] = statuses.get(status, 0) + 1
     accepted = sum(n for _, n in answers)
-    return {"transport": "http", "events": len(events), "batch": batch, "clients": clients,
-            "accepted": accepted, "statuses": statuses, "began": began,
-            "accepted_s": round(accepted_s, 2),
-            "accepted_per_s": round(accepted / accepted_s, 1) if accepted_s else None}
+    return {
+        "transport": "http",
+        "events": len(events),
+        "batch": batch,
+        "clients": clients,
+        "accepted": accepted,
+        "statuses": statuses,
+        "began": began,
+        "accepted_s": round(accepted_s, 2),
+        "accepted_per_s": round(accepted / accepted_s, 1) if accepted_s else None,
+    }
 
 
 def over_amqp(amqp_uri: str, received: Received, events: list, batch: int = 100) -> dict:
@@ -87,25 +105,36 @@ def over_amqp(amqp_uri: str, received: Received, events: list, batch: int = 100)
         channel.confirm_select()
         confirmed = [0]
         channel.events["basic_ack"].add(
-            lambda delivery_tag, multiple: confirmed.__setitem__(0, max(confirmed[0],
-                                                                        delivery_tag)))
+            lambda delivery_tag, multiple: confirmed.__setitem__(0, max(confirmed[0], delivery_tag))
+        )
         began, sent = time.monotonic(), 0
         for start in range(0, len(events), batch):
-            for event in events[start:start + batch]:
-                channel.basic_publish(amqp.Message(
-                    json.dumps(event, ensure_ascii=False).encode("utf-8"), delivery_mode=2,
-                    content_type="application/cloudevents+json", content_encoding="utf-8",
-                    application_headers={API_KEY_HEADER: KEY}),
-                    exchange=INBOUND_EXCHANGE, routing_key=TYPE)
+            for event in events[start : start + batch]:
+                channel.basic_publish(
+                    amqp.Message(
+                        json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                        delivery_mode=2,
+                        content_type="application/cloudevents+json",
+                        content_encoding="utf-8",
+                        application_headers={API_KEY_HEADER: KEY},
+                    ),
+                    exchange=INBOUND_EXCHANGE,
+                    routing_key=TYPE,
+                )
                 sent += 1
             while confirmed[0] < sent:  # the batch's confirms, together
                 connection.connection.drain_events(timeout=30)
         published_s = time.monotonic() - began
     accepted_s = received.recorded_s(request_ids(events), began)
-    return {"transport": "amqp", "events": len(events), "batch": batch, "began": began,
-            "published_s": round(published_s, 2),
-            "accepted_s": round(accepted_s, 2) if accepted_s else None,
-            "accepted_per_s": round(len(events) / accepted_s, 1) if accepted_s else None}
+    return {
+        "transport": "amqp",
+        "events": len(events),
+        "batch": batch,
+        "began": began,
+        "published_s": round(published_s, 2),
+        "accepted_s": round(accepted_s, 2) if accepted_s else None,
+        "accepted_per_s": round(len(events) / accepted_s, 1) if accepted_s else None,
+    }
 
 
 class Received:
@@ -130,12 +159,25 @@ class Received:
         self.thread.join(10)
 
     def _tap(self) -> None:
-        queue = Queue(f"bench.storm.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True,
-                      durable=False, bindings=[binding(event_exchange(REQUEST_RECEIVED.producer),
-                                                       routing_key=REQUEST_RECEIVED.type)])
+        queue = Queue(
+            f"bench.storm.{uuid.uuid4().hex[:8]}",
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+            bindings=[
+                binding(
+                    event_exchange(REQUEST_RECEIVED.producer), routing_key=REQUEST_RECEIVED.type
+                )
+            ],
+        )
         with Connection(self.amqp_uri) as connection:
-            with Consumer(connection.channel(), [queue], on_message=self._seen, no_ack=True,
-                          prefetch_count=1000):
+            with Consumer(
+                connection.channel(),
+                [queue],
+                on_message=self._seen,
+                no_ack=True,
+                prefetch_count=1000,
+            ):
                 self.ready.set()
                 while not self.stopping.is_set():
                     try:
@@ -167,8 +209,13 @@ def finish(result: dict, ids: list, tracer, wait_drained) -> dict:
     ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
     span = (max(ends) - result["began"]) if ends else None
     result.pop("began")
-    result.update({"projected": done, "end_to_end_s": round(span, 2) if span else None,
-                   "end_to_end_per_s": round(done / span, 1) if span else 0.0})
+    result.update(
+        {
+            "projected": done,
+            "end_to_end_s": round(span, 2) if span else None,
+            "end_to_end_per_s": round(done / span, 1) if span else 0.0,
+        }
+    )
     return result
 
 
@@ -184,11 +231,19 @@ def phase(system, client, amqp_uri, tracer, count, wait_drained, exactly_once, s
         for transport in ("http", "amqp"):
             events = [alert(run, transport, n) for n in range(count)]
             ids = request_ids(events)
-            say(f"storm: {count} check-in alerts over {transport}"
-                + (" as POST /v1/events batches of 100 from 4 senders" if transport == "http"
-                   else " on shegong.inbound"))
-            result = (over_http(system.url("intake", ""), events) if transport == "http"
-                      else over_amqp(amqp_uri, received, events))
+            say(
+                f"storm: {count} check-in alerts over {transport}"
+                + (
+                    " as POST /v1/events batches of 100 from 4 senders"
+                    if transport == "http"
+                    else " on shegong.inbound"
+                )
+            )
+            result = (
+                over_http(system.url("intake", ""), events)
+                if transport == "http"
+                else over_amqp(amqp_uri, received, events)
+            )
             done[transport] = finish(result, ids, tracer, wait_drained)
             done[transport]["exactly_once"] = exactly_once(system, client, ids)
             say(f"  {done[transport]}")

@@ -1,6 +1,7 @@
 """The whole system for the benchmark: tests/chaos/system.py's ChaosSystem (every
 process separate, on its own free ports, store files and var dir), with production
 timings and 1-3 instances of the casework, notifications and reporting workers."""
+
 import os
 import sys
 
@@ -24,17 +25,26 @@ class BenchSystem(ChaosSystem):
             self.env["MONGO_URI"] = mongo_uri
         for key in ("SHEGONG_RETRY_DELAYS_MS", "SHEGONG_RELAY_INTERVAL_S", "SHEGONG_RELAY_GRACE_S"):
             self.env.pop(key)  # the production defaults, not the chaos suite's short ones
-        self.env.update({
-            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
-            # Every benchmark request goes to the same few on-duty workers: the staff
-            # limit per phone and message kind (120 an hour) would hold most SMS; the
-            # residents' limit is off as before.
-            "SHEGONG_SMS_RATE_LIMIT_PER_HOUR": "0", "SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR": "0",
-            # Worker SMS are not held at night anyway; residents' would be.
-            "SHEGONG_QUIET_HOURS_START": "00:00", "SHEGONG_QUIET_HOURS_END": "00:00",
-        })
-        self.env.update({key: value for key, value in os.environ.items()
-                         if key.startswith("SHEGONG_") and key not in OWN})
+        self.env.update(
+            {
+                "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+                # Every benchmark request goes to the same few on-duty workers: the staff
+                # limit per phone and message kind (120 an hour) would hold most SMS; the
+                # residents' limit is off as before.
+                "SHEGONG_SMS_RATE_LIMIT_PER_HOUR": "0",
+                "SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR": "0",
+                # Worker SMS are not held at night anyway; residents' would be.
+                "SHEGONG_QUIET_HOURS_START": "00:00",
+                "SHEGONG_QUIET_HOURS_END": "00:00",
+            }
+        )
+        self.env.update(
+            {
+                key: value
+                for key, value in os.environ.items()
+                if key.startswith("SHEGONG_") and key not in OWN
+            }
+        )
         # every service process counts its store commands here (benchmarks/counting.py)
         self.command_counts = self.var_dir / "commands"
         self.command_counts.mkdir(parents=True, exist_ok=True)
@@ -67,8 +77,12 @@ class BenchSystem(ChaosSystem):
             commands.pop("store")
         for number in range(2, self.instances + 1):
             for name in SCALED:
-                commands[f"{name}-worker-{number}"] = [sys.executable, "-m",
-                                                       "services.common.runner", name]
+                commands[f"{name}-worker-{number}"] = [
+                    sys.executable,
+                    "-m",
+                    "services.common.runner",
+                    name,
+                ]
         return commands
 
     def drop_databases(self, client):
@@ -86,5 +100,6 @@ class BenchSystem(ChaosSystem):
 
     def service_processes(self):
         """name -> pid of every process the system runs (the store included)."""
-        return {name: process.pid for name, process in self.processes.items()
-                if process.poll() is None}
+        return {
+            name: process.pid for name, process in self.processes.items() if process.poll() is None
+        }

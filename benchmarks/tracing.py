@@ -9,6 +9,7 @@ Three observers run beside the load, each on its own thread, each cheap for the 
   (``message:<message id>``) for the messages not yet seen there:
   when the projection had the SMS (the last fact of a request's chain).
 """
+
 import json
 import threading
 import time
@@ -26,16 +27,18 @@ class Tracer:
     def __init__(self, amqp_uri, mongo_uri, reporting_db, sms_file, poll_s=0.1):
         self.amqp_uri, self.sms_file, self.poll_s = amqp_uri, sms_file, poll_s
         self.reports = ReportStore(MongoClient(mongo_uri)[reporting_db])
-        self.assigned = {}   # case_id -> (t, request_id)
-        self.sms = {}        # case_id -> t (the worker's SMS line)
-        self.sent = {}       # message_id -> (t, request_id, case_id)
+        self.assigned = {}  # case_id -> (t, request_id)
+        self.sms = {}  # case_id -> t (the worker's SMS line)
+        self.sent = {}  # message_id -> (t, request_id, case_id)
         self.projected = {}  # message_id -> t
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.interruptions = []
         self.ready = threading.Event()
-        self.threads = [threading.Thread(target=target, daemon=True)
-                        for target in (self._tap, self._tail, self._poll)]
+        self.threads = [
+            threading.Thread(target=target, daemon=True)
+            for target in (self._tap, self._tail, self._poll)
+        ]
 
     def start(self):
         for thread in self.threads:
@@ -61,13 +64,26 @@ class Tracer:
 
     def _tap_once(self):
         # one queue, two bindings (two server-named queues confuse kombu's consumer)
-        queues = [Queue(f"bench.tap.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True,
-                        durable=False, bindings=[
-                            binding(event_exchange(contract.producer), routing_key=contract.type)
-                            for contract in (CASE_ASSIGNED, MESSAGE_SENT)])]
+        queues = [
+            Queue(
+                f"bench.tap.{uuid.uuid4().hex[:8]}",
+                exclusive=True,
+                auto_delete=True,
+                durable=False,
+                bindings=[
+                    binding(event_exchange(contract.producer), routing_key=contract.type)
+                    for contract in (CASE_ASSIGNED, MESSAGE_SENT)
+                ],
+            )
+        ]
         with Connection(self.amqp_uri) as connection:
-            with Consumer(connection.channel(), queues, on_message=self._seen, no_ack=True,
-                          prefetch_count=1000):
+            with Consumer(
+                connection.channel(),
+                queues,
+                on_message=self._seen,
+                no_ack=True,
+                prefetch_count=1000,
+            ):
                 self.ready.set()
                 while not self.stopping.is_set():
                     try:
@@ -83,8 +99,9 @@ class Tracer:
             if event["type"] == CASE_ASSIGNED.type:
                 self.assigned.setdefault(data["case_id"], (now, event["correlationid"]))
             elif data["recipient_role"] == "worker" and data["channel"] == "sms":
-                self.sent.setdefault(data["message_id"], (now, event["correlationid"],
-                                                          data["case_id"]))
+                self.sent.setdefault(
+                    data["message_id"], (now, event["correlationid"], data["case_id"])
+                )
 
     def _tail(self):
         offset = 0
@@ -97,7 +114,7 @@ class Tracer:
                 chunk = b""
                 time.sleep(0.02)
                 continue
-            complete = chunk[:chunk.rfind(b"\n") + 1]
+            complete = chunk[: chunk.rfind(b"\n") + 1]
             offset += len(complete)
             now = time.monotonic()
             for line in complete.splitlines():
@@ -120,9 +137,12 @@ class Tracer:
                     # the version does not change during a run (no rebuild): read it once
                     if facts is None:
                         facts = self.reports.facts(self.reports.versions()["current"])
-                    found = [{"_id": document["_id"].partition(":")[2]} for document in
-                             facts.find({"_id": {"$in": [f"message:{m}" for m in waiting]}},
-                                        {"_id": 1})]
+                    found = [
+                        {"_id": document["_id"].partition(":")[2]}
+                        for document in facts.find(
+                            {"_id": {"$in": [f"message:{m}" for m in waiting]}}, {"_id": 1}
+                        )
+                    ]
                 except Exception as exc:  # noqa: BLE001 - the store is busy or away: again
                     self.interruptions.append(f"poll: {type(exc).__name__}"[:200])
                     found = []

@@ -24,6 +24,7 @@ is in ``var/processes.json`` for ``make status``. Only Ctrl-C or SIGTERM stops t
 (workers finish in-flight messages first, then the store stops).
 Logs: ``var/log/<process>.log``.
 """
+
 import json
 import os
 import secrets
@@ -82,10 +83,25 @@ def start_store(settings, supervisor, env):
         fail(f"port {port} is taken; stop what listens there, or set MONGO_URI to use it")
     data_dir = settings.var_dir / "mongo"
     data_dir.mkdir(parents=True, exist_ok=True)
-    supervisor.start(Spec("nx-27017", [
-        str(BIN / "nx-27017"), "--data-dir", str(data_dir), "-p", str(port),
-        "--log-file", str(settings.var_dir / "log" / "nx-27017.log"),
-        "--pid-file", str(settings.var_dir / "nx-27017.pid")], dict(env), cwd=ROOT, last=True))
+    supervisor.start(
+        Spec(
+            "nx-27017",
+            [
+                str(BIN / "nx-27017"),
+                "--data-dir",
+                str(data_dir),
+                "-p",
+                str(port),
+                "--log-file",
+                str(settings.var_dir / "log" / "nx-27017.log"),
+                "--pid-file",
+                str(settings.var_dir / "nx-27017.pid"),
+            ],
+            dict(env),
+            cwd=ROOT,
+            last=True,
+        )
+    )
     env["MONGO_URI"] = os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
     wait_for(lambda: mongo.store_reachable(config.settings()), 20, "the embedded store")
     say(f"store: embedded nx-27017 on 127.0.0.1:{port}, data in {data_dir}")
@@ -104,12 +120,16 @@ def token_secret(settings):
 
 def write_credentials(settings):
     keys, ttl_s = auth.keyring(settings), settings.token_ttl_s  # valid for one lifetime
-    workers = {worker["id"]: auth.issue_token(keys, worker["id"], worker["role"],
-                                              worker["station"], worker["name"], ttl_s)
-               for worker in seed.roster()}
-    credentials = {"district_admin": auth.issue_token(keys, "district-admin", "district_admin",
-                                                      ttl_s=ttl_s),
-                   "workers": workers}
+    workers = {
+        worker["id"]: auth.issue_token(
+            keys, worker["id"], worker["role"], worker["station"], worker["name"], ttl_s
+        )
+        for worker in seed.roster()
+    }
+    credentials = {
+        "district_admin": auth.issue_token(keys, "district-admin", "district_admin", ttl_s=ttl_s),
+        "workers": workers,
+    }
     path = settings.var_dir / "dev-credentials.json"
     path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False))
     path.chmod(0o600)
@@ -123,26 +143,34 @@ def own_vhost(settings):
     nodes = [urlparse(node) for node in brokers.alternates(settings.amqp_uri)]
     where = ", ".join(node.netloc.split("@")[-1] for node in nodes)
     if not any(port_in_use(node.hostname or "127.0.0.1", node.port or 5672) for node in nodes):
-        fail(f"RabbitMQ is not reachable at {where}; start it "
-             "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+        fail(
+            f"RabbitMQ is not reachable at {where}; start it "
+            "(for example `rabbitmq-server -detached`) or set AMQP_URI"
+        )
     try:
         done = vhost.make(settings)
     except vhost.Unfixable as exc:
         fail(str(exc))
     if done in ("made with rabbitmqctl", "usable"):
-        say("the RabbitMQ management API is not reachable (RABBIT_API_URI): `make status` "
-            "lists no queues until `rabbitmq-plugins enable rabbitmq_management`")
+        say(
+            "the RabbitMQ management API is not reachable (RABBIT_API_URI): `make status` "
+            "lists no queues until `rabbitmq-plugins enable rabbitmq_management`"
+        )
     if done.startswith("made"):
         say(f"broker: virtual host {settings.amqp_vhost!r} {done}")
     if not broker_reachable(settings.amqp_uri):
-        fail(f"RabbitMQ is not reachable at {where}; start it "
-             "(for example `rabbitmq-server -detached`) or set AMQP_URI")
+        fail(
+            f"RabbitMQ is not reachable at {where}; start it "
+            "(for example `rabbitmq-server -detached`) or set AMQP_URI"
+        )
     found = vhost.stale(settings)
     if found and not settings.accept_queued:
         fail(vhost.refusal(settings, found))
     if found:
-        say(f"SHEGONG_ACCEPT_QUEUED=1: the new store consumes {sum(found.values())} queued "
-            "message(s) of an earlier run")
+        say(
+            f"SHEGONG_ACCEPT_QUEUED=1: the new store consumes {sum(found.values())} queued "
+            "message(s) of an earlier run"
+        )
 
 
 def healthy(port):
@@ -170,18 +198,43 @@ def start_services(settings, supervisor, env, replicas, log_dir):
         for number in range(1, replicas.get(f"{name}-worker", 1) + 1):
             port = first + 100 * (number - 1) if first else 0
             ports += [(f"{name}-worker#{number}", port)] if port else []
-            supervisor.start(Spec(
-                f"{name}-worker#{number}", [sys.executable, "-m", "services.common.runner", name],
-                dict(env, **{f"{name.upper()}_METRICS_PORT": str(port)}),
-                instance_log(log_dir, f"{name}-worker", number), ROOT, info={"port": port}))
+            supervisor.start(
+                Spec(
+                    f"{name}-worker#{number}",
+                    [sys.executable, "-m", "services.common.runner", name],
+                    dict(env, **{f"{name.upper()}_METRICS_PORT": str(port)}),
+                    instance_log(log_dir, f"{name}-worker", number),
+                    ROOT,
+                    info={"port": port},
+                )
+            )
         workers = settings.http_workers * replicas.get(f"{name}-api", 1)
-        supervisor.start(Spec(f"{name}-api#1", [
-            sys.executable, "-m", "gunicorn", WSGI_APPS[name],
-            "--bind", f"{settings.bind_host}:{settings.port(name)}",
-            "--worker-class", "gthread", "--threads", str(settings.http_threads),
-            "--workers", str(workers), "--graceful-timeout", "20",
-            "--no-control-socket"], dict(env), log_dir / f"{name}-api.log", ROOT,
-            info={"port": settings.port(name), "http_workers": workers}))
+        supervisor.start(
+            Spec(
+                f"{name}-api#1",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    WSGI_APPS[name],
+                    "--bind",
+                    f"{settings.bind_host}:{settings.port(name)}",
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    str(settings.http_threads),
+                    "--workers",
+                    str(workers),
+                    "--graceful-timeout",
+                    "20",
+                    "--no-control-socket",
+                ],
+                dict(env),
+                log_dir / f"{name}-api.log",
+                ROOT,
+                info={"port": settings.port(name), "http_workers": workers},
+            )
+        )
     return ports
 
 
@@ -200,11 +253,16 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append("SIGINT"))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    taken = [f"{name} {settings.port(name)}" for name in SERVICES
-             if port_in_use(settings.bind_host, settings.port(name))]
+    taken = [
+        f"{name} {settings.port(name)}"
+        for name in SERVICES
+        if port_in_use(settings.bind_host, settings.port(name))
+    ]
     if taken:
-        fail(f"port(s) already in use: {', '.join(taken)}; stop what listens there "
-             "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT")
+        fail(
+            f"port(s) already in use: {', '.join(taken)}; stop what listens there "
+            "(another `make run`?) or set INTAKE_PORT ... REPORTING_PORT"
+        )
     recorded = False
     try:
         embedded_port = start_store(settings, supervisor, env)
@@ -226,16 +284,24 @@ def main():
         settings = config.settings(env)
         ports = start_services(settings, supervisor, env, replicas, log_dir)
         for name in SERVICES:
-            wait_for(lambda name=name: healthy(settings.port(name)) or bool(supervisor.exited()),
-                     30, f"the {name} API")
+            wait_for(
+                lambda name=name: healthy(settings.port(name)) or bool(supervisor.exited()),
+                30,
+                f"the {name} API",
+            )
         for what, port in ports:  # every worker instance answers its probes too
             wait_for(lambda port=port: healthy(port) or bool(supervisor.exited()), 30, what)
         if supervisor.exited():
             fail(f"process(es) exited during start: {supervisor.exited()}; see {log_dir}")
         for name in SERVICES:
-            say(f"{name:<13} http://{settings.bind_host}:{settings.port(name)}   worker metrics "
-                + " ".join(f"http://{settings.metrics_host}:{port}/metrics"
-                           for what, port in ports if what.startswith(f"{name}-worker#")))
+            say(
+                f"{name:<13} http://{settings.bind_host}:{settings.port(name)}   worker metrics "
+                + " ".join(
+                    f"http://{settings.metrics_host}:{port}/metrics"
+                    for what, port in ports
+                    if what.startswith(f"{name}-worker#")
+                )
+            )
         say(f"logs in {log_dir}; a process that dies is restarted; Ctrl-C stops everything")
         say("ready")
         supervisor.run(lambda: bool(stop_requested))

@@ -16,6 +16,7 @@ orphaned workers are told to stop with it, and killed before its replacement sta
 The decisions (``Policy``, ``History.after_exit``) are pure; ``Supervisor`` applies
 them to real processes and writes what it sees to a state file for ``make status``.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ from pathlib import Path
 class Policy:
     initial_s: float = 1.0
     max_s: float = 30.0
-    stable_s: float = 60.0     # up this long: its next crash counts as a first one
-    loop_crashes: int = 5      # this many crashes ...
+    stable_s: float = 60.0  # up this long: its next crash counts as a first one
+    loop_crashes: int = 5  # this many crashes ...
     loop_window_s: float = 60.0  # ... within this long: crash-looping
 
     def backoff(self, consecutive: int) -> float:
@@ -44,6 +45,7 @@ class Policy:
 @dataclass
 class History:
     """One process's recent crashes, and what to do about the next one."""
+
     consecutive: int = 0
     crashes: list[float] = field(default_factory=list)
     looping: bool = False
@@ -83,6 +85,7 @@ class Spec:
     """What to run: ``name`` as shown (``casework-worker#1``), its command and
     environment, where its output goes (None: nowhere), and ``last`` for the store,
     stopped after every other process. ``info`` is shown by ``make status``."""
+
     name: str
     argv: list[str]
     env: dict[str, str]
@@ -96,8 +99,8 @@ class Spec:
 class Supervised:
     spec: Spec
     process: subprocess.Popen | None = None
-    started_at: float = 0.0          # monotonic
-    started_wall: float = 0.0        # epoch seconds, for make status
+    started_at: float = 0.0  # monotonic
+    started_wall: float = 0.0  # epoch seconds, for make status
     restarts: int = 0
     restart_at: float | None = None  # monotonic; set while waiting to restart
     last_exit: str = ""
@@ -113,8 +116,13 @@ class Supervised:
 class Supervisor:
     """Starts processes and, on each ``poll()``, restarts those that died."""
 
-    def __init__(self, policy: Policy = Policy(), say: Callable[[str], None] = print,
-                 state_file: Path | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        policy: Policy = Policy(),
+        say: Callable[[str], None] = print,
+        state_file: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.policy, self.say, self.state_file, self.clock = policy, say, state_file, clock
         self.children: list[Supervised] = []
 
@@ -128,9 +136,14 @@ class Supervisor:
         spec = child.spec
         output = spec.log_path.open("ab") if spec.log_path else subprocess.DEVNULL
         try:
-            child.process = subprocess.Popen(spec.argv, env=spec.env, stdout=output,  # noqa: S603
-                                             stderr=subprocess.STDOUT, cwd=spec.cwd,
-                                             start_new_session=True)
+            child.process = subprocess.Popen(  # noqa: S603
+                spec.argv,
+                env=spec.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=spec.cwd,
+                start_new_session=True,
+            )
         finally:
             if spec.log_path:
                 output.close()
@@ -140,8 +153,11 @@ class Supervisor:
 
     def exited(self) -> list[tuple[str, int]]:
         """Those whose process has ended (and not yet been restarted)."""
-        return [(c.spec.name, c.process.returncode) for c in self.children
-                if c.process is not None and c.process.poll() is not None]
+        return [
+            (c.spec.name, c.process.returncode)
+            for c in self.children
+            if c.process is not None and c.process.poll() is not None
+        ]
 
     def poll(self) -> None:
         """Notice deaths, schedule their restarts, and restart those whose time has come."""
@@ -151,8 +167,10 @@ class Supervisor:
             if child.restart_at is None and process is not None:
                 if process.poll() is None:
                     if child.history.recovered(self.policy, child.started_at, now):
-                        self.say(f"{child.spec.name} has stayed up "
-                                 f"{self.policy.stable_s:.0f} s: no longer crash-looping")
+                        self.say(
+                            f"{child.spec.name} has stayed up "
+                            f"{self.policy.stable_s:.0f} s: no longer crash-looping"
+                        )
                         self.write_state()
                     continue
                 self._died(child, now)
@@ -160,8 +178,10 @@ class Supervisor:
                 _signal_group(child.process.pid, signal.SIGKILL)  # what its dead leader left
                 child.restarts += 1
                 self._spawn(child)
-                self.say(f"{child.spec.name} restarted (pid {child.process.pid}, "
-                         f"restart {child.restarts})")
+                self.say(
+                    f"{child.spec.name} restarted (pid {child.process.pid}, "
+                    f"restart {child.restarts})"
+                )
 
     def _died(self, child: Supervised, now: float) -> None:
         process = child.process
@@ -170,14 +190,18 @@ class Supervisor:
         was_looping = child.history.looping
         delay = child.history.after_exit(self.policy, child.started_at, now)
         child.restart_at = now + delay
-        self.say(f"{child.spec.name} (pid {process.pid}) died: {child.last_exit} after "
-                 f"{now - child.started_at:.1f} s up; restarting in {delay:g} s; "
-                 "the other processes keep serving")
+        self.say(
+            f"{child.spec.name} (pid {process.pid}) died: {child.last_exit} after "
+            f"{now - child.started_at:.1f} s up; restarting in {delay:g} s; "
+            "the other processes keep serving"
+        )
         if child.history.looping and not was_looping:
-            self.say(f"ERROR: {child.spec.name} is crash-looping ({len(child.history.crashes)} "
-                     f"crashes within {self.policy.loop_window_s:g} s); retrying every "
-                     f"{self.policy.max_s:g} s. See "
-                     f"{child.spec.log_path or 'its log'}")
+            self.say(
+                f"ERROR: {child.spec.name} is crash-looping ({len(child.history.crashes)} "
+                f"crashes within {self.policy.loop_window_s:g} s); retrying every "
+                f"{self.policy.max_s:g} s. See "
+                f"{child.spec.log_path or 'its log'}"
+            )
         self.write_state()
 
     def run(self, stopping: Callable[[], bool], interval: float = 0.2) -> None:
@@ -188,8 +212,10 @@ class Supervisor:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM, a wait of up to ``timeout``, then SIGKILL: services, then the store."""
-        for group in ([c for c in self.children if not c.spec.last],
-                      [c for c in self.children if c.spec.last]):
+        for group in (
+            [c for c in self.children if not c.spec.last],
+            [c for c in self.children if c.spec.last],
+        ):
             running = [c for c in group if c.process is not None and c.process.poll() is None]
             for child in running:
                 child.process.terminate()
@@ -209,18 +235,27 @@ class Supervisor:
             self.state_file.unlink(missing_ok=True)
 
     def snapshot(self) -> list[dict]:
-        return [{"name": c.spec.name, "pid": c.process.pid if c.process else None,
-                 "started_at": round(c.started_wall, 3), "restarts": c.restarts,
-                 "state": c.state, "last_exit": c.last_exit, **c.spec.info}
-                for c in self.children]
+        return [
+            {
+                "name": c.spec.name,
+                "pid": c.process.pid if c.process else None,
+                "started_at": round(c.started_wall, 3),
+                "restarts": c.restarts,
+                "state": c.state,
+                "last_exit": c.last_exit,
+                **c.spec.info,
+            }
+            for c in self.children
+        ]
 
     def write_state(self) -> None:
         """The state file ``make status`` reads (written whole, then renamed into place)."""
         if self.state_file is None:
             return
         partial = self.state_file.with_suffix(".tmp")
-        partial.write_text(json.dumps({"supervisor_pid": os.getpid(),
-                                       "processes": self.snapshot()}, indent=1))
+        partial.write_text(
+            json.dumps({"supervisor_pid": os.getpid(), "processes": self.snapshot()}, indent=1)
+        )
         partial.replace(self.state_file)
 
 

@@ -1,4 +1,5 @@
 """docs/asyncapi.json: the events as an AsyncAPI 2.6.0 document."""
+
 import json
 import tomllib
 from pathlib import Path
@@ -36,33 +37,52 @@ def render_asyncapi():
             "title": names[contract.type],
             "summary": contract.description,
             "contentType": envelope.CONTENT_TYPE,
-            "correlationId": {"description": "The request that started the chain.",
-                              "location": "$message.payload#/correlationid"},
+            "correlationId": {
+                "description": "The request that started the chain.",
+                "location": "$message.payload#/correlationid",
+            },
             "payload": envelope_schema(contract),
             "examples": [{"name": "daxing-story", "payload": example_envelope(contract)}],
-            "bindings": {"amqp": {"messageType": contract.type,
-                                  "bindingVersion": AMQP_BINDING_VERSION}},
+            "bindings": {
+                "amqp": {"messageType": contract.type, "bindingVersion": AMQP_BINDING_VERSION}
+            },
         }
         channels[contract.type] = {
             "description": f"Routing key {routing_key(contract)} on exchange "
-                           f"{exchange_name(contract)}. {contract.description}",
+            f"{exchange_name(contract)}. {contract.description}",
             "subscribe": {
                 "operationId": operation,
                 "summary": contract.description,
                 "message": {"$ref": f"#/components/messages/{contract.type}"},
-                "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True,
-                                      "bindingVersion": AMQP_BINDING_VERSION}},
+                "bindings": {
+                    "amqp": {
+                        "deliveryMode": 2,
+                        "mandatory": True,
+                        "bindingVersion": AMQP_BINDING_VERSION,
+                    }
+                },
             },
-            "bindings": {"amqp": {
-                "is": "routingKey",
-                "exchange": {"name": exchange_name(contract), "type": "topic",
-                             "durable": True, "autoDelete": False},
-                "bindingVersion": AMQP_BINDING_VERSION,
-            }},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {
+                        "name": exchange_name(contract),
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                    },
+                    "bindingVersion": AMQP_BINDING_VERSION,
+                }
+            },
             "x-producer": contract.producer,
-            "x-consumers": [{"service": service, "method": method,
-                             "queue": queue_name(contract, service, method)}
-                            for service, method in handlers[contract.type]],
+            "x-consumers": [
+                {
+                    "service": service,
+                    "method": method,
+                    "queue": queue_name(contract, service, method),
+                }
+                for service, method in handlers[contract.type]
+            ],
         }
     document = {
         "asyncapi": ASYNCAPI_VERSION,
@@ -71,15 +91,19 @@ def render_asyncapi():
             "title": "shegong events",
             "version": _project_version(),
             "description": "The events the services of Suyu District's township social work "
-                           "stations publish to one another. Generated from "
-                           "services/common/contracts.py by `make docs`; see "
-                           "docs/events.md.",
+            "stations publish to one another. Generated from "
+            "services/common/contracts.py by `make docs`; see "
+            "docs/events.md.",
         },
         "defaultContentType": envelope.CONTENT_TYPE,
-        "servers": {"development": {
-            "url": "127.0.0.1:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
-            "description": "The local RabbitMQ of `make run` (AMQP_URI sets the real one).",
-        }},
+        "servers": {
+            "development": {
+                "url": "127.0.0.1:5672",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "The local RabbitMQ of `make run` (AMQP_URI sets the real one).",
+            }
+        },
         "channels": channels,
         "components": {"messages": messages},
     }

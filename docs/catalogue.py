@@ -1,5 +1,6 @@
 """What the code says about each event (names, handlers, exchanges, queues) and the
 example envelopes of the story, for the generated documents."""
+
 from datetime import datetime
 
 from docs.examples import EVENT_IDS, EXAMPLES, REQUEST_ID
@@ -12,8 +13,11 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 def contract_names():
     """Contract type -> its Python name in services.common.contracts (e.g. CASE_OPENED)."""
-    return {value.type: name for name, value in vars(contracts).items()
-            if isinstance(value, contracts.EventContract)}
+    return {
+        value.type: name
+        for name, value in vars(contracts).items()
+        if isinstance(value, contracts.EventContract)
+    }
 
 
 def handlers_by_type():
@@ -61,10 +65,17 @@ CASE_SUBJECT = "the case id (`case_id`)"
 def example_envelope(contract):
     """A valid envelope of ``contract`` (built and validated by envelope.new_event)."""
     if contract.type not in EXAMPLES or contract.type not in EVENT_IDS:
-        raise KeyError(f"docs/generate.py has no example of {contract.type}: add one to "
-                       "EXAMPLES and EVENT_IDS")
+        raise KeyError(
+            f"docs/generate.py has no example of {contract.type}: add one to EXAMPLES and EVENT_IDS"
+        )
     data, subject, causation, sequence, time = EXAMPLES[contract.type]
-    return new_event(contract, data, subject=subject, correlation_id=REQUEST_ID,
-                              causation_id=causation, sequence=sequence,
-                              time=datetime.fromisoformat(time),
-                              event_id=EVENT_IDS[contract.type])
+    return new_event(
+        contract,
+        data,
+        subject=subject,
+        correlation_id=REQUEST_ID,
+        causation_id=causation,
+        sequence=sequence,
+        time=datetime.fromisoformat(time),
+        event_id=EVENT_IDS[contract.type],
+    )

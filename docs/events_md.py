@@ -1,4 +1,5 @@
 """docs/events.md: the events catalogue as Markdown."""
+
 import json
 import re
 
@@ -54,16 +55,22 @@ def _rules_text(schema):
         rules.append("one of " + ", ".join(_code(_json_value(v)) for v in schema["enum"]))
     if "pattern" in schema:
         rules.append(f"matches {_code(schema['pattern'])}")
-    for low, high, unit in (("minLength", "maxLength", "characters"),
-                            ("minItems", "maxItems", "items")):
+    for low, high, unit in (
+        ("minLength", "maxLength", "characters"),
+        ("minItems", "maxItems", "items"),
+    ):
         if low in schema and high in schema:
             rules.append(f"{schema[low]}–{schema[high]} {unit}")
         elif low in schema:
             rules.append(f"at least {schema[low]} {unit}")
         elif high in schema:
             rules.append(f"at most {schema[high]} {unit}")
-    for key, sign in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
-                      ("exclusiveMaximum", "<")):
+    for key, sign in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("exclusiveMaximum", "<"),
+    ):
         if key in schema:
             rules.append(f"{sign} {schema[key]}")
     if "description" in schema:
@@ -94,31 +101,33 @@ def _field_rows(schema, prefix=""):
 
 
 def _fields_table(schema):
-    lines = ["| field | type | required | allowed values / validation |",
-             "| --- | --- | --- | --- |"]
+    lines = [
+        "| field | type | required | allowed values / validation |",
+        "| --- | --- | --- | --- |",
+    ]
     for path, kind, required, rules in _field_rows(schema):
-        lines.append(f"| {_code(path)} | {_cell(kind)} | {required} | "
-                     f"{_cell('; '.join(rules)) or '—'} |")
+        lines.append(
+            f"| {_code(path)} | {_cell(kind)} | {required} | {_cell('; '.join(rules)) or '—'} |"
+        )
     return lines
 
 
 ENVELOPE_MEANINGS = {
     "id": "Unique event id (a UUID). Also the AMQP `message_id`; consumers that dedupe "
-          "by event id use it.",
+    "by event id use it.",
     "source": "`/suyu/shegong/<producer>`, e.g. `/suyu/shegong/casework`.",
     "specversion": "CloudEvents version.",
-    "type": "The event type, with its version; also the routing key and the AMQP `type` "
-            "property.",
+    "type": "The event type, with its version; also the routing key and the AMQP `type` property.",
     "time": "When it happened, ISO 8601 with the district's offset (+08:00), to the second.",
     "subject": "The aggregate the event is about (the request, case or message id).",
     "datacontenttype": "The media type of `data`.",
     "data": "The event's data, validated against its type's schema (below).",
     "correlationid": "Extension: the request that started the chain (the `request_id`); "
-                     "also the AMQP `correlation_id` property.",
+    "also the AMQP `correlation_id` property.",
     "causationid": "Extension: what caused this event — the id of the event that caused it, "
-                   "`http:<X-Correlation-Id>` for a staff command over HTTP, or null.",
+    "`http:<X-Correlation-Id>` for a staff command over HTTP, or null.",
     "sequence": "Extension: the event's position in its aggregate's history, from 1, "
-                "contiguous (request, case and message are each an aggregate).",
+    "contiguous (request, case and message are each an aggregate).",
 }
 
 
@@ -160,10 +169,12 @@ def render_events_md():
         pairs = handlers[contract.type]
         consumers = "<br>".join(_code(f"{s}.{m}") for s, m in pairs) or "—"
         queues = "<br>".join(_code(queue_name(contract, s, m)) for s, m in pairs) or "—"
-        out.append(f"| [{_code(contract.type)}](#{_anchor(contract.type)}) | {contract.producer}"
-                   f" | {consumers} | {_cell(contract.description)} | "
-                   f"{_code(exchange_name(contract))} | {_code(routing_key(contract))} "
-                   f"| {queues} |")
+        out.append(
+            f"| [{_code(contract.type)}](#{_anchor(contract.type)}) | {contract.producer}"
+            f" | {consumers} | {_cell(contract.description)} | "
+            f"{_code(exchange_name(contract))} | {_code(routing_key(contract))} "
+            f"| {queues} |"
+        )
     out += [
         "",
         "## The envelope",
@@ -187,9 +198,11 @@ def render_events_md():
     required = set(schema["required"])
     for name, prop in schema["properties"].items():
         rules = "; ".join(_rules_text(prop)) or "—"
-        out.append(f"| {_code(name)} | {_cell(_type_text(prop))} | "
-                   f"{'yes' if name in required else 'no'} | {_cell(rules)} | "
-                   f"{_cell(ENVELOPE_MEANINGS.get(name, ''))} |")
+        out.append(
+            f"| {_code(name)} | {_cell(_type_text(prop))} | "
+            f"{'yes' if name in required else 'no'} | {_cell(rules)} | "
+            f"{_cell(ENVELOPE_MEANINGS.get(name, ''))} |"
+        )
     out += [
         "",
         "A consumer validates the envelope and then the data against the contract "
@@ -202,9 +215,13 @@ def render_events_md():
     out += _indent_doc(topology.__doc__)
     out += [
         "",
-        _indent_doc(messaging.RetryingEventHandler.__doc__)[0] + " "
-        + " ".join(line.strip() for line in _indent_doc(messaging.RetryingEventHandler.__doc__)[1:]
-                   if line.strip()),
+        _indent_doc(messaging.RetryingEventHandler.__doc__)[0]
+        + " "
+        + " ".join(
+            line.strip()
+            for line in _indent_doc(messaging.RetryingEventHandler.__doc__)[1:]
+            if line.strip()
+        ),
         "",
         f"- Attempts are counted in the `{messaging.ATTEMPTS_HEADER}` header; the delay "
         f"queue is chosen by the `{messaging.DELAY_HEADER}` header.",
@@ -242,9 +259,14 @@ def render_events_md():
             out.append(f"- {data_schema['description']}")
         out += ["", "Data fields:", ""]
         out += _fields_table(data_schema)
-        out += ["", "Example envelope:", "", "```json",
-                json.dumps(example_envelope(contract), ensure_ascii=False, indent=2),
-                "```"]
+        out += [
+            "",
+            "Example envelope:",
+            "",
+            "```json",
+            json.dumps(example_envelope(contract), ensure_ascii=False, indent=2),
+            "```",
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -12,6 +12,7 @@
 are current; ``--check`` exits non-zero, writing nothing, when a file differs.
 The output is deterministic: no clock, no random ids, sorted JSON keys.
 """
+
 import importlib
 import json
 import sys
@@ -31,14 +32,19 @@ INBOUND_ASYNCAPI_JSON = "docs/inbound-asyncapi.json"
 
 def render_openapi(service):
     app = importlib.import_module(f"services.{service}.api").create_app(config.settings({}))
-    return json.dumps(document(service, app.routes), ensure_ascii=False, indent=2,
-                      sort_keys=True) + "\n"
+    return (
+        json.dumps(document(service, app.routes), ensure_ascii=False, indent=2, sort_keys=True)
+        + "\n"
+    )
 
 
 def render():
     """{path relative to the repository root: text} of every generated file."""
-    files = {EVENTS_MD: render_events_md(), ASYNCAPI_JSON: render_asyncapi(),
-             INBOUND_ASYNCAPI_JSON: render_inbound_asyncapi()}
+    files = {
+        EVENTS_MD: render_events_md(),
+        ASYNCAPI_JSON: render_asyncapi(),
+        INBOUND_ASYNCAPI_JSON: render_inbound_asyncapi(),
+    }
     for service in config.SERVICES:
         files[f"docs/openapi/{service}.json"] = render_openapi(service)
     return files
@@ -47,8 +53,11 @@ def render():
 def stale(files=None):
     """The generated paths whose file on disk differs from ``render()``."""
     files = render() if files is None else files
-    return [path for path, text in files.items()
-            if not (ROOT / path).exists() or (ROOT / path).read_text(encoding="utf-8") != text]
+    return [
+        path
+        for path, text in files.items()
+        if not (ROOT / path).exists() or (ROOT / path).read_text(encoding="utf-8") != text
+    ]
 
 
 def main(argv=None):

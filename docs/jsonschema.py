@@ -1,6 +1,7 @@
 """marshmallow schemas -> JSON Schema (draft 7), for the AsyncAPI document and the
 events catalogue. Covers the fields and validators this repository uses; a field type
 it does not know is an error, not a silent gap."""
+
 from datetime import date
 
 from marshmallow import RAISE, fields, missing, validate
@@ -11,13 +12,16 @@ from services.common.fields import StationDates
 # Plain-function validators of this repository, described in words. Any other callable
 # validator becomes "checked by <module>.<name>".
 KNOWN_CHECKS = {
-    "services.common.fields._instant_validator":
-        "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",
-    "services.common.envelope.json_media_type":
+    "services.common.fields._instant_validator": (
+        "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00"
+    ),
+    "services.common.envelope.json_media_type": (
         "a JSON media type, compared by type: application/json (parameters such as "
-        "charset=utf-8 allowed) or a +json type",
-    "services.common.envelope.EnvelopeSchema._time_has_offset":
-        "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00",
+        "charset=utf-8 allowed) or a +json type"
+    ),
+    "services.common.envelope.EnvelopeSchema._time_has_offset": (
+        "an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00"
+    ),
 }
 
 
@@ -123,8 +127,12 @@ def object_schema(schema_cls):
         properties[key] = field_schema(field, checks.get(name, ()))
         if field.required:
             required.append(key)
-    schema = {"type": "object", "title": schema_cls.__name__, "properties": properties,
-              "additionalProperties": schema_cls().unknown != RAISE}
+    schema = {
+        "type": "object",
+        "title": schema_cls.__name__,
+        "properties": properties,
+        "additionalProperties": schema_cls().unknown != RAISE,
+    }
     if required:
         schema["required"] = required
     if schema_cls.__doc__:

@@ -5,6 +5,7 @@
 - The broker: RabbitMQ at AMQP_URI (default 127.0.0.1:5672). Each test gets its own
   virtual host, made and removed through the management API (RABBIT_API_URI).
 """
+
 # isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
 import eventlet
@@ -25,8 +26,13 @@ from tests.support import Rabbit, free_port  # noqa: E402
 
 # Fixtures kept with the helpers they belong to, available to every test module
 # (importing a fixture into a module would shadow it and hide it from the linter).
-pytest_plugins = ["tests.http_support", "tests.notifications_support",
-                  "tests.security_support", "tests.gunicorn_support", "tests.inbound_support"]
+pytest_plugins = [
+    "tests.http_support",
+    "tests.notifications_support",
+    "tests.security_support",
+    "tests.gunicorn_support",
+    "tests.inbound_support",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -64,10 +70,12 @@ def amqp_uri(rabbit):
 def env(monkeypatch, mongo_server_uri, amqp_uri):
     """The environment a service process would get, isolated for one test."""
     values = {
-        "MONGO_URI": mongo_server_uri, "AMQP_URI": amqp_uri,
+        "MONGO_URI": mongo_server_uri,
+        "AMQP_URI": amqp_uri,
         "SHEGONG_DB_PREFIX": f"t{uuid.uuid4().hex[:10]}",
         "SHEGONG_TOKEN_SECRET": "test-secret-" + uuid.uuid4().hex,
-        "SHEGONG_RETRY_DELAYS_MS": FAST_RETRIES, "SHEGONG_RELAY_GRACE_S": "0.2",
+        "SHEGONG_RETRY_DELAYS_MS": FAST_RETRIES,
+        "SHEGONG_RELAY_GRACE_S": "0.2",
         "SHEGONG_RELAY_INTERVAL_S": "0.2",
     }
     for key, value in values.items():
@@ -78,6 +86,7 @@ def env(monkeypatch, mongo_server_uri, amqp_uri):
 @pytest.fixture
 def settings(env):
     from services.common import config
+
     return config.settings()
 
 
@@ -85,6 +94,7 @@ def settings(env):
 def database(settings):
     """A factory: the database a service owns, under this test's prefix."""
     from services.common import mongo
+
     created = []
 
     def open_database(service):
@@ -101,4 +111,5 @@ def database(settings):
 def topology(settings):
     """The whole topology declared on this test's virtual host."""
     from services.common.bootstrap import declare
+
     return declare(settings)

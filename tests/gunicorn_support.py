@@ -6,6 +6,7 @@ A plugin of the root conftest: ``gunicorn_apis`` seeds the same Daxing records a
 tests/security_support.py and points ``Apis.call`` at the gunicorn processes; each
 process's log is a file to read (``apis.logs[name]``).
 """
+
 import os
 import subprocess
 import sys
@@ -41,10 +42,25 @@ def gunicorn_apis(apis_with, monkeypatch, tmp_path):
             port = free_port()
             apis.logs[name] = tmp_path / f"gunicorn-{name}.log"
             with open(apis.logs[name], "wb") as log:
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", f"services.{name}.api:create_app()",
-                     "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"],
-                    cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log))
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "gunicorn",
+                            f"services.{name}.api:create_app()",
+                            "--bind",
+                            f"127.0.0.1:{port}",
+                            "--workers",
+                            "1",
+                            "--no-control-socket",
+                        ],
+                        cwd=ROOT,
+                        env=dict(os.environ),
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                    )
+                )
             apis.base[name] = f"http://127.0.0.1:{port}"
         for name in SERVICES:
             wait_until(lambda: _up(apis.base[name]), 60, message=f"gunicorn serving {name}")

@@ -1,5 +1,6 @@
 """What the in-process HTTP API tests share: tokens of the district and of two stations'
 workers, and the Authorization header that carries one."""
+
 import pytest
 
 from services.common import auth

@@ -1,6 +1,7 @@
 """Helpers for notifications' delivery tests: the fake carriers over HTTP, a recording
 relay, a controllable clock (``clock.now`` is the only time the service reads) and the
 events that make messages."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -26,8 +27,11 @@ class Relay(RecordingRelay):
     """The shared relay double, with the statuses its message events announced."""
 
     def types(self, message_id=None):
-        return [(e["type"], e["data"]["status"]) for e in self.events
-                if message_id is None or e["data"]["message_id"] == message_id]
+        return [
+            (e["type"], e["data"]["status"])
+            for e in self.events
+            if message_id is None or e["data"]["message_id"] == message_id
+        ]
 
 
 class Clock:
@@ -57,10 +61,16 @@ def world(database, monkeypatch, fakes):
     settings = config.settings()
     store = NotificationStore(database("notifications"))
     store.ensure_indexes()
-    aliyun_provider = AliyunSmsProvider(config.notification_settings({
-        "ALIYUN_SMS_ACCESS_KEY_ID": aliyun.access_key_id,
-        "ALIYUN_SMS_ACCESS_KEY_SECRET": aliyun.secret, "ALIYUN_SMS_ENDPOINT": aliyun.endpoint,
-        "ALIYUN_SMS_PROTOCOL": "http"}))
+    aliyun_provider = AliyunSmsProvider(
+        config.notification_settings(
+            {
+                "ALIYUN_SMS_ACCESS_KEY_ID": aliyun.access_key_id,
+                "ALIYUN_SMS_ACCESS_KEY_SECRET": aliyun.secret,
+                "ALIYUN_SMS_ENDPOINT": aliyun.endpoint,
+                "ALIYUN_SMS_PROTOCOL": "http",
+            }
+        )
+    )
     chain = ProviderChain([aliyun_provider, HttpGatewayProvider(gateway.url, gateway.token, 2)])
     return World(store, Relay(), chain, settings, aliyun, gateway, Clock(monkeypatch, DAY))
 
@@ -74,44 +84,78 @@ class World:
         """What the service's entrypoint for the event does."""
         if envelope["type"] == REQUEST_RECEIVED.type:
             handlers.remember_contact(self.store, envelope["data"])
-        handlers.notify(self.store, self.relay, self.chain, self.settings, envelope,
-                        envelope["data"])
+        handlers.notify(
+            self.store, self.relay, self.chain, self.settings, envelope, envelope["data"]
+        )
 
     def sweep(self):
         return handlers_batch.deliver_due(self.store, self.relay, self.chain, self.settings)
 
     def phones(self):
         """Every SMS a phone received, from either carrier."""
-        return ([s["to"] for s in self.aliyun.accepted] + [s["to"] for s in self.gateway.accepted])
+        return [s["to"] for s in self.aliyun.accepted] + [s["to"] for s in self.gateway.accepted]
 
 
 def assigned(case_id="case-1", priority="urgent", event_id=None):
-    return new_event(CASE_ASSIGNED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "assigned",
-        "priority": priority, "need_type": "medicine_purchase",
-        "assignee": {"id": "dx-01", "name": "王晨光", "phone": "13900000101"},
-        "resident": {"name": "邹**", "phone": "138****5678"},
-        "assigned_at": "2023-05-29T10:00:00+08:00"}, subject=case_id, correlation_id="r-1",
-        sequence=2, event_id=event_id)
+    return new_event(
+        CASE_ASSIGNED,
+        {
+            "case_id": case_id,
+            "request_id": "r-1",
+            "station": "daxing",
+            "status": "assigned",
+            "priority": priority,
+            "need_type": "medicine_purchase",
+            "assignee": {"id": "dx-01", "name": "王晨光", "phone": "13900000101"},
+            "resident": {"name": "邹**", "phone": "138****5678"},
+            "assigned_at": "2023-05-29T10:00:00+08:00",
+        },
+        subject=case_id,
+        correlation_id="r-1",
+        sequence=2,
+        event_id=event_id,
+    )
 
 
 def received():
-    return new_event(REQUEST_RECEIVED, {
-        "request_id": "r-1", "channel": "phone", "station": "daxing",
-        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": ["elderly"],
-                     "emergency_contact": {"name": "李梅", "relation": "女儿",
-                                           "phone": "13700000002"}},
-        "resident_ref": "p_1", "need": {"type": "medicine_purchase"},
-        "received_at": "2023-05-29T08:00:00+08:00"}, subject="r-1", correlation_id="r-1",
-        sequence=1)
+    return new_event(
+        REQUEST_RECEIVED,
+        {
+            "request_id": "r-1",
+            "channel": "phone",
+            "station": "daxing",
+            "resident": {
+                "name": "邹书兰",
+                "phone": "13812345678",
+                "categories": ["elderly"],
+                "emergency_contact": {"name": "李梅", "relation": "女儿", "phone": "13700000002"},
+            },
+            "resident_ref": "p_1",
+            "need": {"type": "medicine_purchase"},
+            "received_at": "2023-05-29T08:00:00+08:00",
+        },
+        subject="r-1",
+        correlation_id="r-1",
+        sequence=1,
+    )
 
 
 def accepted(case_id="case-n"):
-    return new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
-        "accepted_by": "dx-01", "assignee_name": "王晨光",
-        "accepted_at": "2023-05-29T23:30:00+08:00"}, subject=case_id, correlation_id="r-1",
-        sequence=3)
+    return new_event(
+        CASE_ACCEPTED,
+        {
+            "case_id": case_id,
+            "request_id": "r-1",
+            "station": "daxing",
+            "status": "accepted",
+            "accepted_by": "dx-01",
+            "assignee_name": "王晨光",
+            "accepted_at": "2023-05-29T23:30:00+08:00",
+        },
+        subject=case_id,
+        correlation_id="r-1",
+        sequence=3,
+    )
 
 
 def only(world, case_id="case-1"):

@@ -7,8 +7,10 @@ Remove an entry once its shape reads through an index; add one only with a reaso
 cost does not grow with the history (e.g. a collection that stays small).
 """
 
-MIGRATION = ("a one-time migration at start-up (services/common/migrations.py): runs once "
-             "per store, then never again (recorded in its migrations collection)")
+MIGRATION = (
+    "a one-time migration at start-up (services/common/migrations.py): runs once "
+    "per store, then never again (recorded in its migrations collection)"
+)
 
 ALLOWED = {
     # services/casework/store/records.py:_key_every_record

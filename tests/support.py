@@ -1,4 +1,5 @@
 """Helpers the tests share (fixtures live in conftest.py)."""
+
 import json
 import signal
 import socket
@@ -41,27 +42,38 @@ class Rabbit:
         self.base = urlunparse(parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 15672}"))
 
     def call(self, method, path, **kwargs):
-        answer = requests.request(method, f"{self.base}/api/{path}", auth=self.auth, timeout=10,
-                                  **kwargs)
+        answer = requests.request(
+            method, f"{self.base}/api/{path}", auth=self.auth, timeout=10, **kwargs
+        )
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
     def add_vhost(self, vhost):
         self.call("PUT", f"vhosts/{quote(vhost, safe='')}")
-        self.call("PUT", f"permissions/{quote(vhost, safe='')}/{self.auth[0]}",
-                  json={"configure": ".*", "write": ".*", "read": ".*"})
+        self.call(
+            "PUT",
+            f"permissions/{quote(vhost, safe='')}/{self.auth[0]}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
 
     def delete_vhost(self, vhost):
-        requests.delete(f"{self.base}/api/vhosts/{quote(vhost, safe='')}", auth=self.auth,
-                        timeout=10)
+        requests.delete(
+            f"{self.base}/api/vhosts/{quote(vhost, safe='')}", auth=self.auth, timeout=10
+        )
 
 
 def story_request(**overrides):
     """The resident of DOMAIN.md's story, as the intake API receives her request."""
-    body = {"channel": "phone", "station": "daxing",
-            "resident": {"name": "邹书兰", "phone": "13812345678",
-                         "categories": ["elderly", "living_alone", "key_concern"]},
-            "need": {"type": "medicine_purchase", "description": "药吃完了，下雨出不了门"}}
+    body = {
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {
+            "name": "邹书兰",
+            "phone": "13812345678",
+            "categories": ["elderly", "living_alone", "key_concern"],
+        },
+        "need": {"type": "medicine_purchase", "description": "药吃完了，下雨出不了门"},
+    }
     body.update(overrides)
     return body
 
@@ -72,8 +84,12 @@ def conforms(service, schema_name, instance):
     from pathlib import Path
 
     from openapi_schema_validator import OAS30Validator
-    document = json.loads((Path(__file__).resolve().parents[1] / "docs" / "openapi" /
-                           f"{service}.json").read_text(encoding="utf-8"))
+
+    document = json.loads(
+        (Path(__file__).resolve().parents[1] / "docs" / "openapi" / f"{service}.json").read_text(
+            encoding="utf-8"
+        )
+    )
     schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
     OAS30Validator(schema).validate(instance)
     return instance
@@ -83,13 +99,22 @@ def conforms(service, schema_name, instance):
 def launched(env, ready_timeout=90):
     """``deploy/local.py`` (what ``make run`` runs) as its own process, until it says
     ready; yields (process, the lines it printed). SIGTERM on the way out."""
-    process = subprocess.Popen([sys.executable, "deploy/local.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "deploy/local.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = []
     threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
     try:
-        wait_until(lambda: any("[shegong] ready" in line for line in output)
-                   or process.poll() is not None, ready_timeout, message="make run's 'ready'")
+        wait_until(
+            lambda: any("[shegong] ready" in line for line in output) or process.poll() is not None,
+            ready_timeout,
+            message="make run's 'ready'",
+        )
         assert process.poll() is None, "".join(output)
         yield process, output
     finally:
@@ -108,8 +133,7 @@ def tap(amqp_uri, producer, name, routing_key="shegong.#"):
 
     from services.common.messaging import event_exchange
 
-    queue = Queue(name, exchange=event_exchange(producer), routing_key=routing_key,
-                  durable=True)
+    queue = Queue(name, exchange=event_exchange(producer), routing_key=routing_key, durable=True)
     with Connection(amqp_uri) as connection:
         queue.bind(connection.default_channel).declare()
 
@@ -122,6 +146,7 @@ def tap(amqp_uri, producer, name, routing_key="shegong.#"):
                     found.append(json.loads(simple.get(timeout=0.3).body))
                 except simple.Empty:
                     return found
+
     return drain
 
 
@@ -129,6 +154,7 @@ def seeded_case_store(database):
     """casework's store on the test's database, indexed, with the pilot stations' rosters."""
     from services.casework import seed
     from services.casework.store import CaseStore
+
     store = CaseStore(database("casework"))
     store.ensure_indexes()
     store.seed_roster(seed.roster(), seed.calendar())
@@ -141,11 +167,16 @@ def register_resident(store, request, now):
     from services.casework.handlers import batch as handlers_batch
     from services.casework.store import batch as store_batch
     from services.common import clock
+
     key = handlers_batch.lookup_key(request)
-    record = handlers_batch.registry_record(store_batch.resident_records(store, [key])[key],
-                                            request, clock.iso(now))
-    aliases = [(request["resident_ref"], record["_id"])] \
-        if request["resident_ref"] != record["_id"] else []
+    record = handlers_batch.registry_record(
+        store_batch.resident_records(store, [key])[key], request, clock.iso(now)
+    )
+    aliases = (
+        [(request["resident_ref"], record["_id"])]
+        if request["resident_ref"] != record["_id"]
+        else []
+    )
     store_batch.save_residents(store, [record], aliases)
     return record
 
@@ -155,6 +186,7 @@ def add_case(store, case, envelopes):
     its new cases (store.batch.add_cases of one): the document written, or None if its
     request already has a case."""
     from services.casework.store import batch as store_batch
+
     written, _ = store_batch.add_cases(store, [(case, envelopes)])
     return written[0] if written else None
 
@@ -162,6 +194,7 @@ def add_case(store, case, envelopes):
 def open_counts(store, station):
     """The workload counters of a station's workers, as assignment reads them."""
     from services.casework.store import batch as store_batch
+
     return store_batch.workload(store, [worker.id for worker in store.roster(station)])
 
 
@@ -169,8 +202,10 @@ def open_case_for_request(store, relay, envelope, request, now=None, settings=No
     """casework's request path for one request (a batch of one): the case it opened or
     joined; raises what the batch returned for it (RepeatNotYetOpened...)."""
     from services.casework.handlers import batch as handlers_batch
-    failures = handlers_batch.open_cases_for_requests(store, relay, [(0, envelope, request)],
-                                                      now=now, settings=settings)
+
+    failures = handlers_batch.open_cases_for_requests(
+        store, relay, [(0, envelope, request)], now=now, settings=settings
+    )
     if failures:
         raise failures[0]
     return store.for_request(request["request_id"])[0]

@@ -31,6 +31,7 @@ consistent: every outbox published (``published_seq`` = ``last_seq``), reporting
 projection pointer set and its lease free, the rosters seeded by casework's own
 ``load_roster`` (their events published by the relay once it runs).
 """
+
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -57,22 +58,32 @@ CHUNK = 500  # requests whose lives are made before their notifications and fact
 # The one-time migrations of each database (services/common/migrations.py): what they
 # would fill, the history writes as the current code does; they are recorded as done.
 MIGRATIONS = {"intake": ["requests_case_seq"], "casework": ["resident_keys", "open_case_hints"]}
+
+
 @dataclass(frozen=True)
 class Mix:
     """What a district's history is made of (shares of the requests)."""
+
     span_days: float = 3 * 365
-    alerts: float = 0.08           # missed check-ins from elderly-care (inbound)
-    repeats: float = 0.05          # a second request for a need whose case is open
-    returning: float = 0.5         # a resident served before (within a block of weeks)
+    alerts: float = 0.08  # missed check-ins from elderly-care (inbound)
+    repeats: float = 0.05  # a second request for a need whose case is open
+    returning: float = 0.5  # a resident served before (within a block of weeks)
     emergency_contact: float = 0.3
-    keyed: float = 1.0             # HTTP requests with an Idempotency-Key
+    keyed: float = 1.0  # HTTP requests with an Idempotency-Key
     settled_after_days: float = 14
     old_statuses: tuple = (("closed", 0.9), ("resolved", 0.07), ("cancelled", 0.03))
-    recent_statuses: tuple = field(default=(
-        ("assigned", 0.25), ("accepted", 0.15), ("in_progress", 0.2), ("resolved", 0.2),
-        ("closed", 0.15), ("cancelled", 0.05)))
-    block_days: int = 7            # the template block: a week made by the services' code
-    recent_days: float = 21        # the last weeks are all made by the services' code:
+    recent_statuses: tuple = field(
+        default=(
+            ("assigned", 0.25),
+            ("accepted", 0.15),
+            ("in_progress", 0.2),
+            ("resolved", 0.2),
+            ("closed", 0.15),
+            ("cancelled", 0.05),
+        )
+    )
+    block_days: int = 7  # the template block: a week made by the services' code
+    recent_days: float = 21  # the last weeks are all made by the services' code:
     # older than settled_after_days + a case's life (~1.3 days) + the SMS numbers'
     # keeping time (72 h), a request is filed and forgotten: the same in every copy
 
@@ -86,6 +97,7 @@ class Layout:
     """When each request is received: ``block`` requests in the first ``block_days``,
     then ``copies - 1`` copies of that block, each ``block_days`` later than the one
     before, then the rest up to now (``copies`` 1: no copies, all made)."""
+
     first: object
     now: object
     requests: int
@@ -112,12 +124,14 @@ class Layout:
         start = self.first + timedelta(days=self.block_days * self.copies)
         rest = self.requests - self.block * self.copies
         later = (self.now - start) / max(rest, 1)
-        return ([(n, self.first + step * n) for n in range(self.block)]
-                + [(self.block * self.copies + n, start + later * n) for n in range(rest)])
+        return [(n, self.first + step * n) for n in range(self.block)] + [
+            (self.block * self.copies + n, start + later * n) for n in range(rest)
+        ]
 
 
-def build(client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_=1, say=print,
-          files=None):
+def build(
+    client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_=1, say=print, files=None
+):
     """Write a history of ``requests`` requests; returns its size per collection and
     the time it took. ``files``: the data directory of the embedded store serving
     ``client`` (written directly, much faster); None: through the wire."""
@@ -128,8 +142,11 @@ def build(client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_
     cases = CaseStore(dbs["casework"])
     reports = ReportStore(dbs["reporting"])
     stores = (RequestStore(dbs["intake"]), cases, NotificationStore(dbs["notifications"]), reports)
-    reports.meta.update_one({"_id": "projection"},  # as ReportStore.ensure_indexes sets it
-                            {"$setOnInsert": {"current": 1, "building": None}}, upsert=True)
+    reports.meta.update_one(
+        {"_id": "projection"},  # as ReportStore.ensure_indexes sets it
+        {"$setOnInsert": {"current": 1, "building": None}},
+        upsert=True,
+    )
     load_roster(cases, seed.roster(), seed.calendar())
     version = reports.versions()["current"]
     facts_name = reports.facts(version).name
@@ -148,8 +165,10 @@ def build(client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_
             elif (index + 1) % CHUNK == 0:
                 maker.flush(now)
             if (index + 1) % 10000 == 0:
-                say(f"history: {index + 1} of {len(made)} requests made "
-                    f"({time.monotonic() - started:.0f} s)")
+                say(
+                    f"history: {index + 1} of {len(made)} requests made "
+                    f"({time.monotonic() - started:.0f} s)"
+                )
         maker.flush(now)
     made_s = time.monotonic() - started
     jobs, cloner = maker.jobs(template, settings, layout, facts_name)
@@ -160,9 +179,10 @@ def build(client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_
     workload = {doc["_id"]: doc["open"] for doc in life.open_workload()}
     for worker, count in (template or {}).get("open", Counter()).items():
         workload[worker] = workload.get(worker, 0) + count * len(copies)
-    cases.workload.bulk_write([_replace(doc) for doc in
-                               [{"_id": w, "open": n} for w, n in sorted(workload.items())]],
-                              ordered=False)
+    cases.workload.bulk_write(
+        [_replace(doc) for doc in [{"_id": w, "open": n} for w, n in sorted(workload.items())]],
+        ordered=False,
+    )
     counts["casework.workload"] = len(workload)
     written = time.monotonic()
     for service, names in {**MIGRATIONS, "reporting": [f"daily_v{version}_day_key"]}.items():
@@ -173,16 +193,22 @@ def build(client, db_prefix, requests, settings=None, mix=Mix(), now=None, seed_
     # one database each at once: the store builds them in SQLite, one lock per database
     with ThreadPoolExecutor(len(stores)) as pool:
         list(pool.map(lambda store: store.ensure_indexes(), stores))
-    say(f"history: {len(made)} requests made in {made_s:.0f} s, {layout.copies - 1} copies "
+    say(
+        f"history: {len(made)} requests made in {made_s:.0f} s, {layout.copies - 1} copies "
         f"of {layout.block}; written in {written - started - made_s:.0f} s, indexed in "
-        f"{time.monotonic() - written:.0f} s")
-    return {"made_seconds": round(made_s, 1),
-            "write_seconds": round(written - started - made_s, 1),
-            "index_seconds": round(time.monotonic() - written, 1),
-            "requests": requests, "made_by_services_code": len(made),
-            "copies_of_block": {"block": layout.block, "copies": layout.copies - 1},
-            "seconds": round(time.monotonic() - started, 1),
-            "documents": dict(sorted(counts.items())), "span_days": mix.span_days}
+        f"{time.monotonic() - written:.0f} s"
+    )
+    return {
+        "made_seconds": round(made_s, 1),
+        "write_seconds": round(written - started - made_s, 1),
+        "index_seconds": round(time.monotonic() - written, 1),
+        "requests": requests,
+        "made_by_services_code": len(made),
+        "copies_of_block": {"block": layout.block, "copies": layout.copies - 1},
+        "seconds": round(time.monotonic() - started, 1),
+        "documents": dict(sorted(counts.items())),
+        "span_days": mix.span_days,
+    }
 
 
 def _replace(document):

@@ -2,6 +2,7 @@
 every time it stores (``updated_ms``, ``created_at``, an envelope's ``time``); while a
 history is built it says the moment being written, so the documents carry the
 history's dates, not the build's."""
+
 import contextlib
 from datetime import timedelta
 
@@ -35,5 +36,9 @@ def frozen(start):
 def published(document):
     """An outbox document as it is once its events are published and the relay's mark
     written (services/common/outbox.py: ``OutboxRelay._mark``)."""
-    return {**document, "outbox": [], "outbox_pending": False,
-            "published_seq": document.get("last_seq", 0)}
+    return {
+        **document,
+        "outbox": [],
+        "outbox_pending": False,
+        "published_seq": document.get("last_seq", 0),
+    }

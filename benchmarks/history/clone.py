@@ -21,6 +21,7 @@ code. What a copy changes, consistently across every service's documents:
 
 Workers, stations, needs, statuses and texts stay as the template has them.
 """
+
 import hashlib
 import json
 import re
@@ -55,8 +56,11 @@ class Cloner:
         self.cases = {case_id[5:]: request_id for case_id, request_id in cases.items()}
         # {request id: (source, event id)} of requests made from inbound events, whose
         # ids intake derives from the event's (``inbound.inbound_id``)
-        self.inbound = {request_id: pair for request_id, pair in (inbound or {}).items()
-                        if inbound_id(*pair) == request_id}
+        self.inbound = {
+            request_id: pair
+            for request_id, pair in (inbound or {}).items()
+            if inbound_id(*pair) == request_id
+        }
         self.case_refs = {case_uuid[-8:].upper(): case_uuid for case_uuid in self.cases}
         self.phones = set(phones)
         self.refs = {pseudonym(pseudonym_key, phone): phone for phone in self.phones}
@@ -110,8 +114,10 @@ class Cloner:
     @staticmethod
     def render(compiled, table):
         id_format, id_keys, text_format, text_keys = compiled
-        return (id_format % tuple(table[key] for key in id_keys),
-                text_format % tuple(table[key] for key in text_keys))
+        return (
+            id_format % tuple(table[key] for key in id_keys),
+            text_format % tuple(table[key] for key in text_keys),
+        )
 
     def table(self, copy, keys):
         """The values of copy number ``copy`` (1, 2, ...) for ``keys``."""

@@ -10,6 +10,7 @@ on an in-memory view of their stores:
   (``domain_events.record``), projected by ``handlers.project`` into facts and daily
   figures.
 """
+
 import copy
 
 from benchmarks.history.clockwork import published
@@ -26,11 +27,13 @@ from services.reporting import handlers as reporting
 
 class AcceptingProvider:
     """The carrier of the history: every SMS accepted at once."""
+
     name = "dev_file"
 
     def send(self, message):
-        return Sent(self.name, f"history-{message['_id']}",
-                    [{"provider": self.name, "outcome": "accepted"}])
+        return Sent(
+            self.name, f"history-{message['_id']}", [{"provider": self.name, "outcome": "accepted"}]
+        )
 
     def send_first(self, message, in_doubt_since=None):
         return self.send(message)
@@ -53,8 +56,11 @@ class MemoryMessages:
         return None
 
     def sent_to(self, phone_ref, since_ms, limit, template=None):
-        found = [ms for ms, kind in self.sent.get(phone_ref, ())
-                 if ms >= since_ms and (template is None or kind == template)]
+        found = [
+            ms
+            for ms, kind in self.sent.get(phone_ref, ())
+            if ms >= since_ms and (template is None or kind == template)
+        ]
         return sorted(found, reverse=True)[:limit]
 
     def get(self, message_id):
@@ -66,14 +72,17 @@ class MemoryMessages:
         return document
 
     def update_all(self, changes):
-        return [self.update(message, fields, envelopes, unset)
-                for message, fields, envelopes, unset in changes]
+        return [
+            self.update(message, fields, envelopes, unset)
+            for message, fields, envelopes, unset in changes
+        ]
 
     def _keep(self, document):
         self.messages[document["_id"]] = document
         if document.get("sent_ms") and document.get("phone_ref"):
             self.sent.setdefault(document["phone_ref"], set()).add(
-                (document["sent_ms"], document["template"]))
+                (document["sent_ms"], document["template"])
+            )
 
 
 class QuietRelay:
@@ -91,10 +100,16 @@ class Notifications:
 
     def remember(self, request_data):
         resident = request_data["resident"]
-        self.memory.contacts.setdefault(request_data["request_id"], {
-            "_id": request_data["request_id"], "station": request_data["station"],
-            "name": resident["name"], "phone": resident["phone"],
-            "emergency_contact": resident.get("emergency_contact")})
+        self.memory.contacts.setdefault(
+            request_data["request_id"],
+            {
+                "_id": request_data["request_id"],
+                "station": request_data["station"],
+                "name": resident["name"],
+                "phone": resident["phone"],
+                "emergency_contact": resident.get("emergency_contact"),
+            },
+        )
 
     def notify(self, envelope, clock_, until):
         """The messages of one event, sent; returns their status events."""
@@ -114,8 +129,9 @@ class Notifications:
             if due > clock.to_ms(until):
                 break
             clock_.at(clock.from_ms(max(due, clock.to_ms(clock.now()))))
-            notification_batch.deliver_many(self.memory, QuietRelay(), self.provider,
-                                            self.settings, pending)
+            notification_batch.deliver_many(
+                self.memory, QuietRelay(), self.provider, self.settings, pending
+            )
         return [event for m in messages for event in self.memory.get(m["_id"]).get("outbox", [])]
 
     def flush(self, now):

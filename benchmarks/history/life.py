@@ -6,6 +6,7 @@ Each returns documents exactly as the stores write them (``store._document``,
 ``outbox.new_document``/``stage``), their outboxes published, and the envelopes the
 other services consume (benchmarks/history/downstream.py).
 """
+
 import heapq
 import random
 import uuid
@@ -26,8 +27,15 @@ from services.common.vocabulary import NEED_TYPES
 from services.intake import domain as intake
 from services.intake import inbound
 
-CATEGORIES = ("elderly", "living_alone", "key_concern", "disabled", "child", "hardship",
-              "no_family_nearby")
+CATEGORIES = (
+    "elderly",
+    "living_alone",
+    "key_concern",
+    "disabled",
+    "child",
+    "hardship",
+    "no_family_nearby",
+)
 CALLER = "history-operator"
 ELDERLY_CARE = "/suyu/elderly-care"
 
@@ -43,13 +51,13 @@ class Life:
         self.stations = sorted({doc["station"] for doc in store.workers.find({}, {"station": 1})})
         self.rosters = {s: store.roster(s) for s in self.stations}
         self.calendar = store.calendar()
-        self.residents = {}     # resident_ref -> registry record
-        self.people = []        # (name, phone, categories, emergency contact) served before
-        self.open_needs = {}    # claim id -> claim
-        self.keys = []          # live idempotency key claims
-        self.open_until = []    # heap (ms the case stops being open, worker id)
-        self.workload = {}      # worker id -> open cases now
-        self.access = []        # the access log's entries, chained once all are made
+        self.residents = {}  # resident_ref -> registry record
+        self.people = []  # (name, phone, categories, emergency contact) served before
+        self.open_needs = {}  # claim id -> claim
+        self.keys = []  # live idempotency key claims
+        self.open_until = []  # heap (ms the case stops being open, worker id)
+        self.workload = {}  # worker id -> open cases now
+        self.access = []  # the access log's entries, chained once all are made
         self.systems = None
 
     # -- the request ------------------------------------------------------------------
@@ -57,9 +65,11 @@ class Life:
         if self.people and self.random.random() < self.mix.returning:
             return self.random.choice(self.people)
         categories = sorted(self.random.sample(CATEGORIES, self.random.randint(1, 3)))
-        contact = ({"name": f"家属{number:06d}", "relation": "女儿",
-                    "phone": f"137{number % 10**8:08d}"}
-                   if self.random.random() < self.mix.emergency_contact else None)
+        contact = (
+            {"name": f"家属{number:06d}", "relation": "女儿", "phone": f"137{number % 10**8:08d}"}
+            if self.random.random() < self.mix.emergency_contact
+            else None
+        )
         person = (f"历史居民{number:06d}", f"138{number % 10**8:08d}", categories, contact)
         self.people.append(person)
         return person
@@ -70,42 +80,75 @@ class Life:
         if contact:
             resident["emergency_contact"] = dict(contact)
         need = self.random.choice(sorted(NEED_TYPES))
-        return {"channel": self.random.choice(("phone", "walk_in", "online")),
-                "station": station, "resident": resident,
-                "need": {"type": need, "description": f"历史求助{number}"}}
+        return {
+            "channel": self.random.choice(("phone", "walk_in", "online")),
+            "station": station,
+            "resident": resident,
+            "need": {"type": need, "description": f"历史求助{number}"},
+        }
 
     def alert_body(self, number, person, station, now):
         """A missed check-in as elderly-care sends it, through intake's inbound rules."""
         name, phone, categories, contact = person
-        resident = {"name": name, "phone": phone,
-                    "categories": sorted(set(categories) | {"elderly", "living_alone"})}
+        resident = {
+            "name": name,
+            "phone": phone,
+            "categories": sorted(set(categories) | {"elderly", "living_alone"}),
+        }
         if contact:
             resident["emergency_contact"] = dict(contact)
         event_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
-        envelope = {"specversion": "1.0", "id": event_id, "source": ELDERLY_CARE,
-                    "type": "gov.suyu.elderly_care.checkin_missed.v1", "time": clock.iso(now),
-                    "datacontenttype": "application/json",
-                    "data": {"station": station, "resident": resident,
-                             "due_at": clock.iso(now - timedelta(minutes=30))}}
+        envelope = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": ELDERLY_CARE,
+            "type": "gov.suyu.elderly_care.checkin_missed.v1",
+            "time": clock.iso(now),
+            "datacontenttype": "application/json",
+            "data": {
+                "station": station,
+                "resident": resident,
+                "due_at": clock.iso(now - timedelta(minutes=30)),
+            },
+        }
         system = self.systems.for_source(ELDERLY_CARE)
         envelope = inbound.parse_envelope(envelope)
         kind = inbound.authorise(system, envelope)
         data = inbound.load_data(kind, envelope)
         record_id = inbound.inbound_id(envelope["source"], envelope["id"])
-        return (record_id, inbound.request_body(kind, envelope, data, now), f"system:{system.id}",
-                intake.fingerprint(envelope["data"]), inbound.source_of(system, kind, envelope))
+        return (
+            record_id,
+            inbound.request_body(kind, envelope, data, now),
+            f"system:{system.id}",
+            intake.fingerprint(envelope["data"]),
+            inbound.source_of(system, kind, envelope),
+        )
 
     def receive(self, request_id, body, caller, fingerprint, key, source, now, repeat_of=None):
         """intake's request document (not yet published) and its request.received."""
         request, (contract, data) = intake.receive(
-            request_id, body, caller, fingerprint, key, self.settings.pseudonym_key, now,
-            repeat_of=repeat_of, source=source)
-        envelope = new_event(contract, data, subject=request_id, correlation_id=request_id,
-                             sequence=1, time=now)
+            request_id,
+            body,
+            caller,
+            fingerprint,
+            key,
+            self.settings.pseudonym_key,
+            now,
+            repeat_of=repeat_of,
+            source=source,
+        )
+        envelope = new_event(
+            contract, data, subject=request_id, correlation_id=request_id, sequence=1, time=now
+        )
         if key is not None:
-            claim = intake.key_claim(intake.idempotency_key_id(caller, key), request_id, caller,
-                                     fingerprint, clock.to_ms(now),
-                                     self.settings.idempotency_ttl_s)
+            claim = intake.key_claim(
+                intake.idempotency_key_id(caller, key),
+                request_id,
+                caller,
+                fingerprint,
+                clock.to_ms(now),
+                self.settings.idempotency_ttl_s,
+            )
             if intake.claim_live(claim, clock.to_ms(self.now)):  # older ones were purged
                 self.keys.append(claim)
         return outbox.new_document(request, [envelope]), envelope
@@ -113,8 +156,11 @@ class Life:
     def claim_need(self, request):
         """intake's claim per resident and need (RequestStore.claim_needs)."""
         claim_id = f"{request['resident_ref']}\x1f{request['need_type']}"
-        self.open_needs[claim_id] = {"_id": claim_id, "request_id": request["_id"],
-                                     "claimed_ms": request["received_ms"]}
+        self.open_needs[claim_id] = {
+            "_id": claim_id,
+            "request_id": request["_id"],
+            "claimed_ms": request["received_ms"],
+        }
 
     # -- the case ---------------------------------------------------------------------
     def counts_at(self, now_ms):
@@ -137,8 +183,9 @@ class Life:
             case, events = lifecycle.breach(case, head, clock_.moment)
             if not events:
                 break
-            case, document, more = self.save(case, document, events,
-                                             f"sla:{clock.iso(clock_.moment)}")
+            case, document, more = self.save(
+                case, document, events, f"sla:{clock.iso(clock_.moment)}"
+            )
             envelopes += more
         return case, document, envelopes
 
@@ -146,15 +193,22 @@ class Life:
     def save(case, document, events, causation):
         envelopes = to_envelopes(case, events, document, causation)
         changes = {k: v for k, v in _document(case).items() if k != "_id"}
-        document = {**document, **changes, **outbox.stage(document, envelopes),
-                    "updated_ms": clock.to_ms(clock.now())}
+        document = {
+            **document,
+            **changes,
+            **outbox.stage(document, envelopes),
+            "updated_ms": clock.to_ms(clock.now()),
+        }
         return case, document, envelopes
 
     def plan(self, opened):
         """The status the case has reached by ``self.now``: old cases are filed."""
         age_days = (self.now - opened).total_seconds() / 86400
-        statuses = self.mix.old_statuses if age_days > self.mix.settled_after_days \
+        statuses = (
+            self.mix.old_statuses
+            if age_days > self.mix.settled_after_days
             else self.mix.recent_statuses
+        )
         roll, total = self.random.random(), 0.0
         for status, share in statuses:
             total += share
@@ -162,25 +216,42 @@ class Life:
                 return status
         return statuses[-1][0]
 
-    STEPS = {"assigned": (), "accepted": ("accept",), "in_progress": ("accept", "act"),
-             "resolved": ("accept", "act", "resolve"),
-             "closed": ("accept", "act", "resolve", "close"), "cancelled": ("cancel",)}
-    AFTER = {"accept": timedelta(minutes=12), "act": timedelta(hours=2),
-             "resolve": timedelta(hours=5), "close": timedelta(days=1),
-             "cancel": timedelta(minutes=40)}
+    STEPS = {
+        "assigned": (),
+        "accepted": ("accept",),
+        "in_progress": ("accept", "act"),
+        "resolved": ("accept", "act", "resolve"),
+        "closed": ("accept", "act", "resolve", "close"),
+        "cancelled": ("cancel",),
+    }
+    AFTER = {
+        "accept": timedelta(minutes=12),
+        "act": timedelta(hours=2),
+        "resolve": timedelta(hours=5),
+        "close": timedelta(days=1),
+        "cancel": timedelta(minutes=40),
+    }
 
     def case_life(self, request_data, record, envelope, clock_, repeat):
         """The case of a request from its opening to its status today; returns
         (case document, envelopes in order, the repeat's link or None)."""
         opened = clock_.moment
         case, events = casework.open_case(
-            casework.case_id_for(request_data["request_id"]), request_data,
+            casework.case_id_for(request_data["request_id"]),
+            request_data,
             self.rosters[request_data["station"]],
-            self.counts_at(clock.to_ms(opened)), opened, self.calendar, self.levels,
-            registry.flags(record))
+            self.counts_at(clock.to_ms(opened)),
+            opened,
+            self.calendar,
+            self.levels,
+            registry.flags(record),
+        )
         envelopes = to_envelopes(case, events, None, envelope["id"])
-        document = {**_document(case), **outbox.stage({}, envelopes),
-                    "updated_ms": clock.to_ms(opened)}
+        document = {
+            **_document(case),
+            **outbox.stage({}, envelopes),
+            "updated_ms": clock.to_ms(opened),
+        }
         link = None
         steps = self.STEPS[self.plan(opened)] if case.assignee else ()
         if repeat is not None:  # the resident asks again while the case is open
@@ -195,7 +266,7 @@ class Life:
                 envelopes += [repeat_envelope, *more]
                 link = {"_id": repeat_data["request_id"], "case_id": case.case_id}
         for step in steps:
-            at = opened + sum((self.AFTER[s] for s in steps[:steps.index(step) + 1]), timedelta())
+            at = opened + sum((self.AFTER[s] for s in steps[: steps.index(step) + 1]), timedelta())
             if at > self.now:
                 break
             case, document, more = self.breaches(case, document, at, clock_)
@@ -227,15 +298,23 @@ class Life:
     def access_entry(self, case, actor, at):
         """The worker opens the case (GET /v1/cases/{id}): one entry of the access log
         (numbered and hash-chained in time order by ``chained``)."""
-        self.access.append({
-            "case_id": case.case_id, "actor": actor.id, "role": actor.role,
-            "station": case.station, "purpose": "view", "at": clock.iso(at),
-            "at_ms": clock.to_ms(at)})
+        self.access.append(
+            {
+                "case_id": case.case_id,
+                "actor": actor.id,
+                "role": actor.role,
+                "station": case.station,
+                "purpose": "view",
+                "at": clock.iso(at),
+                "at_ms": clock.to_ms(at),
+            }
+        )
 
     def register(self, request_data, at):
         """The residents registry's record, as casework keeps it after this request."""
-        record = registry.from_request(self.residents.get(request_data["resident_ref"]),
-                                       request_data, clock.iso(at))
+        record = registry.from_request(
+            self.residents.get(request_data["resident_ref"]), request_data, clock.iso(at)
+        )
         record = {**record, "_id": record.get("_id") or record["resident_ref"]}
         self.residents[record["_id"]] = record
         return record

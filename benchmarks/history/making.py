@@ -1,6 +1,7 @@
 """Making the history's documents: each request's life by the services' own code
 (``one_request``), kept per collection (``Maker``), the template block's documents
 and what its copies need (``Maker.jobs``, ``copied_access``)."""
+
 import json
 import uuid
 from collections import Counter
@@ -15,10 +16,12 @@ from services.common.vocabulary import OPEN_CASE_STATUSES
 from services.intake import domain as intake
 
 # What a copy of the template block repeats (the others are written once, for all).
-COPIED = {"intake": ("requests", "open_needs"),
-          "casework": ("cases", "request_links", "residents", "resident_keys"),
-          "notifications": ("contacts", "messages"), "reporting": ("events", "facts")}
-
+COPIED = {
+    "intake": ("requests", "open_needs"),
+    "casework": ("cases", "request_links", "residents", "resident_keys"),
+    "notifications": ("contacts", "messages"),
+    "reporting": ("events", "facts"),
+}
 
 
 class Maker:
@@ -32,8 +35,7 @@ class Maker:
         self.documents.setdefault((service, collection), []).extend(documents)
 
     def request(self, number, at, clock_):
-        one_request(self.life, self.notify, self.project, self, self.version, number, at,
-                    clock_)
+        one_request(self.life, self.notify, self.project, self, self.version, number, at, clock_)
 
     def flush(self, now):
         contacts, messages = self.notify.flush(now)
@@ -50,8 +52,11 @@ class Maker:
         documents[("casework", "residents")] = residents
         documents[("casework", "resident_keys")] = resident_keys(residents)
         documents[("intake", "open_needs")] = list(self.life.open_needs.values())
-        open_cases = Counter(case["assignee"]["id"] for case in documents[("casework", "cases")]
-                             if case.get("assignee") and case["status"] in OPEN_CASE_STATUSES)
+        open_cases = Counter(
+            case["assignee"]["id"]
+            for case in documents[("casework", "cases")]
+            if case.get("assignee") and case["status"] in OPEN_CASE_STATUSES
+        )
         return {"documents": documents, "access": list(self.life.access), "open": open_cases}
 
     def jobs(self, template, settings, layout, facts_name):
@@ -70,17 +75,27 @@ class Maker:
             made = template["documents"]
             contacts = made[("notifications", "contacts")]
             phones = {c["phone"] for c in contacts} | {
-                c["emergency_contact"]["phone"] for c in contacts if c.get("emergency_contact")}
-            inbound = {r["_id"]: (ELDERLY_CARE, r["source"]["event_id"])
-                       for r in made[("intake", "requests")] if r.get("source")}
-            cloner = Cloner(settings.pseudonym_key,
-                            {c["_id"]: c["request_id"] for c in made[("casework", "cases")]},
-                            phones, layout.block, layout.block_days, inbound)
+                c["emergency_contact"]["phone"] for c in contacts if c.get("emergency_contact")
+            }
+            inbound = {
+                r["_id"]: (ELDERLY_CARE, r["source"]["event_id"])
+                for r in made[("intake", "requests")]
+                if r.get("source")
+            }
+            cloner = Cloner(
+                settings.pseudonym_key,
+                {c["_id"]: c["request_id"] for c in made[("casework", "cases")]},
+                phones,
+                layout.block,
+                layout.block_days,
+                inbound,
+            )
             for service, names in COPIED.items():
                 for name in names:
                     job = jobs[service].setdefault(_named(name, facts_name), Job())
                     job.templates = made.get((service, name), [])
         return jobs, cloner
+
 
 def copied_access(template, cloner, copies):
     """The template's access-log entries as each copy has them (chained with the rest)."""
@@ -91,8 +106,9 @@ def copied_access(template, cloner, copies):
     copied = []
     for copy in copies:
         table = cloner.table(copy, keys)
-        copied += [json.loads(fmt % tuple(table[key] for key in entry_keys))
-                   for fmt, entry_keys in entries]
+        copied += [
+            json.loads(fmt % tuple(table[key] for key in entry_keys)) for fmt, entry_keys in entries
+        ]
     return copied
 
 
@@ -102,8 +118,11 @@ def _named(name, facts_name):
 
 def resident_keys(records):
     """casework's lookup keys of the records (ResidentStore.save_keys)."""
-    return [{"_id": key, "resident": record["_id"]}
-            for record in records for key in registry.lookup_keys(record)]
+    return [
+        {"_id": key, "resident": record["_id"]}
+        for record in records
+        for key in registry.lookup_keys(record)
+    ]
 
 
 def one_request(life, notify, project, writer, version, number, at, clock_):
@@ -112,8 +131,7 @@ def one_request(life, notify, project, writer, version, number, at, clock_):
     station = life.stations[number % len(life.stations)]
     person = life.person(number)
     if life.random.random() < life.mix.alerts:
-        request_id, body, caller, fingerprint, source = life.alert_body(number, person, station,
-                                                                         at)
+        request_id, body, caller, fingerprint, source = life.alert_body(number, person, station, at)
         key = None
     else:
         request_id, body, source = str(uuid.uuid4()), life.body(number, person, station), None
@@ -124,14 +142,17 @@ def one_request(life, notify, project, writer, version, number, at, clock_):
     requests = [request]
     repeat = None
     if life.random.random() < life.mix.repeats and source is None:
+
         def repeat(moment):
             again_id = str(uuid.uuid4())
             again_key = str(uuid.uuid4()) if life.random.random() < life.mix.keyed else None
-            again, again_envelope = life.receive(again_id, body, caller, fingerprint,
-                                                 again_key, None, moment, repeat_of=request_id)
+            again, again_envelope = life.receive(
+                again_id, body, caller, fingerprint, again_key, None, moment, repeat_of=request_id
+            )
             requests.append(again)
             notify.remember(again_envelope["data"])
             return again_envelope["data"], again_envelope
+
     data = envelope["data"]
     notify.remember(data)
     record = life.register(data, at)
@@ -143,9 +164,20 @@ def one_request(life, notify, project, writer, version, number, at, clock_):
         requests[0] = {**requests[0], "linked_requests": [link["_id"]]}
     writer.add("casework", "cases", [document])
     for request_document in requests:
-        writer.add("intake", "requests", [published({
-            **request_document, "status": intake.request_status(case.status),
-            "case_id": case.case_id, "case_seq": document["last_seq"]})])
+        writer.add(
+            "intake",
+            "requests",
+            [
+                published(
+                    {
+                        **request_document,
+                        "status": intake.request_status(case.status),
+                        "case_id": case.case_id,
+                        "case_seq": document["last_seq"],
+                    }
+                )
+            ],
+        )
     everything = [envelope]
     for event in sorted(envelopes, key=lambda e: e["time"]):
         everything.append(event)

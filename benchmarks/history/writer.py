@@ -18,6 +18,7 @@ Two ways to the store, the same documents:
 Indexes are built afterwards, through the store, by the services' own
 ``ensure_indexes``.
 """
+
 import functools
 import json
 import multiprocessing
@@ -57,8 +58,10 @@ class SqliteSink:
     def put(self, name, rows):
         """``rows``: [(_id, JSON text)]."""
         # the collection's name is the builder's own, never input
-        self.connection.executemany(f'INSERT INTO "{name}"(_id, data) VALUES (?, ?)',  # noqa: S608
-                                    rows)
+        self.connection.executemany(
+            f'INSERT INTO "{name}"(_id, data) VALUES (?, ?)',  # noqa: S608
+            rows,
+        )
         self.pending += len(rows)
         if self.pending >= COMMIT_ROWS:
             self.connection.execute("COMMIT")
@@ -79,7 +82,7 @@ class WireSink:
     def put(self, name, rows):
         documents = [json.loads(text) for _, text in rows]
         for start in range(0, len(documents), BATCH):
-            self.database[name].insert_many(documents[start:start + BATCH], ordered=False)
+            self.database[name].insert_many(documents[start : start + BATCH], ordered=False)
 
     def close(self):
         pass
@@ -92,12 +95,19 @@ def fill(sink, jobs, cloner, copies):
     for name, job in jobs.items():
         rows = [(str(d["_id"]), text_of(d)) for d in job.plain]
         for start in range(0, len(rows), BATCH):
-            sink.put(name, rows[start:start + BATCH])
+            sink.put(name, rows[start : start + BATCH])
         counts[name] += len(rows)
-    compiled = {name: [cloner.document(d) for d in job.templates]
-                for name, job in jobs.items() if job.templates}
-    keys = {key for documents in compiled.values() for document in documents
-            for key in document[1] + document[3]}
+    compiled = {
+        name: [cloner.document(d) for d in job.templates]
+        for name, job in jobs.items()
+        if job.templates
+    }
+    keys = {
+        key
+        for documents in compiled.values()
+        for document in documents
+        for key in document[1] + document[3]
+    }
     for copy in copies:
         table = cloner.table(copy, keys)
         for name, documents in compiled.items():
@@ -125,8 +135,10 @@ def copied_parts(parts, cloner, copy):
     for (station, day), part in parts:
         if day not in days:
             days[day] = cloner.day(copy, day)
-        samples = {name: [cloner.ref(copy, v) if v in cloner.refs else v for v in values]
-                   for name, values in part["samples"].items()}
+        samples = {
+            name: [cloner.ref(copy, v) if v in cloner.refs else v for v in values]
+            for name, values in part["samples"].items()
+        }
         copied.append(((station, days[day]), {"counts": part["counts"], "samples": samples}))
     return copied
 
@@ -174,12 +186,20 @@ def write(databases, files, jobs, cloner, copies, daily):
         # event store and facts make reporting's file the longest to write)
         context = multiprocessing.get_context("fork")
         results = context.Queue()
-        work = {service: functools.partial(_write_file, os.path.join(
-                    files, f"{databases[service].name}.db"), collections, cloner, copies)
-                for service, collections in jobs.items()}
+        work = {
+            service: functools.partial(
+                _write_file,
+                os.path.join(files, f"{databases[service].name}.db"),
+                collections,
+                cloner,
+                copies,
+            )
+            for service, collections in jobs.items()
+        }
         work["daily"] = figures
-        children = [context.Process(target=_child, args=(results, name, job))
-                    for name, job in work.items()]
+        children = [
+            context.Process(target=_child, args=(results, name, job)) for name, job in work.items()
+        ]
         for child in children:
             child.start()
         failures, made = [], []

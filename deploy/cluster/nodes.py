@@ -13,6 +13,7 @@ is counted gone within about 10 s; a partition it leaves heals by itself (``auto
 ``up`` starts the nodes and forms the cluster (the 2nd and 3rd join the 1st); ``down``
 stops every node of it (SIGKILL for one that does not stop) and leaves none running.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,6 +54,7 @@ def management_port(n: int) -> int:
 def amqp_uri(vhost: str = "", nodes=NODES) -> str:
     """Every node's address, as kombu's failover list: ``amqp://...:5681/v;amqp://...``."""
     from urllib.parse import quote  # a small script's only use of it
+
     path = "/" + quote(vhost, safe="") if vhost else "/"
     return ";".join(f"amqp://{USER}@127.0.0.1:{amqp_port(n)}{path}" for n in nodes)
 
@@ -67,13 +69,17 @@ def node_dir(n: int) -> Path:
 
 def environment(n: int) -> dict:
     base = node_dir(n)
-    return dict(os.environ,
-                RABBITMQ_NODENAME=name(n), RABBITMQ_NODE_PORT=str(amqp_port(n)),
-                RABBITMQ_DIST_PORT=str(BASE_DIST_PORT + n),
-                RABBITMQ_CONFIG_FILE=str(base / "node.conf"),
-                RABBITMQ_ADVANCED_CONFIG_FILE=str(base / "advanced.config"),
-                RABBITMQ_MNESIA_BASE=str(base / "mnesia"), RABBITMQ_LOG_BASE=str(base / "log"),
-                RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"))
+    return dict(
+        os.environ,
+        RABBITMQ_NODENAME=name(n),
+        RABBITMQ_NODE_PORT=str(amqp_port(n)),
+        RABBITMQ_DIST_PORT=str(BASE_DIST_PORT + n),
+        RABBITMQ_CONFIG_FILE=str(base / "node.conf"),
+        RABBITMQ_ADVANCED_CONFIG_FILE=str(base / "advanced.config"),
+        RABBITMQ_MNESIA_BASE=str(base / "mnesia"),
+        RABBITMQ_LOG_BASE=str(base / "log"),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
+    )
 
 
 def write_config(n: int) -> None:
@@ -88,9 +94,9 @@ def write_config(n: int) -> None:
         # counted it gone) heals by itself: the side with fewer clients restarts
         "cluster_partition_handling = autoheal\n"
         "vm_memory_high_watermark.relative = 0.2\n"
-        "disk_free_limit.absolute = 200MB\n")
-    (base / "advanced.config").write_text(
-        f"[{{kernel, [{{net_ticktime, {NET_TICKTIME_S}}}]}}].\n")
+        "disk_free_limit.absolute = 200MB\n"
+    )
+    (base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {NET_TICKTIME_S}}}]}}].\n")
     (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
     rabbitmq = pwd.getpwnam("rabbitmq")
     for path in [var_dir(), base, *base.rglob("*")]:
@@ -99,11 +105,14 @@ def write_config(n: int) -> None:
 
 def ctl(n: int, *args: str, timeout: float = 120, check: bool = True) -> str:
     # the machine's environment: only the node's own processes carry its RABBITMQ_ names
-    done = subprocess.run(["rabbitmqctl", "-n", name(n), *args], capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        ["rabbitmqctl", "-n", name(n), *args], capture_output=True, text=True, timeout=timeout
+    )
     if check and done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl -n {name(n)} {' '.join(args)}: "
-                           f"{(done.stderr or done.stdout).strip()[-500:]}")
+        raise RuntimeError(
+            f"rabbitmqctl -n {name(n)} {' '.join(args)}: "
+            f"{(done.stderr or done.stdout).strip()[-500:]}"
+        )
     return done.stdout
 
 
@@ -134,8 +143,10 @@ def pid(n: int) -> int | None:
     """The node's beam.smp (the one that boots rabbit), if it runs."""
     for found, command in processes(n).items():
         try:
-            if command == "beam.smp" and b"\0rabbit\0boot\0" in Path(
-                    f"/proc/{found}/cmdline").read_bytes():
+            if (
+                command == "beam.smp"
+                and b"\0rabbit\0boot\0" in Path(f"/proc/{found}/cmdline").read_bytes()
+            ):
                 return found
         except OSError:
             continue
@@ -163,16 +174,24 @@ def launch(n: int) -> None:
     if pid(n) is not None:
         return
     write_config(n)
-    subprocess.run(["rabbitmq-server", "-detached"], env=environment(n), check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["rabbitmq-server", "-detached"],
+        env=environment(n),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def await_running(n: int, wait_s: float = 180) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         # await_startup fails at once when asked too early: loop
-        done = subprocess.run(["rabbitmqctl", "-n", name(n), "await_startup", "--timeout", "10"],
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            ["rabbitmqctl", "-n", name(n), "await_startup", "--timeout", "10"],
+            capture_output=True,
+            timeout=30,
+        )
         if done.returncode == 0 and listening(amqp_port(n)):
             return
         time.sleep(1)
@@ -254,8 +273,18 @@ def leaders(vhost: str) -> dict:
     for n in NODES:
         if pid(n) is None:
             continue
-        out = ctl(n, "list_queues", "-p", vhost, "name", "leader", "--formatter", "json",
-                  check=False, timeout=60)
+        out = ctl(
+            n,
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "leader",
+            "--formatter",
+            "json",
+            check=False,
+            timeout=60,
+        )
         try:
             return {row["name"]: row.get("leader") for row in json.loads(out or "[]")}
         except ValueError:
@@ -264,14 +293,29 @@ def leaders(vhost: str) -> dict:
 
 
 def status() -> dict:
-    return {name(n): {"pid": pid(n), "amqp": amqp_port(n), "management": management_port(n)}
-            for n in NODES}
+    return {
+        name(n): {"pid": pid(n), "amqp": amqp_port(n), "management": management_port(n)}
+        for n in NODES
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("up", "down", "remove", "status", "uri", "kill",
-                                            "start", "stop", "pause", "resume"))
+    parser.add_argument(
+        "command",
+        choices=(
+            "up",
+            "down",
+            "remove",
+            "status",
+            "uri",
+            "kill",
+            "start",
+            "stop",
+            "pause",
+            "resume",
+        ),
+    )
     parser.add_argument("node", nargs="?", type=int, choices=NODES)
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -287,8 +331,9 @@ def main(argv=None) -> int:
     else:
         if args.node is None:
             parser.error(f"{args.command} needs a node (1, 2 or 3)")
-        {"kill": kill, "start": start, "stop": stop, "pause": pause,
-         "resume": resume}[args.command](args.node)
+        {"kill": kill, "start": start, "stop": stop, "pause": pause, "resume": resume}[
+            args.command
+        ](args.node)
     return 0
 
 

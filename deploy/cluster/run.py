@@ -9,6 +9,7 @@ another within about 10 s. Ctrl-C stops the services; the nodes run on until
 
 ``python deploy/cluster/run.py [stop]``
 """
+
 import os
 import signal
 import sys
@@ -27,17 +28,23 @@ def start() -> int:
     print("[shegong] cluster: starting three RabbitMQ nodes (var/cluster/)", flush=True)
     nodes.up()
     vhost = os.environ.get("SHEGONG_AMQP_VHOST", "shegong")
-    os.environ.update({
-        "AMQP_URI": nodes.amqp_uri(vhost),
-        "SHEGONG_QUEUE_TYPE": "quorum",
-        "SHEGONG_AMQP_HEARTBEAT_S": os.environ.get("SHEGONG_AMQP_HEARTBEAT_S", "5"),
-        "RABBIT_API_URI": os.environ.get("RABBIT_API_URI", nodes.api_uri(1)),
-    })
-    print(f"[shegong] cluster: {', '.join(nodes.name(n) for n in nodes.NODES)} on AMQP ports "
-          f"{', '.join(str(nodes.amqp_port(n)) for n in nodes.NODES)}, management "
-          f"{nodes.management_port(1)}", flush=True)
+    os.environ.update(
+        {
+            "AMQP_URI": nodes.amqp_uri(vhost),
+            "SHEGONG_QUEUE_TYPE": "quorum",
+            "SHEGONG_AMQP_HEARTBEAT_S": os.environ.get("SHEGONG_AMQP_HEARTBEAT_S", "5"),
+            "RABBIT_API_URI": os.environ.get("RABBIT_API_URI", nodes.api_uri(1)),
+        }
+    )
+    print(
+        f"[shegong] cluster: {', '.join(nodes.name(n) for n in nodes.NODES)} on AMQP ports "
+        f"{', '.join(str(nodes.amqp_port(n)) for n in nodes.NODES)}, management "
+        f"{nodes.management_port(1)}",
+        flush=True,
+    )
     RUN_PID.write_text(str(os.getpid()))
     from deploy import local  # (here: it reads the environment set above)
+
     try:
         return local.main()
     finally:
@@ -51,8 +58,11 @@ def stop() -> int:
         pid = int(RUN_PID.read_text().strip())
     except (OSError, ValueError):
         pid = None
-    if pid is not None and Path(f"/proc/{pid}/cmdline").exists() and \
-            b"cluster/run.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+    if (
+        pid is not None
+        and Path(f"/proc/{pid}/cmdline").exists()
+        and b"cluster/run.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ):
         print(f"[shegong] cluster: stopping make cluster (pid {pid})", flush=True)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60

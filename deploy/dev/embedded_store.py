@@ -1,5 +1,6 @@
 """The embedded MongoDB-protocol server (nx-27017) for development, tests and benchmarks:
 one way to start it and to know it answers."""
+
 import subprocess
 import sys
 import time
@@ -13,8 +14,16 @@ BINARY = Path(sys.executable).parent / "nx-27017"
 def command(port, log_dir, data_dir=None):
     """``data_dir`` None: in memory (gone when it stops); else one file per database."""
     store = ["--data-dir", str(data_dir)] if data_dir else ["--db", "memory"]
-    return [str(BINARY), *store, "-p", str(port), "--log-file", str(Path(log_dir) / "nx.log"),
-            "--pid-file", str(Path(log_dir) / "nx.pid")]
+    return [
+        str(BINARY),
+        *store,
+        "-p",
+        str(port),
+        "--log-file",
+        str(Path(log_dir) / "nx.log"),
+        "--pid-file",
+        str(Path(log_dir) / "nx.pid"),
+    ]
 
 
 def answers(uri, timeout_ms=500):
@@ -29,8 +38,11 @@ def answers(uri, timeout_ms=500):
 def start(port, log_dir, data_dir=None, timeout_s=20):
     """Start it, wait until it answers; returns (uri, process)."""
     # S603 allowed: the arguments are our own (binary path, port, directories), not user input
-    process = subprocess.Popen(command(port, log_dir, data_dir),  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(  # noqa: S603
+        command(port, log_dir, data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     uri = f"mongodb://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout_s
     while not answers(uri):

@@ -7,6 +7,7 @@ with the whole roster (ids, roles, duty days; no names or numbers), through the 
 of the station's ``rosters`` document: the casework worker's relay publishes what the
 loader does not.
 """
+
 import logging
 
 from services.casework.domain.roster import calendar_warning, published_staff
@@ -40,10 +41,14 @@ def publish_roster(store, station: str):
         if current is not None and current.get("staff") == staff:
             return None
         now = clock.now()
-        event = new_event(STATION_ROSTER_PUBLISHED, {
-            "station": station, "staff": staff, "published_at": clock.iso(now)},
-            subject=station, correlation_id=f"roster-{station}",
-            sequence=outbox.next_sequence(current or {}), time=now)
+        event = new_event(
+            STATION_ROSTER_PUBLISHED,
+            {"station": station, "staff": staff, "published_at": clock.iso(now)},
+            subject=station,
+            correlation_id=f"roster-{station}",
+            sequence=outbox.next_sequence(current or {}),
+            time=now,
+        )
         document = store.publish_roster(current, station, staff, [event])
         if document is not None:
             log.info("roster of %s published: %d on it", station, len(staff))

@@ -4,6 +4,7 @@
 station's holiday rota; ``data/holidays.json`` the public holidays (the calendar an
 operator keeps: its format is in the file).
 """
+
 import json
 import logging
 import sys
@@ -33,10 +34,12 @@ def holidays_file() -> Path:
 
 def calendar():
     """The holiday calendar (from the operator's file) with each station's holiday rota."""
-    holidays, covers_until = calendar_years(
-        json.loads(holidays_file().read_text(encoding="utf-8")))
-    return {"holidays": list(holidays), "covers_until": covers_until,
-            "holiday_rota": _load()["holiday_rota"]}
+    holidays, covers_until = calendar_years(json.loads(holidays_file().read_text(encoding="utf-8")))
+    return {
+        "holidays": list(holidays),
+        "covers_until": covers_until,
+        "holiday_rota": _load()["holiday_rota"],
+    }
 
 
 def main():
@@ -45,8 +48,9 @@ def main():
     workers = roster()
     # the worker's outbox relay publishes station.roster_published for each change
     published = load_roster(store, workers, calendar())
-    print(f"seeded {len(workers)} social workers; {published} roster(s) to publish",
-          file=sys.stderr)
+    print(
+        f"seeded {len(workers)} social workers; {published} roster(s) to publish", file=sys.stderr
+    )
     logging.basicConfig(level=logging.INFO)
     warn_if_calendar_ends(store, clock.now(), config.settings().holiday_warning_days)
 

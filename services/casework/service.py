@@ -1,4 +1,5 @@
 """The casework Nameko service: entrypoints only."""
+
 from nameko.timer import timer
 
 from services.casework import handlers, rosters
@@ -38,8 +39,11 @@ class CaseworkService:
         """Received requests become cases of their residents' stations (once each); a
         repeat joins the resident's open case. Returns the ones to retry alone."""
         items, failures = load_events(bodies, REQUEST_RECEIVED)
-        failures.update(handlers_batch.open_cases_for_requests(
-            self.store, self.outbox, items, settings=self.settings))
+        failures.update(
+            handlers_batch.open_cases_for_requests(
+                self.store, self.outbox, items, settings=self.settings
+            )
+        )
         return failures
 
     @handles_batch(RESIDENT_REGISTRY_UPDATED)
@@ -80,8 +84,7 @@ class CaseworkService:
     @timer(interval=CALENDAR_CHECK_INTERVAL_S, eager=True)
     def check_holiday_calendar(self):
         """Warn in the log when the holiday calendar runs out within the warning days."""
-        rosters.warn_if_calendar_ends(self.store, clock.now(),
-                                      self.settings.holiday_warning_days)
+        rosters.warn_if_calendar_ends(self.store, clock.now(), self.settings.holiday_warning_days)
 
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self):

@@ -11,6 +11,7 @@ system's) authenticate its answers on ``POST /v1/events`` or ``shegong.inbound``
 
     python -m services.common.agencies provision <agency-id> < password-file
 """
+
 import argparse
 import hashlib
 import hmac
@@ -41,8 +42,8 @@ class Agency:
     name: str
     source: str
     purpose: str
-    receives: frozenset            # e.g. {"resident.phone", "need_description"}
-    delivery: str                  # "amqp" or "webhook"
+    receives: frozenset  # e.g. {"resident.phone", "need_description"}
+    delivery: str  # "amqp" or "webhook"
     amqp_user: Optional[str] = None
     webhook_url: Optional[str] = None
 
@@ -61,14 +62,22 @@ def _agency(entry: dict) -> Agency:
     if delivery not in ("amqp", "webhook"):
         raise ValueError(f"agency {entry['id']!r}: delivery is amqp or webhook")
     url = urlparse(block.get("webhook_url") or "")
-    if delivery == "webhook" and not (url.scheme == "https" or (
-            url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"))):
+    if delivery == "webhook" and not (
+        url.scheme == "https"
+        or (url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"))
+    ):
         # personal data leaves in the body: only over TLS (plain HTTP on this host only)
-        raise ValueError(f"agency {entry['id']!r}: a webhook agency needs an https "
-                         "webhook_url")
-    return Agency(id=entry["id"], name=entry.get("name", entry["id"]), source=entry["source"],
-                  purpose=block["purpose"], receives=receives, delivery=delivery,
-                  amqp_user=entry.get("amqp_user"), webhook_url=block.get("webhook_url"))
+        raise ValueError(f"agency {entry['id']!r}: a webhook agency needs an https webhook_url")
+    return Agency(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        source=entry["source"],
+        purpose=block["purpose"],
+        receives=receives,
+        delivery=delivery,
+        amqp_user=entry.get("amqp_user"),
+        webhook_url=block.get("webhook_url"),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -92,18 +101,26 @@ def outbound_queues(queue_type: str = "classic") -> list:
     their referrals) so that nothing sent to an agency is unroutable."""
     from services.common import config
     from services.common.topology import agency_queue
-    return [agency_queue(agency, queue_type) for _, agency in
-            sorted(registry(config.settings()).items()) if agency.delivery == "amqp"]
+
+    return [
+        agency_queue(agency, queue_type)
+        for _, agency in sorted(registry(config.settings()).items())
+        if agency.delivery == "amqp"
+    ]
 
 
 def minimised(agency: Agency, resident: Mapping, need_description: str, note: str) -> dict:
     """What of the resident and the case leaves for this agency: only what its declared
     purpose names in full; the name and phone otherwise masked; the rest not at all."""
     wants = agency.receives
-    out = {"name": resident.get("name") if "resident.name" in wants
-           else mask_name(resident.get("name")),
-           "phone": resident.get("phone") if "resident.phone" in wants
-           else mask_phone(resident.get("phone"))}
+    out = {
+        "name": resident.get("name")
+        if "resident.name" in wants
+        else mask_name(resident.get("name")),
+        "phone": resident.get("phone")
+        if "resident.phone" in wants
+        else mask_phone(resident.get("phone")),
+    }
     if "resident.id_number" in wants and resident.get("id_number"):
         out["id_number"] = resident["id_number"]
     elif resident.get("id_number"):
@@ -112,23 +129,27 @@ def minimised(agency: Agency, resident: Mapping, need_description: str, note: st
         out["categories"] = list(resident.get("categories", []))
     if "resident.emergency_contacts" in wants:
         out["emergency_contacts"] = list(resident.get("emergency_contacts", []))
-    case = {"need_description": need_description if "need_description" in wants else None,
-            "note": note if "note" in wants else None}
+    case = {
+        "need_description": need_description if "need_description" in wants else None,
+        "note": note if "note" in wants else None,
+    }
     return {"resident": out, **case}
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over ``<timestamp>.<body>``: what a webhook receiver recomputes."""
-    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body,
-                   hashlib.sha256)
+    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
 def permissions(agency: Agency) -> dict:
     """The agency's RabbitMQ permissions: read its own queue, publish its answers to
     ``shegong.inbound``, declare nothing."""
-    return {"configure": "^$", "write": r"^shegong\.inbound$",
-            "read": "^" + agency.queue.replace(".", r"\.").replace("-", r"\-") + "$"}
+    return {
+        "configure": "^$",
+        "write": r"^shegong\.inbound$",
+        "read": "^" + agency.queue.replace(".", r"\.").replace("-", r"\-") + "$",
+    }
 
 
 def provision(rabbit_api_uri: str, vhost: str, agency: Agency, password: str) -> None:
@@ -143,15 +164,24 @@ def provision(rabbit_api_uri: str, vhost: str, agency: Agency, password: str) ->
     user = agency.amqp_user
     if not user:
         raise ValueError(f"agency {agency.id} has no amqp_user")
-    requests.put(f"{base}/api/users/{quote(user, safe='')}", auth=auth, timeout=10,
-                 json={"password": password, "tags": ""}).raise_for_status()
-    requests.put(f"{base}/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
-                 auth=auth, timeout=10, json=permissions(agency)).raise_for_status()
+    requests.put(
+        f"{base}/api/users/{quote(user, safe='')}",
+        auth=auth,
+        timeout=10,
+        json={"password": password, "tags": ""},
+    ).raise_for_status()
+    requests.put(
+        f"{base}/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+        auth=auth,
+        timeout=10,
+        json=permissions(agency),
+    ).raise_for_status()
 
 
 def main(argv=None) -> int:
 
     from services.common import config
+
     parser = argparse.ArgumentParser(prog="python -m services.common.agencies")
     parser.add_argument("command", choices=("provision",))
     parser.add_argument("agency")

@@ -18,6 +18,7 @@ another's database to authenticate a caller.
   of that subject issued before it are refused (``python -m services.common.credentials
   revoke <subject>``).
 """
+
 import json
 import logging
 import math
@@ -118,8 +119,9 @@ class _StrictJWT(jwt.PyJWT):
 
     def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
         try:
-            payload = json.loads(decoded["payload"], parse_constant=_refuse_constant,
-                                 parse_float=_finite_float)
+            payload = json.loads(
+                decoded["payload"], parse_constant=_refuse_constant, parse_float=_finite_float
+            )
         except (ValueError, RecursionError) as exc:
             raise DecodeError(f"invalid payload: {exc}") from None
         if not isinstance(payload, dict):
@@ -142,14 +144,25 @@ _JWT = _StrictJWT()
 # PyJWT checks the signature, the algorithm and that the claims are there; the times are
 # checked below against one clock the caller may give (tests, the CLI), with the maximum
 # lifetime and the clock skew PyJWT has no notion of.
-_DECODE_OPTIONS: Options = {"require": REQUIRED_CLAIMS, "verify_exp": False,
-                            "verify_iat": False, "verify_nbf": False, "verify_aud": True,
-                            "verify_sub": True}
+_DECODE_OPTIONS: Options = {
+    "require": REQUIRED_CLAIMS,
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "verify_aud": True,
+    "verify_sub": True,
+}
 
 
-def issue_token(secret: "str | Keyring", subject: str, role: str, station: str | None = None,
-                name: str | None = None, ttl_s: int | None = None,
-                now: float | None = None) -> str:
+def issue_token(
+    secret: "str | Keyring",
+    subject: str,
+    role: str,
+    station: str | None = None,
+    name: str | None = None,
+    ttl_s: int | None = None,
+    now: float | None = None,
+) -> str:
     """A token for one staff member (``secret``: a string, or a Keyring whose current key
     signs and is named in the header). It expires after ``ttl_s`` (default 12 h)."""
     kid, key = _as_keyring(secret).current
@@ -158,19 +171,26 @@ def issue_token(secret: "str | Keyring", subject: str, role: str, station: str |
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {"sub": subject, "role": role, "iat": issued,
-                              "exp": issued + int(ttl_s or DEFAULT_TTL_S)}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role,
+        "iat": issued,
+        "exp": issued + int(ttl_s or DEFAULT_TTL_S),
+    }
     if station:
         claims["station"] = station
     if name:
         claims["name"] = name
-    return _JWT.encode(claims, key, algorithm=ALGORITHMS[0],
-                       headers={"kid": kid} if kid else None)
+    return _JWT.encode(claims, key, algorithm=ALGORITHMS[0], headers={"kid": kid} if kid else None)
 
 
-def verify_token(secret: "str | Keyring", token: str, now: float | None = None,
-                 revocations: "Revocations | None" = None,
-                 max_ttl_s: int | None = DEFAULT_TTL_S) -> Principal:
+def verify_token(
+    secret: "str | Keyring",
+    token: str,
+    now: float | None = None,
+    revocations: "Revocations | None" = None,
+    max_ttl_s: int | None = DEFAULT_TTL_S,
+) -> Principal:
     """Return the Principal of a valid token; raise InvalidToken (saying why) otherwise.
 
     ``secret``: a string or a Keyring; ``revocations``: a Revocations (or None)."""
@@ -189,8 +209,9 @@ def verify_token(secret: "str | Keyring", token: str, now: float | None = None,
     name = claims.get("name")
     if revocations is not None and claims["iat"] < revocations.not_before(claims["sub"]):
         raise InvalidToken("token revoked")
-    return Principal(claims["sub"], claims["role"], station,
-                     name if isinstance(name, str) else None)
+    return Principal(
+        claims["sub"], claims["role"], station, name if isinstance(name, str) else None
+    )
 
 
 def _verified_claims(keys: "Keyring", token: str) -> dict[str, Any]:
@@ -225,10 +246,14 @@ def _check_lifetime(claims: dict[str, Any], now: float, max_ttl_s: int | None) -
         value = claims.get(claim)
         if claim == "nbf" and value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 0 <= value <= MAX_EPOCH_S:
-            raise InvalidToken(f"token without iat and exp as times ({claim} is not a "
-                               f"finite number of seconds)")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_EPOCH_S
+        ):
+            raise InvalidToken(
+                f"token without iat and exp as times ({claim} is not a finite number of seconds)"
+            )
     issued, expires = claims["iat"], claims["exp"]
     if expires < now:
         raise InvalidToken("token expired")
@@ -269,8 +294,11 @@ class Revocations:
                 table = json.load(handle)["not_before"]
             return {str(subject): float(at) for subject, at in table.items()}
         except Exception as exc:  # noqa: BLE001 - unreadable: refuse rather than let in
-            log.error("token revocation file %s unreadable (%s); refusing every token",
-                      self.path, type(exc).__name__)
+            log.error(
+                "token revocation file %s unreadable (%s); refusing every token",
+                self.path,
+                type(exc).__name__,
+            )
             return _RefuseAll()
 
 

@@ -18,6 +18,7 @@ the same patience through an outage. What differs is the unit of work:
   (a retried single run of an item already done is a no-op: handlers are idempotent
   by event id, as a redelivery after a crash needs anyway).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,9 @@ class BatchQueueConsumer(PoisonSafeQueueConsumer):
 
     @property
     def prefetch_count(self) -> int:
-        return int(self.container.config.get("SHEGONG_BATCH_PREFETCH",
-                                             config.DEFAULT_BATCH_PREFETCH))
+        return int(
+            self.container.config.get("SHEGONG_BATCH_PREFETCH", config.DEFAULT_BATCH_PREFETCH)
+        )
 
     def handle_message(self, provider: "BatchEventHandler", body: Any, message: Any) -> None:
         # collected in the consumer's thread; the entrypoint's flusher runs the batches
@@ -78,8 +80,10 @@ class BatchEventHandler(RetryingEventHandler):
 
     @property
     def batch_wait_s(self) -> float:
-        return float(self.container.config.get("SHEGONG_BATCH_WAIT_MS",
-                                               config.DEFAULT_BATCH_WAIT_MS)) / 1000.0
+        return (
+            float(self.container.config.get("SHEGONG_BATCH_WAIT_MS", config.DEFAULT_BATCH_WAIT_MS))
+            / 1000.0
+        )
 
     def start(self) -> None:
         super().start()
@@ -119,14 +123,15 @@ class BatchEventHandler(RetryingEventHandler):
                 self._arrived.wait(timeout=linger)
                 self._arrived = Event()
                 continue
-            batch = self._pending[:self.batch_size]
-            del self._pending[:len(batch)]
+            batch = self._pending[: self.batch_size]
+            del self._pending[: len(batch)]
             self._idle = Event()
             try:
                 self._handle_batch(batch)
             except Exception:  # never kill the flusher; messages are redelivered
-                log.exception("batch of %s failed to settle; its messages stay unacked",
-                              self.queue.name)
+                log.exception(
+                    "batch of %s failed to settle; its messages stay unacked", self.queue.name
+                )
             finally:
                 self._idle.send(None)
         # stopping: what is collected but not started goes back to the queue
@@ -142,8 +147,9 @@ class BatchEventHandler(RetryingEventHandler):
             done.send((result, exc_info))
             return result, exc_info
 
-        self.container.spawn_worker(self, (bodies,), {}, context_data={},
-                                    handle_result=handle_result)
+        self.container.spawn_worker(
+            self, (bodies,), {}, context_data={}, handle_result=handle_result
+        )
         return done.wait()
 
     def _handle_batch(self, batch: list) -> None:
@@ -157,8 +163,12 @@ class BatchEventHandler(RetryingEventHandler):
             failures = result if isinstance(result, dict) else {}
             self._settle(batch, failures)
             return
-        log.warning("batch of %d on %s failed (%s); handling its messages one by one",
-                    len(batch), self.queue.name, exc_info[0].__name__)
+        log.warning(
+            "batch of %d on %s failed (%s); handling its messages one by one",
+            len(batch),
+            self.queue.name,
+            exc_info[0].__name__,
+        )
         metrics.EVENTS_FAILED.labels(*self._labels(), "batch:" + exc_info[0].__name__).inc()
         if len(batch) == 1:
             self._settle(batch, {0: exc_info[1]})

@@ -3,6 +3,7 @@
 ``python -m services.common.bootstrap`` (run by ``make run``, by the compose
 ``init`` container and by deployments before the services start). Idempotent.
 """
+
 import sys
 
 from services.common import config, logs
@@ -12,8 +13,9 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 def declare(settings):
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    return declare_topology(settings.amqp_uri, classes, settings.retry_delays_ms,
-                            settings.queue_type)
+    return declare_topology(
+        settings.amqp_uri, classes, settings.retry_delays_ms, settings.queue_type
+    )
 
 
 def main():

@@ -12,6 +12,7 @@ knows every node. What kombu does not do by itself, and what is done here:
   the thread closing it would hang until the node came back;
 - ``connect`` tries every node once before giving up.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -55,8 +56,10 @@ def index_of(uri: str, connection: Any) -> int:
     """The position in ``uri``'s list of the node ``connection`` uses (0 if unknown)."""
     for position, node in enumerate(alternates(uri)):
         parsed = urlparse(node)
-        if (parsed.hostname, parsed.port or 5672) == (connection.hostname,
-                                                      int(connection.port or 5672)):
+        if (parsed.hostname, parsed.port or 5672) == (
+            connection.hostname,
+            int(connection.port or 5672),
+        ):
             return position
     return 0
 
@@ -67,8 +70,12 @@ def connect(uri: str, timeout: float = 5.0, start: int | None = None, **options:
     turn = next_turn() if start is None else start
     connection = Connection(rotated(uri, turn), connect_timeout=timeout, **options)
     try:
-        connection.ensure_connection(max_retries=max(len(alternates(uri)) - 1, 0),
-                                     interval_start=0, interval_step=0.2, interval_max=0.5)
+        connection.ensure_connection(
+            max_retries=max(len(alternates(uri)) - 1, 0),
+            interval_start=0,
+            interval_step=0.2,
+            interval_max=0.5,
+        )
     except Exception:
         discard(connection)
         raise

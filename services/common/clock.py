@@ -5,6 +5,7 @@ drops the offset), so the services never store datetime objects: an instant is k
 as epoch milliseconds (for ranges and arithmetic) next to an ISO 8601 string with the
 district's offset (for people), and a calendar day as the district's local date.
 """
+
 from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo

@@ -4,6 +4,7 @@ test_query_plans.py) learns the command shapes the services use. Off unless
 SHEGONG_COMMAND_LOG_DIR is set; then each process appends to ``<dir>/<pid>.jsonl``.
 
 Commands carry personal data: the log is for test and benchmark stores only."""
+
 import base64
 import json
 import os
@@ -15,8 +16,9 @@ import bson
 from pymongo import monitoring
 
 # the commands whose plan depends on their filter (the rest are handshakes and cursors)
-LOGGED = frozenset({"find", "aggregate", "count", "distinct", "insert", "update", "delete",
-                    "findAndModify"})
+LOGGED = frozenset(
+    {"find", "aggregate", "count", "distinct", "insert", "update", "delete", "findAndModify"}
+)
 # frames of these files say nothing about the caller
 PLUMBING = ("services/common/mongo.py", "services/common/command_log.py")
 
@@ -30,7 +32,7 @@ def _callers() -> list[str]:
         at = path.rfind("/services/")
         if at < 0 or path.endswith(PLUMBING):
             continue
-        found.append(f"{path[at + 1:]}:{frame.name}")
+        found.append(f"{path[at + 1 :]}:{frame.name}")
     return found[:4]
 
 
@@ -42,12 +44,20 @@ class CommandLog(monitoring.CommandListener):
     def started(self, event) -> None:
         if event.command_name not in LOGGED:
             return
-        command = {key: value for key, value in event.command.items()
-                   if key not in ("lsid", "$clusterTime", "txnNumber", "$readPreference")}
+        command = {
+            key: value
+            for key, value in event.command.items()
+            if key not in ("lsid", "$clusterTime", "txnNumber", "$readPreference")
+        }
         # as BSON, so that it is sent again exactly as it was (JSON would turn a
         # {"$regex": ...} filter into a regular expression object)
-        line = json.dumps({"database": event.database_name, "callers": _callers(),
-                           "command": base64.b64encode(bson.encode(command)).decode()})
+        line = json.dumps(
+            {
+                "database": event.database_name,
+                "callers": _callers(),
+                "command": base64.b64encode(bson.encode(command)).decode(),
+            }
+        )
         try:
             with self.lock, self.path.open("a", encoding="utf-8") as log:
                 log.write(line + "\n")

@@ -4,6 +4,7 @@ This is the only module that reads ``os.environ`` for settings; everything else 
 ``settings()``. Values are read when ``settings()`` is called, so a test or a launcher
 can set the environment and then build a fresh ``Settings``.
 """
+
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,8 +41,10 @@ DEFAULT_DAYS_AHEAD = 1
 def accepted_dates(env=None) -> tuple[date, int]:
     """``(first day, days ahead of today)`` of the dates commands and events may carry."""
     env = os.environ if env is None else env
-    return (date.fromisoformat(env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY)),
-            int(env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD))))
+    return (
+        date.fromisoformat(env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY)),
+        int(env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD))),
+    )
 
 
 def amqp_uri(env) -> str:
@@ -55,8 +58,12 @@ def amqp_uri(env) -> str:
     vhost = env.get("SHEGONG_AMQP_VHOST", "").strip()
     nodes = [part.strip() for part in uri.split(";") if part.strip()] or [uri]
     if vhost:
-        nodes = [urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
-                 if (parsed := urlparse(node)).path in ("", "/") else node for node in nodes]
+        nodes = [
+            urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
+            if (parsed := urlparse(node)).path in ("", "/")
+            else node
+            for node in nodes
+        ]
     return ";".join(nodes)
 
 
@@ -87,13 +94,16 @@ def parse_replicas(text: str) -> dict[str, int]:
         if not equals:
             raise ValueError(f"SHEGONG_REPLICAS: {part!r} is not <process>=<count>")
         if name not in known:
-            raise ValueError(f"SHEGONG_REPLICAS: unknown process {name!r} (one of "
-                             f"{', '.join(known)})")
+            raise ValueError(
+                f"SHEGONG_REPLICAS: unknown process {name!r} (one of {', '.join(known)})"
+            )
         if name in counts:
             raise ValueError(f"SHEGONG_REPLICAS: {name} is given twice")
         if not number.isdigit() or not 1 <= int(number) <= MAX_REPLICAS:
-            raise ValueError(f"SHEGONG_REPLICAS: {name}={number!r}: the count must be a whole "
-                             f"number from 1 to {MAX_REPLICAS}")
+            raise ValueError(
+                f"SHEGONG_REPLICAS: {name}={number!r}: the count must be a whole "
+                f"number from 1 to {MAX_REPLICAS}"
+            )
         counts[name] = int(number)
     return counts
 
@@ -270,22 +280,28 @@ def settings(env=None):
         queue_type=env.get("SHEGONG_QUEUE_TYPE", "classic"),
         # a worker's /metrics, /healthz, /readyz port: <SERVICE>_METRICS_PORT, else
         # SHEGONG_METRICS_PORT (one worker per container), else 0 (off)
-        metrics_ports={name: int(env.get(f"{name.upper()}_METRICS_PORT",
-                                         env.get("SHEGONG_METRICS_PORT", "0")))
-                       for name in SERVICES},
+        metrics_ports={
+            name: int(env.get(f"{name.upper()}_METRICS_PORT", env.get("SHEGONG_METRICS_PORT", "0")))
+            for name in SERVICES
+        },
         metrics_host=env.get("SHEGONG_METRICS_HOST", env.get("SHEGONG_BIND_HOST", "127.0.0.1")),
         # set: GET /metrics on the APIs needs "Authorization: Bearer <it>"; empty: public
         metrics_token=env.get("SHEGONG_METRICS_TOKEN", ""),
         # the RabbitMQ management API (make status, the dead-letter tool)
         rabbit_api_uri=env.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672"),
-        api_urls={name: env[f"{name.upper()}_URL"] for name in SERVICES
-                  if env.get(f"{name.upper()}_URL")},
-        worker_metrics_urls={name: env[f"{name.upper()}_METRICS_URL"] for name in SERVICES
-                             if env.get(f"{name.upper()}_METRICS_URL")},
+        api_urls={
+            name: env[f"{name.upper()}_URL"] for name in SERVICES if env.get(f"{name.upper()}_URL")
+        },
+        worker_metrics_urls={
+            name: env[f"{name.upper()}_METRICS_URL"]
+            for name in SERVICES
+            if env.get(f"{name.upper()}_METRICS_URL")
+        },
         token_secrets=env.get("SHEGONG_TOKEN_SECRETS", ""),
         token_ttl_s=int(env.get("SHEGONG_TOKEN_TTL_S", str(12 * 3600))),
-        token_revocations_file=env.get("SHEGONG_TOKEN_REVOCATIONS_FILE",
-                                       str(var_dir / "token-revocations.json")),
+        token_revocations_file=env.get(
+            "SHEGONG_TOKEN_REVOCATIONS_FILE", str(var_dir / "token-revocations.json")
+        ),
         accept_queued=env.get("SHEGONG_ACCEPT_QUEUED", "0") == "1",
         # make run: "casework-worker=2,intake-api=2" (parse_replicas says what is wrong)
         replicas=env.get("SHEGONG_REPLICAS", ""),
@@ -302,6 +318,7 @@ def operations_settings(env=None):
     from the environment, else from where this checkout's ``make run`` runs
     (``var/run.json``, services/common/runfile.py), else the default."""
     from services.common import runfile
+
     return settings(runfile.environment(os.environ if env is None else env))
 
 
@@ -313,6 +330,7 @@ class NotificationSettings:
     tried in that order; ``SHEGONG_SMS_PROVIDER`` (one name, ``dev_file``) is the older
     spelling of the development default.
     """
+
     providers: tuple
     timeout_s: float
     retry_delays_s: tuple
@@ -346,8 +364,11 @@ def notification_settings(env):
     return NotificationSettings(
         providers=tuple(name.strip() for name in names.split(",") if name.strip()),
         timeout_s=float(env.get("SHEGONG_SMS_TIMEOUT_S", "5")),
-        retry_delays_s=tuple(float(part) for part in env.get(
-            "SHEGONG_SMS_RETRY_DELAYS_S", "30,120,600,1800").split(",") if part.strip()),
+        retry_delays_s=tuple(
+            float(part)
+            for part in env.get("SHEGONG_SMS_RETRY_DELAYS_S", "30,120,600,1800").split(",")
+            if part.strip()
+        ),
         lease_s=float(env.get("SHEGONG_SMS_LEASE_S", "60")),
         sweep_interval_s=float(env.get("SHEGONG_SMS_SWEEP_INTERVAL_S", "1.0")),
         rate_limit_per_hour=int(env.get("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "10")),

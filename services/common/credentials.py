@@ -7,6 +7,7 @@ Keys, lifetime and the revocation file come from the environment (services/commo
 Tokens are never stored: a staff member's credential is the signed token alone, and
 revoking refuses every token of that subject issued up to now.
 """
+
 import argparse
 import sys
 
@@ -21,8 +22,9 @@ def main(argv=None, env=None):
     issue.add_argument("role", choices=auth.ROLES)
     issue.add_argument("--station")
     issue.add_argument("--name")
-    issue.add_argument("--ttl", type=int, help="lifetime in seconds (default and maximum: "
-                       "SHEGONG_TOKEN_TTL_S)")
+    issue.add_argument(
+        "--ttl", type=int, help="lifetime in seconds (default and maximum: SHEGONG_TOKEN_TTL_S)"
+    )
     revoke = commands.add_parser("revoke", help="refuse every token of a subject issued so far")
     revoke.add_argument("subject")
     args = parser.parse_args(argv)
@@ -37,8 +39,10 @@ def main(argv=None, env=None):
         print(auth.issue_token(keys, args.subject, args.role, args.station, args.name, ttl_s))
         return 0
     not_before = auth.revoke(settings.token_revocations_file, args.subject)
-    print(f"tokens of {args.subject} issued before {not_before} (epoch s) are refused "
-          f"({settings.token_revocations_file})")
+    print(
+        f"tokens of {args.subject} issued before {not_before} (epoch s) are refused "
+        f"({settings.token_revocations_file})"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ parked again is named as before. A dead letter parked before the header existed 
 without an id of its own is named ``dl-`` and a digest of its body and headers: the
 same on every listing.
 """
+
 import hashlib
 import json
 import re
@@ -61,8 +62,7 @@ def own_id(properties, headers, body):
 def assign(message, headers):
     """Name a message being dead-lettered: HEADER in ``headers`` (kept if it has one)."""
     if not usable(headers.get(HEADER)):
-        headers[HEADER] = own_id(message.properties, headers, message.body) \
-            or str(uuid.uuid4())
+        headers[HEADER] = own_id(message.properties, headers, message.body) or str(uuid.uuid4())
     return headers[HEADER]
 
 

@@ -28,6 +28,7 @@ Which broker and virtual host: ``AMQP_URI`` / ``SHEGONG_AMQP_VHOST`` when set, e
 checkout's ``make run``'s (``var/run.json``, services/common/runfile.py), else
 ``shegong`` on the local broker.
 """
+
 import argparse
 import json
 import sys
@@ -41,10 +42,21 @@ from services.common.privacy import mask_name, mask_text
 
 REPLAYS_HEADER = "x-shegong-replays"
 # headers that describe one failure; a replay starts afresh without them
-FAILURE_HEADERS = (messaging.ATTEMPTS_HEADER, messaging.OUTAGES_HEADER, messaging.DELAY_HEADER,
-                   "x-death-reason", "x-death-fields", "x-exception-type", "x-exception",
-                   "x-failed-at", "x-death", "x-first-death-exchange", "x-first-death-queue",
-                   "x-first-death-reason", "x-delivery-count")
+FAILURE_HEADERS = (
+    messaging.ATTEMPTS_HEADER,
+    messaging.OUTAGES_HEADER,
+    messaging.DELAY_HEADER,
+    "x-death-reason",
+    "x-death-fields",
+    "x-exception-type",
+    "x-exception",
+    "x-failed-at",
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-delivery-count",
+)
 FREE_TEXT_KEYS = {"description", "note", "summary", "address", "body", "text"}
 
 
@@ -73,8 +85,9 @@ def nesting(value):
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
             deepest = max(deepest, depth)
-            stack.extend((inner, depth + 1)
-                         for inner in (item.values() if isinstance(item, dict) else item))
+            stack.extend(
+                (inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item)
+            )
     return deepest
 
 
@@ -94,8 +107,12 @@ class DeadLetter:
         self.cloudevent_id = str(self.attribute("id") or "")
         self.dead_letter_id = dead_letter_ids.usable(self.headers.get(dead_letter_ids.HEADER))
         # ours: the message id and the CloudEvent id are the same
-        self.event_id = (self.dead_letter_id or self.message_id or self.cloudevent_id
-                         or dead_letter_ids.digest_id(message.body, self.headers))
+        self.event_id = (
+            self.dead_letter_id
+            or self.message_id
+            or self.cloudevent_id
+            or dead_letter_ids.digest_id(message.body, self.headers)
+        )
 
     def names(self):
         """What ``show --id`` and ``replay --id`` find this dead letter by."""
@@ -121,12 +138,15 @@ class DeadLetter:
 
     def summary(self):
         event_type = self.attribute("type")
-        return {"service": self.service, "id": self.label(),
-                "type": event_type or self.message.properties.get("type") or "?",
-                "queue": self.headers.get("x-original-queue", "?"),
-                "failed_at": self.headers.get("x-failed-at", "?"),
-                "exception": self.headers.get("x-exception-type", "?"),
-                "reason": mask_text(str(self.headers.get("x-death-reason", "?")))}
+        return {
+            "service": self.service,
+            "id": self.label(),
+            "type": event_type or self.message.properties.get("type") or "?",
+            "queue": self.headers.get("x-original-queue", "?"),
+            "failed_at": self.headers.get("x-failed-at", "?"),
+            "exception": self.headers.get("x-exception-type", "?"),
+            "reason": mask_text(str(self.headers.get("x-death-reason", "?"))),
+        }
 
     def details(self):
         event = self.event()
@@ -138,10 +158,15 @@ class DeadLetter:
             body = f"<{size} bytes nested deeper than {MAX_SHOWN_DEPTH} levels: not shown>"
         else:
             body = mask_value(None, event)
-        return {**self.summary(), "dead_letter_id": self.event_id,
-                "event_id": self.cloudevent_id or None,
-                "message_id": self.message_id or None, "headers": headers,
-                "content_type": self.message.content_type, "body": body}
+        return {
+            **self.summary(),
+            "dead_letter_id": self.event_id,
+            "event_id": self.cloudevent_id or None,
+            "message_id": self.message_id or None,
+            "headers": headers,
+            "content_type": self.message.content_type,
+            "body": body,
+        }
 
 
 def read_queue(channel, service, queue_type):
@@ -172,12 +197,20 @@ def replay(amqp_uri, letter, to_exchange=False):
     props = letter.message.properties
     with get_producer(amqp_uri, confirms=True) as producer:
         producer.publish(
-            letter.message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+            letter.message.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            headers=headers,
             content_type=letter.message.content_type,
             content_encoding=letter.message.content_encoding,
-            message_id=props.get("message_id"), correlation_id=props.get("correlation_id"),
-            type=props.get("type"), delivery_mode=2, mandatory=True, retry=True,
-            retry_policy={"max_retries": 3})
+            message_id=props.get("message_id"),
+            correlation_id=props.get("correlation_id"),
+            type=props.get("type"),
+            delivery_mode=2,
+            mandatory=True,
+            retry=True,
+            retry_policy={"max_retries": 3},
+        )
     letter.message.ack()  # only now: the copy is confirmed by the broker
     return exchange or "(default)", routing_key
 
@@ -194,24 +227,44 @@ def run(args, settings, out=sys.stdout):
     with Connection(settings.amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         try:
-            letters = [letter for service in services
-                       for letter in read_queue(channel, service, settings.queue_type)]
+            letters = [
+                letter
+                for service in services
+                for letter in read_queue(channel, service, settings.queue_type)
+            ]
             if args.command == "list":
                 rows = [letter.summary() for letter in letters]
                 for row in rows:
                     row["reason"] = row["reason"][:70]
-                print(table(rows, ("service", "id", "type", "queue", "failed_at", "exception",
-                                   "reason")) if rows else "no dead letters", file=out)
+                print(
+                    table(
+                        rows, ("service", "id", "type", "queue", "failed_at", "exception", "reason")
+                    )
+                    if rows
+                    else "no dead letters",
+                    file=out,
+                )
                 return 0
-            chosen = letters if getattr(args, "all", False) else \
-                [letter for letter in letters if args.id in letter.names()]
+            chosen = (
+                letters
+                if getattr(args, "all", False)
+                else [letter for letter in letters if args.id in letter.names()]
+            )
             if not chosen:
-                print(f"no dead letter with id {args.id}" if args.id else "no dead letters",
-                      file=out)
+                print(
+                    f"no dead letter with id {args.id}" if args.id else "no dead letters", file=out
+                )
                 return 1 if args.id else 0
             if args.command == "show":
-                print(json.dumps([letter.details() for letter in chosen], ensure_ascii=False,
-                                 indent=2, default=str), file=out)
+                print(
+                    json.dumps(
+                        [letter.details() for letter in chosen],
+                        ensure_ascii=False,
+                        indent=2,
+                        default=str,
+                    ),
+                    file=out,
+                )
                 return 0
             failed = 0
             for letter in chosen:
@@ -219,12 +272,17 @@ def run(args, settings, out=sys.stdout):
                     exchange, key = replay(settings.amqp_uri, letter, args.to_exchange)
                 except Exception as exc:  # noqa: BLE001 - this one stays parked; go on
                     failed += 1
-                    print(f"could not replay {letter.event_id} ({letter.service}), it stays in "
-                          f"the dead-letter queue: {type(exc).__name__}: {mask_text(str(exc))}",
-                          file=out)
+                    print(
+                        f"could not replay {letter.event_id} ({letter.service}), it stays in "
+                        f"the dead-letter queue: {type(exc).__name__}: {mask_text(str(exc))}",
+                        file=out,
+                    )
                     continue
-                print(f"replayed {letter.event_id} ({letter.service}) to exchange {exchange} "
-                      f"routing key {key}", file=out)
+                print(
+                    f"replayed {letter.event_id} ({letter.service}) to exchange {exchange} "
+                    f"routing key {key}",
+                    file=out,
+                )
             return 1 if failed else 0
         finally:
             channel.close()  # what was read and not replayed goes back to its queue
@@ -234,22 +292,26 @@ ID_HELP = "the id the listing shows (or the CloudEvent id, or the AMQP message i
 
 
 def parser():
-    main = argparse.ArgumentParser(prog="python -m services.common.deadletters",
-                                   description="List, inspect and replay dead-lettered events.")
+    main = argparse.ArgumentParser(
+        prog="python -m services.common.deadletters",
+        description="List, inspect and replay dead-lettered events.",
+    )
     commands = main.add_subparsers(dest="command", required=True)
     for name in ("list", "show", "replay"):
         sub = commands.add_parser(name)
         sub.add_argument("--service", choices=SERVICES, help="one service's queue (default: all)")
         if name == "show":
-            sub.add_argument("--id", required=True,
-                             help=ID_HELP)
+            sub.add_argument("--id", required=True, help=ID_HELP)
         if name == "replay":
             which = sub.add_mutually_exclusive_group(required=True)
             which.add_argument("--id", help=ID_HELP)
             which.add_argument("--all", action="store_true", help="every dead letter")
-            sub.add_argument("--to-exchange", action="store_true",
-                             help="to the original exchange and routing key (every consumer) "
-                                  "instead of the handler queue it failed in")
+            sub.add_argument(
+                "--to-exchange",
+                action="store_true",
+                help="to the original exchange and routing key (every consumer) "
+                "instead of the handler queue it failed in",
+            )
         sub.set_defaults(id=None)
     return main
 

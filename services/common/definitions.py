@@ -15,6 +15,7 @@ with its default user from the environment (RABBITMQ_DEFAULT_USER / _PASS), and 
 compose ``init`` container (or the Kubernetes ``shegong-init`` Job) imports the file
 through the management API before any service starts.
 """
+
 import argparse
 import json
 import sys
@@ -31,26 +32,53 @@ DEFINITIONS_FILE = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
 def definitions(vhost="/", queue_type="quorum", retry_delays_ms=config.DEFAULT_RETRY_DELAYS_MS):
     """The definitions document (RabbitMQ's export format) of one virtual host."""
-    entities = topology([service_class(name) for name in SERVICE_CLASSES], retry_delays_ms,
-                        queue_type)
+    entities = topology(
+        [service_class(name) for name in SERVICE_CLASSES], retry_delays_ms, queue_type
+    )
     exchanges, queues, bindings = [], [], []
     for entity in entities:
         if hasattr(entity, "exchange") and hasattr(entity, "queue_arguments"):  # a Queue
-            queues.append({"name": entity.name, "vhost": vhost, "durable": entity.durable,
-                           "auto_delete": bool(entity.auto_delete),
-                           "arguments": dict(entity.queue_arguments or {})})
-            bindings.append({"source": entity.exchange.name, "vhost": vhost,
-                             "destination": entity.name, "destination_type": "queue",
-                             "routing_key": entity.routing_key or "",
-                             "arguments": dict(entity.binding_arguments or {})})
+            queues.append(
+                {
+                    "name": entity.name,
+                    "vhost": vhost,
+                    "durable": entity.durable,
+                    "auto_delete": bool(entity.auto_delete),
+                    "arguments": dict(entity.queue_arguments or {}),
+                }
+            )
+            bindings.append(
+                {
+                    "source": entity.exchange.name,
+                    "vhost": vhost,
+                    "destination": entity.name,
+                    "destination_type": "queue",
+                    "routing_key": entity.routing_key or "",
+                    "arguments": dict(entity.binding_arguments or {}),
+                }
+            )
         else:
-            exchanges.append({"name": entity.name, "vhost": vhost, "type": entity.type,
-                              "durable": entity.durable, "auto_delete": bool(entity.auto_delete),
-                              "internal": False, "arguments": dict(entity.arguments or {})})
+            exchanges.append(
+                {
+                    "name": entity.name,
+                    "vhost": vhost,
+                    "type": entity.type,
+                    "durable": entity.durable,
+                    "auto_delete": bool(entity.auto_delete),
+                    "internal": False,
+                    "arguments": dict(entity.arguments or {}),
+                }
+            )
     key = lambda item: json.dumps(item, sort_keys=True)  # noqa: E731 - a stable order
-    return {"rabbit_version": "3.13.0", "vhosts": [{"name": vhost}],
-            "exchanges": sorted(exchanges, key=key), "queues": sorted(queues, key=key),
-            "bindings": sorted(bindings, key=key), "policies": [], "parameters": []}
+    return {
+        "rabbit_version": "3.13.0",
+        "vhosts": [{"name": vhost}],
+        "exchanges": sorted(exchanges, key=key),
+        "queues": sorted(queues, key=key),
+        "bindings": sorted(bindings, key=key),
+        "policies": [],
+        "parameters": [],
+    }
 
 
 def render(document):
@@ -64,9 +92,12 @@ def import_definitions(settings, document):
     api = urlparse(settings.rabbit_api_uri)
     base = urlunparse(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
     vhost = document["vhosts"][0]["name"]
-    answer = requests.post(f"{base}/api/definitions/{quote(vhost, safe='')}", json={
-        key: document[key] for key in ("exchanges", "queues", "bindings", "policies")},
-        auth=(api.username or "guest", api.password or "guest"), timeout=30)
+    answer = requests.post(
+        f"{base}/api/definitions/{quote(vhost, safe='')}",
+        json={key: document[key] for key in ("exchanges", "queues", "bindings", "policies")},
+        auth=(api.username or "guest", api.password or "guest"),
+        timeout=30,
+    )
     answer.raise_for_status()
 
 
@@ -83,8 +114,9 @@ def main(argv=None):
     else:
         settings = config.settings()
         vhost = config.vhost_of(settings.amqp_uri)
-        import_definitions(settings, definitions(vhost, settings.queue_type,
-                                                 settings.retry_delays_ms))
+        import_definitions(
+            settings, definitions(vhost, settings.queue_type, settings.retry_delays_ms)
+        )
         print(f"imported the definitions into virtual host {vhost}", file=sys.stderr)
     return 0
 

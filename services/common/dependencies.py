@@ -1,4 +1,5 @@
 """Nameko dependency providers: all of a worker's I/O is injected through these."""
+
 from nameko.extensions import DependencyProvider
 
 from services.common import config, group_commit, logs, mongo
@@ -48,8 +49,9 @@ class Outbox(DependencyProvider):
     def setup(self):
         settings = config.settings()
         amqp_uri = self.container.config.get("AMQP_URI", settings.amqp_uri)
-        self.relay = relay_for(settings, self.container.service_name, self.collection_names,
-                               amqp_uri)
+        self.relay = relay_for(
+            settings, self.container.service_name, self.collection_names, amqp_uri
+        )
         self.shared = group_commit.GroupPublish(self.relay) if self.grouped else self.relay
 
     def get_dependency(self, worker_ctx):

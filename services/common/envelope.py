@@ -5,6 +5,7 @@ attributes: ``correlationid`` (the request that started the chain), ``causationi
 (the event that caused this one) and ``sequence`` (the event's position in its
 aggregate's history, starting at 1, contiguous).
 """
+
 import functools
 import json
 import uuid
@@ -49,8 +50,9 @@ def json_media_type(value: str) -> None:
     except mediatypes.MediaTypeError as exc:
         raise ValidationError(str(exc)) from None
     if media is None or not media.is_json():
-        raise ValidationError("data must be JSON: application/json (parameters such as "
-                              "charset=utf-8 allowed)")
+        raise ValidationError(
+            "data must be JSON: application/json (parameters such as charset=utf-8 allowed)"
+        )
 
 
 class EnvelopeSchema(Schema):
@@ -63,8 +65,7 @@ class EnvelopeSchema(Schema):
     type = Line(required=True, validate=validate.Length(min=1, max=200))
     time = Line(required=True, validate=STATION_DATES)
     subject = Line(load_default=None, allow_none=True)
-    datacontenttype = fields.String(load_default="application/json",
-                                    validate=json_media_type)
+    datacontenttype = fields.String(load_default="application/json", validate=json_media_type)
     data = fields.Dict(required=True)
     correlationid = Line(required=True, validate=validate.Length(min=1, max=200))
     causationid = Line(load_default=None, allow_none=True)
@@ -88,8 +89,17 @@ def data_schema(schema_cls):
     return schema_cls()
 
 
-def new_event(contract, data, *, subject, correlation_id, causation_id=None,
-              sequence=None, time=None, event_id=None):
+def new_event(
+    contract,
+    data,
+    *,
+    subject,
+    correlation_id,
+    causation_id=None,
+    sequence=None,
+    time=None,
+    event_id=None,
+):
     """Build a validated envelope for ``contract`` (raises ValidationError on bad data)."""
     schema = data_schema(contract.schema)
     payload = schema.dump(schema.load(data))
@@ -143,5 +153,6 @@ def decode_json(payload):
 
 
 # Every process that imports the envelope can publish and consume structured CloudEvents.
-kombu.serialization.register("cloudevents", encode_json, decode_json,
-                             content_type=CONTENT_TYPE, content_encoding="binary")
+kombu.serialization.register(
+    "cloudevents", encode_json, decode_json, content_type=CONTENT_TYPE, content_encoding="binary"
+)

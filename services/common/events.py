@@ -2,6 +2,7 @@
 
 The catalogue (``contracts.py``) names these; nothing else should define event data.
 """
+
 from marshmallow import fields, validate
 
 from services.common.fields import (
@@ -61,6 +62,7 @@ class NeedSchema(Strict):
 
 class SourceSchema(Strict):
     """Where a request came from when another government system sent it."""
+
     system = Line(required=True, validate=validate.Length(min=1, max=64))
     kind = fields.String(required=True, validate=validate.OneOf(sorted(INBOUND_KINDS)))
     event_id = Line(required=True, validate=validate.Length(min=1, max=200))
@@ -84,12 +86,14 @@ class RegisteredPerson(Strict):
     phone = Phone(load_default=None, allow_none=True)
     station = StationId(load_default=None, allow_none=True)
     categories = Categories(load_default=list)
-    emergency_contacts = fields.List(fields.Nested(EmergencyContactSchema), load_default=list,
-                                     validate=validate.Length(max=5))
+    emergency_contacts = fields.List(
+        fields.Nested(EmergencyContactSchema), load_default=list, validate=validate.Length(max=5)
+    )
 
 
 class ResidentRegistryUpdated(Strict):
     """A change to the key-persons-of-concern list, from the civil affairs bureau."""
+
     change = fields.String(required=True, validate=validate.OneOf(("added", "changed", "removed")))
     resident_ref = Line(required=True)
     person = fields.Nested(RegisteredPerson, required=True)
@@ -103,6 +107,7 @@ class CaseRef(Strict):
     ``status`` is the case's status after the event; with the envelope's ``sequence``
     it lets a projection keep the latest state whatever order events arrive in.
     """
+
     case_id = Line(required=True)
     request_id = Line(required=True)
     station = StationId(required=True)
@@ -120,6 +125,7 @@ Assignee = Staff
 
 class ResidentDisplay(Strict):
     """What staff messages may show of the resident: masked."""
+
     name = Line(required=True)
     phone = Line(required=True)
 
@@ -130,10 +136,12 @@ class CaseOpened(CaseRef):
     need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
     resident_ref = Line(required=True)
     categories = Categories(required=True)
-    channel = fields.String(load_default=None, allow_none=True,
-                            validate=validate.OneOf(sorted(CHANNELS)))
-    origin = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(sorted(INBOUND_KINDS)))
+    channel = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(sorted(CHANNELS))
+    )
+    origin = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(sorted(INBOUND_KINDS))
+    )
     request_received_at = Instant(required=True)
     opened_at = Instant(required=True)
 
@@ -144,8 +152,9 @@ class CaseAssigned(CaseRef):
     assignee = fields.Nested(Staff, required=True)
     resident = fields.Nested(ResidentDisplay, required=True)
     reason = fields.String(load_default="initial", validate=validate.OneOf(ASSIGNMENT_REASONS))
-    origin = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(sorted(INBOUND_KINDS)))
+    origin = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(sorted(INBOUND_KINDS))
+    )
     assigned_at = Instant(required=True)
 
 
@@ -170,6 +179,7 @@ class CaseResolved(CaseRef):
 
 class CaseRequestLinked(CaseRef):
     """A repeat call was added to this open case instead of opening a second one."""
+
     linked_request_id = Line(required=True)
     linked_at = Instant(required=True)
 
@@ -191,6 +201,7 @@ class CaseSlaBreached(CaseRef):
 class CaseReferred(CaseRef):
     """``agency``: a registered agency's id (``referral_id`` set: the referral is sent
     to it) or, for a referral made by other means, its name as staff typed it."""
+
     agency = Line(required=True, validate=validate.Length(min=1, max=100))
     referred_by = Line(required=True)
     referred_at = Instant(required=True)
@@ -199,6 +210,7 @@ class CaseReferred(CaseRef):
 
 class CaseResidentUnreached(CaseRef):
     """An SMS to the case's resident ended failed: someone phones them instead."""
+
     message_id = Line(required=True)
     template = Line(required=True, validate=validate.Length(min=1, max=100))
     reason = Notes(load_default=None, allow_none=True, validate=validate.Length(max=500))
@@ -212,13 +224,15 @@ class CaseReferralAnswered(CaseRef):
     accepted = fields.Boolean(required=True)
     answered_at = Instant(required=True)
     referral_id = Line(load_default=None, allow_none=True)
-    answer = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
+    answer = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS))
+    )
     reason = Notes(load_default="", validate=validate.Length(max=2000))
 
 
 class ReferredResident(Strict):
     """The resident as an agency receives her: in full only what its purpose names."""
+
     name = Line(required=True)
     phone = Line(required=True)
     id_number = Line(load_default=None)
@@ -228,6 +242,7 @@ class ReferredResident(Strict):
 
 class ReferralSent(Strict):
     """A referral as it leaves for the agency (``shegong.outbound``, routed by agency id)."""
+
     referral_id = Line(required=True)
     case_id = Line(required=True)
     agency = Line(required=True)
@@ -245,6 +260,7 @@ class ReferralSent(Strict):
 
 class ReferralAnswered(Strict):
     """An agency's answer to a referral made to it, as intake received it."""
+
     referral_id = Line(required=True)
     case_id = Line(required=True)
     station = StationId(required=True)
@@ -272,12 +288,19 @@ class CaseCancelled(CaseRef):
     cancelled_at = Instant(required=True)
 
 
-PROGRAM_KINDS = ("volunteer_team", "volunteer", "social_organisation", "donation", "aid",
-                 "activity")
+PROGRAM_KINDS = (
+    "volunteer_team",
+    "volunteer",
+    "social_organisation",
+    "donation",
+    "aid",
+    "activity",
+)
 
 
 class ProgramRef(Strict):
     """Fields every station-program event carries; ``on`` is the day it counts for."""
+
     station = StationId(required=True)
     recorded_by = Line(required=True)
     on = Day(required=True)
@@ -318,6 +341,7 @@ class ProgramRecordCorrected(ProgramRef):
 
     ``original`` and ``corrected`` are the data of the original's event type (what it
     said, and what it says now); figures use the latest revision, none when void."""
+
     record_id = Line(required=True)
     corrects = Line(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(PROGRAM_KINDS))
@@ -337,6 +361,7 @@ class ActivityHeld(ProgramRef):
 
 class MessageStatus(Strict):
     """A message reached a status; one event per status reached."""
+
     message_id = Line(required=True)
     case_id = Line(load_default=None, allow_none=True)
     request_id = Line(load_default=None, allow_none=True)
@@ -361,20 +386,22 @@ class MessageFailed(MessageStatus):
     failed_at = Instant(required=True)
 
 
-
-
 class RosterMember(Strict):
     """One person on a station's roster, as other services may know them: no name or phone."""
+
     id = Line(required=True, validate=validate.Length(min=1, max=64))
     role = fields.String(required=True, validate=validate.OneOf(ROSTER_ROLES))
-    duty_days = fields.List(BoundedInteger(1, 7),
-                            load_default=list, validate=validate.Length(max=7))
+    duty_days = fields.List(
+        BoundedInteger(1, 7), load_default=list, validate=validate.Length(max=7)
+    )
 
 
 class StationRosterPublished(Strict):
     """A station's roster as it now stands (whole, not a change): who is on it, in which
     role. Published when a roster is loaded and differs from the last one published."""
+
     station = StationId(required=True)
-    staff = fields.List(fields.Nested(RosterMember), required=True,
-                        validate=validate.Length(max=500))
+    staff = fields.List(
+        fields.Nested(RosterMember), required=True, validate=validate.Length(max=500)
+    )
     published_at = Instant(required=True)

@@ -1,4 +1,5 @@
 """Field types shared by every boundary schema: one definition of what a valid value is."""
+
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -16,11 +17,11 @@ ID_CARD_CHECK = "10X98765432"
 # Every integer a client sends has a range (documented in the OpenAPI documents as
 # minimum/maximum, and in docs/intake.md); beyond it is 422 naming the field, never a
 # number MongoDB cannot store (64 bits) or a JavaScript client cannot read exactly.
-MAX_SAFE_INTEGER = 2**53 - 1          # JSON numbers exact in every client
-MAX_SEQUENCE = MAX_SAFE_INTEGER       # event sequences, versions, after_seq cursors
-MAX_AMOUNT_FEN = 1_000_000_000        # ¥10,000,000: far above any one donation or aid
-MAX_QUANTITY = 1_000_000              # items of goods donated at once
-MAX_PARTICIPANTS = 100_000            # people at one activity
+MAX_SAFE_INTEGER = 2**53 - 1  # JSON numbers exact in every client
+MAX_SEQUENCE = MAX_SAFE_INTEGER  # event sequences, versions, after_seq cursors
+MAX_AMOUNT_FEN = 1_000_000_000  # ¥10,000,000: far above any one donation or aid
+MAX_QUANTITY = 1_000_000  # items of goods donated at once
+MAX_PARTICIPANTS = 100_000  # people at one activity
 
 
 class Strict(Schema):
@@ -38,8 +39,7 @@ class Strict(Schema):
 # feed and tab; a CR LF line end is stored as LF, a lone CR is refused.
 _BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 SINGLE_LINE_REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
-MULTI_LINE_REFUSED = re.compile(
-    f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
+MULTI_LINE_REFUSED = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
 
 
 def refused_character(value: str, multiline: bool = False):
@@ -57,9 +57,11 @@ def clean_text(value: str, multiline: bool = False) -> str:
     bad = refused_character(text, multiline)
     if bad is not None:
         allowed = "other than line feed and tab" if multiline else "(it is a single line)"
-        raise ValidationError(f"must not contain control, line separator or bidi control "
-                              f"characters {allowed}: U+{ord(bad):04X} at position "
-                              f"{text.index(bad) + 1}")
+        raise ValidationError(
+            f"must not contain control, line separator or bidi control "
+            f"characters {allowed}: U+{ord(bad):04X} at position "
+            f"{text.index(bad) + 1}"
+        )
     return text
 
 
@@ -99,8 +101,9 @@ def _instant_validator(value):
     try:
         clock.parse_iso(value)
     except (ValueError, TypeError, AttributeError):
-        raise ValidationError("must be an ISO 8601 time with a UTC offset, "
-                              "e.g. 2023-05-29T08:00:00+08:00") from None
+        raise ValidationError(
+            "must be an ISO 8601 time with a UTC offset, e.g. 2023-05-29T08:00:00+08:00"
+        ) from None
 
 
 class StationDates:
@@ -110,8 +113,10 @@ class StationDates:
     figures, so every date or time a command or an event carries is checked with it;
     ``tests/contract/test_dates.py`` walks the schemas so that none escapes."""
 
-    DESCRIPTION = ("a day a station could mean: from SHEGONG_FIRST_DAY (2023-01-01) to "
-                   "SHEGONG_DAYS_AHEAD (1) days after today in the district")
+    DESCRIPTION = (
+        "a day a station could mean: from SHEGONG_FIRST_DAY (2023-01-01) to "
+        "SHEGONG_DAYS_AHEAD (1) days after today in the district"
+    )
 
     def __call__(self, value):
         if isinstance(value, datetime):
@@ -129,7 +134,8 @@ class StationDates:
             raise ValidationError(
                 f"must be a day from {first.isoformat()} to {last.isoformat()} (the "
                 f"district's calendar): the stations started in {first.year}, and a date "
-                "far in the past or the future is a typo")
+                "far in the past or the future is a typo"
+            )
         return value
 
 
@@ -161,18 +167,25 @@ def AnyDay(**kwargs):
 
 
 def StationId(**kwargs):
-    return fields.String(validate=validate.OneOf(sorted(stations()),
-                                                 error="unknown station {input!r}"), **kwargs)
+    return fields.String(
+        validate=validate.OneOf(sorted(stations()), error="unknown station {input!r}"), **kwargs
+    )
 
 
-def BoundedInteger(minimum: int = 0, maximum: int = MAX_SAFE_INTEGER, *, strict: bool = True,
-                   **kwargs) -> fields.Integer:
+def BoundedInteger(
+    minimum: int = 0, maximum: int = MAX_SAFE_INTEGER, *, strict: bool = True, **kwargs
+) -> fields.Integer:
     """An integer from ``minimum`` to ``maximum``: JSON numbers in bodies (``strict``: no
     floats, no strings), text in query strings (``strict=False``)."""
     if not (-MAX_SAFE_INTEGER <= minimum <= maximum <= MAX_SAFE_INTEGER):
         raise ValueError(f"range {minimum}..{maximum} is not within JSON's exact integers")
-    return fields.Integer(strict=strict, validate=validate.Range(
-        minimum, maximum, error=f"must be an integer from {minimum} to {maximum}"), **kwargs)
+    return fields.Integer(
+        strict=strict,
+        validate=validate.Range(
+            minimum, maximum, error=f"must be an integer from {minimum} to {maximum}"
+        ),
+        **kwargs,
+    )
 
 
 # What a phone number may look like when sent: the 11-digit national form, or E.164 with
@@ -180,22 +193,30 @@ def BoundedInteger(minimum: int = 0, maximum: int = MAX_SAFE_INTEGER, *, strict:
 # around it; the number itself must be a mobile number in use (phonenumbers' metadata).
 PHONE_TEXT = r"^(\+86)?1[3-9][0-9]{9}$"
 _PHONE_TEXT = re.compile(PHONE_TEXT, re.ASCII)
-_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
-                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+_MOBILE_TYPES = (
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+)
 
 
 def normalise_phone(value: object) -> str:
     """A mainland China mobile number in its stored form, the 11-digit national number
     (13812345678; residents are keyed by it), or ValidationError."""
     if not isinstance(value, str) or not _PHONE_TEXT.match(value) or value != value.strip():
-        raise ValidationError("must be a mainland China mobile number: 11 ASCII digits "
-                              "(13812345678) or +86 and them, nothing else")
+        raise ValidationError(
+            "must be a mainland China mobile number: 11 ASCII digits "
+            "(13812345678) or +86 and them, nothing else"
+        )
     try:
         number = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
         number = None
-    if (number is None or number.country_code != 86 or not phonenumbers.is_valid_number(number)
-            or phonenumbers.number_type(number) not in _MOBILE_TYPES):
+    if (
+        number is None
+        or number.country_code != 86
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number) not in _MOBILE_TYPES
+    ):
         raise ValidationError("is not a mainland China mobile number in use")
     return phonenumbers.national_significant_number(number)
 
@@ -208,9 +229,13 @@ class _Phone(Text):
 def Phone(**kwargs) -> fields.String:
     """A mainland China mobile number, validated with phonenumbers and loaded in its
     normalised (national, 11-digit) form."""
-    metadata = {"pattern": PHONE_TEXT, "example": "13812345678",
-                "description": "mainland China mobile number (+86 optional); stored as the "
-                               "11-digit national number", **kwargs.pop("metadata", {})}
+    metadata = {
+        "pattern": PHONE_TEXT,
+        "example": "13812345678",
+        "description": "mainland China mobile number (+86 optional); stored as the "
+        "11-digit national number",
+        **kwargs.pop("metadata", {}),
+    }
     return _Phone(metadata=metadata, **kwargs)
 
 
@@ -219,8 +244,9 @@ def _id_card_validator(value):
     # ASCII only: \d alone would take fullwidth and other look-alike digits
     if not isinstance(value, str) or not re.fullmatch(ID_CARD, value, re.ASCII):
         raise ValidationError("must be an 18-character resident ID card number")
-    total = sum(int(digit) * weight
-                for digit, weight in zip(value[:17], ID_CARD_WEIGHTS, strict=True))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(value[:17], ID_CARD_WEIGHTS, strict=True)
+    )
     if ID_CARD_CHECK[total % 11] != value[17]:
         raise ValidationError("check digit does not match (GB 11643)")
 
@@ -230,7 +256,8 @@ def IdCardNumber(**kwargs):
 
 
 def Categories(**kwargs):
-    return fields.List(fields.String(validate=validate.OneOf(sorted(RESIDENT_CATEGORIES))),
-                       validate=validate.Length(max=len(RESIDENT_CATEGORIES)), **kwargs)
-
-
+    return fields.List(
+        fields.String(validate=validate.OneOf(sorted(RESIDENT_CATEGORIES))),
+        validate=validate.Length(max=len(RESIDENT_CATEGORIES)),
+        **kwargs,
+    )

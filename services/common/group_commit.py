@@ -21,6 +21,7 @@ per batch, duplicates reported to their own caller.
 Under eventlet (the Nameko workers) the thread is a green thread; in gunicorn's
 gthread workers a real one, started lazily after the fork.
 """
+
 import logging
 import os
 import threading
@@ -47,8 +48,9 @@ class GroupCommit:
         self.collection, self.max_batch, self.linger_s = collection, max_batch, linger_s
         self._queue = []
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._flush_forever, daemon=True,
-                                        name=f"group-commit {collection.full_name}")
+        self._thread = threading.Thread(
+            target=self._flush_forever, daemon=True, name=f"group-commit {collection.full_name}"
+        )
         self._thread.start()
 
     def write(self, operations):
@@ -78,14 +80,17 @@ class GroupCommit:
                 self._wake.wait()
             # Nobody waits on what is queued: linger, so that more join the batch.
             deadline = time.monotonic() + self.linger_s
-            while (not any(p.waited for p in self._queue)
-                   and sum(len(p.operations) for p in self._queue) < self.max_batch
-                   and (remaining := deadline - time.monotonic()) > 0):
+            while (
+                not any(p.waited for p in self._queue)
+                and sum(len(p.operations) for p in self._queue) < self.max_batch
+                and (remaining := deadline - time.monotonic()) > 0
+            ):
                 self._wake.wait(remaining)
             batch: list = []
             count = 0
-            while self._queue and (not batch or count + len(self._queue[0].operations)
-                                   <= self.max_batch):
+            while self._queue and (
+                not batch or count + len(self._queue[0].operations) <= self.max_batch
+            ):
                 pending = self._queue.pop(0)
                 batch.append(pending)
                 count += len(pending.operations)
@@ -96,22 +101,25 @@ class GroupCommit:
             batch = self._take()
             try:
                 # ordered: one caller's operations keep their order (a mark's two steps)
-                self.collection.bulk_write([op for p in batch for op in p.operations],
-                                           ordered=True)
+                self.collection.bulk_write([op for p in batch for op in p.operations], ordered=True)
             except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                 for pending in batch:
                     pending.error = exc
                 if not all(p.waited for p in batch):
-                    log.warning("queued writes to %s failed: %s", self.collection.full_name,
-                                type(exc).__name__)
+                    log.warning(
+                        "queued writes to %s failed: %s",
+                        self.collection.full_name,
+                        type(exc).__name__,
+                    )
             for pending in batch:
                 pending.done.set()
                 if pending.then is not None:
                     try:
                         pending.then()
                     except Exception:  # the flusher must outlive a callback
-                        log.exception("a callback after writing to %s failed",
-                                      self.collection.full_name)
+                        log.exception(
+                            "a callback after writing to %s failed", self.collection.full_name
+                        )
 
 
 def writer(collection):
@@ -127,9 +135,10 @@ def writer(collection):
 class _Inserts:
     __slots__ = ("documents", "done", "error", "results")
 
-    def __init__(self, documents):
+    def __init__(self, documents: list) -> None:
         self.documents, self.done = documents, threading.Event()
-        self.error, self.results = None, None
+        self.error: Exception | None = None
+        self.results: list[bool] = []  # set when the batch is written, unless error
 
 
 class GroupInsert:
@@ -146,8 +155,9 @@ class GroupInsert:
         self.collection, self.wait_s, self.max_batch = collection, wait_s, max_batch
         self._queue: list = []
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._flush_forever, daemon=True,
-                                        name=f"group-insert {collection.full_name}")
+        self._thread = threading.Thread(
+            target=self._flush_forever, daemon=True, name=f"group-insert {collection.full_name}"
+        )
         self._thread.start()
 
     def insert(self, documents: list) -> list:
@@ -168,13 +178,16 @@ class GroupInsert:
             while not self._queue:
                 self._wake.wait()
             deadline = time.monotonic() + self.wait_s
-            while (sum(len(p.documents) for p in self._queue) < self.max_batch
-                   and (remaining := deadline - time.monotonic()) > 0):
+            while (
+                sum(len(p.documents) for p in self._queue) < self.max_batch
+                and (remaining := deadline - time.monotonic()) > 0
+            ):
                 self._wake.wait(remaining)
             batch: list = []
             count = 0
-            while self._queue and (not batch or count + len(self._queue[0].documents)
-                                   <= self.max_batch):
+            while self._queue and (
+                not batch or count + len(self._queue[0].documents) <= self.max_batch
+            ):
                 pending = self._queue.pop(0)
                 batch.append(pending)
                 count += len(pending.documents)
@@ -201,8 +214,9 @@ class GroupInsert:
                     for _ in pending.documents:
                         error = errors.get(index)
                         if error is not None and error.get("code") not in DUPLICATE_KEY:
-                            pending.error = OperationFailure(error.get("errmsg", "write error"),
-                                                             error.get("code"), error)
+                            pending.error = OperationFailure(
+                                error.get("errmsg", "write error"), error.get("code"), error
+                            )
                         results.append(error is None)
                         index += 1
                     pending.results = results
@@ -319,5 +333,6 @@ class GroupPublish:
         for slot in left:
             slot.done.set()
         if left:
-            log.warning("broker slow to confirm: %d %s document(s) left to the relay",
-                        len(left), name)
+            log.warning(
+                "broker slow to confirm: %d %s document(s) left to the relay", len(left), name
+            )

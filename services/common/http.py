@@ -5,6 +5,7 @@ A route is a plain function ``handler(call, **path_values)`` returning a Respons
 field-level messages, body limits and content types, 503 while the store or the
 broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
 """
+
 import hmac
 import json
 import logging
@@ -47,15 +48,20 @@ class ApiError(Exception):
 def correlation_id_for(given: str | None) -> str:
     """The caller's correlation id when it has the documented shape, else a new UUID."""
     given = given or ""
-    if _UUID.fullmatch(given) or (CORRELATION_ID.fullmatch(given)
-                                  and not _PERSONAL_DIGITS.search(given)):
+    if _UUID.fullmatch(given) or (
+        CORRELATION_ID.fullmatch(given) and not _PERSONAL_DIGITS.search(given)
+    ):
         return given
     return str(uuid.uuid4())
 
 
 def json_response(body, status=200, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
-                    content_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        headers=headers,
+        content_type="application/json; charset=utf-8",
+    )
 
 
 def error_response(status, code, message, fields=None, headers=None):
@@ -69,8 +75,10 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _has_body(request: Request) -> bool:
-    return bool(request.content_length) or \
-        "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return (
+        bool(request.content_length)
+        or "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
 
 
 def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -119,24 +127,39 @@ def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> object:
 class Route:
     """An endpoint and its contract: the schemas here are the ones the request is loaded
     with and the ones the OpenAPI document is generated from."""
+
     path: str
     methods: tuple
     handler: object
     public: bool = False
-    body: type | None = None        # marshmallow schema of the JSON body
-    query: type | None = None       # marshmallow schema of the query string
-    response: type | None = None    # marshmallow schema of the success answer
+    body: type | None = None  # marshmallow schema of the JSON body
+    query: type | None = None  # marshmallow schema of the query string
+    response: type | None = None  # marshmallow schema of the success answer
     status: int = 200
-    errors: tuple = ()       # the 4xx answers this endpoint may give besides 401/422
+    errors: tuple = ()  # the 4xx answers this endpoint may give besides 401/422
 
 
-def route(routes, path, methods=("GET",), public=False, body=None, query=None, response=None,
-          status=200, errors=()):
+def route(
+    routes,
+    path,
+    methods=("GET",),
+    public=False,
+    body=None,
+    query=None,
+    response=None,
+    status=200,
+    errors=(),
+):
     """Decorator that registers a handler in a module's ``routes`` list."""
+
     def register(handler):
-        routes.append(Route(path, tuple(methods), handler, public, body, query, response, status,
-                            tuple(errors)))
+        routes.append(
+            Route(
+                path, tuple(methods), handler, public, body, query, response, status, tuple(errors)
+            )
+        )
         return handler
+
     return register
 
 
@@ -144,6 +167,7 @@ def route(routes, path, methods=("GET",), public=False, body=None, query=None, r
 class Call:
     """What a handler gets: the request, the authenticated caller, the app's context, and
     the body and query string already loaded with the route's schemas."""
+
     request: Request
     principal: object
     context: object
@@ -173,23 +197,31 @@ class Api:
         self.context = context
         self.keyring = keyring(settings)
         self.revocations = Revocations(settings.token_revocations_file)
-        self.ready_checks = {"store": lambda: store_reachable(settings),
-                             "broker": lambda: broker_reachable(settings.amqp_uri),
-                             # without a token secret every call would be refused
-                             "auth": lambda: bool(self.keyring)}
+        self.ready_checks = {
+            "store": lambda: store_reachable(settings),
+            "broker": lambda: broker_reachable(settings.amqp_uri),
+            # without a token secret every call would be refused
+            "auth": lambda: bool(self.keyring),
+        }
         # name -> callable returning what an operator must act on soon (a str) or None;
         # shown by /healthz and /readyz without making the service unready
         self.warning_checks = {}
         if not settings.token_secret:
-            log.error("%s API: neither SHEGONG_TOKEN_SECRETS nor SHEGONG_TOKEN_SECRET is set; "
-                      "every call will get 401",
-                      service)
-        self.routes = [Route("/healthz", ("GET",), self._healthz, True),
-                       Route("/readyz", ("GET",), self._readyz, True),
-                       Route("/v1/openapi.json", ("GET",), self._openapi, True),
-                       Route("/metrics", ("GET",), self._metrics, True)] + list(routes)
-        self.url_map = Map([Rule(r.path, endpoint=r, methods=list(r.methods))
-                            for r in self.routes], strict_slashes=False)
+            log.error(
+                "%s API: neither SHEGONG_TOKEN_SECRETS nor SHEGONG_TOKEN_SECRET is set; "
+                "every call will get 401",
+                service,
+            )
+        self.routes = [
+            Route("/healthz", ("GET",), self._healthz, True),
+            Route("/readyz", ("GET",), self._readyz, True),
+            Route("/v1/openapi.json", ("GET",), self._openapi, True),
+            Route("/metrics", ("GET",), self._metrics, True),
+        ] + list(routes)
+        self.url_map = Map(
+            [Rule(r.path, endpoint=r, methods=list(r.methods)) for r in self.routes],
+            strict_slashes=False,
+        )
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -203,11 +235,11 @@ class Api:
         # the route's template, never the path itself (ids would make endless series)
         route_path = request.environ.get("shegong.route", "unmatched")
         method = metrics.method_label(request.method)  # a closed set: clients choose methods
-        metrics.HTTP_REQUESTS.labels(self.service, method, route_path,
-                                     str(response.status_code)).inc()
+        metrics.HTTP_REQUESTS.labels(
+            self.service, method, route_path, str(response.status_code)
+        ).inc()
         metrics.HTTP_SECONDS.labels(self.service, method, route_path).observe(elapsed)
-        log.info("%s %s %s %.1fms", method, request.path, response.status_code,
-                 elapsed * 1000)
+        log.info("%s %s %s %.1fms", method, request.path, response.status_code, elapsed * 1000)
         logs.set_correlation_id(None)
         return response(environ, start_response)
 
@@ -230,16 +262,27 @@ class Api:
             return error_response(422, "invalid_fields", "some fields are invalid", exc.messages)
         except STORE_DOWN_ERRORS:
             log.warning("store unavailable while serving %s", request.path)
-            return error_response(503, "store_unavailable", "the database is unavailable; retry",
-                                  headers={"Retry-After": RETRY_AFTER_S})
+            return error_response(
+                503,
+                "store_unavailable",
+                "the database is unavailable; retry",
+                headers={"Retry-After": RETRY_AFTER_S},
+            )
         except BrokerUnavailable:
             log.warning("broker unavailable while serving %s", request.path)
-            return error_response(503, "broker_unavailable",
-                                  "the message broker is unavailable; nothing was recorded; retry",
-                                  headers={"Retry-After": RETRY_AFTER_S})
+            return error_response(
+                503,
+                "broker_unavailable",
+                "the message broker is unavailable; nothing was recorded; retry",
+                headers={"Retry-After": RETRY_AFTER_S},
+            )
         except HTTPException as exc:
-            return error_response(exc.code, exc.name.lower().replace(" ", "_"), exc.description,
-                                  headers=dict(exc.get_headers()) if exc.code == 405 else None)
+            return error_response(
+                exc.code,
+                exc.name.lower().replace(" ", "_"),
+                exc.description,
+                headers=dict(exc.get_headers()) if exc.code == 405 else None,
+            )
         except Exception:  # the caller gets a 500, the log gets the trace
             log.exception("unhandled error serving %s %s", request.method, request.path)
             return error_response(500, "internal_error", "internal error")
@@ -248,14 +291,26 @@ class Api:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>",
-                           headers={"WWW-Authenticate": 'Bearer realm="shegong"'})
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "send Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": 'Bearer realm="shegong"'},
+            )
         try:
-            return verify_token(self.keyring, token.strip(), revocations=self.revocations,
-                                max_ttl_s=self.settings.token_ttl_s)
+            return verify_token(
+                self.keyring,
+                token.strip(),
+                revocations=self.revocations,
+                max_ttl_s=self.settings.token_ttl_s,
+            )
         except InvalidToken as exc:
-            raise ApiError(401, "unauthenticated", f"invalid token: {exc}",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            raise ApiError(
+                401,
+                "unauthenticated",
+                f"invalid token: {exc}",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
 
     def _healthz(self, call):
         """Alive: the process answers; ``warnings``, if any, say what needs an operator."""
@@ -295,10 +350,16 @@ class Api:
         """Ready: the store and the broker are reachable, and tokens can be verified."""
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
         ready = all(checks.values())
-        return json_response({"status": "ready" if ready else "not_ready",
-                              "service": self.service, "checks": checks, **self._warnings()},
-                             200 if ready else 503,
-                             None if ready else {"Retry-After": RETRY_AFTER_S})
+        return json_response(
+            {
+                "status": "ready" if ready else "not_ready",
+                "service": self.service,
+                "checks": checks,
+                **self._warnings(),
+            },
+            200 if ready else 503,
+            None if ready else {"Retry-After": RETRY_AFTER_S},
+        )
 
 
 def require_station(principal, station):

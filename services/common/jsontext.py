@@ -6,6 +6,7 @@ thousand ``[`` raises RecursionError deep inside a request. The scan below is li
 iterative: strings are cut out with one regular expression, the brackets left are turned
 into +1/-1 and their running sum is the nesting depth, all in C loops.
 """
+
 import json
 import re
 from array import array

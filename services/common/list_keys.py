@@ -20,6 +20,7 @@ to what is read; a range is read further only as far as the page needs.
 The cursor is paging.py's (the sort value and ``_id`` of the last item), so a cursor
 handed out before a list moved to keys still works.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -27,11 +28,11 @@ from typing import Any, Callable, Optional
 from services.common import paging
 
 SEPARATOR = "|"
-BEFORE_ID = " "     # below every character of a value: a shorter value sorts first
-END = "~"           # above every character of a value or an id (printable ASCII)
+BEFORE_ID = " "  # below every character of a value: a shorter value sorts first
+END = "~"  # above every character of a value or an id (printable ASCII)
 NUMBER_DIGITS = 20  # non-negative integers up to 10**20, zero-padded
-MAX_ROUNDS = 20     # reads per part for one page, at most (then the page is cut short)
-MIN_CHUNK = 5       # documents a part's first read asks for, at the least
+MAX_ROUNDS = 20  # reads per part for one page, at most (then the page is cut short)
+MIN_CHUNK = 5  # documents a part's first read asks for, at the least
 
 
 def sortable(value: Any) -> str:
@@ -52,11 +53,21 @@ def key(scope: str, part: str, value: Any, item_id: str) -> str:
     return f"{scope}{SEPARATOR}{part}{SEPARATOR}{sortable(value)}{BEFORE_ID}{item_id}"
 
 
-def page(collection: Any, field: str, scope: str, parts: list, order: str, sort_field: str,
-         descending: bool, limit: int, cursor: Optional[str] = None,
-         projection: Optional[dict] = None, convert: Callable[[dict], Any] = lambda d: d,
-         keep: Callable[[dict], bool] = lambda d: True,
-         within: tuple = (None, None)) -> tuple:
+def page(
+    collection: Any,
+    field: str,
+    scope: str,
+    parts: list,
+    order: str,
+    sort_field: str,
+    descending: bool,
+    limit: int,
+    cursor: Optional[str] = None,
+    projection: Optional[dict] = None,
+    convert: Callable[[dict], Any] = lambda d: d,
+    keep: Callable[[dict], bool] = lambda d: True,
+    within: tuple = (None, None),
+) -> tuple:
     """One page, ``(items, next_cursor)``, of the items whose list key ``field`` is in
     ``scope`` and one of ``parts``, sorted by ``sort_field`` (then ``_id``); ``keep``
     filters further; ``within`` = (lowest, highest) sort value, each included, or None."""
@@ -64,8 +75,8 @@ def page(collection: Any, field: str, scope: str, parts: list, order: str, sort_
     ranges = {part: _range(field, scope, part, within, after, descending) for part in parts}
     direction = -1 if descending else 1
     kept: list = []
-    last: dict = {}      # part -> the last document read from its range
-    done: set = set()    # parts whose range is read to its end
+    last: dict = {}  # part -> the last document read from its range
+    done: set = set()  # parts whose range is read to its end
     # Each part is read a share of the page at first (a page of 100 over 8 statuses
     # reads 8 x 14, not 8 x 101 documents), then twice as much each time it is behind.
     chunk = {part: max(MIN_CHUNK, -(-(limit + 1) // len(parts)) + 1) for part in parts}
@@ -86,8 +97,9 @@ def page(collection: Any, field: str, scope: str, parts: list, order: str, sort_
             if part in last:  # further along the same range
                 query[field].pop("$lte" if descending else "$gte", None)
                 query[field]["$lt" if descending else "$gt"] = last[part][field]
-            documents = list(collection.find(query, projection, sort=[(field, direction)],
-                                             limit=chunk[part]))
+            documents = list(
+                collection.find(query, projection, sort=[(field, direction)], limit=chunk[part])
+            )
             if len(documents) < chunk[part]:
                 done.add(part)
             chunk[part] = min(chunk[part] * 2, limit + 1)
@@ -100,14 +112,19 @@ def page(collection: Any, field: str, scope: str, parts: list, order: str, sort_
         # Read as far as allowed (a filter that keeps few): the page ends where every
         # unfinished range has been read to, and the next one goes on from there.
         edge = (max if descending else min)(ends, key=lambda d: _suffix(field, d))
-        whole = [d for d in kept if not _before(_suffix(field, edge), _suffix(field, d),
-                                                descending)][:limit]
+        whole = [
+            d for d in kept if not _before(_suffix(field, edge), _suffix(field, d), descending)
+        ][:limit]
         final = whole[-1] if len(whole) == limit else edge  # all up to the edge was seen
         return [convert(d) for d in whole], paging.encode(
-            order, paging.value_of(final, sort_field), final["_id"])
+            order, paging.value_of(final, sort_field), final["_id"]
+        )
     items = kept[:limit]
-    next_cursor = paging.encode(order, paging.value_of(items[-1], sort_field),
-                                items[-1]["_id"]) if len(kept) > limit else None
+    next_cursor = (
+        paging.encode(order, paging.value_of(items[-1], sort_field), items[-1]["_id"])
+        if len(kept) > limit
+        else None
+    )
     return [convert(document) for document in items], next_cursor
 
 
@@ -115,9 +132,10 @@ def _range(field: str, scope: str, part: str, within: tuple, after, descending: 
     prefix = f"{scope}{SEPARATOR}{part}{SEPARATOR}"
     low, high = within
     # a bound leaves out the items without a value, as a comparison does on MongoDB
-    bounds = {"$gte": prefix + (sortable(low) if low is not None
-                                else "1" if high is not None else ""),
-              "$lte": prefix + (sortable(high) + BEFORE_ID + END if high is not None else END)}
+    bounds = {
+        "$gte": prefix + (sortable(low) if low is not None else "1" if high is not None else ""),
+        "$lte": prefix + (sortable(high) + BEFORE_ID + END if high is not None else END),
+    }
     if after is not None:
         value, item_id = after
         edge = prefix + sortable(value) + BEFORE_ID + item_id

@@ -1,4 +1,5 @@
 """Logging: JSON lines on stderr, personal numbers masked, correlation id attached."""
+
 import json
 import logging
 import sys

@@ -6,6 +6,7 @@ with a charset: clients and the CloudEvents bindings' own examples send paramete
 comparing whole strings refuses what is meant. Types, subtypes and parameter names are
 case-insensitive (RFC 9110 8.3.1); so is the charset's value.
 """
+
 import codecs
 import re
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ class MediaTypeError(ValueError):
 
 @dataclass(frozen=True)
 class MediaType:
-    type: str                 # lower case: "application"
-    subtype: str              # lower case: "cloudevents+json"
+    type: str  # lower case: "application"
+    subtype: str  # lower case: "cloudevents+json"
     params: dict[str, str] = field(default_factory=dict, compare=False)  # names lower case
 
     @property
@@ -38,8 +39,7 @@ class MediaType:
 
     def is_json(self) -> bool:
         """JSON: ``application/json``, ``text/json`` or any ``+json`` structured suffix."""
-        return self.essence in ("application/json", "text/json") \
-            or self.subtype.endswith("+json")
+        return self.essence in ("application/json", "text/json") or self.subtype.endswith("+json")
 
     def __str__(self) -> str:
         return self.essence + "".join(f"; {name}={value}" for name, value in self.params.items())
@@ -59,8 +59,9 @@ def parse(text: str | None) -> MediaType | None:
     while position < len(text):
         parameter = _PARAMETER.match(text, position)
         if not parameter or parameter.end() == position:
-            raise MediaTypeError(f"{text[:100]!r}: malformed parameters after "
-                                 f"{text[:position][:100]!r}")
+            raise MediaTypeError(
+                f"{text[:100]!r}: malformed parameters after {text[:position][:100]!r}"
+            )
         name, value = parameter.group(1), parameter.group(2)
         if name:
             if value.startswith('"'):
@@ -90,5 +91,6 @@ def decode_text(raw: bytes, media: MediaType | None, default: str = "utf-8") -> 
     try:
         return raw.decode(codec.name)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"the body is not {charset} text: {exc.reason} at byte "
-                         f"{exc.start}") from None
+        raise ValueError(
+            f"the body is not {charset} text: {exc.reason} at byte {exc.start}"
+        ) from None

@@ -1,6 +1,7 @@
 """RabbitMQ: publishing with confirms, handlers that retry and dead-letter, and the
 declaration of the whole topology (its exchanges and queues: ``topology.py``).
 """
+
 import logging
 import time
 import traceback
@@ -61,21 +62,33 @@ class EventPublisher:
     def __init__(self, amqp_uri, retry_policy=None):
         self.amqp_uri = amqp_uri
         self._publisher = Publisher(
-            amqp_uri, use_confirms=True, serializer="cloudevents", mandatory=True,
+            amqp_uri,
+            use_confirms=True,
+            serializer="cloudevents",
+            mandatory=True,
             retry=True,
-            retry_policy=retry_policy or {"max_retries": 2, "interval_start": 0.2,
-                                          "interval_step": 0.4, "interval_max": 1.0})
+            retry_policy=retry_policy
+            or {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0},
+        )
         self._batches = ConfirmedPublisher(amqp_uri)  # connects on first use
 
     def publish(self, envelope):
         contract = CATALOGUE[envelope["type"]]
         try:
             self._publisher.publish(
-                envelope, exchange=contract_exchange(contract),
-                routing_key=contract.routing_key(envelope["data"]), message_id=envelope["id"],
-                correlation_id=envelope.get("correlationid"), type=envelope["type"],
-                transport_options={"max_retries": 1, "interval_start": 0.2,
-                                   "interval_step": 0.2, "interval_max": 0.5})
+                envelope,
+                exchange=contract_exchange(contract),
+                routing_key=contract.routing_key(envelope["data"]),
+                message_id=envelope["id"],
+                correlation_id=envelope.get("correlationid"),
+                type=envelope["type"],
+                transport_options={
+                    "max_retries": 1,
+                    "interval_start": 0.2,
+                    "interval_step": 0.2,
+                    "interval_max": 0.5,
+                },
+            )
         except (OSError, OperationalError, AmqpConnectionError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
@@ -89,8 +102,9 @@ class EventPublisher:
         if not envelopes:
             return
         try:
-            self._batches.publish_batch([outgoing_event(envelope) for envelope in envelopes],
-                                        attempts)
+            self._batches.publish_batch(
+                [outgoing_event(envelope) for envelope in envelopes], attempts
+            )
         except PublishFailed as exc:
             raise BatchUnconfirmed(str(exc), exc.failed) from exc
 
@@ -106,13 +120,22 @@ class BatchUnconfirmed(BrokerUnavailable):
 def outgoing_event(envelope):
     """The message EventPublisher.publish sends for an envelope, for confirms.py."""
     contract = CATALOGUE[envelope["type"]]
-    properties = {"content_type": CONTENT_TYPE, "content_encoding": "binary",
-                  "message_id": envelope["id"], "type": envelope["type"],
-                  "delivery_mode": 2, "application_headers": {}}
+    properties = {
+        "content_type": CONTENT_TYPE,
+        "content_encoding": "binary",
+        "message_id": envelope["id"],
+        "type": envelope["type"],
+        "delivery_mode": 2,
+        "application_headers": {},
+    }
     if envelope.get("correlationid"):
         properties["correlation_id"] = envelope["correlationid"]
-    return Outgoing(encode_json(envelope), contract_exchange(contract).name,
-                    contract.routing_key(envelope["data"]), properties)
+    return Outgoing(
+        encode_json(envelope),
+        contract_exchange(contract).name,
+        contract.routing_key(envelope["data"]),
+        properties,
+    )
 
 
 def broker_reachable(amqp_uri, timeout=2.0):
@@ -176,8 +199,12 @@ class PoisonSafeQueueConsumer(QueueConsumer):
             yield connection
         except BaseException as exc:
             if not isinstance(exc, GeneratorExit):
-                log.warning("broker connection to %s lost (%s: %s); reconnecting",
-                            brokers.node_of(connection), type(exc).__name__, exc)
+                log.warning(
+                    "broker connection to %s lost (%s: %s); reconnecting",
+                    brokers.node_of(connection),
+                    type(exc).__name__,
+                    exc,
+                )
             # the next connection starts at the node after this one
             self._turn = self._broker_turn() + brokers.index_of(self.amqp_uri, connection) + 1
             brokers.discard(connection)
@@ -226,8 +253,7 @@ class RetryingEventHandler(EventHandler):
     def setup(self):
         super().setup()
         if self.contract.exchange:  # not its producer's exchange: the queue says where
-            self.queue = handler_queue(self.contract, self.container.service_name,
-                                       self.method_name)
+            self.queue = handler_queue(self.contract, self.container.service_name, self.method_name)
         # the same queue type as the topology declared (bootstrap, definitions file)
         self.queue.queue_arguments = queue_type_arguments(self._queue_type())
 
@@ -244,11 +270,16 @@ class RetryingEventHandler(EventHandler):
     def dead_letter_undecodable(self, message, exc):
         content_type = message.content_type
         if isinstance(exc, ContentDisallowed):  # kombu refused it by its content type's name
-            reason = (f"content type {content_type!r} is not accepted: expected {CONTENT_TYPE}"
-                      if content_type else f"no content type: expected {CONTENT_TYPE}")
+            reason = (
+                f"content type {content_type!r} is not accepted: expected {CONTENT_TYPE}"
+                if content_type
+                else f"no content type: expected {CONTENT_TYPE}"
+            )
         else:
-            reason = (f"body could not be decoded as {content_type or 'no content type'}: "
-                      f"{type(exc).__name__}: {str(exc)[:200]}")
+            reason = (
+                f"body could not be decoded as {content_type or 'no content type'}: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            )
         self.handle_result(message, None, exc_info=(InvalidEvent, InvalidEvent(reason), None))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
@@ -270,8 +301,9 @@ class RetryingEventHandler(EventHandler):
         return result, exc_info
 
     def _park(self, message, exc):
-        delays = tuple(self.container.config.get("SHEGONG_RETRY_DELAYS_MS",
-                                                config.DEFAULT_RETRY_DELAYS_MS))
+        delays = tuple(
+            self.container.config.get("SHEGONG_RETRY_DELAYS_MS", config.DEFAULT_RETRY_DELAYS_MS)
+        )
         headers = dict(message.headers or {})
         # where the event first came from (a retried copy arrives via the default exchange)
         headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
@@ -288,18 +320,21 @@ class RetryingEventHandler(EventHandler):
         headers[ATTEMPTS_HEADER] = attempts
         permanent = isinstance(exc, InvalidEvent)
         if (not permanent or isinstance(exc, NotKnownYet)) and attempts <= len(delays):
-            self._retry_later(message, headers, delays[attempts - 1],
-                              f"{type(exc).__name__}, attempt {attempts}")
+            self._retry_later(
+                message, headers, delays[attempts - 1], f"{type(exc).__name__}, attempt {attempts}"
+            )
             metrics.EVENTS_RETRIED.labels(*self._labels(), "fault").inc()
             return
         # the reason is read by operators: numbers that may be personal are masked
         reason = mask_text(exc.reason if permanent else f"{type(exc).__name__}: {exc}")
-        headers.update({
-            "x-death-reason": reason[:1000],
-            "x-exception-type": type(exc).__name__,
-            "x-original-queue": self.queue.name,
-            "x-failed-at": clock.iso(clock.now()),
-        })
+        headers.update(
+            {
+                "x-death-reason": reason[:1000],
+                "x-exception-type": type(exc).__name__,
+                "x-original-queue": self.queue.name,
+                "x-failed-at": clock.iso(clock.now()),
+            }
+        )
         if permanent and getattr(exc, "fields", None):
             headers["x-death-fields"] = mask_text(str(exc.fields))[:2000]
         if not permanent:
@@ -308,18 +343,40 @@ class RetryingEventHandler(EventHandler):
         letter_id = dead_letter_ids.assign(message, headers)
         service = self.container.service_name
         level = self.refusal_log_level if permanent else logging.ERROR
-        log.log(level, "handler %s gave up on event %s (dead letter %s) after %d attempt(s): %s",
-                self.queue.name, event_id, mask_text(letter_id), attempts, reason[:200])
-        self._republish(message, headers, dead_letter_exchange(), service,
-                        declare=[dead_letter_queue(service, self._queue_type())])
+        log.log(
+            level,
+            "handler %s gave up on event %s (dead letter %s) after %d attempt(s): %s",
+            self.queue.name,
+            event_id,
+            mask_text(letter_id),
+            attempts,
+            reason[:200],
+        )
+        self._republish(
+            message,
+            headers,
+            dead_letter_exchange(),
+            service,
+            declare=[dead_letter_queue(service, self._queue_type())],
+        )
         metrics.EVENTS_DEAD_LETTERED.labels(*self._labels()).inc()
 
     def _retry_later(self, message, headers, delay_ms, why):
         headers[DELAY_HEADER] = str(delay_ms)
-        log.warning("handler %s failed (%s) for event %s; retry in %d ms", self.queue.name, why,
-                    message.properties.get("message_id"), delay_ms)
-        self._republish(message, headers, retry_exchange(), self.queue.name,
-                        declare=[retry_queue(delay_ms, self._queue_type())])
+        log.warning(
+            "handler %s failed (%s) for event %s; retry in %d ms",
+            self.queue.name,
+            why,
+            message.properties.get("message_id"),
+            delay_ms,
+        )
+        self._republish(
+            message,
+            headers,
+            retry_exchange(),
+            self.queue.name,
+            declare=[retry_queue(delay_ms, self._queue_type())],
+        )
 
     def _republish(self, message, headers, exchange, routing_key, declare):
         amqp_uri = self.container.config["AMQP_URI"]
@@ -328,12 +385,22 @@ class RetryingEventHandler(EventHandler):
             # the confirm is awaited for a bounded time: a node that stopped answering
             # fails the attempt, and the retry goes to another node (brokers.py)
             producer.publish(
-                message.body, exchange=exchange, routing_key=routing_key, headers=headers,
+                message.body,
+                exchange=exchange,
+                routing_key=routing_key,
+                headers=headers,
                 timeout=self.container.config.get("SHEGONG_CONFIRM_TIMEOUT_S", 5.0),
-                content_type=message.content_type, content_encoding=message.content_encoding,
-                message_id=props.get("message_id"), correlation_id=props.get("correlation_id"),
-                type=props.get("type"), delivery_mode=2, declare=declare, retry=True,
-                retry_policy={"max_retries": 3}, mandatory=True)
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                message_id=props.get("message_id"),
+                correlation_id=props.get("correlation_id"),
+                type=props.get("type"),
+                delivery_mode=2,
+                declare=declare,
+                retry=True,
+                retry_policy={"max_retries": 3},
+                mandatory=True,
+            )
 
 
 handles = RetryingEventHandler.decorator
@@ -353,8 +420,10 @@ def consumers_of(service_cls):
 def topology(service_classes, retry_delays_ms, queue_type="classic"):
     """Every exchange and queue (with its binding) of the system, unbound kombu entities."""
     entities = [retry_exchange(), dead_letter_exchange()]
-    entities += [event_exchange(producer) for producer in
-                 sorted({contract.producer for contract in CATALOGUE.values()})]
+    entities += [
+        event_exchange(producer)
+        for producer in sorted({contract.producer for contract in CATALOGUE.values()})
+    ]
     entities.append(outbound_exchange())
     entities += [retry_queue(delay, queue_type) for delay in retry_delays_ms]
     for service_cls in service_classes:
@@ -376,6 +445,7 @@ def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="cla
             entity.bind(channel).declare()
         for service_cls in service_classes:
             for retired, successor in queue_moves.retired_queues(
-                    service_cls.name, consumers_of(service_cls), queue_type):
+                service_cls.name, consumers_of(service_cls), queue_type
+            ):
                 queue_moves.retire(connection, retired, successor)
     return entities

@@ -18,6 +18,7 @@ One process, one registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each gunicorn worke
 counts its own requests, so deployments scale APIs by processes (pods, containers)
 of one gunicorn worker each (docs/operations.md).
 """
+
 import logging
 import threading
 from socketserver import ThreadingMixIn
@@ -30,34 +31,60 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _EVENT = ("service", "handler", "event_type")
 
-EVENTS_CONSUMED = Counter("shegong_events_consumed", "Events a handler processed and acked",
-                          _EVENT)
-EVENTS_FAILED = Counter("shegong_events_failed", "Handler runs that raised (each attempt)",
-                        _EVENT + ("exception",))
-EVENTS_RETRIED = Counter("shegong_events_retried", "Events sent to a retry queue; cause: "
-                         "fault (an attempt used) or outage (store or broker down)",
-                         _EVENT + ("cause",))
-EVENTS_DEAD_LETTERED = Counter("shegong_events_dead_lettered",
-                               "Events parked in the service's dead-letter queue", _EVENT)
-HANDLER_SECONDS = Histogram("shegong_handler_duration_seconds",
-                            "Time from delivery to the handler's result", _EVENT,
-                            buckets=LATENCY_BUCKETS)
-EVENTS_PUBLISHED = Counter("shegong_events_published", "Events the outbox published "
-                           "(confirmed by the broker)", ("service", "event_type"))
-OUTBOX_BACKLOG = Gauge("shegong_outbox_backlog", "Documents whose events are not all "
-                       "published yet (counted up to 1000)", ("service", "collection"))
-OUTBOX_OLDEST_AGE = Gauge("shegong_outbox_oldest_age_seconds", "Age of the oldest document "
-                          "with unpublished events (0 when none)", ("service", "collection"))
-SMS_HELD = Counter("shegong_sms_held", "SMS held back when due: by recipient kind (staff or "
-                   "resident), message kind (template) and reason (quiet_hours, rate_limited, "
-                   "staff_rate_limited)", ("recipient", "kind", "reason"))
-WEBHOOK_DELIVERIES = Counter("shegong_webhook_deliveries", "Webhook POSTs to partner "
-                             "agencies; outcome: delivered, retrying, failed (dead-lettered)",
-                             ("agency", "outcome"))
-HTTP_REQUESTS = Counter("shegong_http_requests", "HTTP requests answered",
-                        ("service", "method", "route", "status"))
-HTTP_SECONDS = Histogram("shegong_http_request_duration_seconds", "HTTP request latency",
-                         ("service", "method", "route"), buckets=LATENCY_BUCKETS)
+EVENTS_CONSUMED = Counter("shegong_events_consumed", "Events a handler processed and acked", _EVENT)
+EVENTS_FAILED = Counter(
+    "shegong_events_failed", "Handler runs that raised (each attempt)", _EVENT + ("exception",)
+)
+EVENTS_RETRIED = Counter(
+    "shegong_events_retried",
+    "Events sent to a retry queue; cause: fault (an attempt used) or outage (store or broker down)",
+    _EVENT + ("cause",),
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "shegong_events_dead_lettered", "Events parked in the service's dead-letter queue", _EVENT
+)
+HANDLER_SECONDS = Histogram(
+    "shegong_handler_duration_seconds",
+    "Time from delivery to the handler's result",
+    _EVENT,
+    buckets=LATENCY_BUCKETS,
+)
+EVENTS_PUBLISHED = Counter(
+    "shegong_events_published",
+    "Events the outbox published (confirmed by the broker)",
+    ("service", "event_type"),
+)
+OUTBOX_BACKLOG = Gauge(
+    "shegong_outbox_backlog",
+    "Documents whose events are not all published yet (counted up to 1000)",
+    ("service", "collection"),
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "shegong_outbox_oldest_age_seconds",
+    "Age of the oldest document with unpublished events (0 when none)",
+    ("service", "collection"),
+)
+SMS_HELD = Counter(
+    "shegong_sms_held",
+    "SMS held back when due: by recipient kind (staff or "
+    "resident), message kind (template) and reason (quiet_hours, rate_limited, "
+    "staff_rate_limited)",
+    ("recipient", "kind", "reason"),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "shegong_webhook_deliveries",
+    "Webhook POSTs to partner agencies; outcome: delivered, retrying, failed (dead-lettered)",
+    ("agency", "outcome"),
+)
+HTTP_REQUESTS = Counter(
+    "shegong_http_requests", "HTTP requests answered", ("service", "method", "route", "status")
+)
+HTTP_SECONDS = Histogram(
+    "shegong_http_request_duration_seconds",
+    "HTTP request latency",
+    ("service", "method", "route"),
+    buckets=LATENCY_BUCKETS,
+)
 
 
 HTTP_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
@@ -92,6 +119,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 def worker_app(service, ready_checks):
     """The WSGI app of a worker's metrics port: /metrics, /healthz, /readyz."""
+
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
@@ -104,14 +132,19 @@ def worker_app(service, ready_checks):
         if path == "/readyz":
             checks = {name: bool(check()) for name, check in ready_checks.items()}
             ready = all(checks.values())
-            body = ('{"status": "%s", "service": "%s", "checks": {%s}}' % (
-                "ready" if ready else "not_ready", service,
-                ", ".join(f'"{name}": {str(ok).lower()}' for name, ok in checks.items())))
-            start_response("200 OK" if ready else "503 Service Unavailable",
-                           [("Content-Type", "application/json")])
+            body = '{"status": "%s", "service": "%s", "checks": {%s}}' % (
+                "ready" if ready else "not_ready",
+                service,
+                ", ".join(f'"{name}": {str(ok).lower()}' for name, ok in checks.items()),
+            )
+            start_response(
+                "200 OK" if ready else "503 Service Unavailable",
+                [("Content-Type", "application/json")],
+            )
             return [body.encode()]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
+
     return app
 
 
@@ -123,13 +156,18 @@ def serve_worker_port(service, host, port, ready_checks):
     if not port:
         return None
     try:
-        server = make_server(host, port, worker_app(service, ready_checks),
-                             server_class=_ThreadingServer, handler_class=_QuietHandler)
+        server = make_server(
+            host,
+            port,
+            worker_app(service, ready_checks),
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
     except OSError as exc:
-        log.error("%s worker: metrics port %s:%s unavailable (%s); metrics off",
-                  service, host, port, exc)
+        log.error(
+            "%s worker: metrics port %s:%s unavailable (%s); metrics off", service, host, port, exc
+        )
         return None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("%s worker: metrics, /healthz and /readyz on %s:%d", service, host, port)
     return server
-

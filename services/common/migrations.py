@@ -6,6 +6,7 @@ database's ``migrations`` collection once it has run to the end, so a start-up a
 that costs one ``_id`` lookup. Migrations are idempotent: two instances starting at
 once may both run one, with the same result.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,5 +40,5 @@ def mark_done(database: Database, names: list[str]) -> None:
     written by the current version from the start (a new store, a generated history)."""
     for name in names:
         database["migrations"].replace_one(
-            {"_id": name}, {"_id": name, "at": clock.iso(clock.now()), "changed": 0},
-            upsert=True)
+            {"_id": name}, {"_id": name, "at": clock.iso(clock.now()), "changed": 0}, upsert=True
+        )

@@ -4,6 +4,7 @@ Only what behaves identically on MongoDB and on the development wire-protocol se
 is used (see docs/architecture.md, "Store"): single-document atomic writes, unique
 indexes, simple filters; no transactions, no datetimes, no dotted-path upserts.
 """
+
 import json
 import os
 import threading
@@ -37,16 +38,18 @@ class CommandCounts(monitoring.CommandListener):
     def __init__(self, directory: str) -> None:
         self.counts: Counter = Counter()
         self.path = Path(directory) / f"{os.getpid()}.json"
-        threading.Thread(target=self._write_forever, daemon=True,
-                         name="store command counts").start()
+        threading.Thread(
+            target=self._write_forever, daemon=True, name="store command counts"
+        ).start()
 
     def started(self, event) -> None:
         name = f"{event.command_name} {event.command.get(event.command_name)}"
         self.counts[name] += 1
         # the documents a command carries: what the embedded store's cost follows
         carried = OPERATIONS.get(event.command_name)
-        self.counts[f"{OPERATIONS_PREFIX}{name}"] += len(
-            event.command.get(carried) or ()) if carried else 1
+        self.counts[f"{OPERATIONS_PREFIX}{name}"] += (
+            len(event.command.get(carried) or ()) if carried else 1
+        )
 
     def succeeded(self, event) -> None:
         pass
@@ -73,22 +76,29 @@ def client(uri, counts_dir="", log_dir=""):
             listeners: list = [CommandCounts(counts_dir)] if counts_dir else []
             if log_dir:
                 listeners.append(CommandLog(log_dir))
-            _clients[key] = MongoClient(uri, serverSelectionTimeoutMS=3000,
-                                        connectTimeoutMS=2000, socketTimeoutMS=10000,
-                                        appname="shegong", event_listeners=listeners)
+            _clients[key] = MongoClient(
+                uri,
+                serverSelectionTimeoutMS=3000,
+                connectTimeoutMS=2000,
+                socketTimeoutMS=10000,
+                appname="shegong",
+                event_listeners=listeners,
+            )
         return _clients[key]
 
 
 def database(settings, service):
     return client(settings.mongo_uri, settings.command_counts_dir, settings.command_log_dir)[
-        settings.database_name(service)]
+        settings.database_name(service)
+    ]
 
 
 def store_reachable(settings):
     try:
         # the same client as database()'s (the first call makes it, with its listeners)
-        client(settings.mongo_uri, settings.command_counts_dir,
-               settings.command_log_dir).admin.command("ping")
+        client(
+            settings.mongo_uri, settings.command_counts_dir, settings.command_log_dir
+        ).admin.command("ping")
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False

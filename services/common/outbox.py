@@ -16,10 +16,12 @@ sweeps documents left pending for longer than a grace period (the safety net aft
 crash or a broker outage). Both may publish the same event: every consumer is
 idempotent (docs/architecture.md says how each one is).
 """
+
 import logging
 import threading
 import time
 from collections import OrderedDict
+from typing import Protocol
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -67,6 +69,15 @@ def next_sequence(document):
     return document.get("last_seq", 0) + 1
 
 
+class FastPath(Protocol):
+    """What a writer needs of a relay: its fast path. An OutboxRelay, or a
+    group_commit.GroupPublish sharing one relay's fast path among threads."""
+
+    def publish_now(self, name: str, document: dict) -> int: ...
+
+    def publish_now_many(self, name: str, documents: list) -> int: ...
+
+
 class OutboxRelay:
     """Publishes the unsent events of documents in the given collections (name -> collection)."""
 
@@ -93,11 +104,18 @@ class OutboxRelay:
         try:
             # The progress marks are not waited for: until written the documents stay
             # pending, and past the grace period the relay would publish again.
-            return self.publish_batch([(self.collections[name], doc) for doc in documents],
-                                      wait=False, attempts=FAST_PATH_ATTEMPTS)
+            return self.publish_batch(
+                [(self.collections[name], doc) for doc in documents],
+                wait=False,
+                attempts=FAST_PATH_ATTEMPTS,
+            )
         except Exception as exc:  # noqa: BLE001 - the sweep retries; never lose the write
-            log.warning("publishing %d %s document(s) deferred to the relay: %s",
-                        len(documents), name, type(exc).__name__)
+            log.warning(
+                "publishing %d %s document(s) deferred to the relay: %s",
+                len(documents),
+                name,
+                type(exc).__name__,
+            )
             return 0
 
     def publish_batch(self, documents, wait=True, attempts=None):
@@ -107,23 +125,20 @@ class OutboxRelay:
         Raises the publisher's error after marking what was confirmed, when some were
         not: each document's mark covers its events up to the first unconfirmed one.
         """
-        plan, envelopes = [], []
+        plan: list[tuple] = []
+        envelopes: list[dict] = []
         for collection, document in documents:
             key = (collection.full_name, document["_id"])
             with self._unmarked_lock:
-                published = max(document.get("published_seq", 0),
-                                self._recent.get(key, (0, None))[0])
-            events = [event for event in document.get("outbox", [])
-                      if event["sequence"] > published]
+                published = max(
+                    document.get("published_seq", 0), self._recent.get(key, (0, None))[0]
+                )
+            events = [
+                event for event in document.get("outbox", []) if event["sequence"] > published
+            ]
             plan.append((collection, document, key, published, len(envelopes), events))
             envelopes += events
-        failed, error = set(), None
-        if envelopes:
-            try:
-                self._publish(envelopes, attempts)
-            except Exception as exc:  # noqa: BLE001 - marked below, raised after
-                failed = set(getattr(exc, "failed", range(len(envelopes))))
-                error = exc
+        failed, error = self._publish(envelopes, attempts) if envelopes else (set(), None)
         total = 0
         for collection, document, key, published, first, events in plan:
             sent = published
@@ -139,17 +154,26 @@ class OutboxRelay:
             raise error
         return total
 
-    def _publish(self, envelopes, attempts=None):
+    def _publish(
+        self, envelopes: list, attempts: int | None = None
+    ) -> tuple[set[int], Exception | None]:
+        """Publish ``envelopes``: the positions not confirmed and the publisher's error
+        (none and None when all were). The caller marks what was confirmed, then raises."""
         batch = getattr(self.publisher, "publish_batch", None)
         if batch is not None:
-            batch(envelopes, **({"attempts": attempts} if attempts else {}))
-            return
+            try:
+                batch(envelopes, **({"attempts": attempts} if attempts else {}))
+            except Exception as exc:  # noqa: BLE001 - marked by the caller, raised after
+                # its ``failed`` (messaging.BatchUnconfirmed) names the unconfirmed ones;
+                # any other error confirms none
+                return set(getattr(exc, "failed", range(len(envelopes)))), exc
+            return set(), None
         for position, envelope in enumerate(envelopes):  # a publisher without batches
             try:
                 self.publisher.publish(envelope)
-            except Exception as exc:
-                exc.failed = range(position, len(envelopes))
-                raise
+            except Exception as exc:  # noqa: BLE001 - marked by the caller, raised after
+                return set(range(position, len(envelopes))), exc
+        return set(), None
 
     def _mark(self, collection, document, key, sent, wait):
         last_seq = document.get("last_seq", 0)
@@ -161,9 +185,13 @@ class OutboxRelay:
         # Both steps in one group commit (shared with concurrent writers); the second
         # (the progress alone) only where something was appended, so in the usual case
         # it matches nothing and costs the store a lookup, not a write.
-        mark = [UpdateOne({"_id": document["_id"], "last_seq": last_seq},
-                          {**progress, "$set": finished} if finished else progress),
-                UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress)]
+        mark = [
+            UpdateOne(
+                {"_id": document["_id"], "last_seq": last_seq},
+                {**progress, "$set": finished} if finished else progress,
+            ),
+            UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress),
+        ]
         with self._unmarked_lock:  # before the mark is queued: a command may read meanwhile
             self._forget_expired()
             self._recent[key] = [max(sent, self._recent.pop(key, (0, None))[0]), None]
@@ -204,15 +232,24 @@ class OutboxRelay:
         total = 0
         for name, collection in self.collections.items():
             self.measure_backlog(name, collection, now_ms)
-            stale = list(collection.find({"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
-                                         sort=[("updated_ms", 1)], limit=limit))
+            stale = list(
+                collection.find(
+                    {"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
+                    sort=[("updated_ms", 1)],
+                    limit=limit,
+                )
+            )
             if not stale:
                 continue
             try:
                 total += self.publish_batch([(collection, document) for document in stale])
             except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
-                log.warning("outbox relay stopped at %s (%d pending): %s; next sweep retries",
-                            name, len(stale), type(exc).__name__)
+                log.warning(
+                    "outbox relay stopped at %s (%d pending): %s; next sweep retries",
+                    name,
+                    len(stale),
+                    type(exc).__name__,
+                )
                 return total
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
@@ -222,9 +259,15 @@ class OutboxRelay:
     def measure_backlog(name, collection, now_ms):
         """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest."""
         try:
-            pending = [doc.get("updated_ms", now_ms) for doc in collection.find(
-                {"outbox_pending": True}, {"updated_ms": 1}, sort=[("updated_ms", 1)],
-                limit=1000)]
+            pending = [
+                doc.get("updated_ms", now_ms)
+                for doc in collection.find(
+                    {"outbox_pending": True},
+                    {"updated_ms": 1},
+                    sort=[("updated_ms", 1)],
+                    limit=1000,
+                )
+            ]
         except Exception as exc:  # noqa: BLE001 - a gauge never stops the relay
             log.debug("outbox backlog of %s not measured: %s", name, type(exc).__name__)
             return
@@ -236,9 +279,13 @@ def relay_for(settings, service, collections, amqp_uri=None):
     wiring its worker (dependencies.Outbox) and its API share."""
     from services.common import mongo  # the store's client, lazily
     from services.common.messaging import EventPublisher  # no import cycle
+
     database = mongo.database(settings, service)
-    return OutboxRelay(EventPublisher(amqp_uri or settings.amqp_uri),
-                       {name: database[name] for name in collections}, settings.relay_grace_s)
+    return OutboxRelay(
+        EventPublisher(amqp_uri or settings.amqp_uri),
+        {name: database[name] for name in collections},
+        settings.relay_grace_s,
+    )
 
 
 def service_of(collection):

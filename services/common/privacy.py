@@ -4,6 +4,7 @@ Used for anything that leaves the service holding the full value: logs, SMS to s
 API answers, reports. ``pseudonym`` gives a stable, non-reversible id for counting
 residents without knowing who they are.
 """
+
 import hashlib
 import hmac
 import logging

@@ -11,6 +11,7 @@ consumer uses it. While an earlier version still consumes it (a rolling update) 
 left, unbound, with a warning: run bootstrap again once the rollout ends. An event
 that reaches both queues takes effect once: every consumer is idempotent by event id.
 """
+
 import logging
 
 from amqp.exceptions import NotFound, PreconditionFailed
@@ -37,8 +38,10 @@ def retired_queues(service, consumers, queue_type="classic", renamed=None):
     for (owner, former), now in (RENAMED_HANDLERS if renamed is None else renamed).items():
         if owner == service and now in contract_of:
             contract = contract_of[now]
-            yield (handler_queue(contract, service, former, queue_type),
-                   handler_queue(contract, service, now, queue_type))
+            yield (
+                handler_queue(contract, service, former, queue_type),
+                handler_queue(contract, service, now, queue_type),
+            )
 
 
 def retire(connection, retired, successor) -> int:
@@ -55,19 +58,24 @@ def retire(connection, retired, successor) -> int:
         moved = 0
         while (message := channel.basic_get(retired.name, no_ack=False)) is not None:
             # the same properties (message id, headers, retry counts) and body
-            channel.basic_publish_confirm(message, exchange="", routing_key=successor.name,
-                                          mandatory=True)
+            channel.basic_publish_confirm(
+                message, exchange="", routing_key=successor.name, mandatory=True
+            )
             channel.basic_ack(message.delivery_tag)
             moved += 1
         if moved:
-            log.info("moved %d events from retired queue %s to %s", moved, retired.name,
-                     successor.name)
+            log.info(
+                "moved %d events from retired queue %s to %s", moved, retired.name, successor.name
+            )
         try:
             channel.queue_delete(retired.name, if_unused=True, if_empty=True)
         except PreconditionFailed:
-            log.warning("retired queue %s is still consumed (an earlier version still "
-                        "running?); it is unbound: run bootstrap again once the rollout "
-                        "ends to move what is left and delete it", retired.name)
+            log.warning(
+                "retired queue %s is still consumed (an earlier version still "
+                "running?); it is unbound: run bootstrap again once the rollout "
+                "ends to move what is left and delete it",
+                retired.name,
+            )
         return moved
     finally:
         if channel.is_open:

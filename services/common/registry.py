@@ -1,4 +1,5 @@
 """Where each service's Nameko class and WSGI app live (used by runners and deploy tools)."""
+
 import importlib
 
 SERVICE_CLASSES = {

@@ -13,6 +13,7 @@ clean``) build their settings with ``config.operations_settings()``: each variab
 the environment when it is set there, else from the run's record, else the default (and
 the virtual host ``shegong``, ``make run``'s).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,13 +49,14 @@ def record(settings: config.Settings, embedded_port: int | None = None) -> dict:
         "SHEGONG_DB_PREFIX": settings.db_prefix,
         "SHEGONG_QUEUE_TYPE": settings.queue_type,
         **{f"{name.upper()}_PORT": str(settings.port(name)) for name in SERVICES},
-        **{f"{name.upper()}_METRICS_PORT": str(settings.local_metrics_port(name))
-           for name in SERVICES},
+        **{
+            f"{name.upper()}_METRICS_PORT": str(settings.local_metrics_port(name))
+            for name in SERVICES
+        },
     }
     if embedded_port:
         values["SHEGONG_EMBEDDED_MONGO_PORT"] = str(embedded_port)
-    return {"state": "running", "pid": os.getpid(), "started_at": time.time(),
-            "env": values}
+    return {"state": "running", "pid": os.getpid(), "started_at": time.time(), "env": values}
 
 
 def write(var_dir: Path, content: dict) -> Path:

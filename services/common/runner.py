@@ -6,6 +6,7 @@ Builds the nameko configuration from the environment, starts the service, and on
 SIGTERM or SIGINT stops it gracefully: consumers stop taking messages and in-flight
 workers finish (their messages are acked or parked) before the process exits.
 """
+
 # isort: off
 import services.common  # noqa: F401 - quiets eventlet's import-time warning
 import eventlet
@@ -27,8 +28,10 @@ from services.common.registry import SERVICE_CLASSES, service_class  # noqa: E40
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in SERVICE_CLASSES:
-        print(f"usage: python -m services.common.runner {{{','.join(SERVICE_CLASSES)}}}",
-              file=sys.stderr)
+        print(
+            f"usage: python -m services.common.runner {{{','.join(SERVICE_CLASSES)}}}",
+            file=sys.stderr,
+        )
         return 2
     name = argv[0]
     settings = config.settings()
@@ -49,9 +52,14 @@ def main(argv=None):
     runner.start()
     log.info("%s worker started", name)
     metrics_server = metrics.serve_worker_port(
-        name, settings.metrics_host, settings.metrics_port(name),
-        {"store": lambda: mongo.store_reachable(settings),
-         "broker": lambda: broker_reachable(settings.amqp_uri)})
+        name,
+        settings.metrics_host,
+        settings.metrics_port(name),
+        {
+            "store": lambda: mongo.store_reachable(settings),
+            "broker": lambda: broker_reachable(settings.amqp_uri),
+        },
+    )
     runner_thread = eventlet.spawn(runner.wait)
     stopping.wait()
     try:

@@ -21,6 +21,7 @@ run`` runs (``var/run.json``, services/common/runfile.py), else the defaults:
 with ``SHEGONG_DB_PREFIX``. Exits 1 when something is not ready or a dead letter waits,
 0 otherwise.
 """
+
 import argparse
 import json
 import os
@@ -41,8 +42,12 @@ TIMEOUT_S = 3
 def outbox_collections(service):
     """The collections a service keeps an outbox in, read from its Outbox dependency."""
     cls = service_class(service)
-    return [name for attr in vars(cls).values() if isinstance(attr, Outbox)
-            for name in attr.collection_names]
+    return [
+        name
+        for attr in vars(cls).values()
+        if isinstance(attr, Outbox)
+        for name in attr.collection_names
+    ]
 
 
 def probe(url):
@@ -71,8 +76,12 @@ def outbox_backlog(settings, service):
     pending = []
     try:
         for name in outbox_collections(service):
-            pending += [doc.get("updated_ms", now_ms) for doc in database[name].find(
-                {"outbox_pending": True}, {"updated_ms": 1}, limit=10000)]
+            pending += [
+                doc.get("updated_ms", now_ms)
+                for doc in database[name].find(
+                    {"outbox_pending": True}, {"updated_ms": 1}, limit=10000
+                )
+            ]
     except Exception:  # noqa: BLE001 - the table says "?"
         return None
     return len(pending), round((now_ms - min(pending, default=now_ms)) / 1000, 1)
@@ -84,16 +93,24 @@ def broker_queues(settings):
     base = urlunparse(api._replace(netloc=f"{api.hostname}:{api.port or 15672}"))
     vhost = config.vhost_of(settings.amqp_uri)
     try:
-        answer = requests.get(f"{base}/api/queues/{quote(vhost, safe='')}",
-                              auth=(api.username or "guest", api.password or "guest"),
-                              timeout=TIMEOUT_S)
+        answer = requests.get(
+            f"{base}/api/queues/{quote(vhost, safe='')}",
+            auth=(api.username or "guest", api.password or "guest"),
+            timeout=TIMEOUT_S,
+        )
         answer.raise_for_status()
     except requests.RequestException:
         return None
-    return [{"queue": q["name"], "ready": q.get("messages_ready", 0),
-             "unacked": q.get("messages_unacknowledged", 0), "consumers": q.get("consumers", 0),
-             "type": q.get("type", "classic")}
-            for q in sorted(answer.json(), key=lambda q: q["name"])]
+    return [
+        {
+            "queue": q["name"],
+            "ready": q.get("messages_ready", 0),
+            "unacked": q.get("messages_unacknowledged", 0),
+            "consumers": q.get("consumers", 0),
+            "type": q.get("type", "classic"),
+        }
+        for q in sorted(answer.json(), key=lambda q: q["name"])
+    ]
 
 
 def supervised(settings):
@@ -104,11 +121,19 @@ def supervised(settings):
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no file, a torn one, or a stale one whose make run is gone
     now = time.time()
-    return [{"process": p["name"], "pid": p["pid"], "port": p.get("port") or "-",
-             "http_workers": p.get("http_workers", "-"), "up_s": round(now - p["started_at"])
-             if p["state"] != "restarting" else 0, "restarts": p["restarts"],
-             "state": p["state"], "last_exit": p["last_exit"] or "-"}
-            for p in state["processes"]]
+    return [
+        {
+            "process": p["name"],
+            "pid": p["pid"],
+            "port": p.get("port") or "-",
+            "http_workers": p.get("http_workers", "-"),
+            "up_s": round(now - p["started_at"]) if p["state"] != "restarting" else 0,
+            "restarts": p["restarts"],
+            "state": p["state"],
+            "last_exit": p["last_exit"] or "-",
+        }
+        for p in state["processes"]
+    ]
 
 
 def collect(settings):
@@ -121,19 +146,31 @@ def collect(settings):
         # not configured: where `make run` puts it (a worker elsewhere is named by
         # <SERVICE>_METRICS_URL)
         worker = settings.worker_metrics_urls.get(
-            name, f"http://127.0.0.1:{settings.local_metrics_port(name)}")
-        backlog = outbox_backlog(settings, name) if store_up or not outbox_collections(name) \
-            else None
+            name, f"http://127.0.0.1:{settings.local_metrics_port(name)}"
+        )
+        backlog = (
+            outbox_backlog(settings, name) if store_up or not outbox_collections(name) else None
+        )
         if backlog is None or backlog == "-":
             backlog = ("?", "?") if backlog is None else ("-", "-")
-        services.append({
-            "service": name, "api": probe(f"{api}/readyz"),
-            "worker": probe(f"{worker}/readyz" if worker else ""),
-            "outbox_backlog": backlog[0], "oldest_pending_s": backlog[1],
-            "dead_letters": "?" if queues is None else depth.get(f"shegong.dead-letter.{name}", 0),
-        })
-    return {"services": services, "queues": queues, "processes": supervised(settings),
-            "run": run_of(settings)}
+        services.append(
+            {
+                "service": name,
+                "api": probe(f"{api}/readyz"),
+                "worker": probe(f"{worker}/readyz" if worker else ""),
+                "outbox_backlog": backlog[0],
+                "oldest_pending_s": backlog[1],
+                "dead_letters": "?"
+                if queues is None
+                else depth.get(f"shegong.dead-letter.{name}", 0),
+            }
+        )
+    return {
+        "services": services,
+        "queues": queues,
+        "processes": supervised(settings),
+        "run": run_of(settings),
+    }
 
 
 def run_of(settings):
@@ -142,10 +179,13 @@ def run_of(settings):
     if not content:
         return None
     state = "running" if runfile.running(content) else "stopped"
-    return {"state": state, "pid": content.get("pid"), "record": str(settings.var_dir /
-                                                                     runfile.NAME),
-            "virtual_host": settings.amqp_vhost,
-            "store": runfile.without_password(settings.mongo_uri)}
+    return {
+        "state": state,
+        "pid": content.get("pid"),
+        "record": str(settings.var_dir / runfile.NAME),
+        "virtual_host": settings.amqp_vhost,
+        "store": runfile.without_password(settings.mongo_uri),
+    }
 
 
 def table(rows, columns):
@@ -156,36 +196,63 @@ def table(rows, columns):
 
 
 def healthy(status):
-    return all(s["api"] == "ready" and s["worker"] in ("ready", "-") and s["dead_letters"] == 0
-               for s in status["services"]) and status["queues"] is not None \
+    return (
+        all(
+            s["api"] == "ready" and s["worker"] in ("ready", "-") and s["dead_letters"] == 0
+            for s in status["services"]
+        )
+        and status["queues"] is not None
         and all(p["state"] == "running" for p in status.get("processes") or [])
+    )
 
 
 def render(status):
-    parts = [table(status["services"], ("service", "api", "worker", "outbox_backlog",
-                                        "oldest_pending_s", "dead_letters"))]
+    parts = [
+        table(
+            status["services"],
+            ("service", "api", "worker", "outbox_backlog", "oldest_pending_s", "dead_letters"),
+        )
+    ]
     if status["queues"] is None:
         parts.append("queues: the RabbitMQ management API is not reachable (RABBIT_API_URI)")
     else:
         parts.append(table(status["queues"], ("queue", "type", "ready", "unacked", "consumers")))
     if status.get("processes"):
-        parts.append(table(status["processes"], ("process", "pid", "port", "http_workers", "up_s",
-                                                 "restarts", "state", "last_exit")))
+        parts.append(
+            table(
+                status["processes"],
+                (
+                    "process",
+                    "pid",
+                    "port",
+                    "http_workers",
+                    "up_s",
+                    "restarts",
+                    "state",
+                    "last_exit",
+                ),
+            )
+        )
     if status.get("run"):
         run = status["run"]
-        parts.append(f"make run ({run['record']}): {run['state']}, pid {run['pid']}; virtual "
-                     f"host {run['virtual_host']!r}, store {run['store']}")
+        parts.append(
+            f"make run ({run['record']}): {run['state']}, pid {run['pid']}; virtual "
+            f"host {run['virtual_host']!r}, store {run['store']}"
+        )
     return "\n\n".join(parts)
 
 
 def main(argv=None, out=sys.stdout):
-    parser = argparse.ArgumentParser(prog="python -m services.common.status",
-                                     description="Health, queues, outbox and dead letters.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.common.status",
+        description="Health, queues, outbox and dead letters.",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     status = collect(config.operations_settings())
-    print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else render(status),
-          file=out)
+    print(
+        json.dumps(status, ensure_ascii=False, indent=2) if args.json else render(status), file=out
+    )
     return 0 if healthy(status) else 1
 
 

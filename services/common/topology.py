@@ -16,6 +16,7 @@
 Which of them exist is decided in ``messaging.topology`` (from the handlers the
 services declare); the RabbitMQ definitions file is generated from that same list.
 """
+
 from kombu import Exchange, Queue
 from nameko.standalone.events import get_event_exchange
 
@@ -56,9 +57,15 @@ def outbound_exchange():
 def agency_queue(agency, queue_type="classic"):
     """An AMQP agency's own queue on ``shegong.outbound``: its referrals (routing key: its
     id), read by its RabbitMQ user only (``agencies.permissions``)."""
-    return Queue(agency.queue, exchange=outbound_exchange(),
-                 routing_key=agency.id, durable=True, auto_delete=False, exclusive=False,
-                 queue_arguments=queue_type_arguments(queue_type))
+    return Queue(
+        agency.queue,
+        exchange=outbound_exchange(),
+        routing_key=agency.id,
+        durable=True,
+        auto_delete=False,
+        exclusive=False,
+        queue_arguments=queue_type_arguments(queue_type),
+    )
 
 
 def queue_type_arguments(queue_type):
@@ -79,28 +86,43 @@ def retry_queue(delay_ms, queue_type="classic"):
     On a quorum queue dead-lettering is at-most-once by default: a message that expires
     while the leader changes may be dropped. ``at-least-once`` (with ``reject-publish``,
     which it requires) keeps each message until the queue it goes back to has it."""
-    arguments = {"x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
-                 **queue_type_arguments(queue_type)}
+    arguments = {
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": "",
+        **queue_type_arguments(queue_type),
+    }
     if arguments.get("x-queue-type") == "quorum":
-        arguments.update({"x-dead-letter-strategy": "at-least-once",
-                          "x-overflow": "reject-publish"})
+        arguments.update(
+            {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        )
     return Queue(
-        f"shegong.retry.{delay_ms}ms", exchange=retry_exchange(), durable=True,
+        f"shegong.retry.{delay_ms}ms",
+        exchange=retry_exchange(),
+        durable=True,
         binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
-        queue_arguments=arguments)
+        queue_arguments=arguments,
+    )
 
 
 def dead_letter_queue(service, queue_type="classic"):
-    return Queue(f"shegong.dead-letter.{service}", exchange=dead_letter_exchange(),
-                 routing_key=service, durable=True,
-                 queue_arguments=queue_type_arguments(queue_type))
+    return Queue(
+        f"shegong.dead-letter.{service}",
+        exchange=dead_letter_exchange(),
+        routing_key=service,
+        durable=True,
+        queue_arguments=queue_type_arguments(queue_type),
+    )
 
 
 def handler_queue(contract, service, method, queue_type="classic"):
     """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
     # a contract routed by a data field (the agency) is consumed whole: "#"
-    return Queue(f"evt-{contract.producer}-{contract.type}--{service}.{method}",
-                 exchange=contract_exchange(contract),
-                 routing_key="#" if contract.routing_field else contract.type,
-                 durable=True, auto_delete=False, exclusive=False,
-                 queue_arguments=queue_type_arguments(queue_type))
+    return Queue(
+        f"evt-{contract.producer}-{contract.type}--{service}.{method}",
+        exchange=contract_exchange(contract),
+        routing_key="#" if contract.routing_field else contract.type,
+        durable=True,
+        auto_delete=False,
+        exclusive=False,
+        queue_arguments=queue_type_arguments(queue_type),
+    )

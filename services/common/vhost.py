@@ -18,6 +18,7 @@ asked over AMQP, plus, when the management API answers, any other of shegong's q
 there (an earlier version's). Only shegong's queues (``evt-*`` and ``shegong.*``) are
 counted or deleted, so that a virtual host shared on purpose keeps everything else.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -62,9 +63,12 @@ def ensure(settings: Settings) -> bool:
     if found.status_code != 404:
         found.raise_for_status()
     requests.put(f"{base}/vhosts/{name}", auth=auth, timeout=TIMEOUT_S).raise_for_status()
-    requests.put(f"{base}/permissions/{name}/{quote(amqp_user(settings), safe='')}", auth=auth,
-                 timeout=TIMEOUT_S,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    requests.put(
+        f"{base}/permissions/{name}/{quote(amqp_user(settings), safe='')}",
+        auth=auth,
+        timeout=TIMEOUT_S,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
     return True
 
 
@@ -80,14 +84,17 @@ def is_local(amqp_uri: str) -> bool:
 def rabbitmqctl_commands(settings: Settings) -> list[list[str]]:
     """What makes the virtual host and lets the AMQP user use it, both idempotent."""
     name = settings.amqp_vhost
-    return [["add_vhost", name],
-            ["set_permissions", "-p", name, amqp_user(settings), ".*", ".*", ".*"]]
+    return [
+        ["add_vhost", name],
+        ["set_permissions", "-p", name, amqp_user(settings), ".*", ".*", ".*"],
+    ]
 
 
 def fix_command(settings: Settings) -> str:
     """The one line that makes the virtual host by hand (on the broker's machine)."""
-    return " && ".join("sudo rabbitmqctl " + shlex.join(args)
-                       for args in rabbitmqctl_commands(settings))
+    return " && ".join(
+        "sudo rabbitmqctl " + shlex.join(args) for args in rabbitmqctl_commands(settings)
+    )
 
 
 def make(settings: Settings, rabbitmqctl: str | None = None) -> str:
@@ -103,33 +110,47 @@ def make(settings: Settings, rabbitmqctl: str | None = None) -> str:
     if broker_reachable(settings.amqp_uri):
         return "usable"
     where = settings.amqp_uri.split("@")[-1]
-    why = (f"RabbitMQ refuses user {amqp_user(settings)!r} on the virtual host "
-           f"{settings.amqp_vhost!r} at {where} (missing, or no permissions) and its "
-           "management API (RABBIT_API_URI) is not reachable to make it")
+    why = (
+        f"RabbitMQ refuses user {amqp_user(settings)!r} on the virtual host "
+        f"{settings.amqp_vhost!r} at {where} (missing, or no permissions) and its "
+        "management API (RABBIT_API_URI) is not reachable to make it"
+    )
     if not is_local(settings.amqp_uri):
-        raise Unfixable(f"{why}; the broker is on another machine: there, run "
-                        f"`{fix_command(settings)}`")
+        raise Unfixable(
+            f"{why}; the broker is on another machine: there, run `{fix_command(settings)}`"
+        )
     rabbitmqctl = rabbitmqctl or shutil.which("rabbitmqctl")
     if not rabbitmqctl:
-        raise Unfixable(f"{why}, and rabbitmqctl is not installed here (not on PATH); run "
-                        f"`{fix_command(settings)}` where it is")
+        raise Unfixable(
+            f"{why}, and rabbitmqctl is not installed here (not on PATH); run "
+            f"`{fix_command(settings)}` where it is"
+        )
     for args in rabbitmqctl_commands(settings):
         try:
             ran = subprocess.run(  # noqa: S603 - rabbitmqctl, our own arguments
-                [rabbitmqctl, *args], capture_output=True, text=True,
-                timeout=RABBITMQCTL_TIMEOUT_S, check=False)
+                [rabbitmqctl, *args],
+                capture_output=True,
+                text=True,
+                timeout=RABBITMQCTL_TIMEOUT_S,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise Unfixable(f"{why}, and `rabbitmqctl {args[0]}` failed ({exc}); run "
-                            f"`{fix_command(settings)}`") from exc
+            raise Unfixable(
+                f"{why}, and `rabbitmqctl {args[0]}` failed ({exc}); run `{fix_command(settings)}`"
+            ) from exc
         if ran.returncode != 0:
             said = (ran.stderr.strip() or ran.stdout.strip()).splitlines()
-            raise Unfixable(f"{why}, and `rabbitmqctl {args[0]}` refused (exit "
-                            f"{ran.returncode}: {said[-1] if said else 'no message'}); as a "
-                            f"user who may (root or rabbitmq), run `{fix_command(settings)}`")
+            raise Unfixable(
+                f"{why}, and `rabbitmqctl {args[0]}` refused (exit "
+                f"{ran.returncode}: {said[-1] if said else 'no message'}); as a "
+                f"user who may (root or rabbitmq), run `{fix_command(settings)}`"
+            )
     if not broker_reachable(settings.amqp_uri):
-        raise Unfixable(f"the virtual host {settings.amqp_vhost!r} is made, but RabbitMQ still "
-                        f"refuses user {amqp_user(settings)!r} at {where}: is the password in "
-                        "AMQP_URI right?")
+        raise Unfixable(
+            f"the virtual host {settings.amqp_vhost!r} is made, but RabbitMQ still "
+            f"refuses user {amqp_user(settings)!r} at {where}: is the password in "
+            "AMQP_URI right?"
+        )
     return "made with rabbitmqctl"
 
 
@@ -138,21 +159,32 @@ def known_queues(settings: Settings) -> list[str]:
     from services.common import queue_moves
     from services.common.messaging import consumers_of, topology
     from services.common.registry import SERVICE_CLASSES, service_class
+
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    names = {entity.name for entity in topology(classes, settings.retry_delays_ms,
-                                                settings.queue_type)
-             if isinstance(entity, Queue)}
+    names = {
+        entity.name
+        for entity in topology(classes, settings.retry_delays_ms, settings.queue_type)
+        if isinstance(entity, Queue)
+    }
     for cls in classes:
-        names |= {retired.name for retired, _ in queue_moves.retired_queues(
-            cls.name, consumers_of(cls), settings.queue_type)}
+        names |= {
+            retired.name
+            for retired, _ in queue_moves.retired_queues(
+                cls.name, consumers_of(cls), settings.queue_type
+            )
+        }
     return sorted(name for name in names if name.startswith(OURS))
 
 
 def our_queues(settings: Settings) -> list[str]:
     """The names of shegong's queues on the virtual host (management API)."""
     base, auth = _api(settings)
-    answer = requests.get(f"{base}/queues/{quote(settings.amqp_vhost, safe='')}",
-                          params={"columns": "name"}, auth=auth, timeout=TIMEOUT_S)
+    answer = requests.get(
+        f"{base}/queues/{quote(settings.amqp_vhost, safe='')}",
+        params={"columns": "name"},
+        auth=auth,
+        timeout=TIMEOUT_S,
+    )
     answer.raise_for_status()
     return sorted(q["name"] for q in answer.json() if q["name"].startswith(OURS))
 
@@ -205,10 +237,12 @@ def stale(settings: Settings) -> dict[str, int]:
 
 def refusal(settings: Settings, found: dict[str, int]) -> str:
     listed = ", ".join(f"{name} ({count})" for name, count in sorted(found.items()))
-    return (f"the store is new (empty) but the virtual host {settings.amqp_vhost!r} holds "
-            f"{sum(found.values())} message(s) of an earlier run: {listed}. They would become "
-            "cases, SMS and figures without their requests. `make clean` empties it (and "
-            "removes var/); SHEGONG_ACCEPT_QUEUED=1 starts anyway and consumes them")
+    return (
+        f"the store is new (empty) but the virtual host {settings.amqp_vhost!r} holds "
+        f"{sum(found.values())} message(s) of an earlier run: {listed}. They would become "
+        "cases, SMS and figures without their requests. `make clean` empties it (and "
+        "removes var/); SHEGONG_ACCEPT_QUEUED=1 starts anyway and consumes them"
+    )
 
 
 def clear(settings: Settings) -> list[str]:
@@ -235,13 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         names = clear(settings)
     except NotAllowed:
-        print(f"[shegong] virtual host {settings.amqp_vhost!r}: not there (or not ours to "
-              "use): nothing to empty")
+        print(
+            f"[shegong] virtual host {settings.amqp_vhost!r}: not there (or not ours to "
+            "use): nothing to empty"
+        )
         return 0
     except Exception as exc:  # noqa: BLE001 - said, with what to check
-        print(f"[shegong] could not empty the virtual host {settings.amqp_vhost!r} at "
-              f"{settings.amqp_uri.split('@')[-1]} ({type(exc).__name__}: {exc}); is RabbitMQ "
-              "up (AMQP_URI)?", file=sys.stderr)
+        print(
+            f"[shegong] could not empty the virtual host {settings.amqp_vhost!r} at "
+            f"{settings.amqp_uri.split('@')[-1]} ({type(exc).__name__}: {exc}); is RabbitMQ "
+            "up (AMQP_URI)?",
+            file=sys.stderr,
+        )
         return 1
     print(f"[shegong] virtual host {settings.amqp_vhost!r}: {len(names)} queue(s) deleted")
     return 0

@@ -2,6 +2,7 @@
 
 Identifiers are English; the labels are what residents and staff read.
 """
+
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -65,14 +66,28 @@ ACTION_TYPES = {
 }
 
 # The case's life; escalation and reassignment change the owner, not the status.
-CASE_STATUSES = ("received", "assigned", "accepted", "in_progress", "referred", "resolved",
-                 "closed", "cancelled")
+CASE_STATUSES = (
+    "received",
+    "assigned",
+    "accepted",
+    "in_progress",
+    "referred",
+    "resolved",
+    "closed",
+    "cancelled",
+)
 # before the case ends: what casework still works on and reporting counts as open
 OPEN_CASE_STATUSES = CASE_STATUSES[:5]
 
 CASE_STATUS_LABELS = {
-    "received": "已登记", "assigned": "已派单", "accepted": "已接单", "in_progress": "处理中",
-    "referred": "已转介", "resolved": "已办结", "closed": "已归档", "cancelled": "已撤销",
+    "received": "已登记",
+    "assigned": "已派单",
+    "accepted": "已接单",
+    "in_progress": "处理中",
+    "referred": "已转介",
+    "resolved": "已办结",
+    "closed": "已归档",
+    "cancelled": "已撤销",
 }
 
 CANCEL_REASONS = {"duplicate": "重复求助", "withdrawn": "求助人撤回"}

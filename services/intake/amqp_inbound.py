@@ -14,6 +14,7 @@ consumer is ``@handles_batch``'s (services/common/batching.py), reading raw byte
 batching, multiple-ack, isolation of a failing message and parking are inherited,
 not copied.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,9 +40,15 @@ def inbound_exchange():
 
 
 def inbound_queue(queue_type="classic"):
-    return Queue(INBOUND_QUEUE, exchange=inbound_exchange(), routing_key="#", durable=True,
-                 auto_delete=False, exclusive=False,
-                 queue_arguments=queue_type_arguments(queue_type))
+    return Queue(
+        INBOUND_QUEUE,
+        exchange=inbound_exchange(),
+        routing_key="#",
+        durable=True,
+        auto_delete=False,
+        exclusive=False,
+        queue_arguments=queue_type_arguments(queue_type),
+    )
 
 
 def inbound_topology(queue_type="classic"):
@@ -53,6 +60,7 @@ class _InboundSource:
     """What a RetryingEventHandler knows of its contract, for the inbound queue: not a
     catalogue event (``catalogue_queue`` is False on the entrypoint, so the catalogue's
     topology does not declare a queue for it; ``inbound_topology`` does)."""
+
     producer = "inbound"
     type = INBOUND_EXCHANGE
     exchange = INBOUND_EXCHANGE
@@ -99,11 +107,16 @@ def _delivery(body: Any, message: Any) -> tuple[AmqpDelivery, dict]:
     """The message undecoded, and the credentials it carries (the key header is kept
     out of the delivery, so nothing downstream can log or store it)."""
     headers = message.headers or {}
-    credentials = {"user_id": message.properties.get("user_id"),
-                   "api_key": headers.get(API_KEY_HEADER)}
-    delivery = AmqpDelivery(body=body, content_type=message.content_type or None,
-                            content_encoding=message.content_encoding or None,
-                            headers={k: v for k, v in headers.items() if k != API_KEY_HEADER})
+    credentials = {
+        "user_id": message.properties.get("user_id"),
+        "api_key": headers.get(API_KEY_HEADER),
+    }
+    delivery = AmqpDelivery(
+        body=body,
+        content_type=message.content_type or None,
+        content_encoding=message.content_encoding or None,
+        headers={k: v for k, v in headers.items() if k != API_KEY_HEADER},
+    )
     return delivery, credentials
 
 

@@ -1,10 +1,11 @@
 """The intake HTTP API (gunicorn): ``gunicorn 'services.intake.api:create_app()'``."""
+
 from dataclasses import dataclass
 
 from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, Route, json_response, require_station, route
 from services.common.messaging import BrokerProbe
-from services.common.outbox import OutboxRelay, relay_for
+from services.common.outbox import FastPath, relay_for
 from services.intake import api_events, domain, handlers
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
@@ -16,15 +17,22 @@ routes: list[Route] = []
 @dataclass
 class Context:
     store: RequestStore
-    relay: OutboxRelay  # behind a GroupPublish
+    relay: FastPath  # a GroupPublish in front of the OutboxRelay
     broker: BrokerProbe
     pseudonym_key: str
     idempotency_ttl_s: int
     systems: SystemRegistry
 
 
-@route(routes, "/v1/requests", methods=["POST"], body=RequestIn, response=AcceptedOut,
-       status=202, errors=(403, 409))
+@route(
+    routes,
+    "/v1/requests",
+    methods=["POST"],
+    body=RequestIn,
+    response=AcceptedOut,
+    status=202,
+    errors=(403, 409),
+)
 def post_request(call):
     """Record a resident's request; 202 with its id, status URL, and what it repeats.
 
@@ -42,13 +50,25 @@ def post_request(call):
     context = call.context
     try:
         document, replayed = handlers.receive_request(
-            context.store, context.relay, context.broker, body, call.principal.id, key,
-            context.pseudonym_key, context.idempotency_ttl_s)
+            context.store,
+            context.relay,
+            context.broker,
+            body,
+            call.principal.id,
+            key,
+            context.pseudonym_key,
+            context.idempotency_ttl_s,
+        )
     except domain.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
-    answer = AcceptedOut().dump({"request_id": document["_id"], "status": document["status"],
-                                 "status_url": f"/v1/requests/{document['_id']}",
-                                 "repeat_of": document.get("repeat_of")})
+    answer = AcceptedOut().dump(
+        {
+            "request_id": document["_id"],
+            "status": document["status"],
+            "status_url": f"/v1/requests/{document['_id']}",
+            "repeat_of": document.get("repeat_of"),
+        }
+    )
     headers = {"Location": answer["status_url"]}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -67,11 +87,20 @@ def get_request(call, request_id):
 
 def create_app(settings=None):
     settings = settings or config.settings()
-    store = RequestStore(mongo.database(settings, "intake"),
-                         settings.intake_commit_wait_ms / 1000)
+    store = RequestStore(mongo.database(settings, "intake"), settings.intake_commit_wait_ms / 1000)
     # the API's threads share the fast path: their requests' events are published
     # together, the confirms awaited together
     relay = group_commit.GroupPublish(relay_for(settings, "intake", OUTBOX_COLLECTIONS))
-    return Api("intake", settings, routes + api_events.routes,
-               Context(store, relay, BrokerProbe(settings.amqp_uri), settings.pseudonym_key,
-                       settings.idempotency_ttl_s, registry(settings)))
+    return Api(
+        "intake",
+        settings,
+        routes + api_events.routes,
+        Context(
+            store,
+            relay,
+            BrokerProbe(settings.amqp_uri),
+            settings.pseudonym_key,
+            settings.idempotency_ttl_s,
+            registry(settings),
+        ),
+    )

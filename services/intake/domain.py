@@ -1,4 +1,5 @@
 """Intake rules: identity of a request, idempotency, repeats, and the request's status. Pure."""
+
 import hashlib
 import json
 import uuid
@@ -14,10 +15,16 @@ REPEATABLE_REQUEST_STATUSES = ("received", "case_opened")
 FIRST_WRITE_GRACE_MS = 10_000
 
 # The request's status follows its case's status (the case event says it).
-STATUS_OF_CASE = {"received": "case_opened", "assigned": "case_opened",
-                  "accepted": "case_opened", "in_progress": "case_opened",
-                  "referred": "case_opened", "resolved": "resolved", "closed": "closed",
-                  "cancelled": "cancelled"}
+STATUS_OF_CASE = {
+    "received": "case_opened",
+    "assigned": "case_opened",
+    "accepted": "case_opened",
+    "in_progress": "case_opened",
+    "referred": "case_opened",
+    "resolved": "resolved",
+    "closed": "closed",
+    "cancelled": "cancelled",
+}
 
 
 # a request whose case ended for good (a resolved case may still be reopened)
@@ -51,9 +58,14 @@ def check_replay(document, body_fingerprint):
 
 def key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s):
     """What is stored for an Idempotency-Key: it names its request until ``expires_ms``."""
-    return {"_id": key_id, "request_id": request_id, "caller": caller,
-            "fingerprint": body_fingerprint, "claimed_ms": now_ms,
-            "expires_ms": now_ms + int(ttl_s * 1000)}
+    return {
+        "_id": key_id,
+        "request_id": request_id,
+        "caller": caller,
+        "fingerprint": body_fingerprint,
+        "claimed_ms": now_ms,
+        "expires_ms": now_ms + int(ttl_s * 1000),
+    }
 
 
 def claim_live(claim, now_ms):
@@ -85,8 +97,11 @@ def need_still_open(claim, first_request, now_ms):
 def masked_contact(contact):
     if not contact:
         return None
-    return {"name": mask_name(contact["name"]), "relation": contact.get("relation", ""),
-            "phone": mask_phone(contact["phone"])}
+    return {
+        "name": mask_name(contact["name"]),
+        "relation": contact.get("relation", ""),
+        "phone": mask_phone(contact["phone"]),
+    }
 
 
 def masked_resident(resident):
@@ -99,26 +114,51 @@ def masked_resident(resident):
     return masked
 
 
-def receive(request_id, body, caller, body_fingerprint, idempotency_key, pseudonym_key, now,
-            repeat_of=None, source=None):
+def receive(
+    request_id,
+    body,
+    caller,
+    body_fingerprint,
+    idempotency_key,
+    pseudonym_key,
+    now,
+    repeat_of=None,
+    source=None,
+):
     """The request as intake records it, and the event announcing it."""
     received_at = body.get("received_at") or clock.iso(now)
     resident = body["resident"]
     ref = resident_ref(pseudonym_key, resident)
     event_data = {
-        "request_id": request_id, "channel": body["channel"], "station": body["station"],
-        "resident": resident, "resident_ref": ref, "need": body["need"],
-        "received_at": received_at, "repeat_of": repeat_of, "source": source,
+        "request_id": request_id,
+        "channel": body["channel"],
+        "station": body["station"],
+        "resident": resident,
+        "resident_ref": ref,
+        "need": body["need"],
+        "received_at": received_at,
+        "repeat_of": repeat_of,
+        "source": source,
     }
     request = {
-        "_id": request_id, "status": "received", "case_id": None, "case_seq": 0,
-        "channel": body["channel"], "station": body["station"], "need_type": body["need"]["type"],
-        "resident": masked_resident(resident), "resident_ref": ref,
+        "_id": request_id,
+        "status": "received",
+        "case_id": None,
+        "case_seq": 0,
+        "channel": body["channel"],
+        "station": body["station"],
+        "need_type": body["need"]["type"],
+        "resident": masked_resident(resident),
+        "resident_ref": ref,
         "categories": list(resident.get("categories") or []),
-        "received_at": received_at, "received_ms": clock.to_ms(clock.parse_iso(received_at)),
-        "recorded_at": clock.iso(now), "recorded_by": caller,
-        "idempotency_key": idempotency_key, "fingerprint": body_fingerprint,
-        "repeat_of": repeat_of, "source": source,
+        "received_at": received_at,
+        "received_ms": clock.to_ms(clock.parse_iso(received_at)),
+        "recorded_at": clock.iso(now),
+        "recorded_by": caller,
+        "idempotency_key": idempotency_key,
+        "fingerprint": body_fingerprint,
+        "repeat_of": repeat_of,
+        "source": source,
     }
     return request, (REQUEST_RECEIVED, event_data)
 

@@ -1,5 +1,6 @@
 """The intake service layer: receive a request (write it, publish it); receive events from other
 government systems; follow a request's case."""
+
 import logging
 import uuid
 from dataclasses import dataclass
@@ -16,12 +17,14 @@ log = logging.getLogger(__name__)
 class Recorded:
     """What an inbound event became (a request or a registry change), and whether it
     was received before (the same source and id: acknowledged and ignored)."""
+
     document: dict
     replayed: bool
 
 
-def receive_request(store, relay, broker, body, caller, idempotency_key, pseudonym_key,
-                   idempotency_ttl_s=86400):
+def receive_request(
+    store, relay, broker, body, caller, idempotency_key, pseudonym_key, idempotency_ttl_s=86400
+):
     """Record a validated request and publish ``request.received``.
 
     Returns ``(document, replayed)``. Guarantees: BrokerUnavailable (503) means nothing
@@ -32,8 +35,9 @@ def receive_request(store, relay, broker, body, caller, idempotency_key, pseudon
     body_fingerprint = domain.fingerprint(body)
     request_id = str(uuid.uuid4())
     if idempotency_key is not None:
-        request_id, existing = _claim_key(store, broker, caller, idempotency_key,
-                                          body_fingerprint, idempotency_ttl_s)
+        request_id, existing = _claim_key(
+            store, broker, caller, idempotency_key, body_fingerprint, idempotency_ttl_s
+        )
         if existing is not None:
             return existing, True
     if not broker.reachable():
@@ -41,9 +45,13 @@ def receive_request(store, relay, broker, body, caller, idempotency_key, pseudon
     # a batch of one; the id is fresh (or its key's, whose request is not stored yet):
     # nothing is read first, a concurrent twin with the same key is met by the insert
     [(document, replayed)] = recording.record_requests(
-        store, relay, broker, [recording.NewRequest(request_id, body, caller, body_fingerprint,
-                                                    idempotency_key)],
-        pseudonym_key, may_repeat=False)
+        store,
+        relay,
+        broker,
+        [recording.NewRequest(request_id, body, caller, body_fingerprint, idempotency_key)],
+        pseudonym_key,
+        may_repeat=False,
+    )
     if replayed:
         domain.check_replay(document, body_fingerprint)
     return document, replayed
@@ -59,8 +67,9 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
         # Claim first: nearly every key is new, and then the claim is one write instead
         # of two reads and a write. Only with the broker reachable: a 503 leaves nothing.
         if broker.reachable():
-            fresh = domain.key_claim(key_id, str(uuid.uuid4()), caller, body_fingerprint,
-                                     now_ms, ttl_s)
+            fresh = domain.key_claim(
+                key_id, str(uuid.uuid4()), caller, body_fingerprint, now_ms, ttl_s
+            )
             if store.claim_key(fresh):
                 return fresh["request_id"], None
         claim = store.key_claim(key_id)
@@ -73,8 +82,7 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
         if claim is None:  # purged since the claim above failed: claim it afresh
             continue
         # expired: free again, taken over by compare-and-set (a twin may win it)
-        fresh = domain.key_claim(key_id, str(uuid.uuid4()), caller, body_fingerprint,
-                                 now_ms, ttl_s)
+        fresh = domain.key_claim(key_id, str(uuid.uuid4()), caller, body_fingerprint, now_ms, ttl_s)
         if store.claim_key(fresh, claim):
             return fresh["request_id"], None
     raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
@@ -103,7 +111,9 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
     the requests each inserted with one write, the events published together).
     """
     now = clock.now()
-    outcomes, changes, requests = [None] * len(bodies), [], []
+    outcomes: list[Recorded | inbound.InboundRejected | None] = [None] * len(bodies)
+    changes: list[tuple] = []
+    requests: list[tuple] = []
     for index, body in enumerate(bodies):
         try:
             envelope = inbound.parse_envelope(body)
@@ -115,26 +125,50 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
         record_id = inbound.inbound_id(envelope["source"], envelope["id"])
         if inbound_type.becomes == "referral_answer":  # only for referrals made to it
             try:
-                outcomes[index] = Recorded(*referrals.receive_answer(
-                    store, relay, system, envelope, data, record_id,
-                    inbound.source_of(system, inbound_type, envelope)))
+                outcomes[index] = Recorded(
+                    *referrals.receive_answer(
+                        store,
+                        relay,
+                        system,
+                        envelope,
+                        data,
+                        record_id,
+                        inbound.source_of(system, inbound_type, envelope),
+                    )
+                )
             except inbound.InboundRejected as exc:
                 outcomes[index] = exc
             continue
         if inbound_type.becomes == "registry_update":
             update, (contract, event_data) = inbound.registry_update(
-                record_id, system, inbound_type, envelope, data, pseudonym_key, now)
-            event = new_event(contract, event_data, subject=event_data["resident_ref"],
-                              correlation_id=record_id, sequence=1, time=now)
+                record_id, system, inbound_type, envelope, data, pseudonym_key, now
+            )
+            event = new_event(
+                contract,
+                event_data,
+                subject=event_data["resident_ref"],
+                correlation_id=record_id,
+                sequence=1,
+                time=now,
+            )
             changes.append((index, update, [event]))
             continue
-        requests.append((index, recording.NewRequest(
-            record_id, inbound.request_body(inbound_type, envelope, data, now),
-            f"system:{system.id}", domain.fingerprint(envelope["data"]),
-            source=inbound.source_of(system, inbound_type, envelope))))
+        requests.append(
+            (
+                index,
+                recording.NewRequest(
+                    record_id,
+                    inbound.request_body(inbound_type, envelope, data, now),
+                    f"system:{system.id}",
+                    domain.fingerprint(envelope["data"]),
+                    source=inbound.source_of(system, inbound_type, envelope),
+                ),
+            )
+        )
     if requests:  # a repeat (same source and id) is found by one read, touching no claim
-        recorded = recording.record_requests(store, relay, None, [r for _, r in requests],
-                                             pseudonym_key)
+        recorded = recording.record_requests(
+            store, relay, None, [r for _, r in requests], pseudonym_key
+        )
         for (index, _), (document, replayed) in zip(requests, recorded, strict=True):
             outcomes[index] = Recorded(document, replayed)
     documents = store.add_registry_updates([(r, e) for _, r, e in changes])
@@ -142,8 +176,9 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
         if document is None:
             outcomes[index] = Recorded(store.registry_update(update["_id"]), True)
             continue
-        log.info("registry update %s recorded (%s from %s)", update["_id"], update["change"],
-                 system.id)
+        log.info(
+            "registry update %s recorded (%s from %s)", update["_id"], update["change"], system.id
+        )
         outcomes[index] = Recorded(document, False)
     if written := [d for d in documents if d is not None]:
         relay.publish_now_many("registry_updates", written)
@@ -155,14 +190,17 @@ def authenticate_amqp(systems, envelope, credentials):
     RabbitMQ verified or by its API key (refused as unknown_system or unauthenticated)."""
     system = systems.for_source(envelope["source"])
     if system is None:
-        raise inbound.InboundRejected("unknown_system",
-                                      f"no system is configured with source {envelope['source']}")
+        raise inbound.InboundRejected(
+            "unknown_system", f"no system is configured with source {envelope['source']}"
+        )
     user_id, key = credentials.get("user_id"), credentials.get("api_key")
     by_user = bool(system.amqp_user) and user_id == system.amqp_user
     by_key = isinstance(key, str) and system.key_matches(key)
     if not (by_user or by_key):
-        raise inbound.InboundRejected("unauthenticated", f"the event names source "
-                                      f"{envelope['source']} without that system's credential")
+        raise inbound.InboundRejected(
+            "unauthenticated",
+            f"the event names source {envelope['source']} without that system's credential",
+        )
     return system
 
 
@@ -179,8 +217,9 @@ def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key
         raise _refusal(exc) from None
 
 
-def receive_inbound_amqp_many(store, relay, systems, items: list,
-                              pseudonym_key) -> dict[int, Exception]:
+def receive_inbound_amqp_many(
+    store, relay, systems, items: list, pseudonym_key
+) -> dict[int, Exception]:
     """A batch from the inbound exchange: ``items`` are ``(body, credentials)``, each body
     the message as delivered (an inbound_binding.AmqpDelivery, read in either content
     mode) or an event already decoded.
@@ -203,8 +242,9 @@ def receive_inbound_amqp_many(store, relay, systems, items: list,
             continue
         by_system.setdefault(system.id, (system, []))[1].append((position, body))
     for system, members in by_system.values():
-        outcomes = receive_inbound_many(store, relay, system, [body for _, body in members],
-                                        pseudonym_key)
+        outcomes = receive_inbound_many(
+            store, relay, system, [body for _, body in members], pseudonym_key
+        )
         for (position, _), outcome in zip(members, outcomes, strict=True):
             if isinstance(outcome, inbound.InboundRejected):
                 refused[position] = _refusal(outcome)
@@ -235,9 +275,18 @@ def follow_cases(store, items: list, request_field: str = "request_id") -> None:
     """Case events move their requests to the status each case's status implies: a batch
     ``[(position, envelope, case)]`` of one event type, in one write; ``request_field``
     names the request the event is about."""
-    store.follow_cases([(case["case_id"], domain.request_status(case["status"]),
-                         envelope["sequence"] or 1, case[request_field], case["request_id"])
-                        for _, envelope, case in items])
+    store.follow_cases(
+        [
+            (
+                case["case_id"],
+                domain.request_status(case["status"]),
+                envelope["sequence"] or 1,
+                case[request_field],
+                case["request_id"],
+            )
+            for _, envelope, case in items
+        ]
+    )
 
 
 def purge_expired_keys(store):

@@ -16,6 +16,7 @@ A message that cannot be read is refused with an InboundRejected naming its real
   properties (``ce-<name>`` headers of the RabbitMQ binding are read as well); the body
   is the event's data and the content type is its ``datacontenttype``.
 """
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,13 +31,13 @@ BATCH = "application/cloudevents-batch+json"
 MAX_BATCH = 100
 HTTP_PREFIX = "ce-"
 AMQP_PREFIXES = ("cloudEvents_", "cloudEvents:", "ce-")
-NO_CONTENT_TYPE = (f"no content type: expected {STRUCTURED} or binary-mode cloudEvents_ "
-                   f"properties")
+NO_CONTENT_TYPE = f"no content type: expected {STRUCTURED} or binary-mode cloudEvents_ properties"
 
 
 @dataclass(frozen=True)
 class AmqpDelivery:
     """What the inbound consumer hands over of one AMQP message, undecoded."""
+
     body: bytes
     content_type: str | None = None
     content_encoding: str | None = None
@@ -61,11 +62,12 @@ def _json(raw: bytes, media: mediatypes.MediaType | None, what: str) -> Any:
     try:  # the depth is checked before parsing (jsontext): no deep recursion per message
         return jsontext.loads(mediatypes.decode_text(raw, media), parse_constant=_not_json)
     except jsontext.TooDeep as exc:
-        raise _refuse("malformed_json", f"{what} could not be decoded as JSON: {exc}") \
-            from None
+        raise _refuse("malformed_json", f"{what} could not be decoded as JSON: {exc}") from None
     except ValueError as exc:
-        raise _refuse("malformed_json", f"{what} could not be decoded as "
-                      f"{media.essence if media else 'JSON'}: {exc}") from None
+        raise _refuse(
+            "malformed_json",
+            f"{what} could not be decoded as {media.essence if media else 'JSON'}: {exc}",
+        ) from None
 
 
 def _not_json(name: str) -> None:
@@ -76,8 +78,11 @@ def _not_json(name: str) -> None:
 def _data_type(media: mediatypes.MediaType | None, what: str) -> None:
     """Binary mode: the data must be JSON (every inbound type's data is a JSON object)."""
     if media is not None and not media.is_json():
-        raise _refuse("unsupported_media_type", f"{what} {media}: binary-mode data must "
-                      f"be JSON (application/json); or send the whole event as {STRUCTURED}")
+        raise _refuse(
+            "unsupported_media_type",
+            f"{what} {media}: binary-mode data must "
+            f"be JSON (application/json); or send the whole event as {STRUCTURED}",
+        )
 
 
 def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]:
@@ -87,8 +92,11 @@ def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]
     fields = {name.lower(): value for name, value in headers.items()}  # case-insensitive
     content_type = fields.get("content-type")
     media = _media_type(content_type, "Content-Type")
-    attributes = {name[len(HTTP_PREFIX):]: unquote(value) for name, value in fields.items()
-                  if name.startswith(HTTP_PREFIX) and len(name) > len(HTTP_PREFIX)}
+    attributes = {
+        name[len(HTTP_PREFIX) :]: unquote(value)
+        for name, value in fields.items()
+        if name.startswith(HTTP_PREFIX) and len(name) > len(HTTP_PREFIX)
+    }
     if media is not None and media.essence == BATCH:
         events = _json(body, media, "the body")
         if not isinstance(events, list):
@@ -100,14 +108,15 @@ def from_http(headers: Mapping[str, str], body: bytes) -> tuple[list[Any], bool]
     if essence == STRUCTURED or (essence == "application/json" and not attributes):
         event = _json(body, media, "the body")
         if not isinstance(event, dict):
-            raise _refuse("malformed_json", f"an event is a JSON object; send a batch as "
-                          f"{BATCH}")
+            raise _refuse("malformed_json", f"an event is a JSON object; send a batch as {BATCH}")
         return [event], False
     if not attributes:
-        raise _refuse("unsupported_media_type",
-                      f"Content-Type {content_type or 'missing'}: send {STRUCTURED}, {BATCH}, "
-                      f"or binary mode: the data with ce-specversion, ce-id, ce-source and "
-                      f"ce-type headers")
+        raise _refuse(
+            "unsupported_media_type",
+            f"Content-Type {content_type or 'missing'}: send {STRUCTURED}, {BATCH}, "
+            f"or binary mode: the data with ce-specversion, ce-id, ce-source and "
+            f"ce-type headers",
+        )
     _data_type(media, "Content-Type")
     return [_binary_event(attributes, body, media)], False
 
@@ -117,21 +126,23 @@ def from_amqp(delivery: AmqpDelivery) -> Any:
     cause when it cannot be read (the consumer dead-letters it with that reason)."""
     media = _media_type(delivery.content_type, "content type")
     attributes = _amqp_attributes(delivery.headers or {})
-    body = delivery.body if isinstance(delivery.body, bytes) else \
-        str(delivery.body).encode("utf-8")
+    body = delivery.body if isinstance(delivery.body, bytes) else str(delivery.body).encode("utf-8")
     _content_encoding(delivery.content_encoding)
     if media is not None and media.essence == BATCH:
-        raise _refuse("unsupported_media_type", f"{BATCH} is for HTTP; publish one "
-                      f"event per message")
+        raise _refuse(
+            "unsupported_media_type", f"{BATCH} is for HTTP; publish one event per message"
+        )
     essence = media.essence if media is not None else None
     if essence == STRUCTURED or (essence == "application/json" and not attributes):
         return _json(body, media, "the body")
     if not attributes:
         if media is None:
             raise _refuse("unsupported_media_type", NO_CONTENT_TYPE)
-        raise _refuse("unsupported_media_type",
-                      f"content type {media}: expected {STRUCTURED}, or binary mode "
-                      f"(cloudEvents_ properties with the data as application/json)")
+        raise _refuse(
+            "unsupported_media_type",
+            f"content type {media}: expected {STRUCTURED}, or binary mode "
+            f"(cloudEvents_ properties with the data as application/json)",
+        )
     _data_type(media, "content type")
     return _binary_event(attributes, body, media)
 
@@ -141,8 +152,10 @@ def _content_encoding(encoding: str | None) -> None:
     (gzip) is nothing we can read."""
     if not encoding or encoding.lower() in ("binary", "identity", "utf-8", "utf8"):
         return
-    raise _refuse("unsupported_media_type", f"content encoding {encoding[:50]!r} is not "
-                  f"supported: send the body as it is (UTF-8 JSON)")
+    raise _refuse(
+        "unsupported_media_type",
+        f"content encoding {encoding[:50]!r} is not supported: send the body as it is (UTF-8 JSON)",
+    )
 
 
 def _amqp_attributes(headers: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,7 +163,7 @@ def _amqp_attributes(headers: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in headers.items():
         prefix = next((p for p in AMQP_PREFIXES if name.startswith(p)), None)
         if prefix and len(name) > len(prefix):
-            attributes.setdefault(name[len(prefix):].lower(), _amqp_value(name, value))
+            attributes.setdefault(name[len(prefix) :].lower(), _amqp_value(name, value))
     return attributes
 
 
@@ -170,12 +183,16 @@ def _amqp_value(name: str, value: Any) -> Any:
     return value
 
 
-def _binary_event(attributes: dict[str, Any], body: bytes,
-                  media: mediatypes.MediaType | None) -> dict[str, Any]:
+def _binary_event(
+    attributes: dict[str, Any], body: bytes, media: mediatypes.MediaType | None
+) -> dict[str, Any]:
     """The structured event a binary-mode message stands for; a missing or invalid
     attribute is left for the envelope's validation to name (422)."""
-    event = {name: value for name, value in attributes.items()
-             if name not in ("data", "data_base64", "datacontenttype")}
+    event = {
+        name: value
+        for name, value in attributes.items()
+        if name not in ("data", "data_base64", "datacontenttype")
+    }
     if media is not None:
         event["datacontenttype"] = str(media)
     if body:

@@ -1,5 +1,6 @@
 """marshmallow schemas of what other government systems send in: CloudEvents 1.0
 (structured JSON) whose ``data`` is one of the inbound types below."""
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.envelope import json_media_type
@@ -12,6 +13,7 @@ SPECVERSION = "1.0"
 
 class InboundEnvelope(Schema):
     """A CloudEvent as another system sends it (its own extensions are ignored)."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -21,22 +23,22 @@ class InboundEnvelope(Schema):
     type = Line(required=True, validate=validate.Length(min=1, max=200))
     time = Instant(load_default=None, allow_none=True)
     subject = Line(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    datacontenttype = fields.String(load_default="application/json",
-                                    validate=json_media_type)
+    datacontenttype = fields.String(load_default="application/json", validate=json_media_type)
     data = fields.Dict(required=True)
 
 
 class ReferralData(Strict):
     """gov.suyu.civil_affairs.referral.v1: the civil affairs bureau refers a resident."""
+
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
     need = fields.Nested(NeedSchema, required=True)
-    referral_no = Line(load_default=None, allow_none=True,
-                                validate=validate.Length(max=64))
+    referral_no = Line(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
 
 class ReferralAnswerData(Strict):
     """gov.suyu.agency.referral_answered.v1: a partner agency answers a referral made to it."""
+
     referral_id = Line(required=True, validate=validate.Length(min=1, max=100))
     case_id = Line(required=True, validate=validate.Length(min=1, max=100))
     answer = fields.String(required=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS)))
@@ -50,14 +52,15 @@ class ReferralAnswerData(Strict):
 
 class KeyPersonUpdateData(Strict):
     """gov.suyu.civil_affairs.key_person_update.v1: the key-persons-of-concern list changed."""
-    change = fields.String(required=True,
-                           validate=validate.OneOf(("added", "changed", "removed")))
+
+    change = fields.String(required=True, validate=validate.OneOf(("added", "changed", "removed")))
     person = fields.Nested(RegisteredPerson, required=True)
 
 
 class CheckinMissedData(Strict):
     """gov.suyu.elderly_care.checkin_missed.v1: an elderly person living alone did not
     check in (报平安) when due."""
+
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
     due_at = Instant(required=True)
@@ -67,16 +70,19 @@ class CheckinMissedData(Strict):
 
 class PetitionForwardedData(Strict):
     """gov.suyu.petition.forwarded.v1: the petition office forwards a petition (信访转办)."""
+
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
     petition_no = Line(required=True, validate=validate.Length(min=1, max=64))
-    need_type = fields.String(load_default="petition_mediation",
-                              validate=validate.OneOf(sorted(NEED_TYPES)))
+    need_type = fields.String(
+        load_default="petition_mediation", validate=validate.OneOf(sorted(NEED_TYPES))
+    )
     summary = Notes(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class InboundResult(Schema):
     """The answer for one event of POST /v1/events."""
+
     id = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "accepted, duplicate or rejected"})

@@ -8,6 +8,7 @@ one, and their events published together, their confirms awaited together. Withi
 batch the first request of a resident for a need claims it and the later ones repeat
 it; an id named twice is recorded once (the later ones answered as repeats of it).
 """
+
 import logging
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class NewRequest:
     """A validated request to record under ``request_id`` (POST /v1/requests' body)."""
+
     request_id: str
     body: dict
     caller: str
@@ -29,8 +31,9 @@ class NewRequest:
     source: dict | None = None
 
 
-def record_requests(store, relay, broker, items: list, pseudonym_key,
-                    may_repeat: bool = True) -> list:
+def record_requests(
+    store, relay, broker, items: list, pseudonym_key, may_repeat: bool = True
+) -> list:
     """Record ``items`` (NewRequest) together; per item, in order, ``(document,
     replayed)``: replayed when its id was stored before (or earlier in the batch).
 
@@ -55,8 +58,11 @@ def record_requests(store, relay, broker, items: list, pseudonym_key,
     twins = [items[p].request_id for p, d in zip(new, documents, strict=True) if d is None]
     stored = store.get_many(twins) if twins else {}  # a concurrent twin inserted it first
     for position, document in zip(new, documents, strict=True):
-        outcomes[position] = ((document, False) if document is not None
-                              else (stored.get(items[position].request_id), True))
+        outcomes[position] = (
+            (document, False)
+            if document is not None
+            else (stored.get(items[position].request_id), True)
+        )
     for position, item in enumerate(items):
         if outcomes[position] is None:  # the same id earlier in this batch
             outcomes[position] = (outcomes[first_of[item.request_id]][0], True)
@@ -70,23 +76,59 @@ def _write(store, items: list, pseudonym_key) -> list:
     """Claim the residents' needs and insert the requests with their events, each with
     one write; per item the document, or None if its id was stored meanwhile."""
     now = clock.now()
-    repeats = store.claim_needs([(domain.resident_ref(pseudonym_key, item.body["resident"]),
-                                  item.body["need"]["type"], item.request_id)
-                                 for item in items], clock.to_ms(now))
+    repeats = store.claim_needs(
+        [
+            (
+                domain.resident_ref(pseudonym_key, item.body["resident"]),
+                item.body["need"]["type"],
+                item.request_id,
+            )
+            for item in items
+        ],
+        clock.to_ms(now),
+    )
     changes, described = [], []
     for item, repeat_of in zip(items, repeats, strict=True):
         request, (contract, data) = domain.receive(
-            item.request_id, item.body, item.caller, item.fingerprint, item.idempotency_key,
-            pseudonym_key, now, repeat_of=repeat_of, source=item.source)
-        changes.append((request, [new_event(contract, data, subject=item.request_id,
-                                            correlation_id=item.request_id, sequence=1,
-                                            time=now)]))
-        described.append((item.request_id, data["channel"], data["station"],
-                          data["need"]["type"], repeat_of))
+            item.request_id,
+            item.body,
+            item.caller,
+            item.fingerprint,
+            item.idempotency_key,
+            pseudonym_key,
+            now,
+            repeat_of=repeat_of,
+            source=item.source,
+        )
+        changes.append(
+            (
+                request,
+                [
+                    new_event(
+                        contract,
+                        data,
+                        subject=item.request_id,
+                        correlation_id=item.request_id,
+                        sequence=1,
+                        time=now,
+                    )
+                ],
+            )
+        )
+        described.append(
+            (item.request_id, data["channel"], data["station"], data["need"]["type"], repeat_of)
+        )
     documents = store.add_many(changes)
     for document, (request_id, channel, station, need, repeat_of) in zip(
-            documents, described, strict=True):
+        documents, described, strict=True
+    ):
         if document is not None:
-            log.info("request %s received (%s, %s, %s%s)", request_id, channel, station, need,
-                     f", repeat of {repeat_of}" if repeat_of else "")
+            log.info(
+                "request %s received (%s, %s, %s%s)",
+                request_id,
+                channel,
+                station,
+                need,
+                f", repeat of {repeat_of}" if repeat_of else "",
+            )
     return documents

@@ -9,6 +9,7 @@ learnt of the referral, then dead-lettered).
 Each accepted answer is recorded on the referral's document with its
 ``referral.answered`` event in the same write (the outbox), once per (source, id).
 """
+
 import logging
 
 from services.common import clock
@@ -25,35 +26,56 @@ def learn(store, envelope: dict, referred: dict) -> None:
     """Remember a referral to a registered agency (once); others have no referral id."""
     if not referred.get("referral_id"):
         return
-    store.add_referral({"_id": referred["referral_id"], "case_id": referred["case_id"],
-                        "station": referred["station"], "agency": referred["agency"],
-                        "correlation_id": envelope.get("correlationid"),
-                        "referred_at": referred["referred_at"], "answers": []})
+    store.add_referral(
+        {
+            "_id": referred["referral_id"],
+            "case_id": referred["case_id"],
+            "station": referred["station"],
+            "agency": referred["agency"],
+            "correlation_id": envelope.get("correlationid"),
+            "referred_at": referred["referred_at"],
+            "answers": [],
+        }
+    )
 
 
 def check(referral, system, data) -> None:
     """Only the agency it was made to answers a referral, and for its own case."""
     if referral is None:  # or not yet: case.referred may still be on its way
-        raise InboundRejected("unknown_referral", f"no referral {data['referral_id']}",
-                              known_later=True)
+        raise InboundRejected(
+            "unknown_referral", f"no referral {data['referral_id']}", known_later=True
+        )
     if referral["agency"] != system.id:
-        raise InboundRejected("not_your_referral", f"referral {data['referral_id']} was "
-                              f"not made to {system.id}")
+        raise InboundRejected(
+            "not_your_referral", f"referral {data['referral_id']} was not made to {system.id}"
+        )
     if referral["case_id"] != data["case_id"]:
-        raise InboundRejected("unknown_referral", f"referral {data['referral_id']} is "
-                              f"not of case {data['case_id']}")
+        raise InboundRejected(
+            "unknown_referral", f"referral {data['referral_id']} is not of case {data['case_id']}"
+        )
 
 
 def answer_event(referral: dict, data: dict, source: dict, answered_at: str, now) -> dict:
     """The ``referral.answered`` envelope, in the case's correlation (its trace)."""
-    event_data = {"referral_id": referral["_id"], "case_id": referral["case_id"],
-                  "station": referral["station"], "agency": referral["agency"],
-                  "answer": data["answer"], "reason": data.get("reason", ""),
-                  "answered_at": answered_at, "source": source}
-    return new_event(REFERRAL_ANSWERED, event_data, subject=referral["case_id"],
-                     correlation_id=referral.get("correlation_id") or referral["case_id"],
-                     causation_id=source["event_id"],
-                     sequence=referral.get("last_seq", 0) + 1, time=now)
+    event_data = {
+        "referral_id": referral["_id"],
+        "case_id": referral["case_id"],
+        "station": referral["station"],
+        "agency": referral["agency"],
+        "answer": data["answer"],
+        "reason": data.get("reason", ""),
+        "answered_at": answered_at,
+        "source": source,
+    }
+    return new_event(
+        REFERRAL_ANSWERED,
+        event_data,
+        subject=referral["case_id"],
+        correlation_id=referral.get("correlation_id") or referral["case_id"],
+        causation_id=source["event_id"],
+        sequence=referral.get("last_seq", 0) + 1,
+        time=now,
+    )
 
 
 def receive_answer(store, relay, system, envelope, data, record_id, source):
@@ -66,8 +88,13 @@ def receive_answer(store, relay, system, envelope, data, record_id, source):
         now = clock.now()
         answered_at = inbound.event_time(envelope, now)
         event = answer_event(referral, data, source, answered_at, now)
-        answer = {"id": record_id, "answer": data["answer"], "reason": data.get("reason", ""),
-                  "answered_at": answered_at, "event_id": source["event_id"]}
+        answer = {
+            "id": record_id,
+            "answer": data["answer"],
+            "reason": data.get("reason", ""),
+            "answered_at": answered_at,
+            "event_id": source["event_id"],
+        }
         document = store.add_answer(referral, answer, event)
         if document is not None:
             log.info("referral %s answered %s by %s", referral["_id"], data["answer"], system.id)

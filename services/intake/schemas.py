@@ -1,4 +1,5 @@
 """marshmallow schemas of the intake HTTP API (the public contract of POST /v1/requests)."""
+
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -16,6 +17,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 class RequestIn(Strict):
     """A request as station staff or the web record it. ``received_at``: default now."""
+
     channel = fields.String(required=True, validate=validate.OneOf(STAFF_CHANNELS))
     station = StationId(required=True)
     resident = fields.Nested(ResidentSchema, required=True)
@@ -32,9 +34,13 @@ class AcceptedOut(Schema):
     request_id = fields.String()
     status_url = fields.String()
     status = fields.String()
-    repeat_of = fields.String(allow_none=True, metadata={
-        "description": "the open request of the same resident for the same need that this "
-                       "one repeats (casework adds it to that case); null if none"})
+    repeat_of = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the open request of the same resident for the same need that this "
+            "one repeats (casework adds it to that case); null if none"
+        },
+    )
 
 
 class SourceOut(Schema):
@@ -45,16 +51,23 @@ class SourceOut(Schema):
 
 class RequestOut(Schema):
     """A request as its status page shows it: the resident masked."""
+
     request_id = fields.String(attribute="_id")
     status = fields.String()
     case_id = fields.String(allow_none=True)
     channel = fields.String()
     station = fields.String()
     need_type = fields.String()
-    resident = fields.Dict(metadata={"description": "masked: name, phone, id_number, "
-                                                    "emergency_contact"})
+    resident = fields.Dict(
+        metadata={"description": "masked: name, phone, id_number, emergency_contact"}
+    )
     received_at = fields.String()
     recorded_at = fields.String()
     repeat_of = fields.String(allow_none=True)
-    source = fields.Nested(SourceOut, allow_none=True, metadata={
-        "description": "the government system and event it came from; null if staff or web"})
+    source = fields.Nested(
+        SourceOut,
+        allow_none=True,
+        metadata={
+            "description": "the government system and event it came from; null if staff or web"
+        },
+    )

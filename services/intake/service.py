@@ -1,4 +1,5 @@
 """The intake Nameko service: entrypoints only."""
+
 from nameko.timer import timer
 
 from services.common import config
@@ -40,8 +41,9 @@ class IntakeService:
         requests and registry updates, recorded as a POST /v1/events batch is. A refused
         one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
         to be dead-lettered alone and logged as a warning, not an error with a traceback."""
-        return handlers.receive_inbound_amqp_many(self.store, self.outbox, self.systems, items,
-                                                  self.settings.pseudonym_key)
+        return handlers.receive_inbound_amqp_many(
+            self.store, self.outbox, self.systems, items, self.settings.pseudonym_key
+        )
 
     @handles_batch(CASE_OPENED)
     def case_opened(self, bodies):

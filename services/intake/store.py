@@ -15,6 +15,7 @@ group insert per collection (services/common/group_commit.py): the requests that
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
 """
+
 from pymongo import DeleteOne, UpdateOne
 
 from services.common import clock, group_commit, migrations, outbox
@@ -23,16 +24,20 @@ from services.intake.domain import FINAL_REQUEST_STATUSES, need_claim_id, need_s
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
 
+
 def _following(change, on_case):
     """The writes that make a case's requests follow one of its events: each request by
     ``_id``, only where this event is newer than the last one it followed."""
     case_id, status, case_seq, request_id, first_request_id = change
     update = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
-    operations = [UpdateOne({"_id": rid, "case_seq": {"$lt": case_seq}}, update)
-                  for rid in dict.fromkeys([request_id, *on_case])]
+    operations = [
+        UpdateOne({"_id": rid, "case_seq": {"$lt": case_seq}}, update)
+        for rid in dict.fromkeys([request_id, *on_case])
+    ]
     if request_id != first_request_id:  # a repeat joined: it follows the case from now on
-        operations.append(UpdateOne({"_id": first_request_id},
-                                    {"$push": {"linked_requests": request_id}}))
+        operations.append(
+            UpdateOne({"_id": first_request_id}, {"$push": {"linked_requests": request_id}})
+        )
     return operations
 
 
@@ -68,8 +73,9 @@ class RequestStore:
                 self.requests.update_one({"_id": document["_id"]}, {"$set": {"case_seq": 0}})
                 changed += 1
             if document.get("repeat_of") and document.get("case_id"):
-                self.requests.update_one({"_id": document["repeat_of"]},
-                                         {"$push": {"linked_requests": document["_id"]}})
+                self.requests.update_one(
+                    {"_id": document["repeat_of"]}, {"$push": {"linked_requests": document["_id"]}}
+                )
                 changed += 1
         return changed
 
@@ -86,8 +92,9 @@ class RequestStore:
     def get_many(self, request_ids, projection=None):
         """The stored requests among ``request_ids`` (never empty: an empty ``$in`` reads
         the whole collection on the embedded store), by id."""
-        return {d["_id"]: d for d in self.requests.find({"_id": {"$in": list(request_ids)}},
-                                                        projection)}
+        return {
+            d["_id"]: d for d in self.requests.find({"_id": {"$in": list(request_ids)}}, projection)
+        }
 
     def claim_needs(self, wanted, now_ms):
         """Per ``(resident_ref, need_type, request_id)`` of a batch, in order: the open
@@ -111,16 +118,24 @@ class RequestStore:
                 break
             # Insert first: most requests are a resident's first for a need, and then
             # the claim costs one write instead of a read and a write.
-            claims = [{"_id": claim_id, "request_id": request_id, "claimed_ms": now_ms}
-                      for claim_id, request_id in pending.items()]
-            lost = {claim["_id"]: claim["request_id"] for claim, new in zip(
-                claims, self._insert(self.open_needs, claims), strict=True) if not new}
+            claims = [
+                {"_id": claim_id, "request_id": request_id, "claimed_ms": now_ms}
+                for claim_id, request_id in pending.items()
+            ]
+            lost = {
+                claim["_id"]: claim["request_id"]
+                for claim, new in zip(claims, self._insert(self.open_needs, claims), strict=True)
+                if not new
+            }
             decided.update({claim_id: None for claim_id in pending if claim_id not in lost})
             pending = self._contest(lost, now_ms, decided) if lost else {}
         # contended past reason: recorded as first requests
-        return [decided.get(claim_id) if first[claim_id] == position
-                else decided.get(claim_id) or wanted[first[claim_id]][2]
-                for position, claim_id in enumerate(claim_ids)]
+        return [
+            decided.get(claim_id)
+            if first[claim_id] == position
+            else decided.get(claim_id) or wanted[first[claim_id]][2]
+            for position, claim_id in enumerate(claim_ids)
+        ]
 
     def _contest(self, lost, now_ms, decided):
         """Settle the claims found taken (``claim_id -> request_id``): a repeat of the
@@ -138,10 +153,13 @@ class RequestStore:
                 decided[claim_id] = None
             elif need_still_open(claim, firsts.get(claim["request_id"]), now_ms):
                 decided[claim_id] = claim["request_id"]
-            elif self.open_needs.update_one(
+            elif (
+                self.open_needs.update_one(
                     {"_id": claim_id, "request_id": claim["request_id"]},
-                    {"$set": {"request_id": request_id, "claimed_ms": now_ms}}
-                    ).modified_count == 1:
+                    {"$set": {"request_id": request_id, "claimed_ms": now_ms}},
+                ).modified_count
+                == 1
+            ):
                 decided[claim_id] = None
             else:
                 again[claim_id] = request_id
@@ -159,7 +177,8 @@ class RequestStore:
             return self._insert(self.idempotency_keys, [claim])[0]
         done = self.idempotency_keys.update_one(
             {"_id": claim["_id"], "request_id": previous["request_id"]},
-            {"$set": {k: v for k, v in claim.items() if k != "_id"}})
+            {"$set": {k: v for k, v in claim.items() if k != "_id"}},
+        )
         return done.modified_count == 1
 
     def purge_expired_keys(self, now_ms, batch=500):
@@ -167,12 +186,17 @@ class RequestStore:
         the store is never held for more than one batch."""
         removed = 0
         while True:
-            expired = [doc["_id"] for doc in self.idempotency_keys.find(
-                {"expires_ms": {"$lt": now_ms}}, {"_id": 1}, limit=batch)]
+            expired = [
+                doc["_id"]
+                for doc in self.idempotency_keys.find(
+                    {"expires_ms": {"$lt": now_ms}}, {"_id": 1}, limit=batch
+                )
+            ]
             if not expired:
                 return removed
             removed += self.idempotency_keys.delete_many(
-                {"_id": {"$in": expired}, "expires_ms": {"$lt": now_ms}}).deleted_count
+                {"_id": {"$in": expired}, "expires_ms": {"$lt": now_ms}}
+            ).deleted_count
             if len(expired) < batch:
                 return removed
 
@@ -199,8 +223,14 @@ class RequestStore:
         staged = outbox.stage(referral, [envelope])
         done = self.referrals.update_one(
             {"_id": referral["_id"], "last_seq": referral.get("last_seq", 0)},
-            {"$set": {**staged, "answers": [*referral["answers"], answer],
-                      "updated_ms": clock.to_ms(clock.now())}})
+            {
+                "$set": {
+                    **staged,
+                    "answers": [*referral["answers"], answer],
+                    "updated_ms": clock.to_ms(clock.now()),
+                }
+            },
+        )
         if done.modified_count != 1:
             return None
         return self.referral(referral["_id"])
@@ -217,20 +247,43 @@ class RequestStore:
         """
         # The case's first event: no repeat can be on it yet, so nothing is read.
         firsts = sorted({change[4] for change in changes if change[2] > 1})
-        found = {doc["_id"]: doc for doc in self.requests.find(
-            {"_id": {"$in": firsts}}, {"linked_requests": 1, "resident_ref": 1,
-                                       "need_type": 1})} if firsts else {}
-        operations = [operation for change in changes for operation in _following(
-            change, [change[4], *(found.get(change[4], {}).get("linked_requests") or [])]
-            if change[2] > 1 else [])]
+        found = (
+            {
+                doc["_id"]: doc
+                for doc in self.requests.find(
+                    {"_id": {"$in": firsts}},
+                    {"linked_requests": 1, "resident_ref": 1, "need_type": 1},
+                )
+            }
+            if firsts
+            else {}
+        )
+        operations = [
+            operation
+            for change in changes
+            for operation in _following(
+                change,
+                [change[4], *(found.get(change[4], {}).get("linked_requests") or [])]
+                if change[2] > 1
+                else [],
+            )
+        ]
         if operations:
             self.requests.bulk_write(operations, ordered=True)
         # A case that ended for good frees its resident's need (the claim is kept only
         # for the repeat rule: retention, issue 23); a claim taken over meanwhile names
         # another request and stays.
-        ended = [DeleteOne({"_id": need_claim_id(doc["resident_ref"], doc["need_type"]),
-                            "request_id": doc["_id"]})
-                 for change in changes if change[1] in FINAL_REQUEST_STATUSES
-                 and (doc := found.get(change[4])) and doc.get("resident_ref")]
+        ended = [
+            DeleteOne(
+                {
+                    "_id": need_claim_id(doc["resident_ref"], doc["need_type"]),
+                    "request_id": doc["_id"],
+                }
+            )
+            for change in changes
+            if change[1] in FINAL_REQUEST_STATUSES
+            and (doc := found.get(change[4]))
+            and doc.get("resident_ref")
+        ]
         if ended:
             self.open_needs.bulk_write(ended, ordered=False)

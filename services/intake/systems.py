@@ -7,6 +7,7 @@ RabbitMQ user it publishes as, and the event types it may send. Onboarding a sys
 adding an entry to the file named by ``SHEGONG_INBOUND_SYSTEMS_FILE`` (default:
 ``services/intake/systems.json``).
 """
+
 import hashlib
 import hmac
 import json
@@ -40,8 +41,10 @@ class ExternalSystem:
             return False
         digest = key_digest(key)
         # every hash is compared, so the time taken does not tell which one matched
-        matches = [hmac.compare_digest(digest, known)
-                   for known in (self.key_sha256, *self.previous_key_sha256)]
+        matches = [
+            hmac.compare_digest(digest, known)
+            for known in (self.key_sha256, *self.previous_key_sha256)
+        ]
         return any(matches)
 
     def may_send(self, event_type):
@@ -58,11 +61,20 @@ class SystemRegistry:
     @classmethod
     def from_json(cls, text):
         entries = json.loads(text)["systems"]
-        return cls([ExternalSystem(
-            id=entry["id"], name=entry.get("name", entry["id"]), source=entry["source"],
-            key_sha256=_hashes(entry)[0], event_types=frozenset(entry["event_types"]),
-            amqp_user=entry.get("amqp_user"), previous_key_sha256=_hashes(entry)[1:])
-            for entry in entries])
+        return cls(
+            [
+                ExternalSystem(
+                    id=entry["id"],
+                    name=entry.get("name", entry["id"]),
+                    source=entry["source"],
+                    key_sha256=_hashes(entry)[0],
+                    event_types=frozenset(entry["event_types"]),
+                    amqp_user=entry.get("amqp_user"),
+                    previous_key_sha256=_hashes(entry)[1:],
+                )
+                for entry in entries
+            ]
+        )
 
     def for_source(self, source):
         return self._by_source.get(source)
@@ -78,10 +90,12 @@ def _hashes(entry):
     """``key_sha256``: one hex SHA-256, or at most two during a changeover (new first)."""
     given = entry["key_sha256"]
     hashes = tuple(h.lower() for h in ([given] if isinstance(given, str) else given))
-    if not 1 <= len(hashes) <= 2 or not all(len(h) == 64 and set(h) <= set("0123456789abcdef")
-                                            for h in hashes):
-        raise ValueError(f"system {entry.get('id')!r}: key_sha256 is one or two SHA-256 hex "
-                         "digests")
+    if not 1 <= len(hashes) <= 2 or not all(
+        len(h) == 64 and set(h) <= set("0123456789abcdef") for h in hashes
+    ):
+        raise ValueError(
+            f"system {entry.get('id')!r}: key_sha256 is one or two SHA-256 hex digests"
+        )
     return hashes
 
 
@@ -89,9 +103,11 @@ def _hashes(entry):
 def _load(path):
     if Path(path).resolve() == DEFAULT_FILE.resolve():
         # its keys are published in docs/intake.md: fine on a laptop, never in production
-        log.warning("external systems: the development registry %s (keys published in "
-                    "docs/intake.md); set SHEGONG_INBOUND_SYSTEMS_FILE outside development",
-                    DEFAULT_FILE.name)
+        log.warning(
+            "external systems: the development registry %s (keys published in "
+            "docs/intake.md); set SHEGONG_INBOUND_SYSTEMS_FILE outside development",
+            DEFAULT_FILE.name,
+        )
     return SystemRegistry.from_json(Path(path).read_text(encoding="utf-8"))
 
 

@@ -1,4 +1,5 @@
 """marshmallow schemas of the notifications HTTP API, and of the providers' receipts."""
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.common.fields import AnyInstant, BoundedInteger, Line, Notes, Strict
@@ -15,11 +16,19 @@ class MessageQuery(Strict):
     station = Line(validate=validate.Length(max=64))
     since = AnyInstant(metadata={"description": "created at or after (ISO 8601 with offset)"})
     until = AnyInstant(metadata={"description": "created before (ISO 8601 with offset)"})
-    inbox = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
-        "description": "true: only the caller's in-app messages (to them, or to their role "
-                       "at their station)"})
-    unread = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
-        "description": "true: only in-app messages not yet read; false: only read ones"})
+    inbox = fields.Boolean(
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+        metadata={
+            "description": "true: only the caller's in-app messages (to them, or to their role "
+            "at their station)"
+        },
+    )
+    unread = fields.Boolean(
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+        metadata={"description": "true: only in-app messages not yet read; false: only read ones"},
+    )
     cursor = Cursor()
     limit = BoundedInteger(1, 1000, strict=False, load_default=200)
 
@@ -27,6 +36,7 @@ class MessageQuery(Strict):
 class HistoryOut(Schema):
     """One step of a message's life: a status reached, an attempt with one provider and
     its outcome, a hold (quiet hours, rate limit), a scheduled retry, or a receipt."""
+
     kind = fields.String()
     status = fields.String()
     at = fields.String()
@@ -51,8 +61,9 @@ class MessageOut(Schema):
     station = fields.String(allow_none=True)
     event_type = fields.String()
     recipient_role = fields.String()
-    recipient = fields.Function(_recipient, metadata={"description": "masked number, or the "
-                                                      "staff id of an in-app message"})
+    recipient = fields.Function(
+        _recipient, metadata={"description": "masked number, or the staff id of an in-app message"}
+    )
     channel = fields.String()
     template = fields.String()
     body = fields.String()
@@ -66,11 +77,17 @@ class MessageOut(Schema):
     delivered_at = fields.String(allow_none=True)
     failed_at = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryOut))
-    read_at = fields.Function(lambda message: message.get("read_at"), metadata={
-        "type": "string", "nullable": True,
-        "description": "in-app: when it was read; null while unread"})
-    read_by = fields.Function(lambda message: message.get("read_by"),
-                              metadata={"type": "string", "nullable": True})
+    read_at = fields.Function(
+        lambda message: message.get("read_at"),
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "in-app: when it was read; null while unread",
+        },
+    )
+    read_by = fields.Function(
+        lambda message: message.get("read_by"), metadata={"type": "string", "nullable": True}
+    )
 
 
 class MarkReadCommand(Strict):
@@ -79,17 +96,24 @@ class MarkReadCommand(Strict):
 
 class MessageList(Schema):
     messages = fields.List(fields.Nested(MessageOut))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as ``cursor`` for the next page; null on the last page"})
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "pass as ``cursor`` for the next page; null on the last page"},
+    )
 
 
 class ReceiptQuery(Strict):
-    token = Line(load_default="", metadata={
-        "description": "the receipt token (SHEGONG_SMS_RECEIPT_TOKEN) in the callback URL"})
+    token = Line(
+        load_default="",
+        metadata={
+            "description": "the receipt token (SHEGONG_SMS_RECEIPT_TOKEN) in the callback URL"
+        },
+    )
 
 
 class ReceiptsOut(Schema):
     """What the provider is answered; each provider expects its own acknowledgement."""
+
     code = fields.Integer()
     msg = fields.String()
     result = fields.Integer()
@@ -105,6 +129,7 @@ class _Lenient(Schema):
 
 class AliyunReceipt(_Lenient):
     """Alibaba Cloud SMS status report (SmsReport), pushed as a JSON array."""
+
     phone_number = Line(required=True)
     success = fields.Boolean(required=True)
     biz_id = Line(required=True)
@@ -117,6 +142,7 @@ class AliyunReceipt(_Lenient):
 
 class TencentReceipt(_Lenient):
     """Tencent Cloud SMS status callback, pushed as a JSON array."""
+
     sid = Line(required=True)
     report_status = fields.String(required=True, validate=validate.OneOf(("SUCCESS", "FAIL")))
     mobile = Line(load_default=None)
@@ -127,6 +153,7 @@ class TencentReceipt(_Lenient):
 
 class GatewayReceipt(_Lenient):
     """The generic HTTP gateway's report: one object, or an array of them."""
+
     id = Line(required=True)
     client_ref = Line(load_default=None, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
@@ -138,8 +165,10 @@ WEBHOOK_STATES = ("pending", "retrying", "delivered", "failed")
 
 
 class WebhookQuery(Strict):
-    state = fields.String(validate=validate.OneOf(WEBHOOK_STATES), metadata={
-        "description": "failed: retries used up, the referral event dead-lettered"})
+    state = fields.String(
+        validate=validate.OneOf(WEBHOOK_STATES),
+        metadata={"description": "failed: retries used up, the referral event dead-lettered"},
+    )
     agency = Line(validate=validate.Length(min=1, max=100))
     station = Line(validate=validate.Length(max=64))
     limit = BoundedInteger(1, 1000, strict=False, load_default=100)
@@ -154,6 +183,7 @@ class WebhookAttemptOut(Schema):
 
 class WebhookDeliveryOut(Schema):
     """A referral POSTed to an agency's webhook: where it stands and every attempt."""
+
     delivery_id = fields.String(attribute="_id", metadata={"description": "the event id"})
     agency = fields.String()
     referral_id = fields.String()
@@ -161,9 +191,13 @@ class WebhookDeliveryOut(Schema):
     station = fields.String()
     state = fields.String()
     attempts = fields.Integer(metadata={"description": "every POST so far"})
-    replays = fields.Integer(dump_default=0, metadata={
-        "description": "times an operator replayed its dead letter (each a new round of "
-                       "retries)"})
+    replays = fields.Integer(
+        dump_default=0,
+        metadata={
+            "description": "times an operator replayed its dead letter (each a new round of "
+            "retries)"
+        },
+    )
     last_status = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
     created_at = fields.String()

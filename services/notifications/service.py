@@ -1,4 +1,5 @@
 """The notifications Nameko service: entrypoints only."""
+
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
@@ -66,8 +67,7 @@ class NotificationsService:
         return failures
 
     def _notify_many(self, items):
-        return handlers_batch.notify_many(self.store, self.outbox, self.sms, self.settings,
-                                          items)
+        return handlers_batch.notify_many(self.store, self.outbox, self.sms, self.settings, items)
 
     @handles(CASE_ACCEPTED)
     def case_accepted(self, body):
@@ -99,8 +99,9 @@ class NotificationsService:
         """POST a referral, signed, to its agency's webhook (agencies on AMQP read their own
         queue); a refused POST is retried with growing delays, then dead-lettered."""
         load_event(body, REFERRAL_SENT)  # valid, then POSTed as it came
-        handlers_webhooks.deliver_referral(self.store, agencies.registry(self.settings),
-                                           self.settings, body)
+        handlers_webhooks.deliver_referral(
+            self.store, agencies.registry(self.settings), self.settings, body
+        )
 
     def _notify(self, body, contract):
         self._send(*load_event(body, contract))

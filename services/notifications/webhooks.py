@@ -5,6 +5,7 @@ signed: ``X-Shegong-Timestamp`` (Unix seconds) and ``X-Shegong-Signature``
 (``sha256=`` + hex HMAC-SHA256 of ``<timestamp>.<body>`` under the agency's secret).
 The receiver recomputes it and refuses a stale timestamp (replays).
 """
+
 import json
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 @dataclass(frozen=True)
 class Outcome:
     delivered: bool
-    status: Optional[int]   # the receiver's HTTP status; None: no answer
+    status: Optional[int]  # the receiver's HTTP status; None: no answer
     error: Optional[str]
 
 
@@ -29,17 +30,21 @@ def signed_request(envelope: dict, secret: str, now_s: Optional[int] = None):
     """The exact bytes and headers of the POST (pure: the tests verify the signature)."""
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     timestamp = str(int(time.time() if now_s is None else now_s))
-    return body, {"Content-Type": CONTENT_TYPE, TIMESTAMP_HEADER: timestamp,
-                  SIGNATURE_HEADER: signature(secret, timestamp, body),
-                  "X-Shegong-Delivery": envelope["id"]}
+    return body, {
+        "Content-Type": CONTENT_TYPE,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+        "X-Shegong-Delivery": envelope["id"],
+    }
 
 
 def post(url: str, envelope: dict, secret: str) -> Outcome:
     """One attempt; any 2xx is delivered, anything else (or no answer) is not."""
     body, headers = signed_request(envelope, secret)
     try:
-        answer = requests.post(url, data=body, headers=headers, timeout=TIMEOUT_S,
-                               allow_redirects=False)
+        answer = requests.post(
+            url, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False
+        )
     except requests.RequestException as exc:
         return Outcome(False, None, type(exc).__name__)
     if 200 <= answer.status_code < 300:

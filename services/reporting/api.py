@@ -1,4 +1,5 @@
 """The reporting HTTP API (gunicorn): ``gunicorn 'services.reporting.api:create_app()'``."""
+
 from werkzeug.wrappers import Response
 
 from services.common import clock, config, mongo
@@ -43,8 +44,11 @@ def _wants_csv(call):
 
 
 def _csv(text, name):
-    return Response(text.encode("utf-8"), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        text.encode("utf-8"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 @route(routes, "/v1/reports/summary", query=SummaryQuery, response=SummaryOut, errors=(403,))
@@ -55,8 +59,15 @@ def get_summary(call):
     """
     station, date_from, date_to = _period(call)
     figures = handlers.summary(call.context, station, date_from, date_to)
-    body = SummaryOut().dump({"district": district()["id"], "station": station,
-                              "date_from": date_from, "date_to": date_to, **figures})
+    body = SummaryOut().dump(
+        {
+            "district": district()["id"],
+            "station": station,
+            "date_from": date_from,
+            "date_to": date_to,
+            **figures,
+        }
+    )
     if _wants_csv(call):
         rows = domain_figures.flatten(body)
         rows += [(f"table.{row['figure']}", row["value"]) for row in body["table"]]
@@ -74,17 +85,27 @@ def get_stations(call):
     """
     station, date_from, date_to = _period(call)
     now = clock.now()
-    rows = handlers.stations_side_by_side(call.context, date_from, date_to, clock.to_ms(now),
-                                          station)
+    rows = handlers.stations_side_by_side(
+        call.context, date_from, date_to, clock.to_ms(now), station
+    )
     if _wants_csv(call):
         return _csv(domain_figures.to_csv(*domain_stations.csv_rows(rows)), "stations")
-    return json_response(StationsOut().dump({
-        "district": district()["id"], "date_from": date_from, "date_to": date_to,
-        "as_of": clock.iso(now), "stations": rows}))
+    return json_response(
+        StationsOut().dump(
+            {
+                "district": district()["id"],
+                "date_from": date_from,
+                "date_to": date_to,
+                "as_of": clock.iso(now),
+                "stations": rows,
+            }
+        )
+    )
 
 
-@route(routes, "/v1/reports/timeseries", query=TimeseriesQuery, response=TimeseriesOut,
-       errors=(403,))
+@route(
+    routes, "/v1/reports/timeseries", query=TimeseriesQuery, response=TimeseriesOut, errors=(403,)
+)
 def get_timeseries(call):
     """One figure per day, ISO week or month, for a station or the district.
 
@@ -92,19 +113,36 @@ def get_timeseries(call):
     """
     station, date_from, date_to = _period(call)
     metric, interval = call.query["metric"], call.query["interval"]
-    found = handlers.series(call.context, metric, interval, station, date_from, date_to,
-                            clock.local_day(clock.now()))
-    cut = {"X-Series-Truncated": "true", "X-Series-First-Kept": found["first_kept"]} \
-        if found["truncated"] else {}
+    found = handlers.series(
+        call.context, metric, interval, station, date_from, date_to, clock.local_day(clock.now())
+    )
+    cut = (
+        {"X-Series-Truncated": "true", "X-Series-First-Kept": found["first_kept"]}
+        if found["truncated"]
+        else {}
+    )
     if _wants_csv(call):
-        answer = _csv(domain_figures.to_csv(("period", metric),
-                                            [(p["period"], p["value"]) for p in found["points"]]),
-                      f"{metric}-{interval}")
+        answer = _csv(
+            domain_figures.to_csv(
+                ("period", metric), [(p["period"], p["value"]) for p in found["points"]]
+            ),
+            f"{metric}-{interval}",
+        )
         answer.headers.update(cut)
         return answer
-    return json_response(TimeseriesOut().dump({
-        "metric": metric, "interval": interval, "station": station, "date_from": date_from,
-        "date_to": date_to, **found}), headers=cut or None)
+    return json_response(
+        TimeseriesOut().dump(
+            {
+                "metric": metric,
+                "interval": interval,
+                "station": station,
+                "date_from": date_from,
+                "date_to": date_to,
+                **found,
+            }
+        ),
+        headers=cut or None,
+    )
 
 
 @route(routes, "/v1/trace/<request_id>", response=TraceOut, errors=(403, 404))
@@ -117,8 +155,9 @@ def get_trace(call, request_id):
         require_station(call.principal, station)
     elif not call.principal.district_wide:
         raise ApiError(403, "forbidden", "this request belongs to no station you may see")
-    return json_response(TraceOut().dump({"request_id": request_id, "station": station,
-                                          "events": events}))
+    return json_response(
+        TraceOut().dump({"request_id": request_id, "station": station, "events": events})
+    )
 
 
 def create_app(settings=None):

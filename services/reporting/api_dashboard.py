@@ -4,6 +4,7 @@ The page itself is public and holds no figures: it asks for a token (kept in the
 browser's localStorage) and calls the JSON API with it, so station staff see their
 station and district admins the whole district, exactly as through the API.
 """
+
 import json
 from pathlib import Path
 
@@ -15,10 +16,15 @@ from services.common.vocabulary import district, stations
 ASSETS = Path(__file__).with_name("dashboard")
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Everything from this origin only: a CDN or an injected inline script would not run.
-POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": POLICY,
-           "X-Content-Type-Options": "nosniff"}
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+}
 
 routes: list[Route] = []
 
@@ -27,7 +33,8 @@ def _page():
     places = [{"id": key, "name": value["name"]} for key, value in stations().items()]
     html = (ASSETS / "index.html").read_text(encoding="utf-8")
     return html.replace("__STATIONS__", json.dumps(places, ensure_ascii=False)).replace(
-        "__DISTRICT__", district()["name"])
+        "__DISTRICT__", district()["name"]
+    )
 
 
 @route(routes, "/dashboard", public=True)

@@ -9,6 +9,7 @@ referrals) are kept by event id. Every figure is derived from the facts
 (``domain_daily``), never counted as events go by.
 No personal data: residents appear only as their pseudonymous ``resident_ref``.
 """
+
 from services.common import clock
 from services.common.contracts import contract_of
 
@@ -56,11 +57,13 @@ def fact_key(record):
         # a correction changes the fact of the record it corrects
         return fact_key({"type": CORRECTED_TYPES[data["kind"]], "data": data["original"]})
     if kind == "program":
-        key_field = {"volunteer_team_formed": ("team", "team_id"),
-                     "social_organisation_cultivated": ("organisation", "organisation_id"),
-                     "donation_received": ("donation", "donation_id"),
-                     "aid_distributed": ("aid", "aid_id"),
-                     "activity_held": ("activity", "activity_id")}.get(name)
+        key_field = {
+            "volunteer_team_formed": ("team", "team_id"),
+            "social_organisation_cultivated": ("organisation", "organisation_id"),
+            "donation_received": ("donation", "donation_id"),
+            "aid_distributed": ("aid", "aid_id"),
+            "activity_held": ("activity", "activity_id"),
+        }.get(name)
         if name == "volunteer_joined":
             return "volunteer", f"{data['team_id']}/{data['member_ref']}"
         if key_field:
@@ -72,10 +75,17 @@ def fact_key(record):
 
 def _request(fact, record):
     data = record["data"]
-    fact.update({"station": data["station"], "channel": data["channel"],
-                 "need_type": data["need"]["type"], "resident_ref": data["resident_ref"],
-                 "received_ms": _ms(data["received_at"]), "repeat_of": data.get("repeat_of"),
-                 "origin": (data.get("source") or {}).get("kind")})
+    fact.update(
+        {
+            "station": data["station"],
+            "channel": data["channel"],
+            "need_type": data["need"]["type"],
+            "resident_ref": data["resident_ref"],
+            "received_ms": _ms(data["received_at"]),
+            "repeat_of": data.get("repeat_of"),
+            "origin": (data.get("source") or {}).get("kind"),
+        }
+    )
 
 
 def _case(fact, record):
@@ -85,10 +95,16 @@ def _case(fact, record):
     if "priority" in data:
         _latest(fact, "priority", data["priority"], record)
     if name == "opened":
-        fact.update({"need_type": data["need_type"], "resident_ref": data["resident_ref"],
-                     "channel": data.get("channel"), "origin": data.get("origin"),
-                     "request_received_ms": _ms(data["request_received_at"]),
-                     "opened_ms": _ms(data["opened_at"])})
+        fact.update(
+            {
+                "need_type": data["need_type"],
+                "resident_ref": data["resident_ref"],
+                "channel": data.get("channel"),
+                "origin": data.get("origin"),
+                "request_received_ms": _ms(data["request_received_at"]),
+                "opened_ms": _ms(data["opened_at"]),
+            }
+        )
     elif name == "assigned":
         _earliest(fact, "assigned_ms", _ms(data["assigned_at"]), record)
         fact.setdefault("need_type", data["need_type"])
@@ -119,9 +135,16 @@ MESSAGE_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "failed": "fail
 
 def _message(fact, record):
     data, name = record["data"], contract_of(record["type"]).name
-    fact.update({"station": data.get("station"), "recipient_role": data["recipient_role"],
-                 "channel": data["channel"], "template": data["template"],
-                 "case_id": data.get("case_id"), "request_id": data.get("request_id")})
+    fact.update(
+        {
+            "station": data.get("station"),
+            "recipient_role": data["recipient_role"],
+            "channel": data["channel"],
+            "template": data["template"],
+            "case_id": data.get("case_id"),
+            "request_id": data.get("request_id"),
+        }
+    )
     _earliest(fact, f"{name}_ms", _ms(data[MESSAGE_TIMES[name]]), record)
     if name == "failed":
         fact["failure"] = data["status"]
@@ -132,22 +155,31 @@ def _roster(fact, record):
     data = record["data"]
     fact["station"] = data["station"]
     staff = data["staff"]
-    _latest(fact, "staff", {"total": len(staff),
-                            "workers": sum(1 for s in staff if s["role"] == "worker"),
-                            "station_heads": sum(1 for s in staff if s["role"] == "station_head")},
-            record)
+    _latest(
+        fact,
+        "staff",
+        {
+            "total": len(staff),
+            "workers": sum(1 for s in staff if s["role"] == "worker"),
+            "station_heads": sum(1 for s in staff if s["role"] == "station_head"),
+        },
+        record,
+    )
 
 
 # the event type of each program record kind (what a correction's ``original`` is)
-CORRECTED_TYPES = {"volunteer_team": "shegong.program.volunteer_team_formed.v1",
-                   "volunteer": "shegong.program.volunteer_joined.v1",
-                   "social_organisation": "shegong.program.social_organisation_cultivated.v1",
-                   "donation": "shegong.program.donation_received.v1",
-                   "aid": "shegong.program.aid_distributed.v1",
-                   "activity": "shegong.program.activity_held.v1"}
+CORRECTED_TYPES = {
+    "volunteer_team": "shegong.program.volunteer_team_formed.v1",
+    "volunteer": "shegong.program.volunteer_joined.v1",
+    "social_organisation": "shegong.program.social_organisation_cultivated.v1",
+    "donation": "shegong.program.donation_received.v1",
+    "aid": "shegong.program.aid_distributed.v1",
+    "activity": "shegong.program.activity_held.v1",
+}
 
 PROGRAM_FIELDS = {
-    "team": ("team_id", "name"), "volunteer": ("team_id", "member_ref"),
+    "team": ("team_id", "name"),
+    "volunteer": ("team_id", "member_ref"),
     "organisation": ("organisation_id", "name"),
     "donation": ("donation_kind", "amount_fen", "goods", "quantity"),
     "aid": ("household_ref", "items", "value_fen"),
@@ -178,8 +210,9 @@ def _program(fact, kind, record):
     data = record["data"]
     corrected = contract_of(record["type"]).name == "record_corrected"
     revision = data["revision"] if corrected else 0
-    if revision < fact.get("revision", 0) or (not corrected and "revision" in fact
-                                              and fact["revision"] > 0):
+    if revision < fact.get("revision", 0) or (
+        not corrected and "revision" in fact and fact["revision"] > 0
+    ):
         return  # a later revision is applied already (events may arrive in any order)
     fact["revision"] = revision
     if corrected and data["void"]:

@@ -23,9 +23,13 @@ def daily_id(station, day):
 
 def _case(fact, add):
     priority = fact.get("priority") or "unknown"
-    for figure, field in (("cases_opened", "opened_ms"), ("cases_accepted", "accepted_ms"),
-                          ("cases_resolved", "resolved_ms"), ("cases_closed", "closed_ms"),
-                          ("cases_cancelled", "cancelled_ms")):
+    for figure, field in (
+        ("cases_opened", "opened_ms"),
+        ("cases_accepted", "accepted_ms"),
+        ("cases_resolved", "resolved_ms"),
+        ("cases_closed", "closed_ms"),
+        ("cases_cancelled", "cancelled_ms"),
+    ):
         if fact.get(field) is not None:
             add(fact[field], figure)
             add(fact[field], f"{figure}:{priority}")
@@ -74,7 +78,7 @@ def contributions(fact):
     """``{(station, day): {"counts": {figure: n}, "samples": {name: [values]}}}``."""
     if not fact or fact.get("void"):
         return {}  # a voided program record counts for nothing
-    out = {}
+    out: dict[tuple[str, str], dict] = {}
     station = fact.get("station")
 
     def add(when, figure, sample=None, amount=1):
@@ -133,9 +137,13 @@ def merge(daily, old, new, station, day):
                     kept.append(value)
                 elif value in kept:
                     kept.remove(value)
-    return {"_id": daily_id(station, day), "station": station or NO_STATION, "day": day,
-            "counts": {k: v for k, v in sorted(counts.items()) if v},
-            "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v}}
+    return {
+        "_id": daily_id(station, day),
+        "station": station or NO_STATION,
+        "day": day,
+        "counts": {k: v for k, v in sorted(counts.items()) if v},
+        "samples": {k: sorted(v) for k, v in sorted(samples.items()) if v},
+    }
 
 
 def dailies(facts):
@@ -146,7 +154,7 @@ def dailies(facts):
 def dailies_of(parts):
     """The daily figures documents of contributions ``[((station, day), part)]``, each
     counted for its station and for the district."""
-    slots = {}
+    slots: dict[tuple[str, str], dict] = {}
     for (station, day), part in parts:
         for slot in ((station, day), (DISTRICT, day)):
             into = slots.setdefault(slot, {"counts": {}, "samples": {}})

@@ -4,6 +4,7 @@ A record is an event as reporting keeps it for good: the envelope's attributes, 
 instant as epoch milliseconds, and the data with every personal field removed. Residents
 stay countable through their pseudonymous ``resident_ref``; nothing else of them is kept.
 """
+
 import heapq
 from itertools import pairwise
 
@@ -14,9 +15,17 @@ from services.common.privacy import mask_text
 # Paths (dotted) dropped from an event's data before it is stored: residents' names,
 # phones, ID numbers, contacts and free text about their needs; staff phones and names.
 PERSONAL_FIELDS = (
-    "resident", "need.description", "person.id_number", "person.name", "person.phone",
-    "person.emergency_contacts", "assignee.name", "assignee.phone", "assignee_name",
-    "station_head.name", "station_head.phone",
+    "resident",
+    "need.description",
+    "person.id_number",
+    "person.name",
+    "person.phone",
+    "person.emergency_contacts",
+    "assignee.name",
+    "assignee.phone",
+    "assignee_name",
+    "station_head.name",
+    "station_head.phone",
 )
 # Free text that may hold anything: dropped for the types where people write it.
 FREE_TEXT = {"shegong.case.reopened.v1": ("reason",)}
@@ -56,24 +65,50 @@ def record(envelope, data, stored_ms):
     """The event store document of a validated event (``_id`` = the event id)."""
     data = redacted(envelope["type"], data)
     return {
-        "_id": envelope["id"], "type": envelope["type"], "source": envelope["source"],
-        "time": envelope["time"], "time_ms": clock.to_ms(clock.parse_iso(envelope["time"])),
-        "subject": envelope.get("subject"), "correlationid": envelope["correlationid"],
-        "causationid": envelope.get("causationid"), "sequence": envelope.get("sequence"),
+        "_id": envelope["id"],
+        "type": envelope["type"],
+        "source": envelope["source"],
+        "time": envelope["time"],
+        "time_ms": clock.to_ms(clock.parse_iso(envelope["time"])),
+        "subject": envelope.get("subject"),
+        "correlationid": envelope["correlationid"],
+        "causationid": envelope.get("causationid"),
+        "sequence": envelope.get("sequence"),
         "station": data.get("station") or (data.get("person") or {}).get("station"),
-        "request_id": data.get("request_id"), "linked_request_id": data.get("linked_request_id"),
-        "data": data, "stored_ms": stored_ms,
+        "request_id": data.get("request_id"),
+        "linked_request_id": data.get("linked_request_id"),
+        "data": data,
+        "stored_ms": stored_ms,
     }
 
 
 # The order of a request's life, used only to break ties between events of the same
 # instant that no causation or sequence orders.
-TYPE_ORDER = {name: rank for rank, name in enumerate((
-    "request.received", "case.opened", "case.request_linked", "case.assigned",
-    "message.sent", "message.delivered", "message.failed", "case.resident_unreached",
-    "case.escalated", "case.accepted",
-    "case.action_recorded", "case.referred", "case.referral_answered", "case.sla_breached",
-    "case.resolved", "case.reopened", "case.closed", "case.cancelled"))}
+TYPE_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        (
+            "request.received",
+            "case.opened",
+            "case.request_linked",
+            "case.assigned",
+            "message.sent",
+            "message.delivered",
+            "message.failed",
+            "case.resident_unreached",
+            "case.escalated",
+            "case.accepted",
+            "case.action_recorded",
+            "case.referred",
+            "case.referral_answered",
+            "case.sla_breached",
+            "case.resolved",
+            "case.reopened",
+            "case.closed",
+            "case.cancelled",
+        )
+    )
+}
 
 
 def short_type(event_type):
@@ -90,7 +125,9 @@ def timeline(records):
     earlier instant first, then the usual order of a request's life.
     """
     by_id = {item["_id"]: item for item in records}
-    after = {key: set() for key in by_id}  # event -> events that must come first
+    after: dict[str, set[str]] = {
+        key: set() for key in by_id
+    }  # event -> events that must come first
 
     def stream(item):
         data = item["data"]
@@ -103,22 +140,31 @@ def timeline(records):
     for item in records:
         if item.get("causationid") in by_id and item["causationid"] != item["_id"]:
             after[item["_id"]].add(item["causationid"])
-    streams = {}
+    streams: dict[str, list[dict]] = {}
     for item in records:
         if stream(item):
             streams.setdefault(stream(item), []).append(item)
     for members in streams.values():
-        members.sort(key=lambda i: (i.get("sequence") or 0,
-                                    TYPE_ORDER.get(short_type(i["type"]), 99), i["time_ms"]))
+        members.sort(
+            key=lambda i: (
+                i.get("sequence") or 0,
+                TYPE_ORDER.get(short_type(i["type"]), 99),
+                i["time_ms"],
+            )
+        )
         for earlier, later in pairwise(members):
             after[later["_id"]].add(earlier["_id"])
 
     def rank(item):
-        return (item["time_ms"], TYPE_ORDER.get(short_type(item["type"]), 99),
-                item.get("sequence") or 0, item["_id"])
+        return (
+            item["time_ms"],
+            TYPE_ORDER.get(short_type(item["type"]), 99),
+            item.get("sequence") or 0,
+            item["_id"],
+        )
 
     waiting = {key: len(deps) for key, deps in after.items()}
-    unlocks = {key: [] for key in by_id}
+    unlocks: dict[str, list[str]] = {key: [] for key in by_id}
     for key, deps in after.items():
         for dep in deps:
             unlocks[dep].append(key)

@@ -1,4 +1,5 @@
 """The district's figures from the daily figures (pure): summary, time series, CSV."""
+
 import csv
 import io
 from datetime import date, timedelta
@@ -25,13 +26,17 @@ def percentile(values, fraction):
 
 def durations(milliseconds):
     seconds = [ms / 1000 for ms in milliseconds]
-    return {"count": len(seconds), "median": percentile(seconds, 0.5),
-            "p90": percentile(seconds, 0.9)}
+    return {
+        "count": len(seconds),
+        "median": percentile(seconds, 0.5),
+        "p90": percentile(seconds, 0.9),
+    }
 
 
 def combine(dailies):
     """Sum the counts and pool the samples of several daily figures documents."""
-    counts, samples = {}, {}
+    counts: dict[str, int] = {}
+    samples: dict[str, list] = {}
     for daily in dailies:
         for figure, amount in (daily.get("counts") or {}).items():
             counts[figure] = counts.get(figure, 0) + amount
@@ -42,30 +47,49 @@ def combine(dailies):
 
 def _tally(counts, prefix, names):
     found = {name: counts.get(f"{prefix}:{name}", 0) for name in names}
-    found.update({key.split(":", 1)[1]: amount for key, amount in counts.items()
-                  if key.startswith(prefix + ":") and key.split(":", 1)[1] not in found})
+    found.update(
+        {
+            key.split(":", 1)[1]: amount
+            for key, amount in counts.items()
+            if key.startswith(prefix + ":") and key.split(":", 1)[1] not in found
+        }
+    )
     return found
 
 
-DAILY_FIGURES = ("requests_received", "cases_opened", "cases_accepted", "cases_resolved",
-                 "cases_closed", "cases_cancelled", "sla_breaches", "messages_sent",
-                 "messages_delivered", "messages_failed")
+DAILY_FIGURES = (
+    "requests_received",
+    "cases_opened",
+    "cases_accepted",
+    "cases_resolved",
+    "cases_closed",
+    "cases_cancelled",
+    "sla_breaches",
+    "messages_sent",
+    "messages_delivered",
+    "messages_failed",
+)
 
 
 def by_day(dailies):
     """Counts per district calendar day, for the days that have any; with the cases
     opened that day by their status now."""
-    days, statuses = {}, {}
+    days: dict[str, dict[str, int]] = {}
+    statuses: dict[str, dict[str, int]] = {}
     for daily in dailies:
         counts = days.setdefault(daily["day"], dict.fromkeys(DAILY_FIGURES, 0))
         for figure in DAILY_FIGURES:
             counts[figure] += (daily.get("counts") or {}).get(figure, 0)
         tally = statuses.setdefault(daily["day"], dict.fromkeys(CASE_STATUSES, 0))
-        for status, amount in _tally(daily.get("counts") or {}, "cases_by_status",
-                                     CASE_STATUSES).items():
+        for status, amount in _tally(
+            daily.get("counts") or {}, "cases_by_status", CASE_STATUSES
+        ).items():
             tally[status] = tally.get(status, 0) + amount
-    return [{"day": day, **days[day], "cases_by_status": statuses[day]} for day in sorted(days)
-            if any(days[day].values())]
+    return [
+        {"day": day, **days[day], "cases_by_status": statuses[day]}
+        for day in sorted(days)
+        if any(days[day].values())
+    ]
 
 
 def programs(counts, samples):
@@ -132,8 +156,12 @@ def table(figures, station, staffing):
     workers = staffing.get("social_workers", {})
     rows = [
         ("volunteer_teams_formed", "志愿服务队", program["volunteer_teams_formed"], "支"),
-        ("social_organisations_cultivated", "培育社会组织",
-         program["social_organisations_cultivated"], "个"),
+        (
+            "social_organisations_cultivated",
+            "培育社会组织",
+            program["social_organisations_cultivated"],
+            "个",
+        ),
         ("professional_cases", "专业个案", figures["cases_opened"], "个"),
         ("donations_yuan", "募集善款", program["donations_yuan"], "元"),
         ("households_aided", "困难家庭发放慰问物资", program["households_aided"], "户"),
@@ -145,17 +173,27 @@ def table(figures, station, staffing):
             rows.append(("social_workers", "驻站社工（在册，含站长）", workers[station], "人"))
     else:
         if workers:
-            rows.append(("social_workers", "社工总数（各站在册，含站长）", sum(workers.values()),
-                         "人"))
+            rows.append(
+                ("social_workers", "社工总数（各站在册，含站长）", sum(workers.values()), "人")
+            )
         rows.append(("stations", "覆盖乡镇/街道", len(stations()), "个"))
         if staffing.get("project_funds_fen") is not None:
-            rows.append(("project_funds_yuan", "区级筹集项目资金",
-                         staffing["project_funds_fen"] / 100, "元"))
-    return [{"figure": f, "label": label, "value": value, "unit": unit}
-            for f, label, value, unit in rows]
+            rows.append(
+                (
+                    "project_funds_yuan",
+                    "区级筹集项目资金",
+                    staffing["project_funds_fen"] / 100,
+                    "元",
+                )
+            )
+    return [
+        {"figure": f, "label": label, "value": value, "unit": unit}
+        for f, label, value, unit in rows
+    ]
 
 
 # -- time series -------------------------------------------------------------------
+
 
 def _metric(path):
     def read(figures):
@@ -163,20 +201,54 @@ def _metric(path):
         for part in path.split("."):
             value = value[part]
         return value
+
     return read
 
 
-METRICS = {name: _metric(name) for name in (
-    "requests_received", "residents_served", "cases_opened", "cases_accepted",
-    "cases_resolved", "cases_closed", "cases_cancelled", "urgent_cases_resolved",
-    "sla_breaches", "escalations", "referrals", "messages_sent", "messages_delivered",
-    "messages_failed")}
-METRICS.update({f"time_to_{what}_{stat}": _metric(f"time_to_{what}_seconds.{stat}")
-                for what in ("accept", "resolve") for stat in ("median", "p90")})
-METRICS.update({name: _metric(f"programs.{name}") for name in (
-    "volunteer_teams_formed", "volunteers_joined", "social_organisations_cultivated",
-    "donations", "donations_fen", "goods_quantity", "aid_distributions", "households_aided",
-    "activities", "trainings", "activity_participants")})
+METRICS = {
+    name: _metric(name)
+    for name in (
+        "requests_received",
+        "residents_served",
+        "cases_opened",
+        "cases_accepted",
+        "cases_resolved",
+        "cases_closed",
+        "cases_cancelled",
+        "urgent_cases_resolved",
+        "sla_breaches",
+        "escalations",
+        "referrals",
+        "messages_sent",
+        "messages_delivered",
+        "messages_failed",
+    )
+}
+METRICS.update(
+    {
+        f"time_to_{what}_{stat}": _metric(f"time_to_{what}_seconds.{stat}")
+        for what in ("accept", "resolve")
+        for stat in ("median", "p90")
+    }
+)
+METRICS.update(
+    {
+        name: _metric(f"programs.{name}")
+        for name in (
+            "volunteer_teams_formed",
+            "volunteers_joined",
+            "social_organisations_cultivated",
+            "donations",
+            "donations_fen",
+            "goods_quantity",
+            "aid_distributions",
+            "households_aided",
+            "activities",
+            "trainings",
+            "activity_participants",
+        )
+    }
+)
 
 INTERVALS = ("day", "week", "month")
 
@@ -242,13 +314,15 @@ def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
     start = period_start(first, interval)
     if start < oldest_kept:
         start, truncated = oldest_kept, True
-    points = []
+    points: list[dict] = []
     while start <= last and len(points) < MAX_POINTS:
-        points.append({"period": start,
-                       "value": METRICS[metric](summary(buckets.get(start, [])))})
+        points.append({"period": start, "value": METRICS[metric](summary(buckets.get(start, [])))})
         start = _next(start, interval)
-    return {"points": points, "truncated": truncated,
-            "first_kept": points[0]["period"] if points else None}
+    return {
+        "points": points,
+        "truncated": truncated,
+        "first_kept": points[0]["period"] if points else None,
+    }
 
 
 def timeseries(dailies, metric, interval, date_from=None, date_to=None, today=None):
@@ -257,6 +331,7 @@ def timeseries(dailies, metric, interval, date_from=None, date_to=None, today=No
 
 
 # -- CSV -----------------------------------------------------------------------------
+
 
 def flatten(value, prefix=""):
     """Nested figures as ``[(dotted name, value)]``; lists of rows are left out."""

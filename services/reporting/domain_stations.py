@@ -6,16 +6,27 @@ status now, time to accept (median, p90), service-level breaches and the program
 and, whatever the period, the cases open now by how long ago they were opened
 (``AGE_BUCKETS``). Rows follow the stations' configured order (stations.json).
 """
+
 from services.common.vocabulary import stations
 from services.reporting import domain_figures
 
 DAY_MS = 86_400_000
 # (name, upper bound in days, exclusive; None: no bound), youngest first
-AGE_BUCKETS = (("under_1d", 1), ("1_to_3d", 3), ("3_to_7d", 7), ("7_to_30d", 30),
-               ("over_30d", None))
-PROGRAM_FIGURES = ("volunteer_teams_formed", "volunteers_joined",
-                   "social_organisations_cultivated", "donations_yuan", "households_aided",
-                   "activities")
+AGE_BUCKETS = (
+    ("under_1d", 1),
+    ("1_to_3d", 3),
+    ("3_to_7d", 7),
+    ("7_to_30d", 30),
+    ("over_30d", None),
+)
+PROGRAM_FIGURES = (
+    "volunteer_teams_formed",
+    "volunteers_joined",
+    "social_organisations_cultivated",
+    "donations_yuan",
+    "households_aided",
+    "activities",
+)
 
 
 def age_bucket(age_ms: int) -> str:
@@ -38,7 +49,8 @@ def station_row(station: str, dailies: list, opened_ms: list, now_ms: int) -> di
     """One station's row from the daily figures of the period and its open cases' openings."""
     figures = domain_figures.summary(dailies, station)
     return {
-        "station": station, "name": stations()[station]["name"],
+        "station": station,
+        "name": stations()[station]["name"],
         "requests_received": figures["requests_received"],
         "cases_opened": figures["cases_opened"],
         "cases_by_priority": figures["cases_by_priority"],
@@ -51,13 +63,18 @@ def station_row(station: str, dailies: list, opened_ms: list, now_ms: int) -> di
     }
 
 
-def stations_table(dailies_by_station: dict, open_cases: dict, now_ms: int,
-                   only: str | None = None) -> list:
+def stations_table(
+    dailies_by_station: dict, open_cases: dict, now_ms: int, only: str | None = None
+) -> list:
     """Every station's row (or ``only`` one's), in the configured order.
     ``dailies_by_station``: {station: [daily figures]}; ``open_cases``: {station: [opened_ms]}."""
-    return [station_row(station, dailies_by_station.get(station, []),
-                        open_cases.get(station, []), now_ms)
-            for station in stations() if only is None or station == only]
+    return [
+        station_row(
+            station, dailies_by_station.get(station, []), open_cases.get(station, []), now_ms
+        )
+        for station in stations()
+        if only is None or station == only
+    ]
 
 
 def csv_rows(rows: list) -> tuple:

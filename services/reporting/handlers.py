@@ -5,6 +5,7 @@ projector.py: the group commit, the passes and the lease); here are the rules a 
 applies: the facts a batch touches are read, changed in memory by the domain rules, and
 written back whole with the daily figures they change, in bulk.
 """
+
 import logging
 import time
 
@@ -47,9 +48,14 @@ def keep_many(projector, events):
     ``{position: exception}`` of those that failed (ProjectionFailed if the projection
     rules failed on one: retried and dead-lettered with the reason)."""
     now_ms = int(time.time() * 1000)
-    return projector.keep_many([
-        domain_events.record(envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data),
-                             now_ms) for envelope, data in events])
+    return projector.keep_many(
+        [
+            domain_events.record(
+                envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data), now_ms
+            )
+            for envelope, data in events
+        ]
+    )
 
 
 class ProjectionFailed(Exception):
@@ -109,18 +115,22 @@ def project(store, version, records):
     for (station, day), old, new in deltas:
         rid = domain_daily.daily_id(station, day)
         dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old, new, station, day)
-    store.save(version, [after[key] for key in changed],
-               [dailies[rid] for rid in sorted(daily_ids)])
+    store.save(
+        version, [after[key] for key in changed], [dailies[rid] for rid in sorted(daily_ids)]
+    )
     return len(changed)
 
 
 def summary(store, station=None, date_from=None, date_to=None, version=None):
     """The figures of a period; the social workers are those on the stations' rosters
     now (``station.roster_published``), the project funds configuration."""
-    staffing_now = {**staffing.load(), "social_workers": {
-        name: staff["total"] for name, staff in store.rosters(version).items()}}
-    return domain_figures.summary(store.dailies(station, date_from, date_to, version), station,
-                                  staffing_now)
+    staffing_now = {
+        **staffing.load(),
+        "social_workers": {name: staff["total"] for name, staff in store.rosters(version).items()},
+    }
+    return domain_figures.summary(
+        store.dailies(station, date_from, date_to, version), station, staffing_now
+    )
 
 
 def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=None):
@@ -128,28 +138,43 @@ def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=No
     version = store.versions()["current"]
     return domain_stations.stations_table(
         store.dailies_by_station(date_from, date_to, version),
-        store.open_cases(OPEN_CASE_STATUSES, version), now_ms, only)
+        store.open_cases(OPEN_CASE_STATUSES, version),
+        now_ms,
+        only,
+    )
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):
-    return domain_figures.timeseries(store.dailies(station, date_from, date_to), metric,
-                                     interval, date_from, date_to)
+    return domain_figures.timeseries(
+        store.dailies(station, date_from, date_to), metric, interval, date_from, date_to
+    )
 
 
 def series(store, metric, interval, station=None, date_from=None, date_to=None, today=None):
     """``domain_figures.series``: the points, ending ``today`` unless ``date_to`` says,
     and whether older periods were left out."""
-    return domain_figures.series(store.dailies(station, date_from, date_to), metric,
-                                 interval, date_from, date_to, today)
+    return domain_figures.series(
+        store.dailies(station, date_from, date_to), metric, interval, date_from, date_to, today
+    )
 
 
 def trace(store, request_id):
     """The request's events in order, and the station it belongs to (None: unknown)."""
     records = domain_events.timeline(store.correlated(request_id))
     station = next((r["station"] for r in records if r["station"] in stations()), None)
-    return station, [{
-        "id": r["_id"], "type": r["type"], "step": domain_events.short_type(r["type"]),
-        "time": r["time"], "source": r["source"], "subject": r.get("subject"),
-        "sequence": r.get("sequence"), "correlationid": r["correlationid"],
-        "causationid": r.get("causationid"), "station": r.get("station"), "data": r["data"],
-    } for r in records]
+    return station, [
+        {
+            "id": r["_id"],
+            "type": r["type"],
+            "step": domain_events.short_type(r["type"]),
+            "time": r["time"],
+            "source": r["source"],
+            "subject": r.get("subject"),
+            "sequence": r.get("sequence"),
+            "correlationid": r["correlationid"],
+            "causationid": r.get("causationid"),
+            "station": r.get("station"),
+            "data": r["data"],
+        }
+        for r in records
+    ]

@@ -13,6 +13,7 @@ in the store). The lease is kept across passes for up to ``hold_ms`` and renewed
 one command per full pass, never per event; the projection version is read only when
 the lease is taken (only a lease holder switches versions).
 """
+
 import logging
 import os
 import socket
@@ -64,8 +65,14 @@ class Projector:
     Under eventlet (the Nameko worker) its locks are green locks.
     """
 
-    def __init__(self, store: ReportStore, pass_size: int = 1000, owner: Optional[str] = None,
-                 lease_ms: int = LEASE_MS, hold_ms: int = HOLD_MS) -> None:
+    def __init__(
+        self,
+        store: ReportStore,
+        pass_size: int = 1000,
+        owner: Optional[str] = None,
+        lease_ms: int = LEASE_MS,
+        hold_ms: int = HOLD_MS,
+    ) -> None:
         self.store, self.pass_size = store, pass_size
         self.owner = owner or new_owner()
         self.lease_ms, self.hold_ms = lease_ms, hold_ms
@@ -94,8 +101,9 @@ class Projector:
         failed = {}
         for position, slot in enumerate(slots):
             if not slot.done.wait(max(0.0, deadline - time.monotonic())):
-                failed[position] = TimeoutError("the event was not stored in time; "
-                                                "it will be retried")
+                failed[position] = TimeoutError(
+                    "the event was not stored in time; it will be retried"
+                )
             elif slot.error is not None:
                 failed[position] = slot.error
         return failed
@@ -135,7 +143,8 @@ class Projector:
             if slot.record["_id"] in failed:
                 slot.error = handlers.ProjectionFailed(
                     f"event {slot.record['_id']} could not be projected: "
-                    f"{failed[slot.record['_id']]}")
+                    f"{failed[slot.record['_id']]}"
+                )
 
     # -- passes under the lease -----------------------------------------------------
 
@@ -157,7 +166,8 @@ class Projector:
                     if records:
                         failed = handlers.project_isolating(self.store, version, records)
                         self.store.mark_projected(
-                            [r["_id"] for r in records if r["_id"] not in failed])
+                            [r["_id"] for r in records if r["_id"] not in failed]
+                        )
                         projected.seen.update(r["_id"] for r in records)
                         projected.failed.update(failed)
                     if len(records) < size:  # nothing more was pending: no second read

@@ -9,10 +9,12 @@ version too, and readers are switched to it with one write to the pointer docume
 The version replaced is kept until the next rebuild completes, so it can be switched
 back to.
 """
+
 import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 from services.common import config, logs, mongo
 from services.reporting import domain, domain_daily, handlers
@@ -24,6 +26,7 @@ log = logging.getLogger("services.reporting.rebuild")
 # Events stored up to this long before the rebuild began are applied once more at its
 # end (projection is idempotent): covers clocks of other hosts running a little late.
 CATCH_UP_MARGIN_MS = 60_000
+PROGRESS_EVERY = 50_000  # events replayed between two progress lines
 
 
 def rebuild(store, batch=5000, progress=None, projector=None):
@@ -36,7 +39,8 @@ def rebuild(store, batch=5000, progress=None, projector=None):
     store.drop_version(new)  # leftovers of a rebuild that did not finish
     started_ms = int(time.time() * 1000)
     store.start_building(new, started_ms)
-    facts, replayed = {}, 0
+    facts: dict[str, dict] = {}
+    replayed = 0
     for records in store.all_events(batch):
         recovered = []
         for record in records:
@@ -68,6 +72,20 @@ def rebuild(store, batch=5000, progress=None, projector=None):
     return new, replayed
 
 
+def progress_log(every: int = PROGRESS_EVERY) -> Callable[[int], None]:
+    """A ``progress`` for rebuild: logs the count each time it passes a multiple of
+    ``every`` (whatever the batch size: the counts need not land on one)."""
+    logged = 0
+
+    def progress(replayed: int) -> None:
+        nonlocal logged
+        if replayed // every > logged // every:
+            log.info("%d events replayed", replayed)
+            logged = replayed
+
+    return progress
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=5000, help="events read at a time")
@@ -77,10 +95,13 @@ def main(argv=None):
     store = ReportStore(mongo.database(settings, "reporting"))
     store.ensure_indexes()
     began = time.monotonic()
-    version, replayed = rebuild(store, args.batch,
-                                lambda n: n % 50_000 == 0 and log.info("%d events replayed", n))
-    log.info("projection version %d built from %d events in %.1f s; readers switched",
-             version, replayed, time.monotonic() - began)
+    version, replayed = rebuild(store, args.batch, progress_log())
+    log.info(
+        "projection version %d built from %d events in %.1f s; readers switched",
+        version,
+        replayed,
+        time.monotonic() - began,
+    )
     print(f"rebuilt projection version {version} from {replayed} events")
     return 0
 

@@ -1,4 +1,5 @@
 """marshmallow schemas of the reporting HTTP API."""
+
 from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -13,13 +14,16 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class PeriodQuery(Strict):
-    station = fields.String(validate=validate.OneOf(sorted(stations()),
-                                                    error="unknown station {input!r}"))
+    station = fields.String(
+        validate=validate.OneOf(sorted(stations()), error="unknown station {input!r}")
+    )
     # 'from' is a Python keyword: the query parameters map onto date_from / date_to.
     date_from = fields.Date(data_key="from", validate=validate.Range(FIRST_DAY, LAST_DAY))
     date_to = fields.Date(data_key="to", validate=validate.Range(FIRST_DAY, LAST_DAY))
-    format = fields.String(validate=validate.OneOf(FORMATS), metadata={
-        "description": "csv: the same figures as CSV (as with Accept: text/csv)"})
+    format = fields.String(
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "csv: the same figures as CSV (as with Accept: text/csv)"},
+    )
 
     @validates_schema
     def _ordered(self, data, **_):
@@ -33,6 +37,7 @@ class SummaryQuery(PeriodQuery):
 
 class StationsQuery(PeriodQuery):
     """A period, for every station at once (no ``station``)."""
+
     class Meta:
         exclude = ("station",)
 
@@ -44,10 +49,15 @@ class TimeseriesQuery(PeriodQuery):
     @validates_schema
     def _bounded(self, data, **_):
         first, last = data.get("date_from"), data.get("date_to")
-        if first and last and data.get("interval", "day") == "day" \
-                and (last - first).days >= MAX_POINTS:
-            raise ValidationError(f"a daily series has at most {MAX_POINTS} days; "
-                                  "ask for weeks or months", "to")
+        if (
+            first
+            and last
+            and data.get("interval", "day") == "day"
+            and (last - first).days >= MAX_POINTS
+        ):
+            raise ValidationError(
+                f"a daily series has at most {MAX_POINTS} days; ask for weeks or months", "to"
+            )
 
 
 class Durations(Schema):
@@ -68,13 +78,17 @@ class DayOut(Schema):
     messages_sent = fields.Integer()
     messages_delivered = fields.Integer()
     messages_failed = fields.Integer()
-    cases_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "cases opened that day, by their status now"})
+    cases_by_status = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "cases opened that day, by their status now"},
+    )
 
 
 def _tally(description):
-    return fields.Dict(keys=fields.String(), values=fields.Integer(),
-                       metadata={"description": description})
+    return fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": description}
+    )
 
 
 class ProgramsOut(Schema):
@@ -87,8 +101,11 @@ class ProgramsOut(Schema):
     donations_yuan = fields.Float()
     goods_quantity = fields.Integer()
     aid_distributions = fields.Integer()
-    households_aided = fields.Integer(metadata={"description": "distinct households in hardship "
-                                                               "given aid supplies (pseudonymous)"})
+    households_aided = fields.Integer(
+        metadata={
+            "description": "distinct households in hardship given aid supplies (pseudonymous)"
+        }
+    )
     aid_value_fen = fields.Integer()
     activities = fields.Integer()
     activities_by_type = _tally("activities held, by type")
@@ -105,6 +122,7 @@ class TableRow(Schema):
 
 class SummaryOut(Schema):
     """The figures of a station (or the district) for a period, from the events alone."""
+
     district = fields.String()
     station = fields.String(allow_none=True, metadata={"description": "null: the whole district"})
     date_from = fields.String(data_key="from", allow_none=True)
@@ -128,12 +146,20 @@ class SummaryOut(Schema):
     cases_cancelled_by_priority = _tally("cases cancelled, by priority")
     cases_reopened = fields.Integer()
     urgent_cases_resolved = fields.Integer()
-    time_to_accept_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to acceptance, "
-                       "cases accepted in the period"})
-    time_to_resolve_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to resolution, "
-                       "cases resolved in the period"})
+    time_to_accept_seconds = fields.Nested(
+        Durations,
+        metadata={
+            "description": "from the request's received_at to acceptance, "
+            "cases accepted in the period"
+        },
+    )
+    time_to_resolve_seconds = fields.Nested(
+        Durations,
+        metadata={
+            "description": "from the request's received_at to resolution, "
+            "cases resolved in the period"
+        },
+    )
     sla_breaches = fields.Integer()
     sla_breaches_by_kind = _tally("service levels breached, by kind")
     escalations = fields.Integer()
@@ -143,10 +169,14 @@ class SummaryOut(Schema):
     messages_delivered = fields.Integer()
     messages_failed = fields.Integer()
     programs = fields.Nested(ProgramsOut)
-    table = fields.List(fields.Nested(TableRow), metadata={
-        "description": "the district's table (DOMAIN.md), labelled in Chinese"})
-    by_day = fields.List(fields.Nested(DayOut), metadata={
-        "description": "the same counts per district calendar day (days with any)"})
+    table = fields.List(
+        fields.Nested(TableRow),
+        metadata={"description": "the district's table (DOMAIN.md), labelled in Chinese"},
+    )
+    by_day = fields.List(
+        fields.Nested(DayOut),
+        metadata={"description": "the same counts per district calendar day (days with any)"},
+    )
 
 
 class StationProgramsOut(Schema):
@@ -173,18 +203,25 @@ class StationRowOut(Schema):
     cases_opened = fields.Integer()
     cases_by_priority = _tally("cases opened in the period, by priority")
     cases_by_status = _tally("cases opened in the period, by their status now")
-    time_to_accept_seconds = fields.Nested(Durations, metadata={
-        "description": "from the request's received_at to acceptance, "
-                       "cases accepted in the period"})
+    time_to_accept_seconds = fields.Nested(
+        Durations,
+        metadata={
+            "description": "from the request's received_at to acceptance, "
+            "cases accepted in the period"
+        },
+    )
     sla_breaches = fields.Integer()
     programs = fields.Nested(StationProgramsOut)
     open_cases = fields.Integer(metadata={"description": "cases open now, whatever the period"})
-    open_cases_by_age = fields.Nested(OpenCasesByAge, metadata={
-        "description": "the cases open now by the time since they were opened"})
+    open_cases_by_age = fields.Nested(
+        OpenCasesByAge,
+        metadata={"description": "the cases open now by the time since they were opened"},
+    )
 
 
 class StationsOut(Schema):
     """Every township station side by side for a period (station staff: their own)."""
+
     district = fields.String()
     date_from = fields.String(data_key="from", allow_none=True)
     date_to = fields.String(data_key="to", allow_none=True)
@@ -199,18 +236,26 @@ class PointOut(Schema):
 
 class TimeseriesOut(Schema):
     """One figure per day, week or month."""
+
     metric = fields.String()
     interval = fields.String()
     station = fields.String(allow_none=True)
     date_from = fields.String(data_key="from", allow_none=True)
     date_to = fields.String(data_key="to", allow_none=True)
     points = fields.List(fields.Nested(PointOut))
-    truncated = fields.Boolean(metadata={
-        "description": f"true: the series had more than {MAX_POINTS} periods and the newest "
-                       f"{MAX_POINTS} are shown; older ones (and their data) were left out"})
-    first_kept = fields.String(allow_none=True, metadata={
-        "description": "the first period shown (null: none); with truncated, everything "
-                       "before it was left out"})
+    truncated = fields.Boolean(
+        metadata={
+            "description": f"true: the series had more than {MAX_POINTS} periods and the newest "
+            f"{MAX_POINTS} are shown; older ones (and their data) were left out"
+        }
+    )
+    first_kept = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the first period shown (null: none); with truncated, everything "
+            "before it was left out"
+        },
+    )
 
 
 class TraceEvent(Schema):
@@ -229,6 +274,7 @@ class TraceEvent(Schema):
 
 class TraceOut(Schema):
     """Everything that happened to one request, in order, across the services."""
+
     request_id = fields.String()
     station = fields.String(allow_none=True)
     events = fields.List(fields.Nested(TraceEvent))

@@ -9,6 +9,7 @@ of events (``@handles_batch``), validates them, and keeps and projects them toge
 invalid event or one the projection rules fail on takes the per-message retry and
 dead-letter path alone.
 """
+
 from nameko.timer import timer
 
 from services.common import contracts

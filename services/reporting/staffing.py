@@ -1,4 +1,5 @@
 """The figures of the district's table that come from configuration, not from events."""
+
 import json
 from functools import lru_cache
 from pathlib import Path

@@ -10,6 +10,7 @@
   switching is one single-document update. ``projector-lease`` in ``meta``: who
   projects now.
 """
+
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -26,9 +27,14 @@ SEPARATOR = "\x1f"
 # Samples are stored as one string per list: a year of the district is 365 documents,
 # and one string is far cheaper to store, send and read than thousands of list items.
 def _packed(daily):
-    return {**daily, "day_key": station_day(daily["station"], daily["day"]),
-            "samples": {name: SEPARATOR.join(str(v) for v in values)
-                        for name, values in daily.get("samples", {}).items()}}
+    return {
+        **daily,
+        "day_key": station_day(daily["station"], daily["day"]),
+        "samples": {
+            name: SEPARATOR.join(str(v) for v in values)
+            for name, values in daily.get("samples", {}).items()
+        },
+    }
 
 
 def station_day(station, day):
@@ -39,8 +45,12 @@ def station_day(station, day):
 
 
 def _days(station, date_from, date_to):
-    return {"day_key": {"$gte": station_day(station, date_from or ""),
-                            "$lte": station_day(station, date_to or "~")}}
+    return {
+        "day_key": {
+            "$gte": station_day(station, date_from or ""),
+            "$lte": station_day(station, date_to or "~"),
+        }
+    }
 
 
 def _unpacked(daily):
@@ -63,26 +73,29 @@ class ReportStore:
         self.events.create_index([("request_id", ASCENDING)])
         self.events.create_index([("linked_request_id", ASCENDING)])
         self.events.create_index([("stored_ms", ASCENDING)])
-        self.meta.update_one({"_id": POINTER}, {"$setOnInsert": {"current": 1, "building": None}},
-                             upsert=True)
+        self.meta.update_one(
+            {"_id": POINTER}, {"$setOnInsert": {"current": 1, "building": None}}, upsert=True
+        )
         self.ensure_version_indexes(self.versions()["current"])
 
     def ensure_version_indexes(self, version):
         self.daily(version).create_index([("day", ASCENDING)])
         self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
         self.facts(version).create_index("status")  # the open cases of the stations table
-        self.facts(version).create_index("kind")    # the rosters among the facts
+        self.facts(version).create_index("kind")  # the rosters among the facts
         # not "station_day": the embedded store names the (station, day) index so already
         self.daily(version).create_index("day_key")
-        migrations.run_once(self.database, f"daily_v{version}_day_key",
-                            lambda: self._key_days(version))
+        migrations.run_once(
+            self.database, f"daily_v{version}_day_key", lambda: self._key_days(version)
+        )
 
     def _key_days(self, version):
         """``day_key`` on the daily figures written before it existed."""
         daily = self.daily(version)
-        operations = [UpdateOne({"_id": d["_id"]}, {"$set": {
-            "day_key": station_day(d["station"], d["day"])}})
-            for d in daily.find({}, {"station": 1, "day": 1})]
+        operations = [
+            UpdateOne({"_id": d["_id"]}, {"$set": {"day_key": station_day(d["station"], d["day"])}})
+            for d in daily.find({}, {"station": 1, "day": 1})
+        ]
         if operations:
             daily.bulk_write(operations, ordered=False)
         return len(operations)
@@ -93,8 +106,11 @@ class ReportStore:
         """Store a batch of events; repeats (ids already stored) are skipped. Returns
         how many were new."""
         try:
-            return len(self.events.insert_many([{**r, "pending": 1} for r in records],
-                                               ordered=False).inserted_ids)
+            return len(
+                self.events.insert_many(
+                    [{**r, "pending": 1} for r in records], ordered=False
+                ).inserted_ids
+            )
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
@@ -105,8 +121,9 @@ class ReportStore:
 
     def quarantine(self, event_id, reason):
         """An event its projection rules failed on: kept, left out, reason recorded."""
-        self.events.update_one({"_id": event_id}, {"$set": {"pending": QUARANTINED,
-                                                            "projection_error": reason[:1000]}})
+        self.events.update_one(
+            {"_id": event_id}, {"$set": {"pending": QUARANTINED, "projection_error": reason[:1000]}}
+        )
 
     def quarantined(self, event_id):
         """The reason an event is quarantined, or None."""
@@ -115,8 +132,9 @@ class ReportStore:
 
     def quarantined_among(self, event_ids):
         """``{event id: reason}`` of those of ``event_ids`` that are quarantined."""
-        found = self.events.find({"_id": {"$in": list(event_ids)}, "pending": QUARANTINED},
-                                 {"projection_error": 1})
+        found = self.events.find(
+            {"_id": {"$in": list(event_ids)}, "pending": QUARANTINED}, {"projection_error": 1}
+        )
         return {event["_id"]: event.get("projection_error") for event in found}
 
     def mark_projected(self, event_ids):
@@ -150,8 +168,9 @@ class ReportStore:
         ``now_ms + ttl_ms``): one process projects at a time."""
         until = now_ms + ttl_ms
         for condition in ({"owner": owner}, {"until_ms": {"$lt": now_ms}}):
-            taken = self.meta.update_one({"_id": LEASE, **condition},
-                                         {"$set": {"owner": owner, "until_ms": until}})
+            taken = self.meta.update_one(
+                {"_id": LEASE, **condition}, {"$set": {"owner": owner, "until_ms": until}}
+            )
             if taken.matched_count:
                 return True
         try:  # the first lease ever taken
@@ -167,18 +186,24 @@ class ReportStore:
 
     def versions(self):
         pointer = self.meta.find_one({"_id": POINTER}) or {"current": 1, "building": None}
-        return {"current": pointer.get("current") or 1, "building": pointer.get("building"),
-                "building_since_ms": pointer.get("building_since_ms")}
+        return {
+            "current": pointer.get("current") or 1,
+            "building": pointer.get("building"),
+            "building_since_ms": pointer.get("building_since_ms"),
+        }
 
     def start_building(self, version, since_ms):
-        self.meta.update_one({"_id": POINTER}, {"$set": {"building": version,
-                                                         "building_since_ms": since_ms}})
+        self.meta.update_one(
+            {"_id": POINTER}, {"$set": {"building": version, "building_since_ms": since_ms}}
+        )
         self.ensure_version_indexes(version)
 
     def switch_to(self, version):
         """Readers use ``version`` from now on (one single-document write)."""
-        self.meta.update_one({"_id": POINTER}, {"$set": {"current": version, "building": None,
-                                                         "building_since_ms": None}})
+        self.meta.update_one(
+            {"_id": POINTER},
+            {"$set": {"current": version, "building": None, "building_since_ms": None}},
+        )
 
     def drop_version(self, version):
         self.facts(version).drop()
@@ -200,24 +225,30 @@ class ReportStore:
     def load_dailies(self, version, keys):
         if not keys:
             return {}
-        return {r["_id"]: _unpacked(r)
-                for r in self.daily(version).find({"_id": {"$in": list(keys)}})}
+        return {
+            r["_id"]: _unpacked(r) for r in self.daily(version).find({"_id": {"$in": list(keys)}})
+        }
 
     def save(self, version, facts, dailies):
         """Write changed facts and daily figures whole, in two bulk writes."""
         if facts:
-            self.facts(version).bulk_write([ReplaceOne({"_id": f["_id"]}, f, upsert=True)
-                                            for f in facts], ordered=False)
+            self.facts(version).bulk_write(
+                [ReplaceOne({"_id": f["_id"]}, f, upsert=True) for f in facts], ordered=False
+            )
         if dailies:
-            self.daily(version).bulk_write([ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True)
-                                            for r in dailies], ordered=False)
+            self.daily(version).bulk_write(
+                [ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True) for r in dailies],
+                ordered=False,
+            )
 
     def write_version(self, version, facts, dailies, chunk=5000):
         """Insert a new version's facts and daily figures (a rebuild), in bulk."""
-        for collection, documents in ((self.facts(version), list(facts)),
-                                      (self.daily(version), [_packed(r) for r in dailies])):
+        for collection, documents in (
+            (self.facts(version), list(facts)),
+            (self.daily(version), [_packed(r) for r in dailies]),
+        ):
             for start in range(0, len(documents), chunk):
-                collection.insert_many(documents[start:start + chunk], ordered=False)
+                collection.insert_many(documents[start : start + chunk], ordered=False)
 
     def dailies(self, station=None, date_from=None, date_to=None, version=None):
         """The daily figures of the period (inclusive days), of one station or of the
@@ -230,14 +261,16 @@ class ReportStore:
         """``{station: {"total", "workers", "station_heads"}}`` as each station's latest
         published roster says (stations that never published one are absent)."""
         version = version or self.versions()["current"]
-        return {fact["station"]: fact["staff"]
-                for fact in self.facts(version).find({"kind": "roster"})
-                if fact.get("staff")}
+        return {
+            fact["station"]: fact["staff"]
+            for fact in self.facts(version).find({"kind": "roster"})
+            if fact.get("staff")
+        }
 
     def dailies_by_station(self, date_from=None, date_to=None, version=None):
         """``{station: [daily figures of the period]}`` of every station."""
         version = version or self.versions()["current"]
-        found = {}
+        found: dict[str, list[dict]] = {}
         for station in sorted(stations()):  # one index range each, not a scan of them all
             for daily in self.daily(version).find(_days(station, date_from, date_to)):
                 found.setdefault(station, []).append(_unpacked(daily))
@@ -246,10 +279,15 @@ class ReportStore:
     def open_cases(self, statuses, version=None):
         """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
         version = version or self.versions()["current"]
-        found = {}
-        facts = (fact for status in statuses for fact in self.facts(version).find(
-            {"status": status, "kind": "case"},  # one index lookup a status (no $in)
-            {"station": 1, "opened_ms": 1, "request_received_ms": 1}))
+        found: dict[str, list[int]] = {}
+        facts = (
+            fact
+            for status in statuses
+            for fact in self.facts(version).find(
+                {"status": status, "kind": "case"},  # one index lookup a status (no $in)
+                {"station": 1, "opened_ms": 1, "request_received_ms": 1},
+            )
+        )
         for fact in facts:
             opened = fact.get("opened_ms") or fact.get("request_received_ms")
             if opened is not None and fact.get("station"):

@@ -20,6 +20,7 @@ longest time no request was answered). Exit status 1 when anything is lost or do
 
 The cluster is started when it is not running, and then stopped at the end.
 """
+
 import argparse
 import json
 import os
@@ -115,10 +116,18 @@ def pause_and_resume(vhost, log):
     others = [m for m in nodes.NODES if m != n]
     step(log, f"pause {nodes.name(n)} (SIGSTOP, most connections)", lambda: nodes.pause(n))
     started = time.monotonic()
-    wait_until(lambda: not connected(others[0], n), 120, interval=1,
-               message=f"the others to count {nodes.name(n)} gone")
-    log.append({"at": time.time(), "what": f"the others count it gone after "
-                                           f"{time.monotonic() - started:.0f} s"})
+    wait_until(
+        lambda: not connected(others[0], n),
+        120,
+        interval=1,
+        message=f"the others to count {nodes.name(n)} gone",
+    )
+    log.append(
+        {
+            "at": time.time(),
+            "what": f"the others count it gone after {time.monotonic() - started:.0f} s",
+        }
+    )
     time.sleep(5)
     step(log, f"resume {nodes.name(n)} (SIGCONT)", lambda: nodes.resume(n))
     wait_until(all_running, 180, interval=2, message="the cluster whole again")
@@ -146,11 +155,26 @@ def start_load(system, amqp_uri, rate, events_rate):
     files = {name: system.var_dir / name for name in ("progress", "result.json", "stop")}
     files["progress"].write_text("0")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.chaos.cluster_load",
-         system.url("intake", "/v1/requests"), system.token(), f"cc-{uuid.uuid4().hex[:8]}",
-         str(files["progress"]), str(files["result.json"]), str(files["stop"]), amqp_uri,
-         "--rate", str(rate), "--events-rate", str(events_rate),
-         "--health", *[system.url(name, "/healthz") for name in system.ports]], cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "tests.chaos.cluster_load",
+            system.url("intake", "/v1/requests"),
+            system.token(),
+            f"cc-{uuid.uuid4().hex[:8]}",
+            str(files["progress"]),
+            str(files["result.json"]),
+            str(files["stop"]),
+            amqp_uri,
+            "--rate",
+            str(rate),
+            "--events-rate",
+            str(events_rate),
+            "--health",
+            *[system.url(name, "/healthz") for name in system.ports],
+        ],
+        cwd=ROOT,
+    )
     return process, files
 
 
@@ -169,9 +193,14 @@ def run(faults=FAULTS, rate=3.0, events_rate=1.0, warmup_s=20.0):
     system = ChaosSystem(var_dir, amqp_uri, f"cc{uuid.uuid4().hex[:6]}")
     system.vhost = vhost
     process = None
-    system.env.update({"SHEGONG_QUEUE_TYPE": "quorum", "SHEGONG_AMQP_HEARTBEAT_S": "5",
-                       "RABBIT_API_URI": nodes.api_uri(1),
-                       "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "INFO")})
+    system.env.update(
+        {
+            "SHEGONG_QUEUE_TYPE": "quorum",
+            "SHEGONG_AMQP_HEARTBEAT_S": "5",
+            "RABBIT_API_URI": nodes.api_uri(1),
+            "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "INFO"),
+        }
+    )
     try:
         ports = ", ".join(str(nodes.amqp_port(n)) for n in nodes.NODES)
         say(f"the system on the three nodes (AMQP {ports}), virtual host {vhost}, quorum queues")
@@ -196,8 +225,7 @@ def run(faults=FAULTS, rate=3.0, events_rate=1.0, warmup_s=20.0):
         rabbit = management()
         client = MongoClient(system.env["MONGO_URI"], serverSelectionTimeoutMS=5000)
         quiesce(system, client, rabbit)
-        return tally(system, client, rabbit, outcome, log, windows, faults,
-                     round(ended - began, 1))
+        return tally(system, client, rabbit, outcome, log, windows, faults, round(ended - began, 1))
     finally:
         for n in nodes.NODES:  # never leave a node paused
             if nodes.pid(n) is not None:
@@ -208,8 +236,9 @@ def run(faults=FAULTS, rate=3.0, events_rate=1.0, warmup_s=20.0):
         system.down()
         try:  # its quorum queues are deleted on every node: it takes a while
             rabbit = management()
-            rabbit_requests.delete(f"{rabbit.base}/api/vhosts/{vhost}", auth=rabbit.auth,
-                                   timeout=180)
+            rabbit_requests.delete(
+                f"{rabbit.base}/api/vhosts/{vhost}", auth=rabbit.auth, timeout=180
+            )
         except Exception as exc:  # noqa: BLE001 - the cluster may be gone already
             say(f"virtual host {vhost} not deleted: {exc}")
         if started_cluster:
@@ -221,23 +250,32 @@ def tally(system, client, rabbit, outcome, log, windows, faults, seconds):
     source = SOURCES["elderly-care"]
     events = {inbound_id(source, event_id) for event_id in outcome["events"]}
     counted = count(system, client, rabbit, requests_ | events)
-    dead = {service: [m["properties"]["headers"].get("x-death-reason") for m in found]
-            for service, found in counted["dead"].items()}
+    dead = {
+        service: [m["properties"]["headers"].get("x-death-reason") for m in found]
+        for service, found in counted["dead"].items()
+    }
     completed = outcome["completed_at"]
     per_fault = stalls(completed, windows)
     overall = stalls(completed, [(completed[0], completed[-1])])[0] if completed else None
     result = {
-        "requests": len(requests_), "events": len(events), "seconds": seconds,
-        "refused": len(outcome["rejected"]), "client_retries": outcome["retries"],
-        "answers": outcome["statuses"], "event_publish_attempts": outcome["event_attempts"],
-        "lost": counted["lost"], "duplicated": counted["duplicated"],
+        "requests": len(requests_),
+        "events": len(events),
+        "seconds": seconds,
+        "refused": len(outcome["rejected"]),
+        "client_retries": outcome["retries"],
+        "answers": outcome["statuses"],
+        "event_publish_attempts": outcome["event_attempts"],
+        "lost": counted["lost"],
+        "duplicated": counted["duplicated"],
         "dead_lettered": {service: len(reasons) for service, reasons in dead.items()},
         "dead_letters_without_reason": sum(1 for r in dead.values() for x in r if not x),
-        "max_stall_s": overall, "max_stall_per_fault_s": dict(zip(faults, per_fault, strict=True)),
+        "max_stall_s": overall,
+        "max_stall_per_fault_s": dict(zip(faults, per_fault, strict=True)),
         "healthz": {"asked": outcome["health_asked"], "failed": outcome["health_failed"]},
         "exited": system.exited(),
-        "faults": [f"{time.strftime('%H:%M:%S', time.localtime(e['at']))} {e['what']}"
-                   for e in log],
+        "faults": [
+            f"{time.strftime('%H:%M:%S', time.localtime(e['at']))} {e['what']}" for e in log
+        ],
     }
     out = ROOT / "var" / "cluster-chaos-tally.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -252,16 +290,17 @@ def lost_and_duplicated(result):
 
 def summary_line(result):
     lost, duplicated = lost_and_duplicated(result)
-    return (f"cluster chaos: {result['requests']} requests, {result['events']} events, "
-            f"lost {lost}, duplicated {duplicated}, max stall {result['max_stall_s']} s")
+    return (
+        f"cluster chaos: {result['requests']} requests, {result['events']} events, "
+        f"lost {lost}, duplicated {duplicated}, max stall {result['max_stall_s']} s"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", nargs="*", choices=FAULTS, default=list(FAULTS))
     parser.add_argument("--rate", type=float, default=3.0, help="staff POSTs a second")
-    parser.add_argument("--events-rate", type=float, default=1.0,
-                        help="inbound events a second")
+    parser.add_argument("--events-rate", type=float, default=1.0, help="inbound events a second")
     args = parser.parse_args(argv)
     result = run(tuple(args.faults), args.rate, args.events_rate)
     print(json.dumps(result, ensure_ascii=False, indent=2))

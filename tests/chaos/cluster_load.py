@@ -10,6 +10,7 @@
 It runs until the stop file exists (or ``--total`` requests are done), then writes its
 result as JSON: the load's, plus the events confirmed and the /healthz failures.
 ``python -m tests.chaos.cluster_load ARGS`` (``--help``)."""
+
 import argparse
 import json
 import sys
@@ -28,19 +29,30 @@ from tests.inbound_support import KEYS, checkin_missed
 
 def inbound_event(run_id, index):
     """A missed check-in of a resident of the run's own (no request of the load repeats it)."""
-    event = checkin_missed(resident={"name": f"老人{index:05d}", "phone": f"137{index:08d}",
-                                     "categories": ["elderly", "living_alone"]})
+    event = checkin_missed(
+        resident={
+            "name": f"老人{index:05d}",
+            "phone": f"137{index:08d}",
+            "categories": ["elderly", "living_alone"],
+        }
+    )
     event["id"] = f"{run_id}-event-{index}"
     return event
 
 
 def outgoing(event):
-    return Outgoing(json.dumps(event, ensure_ascii=False).encode(), INBOUND_EXCHANGE,
-                    event["type"], {"content_type": "application/cloudevents+json",
-                                    "content_encoding": "utf-8", "delivery_mode": 2,
-                                    "message_id": event["id"],
-                                    "application_headers": {
-                                        API_KEY_HEADER: KEYS["elderly-care"]}})
+    return Outgoing(
+        json.dumps(event, ensure_ascii=False).encode(),
+        INBOUND_EXCHANGE,
+        event["type"],
+        {
+            "content_type": "application/cloudevents+json",
+            "content_encoding": "utf-8",
+            "delivery_mode": 2,
+            "message_id": event["id"],
+            "application_headers": {API_KEY_HEADER: KEYS["elderly-care"]},
+        },
+    )
 
 
 class Inbound:
@@ -99,10 +111,10 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--health", nargs="*", default=[])
     args = parser.parse_args(argv)
-    load = Load(args.url, args.token, args.run_id, args.total, clients=args.clients,
-                rate=args.rate)
-    inbound = Inbound(args.amqp_uri, f"{args.run_id}-{uuid.uuid4().hex[:6]}", args.events_rate,
-                      load.stopped)
+    load = Load(args.url, args.token, args.run_id, args.total, clients=args.clients, rate=args.rate)
+    inbound = Inbound(
+        args.amqp_uri, f"{args.run_id}-{uuid.uuid4().hex[:6]}", args.events_rate, load.stopped
+    )
     health = Health(args.health, load.stopped)
     threads = [threading.Thread(target=part.run, daemon=True) for part in (inbound, health)]
     for thread in threads:
@@ -119,8 +131,14 @@ def main(argv=None):
     for thread in threads:
         thread.join(600)
     result = load.result()
-    result.update({"events": inbound.confirmed, "event_attempts": inbound.attempts,
-                   "health_asked": health.asked, "health_failed": health.failed})
+    result.update(
+        {
+            "events": inbound.confirmed,
+            "event_attempts": inbound.attempts,
+            "health_asked": health.asked,
+            "health_failed": health.failed,
+        }
+    )
     Path(args.result).write_text(json.dumps(result))
     return 0
 

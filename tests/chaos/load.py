@@ -4,6 +4,7 @@
 It runs as its own process (``python -m tests.chaos.load``), with plain OS threads,
 apart from the test process (which eventlet patches), and reports its progress in a
 file that the fault injector reads."""
+
 import argparse
 import json
 import sys
@@ -25,11 +26,17 @@ def chaos_request(index):
     return {
         "channel": ("phone", "walk_in", "online")[index % 3],
         "station": PILOTS[index % 2],
-        "resident": {"name": f"居民{index:05d}", "phone": f"139{index:08d}",
-                     "categories": ["elderly", "living_alone", "key_concern"]
-                     if index % 4 == 0 else ["elderly"]},
-        "need": {"type": ("medicine_purchase", "home_visit", "daily_living_help")[index % 3],
-                 "description": "混沌测试"},
+        "resident": {
+            "name": f"居民{index:05d}",
+            "phone": f"139{index:08d}",
+            "categories": ["elderly", "living_alone", "key_concern"]
+            if index % 4 == 0
+            else ["elderly"],
+        },
+        "need": {
+            "type": ("medicine_purchase", "home_visit", "daily_living_help")[index % 3],
+            "description": "混沌测试",
+        },
     }
 
 
@@ -72,9 +79,13 @@ class Load:
 
     def result(self):
         outcome = self.outcome
-        return {"accepted": outcome.accepted, "rejected": outcome.rejected,
-                "retries": outcome.retries, "completed_at": sorted(self.completed_at),
-                "statuses": {str(k): v for k, v in outcome.statuses.items()}}
+        return {
+            "accepted": outcome.accepted,
+            "rejected": outcome.rejected,
+            "retries": outcome.retries,
+            "completed_at": sorted(self.completed_at),
+            "statuses": {str(k): v for k, v in outcome.statuses.items()},
+        }
 
     def _client(self):
         session = requests.Session()
@@ -102,8 +113,10 @@ class Load:
 
     def _submit(self, session, index):
         body = chaos_request(index)
-        headers = {"Authorization": f"Bearer {self.token}",
-                   "Idempotency-Key": f"{self.run_id}-{index}"}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Idempotency-Key": f"{self.run_id}-{index}",
+        }
         deadline = time.monotonic() + self.give_up_s
         while time.monotonic() < deadline:
             try:
@@ -132,9 +145,12 @@ class Tap:
     def __init__(self, amqp_uri, producer, name):
         self.amqp_uri = amqp_uri
         self.exchange = event_exchange(producer)
-        self.queue = Queue(name, exchange=Exchange(self.exchange.name, type="topic",
-                                                   durable=True),
-                           routing_key="#", durable=True)
+        self.queue = Queue(
+            name,
+            exchange=Exchange(self.exchange.name, type="topic", durable=True),
+            routing_key="#",
+            durable=True,
+        )
         with Connection(amqp_uri) as connection:
             self.queue(connection.default_channel).declare()
 
@@ -156,12 +172,16 @@ class Tap:
                 if event_id is None or event_id.startswith("poison-"):
                     message.ack()  # the poison is published once, on purpose
                     continue
-                producer.publish(message.body, exchange=self.exchange.name,
-                                 routing_key=message.delivery_info["routing_key"],
-                                 headers=message.headers,
-                                 content_type=message.content_type,
-                                 content_encoding=message.content_encoding,
-                                 delivery_mode=2, message_id=message.properties.get("message_id"))
+                producer.publish(
+                    message.body,
+                    exchange=self.exchange.name,
+                    routing_key=message.delivery_info["routing_key"],
+                    headers=message.headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode=2,
+                    message_id=message.properties.get("message_id"),
+                )
                 sent.append(event_id)
                 message.ack()
         return sent
@@ -169,17 +189,40 @@ class Tap:
 
 POISON = (
     ("not json", b"\x00\xffnot json at all", "application/json"),
-    ("wrong data", json.dumps({
-        "id": "poison-wrong-data", "source": "/shegong/intake", "specversion": "1.0",
-        "type": "shegong.request.received.v1", "time": "2023-05-29T08:00:00+08:00",
-        "subject": "x", "datacontenttype": "application/json", "correlationid": "x",
-        "data": {"request_id": "poison", "channel": "carrier pigeon"}}).encode(),
-     "application/cloudevents+json"),
-    ("operator in data", json.dumps({
-        "id": "poison-operator", "source": "/shegong/intake", "specversion": "1.0",
-        "type": "shegong.request.received.v1", "time": "2023-05-29T08:00:00+08:00",
-        "subject": "x", "datacontenttype": "application/json", "correlationid": "x",
-        "data": {"request_id": {"$gt": ""}}}).encode(), "application/cloudevents+json"),
+    (
+        "wrong data",
+        json.dumps(
+            {
+                "id": "poison-wrong-data",
+                "source": "/shegong/intake",
+                "specversion": "1.0",
+                "type": "shegong.request.received.v1",
+                "time": "2023-05-29T08:00:00+08:00",
+                "subject": "x",
+                "datacontenttype": "application/json",
+                "correlationid": "x",
+                "data": {"request_id": "poison", "channel": "carrier pigeon"},
+            }
+        ).encode(),
+        "application/cloudevents+json",
+    ),
+    (
+        "operator in data",
+        json.dumps(
+            {
+                "id": "poison-operator",
+                "source": "/shegong/intake",
+                "specversion": "1.0",
+                "type": "shegong.request.received.v1",
+                "time": "2023-05-29T08:00:00+08:00",
+                "subject": "x",
+                "datacontenttype": "application/json",
+                "correlationid": "x",
+                "data": {"request_id": {"$gt": ""}},
+            }
+        ).encode(),
+        "application/cloudevents+json",
+    ),
 )
 
 
@@ -188,10 +231,14 @@ def publish_poison(amqp_uri):
     with Connection(amqp_uri) as connection:
         producer = connection.Producer(connection.default_channel)
         for _, body, content_type in POISON:
-            producer.publish(body, exchange=event_exchange("intake").name,
-                             routing_key="shegong.request.received.v1",
-                             content_type=content_type, content_encoding="binary",
-                             delivery_mode=2)
+            producer.publish(
+                body,
+                exchange=event_exchange("intake").name,
+                routing_key="shegong.request.received.v1",
+                content_type=content_type,
+                content_encoding="binary",
+                delivery_mode=2,
+            )
     return len(POISON)
 
 

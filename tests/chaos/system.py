@@ -4,6 +4,7 @@ Unlike ``make run`` (deploy/local.py), which restarts a process that dies by its
 this keeps a handle per process so that a test can ``kill -9`` one and start it again,
 stop the store and start it on the same files, and restart the broker.
 """
+
 import os
 import signal
 import subprocess
@@ -30,38 +31,65 @@ class ChaosSystem:
         self.ports = {name: free_port() for name in SERVICES}
         self.secret = "chaos-" + os.urandom(8).hex()
         self.db_prefix = db_prefix
-        self.env = {key: value for key, value in os.environ.items()
-                    if not key.startswith("SHEGONG_")}
-        self.env.update({
-            "AMQP_URI": amqp_uri, "MONGO_URI": f"mongodb://127.0.0.1:{self.store_port}/",
-            "SHEGONG_DB_PREFIX": db_prefix, "SHEGONG_VAR_DIR": str(self.var_dir),
-            "SHEGONG_TOKEN_SECRET": self.secret, "SHEGONG_RETRY_DELAYS_MS": "300,1000,3000",
-            "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "2",
-            # verbose, so that the search for personal data in the logs means something
-            "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "DEBUG"),
-            "PYTHONUNBUFFERED": "1",
-            **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
-        })
+        self.env = {
+            key: value for key, value in os.environ.items() if not key.startswith("SHEGONG_")
+        }
+        self.env.update(
+            {
+                "AMQP_URI": amqp_uri,
+                "MONGO_URI": f"mongodb://127.0.0.1:{self.store_port}/",
+                "SHEGONG_DB_PREFIX": db_prefix,
+                "SHEGONG_VAR_DIR": str(self.var_dir),
+                "SHEGONG_TOKEN_SECRET": self.secret,
+                "SHEGONG_RETRY_DELAYS_MS": "300,1000,3000",
+                "SHEGONG_RELAY_INTERVAL_S": "0.5",
+                "SHEGONG_RELAY_GRACE_S": "2",
+                # verbose, so that the search for personal data in the logs means something
+                "LOG_LEVEL": os.environ.get("SHEGONG_CHAOS_LOG_LEVEL", "DEBUG"),
+                "PYTHONUNBUFFERED": "1",
+                **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            }
+        )
         self.processes = {}
 
     # -- processes ---------------------------------------------------------------------
     def commands(self):
-        commands = {"store": embedded_store.command(self.store_port, self.var_dir / "log",
-                                                    self.var_dir / "mongo")}
+        commands = {
+            "store": embedded_store.command(
+                self.store_port, self.var_dir / "log", self.var_dir / "mongo"
+            )
+        }
         for name in SERVICES:
             commands[f"{name}-worker"] = [sys.executable, "-m", "services.common.runner", name]
             commands[f"{name}-api"] = [
-                sys.executable, "-m", "gunicorn", WSGI_APPS[name],
-                "--bind", f"127.0.0.1:{self.ports[name]}", "--worker-class", "gthread",
-                "--threads", "4", "--workers", "1", "--graceful-timeout", "10",
-                "--no-control-socket"]
+                sys.executable,
+                "-m",
+                "gunicorn",
+                WSGI_APPS[name],
+                "--bind",
+                f"127.0.0.1:{self.ports[name]}",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--workers",
+                "1",
+                "--graceful-timeout",
+                "10",
+                "--no-control-socket",
+            ]
         return commands
 
     def start(self, name):
         log = (self.var_dir / "log" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            self.commands()[name], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            self.commands()[name],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def kill(self, name, sig=signal.SIGKILL):
         """Kill the process and everything it started (gunicorn's workers too)."""
@@ -78,8 +106,15 @@ class ChaosSystem:
         self.start(name)
 
     def run_once(self, *argv):
-        subprocess.run([sys.executable, *argv], env=self.env, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        subprocess.run(
+            [sys.executable, *argv],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
 
     def up(self):
         (self.var_dir / "mongo").mkdir(exist_ok=True)

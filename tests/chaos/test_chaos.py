@@ -11,6 +11,7 @@ tally is printed (``pytest -s`` shows it; it is also written to
 ``SHEGONG_CHAOS_BROKER_RESTART=0`` leaves the shared broker alone (for local runs
 beside other work).
 """
+
 import json
 import os
 import re
@@ -45,9 +46,19 @@ class LoadProcess:
         self.progress, self.result_file = self.dir / "load-progress", self.dir / "load-result.json"
         self.progress.write_text("0")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.chaos.load", system.url("intake", "/v1/requests"),
-             system.token(), f"chaos-{uuid.uuid4().hex[:8]}", str(self.progress),
-             str(self.result_file), str(total)], cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "tests.chaos.load",
+                system.url("intake", "/v1/requests"),
+                system.token(),
+                f"chaos-{uuid.uuid4().hex[:8]}",
+                str(self.progress),
+                str(self.result_file),
+                str(total),
+            ],
+            cwd=ROOT,
+        )
 
     @property
     def done(self):
@@ -79,17 +90,25 @@ def chaos(rabbit):
 
 def faults(system, load, taps, log):
     """The schedule of faults, each at a point of the request stream's progress."""
+
     def at(fraction, what, action):
-        wait_until(lambda: load.done >= fraction * load.total or load.process.poll() is not None,
-                   timeout=1800, interval=0.2, message=f"{fraction:.0%} of the load")
+        wait_until(
+            lambda: load.done >= fraction * load.total or load.process.poll() is not None,
+            timeout=1800,
+            interval=0.2,
+            message=f"{fraction:.0%} of the load",
+        )
         started, done = time.monotonic(), load.done
         action()
         log.append(f"{done:>5} done: {what} ({time.monotonic() - started:.1f} s)")
 
     at(0.05, "kill -9 casework worker", lambda: system.restart("casework-worker"))
     at(0.12, "kill -9 notifications worker", lambda: system.restart("notifications-worker"))
-    at(0.20, "deliver 50 request events and 50 case events again",
-       lambda: [taps[p].redeliver(50) for p in taps])
+    at(
+        0.20,
+        "deliver 50 request events and 50 case events again",
+        lambda: [taps[p].redeliver(50) for p in taps],
+    )
     if BROKER_RESTART:
         at(0.28, "restart RabbitMQ", restart_broker)
     at(0.36, "kill -9 reporting worker", lambda: system.restart("reporting-worker"))
@@ -97,8 +116,11 @@ def faults(system, load, taps, log):
     at(0.52, "publish poison", lambda: publish_poison(system.env["AMQP_URI"]))
     at(0.60, "stop the store for 3 s", lambda: system.restart("store", down_s=3))
     at(0.68, "kill -9 intake worker (its outbox relay)", lambda: system.restart("intake-worker"))
-    at(0.76, "kill -9 casework worker and API", lambda: (system.restart("casework-worker"),
-                                                        system.restart("casework-api")))
+    at(
+        0.76,
+        "kill -9 casework worker and API",
+        lambda: (system.restart("casework-worker"), system.restart("casework-api")),
+    )
     at(0.84, "deliver 50 more of each again", lambda: [taps[p].redeliver(50) for p in taps])
     at(0.90, "kill -9 notifications worker", lambda: system.restart("notifications-worker"))
 
@@ -110,17 +132,28 @@ def queue_depths(rabbit, vhost):
 
 def dead_letters(rabbit, vhost, service):
     """Peek at a dead-letter queue (requeued, so nothing is consumed)."""
-    return rabbit.call("POST", f"queues/{quote(vhost, safe='')}/shegong.dead-letter.{service}/get",
-                       json={"count": 1000, "ackmode": "ack_requeue_true", "encoding": "auto"})
+    return rabbit.call(
+        "POST",
+        f"queues/{quote(vhost, safe='')}/shegong.dead-letter.{service}/get",
+        json={"count": 1000, "ackmode": "ack_requeue_true", "encoding": "auto"},
+    )
 
 
 def snapshot(system, client, rabbit):
     depths = queue_depths(rabbit, system.vhost)
-    busy = {name: n for name, n in depths.items()
-            if n and not name.startswith(("shegong.dead-letter.", "chaos-tap-"))}
-    counts = tuple(system.database(client, service)[collection].estimated_document_count()
-                   for service, collection in (("intake", "requests"), ("casework", "cases"),
-                                               ("notifications", "messages")))
+    busy = {
+        name: n
+        for name, n in depths.items()
+        if n and not name.startswith(("shegong.dead-letter.", "chaos-tap-"))
+    }
+    counts = tuple(
+        system.database(client, service)[collection].estimated_document_count()
+        for service, collection in (
+            ("intake", "requests"),
+            ("casework", "cases"),
+            ("notifications", "messages"),
+        )
+    )
     # reporting keeps each event first and projects it after (one projector at a time,
     # by lease; a killed holder's lease runs out after 30 s): kept but not projected is busy
     unprojected = system.database(client, "reporting")["events"].count_documents({"pending": 1})
@@ -144,8 +177,10 @@ def quiesce(system, client, rabbit, timeout=600):
 
 def test_nothing_is_lost_nothing_doubles_under_chaos(chaos, rabbit):
     system = chaos
-    taps = {producer: Tap(system.env["AMQP_URI"], producer, f"chaos-tap-{producer}")
-            for producer in ("intake", "casework")}
+    taps = {
+        producer: Tap(system.env["AMQP_URI"], producer, f"chaos-tap-{producer}")
+        for producer in ("intake", "casework")
+    }
     started = time.monotonic()
     load, log = LoadProcess(system, TOTAL), []
     faults(system, load, taps, log)
@@ -160,10 +195,14 @@ def test_nothing_is_lost_nothing_doubles_under_chaos(chaos, rabbit):
     dead = counted["dead"]
 
     tally = {
-        "requests": TOTAL, "seconds": round(elapsed, 1),
-        "accepted": len(accepted), "refused": len(outcome["rejected"]),
-        "client_retries": outcome["retries"], "answers": outcome["statuses"],
-        "lost": counted["lost"], "duplicated": counted["duplicated"],
+        "requests": TOTAL,
+        "seconds": round(elapsed, 1),
+        "accepted": len(accepted),
+        "refused": len(outcome["rejected"]),
+        "client_retries": outcome["retries"],
+        "answers": outcome["statuses"],
+        "lost": counted["lost"],
+        "duplicated": counted["duplicated"],
         "dead_lettered": {service: len(found) for service, found in dead.items()},
         "faults": log,
     }
@@ -196,18 +235,26 @@ def count(system, client, rabbit, accepted):
     messages = system.database(client, "notifications")["messages"]
     stored_requests = Counter(doc["_id"] for doc in intake.find({}, {"_id": 1}))
     case_per_request = Counter(doc["request_id"] for doc in cases.find({}, {"request_id": 1}))
-    assigned = {doc["_id"]: doc for doc in cases.find({"assignee": {"$ne": None}},
-                                                     {"_id": 1, "request_id": 1})}
-    message_keys = Counter((m.get("case_id"), m["recipient_role"], m["template"])
-                           for m in messages.find({}, {"case_id": 1, "recipient_role": 1,
-                                                       "template": 1}))
+    assigned = {
+        doc["_id"]: doc
+        for doc in cases.find({"assignee": {"$ne": None}}, {"_id": 1, "request_id": 1})
+    }
+    message_keys = Counter(
+        (m.get("case_id"), m["recipient_role"], m["template"])
+        for m in messages.find({}, {"case_id": 1, "recipient_role": 1, "template": 1})
+    )
     worker_messages = {case_id for case_id, role, _ in message_keys if role == "worker"}
     sms_file = system.var_dir / "sms.jsonl"
-    sms_lines = Counter(json.loads(line)["message_id"] for line in
-                        (sms_file.read_text(encoding="utf-8") if sms_file.exists() else "")
-                        .splitlines() if line.strip())
-    summary = requests.get(system.url("reporting", "/v1/reports/summary"),
-                           headers={"Authorization": f"Bearer {system.token()}"}, timeout=30).json()
+    sms_lines = Counter(
+        json.loads(line)["message_id"]
+        for line in (sms_file.read_text(encoding="utf-8") if sms_file.exists() else "").splitlines()
+        if line.strip()
+    )
+    summary = requests.get(
+        system.url("reporting", "/v1/reports/summary"),
+        headers={"Authorization": f"Bearer {system.token()}"},
+        timeout=30,
+    ).json()
     return {
         "lost": {
             "requests": len(accepted - set(stored_requests)),
@@ -225,17 +272,24 @@ def count(system, client, rabbit, accepted):
             "reporting_requests": max(0, summary["requests_received"] - len(accepted)),
             "reporting_cases": max(0, summary["cases_opened"] - len(accepted)),
         },
-        "dead": {service: dead_letters(rabbit, system.vhost, service)
-                 for service in ("intake", "casework", "notifications", "reporting")},
+        "dead": {
+            service: dead_letters(rabbit, system.vhost, service)
+            for service in ("intake", "casework", "notifications", "reporting")
+        },
     }
 
 
 def personal_data_in_logs(system, outcome):
     """Every log of the run (verbose by default) searched for the residents' names and
     numbers: none may appear, in full, anywhere."""
-    personal = {needle for index in outcome["accepted"]
-                for needle in (chaos_request(int(index))["resident"]["name"],
-                               chaos_request(int(index))["resident"]["phone"])}
+    personal = {
+        needle
+        for index in outcome["accepted"]
+        for needle in (
+            chaos_request(int(index))["resident"]["name"],
+            chaos_request(int(index))["resident"]["phone"],
+        )
+    }
     shaped = re.compile(r"居民\d{5}|1\d{10}")
     leaks = []
     for path in sorted((system.var_dir / "log").glob("*.log")):

@@ -7,15 +7,20 @@ node by itself and go on: nothing lost, nothing twice, no stall over 30 s, every
 /healthz answered, no process restarted. (A killed node alone resets its sockets, which
 kombu's failover list survived before; the pause is what held consumers and API threads.)
 """
+
 import shutil
 
 import pytest
 
 from tests.chaos import cluster
 
-pytestmark = [pytest.mark.chaos,
-              pytest.mark.skipif(shutil.which("rabbitmq-server") is None,
-                                 reason="needs RabbitMQ's server to start the cluster's nodes")]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.skipif(
+        shutil.which("rabbitmq-server") is None,
+        reason="needs RabbitMQ's server to start the cluster's nodes",
+    ),
+]
 
 
 def test_a_killed_or_paused_node_loses_nothing_and_stalls_nothing():

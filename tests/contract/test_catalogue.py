@@ -2,6 +2,7 @@
 
 No broker, no store: these read the catalogue, the service classes and the source text.
 """
+
 import dataclasses
 import json
 import re
@@ -27,8 +28,9 @@ from services.common.registry import SERVICE_CLASSES, service_class
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(SERVICE_CLASSES)
 CONTRACTS = list(CATALOGUE.values())
-PYTHON_NAMES = {value.type: name for name, value in vars(contracts).items()
-                if isinstance(value, EventContract)}
+PYTHON_NAMES = {
+    value.type: name for name, value in vars(contracts).items() if isinstance(value, EventContract)
+}
 
 
 def by_type(params):
@@ -53,16 +55,23 @@ def consumer_mismatches(declared_contracts, handled):
         declared, actual = set(contract.consumers), handled.get(contract.type, set())
         if len(declared) != len(contract.consumers):
             problems.append(f"{contract.type}: a consumer is declared twice")
-        problems += [f"{contract.type}: declares consumer {service}, which has no handler "
-                     f"for it" for service in sorted(declared - actual)]
-        problems += [f"{contract.type}: {service} handles it but is not a declared consumer"
-                     for service in sorted(actual - declared)]
-    problems += [f"{event_type}: handled but not in the catalogue"
-                 for event_type in sorted(set(handled) - declared_types)]
+        problems += [
+            f"{contract.type}: declares consumer {service}, which has no handler for it"
+            for service in sorted(declared - actual)
+        ]
+        problems += [
+            f"{contract.type}: {service} handles it but is not a declared consumer"
+            for service in sorted(actual - declared)
+        ]
+    problems += [
+        f"{event_type}: handled but not in the catalogue"
+        for event_type in sorted(set(handled) - declared_types)
+    ]
     return problems
 
 
 # -- (a) the generated docs are current -----------------------------------------------
+
 
 def test_the_generated_docs_equal_what_the_code_renders_now():
     for path, text in generate.render().items():
@@ -76,6 +85,7 @@ def test_rendering_is_deterministic():
 
 
 # -- (b) every type has a schema, a producer and consumers that really handle it --------
+
 
 def test_the_catalogue_is_keyed_by_type_and_holds_every_contract_defined():
     assert all(key == contract.type for key, contract in CATALOGUE.items())
@@ -105,13 +115,16 @@ def test_the_consumer_comparison_reports_a_mismatch_in_either_direction():
         "shegong.case.opened.v1: reporting handles it but is not a declared consumer",
     ]
     assert consumer_mismatches(others, handled) == [
-        "shegong.case.opened.v1: handled but not in the catalogue"]
+        "shegong.case.opened.v1: handled but not in the catalogue"
+    ]
     twice = dataclasses.replace(MESSAGE_SENT, consumers=("reporting", "reporting"))
     assert consumer_mismatches([twice], {MESSAGE_SENT.type: {"reporting"}}) == [
-        "shegong.message.sent.v1: a consumer is declared twice"]
+        "shegong.message.sent.v1: a consumer is declared twice"
+    ]
 
 
 # -- (c) the producer really publishes it -----------------------------------------------
+
 
 @by_type(CONTRACTS)
 def test_the_producer_code_references_the_contract(contract):
@@ -119,12 +132,14 @@ def test_the_producer_code_references_the_contract(contract):
     pattern = re.compile(rf"\b{re.escape(name)}\b")
     modules = sorted((ROOT / "services" / contract.producer).rglob("*.py"))
     assert modules, f"no modules under services/{contract.producer}/"
-    referencing = [path.name for path in modules
-                   if pattern.search(path.read_text(encoding="utf-8"))]
+    referencing = [
+        path.name for path in modules if pattern.search(path.read_text(encoding="utf-8"))
+    ]
     assert referencing, f"nothing under services/{contract.producer}/ mentions {name}"
 
 
 # -- (d) every type carries its version ---------------------------------------------------
+
 
 @by_type(CONTRACTS)
 def test_each_type_is_namespaced_and_ends_with_its_version(contract):
@@ -132,6 +147,7 @@ def test_each_type_is_namespaced_and_ends_with_its_version(contract):
 
 
 # -- (e) the AsyncAPI document ------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def asyncapi():
@@ -150,14 +166,19 @@ def test_each_channel_names_its_exchange_and_a_payload_that_accepts_the_example(
     # its producer's exchange, unless it leaves for partner agencies (routed by agency)
     expected = "shegong.outbound" if contract.routing_field else f"{contract.producer}.events"
     assert channel["bindings"]["amqp"]["exchange"] == {
-        "name": expected, "type": "topic", "durable": True, "autoDelete": False}
+        "name": expected,
+        "type": "topic",
+        "durable": True,
+        "autoDelete": False,
+    }
     reference = channel["subscribe"]["message"]["$ref"]
     assert reference == f"#/components/messages/{contract.type}"
     message = asyncapi["components"]["messages"][contract.type]
     payload = message["payload"]
     jsonschema.Draft7Validator.check_schema(payload)
     assert sorted(payload["properties"]["data"]["properties"]) == sorted(
-        field.data_key or name for name, field in contract.schema._declared_fields.items())
+        field.data_key or name for name, field in contract.schema._declared_fields.items()
+    )
     for example in message["examples"]:
         jsonschema.validate(example["payload"], payload)
         load_event(example["payload"], contract)  # what a consumer accepts, too
@@ -169,9 +190,13 @@ def test_the_payload_schemas_refuse_what_the_marshmallow_schemas_refuse(asyncapi
     good = asyncapi["components"]["messages"][CASE_OPENED.type]["examples"][0]["payload"]
     validator = jsonschema.Draft7Validator(payload)
     assert not list(validator.iter_errors(good))
-    for path, value in ((("data", "station"), "nowhere"), (("data", "priority"), "high"),
-                        (("specversion",), "0.3"), (("sequence",), 0),
-                        (("data", "unexpected"), "field")):
+    for path, value in (
+        (("data", "station"), "nowhere"),
+        (("data", "priority"), "high"),
+        (("specversion",), "0.3"),
+        (("sequence",), 0),
+        (("data", "unexpected"), "field"),
+    ):
         broken = json.loads(json.dumps(good))
         target = broken
         for key in path[:-1]:
@@ -194,7 +219,9 @@ def test_each_type_names_its_aggregate_and_what_happened_to_it(contract):
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_handler_is_named_after_the_event_it_handles(service):
     """One naming rule in every service (its queue is named after the handler)."""
-    misnamed = [f"{service}.{method} handles {contract.type}: call it {contract.handler_name}"
-                for method, contract in consumers_of(service_class(service))
-                if method != contract.handler_name]
+    misnamed = [
+        f"{service}.{method} handles {contract.type}: call it {contract.handler_name}"
+        for method, contract in consumers_of(service_class(service))
+        if method != contract.handler_name
+    ]
     assert misnamed == []

@@ -2,6 +2,7 @@
 compose does, against the Compose Specification schema (deploy/schemas/compose-spec.json), then
 for what the schema cannot know (real modules, one worker and one API per service on its port,
 secrets from the environment, scalable workers); and the Dockerfile's essentials."""
+
 import ast
 import json
 import re
@@ -54,8 +55,11 @@ def interpolate(value, env):
 
 
 # the schema says "https://json-schema.org/draft-07/schema", which jsonschema does not recognise
-_DRAFT = (jsonschema.Draft7Validator if "draft-07" in SCHEMA["$schema"]
-          else jsonschema.validators.validator_for(SCHEMA))
+_DRAFT = (
+    jsonschema.Draft7Validator
+    if "draft-07" in SCHEMA["$schema"]
+    else jsonschema.validators.validator_for(SCHEMA)
+)
 _DRAFT.check_schema(SCHEMA)
 VALIDATOR = _DRAFT(SCHEMA)
 
@@ -110,8 +114,10 @@ def environment(service):
 def problems(raw, env=TEST_ENV):
     """Everything wrong with a parsed compose file (empty when it is right)."""
     doc = interpolate(raw, env)
-    found = [f"schema: /{'/'.join(map(str, error.absolute_path))}: {error.message}"
-             for error in VALIDATOR.iter_errors(doc)]
+    found = [
+        f"schema: /{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in VALIDATOR.iter_errors(doc)
+    ]
     services = doc.get("services") or {}
     one_shot, roles = set(), {"worker": {}, "api": {}}
     for name, service in services.items():
@@ -119,14 +125,21 @@ def problems(raw, env=TEST_ENV):
         for target in depends:
             if target not in services:
                 found.append(f"{name}: depends_on unknown service {target!r}")
-            elif isinstance(depends, dict) and depends[target].get("condition") \
-                    == "service_completed_successfully":
+            elif (
+                isinstance(depends, dict)
+                and depends[target].get("condition") == "service_completed_successfully"
+            ):
                 one_shot.add(target)
         if "build" not in service:  # only containers of the project image run our code
             continue
         args = argv(service.get("command"))
-        found += [f"{name}: {problem}" for step in commands(args) for problem in
-                  (command_problems(step) if step else ["no command (the default prints usage)"])]
+        found += [
+            f"{name}: {problem}"
+            for step in commands(args)
+            for problem in (
+                command_problems(step) if step else ["no command (the default prints usage)"]
+            )
+        ]
         if args[:3] == ["python", "-m", "services.common.runner"]:
             roles["worker"].setdefault(" ".join(args[3:]), []).append(name)
         elif args[:1] == ["gunicorn"]:
@@ -141,11 +154,16 @@ def problems(raw, env=TEST_ENV):
             found.append(f"{by_service[other]}: {role} of no known service ({other})")
         for service_name in SERVICES:
             if by_service.get(service_name, []) != [f"{service_name}-{role}"]:
-                found.append(f"{service_name}: want exactly one {role} container "
-                             f"{service_name}-{role}, found {by_service.get(service_name, [])}")
+                found.append(
+                    f"{service_name}: want exactly one {role} container "
+                    f"{service_name}-{role}, found {by_service.get(service_name, [])}"
+                )
     for name in sum(roles["worker"].values(), []):
-        found += [f"{name}: a scalable worker must not set {key}"
-                  for key in ("container_name", "ports") if key in services[name]]
+        found += [
+            f"{name}: a scalable worker must not set {key}"
+            for key in ("container_name", "ports")
+            if key in services[name]
+        ]
     for service_name in SERVICES:
         port = DEFAULT_PORTS[service_name]
         for name in roles["api"].get(service_name, []):
@@ -158,11 +176,18 @@ def problems(raw, env=TEST_ENV):
 
 def api_problems(name, service, port):
     healthcheck = " ".join(argv((service.get("healthcheck") or {}).get("test")))
-    return [f"{name}: {problem}" for ok, problem in (
-        (f"0.0.0.0:{port}" in argv(service["command"]), f"gunicorn must bind 0.0.0.0:{port}"),
-        (f"{port}:{port}" in map(str, service.get("ports", [])), f"must publish {port}:{port}"),
-        (f"http://127.0.0.1:{port}/healthz" in healthcheck, f"needs a /healthz check on {port}"),
-    ) if not ok]
+    return [
+        f"{name}: {problem}"
+        for ok, problem in (
+            (f"0.0.0.0:{port}" in argv(service["command"]), f"gunicorn must bind 0.0.0.0:{port}"),
+            (f"{port}:{port}" in map(str, service.get("ports", [])), f"must publish {port}:{port}"),
+            (
+                f"http://127.0.0.1:{port}/healthz" in healthcheck,
+                f"needs a /healthz check on {port}",
+            ),
+        )
+        if not ok
+    ]
 
 
 def test_compose_file_is_valid_and_consistent():
@@ -176,36 +201,68 @@ def test_required_secrets_fail_interpolation_when_unset():
         interpolate(load_raw(), {"SHEGONG_PSEUDONYM_KEY": "k", "SHEGONG_TOKEN_SECRET": "s"})
 
 
-@pytest.mark.parametrize("text, env, expected", [
-    ("${A:-d}", {"A": ""}, "d"), ("${A-d}", {"A": ""}, ""), ("${A-d}", {}, "d"),
-    ("${A:+r}", {"A": "x"}, "r"), ("${A+r}", {"A": ""}, "r"), ("$$A $A/${B}", {"A": "1"}, "$A 1/"),
-])
+@pytest.mark.parametrize(
+    "text, env, expected",
+    [
+        ("${A:-d}", {"A": ""}, "d"),
+        ("${A-d}", {"A": ""}, ""),
+        ("${A-d}", {}, "d"),
+        ("${A:+r}", {"A": "x"}, "r"),
+        ("${A+r}", {"A": ""}, "r"),
+        ("$$A $A/${B}", {"A": "1"}, "$A 1/"),
+    ],
+)
 def test_interpolation_follows_compose(text, env, expected):
     assert interpolate(text, env) == expected
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda s: s["casework-worker"].update(retsart="always"), "schema: /services/casework-worker"),
-    (lambda s: s["mongo"].update(ports=[{"taget": 27017}]), "schema: /services/mongo/ports/0"),
-    (lambda s: s["init"]["depends_on"].update(redis={"condition": "service_healthy"}),
-     "depends_on unknown service 'redis'"),
-    (lambda s: s["init"].update(command="python -m services.casework.seeds"),
-     "no module services.casework.seeds"),
-    (lambda s: s["intake-worker"].update(command="python -m services.common.config"),
-     "no __main__ guard"),
-    (lambda s: s["reporting-api"].update(command="gunicorn services.reporting.domain:create_app()"),
-     "reporting-api: services.reporting.domain defines no create_app()"),
-    (lambda s: s.update({"casework-worker-2": dict(s["casework-worker"])}),
-     "casework: want exactly one worker container"),
-    (lambda s: s["notifications-worker"].update(container_name="nw", ports=["9000:9000"]),
-     "notifications-worker: a scalable worker must not set container_name"),
-    (lambda s: s["casework-api"]["environment"].update(SHEGONG_TOKEN_SECRET="hunter2"),
-     "casework-api: SHEGONG_TOKEN_SECRET must be a required"),
-    (lambda s: s["intake-api"]["command"].__setitem__(3, "0.0.0.0:9001"),
-     "intake-api: gunicorn must bind 0.0.0.0:8001"),
-    (lambda s: s["casework-api"].pop("healthcheck"), "casework-api: needs a /healthz check"),
-    (lambda s: s["rabbitmq"].pop("restart"), "rabbitmq: a long-running service needs restart"),
-], ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda s: s["casework-worker"].update(retsart="always"),
+            "schema: /services/casework-worker",
+        ),
+        (lambda s: s["mongo"].update(ports=[{"taget": 27017}]), "schema: /services/mongo/ports/0"),
+        (
+            lambda s: s["init"]["depends_on"].update(redis={"condition": "service_healthy"}),
+            "depends_on unknown service 'redis'",
+        ),
+        (
+            lambda s: s["init"].update(command="python -m services.casework.seeds"),
+            "no module services.casework.seeds",
+        ),
+        (
+            lambda s: s["intake-worker"].update(command="python -m services.common.config"),
+            "no __main__ guard",
+        ),
+        (
+            lambda s: s["reporting-api"].update(
+                command="gunicorn services.reporting.domain:create_app()"
+            ),
+            "reporting-api: services.reporting.domain defines no create_app()",
+        ),
+        (
+            lambda s: s.update({"casework-worker-2": dict(s["casework-worker"])}),
+            "casework: want exactly one worker container",
+        ),
+        (
+            lambda s: s["notifications-worker"].update(container_name="nw", ports=["9000:9000"]),
+            "notifications-worker: a scalable worker must not set container_name",
+        ),
+        (
+            lambda s: s["casework-api"]["environment"].update(SHEGONG_TOKEN_SECRET="hunter2"),
+            "casework-api: SHEGONG_TOKEN_SECRET must be a required",
+        ),
+        (
+            lambda s: s["intake-api"]["command"].__setitem__(3, "0.0.0.0:9001"),
+            "intake-api: gunicorn must bind 0.0.0.0:8001",
+        ),
+        (lambda s: s["casework-api"].pop("healthcheck"), "casework-api: needs a /healthz check"),
+        (lambda s: s["rabbitmq"].pop("restart"), "rabbitmq: a long-running service needs restart"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_validator_catches_broken_files(change, expected):
     raw = load_raw()
     change(raw["services"])
@@ -214,13 +271,20 @@ def test_validator_catches_broken_files(change, expected):
 
 
 def test_dockerfile_and_dockerignore():
-    steps = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    steps = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     text = "\n".join(steps)
     assert steps[0] == "FROM python:3.11-slim"
     assert [s for s in steps if s.startswith("USER ")][-1] not in ("USER root", "USER 0")
-    order = ["COPY requirements.txt", "pip install --no-cache-dir -r requirements.txt",
-             "COPY services/", "COPY deploy/"]
+    order = [
+        "COPY requirements.txt",
+        "pip install --no-cache-dir -r requirements.txt",
+        "COPY services/",
+        "COPY deploy/",
+    ]
     assert [text.index(step) for step in order] == sorted(text.index(step) for step in order)
     assert all(s in text for s in ("WORKDIR /app", "PYTHONPATH=/app", "PYTHONUNBUFFERED=1"))
     ignored = set((ROOT / ".dockerignore").read_text().split())

@@ -1,6 +1,7 @@
 """Every coded value the casework CSV export can carry has a Chinese label (issue 26,
 item 7): the codes are walked from services/common/vocabulary.py itself, so a new code
 added there without its label fails here."""
+
 import re
 
 import pytest
@@ -10,12 +11,14 @@ from services.common import vocabulary
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # which vocabulary each coded column of the export draws its codes from
-SOURCES = {"station": lambda: list(vocabulary.stations()),
-           "status": lambda: vocabulary.CASE_STATUSES,
-           "priority": lambda: vocabulary.PRIORITIES,
-           "need_type": lambda: list(vocabulary.NEED_TYPES),
-           "categories": lambda: list(vocabulary.RESIDENT_CATEGORIES),
-           "sla_breached": lambda: vocabulary.SLA_KINDS}
+SOURCES = {
+    "station": lambda: list(vocabulary.stations()),
+    "status": lambda: vocabulary.CASE_STATUSES,
+    "priority": lambda: vocabulary.PRIORITIES,
+    "need_type": lambda: list(vocabulary.NEED_TYPES),
+    "categories": lambda: list(vocabulary.RESIDENT_CATEGORIES),
+    "sla_breached": lambda: vocabulary.SLA_KINDS,
+}
 
 
 def test_every_coded_column_of_the_export_is_known_here():

@@ -10,6 +10,7 @@ composed one. A plain ``fields.String`` taking any text fails here: use
 (multi-line: notes, descriptions, summaries, reasons in words). No exceptions.
 No broker, no store.
 """
+
 import importlib
 import pkgutil
 
@@ -26,10 +27,14 @@ from services.intake.inbound_schemas import InboundEnvelope
 
 C0 = [chr(c) for c in range(0x20)]
 LINE_FEED_AND_TAB = {"\n", "\t"}
-ALWAYS_REFUSED = ([c for c in C0 if c not in LINE_FEED_AND_TAB] + ["\x7f"]
-                  + [chr(c) for c in range(0x80, 0xA0)] + ["\u2028", "\u2029"]
-                  + [chr(c) for c in range(0x202A, 0x202F)]
-                  + [chr(c) for c in range(0x2066, 0x206A)])
+ALWAYS_REFUSED = (
+    [c for c in C0 if c not in LINE_FEED_AND_TAB]
+    + ["\x7f"]
+    + [chr(c) for c in range(0x80, 0xA0)]
+    + ["\u2028", "\u2029"]
+    + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+)
 # decomposed é, and a CJK compatibility ideograph (U+F900 is U+8C48 豈 by NFC)
 NOT_NFC = {"e\u0301": "\u00e9", "\uf900": "\u8c48"}
 
@@ -59,6 +64,7 @@ def loaded_schemas():
     found["inbound envelope"] = InboundEnvelope
     from services.casework.schemas.programs import KIND_COMMANDS
     from services.notifications.domain.receipts import SCHEMAS
+
     for kind, schema in KIND_COMMANDS.items():
         found[f"correction values of {kind}"] = schema
     for provider, schema in SCHEMAS.items():
@@ -111,8 +117,9 @@ def refuses(field, value):
 def test_the_walk_finds_the_free_text_of_each_transport():
     paths = {path for path, _ in FIELDS}
     assert any(p.endswith("/v1/requests body.resident.name") for p in paths)
-    assert any(p.startswith("event shegong.case.referred.v1") and p.endswith(".agency")
-               for p in paths)
+    assert any(
+        p.startswith("event shegong.case.referred.v1") and p.endswith(".agency") for p in paths
+    )
     assert any(p.startswith("inbound gov.suyu.petition.forwarded.v1") for p in paths)
     assert any(p.startswith("receipt of tencent") for p in paths)
     assert len(FIELDS) > 100
@@ -141,8 +148,7 @@ def test_every_loaded_string_field_keeps_text_nfc():
 def test_multi_line_fields_are_the_prose_ones():
     """Line feeds and tabs only where people write sentences: a note, a description, a
     summary, a reason in words, a provider's error text."""
-    prose = ("note", "description", "need_description", "summary", "reason", "err_msg",
-             "errmsg")
+    prose = ("note", "description", "need_description", "summary", "reason", "err_msg", "errmsg")
     multiline = [path for path, field in FIELDS if isinstance(field, Text) and field.multiline]
     assert multiline
     assert all(path.rsplit(".", 1)[-1] in prose for path in multiline), multiline
@@ -151,14 +157,20 @@ def test_multi_line_fields_are_the_prose_ones():
 @pytest.mark.parametrize("value", ["走\x07查\x1b[31m", "a\x06", "b\x1c", "c\x85", "d\u202e"])
 def test_a_resident_name_with_control_characters_is_refused(value):
     from services.intake.schemas import RequestIn
-    body = {"channel": "phone", "station": "daxing",
-            "resident": {"name": value, "phone": "13812345678"},
-            "need": {"type": "home_visit", "description": ""}}
+
+    body = {
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {"name": value, "phone": "13812345678"},
+        "need": {"type": "home_visit", "description": ""},
+    }
     with pytest.raises(ValidationError) as refused:
         RequestIn().load(body)
     assert "name" in refused.value.messages["resident"]
 
 
 def test_schema_classes_checked_are_schemas():
-    assert all(isinstance(schema, type) and issubclass(schema, Schema)
-               for schema in loaded_schemas().values())
+    assert all(
+        isinstance(schema, type) and issubclass(schema, Schema)
+        for schema in loaded_schemas().values()
+    )

@@ -1,6 +1,7 @@
 """The inbound contract written down: an AsyncAPI document generated from the schemas
 intake validates inbound events with, one channel per type, whose payload schemas
 accept what intake accepts and refuse what it refuses; and the systems registry."""
+
 import json
 from pathlib import Path
 
@@ -20,12 +21,15 @@ from tests.inbound_support import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"gov.suyu.civil_affairs.referral.v1": referral,
-            "gov.suyu.civil_affairs.key_person_update.v1": key_person_update,
-            "gov.suyu.elderly_care.checkin_missed.v1": checkin_missed,
-            "gov.suyu.petition.forwarded.v1": petition,
-            "gov.suyu.agency.referral_answered.v1": lambda: referral_answer(
-                answer="rejected", reason="不在服务范围")}
+EXAMPLES = {
+    "gov.suyu.civil_affairs.referral.v1": referral,
+    "gov.suyu.civil_affairs.key_person_update.v1": key_person_update,
+    "gov.suyu.elderly_care.checkin_missed.v1": checkin_missed,
+    "gov.suyu.petition.forwarded.v1": petition,
+    "gov.suyu.agency.referral_answered.v1": lambda: referral_answer(
+        answer="rejected", reason="不在服务范围"
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +72,6 @@ def test_the_development_registry_knows_each_system_by_its_key_and_source():
 def test_two_systems_may_not_share_a_source():
     entry = {"source": "/same", "key_sha256": "0" * 64, "event_types": []}
     with pytest.raises(ValueError):
-        SystemRegistry.from_json(json.dumps({"systems": [{"id": "a", **entry},
-                                                         {"id": "b", **entry}]}))
+        SystemRegistry.from_json(
+            json.dumps({"systems": [{"id": "a", **entry}, {"id": "b", **entry}]})
+        )

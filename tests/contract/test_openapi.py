@@ -1,4 +1,5 @@
 """The HTTP APIs are written down as OpenAPI from the schemas they are served with."""
+
 import importlib
 import json
 from pathlib import Path
@@ -51,20 +52,29 @@ def test_the_public_contract_of_the_foundation_is_there():
     documents = {service: committed(service) for service in SERVICES}
     expected = {
         "intake": {("/v1/requests", "post"), ("/v1/requests/{request_id}", "get")},
-        "casework": {("/v1/cases", "get"), ("/v1/cases/{case_id}", "get"),
-                     ("/v1/cases/{case_id}/accept", "post"),
-                     ("/v1/cases/{case_id}/actions", "post"),
-                     ("/v1/cases/{case_id}/resolve", "post")},
+        "casework": {
+            ("/v1/cases", "get"),
+            ("/v1/cases/{case_id}", "get"),
+            ("/v1/cases/{case_id}/accept", "post"),
+            ("/v1/cases/{case_id}/actions", "post"),
+            ("/v1/cases/{case_id}/resolve", "post"),
+        },
         "notifications": {("/v1/messages", "get")},
         "reporting": {("/v1/reports/summary", "get")},
     }
     for service, operations in expected.items():
-        documented = {(path, method) for path, item in documents[service]["paths"].items()
-                      for method in item}
+        documented = {
+            (path, method) for path, item in documents[service]["paths"].items() for method in item
+        }
         assert operations <= documented, service
     request_in = documents["intake"]["components"]["schemas"]["RequestIn"]
     assert set(request_in["required"]) == {"channel", "station", "resident", "need"}
-    assert set(request_in["properties"]) == {"channel", "station", "resident", "need",
-                                             "received_at"}
+    assert set(request_in["properties"]) == {
+        "channel",
+        "station",
+        "resident",
+        "need",
+        "received_at",
+    }
     summary = documents["reporting"]["components"]["schemas"]["SummaryOut"]["properties"]
     assert {"requests_received", "cases_opened", "cases_resolved", "from", "to"} <= set(summary)

@@ -1,5 +1,6 @@
 """Every renamed handler's former queue is retired into the queue of a handler that
 exists now (a typo would leave the old queue collecting events for good)."""
+
 import pytest
 
 from services.common.messaging import consumers_of
@@ -21,8 +22,10 @@ def test_the_retired_queue_has_the_binding_of_its_successor():
     assert successor.name == "evt-intake-shegong.request.received.v1--casework.request_received"
     retired = next(r for r, s in pairs if s is successor)
     assert (retired.exchange.name, retired.routing_key) == (
-        successor.exchange.name, successor.routing_key)
-    assert len(pairs) == 2   # open_case, update_registry
+        successor.exchange.name,
+        successor.routing_key,
+    )
+    assert len(pairs) == 2  # open_case, update_registry
 
 
 def test_a_service_with_nothing_renamed_retires_nothing():

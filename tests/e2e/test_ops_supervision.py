@@ -2,6 +2,7 @@
 worker and of an API under a steady load: the process comes back (restarted by make
 run), the other APIs answer throughout, and every accepted request becomes exactly one
 case, one worker SMS and one fact in reporting."""
+
 import json
 import os
 import signal
@@ -28,7 +29,8 @@ class System:
     def __init__(self, env):
         self.env, self.var_dir = env, Path(env["SHEGONG_VAR_DIR"])
         self.admin = json.loads((self.var_dir / "dev-credentials.json").read_text())[
-            "district_admin"]
+            "district_admin"
+        ]
         self.accepted = {}  # index -> request_id
         self.unanswered = []  # (api, time, what was being killed)
         self.killing = None
@@ -37,8 +39,10 @@ class System:
         return f"http://127.0.0.1:{self.env[f'{service.upper()}_PORT']}{path}"
 
     def processes(self):
-        return {p["name"]: p for p in json.loads(
-            (self.var_dir / "processes.json").read_text())["processes"]}
+        return {
+            p["name"]: p
+            for p in json.loads((self.var_dir / "processes.json").read_text())["processes"]
+        }
 
     def database(self, service):
         client = MongoClient(f"mongodb://127.0.0.1:{self.env['SHEGONG_EMBEDDED_MONGO_PORT']}/")
@@ -46,13 +50,19 @@ class System:
 
     def post(self, index):
         """One request, retried with its Idempotency-Key until accepted (as a client would)."""
-        headers = {"Authorization": f"Bearer {self.admin}",
-                   "Idempotency-Key": f"sup-{self.env['SHEGONG_DB_PREFIX']}-{index}"}
+        headers = {
+            "Authorization": f"Bearer {self.admin}",
+            "Idempotency-Key": f"sup-{self.env['SHEGONG_DB_PREFIX']}-{index}",
+        }
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                answer = requests.post(self.url("intake", "/v1/requests"), headers=headers,
-                                       json=chaos_request(index), timeout=10)
+                answer = requests.post(
+                    self.url("intake", "/v1/requests"),
+                    headers=headers,
+                    json=chaos_request(index),
+                    timeout=10,
+                )
                 if answer.status_code == 202:
                     self.accepted[index] = answer.json()["request_id"]
                     return
@@ -68,19 +78,26 @@ def system(tmp_path_factory, rabbit):
     vhost = f"shegong-sup-{uuid.uuid4().hex[:8]}"
     rabbit.add_vhost(vhost)
     base = urlparse(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("SHEGONG_") and key != "MONGO_URI"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SHEGONG_") and key != "MONGO_URI"
+    }
     for name in SERVICES:
         env[f"{name.upper()}_PORT"] = str(free_port())
         env[f"{name.upper()}_METRICS_PORT"] = str(free_port())
-    env.update({
-        "AMQP_URI": urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
-        "SHEGONG_VAR_DIR": str(tmp_path_factory.mktemp("var")),
-        "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
-        "SHEGONG_DB_PREFIX": f"sup{uuid.uuid4().hex[:6]}", "SHEGONG_RETRY_DELAYS_MS": "200,500",
-        "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "1",
-        "SHEGONG_REPLICAS": "casework-worker=2,intake-api=2",
-    })
+    env.update(
+        {
+            "AMQP_URI": urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
+            "SHEGONG_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+            "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
+            "SHEGONG_DB_PREFIX": f"sup{uuid.uuid4().hex[:6]}",
+            "SHEGONG_RETRY_DELAYS_MS": "200,500",
+            "SHEGONG_RELAY_INTERVAL_S": "0.5",
+            "SHEGONG_RELAY_GRACE_S": "1",
+            "SHEGONG_REPLICAS": "casework-worker=2,intake-api=2",
+        }
+    )
     try:
         with launched(env):
             yield System(env)
@@ -97,9 +114,12 @@ def answers(port):
 
 def consumed(system, port):
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("shegong_events_consumed_total{")
-               and f'event_type="{REQUEST_RECEIVED.type}"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("shegong_events_consumed_total{")
+        and f'event_type="{REQUEST_RECEIVED.type}"' in line
+    )
 
 
 def exactly_once(system):
@@ -108,26 +128,41 @@ def exactly_once(system):
     sms_file = system.var_dir / "sms.jsonl"
 
     def settled():
-        cases = Counter(doc["request_id"] for doc in system.database("casework")["cases"].find(
-            {}, {"request_id": 1}))
-        sms = Counter(line["case_id"] for line in map(json.loads, sms_file.read_text(
-            encoding="utf-8").splitlines()) if line["recipient_role"] == "worker") \
-            if sms_file.exists() else Counter()
-        summary = requests.get(system.url("reporting", "/v1/reports/summary"), timeout=10,
-                               headers={"Authorization": f"Bearer {system.admin}"}).json()
-        case_ids = [doc["_id"] for doc in system.database("casework")["cases"].find(
-            {}, {"_id": 1})]
-        done = (set(cases) >= accepted and all(sms[c] for c in case_ids)
-                and summary["requests_received"] >= len(accepted)
-                and summary["cases_opened"] >= len(accepted))
+        cases = Counter(
+            doc["request_id"]
+            for doc in system.database("casework")["cases"].find({}, {"request_id": 1})
+        )
+        sms = (
+            Counter(
+                line["case_id"]
+                for line in map(json.loads, sms_file.read_text(encoding="utf-8").splitlines())
+                if line["recipient_role"] == "worker"
+            )
+            if sms_file.exists()
+            else Counter()
+        )
+        summary = requests.get(
+            system.url("reporting", "/v1/reports/summary"),
+            timeout=10,
+            headers={"Authorization": f"Bearer {system.admin}"},
+        ).json()
+        case_ids = [doc["_id"] for doc in system.database("casework")["cases"].find({}, {"_id": 1})]
+        done = (
+            set(cases) >= accepted
+            and all(sms[c] for c in case_ids)
+            and summary["requests_received"] >= len(accepted)
+            and summary["cases_opened"] >= len(accepted)
+        )
         return done and (cases, sms, summary, case_ids)
 
-    cases, sms, summary, case_ids = wait_until(settled, 120, interval=1,
-                                               message="every effect of every request")
+    cases, sms, summary, case_ids = wait_until(
+        settled, 120, interval=1, message="every effect of every request"
+    )
     time.sleep(2)  # a duplicate would come now, if it were coming
     cases, sms, summary, case_ids = settled()
-    stored = Counter(doc["_id"] for doc in system.database("intake")["requests"].find(
-        {}, {"_id": 1}))
+    stored = Counter(
+        doc["_id"] for doc in system.database("intake")["requests"].find({}, {"_id": 1})
+    )
     assert set(stored) == accepted and set(stored.values()) == {1}
     assert set(cases) == accepted and set(cases.values()) == {1}
     assert set(sms) == set(case_ids) and set(sms.values()) == {1}
@@ -143,8 +178,11 @@ def test_two_casework_workers_both_consume_and_each_effect_happens_once(system):
     assert ports[1] == ports[0] + 100
     for index in range(30):
         system.post(index)
-    wait_until(lambda: all(consumed(system, port) > 0 for port in ports), 30,
-               message="both casework workers to consume")
+    wait_until(
+        lambda: all(consumed(system, port) > 0 for port in ports),
+        30,
+        message="both casework workers to consume",
+    )
     exactly_once(system)
 
 
@@ -171,17 +209,29 @@ def test_kill_9_of_each_worker_and_an_api_under_load(system):
     for thread in threads:
         thread.start()
     try:
-        for victim in ("intake-worker#1", "casework-worker#1", "notifications-worker#1",
-                       "reporting-worker#1", "intake-api#1"):
+        for victim in (
+            "intake-worker#1",
+            "casework-worker#1",
+            "notifications-worker#1",
+            "reporting-worker#1",
+            "intake-api#1",
+        ):
             before = system.processes()[victim]
             system.killing = victim
             os.kill(before["pid"], signal.SIGKILL)
-            after = wait_until(lambda v=victim, b=before: (p := system.processes()[v])["restarts"]
-                               == b["restarts"] + 1 and p["state"] == "running" and p,
-                               30, message=f"{victim} to be restarted")
+            after = wait_until(
+                lambda v=victim, b=before: (
+                    (p := system.processes()[v])["restarts"] == b["restarts"] + 1
+                    and p["state"] == "running"
+                    and p
+                ),
+                30,
+                message=f"{victim} to be restarted",
+            )
             assert after["pid"] != before["pid"] and after["last_exit"] == "killed by SIGKILL"
-            wait_until(lambda port=after["port"]: answers(port), 30,
-                       message=f"{victim} to answer again")
+            wait_until(
+                lambda port=after["port"]: answers(port), 30, message=f"{victim} to answer again"
+            )
             system.killing = None
             time.sleep(1)
     finally:
@@ -190,8 +240,7 @@ def test_kill_9_of_each_worker_and_an_api_under_load(system):
             thread.join(70)
     others = [u for u in system.unanswered if u[0] != "intake"]
     assert not others, others  # the other APIs answered throughout
-    assert all(victim == "intake-api#1" for _, _, victim in system.unanswered), \
-        system.unanswered
+    assert all(victim == "intake-api#1" for _, _, victim in system.unanswered), system.unanswered
     assert len(system.accepted) > 60
     restarted = system.processes()
     assert all(p["state"] == "running" for p in restarted.values())

@@ -1,6 +1,7 @@
 """The story of DOMAIN.md end to end: every service as its own OS process, started the
 way ``make run`` starts them (deploy/local.py), on the real broker and the MongoDB
 wire protocol, driven over real HTTP through gunicorn."""
+
 import json
 import os
 import signal
@@ -28,8 +29,11 @@ from tests.support import conforms, free_port, launched, story_request, wait_unt
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "casework", "notifications", "reporting")
 pytestmark = pytest.mark.e2e
-SYSTEM_OF = {"/suyu/civil-affairs": "civil-affairs", "/suyu/petition-office": "petition-office",
-             "/suyu/elderly-care": "elderly-care"}
+SYSTEM_OF = {
+    "/suyu/civil-affairs": "civil-affairs",
+    "/suyu/petition-office": "petition-office",
+    "/suyu/elderly-care": "elderly-care",
+}
 
 
 class System:
@@ -44,8 +48,10 @@ class System:
         return json.loads((self.var_dir / "dev-credentials.json").read_text())
 
     def logs(self):
-        return {path.name: path.read_text(errors="replace")
-                for path in (self.var_dir / "log").glob("*.log")}
+        return {
+            path.name: path.read_text(errors="replace")
+            for path in (self.var_dir / "log").glob("*.log")
+        }
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +63,18 @@ def system(tmp_path_factory, rabbit):
     ports = {name: free_port() for name in SERVICES}
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHEGONG_")}
     env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update({
-        "AMQP_URI": urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
-        "SHEGONG_VAR_DIR": str(var_dir), "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
-        "SHEGONG_DB_PREFIX": f"e2e{uuid.uuid4().hex[:6]}", "SHEGONG_RETRY_DELAYS_MS": "200,500",
-        "SHEGONG_RELAY_INTERVAL_S": "0.5", "SHEGONG_RELAY_GRACE_S": "1", "LOG_LEVEL": "DEBUG",
-    })
+    env.update(
+        {
+            "AMQP_URI": urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
+            "SHEGONG_VAR_DIR": str(var_dir),
+            "SHEGONG_EMBEDDED_MONGO_PORT": str(free_port()),
+            "SHEGONG_DB_PREFIX": f"e2e{uuid.uuid4().hex[:6]}",
+            "SHEGONG_RETRY_DELAYS_MS": "200,500",
+            "SHEGONG_RELAY_INTERVAL_S": "0.5",
+            "SHEGONG_RELAY_GRACE_S": "1",
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
     try:
         with launched(env) as (process, output):
             yield System(process, var_dir, ports, output, env["AMQP_URI"])
@@ -88,15 +100,17 @@ def test_the_medicine_request_story(system):
     key = {"Idempotency-Key": f"zou-shulan-{uuid.uuid4()}"}
 
     # 08:00 - the phone call is recorded by the Daxing station
-    answer = requests.post(system.url("intake", "/v1/requests"), json=body,
-                           headers={**admin, **key}, timeout=10)
+    answer = requests.post(
+        system.url("intake", "/v1/requests"), json=body, headers={**admin, **key}, timeout=10
+    )
     assert answer.status_code == 202, answer.text
     request_id = conforms("intake", "AcceptedOut", answer.json())["request_id"]
 
     # a case of her township's station, urgent, owned by an on-duty social worker
     def the_case():
-        listing = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
-                               headers=admin, timeout=5).json()
+        listing = requests.get(
+            system.url("casework", f"/v1/cases?request_id={request_id}"), headers=admin, timeout=5
+        ).json()
         cases = conforms("casework", "CaseList", listing)["cases"]
         return cases[0] if cases else None
 
@@ -104,48 +118,72 @@ def test_the_medicine_request_story(system):
     assert (case["station"], case["priority"], case["status"]) == ("daxing", "urgent", "assigned")
     roster = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
     calendar = domain.Calendar(tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"])
-    on_duty = {w.id for w in domain.on_duty_workers(roster, "daxing", clock.local_day(clock.now()),
-                                                    calendar)}
+    on_duty = {
+        w.id
+        for w in domain.on_duty_workers(roster, "daxing", clock.local_day(clock.now()), calendar)
+    }
     assert case["assignee"]["id"] in on_duty
     worker = bearer(credentials["workers"][case["assignee"]["id"]])
     case_url = f"/v1/cases/{case['case_id']}"
 
     # the worker is told at once, by SMS, with the resident masked
     def messages(role):
-        found = conforms("notifications", "MessageList", requests.get(
-            system.url("notifications", f"/v1/messages?case_id={case['case_id']}"),
-            headers=worker, timeout=5).json())["messages"]
+        found = conforms(
+            "notifications",
+            "MessageList",
+            requests.get(
+                system.url("notifications", f"/v1/messages?case_id={case['case_id']}"),
+                headers=worker,
+                timeout=5,
+            ).json(),
+        )["messages"]
         return [m for m in found if m["recipient_role"] == role and m["status"] == "sent"]
 
     to_worker = wait_until(lambda: messages("worker"), 10, message="the worker's SMS")
     assert len(to_worker) == 1 and "邹**（138****5678）" in to_worker[0]["body"]
-    sms_file = [json.loads(line) for line in
-                (system.var_dir / "sms.jsonl").read_text(encoding="utf-8").splitlines()]
+    sms_file = [
+        json.loads(line)
+        for line in (system.var_dir / "sms.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert [m["recipient_role"] for m in sms_file if m["case_id"] == case["case_id"]] == ["worker"]
 
     # he accepts, goes to her home, buys the medicine, brings it, and resolves the case
-    for path, payload in ((f"{case_url}/accept", {}),
-                          (f"{case_url}/actions", {"type": "visit", "note": "上门取空药瓶"}),
-                          (f"{case_url}/actions", {"type": "purchase", "note": "社区卫生所购药"}),
-                          (f"{case_url}/actions", {"type": "delivery", "note": "药已送到"}),
-                          (f"{case_url}/resolve", {"summary": "代购药品并送达"})):
+    for path, payload in (
+        (f"{case_url}/accept", {}),
+        (f"{case_url}/actions", {"type": "visit", "note": "上门取空药瓶"}),
+        (f"{case_url}/actions", {"type": "purchase", "note": "社区卫生所购药"}),
+        (f"{case_url}/actions", {"type": "delivery", "note": "药已送到"}),
+        (f"{case_url}/resolve", {"summary": "代购药品并送达"}),
+    ):
         done = requests.post(system.url("casework", path), json=payload, headers=worker, timeout=10)
         assert done.status_code == 200, done.text
-    resolved = conforms("casework", "CaseOut", requests.get(
-        system.url("casework", case_url), headers=worker, timeout=5).json())
+    resolved = conforms(
+        "casework",
+        "CaseOut",
+        requests.get(system.url("casework", case_url), headers=worker, timeout=5).json(),
+    )
     assert resolved["status"] == "resolved"
     assert [a["type"] for a in resolved["actions"]] == ["visit", "purchase", "delivery"]
 
     # the resident is told
-    told = wait_until(lambda: len(messages("resident")) == 2 and messages("resident"), 10,
-                      message="the resident's SMS")
+    told = wait_until(
+        lambda: len(messages("resident")) == 2 and messages("resident"),
+        10,
+        message="the resident's SMS",
+    )
     assert any("已办结" in m["body"] for m in told)
 
     # the district sees it in its figures
     def figures():
-        summary = conforms("reporting", "SummaryOut", requests.get(
-            system.url("reporting", "/v1/reports/summary?station=daxing"),
-            headers=admin, timeout=5).json())
+        summary = conforms(
+            "reporting",
+            "SummaryOut",
+            requests.get(
+                system.url("reporting", "/v1/reports/summary?station=daxing"),
+                headers=admin,
+                timeout=5,
+            ).json(),
+        )
         return summary if summary["cases_resolved"] == 1 and summary["messages_sent"] == 3 else None
 
     summary = wait_until(figures, 10, message="the station's figures")
@@ -156,18 +194,29 @@ def test_the_medicine_request_story(system):
 
     # her request's whole story, across the services, in order
     def trace():
-        answer = requests.get(system.url("reporting", f"/v1/trace/{request_id}"),
-                              headers=admin, timeout=5)
+        answer = requests.get(
+            system.url("reporting", f"/v1/trace/{request_id}"), headers=admin, timeout=5
+        )
         events = conforms("reporting", "TraceOut", answer.json())["events"] if answer.ok else []
         return events if sum(e["step"] == "message.sent" for e in events) == 3 else None
 
     events = wait_until(trace, 10, message="the request's trace")
     steps = [e["step"] for e in events]
     assert [s for s in steps if not s.startswith("message.")] == [
-        "request.received", "case.opened", "case.assigned", "case.accepted",
-        "case.action_recorded", "case.action_recorded", "case.action_recorded", "case.resolved"]
+        "request.received",
+        "case.opened",
+        "case.assigned",
+        "case.accepted",
+        "case.action_recorded",
+        "case.action_recorded",
+        "case.action_recorded",
+        "case.resolved",
+    ]
     assert [e["data"]["action_type"] for e in events if e["step"] == "case.action_recorded"] == [
-        "visit", "purchase", "delivery"]
+        "visit",
+        "purchase",
+        "delivery",
+    ]
     position = {e["id"]: n for n, e in enumerate(events)}
     for n, event in enumerate(events):
         assert event["correlationid"] == request_id
@@ -179,34 +228,45 @@ def test_the_medicine_request_story(system):
 
     # her request's status page follows the case
     status_url = system.url("intake", f"/v1/requests/{request_id}")
-    status = wait_until(lambda: (s := requests.get(status_url, headers=admin,
-                                                   timeout=5).json())["status"]
-                        == "resolved" and s, 10, message="the request to show resolved")
+    status = wait_until(
+        lambda: (
+            (s := requests.get(status_url, headers=admin, timeout=5).json())["status"] == "resolved"
+            and s
+        ),
+        10,
+        message="the request to show resolved",
+    )
     assert conforms("intake", "RequestOut", status)["case_id"] == case["case_id"]
 
     # a retried POST with the same Idempotency-Key creates nothing new
-    again = requests.post(system.url("intake", "/v1/requests"), json=body,
-                          headers={**admin, **key}, timeout=10)
+    again = requests.post(
+        system.url("intake", "/v1/requests"), json=body, headers={**admin, **key}, timeout=10
+    )
     assert again.status_code == 202 and again.json()["request_id"] == request_id
     assert wait_until(figures, 5, message="figures unchanged")["requests_received"] == 1
-    cases = requests.get(system.url("casework", f"/v1/cases?request_id={request_id}"),
-                         headers=admin, timeout=5).json()["cases"]
+    cases = requests.get(
+        system.url("casework", f"/v1/cases?request_id={request_id}"), headers=admin, timeout=5
+    ).json()["cases"]
     assert len(cases) == 1
 
 
 def readme_story():
     """The shell block of the README's "Play the story by hand"."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Play the story by hand"):]
-    return section[section.index("```sh\n") + 6:section.index("\n```\n")]
+    section = readme[readme.index("## Play the story by hand") :]
+    return section[section.index("```sh\n") + 6 : section.index("\n```\n")]
 
 
 def test_the_readme_story_works_as_written(system):
     urls = {name.upper(): f"http://127.0.0.1:{port}" for name, port in system.ports.items()}
-    played = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_story()], cwd=ROOT,
-                            env={**os.environ, **urls,
-                                 "CREDENTIALS": str(system.var_dir / "dev-credentials.json")},
-                            capture_output=True, text=True, timeout=60)
+    played = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_story()],
+        cwd=ROOT,
+        env={**os.environ, **urls, "CREDENTIALS": str(system.var_dir / "dev-credentials.json")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert played.returncode == 0, played.stderr
     lines = played.stdout.splitlines()
     assert lines[-8:-3] == ["accepted", "in_progress", "in_progress", "in_progress", "resolved"]
@@ -216,40 +276,82 @@ def test_the_readme_story_works_as_written(system):
 
 
 # personal data of every kind that goes through the system in this module's tests
-ANOTHER_RESIDENT = {"name": "钱桂英", "phone": "13566667777", "id_number": "321322195001010028",
-                    "categories": ["elderly", "disabled"],
-                    "emergency_contact": {"name": "钱建军", "relation": "儿子",
-                                          "phone": "13611112222"}}
-PERSONAL = ("13812345678", "邹书兰", "药吃完了",  # the story
-            "钱桂英", "13566667777", "321322195001010028", "钱建军", "13611112222",
-            "腿脚不便需要代办",  # a request with an ID number and an emergency contact
-            ID_NUMBER, "邹丽", "13987654321", "李建国", "13700001111", "邻里排水纠纷")  # inbound
+ANOTHER_RESIDENT = {
+    "name": "钱桂英",
+    "phone": "13566667777",
+    "id_number": "321322195001010028",
+    "categories": ["elderly", "disabled"],
+    "emergency_contact": {"name": "钱建军", "relation": "儿子", "phone": "13611112222"},
+}
+PERSONAL = (
+    "13812345678",
+    "邹书兰",
+    "药吃完了",  # the story
+    "钱桂英",
+    "13566667777",
+    "321322195001010028",
+    "钱建军",
+    "13611112222",
+    "腿脚不便需要代办",  # a request with an ID number and an emergency contact
+    ID_NUMBER,
+    "邹丽",
+    "13987654321",
+    "李建国",
+    "13700001111",
+    "邻里排水纠纷",
+)  # inbound
 
 
 def test_personal_data_of_every_kind_flows_through(system):
     """ID numbers and emergency contacts, by staff and by other government systems over
     HTTP and AMQP, each ending in a case (for the log check that follows)."""
     admin = bearer(system.credentials()["district_admin"])
-    answer = requests.post(system.url("intake", "/v1/requests"), headers=admin, timeout=10, json={
-        "channel": "walk_in", "station": "daxing", "resident": ANOTHER_RESIDENT,
-        "need": {"type": "daily_living_help", "description": "腿脚不便需要代办"}})
+    answer = requests.post(
+        system.url("intake", "/v1/requests"),
+        headers=admin,
+        timeout=10,
+        json={
+            "channel": "walk_in",
+            "station": "daxing",
+            "resident": ANOTHER_RESIDENT,
+            "need": {"type": "daily_living_help", "description": "腿脚不便需要代办"},
+        },
+    )
     assert answer.status_code == 202, answer.text
     request_ids = [answer.json()["request_id"]]
     for event in (referral(), petition(), key_person_update()):
-        sent = requests.post(system.url("intake", "/v1/events"), timeout=10,
-                             data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
-                             headers={"Content-Type": "application/cloudevents+json",
-                                      "X-Api-Key": KEYS[SYSTEM_OF[event["source"]]]})
+        sent = requests.post(
+            system.url("intake", "/v1/events"),
+            timeout=10,
+            data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
+            headers={
+                "Content-Type": "application/cloudevents+json",
+                "X-Api-Key": KEYS[SYSTEM_OF[event["source"]]],
+            },
+        )
         assert sent.status_code == 202, sent.text
         request_ids += [r["request_id"] for r in sent.json()["results"] if r["request_id"]]
     publish_inbound(system.amqp_uri, checkin_missed(), system="elderly-care")
     for request_id in request_ids:
-        wait_until(lambda: requests.get(
-            system.url("casework", f"/v1/cases?request_id={request_id}"), headers=admin,
-            timeout=5).json()["cases"], 30, message=f"the case of {request_id}")
-    wait_until(lambda: sum(c.get("need_type") == "home_visit" for c in requests.get(
-        system.url("casework", "/v1/cases?station=daxing"), headers=admin, timeout=5
-    ).json()["cases"]), 30, message="the missed check-in's case")
+        wait_until(
+            lambda: requests.get(
+                system.url("casework", f"/v1/cases?request_id={request_id}"),
+                headers=admin,
+                timeout=5,
+            ).json()["cases"],
+            30,
+            message=f"the case of {request_id}",
+        )
+    wait_until(
+        lambda: sum(
+            c.get("need_type") == "home_visit"
+            for c in requests.get(
+                system.url("casework", "/v1/cases?station=daxing"), headers=admin, timeout=5
+            ).json()["cases"]
+        ),
+        30,
+        message="the missed check-in's case",
+    )
 
 
 def test_no_personal_data_in_any_log(system):

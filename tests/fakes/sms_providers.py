@@ -6,6 +6,7 @@ with the provider's real response shapes, and records what it accepted. ``mode``
 the answer: ``ok``, ``throttled``, ``invalid_number``, ``down`` (HTTP 503) or ``slow``
 (answers after ``delay_s``). The gateway honours ``Idempotency-Key`` as its protocol says.
 """
+
 import hashlib
 import hmac
 import json
@@ -27,8 +28,8 @@ class FakeServer:
         self.port = free_port()
         self.mode = "ok"
         self.delay_s = 0.0
-        self.accepted = []      # the SMS the carrier took: what phones would receive
-        self.refused = []       # (reason, request) of refused calls
+        self.accepted = []  # the SMS the carrier took: what phones would receive
+        self.refused = []  # (reason, request) of refused calls
         self.calls = 0
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
@@ -57,12 +58,14 @@ class FakeServer:
     content_type = "application/json;charset=utf-8"
 
     def json(self, body, status=200):
-        return Response(json.dumps(body, ensure_ascii=False), status=status,
-                        content_type=self.content_type)
+        return Response(
+            json.dumps(body, ensure_ascii=False), status=status, content_type=self.content_type
+        )
 
 
 class FakeAliyunSms(FakeServer):
     """Alibaba Cloud SMS ``SendSms`` (RPC style, ACS3-HMAC-SHA256 signatures)."""
+
     name = "aliyun"
 
     def __init__(self, access_key_id="LTAI-test", secret="aliyun-secret"):
@@ -82,13 +85,21 @@ class FakeAliyunSms(FakeServer):
         if request.headers.get("x-acs-content-sha256") != payload_hash:
             return False
         query = request.args.to_dict()
-        canonical_query = "&".join(f"{key}={quote(query[key], safe='~')}"
-                                   for key in sorted(query))
+        canonical_query = "&".join(f"{key}={quote(query[key], safe='~')}" for key in sorted(query))
         signed = parts.get("SignedHeaders", "").split(";")
-        canonical_headers = "".join(f"{name}:{request.headers.get(name, '').strip()}\n"
-                                    for name in signed)
-        canonical = "\n".join([request.method, request.path or "/", canonical_query,
-                               canonical_headers, ";".join(signed), payload_hash])
+        canonical_headers = "".join(
+            f"{name}:{request.headers.get(name, '').strip()}\n" for name in signed
+        )
+        canonical = "\n".join(
+            [
+                request.method,
+                request.path or "/",
+                canonical_query,
+                canonical_headers,
+                ";".join(signed),
+                payload_hash,
+            ]
+        )
         to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
         expected = hmac.new(self.secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, parts.get("Signature", ""))
@@ -96,49 +107,90 @@ class FakeAliyunSms(FakeServer):
     def handle(self, request):
         request_id = str(uuid.uuid4()).upper()
         if self.mode == "down":
-            return self.json({"RequestId": request_id, "Code": "ServiceUnavailable",
-                              "Message": "The request has failed due to a temporary failure "
-                                         "of the server."}, 503)
+            return self.json(
+                {
+                    "RequestId": request_id,
+                    "Code": "ServiceUnavailable",
+                    "Message": "The request has failed due to a temporary failure of the server.",
+                },
+                503,
+            )
         if not self.signature_ok(request):
             self.refused.append(("signature", request.args.to_dict()))
-            return self.json({"RequestId": request_id, "Code": "SignatureDoesNotMatch",
-                              "Message": "Specified signature is not matched with our "
-                                         "calculation.", "HostId": "dysmsapi.aliyuncs.com"}, 400)
+            return self.json(
+                {
+                    "RequestId": request_id,
+                    "Code": "SignatureDoesNotMatch",
+                    "Message": "Specified signature is not matched with our calculation.",
+                    "HostId": "dysmsapi.aliyuncs.com",
+                },
+                400,
+            )
         params = {**request.args.to_dict(), **request.form.to_dict()}
         if request.headers.get("x-acs-action") == "QuerySendDetails":
             return self.query_send_details(params, request_id)
         if request.headers.get("x-acs-action") != "SendSms":
             return self.json({"RequestId": request_id, "Code": "InvalidAction.NotFound"}, 404)
         if self.mode == "throttled":
-            return self.json({"RequestId": request_id, "Code": "isv.BUSINESS_LIMIT_CONTROL",
-                              "Message": "触发小时级流控Permits:5"})
+            return self.json(
+                {
+                    "RequestId": request_id,
+                    "Code": "isv.BUSINESS_LIMIT_CONTROL",
+                    "Message": "触发小时级流控Permits:5",
+                }
+            )
         if self.mode == "invalid_number":
-            return self.json({"RequestId": request_id, "Code": "isv.MOBILE_NUMBER_ILLEGAL",
-                              "Message": "非法手机号"})
+            return self.json(
+                {
+                    "RequestId": request_id,
+                    "Code": "isv.MOBILE_NUMBER_ILLEGAL",
+                    "Message": "非法手机号",
+                }
+            )
         biz_id = f"{int(time.time() * 1000)}^{len(self.accepted)}"
-        self.accepted.append({"to": params["PhoneNumbers"], "sign_name": params["SignName"],
-                              "template_code": params["TemplateCode"],
-                              "params": json.loads(params.get("TemplateParam") or "{}"),
-                              "out_id": params.get("OutId"), "biz_id": biz_id,
-                              "send_date": self.today})
-        return self.json({"RequestId": request_id, "Code": "OK", "Message": "OK",
-                          "BizId": biz_id})
+        self.accepted.append(
+            {
+                "to": params["PhoneNumbers"],
+                "sign_name": params["SignName"],
+                "template_code": params["TemplateCode"],
+                "params": json.loads(params.get("TemplateParam") or "{}"),
+                "out_id": params.get("OutId"),
+                "biz_id": biz_id,
+                "send_date": self.today,
+            }
+        )
+        return self.json({"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id})
 
     def query_send_details(self, params, request_id):
         """``QuerySendDetails``: the SMS sent to one number on one day."""
-        found = [{"PhoneNum": sms["to"], "SendStatus": 3, "ErrCode": "DELIVERED",
-                  "TemplateCode": sms["template_code"], "Content": "", "OutId": sms["out_id"],
-                  "SendDate": sms["send_date"], "ReceiveDate": sms["send_date"]}
-                 for sms in self.accepted
-                 if sms["to"] == params.get("PhoneNumber")
-                 and sms["send_date"] == params.get("SendDate")]
-        return self.json({"RequestId": request_id, "Code": "OK", "Message": "OK",
-                          "TotalCount": len(found), "SmsSendDetailDTOs": {
-                              "SmsSendDetailDTO": found}})
+        found = [
+            {
+                "PhoneNum": sms["to"],
+                "SendStatus": 3,
+                "ErrCode": "DELIVERED",
+                "TemplateCode": sms["template_code"],
+                "Content": "",
+                "OutId": sms["out_id"],
+                "SendDate": sms["send_date"],
+                "ReceiveDate": sms["send_date"],
+            }
+            for sms in self.accepted
+            if sms["to"] == params.get("PhoneNumber") and sms["send_date"] == params.get("SendDate")
+        ]
+        return self.json(
+            {
+                "RequestId": request_id,
+                "Code": "OK",
+                "Message": "OK",
+                "TotalCount": len(found),
+                "SmsSendDetailDTOs": {"SmsSendDetailDTO": found},
+            }
+        )
 
 
 class FakeTencentSms(FakeServer):
     """Tencent Cloud SMS ``SendSms`` 2021-01-11 (TC3-HMAC-SHA256 signatures)."""
+
     name = "tencent"
     content_type = "application/json"  # exactly: the SDK reads errors only from this type
 
@@ -151,8 +203,12 @@ class FakeTencentSms(FakeServer):
         algorithm, _, rest = auth.partition(" ")
         parts = dict(part.strip().split("=", 1) for part in rest.split(",") if "=" in part)
         credential = parts.get("Credential", "").split("/")
-        if algorithm != "TC3-HMAC-SHA256" or len(credential) != 4 \
-                or credential[0] != self.secret_id or credential[2] != "sms":
+        if (
+            algorithm != "TC3-HMAC-SHA256"
+            or len(credential) != 4
+            or credential[0] != self.secret_id
+            or credential[2] != "sms"
+        ):
             return False
         date, service = credential[1], credential[2]
         timestamp = request.headers.get("X-TC-Timestamp", "0")
@@ -160,10 +216,24 @@ class FakeTencentSms(FakeServer):
             return False
         signed = parts.get("SignedHeaders", "").split(";")
         canonical_headers = "".join(f"{name}:{request.headers.get(name, '')}\n" for name in signed)
-        canonical = "\n".join([request.method, request.path or "/", "", canonical_headers,
-                               ";".join(signed), hashlib.sha256(request.get_data()).hexdigest()])
-        to_sign = "\n".join(["TC3-HMAC-SHA256", timestamp, f"{date}/{service}/tc3_request",
-                             hashlib.sha256(canonical.encode()).hexdigest()])
+        canonical = "\n".join(
+            [
+                request.method,
+                request.path or "/",
+                "",
+                canonical_headers,
+                ";".join(signed),
+                hashlib.sha256(request.get_data()).hexdigest(),
+            ]
+        )
+        to_sign = "\n".join(
+            [
+                "TC3-HMAC-SHA256",
+                timestamp,
+                f"{date}/{service}/tc3_request",
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            ]
+        )
 
         def sign(key, text):
             return hmac.new(key, text.encode(), hashlib.sha256).digest()
@@ -178,42 +248,75 @@ class FakeTencentSms(FakeServer):
             return Response("Service Unavailable", status=503)
         if not self.signature_ok(request):
             self.refused.append(("signature", request.get_data(as_text=True)))
-            return self.json({"Response": {"Error": {
-                "Code": "AuthFailure.SignatureFailure",
-                "Message": "The provided credentials could not be validated. Please check "
-                           "your signature is correct."}, "RequestId": request_id}})
+            return self.json(
+                {
+                    "Response": {
+                        "Error": {
+                            "Code": "AuthFailure.SignatureFailure",
+                            "Message": "The provided credentials could not be validated. "
+                            "Please check your signature is correct.",
+                        },
+                        "RequestId": request_id,
+                    }
+                }
+            )
         body = json.loads(request.get_data())
         if request.headers.get("X-TC-Action") == "PullSmsSendStatusByPhoneNumber":
-            found = [{"UserReceiveTime": None, "CountryCode": "86", "SubscriberNumber":
-                      sms["to"][3:], "PhoneNumber": sms["to"], "SerialNo": sms["serial"],
-                      "ReportStatus": "SUCCESS", "Description": "用户短信送达成功",
-                      "SessionContext": sms["session_context"]}
-                     for sms in self.accepted if sms["to"] == body["PhoneNumber"]]
-            return self.json({"Response": {"PullSmsSendStatusSet": found,
-                                           "RequestId": request_id}})
+            found = [
+                {
+                    "UserReceiveTime": None,
+                    "CountryCode": "86",
+                    "SubscriberNumber": sms["to"][3:],
+                    "PhoneNumber": sms["to"],
+                    "SerialNo": sms["serial"],
+                    "ReportStatus": "SUCCESS",
+                    "Description": "用户短信送达成功",
+                    "SessionContext": sms["session_context"],
+                }
+                for sms in self.accepted
+                if sms["to"] == body["PhoneNumber"]
+            ]
+            return self.json({"Response": {"PullSmsSendStatusSet": found, "RequestId": request_id}})
         phone = body["PhoneNumberSet"][0]
-        status = {"SerialNo": "", "PhoneNumber": phone, "Fee": 0,
-                  "SessionContext": body.get("SessionContext", ""), "IsoCode": "CN"}
+        status = {
+            "SerialNo": "",
+            "PhoneNumber": phone,
+            "Fee": 0,
+            "SessionContext": body.get("SessionContext", ""),
+            "IsoCode": "CN",
+        }
         if self.mode == "throttled":
-            status.update(Code="LimitExceeded.PhoneNumberThirtySecondLimit",
-                          Message="the number of SMS messages sent from a single mobile "
-                                  "number within 30 seconds exceeds the upper limit")
+            status.update(
+                Code="LimitExceeded.PhoneNumberThirtySecondLimit",
+                Message="the number of SMS messages sent from a single mobile "
+                "number within 30 seconds exceeds the upper limit",
+            )
         elif self.mode == "invalid_number":
-            status.update(Code="InvalidParameterValue.IncorrectPhoneNumber",
-                          Message="incorrect phone number", IsoCode="")
+            status.update(
+                Code="InvalidParameterValue.IncorrectPhoneNumber",
+                Message="incorrect phone number",
+                IsoCode="",
+            )
         else:
             serial = f"2433:{uuid.uuid4().int % 10**20}"
             status.update(SerialNo=serial, Fee=1, Code="Ok", Message="send success")
-            self.accepted.append({"to": phone, "sign_name": body["SignName"],
-                                  "template_id": body["TemplateId"],
-                                  "params": body.get("TemplateParamSet", []),
-                                  "session_context": body.get("SessionContext"),
-                                  "app_id": body["SmsSdkAppId"], "serial": serial})
+            self.accepted.append(
+                {
+                    "to": phone,
+                    "sign_name": body["SignName"],
+                    "template_id": body["TemplateId"],
+                    "params": body.get("TemplateParamSet", []),
+                    "session_context": body.get("SessionContext"),
+                    "app_id": body["SmsSdkAppId"],
+                    "serial": serial,
+                }
+            )
         return self.json({"Response": {"SendStatusSet": [status], "RequestId": request_id}})
 
 
 class FakeSmsGateway(FakeServer):
     """The generic HTTP gateway protocol (providers.HttpGatewayProvider)."""
+
     name = "http"
 
     def __init__(self, token="gateway-token"):

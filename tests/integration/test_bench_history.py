@@ -12,6 +12,7 @@ the services work on.
    projection), and the counters the services continue from held (the access chain,
    the workload counters, the outboxes).
 """
+
 import json
 import os
 import time
@@ -35,11 +36,19 @@ PLAIN, REPEATS, ALERTS = 24, 3, 3
 TOLERANCE = 0.3
 # Counted per request; the others (rosters, counters per worker, daily figures per day,
 # the projection pointer) are required to exist, not to scale with the requests.
-NOT_PER_REQUEST = {"casework.workers", "casework.calendar", "casework.rosters",
-                   "casework.workload", "reporting.meta", "reporting.daily_v1",
-                   # one document per migration run (services/common/migrations.py)
-                   "intake.migrations", "casework.migrations", "reporting.migrations",
-                   "notifications.migrations"}
+NOT_PER_REQUEST = {
+    "casework.workers",
+    "casework.calendar",
+    "casework.rosters",
+    "casework.workload",
+    "reporting.meta",
+    "reporting.daily_v1",
+    # one document per migration run (services/common/migrations.py)
+    "intake.migrations",
+    "casework.migrations",
+    "reporting.migrations",
+    "notifications.migrations",
+}
 # One document per request (or per case) exactly, in the system and in the history.
 ONE_EACH = {"intake.requests", "notifications.contacts"}
 
@@ -57,8 +66,11 @@ def start(tmp_path, rabbit, name, before=None):
     vhost = f"shegong-hist-{uuid.uuid4().hex[:8]}"
     rabbit.add_vhost(vhost)
     base = urlparse(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
-    system = BenchSystem(tmp_path / name, urlunparse(base._replace(
-        path="/" + quote(vhost, safe=""))), f"hist{uuid.uuid4().hex[:6]}")
+    system = BenchSystem(
+        tmp_path / name,
+        urlunparse(base._replace(path="/" + quote(vhost, safe=""))),
+        f"hist{uuid.uuid4().hex[:6]}",
+    )
     system.vhost = vhost
     system.before_services = before and (lambda: before(system))
     system.up()
@@ -79,9 +91,12 @@ def quiet(client, prefix, settle_s=4.0, timeout=120):
 
 
 def post(system, body):
-    answer = requests.post(system.url("intake", "/v1/requests"), json=body, timeout=30,
-                           headers={"Authorization": f"Bearer {system.token()}",
-                                    "Idempotency-Key": str(uuid.uuid4())})
+    answer = requests.post(
+        system.url("intake", "/v1/requests"),
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {system.token()}", "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert answer.status_code == 202, answer.text
     return answer.json()["request_id"]
 
@@ -93,11 +108,16 @@ def drive(system):
     for number in range(REPEATS):  # the same resident and need again: a repeat
         post(system, request_body(7, number))
     for number in range(ALERTS):
-        resident = {"name": f"独居老人{number}", "phone": f"1350000{number:04d}",
-                    "categories": ["elderly", "living_alone"]}
-        publish_inbound(system.env["AMQP_URI"], checkin_missed(station="xiaxiang",
-                                                               resident=resident),
-                        system="elderly-care")
+        resident = {
+            "name": f"独居老人{number}",
+            "phone": f"1350000{number:04d}",
+            "categories": ["elderly", "living_alone"],
+        }
+        publish_inbound(
+            system.env["AMQP_URI"],
+            checkin_missed(station="xiaxiang", resident=resident),
+            system="elderly-care",
+        )
 
 
 def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
@@ -106,8 +126,14 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
     try:
         client = MongoClient(real.env["MONGO_URI"])
         drive(real)
-        wait_until(lambda: CaseStore(real.database(client, "casework")).cases
-                   .count_documents({}) == PLAIN + ALERTS, 90, message="every case")
+        wait_until(
+            lambda: (
+                CaseStore(real.database(client, "casework")).cases.count_documents({})
+                == PLAIN + ALERTS
+            ),
+            90,
+            message="every case",
+        )
         system_counts = quiet(client, real.db_prefix)
     finally:
         real.down()
@@ -118,16 +144,27 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
     # every case as the request path leaves it (assigned, minutes old: no deadline passed),
     # no returning residents: the
     # mix of drive()
-    mix = history.Mix(span_days=0.005, alerts=ALERTS / total, repeats=REPEATS / (total - REPEATS),
-                      returning=0.0, emergency_contact=0.0, keyed=1.0,
-                      recent_statuses=(("assigned", 1.0),))
+    mix = history.Mix(
+        span_days=0.005,
+        alerts=ALERTS / total,
+        repeats=REPEATS / (total - REPEATS),
+        returning=0.0,
+        emergency_contact=0.0,
+        keyed=1.0,
+        recent_statuses=(("assigned", 1.0),),
+    )
 
     def build(system):
         client = MongoClient(system.env["MONGO_URI"])
-        built["report"] = history.build(client, system.db_prefix, size,
-                                        settings=config.settings(system.env), mix=mix,
-                                        say=lambda text: None,
-                                        files=str(system.var_dir / "mongo"))
+        built["report"] = history.build(
+            client,
+            system.db_prefix,
+            size,
+            settings=config.settings(system.env),
+            mix=mix,
+            say=lambda text: None,
+            files=str(system.var_dir / "mongo"),
+        )
         built["counts"] = counts(client, system.db_prefix)
 
     after = start(tmp_path, rabbit, "history", before=build)
@@ -147,14 +184,21 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
             allowed = 0.0 if name in ONE_EACH else TOLERANCE
             if abs(history_ratio - real_ratio) > allowed * real_ratio + 1e-9:
                 off[name] = (round(real_ratio, 3), round(history_ratio, 3))
-        assert not off, f"documents per request (system, history) differ by more than " \
-                        f"{TOLERANCE:.0%}: {off}"
+        assert not off, (
+            f"documents per request (system, history) differ by more than {TOLERANCE:.0%}: {off}"
+        )
 
         # the services start on it, and a new request completes end to end
         request_id = post(after, request_body(8, 1))
         casework = after.database(client, "casework")
-        wait_until(lambda: (casework["cases"].find_one({"request_id": request_id}) or {})
-                   .get("status") == "assigned", 60, message="the new request's case")
+        wait_until(
+            lambda: (
+                (casework["cases"].find_one({"request_id": request_id}) or {}).get("status")
+                == "assigned"
+            ),
+            60,
+            message="the new request's case",
+        )
         case = casework["cases"].find_one({"request_id": request_id})
 
         def sms_sent():
@@ -162,15 +206,27 @@ def test_history_is_representative_and_the_system_works_on_it(tmp_path, rabbit):
                 return False
             with open(after.var_dir / "sms.jsonl", encoding="utf-8") as sink:
                 return any(json.loads(line).get("case_id") == case["_id"] for line in sink)
+
         wait_until(sms_sent, 60, message="the worker's SMS")
         reporting = after.database(client, "reporting")
-        wait_until(lambda: reporting["facts_v1"].find_one({"_id": f"case:{case['_id']}"}),
-                   60, message="the new case's fact")
+        wait_until(
+            lambda: reporting["facts_v1"].find_one({"_id": f"case:{case['_id']}"}),
+            60,
+            message="the new case's fact",
+        )
         # nothing the history left pending was published again or stuck
-        for service, name in (("intake", "requests"), ("casework", "cases"),
-                              ("notifications", "messages")):
-            wait_until(lambda s=service, n=name: after.database(client, s)[n].find_one(
-                {"outbox_pending": True}) is None, 30, message=f"{service}.{name} published")
+        for service, name in (
+            ("intake", "requests"),
+            ("casework", "cases"),
+            ("notifications", "messages"),
+        ):
+            wait_until(
+                lambda s=service, n=name: (
+                    after.database(client, s)[n].find_one({"outbox_pending": True}) is None
+                ),
+                30,
+                message=f"{service}.{name} published",
+            )
         workload = {d["_id"]: d["open"] for d in casework["workload"].find()}
         assert workload[case["assignee"]["id"]] >= 1
         assert CaseStore(casework).access_log.verify()["valid"]

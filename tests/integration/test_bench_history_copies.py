@@ -4,6 +4,7 @@ written for other requests, residents and weeks, and written straight into the
 embedded store's files they must read back through the store as through the wire.
 
 An nx-27017 of its own on a data directory (the file writer needs its files)."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -41,8 +42,9 @@ def store(tmp_path_factory):
 def built(store):
     client, files = store
     now = clock.now()
-    report = history.build(client, "copies", REQUESTS, mix=MIX, now=now, files=files,
-                           say=lambda text: None)
+    report = history.build(
+        client, "copies", REQUESTS, mix=MIX, now=now, files=files, say=lambda text: None
+    )
     return client, report, now
 
 
@@ -87,16 +89,22 @@ def test_copies_are_what_the_services_would_write(built):
         assert keys[registry.key_of(phone=record["phone"])] == record["_id"]
         for need, case_id in registry.hinted_cases(record).items():
             assert (cases[case_id]["resident_ref"], cases[case_id]["need_type"]) == (
-                record["_id"], need)
+                record["_id"],
+                need,
+            )
     # notifications follow the cases; the access log's chain holds over every copy
     for message in db(client, "notifications")["messages"].find({}, {"case_id": 1}):
         assert message.get("case_id") is None or message["case_id"] in cases
     casework = CaseStore(db(client, "casework"))
     assert casework.access_log.verify()["valid"]
     assert casework.access_log.entries.count_documents({}) == sum(
-        1 for case in cases.values() if case.get("accepted_at"))
-    open_counts = Counter(c["assignee"]["id"] for c in cases.values()
-                          if c.get("assignee") and c["status"] in OPEN_CASE_STATUSES)
+        1 for case in cases.values() if case.get("accepted_at")
+    )
+    open_counts = Counter(
+        c["assignee"]["id"]
+        for c in cases.values()
+        if c.get("assignee") and c["status"] in OPEN_CASE_STATUSES
+    )
     workload = {d["_id"]: d["open"] for d in casework.workload.find()}
     assert {w: n for w, n in workload.items() if n} == dict(open_counts)
     # reporting's daily figures are those a rebuild makes from the facts written
@@ -104,18 +112,19 @@ def test_copies_are_what_the_services_would_write(built):
     facts = list(reports.facts(1).find())
     stored = {d["_id"]: d for d in reports.daily(1).find()}
     assert stored == {d["_id"]: _packed(d) for d in dailies(facts)}
-    for service, names in {**history.MIGRATIONS,
-                           "reporting": ["daily_v1_day_key"]}.items():
+    for service, names in {**history.MIGRATIONS, "reporting": ["daily_v1_day_key"]}.items():
         assert {d["_id"] for d in db(client, service)["migrations"].find()} >= set(names)
 
 
 def test_the_wire_writes_the_same_documents(built, store):
     client, report, now = built
-    through_wire = history.build(client, "wire", REQUESTS, mix=MIX, now=now, files=None,
-                                 say=lambda text: None)
+    through_wire = history.build(
+        client, "wire", REQUESTS, mix=MIX, now=now, files=None, say=lambda text: None
+    )
     assert through_wire["documents"] == report["documents"]
     for service in config.SERVICES:
         for name in db(client, service).list_collection_names():
             if name != "migrations":
-                assert (db(client, service, "wire")[name].count_documents({})
-                        == db(client, service)[name].count_documents({})), name
+                assert db(client, service, "wire")[name].count_documents({}) == db(client, service)[
+                    name
+                ].count_documents({}), name

@@ -1,4 +1,5 @@
 """casework's store on the real wire protocol: optimistic concurrency, one case per request."""
+
 import threading
 from dataclasses import replace
 
@@ -22,15 +23,21 @@ def store(database):
 
 
 def accepted_case(store):
-    request = {"request_id": "r-1", "channel": "phone", "station": "daxing",
-               "resident": {"name": "邹书兰", "phone": "13812345678", "categories": []},
-               "resident_ref": "p_1", "need": {"type": "home_visit", "description": ""},
-               "received_at": "2023-05-29T08:00:00+08:00"}
+    request = {
+        "request_id": "r-1",
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": []},
+        "resident_ref": "p_1",
+        "need": {"type": "home_visit", "description": ""},
+        "received_at": "2023-05-29T08:00:00+08:00",
+    }
     worker = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
     case, events = domain.open_case("case-1", request, [worker], {}, clock.now())
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
-    return handlers.run_command(store, RecordingRelay(), "case-1",
-                                lambda c: domain.accept(c, WORKER, clock.now()))
+    return handlers.run_command(
+        store, RecordingRelay(), "case-1", lambda c: domain.accept(c, WORKER, clock.now())
+    )
 
 
 def test_a_write_from_a_stale_read_is_refused(store):
@@ -50,8 +57,12 @@ def test_concurrent_updates_lose_nothing(store):
 
     def act(n):
         try:
-            handlers.run_command(store, RecordingRelay(), "case-1", lambda c: domain.record_action(
-                c, WORKER, "note", f"note {n}", clock.now()))
+            handlers.run_command(
+                store,
+                RecordingRelay(),
+                "case-1",
+                lambda c: domain.record_action(c, WORKER, "note", f"note {n}", clock.now()),
+            )
             outcomes.append(("ok", n))
         except domain.StaleCase:
             outcomes.append(("stale", n))
@@ -80,14 +91,24 @@ def test_one_case_per_request(store):
 
 def test_open_cases_are_counted_per_worker_of_the_station(store):
     def case(case_id, station, status, assignee):
-        return {"_id": case_id, "request_id": f"r-{case_id}", "station": station,
-                "status": status, "assignee": {"id": assignee} if assignee else None}
+        return {
+            "_id": case_id,
+            "request_id": f"r-{case_id}",
+            "station": station,
+            "status": status,
+            "assignee": {"id": assignee} if assignee else None,
+        }
 
-    store.cases.insert_many([
-        case("1", "daxing", "assigned", "dx-01"), case("2", "daxing", "in_progress", "dx-01"),
-        case("3", "daxing", "accepted", "dx-02"), case("4", "daxing", "resolved", "dx-02"),
-        case("5", "daxing", "received", None), case("6", "xiaxiang", "assigned", "xx-01"),
-    ])
+    store.cases.insert_many(
+        [
+            case("1", "daxing", "assigned", "dx-01"),
+            case("2", "daxing", "in_progress", "dx-01"),
+            case("3", "daxing", "accepted", "dx-02"),
+            case("4", "daxing", "resolved", "dx-02"),
+            case("5", "daxing", "received", None),
+            case("6", "xiaxiang", "assigned", "xx-01"),
+        ]
+    )
     assert store.counted_open_cases({"daxing"}) == {"dx-01": 2, "dx-02": 1}
     assert store.counted_open_cases({"xiaxiang"}) == {"xx-01": 1}
     assert store.counted_open_cases({"luji"}) == {}
@@ -97,7 +118,7 @@ def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_t
     """Assignment reads per-worker counters; a crash between a case write and its
     counter leaves them off, and the timer's recount puts them right."""
     store.seed_roster(seed.roster(), seed.calendar())
-    accepted_case(store)                           # opened, assigned to dx-01, accepted
+    accepted_case(store)  # opened, assigned to dx-01, accepted
     case, document = store.get("case-1")
     owner = case.assignee["id"]
     assert open_counts(store, "daxing").get(owner) == 1
@@ -105,8 +126,15 @@ def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_t
     store.save(resolved, document, handlers.to_envelopes(resolved, events, document, None))
     assert open_counts(store, "daxing").get(owner, 0) == 0
 
-    store.cases.insert_one({"_id": "lost", "request_id": "r-lost", "station": "daxing",
-                            "status": "assigned", "assignee": {"id": "dx-02"}})  # no counter moved
+    store.cases.insert_one(
+        {
+            "_id": "lost",
+            "request_id": "r-lost",
+            "station": "daxing",
+            "status": "assigned",
+            "assignee": {"id": "dx-02"},
+        }
+    )  # no counter moved
     store.workload.update_one({"_id": owner}, {"$set": {"open": 5}}, upsert=True)  # drifted
     assert store.reconcile_workload("daxing") == sorted({"dx-02", owner})
     counts = open_counts(store, "daxing")

@@ -1,6 +1,7 @@
 """The holiday calendar on the real store (issue 14): loaded from the operator's file,
 the casework API's /healthz and /readyz and the worker's log warn before it runs out,
 and after its end the roster follows the weekly duty days."""
+
 import logging
 from datetime import datetime, timezone
 
@@ -61,13 +62,16 @@ def test_the_worker_logs_the_warning(casework, caplog):
 
 def test_past_the_end_the_roster_follows_the_weekly_duty_days(casework, settings):
     _, client = casework
-    worker = {"Authorization": "Bearer " + auth.issue_token(settings.token_secret, "dx-01",
-                                                            "worker", "daxing", "王晨光")}
+    worker = {
+        "Authorization": "Bearer "
+        + auth.issue_token(settings.token_secret, "dx-01", "worker", "daxing", "王晨光")
+    }
     new_year = client.get("/v1/stations/daxing/roster?day=2027-01-01", headers=worker).json
     assert new_year["holiday"] is True and len(new_year["on_duty"]) == 2
     for day, weekday in (("2027-02-10", 3), ("2027-02-13", 6), ("2027-10-01", 5)):
         answer = client.get(f"/v1/stations/daxing/roster?day={day}", headers=worker).json
-        expected = sorted(w["id"] for w in seed.roster()
-                          if w["station"] == "daxing" and weekday in w["duty_days"])
+        expected = sorted(
+            w["id"] for w in seed.roster() if w["station"] == "daxing" and weekday in w["duty_days"]
+        )
         assert answer["holiday"] is False
         assert sorted(w["id"] for w in answer["on_duty"]) == expected != []

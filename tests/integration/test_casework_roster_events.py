@@ -3,6 +3,7 @@ publishes station.roster_published for each station whose roster changed, throug
 outbox, on the real broker; reporting (a nameko container) counts the social workers of
 the district's table from them: the 41 people on the seeded rosters, never casework's
 collections."""
+
 import pytest
 
 from services.casework import seed
@@ -31,15 +32,17 @@ def social_workers(store, station=None):
     return next((row for row in table if row["figure"] == "social_workers"), None)
 
 
-def test_loaded_rosters_are_published_once_and_counted_by_reporting(reporting, settings,
-                                                                    database):
+def test_loaded_rosters_are_published_once_and_counted_by_reporting(reporting, settings, database):
     cases = CaseStore(database("casework"))
     cases.ensure_indexes()
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"rosters": cases.rosters}, 0)
     workers = seed.roster()
     assert load_roster(cases, workers, seed.calendar(), relay) == 10
-    counted = wait_until(lambda: (row := social_workers(reporting)) and row["value"] == 41
-                         and row, 30, message="41 social workers counted from the rosters")
+    counted = wait_until(
+        lambda: (row := social_workers(reporting)) and row["value"] == 41 and row,
+        30,
+        message="41 social workers counted from the rosters",
+    )
     assert counted["label"] == "社工总数（各站在册，含站长）" and counted["unit"] == "人"
     assert social_workers(reporting, "daxing")["value"] == 6
     assert social_workers(reporting, "luji")["value"] == 1
@@ -47,13 +50,22 @@ def test_loaded_rosters_are_published_once_and_counted_by_reporting(reporting, s
     assert {"name", "phone"}.isdisjoint(document["staff"][0])  # no personal data leaves
 
     assert load_roster(cases, workers, seed.calendar(), relay) == 0  # unchanged: no event
-    newcomer = {"id": "lj-02", "name": "钱多多", "phone": "13900001002", "station": "luji",
-                "role": "worker", "duty_days": [1, 2, 3, 4, 5]}
+    newcomer = {
+        "id": "lj-02",
+        "name": "钱多多",
+        "phone": "13900001002",
+        "station": "luji",
+        "role": "worker",
+        "duty_days": [1, 2, 3, 4, 5],
+    }
     assert load_roster(cases, workers + [newcomer]) == 1  # as the seed CLI: no relay
     assert cases.published_roster("luji")["last_seq"] == 2
     assert relay.sweep() == 1  # the casework worker's relay publishes it
-    wait_until(lambda: social_workers(reporting, "luji")["value"] == 2, 30,
-               message="luji's new roster counted")
+    wait_until(
+        lambda: social_workers(reporting, "luji")["value"] == 2,
+        30,
+        message="luji's new roster counted",
+    )
     assert social_workers(reporting)["value"] == 42
     kept = reporting.events.count_documents({"type": "shegong.station.roster_published.v1"})
     assert kept == 11

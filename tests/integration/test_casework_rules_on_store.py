@@ -1,5 +1,6 @@
 """casework's rules on the real MongoDB wire protocol: concurrent commands, service
 levels with a controllable clock, repeat requests, the registry, the access chain."""
+
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +19,7 @@ from services.common.contracts import (
 from tests.fakes.relay import RecordingRelay
 from tests.support import open_case_for_request, seeded_case_store
 
-T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)   # Monday 08:00 in Suqian
+T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
 
 
@@ -28,21 +29,29 @@ def store(database):
 
 
 def received(request_id="r-1", categories=("elderly", "living_alone", "key_concern"), **extra):
-    return {"request_id": request_id, "channel": "phone", "station": "daxing",
-            "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
-            "resident_ref": "p_1", "need": {"type": "medicine_purchase", "description": "药"},
-            "received_at": "2023-05-29T08:00:00+08:00", "repeat_of": None, "source": None,
-            **extra}
+    return {
+        "request_id": request_id,
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
+        "resident_ref": "p_1",
+        "need": {"type": "medicine_purchase", "description": "药"},
+        "received_at": "2023-05-29T08:00:00+08:00",
+        "repeat_of": None,
+        "source": None,
+        **extra,
+    }
 
 
 def open_case(store, relay=None, now=T0, request=None):
     request = request or received()
-    return open_case_for_request(store, relay or RecordingRelay(),
-                                 {"id": f"evt-{request['request_id']}"}, request, now=now)
+    return open_case_for_request(
+        store, relay or RecordingRelay(), {"id": f"evt-{request['request_id']}"}, request, now=now
+    )
 
 
 def all_events(store, case_id):
-    return store.cases.find_one({"_id": case_id})["outbox"]   # the recording relay marks none
+    return store.cases.find_one({"_id": case_id})["outbox"]  # the recording relay marks none
 
 
 def owner(case):
@@ -70,9 +79,15 @@ def in_threads(count, target):
 
 def test_two_accepts_at_once_exactly_one_succeeds(store):
     case = open_case(store)
-    outcomes = in_threads(2, lambda n: handlers.run_command(
-        store, RecordingRelay(), case.case_id,
-        lambda c: domain.accept(c, owner(case), clock.now())))
+    outcomes = in_threads(
+        2,
+        lambda n: handlers.run_command(
+            store,
+            RecordingRelay(),
+            case.case_id,
+            lambda c: domain.accept(c, owner(case), clock.now()),
+        ),
+    )
     assert sorted(code for code, _ in outcomes) == ["illegal_transition", "ok"], outcomes
     stored, document = store.get(case.case_id)
     assert stored.status == "accepted" and stored.version == 2
@@ -81,20 +96,34 @@ def test_two_accepts_at_once_exactly_one_succeeds(store):
 
 def test_two_accepts_from_the_same_read_one_is_stale(store):
     case = open_case(store)
-    outcomes = in_threads(2, lambda n: handlers.run_command(
-        store, RecordingRelay(), case.case_id,
-        lambda c: domain.accept(c, owner(case), clock.now()), expected_version=1))
+    outcomes = in_threads(
+        2,
+        lambda n: handlers.run_command(
+            store,
+            RecordingRelay(),
+            case.case_id,
+            lambda c: domain.accept(c, owner(case), clock.now()),
+            expected_version=1,
+        ),
+    )
     codes = sorted(code for code, _ in outcomes)
     assert codes in (["ok", "version_conflict"], ["illegal_transition", "ok"]), outcomes
 
 
 def test_eight_concurrent_updates_lose_nothing(store):
     case = open_case(store)
-    handlers.run_command(store, RecordingRelay(), case.case_id,
-                         lambda c: domain.accept(c, owner(case), clock.now()))
-    outcomes = in_threads(8, lambda n: handlers.run_command(
-        store, RecordingRelay(), case.case_id,
-        lambda c: domain.record_action(c, owner(case), "note", f"note {n}", clock.now())))
+    handlers.run_command(
+        store, RecordingRelay(), case.case_id, lambda c: domain.accept(c, owner(case), clock.now())
+    )
+    outcomes = in_threads(
+        8,
+        lambda n: handlers.run_command(
+            store,
+            RecordingRelay(),
+            case.case_id,
+            lambda c: domain.record_action(c, owner(case), "note", f"note {n}", clock.now()),
+        ),
+    )
     assert [code for code, _ in outcomes] == ["ok"] * 8, outcomes
     stored, document = store.get(case.case_id)
     assert sorted(a["note"] for a in stored.actions) == sorted(f"note {n}" for n in range(8))
@@ -110,8 +139,12 @@ def test_a_late_case_breaches_once_and_escalates_once_however_often_the_timer_ru
     assert handlers.enforce_service_levels(store, relay, T0 + timedelta(minutes=29)) == 0
     late = T0 + timedelta(minutes=31)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        handlers.enforce_service_levels(store, relay, late))) for _ in range(3)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(handlers.enforce_service_levels(store, relay, late))
+        )
+        for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -129,8 +162,12 @@ def test_a_late_case_breaches_once_and_escalates_once_however_often_the_timer_ru
 
 def test_a_case_accepted_in_time_never_breaches_acceptance(store):
     case = open_case(store)
-    handlers.run_command(store, RecordingRelay(), case.case_id,
-                         lambda c: domain.accept(c, owner(case), T0 + timedelta(minutes=10)))
+    handlers.run_command(
+        store,
+        RecordingRelay(),
+        case.case_id,
+        lambda c: domain.accept(c, owner(case), T0 + timedelta(minutes=10)),
+    )
     assert handlers.enforce_service_levels(store, RecordingRelay(), T0 + timedelta(hours=2)) == 0
 
 
@@ -140,7 +177,7 @@ def test_a_repeat_request_joins_the_open_case_once(store):
     for _ in range(2):  # delivered twice
         joined = open_case(store, request=repeat)
     assert joined.case_id == first.case_id and len(store.find()) == 1
-    same_need = open_case(store, request=received("r-3"))   # same resident, same need
+    same_need = open_case(store, request=received("r-3"))  # same resident, same need
     assert same_need.case_id == first.case_id
     events = [e["type"] for e in all_events(store, first.case_id)]
     assert events.count(CASE_REQUEST_LINKED.type) == 2
@@ -150,12 +187,20 @@ def test_a_repeat_request_joins_the_open_case_once(store):
 
 
 def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store):
-    update = {"change": "added", "resident_ref": "p_by_id_number",   # intake's other ref
-              "person": {"id_number": "11010519491231002X", "name": "邹书兰",
-                         "phone": "13812345678", "station": "daxing",
-                         "categories": ["living_alone"], "emergency_contacts": []},
-              "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
-              "updated_at": "2023-05-28T08:00:00+08:00"}
+    update = {
+        "change": "added",
+        "resident_ref": "p_by_id_number",  # intake's other ref
+        "person": {
+            "id_number": "11010519491231002X",
+            "name": "邹书兰",
+            "phone": "13812345678",
+            "station": "daxing",
+            "categories": ["living_alone"],
+            "emergency_contacts": [],
+        },
+        "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
+        "updated_at": "2023-05-28T08:00:00+08:00",
+    }
     assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
     assert store.residents.get("p_by_id_number")["key_person"] == "listed"
     changed = {**update, "change": "removed"}
@@ -165,7 +210,7 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
     assert case.priority == "urgent" and "key_concern" in case.resident["categories"]
     stored = store.cases.find_one({"_id": case.case_id})
     assert "13812345678" not in repr(stored) and "邹书兰" not in repr(stored)
-    assert store.residents.get("p_1")["phone"] == "13812345678"     # one person, two refs
+    assert store.residents.get("p_1")["phone"] == "13812345678"  # one person, two refs
     assert store.residents.get("p_1")["_id"] == "p_by_id_number"
     assert store.residents.get("p_1")["id_number"] == "11010519491231002X"
 
@@ -173,8 +218,12 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
 def test_concurrent_reads_chain_in_order_and_a_tampered_entry_is_found(store):
     in_threads(6, lambda n: store.record_access(f"case-{n}", WORKER, "view", "daxing"))
     assert [e["seq"] for e in store.access_log.read()] == [1, 2, 3, 4, 5, 6]
-    assert store.access_log.verify() == {"valid": True, "checked": 6, "first_invalid_seq": None,
-                                         "reason": None}
+    assert store.access_log.verify() == {
+        "valid": True,
+        "checked": 6,
+        "first_invalid_seq": None,
+        "reason": None,
+    }
     store.access.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
     result = store.access_log.verify()
     assert (result["valid"], result["first_invalid_seq"], result["checked"]) == (False, 4, 3)

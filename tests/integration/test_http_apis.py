@@ -2,6 +2,7 @@
 input, idempotency, the broker down, correlation ids, errors as JSON. casework's and
 reporting's (illegal transitions, station scope): test_http_apis_cases_reports.py.
 gunicorn serves the same apps in the end-to-end test."""
+
 import os
 import threading
 
@@ -41,8 +42,11 @@ def test_a_request_is_recorded_published_and_readable(intake, settings, tokens, 
     assert answer.json["status_url"] == f"/v1/requests/{request_id}"
     assert queued(settings) == 1
     # the published event leaves the document (its progress mark follows in a moment)
-    wait_until(lambda: database("intake")["requests"].find_one({"_id": request_id})[
-        "outbox"] == [], 5, message="the published event to leave the document")
+    wait_until(
+        lambda: database("intake")["requests"].find_one({"_id": request_id})["outbox"] == [],
+        5,
+        message="the published event to leave the document",
+    )
     stored = database("intake")["requests"].find_one({"_id": request_id})
     assert "13812345678" not in repr(stored) and "邹书兰" not in repr(stored)  # masked
     status = intake.get(answer.json["status_url"], headers=bearer(tokens["daxing"]))
@@ -53,8 +57,10 @@ def test_a_request_is_recorded_published_and_readable(intake, settings, tokens, 
     assert intake.get(answer.json["status_url"], headers=other_station).status_code == 403
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"},
-                                     {"Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="}],
+)
 def test_no_valid_token_no_entry(intake, headers, database):
     answer = intake.post("/v1/requests", json=story_request(), headers=headers)
     assert answer.status_code == 401 and answer.json["error"]["code"] == "unauthenticated"
@@ -63,8 +69,9 @@ def test_no_valid_token_no_entry(intake, headers, database):
 
 def test_a_token_signed_with_another_secret_is_refused(intake):
     forged = auth.issue_token("not-the-secret", "x", "district_admin")
-    assert intake.post("/v1/requests", json=story_request(),
-                       headers=bearer(forged)).status_code == 401
+    assert (
+        intake.post("/v1/requests", json=story_request(), headers=bearer(forged)).status_code == 401
+    )
 
 
 BAD_BODIES = [
@@ -75,8 +82,10 @@ BAD_BODIES = [
     ("resident", {k: v for k, v in story_request().items() if k != "resident"}),
     ("resident.name", story_request(resident={"name": {"$gt": ""}, "phone": "13812345678"})),
     ("resident.phone", story_request(resident={"name": "邹书兰", "phone": {"$ne": None}})),
-    ("resident.categories", story_request(resident={"name": "x", "phone": "13812345678",
-                                                    "categories": ["vip"]})),
+    (
+        "resident.categories",
+        story_request(resident={"name": "x", "phone": "13812345678", "categories": ["vip"]}),
+    ),
     ("received_at", story_request(received_at="yesterday")),
     ("received_at", story_request(received_at="2023-05-29T08:00:00")),
     ("received_at", story_request(received_at="2099-05-29T08:00:00+08:00")),
@@ -87,8 +96,9 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize("field, body", BAD_BODIES, ids=[f for f, _ in BAD_BODIES])
-def test_bad_input_gets_a_field_level_error_and_changes_nothing(intake, settings, tokens,
-                                                                database, field, body):
+def test_bad_input_gets_a_field_level_error_and_changes_nothing(
+    intake, settings, tokens, database, field, body
+):
     answer = intake.post("/v1/requests", json=body, headers=bearer(tokens["admin"]))
     assert answer.status_code == 422
     fields = answer.json["error"]["fields"]
@@ -99,17 +109,22 @@ def test_bad_input_gets_a_field_level_error_and_changes_nothing(intake, settings
     assert stored_requests(database) == 0 and queued(settings) == 0
 
 
-@pytest.mark.parametrize("data, content_type, status", [
-    (b"{not json", "application/json", 400),
-    (b"[1, 2]", "application/json", 400),
-    (b'{"channel": "phone"}', "text/plain", 415),
-    (b"\xff\xfe", "application/json", 400),
-    (b"{" + b" " * (1024 * 1024 + 10) + b"}", "application/json", 413),
-])
-def test_malformed_bodies_are_refused(intake, settings, tokens, database, data, content_type,
-                                      status):
-    answer = intake.post("/v1/requests", data=data, content_type=content_type,
-                         headers=bearer(tokens["admin"]))
+@pytest.mark.parametrize(
+    "data, content_type, status",
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b'{"channel": "phone"}', "text/plain", 415),
+        (b"\xff\xfe", "application/json", 400),
+        (b"{" + b" " * (1024 * 1024 + 10) + b"}", "application/json", 413),
+    ],
+)
+def test_malformed_bodies_are_refused(
+    intake, settings, tokens, database, data, content_type, status
+):
+    answer = intake.post(
+        "/v1/requests", data=data, content_type=content_type, headers=bearer(tokens["admin"])
+    )
     assert answer.status_code == status and answer.json["error"]["message"]
     assert stored_requests(database) == 0 and queued(settings) == 0
 
@@ -137,8 +152,13 @@ def test_concurrent_posts_with_one_key_make_one_request(settings, topology, data
     answers = []
 
     def post():
-        answers.append(Client(app).post("/v1/requests", json=story_request(), headers=bearer(
-            tokens["daxing"], **{"Idempotency-Key": "same"})))
+        answers.append(
+            Client(app).post(
+                "/v1/requests",
+                json=story_request(),
+                headers=bearer(tokens["daxing"], **{"Idempotency-Key": "same"}),
+            )
+        )
 
     threads = [threading.Thread(target=post) for _ in range(6)]
     for thread in threads:
@@ -164,11 +184,14 @@ def test_broker_down_answers_503_and_records_nothing(settings, database, tokens)
 
 
 def test_correlation_ids_are_echoed_when_sane_and_replaced_when_not(intake):
-    assert intake.get("/healthz", headers={"X-Correlation-Id": "call-0800.1"}).headers[
-        "X-Correlation-Id"] == "call-0800.1"
-    replaced = intake.get("/healthz",
-                          headers={"X-Correlation-Id": "x forged {\"level\": \"ERROR\"}"})
-    assert replaced.headers["X-Correlation-Id"] != "x forged {\"level\": \"ERROR\"}"
+    assert (
+        intake.get("/healthz", headers={"X-Correlation-Id": "call-0800.1"}).headers[
+            "X-Correlation-Id"
+        ]
+        == "call-0800.1"
+    )
+    replaced = intake.get("/healthz", headers={"X-Correlation-Id": 'x forged {"level": "ERROR"}'})
+    assert replaced.headers["X-Correlation-Id"] != 'x forged {"level": "ERROR"}'
     assert len(replaced.headers["X-Correlation-Id"]) == 36
 
 

@@ -1,6 +1,7 @@
 """casework's and reporting's HTTP APIs in-process (WSGI) on the real store and broker:
 case commands follow the state machine (illegal transitions, versions), cases and
 figures are scoped to the caller's station, reads of personal data are recorded."""
+
 import pytest
 from werkzeug.test import Client
 
@@ -28,11 +29,20 @@ def open_story_case(store, assignee="dx-01"):
     """A case assigned to ``assignee`` (the roster's duty days are not this test's subject)."""
     from services.casework import domain
     from services.common import clock
-    request = {"request_id": "r-1", "channel": "phone", "station": "daxing",
-               "resident": {"name": "邹书兰", "phone": "13812345678",
-                            "categories": ["elderly", "living_alone", "key_concern"]},
-               "resident_ref": "p_1", "need": {"type": "medicine_purchase", "description": "药"},
-               "received_at": "2023-05-29T08:00:00+08:00"}
+
+    request = {
+        "request_id": "r-1",
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {
+            "name": "邹书兰",
+            "phone": "13812345678",
+            "categories": ["elderly", "living_alone", "key_concern"],
+        },
+        "resident_ref": "p_1",
+        "need": {"type": "medicine_purchase", "description": "药"},
+        "received_at": "2023-05-29T08:00:00+08:00",
+    }
     worker = [w for w in store.roster("daxing") if w.id == assignee]
     worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
     case, events = domain.open_case("case-1", request, worker, {}, clock.now())
@@ -47,26 +57,37 @@ def test_case_commands_follow_the_state_machine(casework, tokens):
     worker = bearer(tokens["daxing"])
     refused = client.post("/v1/cases/case-1/resolve", json={"summary": "x"}, headers=worker)
     assert refused.status_code == 409 and refused.json["error"]["code"] == "illegal_transition"
-    assert client.post("/v1/cases/case-1/accept", json={}, headers=bearer(
-        tokens["daxing_other"])).status_code == 403
+    assert (
+        client.post(
+            "/v1/cases/case-1/accept", json={}, headers=bearer(tokens["daxing_other"])
+        ).status_code
+        == 403
+    )
     accepted = client.post("/v1/cases/case-1/accept", json={"version": 1}, headers=worker)
     assert accepted.status_code == 200 and accepted.json["status"] == "accepted"
-    stale = client.post("/v1/cases/case-1/actions", json={"type": "visit", "version": 1},
-                        headers=worker)
+    stale = client.post(
+        "/v1/cases/case-1/actions", json={"type": "visit", "version": 1}, headers=worker
+    )
     assert stale.status_code == 409 and stale.json["error"]["code"] == "version_conflict"
     bad = client.post("/v1/cases/case-1/actions", json={"type": "teleport"}, headers=worker)
     assert bad.status_code == 422 and "type" in bad.json["error"]["fields"]
-    done = client.post("/v1/cases/case-1/actions", json={"type": "purchase", "version": 2},
-                       headers=worker)
+    done = client.post(
+        "/v1/cases/case-1/actions", json={"type": "purchase", "version": 2}, headers=worker
+    )
     assert done.status_code == 200 and done.json["version"] == 3
     # published at once (its progress mark follows within a moment): nothing for the relay
-    wait_until(lambda: store.cases.find_one({"_id": "case-1"}).get("published_seq") == 4, 5,
-               message="the progress mark")
+    wait_until(
+        lambda: store.cases.find_one({"_id": "case-1"}).get("published_seq") == 4,
+        5,
+        message="the progress mark",
+    )
     stored = store.cases.find_one({"_id": "case-1"})
     assert [e["sequence"] for e in stored["outbox"] if e["sequence"] > 4] == []
     # every answer that carried the resident in full was recorded, refusals were not
     assert [(a["actor"], a["purpose"]) for a in store.access.find({"case_id": "case-1"})] == [
-        ("dx-01", "accept"), ("dx-01", "record_action")]
+        ("dx-01", "accept"),
+        ("dx-01", "record_action"),
+    ]
 
 
 def test_cases_are_scoped_to_their_station_and_reads_are_recorded(casework, tokens):
@@ -90,27 +111,52 @@ def test_cases_are_scoped_to_their_station_and_reads_are_recorded(casework, toke
 def test_figures_are_scoped_to_the_callers_station(settings, database, tokens):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
-    event = new_event(REQUEST_RECEIVED, {
-        "request_id": "r-1", "channel": "phone", "station": "daxing", "resident_ref": "p_1",
-        "resident": {"name": "邹书兰", "phone": "13812345678"},
-        "need": {"type": "medicine_purchase"}, "received_at": "2023-05-29T08:00:00+08:00"},
-        subject="r-1", correlation_id="r-1")
+    event = new_event(
+        REQUEST_RECEIVED,
+        {
+            "request_id": "r-1",
+            "channel": "phone",
+            "station": "daxing",
+            "resident_ref": "p_1",
+            "resident": {"name": "邹书兰", "phone": "13812345678"},
+            "need": {"type": "medicine_purchase"},
+            "received_at": "2023-05-29T08:00:00+08:00",
+        },
+        subject="r-1",
+        correlation_id="r-1",
+    )
     keep(projector_of(store), *load_event(event, REQUEST_RECEIVED))
     client = Client(reporting_api.create_app(settings))
     mine = client.get("/v1/reports/summary", headers=bearer(tokens["daxing"]))
     assert mine.status_code == 200
     assert (mine.json["station"], mine.json["requests_received"]) == ("daxing", 1)
-    assert client.get("/v1/reports/summary?station=daxing",
-                      headers=bearer(tokens["xiaxiang"])).status_code == 403
-    assert client.get("/v1/reports/summary", headers=bearer(
-        tokens["xiaxiang"])).json["requests_received"] == 0
-    district = client.get("/v1/reports/summary?from=2023-05-29&to=2023-05-29",
-                          headers=bearer(tokens["admin"]))
+    assert (
+        client.get(
+            "/v1/reports/summary?station=daxing", headers=bearer(tokens["xiaxiang"])
+        ).status_code
+        == 403
+    )
+    assert (
+        client.get("/v1/reports/summary", headers=bearer(tokens["xiaxiang"])).json[
+            "requests_received"
+        ]
+        == 0
+    )
+    district = client.get(
+        "/v1/reports/summary?from=2023-05-29&to=2023-05-29", headers=bearer(tokens["admin"])
+    )
     assert (district.json["station"], district.json["requests_received"]) == (None, 1)
-    assert client.get("/v1/reports/summary?from=2023-05-30", headers=bearer(
-        tokens["admin"])).json["requests_received"] == 0
-    reversed_period = client.get("/v1/reports/summary?from=2023-06-01&to=2023-05-01",
-                                 headers=bearer(tokens["admin"]))
+    assert (
+        client.get("/v1/reports/summary?from=2023-05-30", headers=bearer(tokens["admin"])).json[
+            "requests_received"
+        ]
+        == 0
+    )
+    reversed_period = client.get(
+        "/v1/reports/summary?from=2023-06-01&to=2023-05-01", headers=bearer(tokens["admin"])
+    )
     assert reversed_period.status_code == 422 and "from" in reversed_period.json["error"]["fields"]
-    assert client.get("/v1/reports/summary?from=soon", headers=bearer(
-        tokens["admin"])).status_code == 422
+    assert (
+        client.get("/v1/reports/summary?from=soon", headers=bearer(tokens["admin"])).status_code
+        == 422
+    )

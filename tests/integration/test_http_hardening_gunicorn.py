@@ -4,6 +4,7 @@ integers out of their documented range are 422 naming the field, correlation ids
 another shape are replaced (and never logged), the metrics' method label is a closed set,
 a time series from a day with no data after it is an answer, not a 500, and
 schemathesis over each API's OpenAPI document finds no 5xx."""
+
 import json
 import re
 
@@ -23,8 +24,12 @@ TOO_BIG = 2**64  # past what MongoDB stores, and past every documented range
 
 
 def credentials(apis, mimetype="application/json"):
-    return {"Authorization": f"Bearer {apis.tokens['admin']}", "Content-Type": mimetype,
-            "X-Api-Key": "dev-civil-affairs-key", "X-Receipt-Token": apis.receipt_token}
+    return {
+        "Authorization": f"Bearer {apis.tokens['admin']}",
+        "Content-Type": mimetype,
+        "X-Api-Key": "dev-civil-affairs-key",
+        "X-Receipt-Token": apis.receipt_token,
+    }
 
 
 def json_routes(apis):
@@ -43,7 +48,7 @@ def json_routes(apis):
 
 def chunks(data, size=64 * 1024):
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def test_deeply_nested_json_is_400_on_every_json_route(gunicorn_apis):
@@ -64,18 +69,24 @@ def test_a_chunked_body_over_1_mib_is_413_like_an_announced_one(gunicorn_apis):
         assert answer.status_code == 413, (str(endpoint), answer.text[:300])
         assert answer.json()["error"]["code"] == "body_too_large"
     # a chunked body within the limit is read whole
-    accepted = requests.post(apis.base["intake"] + "/v1/requests", headers=credentials(apis),
-                             data=chunks(json.dumps(story_request()).encode(), 50), timeout=20)
+    accepted = requests.post(
+        apis.base["intake"] + "/v1/requests",
+        headers=credentials(apis),
+        data=chunks(json.dumps(story_request()).encode(), 50),
+        timeout=20,
+    )
     assert accepted.status_code == 202, accepted.text
 
 
 def integer_fields(schema_cls):
-    return [(field.data_key or name) for name, field in schema_cls().fields.items()
-            if isinstance(field, fields.Integer)]
+    return [
+        (field.data_key or name)
+        for name, field in schema_cls().fields.items()
+        if isinstance(field, fields.Integer)
+    ]
 
 
-def test_integers_out_of_range_are_422_naming_the_field_in_bodies_and_query_strings(
-        gunicorn_apis):
+def test_integers_out_of_range_are_422_naming_the_field_in_bodies_and_query_strings(gunicorn_apis):
     apis = gunicorn_apis
     checked = set()
     for endpoint in endpoints(apis.apps, public=True):
@@ -96,20 +107,29 @@ def test_integers_out_of_range_are_422_naming_the_field_in_bodies_and_query_stri
                     assert answer.status_code == 422, (str(endpoint), name, answer.text)
                     assert name in answer.json()["error"]["fields"], (str(endpoint), answer.text)
                 checked.add((endpoint.service, name))
-    assert {("casework", "amount_fen"), ("casework", "quantity"), ("casework", "value_fen"),
-            ("casework", "participants"), ("casework", "after_seq"), ("casework", "limit"),
-            ("casework", "version"), ("notifications", "limit")} <= checked
+    assert {
+        ("casework", "amount_fen"),
+        ("casework", "quantity"),
+        ("casework", "value_fen"),
+        ("casework", "participants"),
+        ("casework", "after_seq"),
+        ("casework", "limit"),
+        ("casework", "version"),
+        ("notifications", "limit"),
+    } <= checked
 
 
 def test_correlation_ids_that_look_personal_are_replaced_and_never_logged(gunicorn_apis):
     apis = gunicorn_apis
     for name, base in apis.base.items():
-        kept = requests.get(base + "/healthz", headers={"X-Correlation-Id": "call-0800.1"},
-                            timeout=10)
+        kept = requests.get(
+            base + "/healthz", headers={"X-Correlation-Id": "call-0800.1"}, timeout=10
+        )
         assert kept.headers["X-Correlation-Id"] == "call-0800.1"
         for personal in ("13812345678", "id-11010519491231002X", "x" * 65):
-            answer = requests.get(base + "/v1/openapi.json", timeout=10,
-                                  headers={"X-Correlation-Id": personal})
+            answer = requests.get(
+                base + "/v1/openapi.json", timeout=10, headers={"X-Correlation-Id": personal}
+            )
             replaced = answer.headers["X-Correlation-Id"]
             assert replaced != personal and len(replaced) == 36, (name, replaced)
     for name, path in apis.logs.items():
@@ -132,16 +152,17 @@ def test_the_method_label_is_a_closed_set(gunicorn_apis):
 def test_a_timeseries_from_a_day_with_no_data_after_it_is_answered(gunicorn_apis):
     apis = gunicorn_apis
     for interval in ("day", "week", "month"):
-        answer = requests.get(apis.base["reporting"] + "/v1/reports/timeseries", timeout=10,
-                              params={"metric": "cases_opened", "interval": interval,
-                                      "from": "2099-01-01"},
-                              headers={"Authorization": f"Bearer {apis.tokens['admin']}"})
+        answer = requests.get(
+            apis.base["reporting"] + "/v1/reports/timeseries",
+            timeout=10,
+            params={"metric": "cases_opened", "interval": interval, "from": "2099-01-01"},
+            headers={"Authorization": f"Bearer {apis.tokens['admin']}"},
+        )
         assert answer.status_code == 200, answer.text
         assert [p["value"] for p in answer.json()["points"]] == [0]
 
 
-FUZZ = dict(deadline=None, database=None, derandomize=True,
-            suppress_health_check=list(HealthCheck))
+FUZZ = dict(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 def test_schemathesis_over_each_api_on_gunicorn_finds_no_5xx(gunicorn_apis):
@@ -160,8 +181,13 @@ def test_schemathesis_over_each_api_on_gunicorn_finds_no_5xx(gunicorn_apis):
                 def fuzz(case):
                     response = case.call(base_url=base, headers=credentials(apis))
                     answered.add(service)
-                    assert response.status_code < 500, (service, case.method, case.path,
-                                                        case.body, response.text[:300])
+                    assert response.status_code < 500, (
+                        service,
+                        case.method,
+                        case.path,
+                        case.body,
+                        response.text[:300],
+                    )
 
                 try:
                     fuzz()

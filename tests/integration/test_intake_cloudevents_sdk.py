@@ -3,6 +3,7 @@ structured mode over HTTP (POST /v1/events served by gunicorn) and over AMQP (th
 shegong.inbound exchange, application properties as the AMQP binding sets them), on the
 real broker and store. One event id is one request, whichever mode and transport
 brings it and however often."""
+
 import http.client
 import json
 import os
@@ -41,10 +42,26 @@ def intake_api(env, settings, topology, database):
     database("intake")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", WSGI_APPS["intake"], "--bind", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--threads", "4", "--workers", "1",
-         "--no-control-socket"], cwd=ROOT, env=dict(os.environ),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            WSGI_APPS["intake"],
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--workers",
+            "1",
+            "--no-control-socket",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -61,7 +78,6 @@ def intake_api(env, settings, topology, database):
     process.wait(20)
 
 
-
 def sdk_event(event):
     """The SDK's CloudEvent for one of our test events."""
     attributes = {k: v for k, v in event.items() if k != "data"}
@@ -71,9 +87,12 @@ def sdk_event(event):
 
 def post(base, message, system):
     """POST /v1/events with the SDK's HTTP message; (status, answer)."""
-    request = urllib.request.Request(f"{base}/v1/events", data=message.body,
-                                     method="POST",
-                                     headers={**message.headers, "X-Api-Key": KEYS[system]})
+    request = urllib.request.Request(
+        f"{base}/v1/events",
+        data=message.body,
+        method="POST",
+        headers={**message.headers, "X-Api-Key": KEYS[system]},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # http://
             return answer.status, json.loads(answer.read())
@@ -84,12 +103,19 @@ def post(base, message, system):
 def publish(amqp_uri, message, system):
     """Publish the SDK's AMQP message: its content-type property and application
     properties (AMQP 0-9-1 headers, as RabbitMQ maps AMQP 1.0 application properties)."""
-    publish_raw(amqp_uri, message.application_data, message.properties.get("content-type"),
-                message.application_properties, system=system, routing_key="sdk")
+    publish_raw(
+        amqp_uri,
+        message.application_data,
+        message.properties.get("content-type"),
+        message.application_properties,
+        system=system,
+        routing_key="sdk",
+    )
 
 
 def test_binary_and_structured_events_from_the_sdk_are_one_request_per_id(
-        intake_api, intake_worker, settings, database):
+    intake_api, intake_worker, settings, database
+):
     observer = Observer(settings.amqp_uri)
     first, second, third = referral(), checkin_missed(), petition()
     requests = database("intake")["requests"]
@@ -100,8 +126,9 @@ def test_binary_and_structured_events_from_the_sdk_are_one_request_per_id(
     status, answer = post(intake_api, binary, "civil-affairs")
     assert status == 202, answer
     request_id = answer["results"][0]["request_id"]
-    status, answer = post(intake_api, ce_http.to_structured_event(sdk_event(first)),
-                          "civil-affairs")
+    status, answer = post(
+        intake_api, ce_http.to_structured_event(sdk_event(first)), "civil-affairs"
+    )
     assert (status, answer["results"][0]["status"]) == (200, "duplicate")
     assert answer["results"][0]["request_id"] == request_id
 
@@ -112,16 +139,21 @@ def test_binary_and_structured_events_from_the_sdk_are_one_request_per_id(
     assert "cloudEvents_id" in amqp_binary.application_properties
     publish(settings.amqp_uri, amqp_binary, "elderly-care")
     publish(settings.amqp_uri, ce_amqp.to_structured_event(sdk_event(third)), "petition-office")
-    published = wait_until(lambda: len(seen := observer.of_type(REQUEST_RECEIVED.type)) >= 3
-                           and seen, 30, message="three request.received")
+    published = wait_until(
+        lambda: len(seen := observer.of_type(REQUEST_RECEIVED.type)) >= 3 and seen,
+        30,
+        message="three request.received",
+    )
     by_id = {e["data"]["source"]["event_id"]: e["data"] for e in published}
     assert sorted(by_id) == sorted([first["id"], second["id"], third["id"]])
     assert by_id[first["id"]]["request_id"] == request_id
     assert by_id[second["id"]]["received_at"] == "2023-05-28T23:55:00+00:00"  # same instant
 
     # back over HTTP: what came by AMQP is a duplicate there too, in either mode
-    for event, system, to_message in ((second, "elderly-care", ce_http.to_structured_event),
-                                      (third, "petition-office", ce_http.to_binary_event)):
+    for event, system, to_message in (
+        (second, "elderly-care", ce_http.to_structured_event),
+        (third, "petition-office", ce_http.to_binary_event),
+    ):
         status, answer = post(intake_api, to_message(sdk_event(event)), system)
         assert (status, answer["results"][0]["status"]) == (200, "duplicate"), answer
     drained(settings.amqp_uri)  # the AMQP duplicates handled too, whenever they were
@@ -146,18 +178,24 @@ def test_binary_mode_bodies_go_through_the_shared_guards_over_gunicorn(intake_ap
     413) and decoded by the depth-guarded JSON reader (deep nesting is 400), like every
     other JSON body."""
     event = referral()
-    headers = {"Content-Type": "application/json", "X-Api-Key": KEYS["civil-affairs"],
-               "ce-specversion": "1.0", "ce-id": event["id"], "ce-source": event["source"],
-               "ce-type": event["type"]}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Api-Key": KEYS["civil-affairs"],
+        "ce-specversion": "1.0",
+        "ce-id": event["id"],
+        "ce-source": event["source"],
+        "ce-type": event["type"],
+    }
     host, port = intake_api.removeprefix("http://").split(":")
 
     def send(body, chunked=False):
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
         try:
             if chunked:
-                chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
-                connection.request("POST", "/v1/events", body=chunks, headers=headers,
-                                   encode_chunked=True)
+                chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+                connection.request(
+                    "POST", "/v1/events", body=chunks, headers=headers, encode_chunked=True
+                )
             else:
                 connection.request("POST", "/v1/events", body=body, headers=headers)
             answer = connection.getresponse()

@@ -1,6 +1,7 @@
 """Fuzzing: the intake HTTP API from its own OpenAPI document (schemathesis, over real
 HTTP) and the inbound AMQP payloads (hypothesis). No 5xx, no crash, no partial write:
 every stored request is whole and was published, every refused input left nothing."""
+
 import json
 import threading
 import uuid
@@ -36,8 +37,7 @@ from tests.inbound_support import (
 )
 from tests.support import free_port, wait_until
 
-FUZZ = dict(deadline=None, database=None, derandomize=True,
-            suppress_health_check=list(HealthCheck))
+FUZZ = dict(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 CASEWORK_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "request_received").name
 
 
@@ -63,8 +63,11 @@ def assert_every_stored_request_is_whole_and_published(settings, requests_collec
     for document in documents:
         assert document["last_seq"] == 1 and document["status"] in ("received",)
         assert document["need_type"] and document["resident"]["phone"]
-    wait_until(lambda: queued(settings) == len(documents), 20,
-               message="one request.received per stored request")
+    wait_until(
+        lambda: queued(settings) == len(documents),
+        20,
+        message="one request.received per stored request",
+    )
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -78,8 +81,10 @@ def test_the_http_api_fuzzed_from_its_openapi_document(served_intake, settings, 
         @given(case=operation.as_strategy(generation_mode=mode))
         @hypothesis_settings(max_examples=25, **FUZZ)
         def fuzz(case):
-            response = case.call(base_url=served_intake, headers={
-                "Authorization": f"Bearer {token}", "X-Api-Key": "dev-civil-affairs-key"})
+            response = case.call(
+                base_url=served_intake,
+                headers={"Authorization": f"Bearer {token}", "X-Api-Key": "dev-civil-affairs-key"},
+            )
             answered.append((case.method, case.path))
             if case.path == "/v1/events":
                 events_answers.add(response.status_code)
@@ -93,21 +98,34 @@ def test_the_http_api_fuzzed_from_its_openapi_document(served_intake, settings, 
             fuzz()
         except Unsatisfiable:  # no input to make invalid (e.g. GET /healthz)
             assert mode is GenerationMode.NEGATIVE
-    assert {("POST", "/v1/requests"), ("GET", "/v1/requests/{request_id}"),
-            ("POST", "/v1/events")} <= set(answered)
+    assert {
+        ("POST", "/v1/requests"),
+        ("GET", "/v1/requests/{request_id}"),
+        ("POST", "/v1/events"),
+    } <= set(answered)
     assert events_answers - {401}, "the system's key got no event past authentication"
     assert_every_stored_request_is_whole_and_published(settings, database("intake")["requests"])
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) |
-    st.text(max_size=20) | st.just({"$gt": ""}) | st.just("13812345678"),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.just({"$gt": ""})
+    | st.just("13812345678"),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 VALID = [referral, checkin_missed, petition, key_person_update]
-SYSTEM_OF = {"/suyu/civil-affairs": "civil-affairs", "/suyu/elderly-care": "elderly-care",
-             "/suyu/petition-office": "petition-office"}
+SYSTEM_OF = {
+    "/suyu/civil-affairs": "civil-affairs",
+    "/suyu/elderly-care": "elderly-care",
+    "/suyu/petition-office": "petition-office",
+}
 
 
 @st.composite
@@ -118,8 +136,12 @@ def inbound_payloads(draw):
     where = draw(st.sampled_from(["none", "top", "data", "resident", "whole"]))
     if where == "whole":
         return draw(JSON)
-    target = {"none": None, "top": event, "data": event["data"],
-              "resident": event["data"].get("resident") or event["data"].get("person")}[where]
+    target = {
+        "none": None,
+        "top": event,
+        "data": event["data"],
+        "resident": event["data"].get("resident") or event["data"].get("person"),
+    }[where]
     if target is not None:
         key = draw(st.sampled_from(sorted(target)) | st.text(max_size=8))
         target[key] = draw(JSON)
@@ -135,8 +157,10 @@ def store(database, topology, settings):
 
 
 def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, settings):
-    relay = OutboxRelay(EventPublisher(settings.amqp_uri),
-                        {"requests": store.requests, "registry_updates": store.registry_updates})
+    relay = OutboxRelay(
+        EventPublisher(settings.amqp_uri),
+        {"requests": store.requests, "registry_updates": store.registry_updates},
+    )
     systems = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
     counts = {"accepted": 0, "refused": 0}
 
@@ -148,11 +172,15 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
     def fuzz(payload):
         before = stored()
         source = payload.get("source") if isinstance(payload, dict) else None
-        key = {"civil-affairs": "dev-civil-affairs-key", "elderly-care": "dev-elderly-care-key",
-               "petition-office": "dev-petition-office-key"}.get(SYSTEM_OF.get(source))
+        key = {
+            "civil-affairs": "dev-civil-affairs-key",
+            "elderly-care": "dev-elderly-care-key",
+            "petition-office": "dev-petition-office-key",
+        }.get(SYSTEM_OF.get(source))
         try:
-            recorded = handlers.receive_inbound_amqp(store, relay, systems, payload,
-                                                     {"api_key": key}, "fuzz-key")
+            recorded = handlers.receive_inbound_amqp(
+                store, relay, systems, payload, {"api_key": key}, "fuzz-key"
+            )
         except InvalidEvent as exc:
             assert exc.reason and stored() == before
             counts["refused"] += 1
@@ -160,9 +188,11 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
         assert stored() == before + (0 if recorded.replayed else 1)
         collection = store.requests if "need_type" in recorded.document else store.registry_updates
         # whole, and published at once (the progress mark follows within a moment)
-        kept = wait_until(lambda: collection.find_one({"_id": recorded.document["_id"],
-                                                       "published_seq": 1}), 5,
-                          message="the progress mark")
+        kept = wait_until(
+            lambda: collection.find_one({"_id": recorded.document["_id"], "published_seq": 1}),
+            5,
+            message="the progress mark",
+        )
         assert kept["last_seq"] == 1
         counts["accepted"] += 1
 
@@ -171,7 +201,8 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
 
 
 def test_fuzzed_payloads_on_the_exchange_end_as_events_or_dead_letters(
-        container_factory, settings, topology, database):
+    container_factory, settings, topology, database
+):
     database("intake")
     observer = Observer(settings.amqp_uri)
     container = container_factory(IntakeService, settings.nameko_config())
@@ -182,8 +213,12 @@ def test_fuzzed_payloads_on_the_exchange_end_as_events_or_dead_letters(
     @hypothesis_settings(max_examples=15, **FUZZ)
     def publish(payload):
         source = payload.get("source") if isinstance(payload, dict) else None
-        publish_inbound(settings.amqp_uri, payload, system=SYSTEM_OF.get(source, "civil-affairs"),
-                        routing_key="fuzz")
+        publish_inbound(
+            settings.amqp_uri,
+            payload,
+            system=SYSTEM_OF.get(source, "civil-affairs"),
+            routing_key="fuzz",
+        )
         sent.append(payload)
 
     publish()
@@ -199,7 +234,12 @@ def test_fuzzed_payloads_on_the_exchange_end_as_events_or_dead_letters(
     assert all(headers["x-death-reason"] for headers, _ in parked)
     good = referral()
     publish_inbound(settings.amqp_uri, good, system="civil-affairs")
-    wait_until(lambda: any((e["data"].get("source") or {}).get("event_id") == good["id"]
-                           for e in observer.drain() if e["type"] == REQUEST_RECEIVED.type), 20,
-               message="the consumer still consuming")
-
+    wait_until(
+        lambda: any(
+            (e["data"].get("source") or {}).get("event_id") == good["id"]
+            for e in observer.drain()
+            if e["type"] == REQUEST_RECEIVED.type
+        ),
+        20,
+        message="the consumer still consuming",
+    )

@@ -3,6 +3,7 @@ one insert per collection, on the real gunicorn (gthread), broker and store. Eac
 request is answered 202 only once its own documents are written, Idempotency-Keys and
 (source, id) still deduplicate, and a failed write fails only its own batch's
 requests (503), with nothing of theirs recorded."""
+
 import json
 import os
 import subprocess
@@ -30,10 +31,26 @@ def gunicorn_intake(settings, topology, database):
     database("intake").requests.find_one()
     port = free_port()
     api = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "services.intake.api:create_app()",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
-         "--threads", "16", "--no-control-socket"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "services.intake.api:create_app()",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "16",
+            "--no-control-socket",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def up():
@@ -51,7 +68,8 @@ def gunicorn_intake(settings, topology, database):
 
 
 def test_concurrent_requests_are_answered_after_their_write_and_still_deduplicated(
-        gunicorn_intake, settings, database):
+    gunicorn_intake, settings, database
+):
     token = auth.issue_token(settings.token_secret, "district-admin", "district_admin")
     stored = database("intake")
     session = threading.local()
@@ -65,11 +83,15 @@ def test_concurrent_requests_are_answered_after_their_write_and_still_deduplicat
         body = story_request(resident={"name": "邹书兰", "phone": f"138{number // 20:08d}"})
         if number % 5 != 0:
             body = story_request(resident={"name": "邹书兰", "phone": f"139{number:08d}"})
-        answer = client.post(gunicorn_intake + "/v1/requests", json=body, headers=headers,
-                             timeout=60)
+        answer = client.post(
+            gunicorn_intake + "/v1/requests", json=body, headers=headers, timeout=60
+        )
         # answered 202 only once written: the store has it at the moment of the answer
-        found = (stored.requests.find_one({"_id": answer.json()["request_id"]})
-                 if answer.status_code == 202 else None)
+        found = (
+            stored.requests.find_one({"_id": answer.json()["request_id"]})
+            if answer.status_code == 202
+            else None
+        )
         return number, answer.status_code, answer.headers, answer.json(), found
 
     with ThreadPoolExecutor(32) as pool:
@@ -92,10 +114,12 @@ def test_registry_batches_sent_at_once_are_recorded_once(gunicorn_intake, databa
     batches = [[key_person_update(name=f"居民{b}-{i}") for i in range(100)] for b in range(6)]
 
     def send(batch):
-        answer = requests.post(gunicorn_intake + "/v1/events",
-                               data=json.dumps(batch, ensure_ascii=False),
-                               headers={"X-Api-Key": KEYS["civil-affairs"],
-                                        "Content-Type": BATCH}, timeout=60)
+        answer = requests.post(
+            gunicorn_intake + "/v1/events",
+            data=json.dumps(batch, ensure_ascii=False),
+            headers={"X-Api-Key": KEYS["civil-affairs"], "Content-Type": BATCH},
+            timeout=60,
+        )
         return answer.status_code, [r["status"] for r in answer.json()["results"]]
 
     with ThreadPoolExecutor(6) as pool:
@@ -107,7 +131,8 @@ def test_registry_batches_sent_at_once_are_recorded_once(gunicorn_intake, databa
 
 
 def test_a_failed_batch_fails_only_its_own_requests_and_records_nothing_of_them(
-        settings, topology, database, monkeypatch):
+    settings, topology, database, monkeypatch
+):
     stored = database("intake")
     client = Client(intake_api.create_app(settings))
     token = auth.issue_token(settings.token_secret, "district-admin", "district_admin")
@@ -116,16 +141,19 @@ def test_a_failed_batch_fails_only_its_own_requests_and_records_nothing_of_them(
 
     def down_for_one(collection, documents, *args, **kwargs):
         if collection.name == "requests" and any(
-                d.get("resident", {}).get("phone") == "138****0666" for d in documents):
+            d.get("resident", {}).get("phone") == "138****0666" for d in documents
+        ):
             raise AutoReconnect("the store went away")
         return real(collection, documents, *args, **kwargs)
 
     monkeypatch.setattr(type(stored.requests), "insert_many", down_for_one)
 
     def post(phone, key):
-        return client.post("/v1/requests", json=story_request(
-            resident={"name": "邹书兰", "phone": phone}),
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+        return client.post(
+            "/v1/requests",
+            json=story_request(resident={"name": "邹书兰", "phone": phone}),
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+        )
 
     phones = [f"1390000{n:04d}" for n in range(40)] + [failing["phone"]]
     with ThreadPoolExecutor(12) as pool:

@@ -2,6 +2,7 @@
 on the real broker and store, a batch with one refused event dead-letters only that one
 with its reason and records every other once; a crash after the batch's write and
 before its ack changes nothing when the batch is redelivered."""
+
 import eventlet
 import pytest
 from kombu import Connection
@@ -54,28 +55,38 @@ def published_updates(observer):
 
 
 def test_a_refused_event_in_a_batch_is_dead_lettered_alone_the_others_recorded_once(
-        container_factory, settings, observer, database, monkeypatch):
+    container_factory, settings, observer, database, monkeypatch
+):
     calls = []
     many = handlers.receive_inbound_amqp_many
-    monkeypatch.setattr(handlers, "receive_inbound_amqp_many",
-                        lambda store, relay, systems, items, key:
-                        calls.append(len(items)) or many(store, relay, systems, items, key))
+    monkeypatch.setattr(
+        handlers,
+        "receive_inbound_amqp_many",
+        lambda store, relay, systems, items, key: (
+            calls.append(len(items)) or many(store, relay, systems, items, key)
+        ),
+    )
     good = updates(12)
     bad = key_person_update(id_number="110105194912310021")  # an invalid id number
     for body in good[:6] + [bad] + good[6:]:  # all queued before the worker starts
         publish_inbound(settings.amqp_uri, body, system="civil-affairs")
     worker(container_factory, settings)
-    [(headers, _)] = wait_until(lambda: dead_letters(settings.amqp_uri), 20,
-                                message="the refused event's dead letter")
+    [(headers, _)] = wait_until(
+        lambda: dead_letters(settings.amqp_uri), 20, message="the refused event's dead letter"
+    )
     assert headers["x-death-reason"].startswith("invalid_data")
     assert headers["x-original-queue"] == INBOUND_QUEUE
     assert "shegong-api-key" not in headers
-    seen = wait_until(lambda: (found := published_updates(observer)) and len(found) >= 12
-                      and found, 20, message="the registry updates")
+    seen = wait_until(
+        lambda: (found := published_updates(observer)) and len(found) >= 12 and found,
+        20,
+        message="the registry updates",
+    )
     eventlet.sleep(0.5)  # nothing more comes
     seen = published_updates(observer)
     assert sorted(e["correlationid"] for e in seen) == sorted(
-        inbound_id(b["source"], b["id"]) for b in good)
+        inbound_id(b["source"], b["id"]) for b in good
+    )
     records = database("intake")["registry_updates"]
     assert records.count_documents({}) == 12
     assert records.count_documents({"_id": inbound_id(bad["source"], bad["id"])}) == 0
@@ -84,7 +95,8 @@ def test_a_refused_event_in_a_batch_is_dead_lettered_alone_the_others_recorded_o
 
 
 def test_a_crash_after_the_batch_is_written_and_before_its_ack_changes_nothing(
-        container_factory, settings, observer, database, monkeypatch):
+    container_factory, settings, observer, database, monkeypatch
+):
     first = {}
     written = RequestStore.add_registry_updates
 
@@ -102,15 +114,21 @@ def test_a_crash_after_the_batch_is_written_and_before_its_ack_changes_nothing(
         publish_inbound(settings.amqp_uri, body, system="civil-affairs")
     first["worker"] = worker(container_factory, settings)
     wait_until(lambda: "worker" not in first, 20, message="the crash")
-    wait_until(lambda: ready_in_queue(settings.amqp_uri) == 10, 10,
-               message="the batch back in its queue, unacked when the worker died")
+    wait_until(
+        lambda: ready_in_queue(settings.amqp_uri) == 10,
+        10,
+        message="the batch back in its queue, unacked when the worker died",
+    )
     records = database("intake")["registry_updates"]
     assert records.count_documents({}) == 10  # written before the crash
     worker(container_factory, settings)  # the relay publishes what the crash left behind
     wait_until(lambda: ready_in_queue(settings.amqp_uri) == 0, 20, message="redelivered, acked")
     expected = sorted(inbound_id(b["source"], b["id"]) for b in sent)
-    wait_until(lambda: sorted({e["correlationid"] for e in published_updates(observer)})
-               == expected, 30, message="every update published")
+    wait_until(
+        lambda: sorted({e["correlationid"] for e in published_updates(observer)}) == expected,
+        30,
+        message="every update published",
+    )
     assert records.count_documents({}) == 10
     assert sorted(d["_id"] for d in records.find()) == expected
     events = {e["id"]: e["correlationid"] for e in observer.seen}

@@ -2,6 +2,7 @@
 both transports, on the real broker and store: its repeats found with one read, its
 need claims and requests each inserted with one write, its events published together;
 every event still answered with its own outcome, nothing recorded twice."""
+
 import json
 import time
 from collections import Counter
@@ -33,16 +34,17 @@ from tests.integration.test_perf_round_trips import counted
 from tests.support import wait_until
 
 BATCH = "application/cloudevents-batch+json"
-BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100,
-           "SHEGONG_BATCH_PREFETCH": 200}
+BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100, "SHEGONG_BATCH_PREFETCH": 200}
 SYSTEMS = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
 ELDERLY_CARE = SYSTEMS.for_source(SOURCES["elderly-care"])
 
 
 def alert(number, run="a"):
     """A missed check-in of resident ``number`` (each her own phone)."""
-    return {**checkin_missed(resident={"name": "邹书兰", "phone": f"139{number:08d}"}),
-            "id": f"burst-{run}-{number}"}
+    return {
+        **checkin_missed(resident={"name": "邹书兰", "phone": f"139{number:08d}"}),
+        "id": f"burst-{run}-{number}",
+    }
 
 
 def burst(earlier):
@@ -78,8 +80,11 @@ def check_recorded(database, observer, batch, earlier, twice_id, first_id):
     assert requests.count_documents({}) == len(expected) == 98
     assert {d["_id"] for d in requests.find({}, {"_id": 1})} == expected
     assert requests.find_one({"_id": twice_id})["repeat_of"] == first_id
-    published = wait_until(lambda: (found := observer.of_type(REQUEST_RECEIVED.type))
-                           and len(found) >= 98 and found, 30, message="every request.received")
+    published = wait_until(
+        lambda: (found := observer.of_type(REQUEST_RECEIVED.type)) and len(found) >= 98 and found,
+        30,
+        message="every request.received",
+    )
     eventlet.sleep(0.5)
     published = observer.of_type(REQUEST_RECEIVED.type)
     assert Counter(e["data"]["request_id"] for e in published) == Counter(expected)
@@ -92,14 +97,19 @@ def observer(settings, topology):
 
 
 def test_a_burst_over_http_is_recorded_as_one_unit_each_event_answered(
-        settings, topology, database, observer, monkeypatch):
+    settings, topology, database, observer, monkeypatch
+):
     intake = Client(intake_api.create_app(settings))
     database("intake")
     earlier = [alert(1000 + n, "e") for n in range(5)]
 
     def send(events):
-        answer = intake.post("/v1/events", data=json.dumps(events, ensure_ascii=False),
-                             content_type=BATCH, headers={"X-Api-Key": KEYS["elderly-care"]})
+        answer = intake.post(
+            "/v1/events",
+            data=json.dumps(events, ensure_ascii=False),
+            content_type=BATCH,
+            headers={"X-Api-Key": KEYS["elderly-care"]},
+        )
         assert answer.status_code == 200
         return answer.json["results"]
 
@@ -121,15 +131,16 @@ def test_a_burst_over_http_is_recorded_as_one_unit_each_event_answered(
     for position in (0, 1, 2, 98, 99):  # recorded before: the same request, ignored
         assert results[position]["status"] == "duplicate"
     assert [r["request_id"] for r in results[:3] + results[98:]] == [
-        r["request_id"] for r in before]
+        r["request_id"] for r in before
+    ]
     # the batch's 93 new requests published together (confirms awaited together)
     assert published == [93]
-    check_recorded(database, observer, batch, earlier, results[at["twice"]]["request_id"],
-                   first_id)
+    check_recorded(database, observer, batch, earlier, results[at["twice"]]["request_id"], first_id)
 
 
 def test_a_burst_over_amqp_is_recorded_as_one_unit_the_poison_dead_lettered_alone(
-        container_factory, settings, observer, database, monkeypatch):
+    container_factory, settings, observer, database, monkeypatch
+):
     store = RequestStore(database("intake"))
     store.ensure_indexes()
     earlier = [alert(1000 + n, "e") for n in range(5)]
@@ -141,8 +152,9 @@ def test_a_burst_over_amqp_is_recorded_as_one_unit_the_poison_dead_lettered_alon
     published = requests_published(monkeypatch)
     container = container_factory(IntakeService, {**settings.nameko_config(), **BATCHED})
     container.start()
-    [(headers, _)] = wait_until(lambda: dead_letters(settings.amqp_uri), 30,
-                                message="the poison's dead letter")
+    [(headers, _)] = wait_until(
+        lambda: dead_letters(settings.amqp_uri), 30, message="the poison's dead letter"
+    )
     assert headers["x-death-reason"].startswith("invalid_data")
     drained(settings.amqp_uri)
     first_id = inbound_id(batch[3]["source"], batch[3]["id"])
@@ -153,7 +165,8 @@ def test_a_burst_over_amqp_is_recorded_as_one_unit_the_poison_dead_lettered_alon
 
 
 def test_a_crash_between_the_batch_write_and_its_publish_leaves_it_to_the_relay_once(
-        settings, topology, database, observer, monkeypatch):
+    settings, topology, database, observer, monkeypatch
+):
     intake = Client(intake_api.create_app(settings))
     database("intake")
     tried = []
@@ -164,8 +177,12 @@ def test_a_crash_between_the_batch_write_and_its_publish_leaves_it_to_the_relay_
 
     monkeypatch.setattr(EventPublisher, "publish_batch", down)
     batch = [alert(n, "c") for n in range(20)]
-    answer = intake.post("/v1/events", data=json.dumps(batch, ensure_ascii=False),
-                         content_type=BATCH, headers={"X-Api-Key": KEYS["elderly-care"]})
+    answer = intake.post(
+        "/v1/events",
+        data=json.dumps(batch, ensure_ascii=False),
+        content_type=BATCH,
+        headers={"X-Api-Key": KEYS["elderly-care"]},
+    )
     assert answer.status_code == 200
     assert [r["status"] for r in answer.json["results"]] == ["accepted"] * 20
     assert tried == [20]  # the batch's events in one publish
@@ -175,16 +192,23 @@ def test_a_crash_between_the_batch_write_and_its_publish_leaves_it_to_the_relay_
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": requests}, grace_s=0)
     time.sleep(0.05)
     assert relay.sweep() == 20
-    wait_until(lambda: requests.count_documents({"outbox_pending": True}) == 0, 10,
-               message="the progress marks")
+    wait_until(
+        lambda: requests.count_documents({"outbox_pending": True}) == 0,
+        10,
+        message="the progress marks",
+    )
     time.sleep(0.05)
     assert relay.sweep() == 0
-    published = wait_until(lambda: (found := observer.of_type(REQUEST_RECEIVED.type))
-                           and len(found) >= 20 and found, 20, message="the relay's publish")
+    published = wait_until(
+        lambda: (found := observer.of_type(REQUEST_RECEIVED.type)) and len(found) >= 20 and found,
+        20,
+        message="the relay's publish",
+    )
     eventlet.sleep(0.5)
     published = observer.of_type(REQUEST_RECEIVED.type)
     assert sorted(e["data"]["request_id"] for e in published) == sorted(
-        inbound_id(e["source"], e["id"]) for e in batch)
+        inbound_id(e["source"], e["id"]) for e in batch
+    )
 
 
 def test_a_batch_costs_the_same_store_commands_whatever_its_size(settings, database):
@@ -197,15 +221,22 @@ def test_a_batch_costs_the_same_store_commands_whatever_its_size(settings, datab
             # recorded before: two events of this batch repeat them; one resident's need
             # is claimed by an open request already
             earlier = [alert(n, run) for n in range(2)] + [alert(size + 1, f"{run}-open")]
-            handlers.receive_inbound_many(store, RecordingRelay(), ELDERLY_CARE, earlier,
-                                          settings.pseudonym_key)
+            handlers.receive_inbound_many(
+                store, RecordingRelay(), ELDERLY_CARE, earlier, settings.pseudonym_key
+            )
             fresh = [alert(n, run) for n in range(size - 4)]
-            batch = [*fresh, fresh[3], alert(1, f"{run}-again"), alert(size + 1, f"{run}-2"),
-                     {**checkin_missed(due_at="not a time"), "id": f"poison-{run}"}]
+            batch = [
+                *fresh,
+                fresh[3],
+                alert(1, f"{run}-again"),
+                alert(size + 1, f"{run}-2"),
+                {**checkin_missed(due_at="not a time"), "id": f"poison-{run}"},
+            ]
             commands.names.clear()
             relay = RecordingRelay()
-            outcomes = handlers.receive_inbound_many(store, relay, ELDERLY_CARE, batch,
-                                                     settings.pseudonym_key)
+            outcomes = handlers.receive_inbound_many(
+                store, relay, ELDERLY_CARE, batch, settings.pseudonym_key
+            )
             sent[size] = Counter(commands.names)
         answered[size] = (outcomes, relay)
     # the repeats read once, the taken claims and their requests read once, the need

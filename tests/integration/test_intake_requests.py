@@ -1,6 +1,7 @@
 """POST /v1/requests complete: every staff channel and need type, ID numbers kept
 masked, emergency contacts, Idempotency-Keys that expire, repeat calls linked, and
 MongoDB operators refused. In-process WSGI on the real store and broker."""
+
 import threading
 import time
 
@@ -20,8 +21,10 @@ from tests.support import story_request, wait_until
 
 @pytest.fixture
 def token(settings):
-    return {"Authorization": "Bearer " + auth.issue_token(settings.token_secret, "dx-01",
-                                                          "worker", "daxing", "王晨光")}
+    return {
+        "Authorization": "Bearer "
+        + auth.issue_token(settings.token_secret, "dx-01", "worker", "daxing", "王晨光")
+    }
 
 
 @pytest.fixture
@@ -41,8 +44,11 @@ def requests_collection(database):
 
 
 def published(observer, count):
-    return wait_until(lambda: len(found := observer.of_type(REQUEST_RECEIVED.type)) >= count
-                      and found, 20, message=f"{count} request.received")
+    return wait_until(
+        lambda: len(found := observer.of_type(REQUEST_RECEIVED.type)) >= count and found,
+        20,
+        message=f"{count} request.received",
+    )
 
 
 @pytest.mark.parametrize("channel", STAFF_CHANNELS)
@@ -63,37 +69,51 @@ def test_channels_of_other_systems_are_not_for_staff(intake, token, requests_col
 def test_every_need_type_is_accepted(intake, token, observer):
     for need_type in NEED_TYPES:
         resident = {"name": "邹书兰", "phone": "13812345678"}
-        answer = intake.post("/v1/requests", headers=token, json=story_request(
-            resident=resident, need={"type": need_type, "description": "说明"}))
+        answer = intake.post(
+            "/v1/requests",
+            headers=token,
+            json=story_request(resident=resident, need={"type": need_type, "description": "说明"}),
+        )
         assert answer.status_code == 202, need_type
-    assert {e["data"]["need"]["type"] for e in published(observer, len(NEED_TYPES))} == \
-        set(NEED_TYPES)
+    assert {e["data"]["need"]["type"] for e in published(observer, len(NEED_TYPES))} == set(
+        NEED_TYPES
+    )
 
 
-def test_the_id_number_is_kept_masked_and_casework_gets_it_in_full(intake, token, observer,
-                                                                    requests_collection):
-    resident = {**story_request()["resident"], "id_number": ID_NUMBER,
-                "emergency_contact": DAUGHTER}
+def test_the_id_number_is_kept_masked_and_casework_gets_it_in_full(
+    intake, token, observer, requests_collection
+):
+    resident = {
+        **story_request()["resident"],
+        "id_number": ID_NUMBER,
+        "emergency_contact": DAUGHTER,
+    }
     answer = intake.post("/v1/requests", json=story_request(resident=resident), headers=token)
     assert answer.status_code == 202
     [event] = published(observer, 1)
     assert event["data"]["resident"]["id_number"] == ID_NUMBER
     assert event["data"]["resident"]["emergency_contact"] == DAUGHTER
     status = intake.get(answer.json["status_url"], headers=token).json
-    assert status["resident"] == {"name": "邹**", "phone": "138****5678",
-                                  "id_number": "110105********002X",
-                                  "emergency_contact": {"name": "邹*", "relation": "女儿",
-                                                        "phone": "139****4321"}}
+    assert status["resident"] == {
+        "name": "邹**",
+        "phone": "138****5678",
+        "id_number": "110105********002X",
+        "emergency_contact": {"name": "邹*", "relation": "女儿", "phone": "139****4321"},
+    }
     stored = requests_collection.find_one({"_id": answer.json["request_id"]})
     assert ID_NUMBER not in str({k: v for k, v in stored.items() if k != "outbox"})
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("id_number", "110105194912310021", "check digit"),
-    ("id_number", "12345", "18-character"),
-])
-def test_an_id_number_with_a_bad_check_digit_is_refused(intake, token, requests_collection,
-                                                        field, value, message):
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("id_number", "110105194912310021", "check digit"),
+        ("id_number", "12345", "18-character"),
+    ],
+)
+def test_an_id_number_with_a_bad_check_digit_is_refused(
+    intake, token, requests_collection, field, value, message
+):
     resident = {**story_request()["resident"], field: value}
     answer = intake.post("/v1/requests", json=story_request(resident=resident), headers=token)
     assert answer.status_code == 422
@@ -109,8 +129,9 @@ def test_a_mongodb_operator_in_a_field_is_refused(intake, token, requests_collec
     assert requests_collection.count_documents({}) == 0
 
 
-def test_an_idempotency_key_expires_after_the_configured_time(settings, topology, database,
-                                                              token, monkeypatch):
+def test_an_idempotency_key_expires_after_the_configured_time(
+    settings, topology, database, token, monkeypatch
+):
     monkeypatch.setenv("SHEGONG_IDEMPOTENCY_TTL_S", "1")
     database("intake")
     intake = Client(intake_api.create_app(config.settings()))
@@ -131,18 +152,23 @@ def test_an_idempotency_key_expires_after_the_configured_time(settings, topology
 
 
 def test_concurrent_posts_with_one_key_and_a_used_key_make_one_request(
-        settings, topology, database, token, observer, requests_collection):
+    settings, topology, database, token, observer, requests_collection
+):
     database("intake")
     app = intake_api.create_app(settings)
     answers = []
 
     def post(body):
-        answers.append(Client(app).post("/v1/requests", json=body,
-                                        headers={**token, "Idempotency-Key": "same"}))
+        answers.append(
+            Client(app).post(
+                "/v1/requests", json=body, headers={**token, "Idempotency-Key": "same"}
+            )
+        )
 
     threads = [threading.Thread(target=post, args=(story_request(),)) for _ in range(4)]
-    threads += [threading.Thread(target=post, args=(story_request(channel="online"),))
-                for _ in range(2)]
+    threads += [
+        threading.Thread(target=post, args=(story_request(channel="online"),)) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -155,16 +181,18 @@ def test_concurrent_posts_with_one_key_and_a_used_key_make_one_request(
     assert len(published(observer, 1)) == 1
 
 
-def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, database,
-                                                     observer):
+def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, database, observer):
     first = intake.post("/v1/requests", json=story_request(), headers=token)
     assert first.json["repeat_of"] is None
     again = intake.post("/v1/requests", json=story_request(channel="walk_in"), headers=token)
     assert again.status_code == 202 and again.json["repeat_of"] == first.json["request_id"]
     third = intake.post("/v1/requests", json=story_request(), headers=token)
     assert third.json["repeat_of"] == first.json["request_id"]  # the chain's first request
-    other_need = intake.post("/v1/requests", headers=token, json=story_request(
-        need={"type": "home_visit", "description": ""}))
+    other_need = intake.post(
+        "/v1/requests",
+        headers=token,
+        json=story_request(need={"type": "home_visit", "description": ""}),
+    )
     assert other_need.json["repeat_of"] is None
     status = intake.get(again.json["status_url"], headers=token).json
     assert status["repeat_of"] == first.json["request_id"]
@@ -175,8 +203,9 @@ def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, da
 
     def follow(status, sequence, request_id=None):  # one case event, as the worker applies it
         first_id = first.json["request_id"]  # the case's own request; the others repeats
-        store.follow_cases([("case-1", domain.request_status(status), sequence,
-                             request_id or first_id, first_id)])
+        store.follow_cases(
+            [("case-1", domain.request_status(status), sequence, request_id or first_id, first_id)]
+        )
 
     follow("resolved", 5, first.json["request_id"])
     follow("in_progress", 3, again.json["request_id"])
@@ -189,17 +218,21 @@ def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, da
 
 
 def test_received_time_defaults_to_now_and_may_be_given(intake, token, requests_collection):
-    given = intake.post("/v1/requests", headers=token, json=story_request(
-        received_at="2023-05-29T08:00:00+08:00"))
-    assert requests_collection.find_one({"_id": given.json["request_id"]})["received_at"] == \
-        "2023-05-29T08:00:00+08:00"
+    given = intake.post(
+        "/v1/requests", headers=token, json=story_request(received_at="2023-05-29T08:00:00+08:00")
+    )
+    assert (
+        requests_collection.find_one({"_id": given.json["request_id"]})["received_at"]
+        == "2023-05-29T08:00:00+08:00"
+    )
     default = intake.post("/v1/requests", headers=token, json=story_request())
     stored = requests_collection.find_one({"_id": default.json["request_id"]})
     assert abs(stored["received_ms"] - time.time() * 1000) < 120_000
 
 
-def test_a_key_whose_expired_claim_was_purged_is_free(settings, topology, database, token,
-                                                      monkeypatch):
+def test_a_key_whose_expired_claim_was_purged_is_free(
+    settings, topology, database, token, monkeypatch
+):
     monkeypatch.setenv("SHEGONG_IDEMPOTENCY_TTL_S", "1")
     database("intake")
     intake = Client(intake_api.create_app(config.settings()))
@@ -212,17 +245,21 @@ def test_a_key_whose_expired_claim_was_purged_is_free(settings, topology, databa
 
 
 def test_concurrent_calls_of_one_resident_for_one_need_agree_on_the_first(
-        settings, topology, database, token, requests_collection):
+    settings, topology, database, token, requests_collection
+):
     database("intake")
     app = intake_api.create_app(settings)
     answers = []
 
     def post(channel):
-        answers.append(Client(app).post("/v1/requests", headers=token,
-                                        json=story_request(channel=channel)))
+        answers.append(
+            Client(app).post("/v1/requests", headers=token, json=story_request(channel=channel))
+        )
 
-    threads = [threading.Thread(target=post, args=(channel,))
-               for channel in ("phone", "hotline", "online", "walk_in", "phone")]
+    threads = [
+        threading.Thread(target=post, args=(channel,))
+        for channel in ("phone", "hotline", "online", "walk_in", "phone")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,6 +1,7 @@
 """What intake keeps only for a guarantee goes when the guarantee ends (issue 23): a
 resident's need claim once her case is closed or cancelled (kept while it may still be
 reopened), expired Idempotency-Key claims in batches on their index."""
+
 from services.intake import domain
 from services.intake.store import RequestStore
 from tests.integration.test_intake_requests import intake, token  # noqa: F401 - fixtures
@@ -33,7 +34,9 @@ def test_a_needs_claim_goes_when_its_case_ends_for_good(intake, token, database)
 def test_expired_key_claims_go_in_batches(database):
     store = RequestStore(database("intake"))
     store.idempotency_keys.insert_many(
-        [{"_id": f"k{n}", "request_id": f"r{n}", "expires_ms": n} for n in range(1200)])
+        [{"_id": f"k{n}", "request_id": f"r{n}", "expires_ms": n} for n in range(1200)]
+    )
     assert store.purge_expired_keys(now_ms=1100, batch=500) == 1100
     assert sorted(d["_id"] for d in store.idempotency_keys.find()) == sorted(
-        f"k{n}" for n in range(1100, 1200))
+        f"k{n}" for n in range(1100, 1200)
+    )

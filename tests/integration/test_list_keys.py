@@ -2,6 +2,7 @@
 page sequence, whatever the filters, limit and order, is exactly the filtered, sorted
 list, with no item skipped or repeated; and a page reads a bounded number of documents
 however many others the collection holds (issue 23)."""
+
 import random
 
 import pytest
@@ -18,8 +19,13 @@ def documents(count, seed=7):
         status = rng.choice(STATUSES)
         due = rng.choice([None, rng.randrange(0, 50)])  # ties and missing values
         scope = rng.choice(["a", "b"])
-        item = {"_id": f"i{n:04d}", "scope": scope, "status": status, "due": due,
-                "colour": rng.choice(["red", "blue", "blue", "blue", "blue", "blue"])}
+        item = {
+            "_id": f"i{n:04d}",
+            "scope": scope,
+            "status": status,
+            "due": due,
+            "colour": rng.choice(["red", "blue", "blue", "blue", "blue", "blue"]),
+        }
         item["k"] = list_keys.key(scope, status, due, item["_id"])
         found.append(item)
     return found
@@ -35,18 +41,40 @@ def collection(database):
 
 def expected(items, scope, statuses, keep, descending, within):
     low, high = within
-    chosen = [d for d in items if d["scope"] == scope and d["status"] in statuses and keep(d)
-              and (within == (None, None) or d["due"] is not None)  # as MongoDB compares
-              and (low is None or d["due"] >= low) and (high is None or d["due"] <= high)]
-    return [d["_id"] for d in sorted(chosen, key=lambda d: (
-        list_keys.sortable(d["due"]), d["_id"]), reverse=descending)]
+    chosen = [
+        d
+        for d in items
+        if d["scope"] == scope
+        and d["status"] in statuses
+        and keep(d)
+        and (within == (None, None) or d["due"] is not None)  # as MongoDB compares
+        and (low is None or d["due"] >= low)
+        and (high is None or d["due"] <= high)
+    ]
+    return [
+        d["_id"]
+        for d in sorted(
+            chosen, key=lambda d: (list_keys.sortable(d["due"]), d["_id"]), reverse=descending
+        )
+    ]
 
 
 def every_page(collection, statuses, keep, descending, limit, within):
     seen, cursor = [], None
     for _ in range(200):
-        items, cursor = list_keys.page(collection, "k", "a", list(statuses), "due", "due",
-                                       descending, limit, cursor, keep=keep, within=within)
+        items, cursor = list_keys.page(
+            collection,
+            "k",
+            "a",
+            list(statuses),
+            "due",
+            "due",
+            descending,
+            limit,
+            cursor,
+            keep=keep,
+            within=within,
+        )
         assert len(items) <= limit
         seen += [d["_id"] for d in items]
         if cursor is None:
@@ -59,15 +87,17 @@ def every_page(collection, statuses, keep, descending, limit, within):
 @pytest.mark.parametrize("statuses", [("open",), ("open", "gone"), STATUSES])
 @pytest.mark.parametrize("colour", [None, "red"])
 @pytest.mark.parametrize("within", [(None, None), (None, 20), (21, None)])
-def test_pages_are_the_filtered_sorted_list(collection, descending, limit, statuses, colour,
-                                             within):
+def test_pages_are_the_filtered_sorted_list(
+    collection, descending, limit, statuses, colour, within
+):
     items = list(collection.find())
 
     def keep(document):
         return colour is None or document["colour"] == colour
 
-    assert every_page(collection, statuses, keep, descending, limit, within) == \
-        expected(items, "a", statuses, keep, descending, within)
+    assert every_page(collection, statuses, keep, descending, limit, within) == expected(
+        items, "a", statuses, keep, descending, within
+    )
 
 
 def test_a_page_reads_what_it_returns_not_the_history(collection):
@@ -80,8 +110,9 @@ def test_a_page_reads_what_it_returns_not_the_history(collection):
             calls.append(len(found))
             return found
 
-    collection.insert_many([{"_id": f"h{n}", "k": list_keys.key("b", "gone", n, f"h{n}")}
-                            for n in range(3000)])
+    collection.insert_many(
+        [{"_id": f"h{n}", "k": list_keys.key("b", "gone", n, f"h{n}")} for n in range(3000)]
+    )
     items, _ = list_keys.page(Counting(), "k", "a", ["open", "shut"], "due", "due", False, 10)
     assert len(items) == 10
     assert len(calls) == 2 and sum(calls) <= 2 * 11
@@ -89,7 +120,8 @@ def test_a_page_reads_what_it_returns_not_the_history(collection):
 
 @pytest.mark.parametrize("descending", [False, True])
 def test_a_filter_that_keeps_almost_nothing_cuts_pages_short_but_loses_nothing(
-        collection, descending):
+    collection, descending
+):
     """Past list_keys.MAX_ROUNDS reads a page ends early with a cursor; following the
     cursors still gives every item, once."""
     items = list(collection.find())
@@ -99,5 +131,6 @@ def test_a_filter_that_keeps_almost_nothing_cuts_pages_short_but_loses_nothing(
     def keep(document):
         return document["_id"] in wanted
 
-    assert every_page(collection, STATUSES, keep, descending, 1, (None, None)) == \
-        expected(items, "a", STATUSES, keep, descending, (None, None))
+    assert every_page(collection, STATUSES, keep, descending, 1, (None, None)) == expected(
+        items, "a", STATUSES, keep, descending, (None, None)
+    )

@@ -2,6 +2,7 @@
 controllable clock: failover between carriers, retries with growing delays, crashes
 after a carrier answered, workers racing for one message. Receipts, limits and quiet
 hours: test_notifications_receipts_limits.py."""
+
 import pytest
 
 from services.common import clock
@@ -16,8 +17,7 @@ def test_the_secondary_provider_serves_while_the_primary_is_down(world):
     message = only(world)
     assert (message["status"], message["provider"]) == ("sent", "http")
     assert [s["to"] for s in world.gateway.accepted] == ["13900000101"]
-    attempts = [(h["provider"], h["outcome"]) for h in message["history"]
-                if h["kind"] == "attempt"]
+    attempts = [(h["provider"], h["outcome"]) for h in message["history"] if h["kind"] == "attempt"]
     assert attempts == [("aliyun", "temporary_failure"), ("http", "accepted")]
     assert world.relay.types() == [(MESSAGE_SENT.type, "sent")]
 
@@ -69,12 +69,13 @@ def test_an_invalid_number_fails_at_once_without_retry(world):
 
 
 def test_the_same_event_twice_and_a_crash_after_the_provider_answered_send_one_sms(
-        world, monkeypatch):
+    world, monkeypatch
+):
     world.aliyun.mode = "down"  # the gateway, whose protocol is idempotent, serves
     event = assigned()
     real_update_all = world.store.update_all
 
-    def crash_when_marking_sent(changes):   # the delivery path writes its outcomes together
+    def crash_when_marking_sent(changes):  # the delivery path writes its outcomes together
         if any(fields.get("status") == "sent" for _, fields, _, _ in changes):
             raise SystemExit("the process dies after the provider answered")
         return real_update_all(changes)
@@ -100,7 +101,7 @@ def test_a_crash_after_aliyun_answered_is_found_out_before_sending_again(world, 
     event = assigned()
     real_update_all = world.store.update_all
 
-    def crash_when_marking_sent(changes):   # the delivery path writes its outcomes together
+    def crash_when_marking_sent(changes):  # the delivery path writes its outcomes together
         if any(fields.get("status") == "sent" for _, fields, _, _ in changes):
             raise SystemExit("the process dies after the provider answered")
         return real_update_all(changes)
@@ -119,13 +120,19 @@ def test_a_crash_after_aliyun_answered_is_found_out_before_sending_again(world, 
 
 def test_two_workers_racing_for_one_message_send_it_once(world):
     import threading
+
     world.aliyun.mode = world.gateway.mode = "down"
     world.handle(assigned())  # recorded, first attempt failed: due again in 10 s
     world.aliyun.mode = "ok"
     world.clock.advance(seconds=10)
     message = only(world)
-    workers = [threading.Thread(target=handlers.deliver, args=(
-        world.store, world.relay, world.chain, world.settings, message)) for _ in range(4)]
+    workers = [
+        threading.Thread(
+            target=handlers.deliver,
+            args=(world.store, world.relay, world.chain, world.settings, message),
+        )
+        for _ in range(4)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -1,5 +1,6 @@
 """Each SMS provider through its real client (the official SDKs, requests for the gateway)
 against a local fake that speaks the provider's HTTP API and checks the signature."""
+
 import pytest
 
 from services.common import config
@@ -16,11 +17,17 @@ from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway, FakeTencent
 
 
 def message(message_id="e-1:resident:case_accepted_resident"):
-    return {"_id": message_id, "phone": "13812345678", "signature": "宿豫社工",
-            "provider_code": "SMS_SHEGONG_002", "tencent_template_id": "1800002",
-            "params": {"station_name": "大兴镇社会工作服务站", "worker_name": "王晨光"},
-            "body": "【宿豫社工】您好，您的求助已由大兴镇社会工作服务站社工王晨光受理。",
-            "recipient_role": "resident", "case_id": "case-1"}
+    return {
+        "_id": message_id,
+        "phone": "13812345678",
+        "signature": "宿豫社工",
+        "provider_code": "SMS_SHEGONG_002",
+        "tencent_template_id": "1800002",
+        "params": {"station_name": "大兴镇社会工作服务站", "worker_name": "王晨光"},
+        "body": "【宿豫社工】您好，您的求助已由大兴镇社会工作服务站社工王晨光受理。",
+        "recipient_role": "resident",
+        "case_id": "case-1",
+    }
 
 
 def policy(**env):
@@ -49,17 +56,26 @@ def gateway():
 
 
 def aliyun_provider(fake, secret=None):
-    return AliyunSmsProvider(policy(
-        ALIYUN_SMS_ACCESS_KEY_ID=fake.access_key_id,
-        ALIYUN_SMS_ACCESS_KEY_SECRET=secret or fake.secret,
-        ALIYUN_SMS_ENDPOINT=fake.endpoint, ALIYUN_SMS_PROTOCOL="http"))
+    return AliyunSmsProvider(
+        policy(
+            ALIYUN_SMS_ACCESS_KEY_ID=fake.access_key_id,
+            ALIYUN_SMS_ACCESS_KEY_SECRET=secret or fake.secret,
+            ALIYUN_SMS_ENDPOINT=fake.endpoint,
+            ALIYUN_SMS_PROTOCOL="http",
+        )
+    )
 
 
 def tencent_provider(fake, secret=None):
-    return TencentSmsProvider(policy(
-        TENCENT_SMS_SECRET_ID=fake.secret_id, TENCENT_SMS_SECRET_KEY=secret or fake.secret_key,
-        TENCENT_SMS_ENDPOINT=fake.endpoint, TENCENT_SMS_SCHEME="http",
-        TENCENT_SMS_APP_ID="1400000001"))
+    return TencentSmsProvider(
+        policy(
+            TENCENT_SMS_SECRET_ID=fake.secret_id,
+            TENCENT_SMS_SECRET_KEY=secret or fake.secret_key,
+            TENCENT_SMS_ENDPOINT=fake.endpoint,
+            TENCENT_SMS_SCHEME="http",
+            TENCENT_SMS_APP_ID="1400000001",
+        )
+    )
 
 
 def test_aliyun_sdk_sends_a_signed_request_with_our_out_id(aliyun):
@@ -68,7 +84,11 @@ def test_aliyun_sdk_sends_a_signed_request_with_our_out_id(aliyun):
     [sms] = aliyun.accepted
     assert sms["biz_id"] == biz_id
     assert (sms["to"], sms["sign_name"], sms["template_code"], sms["out_id"]) == (
-        "13812345678", "宿豫社工", "SMS_SHEGONG_002", "e-1:resident:case_accepted_resident")
+        "13812345678",
+        "宿豫社工",
+        "SMS_SHEGONG_002",
+        "e-1:resident:case_accepted_resident",
+    )
     assert sms["params"] == {"station_name": "大兴镇社会工作服务站", "worker_name": "王晨光"}
 
 
@@ -98,7 +118,11 @@ def test_tencent_sdk_sends_a_signed_request_with_our_session_context(tencent):
     [sms] = tencent.accepted
     assert sms["serial"] == serial
     assert (sms["to"], sms["sign_name"], sms["template_id"], sms["app_id"]) == (
-        "+8613812345678", "宿豫社工", "1800002", "1400000001")
+        "+8613812345678",
+        "宿豫社工",
+        "1800002",
+        "1400000001",
+    )
     assert sms["session_context"] == "e-1:resident:case_accepted_resident"
     assert sms["params"] == ["大兴镇社会工作服务站", "王晨光"]  # in the template's order
 
@@ -134,8 +158,13 @@ def test_the_gateway_sends_once_per_idempotency_key(gateway):
 
 
 def test_the_next_provider_serves_when_one_fails_or_times_out(aliyun, tencent, gateway):
-    chain = ProviderChain([aliyun_provider(aliyun), tencent_provider(tencent),
-                           HttpGatewayProvider(gateway.url, gateway.token, 1)])
+    chain = ProviderChain(
+        [
+            aliyun_provider(aliyun),
+            tencent_provider(tencent),
+            HttpGatewayProvider(gateway.url, gateway.token, 1),
+        ]
+    )
     aliyun.mode = "down"
     sent = chain.send_first(message())
     assert sent.provider == "tencent" and len(tencent.accepted) == 1
@@ -158,10 +187,15 @@ def test_an_invalid_number_stops_the_chain(aliyun, tencent):
 
 
 def test_the_chain_is_configuration(tmp_path, aliyun, gateway):
-    settings = config.settings({
-        "SHEGONG_VAR_DIR": str(tmp_path), "SHEGONG_SMS_PROVIDERS": "aliyun, http,file",
-        "ALIYUN_SMS_ENDPOINT": aliyun.endpoint, "ALIYUN_SMS_PROTOCOL": "http",
-        "SHEGONG_SMS_GATEWAY_URL": gateway.url})
+    settings = config.settings(
+        {
+            "SHEGONG_VAR_DIR": str(tmp_path),
+            "SHEGONG_SMS_PROVIDERS": "aliyun, http,file",
+            "ALIYUN_SMS_ENDPOINT": aliyun.endpoint,
+            "ALIYUN_SMS_PROTOCOL": "http",
+            "SHEGONG_SMS_GATEWAY_URL": gateway.url,
+        }
+    )
     chain = provider_chain(settings)
     assert [p.name for p in chain.providers] == ["aliyun", "http", "dev_file"]
     assert isinstance(chain.providers[2], DevFileProvider)

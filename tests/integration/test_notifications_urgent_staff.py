@@ -1,6 +1,7 @@
 """Urgent work is never held back (issue 14), on the real broker and store with the
 default limits: staff SMS are limited only per number and message kind, far higher than
 residents' SMS, which keep their 10 an hour; every hold is in the history and counted."""
+
 from dataclasses import replace
 
 import pytest
@@ -34,8 +35,12 @@ fakes, world = notifications_support.fakes, notifications_support.world
 
 
 def held_count(recipient, kind, reason):
-    return REGISTRY.get_sample_value("shegong_sms_held_total", {
-        "recipient": recipient, "kind": kind, "reason": reason}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "shegong_sms_held_total", {"recipient": recipient, "kind": kind, "reason": reason}
+        )
+        or 0.0
+    )
 
 
 @pytest.fixture
@@ -48,11 +53,14 @@ def gateway():
 @pytest.fixture
 def service(container_factory, settings, monkeypatch, gateway, database, topology):
     """The notifications service with the default limits (no rate limit setting)."""
-    for key, value in {"SHEGONG_SMS_PROVIDERS": "http", "SHEGONG_SMS_GATEWAY_URL": gateway.url,
-                       "SHEGONG_SMS_GATEWAY_TOKEN": gateway.token,
-                       # runs at any hour: quiet hours for staff are tested with a clock below
-                       "SHEGONG_QUIET_HOURS_START": "00:00",
-                       "SHEGONG_QUIET_HOURS_END": "00:00"}.items():
+    for key, value in {
+        "SHEGONG_SMS_PROVIDERS": "http",
+        "SHEGONG_SMS_GATEWAY_URL": gateway.url,
+        "SHEGONG_SMS_GATEWAY_TOKEN": gateway.token,
+        # runs at any hour: quiet hours for staff are tested with a clock below
+        "SHEGONG_QUIET_HOURS_START": "00:00",
+        "SHEGONG_QUIET_HOURS_END": "00:00",
+    }.items():
         monkeypatch.setenv(key, value)
     for key in ("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR"):
         monkeypatch.delenv(key, raising=False)
@@ -63,21 +71,33 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
 
 
 def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sms_waits(
-        service, settings, gateway):
+    service, settings, gateway
+):
     resident_held = held_count("resident", "case_accepted_resident", "rate_limited")
     for number in range(15):
-        publish(settings, CASE_ASSIGNED, {**assigned(), "case_id": f"case-{number:04d}-urgent01"},
-                2)
+        publish(
+            settings, CASE_ASSIGNED, {**assigned(), "case_id": f"case-{number:04d}-urgent01"}, 2
+        )
     assert len(sms_to(gateway, WORKER["phone"], 15)) == 15
     for number in range(12):
-        publish(settings, CASE_ESCALATED, {**CASE, "case_id": f"case-{number:04d}-escalate",
-                                           "status": "assigned", "priority": "urgent",
-                                           "reason": "sla_breach",
-                                           "station_head": HEAD,
-                                           "escalated_at": "2023-05-29T08:30:00+08:00"}, 4)
+        publish(
+            settings,
+            CASE_ESCALATED,
+            {
+                **CASE,
+                "case_id": f"case-{number:04d}-escalate",
+                "status": "assigned",
+                "priority": "urgent",
+                "reason": "sla_breach",
+                "station_head": HEAD,
+                "escalated_at": "2023-05-29T08:30:00+08:00",
+            },
+            4,
+        )
     assert len(sms_to(gateway, HEAD["phone"], 12)) == 12
     staff = service.find({"recipient_role": "worker"}) + service.find(
-        {"recipient_role": "station_head", "channel": "sms"})
+        {"recipient_role": "station_head", "channel": "sms"}
+    )
     assert len(staff) == 27 and {m["status"] for m in staff} == {"sent"}
     assert not [h for m in staff for h in m["history"] if h["kind"] == "held"]
 
@@ -86,28 +106,46 @@ def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sm
     # one after the other: the limit's count is not atomic across concurrent handlers
     for number in range(11):
         case_id = f"case-{number:04d}-accepted"
-        publish(settings, CASE_ACCEPTED, {**CASE, "case_id": case_id,
-                                          "status": "accepted", "accepted_by": "dx-01",
-                                          "assignee_name": "王晨光",
-                                          "accepted_at": "2023-05-29T08:05:00+08:00"}, 3)
-        wait_until(lambda: [m for m in service.find({"case_id": case_id})
-                            if m["status"] == "sent" or m.get("due_ms", 0) > m["created_ms"]],
-                   15, message=f"the resident's SMS of {case_id} sent or held")
+        publish(
+            settings,
+            CASE_ACCEPTED,
+            {
+                **CASE,
+                "case_id": case_id,
+                "status": "accepted",
+                "accepted_by": "dx-01",
+                "assignee_name": "王晨光",
+                "accepted_at": "2023-05-29T08:05:00+08:00",
+            },
+            3,
+        )
+        wait_until(
+            lambda: [
+                m
+                for m in service.find({"case_id": case_id})
+                if m["status"] == "sent" or m.get("due_ms", 0) > m["created_ms"]
+            ],
+            15,
+            message=f"the resident's SMS of {case_id} sent or held",
+        )
     assert len(sms_to(gateway, "13812345678", 10)) == 10
-    [waiting] = wait_until(lambda: service.find({"recipient_role": "resident",
-                                                 "status": "created"}), 15,
-                           message="the resident's 11th SMS held")
+    [waiting] = wait_until(
+        lambda: service.find({"recipient_role": "resident", "status": "created"}),
+        15,
+        message="the resident's 11th SMS held",
+    )
     [hold] = [h for h in waiting["history"] if h["kind"] == "held"]
     assert hold["reason"] == "rate_limited"
     assert len([s for s in gateway.accepted if s["to"] == "13812345678"]) == 10
     assert held_count("resident", "case_accepted_resident", "rate_limited") > resident_held
 
 
-def test_staff_sms_go_at_night_past_the_residents_limit_and_a_staff_flood_is_held_per_kind(
-        world):
+def test_staff_sms_go_at_night_past_the_residents_limit_and_a_staff_flood_is_held_per_kind(world):
     """With a clock: the fixture's residents' limit is 3 an hour; staff get 5 per kind."""
-    world.settings = replace(world.settings, notifications=replace(
-        world.settings.notifications, staff_rate_limit_per_hour=5))
+    world.settings = replace(
+        world.settings,
+        notifications=replace(world.settings.notifications, staff_rate_limit_per_hour=5),
+    )
     world.clock.now = NIGHT
     before = held_count("staff", "case_assigned_worker", "staff_rate_limited")
     for number in range(6):

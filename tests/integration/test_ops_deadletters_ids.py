@@ -4,6 +4,7 @@ when it is dead-lettered, on the inbound exchange's path and on an event handler
 the dead-letter tool lists it by that id, the same on every listing, shows it and
 replays it by it; parked again, it keeps it. Messages published with py-amqp directly;
 real broker, real intake worker and a real nameko handler."""
+
 import argparse
 import io
 import json
@@ -31,8 +32,9 @@ class Projection:
 
 
 def tool(settings, service, command, letter_id=None):
-    args = argparse.Namespace(command=command, service=service, id=letter_id, all=False,
-                              to_exchange=False)
+    args = argparse.Namespace(
+        command=command, service=service, id=letter_id, all=False, to_exchange=False
+    )
     out = io.StringIO()
     code = deadletters.run(args, settings, out)
     return code, out.getvalue()
@@ -56,12 +58,17 @@ def publish_bare(amqp_uri, body, exchange, routing_key, content_type=None):
         if content_type:
             properties["content_type"] = content_type
         connection.default_channel.basic_publish(
-            amqp.Message(body, **properties), exchange=exchange, routing_key=routing_key)
+            amqp.Message(body, **properties), exchange=exchange, routing_key=routing_key
+        )
 
 
 def one_id(settings, service):
-    ids = wait_until(lambda: (found := listed_ids(settings, service)) and found, 20,
-                     interval=0.3, message="the dead letter listed")
+    ids = wait_until(
+        lambda: (found := listed_ids(settings, service)) and found,
+        20,
+        interval=0.3,
+        message="the dead letter listed",
+    )
     assert len(ids) == 1
     return ids[0]
 
@@ -81,29 +88,49 @@ def check_listed_shown_and_replayed(settings, service, queue_name):
     code, out = tool(settings, service, "replay", letter_id)
     assert code == 0 and f"replayed {letter_id}" in out, out
     # still bad: parked again, under the same id, counted as replayed once
-    wait_until(lambda: (shown := tool(settings, service, "show", letter_id))[0] == 0
-               and json.loads(shown[1])[0]["headers"].get("x-shegong-replays") == 1, 20,
-               interval=0.3, message="the replayed copy parked again under its id")
+    wait_until(
+        lambda: (
+            (shown := tool(settings, service, "show", letter_id))[0] == 0
+            and json.loads(shown[1])[0]["headers"].get("x-shegong-replays") == 1
+        ),
+        20,
+        interval=0.3,
+        message="the replayed copy parked again under its id",
+    )
     assert listed_ids(settings, service) == [letter_id]
 
 
-
-@pytest.mark.parametrize("body, content_type", [
-    (b"\xff\xfe\x00 binary \x01", None),
-    (b"not json at all", "application/cloudevents+json"),
-    (json.dumps({"specversion": "1.0", "type": "gov.suyu.x.v1"}).encode(), "application/json"),
-], ids=["binary-no-content-type", "not-json", "json-without-id"])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"\xff\xfe\x00 binary \x01", None),
+        (b"not json at all", "application/cloudevents+json"),
+        (json.dumps({"specversion": "1.0", "type": "gov.suyu.x.v1"}).encode(), "application/json"),
+    ],
+    ids=["binary-no-content-type", "not-json", "json-without-id"],
+)
 def test_an_inbound_message_with_no_id_gets_one_when_dead_lettered(
-        intake_worker, settings, body, content_type):
+    intake_worker, settings, body, content_type
+):
     publish_bare(settings.amqp_uri, body, INBOUND_EXCHANGE, "x", content_type)
     check_listed_shown_and_replayed(settings, "intake", "shegong.inbound.intake")
 
 
 def test_an_inbound_event_keeps_its_own_cloudevent_id(intake_worker, settings):
-    event = {"specversion": "1.0", "id": "ext-77", "source": "/suyu/nowhere",
-             "type": "gov.suyu.x.v1", "data": {}}
-    publish_bare(settings.amqp_uri, json.dumps(event).encode(), INBOUND_EXCHANGE, "x",
-                 "application/cloudevents+json")
+    event = {
+        "specversion": "1.0",
+        "id": "ext-77",
+        "source": "/suyu/nowhere",
+        "type": "gov.suyu.x.v1",
+        "data": {},
+    }
+    publish_bare(
+        settings.amqp_uri,
+        json.dumps(event).encode(),
+        INBOUND_EXCHANGE,
+        "x",
+        "application/cloudevents+json",
+    )
     assert one_id(settings, "intake") == "ext-77"
     [details] = json.loads(tool(settings, "intake", "show", "ext-77")[1])
     assert details["headers"][dead_letter_ids.HEADER] == "ext-77"
@@ -118,16 +145,22 @@ def projection(container_factory, settings):
     return container
 
 
-@pytest.mark.parametrize("body, content_type", [
-    (b"\x00\x01\x02 binary", "application/octet-stream"),
-    (b"{not json", "application/cloudevents+json"),
-    (json.dumps({"hello": "world"}).encode(), "application/cloudevents+json"),
-], ids=["binary", "not-json", "json-without-id"])
-def test_an_event_handlers_dead_letter_with_no_id_gets_one(projection, settings, body,
-                                                            content_type):
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"\x00\x01\x02 binary", "application/octet-stream"),
+        (b"{not json", "application/cloudevents+json"),
+        (json.dumps({"hello": "world"}).encode(), "application/cloudevents+json"),
+    ],
+    ids=["binary", "not-json", "json-without-id"],
+)
+def test_an_event_handlers_dead_letter_with_no_id_gets_one(
+    projection, settings, body, content_type
+):
     publish_bare(settings.amqp_uri, body, "casework.events", CASE_ACCEPTED.type, content_type)
     check_listed_shown_and_replayed(
-        settings, "opsdlid", f"evt-casework-{CASE_ACCEPTED.type}--opsdlid.on_accepted")
+        settings, "opsdlid", f"evt-casework-{CASE_ACCEPTED.type}--opsdlid.on_accepted"
+    )
     assert HANDLED == []
 
 
@@ -138,11 +171,24 @@ def test_a_dead_letter_parked_before_ids_were_given_is_named_stably(settings, to
         channel = connection.default_channel
         messaging.dead_letter_queue("opsdlid")(channel).declare()
         for body in (b"\xff old one", b"\xff old two"):
-            channel.basic_publish(amqp.Message(body, delivery_mode=2, application_headers={
-                "x-original-queue": queue_name, "x-death-reason": "undecodable"}),
-                exchange=messaging.DEAD_LETTER_EXCHANGE, routing_key="opsdlid")
-    ids = wait_until(lambda: len(found := listed_ids(settings, "opsdlid")) == 2 and found, 10,
-                     interval=0.3, message="two old dead letters")
+            channel.basic_publish(
+                amqp.Message(
+                    body,
+                    delivery_mode=2,
+                    application_headers={
+                        "x-original-queue": queue_name,
+                        "x-death-reason": "undecodable",
+                    },
+                ),
+                exchange=messaging.DEAD_LETTER_EXCHANGE,
+                routing_key="opsdlid",
+            )
+    ids = wait_until(
+        lambda: len(found := listed_ids(settings, "opsdlid")) == 2 and found,
+        10,
+        interval=0.3,
+        message="two old dead letters",
+    )
     assert all(i.startswith("dl-") for i in ids) and len(set(ids)) == 2
     assert listed_ids(settings, "opsdlid") == ids
     code, shown = tool(settings, "opsdlid", "show", ids[1])

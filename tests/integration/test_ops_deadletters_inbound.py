@@ -1,6 +1,7 @@
 """The dead-letter tool with events from other systems: a binary-mode event (no AMQP
 message id, its id in cloudEvents_id) is listed, shown and found by its CloudEvent id;
 deeply nested poison messages do not stop the listing. Real broker, real intake worker."""
+
 import argparse
 import io
 import json
@@ -11,8 +12,9 @@ from tests.support import wait_until
 
 
 def tool(settings, command, event_id=None):
-    args = argparse.Namespace(command=command, service="intake", id=event_id, all=False,
-                              to_exchange=False)
+    args = argparse.Namespace(
+        command=command, service="intake", id=event_id, all=False, to_exchange=False
+    )
     out = io.StringIO()
     code = deadletters.run(args, settings, out)
     return code, out.getvalue()
@@ -24,18 +26,33 @@ def parked(settings):
 
 
 def test_dead_letters_from_other_systems_are_listed_and_found_by_their_cloudevent_id(
-        intake_worker, settings):
+    intake_worker, settings
+):
     event = {**referral(), "id": "ext-0042", "type": "gov.suyu.civil_affairs.unknown.v1"}
-    properties = {f"cloudEvents_{k}": v for k, v in event.items()
-                  if k not in ("data", "datacontenttype")}
-    publish_raw(settings.amqp_uri, json.dumps(event["data"], ensure_ascii=False).encode(),
-                "application/json", properties, system="civil-affairs")
-    publish_raw(settings.amqp_uri, b"[" * 100_000, "application/cloudevents+json",
-                system="civil-affairs")
-    deep = json.dumps({**referral(), "id": "deep-1", "type": "gov.suyu.nothing.v1",
-                       "extra": json.loads("[" * 500 + "]" * 500)})
-    publish_raw(settings.amqp_uri, deep.encode(), "application/cloudevents+json",
-                system="civil-affairs")
+    properties = {
+        f"cloudEvents_{k}": v for k, v in event.items() if k not in ("data", "datacontenttype")
+    }
+    publish_raw(
+        settings.amqp_uri,
+        json.dumps(event["data"], ensure_ascii=False).encode(),
+        "application/json",
+        properties,
+        system="civil-affairs",
+    )
+    publish_raw(
+        settings.amqp_uri, b"[" * 100_000, "application/cloudevents+json", system="civil-affairs"
+    )
+    deep = json.dumps(
+        {
+            **referral(),
+            "id": "deep-1",
+            "type": "gov.suyu.nothing.v1",
+            "extra": json.loads("[" * 500 + "]" * 500),
+        }
+    )
+    publish_raw(
+        settings.amqp_uri, deep.encode(), "application/cloudevents+json", system="civil-affairs"
+    )
     listing = wait_until(lambda: parked(settings), 20, message="three dead letters listed")
     assert "ext-0042" in listing and "gov.suyu.civil_affairs.unknown.v1" in listing
     assert "malformed_json" in listing  # the poison message is listed with its reason

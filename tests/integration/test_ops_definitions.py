@@ -2,6 +2,7 @@
 it makes the same quorum topology the code declares (a difference would make RabbitMQ
 refuse the code's declarations with PRECONDITION_FAILED), and the committed file is the
 one the code generates."""
+
 from urllib.parse import unquote, urlparse
 
 from services.common import definitions
@@ -10,12 +11,14 @@ from services.common.bootstrap import declare
 
 def test_the_committed_file_is_generated_from_the_code():
     assert definitions.DEFINITIONS_FILE.read_text() == definitions.render(
-        definitions.definitions()), "run `make docs` to regenerate deploy/rabbitmq/definitions.json"
+        definitions.definitions()
+    ), "run `make docs` to regenerate deploy/rabbitmq/definitions.json"
 
 
 def test_imported_definitions_agree_with_the_code_declarations(monkeypatch, env, rabbit):
     monkeypatch.setenv("SHEGONG_QUEUE_TYPE", "quorum")
     from services.common import config
+
     settings = config.settings()
     vhost = unquote(urlparse(settings.amqp_uri).path[1:])
     document = definitions.definitions(vhost, "quorum", settings.retry_delays_ms)
@@ -25,6 +28,6 @@ def test_imported_definitions_agree_with_the_code_declarations(monkeypatch, env,
     assert {q["type"] for q in queues.values()} == {"quorum"}
     declare(settings)  # PRECONDITION_FAILED here if they differed
     bindings = rabbit.call("GET", f"bindings/{vhost}")
-    assert {(b["source"], b["destination"], b["routing_key"]) for b in bindings
-            if b["source"]} == {(b["source"], b["destination"], b["routing_key"])
-                                for b in document["bindings"]}
+    assert {(b["source"], b["destination"], b["routing_key"]) for b in bindings if b["source"]} == {
+        (b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]
+    }

@@ -1,6 +1,7 @@
 """GET /metrics of an API in-process on the real store and broker: requests counted by
 route template (never the path with its ids) and status; public unless a metrics token
 is configured, and then only for that token."""
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
@@ -10,13 +11,21 @@ from services.intake import api as intake_api
 
 
 def samples(text):
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def requests_counted(text, route, status):
-    return samples(text).get(("shegong_http_requests_total", (
-        ("method", "GET"), ("route", route), ("service", "intake"), ("status", status))), 0)
+    return samples(text).get(
+        (
+            "shegong_http_requests_total",
+            (("method", "GET"), ("route", route), ("service", "intake"), ("status", status)),
+        ),
+        0,
+    )
 
 
 @pytest.fixture
@@ -38,8 +47,12 @@ def test_metrics_count_requests_by_route_template_and_status(intake):
     assert requests_counted(after, "/v1/requests/<request_id>", "401") - seen == 3
     assert "some-id" not in after and "13812345678" not in after
     assert requests_counted(after, "unmatched", "404") - unmatched == 2
-    latency = samples(after)[("shegong_http_request_duration_seconds_count", (
-        ("method", "GET"), ("route", "/v1/requests/<request_id>"), ("service", "intake")))]
+    latency = samples(after)[
+        (
+            "shegong_http_request_duration_seconds_count",
+            (("method", "GET"), ("route", "/v1/requests/<request_id>"), ("service", "intake")),
+        )
+    ]
     assert latency >= 3
 
 

@@ -1,5 +1,6 @@
 """The outbox relay's metrics on the real store and broker: the backlog and the age of
 its oldest document while the broker refuses, back to zero once published."""
+
 from prometheus_client import REGISTRY
 
 from services.common import clock, outbox
@@ -18,8 +19,13 @@ def gauge(name):
 
 
 def published():
-    return REGISTRY.get_sample_value("shegong_events_published_total", {
-        "service": "casework", "event_type": "shegong.case.accepted.v1"}) or 0
+    return (
+        REGISTRY.get_sample_value(
+            "shegong_events_published_total",
+            {"service": "casework", "event_type": "shegong.case.accepted.v1"},
+        )
+        or 0
+    )
 
 
 def test_backlog_and_age_while_the_broker_is_away_then_published(settings, database):

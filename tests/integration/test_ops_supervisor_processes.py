@@ -1,6 +1,7 @@
 """make run's supervisor with real processes: a killed one comes back while the others
 keep running, a crash-looping one is reported and not restarted in a hot loop, and a
 stop ends every process (SIGKILL for one that ignores SIGTERM), its children too."""
+
 import json
 import os
 import signal
@@ -14,12 +15,16 @@ from deploy.supervisor import Policy, Spec, Supervisor
 from tests.support import wait_until
 
 SLEEPER = "import time\nwhile True: time.sleep(0.1)"
-STUBBORN = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-            "open('ready', 'w').close()\nwhile True: time.sleep(0.1)")
+STUBBORN = (
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open('ready', 'w').close()\nwhile True: time.sleep(0.1)"
+)
 # a parent whose child (in its process group) would outlive it, as gunicorn's workers do
-PARENT = ("import subprocess, sys, time\n"
-          "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-          "open('child.pid', 'w').write(str(child.pid))\nwhile True: time.sleep(0.1)")
+PARENT = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    "open('child.pid', 'w').write(str(child.pid))\nwhile True: time.sleep(0.1)"
+)
 FAST = Policy(initial_s=0.05, max_s=0.5, stable_s=30, loop_crashes=3, loop_window_s=30)
 
 
@@ -41,8 +46,10 @@ def supervised(tmp_path):
     supervisor = Supervisor(FAST, say=lines.append, state_file=tmp_path / "processes.json")
 
     def start(name, code, **spec):
-        return supervisor.start(Spec(name, [sys.executable, "-c", code], dict(os.environ),
-                                     cwd=tmp_path, **spec))
+        return supervisor.start(
+            Spec(name, [sys.executable, "-c", code], dict(os.environ), cwd=tmp_path, **spec)
+        )
+
     thread = threading.Thread(target=supervisor.run, args=(stop.is_set, 0.02), daemon=True)
     yield supervisor, start, lines, thread
     stop.set()
@@ -58,13 +65,15 @@ def test_a_killed_process_comes_back_and_the_others_keep_running(supervised, tmp
     thread.start()
     first, other = victim.process.pid, bystander.process.pid
     os.kill(first, signal.SIGKILL)
-    wait_until(lambda: victim.restarts == 1 and victim.process.poll() is None, 5,
-               message="the restart")
+    wait_until(
+        lambda: victim.restarts == 1 and victim.process.poll() is None, 5, message="the restart"
+    )
     assert victim.process.pid != first and not alive(first)
     assert bystander.process.pid == other and bystander.process.poll() is None
     died = [line for line in lines if "died" in line]
-    assert len(died) == 1 and died[0].startswith(f"casework-worker#1 (pid {first}) died: "
-                                                 "killed by SIGKILL")
+    assert len(died) == 1 and died[0].startswith(
+        f"casework-worker#1 (pid {first}) died: killed by SIGKILL"
+    )
     state = json.loads((tmp_path / "processes.json").read_text())
     by_name = {p["name"]: p for p in state["processes"]}
     assert by_name["casework-worker#1"]["restarts"] == 1
@@ -88,7 +97,9 @@ def test_a_crash_looping_process_is_reported_and_retried_slowly(supervised, tmp_
     assert len([line for line in lines if line.startswith("ERROR")]) == 1  # reported once
     state = json.loads((tmp_path / "processes.json").read_text())
     assert {p["name"]: p["state"] for p in state["processes"]} == {
-        "notifications-worker#1": "crash-looping", "reporting-worker#1": "running"}
+        "notifications-worker#1": "crash-looping",
+        "reporting-worker#1": "running",
+    }
     assert steady.restarts == 0
 
 
@@ -97,8 +108,15 @@ def test_stop_ends_every_process_and_what_it_started(supervised, tmp_path):
     parent = start("intake-api#1", PARENT)
     stubborn = start("casework-worker#1", STUBBORN)
     store = start("nx-27017", SLEEPER, last=True)
-    wait_until(lambda: (tmp_path / "child.pid").exists() and (tmp_path / "ready").exists()
-               and (tmp_path / "child.pid").read_text(), 5, message="the children to start")
+    wait_until(
+        lambda: (
+            (tmp_path / "child.pid").exists()
+            and (tmp_path / "ready").exists()
+            and (tmp_path / "child.pid").read_text()
+        ),
+        5,
+        message="the children to start",
+    )
     grandchild = int((tmp_path / "child.pid").read_text())
     began = time.monotonic()
     supervisor.stop(timeout=1)

@@ -2,6 +2,7 @@
 closed port; the real plugin stays on): made with rabbitmqctl on a broker of this
 machine, or refused with the reason and the one command that fixes it; its queued
 messages counted and its queues deleted over AMQP, from the names the topology declares."""
+
 import json
 import os
 import socket
@@ -31,8 +32,13 @@ def closed_api():
 def no_api(rabbit):
     """Settings for a new random virtual host, the management API unreachable."""
     name = f"shegong-noapi-{uuid.uuid4().hex[:8]}"
-    yield config.settings({"AMQP_URI": urlunparse(BASE._replace(path="/")),
-                           "SHEGONG_AMQP_VHOST": name, "RABBIT_API_URI": closed_api()})
+    yield config.settings(
+        {
+            "AMQP_URI": urlunparse(BASE._replace(path="/")),
+            "SHEGONG_AMQP_VHOST": name,
+            "RABBIT_API_URI": closed_api(),
+        }
+    )
     rabbit.delete_vhost(name)
 
 
@@ -50,15 +56,18 @@ def test_without_rabbitmqctl_the_one_command_is_named(no_api, tmp_path, monkeypa
     said = str(refused.value)
     assert "rabbitmqctl is not installed here" in said
     assert "management API (RABBIT_API_URI) is not reachable" in said
-    assert (f"`sudo rabbitmqctl add_vhost {no_api.amqp_vhost} && sudo rabbitmqctl "
-            f"set_permissions -p {no_api.amqp_vhost} guest '.*' '.*' '.*'`") in said
+    assert (
+        f"`sudo rabbitmqctl add_vhost {no_api.amqp_vhost} && sudo rabbitmqctl "
+        f"set_permissions -p {no_api.amqp_vhost} guest '.*' '.*' '.*'`"
+    ) in said
     assert not broker_reachable(no_api.amqp_uri)
 
 
 def test_a_rabbitmqctl_that_refuses_is_quoted_with_the_command(no_api, tmp_path):
     refusing = tmp_path / "rabbitmqctl"  # as for a user who is neither root nor rabbitmq
-    refusing.write_text("#!/bin/sh\necho 'Only root or rabbitmq should run rabbitmqctl' >&2\n"
-                        "exit 1\n")
+    refusing.write_text(
+        "#!/bin/sh\necho 'Only root or rabbitmq should run rabbitmqctl' >&2\nexit 1\n"
+    )
     refusing.chmod(0o755)
     with pytest.raises(vhost.Unfixable) as refused:
         vhost.make(no_api, rabbitmqctl=str(refusing))
@@ -68,12 +77,19 @@ def test_a_rabbitmqctl_that_refuses_is_quoted_with_the_command(no_api, tmp_path)
 
 
 def test_a_broker_on_another_machine_is_not_touched_and_the_command_is_named():
-    settings = config.settings({"AMQP_URI": "amqp://guest:guest@rabbit.invalid:5672/",
-                                "SHEGONG_AMQP_VHOST": "shegong", "RABBIT_API_URI": closed_api()})
+    settings = config.settings(
+        {
+            "AMQP_URI": "amqp://guest:guest@rabbit.invalid:5672/",
+            "SHEGONG_AMQP_VHOST": "shegong",
+            "RABBIT_API_URI": closed_api(),
+        }
+    )
     with pytest.raises(vhost.Unfixable) as refused:
         vhost.make(settings, rabbitmqctl="/nonexistent/rabbitmqctl")
-    assert "the broker is on another machine: there, run `sudo rabbitmqctl add_vhost " \
-           "shegong" in str(refused.value)
+    assert (
+        "the broker is on another machine: there, run `sudo rabbitmqctl add_vhost "
+        "shegong" in str(refused.value)
+    )
 
 
 def test_queued_messages_are_counted_and_cleared_over_amqp(no_api):
@@ -82,9 +98,13 @@ def test_queued_messages_are_counted_and_cleared_over_amqp(no_api):
     with Connection(no_api.amqp_uri) as connection:
         producer = connection.Producer()
         for n in range(2):
-            producer.publish(json.dumps({"id": f"old-{n}", "type": REQUEST_RECEIVED.type}),
-                             exchange=event_exchange("intake"), routing_key=REQUEST_RECEIVED.type,
-                             content_type="application/json", delivery_mode=2)
+            producer.publish(
+                json.dumps({"id": f"old-{n}", "type": REQUEST_RECEIVED.type}),
+                exchange=event_exchange("intake"),
+                routing_key=REQUEST_RECEIVED.type,
+                content_type="application/json",
+                delivery_mode=2,
+            )
         connection.default_channel.queue_declare("not-ours", durable=True)
         producer.publish("{}", exchange="", routing_key="not-ours", delivery_mode=2)
     open_case = f"evt-intake-{REQUEST_RECEIVED.type}--casework.request_received"

@@ -1,4 +1,5 @@
 """The outbox relay on the real store and broker: in order, once marked, nothing lost."""
+
 import json
 
 from kombu import Connection
@@ -12,11 +13,24 @@ from tests.support import wait_until
 
 
 def events(case_id, first, count):
-    return [new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
-        "accepted_by": "dx-01",
-        "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"},
-        subject=case_id, correlation_id="r-1", sequence=first + n) for n in range(count)]
+    return [
+        new_event(
+            CASE_ACCEPTED,
+            {
+                "case_id": case_id,
+                "request_id": "r-1",
+                "station": "daxing",
+                "status": "accepted",
+                "accepted_by": "dx-01",
+                "assignee_name": "王晨光",
+                "accepted_at": "2023-05-29T08:05:00+08:00",
+            },
+            subject=case_id,
+            correlation_id="r-1",
+            sequence=first + n,
+        )
+        for n in range(count)
+    ]
 
 
 def drain(amqp_uri, queue_name):
@@ -53,8 +67,11 @@ def test_sweep_publishes_left_over_events_in_order_once(settings, database):
     assert relay.sweep() == 3
     assert relay.sweep() == 0
     got = drain(settings.amqp_uri, queue)
-    assert [(e["subject"], e["sequence"]) for e in got] == [("case-1", 1), ("case-1", 2),
-                                                           ("case-1", 3)]
+    assert [(e["subject"], e["sequence"]) for e in got] == [
+        ("case-1", 1),
+        ("case-1", 2),
+        ("case-1", 3),
+    ]
     stored = collection.find_one({"_id": "case-1"})
     assert stored["published_seq"] == 3 and not stored["outbox_pending"]
     assert stored["outbox"] == []  # the consumers have them now
@@ -75,8 +92,10 @@ def test_events_appended_while_publishing_are_not_marked_sent(settings, database
     document = write(collection, "case-1", events("case-1", 1, 1), 0)
     # a command appends event 2 after the relay read the document
     appended = {**document, **outbox.stage(document, events("case-1", 2, 1))}
-    collection.update_one({"_id": "case-1"}, {"$set": {key: appended[key] for key in
-                                                       ("outbox", "last_seq", "outbox_pending")}})
+    collection.update_one(
+        {"_id": "case-1"},
+        {"$set": {key: appended[key] for key in ("outbox", "last_seq", "outbox_pending")}},
+    )
     assert relay.publish_batch([(collection, document)]) == 1
     stored = collection.find_one({"_id": "case-1"})
     assert stored["published_seq"] == 1 and stored["outbox_pending"]
@@ -109,8 +128,7 @@ def test_an_event_nobody_listens_for_is_refused_not_lost(settings, database):
     assert collection.find_one({"_id": "case-1"})["outbox_pending"]
 
 
-def test_the_fast_path_marks_soon_and_never_publishes_an_event_twice_meanwhile(
-        settings, database):
+def test_the_fast_path_marks_soon_and_never_publishes_an_event_twice_meanwhile(settings, database):
     collection = database("casework")["cases"]
     queue = listening_queue(settings)
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": collection})
@@ -122,8 +140,14 @@ def test_the_fast_path_marks_soon_and_never_publishes_an_event_twice_meanwhile(
     assert relay.publish_now("cases", second) == 1
     got = drain(settings.amqp_uri, queue)
     assert [e["sequence"] for e in got] == [1, 2, 3]
-    wait_until(lambda: collection.find_one({"_id": "case-1"})["published_seq"] == 3, 5,
-               message="the progress marks")
+    wait_until(
+        lambda: collection.find_one({"_id": "case-1"})["published_seq"] == 3,
+        5,
+        message="the progress marks",
+    )
     assert collection.find_one({"_id": "case-1"})["outbox"] == []
-    wait_until(lambda: relay._unmarked == {}, 5,  # nothing remembered once marks are written
-               message="the marks to be forgotten")
+    wait_until(
+        lambda: relay._unmarked == {},
+        5,  # nothing remembered once marks are written
+        message="the marks to be forgotten",
+    )

@@ -1,5 +1,6 @@
 """casework reads the roster and the holiday calendar at most every ROSTER_CACHE_S, not
 twice per case opened; seeding a roster through the store takes effect at once."""
+
 from services.casework import seed
 from services.casework import store as case_store
 from services.casework.store import CaseStore
@@ -10,12 +11,12 @@ def test_the_roster_is_read_once_per_period_and_reseeding_takes_effect(database,
     store.seed_roster(seed.roster(), seed.calendar())
     daxing = store.roster("daxing")
     assert daxing and store.calendar().holidays
-    store.workers.delete_many({})          # changed behind the store's back...
+    store.workers.delete_many({})  # changed behind the store's back...
     store.calendar_documents.delete_many({})
     assert store.roster("daxing") == daxing  # ...not read again within the period
     assert store.calendar().holidays
     monkeypatch.setattr(case_store, "ROSTER_CACHE_S", 0.0)
-    assert store.roster("daxing") == []      # the period is over: read again
+    assert store.roster("daxing") == []  # the period is over: read again
     assert store.calendar().holidays == ()
     monkeypatch.setattr(case_store, "ROSTER_CACHE_S", 30.0)
     store.seed_roster(seed.roster()[:2])

@@ -1,5 +1,6 @@
 """Group commit on the real store: concurrent writers share bulk writes, each returns
 only once its own write is stored, and a failed batch fails every writer in it."""
+
 import threading
 import time
 
@@ -12,8 +13,9 @@ from services.common import group_commit
 
 def test_a_lone_writer_is_stored_when_write_returns(database):
     facts = database("reporting")["case_facts"]
-    group_commit.writer(facts).write([UpdateOne({"_id": "case-1"}, {"$set": {"n": 1}},
-                                                upsert=True)])
+    group_commit.writer(facts).write(
+        [UpdateOne({"_id": "case-1"}, {"$set": {"n": 1}}, upsert=True)]
+    )
     assert facts.find_one({"_id": "case-1"})["n"] == 1
 
 
@@ -23,8 +25,12 @@ def test_concurrent_writers_are_each_stored_once_when_their_write_returns(databa
     seen_after_return = []
 
     def write(number):
-        writer.write([UpdateOne({"_id": f"case-{number}"}, {"$set": {"n": number}}, upsert=True),
-                      UpdateOne({"_id": f"case-{number}"}, {"$max": {"m": number}})])
+        writer.write(
+            [
+                UpdateOne({"_id": f"case-{number}"}, {"$set": {"n": number}}, upsert=True),
+                UpdateOne({"_id": f"case-{number}"}, {"$max": {"m": number}}),
+            ]
+        )
         seen_after_return.append(facts.find_one({"_id": f"case-{number}"}))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(40)]
@@ -70,8 +76,13 @@ class SlowFirstBulk:
 def test_writers_queued_behind_a_write_share_the_next_bulk_write(database):
     spy = SlowFirstBulk(database("reporting")["request_facts"])
     writer = group_commit.GroupCommit(spy)
-    threads = [threading.Thread(target=writer.write, args=(
-        [UpdateOne({"_id": f"r-{n}"}, {"$set": {"n": n}}, upsert=True)],)) for n in range(10)]
+    threads = [
+        threading.Thread(
+            target=writer.write,
+            args=([UpdateOne({"_id": f"r-{n}"}, {"$set": {"n": n}}, upsert=True)],),
+        )
+        for n in range(10)
+    ]
     threads[0].start()
     time.sleep(0.1)  # the first write is under way
     for thread in threads[1:]:
@@ -94,8 +105,10 @@ def test_writes_nobody_waits_for_linger_and_go_together(database):
     marked = threading.Event()
     started = time.monotonic()
     for n in range(5):
-        writer.write_soon([UpdateOne({"_id": f"c-{n}"}, {"$set": {"n": n}}, upsert=True)],
-                          then=marked.set if n == 4 else None)
+        writer.write_soon(
+            [UpdateOne({"_id": f"c-{n}"}, {"$set": {"n": n}}, upsert=True)],
+            then=marked.set if n == 4 else None,
+        )
     assert time.monotonic() - started < 0.2  # none of them waited for the store
     assert marked.wait(5)
     assert spy.calls == [5]  # one bulk write for all five

@@ -1,14 +1,18 @@
 """The development store (nx-27017) uses single-field indexes only: the hot path's
 lookups that MongoDB serves from a compound index have a single-field one as well, or
 they scan every document (docs/performance.md)."""
+
 from services.casework.store import CaseStore
 from services.intake.store import RequestStore
 from services.notifications.store import NotificationStore
 
 
 def single_field_indexes(collection):
-    return {tuple(spec["key"])[0][0] for spec in collection.index_information().values()
-            if len(spec["key"]) == 1}
+    return {
+        tuple(spec["key"])[0][0]
+        for spec in collection.index_information().values()
+        if len(spec["key"]) == 1
+    }
 
 
 def test_the_hot_path_lookups_have_a_single_field_index(database):

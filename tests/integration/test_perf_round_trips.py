@@ -1,6 +1,7 @@
 """Store round trips on the request path, counted on the real wire protocol: each costs
 the embedded store about a millisecond of CPU (docs/performance.md), so the paths
 that run once per request are held to what they need."""
+
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -62,10 +63,13 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
         def submit():
             commands.names.clear()
             answer = intake_handlers.receive_request(
-                store, RecordingRelay(), Reachable(), body, "op-1", "key-1",
-                settings.pseudonym_key)
-            return answer, Counter(name.split()[0] for name in commands.names), Counter(
-                commands.names)
+                store, RecordingRelay(), Reachable(), body, "op-1", "key-1", settings.pseudonym_key
+            )
+            return (
+                answer,
+                Counter(name.split()[0] for name in commands.names),
+                Counter(commands.names),
+            )
 
         (first, replayed), verbs, sent = submit()
         assert not replayed
@@ -83,8 +87,7 @@ def test_a_new_request_costs_no_reads_and_its_replay_no_writes(settings, databas
 
 def _keep(store: ReportStore, envelope: dict) -> None:
     """Project one event as reporting's consumer does."""
-    keep(projector_of(store),
-                            *load_event(envelope, CATALOGUE[envelope["type"]]))
+    keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
 
 def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings, database):
@@ -105,8 +108,7 @@ def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings
     assert len(sent) <= 7, "\n".join(sent)
 
 
-def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, database,
-                                                                    monkeypatch):
+def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, database, monkeypatch):
     ReportStore(database("reporting")).ensure_indexes()
     events = month(seed=89, stations=("daxing",), cases_per_day=1, days=4).events
     with counted(settings, "reporting") as (db, commands):
@@ -119,12 +121,16 @@ def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, dat
         sent = list(commands.names)
         # taken again, the version read again, and let go at the end of the pass
         assert [name for name in sent if name.endswith(" meta")] == [
-            "update meta", "find meta", "update meta"], sent
+            "update meta",
+            "find meta",
+            "update meta",
+        ], sent
         assert store.take_lease("rebuild", now_ms(), 30_000)
 
 
 def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
-        settings, topology, database):
+    settings, topology, database
+):
     RequestStore(database("intake")).ensure_indexes()
     observer = Observer(settings.amqp_uri)
     with counted(settings, "intake") as (db, commands):
@@ -144,9 +150,17 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
         def submit(number):
             body = story_request(resident={"name": "邹书兰", "phone": f"1380000{number:04d}"})
             start.wait()
-            answers.append(intake_handlers.receive_request(
-                store, relay, BrokerProbe(settings.amqp_uri), body, "op-1", f"key-{number}",
-                settings.pseudonym_key))
+            answers.append(
+                intake_handlers.receive_request(
+                    store,
+                    relay,
+                    BrokerProbe(settings.amqp_uri),
+                    body,
+                    "op-1",
+                    f"key-{number}",
+                    settings.pseudonym_key,
+                )
+            )
 
         threads = [threading.Thread(target=submit, args=(n,)) for n in range(12)]
         for thread in threads:
@@ -158,8 +172,14 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
     assert len(answers) == 12 and not any(replayed for _, replayed in answers)
     # their events published together too, each once
     assert sum(batches) == 12 and len(batches) < 12, batches
-    published = wait_until(lambda: len(observer.of_type(REQUEST_RECEIVED.type)) >= 12 and
-                           observer.of_type(REQUEST_RECEIVED.type), 10, message="the events")
+    published = wait_until(
+        lambda: (
+            len(observer.of_type(REQUEST_RECEIVED.type)) >= 12
+            and observer.of_type(REQUEST_RECEIVED.type)
+        ),
+        10,
+        message="the events",
+    )
     assert len({event["id"] for event in published}) == len(published) == 12
     # 12 requests, each a key claim, a need claim and a request: a few inserts in all
     for collection in ("idempotency_keys", "open_needs", "requests"):
@@ -168,25 +188,41 @@ def test_requests_submitted_at_the_same_time_share_one_insert_per_collection(
 
 
 def test_a_batch_of_worker_sms_writes_its_messages_twice_whatever_its_size(
-        settings, database, monkeypatch):
+    settings, database, monkeypatch
+):
     from services.common import config
     from services.notifications.handlers import batch as handlers_batch
     from services.notifications.store import NotificationStore
     from tests.service.test_notifications_batch import assigned
     from tests.service.test_service_entrypoints import RecordingProvider
+
     monkeypatch.setenv("SHEGONG_QUIET_HOURS_START", "00:00")
     monkeypatch.setenv("SHEGONG_QUIET_HOURS_END", "00:00")
     NotificationStore(database("notifications")).ensure_indexes()
     writes = {}
     for size in (1, 12):
         with counted(settings, "notifications") as (db, commands):
-            items = [(n, event, event["data"]) for n, event in enumerate(
-                assigned(f"case-{size}-{n}", f"dx-0{n % 4 + 1}") for n in range(size))]
-            assert handlers_batch.notify_many(NotificationStore(db), RecordingRelay(),
-                                              RecordingProvider(), config.settings(),
-                                              items) == {}
-        writes[size] = Counter(name for name in commands.names if name.endswith("messages")
-                               and not name.startswith("find"))
+            items = [
+                (n, event, event["data"])
+                for n, event in enumerate(
+                    assigned(f"case-{size}-{n}", f"dx-0{n % 4 + 1}") for n in range(size)
+                )
+            ]
+            assert (
+                handlers_batch.notify_many(
+                    NotificationStore(db),
+                    RecordingRelay(),
+                    RecordingProvider(),
+                    config.settings(),
+                    items,
+                )
+                == {}
+            )
+        writes[size] = Counter(
+            name
+            for name in commands.names
+            if name.endswith("messages") and not name.startswith("find")
+        )
     # one insert of the intents, one write of the claims, one of the outcomes
     assert writes[1] == writes[12] == {"insert messages": 1, "update messages": 2}
 
@@ -195,16 +231,27 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
     from services.common import clock, config
     from services.notifications.handlers import batch as handlers_batch
     from services.notifications.store import NotificationStore
+
     NotificationStore(database("notifications")).ensure_indexes()
     now_ms = clock.to_ms(clock.now())
 
     def due(n, size):  # an inbox message for the station head, due since a second
-        return {"_id": f"m-{size}-{n}", "event_id": f"e-{size}-{n}", "case_id": f"case-{n}",
-                "request_id": f"r-{n}", "station": "daxing", "correlation_id": f"r-{n}",
-                "recipient_role": "station_head", "recipient_id": "dx-head", "channel": "in_app",
-                "template": "case_escalated_head", "status": "created", "attempts": 0,
-                "due_ms": now_ms - 1000, "history": [{"kind": "status", "status": "created",
-                                                     "at": clock.iso(clock.now())}]}
+        return {
+            "_id": f"m-{size}-{n}",
+            "event_id": f"e-{size}-{n}",
+            "case_id": f"case-{n}",
+            "request_id": f"r-{n}",
+            "station": "daxing",
+            "correlation_id": f"r-{n}",
+            "recipient_role": "station_head",
+            "recipient_id": "dx-head",
+            "channel": "in_app",
+            "template": "case_escalated_head",
+            "status": "created",
+            "attempts": 0,
+            "due_ms": now_ms - 1000,
+            "history": [{"kind": "status", "status": "created", "at": clock.iso(clock.now())}],
+        }
 
     writes = {}
     for size in (1, 10):
@@ -212,33 +259,42 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
             store = NotificationStore(db)
             store.record_intents([due(n, size) for n in range(size)])
             commands.names.clear()
-            assert handlers_batch.deliver_due(store, RecordingRelay(), None,
-                                              config.settings()) == size
+            assert (
+                handlers_batch.deliver_due(store, RecordingRelay(), None, config.settings()) == size
+            )
             assert {m["status"] for m in store.find({})} == {"sent"}
             store.messages.delete_many({})
-        writes[size] = Counter(name for name in commands.names
-                               if name.startswith("update messages"))
+        writes[size] = Counter(
+            name for name in commands.names if name.startswith("update messages")
+        )
     # the claims, the outcomes (the erasure of old numbers writes only when some are due:
     # none here)
     assert writes[1] == writes[10] == {"update messages": 2}
 
 
-
-def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(
-        settings, database):
+def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(settings, database):
     from services.casework.handlers import batch as handlers_batch
     from services.casework.store import CaseStore
     from tests.service.test_casework_batch import received
     from tests.support import seeded_case_store
+
     seeded_case_store(database)
     sent = {}
     with counted(settings, "casework") as (db, commands):
         store = CaseStore(db)
-        for size in (1, 1, 12):   # the first warms the roster's and calendar's cache
+        for size in (1, 1, 12):  # the first warms the roster's and calendar's cache
             commands.names.clear()
-            items = [(n, event, event["data"]) for n, event in enumerate(
-                received(f"r-{size}-{n}-{len(sent)}", f"p_{size}_{n}_{len(sent)}",
-                         f"139{size:02d}{n:04d}{len(sent):02d}") for n in range(size))]
+            items = [
+                (n, event, event["data"])
+                for n, event in enumerate(
+                    received(
+                        f"r-{size}-{n}-{len(sent)}",
+                        f"p_{size}_{n}_{len(sent)}",
+                        f"139{size:02d}{n:04d}{len(sent):02d}",
+                    )
+                    for n in range(size)
+                )
+            ]
             assert handlers_batch.open_cases_for_requests(store, RecordingRelay(), items) == {}
             sent[len(sent)] = Counter(commands.names)
     # which requests have a case, the residents, the counters; the residents and their

@@ -7,6 +7,7 @@ commands; benchmarks/plans.py sends each shape once more to nx-27017 on a copy o
 store grown to a few thousand documents per collection, with SQLite traced, and reads
 EXPLAIN QUERY PLAN of every statement it ran. A new shape that scans fails here:
 on a store with years of history it would read the whole collection each time."""
+
 import json
 import os
 import subprocess
@@ -24,20 +25,40 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory, rabbit):
     import uuid
+
     vhost = f"shegong-plans-{uuid.uuid4().hex[:8]}"
     rabbit.add_vhost(vhost)
     var_dir = tmp_path_factory.mktemp("plans")
     try:
-        logs = plans_workload.run(var_dir, plans_workload.vhost_uri(
-            os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), vhost))
+        logs = plans_workload.run(
+            var_dir,
+            plans_workload.vhost_uri(
+                os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), vhost
+            ),
+        )
     finally:
         rabbit.delete_vhost(vhost)
     out = var_dir / "plans.json"
     # its own process: nx-27017 runs in it, in threads (this one is eventlet's)
     explained = subprocess.run(
-        [sys.executable, "-m", "benchmarks.plans", "--logs", str(logs), "--store",
-         str(var_dir / "mongo"), "--history", "2000", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.plans",
+            "--logs",
+            str(logs),
+            "--store",
+            str(var_dir / "mongo"),
+            "--history",
+            "2000",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert explained.returncode == 0, explained.stderr[-3000:]
     rows = json.loads(out.read_text())
     return rows[1:]
@@ -51,9 +72,17 @@ def test_the_workload_reaches_every_service_and_every_kind_of_command(plans):
     assert {"find", "insert", "update", "delete"} <= commands, commands
     # the story, the timers and the lists each left their shapes
     callers = " ".join(caller for row in plans for caller in row["callers"])
-    for function in ("outbox.py:sweep", "enforce_service_levels", "reconcile_workload",
-                     "purge_expired_keys", "deliver_due", "projector.py:drain",
-                     "records.py:search", "store.py:dailies", "webhooks.py:find"):
+    for function in (
+        "outbox.py:sweep",
+        "enforce_service_levels",
+        "reconcile_workload",
+        "purge_expired_keys",
+        "deliver_due",
+        "projector.py:drain",
+        "records.py:search",
+        "store.py:dailies",
+        "webhooks.py:find",
+    ):
         assert function in callers, function
     # and the store had history when the shapes ran again
     assert len(plans) > 40
@@ -64,7 +93,8 @@ def test_no_shape_scans_its_collection_unless_allowed(plans):
     new = {shape: row for shape, row in scanning.items() if shape not in ALLOWED}
     assert not new, "shapes that scan their collection on the embedded store:\n" + "\n".join(
         f"{shape}\n    from: {'; '.join(row['callers'])}\n    plan: {row['plan']}"
-        for shape, row in new.items())
+        for shape, row in new.items()
+    )
 
 
 def test_every_allowed_shape_says_why():

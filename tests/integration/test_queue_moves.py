@@ -1,6 +1,7 @@
 """A renamed handler's former queue is retired on the real broker: what it held moves to
 the queue that replaced it, nothing is lost, and it is deleted once no consumer of an
 earlier version uses it."""
+
 import logging
 
 import pytest
@@ -19,9 +20,14 @@ SUCCESSOR = handler_queue(REQUEST_RECEIVED, "casework", "request_received")
 def publish(connection, *event_ids):
     producer = Producer(connection.channel())
     for event_id in event_ids:
-        producer.publish({"id": event_id}, exchange=RETIRED.exchange,
-                         routing_key=REQUEST_RECEIVED.type, message_id=event_id,
-                         headers={"x-shegong-attempts": 2}, delivery_mode=2)
+        producer.publish(
+            {"id": event_id},
+            exchange=RETIRED.exchange,
+            routing_key=REQUEST_RECEIVED.type,
+            message_id=event_id,
+            headers={"x-shegong-attempts": 2},
+            delivery_mode=2,
+        )
 
 
 def drain(connection, queue):
@@ -46,11 +52,11 @@ def declare(amqp_uri):
 
 def test_what_the_retired_queue_held_moves_to_its_successor(amqp_uri):
     with Connection(amqp_uri) as connection:
-        RETIRED(connection.channel()).declare()   # what the earlier version declared
+        RETIRED(connection.channel()).declare()  # what the earlier version declared
         publish(connection, "e-1", "e-2", "e-3")
         declare(amqp_uri)
         assert not exists(connection, RETIRED)
-        publish(connection, "e-4")                # only the successor is bound now
+        publish(connection, "e-4")  # only the successor is bound now
         moved = drain(connection, SUCCESSOR)
     assert [event_id for event_id, _ in moved] == ["e-1", "e-2", "e-3", "e-4"]
     assert all(headers["x-shegong-attempts"] == 2 for _, headers in moved)
@@ -58,14 +64,13 @@ def test_what_the_retired_queue_held_moves_to_its_successor(amqp_uri):
 
 def test_nothing_to_retire_is_nothing_to_do(amqp_uri):
     declare(amqp_uri)
-    declare(amqp_uri)   # idempotent
+    declare(amqp_uri)  # idempotent
     with Connection(amqp_uri) as connection:
         assert not exists(connection, RETIRED)
         assert exists(connection, SUCCESSOR)
 
 
-def test_a_queue_an_earlier_version_still_consumes_is_unbound_then_deleted_later(
-        amqp_uri, caplog):
+def test_a_queue_an_earlier_version_still_consumes_is_unbound_then_deleted_later(amqp_uri, caplog):
     with Connection(amqp_uri) as connection, Connection(amqp_uri) as earlier:
         RETIRED(connection.channel()).declare()
         publish(connection, "e-1", "e-2")
@@ -73,13 +78,13 @@ def test_a_queue_an_earlier_version_still_consumes_is_unbound_then_deleted_later
         channel.basic_qos(0, 1, False)
         held = []
         channel.basic_consume(RETIRED.name, callback=held.append)
-        earlier.drain_events(timeout=5)   # the earlier version holds e-1, unacked
+        earlier.drain_events(timeout=5)  # the earlier version holds e-1, unacked
         assert len(held) == 1
         with caplog.at_level(logging.WARNING, logger="services.common.queue_moves"):
             declare(amqp_uri)
         assert "still consumed" in caplog.text
         assert exists(connection, RETIRED)
-        publish(connection, "e-3")                # unbound: not copied to it any more
+        publish(connection, "e-3")  # unbound: not copied to it any more
         assert [event_id for event_id, _ in drain(connection, SUCCESSOR)] == ["e-2", "e-3"]
     # the earlier version stopped: what it held came back to its queue
     declare(amqp_uri)

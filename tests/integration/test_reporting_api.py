@@ -1,5 +1,6 @@
 """The reporting HTTP API over WSGI on the real store: summary and time series as JSON
 and CSV, request traces, the dashboard's assets, and who may see what."""
+
 import csv
 import io
 
@@ -23,9 +24,11 @@ def reporting(settings, database):
     for envelope in history.events:
         keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     secret = settings.token_secret
-    tokens = {"admin": auth.issue_token(secret, "admin", "district_admin"),
-              "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing"),
-              "xiaxiang": auth.issue_token(secret, "xx-02", "worker", "xiaxiang")}
+    tokens = {
+        "admin": auth.issue_token(secret, "admin", "district_admin"),
+        "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing"),
+        "xiaxiang": auth.issue_token(secret, "xx-02", "worker", "xiaxiang"),
+    }
     return store, history, Client(api.create_app(settings)), tokens
 
 
@@ -35,44 +38,63 @@ def bearer(token, **extra):
 
 def test_the_summary_has_the_districts_table_and_exports_as_csv(reporting):
     store, _, client, tokens = reporting
-    answer = client.get("/v1/reports/summary?from=2023-05-01&to=2023-05-31",
-                        headers=bearer(tokens["admin"]))
+    answer = client.get(
+        "/v1/reports/summary?from=2023-05-01&to=2023-05-31", headers=bearer(tokens["admin"])
+    )
     body = conforms("reporting", "SummaryOut", answer.json)
     table = {row["figure"]: row for row in body["table"]}
     assert table["professional_cases"]["value"] == body["cases_opened"] > 0
     assert table["volunteer_teams_formed"]["label"] == "志愿服务队"
     assert table["stations"]["value"] == 10
-    for request in (dict(path="/v1/reports/summary?format=csv"),
-                    dict(path="/v1/reports/summary", headers={"Accept": "text/csv"})):
-        exported = client.get(request["path"], headers=bearer(tokens["admin"],
-                                                              **request.get("headers", {})))
+    for request in (
+        dict(path="/v1/reports/summary?format=csv"),
+        dict(path="/v1/reports/summary", headers={"Accept": "text/csv"}),
+    ):
+        exported = client.get(
+            request["path"], headers=bearer(tokens["admin"], **request.get("headers", {}))
+        )
         assert exported.status_code == 200 and exported.mimetype == "text/csv"
         rows = dict(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
         assert rows["figure"] == "value"
         assert int(rows["cases_opened"]) == handlers.summary(store)["cases_opened"]
-        assert int(rows["programs.volunteer_teams_formed"]) == \
-            body["programs"]["volunteer_teams_formed"]
+        assert (
+            int(rows["programs.volunteer_teams_formed"])
+            == body["programs"]["volunteer_teams_formed"]
+        )
         assert rows["time_to_accept_seconds.median"]
 
 
 def test_time_series_by_day_week_and_month_as_json_and_csv(reporting):
     store, _, client, tokens = reporting
-    weeks = client.get("/v1/reports/timeseries?metric=cases_opened&interval=week"
-                       "&from=2023-05-01&to=2023-05-31", headers=bearer(tokens["daxing"]))
+    weeks = client.get(
+        "/v1/reports/timeseries?metric=cases_opened&interval=week&from=2023-05-01&to=2023-05-31",
+        headers=bearer(tokens["daxing"]),
+    )
     body = conforms("reporting", "TimeseriesOut", weeks.json)
     assert body["station"] == "daxing" and body["points"][0]["period"] == "2023-05-01"
-    assert sum(p["value"] for p in body["points"]) == handlers.summary(
-        store, "daxing", "2023-05-01", "2023-05-31")["cases_opened"]
-    exported = client.get("/v1/reports/timeseries?metric=time_to_accept_median&interval=month"
-                          "&station=daxing&format=csv", headers=bearer(tokens["admin"]))
+    assert (
+        sum(p["value"] for p in body["points"])
+        == handlers.summary(store, "daxing", "2023-05-01", "2023-05-31")["cases_opened"]
+    )
+    exported = client.get(
+        "/v1/reports/timeseries?metric=time_to_accept_median&interval=month"
+        "&station=daxing&format=csv",
+        headers=bearer(tokens["admin"]),
+    )
     lines = exported.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0] == "period,time_to_accept_median" and lines[1].startswith("2023-05-01,")
-    wrong = client.get("/v1/reports/timeseries?metric=nothing&interval=year",
-                       headers=bearer(tokens["admin"]))
+    wrong = client.get(
+        "/v1/reports/timeseries?metric=nothing&interval=year", headers=bearer(tokens["admin"])
+    )
     assert wrong.status_code == 422
     assert {"metric", "interval"} <= set(wrong.json["error"]["fields"])
-    assert client.get("/v1/reports/timeseries?metric=cases_opened&station=daxing",
-                      headers=bearer(tokens["xiaxiang"])).status_code == 403
+    assert (
+        client.get(
+            "/v1/reports/timeseries?metric=cases_opened&station=daxing",
+            headers=bearer(tokens["xiaxiang"]),
+        ).status_code
+        == 403
+    )
     assert client.get("/v1/reports/timeseries?metric=cases_opened").status_code == 401
 
 
@@ -83,8 +105,9 @@ def test_a_trace_is_for_the_requests_station_and_the_district(reporting):
     body = conforms("reporting", "TraceOut", mine.json)
     assert body["station"] == station and body["events"][0]["step"] == "request.received"
     assert "resident" not in body["events"][0]["data"]
-    assert client.get(f"/v1/trace/{request_id}",
-                      headers=bearer(tokens["xiaxiang"])).status_code == 403
+    assert (
+        client.get(f"/v1/trace/{request_id}", headers=bearer(tokens["xiaxiang"])).status_code == 403
+    )
     assert client.get(f"/v1/trace/{request_id}", headers=bearer(tokens["admin"])).status_code == 200
     missing = client.get("/v1/trace/no-such-request", headers=bearer(tokens["admin"]))
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"

@@ -2,6 +2,7 @@
 same time share one bulk insert and one projection pass, and each hears the fate of
 its own event: an event the projection rules fail on is quarantined and its handler
 fails (to be retried and dead-lettered with the reason), however it was projected."""
+
 import threading
 
 import pytest
@@ -30,7 +31,8 @@ def failing_on(monkeypatch, poison_id):
 
 
 def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate(
-        database, monkeypatch):
+    database, monkeypatch
+):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     events = month(seed=81, stations=("daxing", "xiaxiang"), cases_per_day=1, days=4).events
@@ -64,12 +66,14 @@ def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate
     for worker in workers:
         worker.join(120)
     assert set(outcomes[poison["id"]]) == {"failed"}  # each delivery of it
-    assert all(outcome == ["ok"] * len(outcome) for key, outcome in outcomes.items()
-               if key != poison["id"])
+    assert all(
+        outcome == ["ok"] * len(outcome) for key, outcome in outcomes.items() if key != poison["id"]
+    )
     assert sum(inserts) == len(events) + 10 and len(inserts) < len(events) / 2
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert handlers.summary(store)["cases_opened"] == sum(
-        e["type"].endswith("case.opened.v1") for e in events)
+        e["type"].endswith("case.opened.v1") for e in events
+    )
 
 
 def test_a_redelivered_quarantined_event_fails_again(database, monkeypatch):
@@ -89,8 +93,7 @@ def test_a_redelivered_quarantined_event_fails_again(database, monkeypatch):
     assert "a bug in a rule" in store.quarantined(poison["id"])
 
 
-def test_an_event_quarantined_by_another_lease_holder_fails_its_handler(database,
-                                                                        monkeypatch):
+def test_an_event_quarantined_by_another_lease_holder_fails_its_handler(database, monkeypatch):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     events = month(seed=87, stations=("daxing",), cases_per_day=1, days=4).events
@@ -110,21 +113,24 @@ def test_an_event_quarantined_by_another_lease_holder_fails_its_handler(database
     assert "a bug in a rule" in store.quarantined(poison["id"])
 
 
-def test_a_batch_is_kept_in_one_pass_and_hears_which_of_its_events_failed(database,
-                                                                           monkeypatch):
+def test_a_batch_is_kept_in_one_pass_and_hears_which_of_its_events_failed(database, monkeypatch):
     store = ReportStore(database("reporting"))
     store.ensure_indexes()
     events = month(seed=91, stations=("daxing",), cases_per_day=1, days=3).events
     poison = next(e for e in events if e["type"].endswith("case.assigned.v1"))
     failing_on(monkeypatch, poison["id"])
     inserts, keep_many = [], store.keep_many
-    monkeypatch.setattr(store, "keep_many", lambda records: inserts.append(len(records)) or
-                        keep_many(records))
-    failed = handlers.keep_many(projector_of(store), [
-        load_event(envelope, CATALOGUE[envelope["type"]]) for envelope in events])
+    monkeypatch.setattr(
+        store, "keep_many", lambda records: inserts.append(len(records)) or keep_many(records)
+    )
+    failed = handlers.keep_many(
+        projector_of(store),
+        [load_event(envelope, CATALOGUE[envelope["type"]]) for envelope in events],
+    )
     assert list(failed) == [events.index(poison)]
     assert isinstance(failed[events.index(poison)], handlers.ProjectionFailed)
     assert inserts == [len(events)]  # one insert, one pass
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert handlers.summary(store)["cases_opened"] == sum(
-        e["type"].endswith("case.opened.v1") for e in events)
+        e["type"].endswith("case.opened.v1") for e in events
+    )

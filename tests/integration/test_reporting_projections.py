@@ -2,6 +2,7 @@
 shuffled and partly twice, gives the figures computed independently here from what
 happened; a rebuild from the event store gives the same figures; no personal data is
 stored anywhere in reporting's database."""
+
 import math
 import os
 import subprocess
@@ -54,9 +55,14 @@ def status_now(case):
 
 def expected(history, station, date_from, date_to):
     """The figures straight from what the generator says happened."""
+
     def inside(day, where):
-        return (day is not None and (station is None or where == station)
-                and (date_from is None or day >= date_from) and (date_to is None or day <= date_to))
+        return (
+            day is not None
+            and (station is None or where == station)
+            and (date_from is None or day >= date_from)
+            and (date_to is None or day <= date_to)
+        )
 
     def day(moment):
         return clock.local_day(moment) if moment else None
@@ -85,9 +91,12 @@ def expected(history, station, date_from, date_to):
         "cases_resolved_by_priority.low": sum(1 for c in resolved if c["priority"] == "low"),
         "cases_closed": len(cases_on("closed")),
         "cases_cancelled": len(cases_on("cancelled")),
-        **{f"cases_by_status.{status}": sum(1 for c in cases_on("opened")
-                                           if status_now(c) == status)
-           for status in ("assigned", "in_progress", "resolved", "closed", "cancelled")},
+        **{
+            f"cases_by_status.{status}": sum(
+                1 for c in cases_on("opened") if status_now(c) == status
+            )
+            for status in ("assigned", "in_progress", "resolved", "closed", "cancelled")
+        },
         "sla_breaches": len(cases_on("sla")),
         "time_to_accept_seconds.median": nearest_rank(accept_s, 0.5),
         "time_to_accept_seconds.p90": nearest_rank(accept_s, 0.9),
@@ -98,8 +107,9 @@ def expected(history, station, date_from, date_to):
         "messages_failed": sum(1 for m in messages if inside(m.get("failed"), m["station"])),
         "programs.volunteer_teams_formed": sum(1 for p in programs if p[0] == "team"),
         "programs.volunteers_joined": sum(1 for p in programs if p[0] == "volunteer"),
-        "programs.social_organisations_cultivated": sum(1 for p in programs
-                                                        if p[0] == "organisation"),
+        "programs.social_organisations_cultivated": sum(
+            1 for p in programs if p[0] == "organisation"
+        ),
         "programs.donations_fen": sum(p[3] for p in programs if p[0] == "donation"),
         "programs.households_aided": len({p[3] for p in programs if p[0] == "aid"}),
         "programs.trainings": sum(1 for p in programs if p[0] == "activity" and p[3] == "training"),
@@ -126,8 +136,9 @@ def test_figures_of_a_month_equal_an_independent_computation(live, history):
 def test_the_time_series_add_up_to_the_summary(live):
     figures = handlers.summary(live, "daxing", "2023-05-01", "2023-05-31")
     for interval in ("day", "week", "month"):
-        points = handlers.timeseries(live, "cases_resolved", interval, "daxing",
-                                     "2023-05-01", "2023-05-31")
+        points = handlers.timeseries(
+            live, "cases_resolved", interval, "daxing", "2023-05-01", "2023-05-31"
+        )
         assert sum(p["value"] for p in points) == figures["cases_resolved"]
     days = handlers.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
     assert len(days) == 31
@@ -142,8 +153,10 @@ def test_a_rebuild_equals_live_and_switches_readers(live):
     assert sorted(live.all_facts(2), key=lambda f: f["_id"]) == live_facts
     assert {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
     # the old version is kept until the next rebuild has completed
-    assert live.all_facts(1) and rebuild.rebuild(live, batch=5000,
-                                                 projector=projector_of(live))[0] == 3
+    assert (
+        live.all_facts(1)
+        and rebuild.rebuild(live, batch=5000, projector=projector_of(live))[0] == 3
+    )
     assert live.all_facts(2) and not live.all_facts(1)
     assert handlers.summary(live) == figures[(None, (None, None))]
 
@@ -151,20 +164,26 @@ def test_a_rebuild_equals_live_and_switches_readers(live):
 def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history):
     extra = month(seed=12, stations=("luji",), cases_per_day=1)
     for envelope in extra.events:  # other ids than the month's: a station of its own
-        envelope["data"] = {key: (value.replace("case-", "luji-case-")
-                                  .replace("req-", "luji-req-").replace("msg-", "luji-msg-")
-                                  if isinstance(value, str) else value)
-                            for key, value in envelope["data"].items()}
+        envelope["data"] = {
+            key: (
+                value.replace("case-", "luji-case-")
+                .replace("req-", "luji-req-")
+                .replace("msg-", "luji-msg-")
+                if isinstance(value, str)
+                else value
+            )
+            for key, value in envelope["data"].items()
+        }
     arriving = iter(extra.events)
 
     def while_replaying(_replayed):
         for envelope in [next(arriving, None) for _ in range(40)]:
             if envelope:
-                keep(projector_of(live),
-                              *load_event(envelope, CATALOGUE[envelope["type"]]))
+                keep(projector_of(live), *load_event(envelope, CATALOGUE[envelope["type"]]))
 
-    version, _ = rebuild.rebuild(live, batch=400, progress=while_replaying,
-                                      projector=projector_of(live))
+    version, _ = rebuild.rebuild(
+        live, batch=400, progress=while_replaying, projector=projector_of(live)
+    )
     luji = handlers.summary(live, "luji")
     assert version == 2 and luji["requests_received"] > 0
     assert handlers.summary(live, "luji", version=1) == luji  # live went on in version 1
@@ -185,7 +204,7 @@ def test_one_projector_at_a_time_across_processes(database):
     store.ensure_indexes()
     assert store.take_lease("a", 1_000, 30_000) and store.take_lease("a", 2_000, 30_000)
     assert not store.take_lease("b", 3_000, 30_000)  # a holds it until 32,000
-    assert store.take_lease("b", 40_000, 30_000)     # a's lease ran out
+    assert store.take_lease("b", 40_000, 30_000)  # a's lease ran out
     assert not store.take_lease("a", 41_000, 30_000)
     store.release_lease("b")
     assert store.take_lease("a", 42_000, 30_000)
@@ -221,7 +240,8 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert "a bug in a rule" in store.quarantined(poison["id"])
     assert handlers.summary(store)["cases_opened"] == sum(
-        e["type"].endswith("case.opened.v1") for e in events)
+        e["type"].endswith("case.opened.v1") for e in events
+    )
     accepted = sum(e["type"].endswith("case.accepted.v1") for e in events)
     assert handlers.summary(store)["cases_accepted"] == accepted - 1
 
@@ -251,8 +271,14 @@ def test_the_rebuild_command(database, env):
     for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
         keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     before = handlers.summary(store)
-    done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild"], cwd=ROOT,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.reporting.rebuild"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "rebuilt projection version 2 from" in done.stdout
     assert store.versions()["current"] == 2 and handlers.summary(store) == before

@@ -1,6 +1,7 @@
 """A time series longer than its cap keeps the NEWEST periods and says it was cut; without
 dates it ends today and starts at the first data within the cap, not at a record dated
 years back (issue 26, item 3). On the real store, over the reporting API."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -41,8 +42,11 @@ def keep(store, history):
 
 
 def series(client, headers, **query):
-    answer = client.get("/v1/reports/timeseries", query_string={"metric": "requests_received",
-                                                                **query}, headers=headers)
+    answer = client.get(
+        "/v1/reports/timeseries",
+        query_string={"metric": "requests_received", **query},
+        headers=headers,
+    )
     assert answer.status_code == 200, answer.json
     return conforms("reporting", "TimeseriesOut", answer.json), answer.headers
 
@@ -54,7 +58,7 @@ def test_without_dates_the_series_ends_today_and_starts_at_the_data_within_the_c
         body, answer_headers = series(client, headers, **query)
         points = body["points"]
         assert points[-1]["period"] == today, query
-        assert sum(p["value"] for p in points) == 3, query       # today's requests are there
+        assert sum(p["value"] for p in points) == 3, query  # today's requests are there
         assert points[0]["period"] == today and len(points) == 1, query
         assert body["truncated"] is True and body["first_kept"] == today, query
         assert answer_headers["X-Series-Truncated"] == "true"
@@ -66,11 +70,18 @@ def test_a_long_series_keeps_the_newest_periods_and_says_so(reporting):
     body, _ = series(client, headers, **{"from": "2000-01-01"})
     points = body["points"]
     assert len(points) == MAX_POINTS and points[-1]["period"] == today
-    assert body["truncated"] is True and body["first_kept"] == points[0]["period"] == (
-        date.fromisoformat(today) - timedelta(days=MAX_POINTS - 1)).isoformat()
+    assert (
+        body["truncated"] is True
+        and body["first_kept"]
+        == points[0]["period"]
+        == (date.fromisoformat(today) - timedelta(days=MAX_POINTS - 1)).isoformat()
+    )
     assert points[-1]["value"] == 3
-    exported = client.get("/v1/reports/timeseries", query_string={
-        "metric": "requests_received", "from": "2000-01-01", "format": "csv"}, headers=headers)
+    exported = client.get(
+        "/v1/reports/timeseries",
+        query_string={"metric": "requests_received", "from": "2000-01-01", "format": "csv"},
+        headers=headers,
+    )
     lines = exported.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[-1] == f"{today},3" and len(lines) == MAX_POINTS + 1
     assert exported.headers["X-Series-First-Kept"] == points[0]["period"]

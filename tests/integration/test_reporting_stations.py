@@ -1,6 +1,7 @@
 """GET /v1/reports/stations on the real store (issue 17): all ten township stations side
 by side for a period, as JSON and CSV, the figures equal to each station's summary and
 the open cases by age equal to what the generated history left open."""
+
 import csv
 import io
 from datetime import datetime, timezone
@@ -29,8 +30,10 @@ def reporting(settings, database, monkeypatch):
     for envelope in history.events:
         keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
     secret = settings.token_secret
-    tokens = {"admin": auth.issue_token(secret, "admin", "district_admin"),
-              "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing")}
+    tokens = {
+        "admin": auth.issue_token(secret, "admin", "district_admin"),
+        "daxing": auth.issue_token(secret, "dx-01", "worker", "daxing"),
+    }
     monkeypatch.setattr(clock, "now", lambda: NOW)
     return store, history, Client(api.create_app(settings)), tokens
 
@@ -42,8 +45,7 @@ def bearer(token, **extra):
 def expected_open_by_age(history, station):
     tally = {}
     for case in history.cases.values():
-        if case["station"] == station and not case.get("cancelled") \
-                and not case.get("resolved"):
+        if case["station"] == station and not case.get("cancelled") and not case.get("resolved"):
             bucket = age_bucket(clock.to_ms(NOW) - clock.to_ms(case["opened"]))
             tally[bucket] = tally.get(bucket, 0) + 1
     return tally
@@ -51,46 +53,69 @@ def expected_open_by_age(history, station):
 
 def test_every_station_side_by_side_with_its_open_cases_by_age(reporting):
     store, history, client, tokens = reporting
-    answer = client.get("/v1/reports/stations?from=2023-05-01&to=2023-05-07",
-                        headers=bearer(tokens["admin"]))
+    answer = client.get(
+        "/v1/reports/stations?from=2023-05-01&to=2023-05-07", headers=bearer(tokens["admin"])
+    )
     assert answer.status_code == 200
     body = conforms("reporting", "StationsOut", answer.json)
-    assert [row["station"] for row in body["stations"]] == list(stations()) and \
-        len(body["stations"]) == 10
+    assert [row["station"] for row in body["stations"]] == list(stations()) and len(
+        body["stations"]
+    ) == 10
     assert (body["from"], body["to"], body["as_of"]) == (
-        "2023-05-01", "2023-05-07", "2023-05-12T12:00:00+08:00")
+        "2023-05-01",
+        "2023-05-07",
+        "2023-05-12T12:00:00+08:00",
+    )
     opened_somewhere = 0
     for row in body["stations"]:
         summary = handlers.summary(store, row["station"], "2023-05-01", "2023-05-07")
         assert row["name"] == stations()[row["station"]]["name"]
-        for figure in ("requests_received", "cases_opened", "cases_by_priority",
-                       "cases_by_status", "time_to_accept_seconds", "sla_breaches"):
+        for figure in (
+            "requests_received",
+            "cases_opened",
+            "cases_by_priority",
+            "cases_by_status",
+            "time_to_accept_seconds",
+            "sla_breaches",
+        ):
             assert row[figure] == summary[figure], (row["station"], figure)
-        assert row["programs"]["volunteer_teams_formed"] == \
-            summary["programs"]["volunteer_teams_formed"]
+        assert (
+            row["programs"]["volunteer_teams_formed"]
+            == summary["programs"]["volunteer_teams_formed"]
+        )
         by_age = {k: v for k, v in row["open_cases_by_age"].items() if v}
         assert by_age == expected_open_by_age(history, row["station"])
         assert row["open_cases"] == sum(by_age.values())
         opened_somewhere += row["cases_opened"]
-    assert opened_somewhere == handlers.summary(store, None, "2023-05-01",
-                                                "2023-05-07")["cases_opened"] > 0
+    assert (
+        opened_somewhere
+        == handlers.summary(store, None, "2023-05-01", "2023-05-07")["cases_opened"]
+        > 0
+    )
     quiet = next(row for row in body["stations"] if row["station"] == "luji")
     assert quiet["cases_opened"] == quiet["open_cases"] == 0
     assert quiet["time_to_accept_seconds"] == {"count": 0, "median": None, "p90": None}
     daxing = next(row for row in body["stations"] if row["station"] == "daxing")
     assert daxing["open_cases"] > 0 and daxing["time_to_accept_seconds"]["p90"] is not None
-    assert set(daxing["open_cases_by_age"]) == {"under_1d", "1_to_3d", "3_to_7d", "7_to_30d",
-                                                "over_30d"}
+    assert set(daxing["open_cases_by_age"]) == {
+        "under_1d",
+        "1_to_3d",
+        "3_to_7d",
+        "7_to_30d",
+        "over_30d",
+    }
 
 
 def test_the_stations_as_csv_one_line_each(reporting):
     _, _, client, tokens = reporting
     body = client.get("/v1/reports/stations?from=2023-05-01", headers=bearer(tokens["admin"])).json
-    for request in (dict(path="/v1/reports/stations?from=2023-05-01&format=csv"),
-                    dict(path="/v1/reports/stations?from=2023-05-01",
-                         headers={"Accept": "text/csv"})):
-        exported = client.get(request["path"], headers=bearer(tokens["admin"],
-                                                              **request.get("headers", {})))
+    for request in (
+        dict(path="/v1/reports/stations?from=2023-05-01&format=csv"),
+        dict(path="/v1/reports/stations?from=2023-05-01", headers={"Accept": "text/csv"}),
+    ):
+        exported = client.get(
+            request["path"], headers=bearer(tokens["admin"], **request.get("headers", {}))
+        )
         assert exported.status_code == 200 and exported.mimetype == "text/csv"
         text = exported.get_data(as_text=True)
         assert text.startswith("\ufeff")
@@ -100,11 +125,11 @@ def test_the_stations_as_csv_one_line_each(reporting):
             assert row["name"] == json_row["name"]
             assert int(row["cases_opened"]) == json_row["cases_opened"]
             assert int(row["cases_by_priority.urgent"]) == json_row["cases_by_priority"]["urgent"]
-            assert int(row["open_cases_by_age.over_30d"]) == \
-                json_row["open_cases_by_age"]["over_30d"]
+            assert (
+                int(row["open_cases_by_age.over_30d"]) == json_row["open_cases_by_age"]["over_30d"]
+            )
             median = json_row["time_to_accept_seconds"]["median"]
-            assert row["time_to_accept_seconds.median"] == ("" if median is None
-                                                            else str(median))
+            assert row["time_to_accept_seconds.median"] == ("" if median is None else str(median))
 
 
 def test_station_staff_get_their_own_row_and_bad_input_is_refused(reporting):
@@ -113,14 +138,35 @@ def test_station_staff_get_their_own_row_and_bad_input_is_refused(reporting):
     assert [row["station"] for row in own.json["stations"]] == ["daxing"]
     named = client.get("/v1/reports/stations?station=daxing", headers=bearer(tokens["admin"]))
     assert named.status_code == 422 and "station" in named.json["error"]["fields"]
-    backwards = client.get("/v1/reports/stations?from=2023-05-09&to=2023-05-01",
-                           headers=bearer(tokens["admin"]))
+    backwards = client.get(
+        "/v1/reports/stations?from=2023-05-09&to=2023-05-01", headers=bearer(tokens["admin"])
+    )
     assert backwards.status_code == 422 and "from" in backwards.json["error"]["fields"]
     assert client.get("/v1/reports/stations").status_code == 401
 
 
 def test_age_buckets_are_whole_days_youngest_first():
-    assert [age_bucket(ms) for ms in (0, DAY_MS - 1, DAY_MS, 3 * DAY_MS - 1, 3 * DAY_MS,
-                                      7 * DAY_MS, 30 * DAY_MS - 1, 30 * DAY_MS, 400 * DAY_MS)] == [
-        "under_1d", "under_1d", "1_to_3d", "1_to_3d", "3_to_7d", "7_to_30d", "7_to_30d",
-        "over_30d", "over_30d"]
+    assert [
+        age_bucket(ms)
+        for ms in (
+            0,
+            DAY_MS - 1,
+            DAY_MS,
+            3 * DAY_MS - 1,
+            3 * DAY_MS,
+            7 * DAY_MS,
+            30 * DAY_MS - 1,
+            30 * DAY_MS,
+            400 * DAY_MS,
+        )
+    ] == [
+        "under_1d",
+        "under_1d",
+        "1_to_3d",
+        "1_to_3d",
+        "3_to_7d",
+        "7_to_30d",
+        "7_to_30d",
+        "over_30d",
+        "over_30d",
+    ]

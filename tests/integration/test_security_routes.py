@@ -2,6 +2,7 @@
 route is covered the day it is added) refuses a missing, malformed, forged, expired,
 revoked or unknown-key token; another station's staff never get Daxing's records;
 role-restricted routes refuse the roles they exclude. Over real HTTP."""
+
 import base64
 import hashlib
 import hmac
@@ -33,8 +34,9 @@ OWNER_ONLY = {
 @pytest.fixture
 def apis(monkeypatch, apis_with):
     """The APIs with two signing keys: the new one current, the old one still listed."""
-    monkeypatch.setenv("SHEGONG_TOKEN_SECRETS", f"{NEW_KEY[0]}:{NEW_KEY[1]},"
-                                                f"{OLD_KEY[0]}:{OLD_KEY[1]}")
+    monkeypatch.setenv(
+        "SHEGONG_TOKEN_SECRETS", f"{NEW_KEY[0]}:{NEW_KEY[1]},{OLD_KEY[0]}:{OLD_KEY[1]}"
+    )
     return apis_with()
 
 
@@ -61,24 +63,31 @@ def bad_tokens(settings, revocations_file):
     return {
         "exp NaN": _signed(kid, json.dumps({**claims, "exp": float("nan")}), NEW_KEY[1]),
         "exp Infinity": _signed(kid, json.dumps({**claims, "exp": float("inf")}), NEW_KEY[1]),
-        "iat 1e999": _signed(kid, json.dumps(claims).replace(f'"iat": {now}', '"iat": 1e999'),
-                             NEW_KEY[1]),
-        "no sub (PyJWT)": jwt.encode({k: v for k, v in claims.items() if k != "sub"},
-                                     NEW_KEY[1], algorithm="HS256", headers={"kid": NEW_KEY[0]}),
-        "HS512 (PyJWT)": jwt.encode(claims, NEW_KEY[1], algorithm="HS512",
-                                    headers={"kid": NEW_KEY[0]}),
+        "iat 1e999": _signed(
+            kid, json.dumps(claims).replace(f'"iat": {now}', '"iat": 1e999'), NEW_KEY[1]
+        ),
+        "no sub (PyJWT)": jwt.encode(
+            {k: v for k, v in claims.items() if k != "sub"},
+            NEW_KEY[1],
+            algorithm="HS256",
+            headers={"kid": NEW_KEY[0]},
+        ),
+        "HS512 (PyJWT)": jwt.encode(
+            claims, NEW_KEY[1], algorithm="HS512", headers={"kid": NEW_KEY[0]}
+        ),
         "garbage": "not-a-token",
         "empty parts": "..",
         "wrong secret": auth.issue_token(auth.Keyring([(NEW_KEY[0], "guessed")]), *admin),
         "unknown kid": auth.issue_token(auth.Keyring([("k-gone", NEW_KEY[1])]), *admin),
         "alg none": f"{_b64({'alg': 'none', 'kid': NEW_KEY[0]})}.{payload}.",
-        "payload swapped": f"{header}.{_b64({'sub': 'x', 'role': 'district_admin'})}."
-                           f"{signature}",
+        "payload swapped": f"{header}.{_b64({'sub': 'x', 'role': 'district_admin'})}.{signature}",
         "expired": auth.issue_token(auth.keyring(settings), *admin, ttl_s=60, now=1_000_000),
-        "too long lived": auth.issue_token(auth.keyring(settings), *admin,
-                                           ttl_s=settings.token_ttl_s * 10),
-        "revoked": auth.issue_token(auth.keyring(settings), "revoked-admin", "district_admin",
-                                    now=time.time() - 5),
+        "too long lived": auth.issue_token(
+            auth.keyring(settings), *admin, ttl_s=settings.token_ttl_s * 10
+        ),
+        "revoked": auth.issue_token(
+            auth.keyring(settings), "revoked-admin", "district_admin", now=time.time() - 5
+        ),
     }
 
 
@@ -86,8 +95,12 @@ def test_every_route_that_is_not_public_needs_a_token(apis):
     public = {route.path for app in apis.apps.values() for route in app.routes if route.public}
     assert public <= PUBLIC, f"new public routes: {public - PUBLIC}"
     for endpoint in endpoints(apis.apps):
-        for headers in ({}, {"Authorization": "Basic ZGlzdHJpY3Q6YWRtaW4="},
-                        {"Authorization": "Bearer"}, {"Authorization": "Bearer   "}):
+        for headers in (
+            {},
+            {"Authorization": "Basic ZGlzdHJpY3Q6YWRtaW4="},
+            {"Authorization": "Bearer"},
+            {"Authorization": "Bearer   "},
+        ):
             answer = apis.call(endpoint, headers=headers)
             assert answer.status_code == 401, (str(endpoint), headers, answer.text)
             assert answer.headers["WWW-Authenticate"].startswith("Bearer")
@@ -117,8 +130,11 @@ def test_keys_rotate_without_locking_anyone_out(apis):
 
 def test_a_revoked_staff_member_is_refused_everywhere_at_once(apis):
     gets = [e for e in endpoints(apis.apps) if e.method == "GET"]
-    assert all(apis.call(e, who="head").status_code == 200 for e in gets
-               if e.rule not in ("/v1/access-log", "/v1/access-log/verify"))
+    assert all(
+        apis.call(e, who="head").status_code == 200
+        for e in gets
+        if e.rule not in ("/v1/access-log", "/v1/access-log/verify")
+    )
     auth.revoke(apis.settings.token_revocations_file, "dx-02")
     for endpoint in gets:
         assert apis.call(endpoint, who="head").status_code == 401, str(endpoint)

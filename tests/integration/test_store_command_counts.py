@@ -1,5 +1,6 @@
 """The store command counts make bench reads (services/common/mongo.CommandCounts): each
 command once, and the documents it carries, on the real wire protocol."""
+
 import json
 import time
 
@@ -16,16 +17,18 @@ def test_commands_and_the_documents_they_carry_are_counted(settings, tmp_path):
     try:
         things = client[name]["things"]
         things.insert_many([{"_id": n} for n in range(3)])
-        things.bulk_write([UpdateOne({"_id": 0}, {"$set": {"a": 1}}),
-                           UpdateOne({"_id": 1}, {"$set": {"a": 1}})])
+        things.bulk_write(
+            [UpdateOne({"_id": 0}, {"$set": {"a": 1}}), UpdateOne({"_id": 1}, {"$set": {"a": 1}})]
+        )
         things.find_one({"_id": 2})
-        time.sleep(1.2)   # written to the file every half second
+        time.sleep(1.2)  # written to the file every half second
         written = json.loads(next(tmp_path.glob("*.json")).read_text())
     finally:
         client.drop_database(name)
         client.close()
-    assert (written["insert things"], written["update things"], written["find things"]) == (
-        1, 1, 1)
-    assert (written[f"{OPERATIONS_PREFIX}insert things"],
-            written[f"{OPERATIONS_PREFIX}update things"],
-            written[f"{OPERATIONS_PREFIX}find things"]) == (3, 2, 1)
+    assert (written["insert things"], written["update things"], written["find things"]) == (1, 1, 1)
+    assert (
+        written[f"{OPERATIONS_PREFIX}insert things"],
+        written[f"{OPERATIONS_PREFIX}update things"],
+        written[f"{OPERATIONS_PREFIX}find things"],
+    ) == (3, 2, 1)

@@ -4,6 +4,7 @@ dead-lettered); a crash between the bulk write and the ack changes nothing when 
 batch comes again; a store outage parks nothing; a broker's nack republishes only
 what it refused.
 """
+
 import collections
 
 import eventlet
@@ -21,7 +22,7 @@ from services.common.messaging import EventPublisher
 from tests.service.test_retry_dead_letter import dead_letters
 from tests.support import wait_until
 
-CALLS = []          # the list of case ids of each worker call
+CALLS = []  # the list of case ids of each worker call
 APPLIED = collections.Counter()  # case id -> effects applied (counted in the store too)
 STATE = {"outage_calls": 0, "crash": None, "database": None}
 
@@ -54,12 +55,22 @@ class Batched:
         # idempotent by event id: one bulk read, the decision in memory, one bulk write
         effects = STATE["database"]["effects"]
         seen = {doc["_id"]: set(doc["events"]) for doc in effects.find({"_id": {"$in": ids}})}
-        fresh = [(envelope, data) for envelope, data in items
-                 if envelope["id"] not in seen.get(data["case_id"], ())]
+        fresh = [
+            (envelope, data)
+            for envelope, data in items
+            if envelope["id"] not in seen.get(data["case_id"], ())
+        ]
         if fresh:
-            effects.bulk_write([UpdateOne(
-                {"_id": data["case_id"]}, {"$push": {"events": envelope["id"]}, "$inc": {"n": 1}})
-                for envelope, data in fresh], ordered=False)
+            effects.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": data["case_id"]},
+                        {"$push": {"events": envelope["id"]}, "$inc": {"n": 1}},
+                    )
+                    for envelope, data in fresh
+                ],
+                ordered=False,
+            )
         if STATE["crash"] is not None and "crash" in ids:
             crash, STATE["crash"] = STATE["crash"], None
             eventlet.spawn(crash)  # the worker dies after the write and before the ack
@@ -68,11 +79,21 @@ class Batched:
 
 
 def accepted(case_id):
-    return new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
-        "accepted_by": "dx-01", "assignee_name": "王晨光",
-        "accepted_at": "2023-05-29T08:05:00+08:00"}, subject=case_id, correlation_id="r-1",
-        sequence=2)
+    return new_event(
+        CASE_ACCEPTED,
+        {
+            "case_id": case_id,
+            "request_id": "r-1",
+            "station": "daxing",
+            "status": "accepted",
+            "accepted_by": "dx-01",
+            "assignee_name": "王晨光",
+            "accepted_at": "2023-05-29T08:05:00+08:00",
+        },
+        subject=case_id,
+        correlation_id="r-1",
+        sequence=2,
+    )
 
 
 @pytest.fixture
@@ -88,8 +109,9 @@ def batched(container_factory, settings, database):
 
 def seed(case_ids):
     """Create the effect documents first (the write above only increments)."""
-    STATE["database"]["effects"].insert_many([{"_id": case_id, "n": 0, "events": []}
-                                              for case_id in case_ids])
+    STATE["database"]["effects"].insert_many(
+        [{"_id": case_id, "n": 0, "events": []} for case_id in case_ids]
+    )
 
 
 def test_a_batch_is_handled_by_one_call_and_acked_together(batched, settings):
@@ -102,21 +124,25 @@ def test_a_batch_is_handled_by_one_call_and_acked_together(batched, settings):
     assert all_acked(batched, settings.amqp_uri)
 
 
-def test_a_poison_message_is_isolated_retried_and_dead_lettered_the_others_once(
-        batched, settings):
+def test_a_poison_message_is_isolated_retried_and_dead_lettered_the_others_once(batched, settings):
     ids = [f"case-{n}" for n in range(10)]
     seed(ids)
-    events = [accepted(case_id) for case_id in ids[:5]] + [accepted("poison")] + [
-        accepted(case_id) for case_id in ids[5:]]
+    events = (
+        [accepted(case_id) for case_id in ids[:5]]
+        + [accepted("poison")]
+        + [accepted(case_id) for case_id in ids[5:]]
+    )
     EventPublisher(settings.amqp_uri).publish_batch(events)
-    found = wait_until(lambda: dead_letters(settings.amqp_uri, "batched"), 15,
-                       message="the poison's dead letter")
+    found = wait_until(
+        lambda: dead_letters(settings.amqp_uri, "batched"), 15, message="the poison's dead letter"
+    )
     assert len(found) == 1 and found[0][0]["x-death-reason"].startswith("RuntimeError")
     assert applied_in_store() == {case_id: 1 for case_id in ids}  # each once
     poisoned = [call for call in CALLS if "poison" in call]
     # the batch, alone once, then once alone per retry delay
     assert [call for call in poisoned if len(call) == 1] == [["poison"]] * (
-        1 + len(settings.retry_delays_ms))
+        1 + len(settings.retry_delays_ms)
+    )
     assert all_acked(batched, settings.amqp_uri)
 
 
@@ -125,35 +151,41 @@ def test_an_invalid_event_in_a_batch_is_dead_lettered_at_once_alone(batched, set
     broken = {**accepted("x"), "data": {"case_id": 42}}
     publisher = EventPublisher(settings.amqp_uri)
     publisher.publish_batch([accepted("ok-1"), broken, accepted("ok-2")])
-    found = wait_until(lambda: dead_letters(settings.amqp_uri, "batched"), 10,
-                       message="the dead letter")
+    found = wait_until(
+        lambda: dead_letters(settings.amqp_uri, "batched"), 10, message="the dead letter"
+    )
     assert found[0][0]["x-death-reason"] == "invalid data for shegong.case.accepted.v1"
     assert found[0][0][messaging.ATTEMPTS_HEADER] == 1
     wait_until(lambda: applied_in_store() == {"ok-1": 1, "ok-2": 1}, 10, message="the others")
 
 
-def test_a_store_outage_mid_batch_parks_nothing_and_every_event_is_applied_once(
-        batched, settings):
+def test_a_store_outage_mid_batch_parks_nothing_and_every_event_is_applied_once(batched, settings):
     ids = [f"outage-{n}" for n in range(6)]
     seed(ids)
     EventPublisher(settings.amqp_uri).publish_batch([accepted(case_id) for case_id in ids])
-    wait_until(lambda: applied_in_store() == {case_id: 1 for case_id in ids}, 20,
-               message="every event after the outage")
+    wait_until(
+        lambda: applied_in_store() == {case_id: 1 for case_id in ids},
+        20,
+        message="every event after the outage",
+    )
     assert dead_letters(settings.amqp_uri, "batched") == []
 
 
 def test_a_crash_after_the_bulk_write_and_before_the_ack_changes_nothing_on_redelivery(
-        batched, container_factory, settings):
+    batched, container_factory, settings
+):
     ids = [f"case-{n}" for n in range(8)] + ["crash"]
     seed(ids)
     STATE["crash"] = batched.kill
     EventPublisher(settings.amqp_uri).publish_batch([accepted(case_id) for case_id in ids])
     wait_until(lambda: STATE["crash"] is None, 10, message="the crash")
-    wait_until(lambda: ready_in_queue(settings.amqp_uri) == len(ids), 10,
-               message="the batch back in its queue, unacked when the worker died")
+    wait_until(
+        lambda: ready_in_queue(settings.amqp_uri) == len(ids),
+        10,
+        message="the batch back in its queue, unacked when the worker died",
+    )
     calls_before = len(CALLS)
-    again = container_factory(Batched, {**settings.nameko_config(),
-                                        "SHEGONG_BATCH_WAIT_MS": 200})
+    again = container_factory(Batched, {**settings.nameko_config(), "SHEGONG_BATCH_WAIT_MS": 200})
     again.start()
     wait_until(lambda: len(CALLS) > calls_before, 10, message="the redelivered batch")
     assert applied_in_store() == {case_id: 1 for case_id in ids}  # nothing twice
@@ -175,14 +207,20 @@ def all_acked(container, amqp_uri):
 
 def test_a_nack_from_the_broker_republishes_only_what_it_refused(settings):
     exchange = Exchange("nacks", type="direct", durable=True)
-    full = Queue("nacks.full", exchange=exchange, routing_key="k", durable=True,
-                 queue_arguments={"x-max-length": 5, "x-overflow": "reject-publish"})
+    full = Queue(
+        "nacks.full",
+        exchange=exchange,
+        routing_key="k",
+        durable=True,
+        queue_arguments={"x-max-length": 5, "x-overflow": "reject-publish"},
+    )
     with Connection(settings.amqp_uri) as connection:
         full.bind(connection.default_channel).declare()
     publisher = ConfirmedPublisher(settings.amqp_uri, timeout_s=5, attempts=2)
-    batch = [Outgoing(f"m{n}".encode(), "nacks", "k", {"message_id": f"m{n}",
-                                                        "delivery_mode": 2})
-             for n in range(8)]
+    batch = [
+        Outgoing(f"m{n}".encode(), "nacks", "k", {"message_id": f"m{n}", "delivery_mode": 2})
+        for n in range(8)
+    ]
     with pytest.raises(PublishFailed) as refused:
         publisher.publish_batch(batch)
     assert refused.value.failed == [5, 6, 7] and refused.value.unroutable == []
@@ -197,4 +235,3 @@ def test_a_nack_from_the_broker_republishes_only_what_it_refused(settings):
         publisher.publish_batch([Outgoing(b"x", "nacks", "nobody", {"message_id": "x"})])
     assert unroutable.value.unroutable == [0]
     publisher.close()
-

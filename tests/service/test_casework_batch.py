@@ -2,6 +2,7 @@
 store: plain requests open their cases together, spread over the workers as one at a
 time would; a second request of one resident in the batch joins the first's case; a
 request handled before changes nothing; a redelivered batch changes nothing."""
+
 from collections import Counter
 
 import pytest
@@ -26,23 +27,31 @@ def store(database):
 
 
 def received(request_id, resident_ref, phone, need="home_visit", **extra):
-    return new_event(REQUEST_RECEIVED, {
-        "request_id": request_id, "channel": "phone", "station": "daxing",
-        "resident": {"name": "邹书兰", "phone": phone, "categories": ["elderly"]},
-        "resident_ref": resident_ref, "need": {"type": need, "description": ""},
-        "received_at": "2023-05-29T08:00:00+08:00", **extra}, subject=request_id,
-        correlation_id=request_id, sequence=1)
+    return new_event(
+        REQUEST_RECEIVED,
+        {
+            "request_id": request_id,
+            "channel": "phone",
+            "station": "daxing",
+            "resident": {"name": "邹书兰", "phone": phone, "categories": ["elderly"]},
+            "resident_ref": resident_ref,
+            "need": {"type": need, "description": ""},
+            "received_at": "2023-05-29T08:00:00+08:00",
+            **extra,
+        },
+        subject=request_id,
+        correlation_id=request_id,
+        sequence=1,
+    )
 
 
 def batch_of(count, prefix="r"):
-    return [received(f"{prefix}-{n}", f"p_{prefix}{n}", f"1381234{n:04d}")
-            for n in range(count)]
+    return [received(f"{prefix}-{n}", f"p_{prefix}{n}", f"1381234{n:04d}") for n in range(count)]
 
 
 def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay,
-                             settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
     assert service.request_received(batch_of(12)) == {}
     cases = store.find(limit=100)
     assert sorted(case.request_id for case in cases) == sorted(f"r-{n}" for n in range(12))
@@ -50,8 +59,10 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     assert max(load.values()) - min(load.values()) <= 1  # as one at a time would spread them
     assert {row["_id"]: row["open"] for row in store.workload.find()} == dict(load)
     assert len(relay.documents) == 12
-    assert all([e["type"] for e in doc["outbox"]][:2] == [CASE_OPENED.type, CASE_ASSIGNED.type]
-               for doc in relay.documents)
+    assert all(
+        [e["type"] for e in doc["outbox"]][:2] == [CASE_OPENED.type, CASE_ASSIGNED.type]
+        for doc in relay.documents
+    )
     assert store.residents.get("p_r3")["phone"] == "13812340003"
 
     # the same batch again (a redelivery after a crash before the ack): nothing changes
@@ -62,8 +73,7 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
 
 def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay,
-                             settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
     first = received("r-a", "p_same", "13812340001")
     again = received("r-b", "p_same", "13812340001")
     other = received("r-c", "p_other", "13812340002")
@@ -75,18 +85,20 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
 
 
 def test_a_repeat_in_the_batch_of_its_first_request_joins_its_case(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+    )
     first = received("r-a", "p_a", "13812340001")
-    repeat = received("r-b", "p_b", "13812340002", repeat_of="r-a")   # another number
+    repeat = received("r-b", "p_b", "13812340002", repeat_of="r-a")  # another number
     assert service.request_received([first, repeat]) == {}
     assert store.cases.count_documents({}) == 1
     assert store.for_request("r-b")[0].request_id == "r-a"
 
 
 def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+    )
     bodies = batch_of(3) + [received("r-x", "p_x", "13812349999", repeat_of="r-unknown")]
     bodies.insert(1, {"not": "an event"})
     failures = service.request_received(bodies)
@@ -97,38 +109,47 @@ def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opene
 
 
 def registry_update(event_n, ref, id_number, change="added", categories=("living_alone",)):
-    return new_event(RESIDENT_REGISTRY_UPDATED, {
-        "change": change, "resident_ref": ref,
-        "person": {"id_number": id_number, "name": "邹书兰", "categories": list(categories)},
-        "source": {"system": "mca", "kind": "key_person_update", "event_id": f"mca-{event_n}"},
-        "updated_at": "2023-05-28T08:00:00+08:00"}, subject=ref, correlation_id=f"mca-{event_n}")
+    return new_event(
+        RESIDENT_REGISTRY_UPDATED,
+        {
+            "change": change,
+            "resident_ref": ref,
+            "person": {"id_number": id_number, "name": "邹书兰", "categories": list(categories)},
+            "source": {"system": "mca", "kind": "key_person_update", "event_id": f"mca-{event_n}"},
+            "updated_at": "2023-05-28T08:00:00+08:00",
+        },
+        subject=ref,
+        correlation_id=f"mca-{event_n}",
+    )
 
 
 def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+    )
     numbers = ["11010519491231002X", "110105194912310038", "110105195001010012"]
     updates = [registry_update(n, f"p_{n}", number) for n, number in enumerate(numbers)]
     updates.append(registry_update(9, "p_0", numbers[0], change="removed"))  # p_0 again
     assert service.resident_registry_updated(updates) == {}
-    assert store.residents.get("p_0")["key_person"] == "removed"   # the later event wins
+    assert store.residents.get("p_0")["key_person"] == "removed"  # the later event wins
     assert store.residents.get("p_1")["key_person"] == "listed"
     assert store.residents.records.count_documents({}) == 3
     assert store.residents.applied.count_documents({}) == 4
     before = list(store.residents.records.find({}, sort=[("_id", 1)]))
-    assert service.resident_registry_updated(updates[:2]) == {}   # redelivered: nothing changes
+    assert service.resident_registry_updated(updates[:2]) == {}  # redelivered: nothing changes
     assert list(store.residents.records.find({}, sort=[("_id", 1)])) == before
 
 
 def test_a_second_update_of_one_person_in_a_batch_sees_the_first(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay(),
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+    )
     number = "11010519491231002X"
     first = registry_update(1, "p_one", number, categories=("living_alone",))
     other = registry_update(2, "p_two", "110105194912310038")
     by_number = registry_update(3, "p_by_number", number, categories=("no_family_nearby",))
     assert service.resident_registry_updated([first, other, by_number]) == {}
     record = store.residents.get("p_by_number")
-    assert record["_id"] == "p_one"   # one person, found by the ID number the first wrote
+    assert record["_id"] == "p_one"  # one person, found by the ID number the first wrote
     assert record["categories"] == ["key_concern", "living_alone", "no_family_nearby"]
     assert store.residents.records.count_documents({}) == 2

@@ -1,6 +1,7 @@
 """casework's referral.answered consumer with nameko's worker_factory on the real store:
 the case follows an agency's answer once; an answer for an unknown case or for a
 referral the case does not have is an InvalidEvent (dead-lettered, never retried)."""
+
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -15,8 +16,15 @@ from tests.fakes.relay import RecordingRelay
 from tests.service.test_casework_service import received
 from tests.support import open_case_for_request, seeded_case_store
 
-AGENCY = agencies.Agency("health-commission", "卫健委", "/suyu/health-commission", "p",
-                         frozenset(), "webhook", webhook_url="http://x.invalid/")
+AGENCY = agencies.Agency(
+    "health-commission",
+    "卫健委",
+    "/suyu/health-commission",
+    "p",
+    frozenset(),
+    "webhook",
+    webhook_url="http://x.invalid/",
+)
 
 
 @pytest.fixture
@@ -25,24 +33,43 @@ def store(database):
 
 
 def answered(case_id, referral_id="ref-1", answer="rejected", event_id=None):
-    return new_event(REFERRAL_ANSWERED, {
-        "referral_id": referral_id, "case_id": case_id, "station": "daxing",
-        "agency": "health-commission", "answer": answer, "reason": "不在服务范围",
-        "answered_at": "2023-05-29T09:00:00+08:00",
-        "source": {"system": "health-commission", "kind": "referral_answer",
-                   "event_id": "hc-1"}}, subject=case_id, correlation_id="r-1", sequence=1,
-        event_id=event_id)
+    return new_event(
+        REFERRAL_ANSWERED,
+        {
+            "referral_id": referral_id,
+            "case_id": case_id,
+            "station": "daxing",
+            "agency": "health-commission",
+            "answer": answer,
+            "reason": "不在服务范围",
+            "answered_at": "2023-05-29T09:00:00+08:00",
+            "source": {
+                "system": "health-commission",
+                "kind": "referral_answer",
+                "event_id": "hc-1",
+            },
+        },
+        subject=case_id,
+        correlation_id="r-1",
+        sequence=1,
+        event_id=event_id,
+    )
 
 
 def referred_case(store, relay):
-    open_case_for_request(store, relay, received(), received()["data"] | {
-        "repeat_of": None, "source": None})
+    open_case_for_request(
+        store, relay, received(), received()["data"] | {"repeat_of": None, "source": None}
+    )
     case = store.find()[0]
     worker = Principal(case.assignee["id"], "worker", "daxing")
     now = clock.now()
     handlers.run_command(store, relay, case.case_id, lambda c: domain.accept(c, worker, now))
-    handlers.run_command(store, relay, case.case_id, lambda c: domain_referrals.refer_to_agency(
-        c, worker, AGENCY, c.resident, "", now, "ref-1"))
+    handlers.run_command(
+        store,
+        relay,
+        case.case_id,
+        lambda c: domain_referrals.refer_to_agency(c, worker, AGENCY, c.resident, "", now, "ref-1"),
+    )
     return case.case_id
 
 

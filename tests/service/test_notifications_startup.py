@@ -1,5 +1,6 @@
 """The notifications worker refuses to start with a template its event cannot fill, or
 with an SMS provider configuration it does not know (the start fails, not the send)."""
+
 import pytest
 
 from services.notifications import domain
@@ -7,8 +8,9 @@ from services.notifications.service import NotificationsService, SmsProvider
 
 
 def test_a_template_naming_a_missing_variable_fails_the_start(env, monkeypatch):
-    broken = domain.Rule("shegong.case.escalated.v1", "station_head", "sms",
-                         "case_resolved_emergency_contact")
+    broken = domain.Rule(
+        "shegong.case.escalated.v1", "station_head", "sms", "case_resolved_emergency_contact"
+    )
     monkeypatch.setattr(domain, "RULES", domain.RULES + (broken,))
     with pytest.raises(domain.TemplateError, match="resident_name"):
         SmsProvider().setup()
@@ -20,8 +22,9 @@ def test_an_unknown_provider_fails_the_start(env, monkeypatch):
         SmsProvider().setup()
 
 
-def test_the_configured_chain_is_what_the_worker_sends_with(env, monkeypatch, container_factory,
-                                                            settings, tmp_path):
+def test_the_configured_chain_is_what_the_worker_sends_with(
+    env, monkeypatch, container_factory, settings, tmp_path
+):
     monkeypatch.setenv("SHEGONG_SMS_PROVIDERS", "http,file")
     monkeypatch.setenv("SHEGONG_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
     container = container_factory(NotificationsService, settings.nameko_config())

@@ -1,6 +1,7 @@
 """The reporting service in a nameko container on the real broker and store: it
 consumes every event type of the catalogue into the event store, a duplicate
 delivery changes nothing, and an invalid event goes to its dead-letter queue."""
+
 import json
 
 import pytest
@@ -37,8 +38,11 @@ def test_events_from_the_broker_are_kept_once_and_projected(reporting, settings)
     publisher = EventPublisher(settings.amqp_uri)
     for envelope in events + events[:30]:  # the first 30 are delivered twice
         publisher.publish(envelope)
-    wait_until(lambda: reporting.events.count_documents({"pending": 0}) == len(events), 60,
-               message="every event kept and projected")
+    wait_until(
+        lambda: reporting.events.count_documents({"pending": 0}) == len(events),
+        60,
+        message="every event kept and projected",
+    )
     kept_types = {e["type"] for e in reporting.events.find()}
     assert kept_types == {e["type"] for e in events}
     opened = sum(1 for e in events if e["type"].endswith("case.opened.v1"))

@@ -3,6 +3,7 @@ an invalid event is dead-lettered at once; nothing is acked and dropped.
 
 Runs a small nameko service in a container on the real broker.
 """
+
 import json
 
 import pytest
@@ -38,11 +39,21 @@ class Flaky:
 
 
 def accepted(case_id):
-    return new_event(CASE_ACCEPTED, {
-        "case_id": case_id, "request_id": "r-1", "station": "daxing", "status": "accepted",
-        "accepted_by": "dx-01",
-        "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"},
-        subject=case_id, correlation_id="r-1", sequence=2)
+    return new_event(
+        CASE_ACCEPTED,
+        {
+            "case_id": case_id,
+            "request_id": "r-1",
+            "station": "daxing",
+            "status": "accepted",
+            "accepted_by": "dx-01",
+            "assignee_name": "王晨光",
+            "accepted_at": "2023-05-29T08:05:00+08:00",
+        },
+        subject=case_id,
+        correlation_id="r-1",
+        sequence=2,
+    )
 
 
 def dead_letters(amqp_uri, service="flaky"):
@@ -83,23 +94,30 @@ def test_a_dead_letter_names_where_the_event_came_from_even_after_an_outage(flak
     assert CALLS.count("away-then-broken") == 2 + len(settings.retry_delays_ms)
     assert (headers[messaging.OUTAGES_HEADER], headers[messaging.ATTEMPTS_HEADER]) == (1, 3)
     assert (headers["x-original-exchange"], headers["x-original-routing-key"]) == (
-        "casework.events", CASE_ACCEPTED.type)
+        "casework.events",
+        CASE_ACCEPTED.type,
+    )
 
 
-def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(flaky,
-                                                                                   settings):
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_with_its_reason(
+    flaky, settings
+):
     event = accepted("always-fails")
     EventPublisher(settings.amqp_uri).publish(event)
     found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
     assert CALLS.count("always-fails") == 1 + len(settings.retry_delays_ms)
     headers, body = found[0]
-    assert headers["x-death-reason"] == ("RuntimeError: projection store is down "
-                                         "(resident 138****5678)")
+    assert headers["x-death-reason"] == (
+        "RuntimeError: projection store is down (resident 138****5678)"
+    )
     assert "13812345678" not in headers["x-exception"]
     assert headers["x-original-queue"] == (
-        "evt-casework-shegong.case.accepted.v1--flaky.on_accepted")
+        "evt-casework-shegong.case.accepted.v1--flaky.on_accepted"
+    )
     assert (headers["x-original-exchange"], headers["x-original-routing-key"]) == (
-        "casework.events", CASE_ACCEPTED.type)
+        "casework.events",
+        CASE_ACCEPTED.type,
+    )
     assert headers[messaging.ATTEMPTS_HEADER] == 3
     assert json.loads(body)["id"] == event["id"]  # the original event, untouched
 
@@ -108,9 +126,12 @@ def test_an_invalid_event_is_dead_lettered_at_once_and_consuming_goes_on(flaky, 
     broken = {**accepted("x"), "data": {"case_id": 42}}
     with Connection(settings.amqp_uri) as connection:
         connection.Producer().publish(
-            json.dumps(broken), exchange=Exchange("casework.events", type="topic", durable=True),
-            routing_key=CASE_ACCEPTED.type, content_type="application/cloudevents+json",
-            content_encoding="utf-8")
+            json.dumps(broken),
+            exchange=Exchange("casework.events", type="topic", durable=True),
+            routing_key=CASE_ACCEPTED.type,
+            content_type="application/cloudevents+json",
+            content_encoding="utf-8",
+        )
     found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
     headers, _ = found[0]
     assert headers[messaging.ATTEMPTS_HEADER] == 1
@@ -120,20 +141,27 @@ def test_an_invalid_event_is_dead_lettered_at_once_and_consuming_goes_on(flaky, 
     wait_until(lambda: "fine" in CALLS, 10, message="the next event")
 
 
-@pytest.mark.parametrize("content_type", ["application/cloudevents+json", "application/json",
-                                          "text/plain"])
-def test_a_body_that_is_not_json_is_dead_lettered_and_consuming_goes_on(flaky, settings,
-                                                                       content_type):
+@pytest.mark.parametrize(
+    "content_type", ["application/cloudevents+json", "application/json", "text/plain"]
+)
+def test_a_body_that_is_not_json_is_dead_lettered_and_consuming_goes_on(
+    flaky, settings, content_type
+):
     with Connection(settings.amqp_uri) as connection:
         connection.Producer().publish(
-            b"\xff{ not json", exchange=Exchange("casework.events", type="topic", durable=True),
-            routing_key=CASE_ACCEPTED.type, content_type=content_type, content_encoding="binary")
+            b"\xff{ not json",
+            exchange=Exchange("casework.events", type="topic", durable=True),
+            routing_key=CASE_ACCEPTED.type,
+            content_type=content_type,
+            content_encoding="binary",
+        )
     found = wait_until(lambda: dead_letters(settings.amqp_uri), 10, message="the dead letter")
     assert found[0][1] == b"\xff{ not json"
     reason = found[0][0]["x-death-reason"]
     if content_type == "text/plain":  # refused by its name: the reason says so, not "decoded"
-        assert reason == ("content type 'text/plain' is not accepted: expected "
-                          "application/cloudevents+json")
+        assert reason == (
+            "content type 'text/plain' is not accepted: expected application/cloudevents+json"
+        )
     else:
         assert reason.startswith(f"body could not be decoded as {content_type}: "), reason
     EventPublisher(settings.amqp_uri).publish(accepted("fine"))

@@ -4,6 +4,7 @@ types, missing fields, MongoDB operators in string fields, oversized strings, bo
 are not JSON) published on the real broker to a service running in a nameko container
 are dead-lettered with a reason; nothing is written to the service's store and nothing
 is published. A valid event afterwards is still processed."""
+
 import copy
 import json
 import time
@@ -31,10 +32,13 @@ from services.reporting.service import ReportingService
 from tests.security_support import EventTap, snapshot
 from tests.support import wait_until
 
-SERVICES = {"intake": IntakeService, "casework": CaseworkService,
-            "notifications": NotificationsService, "reporting": ReportingService}
-FUZZ = dict(deadline=None, database=None, derandomize=True,
-            suppress_health_check=list(HealthCheck))
+SERVICES = {
+    "intake": IntakeService,
+    "casework": CaseworkService,
+    "notifications": NotificationsService,
+    "reporting": ReportingService,
+}
+FUZZ = dict(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 EXAMPLES = 25  # per service
 # Valid events that still must be parked here, with the reason and the exception: an
 # agency's answer is about a case casework made (one it lacks is a fault to look at); a
@@ -43,10 +47,25 @@ PARKED_WHEN_ALONE = {
     ("casework", "shegong.referral.answered.v1"): ("no case ", "InvalidEvent"),
     ("notifications", "shegong.referral.sent.v1"): ("WebhookFailed: webhook of ", "WebhookFailed"),
 }
-JUNK = st.sampled_from([
-    None, 0, -1, 1.5, True, [], {}, ["a"], "", "13812345678", {"$gt": ""}, {"$ne": None},
-    {"$where": "sleep(1000) || true"}, {"$regex": ".*"}, "x" * (MAX_EVENT_BYTES + 1000),
-])
+JUNK = st.sampled_from(
+    [
+        None,
+        0,
+        -1,
+        1.5,
+        True,
+        [],
+        {},
+        ["a"],
+        "",
+        "13812345678",
+        {"$gt": ""},
+        {"$ne": None},
+        {"$where": "sleep(1000) || true"},
+        {"$regex": ".*"},
+        "x" * (MAX_EVENT_BYTES + 1000),
+    ]
+)
 NOT_JSON = object()
 
 
@@ -98,9 +117,15 @@ def publish(amqp_uri, contract, body):
     raw = b"\xff{not json" if body is NOT_JSON else json.dumps(body, ensure_ascii=False).encode()
     with Connection(amqp_uri) as connection:
         connection.Producer().publish(
-            raw, exchange=contract_exchange(contract), routing_key=contract.type,
-            content_type=CONTENT_TYPE, content_encoding="binary", message_id=message_id,
-            delivery_mode=2, retry=True)
+            raw,
+            exchange=contract_exchange(contract),
+            routing_key=contract.type,
+            content_type=CONTENT_TYPE,
+            content_encoding="binary",
+            message_id=message_id,
+            delivery_mode=2,
+            retry=True,
+        )
     return message_id
 
 
@@ -115,13 +140,15 @@ def dead_letters(amqp_uri, service):
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_malformed_events_are_dead_lettered_and_change_nothing(
-        service, container_factory, settings, topology, database):
+    service, container_factory, settings, topology, database
+):
     service_cls = SERVICES[service]
     contracts = [contract for _, contract in consumers_of(service_cls)]
     assert contracts, f"{service} consumes nothing?"
     database(service)
-    taps = {name: EventTap(settings.amqp_uri, name)
-            for name in ("intake", "casework", "notifications")}
+    taps = {
+        name: EventTap(settings.amqp_uri, name) for name in ("intake", "casework", "notifications")
+    }
     container = container_factory(service_cls, settings.nameko_config())
     container.start()
     before = wait_until(lambda: snapshot(settings, service), 10, message="the store")
@@ -153,16 +180,25 @@ def test_malformed_events_are_dead_lettered_and_change_nothing(
     # still consuming: a valid event of each type it consumes is taken and not parked
     for contract in contracts:
         publish(settings.amqp_uri, contract, example_envelope(contract))
-    queues = [handler_queue(contract, service, method).name
-              for method, contract in consumers_of(service_cls)]
+    queues = [
+        handler_queue(contract, service, method).name
+        for method, contract in consumers_of(service_cls)
+    ]
     queues += [retry_queue(delay).name for delay in settings.retry_delays_ms]
-    wait_until(lambda: settled(settings.amqp_uri, queues), 60,
-               message=f"{service} to take the valid events")
-    expected = {event_type: reason for (name, event_type), reason in PARKED_WHEN_ALONE.items()
-                if name == service}
+    wait_until(
+        lambda: settled(settings.amqp_uri, queues),
+        60,
+        message=f"{service} to take the valid events",
+    )
+    expected = {
+        event_type: reason
+        for (name, event_type), reason in PARKED_WHEN_ALONE.items()
+        if name == service
+    }
     parked_valid = dead_letters(settings.amqp_uri, service)
     assert sorted(headers["x-original-routing-key"] for headers in parked_valid) == sorted(
-        expected), parked_valid
+        expected
+    ), parked_valid
     for headers in parked_valid:
         reason, exception_type = expected[headers["x-original-routing-key"]]
         assert headers["x-death-reason"].startswith(reason), headers

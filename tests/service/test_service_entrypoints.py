@@ -2,6 +2,7 @@
 the MongoDB wire protocol, a recording outbox relay (the broker is tested elsewhere),
 and for notifications a recording SMS provider (the carrier is outside the system).
 """
+
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -43,22 +44,38 @@ class RecordingProvider:
 
 
 def received(request_id="r-1", station="daxing"):
-    return new_event(REQUEST_RECEIVED, {
-        "request_id": request_id, "channel": "phone", "station": station,
-        "resident": {"name": "邹书兰", "phone": "13812345678",
-                     "categories": ["elderly", "living_alone", "key_concern"]},
-        "resident_ref": "p_1", "need": {"type": "medicine_purchase", "description": "药吃完了"},
-        "received_at": "2023-05-29T08:00:00+08:00"}, subject=request_id,
-        correlation_id=request_id, sequence=1)
+    return new_event(
+        REQUEST_RECEIVED,
+        {
+            "request_id": request_id,
+            "channel": "phone",
+            "station": station,
+            "resident": {
+                "name": "邹书兰",
+                "phone": "13812345678",
+                "categories": ["elderly", "living_alone", "key_concern"],
+            },
+            "resident_ref": "p_1",
+            "need": {"type": "medicine_purchase", "description": "药吃完了"},
+            "received_at": "2023-05-29T08:00:00+08:00",
+        },
+        subject=request_id,
+        correlation_id=request_id,
+        sequence=1,
+    )
 
 
 def case_event(contract, data, sequence):
-    status = {"shegong.case.opened.v1": "received", "shegong.case.assigned.v1": "assigned",
-              "shegong.case.accepted.v1": "accepted",
-              "shegong.case.resolved.v1": "resolved"}[contract.type]
+    status = {
+        "shegong.case.opened.v1": "received",
+        "shegong.case.assigned.v1": "assigned",
+        "shegong.case.accepted.v1": "accepted",
+        "shegong.case.resolved.v1": "resolved",
+    }[contract.type]
     base = {"case_id": "case-1", "request_id": "r-1", "station": "daxing", "status": status}
-    return new_event(contract, {**base, **data}, subject="case-1", correlation_id="r-1",
-                     sequence=sequence)
+    return new_event(
+        contract, {**base, **data}, subject="case-1", correlation_id="r-1", sequence=sequence
+    )
 
 
 @pytest.fixture
@@ -71,11 +88,12 @@ def case_store(database):
 
 def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=case_store, outbox=relay,
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=case_store, outbox=relay, settings=config.settings()
+    )
     event = received()
-    assert service.request_received([event, event]) == {}   # twice in one batch
-    assert service.request_received([event]) == {}          # and again later
+    assert service.request_received([event, event]) == {}  # twice in one batch
+    assert service.request_received([event]) == {}  # and again later
     cases = case_store.find(request_id="r-1")
     assert len(cases) == 1
     case = cases[0]
@@ -87,12 +105,15 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
     name, document = relay.published[0]
     assert name == "cases" and document["outbox_pending"]
     assert [(e["type"], e["sequence"], e["causationid"]) for e in document["outbox"]] == [
-        (CASE_OPENED.type, 1, event["id"]), (CASE_ASSIGNED.type, 2, event["id"])]
+        (CASE_OPENED.type, 1, event["id"]),
+        (CASE_ASSIGNED.type, 2, event["id"]),
+    ]
 
 
 def test_casework_refuses_an_invalid_request_event(case_store):
-    service = worker_factory(CaseworkService, store=case_store, outbox=RecordingRelay(),
-                             settings=config.settings())
+    service = worker_factory(
+        CaseworkService, store=case_store, outbox=RecordingRelay(), settings=config.settings()
+    )
     failures = service.request_received([{**received(), "data": {"request_id": "r-1"}}])
     assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
     assert case_store.find() == []
@@ -104,25 +125,47 @@ def test_intake_follows_its_case_forward_only(database):
     store.requests.insert_one({"_id": "r-1", "status": "received", "case_id": None})
     store.ensure_indexes()
     service = worker_factory(IntakeService, store=store)
-    resolved = case_event(CASE_RESOLVED, {"priority": "urgent", "resolved_by": "dx-01",
-                                          "assignee_name": "王晨光",
-                                          "resolved_at": "2023-05-29T10:00:00+08:00"}, 7)
-    opened = case_event(CASE_OPENED, {
-        "priority": "urgent", "priority_reason": "x", "need_type": "medicine_purchase",
-        "resident_ref": "p_1", "categories": [], "request_received_at": "2023-05-29T08:00:00+08:00",
-        "opened_at": "2023-05-29T08:00:01+08:00"}, 1)
-    assert service.case_resolved([resolved]) == {}   # arrives first (a batch of one)
-    assert service.case_opened([opened]) == {}       # late: must not move the request back
+    resolved = case_event(
+        CASE_RESOLVED,
+        {
+            "priority": "urgent",
+            "resolved_by": "dx-01",
+            "assignee_name": "王晨光",
+            "resolved_at": "2023-05-29T10:00:00+08:00",
+        },
+        7,
+    )
+    opened = case_event(
+        CASE_OPENED,
+        {
+            "priority": "urgent",
+            "priority_reason": "x",
+            "need_type": "medicine_purchase",
+            "resident_ref": "p_1",
+            "categories": [],
+            "request_received_at": "2023-05-29T08:00:00+08:00",
+            "opened_at": "2023-05-29T08:00:01+08:00",
+        },
+        1,
+    )
+    assert service.case_resolved([resolved]) == {}  # arrives first (a batch of one)
+    assert service.case_opened([opened]) == {}  # late: must not move the request back
     assert store.get("r-1")["status"] == "resolved"
     assert store.get("r-1")["case_id"] == "case-1"
 
 
-ASSIGNED = {"priority": "urgent", "need_type": "medicine_purchase",
-            "assignee": {"id": "dx-01", "name": "王晨光", "phone": "13900000101"},
-            "resident": {"name": "邹**", "phone": "138****5678"},
-            "assigned_at": "2023-05-29T08:00:01+08:00"}
-ACCEPTED = {"accepted_by": "dx-01", "assignee_name": "王晨光",
-            "accepted_at": "2023-05-29T08:05:00+08:00"}
+ASSIGNED = {
+    "priority": "urgent",
+    "need_type": "medicine_purchase",
+    "assignee": {"id": "dx-01", "name": "王晨光", "phone": "13900000101"},
+    "resident": {"name": "邹**", "phone": "138****5678"},
+    "assigned_at": "2023-05-29T08:00:01+08:00",
+}
+ACCEPTED = {
+    "accepted_by": "dx-01",
+    "assignee_name": "王晨光",
+    "accepted_at": "2023-05-29T08:05:00+08:00",
+}
 
 
 @pytest.fixture
@@ -133,16 +176,25 @@ def notifications(database, monkeypatch):
     store = NotificationStore(database("notifications"))
     store.ensure_indexes()
     provider, relay = RecordingProvider(), RecordingRelay()
-    return store, provider, relay, worker_factory(NotificationsService, store=store,
-                                                  outbox=relay, sms=provider,
-                                                  settings=config.settings())
+    return (
+        store,
+        provider,
+        relay,
+        worker_factory(
+            NotificationsService,
+            store=store,
+            outbox=relay,
+            sms=provider,
+            settings=config.settings(),
+        ),
+    )
 
 
 def test_the_worker_is_told_once_even_when_the_event_arrives_twice(notifications):
     store, provider, relay, service = notifications
     event = case_event(CASE_ASSIGNED, ASSIGNED, 2)
-    assert service.case_assigned([event, event]) == {}   # twice in one batch
-    assert service.case_assigned([event]) == {}          # and again later
+    assert service.case_assigned([event, event]) == {}  # twice in one batch
+    assert service.case_assigned([event]) == {}  # and again later
     assert len(provider.sent) == 1
     assert provider.sent[0]["phone"] == "13900000101"
     assert "邹**（138****5678）" in provider.sent[0]["body"]
@@ -168,10 +220,19 @@ def test_reporting_counts_each_request_and_case_once_in_any_order(database):
     store.ensure_indexes()
     service = worker_factory(ReportingService, projector=Projector(store))
     accepted = case_event(CASE_ACCEPTED, ACCEPTED, 3)
-    opened = case_event(CASE_OPENED, {
-        "priority": "urgent", "priority_reason": "x", "need_type": "medicine_purchase",
-        "resident_ref": "p_1", "categories": [], "request_received_at": "2023-05-29T08:00:00+08:00",
-        "opened_at": "2023-05-29T08:00:01+08:00"}, 1)
+    opened = case_event(
+        CASE_OPENED,
+        {
+            "priority": "urgent",
+            "priority_reason": "x",
+            "need_type": "medicine_purchase",
+            "resident_ref": "p_1",
+            "categories": [],
+            "request_received_at": "2023-05-29T08:00:00+08:00",
+            "opened_at": "2023-05-29T08:00:01+08:00",
+        },
+        1,
+    )
     for _ in range(2):
         assert service.case_accepted([accepted]) == {}
         assert service.case_opened([opened]) == {}

@@ -1,4 +1,5 @@
 """Casework rules: triage, the roster, and the life of a case (pure, no I/O)."""
+
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,24 +19,35 @@ def worker(wid, station="daxing", days=(1, 2, 3, 4, 5, 6, 7), role="worker"):
     return domain.Worker(wid, f"社工{wid}", "13900000000", station, role, days)
 
 
-def request(categories=("elderly", "living_alone", "key_concern"), need="medicine_purchase",
-            station="daxing"):
-    return {"request_id": "r-1", "channel": "phone", "station": station,
-            "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
-            "resident_ref": "p_abc", "need": {"type": need, "description": "药吃完了"},
-            "received_at": "2023-05-29T08:00:00+08:00"}
+def request(
+    categories=("elderly", "living_alone", "key_concern"),
+    need="medicine_purchase",
+    station="daxing",
+):
+    return {
+        "request_id": "r-1",
+        "channel": "phone",
+        "station": station,
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
+        "resident_ref": "p_abc",
+        "need": {"type": need, "description": "药吃完了"},
+        "received_at": "2023-05-29T08:00:00+08:00",
+    }
 
 
-@pytest.mark.parametrize("categories, need, expected", [
-    (["elderly", "living_alone", "key_concern"], "medicine_purchase", "urgent"),
-    (["key_concern", "living_alone"], "policy_consultation", "urgent"),
-    (["elderly", "living_alone"], "medicine_purchase", "urgent"),
-    (["elderly", "living_alone"], "policy_consultation", "normal"),
-    (["disabled"], "home_visit", "normal"),
-    (["hardship"], "assistance_application", "normal"),
-    ([], "policy_consultation", "low"),
-    ([], "other", "normal"),
-])
+@pytest.mark.parametrize(
+    "categories, need, expected",
+    [
+        (["elderly", "living_alone", "key_concern"], "medicine_purchase", "urgent"),
+        (["key_concern", "living_alone"], "policy_consultation", "urgent"),
+        (["elderly", "living_alone"], "medicine_purchase", "urgent"),
+        (["elderly", "living_alone"], "policy_consultation", "normal"),
+        (["disabled"], "home_visit", "normal"),
+        (["hardship"], "assistance_application", "normal"),
+        ([], "policy_consultation", "low"),
+        ([], "other", "normal"),
+    ],
+)
 def test_triage_priority(categories, need, expected):
     priority, reason = domain.triage(categories, need)
     assert priority == expected
@@ -44,7 +56,9 @@ def test_triage_priority(categories, need, expected):
 
 def test_the_story_resident_is_urgent_because_key_concern_living_alone():
     assert domain.triage(["elderly", "living_alone", "key_concern"], "medicine_purchase") == (
-        "urgent", "重点关注对象且独居")
+        "urgent",
+        "重点关注对象且独居",
+    )
 
 
 def test_on_duty_workers_follow_the_weekday():
@@ -61,8 +75,10 @@ def test_assignee_is_the_on_duty_worker_with_fewest_open_cases():
 
 
 def test_seed_roster_has_six_workers_and_someone_on_duty_every_day_at_each_pilot():
-    workers = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])})
-               for w in json.loads(ROSTER_FILE.read_text(encoding="utf-8"))["workers"]]
+    workers = [
+        domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])})
+        for w in json.loads(ROSTER_FILE.read_text(encoding="utf-8"))["workers"]
+    ]
     for station in ("daxing", "xiaxiang"):
         assert len([w for w in workers if w.station == station]) == 6
         assert len([w for w in workers if w.station == station and w.role == "station_head"]) == 1
@@ -82,8 +98,7 @@ def test_open_case_assigns_on_duty_worker_and_announces_masked_resident():
 
 
 def test_open_case_without_anyone_on_duty_waits_unassigned():
-    case, events = domain.open_case("case-1", request(), [worker("a", days=(2,))], {},
-                                    MONDAY_0800)
+    case, events = domain.open_case("case-1", request(), [worker("a", days=(2,))], {}, MONDAY_0800)
     assert case.status == "received" and case.assignee is None
     assert [contract for contract, _ in events] == [CASE_OPENED]
 
@@ -116,10 +131,13 @@ def test_only_the_assignee_accepts():
         domain.accept(opened_case(), OTHER_WORKER, MONDAY_0800)
 
 
-@pytest.mark.parametrize("command", [
-    lambda case: domain.record_action(case, ASSIGNEE, "visit", "", MONDAY_0800),
-    lambda case: domain.resolve(case, ASSIGNEE, "done", MONDAY_0800),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda case: domain.record_action(case, ASSIGNEE, "visit", "", MONDAY_0800),
+        lambda case: domain.resolve(case, ASSIGNEE, "done", MONDAY_0800),
+    ],
+)
 def test_work_before_acceptance_is_an_illegal_transition(command):
     with pytest.raises(domain.IllegalTransition) as refused:
         command(opened_case())
@@ -129,9 +147,11 @@ def test_work_before_acceptance_is_an_illegal_transition(command):
 def test_a_resolved_case_takes_no_more_commands():
     case, _ = domain.accept(opened_case(), ASSIGNEE, MONDAY_0800)
     case, _ = domain.resolve(case, ASSIGNEE, "done", MONDAY_0800)
-    for command in (lambda: domain.accept(case, ASSIGNEE, MONDAY_0800),
-                    lambda: domain.record_action(case, ASSIGNEE, "note", "", MONDAY_0800),
-                    lambda: domain.resolve(case, ASSIGNEE, "again", MONDAY_0800)):
+    for command in (
+        lambda: domain.accept(case, ASSIGNEE, MONDAY_0800),
+        lambda: domain.record_action(case, ASSIGNEE, "note", "", MONDAY_0800),
+        lambda: domain.resolve(case, ASSIGNEE, "again", MONDAY_0800),
+    ):
         with pytest.raises(domain.IllegalTransition):
             command()
 
@@ -143,23 +163,31 @@ def test_station_head_may_work_a_case_other_workers_may_not():
         domain.record_action(case, OTHER_WORKER, "call", "", MONDAY_0800)
 
 
-@pytest.mark.parametrize("refusal, status", [
-    (domain.NotAllowed("only the head"), 403),
-    (domain.IllegalTransition("already closed"), 409),
-    (domain.StaleCase("changed since version 3"), 409),
-    (domain.CaseError("against the rules"), 409),
-])
+@pytest.mark.parametrize(
+    "refusal, status",
+    [
+        (domain.NotAllowed("only the head"), 403),
+        (domain.IllegalTransition("already closed"), 409),
+        (domain.StaleCase("changed since version 3"), 409),
+        (domain.CaseError("against the rules"), 409),
+    ],
+)
 def test_the_api_maps_each_refusal_of_the_rules_to_its_http_status(refusal, status):
     from services.casework.api import http_status
+
     assert http_status(refusal) == status
     assert not hasattr(refusal, "status")  # the domain knows nothing of HTTP
 
 
 def test_a_published_roster_is_ids_roles_and_duty_days_in_a_stable_order():
-    roster = [domain.Worker("b", "乙", "13900000002", "luji", "worker", (5, 1)),
-              domain.Worker("a", "甲", "13900000001", "luji", "station_head", ())]
+    roster = [
+        domain.Worker("b", "乙", "13900000002", "luji", "worker", (5, 1)),
+        domain.Worker("a", "甲", "13900000001", "luji", "station_head", ()),
+    ]
     assert domain_roster.published_staff(roster) == [
         {"id": "a", "role": "station_head", "duty_days": []},
-        {"id": "b", "role": "worker", "duty_days": [1, 5]}]
-    assert domain_roster.published_staff(list(reversed(roster))) == \
-        domain_roster.published_staff(roster)
+        {"id": "b", "role": "worker", "duty_days": [1, 5]},
+    ]
+    assert domain_roster.published_staff(list(reversed(roster))) == domain_roster.published_staff(
+        roster
+    )

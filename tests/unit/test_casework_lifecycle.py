@@ -1,5 +1,6 @@
 """The rest of a case's life, rosters, service levels, the access chain and the
 residents registry: pure rules, no I/O."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -35,10 +36,15 @@ OTHER_HEAD = Principal("xx-01", "station_head", "xiaxiang")
 
 
 def request(request_id="r-1", categories=("elderly", "living_alone", "key_concern")):
-    return {"request_id": request_id, "channel": "phone", "station": "daxing",
-            "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
-            "resident_ref": "p_1", "need": {"type": "medicine_purchase", "description": "药"},
-            "received_at": "2023-05-29T08:00:00+08:00"}
+    return {
+        "request_id": request_id,
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": list(categories)},
+        "resident_ref": "p_1",
+        "need": {"type": "medicine_purchase", "description": "药"},
+        "received_at": "2023-05-29T08:00:00+08:00",
+    }
 
 
 def types(events):
@@ -56,10 +62,12 @@ def resolved(at=MONDAY_0800):
 
 # -- rosters -------------------------------------------------------------------------
 
+
 def test_every_station_has_someone_on_duty_or_a_head_every_day_of_the_year():
     workers = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
     calendar = domain.Calendar(tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"])
     from services.common.vocabulary import stations
+
     assert {w.station for w in workers} == set(stations())
     day = date(2026, 1, 1)
     while day.year == 2026:
@@ -73,8 +81,11 @@ def test_every_station_has_someone_on_duty_or_a_head_every_day_of_the_year():
 
 def test_holidays_follow_the_rota_not_the_weekday():
     calendar = domain.Calendar(("2026-10-01", "2026-10-02"), {"daxing": ("dx-01", "dx-03")})
-    roster = [WORKER, OTHER, domain.Worker("dx-04", "赵敏", "13900000104", "daxing", "worker",
-                                           tuple(range(1, 8)))]
+    roster = [
+        WORKER,
+        OTHER,
+        domain.Worker("dx-04", "赵敏", "13900000104", "daxing", "worker", tuple(range(1, 8))),
+    ]
     on_first = {w.id for w in domain.on_duty_workers(roster, "daxing", date(2026, 10, 1), calendar)}
     assert on_first == {"dx-01", "dx-03"}
     ordinary = domain.on_duty_workers(roster, "daxing", date(2026, 10, 8), calendar)
@@ -90,14 +101,21 @@ def test_nobody_on_duty_gives_the_case_to_the_station_head_and_escalates():
 
 
 def test_registry_flags_raise_the_priority():
-    case, _ = domain.open_case("case-1", request(categories=()), [WORKER], {}, MONDAY_0800,
-                               categories=("key_concern", "living_alone"))
+    case, _ = domain.open_case(
+        "case-1",
+        request(categories=()),
+        [WORKER],
+        {},
+        MONDAY_0800,
+        categories=("key_concern", "living_alone"),
+    )
     assert case.priority == "urgent"
     assert set(case.resident["categories"]) == {"key_concern", "living_alone"}
-    assert case.resident["name"] == "邹**"   # the case keeps a masked copy only
+    assert case.resident["name"] == "邹**"  # the case keeps a masked copy only
 
 
 # -- the rest of the life ------------------------------------------------------------
+
 
 def test_referral_rejected_returns_to_the_worker_accepted_resolves():
     case, events = domain_lifecycle.refer(accepted(), ASSIGNEE, "区残联", "需要辅具", MONDAY_0800)
@@ -115,13 +133,13 @@ def test_referral_rejected_returns_to_the_worker_accepted_resolves():
 def test_close_is_final_and_reopen_only_within_the_window():
     case = resolved()
     window = 7 * 86400
-    reopened, events = domain_lifecycle.reopen(case, ASSIGNEE, "药不对", MONDAY_0800 + timedelta(
-        days=6), window, LEVELS)
+    reopened, events = domain_lifecycle.reopen(
+        case, ASSIGNEE, "药不对", MONDAY_0800 + timedelta(days=6), window, LEVELS
+    )
     assert reopened.status == "assigned" and types(events) == [CASE_REOPENED, CASE_ASSIGNED]
     assert events[1][1]["reason"] == "reopened" and reopened.accepted_at is None
     with pytest.raises(domain.IllegalTransition) as late:
-        domain_lifecycle.reopen(case, ASSIGNEE, "", MONDAY_0800 + timedelta(days=8), window,
-                                LEVELS)
+        domain_lifecycle.reopen(case, ASSIGNEE, "", MONDAY_0800 + timedelta(days=8), window, LEVELS)
     assert "reopened" in late.value.reason
     closed, events = domain_lifecycle.close(case, HEAD_TOKEN, MONDAY_0800)
     assert closed.status == "closed" and types(events) == [CASE_CLOSED]
@@ -132,7 +150,7 @@ def test_close_is_final_and_reopen_only_within_the_window():
 def test_cancel_a_duplicate():
     case, events = domain_lifecycle.cancel(accepted(), ASSIGNEE, "duplicate", MONDAY_0800)
     assert case.status == "cancelled" and types(events) == [CASE_CANCELLED]
-    assert case.sla_due_ms is None   # no clock runs on a cancelled case
+    assert case.sla_due_ms is None  # no clock runs on a cancelled case
 
 
 def test_only_the_station_head_reassigns_and_the_status_is_kept():
@@ -167,6 +185,7 @@ def test_a_repeat_request_links_once():
 
 # -- service levels ------------------------------------------------------------------
 
+
 def test_service_levels_parse_and_refuse_nonsense():
     assert LEVELS["urgent"] == (1800, 86400) and LEVELS["normal"] == (4 * 3600, 7 * 86400)
     for text in ("urgent=30/24h,normal=4h/7d,low=1d/30d", "urgent=30m/24h"):
@@ -175,8 +194,7 @@ def test_service_levels_parse_and_refuse_nonsense():
 
 
 def test_an_unaccepted_case_breaches_once_and_goes_to_the_head():
-    case, _ = domain.open_case("case-1", request(), [WORKER, HEAD], {}, MONDAY_0800,
-                               levels=LEVELS)
+    case, _ = domain.open_case("case-1", request(), [WORKER, HEAD], {}, MONDAY_0800, levels=LEVELS)
     early, nothing = domain_lifecycle.breach(case, HEAD, MONDAY_0800 + timedelta(minutes=29))
     assert nothing == [] and early is case
     late = MONDAY_0800 + timedelta(minutes=31)
@@ -185,7 +203,7 @@ def test_an_unaccepted_case_breaches_once_and_goes_to_the_head():
     assert events[0][1]["kind"] == "acceptance" and events[1][1]["reason"] == "sla_breach"
     assert breached.assignee["id"] == "dx-02" and breached.status == "assigned"
     assert breached.sla_breached == ("acceptance",)
-    assert breached.sla_due_ms == case.resolve_due_ms   # next: the resolution clock
+    assert breached.sla_due_ms == case.resolve_due_ms  # next: the resolution clock
     again, none = domain_lifecycle.breach(breached, HEAD, late + timedelta(minutes=5))
     assert none == [] and again is breached
     last, events = domain_lifecycle.breach(breached, HEAD, MONDAY_0800 + timedelta(hours=25))
@@ -201,20 +219,34 @@ def test_accepting_in_time_stops_the_acceptance_clock():
 
 # -- the access chain ----------------------------------------------------------------
 
+
 def chain(n):
     entries, previous = [], None
     for i in range(n):
-        previous = domain_access.chain(previous, {"case_id": f"case-{i}", "actor": "dx-01",
-                                                  "role": "worker", "station": "daxing",
-                                                  "purpose": "view", "at": "t", "at_ms": i})
+        previous = domain_access.chain(
+            previous,
+            {
+                "case_id": f"case-{i}",
+                "actor": "dx-01",
+                "role": "worker",
+                "station": "daxing",
+                "purpose": "view",
+                "at": "t",
+                "at_ms": i,
+            },
+        )
         entries.append(previous)
     return entries
 
 
 def test_the_access_chain_verifies_and_names_the_first_tampered_entry():
     entries = chain(5)
-    assert domain_access.verify(entries) == {"valid": True, "checked": 5,
-                                             "first_invalid_seq": None, "reason": None}
+    assert domain_access.verify(entries) == {
+        "valid": True,
+        "checked": 5,
+        "first_invalid_seq": None,
+        "reason": None,
+    }
     tampered = [dict(e) for e in entries]
     tampered[2]["actor"] = "someone-else"
     result = domain_access.verify(tampered)
@@ -225,13 +257,22 @@ def test_the_access_chain_verifies_and_names_the_first_tampered_entry():
 
 # -- the residents registry ----------------------------------------------------------
 
+
 def test_registry_updates_keep_the_person_and_flag_them():
-    update = {"change": "added", "resident_ref": "p_1",
-              "person": {"id_number": "11010519491231002X", "name": "邹书兰",
-                         "phone": "13812345678", "station": "daxing",
-                         "categories": ["elderly", "living_alone"], "emergency_contacts": []},
-              "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
-              "updated_at": "2023-05-28T08:00:00+08:00"}
+    update = {
+        "change": "added",
+        "resident_ref": "p_1",
+        "person": {
+            "id_number": "11010519491231002X",
+            "name": "邹书兰",
+            "phone": "13812345678",
+            "station": "daxing",
+            "categories": ["elderly", "living_alone"],
+            "emergency_contacts": [],
+        },
+        "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
+        "updated_at": "2023-05-28T08:00:00+08:00",
+    }
     record = domain_residents.from_registry(None, update, "t")
     assert set(record["categories"]) == {"elderly", "living_alone", "key_concern"}
     removed = domain_residents.from_registry(record, {**update, "change": "removed"}, "t")

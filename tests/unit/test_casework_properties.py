@@ -1,5 +1,6 @@
 """Property-based tests of the case state machine (pure, no I/O): whatever sequence of
 commands anyone sends, at whatever times, the case keeps its invariants."""
+
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
@@ -13,23 +14,35 @@ from services.common.auth import Principal
 START = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)
 LEVELS = {"urgent": (1800, 86400), "normal": (4 * 3600, 7 * 86400), "low": (86400, 30 * 86400)}
 WINDOW_S = 7 * 86400
-ROSTER = [domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))),
-          domain.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", (1, 2, 3)),
-          domain.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", (4, 5, 6, 7))]
+ROSTER = [
+    domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))),
+    domain.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", (1, 2, 3)),
+    domain.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", (4, 5, 6, 7)),
+]
 HEAD = ROSTER[1]
-ACTORS = {"owner": None,  # whoever owns the case at the moment
-          "other": Principal("dx-03", "worker", "daxing"),
-          "head": Principal("dx-02", "station_head", "daxing"),
-          "stranger_head": Principal("xx-01", "station_head", "xiaxiang"),
-          "admin": Principal("district-admin", "district_admin")}
+ACTORS = {
+    "owner": None,  # whoever owns the case at the moment
+    "other": Principal("dx-03", "worker", "daxing"),
+    "head": Principal("dx-02", "station_head", "daxing"),
+    "stranger_head": Principal("xx-01", "station_head", "xiaxiang"),
+    "admin": Principal("district-admin", "district_admin"),
+}
 
 
 def request(request_id="r-1"):
-    return {"request_id": request_id, "channel": "phone", "station": "daxing",
-            "resident": {"name": "邹书兰", "phone": "13812345678",
-                         "categories": ["elderly", "living_alone", "key_concern"]},
-            "resident_ref": "p_1", "need": {"type": "medicine_purchase", "description": "药"},
-            "received_at": "2023-05-29T08:00:00+08:00"}
+    return {
+        "request_id": request_id,
+        "channel": "phone",
+        "station": "daxing",
+        "resident": {
+            "name": "邹书兰",
+            "phone": "13812345678",
+            "categories": ["elderly", "living_alone", "key_concern"],
+        },
+        "resident_ref": "p_1",
+        "need": {"type": "medicine_purchase", "description": "药"},
+        "received_at": "2023-05-29T08:00:00+08:00",
+    }
 
 
 def actor(case, name):
@@ -44,15 +57,17 @@ def command(name, who, arg, now, case):
     by = actor(case, who)
     return {
         "accept": lambda: domain.accept(case, by, now),
-        "action": lambda: domain.record_action(case, by, ("call", "visit", "note")[arg % 3], "",
-                                               now),
+        "action": lambda: domain.record_action(
+            case, by, ("call", "visit", "note")[arg % 3], "", now
+        ),
         "resolve": lambda: domain.resolve(case, by, "done", now),
         "refer": lambda: domain_lifecycle.refer(case, by, "民政局", "", now),
         "answer": lambda: domain_lifecycle.answer_referral(case, by, bool(arg % 2), "", now),
         "close": lambda: domain_lifecycle.close(case, by, now),
         "reopen": lambda: domain_lifecycle.reopen(case, by, "", now, WINDOW_S, LEVELS),
-        "cancel": lambda: domain_lifecycle.cancel(case, by, ("duplicate", "withdrawn")[arg % 2],
-                                                  now),
+        "cancel": lambda: domain_lifecycle.cancel(
+            case, by, ("duplicate", "withdrawn")[arg % 2], now
+        ),
         "reassign": lambda: domain_lifecycle.reassign(case, by, ROSTER[arg % 3], now),
         "escalate": lambda: domain_lifecycle.escalate(case, by, HEAD, "", now),
         "breach": lambda: domain_lifecycle.breach(case, HEAD, now),
@@ -61,22 +76,54 @@ def command(name, who, arg, now, case):
 
 
 COMMANDS = st.tuples(
-    st.sampled_from(["accept", "action", "resolve", "refer", "answer", "close", "reopen",
-                     "cancel", "reassign", "escalate", "breach", "link"]),
+    st.sampled_from(
+        [
+            "accept",
+            "action",
+            "resolve",
+            "refer",
+            "answer",
+            "close",
+            "reopen",
+            "cancel",
+            "reassign",
+            "escalate",
+            "breach",
+            "link",
+        ]
+    ),
     st.sampled_from(list(ACTORS)),
     st.integers(min_value=0, max_value=5),
-    st.integers(min_value=0, max_value=3 * 86400))   # seconds until this command
+    st.integers(min_value=0, max_value=3 * 86400),
+)  # seconds until this command
 
 
 def moments(case):
     """The case's milestones in the order they must have happened."""
-    return [value for value in (case.opened_at, case.assigned_at, case.accepted_at,
-                                case.resolved_at, case.closed_at) if value]
+    return [
+        value
+        for value in (
+            case.opened_at,
+            case.assigned_at,
+            case.accepted_at,
+            case.resolved_at,
+            case.closed_at,
+        )
+        if value
+    ]
 
 
 def check_invariants(case):
-    assert case.status in ("received", "assigned", "accepted", "in_progress", "referred",
-                           "resolved", "closed", "cancelled")
+    assert case.status in (
+        "received",
+        "assigned",
+        "accepted",
+        "in_progress",
+        "referred",
+        "resolved",
+        "closed",
+        "cancelled",
+    )
     if case.status in domain.OWNED_STATUSES:
         assert case.assignee is not None, "an open case in work has exactly one owner"
     if case.status == "received":
@@ -114,17 +161,21 @@ def test_any_sequence_of_commands_keeps_the_invariants(nobody_on_duty, commands)
             assert (case, events) == (before, []), f"{name} changed a {before.status} case"
         if events:
             assert case.version == before.version + 1
-            assert before.actions == case.actions[:len(before.actions)], "append-only log"
+            assert before.actions == case.actions[: len(before.actions)], "append-only log"
             # validated against the contracts and numbered after the case's last event
             envelopes = handlers.to_envelopes(case, events, document, None)
             document = {**document, **outbox.stage(document, envelopes)}
-            assert all(e["data"]["status"] == case.status for e in envelopes
-                       if e["type"] != "shegong.case.referral_answered.v1"
-                       and e["type"] != "shegong.case.reopened.v1")
+            assert all(
+                e["data"]["status"] == case.status
+                for e in envelopes
+                if e["type"] != "shegong.case.referral_answered.v1"
+                and e["type"] != "shegong.case.reopened.v1"
+            )
             if name == "reopen":
                 breaches_this_cycle = []
-            breaches_this_cycle += [e["data"]["kind"] for e in envelopes
-                                    if e["type"] == "shegong.case.sla_breached.v1"]
+            breaches_this_cycle += [
+                e["data"]["kind"] for e in envelopes if e["type"] == "shegong.case.sla_breached.v1"
+            ]
             assert len(breaches_this_cycle) == len(set(breaches_this_cycle))
         else:
             assert case == before

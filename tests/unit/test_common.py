@@ -1,4 +1,5 @@
 """The shared package: envelope, outbox staging, privacy masking, tokens."""
+
 import logging
 
 import pytest
@@ -7,14 +8,22 @@ from services.common import auth, clock, outbox, privacy
 from services.common.contracts import CASE_ACCEPTED, CASE_OPENED
 from services.common.envelope import InvalidEvent, load_event, new_event
 
-ACCEPTED = {"case_id": "c-1", "request_id": "r-1", "station": "daxing", "status": "accepted",
-            "accepted_by": "dx-01",
-            "assignee_name": "王晨光", "accepted_at": "2023-05-29T08:05:00+08:00"}
+ACCEPTED = {
+    "case_id": "c-1",
+    "request_id": "r-1",
+    "station": "daxing",
+    "status": "accepted",
+    "accepted_by": "dx-01",
+    "assignee_name": "王晨光",
+    "accepted_at": "2023-05-29T08:05:00+08:00",
+}
 
 
 def accepted_event(**overrides):
-    return {**new_event(CASE_ACCEPTED, ACCEPTED, subject="c-1", correlation_id="r-1",
-                        sequence=2), **overrides}
+    return {
+        **new_event(CASE_ACCEPTED, ACCEPTED, subject="c-1", correlation_id="r-1", sequence=2),
+        **overrides,
+    }
 
 
 def test_envelope_is_cloudevents_with_correlation_and_sequence():
@@ -26,12 +35,15 @@ def test_envelope_is_cloudevents_with_correlation_and_sequence():
     assert data == ACCEPTED and envelope["id"] == event["id"]
 
 
-@pytest.mark.parametrize("broken, field", [
-    ({"time": "2023-05-29T08:00:00"}, "time"),
-    ({"specversion": "0.3"}, "specversion"),
-    ({"id": ""}, "id"),
-    ({"correlationid": None}, "correlationid"),
-])
+@pytest.mark.parametrize(
+    "broken, field",
+    [
+        ({"time": "2023-05-29T08:00:00"}, "time"),
+        ({"specversion": "0.3"}, "specversion"),
+        ({"id": ""}, "id"),
+        ({"correlationid": None}, "correlationid"),
+    ],
+)
 def test_bad_envelopes_are_refused_with_the_field(broken, field):
     with pytest.raises(InvalidEvent) as refused:
         load_event(accepted_event(**broken), CASE_ACCEPTED)
@@ -42,8 +54,9 @@ def test_bad_data_unknown_fields_and_wrong_types_are_refused():
     with pytest.raises(InvalidEvent, match="expected type"):
         load_event(accepted_event(), CASE_OPENED)
     with pytest.raises(InvalidEvent) as refused:
-        load_event(accepted_event(data={**ACCEPTED, "extra": 1, "station": "atlantis"}),
-                   CASE_ACCEPTED)
+        load_event(
+            accepted_event(data={**ACCEPTED, "extra": 1, "station": "atlantis"}), CASE_ACCEPTED
+        )
     assert set(refused.value.fields) == {"extra", "station"}
     with pytest.raises(InvalidEvent):
         load_event(["not", "an", "object"], CASE_ACCEPTED)
@@ -52,11 +65,17 @@ def test_bad_data_unknown_fields_and_wrong_types_are_refused():
 def test_stage_numbers_and_trims_the_outbox():
     document = {"outbox": [{"sequence": 1}, {"sequence": 2}], "last_seq": 2, "published_seq": 1}
     staged = outbox.stage(document, [{"sequence": 3}])
-    assert staged == {"outbox": [{"sequence": 2}, {"sequence": 3}], "last_seq": 3,
-                      "outbox_pending": True}
+    assert staged == {
+        "outbox": [{"sequence": 2}, {"sequence": 3}],
+        "last_seq": 3,
+        "outbox_pending": True,
+    }
     assert outbox.next_sequence(document) == 3
     assert outbox.stage({"last_seq": 4, "published_seq": 4, "outbox": []}, []) == {
-        "outbox": [], "last_seq": 4, "outbox_pending": False}
+        "outbox": [],
+        "last_seq": 4,
+        "outbox_pending": False,
+    }
 
 
 def test_masking():

@@ -3,6 +3,7 @@ the broker is slow to confirm (a node frozen, a quorum queue electing its leader
 APIs' threads are its callers, and /healthz needs one of them. Publishing itself is
 tested on the real broker and cluster (tests/chaos/test_cluster_chaos.py); here the
 relay is the one double of it, slowed down."""
+
 import threading
 import time
 
@@ -24,8 +25,7 @@ class SlowRelay(RecordingRelay):
 
 
 def document(number):
-    return {"_id": f"r{number}", "last_seq": 1,
-            "outbox": [{"id": f"e{number}", "sequence": 1}]}
+    return {"_id": f"r{number}", "last_seq": 1, "outbox": [{"id": f"e{number}", "sequence": 1}]}
 
 
 def test_callers_wait_at_most_a_moment_and_a_slow_leader_hands_the_rest_to_the_relay():

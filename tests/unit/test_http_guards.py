@@ -1,5 +1,6 @@
 """The shared guards every API's input passes (issue 14): JSON nesting depth, body size
 whatever the transfer encoding, correlation ids, the metrics' method label."""
+
 import io
 import json
 import logging
@@ -23,11 +24,19 @@ from services.common.http import MAX_BODY_BYTES, ApiError, correlation_id_for, j
 from services.reporting import domain_figures
 
 
-@pytest.mark.parametrize("text, depth", [
-    ("1", 0), ('"[[[["', 0), ("[]", 1), ('{"a": [1, {"b": []}]}', 4),
-    ('{"a": "]]]}}}", "b": [[["\\"[["]]]}', 4), ('["\\\\", [[]]]', 3),
-    ("[" * 5000, 5000), ('{"a":' * 100 + "1" + "}" * 100, 100),
-])
+@pytest.mark.parametrize(
+    "text, depth",
+    [
+        ("1", 0),
+        ('"[[[["', 0),
+        ("[]", 1),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('{"a": "]]]}}}", "b": [[["\\"[["]]]}', 4),
+        ('["\\\\", [[]]]', 3),
+        ("[" * 5000, 5000),
+        ('{"a":' * 100 + "1" + "}" * 100, 100),
+    ],
+)
 def test_nesting_depth_counts_brackets_outside_strings(text, depth):
     assert jsontext.nesting_depth(text) == depth
     assert jsontext.nesting_depth(text.encode()) == depth
@@ -80,18 +89,36 @@ def test_json_bodies_too_deep_or_malformed_are_400():
     assert "nests too deeply" in deep.value.message
 
 
-@pytest.mark.parametrize("given", [
-    "call-0800.1", "0b7e4f8a-5b1c-4d2e-9f3a-1c2d3e4f5a6b", "12345678-1234-1234-1234-123456789012",
-    "r-2023-05-29-0001", "http:trace.abc:42",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "call-0800.1",
+        "0b7e4f8a-5b1c-4d2e-9f3a-1c2d3e4f5a6b",
+        "12345678-1234-1234-1234-123456789012",
+        "r-2023-05-29-0001",
+        "http:trace.abc:42",
+    ],
+)
 def test_correlation_ids_of_the_documented_shape_are_kept(given):
     assert correlation_id_for(given) == given
 
 
-@pytest.mark.parametrize("given", [
-    None, "", "short", "x" * 65, "13812345678", "call-13812345678", "320102199001011234",
-    "id 12345678", "中文中文中文中文", "a\nb-cdefgh", "abc1234567",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        None,
+        "",
+        "short",
+        "x" * 65,
+        "13812345678",
+        "call-13812345678",
+        "320102199001011234",
+        "id 12345678",
+        "中文中文中文中文",
+        "a\nb-cdefgh",
+        "abc1234567",
+    ],
+)
 def test_other_correlation_ids_are_replaced_by_a_fresh_uuid(given):
     replaced = correlation_id_for(given)
     assert replaced != given and len(replaced) == 36
@@ -117,26 +144,47 @@ def test_the_method_label_comes_from_a_closed_set():
 
 def test_a_timeseries_from_a_day_after_all_data_has_that_day_only():
     assert domain_figures.timeseries([], "cases_opened", "day", "2030-01-01") == [
-        {"period": "2030-01-01", "value": 0}]
+        {"period": "2030-01-01", "value": 0}
+    ]
     assert domain_figures.timeseries([], "cases_opened", "week", "2030-01-01") == [
-        {"period": "2029-12-31", "value": 0}]
+        {"period": "2029-12-31", "value": 0}
+    ]
     assert domain_figures.timeseries([], "cases_opened", "day", None, "2030-01-01") == []
 
 
-@pytest.mark.parametrize("given, stored", [
-    ("13812345678", "13812345678"), ("+8613812345678", "13812345678"),
-    ("19912345678", "19912345678"),
-])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("13812345678", "13812345678"),
+        ("+8613812345678", "13812345678"),
+        ("19912345678", "19912345678"),
+    ],
+)
 def test_phones_are_stored_in_the_national_form(given, stored):
     assert normalise_phone(given) == stored
     assert ResidentSchema().load({"name": "邹书兰", "phone": given})["phone"] == stored
 
 
-@pytest.mark.parametrize("given", [
-    "１３８１２３４５６７８", "١٣٨١٢٣٤٥٦٧٨", "۱۳۸۱۲۳۴۵۶۷۸", " 13812345678", "13812345678\n",
-    "138 1234 5678", "138-1234-5678", "14012345678", "11012345678", "+85213812345678",
-    "1381234567", "138123456789", "", None, 13812345678,
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "１３８１２３４５６７８",
+        "١٣٨١٢٣٤٥٦٧٨",
+        "۱۳۸۱۲۳۴۵۶۷۸",
+        " 13812345678",
+        "13812345678\n",
+        "138 1234 5678",
+        "138-1234-5678",
+        "14012345678",
+        "11012345678",
+        "+85213812345678",
+        "1381234567",
+        "138123456789",
+        "",
+        None,
+        13812345678,
+    ],
+)
 def test_look_alike_digits_whitespace_and_numbers_not_in_use_are_refused(given):
     with pytest.raises(ValidationError):
         normalise_phone(given)

@@ -1,6 +1,7 @@
 """The CloudEvents bindings of intake's inbound events, without a broker or a server:
 media types with parameters, binary and structured mode on HTTP and AMQP (messages made
 by the official SDK) giving the same event, and every refusal naming its cause."""
+
 import json
 import re
 from datetime import datetime
@@ -24,34 +25,58 @@ from services.intake.inbound_binding import (
 from tests.inbound_support import referral
 
 
-@pytest.mark.parametrize("text, essence, params", [
-    ("application/cloudevents+json", "application/cloudevents+json", {}),
-    ("application/cloudevents+json; charset=utf-8", "application/cloudevents+json",
-     {"charset": "utf-8"}),
-    ("Application/JSON;Charset=UTF-8", "application/json", {"charset": "UTF-8"}),
-    ('application/json ; charset="utf-8" ; q=1', "application/json",
-     {"charset": "utf-8", "q": "1"}),
-    ("text/plain;", "text/plain", {}),
-])
+@pytest.mark.parametrize(
+    "text, essence, params",
+    [
+        ("application/cloudevents+json", "application/cloudevents+json", {}),
+        (
+            "application/cloudevents+json; charset=utf-8",
+            "application/cloudevents+json",
+            {"charset": "utf-8"},
+        ),
+        ("Application/JSON;Charset=UTF-8", "application/json", {"charset": "UTF-8"}),
+        (
+            'application/json ; charset="utf-8" ; q=1',
+            "application/json",
+            {"charset": "utf-8", "q": "1"},
+        ),
+        ("text/plain;", "text/plain", {}),
+    ],
+)
 def test_media_types_are_parsed_with_their_parameters(text, essence, params):
     media = mediatypes.parse(text)
     assert media.essence == essence and media.params == params
     assert mediatypes.same_type(text, essence + "; charset=utf-16")
 
 
-@pytest.mark.parametrize("text", ["json", "application/", "/json", "application/json x",
-                                  "application/json; charset", 'a/b; c="unterminated'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "json",
+        "application/",
+        "/json",
+        "application/json x",
+        "application/json; charset",
+        'a/b; c="unterminated',
+    ],
+)
 def test_what_is_no_media_type_is_refused(text):
     with pytest.raises(mediatypes.MediaTypeError):
         mediatypes.parse(text)
 
 
 def test_json_is_known_by_its_type_or_suffix_and_text_by_its_charset():
-    assert all(mediatypes.parse(t).is_json() for t in (
-        "application/json; charset=utf-8", "application/vnd.suyu+json", "text/json"))
+    assert all(
+        mediatypes.parse(t).is_json()
+        for t in ("application/json; charset=utf-8", "application/vnd.suyu+json", "text/json")
+    )
     assert not mediatypes.parse("text/plain").is_json()
-    assert mediatypes.decode_text("王".encode("gb18030"),
-                                  mediatypes.parse("application/json; charset=GB18030")) == "王"
+    assert (
+        mediatypes.decode_text(
+            "王".encode("gb18030"), mediatypes.parse("application/json; charset=GB18030")
+        )
+        == "王"
+    )
     for charset in ("nonsense", "base64"):
         with pytest.raises(ValueError, match="unknown charset"):
             mediatypes.decode_text(b"{}", mediatypes.parse(f"a/b; charset={charset}"))
@@ -65,8 +90,9 @@ def sdk_event(event):
 
 def same_event(decoded, sent):
     """What the binding gives is the event sent (time may be re-encoded, not moved)."""
-    assert {k: decoded[k] for k in ("id", "source", "type", "specversion", "data")} == \
-        {k: sent[k] for k in ("id", "source", "type", "specversion", "data")}
+    assert {k: decoded[k] for k in ("id", "source", "type", "specversion", "data")} == {
+        k: sent[k] for k in ("id", "source", "type", "specversion", "data")
+    }
     loaded = inbound.parse_envelope(decoded)
     assert loaded["datacontenttype"].startswith("application/json")
     return loaded
@@ -85,22 +111,41 @@ def test_http_binary_and_structured_mode_give_the_same_event():
 
 def test_amqp_binary_and_structured_mode_give_the_same_event():
     sent = referral()
-    for message in (ce_amqp.to_binary_event(sdk_event(sent)),
-                    ce_amqp.to_structured_event(sdk_event(sent))):
-        delivery = AmqpDelivery(message.application_data, message.properties["content-type"],
-                                headers=message.application_properties)
+    for message in (
+        ce_amqp.to_binary_event(sdk_event(sent)),
+        ce_amqp.to_structured_event(sdk_event(sent)),
+    ):
+        delivery = AmqpDelivery(
+            message.application_data,
+            message.properties["content-type"],
+            headers=message.application_properties,
+        )
         same_event(from_amqp(delivery), sent)
     # the binding's older "cloudEvents:" prefix and a timestamp in milliseconds
-    colon = {"cloudEvents:" + k: v for k, v in sent.items() if k not in ("data", "time",
-                                                                          "datacontenttype")}
-    decoded = from_amqp(AmqpDelivery(json.dumps(sent["data"]).encode(), None,
-                                     headers={**colon, "cloudEvents:time": 1685318100000}))
+    colon = {
+        "cloudEvents:" + k: v
+        for k, v in sent.items()
+        if k not in ("data", "time", "datacontenttype")
+    }
+    decoded = from_amqp(
+        AmqpDelivery(
+            json.dumps(sent["data"]).encode(),
+            None,
+            headers={**colon, "cloudEvents:time": 1685318100000},
+        )
+    )
     assert same_event(decoded, sent)["time"].startswith("2023-05-28T23:55:00")
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/cloudevents+json; charset=utf-8", "application/cloudevents+json;charset=UTF-8",
-    "application/json; charset=utf-8", "APPLICATION/CLOUDEVENTS+JSON"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/cloudevents+json; charset=utf-8",
+        "application/cloudevents+json;charset=UTF-8",
+        "application/json; charset=utf-8",
+        "APPLICATION/CLOUDEVENTS+JSON",
+    ],
+)
 def test_parameters_and_case_do_not_change_the_mode(content_type):
     sent = {**referral(), "datacontenttype": "application/json; charset=utf-8"}
     body = json.dumps(sent, ensure_ascii=False).encode()
@@ -112,8 +157,7 @@ def test_parameters_and_case_do_not_change_the_mode(content_type):
 def test_a_structured_event_in_another_charset_is_read_in_it():
     sent = referral()
     body = json.dumps(sent, ensure_ascii=False).encode("utf-16")
-    [event], _ = from_http({"Content-Type": "application/cloudevents+json; charset=utf-16"},
-                           body)
+    [event], _ = from_http({"Content-Type": "application/cloudevents+json; charset=utf-16"}, body)
     assert event["data"]["resident"]["name"] == "邹书兰"
 
 
@@ -123,44 +167,70 @@ def test_an_empty_batch_is_no_events_and_a_batch_is_http_only():
         from_amqp(AmqpDelivery(b"[]", "application/cloudevents-batch+json"))
 
 
-@pytest.mark.parametrize("headers, body, status, says", [
-    ({}, b"{}", 415, "Content-Type missing"),
-    ({"Content-Type": "text/plain"}, b"{}", 415, "Content-Type text/plain"),
-    ({"Content-Type": "application json"}, b"{}", 415, "not a media type"),
-    ({"Content-Type": "text/plain", "ce-specversion": "1.0"}, b"hi", 415, "must be JSON"),
-    ({"Content-Type": "application/cloudevents+json; charset=klingon"}, b"{}", 400,
-     "unknown charset"),
-    ({"Content-Type": "application/cloudevents+json"}, b"\xff{", 400, "could not be decoded"),
-    ({"Content-Type": "application/cloudevents+json"}, b"[1]", 400, "JSON object"),
-    ({"Content-Type": "application/cloudevents+json"}, b'{"data": {"n": NaN}}', 400,
-     "NaN is not a JSON value"),
-    ({"Content-Type": "application/json", "ce-id": "1"}, b'{"n": -Infinity}', 400,
-     "-Infinity is not a JSON value"),
-    ({"Content-Type": "application/cloudevents-batch+json"}, b"{}", 400, "JSON array"),
-    ({"Content-Type": "application/cloudevents-batch+json"}, b"[" + b"{}," * 100 + b"{}]",
-     400, "at most 100"),
-])
+@pytest.mark.parametrize(
+    "headers, body, status, says",
+    [
+        ({}, b"{}", 415, "Content-Type missing"),
+        ({"Content-Type": "text/plain"}, b"{}", 415, "Content-Type text/plain"),
+        ({"Content-Type": "application json"}, b"{}", 415, "not a media type"),
+        ({"Content-Type": "text/plain", "ce-specversion": "1.0"}, b"hi", 415, "must be JSON"),
+        (
+            {"Content-Type": "application/cloudevents+json; charset=klingon"},
+            b"{}",
+            400,
+            "unknown charset",
+        ),
+        ({"Content-Type": "application/cloudevents+json"}, b"\xff{", 400, "could not be decoded"),
+        ({"Content-Type": "application/cloudevents+json"}, b"[1]", 400, "JSON object"),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            b'{"data": {"n": NaN}}',
+            400,
+            "NaN is not a JSON value",
+        ),
+        (
+            {"Content-Type": "application/json", "ce-id": "1"},
+            b'{"n": -Infinity}',
+            400,
+            "-Infinity is not a JSON value",
+        ),
+        ({"Content-Type": "application/cloudevents-batch+json"}, b"{}", 400, "JSON array"),
+        (
+            {"Content-Type": "application/cloudevents-batch+json"},
+            b"[" + b"{}," * 100 + b"{}]",
+            400,
+            "at most 100",
+        ),
+    ],
+)
 def test_http_refusals_name_their_cause(headers, body, status, says):
     with pytest.raises(inbound.InboundRejected, match=says) as refused:
         from_http(headers, body)
     assert http_status(refused.value) == status
 
 
-@pytest.mark.parametrize("delivery, says", [
-    (AmqpDelivery(b"{}"), re.escape(NO_CONTENT_TYPE)),
-    (AmqpDelivery(b"{}", "text/plain"), "content type text/plain: expected"),
-    (AmqpDelivery(b"{}", "application/json", "gzip"), "content encoding 'gzip'"),
-    (AmqpDelivery(b"hi", "text/plain", headers={"cloudEvents_id": "1"}), "must be JSON"),
-    (AmqpDelivery(b"\xff", "application/cloudevents+json"), "could not be decoded"),
-])
+@pytest.mark.parametrize(
+    "delivery, says",
+    [
+        (AmqpDelivery(b"{}"), re.escape(NO_CONTENT_TYPE)),
+        (AmqpDelivery(b"{}", "text/plain"), "content type text/plain: expected"),
+        (AmqpDelivery(b"{}", "application/json", "gzip"), "content encoding 'gzip'"),
+        (AmqpDelivery(b"hi", "text/plain", headers={"cloudEvents_id": "1"}), "must be JSON"),
+        (AmqpDelivery(b"\xff", "application/cloudevents+json"), "could not be decoded"),
+    ],
+)
 def test_amqp_refusals_name_their_cause(delivery, says):
     with pytest.raises(inbound.InboundRejected, match=says):
         from_amqp(delivery)
 
 
 def test_a_binary_event_missing_an_attribute_is_left_to_the_envelope_to_name():
-    headers = {"Content-Type": "application/json", "ce-specversion": "1.0",
-               "ce-source": "/suyu/civil-affairs", "ce-type": "x"}
+    headers = {
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-source": "/suyu/civil-affairs",
+        "ce-type": "x",
+    }
     [event], _ = from_http(headers, b'{"a": 1}')
     with pytest.raises(inbound.InboundRejected) as refused:
         inbound.parse_envelope(event)
@@ -171,31 +241,60 @@ def test_a_datacontenttype_that_is_not_json_is_refused_by_the_envelope():
     with pytest.raises(inbound.InboundRejected) as refused:
         inbound.parse_envelope({**referral(), "datacontenttype": "text/plain; charset=utf-8"})
     assert "datacontenttype" in refused.value.fields
-    assert inbound.parse_envelope({**referral(),
-                                   "datacontenttype": "application/json;charset=UTF-8"})
+    assert inbound.parse_envelope(
+        {**referral(), "datacontenttype": "application/json;charset=UTF-8"}
+    )
 
 
-HEADER_NAMES = st.sampled_from(["Content-Type", "content-type", "ce-id", "ce-specversion",
-                                "ce-time", "ce-", "ce-data", "ce-datacontenttype", "X-Other"])
-CONTENT_TYPES = st.sampled_from([
-    "application/cloudevents+json", "application/cloudevents-batch+json", "application/json",
-    "text/plain", "application/json; charset=latin-1", "application/json; charset=base64",
-    "a/b; c=\"d", ";", "", "application/cloudevents+json; charset=utf-32"])
+HEADER_NAMES = st.sampled_from(
+    [
+        "Content-Type",
+        "content-type",
+        "ce-id",
+        "ce-specversion",
+        "ce-time",
+        "ce-",
+        "ce-data",
+        "ce-datacontenttype",
+        "X-Other",
+    ]
+)
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/cloudevents+json",
+        "application/cloudevents-batch+json",
+        "application/json",
+        "text/plain",
+        "application/json; charset=latin-1",
+        "application/json; charset=base64",
+        'a/b; c="d',
+        ";",
+        "",
+        "application/cloudevents+json; charset=utf-32",
+    ]
+)
 
 
-@given(headers=st.dictionaries(HEADER_NAMES, st.one_of(CONTENT_TYPES, st.text(max_size=20)),
-                               max_size=5),
-       body=st.one_of(st.binary(max_size=50), st.sampled_from([b"{}", b"[]", b"[{}]", b"1",
-                                                                b'{"a": NaN}', b"[" * 3000])),
-       properties=st.dictionaries(st.sampled_from(["cloudEvents_id", "cloudEvents:time",
-                                                   "ce-type", "other"]),
-                                  st.one_of(st.text(max_size=10), st.integers(),
-                                            st.datetimes(), st.binary(max_size=5)), max_size=3))
+@given(
+    headers=st.dictionaries(
+        HEADER_NAMES, st.one_of(CONTENT_TYPES, st.text(max_size=20)), max_size=5
+    ),
+    body=st.one_of(
+        st.binary(max_size=50),
+        st.sampled_from([b"{}", b"[]", b"[{}]", b"1", b'{"a": NaN}', b"[" * 3000]),
+    ),
+    properties=st.dictionaries(
+        st.sampled_from(["cloudEvents_id", "cloudEvents:time", "ce-type", "other"]),
+        st.one_of(st.text(max_size=10), st.integers(), st.datetimes(), st.binary(max_size=5)),
+        max_size=3,
+    ),
+)
 @settings(max_examples=300, deadline=None, derandomize=True)
 def test_whatever_arrives_is_an_event_or_a_refusal_with_a_reason(headers, body, properties):
-    for read in (lambda: from_http(headers, body),
-                 lambda: from_amqp(AmqpDelivery(body, headers.get("Content-Type"),
-                                                headers=properties))):
+    for read in (
+        lambda: from_http(headers, body),
+        lambda: from_amqp(AmqpDelivery(body, headers.get("Content-Type"), headers=properties)),
+    ):
         try:
             read()
         except inbound.InboundRejected as refused:

@@ -1,4 +1,5 @@
 """Intake rules: request identity, idempotency fingerprints, forward-only status."""
+
 from datetime import datetime, timezone
 
 import pytest

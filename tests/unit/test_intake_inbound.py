@@ -1,4 +1,5 @@
 """Intake's pure rules for inbound events, idempotency keys and repeats: no I/O."""
+
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +19,13 @@ from tests.inbound_support import (
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2023, 5, 29, 0, 0, 5, tzinfo=timezone.utc)
-ELDERLY_CARE = ExternalSystem("elderly-care", "养老平台", "/suyu/elderly-care",
-                              key_digest("k"),
-                              frozenset({"gov.suyu.elderly_care.checkin_missed.v1"}))
+ELDERLY_CARE = ExternalSystem(
+    "elderly-care",
+    "养老平台",
+    "/suyu/elderly-care",
+    key_digest("k"),
+    frozenset({"gov.suyu.elderly_care.checkin_missed.v1"}),
+)
 
 
 def loaded(event, system=ELDERLY_CARE):
@@ -32,16 +37,24 @@ def loaded(event, system=ELDERLY_CARE):
 def test_a_missed_checkin_becomes_an_alert_for_a_home_visit():
     inbound_type, envelope, data = loaded(checkin_missed(note="电话无人接听"))
     body = inbound.request_body(inbound_type, envelope, data, NOW)
-    assert (body["channel"], body["need"]["type"], body["station"]) == ("alert", "home_visit",
-                                                                         "daxing")
+    assert (body["channel"], body["need"]["type"], body["station"]) == (
+        "alert",
+        "home_visit",
+        "daxing",
+    )
     assert "2023-05-29T07:30:00+08:00" in body["need"]["description"]
     assert body["received_at"] == "2023-05-29T07:55:00+08:00"
     assert inbound.source_of(ELDERLY_CARE, inbound_type, envelope)["kind"] == "checkin_missed"
 
 
 def test_a_petition_keeps_its_number_and_summary_in_the_description():
-    office = ExternalSystem("petition-office", "信访局", "/suyu/petition-office", "x",
-                            frozenset({"gov.suyu.petition.forwarded.v1"}))
+    office = ExternalSystem(
+        "petition-office",
+        "信访局",
+        "/suyu/petition-office",
+        "x",
+        frozenset({"gov.suyu.petition.forwarded.v1"}),
+    )
     inbound_type, envelope, data = loaded(petition(summary="x" * 2000), office)
     body = inbound.request_body(inbound_type, envelope, data, NOW)
     assert body["channel"] == "petition" and body["need"]["type"] == "petition_mediation"
@@ -50,19 +63,28 @@ def test_a_petition_keeps_its_number_and_summary_in_the_description():
 
 
 def test_a_time_in_the_future_or_missing_is_replaced_by_now():
-    assert inbound.event_time({"time": "2099-01-01T00:00:00+08:00"}, NOW) == \
-        "2023-05-29T08:00:05+08:00"
+    assert (
+        inbound.event_time({"time": "2099-01-01T00:00:00+08:00"}, NOW)
+        == "2023-05-29T08:00:05+08:00"
+    )
     assert inbound.event_time({"time": None}, NOW) == "2023-05-29T08:00:05+08:00"
 
 
-@pytest.mark.parametrize("event, code, status", [
-    ({**checkin_missed(), "source": "/suyu/civil-affairs"}, "forbidden", 403),
-    ({**checkin_missed(), "type": "gov.suyu.elderly_care.fall_detected.v1"}, "unknown_type", 422),
-    ({**referral(), "source": "/suyu/elderly-care"}, "type_not_allowed", 403),
-    ({**checkin_missed(), "specversion": "0.3"}, "invalid_event", 422),
-    ([checkin_missed()], "invalid_event", 422),
-    (checkin_missed(station="beijing"), "invalid_data", 422),
-])
+@pytest.mark.parametrize(
+    "event, code, status",
+    [
+        ({**checkin_missed(), "source": "/suyu/civil-affairs"}, "forbidden", 403),
+        (
+            {**checkin_missed(), "type": "gov.suyu.elderly_care.fall_detected.v1"},
+            "unknown_type",
+            422,
+        ),
+        ({**referral(), "source": "/suyu/elderly-care"}, "type_not_allowed", 403),
+        ({**checkin_missed(), "specversion": "0.3"}, "invalid_event", 422),
+        ([checkin_missed()], "invalid_event", 422),
+        (checkin_missed(station="beijing"), "invalid_data", 422),
+    ],
+)
 def test_refusals_say_why(event, code, status):
     with pytest.raises(inbound.InboundRejected) as refused:
         loaded(event)
@@ -81,11 +103,17 @@ def test_every_refusal_raised_is_a_known_code_with_its_http_status_and_carries_n
 
 
 def test_a_registry_update_is_kept_masked_and_sent_in_full():
-    civil = ExternalSystem("civil-affairs", "民政局", "/suyu/civil-affairs", "x",
-                           frozenset({"gov.suyu.civil_affairs.key_person_update.v1"}))
+    civil = ExternalSystem(
+        "civil-affairs",
+        "民政局",
+        "/suyu/civil-affairs",
+        "x",
+        frozenset({"gov.suyu.civil_affairs.key_person_update.v1"}),
+    )
     inbound_type, envelope, data = loaded(key_person_update("removed"), civil)
-    record, (contract, event) = inbound.registry_update("u-1", civil, inbound_type, envelope,
-                                                        data, "key", NOW)
+    record, (contract, event) = inbound.registry_update(
+        "u-1", civil, inbound_type, envelope, data, "key", NOW
+    )
     assert contract.type == "shegong.resident.registry_updated.v1"
     assert event["person"]["id_number"] == ID_NUMBER and event["change"] == "removed"
     assert record["person"]["id_number"] == "110105********002X"

@@ -1,4 +1,5 @@
 """When a message may go, and how statuses and receipts move (pure)."""
+
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
@@ -21,8 +22,9 @@ from services.notifications.domain.delivery import (
 )
 from services.notifications.domain.receipts import read_receipts
 
-POLICY = SimpleNamespace(quiet_start="22:00", quiet_end="07:00", rate_limit_per_hour=2,
-                         staff_rate_limit_per_hour=4)
+POLICY = SimpleNamespace(
+    quiet_start="22:00", quiet_end="07:00", rate_limit_per_hour=2, staff_rate_limit_per_hour=4
+)
 
 
 def utc(hour, minute=0, day=29):
@@ -44,21 +46,24 @@ def test_retries_are_bounded_with_growing_delays():
     assert [retry_delay_s(n, delays) for n in (1, 2, 3, 4)] == [30, 120, 600, None]
 
 
-@pytest.mark.parametrize("utc_time, until", [
-    (utc(13, 59), None),                                  # 21:59 local
-    (utc(14, 0), "2023-05-30T07:00:00+08:00"),            # 22:00
-    (utc(16, 30), "2023-05-30T07:00:00+08:00"),           # 00:30 the next day
-    (utc(22, 59, day=28), "2023-05-29T07:00:00+08:00"),   # 06:59
-    (utc(23, 0, day=28), None),                           # 07:00
-])
+@pytest.mark.parametrize(
+    "utc_time, until",
+    [
+        (utc(13, 59), None),  # 21:59 local
+        (utc(14, 0), "2023-05-30T07:00:00+08:00"),  # 22:00
+        (utc(16, 30), "2023-05-30T07:00:00+08:00"),  # 00:30 the next day
+        (utc(22, 59, day=28), "2023-05-29T07:00:00+08:00"),  # 06:59
+        (utc(23, 0, day=28), None),  # 07:00
+    ],
+)
 def test_quiet_hours_span_midnight_in_the_district(utc_time, until):
     found = quiet_until(utc_time)
     assert (clock.iso(found) if found else None) == until
 
 
 def test_quiet_hours_within_one_day_and_switched_off():
-    assert quiet_until(utc(5), "12:00", "14:00") is not None      # 13:00 local
-    assert quiet_until(utc(7), "12:00", "14:00") is None          # 15:00 local
+    assert quiet_until(utc(5), "12:00", "14:00") is not None  # 13:00 local
+    assert quiet_until(utc(7), "12:00", "14:00") is None  # 15:00 local
     assert quiet_until(utc(16), "00:00", "00:00") is None
 
 
@@ -81,8 +86,10 @@ def test_only_non_urgent_sms_to_residents_and_family_wait_for_the_morning():
     assert hold(message("worker"), night, [], POLICY) is None
     now_ms = clock.to_ms(utc(3))
     assert hold(message("resident"), utc(3), [now_ms - 5, now_ms - 1], POLICY)[0] == "rate_limited"
-    assert hold(message("emergency_contact"), utc(3), [now_ms - 5, now_ms - 1],
-                POLICY)[0] == "rate_limited"
+    assert (
+        hold(message("emergency_contact"), utc(3), [now_ms - 5, now_ms - 1], POLICY)[0]
+        == "rate_limited"
+    )
     assert hold(message("station_head", channel="in_app"), utc(3), [now_ms] * 5, POLICY) is None
 
 
@@ -107,8 +114,9 @@ def test_the_limit_depends_on_the_recipient_kind_and_counts_staff_sms_per_kind()
     # about an urgent case: what a resident or her family waits for, never held (issue 26)
     assert sms_limit(message("emergency_contact", urgent=True), POLICY) is None
     assert sms_limit(message("resident", urgent=True), POLICY) is None
-    assert sms_limit(message("worker", urgent=True), POLICY) == SmsLimit(4, True,
-                                                                         "staff_rate_limited")
+    assert sms_limit(message("worker", urgent=True), POLICY) == SmsLimit(
+        4, True, "staff_rate_limited"
+    )
     assert sms_limit(message("worker", channel="in_app"), POLICY) is None
     off = SimpleNamespace(**{**vars(POLICY), "staff_rate_limit_per_hour": 0})
     assert sms_limit(message("worker"), off) is None
@@ -116,44 +124,80 @@ def test_the_limit_depends_on_the_recipient_kind_and_counts_staff_sms_per_kind()
 
 
 def test_every_new_rule_renders_chinese_from_its_event():
-    escalated = {"case_id": "case-x-abcdef12", "request_id": "r", "station": "xiaxiang",
-                 "status": "assigned", "reason": "nobody_on_duty", "priority": "urgent",
-                 "station_head": {"id": "h", "name": "某", "phone": "13900000100"},
-                 "escalated_at": "2023-05-29T08:00:00+08:00"}
+    escalated = {
+        "case_id": "case-x-abcdef12",
+        "request_id": "r",
+        "station": "xiaxiang",
+        "status": "assigned",
+        "reason": "nobody_on_duty",
+        "priority": "urgent",
+        "station_head": {"id": "h", "name": "某", "phone": "13900000100"},
+        "escalated_at": "2023-05-29T08:00:00+08:00",
+    }
     [sms, inbox] = domain.rules_for(CASE_ESCALATED.type, escalated)
     assert (sms.channel, inbox.channel) == ("sms", "in_app")
-    text = domain.render(domain.TEMPLATES[sms.template],
-                         domain.variables_for(CASE_ESCALATED.type, escalated))
+    text = domain.render(
+        domain.TEMPLATES[sms.template], domain.variables_for(CASE_ESCALATED.type, escalated)
+    )
     assert text == "【宿豫社工】紧急个案ABCDEF12已升级至您（无人值班），请及时督办。"
-    breach = {**escalated, "kind": "resolution", "priority": "normal",
-              "due_at": "2023-05-30T08:00:00+08:00", "breached_at": "2023-05-30T08:00:01+08:00"}
+    breach = {
+        **escalated,
+        "kind": "resolution",
+        "priority": "normal",
+        "due_at": "2023-05-30T08:00:00+08:00",
+        "breached_at": "2023-05-30T08:00:01+08:00",
+    }
     assert [r.recipient_role for r in domain.rules_for(CASE_SLA_BREACHED.type, breach)] == [
-        "station_head"]  # the duty officer only for urgent cases
-    request = {"request_id": "r", "station": "daxing", "resident": {"name": "邹书兰"},
-               "need": {"type": "home_visit"}, "source": {"kind": "referral"}}
+        "station_head"
+    ]  # the duty officer only for urgent cases
+    request = {
+        "request_id": "r",
+        "station": "daxing",
+        "resident": {"name": "邹书兰"},
+        "need": {"type": "home_visit"},
+        "source": {"kind": "referral"},
+    }
     assert domain.rules_for(REQUEST_RECEIVED.type, request) == []
 
 
 def test_tencent_params_follow_the_template_order():
     template = domain.TEMPLATES["case_accepted_resident"]
-    params = domain.template_params(template, {"worker_name": "王晨光", "station_name": "站",
-                                               "case_ref": "unused"})
+    params = domain.template_params(
+        template, {"worker_name": "王晨光", "station_name": "站", "case_ref": "unused"}
+    )
     assert list(params.items()) == [("station_name", "站"), ("worker_name", "王晨光")]
 
 
 def test_an_sms_template_without_a_provider_code_fails_the_check():
-    broken = {**domain.TEMPLATES, "case_accepted_resident": domain.Template(
-        "case_accepted_resident", "", "宿豫社工", "{worker_name}")}
+    broken = {
+        **domain.TEMPLATES,
+        "case_accepted_resident": domain.Template(
+            "case_accepted_resident", "", "宿豫社工", "{worker_name}"
+        ),
+    }
     with pytest.raises(domain.TemplateError, match="provider code"):
         domain.check_templates(templates=broken)
 
 
 def test_receipts_are_read_from_each_providers_shape():
-    [aliyun] = read_receipts("aliyun", [{"phone_number": "13900000101", "success": False,
-                                         "biz_id": "b-1", "out_id": "m-1", "err_code": "MK:0001",
-                                         "extra": "ignored"}])
-    assert ((aliyun["status"], aliyun["reason"], aliyun["message_id"])
-            == ("failed", "MK:0001", "m-1"))
+    [aliyun] = read_receipts(
+        "aliyun",
+        [
+            {
+                "phone_number": "13900000101",
+                "success": False,
+                "biz_id": "b-1",
+                "out_id": "m-1",
+                "err_code": "MK:0001",
+                "extra": "ignored",
+            }
+        ],
+    )
+    assert (aliyun["status"], aliyun["reason"], aliyun["message_id"]) == (
+        "failed",
+        "MK:0001",
+        "m-1",
+    )
     [tencent] = read_receipts("tencent", [{"sid": "s-1", "report_status": "SUCCESS"}])
     assert (tencent["status"], tencent["provider_message_id"]) == ("delivered", "s-1")
     [gateway] = read_receipts("http", {"id": "g-1", "status": "delivered"})

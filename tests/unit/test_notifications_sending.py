@@ -1,26 +1,35 @@
 """The SMS delivery state machine's pure decisions (domain/sending.py)."""
+
 from services.notifications.domain import sending as domain_sending
 
 AT = "2023-05-29T08:00:00+08:00"
 
 
 def message(status="created", **extra):
-    return {"_id": "e-1:worker:t", "status": status, "attempts": 0, "phone": "13900000101",
-            "history": [{"kind": "status", "status": "created", "at": AT}], **extra}
+    return {
+        "_id": "e-1:worker:t",
+        "status": status,
+        "attempts": 0,
+        "phone": "13900000101",
+        "history": [{"kind": "status", "status": "created", "at": AT}],
+        **extra,
+    }
 
 
 def test_a_claim_starts_an_attempt_with_a_lease():
     fields = domain_sending.claim(message(), 1_000, AT, lease_s=60)
     assert (fields["status"], fields["attempts"], fields["due_ms"]) == ("sending", 1, 61_000)
-    assert fields["history"][-1] == {"kind": "status", "status": "sending", "at": AT,
-                                     "attempt": 1}
+    assert fields["history"][-1] == {"kind": "status", "status": "sending", "at": AT, "attempt": 1}
 
 
 def test_a_claim_whose_outcome_was_never_written_is_in_doubt_until_an_attempt_is():
     claimed = message(**domain_sending.claim(message(), 0, AT, 60))
     assert domain_sending.claim_in_doubt(claimed) == "2023-05-29"
-    tried = {**claimed, "history": claimed["history"] + domain_sending.attempts_history(
-        [{"provider": "aliyun", "outcome": "down"}], 1, AT)}
+    tried = {
+        **claimed,
+        "history": claimed["history"]
+        + domain_sending.attempts_history([{"provider": "aliyun", "outcome": "down"}], 1, AT),
+    }
     assert domain_sending.claim_in_doubt(tried) is None
     assert domain_sending.claim_in_doubt(message()) is None
 

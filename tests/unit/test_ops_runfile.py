@@ -1,6 +1,7 @@
 """Where make run runs (var/run.json) and how the operations commands read it: the
 environment first, then the run's record, then the defaults; no password written.
 And the pure decisions of making make run's virtual host without the management API."""
+
 import json
 import os
 import stat
@@ -10,40 +11,62 @@ import pytest
 from services.common import config, runfile, vhost
 
 
-@pytest.mark.parametrize("uri, kept", [
-    ("amqp://guest:guest@127.0.0.1:5672/", "amqp://guest@127.0.0.1:5672/"),
-    ("amqp://shegong:fake%40pw@rabbit:5672/town", "amqp://shegong@rabbit:5672/town"),
-    ("mongodb://admin:fake-pw@db1:27017,db2:27017/?replicaSet=rs0",
-     "mongodb://admin@db1:27017,db2:27017/?replicaSet=rs0"),
-    ("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/"),
-    ("http://guest@127.0.0.1:15672", "http://guest@127.0.0.1:15672"),
-])
+@pytest.mark.parametrize(
+    "uri, kept",
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/", "amqp://guest@127.0.0.1:5672/"),
+        ("amqp://shegong:fake%40pw@rabbit:5672/town", "amqp://shegong@rabbit:5672/town"),
+        (
+            "mongodb://admin:fake-pw@db1:27017,db2:27017/?replicaSet=rs0",
+            "mongodb://admin@db1:27017,db2:27017/?replicaSet=rs0",
+        ),
+        ("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/"),
+        ("http://guest@127.0.0.1:15672", "http://guest@127.0.0.1:15672"),
+    ],
+)
 def test_uris_are_recorded_without_their_password(uri, kept):
     assert runfile.without_password(uri) == kept
 
 
 def run_settings(tmp_path, **env):
-    return config.settings({"SHEGONG_VAR_DIR": str(tmp_path), "SHEGONG_AMQP_VHOST": "copy2",
-                            "AMQP_URI": "amqp://shegong:fake-pw@127.0.0.1:5672/",
-                            "RABBIT_API_URI": "http://shegong:fake-pw@127.0.0.1:15672",
-                            "MONGO_URI": "mongodb://127.0.0.1:28017/", "SHEGONG_DB_PREFIX": "c2",
-                            "INTAKE_PORT": "9001", "CASEWORK_PORT": "9002",
-                            "NOTIFICATIONS_PORT": "9003", "REPORTING_PORT": "9004",
-                            "CASEWORK_METRICS_PORT": "9302", **env})
+    return config.settings(
+        {
+            "SHEGONG_VAR_DIR": str(tmp_path),
+            "SHEGONG_AMQP_VHOST": "copy2",
+            "AMQP_URI": "amqp://shegong:fake-pw@127.0.0.1:5672/",
+            "RABBIT_API_URI": "http://shegong:fake-pw@127.0.0.1:15672",
+            "MONGO_URI": "mongodb://127.0.0.1:28017/",
+            "SHEGONG_DB_PREFIX": "c2",
+            "INTAKE_PORT": "9001",
+            "CASEWORK_PORT": "9002",
+            "NOTIFICATIONS_PORT": "9003",
+            "REPORTING_PORT": "9004",
+            "CASEWORK_METRICS_PORT": "9302",
+            **env,
+        }
+    )
 
 
 def test_the_record_says_every_port_the_store_and_the_virtual_host(tmp_path):
     content = runfile.record(run_settings(tmp_path), embedded_port=28017)
     assert content["state"] == "running" and content["pid"] == os.getpid()
     assert content["env"] == {
-        "AMQP_URI": "amqp://shegong@127.0.0.1:5672/", "SHEGONG_AMQP_VHOST": "copy2",
+        "AMQP_URI": "amqp://shegong@127.0.0.1:5672/",
+        "SHEGONG_AMQP_VHOST": "copy2",
         "RABBIT_API_URI": "http://shegong@127.0.0.1:15672",
-        "MONGO_URI": "mongodb://127.0.0.1:28017/", "SHEGONG_DB_PREFIX": "c2",
-        "SHEGONG_QUEUE_TYPE": "classic", "SHEGONG_EMBEDDED_MONGO_PORT": "28017",
-        "INTAKE_PORT": "9001", "CASEWORK_PORT": "9002", "NOTIFICATIONS_PORT": "9003",
-        "REPORTING_PORT": "9004", "INTAKE_METRICS_PORT": "9101",  # make run's: port + 100
-        "CASEWORK_METRICS_PORT": "9302", "NOTIFICATIONS_METRICS_PORT": "9103",
-        "REPORTING_METRICS_PORT": "9104"}
+        "MONGO_URI": "mongodb://127.0.0.1:28017/",
+        "SHEGONG_DB_PREFIX": "c2",
+        "SHEGONG_QUEUE_TYPE": "classic",
+        "SHEGONG_EMBEDDED_MONGO_PORT": "28017",
+        "INTAKE_PORT": "9001",
+        "CASEWORK_PORT": "9002",
+        "NOTIFICATIONS_PORT": "9003",
+        "REPORTING_PORT": "9004",
+        "INTAKE_METRICS_PORT": "9101",  # make run's: port + 100
+        "CASEWORK_METRICS_PORT": "9302",
+        "NOTIFICATIONS_METRICS_PORT": "9103",
+        "REPORTING_METRICS_PORT": "9104",
+    }
     assert "fake" not in json.dumps(content)
 
 
@@ -72,13 +95,19 @@ def test_the_operations_commands_follow_the_run_unless_the_environment_says(tmp_
     assert followed.mongo_uri == "mongodb://127.0.0.1:28017/"
     assert followed.port("intake") == 9001 and followed.local_metrics_port("casework") == 9302
 
-    told = config.operations_settings({"SHEGONG_VAR_DIR": str(tmp_path), "INTAKE_PORT": "7001",
-                             "SHEGONG_AMQP_VHOST": "other",
-                             "MONGO_URI": "mongodb://db:27017/"})
+    told = config.operations_settings(
+        {
+            "SHEGONG_VAR_DIR": str(tmp_path),
+            "INTAKE_PORT": "7001",
+            "SHEGONG_AMQP_VHOST": "other",
+            "MONGO_URI": "mongodb://db:27017/",
+        }
+    )
     assert told.port("intake") == 7001 and told.port("casework") == 9002
     assert told.amqp_vhost == "other" and told.mongo_uri == "mongodb://db:27017/"
-    named = config.operations_settings({"SHEGONG_VAR_DIR": str(tmp_path),
-                              "AMQP_URI": "amqp://u:fake-p@rabbit:5672/mine"})
+    named = config.operations_settings(
+        {"SHEGONG_VAR_DIR": str(tmp_path), "AMQP_URI": "amqp://u:fake-p@rabbit:5672/mine"}
+    )
     assert named.amqp_uri == "amqp://u:fake-p@rabbit:5672/mine"
 
 
@@ -91,18 +120,25 @@ def test_without_a_record_the_defaults_and_make_runs_virtual_host(tmp_path, cont
     assert settings.mongo_uri == "mongodb://127.0.0.1:27017/"
 
 
-@pytest.mark.parametrize("uri, local", [
-    ("amqp://guest:guest@127.0.0.1:5672/", True), ("amqp://guest:guest@localhost/", True),
-    ("amqp://guest:guest@[::1]:5672/", True), ("amqp://u:fake-p@rabbit.example:5672/", False),
-    ("amqp://u:fake-p@10.0.0.5:5672/", False),
-])
+@pytest.mark.parametrize(
+    "uri, local",
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/", True),
+        ("amqp://guest:guest@localhost/", True),
+        ("amqp://guest:guest@[::1]:5672/", True),
+        ("amqp://u:fake-p@rabbit.example:5672/", False),
+        ("amqp://u:fake-p@10.0.0.5:5672/", False),
+    ],
+)
 def test_rabbitmqctl_is_used_only_for_a_broker_on_this_machine(uri, local):
     assert vhost.is_local(uri) is local
 
 
 def test_the_command_that_makes_the_virtual_host_names_it_and_the_amqp_user():
-    settings = config.settings({"AMQP_URI": "amqp://town:fake-pw@127.0.0.1:5672/",
-                                "SHEGONG_AMQP_VHOST": "town a"})
+    settings = config.settings(
+        {"AMQP_URI": "amqp://town:fake-pw@127.0.0.1:5672/", "SHEGONG_AMQP_VHOST": "town a"}
+    )
     assert vhost.fix_command(settings) == (
         "sudo rabbitmqctl add_vhost 'town a' && sudo rabbitmqctl set_permissions "
-        "-p 'town a' town '.*' '.*' '.*'")
+        "-p 'town a' town '.*' '.*' '.*'"
+    )

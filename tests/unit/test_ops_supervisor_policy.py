@@ -1,4 +1,5 @@
 """make run's supervisor decides when to restart a dead process: backoff and crash-looping."""
+
 import signal
 
 from deploy.supervisor import History, Policy, describe_exit
@@ -68,24 +69,51 @@ def test_make_status_shows_each_supervised_process_and_a_stale_file_not(tmp_path
     import time
 
     from services.common import config, status
+
     settings = config.settings({"SHEGONG_VAR_DIR": str(tmp_path)})
     assert status.supervised(settings) is None  # make run is not running here
-    processes = [{"name": "casework-worker#1", "pid": 11, "started_at": time.time() - 90,
-                  "restarts": 2, "state": "running", "last_exit": "killed by SIGKILL"},
-                 {"name": "casework-worker#2", "pid": 12, "started_at": time.time() - 5,
-                  "restarts": 6, "state": "crash-looping", "last_exit": "exit status 1"}]
-    (tmp_path / "processes.json").write_text(json.dumps(
-        {"supervisor_pid": os.getpid(), "processes": processes}))
+    processes = [
+        {
+            "name": "casework-worker#1",
+            "pid": 11,
+            "started_at": time.time() - 90,
+            "restarts": 2,
+            "state": "running",
+            "last_exit": "killed by SIGKILL",
+        },
+        {
+            "name": "casework-worker#2",
+            "pid": 12,
+            "started_at": time.time() - 5,
+            "restarts": 6,
+            "state": "crash-looping",
+            "last_exit": "exit status 1",
+        },
+    ]
+    (tmp_path / "processes.json").write_text(
+        json.dumps({"supervisor_pid": os.getpid(), "processes": processes})
+    )
     rows = status.supervised(settings)
     assert [(r["process"], r["pid"], r["restarts"], r["state"]) for r in rows] == [
-        ("casework-worker#1", 11, 2, "running"), ("casework-worker#2", 12, 6, "crash-looping")]
+        ("casework-worker#1", 11, 2, "running"),
+        ("casework-worker#2", 12, 6, "crash-looping"),
+    ]
     assert 89 <= rows[0]["up_s"] <= 92
-    services = [{"service": "casework", "api": "ready", "worker": "ready", "dead_letters": 0,
-                 "outbox_backlog": 0, "oldest_pending_s": 0}]
+    services = [
+        {
+            "service": "casework",
+            "api": "ready",
+            "worker": "ready",
+            "dead_letters": 0,
+            "outbox_backlog": 0,
+            "oldest_pending_s": 0,
+        }
+    ]
     assert not status.healthy({"services": services, "queues": [], "processes": rows})
     assert status.healthy({"services": services, "queues": [], "processes": rows[:1]})
     shown = status.render({"services": services, "queues": [], "processes": rows})
     assert "PROCESS" in shown and "casework-worker#2" in shown and "crash-looping" in shown
-    (tmp_path / "processes.json").write_text(json.dumps(
-        {"supervisor_pid": 2 ** 22 + 12345, "processes": processes}))  # no such process
+    (tmp_path / "processes.json").write_text(
+        json.dumps({"supervisor_pid": 2**22 + 12345, "processes": processes})
+    )  # no such process
     assert status.supervised(settings) is None

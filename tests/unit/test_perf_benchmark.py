@@ -1,5 +1,6 @@
 """The benchmark's own logic without I/O: joining the observations of a request by its
 ids, and the chart drawn from a results document."""
+
 import xml.dom.minidom
 
 from benchmarks import chart
@@ -11,6 +12,7 @@ def tracer():
     """A Tracer's bookkeeping only (no threads started, no connections opened)."""
     bare = Tracer.__new__(Tracer)
     import threading
+
     bare.lock = threading.Lock()
     bare.assigned, bare.sms, bare.sent, bare.projected = {}, {}, {}, {}
     return bare
@@ -22,8 +24,8 @@ def test_observations_are_joined_by_case_and_message_to_their_request():
     t.sms["case-1"] = 1.2
     t.sent["m-1"] = (1.3, "r-1", "case-1")
     t.projected["m-1"] = 1.5
-    t.assigned["case-2"] = (2.0, "r-2")          # no SMS yet
-    t.sms["case-9"] = 3.0                         # an SMS of a case not seen assigned
+    t.assigned["case-2"] = (2.0, "r-2")  # no SMS yet
+    t.sms["case-9"] = 3.0  # an SMS of a case not seen assigned
     traces = t.timeline()
     assert traces["r-1"] == {"assigned": 1.0, "sms": 1.2, "sent": 1.3, "projected": 1.5}
     assert traces["r-2"] == {"assigned": 2.0}
@@ -39,15 +41,30 @@ def test_percentiles_are_nearest_rank():
 def results():
     latency = {"p50": 80.0, "p95": 190.0, "p99": 230.0, "max": 270.0}
     return {
-        "machine": {"date_utc": "2026-11-28T23:00:00+00:00", "cpus": 2, "python": "3.11.7",
-                    "loadavg_at_start": [5.0, 5.0, 5.0]},
+        "machine": {
+            "date_utc": "2026-11-28T23:00:00+00:00",
+            "cpus": 2,
+            "python": "3.11.7",
+            "loadavg_at_start": [5.0, 5.0, 5.0],
+        },
         "settings": {"phase_s": 30},
-        "baselines": {"broker": {"round_trip_per_s": 1100.0},
-                      "store": {"upsert_single_per_s": 1500.0, "upsert_bulk_per_s": 9000.0,
-                                "batch": 100}},
-        "phases": [{"name": "max x1", "end_to_end_per_s": 25.0, "ratio_to_broker": 0.0227,
-                    "latency_ms": {"post": latency, "assigned": latency, "sms": latency,
-                                   "projected": None}}],
+        "baselines": {
+            "broker": {"round_trip_per_s": 1100.0},
+            "store": {"upsert_single_per_s": 1500.0, "upsert_bulk_per_s": 9000.0, "batch": 100},
+        },
+        "phases": [
+            {
+                "name": "max x1",
+                "end_to_end_per_s": 25.0,
+                "ratio_to_broker": 0.0227,
+                "latency_ms": {
+                    "post": latency,
+                    "assigned": latency,
+                    "sms": latency,
+                    "projected": None,
+                },
+            }
+        ],
     }
 
 

@@ -1,5 +1,6 @@
 """Referrals to partner agencies, pure: what leaves per the agency's purpose, how the
 case follows each answer, the webhook signature, an agency's RabbitMQ permissions."""
+
 import hashlib
 import hmac
 
@@ -17,25 +18,43 @@ from services.common.envelope import new_event
 from services.notifications import webhooks
 from tests.unit.test_casework_lifecycle import ASSIGNEE, MONDAY_0800, accepted, types
 
-RESIDENT = {"name": "邹书兰", "phone": "13812345678", "id_number": "11010519491231002X",
-            "categories": ["elderly", "living_alone"],
-            "emergency_contacts": [{"name": "邹丽", "relation": "女儿", "phone": "13987654321"}]}
-HEALTH = agencies.Agency("health-commission", "宿豫区卫生健康委员会", "/suyu/health-commission",
-                         "家庭医生上门诊疗", frozenset({"resident.name", "resident.phone"}),
-                         "webhook", webhook_url="http://127.0.0.1:1/x")
-NARROW = agencies.Agency("stats", "统计", "/suyu/stats", "统计", frozenset(), "amqp",
-                         amqp_user="agency-stats")
+RESIDENT = {
+    "name": "邹书兰",
+    "phone": "13812345678",
+    "id_number": "11010519491231002X",
+    "categories": ["elderly", "living_alone"],
+    "emergency_contacts": [{"name": "邹丽", "relation": "女儿", "phone": "13987654321"}],
+}
+HEALTH = agencies.Agency(
+    "health-commission",
+    "宿豫区卫生健康委员会",
+    "/suyu/health-commission",
+    "家庭医生上门诊疗",
+    frozenset({"resident.name", "resident.phone"}),
+    "webhook",
+    webhook_url="http://127.0.0.1:1/x",
+)
+NARROW = agencies.Agency(
+    "stats", "统计", "/suyu/stats", "统计", frozenset(), "amqp", amqp_user="agency-stats"
+)
 
 
 def referred(agency=HEALTH, note="需要上门"):
-    return domain_referrals.refer_to_agency(accepted(), ASSIGNEE, agency, RESIDENT, note,
-                                            MONDAY_0800, "ref-1")
+    return domain_referrals.refer_to_agency(
+        accepted(), ASSIGNEE, agency, RESIDENT, note, MONDAY_0800, "ref-1"
+    )
 
 
 def answer(kind, reason="", referral_id="ref-1", agency="health-commission"):
-    return {"referral_id": referral_id, "case_id": "case-1", "station": "daxing",
-            "agency": agency, "answer": kind, "reason": reason,
-            "answered_at": "2023-05-29T09:00:00+08:00"}
+    return {
+        "referral_id": referral_id,
+        "case_id": "case-1",
+        "station": "daxing",
+        "agency": agency,
+        "answer": kind,
+        "reason": reason,
+        "answered_at": "2023-05-29T09:00:00+08:00",
+    }
 
 
 def test_a_referral_sends_only_what_the_purpose_names():
@@ -43,8 +62,11 @@ def test_a_referral_sends_only_what_the_purpose_names():
     assert case.status == "referred" and types(events) == [CASE_REFERRED, REFERRAL_SENT]
     sent = events[1][1]
     new_event(REFERRAL_SENT, sent, subject="case-1", correlation_id="r-1", sequence=1)
-    assert sent["resident"] == {"name": "邹书兰", "phone": "13812345678",
-                                "id_number": "110105********002X"}
+    assert sent["resident"] == {
+        "name": "邹书兰",
+        "phone": "13812345678",
+        "id_number": "110105********002X",
+    }
     assert sent["need_description"] is None and sent["note"] is None  # not in its purpose
     assert events[0][1]["referral_id"] == "ref-1" and events[0][1]["agency"] == HEALTH.id
     _, narrow = referred(NARROW)
@@ -52,21 +74,24 @@ def test_a_referral_sends_only_what_the_purpose_names():
     assert "13812345678" not in str(narrow[1][1])
 
 
-@pytest.mark.parametrize("kind, status, contracts", [
-    ("accepted", "referred", [CASE_REFERRAL_ANSWERED]),
-    ("rejected", "in_progress", [CASE_REFERRAL_ANSWERED]),
-    ("done", "resolved", [CASE_REFERRAL_ANSWERED, CASE_RESOLVED]),
-])
+@pytest.mark.parametrize(
+    "kind, status, contracts",
+    [
+        ("accepted", "referred", [CASE_REFERRAL_ANSWERED]),
+        ("rejected", "in_progress", [CASE_REFERRAL_ANSWERED]),
+        ("done", "resolved", [CASE_REFERRAL_ANSWERED, CASE_RESOLVED]),
+    ],
+)
 def test_the_case_follows_each_answer_once(kind, status, contracts):
     case, _ = referred()
     after, events = domain_referrals.answer_from_agency(
-        case, answer(kind, "不在服务范围" if kind == "rejected" else ""), "ev-1", MONDAY_0800)
+        case, answer(kind, "不在服务范围" if kind == "rejected" else ""), "ev-1", MONDAY_0800
+    )
     assert after.status == status and types(events) == contracts
     assert after.referral["answer"] == kind
     assert after.actions[-1]["by"] == "agency:health-commission"
     assert events[0][1]["answer"] == kind and events[0][1]["accepted"] == (kind != "rejected")
-    again, repeated = domain_referrals.answer_from_agency(after, answer(kind), "ev-1",
-                                                          MONDAY_0800)
+    again, repeated = domain_referrals.answer_from_agency(after, answer(kind), "ev-1", MONDAY_0800)
     assert repeated == [] and again is after
 
 
@@ -82,16 +107,17 @@ def test_accepted_then_done_resolves_and_a_late_accept_changes_nothing():
 def test_an_answer_for_another_referral_or_agency_is_refused():
     case, _ = referred()
     with pytest.raises(domain_referrals.UnknownReferral):
-        domain_referrals.answer_from_agency(case, answer("done", referral_id="ref-2"), "e",
-                                            MONDAY_0800)
+        domain_referrals.answer_from_agency(
+            case, answer("done", referral_id="ref-2"), "e", MONDAY_0800
+        )
     with pytest.raises(domain_referrals.UnknownReferral):
-        domain_referrals.answer_from_agency(case, answer("done", agency="other"), "e",
-                                            MONDAY_0800)
+        domain_referrals.answer_from_agency(case, answer("done", agency="other"), "e", MONDAY_0800)
 
 
 def test_the_webhook_signature_is_hmac_sha256_over_timestamp_and_body():
-    body, headers = webhooks.signed_request({"id": "e-1", "data": {"x": "邹"}}, "s3cret",
-                                            1685322000)
+    body, headers = webhooks.signed_request(
+        {"id": "e-1", "data": {"x": "邹"}}, "s3cret", 1685322000
+    )
     expected = hmac.new(b"s3cret", b"1685322000." + body, hashlib.sha256).hexdigest()
     assert headers[agencies.SIGNATURE_HEADER] == "sha256=" + expected
     assert headers[agencies.TIMESTAMP_HEADER] == "1685322000"
@@ -99,9 +125,13 @@ def test_the_webhook_signature_is_hmac_sha256_over_timestamp_and_body():
 
 
 def test_an_agency_user_reads_its_own_queue_and_writes_only_answers():
-    rights = agencies.permissions(agencies.Agency(
-        "disabled-federation", "残联", "/s", "p", frozenset(), "amqp", amqp_user="a"))
+    rights = agencies.permissions(
+        agencies.Agency(
+            "disabled-federation", "残联", "/s", "p", frozenset(), "amqp", amqp_user="a"
+        )
+    )
     import re
+
     assert re.fullmatch(rights["read"], "shegong.outbound.disabled-federation")
     assert not re.fullmatch(rights["read"], "shegong.outbound.health-commission")
     assert re.fullmatch(rights["write"], "shegong.inbound")
@@ -111,15 +141,24 @@ def test_an_agency_user_reads_its_own_queue_and_writes_only_answers():
 
 def test_the_development_registry_has_an_agency_of_each_delivery():
     from services.common import config
+
     found = agencies.registry(config.settings({}))
     assert {a.delivery for a in found.values()} == {"amqp", "webhook"}
     with pytest.raises(ValueError):
-        agencies._agency({"id": "x", "source": "/x", "agency": {"purpose": "p",
-                                                               "receives": ["resident.soul"]}})
-    for url, ok in (("http://agency.example/hook", False), ("https://agency.example/hook", True),
-                    ("http://127.0.0.1:8099/hook", True), (None, False)):
-        entry = {"id": "x", "source": "/x", "agency": {"purpose": "p", "delivery": "webhook",
-                                                       "webhook_url": url}}
+        agencies._agency(
+            {"id": "x", "source": "/x", "agency": {"purpose": "p", "receives": ["resident.soul"]}}
+        )
+    for url, ok in (
+        ("http://agency.example/hook", False),
+        ("https://agency.example/hook", True),
+        ("http://127.0.0.1:8099/hook", True),
+        (None, False),
+    ):
+        entry = {
+            "id": "x",
+            "source": "/x",
+            "agency": {"purpose": "p", "delivery": "webhook", "webhook_url": url},
+        }
         if ok:
             assert agencies._agency(entry).webhook_url == url
         else:

@@ -1,5 +1,6 @@
 """Credentials: token keys with rotation, lifetimes, per-subject revocation; external
 systems' key changeover. Pure logic and files, no services."""
+
 import base64
 import hashlib
 import hmac
@@ -18,8 +19,9 @@ def keys(text):
 
 
 def test_the_current_key_signs_and_names_itself():
-    token = auth.issue_token(keys("k2:new-secret,k1:old-secret"), "dx-01", "worker", "daxing",
-                             now=NOW)
+    token = auth.issue_token(
+        keys("k2:new-secret,k1:old-secret"), "dx-01", "worker", "daxing", now=NOW
+    )
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header == {"alg": "HS256", "typ": "JWT", "kid": "k2"}
     assert auth.verify_token(keys("k2:new-secret"), token, now=NOW).id == "dx-01"
@@ -38,11 +40,15 @@ def test_a_rotation_accepts_the_previous_key_until_it_is_removed():
 def test_a_token_naming_one_key_but_signed_with_another_is_refused():
     signed_old = auth.issue_token(keys("k1:old-secret"), "x", "district_admin", now=NOW)
     header, payload, signature = signed_old.split(".")
-    claims_k2 = base64.urlsafe_b64encode(json.dumps(
-        {"alg": "HS256", "kid": "k2"}).encode()).rstrip(b"=").decode()
+    claims_k2 = (
+        base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "k2"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(auth.InvalidToken, match="bad signature"):
-        auth.verify_token(keys("k2:new-secret,k1:old-secret"),
-                          f"{claims_k2}.{payload}.{signature}", now=NOW)
+        auth.verify_token(
+            keys("k2:new-secret,k1:old-secret"), f"{claims_k2}.{payload}.{signature}", now=NOW
+        )
 
 
 def test_the_single_secret_still_works_and_its_tokens_name_no_key():
@@ -53,8 +59,9 @@ def test_the_single_secret_still_works_and_its_tokens_name_no_key():
 
 
 def test_rotation_settings_from_the_environment():
-    settings = config.settings({"SHEGONG_TOKEN_SECRETS": "k2:new, k1:old",
-                                "SHEGONG_TOKEN_SECRET": "ignored"})
+    settings = config.settings(
+        {"SHEGONG_TOKEN_SECRETS": "k2:new, k1:old", "SHEGONG_TOKEN_SECRET": "ignored"}
+    )
     assert settings.token_secret == "new"
     assert auth.keyring(settings).keys == (("k2", "new"), ("k1", "old"))
     assert not auth.keyring(config.settings({}))  # nothing configured: nothing accepted
@@ -66,22 +73,26 @@ def test_rotation_settings_from_the_environment():
 def unsigned(claims, secret="s3cret", header=None):
     def b64(value):
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
     signed = f"{b64(header or {'alg': 'HS256'})}.{b64(claims)}"
     signature = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
     return f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
-@pytest.mark.parametrize("claims, reason", [
-    ({"sub": "x", "role": "district_admin", "iat": NOW}, "without iat and exp"),
-    ({"sub": "x", "role": "district_admin", "exp": NOW + 60}, "without iat and exp"),
-    ({"sub": "x", "role": "district_admin", "iat": NOW - 100, "exp": NOW - 1}, "expired"),
-    ({"sub": "x", "role": "district_admin", "iat": NOW, "exp": NOW + 10 ** 8}, "lifetime"),
-    ({"sub": "x", "role": "district_admin", "iat": NOW + 3600, "exp": NOW + 7200}, "future"),
-    ({"sub": "x", "role": "district_admin", "iat": "0", "exp": "9e99"}, "without iat and exp"),
-    ({"sub": ["x"], "role": "district_admin", "iat": NOW, "exp": NOW + 60}, "subject"),
-    ({"sub": "x", "role": "root", "iat": NOW, "exp": NOW + 60}, "known role"),
-    ({"sub": "x", "role": "worker", "iat": NOW, "exp": NOW + 60}, "without a station"),
-])
+@pytest.mark.parametrize(
+    "claims, reason",
+    [
+        ({"sub": "x", "role": "district_admin", "iat": NOW}, "without iat and exp"),
+        ({"sub": "x", "role": "district_admin", "exp": NOW + 60}, "without iat and exp"),
+        ({"sub": "x", "role": "district_admin", "iat": NOW - 100, "exp": NOW - 1}, "expired"),
+        ({"sub": "x", "role": "district_admin", "iat": NOW, "exp": NOW + 10**8}, "lifetime"),
+        ({"sub": "x", "role": "district_admin", "iat": NOW + 3600, "exp": NOW + 7200}, "future"),
+        ({"sub": "x", "role": "district_admin", "iat": "0", "exp": "9e99"}, "without iat and exp"),
+        ({"sub": ["x"], "role": "district_admin", "iat": NOW, "exp": NOW + 60}, "subject"),
+        ({"sub": "x", "role": "root", "iat": NOW, "exp": NOW + 60}, "known role"),
+        ({"sub": "x", "role": "worker", "iat": NOW, "exp": NOW + 60}, "without a station"),
+    ],
+)
 def test_tokens_outside_their_lifetime_or_without_claims_are_refused(claims, reason):
     with pytest.raises(auth.InvalidToken, match=reason):
         auth.verify_token("s3cret", unsigned(claims), now=NOW)
@@ -89,8 +100,9 @@ def test_tokens_outside_their_lifetime_or_without_claims_are_refused(claims, rea
 
 @pytest.mark.parametrize("header", [{"alg": "none"}, {"alg": "HS512"}, ["HS256"]])
 def test_only_hs256_is_accepted(header):
-    token = unsigned({"sub": "x", "role": "district_admin", "iat": NOW, "exp": NOW + 60},
-                     header=header)
+    token = unsigned(
+        {"sub": "x", "role": "district_admin", "iat": NOW, "exp": NOW + 60}, header=header
+    )
     with pytest.raises(auth.InvalidToken):
         auth.verify_token("s3cret", token, now=NOW)
 
@@ -125,16 +137,21 @@ def test_an_unreadable_revocation_file_lets_no_one_in(tmp_path):
 
 
 def test_the_credentials_command_issues_and_revokes(tmp_path, capsys):
-    env = {"SHEGONG_TOKEN_SECRETS": "k2:new-secret,k1:old-secret",
-           "SHEGONG_TOKEN_REVOCATIONS_FILE": str(tmp_path / "revoked.json"),
-           "SHEGONG_TOKEN_TTL_S": "600"}
-    assert credentials.main(["issue", "dx-01", "worker", "--station", "daxing", "--ttl",
-                             "99999"], env) == 0
+    env = {
+        "SHEGONG_TOKEN_SECRETS": "k2:new-secret,k1:old-secret",
+        "SHEGONG_TOKEN_REVOCATIONS_FILE": str(tmp_path / "revoked.json"),
+        "SHEGONG_TOKEN_TTL_S": "600",
+    }
+    assert (
+        credentials.main(["issue", "dx-01", "worker", "--station", "daxing", "--ttl", "99999"], env)
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     settings = config.settings(env)
     revocations = auth.Revocations(settings.token_revocations_file)
-    principal = auth.verify_token(auth.keyring(settings), token, revocations=revocations,
-                                  max_ttl_s=600)  # the lifetime asked for was capped
+    principal = auth.verify_token(
+        auth.keyring(settings), token, revocations=revocations, max_ttl_s=600
+    )  # the lifetime asked for was capped
     assert (principal.id, principal.station) == ("dx-01", "daxing")
     assert credentials.main(["revoke", "dx-01"], env) == 0
     with pytest.raises(auth.InvalidToken, match="revoked"):
@@ -142,9 +159,20 @@ def test_the_credentials_command_issues_and_revokes(tmp_path, capsys):
 
 
 def registry_with(hashes):
-    return SystemRegistry.from_json(json.dumps({"systems": [{
-        "id": "civil-affairs", "source": "/suyu/civil-affairs", "key_sha256": hashes,
-        "event_types": ["gov.suyu.civil_affairs.referral.v1"]}]}))
+    return SystemRegistry.from_json(
+        json.dumps(
+            {
+                "systems": [
+                    {
+                        "id": "civil-affairs",
+                        "source": "/suyu/civil-affairs",
+                        "key_sha256": hashes,
+                        "event_types": ["gov.suyu.civil_affairs.referral.v1"],
+                    }
+                ]
+            }
+        )
+    )
 
 
 def test_an_external_system_has_two_valid_keys_during_a_changeover():
@@ -163,6 +191,7 @@ def test_an_event_larger_than_the_limit_is_invalid_whatever_its_fields():
     from docs.catalogue import example_envelope
     from services.common.contracts import CASE_ACCEPTED
     from services.common.envelope import MAX_EVENT_BYTES, InvalidEvent, load_event
+
     event = example_envelope(CASE_ACCEPTED)
     assert load_event(event, CASE_ACCEPTED)
     event["data"]["assignee_name"] = "王" * (MAX_EVENT_BYTES // 3 + 10)  # 3 bytes each

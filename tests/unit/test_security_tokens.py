@@ -1,6 +1,7 @@
 """Staff tokens are PyJWT tokens: one algorithm, required claims, finite times, rotated
 keys and revocation. Tokens here are made by PyJWT itself (as a third-party client
 would) or byte by byte where PyJWT would refuse to make them."""
+
 import base64
 import hashlib
 import hmac
@@ -18,10 +19,11 @@ GOOD = {"sub": "dx-01", "role": "worker", "station": "daxing", "iat": NOW, "exp"
 
 def raw_token(payload_text, secret=SECRET, header=None):
     """A token with a payload written as text (PyJWT never writes NaN; a forger might)."""
+
     def b64(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    signed = f"{b64(json.dumps(header or {'alg': 'HS256'}).encode())}." \
-             f"{b64(payload_text.encode())}"
+
+    signed = f"{b64(json.dumps(header or {'alg': 'HS256'}).encode())}.{b64(payload_text.encode())}"
     signature = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
     return f"{signed}.{b64(signature)}"
 
@@ -30,12 +32,30 @@ def test_a_token_made_by_pyjwt_with_the_shared_secret_is_accepted():
     token = jwt.encode(GOOD, SECRET, algorithm="HS256")
     principal = auth.verify_token(SECRET, token, now=NOW)
     assert (principal.id, principal.role, principal.station) == ("dx-01", "worker", "daxing")
-    assert jwt.decode(auth.issue_token(SECRET, "dx-01", "worker", "daxing"), SECRET,
-                      algorithms=["HS256"])["sub"] == "dx-01"
+    assert (
+        jwt.decode(
+            auth.issue_token(SECRET, "dx-01", "worker", "daxing"), SECRET, algorithms=["HS256"]
+        )["sub"]
+        == "dx-01"
+    )
 
 
-@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e999", "1e300",
-                                 str(10 ** 30), "-1", "true", "null", '"9e99"', "[1]"])
+@pytest.mark.parametrize(
+    "exp",
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+        "1e300",
+        str(10**30),
+        "-1",
+        "true",
+        "null",
+        '"9e99"',
+        "[1]",
+    ],
+)
 def test_an_expiry_that_is_not_a_finite_time_is_refused(exp):
     payload = json.dumps({**GOOD, "exp": 0}).replace('"exp": 0', f'"exp": {exp}')
     with pytest.raises(auth.InvalidToken):
@@ -43,7 +63,7 @@ def test_an_expiry_that_is_not_a_finite_time_is_refused(exp):
 
 
 @pytest.mark.parametrize("claim", ["iat", "nbf"])
-@pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e999", str(10 ** 20)])
+@pytest.mark.parametrize("value", ["NaN", "-Infinity", "1e999", str(10**20)])
 def test_other_time_claims_that_are_not_finite_are_refused(claim, value):
     payload = json.dumps({**GOOD, claim: 0}).replace(f'"{claim}": 0', f'"{claim}": {value}')
     with pytest.raises(auth.InvalidToken):
@@ -77,18 +97,25 @@ def test_alg_none_is_refused_even_without_a_signature():
         auth.verify_token(SECRET, token, now=NOW)
 
 
-@pytest.mark.parametrize("missing, reason", [
-    ("exp", "without iat and exp"), ("iat", "without iat and exp"),
-    ("sub", "subject"), ("role", "known role"), ("station", "without a station"),
-])
+@pytest.mark.parametrize(
+    "missing, reason",
+    [
+        ("exp", "without iat and exp"),
+        ("iat", "without iat and exp"),
+        ("sub", "subject"),
+        ("role", "known role"),
+        ("station", "without a station"),
+    ],
+)
 def test_a_token_without_a_required_claim_is_refused(missing, reason):
     claims = {k: v for k, v in GOOD.items() if k != missing}
     with pytest.raises(auth.InvalidToken, match=reason):
         auth.verify_token(SECRET, jwt.encode(claims, SECRET, algorithm="HS256"), now=NOW)
 
 
-@pytest.mark.parametrize("claims", [{"sub": ""}, {"sub": 7}, {"station": ["daxing"]},
-                                    {"aud": "someone-else"}])
+@pytest.mark.parametrize(
+    "claims", [{"sub": ""}, {"sub": 7}, {"station": ["daxing"]}, {"aud": "someone-else"}]
+)
 def test_claims_of_the_wrong_shape_are_refused(claims):
     token = jwt.encode({**GOOD, **claims}, SECRET, algorithm="HS256")
     with pytest.raises(auth.InvalidToken):
@@ -107,8 +134,7 @@ def test_rotation_names_the_key_and_ends_when_the_old_key_is_dropped():
     old = auth.issue_token(old_ring, "dx-01", "worker", "daxing", now=NOW)
     new = auth.issue_token(during, "dx-01", "worker", "daxing", now=NOW)
     assert jwt.get_unverified_header(new)["kid"] == "k2"
-    assert auth.verify_token(during, old, now=NOW).id == auth.verify_token(during, new,
-                                                                           now=NOW).id
+    assert auth.verify_token(during, old, now=NOW).id == auth.verify_token(during, new, now=NOW).id
     after = auth.Keyring.parse(f"k2:{SECRET}-new")
     assert auth.verify_token(after, new, now=NOW)
     with pytest.raises(auth.InvalidToken, match="unknown signing key"):
@@ -128,9 +154,20 @@ def test_a_revoked_subjects_pyjwt_token_is_refused(tmp_path):
         auth.verify_token(SECRET, token, now=NOW, revocations=revocations)
 
 
-@pytest.mark.parametrize("token", ["", "a.b", "a.b.c.d", "...", "eyJ.eyJ.x", "%%%.%%%.%%%",
-                                   raw_token("[1, 2]"), raw_token('"text"'),
-                                   raw_token("[" * 5000 + "]" * 5000)])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a.b",
+        "a.b.c.d",
+        "...",
+        "eyJ.eyJ.x",
+        "%%%.%%%.%%%",
+        raw_token("[1, 2]"),
+        raw_token('"text"'),
+        raw_token("[" * 5000 + "]" * 5000),
+    ],
+)
 def test_garbage_is_refused_as_malformed(token):
     with pytest.raises(auth.InvalidToken):
         auth.verify_token(SECRET, token, now=NOW)

@@ -3,6 +3,7 @@
 
 ``gunicorn 'services.casework.api:create_app()'``
 """
+
 import uuid
 from dataclasses import dataclass, replace
 
@@ -56,8 +57,7 @@ HTTP_STATUS = {domain.NotAllowed: 403, domain.IllegalTransition: 409, domain.Sta
 
 def http_status(refusal: domain.CaseError) -> int:
     """The HTTP status for a refusal: its kind's, else 409 (a conflict with the rules)."""
-    return next((status for kind, status in HTTP_STATUS.items() if isinstance(refusal, kind)),
-                409)
+    return next((status for kind, status in HTTP_STATUS.items() if isinstance(refusal, kind)), 409)
 
 
 def _load_case(call, case_id):
@@ -73,10 +73,13 @@ def in_full(store, case):
     record = store.residents.get(case.resident_ref)
     if not record:
         return case
-    resident = {"name": record.get("name"), "phone": record.get("phone"),
-                "categories": list(record.get("categories", case.resident.get("categories", []))),
-                "id_number": record.get("id_number"),
-                "emergency_contacts": list(record.get("emergency_contacts", []))}
+    resident = {
+        "name": record.get("name"),
+        "phone": record.get("phone"),
+        "categories": list(record.get("categories", case.resident.get("categories", []))),
+        "id_number": record.get("id_number"),
+        "emergency_contacts": list(record.get("emergency_contacts", [])),
+    }
     return replace(case, resident=resident)
 
 
@@ -87,9 +90,13 @@ def _command(call, case_id, purpose, decide):
     now = clock.now()
     try:
         changed = handlers.run_command(
-            call.context.store, call.context.relay, case.case_id,
-            lambda current: decide(current, body, now), expected_version=body.get("version"),
-            causation_id=f"http:{call.correlation_id}")
+            call.context.store,
+            call.context.relay,
+            case.case_id,
+            lambda current: decide(current, body, now),
+            expected_version=body.get("version"),
+            causation_id=f"http:{call.correlation_id}",
+        )
     except domain.CaseError as exc:
         raise ApiError(http_status(exc), exc.code, exc.reason) from None
     call.context.store.record_access(case.case_id, call.principal, purpose, case.station)
@@ -107,13 +114,18 @@ def list_cases(call):
     """
     query = call.query
     assignee = query.get("assignee")
-    filters = {"station": scoped_station(call.principal, query.get("station")),
-               "statuses": query.get("status"), "priorities": query.get("priority"),
-               "request_id": query.get("request_id"),
-               "assignee": call.principal.id if assignee == "me" else assignee,
-               "overdue": query.get("overdue"), "now_ms": clock.to_ms(clock.now())}
-    cases, next_cursor = call.context.store.page(filters, query["sort"], query["limit"],
-                                                 query.get("cursor"))
+    filters = {
+        "station": scoped_station(call.principal, query.get("station")),
+        "statuses": query.get("status"),
+        "priorities": query.get("priority"),
+        "request_id": query.get("request_id"),
+        "assignee": call.principal.id if assignee == "me" else assignee,
+        "overdue": query.get("overdue"),
+        "now_ms": clock.to_ms(clock.now()),
+    }
+    cases, next_cursor = call.context.store.page(
+        filters, query["sort"], query["limit"], query.get("cursor")
+    )
     return json_response(CaseList().dump({"cases": cases, "next_cursor": next_cursor}))
 
 
@@ -125,34 +137,67 @@ def get_case(call, case_id):
     return json_response(CaseOut().dump(in_full(call.context.store, case)))
 
 
-@route(routes, "/v1/cases/<case_id>/accept", methods=["POST"], body=AcceptCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/accept",
+    methods=["POST"],
+    body=AcceptCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def accept_case(call, case_id):
     """The assigned worker takes the case on (409 unless it is assigned)."""
-    return _command(call, case_id, "accept",
-                    lambda case, body, now: domain.accept(case, call.principal, now))
+    return _command(
+        call, case_id, "accept", lambda case, body, now: domain.accept(case, call.principal, now)
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/actions", methods=["POST"], body=ActionCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/actions",
+    methods=["POST"],
+    body=ActionCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def record_action(call, case_id):
     """Record work done: call, visit, purchase, delivery, referral, note (append-only)."""
-    return _command(call, case_id, "record_action",
-                    lambda case, body, now: domain.record_action(
-                        case, call.principal, body["type"], body["note"], now))
+    return _command(
+        call,
+        case_id,
+        "record_action",
+        lambda case, body, now: domain.record_action(
+            case, call.principal, body["type"], body["note"], now
+        ),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/resolve", methods=["POST"], body=ResolveCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/resolve",
+    methods=["POST"],
+    body=ResolveCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def resolve_case(call, case_id):
     """Resolve an accepted case; the resident is told and the district counts it."""
-    return _command(call, case_id, "resolve",
-                    lambda case, body, now: domain.resolve(case, call.principal, body["summary"],
-                                                           now))
+    return _command(
+        call,
+        case_id,
+        "resolve",
+        lambda case, body, now: domain.resolve(case, call.principal, body["summary"], now),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/refer", methods=["POST"], body=ReferCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/refer",
+    methods=["POST"],
+    body=ReferCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def refer_case(call, case_id):
     """Refer an accepted case to another agency; it waits for the agency's answer.
 
@@ -160,78 +205,164 @@ def refer_case(call, case_id):
     sent to it (only what its purpose names) and it answers itself. Any other name: a
     referral made by other means, whose answer staff record (``referral-answer``).
     """
-    agency = agencies.registry(call.context.settings or config.settings()).get(
-        call.body["agency"])
+    agency = agencies.registry(call.context.settings or config.settings()).get(call.body["agency"])
     if agency is not None:
         store, referral_id = call.context.store, f"ref-{uuid.uuid4()}"
-        return _command(call, case_id, "refer",
-                        lambda case, body, now: domain_referrals.refer_to_agency(
-                            case, call.principal, agency, in_full(store, case).resident,
-                            body["note"], now, referral_id))
-    return _command(call, case_id, "refer",
-                    lambda case, body, now: domain_lifecycle.refer(
-                        case, call.principal, body["agency"], body["note"], now))
+        return _command(
+            call,
+            case_id,
+            "refer",
+            lambda case, body, now: domain_referrals.refer_to_agency(
+                case,
+                call.principal,
+                agency,
+                in_full(store, case).resident,
+                body["note"],
+                now,
+                referral_id,
+            ),
+        )
+    return _command(
+        call,
+        case_id,
+        "refer",
+        lambda case, body, now: domain_lifecycle.refer(
+            case, call.principal, body["agency"], body["note"], now
+        ),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/referral-answer", methods=["POST"],
-       body=ReferralAnswerCommand, response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/referral-answer",
+    methods=["POST"],
+    body=ReferralAnswerCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def answer_referral(call, case_id):
     """The agency's answer: accepted resolves the case, rejected returns it to its worker."""
-    return _command(call, case_id, "answer_referral",
-                    lambda case, body, now: domain_lifecycle.answer_referral(
-                        case, call.principal, body["accepted"], body["note"], now))
+    return _command(
+        call,
+        case_id,
+        "answer_referral",
+        lambda case, body, now: domain_lifecycle.answer_referral(
+            case, call.principal, body["accepted"], body["note"], now
+        ),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/close", methods=["POST"], body=CloseCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/close",
+    methods=["POST"],
+    body=CloseCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def close_case(call, case_id):
     """File a resolved case; closed is final."""
-    return _command(call, case_id, "close",
-                    lambda case, body, now: domain_lifecycle.close(case, call.principal, now))
+    return _command(
+        call,
+        case_id,
+        "close",
+        lambda case, body, now: domain_lifecycle.close(case, call.principal, now),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/reopen", methods=["POST"], body=ReopenCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/reopen",
+    methods=["POST"],
+    body=ReopenCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def reopen_case(call, case_id):
     """Reopen a resolved case within the allowed period (SHEGONG_REOPEN_DAYS)."""
     settings = call.context.settings
-    return _command(call, case_id, "reopen",
-                    lambda case, body, now: domain_lifecycle.reopen(
-                        case, call.principal, body["reason"], now, settings.reopen_window_s,
-                        handlers.service_levels(settings)))
+    return _command(
+        call,
+        case_id,
+        "reopen",
+        lambda case, body, now: domain_lifecycle.reopen(
+            case,
+            call.principal,
+            body["reason"],
+            now,
+            settings.reopen_window_s,
+            handlers.service_levels(settings),
+        ),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/cancel", methods=["POST"], body=CancelCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/cancel",
+    methods=["POST"],
+    body=CancelCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def cancel_case(call, case_id):
     """Cancel an open case: a duplicate, or withdrawn by the resident."""
-    return _command(call, case_id, "cancel",
-                    lambda case, body, now: domain_lifecycle.cancel(
-                        case, call.principal, body["reason"], now))
+    return _command(
+        call,
+        case_id,
+        "cancel",
+        lambda case, body, now: domain_lifecycle.cancel(case, call.principal, body["reason"], now),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/reassign", methods=["POST"], body=ReassignCommand,
-       response=CaseOut, errors=CASE_ERRORS + (422,))
+@route(
+    routes,
+    "/v1/cases/<case_id>/reassign",
+    methods=["POST"],
+    body=ReassignCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS + (422,),
+)
 def reassign_case(call, case_id):
     """The station head gives the case to another worker of the station."""
     worker = call.context.store.worker(call.body["worker_id"])
     if worker is None:
-        raise ApiError(422, "invalid_fields", "some fields are invalid",
-                       {"worker_id": [f"no worker {call.body['worker_id']}"]})
-    return _command(call, case_id, "reassign",
-                    lambda case, body, now: domain_lifecycle.reassign(
-                        case, call.principal, worker, now))
+        raise ApiError(
+            422,
+            "invalid_fields",
+            "some fields are invalid",
+            {"worker_id": [f"no worker {call.body['worker_id']}"]},
+        )
+    return _command(
+        call,
+        case_id,
+        "reassign",
+        lambda case, body, now: domain_lifecycle.reassign(case, call.principal, worker, now),
+    )
 
 
-@route(routes, "/v1/cases/<case_id>/escalate", methods=["POST"], body=EscalateCommand,
-       response=CaseOut, errors=CASE_ERRORS)
+@route(
+    routes,
+    "/v1/cases/<case_id>/escalate",
+    methods=["POST"],
+    body=EscalateCommand,
+    response=CaseOut,
+    errors=CASE_ERRORS,
+)
 def escalate_case(call, case_id):
     """Hand the case up to the station head."""
     store = call.context.store
-    return _command(call, case_id, "escalate",
-                    lambda case, body, now: domain_lifecycle.escalate(
-                        case, call.principal, station_head(store.roster(case.station),
-                                                           case.station), body["note"], now))
+    return _command(
+        call,
+        case_id,
+        "escalate",
+        lambda case, body, now: domain_lifecycle.escalate(
+            case,
+            call.principal,
+            station_head(store.roster(case.station), case.station),
+            body["note"],
+            now,
+        ),
+    )
 
 
 def create_app(settings=None):
@@ -239,9 +370,18 @@ def create_app(settings=None):
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
     relay = relay_for(settings, "casework", OUTBOX_COLLECTIONS)
-    api = Api("casework", settings, export.routes + routes + programs.routes
-              + access.routes + residents.routes + referrals.routes,
-              Context(store, relay, settings))
+    api = Api(
+        "casework",
+        settings,
+        export.routes
+        + routes
+        + programs.routes
+        + access.routes
+        + residents.routes
+        + referrals.routes,
+        Context(store, relay, settings),
+    )
     api.warning_checks["holiday_calendar"] = lambda: calendar_warning(
-        store.calendar(), clock.local_day(clock.now()), settings.holiday_warning_days)
+        store.calendar(), clock.local_day(clock.now()), settings.holiday_warning_days
+    )
     return api

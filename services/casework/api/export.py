@@ -1,5 +1,6 @@
 """Export of a station's cases of a period as CSV (the monthly report to the civil
 affairs bureau): station heads their station's, district administrators any."""
+
 from werkzeug.wrappers import Response
 
 from services.casework.domain import export as domain_export
@@ -24,8 +25,9 @@ def export_cases(call):
     if full and not domain_residents.sees_in_full(principal.role):
         raise ApiError(403, "forbidden", "your role may not export personal data in full")
     if query["to"] < query["from_"]:
-        raise ApiError(422, "invalid_fields", "some fields are invalid",
-                       {"to": ["must not be before from"]})
+        raise ApiError(
+            422, "invalid_fields", "some fields are invalid", {"to": ["must not be before from"]}
+        )
     station = scoped_station(principal, query.get("station"))
     cases = store.opened_between(station, query["from_"], query["to"], MAX_ROWS)
     rows = []
@@ -35,11 +37,19 @@ def export_cases(call):
             store.record_access(case.case_id, principal, "export", case.station)
         rows.append(domain_export.row(case, record, full))
     name = f"cases-{station or 'district'}-{query['from_']}-{query['to']}.csv"
-    return Response(domain_export.to_csv(rows), status=200,
-                    content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        domain_export.to_csv(rows),
+        status=200,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
-export_cases.openapi = {"responses": {"200": {
-    "description": "CSV, UTF-8 with BOM, one line per case, Chinese column titles",
-    "content": {"text/csv": {"schema": {"type": "string"}}}}}}
+export_cases.openapi = {
+    "responses": {
+        "200": {
+            "description": "CSV, UTF-8 with BOM, one line per case, Chinese column titles",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}

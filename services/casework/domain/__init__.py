@@ -7,6 +7,7 @@ pairs; the service layer stores both in one write. The rest of the case's life
 breaches, repeat requests) is in lifecycle.py beside this module; rosters in roster.py;
 service levels in sla.py.
 """
+
 import uuid
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +44,7 @@ class CaseError(Exception):
     The API maps each kind to its HTTP answer (api/__init__.py, ``HTTP_STATUS``); the domain
     knows nothing of HTTP.
     """
+
     code = "conflict"
 
     def __init__(self, reason):
@@ -60,14 +62,22 @@ class NotAllowed(CaseError):
 
 class StaleCase(CaseError):
     """The case changed since the caller read it (optimistic concurrency)."""
+
     code = "version_conflict"
 
 
 # -- triage --------------------------------------------------------------------------
 
 URGENT_NEEDS = {"medicine_purchase", "daily_living_help", "psychological_support"}
-PRIORITY_GROUPS = {"elderly", "child", "disabled", "hardship", "living_alone", "key_concern",
-                   "no_family_nearby"}
+PRIORITY_GROUPS = {
+    "elderly",
+    "child",
+    "disabled",
+    "hardship",
+    "living_alone",
+    "key_concern",
+    "no_family_nearby",
+}
 LOW_NEEDS = {"policy_consultation"}
 
 
@@ -112,9 +122,9 @@ class Case:
     priority_reason: str
     need_type: str
     need_description: str
-    resident: dict              # masked name and phone, categories (in full: the registry)
+    resident: dict  # masked name and phone, categories (in full: the registry)
     resident_ref: str
-    assignee: dict              # id, name, phone; None while nobody owns the case
+    assignee: dict | None  # id, name, phone; None while nobody owns the case
     correlation_id: str
     request_received_at: str
     opened_at: str
@@ -131,13 +141,13 @@ class Case:
     cancel_reason: str | None = None
     reopened_at: str | None = None
     reopen_count: int = 0
-    referral: dict | None = None        # agency, referred_by, referred_at, answer, answered_at
+    referral: dict | None = None  # agency, referred_by, referred_at, answer, answered_at
     escalations: tuple = field(default_factory=tuple)
     linked_requests: tuple = field(default_factory=tuple)
     accept_due_ms: int | None = None
     resolve_due_ms: int | None = None
-    sla_breached: tuple = field(default_factory=tuple)   # kinds, each at most once per cycle
-    sla_due_ms: int | None = None       # the earliest running clock: what the timer queries
+    sla_breached: tuple = field(default_factory=tuple)  # kinds, each at most once per cycle
+    sla_due_ms: int | None = None  # the earliest running clock: what the timer queries
 
     @property
     def is_open(self):
@@ -149,15 +159,23 @@ class Case:
         return sla.current_due_ms(self.status, self.accept_due_ms, self.resolve_due_ms)
 
     def ref(self):
-        return {"case_id": self.case_id, "request_id": self.request_id, "station": self.station,
-                "status": self.status}
+        return {
+            "case_id": self.case_id,
+            "request_id": self.request_id,
+            "station": self.station,
+            "status": self.status,
+        }
 
 
 def changed(case, **changes):
     """The case with ``changes``, one version on, its next service-level check recomputed."""
     case = replace(case, **changes, version=case.version + 1)
-    return replace(case, sla_due_ms=sla.next_due_ms(
-        case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached))
+    return replace(
+        case,
+        sla_due_ms=sla.next_due_ms(
+            case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached
+        ),
+    )
 
 
 def resident_in_event(resident):
@@ -166,19 +184,44 @@ def resident_in_event(resident):
 
 
 def assigned_event(case, reason, at):
-    return (CASE_ASSIGNED, {**case.ref(), "priority": case.priority, "need_type": case.need_type,
-                            "assignee": dict(case.assignee),
-                            "resident": resident_in_event(case.resident),
-                            "reason": reason, "origin": case.origin, "assigned_at": at})
+    return (
+        CASE_ASSIGNED,
+        {
+            **case.ref(),
+            "priority": case.priority,
+            "need_type": case.need_type,
+            "assignee": dict(case.assignee),
+            "resident": resident_in_event(case.resident),
+            "reason": reason,
+            "origin": case.origin,
+            "assigned_at": at,
+        },
+    )
 
 
 def escalated_event(case, reason, head, at):
-    return (CASE_ESCALATED, {**case.ref(), "reason": reason, "priority": case.priority,
-                             "station_head": staff(head), "escalated_at": at})
+    return (
+        CASE_ESCALATED,
+        {
+            **case.ref(),
+            "reason": reason,
+            "priority": case.priority,
+            "station_head": staff(head),
+            "escalated_at": at,
+        },
+    )
 
 
-def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
-              levels=DEFAULT_LEVELS, categories=None):
+def open_case(
+    case_id,
+    request,
+    roster,
+    open_counts,
+    now,
+    calendar=NO_HOLIDAYS,
+    levels=DEFAULT_LEVELS,
+    categories=None,
+):
     """Open and assign a case for a received request (RequestReceived data).
 
     ``categories`` (default: the request's) may add what the residents registry knows.
@@ -188,26 +231,50 @@ def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
     resident = request["resident"]
     categories = sorted(set(resident["categories"]) | set(categories or ()))
     priority, reason = triage(categories, request["need"]["type"])
-    worker = pick_assignee(on_duty_workers(roster, request["station"], clock.local_day(now),
-                                           calendar), open_counts)
+    worker = pick_assignee(
+        on_duty_workers(roster, request["station"], clock.local_day(now), calendar), open_counts
+    )
     head = station_head(roster, request["station"]) if worker is None else None
     at = clock.iso(now)
     accept_due, resolve_due = sla.due_times(levels, priority, clock.to_ms(now))
     origin = (request.get("source") or {}).get("kind")
     case = Case(
-        case_id=case_id, request_id=request["request_id"], station=request["station"],
-        status="received", priority=priority, priority_reason=reason,
-        need_type=request["need"]["type"], need_description=request["need"]["description"],
+        case_id=case_id,
+        request_id=request["request_id"],
+        station=request["station"],
+        status="received",
+        priority=priority,
+        priority_reason=reason,
+        need_type=request["need"]["type"],
+        need_description=request["need"]["description"],
         resident={**resident_in_event(resident), "categories": categories},
-        resident_ref=request["resident_ref"], assignee=None,
-        correlation_id=request["request_id"], request_received_at=request["received_at"],
-        opened_at=at, channel=request.get("channel"), origin=origin,
-        accept_due_ms=accept_due, resolve_due_ms=resolve_due, sla_due_ms=accept_due)
+        resident_ref=request["resident_ref"],
+        assignee=None,
+        correlation_id=request["request_id"],
+        request_received_at=request["received_at"],
+        opened_at=at,
+        channel=request.get("channel"),
+        origin=origin,
+        accept_due_ms=accept_due,
+        resolve_due_ms=resolve_due,
+        sla_due_ms=accept_due,
+    )
     events = [
-        (CASE_OPENED, {**case.ref(), "priority": priority, "priority_reason": reason,
-                       "need_type": case.need_type, "resident_ref": case.resident_ref,
-                       "categories": categories, "channel": case.channel, "origin": origin,
-                       "request_received_at": case.request_received_at, "opened_at": at}),
+        (
+            CASE_OPENED,
+            {
+                **case.ref(),
+                "priority": priority,
+                "priority_reason": reason,
+                "need_type": case.need_type,
+                "resident_ref": case.resident_ref,
+                "categories": categories,
+                "channel": case.channel,
+                "origin": origin,
+                "request_received_at": case.request_received_at,
+                "opened_at": at,
+            },
+        ),
     ]
     owner = worker or head
     if owner is None:
@@ -215,8 +282,9 @@ def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
     case = replace(case, status="assigned", assigned_at=at, assignee=staff(owner))
     events.append(assigned_event(case, "initial", at))
     if worker is None:
-        case = replace(case, escalations=({"reason": "nobody_on_duty", "at": at,
-                                           "station_head": owner.id},))
+        case = replace(
+            case, escalations=({"reason": "nobody_on_duty", "at": at, "station_head": owner.id},)
+        )
         events.append(escalated_event(case, "nobody_on_duty", owner, at))
     return case, events
 
@@ -224,7 +292,8 @@ def open_case(case_id, request, roster, open_counts, now, calendar=NO_HOLIDAYS,
 def require_status(case, command, allowed):
     if case.status not in allowed:
         raise IllegalTransition(
-            f"cannot {command} a case that is {case.status} (allowed from: {', '.join(allowed)})")
+            f"cannot {command} a case that is {case.status} (allowed from: {', '.join(allowed)})"
+        )
 
 
 def require_owner_or_head(case, actor):
@@ -242,8 +311,17 @@ def accept(case, actor, now):
         raise NotAllowed("only the assigned worker may accept the case")
     at = clock.iso(now)
     case = changed(case, status="accepted", accepted_at=at)
-    return case, [(CASE_ACCEPTED, {**case.ref(), "accepted_by": actor.id,
-                                   "assignee_name": case.assignee["name"], "accepted_at": at})]
+    return case, [
+        (
+            CASE_ACCEPTED,
+            {
+                **case.ref(),
+                "accepted_by": actor.id,
+                "assignee_name": case.assignee["name"],
+                "accepted_at": at,
+            },
+        )
+    ]
 
 
 def log_action(case, actor, action_type, note, at):
@@ -260,8 +338,12 @@ def record_action(case, actor, action_type, note, now):
     at = clock.iso(now)
     status = "referred" if case.status == "referred" else "in_progress"
     case = changed(case, status=status, actions=log_action(case, actor, action_type, note, at))
-    return case, [(CASE_ACTION_RECORDED, {**case.ref(), "action_type": action_type,
-                                          "recorded_by": actor.id, "recorded_at": at})]
+    return case, [
+        (
+            CASE_ACTION_RECORDED,
+            {**case.ref(), "action_type": action_type, "recorded_by": actor.id, "recorded_at": at},
+        )
+    ]
 
 
 def resolve(case, actor, summary, now):
@@ -273,7 +355,15 @@ def resolve(case, actor, summary, now):
 
 def resolved(case, actor, summary, at):
     case = changed(case, status="resolved", resolved_at=at, resolution_summary=summary)
-    return case, [(CASE_RESOLVED, {**case.ref(), "priority": case.priority,
-                                   "resolved_by": actor.id,
-                                   "assignee_name": case.assignee["name"],
-                                   "resolved_at": at})]
+    return case, [
+        (
+            CASE_RESOLVED,
+            {
+                **case.ref(),
+                "priority": case.priority,
+                "resolved_by": actor.id,
+                "assignee_name": case.assignee["name"],
+                "resolved_at": at,
+            },
+        )
+    ]

@@ -5,6 +5,7 @@ one before it, and its own hash is sha256(previous hash + the entry's canonical
 JSON). Changing, removing or reordering any stored entry breaks the chain at that
 entry, which ``verify`` reports.
 """
+
 import hashlib
 import json
 
@@ -17,8 +18,9 @@ OPTIONAL_CHAINED_FIELDS = ("resident_ref",)
 def canonical(entry):
     """The entry's chained fields as canonical JSON: sorted keys, no spaces, UTF-8."""
     fields = {key: entry.get(key) for key in CHAINED_FIELDS}
-    fields.update({key: entry[key] for key in OPTIONAL_CHAINED_FIELDS
-                   if entry.get(key) is not None})
+    fields.update(
+        {key: entry[key] for key in OPTIONAL_CHAINED_FIELDS if entry.get(key) is not None}
+    )
     return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -50,8 +52,12 @@ def verify(entries, previous=None):
         elif entry.get("hash") != entry_hash(prev_hash, entry):
             problem = "its content does not match its hash (changed after it was written)"
         if problem:
-            return {"valid": False, "checked": checked, "first_invalid_seq": expected_seq,
-                    "reason": problem}
+            return {
+                "valid": False,
+                "checked": checked,
+                "first_invalid_seq": expected_seq,
+                "reason": problem,
+            }
         checked += 1
         prev_hash, expected_seq = entry["hash"], expected_seq + 1
     return {"valid": True, "checked": checked, "first_invalid_seq": None, "reason": None}

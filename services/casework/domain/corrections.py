@@ -11,6 +11,7 @@ station) and district administrators. Other staff (a worker, an operator) may co
 never void — a record they made themselves, within CORRECTION_WINDOW_MS of making it,
 and only while nobody else has corrected it; anything else is refused (403).
 """
+
 from typing import Optional
 
 from services.common.contracts import PROGRAM_RECORD_CORRECTED
@@ -39,24 +40,32 @@ def check_correctable(original: Optional[dict], station: str, corrections: list)
     return len(corrections) + 1
 
 
-def check_may_correct(role: str, who: str, original: dict, corrections: list, void: bool,
-                      now_ms: int) -> None:
+def check_may_correct(
+    role: str, who: str, original: dict, corrections: list, void: bool, now_ms: int
+) -> None:
     """CorrectionRefused(403) unless ``who`` (``role``) may make this correction or void
     of ``original`` (already known to be of the caller's station)."""
     if role in CORRECTORS:
         return
     if void:
-        raise CorrectionRefused(403, "only the station head or a district administrator "
-                                     "voids a program record")
+        raise CorrectionRefused(
+            403, "only the station head or a district administrator voids a program record"
+        )
     if original.get("recorded_by") != who:
-        raise CorrectionRefused(403, "only the station head or a district administrator "
-                                     "corrects a record someone else made")
+        raise CorrectionRefused(
+            403,
+            "only the station head or a district administrator corrects a record someone else made",
+        )
     if now_ms - original.get("recorded_ms", 0) > CORRECTION_WINDOW_MS:
-        raise CorrectionRefused(403, "your own record may be corrected by you within 24 hours "
-                                     "of making it; after that, ask the station head")
+        raise CorrectionRefused(
+            403,
+            "your own record may be corrected by you within 24 hours "
+            "of making it; after that, ask the station head",
+        )
     if any(c.get("recorded_by") != who for c in corrections):
-        raise CorrectionRefused(403, "the record was corrected by someone else; ask the "
-                                     "station head")
+        raise CorrectionRefused(
+            403, "the record was corrected by someone else; ask the station head"
+        )
 
 
 def current(original: dict, corrections: list) -> dict:
@@ -65,16 +74,35 @@ def current(original: dict, corrections: list) -> dict:
     if latest is None:
         return {"void": False, "revision": 0, "details": original["details"]}
     details = latest["details"]
-    return {"void": details["void"], "revision": details["revision"],
-            "details": None if details["void"] else details["corrected"]}
+    return {
+        "void": details["void"],
+        "revision": details["revision"],
+        "details": None if details["void"] else details["corrected"],
+    }
 
 
-def correction_event_data(original_data: dict, corrected_data: Optional[dict], record_id: str,
-                          original_id: str, kind: str, revision: int, reason: str,
-                          by: str, on: str) -> tuple:
+def correction_event_data(
+    original_data: dict,
+    corrected_data: Optional[dict],
+    record_id: str,
+    original_id: str,
+    kind: str,
+    revision: int,
+    reason: str,
+    by: str,
+    on: str,
+) -> tuple:
     """``(contract, data)`` of program.record_corrected."""
     return PROGRAM_RECORD_CORRECTED, {
-        "station": original_data["station"], "recorded_by": by, "on": on,
-        "record_id": record_id, "corrects": original_id, "kind": kind, "revision": revision,
-        "void": corrected_data is None, "reason": reason, "original": original_data,
-        "corrected": corrected_data}
+        "station": original_data["station"],
+        "recorded_by": by,
+        "on": on,
+        "record_id": record_id,
+        "corrects": original_id,
+        "kind": kind,
+        "revision": revision,
+        "void": corrected_data is None,
+        "reason": reason,
+        "original": original_data,
+        "corrected": corrected_data,
+    }

@@ -4,6 +4,7 @@ reassignment and escalation, service-level breaches, and repeat requests.
 Escalation and reassignment change the owner, never the status. Every command returns
 ``(case, events)`` like those of domain/__init__.py, or raises a CaseError with the reason.
 """
+
 from dataclasses import replace
 
 from services.casework.domain import (
@@ -44,9 +45,11 @@ class RepeatNotYetOpened(Exception):
     """
 
     def __init__(self, request_id, first_request_id):
-        super().__init__(f"request {request_id} repeats request {first_request_id}, which has "
-                         "no case yet; retried until it has one (if it never gets one: "
-                         "replay the first request's request.received, then this one)")
+        super().__init__(
+            f"request {request_id} repeats request {first_request_id}, which has "
+            "no case yet; retried until it has one (if it never gets one: "
+            "replay the first request's request.received, then this one)"
+        )
         self.request_id = request_id
         self.first_request_id = first_request_id
 
@@ -65,11 +68,24 @@ def refer(case, actor, agency, note, now):
     require_status(case, "refer", ("accepted", "in_progress"))
     require_owner_or_head(case, actor)
     at = clock.iso(now)
-    case = changed(case, status="referred", actions=log_action(case, actor, "referral", note, at),
-                   referral={"agency": agency, "referred_by": actor.id, "referred_at": at,
-                             "answer": None, "answered_at": None})
-    return case, [(CASE_REFERRED, {**case.ref(), "agency": agency, "referred_by": actor.id,
-                                   "referred_at": at})]
+    case = changed(
+        case,
+        status="referred",
+        actions=log_action(case, actor, "referral", note, at),
+        referral={
+            "agency": agency,
+            "referred_by": actor.id,
+            "referred_at": at,
+            "answer": None,
+            "answered_at": None,
+        },
+    )
+    return case, [
+        (
+            CASE_REFERRED,
+            {**case.ref(), "agency": agency, "referred_by": actor.id, "referred_at": at},
+        )
+    ]
 
 
 def answer_referral(case, actor, accepted, note, now):
@@ -79,15 +95,21 @@ def answer_referral(case, actor, accepted, note, now):
     require_owner_or_head(case, actor)
     at = clock.iso(now)
     agency = case.referral["agency"]
-    referral = {**case.referral, "answer": "accepted" if accepted else "rejected",
-                "answered_at": at}
+    referral = {
+        **case.referral,
+        "answer": "accepted" if accepted else "rejected",
+        "answered_at": at,
+    }
     if accepted:
-        case, events = resolved(replace(case, referral=referral), actor,
-                                note or f"已转介至{agency}", at)
+        case, events = resolved(
+            replace(case, referral=referral), actor, note or f"已转介至{agency}", at
+        )
     else:
         case, events = changed(case, status="in_progress", referral=referral), []
-    answered = (CASE_REFERRAL_ANSWERED, {**case.ref(), "agency": agency, "accepted": accepted,
-                                         "answered_at": at})
+    answered = (
+        CASE_REFERRAL_ANSWERED,
+        {**case.ref(), "agency": agency, "accepted": accepted, "answered_at": at},
+    )
     return case, [answered, *events]
 
 
@@ -107,16 +129,32 @@ def reopen(case, actor, reason, now, window_s, levels):
     require_owner_or_head(case, actor)
     resolved_ms = clock.to_ms(clock.parse_iso(case.resolved_at))
     if clock.to_ms(now) - resolved_ms > window_s * 1000:
-        raise IllegalTransition(f"the case was resolved more than {window_s // 86400} day(s) "
-                                "ago and can no longer be reopened; open a new request")
+        raise IllegalTransition(
+            f"the case was resolved more than {window_s // 86400} day(s) "
+            "ago and can no longer be reopened; open a new request"
+        )
     at = clock.iso(now)
     accept_due, resolve_due = sla.due_times(levels, case.priority, clock.to_ms(now))
-    case = changed(case, status="assigned", assigned_at=at, accepted_at=None, resolved_at=None,
-                   resolution_summary=None, reopened_at=at, reopen_count=case.reopen_count + 1,
-                   accept_due_ms=accept_due, resolve_due_ms=resolve_due, sla_breached=())
-    return case, [(CASE_REOPENED, {**case.ref(), "reopened_by": actor.id, "reason": reason,
-                                   "reopened_at": at}),
-                  assigned_event(case, "reopened", at)]
+    case = changed(
+        case,
+        status="assigned",
+        assigned_at=at,
+        accepted_at=None,
+        resolved_at=None,
+        resolution_summary=None,
+        reopened_at=at,
+        reopen_count=case.reopen_count + 1,
+        accept_due_ms=accept_due,
+        resolve_due_ms=resolve_due,
+        sla_breached=(),
+    )
+    return case, [
+        (
+            CASE_REOPENED,
+            {**case.ref(), "reopened_by": actor.id, "reason": reason, "reopened_at": at},
+        ),
+        assigned_event(case, "reopened", at),
+    ]
 
 
 def cancel(case, actor, reason, now):
@@ -125,8 +163,12 @@ def cancel(case, actor, reason, now):
     require_owner_or_head(case, actor)
     at = clock.iso(now)
     case = changed(case, status="cancelled", cancelled_at=at, cancel_reason=reason)
-    return case, [(CASE_CANCELLED, {**case.ref(), "reason": reason, "cancelled_by": actor.id,
-                                    "cancelled_at": at})]
+    return case, [
+        (
+            CASE_CANCELLED,
+            {**case.ref(), "reason": reason, "cancelled_by": actor.id, "cancelled_at": at},
+        )
+    ]
 
 
 def reassign(case, actor, worker, now):
@@ -144,18 +186,25 @@ def reassign(case, actor, worker, now):
     at = clock.iso(now)
     # assigned_at is when the case first got an owner: the milestones stay in order
     owned = case.status != "received"
-    case = changed(case, status=case.status if owned else "assigned", assignee=staff(worker),
-                   assigned_at=case.assigned_at if owned else at)
+    case = changed(
+        case,
+        status=case.status if owned else "assigned",
+        assignee=staff(worker),
+        assigned_at=case.assigned_at if owned else at,
+    )
     return case, [assigned_event(case, "reassigned", at)]
 
 
 def _escalated(case, head, reason, at):
     """The owner becomes the station head (an unowned case becomes assigned)."""
     owned = case.status != "received"
-    return replace(case, status=case.status if owned else "assigned", assignee=staff(head),
-                   assigned_at=case.assigned_at if owned else at,
-                   escalations=case.escalations + (
-                       {"reason": reason, "at": at, "station_head": head.id},))
+    return replace(
+        case,
+        status=case.status if owned else "assigned",
+        assignee=staff(head),
+        assigned_at=case.assigned_at if owned else at,
+        escalations=case.escalations + ({"reason": reason, "at": at, "station_head": head.id},),
+    )
 
 
 def escalate(case, actor, head, note, now):
@@ -176,16 +225,30 @@ def breach(case, head, now):
     """The service-level clocks that ran out: one breach event each, and (once per
     breach) the case goes to the station head. Nothing due: ``(case, [])``."""
     now_ms = clock.to_ms(now)
-    due = sla.breaches(case.status, case.accept_due_ms, case.resolve_due_ms,
-                       case.sla_breached, now_ms)
+    due = sla.breaches(
+        case.status, case.accept_due_ms, case.resolve_due_ms, case.sla_breached, now_ms
+    )
     if not due:
         return case, []
     at = clock.iso(now)
-    events = [(CASE_SLA_BREACHED, {**case.ref(), "kind": kind, "priority": case.priority,
-                                   "due_at": clock.iso(clock.from_ms(due_ms)),
-                                   "breached_at": at}) for kind, due_ms in due]
-    escalate_to = head if head is not None and not (
-        case.assignee and case.assignee["id"] == head.id) else None
+    events = [
+        (
+            CASE_SLA_BREACHED,
+            {
+                **case.ref(),
+                "kind": kind,
+                "priority": case.priority,
+                "due_at": clock.iso(clock.from_ms(due_ms)),
+                "breached_at": at,
+            },
+        )
+        for kind, due_ms in due
+    ]
+    escalate_to = (
+        head
+        if head is not None and not (case.assignee and case.assignee["id"] == head.id)
+        else None
+    )
     if escalate_to:
         case = _escalated(case, head, "sla_breach", at)
     # the breach flags are set in the same write as the events: each breach is reported once
@@ -201,8 +264,21 @@ def link_request(case, request, now):
     if any(link["request_id"] == request["request_id"] for link in case.linked_requests):
         return case, []
     at = clock.iso(now)
-    case = changed(case, linked_requests=case.linked_requests + (
-        {"request_id": request["request_id"], "channel": request.get("channel"),
-         "received_at": request.get("received_at"), "linked_at": at},))
-    return case, [(CASE_REQUEST_LINKED, {**case.ref(), "linked_request_id": request["request_id"],
-                                         "linked_at": at})]
+    case = changed(
+        case,
+        linked_requests=case.linked_requests
+        + (
+            {
+                "request_id": request["request_id"],
+                "channel": request.get("channel"),
+                "received_at": request.get("received_at"),
+                "linked_at": at,
+            },
+        ),
+    )
+    return case, [
+        (
+            CASE_REQUEST_LINKED,
+            {**case.ref(), "linked_request_id": request["request_id"], "linked_at": at},
+        )
+    ]

@@ -5,6 +5,7 @@ The registry is the only place where a resident's full personal data lives (name
 phone, ID number, emergency contacts); cases keep the pseudonymous ``resident_ref``
 and a masked copy.
 """
+
 import re
 
 from services.common.privacy import mask_id_number, mask_name, mask_phone
@@ -50,8 +51,11 @@ def from_request(current, request, at):
     if resident.get("id_number"):
         record["id_number"] = resident["id_number"]
     if resident.get("emergency_contact"):
-        contacts = [c for c in record.get("emergency_contacts", [])
-                    if c.get("phone") != resident["emergency_contact"]["phone"]]
+        contacts = [
+            c
+            for c in record.get("emergency_contacts", [])
+            if c.get("phone") != resident["emergency_contact"]["phone"]
+        ]
         record["emergency_contacts"] = [dict(resident["emergency_contact"]), *contacts][:5]
     record["categories"] = sorted(set(record.get("categories", ())) | set(resident["categories"]))
     record["updated_at"] = at
@@ -118,8 +122,7 @@ def search_ranges(text: str) -> list:
     if ID_NUMBER_TEXT.match(text):
         return [("id_number", text.upper(), None)]
     if DIGITS.match(text):
-        return [("phone", text, _beyond(text)),
-                ("phone_reversed", text[::-1], _beyond(text[::-1]))]
+        return [("phone", text, _beyond(text)), ("phone_reversed", text[::-1], _beyond(text[::-1]))]
     return [("name", text, _beyond(text)), ("given_name", text, _beyond(text))]
 
 
@@ -131,16 +134,33 @@ def _beyond(prefix: str) -> str:
 def view(record: dict, full: bool) -> dict:
     """A resident as shown to staff: in full, or with name, phone, ID number and the
     emergency contacts masked."""
-    shown = {"resident_ref": record["_id"], "station": record.get("station"),
-             "categories": list(record.get("categories", ())),
-             "key_person": record.get("key_person"), "updated_at": record.get("updated_at")}
+    shown = {
+        "resident_ref": record["_id"],
+        "station": record.get("station"),
+        "categories": list(record.get("categories", ())),
+        "key_person": record.get("key_person"),
+        "updated_at": record.get("updated_at"),
+    }
     contacts = [dict(contact) for contact in record.get("emergency_contacts", ())]
     if full:
-        return {**shown, "name": record.get("name"), "phone": record.get("phone"),
-                "id_number": record.get("id_number"), "emergency_contacts": contacts}
-    return {**shown, "name": mask_name(record.get("name")),
-            "phone": mask_phone(record.get("phone")),
-            "id_number": mask_id_number(record.get("id_number")),
-            "emergency_contacts": [{**contact, "name": mask_name(contact.get("name")),
-                                    "phone": mask_phone(contact.get("phone"))}
-                                   for contact in contacts]}
+        return {
+            **shown,
+            "name": record.get("name"),
+            "phone": record.get("phone"),
+            "id_number": record.get("id_number"),
+            "emergency_contacts": contacts,
+        }
+    return {
+        **shown,
+        "name": mask_name(record.get("name")),
+        "phone": mask_phone(record.get("phone")),
+        "id_number": mask_id_number(record.get("id_number")),
+        "emergency_contacts": [
+            {
+                **contact,
+                "name": mask_name(contact.get("name")),
+                "phone": mask_phone(contact.get("phone")),
+            }
+            for contact in contacts
+        ],
+    }

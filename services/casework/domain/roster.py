@@ -5,6 +5,7 @@ public holidays on which a holiday rota replaces the weekly pattern, so that eve
 day of the year someone is on duty ("365天不打烊"). Who is on duty is decided by the
 district's calendar date, not by the server's.
 """
+
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -15,8 +16,8 @@ class Worker:
     name: str
     phone: str
     station: str
-    role: str = "worker"          # worker | station_head
-    duty_days: tuple = ()         # ISO weekdays (1 = Monday) this worker is on duty
+    role: str = "worker"  # worker | station_head
+    duty_days: tuple = ()  # ISO weekdays (1 = Monday) this worker is on duty
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Calendar:
     ``covers_until`` (the last day the calendar is known for) no day is a holiday: the
     weekly duty days apply every day until the calendar is updated.
     """
+
     holidays: tuple = ()
     holiday_rota: dict = field(default_factory=dict)
     covers_until: str | None = None
@@ -70,8 +72,9 @@ def on_duty_workers(roster, station, day, calendar=NO_HOLIDAYS):
 
 def station_head(roster, station):
     """The station's head (the escalation target), or None if it has none yet."""
-    heads = sorted((w for w in roster if w.station == station and w.role == "station_head"),
-                   key=lambda w: w.id)
+    heads = sorted(
+        (w for w in roster if w.station == station and w.role == "station_head"), key=lambda w: w.id
+    )
     return heads[0] if heads else None
 
 
@@ -90,8 +93,10 @@ def staff(worker):
 def published_staff(roster: list) -> list:
     """What a station's roster tells other services: each person's id, role and weekly
     duty days (no name, no phone), in id order: equal rosters compare equal."""
-    return [{"id": w.id, "role": w.role, "duty_days": sorted(w.duty_days)}
-            for w in sorted(roster, key=lambda w: w.id)]
+    return [
+        {"id": w.id, "role": w.role, "duty_days": sorted(w.duty_days)}
+        for w in sorted(roster, key=lambda w: w.id)
+    ]
 
 
 class CalendarFileError(ValueError):
@@ -113,8 +118,9 @@ def calendar_years(data: dict) -> tuple:
             try:
                 parsed = date.fromisoformat(day)
             except (TypeError, ValueError):
-                raise CalendarFileError(f"years.{year}.holidays: {day!r} is not an ISO date") \
-                    from None
+                raise CalendarFileError(
+                    f"years.{year}.holidays: {day!r} is not an ISO date"
+                ) from None
             if str(parsed.year) != year:
                 raise CalendarFileError(f"years.{year}.holidays: {day} is in another year")
             holidays.append(parsed.isoformat())
@@ -124,8 +130,9 @@ def calendar_years(data: dict) -> tuple:
     except (TypeError, ValueError):
         raise CalendarFileError(f"covers_until: {covers_until!r} is not an ISO date") from None
     if holidays and str(covers_until) < max(holidays):
-        raise CalendarFileError(f"covers_until: {covers_until} is before the last holiday "
-                                f"{max(holidays)}")
+        raise CalendarFileError(
+            f"covers_until: {covers_until} is before the last holiday {max(holidays)}"
+        )
     return tuple(sorted(set(holidays))), covers_until
 
 
@@ -134,15 +141,21 @@ def calendar_warning(calendar: Calendar, today: date | str, warn_days: int) -> s
     runs out within ``warn_days`` days, or has run out; None when all is well."""
     ends = calendar.ends
     if ends is None:
-        return ("no holiday calendar is loaded: every day follows the weekly duty days; "
-                "load services/casework/data/holidays.json (python -m services.casework.seed)")
+        return (
+            "no holiday calendar is loaded: every day follows the weekly duty days; "
+            "load services/casework/data/holidays.json (python -m services.casework.seed)"
+        )
     left = (date.fromisoformat(ends) - _as_date(today)).days
     if left < 0:
-        return (f"the holiday calendar ended on {ends}: every day follows the weekly duty "
-                f"days (no holiday rota) until the State Council's arrangement is added to "
-                f"services/casework/data/holidays.json and loaded")
+        return (
+            f"the holiday calendar ended on {ends}: every day follows the weekly duty "
+            f"days (no holiday rota) until the State Council's arrangement is added to "
+            f"services/casework/data/holidays.json and loaded"
+        )
     if left <= warn_days:
-        return (f"the holiday calendar ends on {ends} (in {left} days): add the State "
-                f"Council's arrangement of the next year to services/casework/data/"
-                f"holidays.json and load it (python -m services.casework.seed)")
+        return (
+            f"the holiday calendar ends on {ends} (in {left} days): add the State "
+            f"Council's arrangement of the next year to services/casework/data/"
+            f"holidays.json and load it (python -m services.casework.seed)"
+        )
     return None

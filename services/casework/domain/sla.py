@@ -7,6 +7,7 @@ is not born breached. A case keeps its due times as epoch milliseconds, and the
 earliest one not yet breached as ``sla_due_ms``, the single indexed field the timer
 queries.
 """
+
 import re
 
 DEFAULT_SERVICE_LEVELS = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
@@ -58,14 +59,17 @@ def next_due_ms(status, accept_due_ms, resolve_due_ms, breached):
 
 def breaches(status, accept_due_ms, resolve_due_ms, breached, now_ms):
     """The clocks that have run out at ``now_ms`` (each reported once)."""
-    return [(kind, due) for kind, due in pending(status, accept_due_ms, resolve_due_ms, breached)
-            if due <= now_ms]
+    return [
+        (kind, due)
+        for kind, due in pending(status, accept_due_ms, resolve_due_ms, breached)
+        if due <= now_ms
+    ]
 
 
-NO_DUE_MS = 2 ** 53 - 1   # sorts after every real due time (cases with no clock running)
+NO_DUE_MS = 2**53 - 1  # sorts after every real due time (cases with no clock running)
 
 
-def current_due_ms(status: str, accept_due_ms: int, resolve_due_ms: int) -> int:
+def current_due_ms(status: str, accept_due_ms: int | None, resolve_due_ms: int | None) -> int:
     """The deadline the case is working against now: acceptance while it waits to be
     accepted, else resolution while it is open; NO_DUE_MS when no clock runs. A case
     is overdue when this is past, whether or not the timer has noticed yet."""

@@ -4,6 +4,7 @@ Called by the Nameko entrypoints (service.py) and the HTTP API (api/) alike. Eve
 function that depends on the time takes ``now`` (default: the clock), so tests can
 run it at any moment.
 """
+
 import logging
 
 from services.casework import domain
@@ -25,9 +26,17 @@ STALE_RETRIES = 8
 def to_envelopes(case, events, document, causation_id):
     """Wrap domain events in envelopes numbered after the case's last event."""
     first = next_sequence(document or {})
-    return [new_event(contract, data, subject=case.case_id, correlation_id=case.correlation_id,
-                      causation_id=causation_id, sequence=first + offset)
-            for offset, (contract, data) in enumerate(events)]
+    return [
+        new_event(
+            contract,
+            data,
+            subject=case.case_id,
+            correlation_id=case.correlation_id,
+            causation_id=causation_id,
+            sequence=first + offset,
+        )
+        for offset, (contract, data) in enumerate(events)
+    ]
 
 
 def service_levels(settings):
@@ -37,9 +46,13 @@ def service_levels(settings):
 def link_repeat(store, relay, case_id, request, causation_id, now):
     """A repeat request joins the open case ``case_id`` (case.request_linked); raises
     domain.IllegalTransition when the case closed meanwhile."""
-    case = run_command(store, relay, case_id,
-                       lambda current: domain_lifecycle.link_request(current, request, now),
-                       causation_id=causation_id)
+    case = run_command(
+        store,
+        relay,
+        case_id,
+        lambda current: domain_lifecycle.link_request(current, request, now),
+        causation_id=causation_id,
+    )
     store.record_link(request["request_id"], case_id)
     log.info("request %s joined open case %s", request["request_id"], case_id)
     return case
@@ -60,13 +73,15 @@ def run_command(store, relay, case_id, command, expected_version=None, causation
             raise LookupError(case_id)
         if expected_version is not None and expected_version != case.version:
             raise domain.StaleCase(
-                f"case {case_id} is at version {case.version}, not {expected_version}")
+                f"case {case_id} is at version {case.version}, not {expected_version}"
+            )
         changed, events = command(case)
         if not events and changed is case:
             return case
         try:
-            document = store.save(changed, document,
-                                  to_envelopes(changed, events, document, causation_id))
+            document = store.save(
+                changed, document, to_envelopes(changed, events, document, causation_id)
+            )
         except domain.StaleCase:
             if expected_version is not None or attempt == STALE_RETRIES - 1:
                 raise
@@ -92,7 +107,7 @@ def enforce_service_levels(store, relay, now=None, limit=200):
     breached = 0
     for due in store.due(clock.to_ms(now), limit):
         head = station_head(store.roster(due.station), due.station)
-        reported = []
+        reported: list[tuple[str, dict]] = []
 
         # head and reported are bound per iteration: run_command calls decide (maybe
         # again on a fresh state) before the loop moves on, but binding says so.
@@ -102,8 +117,9 @@ def enforce_service_levels(store, relay, now=None, limit=200):
             return case, events
 
         try:
-            case = run_command(store, relay, due.case_id, decide,
-                               causation_id=f"sla:{clock.iso(now)}")
+            case = run_command(
+                store, relay, due.case_id, decide, causation_id=f"sla:{clock.iso(now)}"
+            )
         except domain.CaseError as exc:
             log.warning("service-level check of %s deferred: %s", due.case_id, exc.reason)
             continue
@@ -118,13 +134,17 @@ def apply_referral_answer(store, relay, envelope, answer, now=None):
     the case does not have is an InvalidEvent: dead-lettered with the reason, not retried."""
     now = now or clock.now()
     try:
-        return run_command(store, relay, answer["case_id"],
-                           lambda case: domain_referrals.answer_from_agency(
-                               case, answer, envelope["id"], now),
-                           causation_id=envelope["id"])
+        return run_command(
+            store,
+            relay,
+            answer["case_id"],
+            lambda case: domain_referrals.answer_from_agency(case, answer, envelope["id"], now),
+            causation_id=envelope["id"],
+        )
     except LookupError:
-        raise InvalidEvent(f"no case {answer['case_id']} for referral {answer['referral_id']}"
-                           ) from None
+        raise InvalidEvent(
+            f"no case {answer['case_id']} for referral {answer['referral_id']}"
+        ) from None
     except domain_referrals.UnknownReferral as exc:
         raise InvalidEvent(exc.reason) from None
 
@@ -148,10 +168,17 @@ def record_resident_unreached(store, relay, envelope, failure):
     if not domain_unreached.is_for_a_resident(failure):
         return None
     try:
-        return run_command(store, relay, failure["case_id"],
-                           lambda case: domain_unreached.resident_unreached(case, failure),
-                           causation_id=envelope["id"])
+        return run_command(
+            store,
+            relay,
+            failure["case_id"],
+            lambda case: domain_unreached.resident_unreached(case, failure),
+            causation_id=envelope["id"],
+        )
     except LookupError:
-        log.warning("message %s failed for case %s, which casework does not have",
-                    failure["message_id"], failure["case_id"])
+        log.warning(
+            "message %s failed for case %s, which casework does not have",
+            failure["message_id"],
+            failure["case_id"],
+        )
         return None

@@ -12,6 +12,7 @@ as cases are assigned); one bulk write of the registry, one of the new cases wit
 outboxes, one of the counters, and one confirmed publish of the events. A request's
 joining a case is a command on that case (handlers.run_command), one each.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,11 +30,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class Received:
     """A request of a round, with what the round decided for it."""
+
     position: int
     envelope: dict
     request: dict
-    record: dict           # the resident's registry record as the request leaves it
-    joins: str | None      # the open case it joins (a repeat), or None: it opens its own
+    record: dict  # the resident's registry record as the request leaves it
+    joins: str | None  # the open case it joins (a repeat), or None: it opens its own
 
     @property
     def case_id(self) -> str:
@@ -42,8 +44,13 @@ class Received:
     def opening(self) -> "Received":
         """This request opening its own case: its record notes the case."""
         need = self.request["need"]["type"]
-        return Received(self.position, self.envelope, self.request,
-                        domain_residents.with_open_case(self.record, need, self.case_id), None)
+        return Received(
+            self.position,
+            self.envelope,
+            self.request,
+            domain_residents.with_open_case(self.record, need, self.case_id),
+            None,
+        )
 
 
 def open_cases_for_requests(store, relay, items: list, now=None, settings=None) -> dict:
@@ -78,8 +85,9 @@ def open_cases_for_requests(store, relay, items: list, now=None, settings=None) 
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
             failed = exc
             failures.update({position: exc for position, _, _ in round_})
-        done |= {request["request_id"] for position, _, request in round_
-                 if position not in failures}
+        done |= {
+            request["request_id"] for position, _, request in round_ if position not in failures
+        }
     return failures
 
 
@@ -87,9 +95,13 @@ def _request_keys(request: dict) -> list:
     """What makes two requests of a batch wait for each other: their resident (ref, ID
     number, phone), and a repeat for the request it repeats."""
     resident = request["resident"]
-    return [("ref", request["resident_ref"]), ("id", resident.get("id_number")),
-            ("phone", resident.get("phone")), ("request", request["request_id"]),
-            ("request", request.get("repeat_of"))]
+    return [
+        ("ref", request["resident_ref"]),
+        ("id", resident.get("id_number")),
+        ("phone", resident.get("phone")),
+        ("request", request["request_id"]),
+        ("request", request.get("repeat_of")),
+    ]
 
 
 def _open_round(store, relay, items: list, now, levels) -> dict:
@@ -100,10 +112,15 @@ def _open_round(store, relay, items: list, now, levels) -> dict:
     joins, failures = _cases_joined(store, items, [found[key] for key in keys])
     decided = []
     for (position, envelope, request), key in zip(items, keys, strict=True):
-        if position in failures:   # a repeat that must wait writes nothing
+        if position in failures:  # a repeat that must wait writes nothing
             continue
-        received = Received(position, envelope, request, registry_record(found[key], request, at),
-                            joins.get(position))
+        received = Received(
+            position,
+            envelope,
+            request,
+            registry_record(found[key], request, at),
+            joins.get(position),
+        )
         decided.append(received if received.joins else received.opening())
     store_batch.save_residents(store, [r.record for r in decided], _aliases(decided))
     opening = [r for r in decided if r.joins is None]
@@ -112,11 +129,15 @@ def _open_round(store, relay, items: list, now, levels) -> dict:
         if received.joins is None:
             continue
         try:
-            handlers.link_repeat(store, relay, received.joins, received.request,
-                                 received.envelope["id"], now)
+            handlers.link_repeat(
+                store, relay, received.joins, received.request, received.envelope["id"], now
+            )
         except domain.IllegalTransition:
-            log.info("case %s closed meanwhile; request %s opens its own", received.joins,
-                     received.request["request_id"])
+            log.info(
+                "case %s closed meanwhile; request %s opens its own",
+                received.joins,
+                received.request["request_id"],
+            )
             closed_meanwhile.append(received.opening())
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
             failures[received.position] = exc
@@ -141,8 +162,11 @@ def lookup_key(request: dict) -> tuple:
 
 
 def _aliases(decided: list) -> list:
-    return [(r.request["resident_ref"], r.record["_id"]) for r in decided
-            if r.request["resident_ref"] != r.record["_id"]]
+    return [
+        (r.request["resident_ref"], r.record["_id"])
+        for r in decided
+        if r.request["resident_ref"] != r.record["_id"]
+    ]
 
 
 def _cases_joined(store, items: list, records: list) -> tuple[dict, dict]:
@@ -154,13 +178,16 @@ def _cases_joined(store, items: list, records: list) -> tuple[dict, dict]:
     either, must wait: the first request's request.received has not been handled yet
     (handled concurrently, or delivered after the repeat). Opening a case now would give
     the resident two cases for one need; the retry joins the first request's case."""
-    wanted = [(request["resident_ref"], request["need"]["type"], case_id)
-              for (_, _, request), record in zip(items, records, strict=True)
-              for need, case_id in domain_residents.hinted_cases(record).items()
-              if need == request["need"]["type"]]
+    wanted = [
+        (request["resident_ref"], request["need"]["type"], case_id)
+        for (_, _, request), record in zip(items, records, strict=True)
+        for need, case_id in domain_residents.hinted_cases(record).items()
+        if need == request["need"]["type"]
+    ]
     open_for_need = store_batch.open_cases(store, wanted)
-    named = store_batch.named_cases(store, [request["repeat_of"] for _, _, request in items
-                                            if request.get("repeat_of")])
+    named = store_batch.named_cases(
+        store, [request["repeat_of"] for _, _, request in items if request.get("repeat_of")]
+    )
     joins, waiting = {}, {}
     for position, _, request in items:
         first = request.get("repeat_of")
@@ -189,17 +216,26 @@ def _open(store, relay, opening: list, now, levels) -> None:
     calendar = store.calendar()
     opened = []
     for received in opening:
-        case, events = domain.open_case(received.case_id, received.request,
-                                        rosters[received.request["station"]], counts, now,
-                                        calendar, levels, domain_residents.flags(received.record))
+        case, events = domain.open_case(
+            received.case_id,
+            received.request,
+            rosters[received.request["station"]],
+            counts,
+            now,
+            calendar,
+            levels,
+            domain_residents.flags(received.record),
+        )
         if case.assignee:
             counts[case.assignee["id"]] = counts.get(case.assignee["id"], 0) + 1
-        opened.append((case, handlers.to_envelopes(case, events, None,
-                                                   received.envelope["id"])))
+        opened.append((case, handlers.to_envelopes(case, events, None, received.envelope["id"])))
     written, twins = store_batch.add_cases(store, opened)
     for case in twins:
-        log.info("request %s already has case %s (a concurrent delivery won)", case.request_id,
-                 case.case_id)
+        log.info(
+            "request %s already has case %s (a concurrent delivery won)",
+            case.request_id,
+            case.case_id,
+        )
     log.info("%d case(s) opened", len(written))
     relay.publish_now_many("cases", written)
 
@@ -231,8 +267,9 @@ def apply_registry_updates(store, items: list, now=None) -> dict:
 
 
 def _apply_round(store, items: list, at: str) -> None:
-    keys = [(u["resident_ref"], u["person"]["id_number"], u["person"].get("phone"))
-            for _, _, u in items]
+    keys = [
+        (u["resident_ref"], u["person"]["id_number"], u["person"].get("phone")) for _, _, u in items
+    ]
     found = store_batch.resident_records(store, keys)
     records, aliases = [], []
     for key, (_, _, update) in zip(keys, items, strict=True):
@@ -265,5 +302,8 @@ def rounds(items: list, keys_of) -> list:
 
 def _person_keys(update: dict) -> list:
     person = update["person"]
-    return [("ref", update["resident_ref"]), ("id", person["id_number"]),
-            ("phone", person.get("phone"))]
+    return [
+        ("ref", update["resident_ref"]),
+        ("id", person["id_number"]),
+        ("phone", person.get("phone")),
+    ]

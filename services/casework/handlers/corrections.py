@@ -5,6 +5,7 @@ The correction's id is the original's and its revision (``<id>~r<n>``): two conc
 corrections cannot both take one revision (the second insert fails and is decided
 again on the next). An Idempotency-Key finds an earlier correction made with it.
 """
+
 from typing import Any, Optional
 
 from services.casework.domain import corrections as domain_corrections
@@ -24,8 +25,16 @@ def _event_data(kind: str, details: dict) -> dict:
     return {key: value for key, value in details.items() if key in allowed}
 
 
-def correct_program(store: Any, relay: Any, principal: Any, station: str, original_id: str,
-                    body: dict, key: Optional[str] = None, pseudonym_key: str = "") -> tuple:
+def correct_program(
+    store: Any,
+    relay: Any,
+    principal: Any,
+    station: str,
+    original_id: str,
+    body: dict,
+    key: Optional[str] = None,
+    pseudonym_key: str = "",
+) -> tuple:
     """Record a correction (``body["values"]``) or a void (``body["void"]``) of a program
     record; returns ``(correction document, replayed)``."""
     fingerprint = programs.fingerprint(body)
@@ -37,12 +46,18 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
             if earlier:
                 if earlier["fingerprint"] != fingerprint:
                     raise programs.ProgramConflict(
-                        "Idempotency-Key already used for another correction")
+                        "Idempotency-Key already used for another correction"
+                    )
                 return earlier, True
         if original is not None and original.get("station") == station:
             domain_corrections.check_may_correct(
-                principal.role, principal.id, original, corrections, body["void"],
-                clock.to_ms(clock.now()))
+                principal.role,
+                principal.id,
+                original,
+                corrections,
+                body["void"],
+                clock.to_ms(clock.now()),
+            )
         revision = domain_corrections.check_correctable(original, station, corrections)
         kind = original["kind"]
         original_data = _event_data(kind, original["details"])
@@ -50,21 +65,39 @@ def correct_program(store: Any, relay: Any, principal: Any, station: str, origin
         if not body["void"]:
             values = KIND_COMMANDS[kind]().load(body["values"])
             details, kept = programs._event_details(
-                store, kind, station, values, pseudonym_key, original_data.get("team_id"))
+                store, kind, station, values, pseudonym_key, original_data.get("team_id")
+            )
             on = values["on"].isoformat() if values.get("on") else original["on"]
             corrected = {**original_data, **details, "on": on}
         now = clock.now()
         record_id = f"{original_id}~r{revision}"
         contract, data = domain_corrections.correction_event_data(
-            original_data, corrected, record_id, original_id, kind, revision, body["reason"],
-            principal.id, on)
-        event = new_event(contract, data, subject=record_id, correlation_id=original_id,
-                          sequence=1, time=now)
-        document = {"_id": record_id, "kind": "correction", "corrects": original_id,
-                    "station": station, "on": on, "recorded_by": principal.id,
-                    "recorded_at": clock.iso(now), "recorded_ms": clock.to_ms(now),
-                    "details": {**event["data"], **({"kept": kept} if kept else {})},
-                    "fingerprint": fingerprint, "idempotency_key": key}
+            original_data,
+            corrected,
+            record_id,
+            original_id,
+            kind,
+            revision,
+            body["reason"],
+            principal.id,
+            on,
+        )
+        event = new_event(
+            contract, data, subject=record_id, correlation_id=original_id, sequence=1, time=now
+        )
+        document = {
+            "_id": record_id,
+            "kind": "correction",
+            "corrects": original_id,
+            "station": station,
+            "on": on,
+            "recorded_by": principal.id,
+            "recorded_at": clock.iso(now),
+            "recorded_ms": clock.to_ms(now),
+            "details": {**event["data"], **({"kept": kept} if kept else {})},
+            "fingerprint": fingerprint,
+            "idempotency_key": key,
+        }
         stored = store.programs.add(document, [event])
         if stored is not None:
             relay.publish_now("programs", stored)

@@ -6,6 +6,7 @@ event are one write. The record's id is derived from the station, the kind and t
 caller's Idempotency-Key, so a retried POST finds the first record (same body: the
 same answer; another body: 409) and publishes nothing twice.
 """
+
 import hashlib
 import json
 import uuid
@@ -46,8 +47,9 @@ class ProgramRefused(Exception):
 
 
 def fingerprint(body):
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
-                                     default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    ).hexdigest()
 
 
 def record_id(kind, station, key):
@@ -63,15 +65,17 @@ def _event_details(store, kind, station, body, pseudonym_key, team_id):
         team = store.programs.get(team_id)
         if not team or team["kind"] != "volunteer_team" or team["station"] != station:
             raise ProgramRefused("team_id", f"no volunteer team {team_id} at {station}")
-        return {"team_id": team_id, "member_ref": pseudonym(pseudonym_key, "volunteer",
-                                                            body["phone"])}, \
-            {"name": mask_name(body["name"])}
+        return {
+            "team_id": team_id,
+            "member_ref": pseudonym(pseudonym_key, "volunteer", body["phone"]),
+        }, {"name": mask_name(body["name"])}
     details = {key: value for key, value in body.items() if key not in ("on", "donor")}
     return details, ({"donor": body["donor"]} if body.get("donor") else {})
 
 
-def record_program(store, relay, principal, station, kind, body, key=None, pseudonym_key="",
-                   team_id=None, now=None):
+def record_program(
+    store, relay, principal, station, kind, body, key=None, pseudonym_key="", team_id=None, now=None
+):
     """Record one program entry; returns ``(document, replayed)``."""
     now = now or clock.now()
     rid = record_id(kind, station, key)
@@ -88,13 +92,21 @@ def record_program(store, relay, principal, station, kind, body, key=None, pseud
     if id_field:
         data[id_field] = rid
     event = new_event(contract, data, subject=rid, correlation_id=rid, sequence=1, time=now)
-    document = {"_id": rid, "kind": kind, "station": station, "on": on,
-                "recorded_by": principal.id, "recorded_at": clock.iso(now),
-                "recorded_ms": clock.to_ms(now), "details": {**event["data"], **kept},
-                "fingerprint": print_}
+    document = {
+        "_id": rid,
+        "kind": kind,
+        "station": station,
+        "on": on,
+        "recorded_by": principal.id,
+        "recorded_at": clock.iso(now),
+        "recorded_ms": clock.to_ms(now),
+        "details": {**event["data"], **kept},
+        "fingerprint": print_,
+    }
     stored = store.programs.add(document, [event])
     if stored is None:  # a concurrent retry with the same key won
-        return record_program(store, relay, principal, station, kind, body, key, pseudonym_key,
-                              team_id, now)
+        return record_program(
+            store, relay, principal, station, kind, body, key, pseudonym_key, team_id, now
+        )
     relay.publish_now("programs", stored)
     return stored, False

@@ -21,15 +21,24 @@ class CaseQuery(Strict):
     status = ValueList(CASE_STATUSES)
     priority = ValueList(PRIORITIES)
     request_id = Line(validate=validate.Length(max=200))
-    assignee = Line(validate=validate.Length(max=100),
-                             metadata={"description": "a worker's id, or ``me``: the cases "
-                                                      "they own"})
-    overdue = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
-        "description": "true: only cases past their acceptance or resolution deadline"})
-    sort = fields.String(load_default="due", validate=validate.OneOf(("due", "opened")),
-                         metadata={"description": "due: earliest deadline first (cases with "
-                                                  "no clock running last); opened: newest "
-                                                  "first"})
+    assignee = Line(
+        validate=validate.Length(max=100),
+        metadata={"description": "a worker's id, or ``me``: the cases they own"},
+    )
+    overdue = fields.Boolean(
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+        metadata={"description": "true: only cases past their acceptance or resolution deadline"},
+    )
+    sort = fields.String(
+        load_default="due",
+        validate=validate.OneOf(("due", "opened")),
+        metadata={
+            "description": "due: earliest deadline first (cases with "
+            "no clock running last); opened: newest "
+            "first"
+        },
+    )
     cursor = Cursor()
     limit = BoundedInteger(1, 500, strict=False, load_default=100)
 
@@ -52,9 +61,14 @@ class ResolveCommand(Versioned):
 
 
 class ReferCommand(Versioned):
-    agency = Line(required=True, validate=validate.Length(min=1, max=100), metadata={
-        "description": "a registered agency's id (the referral is sent to it: "
-                       "docs/agencies.md), or the name of one reached by other means"})
+    agency = Line(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "a registered agency's id (the referral is sent to it: "
+            "docs/agencies.md), or the name of one reached by other means"
+        },
+    )
     note = Notes(load_default="", validate=validate.Length(max=2000))
 
 
@@ -97,6 +111,7 @@ class ActionOut(Schema):
 
 class CaseSummaryOut(Schema):
     """A case in a list: the resident masked (lists are not access-logged)."""
+
     case_id = fields.String()
     request_id = fields.String()
     station = fields.String()
@@ -110,9 +125,13 @@ class CaseSummaryOut(Schema):
     accepted_at = fields.String(allow_none=True)
     resolved_at = fields.String(allow_none=True)
     version = fields.Integer()
-    due_at = fields.Method("_due_at", metadata={
-        "description": "the deadline the case works against now (acceptance, then "
-                       "resolution); null when no clock runs"})
+    due_at = fields.Method(
+        "_due_at",
+        metadata={
+            "description": "the deadline the case works against now (acceptance, then "
+            "resolution); null when no clock runs"
+        },
+    )
     overdue = fields.Method("_overdue")
 
     def _due_at(self, case):
@@ -122,9 +141,11 @@ class CaseSummaryOut(Schema):
         return case.due_ms <= clock.to_ms(clock.now())
 
     def _masked_resident(self, case):
-        return {"name": mask_name(case.resident["name"]),
-                "phone": mask_phone(case.resident["phone"]),
-                "categories": list(case.resident.get("categories", []))}
+        return {
+            "name": mask_name(case.resident["name"]),
+            "phone": mask_phone(case.resident["phone"]),
+            "categories": list(case.resident.get("categories", [])),
+        }
 
 
 class EscalationOut(Schema):
@@ -146,20 +167,25 @@ class ReferralOut(Schema):
     referred_at = fields.String()
     answer = fields.String(allow_none=True)
     answered_at = fields.String(allow_none=True)
-    referral_id = fields.String(allow_none=True, metadata={
-        "description": "set when the referral was sent to a registered agency"})
+    referral_id = fields.String(
+        allow_none=True,
+        metadata={"description": "set when the referral was sent to a registered agency"},
+    )
     agency_name = fields.String(allow_none=True)
     reason = fields.String(allow_none=True, metadata={"description": "why it was rejected"})
 
 
 class CaseList(Schema):
     cases = fields.List(fields.Nested(CaseSummaryOut))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as ``cursor`` for the next page; null on the last page"})
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "pass as ``cursor`` for the next page; null on the last page"},
+    )
 
 
 class CaseOut(CaseSummaryOut):
     """One case in full, for its station's staff: reading it is recorded."""
+
     resident = fields.Dict()  # type: ignore[assignment]  # in full: the summary masks her
     need_description = fields.String()
     assigned_at = fields.String(allow_none=True)
@@ -197,13 +223,16 @@ REFERRAL_STATES = ("sent", "accepted", "rejected", "done")
 class ReferralQuery(Strict):
     station = fields.String(validate=validate.OneOf(sorted(stations())))
     agency = Line(validate=validate.Length(min=1, max=100))
-    state = fields.String(validate=validate.OneOf(REFERRAL_STATES), metadata={
-        "description": "sent: waiting for the agency's answer"})
+    state = fields.String(
+        validate=validate.OneOf(REFERRAL_STATES),
+        metadata={"description": "sent: waiting for the agency's answer"},
+    )
     limit = BoundedInteger(1, 500, strict=False, load_default=100)
 
 
 class ReferralListed(Schema):
     """A referral with its state; the resident is not shown (open the case for that)."""
+
     case_id = fields.String()
     station = fields.String()
     case_status = fields.String()

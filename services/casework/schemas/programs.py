@@ -1,4 +1,5 @@
 """marshmallow schemas of the station programs API, the rosters and the access log."""
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.fields import (
@@ -18,8 +19,10 @@ from services.common.vocabulary import ACTIVITY_TYPES, DONATION_KINDS
 
 
 class ProgramCommand(Strict):
-    on = Day(load_default=None, metadata={"description": "the day it counts for "
-                                                  "(default: today in the district)"})
+    on = Day(
+        load_default=None,
+        metadata={"description": "the day it counts for (default: today in the district)"},
+    )
 
 
 class VolunteerTeamCommand(ProgramCommand):
@@ -45,8 +48,9 @@ class DonationCommand(ProgramCommand):
     @validates_schema
     def _money_or_goods(self, data, **_):
         if data["kind"] == "money" and data["amount_fen"] <= 0:
-            raise ValidationError("a money donation needs amount_fen > 0 (integer fen)",
-                                  "amount_fen")
+            raise ValidationError(
+                "a money donation needs amount_fen > 0 (integer fen)", "amount_fen"
+            )
         if data["kind"] == "goods" and not data["goods"]:
             raise ValidationError("a goods donation says what the goods are", "goods")
 
@@ -63,32 +67,49 @@ class ActivityCommand(ProgramCommand):
     participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
-KIND_COMMANDS = {"volunteer_team": VolunteerTeamCommand, "volunteer": VolunteerCommand,
-                 "social_organisation": SocialOrganisationCommand, "donation": DonationCommand,
-                 "aid": AidCommand, "activity": ActivityCommand}
+KIND_COMMANDS = {
+    "volunteer_team": VolunteerTeamCommand,
+    "volunteer": VolunteerCommand,
+    "social_organisation": SocialOrganisationCommand,
+    "donation": DonationCommand,
+    "aid": AidCommand,
+    "activity": ActivityCommand,
+}
 
 
 class CorrectionCommand(Strict):
     reason = Notes(required=True, validate=validate.Length(min=1, max=500))
-    void = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
-        "description": "true: the record should not have been made; it counts no more"})
-    values = fields.Dict(load_default=None, metadata={
-        "description": "the record as it should have been: the body its kind is recorded "
-                       "with (e.g. a donation's kind and amount_fen)"})
+    void = fields.Boolean(
+        load_default=False,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "true: the record should not have been made; it counts no more"},
+    )
+    values = fields.Dict(
+        load_default=None,
+        metadata={
+            "description": "the record as it should have been: the body its kind is recorded "
+            "with (e.g. a donation's kind and amount_fen)"
+        },
+    )
 
     @staticmethod
     def values_or_void(data: dict) -> None:
         """Checked once the caller may touch the record (values of its kind, or void)."""
         if not data["void"] and not data.get("values"):
-            raise ValidationError({"values": ["a correction gives the corrected values "
-                                              "(or void: true)"]})
+            raise ValidationError(
+                {"values": ["a correction gives the corrected values (or void: true)"]}
+            )
         if data["void"] and data.get("values"):
             raise ValidationError({"values": ["a void gives no values"]})
 
 
 class ProgramQuery(Strict):
-    kind = fields.String(validate=validate.OneOf(
-        ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")))
+    kind = fields.String(
+        validate=validate.OneOf(
+            ("volunteer_team", "volunteer", "social_organisation", "donation", "aid", "activity")
+        )
+    )
     cursor = Cursor()
     limit = BoundedInteger(1, 500, strict=False, load_default=200)
 
@@ -96,8 +117,9 @@ class ProgramQuery(Strict):
 class ProgramOut(Schema):
     record_id = fields.String(attribute="_id")
     kind = fields.String()
-    corrects = fields.String(allow_none=True, metadata={
-        "description": "a correction: the record it corrects or voids"})
+    corrects = fields.String(
+        allow_none=True, metadata={"description": "a correction: the record it corrects or voids"}
+    )
     station = fields.String()
     on = fields.String()
     recorded_by = fields.String()
@@ -107,18 +129,23 @@ class ProgramOut(Schema):
 
 class ProgramHistoryOut(Schema):
     """A record, every correction of it in order, and what it says now."""
+
     record = fields.Nested(ProgramOut)
     corrections = fields.List(fields.Nested(ProgramOut))
     void = fields.Boolean()
     revision = fields.Integer()
-    current = fields.Dict(allow_none=True, metadata={
-        "description": "the record's data as the latest revision says; null when voided"})
+    current = fields.Dict(
+        allow_none=True,
+        metadata={"description": "the record's data as the latest revision says; null when voided"},
+    )
 
 
 class ProgramList(Schema):
     records = fields.List(fields.Nested(ProgramOut))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as ``cursor`` for the next page; null on the last page"})
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "pass as ``cursor`` for the next page; null on the last page"},
+    )
 
 
 class RosterQuery(Strict):
@@ -162,8 +189,10 @@ class AccessEntryOut(Schema):
 
 class AccessList(Schema):
     entries = fields.List(fields.Nested(AccessEntryOut))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as ``cursor`` for the next page; null on the last page"})
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "pass as ``cursor`` for the next page; null on the last page"},
+    )
 
 
 class AccessVerification(Schema):

@@ -6,6 +6,7 @@ station's roster as last published, with its outbox: ``station.roster_published`
 ``request_links`` (repeat requests joined to a case); the residents registry, the
 access log and the station programs are in records.py.
 """
+
 import time
 from collections import Counter
 from dataclasses import asdict, fields
@@ -28,7 +29,7 @@ def _document(case):
     for name in TUPLE_FIELDS:
         document[name] = list(getattr(case, name))
     document["_id"] = case.case_id
-    document["due_sort_ms"] = case.due_ms   # derived, for the lists sorted by due time
+    document["due_sort_ms"] = case.due_ms  # derived, for the lists sorted by due time
     document.update(list_keys_of(case))
     return document
 
@@ -36,24 +37,36 @@ def _document(case):
 # The lists of cases (GET /v1/cases): of a station, a worker or the district, by due time
 # or newest first, narrowed to statuses; each read through one list key per status
 # (services/common/list_keys.py).
-LISTS = {("station", "due"): "list_station_due", ("worker", "due"): "list_worker_due",
-         ("district", "due"): "list_district_due",
-         ("station", "opened"): "list_station_opened", ("worker", "opened"): "list_worker_opened",
-         ("district", "opened"): "list_district_opened"}
+LISTS = {
+    ("station", "due"): "list_station_due",
+    ("worker", "due"): "list_worker_due",
+    ("district", "due"): "list_district_due",
+    ("station", "opened"): "list_station_opened",
+    ("worker", "opened"): "list_worker_opened",
+    ("district", "opened"): "list_district_opened",
+}
 NOBODY = "-"  # the worker scope of a case nobody owns
 REFERRED = "list_referred"
 
 
 def list_keys_of(case):
     """The case's list keys (LISTS), derived from its fields."""
-    scopes = {"station": case.station, "district": "*",
-              "worker": (case.assignee or {}).get("id") or NOBODY}
+    scopes = {
+        "station": case.station,
+        "district": "*",
+        "worker": (case.assignee or {}).get("id") or NOBODY,
+    }
     values = {"due": case.due_ms, "opened": case.opened_at}
-    keys = {field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
-            for (scope, order), field in LISTS.items()}
+    keys: dict[str, str | None] = {
+        field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
+        for (scope, order), field in LISTS.items()
+    }
     # the referred cases, newest referral first, one range a station (referred())
-    keys[REFERRED] = list_keys.key("referred", case.station, case.referral["referred_at"],
-                                   case.case_id) if case.referral else None
+    keys[REFERRED] = (
+        list_keys.key("referred", case.station, case.referral["referred_at"], case.case_id)
+        if case.referral
+        else None
+    )
     return keys
 
 
@@ -66,6 +79,7 @@ def _case(document):
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("cases", "programs", "rosters")
+
 
 class CaseStore:
     def __init__(self, database):
@@ -90,7 +104,7 @@ class CaseStore:
         # ignored: the repeat lookup of every new case scanned all cases); on MongoDB
         # the compound index serves and this one is merely redundant.
         self.cases.create_index("resident_ref")
-        self.cases.create_index("sla_due_ms")   # the service-level timer's query
+        self.cases.create_index("sla_due_ms")  # the service-level timer's query
         self.cases.create_index("opened_at")
         for field in (*LISTS.values(), REFERRED):
             self.cases.create_index(field)
@@ -112,8 +126,7 @@ class CaseStore:
         for document in self.open_cases({"resident_ref": 1, "need_type": 1}):
             record = self.residents.get(document["resident_ref"])
             if record is not None:
-                self.residents.note_open_case(record["_id"], document["need_type"],
-                                              document["_id"])
+                self.residents.note_open_case(record["_id"], document["need_type"], document["_id"])
                 noted += 1
         return noted
 
@@ -138,38 +151,57 @@ class CaseStore:
 
     def record_link(self, request_id, case_id):
         """Remember which case a repeat request joined (idempotent)."""
-        self.links.replace_one({"_id": request_id}, {"_id": request_id, "case_id": case_id},
-                               upsert=True)
+        self.links.replace_one(
+            {"_id": request_id}, {"_id": request_id, "case_id": case_id}, upsert=True
+        )
 
     def save(self, case, document, envelopes):
         """Write a changed case and its events if nobody changed it since ``document``."""
         changes = {key: value for key, value in _document(case).items() if key != "_id"}
         changes.update(outbox.stage(document, envelopes))
         changes["updated_ms"] = clock.to_ms(clock.now())
-        result = self.cases.update_one({"_id": case.case_id, "version": document["version"]},
-                                       {"$set": changes})
+        result = self.cases.update_one(
+            {"_id": case.case_id, "version": document["version"]}, {"$set": changes}
+        )
         if not result.matched_count:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
         self._count_owner_change(_case(document), case)
         return {**document, **changes}
 
     def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
-        query = {key: value for key, value in
-                 (("station", station), ("status", status), ("request_id", request_id),
-                  ("assignee.id", assignee)) if value}
+        query = {
+            key: value
+            for key, value in (
+                ("station", station),
+                ("status", status),
+                ("request_id", request_id),
+                ("assignee.id", assignee),
+            )
+            if value
+        }
         cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
         return [_case(document) for document in cursor]
 
     def opened_between(self, station, first_day, last_day, limit):
         """Cases opened from ``first_day`` to ``last_day`` (district days, both
         included), oldest first. ``opened_at`` is district time, so its text sorts."""
-        query = {"opened_at": {"$gte": first_day.isoformat(),
-                               "$lt": (last_day + timedelta(days=1)).isoformat()}}
+        query = {
+            "opened_at": {
+                "$gte": first_day.isoformat(),
+                "$lt": (last_day + timedelta(days=1)).isoformat(),
+            }
+        }
         if station:
             query["station"] = station
-        return [_case(document) for document in self.cases.find(
-            query, {"outbox": 0}, sort=[("opened_at", ASCENDING), ("_id", ASCENDING)],
-            limit=limit)]
+        return [
+            _case(document)
+            for document in self.cases.find(
+                query,
+                {"outbox": 0},
+                sort=[("opened_at", ASCENDING), ("_id", ASCENDING)],
+                limit=limit,
+            )
+        ]
 
     # the orders a list of cases may take: name -> (field, descending)
     ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
@@ -183,15 +215,26 @@ class CaseStore:
         overdue, now_ms = filters.get("overdue"), filters.get("now_ms")
 
         def keep(document):
-            return ((not filters.get("priorities") or document["priority"] in filters["priorities"])
-                    and (not filters.get("station") or document["station"] == filters["station"])
-                    and (overdue is None or order == "due"
-                         or (document.get("due_sort_ms") is not None
-                             and document["due_sort_ms"] <= now_ms) == overdue))
+            return (
+                (not filters.get("priorities") or document["priority"] in filters["priorities"])
+                and (not filters.get("station") or document["station"] == filters["station"])
+                and (
+                    overdue is None
+                    or order == "due"
+                    or (
+                        document.get("due_sort_ms") is not None
+                        and document["due_sort_ms"] <= now_ms
+                    )
+                    == overdue
+                )
+            )
 
         if filters.get("request_id"):  # one request's case: found by its own index
-            found = [d for d in self.cases.find({"request_id": filters["request_id"]},
-                                                {"outbox": 0}) if keep(d)]
+            found = [
+                d
+                for d in self.cases.find({"request_id": filters["request_id"]}, {"outbox": 0})
+                if keep(d)
+            ]
             return [_case(d) for d in found][:limit], None
         if filters.get("assignee"):
             scope, name = "worker", filters["assignee"]
@@ -202,17 +245,33 @@ class CaseStore:
         within = (None, None)
         if overdue is not None and order == "due":
             within = (None, now_ms) if overdue else (now_ms + 1, None)
-        return list_keys.page(self.cases, LISTS[(scope, order)], name,
-                              list(filters.get("statuses") or CASE_STATUSES), order, field,
-                              descending, limit, cursor, {"outbox": 0}, _case, keep, within)
+        return list_keys.page(
+            self.cases,
+            LISTS[(scope, order)],
+            name,
+            list(filters.get("statuses") or CASE_STATUSES),
+            order,
+            field,
+            descending,
+            limit,
+            cursor,
+            {"outbox": 0},
+            _case,
+            keep,
+            within,
+        )
 
     def _key_every_case(self):
         """The list keys (and ``due_sort_ms``) of cases stored before they existed."""
         changed, operations = 0, []
         for document in self.cases.find({}, {"outbox": 0}):
             case = _case(document)
-            operations.append(UpdateOne({"_id": document["_id"]}, {"$set": {
-                "due_sort_ms": case.due_ms, **list_keys_of(case)}}))
+            operations.append(
+                UpdateOne(
+                    {"_id": document["_id"]},
+                    {"$set": {"due_sort_ms": case.due_ms, **list_keys_of(case)}},
+                )
+            )
             if len(operations) == 1000:
                 changed += self.cases.bulk_write(operations, ordered=False).modified_count
                 operations = []
@@ -223,15 +282,25 @@ class CaseStore:
     def referred(self, station=None, agency=None, limit=2000):
         """Cases that were ever referred (their current referral), newest referral first."""
         found, _ = list_keys.page(
-            self.cases, REFERRED, "referred", [station] if station else sorted(stations()),
-            "referred", "referral.referred_at", True, limit, projection={"outbox": 0},
-            convert=_case, keep=lambda d: not agency or d["referral"].get("agency") == agency)
+            self.cases,
+            REFERRED,
+            "referred",
+            [station] if station else sorted(stations()),
+            "referred",
+            "referral.referred_at",
+            True,
+            limit,
+            projection={"outbox": 0},
+            convert=_case,
+            keep=lambda d: not agency or d["referral"].get("agency") == agency,
+        )
         return found
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""
-        cursor = self.cases.find({"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)],
-                                 limit=limit)
+        cursor = self.cases.find(
+            {"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)], limit=limit
+        )
         return [_case(document) for document in cursor]
 
     # -- workload: open cases per worker ---------------------------------------------
@@ -272,8 +341,9 @@ class CaseStore:
         kept = {row["_id"]: row["open"] for row in self.workload.find({"_id": {"$in": list(ids)}})}
         corrected = sorted(worker for worker in ids if kept.get(worker, 0) != truth.get(worker, 0))
         for worker in corrected:
-            self.workload.update_one({"_id": worker}, {"$set": {"open": truth.get(worker, 0)}},
-                                     upsert=True)
+            self.workload.update_one(
+                {"_id": worker}, {"$set": {"open": truth.get(worker, 0)}}, upsert=True
+            )
         return corrected
 
     # -- roster --------------------------------------------------------------------
@@ -290,9 +360,15 @@ class CaseStore:
         return list(self._cached(("roster", station), lambda: self._load_roster(station)))
 
     def _load_roster(self, station):
-        return [Worker(**{**{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
-                          "duty_days": tuple(document.get("duty_days", ()))})
-                for document in self.workers.find({"station": station}, sort=[("_id", 1)])]
+        return [
+            Worker(
+                **{
+                    **{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
+                    "duty_days": tuple(document.get("duty_days", ())),
+                }
+            )
+            for document in self.workers.find({"station": station}, sort=[("_id", 1)])
+        ]
 
     def worker(self, worker_id):
         document = self.workers.find_one({"_id": worker_id})
@@ -302,14 +378,21 @@ class CaseStore:
 
     def seed_roster(self, workers, calendar=None):
         for worker in workers:
-            self.workers.replace_one({"_id": worker["id"]}, {"_id": worker["id"], **worker},
-                                     upsert=True)
+            self.workers.replace_one(
+                {"_id": worker["id"]}, {"_id": worker["id"], **worker}, upsert=True
+            )
         self._cache.clear()
         if calendar is not None:
             self.calendar_documents.replace_one(
-                {"_id": "calendar"}, {"_id": "calendar", "holidays": list(calendar["holidays"]),
-                                      "covers_until": calendar.get("covers_until"),
-                                      "holiday_rota": calendar["holiday_rota"]}, upsert=True)
+                {"_id": "calendar"},
+                {
+                    "_id": "calendar",
+                    "holidays": list(calendar["holidays"]),
+                    "covers_until": calendar.get("covers_until"),
+                    "holiday_rota": calendar["holiday_rota"],
+                },
+                upsert=True,
+            )
 
     def published_roster(self, station):
         """The station's roster as last published (with its outbox), or None."""
@@ -323,8 +406,9 @@ class CaseStore:
         if current is None:
             return outbox.insert_new(self.rosters, {"_id": station, **fields}, envelopes)
         fields.update(outbox.stage(current, envelopes))
-        done = self.rosters.update_one({"_id": station, "last_seq": current.get("last_seq", 0)},
-                                       {"$set": fields})
+        done = self.rosters.update_one(
+            {"_id": station, "last_seq": current.get("last_seq", 0)}, {"$set": fields}
+        )
         return {**current, **fields} if done.matched_count else None
 
     def calendar(self):
@@ -334,25 +418,38 @@ class CaseStore:
         document = self.calendar_documents.find_one({"_id": "calendar"})
         if not document:
             return Calendar()
-        return Calendar(tuple(document.get("holidays", ())),
-                        {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()},
-                        document.get("covers_until"))
+        return Calendar(
+            tuple(document.get("holidays", ())),
+            {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()},
+            document.get("covers_until"),
+        )
 
     # -- access log ----------------------------------------------------------------
     def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):
         """Append a read of a case's (or, with ``resident_ref``, a resident's) personal
         data to the hash-chained access log."""
         now = clock.now()
-        entry = {"case_id": case_id, "actor": principal.id, "role": principal.role,
-                 "station": station, "purpose": purpose, "at": clock.iso(now),
-                 "at_ms": clock.to_ms(now)}
+        entry = {
+            "case_id": case_id,
+            "actor": principal.id,
+            "role": principal.role,
+            "station": station,
+            "purpose": purpose,
+            "at": clock.iso(now),
+            "at_ms": clock.to_ms(now),
+        }
         if resident_ref:
             entry["resident_ref"] = resident_ref
         return self.access_log.append(entry)
 
     def cases_of_resident(self, refs, limit=200):
         """The cases of a resident (all their refs), newest first: one index lookup a ref."""
-        found = [document for ref in dict.fromkeys(refs) for document in self.cases.find(
-            {"resident_ref": ref}, {"outbox": 0}, sort=[("opened_at", DESCENDING)], limit=limit)]
+        found = [
+            document
+            for ref in dict.fromkeys(refs)
+            for document in self.cases.find(
+                {"resident_ref": ref}, {"outbox": 0}, sort=[("opened_at", DESCENDING)], limit=limit
+            )
+        ]
         found.sort(key=lambda document: (document["opened_at"], document["_id"]), reverse=True)
         return [_case(document) for document in found[:limit]]

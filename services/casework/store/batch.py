@@ -1,5 +1,6 @@
 """casework's bulk reads and writes for a batch of received requests (handlers/batch.py):
 one query per kind of thing the batch needs, one ``bulk_write`` per collection."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -22,8 +23,10 @@ def handled_requests(store, request_ids: list) -> set:
     if not request_ids:
         return set()
     case_ids = {case_id_for(request_id): request_id for request_id in request_ids}
-    done = {case_ids[doc["_id"]] for doc in store.cases.find(
-        {"_id": {"$in": list(case_ids)}}, {"_id": 1})}
+    done = {
+        case_ids[doc["_id"]]
+        for doc in store.cases.find({"_id": {"$in": list(case_ids)}}, {"_id": 1})
+    }
     done |= {doc["_id"] for doc in store.links.find({"_id": {"$in": request_ids}}, {"_id": 1})}
     return done
 
@@ -34,12 +37,21 @@ def open_cases(store, wanted: list) -> dict:
     resident and need: one read by ``_id``."""
     if not wanted:
         return {}
-    found = {doc["_id"]: doc for doc in store.cases.find(
-        {"_id": {"$in": sorted({case_id for _, _, case_id in wanted})}},
-        {"resident_ref": 1, "need_type": 1, "status": 1})}
-    return {(ref, need): case_id for ref, need, case_id in wanted
-            if (doc := found.get(case_id)) and doc["status"] in OPEN_CASE_STATUSES
-            and doc["resident_ref"] == ref and doc["need_type"] == need}
+    found = {
+        doc["_id"]: doc
+        for doc in store.cases.find(
+            {"_id": {"$in": sorted({case_id for _, _, case_id in wanted})}},
+            {"resident_ref": 1, "need_type": 1, "status": 1},
+        )
+    }
+    return {
+        (ref, need): case_id
+        for ref, need, case_id in wanted
+        if (doc := found.get(case_id))
+        and doc["status"] in OPEN_CASE_STATUSES
+        and doc["resident_ref"] == ref
+        and doc["need_type"] == need
+    }
 
 
 def named_cases(store, names: list) -> dict:
@@ -51,17 +63,25 @@ def named_cases(store, names: list) -> dict:
     if not names:
         return {}
     derived = {case_id_for(name): name for name in names}
-    documents = {doc["_id"]: doc for doc in store.cases.find(
-        {"_id": {"$in": sorted(set(derived) | set(names))}}, {"outbox": 0})}
+    documents = {
+        doc["_id"]: doc
+        for doc in store.cases.find(
+            {"_id": {"$in": sorted(set(derived) | set(names))}}, {"outbox": 0}
+        )
+    }
     linked = {doc["_id"]: doc["case_id"] for doc in store.links.find({"_id": {"$in": names}})}
     targets = sorted(set(linked.values()) - set(documents))
     if targets:
-        documents.update({doc["_id"]: doc for doc in store.cases.find(
-            {"_id": {"$in": targets}}, {"outbox": 0})})
+        documents.update(
+            {doc["_id"]: doc for doc in store.cases.find({"_id": {"$in": targets}}, {"outbox": 0})}
+        )
     found = {}
     for name in names:
-        document = (documents.get(case_id_for(name)) or documents.get(linked.get(name))
-                    or documents.get(name))
+        document = (
+            documents.get(case_id_for(name))
+            or documents.get(linked.get(name))
+            or documents.get(name)
+        )
         if document is None:
             document = store.for_request(name)[1]
         if document is not None:
@@ -81,24 +101,36 @@ def resident_records(store, keys: list) -> dict:
     missing = [key for key in keys if key[0] not in by_id]
     pointers: dict = {}
     if missing:
-        pointers = {doc["_id"]: doc["resident"] for doc in store.residents.aliases.find(
-            {"_id": {"$in": [ref for ref, _, _ in missing]}})}
-        wanted = [domain_residents.key_of(id_number=number) for _, number, _ in missing
-                  if number] + [domain_residents.key_of(phone=phone) for _, _, phone in missing
-                                if phone]
+        pointers = {
+            doc["_id"]: doc["resident"]
+            for doc in store.residents.aliases.find(
+                {"_id": {"$in": [ref for ref, _, _ in missing]}}
+            )
+        }
+        wanted = [
+            domain_residents.key_of(id_number=number) for _, number, _ in missing if number
+        ] + [domain_residents.key_of(phone=phone) for _, _, phone in missing if phone]
         if wanted:
-            pointers.update({doc["_id"]: doc["resident"] for doc in store.residents.keys.find(
-                {"_id": {"$in": wanted}})})
+            pointers.update(
+                {
+                    doc["_id"]: doc["resident"]
+                    for doc in store.residents.keys.find({"_id": {"$in": wanted}})
+                }
+            )
     targets = sorted(set(pointers.values()) - set(by_id))
     if targets:
         by_id.update({doc["_id"]: doc for doc in records.find({"_id": {"$in": targets}})})
     found = {}
     for ref, number, phone in keys:
-        candidates = [ref, pointers.get(ref),
-                      number and pointers.get(domain_residents.key_of(id_number=number)),
-                      phone and pointers.get(domain_residents.key_of(phone=phone))]
+        candidates = [
+            ref,
+            pointers.get(ref),
+            number and pointers.get(domain_residents.key_of(id_number=number)),
+            phone and pointers.get(domain_residents.key_of(phone=phone)),
+        ]
         found[(ref, number, phone)] = next(
-            (by_id[candidate] for candidate in candidates if candidate in by_id), None)
+            (by_id[candidate] for candidate in candidates if candidate in by_id), None
+        )
     return found
 
 
@@ -106,15 +138,26 @@ def save_residents(store, records: list, aliases: list) -> None:
     """Write registry records whole, the aliases of their refs and their lookup keys,
     one bulk each."""
     if records:
-        store.residents.records.bulk_write([
-            ReplaceOne({"_id": record["_id"]},
-                       {**record, **domain_residents.search_fields(record)}, upsert=True)
-            for record in records], ordered=False)
+        store.residents.records.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": record["_id"]},
+                    {**record, **domain_residents.search_fields(record)},
+                    upsert=True,
+                )
+                for record in records
+            ],
+            ordered=False,
+        )
         store.residents.save_keys(records)
     if aliases:
-        store.residents.aliases.bulk_write([
-            ReplaceOne({"_id": ref}, {"_id": ref, "resident": record_id}, upsert=True)
-            for ref, record_id in aliases], ordered=False)
+        store.residents.aliases.bulk_write(
+            [
+                ReplaceOne({"_id": ref}, {"_id": ref, "resident": record_id}, upsert=True)
+                for ref, record_id in aliases
+            ],
+            ordered=False,
+        )
 
 
 def workload(store, worker_ids: list) -> dict:
@@ -129,8 +172,10 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
     written, cases whose request already had one: a concurrent twin won). Other write
     errors raise. The workload counters of the owners follow, in one bulk."""
     now_ms = clock.to_ms(clock.now())
-    documents = [{**_document(case), **outbox.stage({}, envelopes), "updated_ms": now_ms}
-                 for case, envelopes in cases_with_events]
+    documents = [
+        {**_document(case), **outbox.stage({}, envelopes), "updated_ms": now_ms}
+        for case, envelopes in cases_with_events
+    ]
     if not documents:
         return [], []
     refused = set()
@@ -143,12 +188,19 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
         refused = {error["index"] for error in errors}
     written = [document for index, document in enumerate(documents) if index not in refused]
     twins = [cases_with_events[index][0] for index in sorted(refused)]
-    owners = Counter(document["assignee"]["id"] for document in written
-                     if document.get("assignee") and _case(document).is_open)
+    owners = Counter(
+        document["assignee"]["id"]
+        for document in written
+        if document.get("assignee") and _case(document).is_open
+    )
     if owners:
-        store.workload.bulk_write([UpdateOne({"_id": owner}, {"$inc": {"open": count}},
-                                             upsert=True) for owner, count in owners.items()],
-                                  ordered=False)
+        store.workload.bulk_write(
+            [
+                UpdateOne({"_id": owner}, {"$inc": {"open": count}}, upsert=True)
+                for owner, count in owners.items()
+            ],
+            ordered=False,
+        )
     return written, twins
 
 
@@ -156,8 +208,9 @@ def applied_updates(store, event_ids: list) -> set:
     """The registry updates of these ids already applied."""
     if not event_ids:
         return set()
-    return {doc["_id"] for doc in store.residents.applied.find({"_id": {"$in": event_ids}},
-                                                               {"_id": 1})}
+    return {
+        doc["_id"] for doc in store.residents.applied.find({"_id": {"$in": event_ids}}, {"_id": 1})
+    }
 
 
 def mark_applied(store, event_ids: list, at: str) -> None:
@@ -165,9 +218,9 @@ def mark_applied(store, event_ids: list, at: str) -> None:
     if not event_ids:
         return
     try:
-        store.residents.applied.insert_many([{"_id": event_id, "at": at}
-                                             for event_id in event_ids], ordered=False)
+        store.residents.applied.insert_many(
+            [{"_id": event_id, "at": at} for event_id in event_ids], ordered=False
+        )
     except BulkWriteError as exc:
-        if any(error.get("code") != DUPLICATE_KEY
-               for error in exc.details.get("writeErrors", [])):
+        if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
             raise

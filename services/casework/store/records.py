@@ -1,5 +1,6 @@
 """casework's other records over its MongoDB database: the residents registry, the
 hash-chained access log and the station programs (each its own collection)."""
+
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
@@ -47,24 +48,31 @@ class ResidentStore:
 
     def _key(self, records):
         if records:
-            self.records.bulk_write([UpdateOne({"_id": record["_id"]}, {
-                "$set": domain_residents.search_fields(record)}) for record in records],
-                ordered=False)
+            self.records.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": record["_id"]}, {"$set": domain_residents.search_fields(record)}
+                    )
+                    for record in records
+                ],
+                ordered=False,
+            )
         return self.save_keys(records)
 
     def save_keys(self, records):
         """Point each record's lookup keys at it (domain.residents.lookup_keys)."""
-        operations = [ReplaceOne({"_id": key}, {"_id": key, "resident": record["_id"]},
-                                 upsert=True)
-                      for record in records for key in domain_residents.lookup_keys(record)]
+        operations = [
+            ReplaceOne({"_id": key}, {"_id": key, "resident": record["_id"]}, upsert=True)
+            for record in records
+            for key in domain_residents.lookup_keys(record)
+        ]
         if operations:
             self.keys.bulk_write(operations, ordered=False)
         return len(operations)
 
     def note_open_case(self, record_id, need_type, case_id):
         """Note on the record the case just opened for a need (domain.with_open_case)."""
-        self.records.update_one({"_id": record_id},
-                                {"$set": {f"open_cases.{need_type}": case_id}})
+        self.records.update_one({"_id": record_id}, {"$set": {f"open_cases.{need_type}": case_id}})
 
     def search(self, station=None, text=None, limit=20, cursor=None):
         """``(records, next_cursor)``: a station's residents (None: all), by ref; with
@@ -75,8 +83,7 @@ class ResidentStore:
             return paging.page(self.records, query, "ref", "_id", False, limit, cursor)
         found = {}
         for field, lowest, beyond in domain_residents.search_ranges(text):
-            query = {field: lowest} if beyond is None else {field: {"$gte": lowest,
-                                                                    "$lt": beyond}}
+            query = {field: lowest} if beyond is None else {field: {"$gte": lowest, "$lt": beyond}}
             for record in self.records.find(query, limit=SEARCH_READS):
                 if not station or record.get("station") == station:
                     found[record["_id"]] = record
@@ -142,8 +149,9 @@ class AccessLog:
         previous, checked = None, 0
         while True:
             after = previous["seq"] if previous else 0
-            entries = list(self.entries.find({"seq": {"$gt": after}}, sort=[("seq", ASCENDING)],
-                                             limit=batch))
+            entries = list(
+                self.entries.find({"seq": {"$gt": after}}, sort=[("seq", ASCENDING)], limit=batch)
+            )
             result = domain_access.verify(entries, previous)
             checked += result["checked"]
             if not result["valid"] or len(entries) < batch:
@@ -158,10 +166,14 @@ PROGRAM_LISTS = {"station": "list_station_recorded", "district": "list_district_
 
 
 def program_keys(record):
-    return {PROGRAM_LISTS["station"]: list_keys.key(record["station"], "all",
-                                                    record.get("recorded_ms"), record["_id"]),
-            PROGRAM_LISTS["district"]: list_keys.key("*", "all", record.get("recorded_ms"),
-                                                     record["_id"])}
+    return {
+        PROGRAM_LISTS["station"]: list_keys.key(
+            record["station"], "all", record.get("recorded_ms"), record["_id"]
+        ),
+        PROGRAM_LISTS["district"]: list_keys.key(
+            "*", "all", record.get("recorded_ms"), record["_id"]
+        ),
+    }
 
 
 class ProgramStore:
@@ -173,8 +185,7 @@ class ProgramStore:
         self.records = database["programs"]
 
     def ensure_indexes(self):
-        self.records.create_index([("station", ASCENDING), ("kind", ASCENDING),
-                                   ("on", ASCENDING)])
+        self.records.create_index([("station", ASCENDING), ("kind", ASCENDING), ("on", ASCENDING)])
         self.records.create_index("corrects")
         for field in PROGRAM_LISTS.values():
             self.records.create_index(field)
@@ -183,8 +194,10 @@ class ProgramStore:
 
     def _key_every_record(self):
         """The list keys of records stored before they existed."""
-        operations = [UpdateOne({"_id": record["_id"]}, {"$set": program_keys(record)})
-                      for record in self.records.find({}, {"station": 1, "recorded_ms": 1})]
+        operations = [
+            UpdateOne({"_id": record["_id"]}, {"$set": program_keys(record)})
+            for record in self.records.find({}, {"station": 1, "recorded_ms": 1})
+        ]
         if operations:
             self.records.bulk_write(operations, ordered=False)
         return len(operations)
@@ -198,17 +211,33 @@ class ProgramStore:
 
     def corrections_of(self, record_id):
         """The corrections and voids of a record, in the order they were made."""
-        return list(self.records.find({"corrects": record_id}, {"outbox": 0},
-                                      sort=[("recorded_ms", ASCENDING), ("_id", ASCENDING)]))
+        return list(
+            self.records.find(
+                {"corrects": record_id},
+                {"outbox": 0},
+                sort=[("recorded_ms", ASCENDING), ("_id", ASCENDING)],
+            )
+        )
 
     def find(self, station=None, kind=None, limit=200):
         query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
-        return list(self.records.find(query, {"outbox": 0}, sort=[("recorded_ms", DESCENDING)],
-                                      limit=limit))
+        return list(
+            self.records.find(query, {"outbox": 0}, sort=[("recorded_ms", DESCENDING)], limit=limit)
+        )
 
     def page(self, station=None, kind=None, limit=200, cursor=None):
         """``(records, next_cursor)``, newest first."""
         scope = "station" if station else "district"
-        return list_keys.page(self.records, PROGRAM_LISTS[scope], station or "*", ["all"],
-                              "recorded", "recorded_ms", True, limit, cursor, {"outbox": 0},
-                              keep=lambda record: not kind or record.get("kind") == kind)
+        return list_keys.page(
+            self.records,
+            PROGRAM_LISTS[scope],
+            station or "*",
+            ["all"],
+            "recorded",
+            "recorded_ms",
+            True,
+            limit,
+            cursor,
+            {"outbox": 0},
+            keep=lambda record: not kind or record.get("kind") == kind,
+        )

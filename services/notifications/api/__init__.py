@@ -1,4 +1,5 @@
 """The notifications HTTP API (gunicorn): ``gunicorn 'services.notifications.api:create_app()'``."""
+
 import hmac
 from dataclasses import dataclass
 
@@ -56,19 +57,26 @@ def list_messages(call):
     inbox, unread = query.pop("inbox", None), query.pop("unread", None)
     query["station"] = scoped_station(call.principal, query.get("station"))
     messages, next_cursor = call.context.store.page(
-        query, limit, cursor, domain_inbox.inbox_ids(call.principal) if inbox else None, unread)
+        query, limit, cursor, domain_inbox.inbox_ids(call.principal) if inbox else None, unread
+    )
     return json_response(MessageList().dump({"messages": messages, "next_cursor": next_cursor}))
 
 
-@route(routes, "/v1/webhook-deliveries", query=WebhookQuery, response=WebhookDeliveryList,
-       errors=(403,))
+@route(
+    routes,
+    "/v1/webhook-deliveries",
+    query=WebhookQuery,
+    response=WebhookDeliveryList,
+    errors=(403,),
+)
 def list_webhook_deliveries(call):
     """Referrals POSTed to agencies' webhooks (staff: their station's), newest first, with
     every attempt; ``state=failed``: retries used up and the event dead-lettered."""
     query = call.query
     station = scoped_station(call.principal, query.get("station"))
-    found = call.context.store.webhooks.find(station, query.get("state"), query.get("agency"),
-                                             query["limit"])
+    found = call.context.store.webhooks.find(
+        station, query.get("state"), query.get("agency"), query["limit"]
+    )
     return json_response(WebhookDeliveryList().dump({"deliveries": found}))
 
 
@@ -83,8 +91,15 @@ def get_message(call, message_id):
     return json_response(MessageOut().dump(message))
 
 
-@route(routes, "/v1/receipts/<provider>", methods=["POST"], public=True, query=ReceiptQuery,
-       response=ReceiptsOut, errors=(400, 401, 404, 413, 415))
+@route(
+    routes,
+    "/v1/receipts/<provider>",
+    methods=["POST"],
+    public=True,
+    query=ReceiptQuery,
+    response=ReceiptsOut,
+    errors=(400, 401, 404, 413, 415),
+)
 def post_receipts(call, provider):
     """A provider's delivery reports (Aliyun SmsReport array, Tencent status callback array,
     or the gateway's JSON). Authenticated by the receipt token in the callback URL (no
@@ -94,17 +109,24 @@ def post_receipts(call, provider):
     if not token or not hmac.compare_digest(token.encode(), given.encode()):
         raise ApiError(401, "unauthenticated", "a valid receipt token is required")
     if provider not in SCHEMAS:
-        raise ApiError(404, "not_found", f"no receipts are taken from {provider!r}",
-                       {"provider": [f"one of {sorted(SCHEMAS)}"]})
+        raise ApiError(
+            404,
+            "not_found",
+            f"no receipts are taken from {provider!r}",
+            {"provider": [f"one of {sorted(SCHEMAS)}"]},
+        )
     payload = _payload(call)
     try:
         receipts = read_receipts(provider, payload)
     except ValidationError as exc:
         raise ApiError(422, "invalid_fields", "some receipts are invalid", exc.messages) from None
-    matched = sum(handlers_receipts.apply_receipt(call.context.store, call.context.relay, receipt)
-                  for receipt in receipts)
-    return json_response({**ACKNOWLEDGEMENTS[provider], "accepted": matched,
-                          "unmatched": len(receipts) - matched})
+    matched = sum(
+        handlers_receipts.apply_receipt(call.context.store, call.context.relay, receipt)
+        for receipt in receipts
+    )
+    return json_response(
+        {**ACKNOWLEDGEMENTS[provider], "accepted": matched, "unmatched": len(receipts) - matched}
+    )
 
 
 def _payload(call):
@@ -112,10 +134,12 @@ def _payload(call):
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     payload = json_body(call.request)
-    if not isinstance(payload, (list, dict)) or (isinstance(payload, list)
-                                                 and len(payload) > MAX_RECEIPTS):
-        raise ApiError(400, "malformed_json", f"send an object or an array of at most "
-                       f"{MAX_RECEIPTS} receipts")
+    if not isinstance(payload, (list, dict)) or (
+        isinstance(payload, list) and len(payload) > MAX_RECEIPTS
+    ):
+        raise ApiError(
+            400, "malformed_json", f"send an object or an array of at most {MAX_RECEIPTS} receipts"
+        )
     return payload
 
 

@@ -1,4 +1,5 @@
 """The staff's in-app inbox: messages to a worker or a station head get a read state."""
+
 from services.common import clock
 from services.common.http import ApiError, Route, json_response, require_station, route
 from services.notifications.domain import inbox as domain_inbox
@@ -8,9 +9,14 @@ routes: list[Route] = []
 ATTEMPTS = 5
 
 
-@route(routes, "/v1/messages/<message_id>/read", methods=["POST"], body=MarkReadCommand,
-       response=MessageOut,
-       errors=(403, 404, 409))
+@route(
+    routes,
+    "/v1/messages/<message_id>/read",
+    methods=["POST"],
+    body=MarkReadCommand,
+    response=MessageOut,
+    errors=(403, 404, 409),
+)
 def mark_read(call, message_id):
     """Mark an in-app message of the caller's inbox read (again: no change)."""
     store = call.context.store

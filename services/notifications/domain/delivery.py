@@ -15,14 +15,14 @@ A message's status only moves forward (``MESSAGE_STATUSES`` order); ``delivered`
 ``failed`` and ``technical_failure`` are final, and nothing moves a message out of a
 final status.
 """
+
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.common import clock
 
-RANK = {"created": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3,
-        "technical_failure": 3}
+RANK = {"created": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "technical_failure": 3}
 FINAL = ("delivered", "failed", "technical_failure")
 PENDING = ("created", "sending")
 HOUR_MS = 3_600_000
@@ -36,6 +36,7 @@ STAFF_ROLES = ("worker", "station_head", "duty_officer")
 class SmsLimit:
     """How many SMS an hour may go to one number; ``per_kind``: counted per message kind
     (template) rather than across every SMS to the number; ``reason``: what a hold says."""
+
     per_hour: int
     per_kind: bool
     reason: str
@@ -95,8 +96,11 @@ def quiet_until(now, start="22:00", end="07:00", tz=clock.DISTRICT_TZ):
 
 def waits_out_quiet_hours(message):
     """Non-urgent SMS to residents and their families wait for the morning."""
-    return (message["channel"] == "sms" and message["recipient_role"] in QUIET_ROLES
-            and not message.get("urgent"))
+    return (
+        message["channel"] == "sms"
+        and message["recipient_role"] in QUIET_ROLES
+        and not message.get("urgent")
+    )
 
 
 def rate_limited_until(recent_sent_ms, now_ms, limit_per_hour):

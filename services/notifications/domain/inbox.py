@@ -6,6 +6,7 @@ event named nobody, to a role of a station (``daxing:station_head``): every hold
 that role at that station has it in their inbox, and the first to read it marks it
 read for all of them.
 """
+
 from typing import Any
 
 
@@ -19,13 +20,17 @@ def inbox_ids(principal: Any) -> list:
 
 def is_addressed_to(message: dict, principal: Any) -> bool:
     return message.get("channel") == "in_app" and message.get("recipient_id") in inbox_ids(
-        principal)
+        principal
+    )
 
 
 def mark_read(message: dict, principal: Any, at: str) -> dict:
     """The changes that mark the message read (none if it was read already)."""
     if message.get("read_at"):
         return {}
-    return {"read_at": at, "read_by": principal.id,
-            "history": list(message.get("history", ())) + [{"kind": "read", "at": at,
-                                                            "by": principal.id}]}
+    return {
+        "read_at": at,
+        "read_by": principal.id,
+        "history": list(message.get("history", ()))
+        + [{"kind": "read", "at": at, "by": principal.id}],
+    }

@@ -6,6 +6,7 @@ marked ``sent`` with its ``message.sent`` event in the same write. A message tha
 wait (quiet hours, rate limit, a retry after a temporary failure, a claim whose
 process died) keeps a ``due_ms``; the sweep (``batch.deliver_due``, a timer) sends it then.
 """
+
 import logging
 from dataclasses import dataclass, field
 
@@ -21,10 +22,18 @@ from services.notifications.providers import PermanentFailure, Sent, TemporaryFa
 
 log = logging.getLogger(__name__)
 
-EVENT_OF = {"sent": MESSAGE_SENT, "delivered": MESSAGE_DELIVERED, "failed": MESSAGE_FAILED,
-            "technical_failure": MESSAGE_FAILED}
-AT_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "failed": "failed_at",
-            "technical_failure": "failed_at"}
+EVENT_OF = {
+    "sent": MESSAGE_SENT,
+    "delivered": MESSAGE_DELIVERED,
+    "failed": MESSAGE_FAILED,
+    "technical_failure": MESSAGE_FAILED,
+}
+AT_FIELD = {
+    "sent": "sent_at",
+    "delivered": "delivered_at",
+    "failed": "failed_at",
+    "technical_failure": "failed_at",
+}
 
 
 class RecipientUnknown(Exception):
@@ -40,8 +49,13 @@ class Recipient:
 
 def remember_contact(store, request):
     resident = request["resident"]
-    store.remember_contact(request["request_id"], request["station"], resident["name"],
-                           resident["phone"], resident.get("emergency_contact"))
+    store.remember_contact(
+        request["request_id"],
+        request["station"],
+        resident["name"],
+        resident["phone"],
+        resident.get("emergency_contact"),
+    )
 
 
 def _resident_contact(store, data):
@@ -98,44 +112,71 @@ def _intent(store, settings, envelope, data, rule, recipient):
     template = domain.TEMPLATES[rule.template]
     variables = {**domain.variables_for(envelope["type"], data), **recipient.variables}
     priority = data.get("priority") or (
-        data.get("case_id") and store.case_priority(data["case_id"]))
+        data.get("case_id") and store.case_priority(data["case_id"])
+    )
     now = clock.now()
     phone = recipient.phone if rule.channel == "sms" else None
     return {
-        "_id": domain.message_id(envelope["id"], rule), "event_id": envelope["id"],
-        "event_type": envelope["type"], "case_id": data.get("case_id"),
-        "request_id": data.get("request_id"), "station": data.get("station"),
-        "correlation_id": envelope["correlationid"], "recipient_role": rule.recipient_role,
-        "recipient_id": recipient.id, "recipient": mask_phone(phone) if phone else recipient.id,
-        "phone": phone, "phone_ref": pseudonym(settings.pseudonym_key, phone) if phone else None,
-        "channel": rule.channel, "template": rule.template,
-        "provider_code": template.provider_code, "tencent_template_id": template.tencent_id,
-        "signature": template.signature, "params": domain.template_params(template, variables),
-        "body": domain.render(template, variables), "priority": priority or None,
-        "urgent": bool(rule.urgent or priority == "urgent"), "status": "created", "attempts": 0,
-        "created_at": clock.iso(now), "created_ms": clock.to_ms(now), "due_ms": clock.to_ms(now),
+        "_id": domain.message_id(envelope["id"], rule),
+        "event_id": envelope["id"],
+        "event_type": envelope["type"],
+        "case_id": data.get("case_id"),
+        "request_id": data.get("request_id"),
+        "station": data.get("station"),
+        "correlation_id": envelope["correlationid"],
+        "recipient_role": rule.recipient_role,
+        "recipient_id": recipient.id,
+        "recipient": mask_phone(phone) if phone else recipient.id,
+        "phone": phone,
+        "phone_ref": pseudonym(settings.pseudonym_key, phone) if phone else None,
+        "channel": rule.channel,
+        "template": rule.template,
+        "provider_code": template.provider_code,
+        "tencent_template_id": template.tencent_id,
+        "signature": template.signature,
+        "params": domain.template_params(template, variables),
+        "body": domain.render(template, variables),
+        "priority": priority or None,
+        "urgent": bool(rule.urgent or priority == "urgent"),
+        "status": "created",
+        "attempts": 0,
+        "created_at": clock.iso(now),
+        "created_ms": clock.to_ms(now),
+        "due_ms": clock.to_ms(now),
         "history": [{"kind": "status", "status": "created", "at": clock.iso(now)}],
     }
 
 
 def status_event(message, status, at, reason=None, provider=None):
-    data = {"message_id": message["_id"], "case_id": message.get("case_id"),
-            "request_id": message.get("request_id"), "station": message.get("station"),
-            "recipient_role": message["recipient_role"], "channel": message["channel"],
-            "template": message["template"], "status": status,
-            "provider": provider or message.get("provider"),
-            # a provider's words, kept (not refused) without control characters
-            "reason": scrub_text(reason, multiline=True) if reason else reason,
-            AT_FIELD[status]: at}
-    return new_event(EVENT_OF[status], data, subject=message["_id"],
-                     correlation_id=message.get("correlation_id") or message["_id"],
-                     causation_id=message.get("event_id"), sequence=outbox.next_sequence(message))
+    data = {
+        "message_id": message["_id"],
+        "case_id": message.get("case_id"),
+        "request_id": message.get("request_id"),
+        "station": message.get("station"),
+        "recipient_role": message["recipient_role"],
+        "channel": message["channel"],
+        "template": message["template"],
+        "status": status,
+        "provider": provider or message.get("provider"),
+        # a provider's words, kept (not refused) without control characters
+        "reason": scrub_text(reason, multiline=True) if reason else reason,
+        AT_FIELD[status]: at,
+    }
+    return new_event(
+        EVENT_OF[status],
+        data,
+        subject=message["_id"],
+        correlation_id=message.get("correlation_id") or message["_id"],
+        causation_id=message.get("event_id"),
+        sequence=outbox.next_sequence(message),
+    )
 
 
 @dataclass(frozen=True)
 class Change:
     """What a write of a message changes: its fields, the events it stages, the fields
     it removes."""
+
     fields: dict
     events: list = field(default_factory=list)
     unset: tuple = ()
@@ -164,16 +205,26 @@ FINAL_UNSET = domain_sending.FINAL_UNSET
 
 def is_due(message, now_ms):
     """True when the message waits to be sent and its time has come."""
-    return message["status"] in domain_delivery.PENDING and message.get("due_ms") is not None \
+    return (
+        message["status"] in domain_delivery.PENDING
+        and message.get("due_ms") is not None
         and message["due_ms"] <= now_ms
+    )
 
 
 def report_held(message, reason, until_ms):
-    metrics.SMS_HELD.labels(domain_delivery.recipient_kind(message["recipient_role"]),
-                            message["template"], reason).inc()
-    log.log(logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
-            "message %s (%s to %s) held (%s) until %s", message["_id"], message["template"],
-            message["recipient_role"], reason, clock.iso(clock.from_ms(until_ms)))
+    metrics.SMS_HELD.labels(
+        domain_delivery.recipient_kind(message["recipient_role"]), message["template"], reason
+    ).inc()
+    log.log(
+        logging.WARNING if reason == "staff_rate_limited" else logging.INFO,
+        "message %s (%s to %s) held (%s) until %s",
+        message["_id"],
+        message["template"],
+        message["recipient_role"],
+        reason,
+        clock.iso(clock.from_ms(until_ms)),
+    )
 
 
 def deliver(store, relay, sender, settings, message):
@@ -181,6 +232,7 @@ def deliver(store, relay, sender, settings, message):
     path); returns the message as stored after, and raises what kept it from being sent
     (its claim's lease makes it due again for the sweep)."""
     from services.notifications.handlers import batch  # the batch path imports this module
+
     failures = batch.deliver_many(store, relay, sender, settings, [message])
     if failures:
         raise failures[0]
@@ -202,6 +254,7 @@ def send(sender, claimed, in_doubt_since):
 class Accepted:
     """A claimed message the providers accepted; called on a version of the message:
     the change that records it (apply_change decides it again on a newer one)."""
+
     attempt: int
     tries: list
     at: str
@@ -211,16 +264,27 @@ class Accepted:
     keep_number_h: float
 
     def __call__(self, current) -> Change:
-        fields, unset = domain_sending.sent(current, self.provider, self.provider_message_id,
-                                            self.tries, self.attempt, self.at, self.now_ms,
-                                            self.keep_number_h)
-        return Change(fields, [status_event({**current, **fields}, "sent", self.at,
-                                            provider=self.provider)], unset)
+        fields, unset = domain_sending.sent(
+            current,
+            self.provider,
+            self.provider_message_id,
+            self.tries,
+            self.attempt,
+            self.at,
+            self.now_ms,
+            self.keep_number_h,
+        )
+        return Change(
+            fields,
+            [status_event({**current, **fields}, "sent", self.at, provider=self.provider)],
+            unset,
+        )
 
 
 @dataclass(frozen=True)
 class Failed:
     """A claimed message that ended ``status`` (failed, technical_failure)."""
+
     attempt: int
     tries: list
     at: str
@@ -228,15 +292,20 @@ class Failed:
     reason: str
 
     def __call__(self, current) -> Change:
-        fields, tell, unset = domain_sending.failed(current, self.status, self.reason,
-                                                    self.tries, self.attempt, self.at)
-        return Change(fields, [status_event(current, self.status, self.at, self.reason)]
-                      if tell else [], unset)
+        fields, tell, unset = domain_sending.failed(
+            current, self.status, self.reason, self.tries, self.attempt, self.at
+        )
+        return Change(
+            fields,
+            [status_event(current, self.status, self.at, self.reason)] if tell else [],
+            unset,
+        )
 
 
 @dataclass(frozen=True)
 class RetryLater:
     """A claimed message the providers could not take now: due again at ``next_ms``."""
+
     attempt: int
     tries: list
     at: str
@@ -244,8 +313,15 @@ class RetryLater:
     next_ms: int
 
     def __call__(self, current) -> Change | None:
-        fields = domain_sending.retry(current, self.tries, self.attempt, self.reason, self.at,
-                                      self.next_ms, clock.iso(clock.from_ms(self.next_ms)))
+        fields = domain_sending.retry(
+            current,
+            self.tries,
+            self.attempt,
+            self.reason,
+            self.at,
+            self.next_ms,
+            clock.iso(clock.from_ms(self.next_ms)),
+        )
         return None if fields is None else Change(fields)
 
 
@@ -261,17 +337,40 @@ def outcome(claimed, result, policy) -> Outcome:
     if isinstance(result, TemporaryFailure):
         delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
         if delay_s is None:
-            return _failed(claimed, "technical_failure",
-                           f"gave up after {attempt} attempt(s): {result.reason}", result.tries,
-                           attempt, at)
-        log.warning("message %s: temporary failure (attempt %d), retry in %.0f s",
-                    claimed["_id"], attempt, delay_s)
-        return RetryLater(attempt, result.tries, at, result.reason,
-                          clock.to_ms(now) + int(delay_s * 1000))
-    log.info("%s %s to %s %s sent via %s", claimed["channel"], claimed["template"],
-             claimed["recipient_role"], claimed.get("recipient"), result.provider)
-    return Accepted(attempt, result.tries, at, clock.to_ms(now), result.provider,
-                 result.provider_message_id, policy.keep_number_h)
+            return _failed(
+                claimed,
+                "technical_failure",
+                f"gave up after {attempt} attempt(s): {result.reason}",
+                result.tries,
+                attempt,
+                at,
+            )
+        log.warning(
+            "message %s: temporary failure (attempt %d), retry in %.0f s",
+            claimed["_id"],
+            attempt,
+            delay_s,
+        )
+        return RetryLater(
+            attempt, result.tries, at, result.reason, clock.to_ms(now) + int(delay_s * 1000)
+        )
+    log.info(
+        "%s %s to %s %s sent via %s",
+        claimed["channel"],
+        claimed["template"],
+        claimed["recipient_role"],
+        claimed.get("recipient"),
+        result.provider,
+    )
+    return Accepted(
+        attempt,
+        result.tries,
+        at,
+        clock.to_ms(now),
+        result.provider,
+        result.provider_message_id,
+        policy.keep_number_h,
+    )
 
 
 def _failed(message, status, reason, tries, attempt, at) -> Failed:

@@ -12,6 +12,7 @@ of the whole batch are published together, their confirms awaited once. The swee
 An event whose messages cannot be decided or sent now (a resident's contact not yet
 known, the store away) is returned with its exception, to be retried alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,40 +66,56 @@ class CollectingRelay:
         for name, document in self._documents.values():
             by_name.setdefault(name, []).append(document)
         self._documents = {}
-        return sum(self.relay.publish_now_many(name, documents)
-                   for name, documents in by_name.items())
+        return sum(
+            self.relay.publish_now_many(name, documents) for name, documents in by_name.items()
+        )
 
 
 def remember_contacts(store, items: list) -> None:
     """The residents' contacts of a batch of request.received, in one bulk write."""
-    store.remember_contacts([
-        (request["request_id"], request["station"], request["resident"]["name"],
-         request["resident"]["phone"], request["resident"].get("emergency_contact"))
-        for _, _, request in items])
+    store.remember_contacts(
+        [
+            (
+                request["request_id"],
+                request["station"],
+                request["resident"]["name"],
+                request["resident"]["phone"],
+                request["resident"].get("emergency_contact"),
+            )
+            for _, _, request in items
+        ]
+    )
 
 
 def notify_many(store, relay, sender, settings, items: list) -> dict:
     """handlers.notify for a batch ``[(position, envelope, data)]``; returns
     ``{position: exception}`` for the events to retry alone."""
     failures: dict = {}
-    view = _BatchStore(store, store.contacts_of(
-        {data["request_id"] for _, _, data in items if data.get("request_id")}))
+    view = _BatchStore(
+        store,
+        store.contacts_of({data["request_id"] for _, _, data in items if data.get("request_id")}),
+    )
     planned = []  # (position, intent)
     for position, envelope, data in items:
         try:
-            planned += [(position, intent)
-                        for intent in handlers.intents(view, settings, envelope, data)]
+            planned += [
+                (position, intent) for intent in handlers.intents(view, settings, envelope, data)
+            ]
         except Exception as exc:  # noqa: BLE001 - retried alone (RecipientUnknown among them)
             failures[position] = exc
     if not planned:
         return failures
     stored = store.record_intents([intent for _, intent in planned])
     collecting = CollectingRelay(relay)
-    messages = [(position, message) for (position, _), message in
-                zip(planned, stored, strict=True) if position not in failures]
+    messages = [
+        (position, message)
+        for (position, _), message in zip(planned, stored, strict=True)
+        if position not in failures
+    ]
     # (a failed event's messages are sent when it is retried alone)
-    for index, error in deliver_many(store, collecting, sender, settings,
-                                     [message for _, message in messages]).items():
+    for index, error in deliver_many(
+        store, collecting, sender, settings, [message for _, message in messages]
+    ).items():
         failures[messages[index][0]] = error
     collecting.flush()
     return failures
@@ -109,6 +126,7 @@ class Step:
     """The first write a due message of a batch gets: held (quiet hours, a rate limit)
     or claimed for sending (``in_doubt_since``: an earlier claim's, whose send may have
     happened)."""
+
     index: int
     message: dict
     changes: dict
@@ -119,6 +137,7 @@ class Step:
 @dataclass
 class Claimed:
     """A message of the batch claimed for sending (its claim written)."""
+
     index: int
     message: dict
     in_doubt_since: str | None
@@ -128,6 +147,7 @@ class Claimed:
 class Recorded:
     """What sending a claimed message gave: the outcome (decided again on a newer
     version should this write lose) and the change decided on the claimed one."""
+
     message: dict
     outcome: handlers.Outcome
     change: handlers.Change
@@ -146,7 +166,7 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
     claim's lease makes them due again for the sweep)."""
     policy, now = settings.notifications, clock.now()
     now_ms, at = clock.to_ms(now), clock.iso(now)
-    recent: dict = {}   # (phone_ref, template or None) -> sent_ms of the hour, newest first
+    recent: dict = {}  # (phone_ref, template or None) -> sent_ms of the hour, newest first
     steps: list[Step] = []
     seen = set()
     for index, message in enumerate(messages):
@@ -157,24 +177,41 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
         if limit is not None:
             key = (message["phone_ref"], message["template"] if limit.per_kind else None)
             if key not in recent:
-                recent[key] = store.sent_to(key[0], now_ms - domain_delivery.HOUR_MS,
-                                            limit.per_hour, key[1])
+                recent[key] = store.sent_to(
+                    key[0], now_ms - domain_delivery.HOUR_MS, limit.per_hour, key[1]
+                )
         hold = domain_delivery.hold(message, now, recent.get(key, []), policy)
         if hold is not None:
             reason, until_ms = hold
             handlers.report_held(message, reason, until_ms)
-            steps.append(Step(index, message, domain_sending.held(
-                message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms), False))
+            steps.append(
+                Step(
+                    index,
+                    message,
+                    domain_sending.held(
+                        message, reason, at, clock.iso(clock.from_ms(until_ms)), until_ms
+                    ),
+                    False,
+                )
+            )
             continue
-        steps.append(Step(index, message, domain_sending.claim(message, now_ms, at,
-                                                               policy.lease_s),
-                          True, domain_sending.claim_in_doubt(message)))
+        steps.append(
+            Step(
+                index,
+                message,
+                domain_sending.claim(message, now_ms, at, policy.lease_s),
+                True,
+                domain_sending.claim_in_doubt(message),
+            )
+        )
         if key is not None:  # what this batch sends counts against the next (conservative)
             recent[key] = [now_ms] + recent[key]
     written = store.update_all([(step.message, step.changes, (), ()) for step in steps])
-    claimed = [Claimed(step.index, document, step.in_doubt_since)
-               for step, document in zip(steps, written, strict=True)
-               if step.claims and document is not None]
+    claimed = [
+        Claimed(step.index, document, step.in_doubt_since)
+        for step, document in zip(steps, written, strict=True)
+        if step.claims and document is not None
+    ]
     failures: dict = {}
     results = _send_side_by_side(sender, claimed, failures)
     changed = []
@@ -184,11 +221,12 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
             change = decided(claim.message)
             if change is not None:
                 changed.append(Recorded(claim.message, decided, change))
-    outcomes = store.update_all([(r.message, r.change.fields, r.change.events, r.change.unset)
-                                 for r in changed])
+    outcomes = store.update_all(
+        [(r.message, r.change.fields, r.change.events, r.change.unset) for r in changed]
+    )
     published = []
     for r, document in zip(changed, outcomes, strict=True):
-        if document is None:   # changed meanwhile: on the newest version, alone
+        if document is None:  # changed meanwhile: on the newest version, alone
             handlers.apply_change(store, relay, store.get(r.message["_id"]), r.outcome)
         elif r.change.events:
             published.append(document)
@@ -220,8 +258,9 @@ def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
             try:
                 results[claim.index] = handlers.send(sender, claim.message, claim.in_doubt_since)
             except Exception as exc:  # noqa: BLE001 - retried; the lease makes it due again
-                log.warning("message %s of a batch not sent: %s", claim.message["_id"],
-                            type(exc).__name__)
+                log.warning(
+                    "message %s of a batch not sent: %s", claim.message["_id"], type(exc).__name__
+                )
                 failures[claim.index] = exc
 
     pool = GreenPool(SENDERS)

@@ -1,4 +1,5 @@
 """The service layer for providers' delivery reports."""
+
 import logging
 
 from services.common import clock
@@ -26,8 +27,13 @@ def apply_receipt(store, relay, receipt):
     if message is None:
         log.warning("receipt from %s for an unknown message", receipt["provider"])
         return False
-    entry = {"kind": "receipt", "provider": receipt["provider"], "status": receipt["status"],
-             "reported_at": receipt.get("at"), "reason": receipt.get("reason")}
+    entry = {
+        "kind": "receipt",
+        "provider": receipt["provider"],
+        "status": receipt["status"],
+        "reported_at": receipt.get("at"),
+        "reason": receipt.get("reason"),
+    }
 
     def change(current):
         seen = [{k: h.get(k) for k in entry} for h in current["history"] if h["kind"] == "receipt"]
@@ -38,11 +44,17 @@ def apply_receipt(store, relay, receipt):
         status = receipt["status"]
         if not domain_delivery.moves_forward(current["status"], status):
             return Change({"history": history})
-        fields = {**final_fields(status, receipt.get("reason")), AT_FIELD[status]: at,
-                  "history": history + [{"kind": "status", "status": status, "at": at,
-                                         "provider": receipt["provider"]}]}
-        return Change(fields, [status_event(current, status, at, receipt.get("reason"),
-                                             receipt["provider"])], FINAL_UNSET)
+        fields = {
+            **final_fields(status, receipt.get("reason")),
+            AT_FIELD[status]: at,
+            "history": history
+            + [{"kind": "status", "status": status, "at": at, "provider": receipt["provider"]}],
+        }
+        return Change(
+            fields,
+            [status_event(current, status, at, receipt.get("reason"), receipt["provider"])],
+            FINAL_UNSET,
+        )
 
     apply_change(store, relay, message, change)
     return True

@@ -7,6 +7,7 @@ try again, and after the last one the event is dead-lettered; every attempt is r
 in ``webhook_deliveries`` (``GET /v1/webhook-deliveries``) and counted
 (``shegong_webhook_deliveries``). Agencies on AMQP read their own queue: nothing to do.
 """
+
 import logging
 
 from services.common import clock, metrics
@@ -20,8 +21,9 @@ class WebhookFailed(Exception):
     """The agency's webhook did not take the referral; retried, then dead-lettered."""
 
 
-def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
-                     post=webhooks.post) -> str:
+def deliver_referral(
+    store, agency_registry: dict, settings, envelope: dict, post=webhooks.post
+) -> str:
     """Deliver one referral event to its agency's webhook; returns the delivery's state."""
     agency = agency_registry.get(envelope["data"]["agency"])
     if agency is None or agency.delivery != "webhook":
@@ -34,19 +36,26 @@ def deliver_referral(store, agency_registry: dict, settings, envelope: dict,
         delivery = store.webhooks.replayed(delivery, at)
     attempt = delivery["attempts"] + 1
     secret = settings.webhook_secrets.get(agency.id)  # never sent unsigned
-    outcome = (post(agency.webhook_url, envelope, secret) if secret else
-               webhooks.Outcome(False, None, f"no secret for {agency.id} in "
-                                             "SHEGONG_WEBHOOK_SECRETS"))
+    outcome = (
+        post(agency.webhook_url, envelope, secret)
+        if secret
+        else webhooks.Outcome(False, None, f"no secret for {agency.id} in SHEGONG_WEBHOOK_SECRETS")
+    )
     if outcome.delivered:
         store.webhooks.record(delivery, "delivered", outcome.status, None, at)
         metrics.WEBHOOK_DELIVERIES.labels(agency.id, "delivered").inc()
-        log.info("referral %s delivered to %s (attempt %d)", envelope["data"]["referral_id"],
-                 agency.id, attempt)
+        log.info(
+            "referral %s delivered to %s (attempt %d)",
+            envelope["data"]["referral_id"],
+            agency.id,
+            attempt,
+        )
         return "delivered"
     # the handler's retries: one per delay, then the dead-letter queue
-    state = "failed" if round_attempts(delivery) + 1 > len(settings.retry_delays_ms) \
-        else "retrying"
+    state = "failed" if round_attempts(delivery) + 1 > len(settings.retry_delays_ms) else "retrying"
     store.webhooks.record(delivery, state, outcome.status, outcome.error, at)
     metrics.WEBHOOK_DELIVERIES.labels(agency.id, state).inc()
-    raise WebhookFailed(f"webhook of {agency.id} refused referral "
-                        f"{envelope['data']['referral_id']} (attempt {attempt}): {outcome.error}")
+    raise WebhookFailed(
+        f"webhook of {agency.id} refused referral "
+        f"{envelope['data']['referral_id']} (attempt {attempt}): {outcome.error}"
+    )

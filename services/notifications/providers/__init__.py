@@ -10,6 +10,7 @@ reference where it has one (Aliyun ``OutId``, Tencent ``SessionContext``, the ga
 Which providers serve, and in which order, is configuration
 (``SHEGONG_SMS_PROVIDERS``, see ``provider_chain``).
 """
+
 import json
 import logging
 import threading
@@ -64,32 +65,64 @@ class ProviderChain:
         (``find_sent``) are asked before anything is sent again."""
         tries = []
         for provider in self.providers:
-            found = in_doubt_since and hasattr(provider, "find_sent") and provider.find_sent(
-                message, in_doubt_since)
+            found = (
+                in_doubt_since
+                and hasattr(provider, "find_sent")
+                and provider.find_sent(message, in_doubt_since)
+            )
             if found:
-                tries.append({"provider": provider.name, "outcome": "found_sent",
-                              "provider_message_id": found})
+                tries.append(
+                    {
+                        "provider": provider.name,
+                        "outcome": "found_sent",
+                        "provider_message_id": found,
+                    }
+                )
                 return Sent(provider.name, found, tries)
         for provider in self.providers:
             try:
                 provider_id = provider.send(message)
             except PermanentFailure as exc:
-                tries.append({"provider": provider.name, "outcome": "permanent_failure",
-                              "reason": mask_text(exc.reason)[:300]})
+                tries.append(
+                    {
+                        "provider": provider.name,
+                        "outcome": "permanent_failure",
+                        "reason": mask_text(exc.reason)[:300],
+                    }
+                )
                 raise PermanentFailure(exc.reason, tries) from exc
             except Exception as exc:  # noqa: BLE001 - any other failure: the next provider
-                reason = exc.reason if isinstance(exc, TemporaryFailure) else (
-                    f"{type(exc).__name__}: {exc}")
-                tries.append({"provider": provider.name, "outcome": "temporary_failure",
-                              "reason": mask_text(reason)[:300]})
-                log.warning("SMS provider %s failed for %s: %s", provider.name, message["_id"],
-                            mask_text(reason)[:200])
+                reason = (
+                    exc.reason
+                    if isinstance(exc, TemporaryFailure)
+                    else (f"{type(exc).__name__}: {exc}")
+                )
+                tries.append(
+                    {
+                        "provider": provider.name,
+                        "outcome": "temporary_failure",
+                        "reason": mask_text(reason)[:300],
+                    }
+                )
+                log.warning(
+                    "SMS provider %s failed for %s: %s",
+                    provider.name,
+                    message["_id"],
+                    mask_text(reason)[:200],
+                )
                 continue
-            tries.append({"provider": provider.name, "outcome": "accepted",
-                          "provider_message_id": provider_id})
+            tries.append(
+                {
+                    "provider": provider.name,
+                    "outcome": "accepted",
+                    "provider_message_id": provider_id,
+                }
+            )
             return Sent(provider.name, provider_id, tries)
-        raise TemporaryFailure("every provider failed: " + "; ".join(
-            f"{t['provider']}: {t['reason']}" for t in tries), tries)
+        raise TemporaryFailure(
+            "every provider failed: " + "; ".join(f"{t['provider']}: {t['reason']}" for t in tries),
+            tries,
+        )
 
 
 def as_chain(sender):
@@ -101,6 +134,7 @@ class DevFileProvider:
     """The development sink: plays the carrier by appending each SMS to a JSON-lines file
     (``var/sms.jsonl``), with the number masked. A message id already in the file is
     not written again: the sink is idempotent, as the gateway protocol asks."""
+
     name = "dev_file"
 
     def __init__(self, path):
@@ -120,7 +154,7 @@ class DevFileProvider:
         except FileNotFoundError:
             self._sent, self._offset = {}, 0
             return None
-        complete = appended[:appended.rfind(b"\n") + 1]
+        complete = appended[: appended.rfind(b"\n") + 1]
         self._offset += len(complete)
         for line in complete.splitlines():
             try:
@@ -137,10 +171,16 @@ class DevFileProvider:
             if existing:
                 return existing
             provider_id = f"dev-{uuid.uuid4().hex[:16]}"
-            line = {"provider_id": provider_id, "message_id": message["_id"],
-                    "to": mask_phone(message["phone"]), "template_code": message["provider_code"],
-                    "sign_name": message["signature"], "text": message["body"],
-                    "recipient_role": message["recipient_role"], "case_id": message.get("case_id")}
+            line = {
+                "provider_id": provider_id,
+                "message_id": message["_id"],
+                "to": mask_phone(message["phone"]),
+                "template_code": message["provider_code"],
+                "sign_name": message["signature"],
+                "text": message["body"],
+                "recipient_role": message["recipient_role"],
+                "case_id": message.get("case_id"),
+            }
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as sink:
                 sink.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -156,6 +196,7 @@ class HttpGatewayProvider:
     nothing); 400/422 with ``{"code": "invalid_number"}`` permanent; 429, 5xx and
     timeouts temporary.
     """
+
     name = "http"
 
     def __init__(self, url, token, timeout_s=5.0):
@@ -163,12 +204,24 @@ class HttpGatewayProvider:
         self._session = requests.Session()
 
     def send(self, message):
-        body = {"to": message["phone"], "text": message["body"],
-                "sign_name": message["signature"], "template_code": message["provider_code"],
-                "params": message.get("params", {}), "client_ref": message["_id"]}
+        body = {
+            "to": message["phone"],
+            "text": message["body"],
+            "sign_name": message["signature"],
+            "template_code": message["provider_code"],
+            "params": message.get("params", {}),
+            "client_ref": message["_id"],
+        }
         try:
-            answer = self._session.post(self.url, json=body, timeout=self.timeout_s, headers={
-                "Authorization": f"Bearer {self.token}", "Idempotency-Key": message["_id"]})
+            answer = self._session.post(
+                self.url,
+                json=body,
+                timeout=self.timeout_s,
+                headers={
+                    "Authorization": f"Bearer {self.token}",
+                    "Idempotency-Key": message["_id"],
+                },
+            )
         except requests.RequestException as exc:
             raise TemporaryFailure(f"gateway unreachable: {type(exc).__name__}") from exc
         if answer.status_code in (400, 422):
@@ -197,13 +250,16 @@ def provider_named(name, settings):
     if name in ("file", "dev_file"):
         return DevFileProvider(settings.sms_file)
     if name == "http":
-        return HttpGatewayProvider(policy.http_gateway_url, policy.http_gateway_token,
-                                   policy.timeout_s)
+        return HttpGatewayProvider(
+            policy.http_gateway_url, policy.http_gateway_token, policy.timeout_s
+        )
     if name == "aliyun":
         from services.notifications.providers.cloud import AliyunSmsProvider
+
         return AliyunSmsProvider(policy)
     if name == "tencent":
         from services.notifications.providers.cloud import TencentSmsProvider
+
         return TencentSmsProvider(policy)
     raise ValueError(f"unknown SMS provider {name!r} (use aliyun, tencent, http, file)")
 

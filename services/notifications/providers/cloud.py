@@ -6,47 +6,69 @@ message id (Aliyun ``OutId``, Tencent ``SessionContext``): it comes back in rece
 and in the providers' consoles, tying an SMS to its message. The endpoint (host and
 scheme) is configuration, so tests point the SDKs at local fakes.
 """
+
 import json
 
 from services.notifications.providers import PermanentFailure, TemporaryFailure
 
 # Alibaba Cloud SMS error codes (SendSms Code) that no retry fixes.
-ALIYUN_PERMANENT = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_COUNT_OVER_LIMIT",
-                    "isv.BLACK_KEY_CONTROL_LIMIT", "isv.SMS_TEMPLATE_ILLEGAL",
-                    "isv.SMS_SIGNATURE_ILLEGAL", "isv.TEMPLATE_MISSING_PARAMETERS",
-                    "isv.INVALID_PARAMETERS"}
+ALIYUN_PERMANENT = {
+    "isv.MOBILE_NUMBER_ILLEGAL",
+    "isv.MOBILE_COUNT_OVER_LIMIT",
+    "isv.BLACK_KEY_CONTROL_LIMIT",
+    "isv.SMS_TEMPLATE_ILLEGAL",
+    "isv.SMS_SIGNATURE_ILLEGAL",
+    "isv.TEMPLATE_MISSING_PARAMETERS",
+    "isv.INVALID_PARAMETERS",
+}
 # Tencent Cloud SMS per-number codes (SendStatus.Code) that no retry fixes.
-TENCENT_PERMANENT_PREFIXES = ("InvalidParameterValue.IncorrectPhoneNumber",
-                              "FailedOperation.PhoneNumberInBlacklist",
-                              "FailedOperation.TemplateIncorrectOrUnapproved",
-                              "FailedOperation.SignatureIncorrectOrUnapproved",
-                              "UnsupportedOperation")
+TENCENT_PERMANENT_PREFIXES = (
+    "InvalidParameterValue.IncorrectPhoneNumber",
+    "FailedOperation.PhoneNumberInBlacklist",
+    "FailedOperation.TemplateIncorrectOrUnapproved",
+    "FailedOperation.SignatureIncorrectOrUnapproved",
+    "UnsupportedOperation",
+)
 
 
 class AliyunSmsProvider:
     """Alibaba Cloud SMS (dysmsapi 2017-05-25, ``SendSms``), signed ACS3-HMAC-SHA256 by the SDK."""
+
     name = "aliyun"
 
     def __init__(self, policy):
         from alibabacloud_dysmsapi20170525.client import Client
         from alibabacloud_tea_openapi.models import Config
+
         self.timeout_ms = int(policy.timeout_s * 1000)
-        self.client = Client(Config(
-            access_key_id=policy.aliyun_access_key_id,
-            access_key_secret=policy.aliyun_access_key_secret,
-            endpoint=policy.aliyun_endpoint, protocol=policy.aliyun_protocol,
-            read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms))
+        self.client = Client(
+            Config(
+                access_key_id=policy.aliyun_access_key_id,
+                access_key_secret=policy.aliyun_access_key_secret,
+                endpoint=policy.aliyun_endpoint,
+                protocol=policy.aliyun_protocol,
+                read_timeout=self.timeout_ms,
+                connect_timeout=self.timeout_ms,
+            )
+        )
 
     def send(self, message):
         from alibabacloud_dysmsapi20170525.models import SendSmsRequest
         from darabonba.runtime import RuntimeOptions
+
         request = SendSmsRequest(
-            phone_numbers=message["phone"], sign_name=message["signature"],
+            phone_numbers=message["phone"],
+            sign_name=message["signature"],
             template_code=message["provider_code"],
             template_param=json.dumps(message.get("params", {}), ensure_ascii=False),
-            out_id=message["_id"])
-        runtime = RuntimeOptions(read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms,
-                                 autoretry=False, max_attempts=1)
+            out_id=message["_id"],
+        )
+        runtime = RuntimeOptions(
+            read_timeout=self.timeout_ms,
+            connect_timeout=self.timeout_ms,
+            autoretry=False,
+            max_attempts=1,
+        )
         try:
             body = self.client.send_sms_with_options(request, runtime).body
         except Exception as exc:  # the SDK's errors: unreachable, 4xx, 5xx
@@ -64,17 +86,28 @@ class AliyunSmsProvider:
         not found or when Aliyun cannot tell (then the message is sent again)."""
         from alibabacloud_dysmsapi20170525.models import QuerySendDetailsRequest
         from darabonba.runtime import RuntimeOptions
-        request = QuerySendDetailsRequest(phone_number=message["phone"],
-                                          send_date=send_day.replace("-", ""), page_size=50,
-                                          current_page=1)
-        runtime = RuntimeOptions(read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms,
-                                 autoretry=False, max_attempts=1)
+
+        request = QuerySendDetailsRequest(
+            phone_number=message["phone"],
+            send_date=send_day.replace("-", ""),
+            page_size=50,
+            current_page=1,
+        )
+        runtime = RuntimeOptions(
+            read_timeout=self.timeout_ms,
+            connect_timeout=self.timeout_ms,
+            autoretry=False,
+            max_attempts=1,
+        )
         try:
             body = self.client.query_send_details_with_options(request, runtime).body
         except Exception:  # noqa: BLE001 - cannot tell: send
             return None
-        details = (body.sms_send_detail_dtos.sms_send_detail_dto or []) \
-            if body.code == "OK" and body.sms_send_detail_dtos else []
+        details = (
+            (body.sms_send_detail_dtos.sms_send_detail_dto or [])
+            if body.code == "OK" and body.sms_send_detail_dtos
+            else []
+        )
         for detail in details:
             if detail.out_id == message["_id"]:
                 return f"outid:{message['_id']}"
@@ -83,6 +116,7 @@ class AliyunSmsProvider:
 
 class TencentSmsProvider:
     """Tencent Cloud SMS (sms 2021-01-11, ``SendSms``), signed TC3-HMAC-SHA256 by the SDK."""
+
     name = "tencent"
 
     def __init__(self, policy):
@@ -90,18 +124,25 @@ class TencentSmsProvider:
         from tencentcloud.common.profile.client_profile import ClientProfile
         from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.sms.v20210111.sms_client import SmsClient
-        http = HttpProfile(protocol=policy.tencent_scheme, endpoint=policy.tencent_endpoint,
-                           reqTimeout=max(1, int(policy.timeout_s)))
+
+        http = HttpProfile(
+            protocol=policy.tencent_scheme,
+            endpoint=policy.tencent_endpoint,
+            reqTimeout=max(1, int(policy.timeout_s)),
+        )
         self.app_id = policy.tencent_app_id
         self.client = SmsClient(
             credential.Credential(policy.tencent_secret_id, policy.tencent_secret_key),
-            policy.tencent_region, ClientProfile(httpProfile=http))
+            policy.tencent_region,
+            ClientProfile(httpProfile=http),
+        )
 
     def send(self, message):
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
             TencentCloudSDKException,
         )
         from tencentcloud.sms.v20210111 import models
+
         request = models.SendSmsRequest()
         request.PhoneNumberSet = ["+86" + message["phone"]]
         request.SmsSdkAppId = self.app_id
@@ -132,6 +173,7 @@ class TencentSmsProvider:
         from zoneinfo import ZoneInfo
 
         from tencentcloud.sms.v20210111 import models
+
         begin = datetime.fromisoformat(send_day).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
         request = models.PullSmsSendStatusByPhoneNumberRequest()
         request.PhoneNumber = "+86" + message["phone"]

@@ -9,6 +9,7 @@ Every change to a message is one conditional write on its ``version``: the chang
 its history and its status events land together, or not at all (a concurrent writer
 won; the caller reads again).
 """
+
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -24,10 +25,14 @@ DUPLICATE_KEY = 11000
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("messages",)
 
+
 def _conditional(message, changes, envelopes=(), unset=(), token=None):
     """``(condition, update, new document)``: the change, only to the version read."""
-    fields = {**changes, "version": message.get("version", 1) + 1,
-              "updated_ms": clock.to_ms(clock.now())}
+    fields = {
+        **changes,
+        "version": message.get("version", 1) + 1,
+        "updated_ms": clock.to_ms(clock.now()),
+    }
     if token is not None:
         fields["written_by"] = token
     if envelopes:
@@ -73,8 +78,7 @@ class NotificationStore:
         """The list keys of messages stored before they existed."""
         changed, operations = 0, []
         for message in self.messages.find({}, {"outbox": 0, "history": 0}):
-            operations.append(UpdateOne({"_id": message["_id"]},
-                                        {"$set": lists.keys_of(message)}))
+            operations.append(UpdateOne({"_id": message["_id"]}, {"$set": lists.keys_of(message)}))
             if len(operations) == 1000:
                 changed += self.messages.bulk_write(operations, ordered=False).modified_count
                 operations = []
@@ -84,21 +88,41 @@ class NotificationStore:
 
     def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
         """An upsert keyed by request id: a repeated request.received changes nothing."""
-        self.contacts.update_one({"_id": request_id},
-                                 {"$setOnInsert": {"station": station, "name": name,
-                                                   "phone": phone,
-                                                   "emergency_contact": emergency_contact}},
-                                 upsert=True)
+        self.contacts.update_one(
+            {"_id": request_id},
+            {
+                "$setOnInsert": {
+                    "station": station,
+                    "name": name,
+                    "phone": phone,
+                    "emergency_contact": emergency_contact,
+                }
+            },
+            upsert=True,
+        )
 
     def remember_contacts(self, contacts):
         """remember_contact for many ``(request_id, station, name, phone, emergency)``,
         in one unordered bulk of upserts."""
         if contacts:
-            self.contacts.bulk_write([UpdateOne(
-                {"_id": request_id}, {"$setOnInsert": {
-                    "station": station, "name": name, "phone": phone,
-                    "emergency_contact": emergency}}, upsert=True)
-                for request_id, station, name, phone, emergency in contacts], ordered=False)
+            self.contacts.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": request_id},
+                        {
+                            "$setOnInsert": {
+                                "station": station,
+                                "name": name,
+                                "phone": phone,
+                                "emergency_contact": emergency,
+                            }
+                        },
+                        upsert=True,
+                    )
+                    for request_id, station, name, phone, emergency in contacts
+                ],
+                ordered=False,
+            )
 
     def contact(self, request_id):
         return self.contacts.find_one({"_id": request_id})
@@ -111,14 +135,19 @@ class NotificationStore:
 
     def case_priority(self, case_id):
         """The priority of a case as an earlier message of it recorded (None if unknown)."""
-        found = self.messages.find_one({"case_id": case_id, "priority": {"$in": [
-            "urgent", "normal", "low"]}}, {"priority": 1})
+        found = self.messages.find_one(
+            {"case_id": case_id, "priority": {"$in": ["urgent", "normal", "low"]}}, {"priority": 1}
+        )
         return found["priority"] if found else None
 
     def record_intent(self, message):
         """Insert the message before sending; returns the stored one if it already exists."""
-        document = {**message, "version": 1, "updated_ms": clock.to_ms(clock.now()),
-                    **lists.keys_of(message)}
+        document = {
+            **message,
+            "version": 1,
+            "updated_ms": clock.to_ms(clock.now()),
+            **lists.keys_of(message),
+        }
         try:
             self.messages.insert_one(document)
             return document
@@ -131,8 +160,10 @@ class NotificationStore:
         if not messages:
             return []
         now_ms = clock.to_ms(clock.now())
-        documents = [{**message, "version": 1, "updated_ms": now_ms, **lists.keys_of(message)}
-                     for message in messages]
+        documents = [
+            {**message, "version": 1, "updated_ms": now_ms, **lists.keys_of(message)}
+            for message in messages
+        ]
         try:
             self.messages.insert_many(documents, ordered=False)
             return documents
@@ -141,17 +172,24 @@ class NotificationStore:
             if any(error.get("code") != DUPLICATE_KEY for error in errors):
                 raise
             refused = {error["index"] for error in errors}
-        existing = {doc["_id"]: doc for doc in self.messages.find(
-            {"_id": {"$in": [documents[index]["_id"] for index in refused]}})}
-        return [existing.get(document["_id"], document) if index in refused else document
-                for index, document in enumerate(documents)]
+        existing = {
+            doc["_id"]: doc
+            for doc in self.messages.find(
+                {"_id": {"$in": [documents[index]["_id"] for index in refused]}}
+            )
+        }
+        return [
+            existing.get(document["_id"], document) if index in refused else document
+            for index, document in enumerate(documents)
+        ]
 
     def get(self, message_id):
         return self.messages.find_one({"_id": message_id})
 
     def by_provider_id(self, provider, provider_message_id):
-        return self.messages.find_one({"provider": provider,
-                                       "provider_message_id": provider_message_id})
+        return self.messages.find_one(
+            {"provider": provider, "provider_message_id": provider_message_id}
+        )
 
     def update(self, message, changes, envelopes=(), unset=()):
         """Write ``changes`` (and stage ``envelopes`` in the outbox) if nobody changed the
@@ -169,34 +207,49 @@ class NotificationStore:
         if not changes:
             return []
         token = uuid.uuid4().hex
-        planned = [_conditional(message, fields, envelopes, unset, token)
-                   for message, fields, envelopes, unset in changes]
-        done = self.messages.bulk_write([UpdateOne(condition, update)
-                                         for condition, update, _ in planned], ordered=False)
+        planned = [
+            _conditional(message, fields, envelopes, unset, token)
+            for message, fields, envelopes, unset in changes
+        ]
+        done = self.messages.bulk_write(
+            [UpdateOne(condition, update) for condition, update, _ in planned], ordered=False
+        )
         documents = [document for _, _, document in planned]
         if done.matched_count == len(planned):
             return documents
-        mine = {found["_id"] for found in self.messages.find(
-            {"_id": {"$in": [document["_id"] for document in documents]}, "written_by": token},
-            {"_id": 1})}
+        mine = {
+            found["_id"]
+            for found in self.messages.find(
+                {"_id": {"$in": [document["_id"] for document in documents]}, "written_by": token},
+                {"_id": 1},
+            )
+        }
         return [document if document["_id"] in mine else None for document in documents]
 
     def due(self, now_ms, limit=50):
         """Messages whose next attempt is due (new, deferred, retried or left in flight)."""
-        return list(self.messages.find({"due_ms": {"$lte": now_ms}},
-                                       sort=[("due_ms", ASCENDING)], limit=limit))
+        return list(
+            self.messages.find(
+                {"due_ms": {"$lte": now_ms}}, sort=[("due_ms", ASCENDING)], limit=limit
+            )
+        )
 
     def forget_numbers(self, now_ms):
         """Erase the full number of sent messages whose receipt did not come in time."""
         # the due ones by an index range, then written by _id (an update filtered on
         # another field reads the whole collection on the embedded store)
-        due = [doc["_id"] for doc in self.messages.find(
-            {"erase_after_ms": {"$lte": now_ms}}, {"_id": 1}, limit=1000)]
+        due = [
+            doc["_id"]
+            for doc in self.messages.find(
+                {"erase_after_ms": {"$lte": now_ms}}, {"_id": 1}, limit=1000
+            )
+        ]
         if not due:
             return 0
-        done = self.messages.update_many({"_id": {"$in": due}},
-                                         {"$set": {"phone": None, "updated_ms": now_ms},
-                                          "$unset": {"erase_after_ms": ""}})
+        done = self.messages.update_many(
+            {"_id": {"$in": due}},
+            {"$set": {"phone": None, "updated_ms": now_ms}, "$unset": {"erase_after_ms": ""}},
+        )
         return done.modified_count
 
     def sent_to(self, phone_ref, since_ms, limit, template=None):
@@ -205,21 +258,24 @@ class NotificationStore:
         query = {"phone_ref": phone_ref, "sent_ms": {"$gte": since_ms}}
         if template is not None:
             query["template"] = template
-        found = self.messages.find(query, {"sent_ms": 1}, sort=[("sent_ms", DESCENDING)],
-                                   limit=limit)
+        found = self.messages.find(
+            query, {"sent_ms": 1}, sort=[("sent_ms", DESCENDING)], limit=limit
+        )
         return [document["sent_ms"] for document in found]
 
     def find(self, filters, limit=200):
-        return list(self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)],
-                                       limit=limit))
+        return list(
+            self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)], limit=limit)
+        )
 
     def page(self, filters, limit=200, cursor=None, inbox=None, unread=None):
         """``(messages, next_cursor)``, newest first (store/lists.py)."""
         return lists.page(self.messages, filters, limit, cursor, inbox, unread)
 
     def _query(self, filters):
-        query = {key: value for key, value in filters.items()
-                 if value and key not in ("since", "until")}
+        query = {
+            key: value for key, value in filters.items() if value and key not in ("since", "until")
+        }
         window = {}
         if filters.get("since"):
             window["$gte"] = clock.to_ms(clock.parse_iso(filters["since"]))
