@@ -141,7 +141,7 @@ def own_vhost(settings):
     management API, else with rabbitmqctl); a new store next to queued messages of an
     earlier run: refuse to start, unless told to go on."""
     nodes = [urlparse(node) for node in brokers.alternates(settings.amqp_uri)]
-    where = ", ".join(node.netloc.split("@")[-1] for node in nodes)
+    where = ", ".join(node.netloc.split("@")[-1] + node.path for node in nodes)
     if not any(port_in_use(node.hostname or "127.0.0.1", node.port or 5672) for node in nodes):
         fail(
             f"RabbitMQ is not reachable at {where}; start it "
