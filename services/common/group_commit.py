@@ -29,6 +29,8 @@ import time
 
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.common.mongo import DUPLICATE_KEY_CODES
+
 log = logging.getLogger(__name__)
 
 _writers: dict = {}
@@ -213,7 +215,7 @@ class GroupInsert:
                     results = []
                     for _ in pending.documents:
                         error = errors.get(index)
-                        if error is not None and error.get("code") not in DUPLICATE_KEY:
+                        if error is not None and error.get("code") not in DUPLICATE_KEY_CODES:
                             pending.error = OperationFailure(
                                 error.get("errmsg", "write error"), error.get("code"), error
                             )
@@ -223,9 +225,6 @@ class GroupInsert:
                 else:
                     index += len(pending.documents)
                 pending.done.set()
-
-
-DUPLICATE_KEY = (11000, 11001, 12582)
 
 
 def inserter(collection, wait_s: float = 0.002) -> GroupInsert:

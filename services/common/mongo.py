@@ -18,6 +18,16 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTime
 from services.common.command_log import CommandLog
 
 STORE_DOWN_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError)
+# A write refused for an existing unique key (11000; 11001 and 12582 from older
+# servers): the caller met a repeat or a concurrent twin, which is no error.
+DUPLICATE_KEY_CODES = (11000, 11001, 12582)
+
+
+def only_duplicates(errors: list) -> bool:
+    """Whether every write error of a bulk write (``details["writeErrors"]``) is a
+    duplicate key."""
+    return all(error.get("code") in DUPLICATE_KEY_CODES for error in errors)
+
 
 _clients: dict[tuple, MongoClient] = {}
 _lock = threading.Lock()

@@ -14,7 +14,7 @@
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common import migrations
+from services.common import migrations, mongo
 from services.common.vocabulary import stations
 from services.reporting.domain_daily import DISTRICT
 
@@ -112,7 +112,7 @@ class ReportStore:
                 ).inserted_ids
             )
         except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            if not mongo.only_duplicates(exc.details.get("writeErrors", [])):
                 raise
             return exc.details.get("nInserted", 0)
 

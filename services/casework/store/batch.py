@@ -11,10 +11,8 @@ from pymongo.errors import BulkWriteError
 from services.casework.domain import case_id_for
 from services.casework.domain import residents as domain_residents
 from services.casework.store import _case, _document
-from services.common import clock, outbox
+from services.common import clock, mongo, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
-
-DUPLICATE_KEY = 11000
 
 
 def handled_requests(store, request_ids: list) -> set:
@@ -183,7 +181,7 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
         store.cases.bulk_write([InsertOne(document) for document in documents], ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+        if not mongo.only_duplicates(errors):
             raise
         refused = {error["index"] for error in errors}
     written = [document for index, document in enumerate(documents) if index not in refused]
@@ -222,5 +220,5 @@ def mark_applied(store, event_ids: list, at: str) -> None:
             [{"_id": event_id, "at": at} for event_id in event_ids], ordered=False
         )
     except BulkWriteError as exc:
-        if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+        if not mongo.only_duplicates(exc.details.get("writeErrors", [])):
             raise

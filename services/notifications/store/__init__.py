@@ -15,12 +15,9 @@ import uuid
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common import clock, migrations, outbox
+from services.common import clock, migrations, mongo, outbox
 from services.notifications.store import lists
 from services.notifications.store.webhooks import WebhookDeliveries
-
-DUPLICATE_KEY = 11000
-
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("messages",)
@@ -169,7 +166,7 @@ class NotificationStore:
             return documents
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            if not mongo.only_duplicates(errors):
                 raise
             refused = {error["index"] for error in errors}
         existing = {
