@@ -7,8 +7,8 @@ written back whole with the daily figures they change, in bulk.
 """
 
 import logging
-import time
 
+from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import InvalidEvent, data_schema, load_event
 from services.common.mongo import STORE_DOWN_ERRORS
@@ -47,7 +47,7 @@ def keep_many(projector, events):
     project them, with the process's ``projector``, in one pass; returns once done, with
     ``{position: exception}`` of those that failed (ProjectionFailed if the projection
     rules failed on one: retried and dead-lettered with the reason)."""
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     return projector.keep_many(
         [
             domain_events.record(

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 from nameko.extensions import DependencyProvider
 
-from services.common import config, mongo
+from services.common import clock, config, mongo
 from services.reporting import handlers
 from services.reporting.store import ReportStore
 
@@ -35,7 +35,7 @@ HOLD_MS = 10_000  # well within LEASE_MS: the lease is never trusted past its ex
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return clock.now_ms()
 
 
 def new_owner() -> str:

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from services.common import config, logs, mongo
+from services.common import clock, config, logs, mongo
 from services.reporting import domain, domain_daily, handlers
 from services.reporting.projector import Projector
 from services.reporting.store import QUARANTINED, ReportStore
@@ -37,7 +37,7 @@ def rebuild(store, batch=5000, progress=None, projector=None):
     old = versions["current"]
     new = max(old, versions["building"] or 0) + 1
     store.drop_version(new)  # leftovers of a rebuild that did not finish
-    started_ms = int(time.time() * 1000)
+    started_ms = clock.now_ms()
     store.start_building(new, started_ms)
     facts: dict[str, dict] = {}
     replayed = 0
