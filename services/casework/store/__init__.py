@@ -12,12 +12,13 @@ from collections import Counter
 from dataclasses import asdict, fields
 from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING
 
 from services.casework.domain import Calendar, Case, StaleCase, Worker
+from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
-from services.common import clock, list_keys, migrations, outbox
-from services.common.vocabulary import CASE_STATUSES, OPEN_CASE_STATUSES, stations
+from services.common import clock, migrations, outbox
+from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
@@ -30,44 +31,8 @@ def _document(case):
         document[name] = list(getattr(case, name))
     document["_id"] = case.case_id
     document["due_sort_ms"] = case.due_ms  # derived, for the lists sorted by due time
-    document.update(list_keys_of(case))
+    document.update(lists.keys_of(case))
     return document
-
-
-# The lists of cases (GET /v1/cases): of a station, a worker or the district, by due time
-# or newest first, narrowed to statuses; each read through one list key per status
-# (services/common/list_keys.py).
-LISTS = {
-    ("station", "due"): "list_station_due",
-    ("worker", "due"): "list_worker_due",
-    ("district", "due"): "list_district_due",
-    ("station", "opened"): "list_station_opened",
-    ("worker", "opened"): "list_worker_opened",
-    ("district", "opened"): "list_district_opened",
-}
-NOBODY = "-"  # the worker scope of a case nobody owns
-REFERRED = "list_referred"
-
-
-def list_keys_of(case):
-    """The case's list keys (LISTS), derived from its fields."""
-    scopes = {
-        "station": case.station,
-        "district": "*",
-        "worker": (case.assignee or {}).get("id") or NOBODY,
-    }
-    values = {"due": case.due_ms, "opened": case.opened_at}
-    keys: dict[str, str | None] = {
-        field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
-        for (scope, order), field in LISTS.items()
-    }
-    # the referred cases, newest referral first, one range a station (referred())
-    keys[REFERRED] = (
-        list_keys.key("referred", case.station, case.referral["referred_at"], case.case_id)
-        if case.referral
-        else None
-    )
-    return keys
 
 
 def _case(document):
@@ -106,7 +71,7 @@ class CaseStore:
         self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")  # the service-level timer's query
         self.cases.create_index("opened_at")
-        for field in (*LISTS.values(), REFERRED):
+        for field in lists.FIELDS:
             self.cases.create_index(field)
         # the open cases alone (work at hand), for the workload reconcile and migrations
         self.cases.create_index("status")
@@ -203,98 +168,16 @@ class CaseStore:
             )
         ]
 
-    # the orders a list of cases may take: name -> (field, descending)
-    ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
-
     def page(self, filters, order="due", limit=100, cursor=None):
-        """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
-        priorities, request_id, assignee, overdue (True: past their current deadline at
-        ``now_ms``; False: not past it). Read through the list keys (LISTS): one index
-        range per status, whatever the history holds."""
-        field, descending = self.ORDERS[order]
-        overdue, now_ms = filters.get("overdue"), filters.get("now_ms")
-
-        def keep(document):
-            return (
-                (not filters.get("priorities") or document["priority"] in filters["priorities"])
-                and (not filters.get("station") or document["station"] == filters["station"])
-                and (
-                    overdue is None
-                    or order == "due"
-                    or (
-                        document.get("due_sort_ms") is not None
-                        and document["due_sort_ms"] <= now_ms
-                    )
-                    == overdue
-                )
-            )
-
-        if filters.get("request_id"):  # one request's case: found by its own index
-            found = [
-                d
-                for d in self.cases.find({"request_id": filters["request_id"]}, {"outbox": 0})
-                if keep(d)
-            ]
-            return [_case(d) for d in found][:limit], None
-        if filters.get("assignee"):
-            scope, name = "worker", filters["assignee"]
-        elif filters.get("station"):
-            scope, name = "station", filters["station"]
-        else:
-            scope, name = "district", "*"
-        within = (None, None)
-        if overdue is not None and order == "due":
-            within = (None, now_ms) if overdue else (now_ms + 1, None)
-        return list_keys.page(
-            self.cases,
-            LISTS[(scope, order)],
-            name,
-            list(filters.get("statuses") or CASE_STATUSES),
-            order,
-            field,
-            descending,
-            limit,
-            cursor,
-            {"outbox": 0},
-            _case,
-            keep,
-            within,
-        )
+        """One page of cases, ``(cases, next_cursor)`` (store/lists.py)."""
+        return lists.page(self.cases, filters, order, limit, cursor, _case)
 
     def _key_every_case(self):
-        """The list keys (and ``due_sort_ms``) of cases stored before they existed."""
-        changed, operations = 0, []
-        for document in self.cases.find({}, {"outbox": 0}):
-            case = _case(document)
-            operations.append(
-                UpdateOne(
-                    {"_id": document["_id"]},
-                    {"$set": {"due_sort_ms": case.due_ms, **list_keys_of(case)}},
-                )
-            )
-            if len(operations) == 1000:
-                changed += self.cases.bulk_write(operations, ordered=False).modified_count
-                operations = []
-        if operations:
-            changed += self.cases.bulk_write(operations, ordered=False).modified_count
-        return changed
+        return lists.key_every_case(self.cases, _case)
 
     def referred(self, station=None, agency=None, limit=2000):
-        """Cases that were ever referred (their current referral), newest referral first."""
-        found, _ = list_keys.page(
-            self.cases,
-            REFERRED,
-            "referred",
-            [station] if station else sorted(stations()),
-            "referred",
-            "referral.referred_at",
-            True,
-            limit,
-            projection={"outbox": 0},
-            convert=_case,
-            keep=lambda d: not agency or d["referral"].get("agency") == agency,
-        )
-        return found
+        """Cases that were ever referred, newest referral first (store/lists.py)."""
+        return lists.referred(self.cases, station, agency, limit, _case)
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""

@@ -1,0 +1,136 @@
+"""The lists of cases a station or the district pages through (GET /v1/cases, the
+referred cases), read through list keys (services/common/list_keys.py): each case
+carries one key per list, and a page is one index range per status asked for."""
+
+from pymongo import UpdateOne
+
+from services.common import list_keys
+from services.common.vocabulary import CASE_STATUSES, stations
+
+# The lists of cases (GET /v1/cases): of a station, a worker or the district, by due time
+# or newest first, narrowed to statuses; each read through one list key per status
+# (services/common/list_keys.py).
+LISTS = {
+    ("station", "due"): "list_station_due",
+    ("worker", "due"): "list_worker_due",
+    ("district", "due"): "list_district_due",
+    ("station", "opened"): "list_station_opened",
+    ("worker", "opened"): "list_worker_opened",
+    ("district", "opened"): "list_district_opened",
+}
+NOBODY = "-"  # the worker scope of a case nobody owns
+REFERRED = "list_referred"
+
+
+def keys_of(case):
+    """The case's list keys (LISTS), derived from its fields."""
+    scopes = {
+        "station": case.station,
+        "district": "*",
+        "worker": (case.assignee or {}).get("id") or NOBODY,
+    }
+    values = {"due": case.due_ms, "opened": case.opened_at}
+    keys: dict[str, str | None] = {
+        field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
+        for (scope, order), field in LISTS.items()
+    }
+    # the referred cases, newest referral first, one range a station (referred())
+    keys[REFERRED] = (
+        list_keys.key("referred", case.station, case.referral["referred_at"], case.case_id)
+        if case.referral
+        else None
+    )
+    return keys
+
+
+FIELDS = (*LISTS.values(), REFERRED)  # each on an index of its own
+# the orders a list of cases may take: name -> (field, descending)
+ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
+
+
+def page(cases, filters, order, limit, cursor, convert):
+    """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
+    priorities, request_id, assignee, overdue (True: past their current deadline at
+    ``now_ms``; False: not past it). Read through the list keys (LISTS): one index
+    range per status, whatever the history holds."""
+    field, descending = ORDERS[order]
+    overdue, now_ms = filters.get("overdue"), filters.get("now_ms")
+
+    def keep(document):
+        return (
+            (not filters.get("priorities") or document["priority"] in filters["priorities"])
+            and (not filters.get("station") or document["station"] == filters["station"])
+            and (
+                overdue is None
+                or order == "due"
+                or (document.get("due_sort_ms") is not None and document["due_sort_ms"] <= now_ms)
+                == overdue
+            )
+        )
+
+    if filters.get("request_id"):  # one request's case: found by its own index
+        found = [
+            d for d in cases.find({"request_id": filters["request_id"]}, {"outbox": 0}) if keep(d)
+        ]
+        return [convert(d) for d in found][:limit], None
+    if filters.get("assignee"):
+        scope, name = "worker", filters["assignee"]
+    elif filters.get("station"):
+        scope, name = "station", filters["station"]
+    else:
+        scope, name = "district", "*"
+    within = (None, None)
+    if overdue is not None and order == "due":
+        within = (None, now_ms) if overdue else (now_ms + 1, None)
+    return list_keys.page(
+        cases,
+        LISTS[(scope, order)],
+        name,
+        list(filters.get("statuses") or CASE_STATUSES),
+        order,
+        field,
+        descending,
+        limit,
+        cursor,
+        {"outbox": 0},
+        convert,
+        keep,
+        within,
+    )
+
+
+def key_every_case(cases, convert):
+    """The list keys (and ``due_sort_ms``) of cases stored before they existed."""
+    changed, operations = 0, []
+    for document in cases.find({}, {"outbox": 0}):
+        case = convert(document)
+        operations.append(
+            UpdateOne(
+                {"_id": document["_id"]},
+                {"$set": {"due_sort_ms": case.due_ms, **keys_of(case)}},
+            )
+        )
+        if len(operations) == 1000:
+            changed += cases.bulk_write(operations, ordered=False).modified_count
+            operations = []
+    if operations:
+        changed += cases.bulk_write(operations, ordered=False).modified_count
+    return changed
+
+
+def referred(cases, station, agency, limit, convert):
+    """Cases that were ever referred (their current referral), newest referral first."""
+    found, _ = list_keys.page(
+        cases,
+        REFERRED,
+        "referred",
+        [station] if station else sorted(stations()),
+        "referred",
+        "referral.referred_at",
+        True,
+        limit,
+        projection={"outbox": 0},
+        convert=convert,
+        keep=lambda d: not agency or d["referral"].get("agency") == agency,
+    )
+    return found
