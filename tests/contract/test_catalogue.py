@@ -28,6 +28,7 @@ from services.common.envelope import load_event
 from services.common.messaging import consumers_of
 from services.common.registry import SERVICE_CLASSES, service_class
 from services.common.topology import handler_queue
+from services.reporting.service import keeping_entrypoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(SERVICE_CLASSES)
@@ -260,3 +261,13 @@ def test_every_handler_is_named_after_the_event_it_handles(service):
         if method != contract.handler_name
     ]
     assert misnamed == []
+
+
+def test_reporting_makes_the_entrypoint_of_a_later_version_from_its_contract():
+    """A v2 in the catalogue gets its reporting handler (and queue) beside v1's."""
+    second = dataclasses.replace(CASE_OPENED, version=2)
+    entrypoint = keeping_entrypoint(second)
+    assert entrypoint.__name__ == "case_opened_v2"
+    (handler,) = entrypoint.nameko_entrypoints
+    assert handler.contract is second
+    assert "case.opened (v2)" in entrypoint.__doc__
