@@ -233,7 +233,8 @@ class PoisonSafeQueueConsumer(QueueConsumer):
 class RetryingEventHandler(EventHandler):
     """A nameko event handler for one catalogue contract that never drops a failure.
 
-    A handler that raises is retried after growing delays (``SHEGONG_RETRY_DELAYS_MS``);
+    A handler that raises is retried after growing delays (``retry_delays_ms`` of the
+    container's Settings, SHEGONG_RETRY_DELAYS_MS);
     when the delays are used up, or at once for an InvalidEvent, the message goes to
     the service's dead-letter queue with the reason. While the store or the broker is
     down (OUTAGE_ERRORS) the message waits the longest delay again and again, using up
@@ -258,7 +259,7 @@ class RetryingEventHandler(EventHandler):
         self.queue.queue_arguments = queue_type_arguments(self._queue_type())
 
     def _queue_type(self):
-        return self.container.config.get("SHEGONG_QUEUE_TYPE", "classic")
+        return config.of_container(self.container).queue_type
 
     def handle_message(self, body, message):
         message.shegong_started = time.monotonic()  # for the handler latency metric
@@ -301,9 +302,7 @@ class RetryingEventHandler(EventHandler):
         return result, exc_info
 
     def _park(self, message, exc):
-        delays = tuple(
-            self.container.config.get("SHEGONG_RETRY_DELAYS_MS", config.DEFAULT_RETRY_DELAYS_MS)
-        )
+        delays = tuple(config.of_container(self.container).retry_delays_ms)
         headers = dict(message.headers or {})
         # where the event first came from (a retried copy arrives via the default exchange)
         headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
@@ -379,9 +378,9 @@ class RetryingEventHandler(EventHandler):
         )
 
     def _republish(self, message, headers, exchange, routing_key, declare):
-        amqp_uri = self.container.config["AMQP_URI"]
+        settings = config.of_container(self.container)
         props = message.properties
-        with get_producer(amqp_uri, confirms=True) as producer:
+        with get_producer(settings.amqp_uri, confirms=True) as producer:
             # the confirm is awaited for a bounded time: a node that stopped answering
             # fails the attempt, and the retry goes to another node (brokers.py)
             producer.publish(
@@ -389,7 +388,7 @@ class RetryingEventHandler(EventHandler):
                 exchange=exchange,
                 routing_key=routing_key,
                 headers=headers,
-                timeout=self.container.config.get("SHEGONG_CONFIRM_TIMEOUT_S", 5.0),
+                timeout=settings.confirm_timeout_s,
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 message_id=props.get("message_id"),

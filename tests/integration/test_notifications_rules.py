@@ -7,7 +7,7 @@ import json
 import pytest
 from kombu import Connection, Queue
 
-from services.common import messaging
+from services.common import config, messaging
 from services.common.contracts import (
     CASE_ACCEPTED,
     CASE_ASSIGNED,
@@ -55,7 +55,8 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
     }.items():
         monkeypatch.setenv(key, value)
     store = NotificationStore(database("notifications"))
-    container = container_factory(NotificationsService, settings.nameko_config())
+    # the Settings of the environment above: what the worker is configured with
+    container = container_factory(NotificationsService, config.settings().nameko_config())
     container.start()
     return store
 
