@@ -233,8 +233,7 @@ class PoisonSafeQueueConsumer(QueueConsumer):
 class RetryingEventHandler(EventHandler):
     """A nameko event handler for one catalogue contract that never drops a failure.
 
-    A handler that raises is retried after growing delays (``retry_delays_ms`` of the
-    container's Settings, SHEGONG_RETRY_DELAYS_MS);
+    A handler that raises is retried after growing delays (``SHEGONG_RETRY_DELAYS_MS``);
     when the delays are used up, or at once for an InvalidEvent, the message goes to
     the service's dead-letter queue with the reason. While the store or the broker is
     down (OUTAGE_ERRORS) the message waits the longest delay again and again, using up
@@ -416,35 +415,39 @@ def consumers_of(service_cls):
     return sorted(found, key=lambda item: (item[1].type, item[0]))
 
 
-def topology(service_classes, retry_delays_ms, queue_type="classic"):
-    """Every exchange and queue (with its binding) of the system, unbound kombu entities."""
+def topology(service_classes, settings):
+    """Every exchange and queue (with its binding) of the system, unbound kombu entities:
+    the retry queues of ``settings.retry_delays_ms``, every queue of
+    ``settings.queue_type``."""
+    queue_type = settings.queue_type
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [
         event_exchange(producer)
         for producer in sorted({contract.producer for contract in CATALOGUE.values()})
     ]
     entities.append(outbound_exchange())
-    entities += [retry_queue(delay, queue_type) for delay in retry_delays_ms]
+    entities += [retry_queue(delay, queue_type) for delay in settings.retry_delays_ms]
     for service_cls in service_classes:
         entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
             entities.append(handler_queue(contract, service_cls.name, method, queue_type))
         # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
-        entities += getattr(service_cls, "extra_topology", lambda queue_type: [])(queue_type)
+        entities += getattr(service_cls, "extra_topology", lambda settings: [])(settings)
     return entities
 
 
-def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
-    """Declare every exchange, queue and binding before anything publishes, then retire
-    the queues of renamed handlers into their successors (queue_moves)."""
-    entities = topology(service_classes, retry_delays_ms, queue_type)
-    with Connection(amqp_uri, connect_timeout=5) as connection:
+def declare_topology(settings, service_classes):
+    """Declare every exchange, queue and binding (``topology``) on ``settings.amqp_uri``
+    before anything publishes, then retire the queues of renamed handlers into their
+    successors (queue_moves)."""
+    entities = topology(service_classes, settings)
+    with Connection(settings.amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:
             entity.bind(channel).declare()
         for service_cls in service_classes:
             for retired, successor in queue_moves.retired_queues(
-                service_cls.name, consumers_of(service_cls), queue_type
+                service_cls.name, consumers_of(service_cls), settings.queue_type
             ):
                 queue_moves.retire(connection, retired, successor)
     return entities

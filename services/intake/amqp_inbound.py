@@ -51,9 +51,9 @@ def inbound_queue(queue_type="classic"):
     )
 
 
-def inbound_topology(queue_type="classic"):
+def inbound_topology(settings):
     """The entities to declare before any system publishes."""
-    return [inbound_exchange(), inbound_queue(queue_type)]
+    return [inbound_exchange(), inbound_queue(settings.queue_type)]
 
 
 class _InboundSource:

@@ -101,7 +101,7 @@ def accepted(case_id):
 def batched(container_factory, settings, database):
     CALLS.clear()
     STATE.update(outage_calls=0, crash=None, database=database("batched"))
-    messaging.declare_topology(settings.amqp_uri, [Batched], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [Batched])
     container = container_factory(Batched, replace(settings, batch_wait_ms=200).nameko_config())
     container.start()
     return container
