@@ -366,7 +366,6 @@ class NotificationSettings:
     quiet_start: str
     quiet_end: str
     receipt_token: str
-    duty_officer_name: str
     duty_officer_phone: str
     aliyun_access_key_id: str
     aliyun_access_key_secret: str
@@ -404,7 +403,6 @@ def notification_settings(env):
         quiet_end=env.get("SHEGONG_QUIET_HOURS_END", "07:00"),
         # Empty: every receipt callback is refused (401), as with the token secret.
         receipt_token=env.get("SHEGONG_SMS_RECEIPT_TOKEN", ""),
-        duty_officer_name=env.get("SHEGONG_DUTY_OFFICER_NAME", ""),
         duty_officer_phone=env.get("SHEGONG_DUTY_OFFICER_PHONE", ""),
         aliyun_access_key_id=env.get("ALIYUN_SMS_ACCESS_KEY_ID", ""),
         aliyun_access_key_secret=env.get("ALIYUN_SMS_ACCESS_KEY_SECRET", ""),

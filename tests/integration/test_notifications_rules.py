@@ -47,7 +47,6 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
         "SHEGONG_SMS_PROVIDERS": "http",
         "SHEGONG_SMS_GATEWAY_URL": gateway.url,
         "SHEGONG_SMS_GATEWAY_TOKEN": gateway.token,
-        "SHEGONG_DUTY_OFFICER_NAME": "区值班员",
         "SHEGONG_DUTY_OFFICER_PHONE": "13900000999",
         # these tests run at any hour: quiet hours are tested with a clock
         "SHEGONG_QUIET_HOURS_START": "00:00",
