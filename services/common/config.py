@@ -36,6 +36,10 @@ DEFAULT_BATCH_WAIT_MS = 10
 DEFAULT_BATCH_PREFETCH = 300
 
 
+# casework's service levels per priority (services/casework/domain/sla.py) unless SHEGONG_SLA
+DEFAULT_SERVICE_LEVELS = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
+
+
 # `make run`'s own virtual host when neither AMQP_URI nor SHEGONG_AMQP_VHOST names one
 LOCAL_AMQP_VHOST = "shegong"
 
@@ -286,7 +290,7 @@ def settings(env=None):
         max_workers=int(env.get("SHEGONG_MAX_WORKERS", "10")),
         http_threads=int(env.get("SHEGONG_HTTP_THREADS", "4")),
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
-        service_levels=env.get("SHEGONG_SLA", "urgent=30m/24h,normal=4h/7d,low=1d/30d"),
+        service_levels=env.get("SHEGONG_SLA") or DEFAULT_SERVICE_LEVELS,
         sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
