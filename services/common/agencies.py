@@ -96,15 +96,15 @@ def registry(settings) -> dict:
     return _load(settings.inbound_systems_file or str(DEFAULT_FILE))
 
 
-def outbound_queues(queue_type: str = "classic") -> list:
-    """The queues of this registry's AMQP agencies, declared by casework (which publishes
-    their referrals) so that nothing sent to an agency is unroutable."""
-    from services.common import config
+def outbound_queues(settings) -> list:
+    """The queues (of ``settings.queue_type``) of the AMQP agencies in the registry
+    ``settings`` name, declared by casework (which publishes their referrals) so that
+    nothing sent to an agency is unroutable."""
     from services.common.topology import agency_queue
 
     return [
-        agency_queue(agency, queue_type)
-        for _, agency in sorted(registry(config.settings()).items())
+        agency_queue(agency, settings.queue_type)
+        for _, agency in sorted(registry(settings).items())
         if agency.delivery == "amqp"
     ]
 

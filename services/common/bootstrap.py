@@ -12,10 +12,7 @@ from services.common.registry import SERVICE_CLASSES, service_class
 
 
 def declare(settings):
-    classes = [service_class(name) for name in SERVICE_CLASSES]
-    return declare_topology(
-        settings.amqp_uri, classes, settings.retry_delays_ms, settings.queue_type
-    )
+    return declare_topology(settings, [service_class(name) for name in SERVICE_CLASSES])
 
 
 def main():

@@ -161,11 +161,7 @@ def known_queues(settings: Settings) -> list[str]:
     from services.common.registry import SERVICE_CLASSES, service_class
 
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    names = {
-        entity.name
-        for entity in topology(classes, settings.retry_delays_ms, settings.queue_type)
-        if isinstance(entity, Queue)
-    }
+    names = {entity.name for entity in topology(classes, settings) if isinstance(entity, Queue)}
     for cls in classes:
         names |= {
             retired.name

@@ -51,9 +51,9 @@ def inbound_queue(queue_type="classic"):
     )
 
 
-def inbound_topology(queue_type="classic"):
+def inbound_topology(settings):
     """The entities to declare before any system publishes."""
-    return [inbound_exchange(), inbound_queue(queue_type)]
+    return [inbound_exchange(), inbound_queue(settings.queue_type)]
 
 
 class _InboundSource:
@@ -124,10 +124,11 @@ inbound_batch: Callable = InboundBatchConsumer.decorator
 
 
 class Systems(DependencyProvider):
-    """Injects the registry of external systems (configuration read at start-up)."""
+    """Injects the registry of external systems (the file the container's Settings name,
+    read at start-up)."""
 
     def setup(self):
-        self.registry = registry(config.settings())
+        self.registry = registry(config.of_container(self.container))
 
     def get_dependency(self, worker_ctx):
         return self.registry

@@ -86,7 +86,10 @@ def get_request(call, request_id):
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The intake WSGI app on ``settings``. gunicorn calls it with none: this is the API
+    process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     store = RequestStore(mongo.database(settings, "intake"), settings.intake_commit_wait_ms / 1000)
     # the API's threads share the fast path: their requests' events are published
     # together, the confirms awaited together

@@ -3,6 +3,8 @@ on the real broker and store, a batch with one refused event dead-letters only t
 with its reason and records every other once; a crash after the batch's write and
 before its ack changes nothing when the batch is redelivered."""
 
+from dataclasses import replace
+
 import eventlet
 import pytest
 from kombu import Connection
@@ -21,7 +23,7 @@ from tests.inbound_support import (
 )
 from tests.support import wait_until
 
-BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100}
+BATCHED = {"batch_wait_ms": 300, "batch_size": 100}
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def observer(settings, topology):
 
 
 def worker(container_factory, settings):
-    container = container_factory(IntakeService, {**settings.nameko_config(), **BATCHED})
+    container = container_factory(IntakeService, replace(settings, **BATCHED).nameko_config())
     container.start()
     return container
 

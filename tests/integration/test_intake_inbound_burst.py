@@ -6,6 +6,7 @@ every event still answered with its own outcome, nothing recorded twice."""
 import json
 import time
 from collections import Counter
+from dataclasses import replace
 
 import eventlet
 import pytest
@@ -34,7 +35,7 @@ from tests.integration.test_perf_round_trips import counted
 from tests.support import wait_until
 
 BATCH = "application/cloudevents-batch+json"
-BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100, "SHEGONG_BATCH_PREFETCH": 200}
+BATCHED = {"batch_wait_ms": 300, "batch_size": 100, "batch_prefetch": 200}
 SYSTEMS = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
 ELDERLY_CARE = SYSTEMS.for_source(SOURCES["elderly-care"])
 
@@ -150,7 +151,7 @@ def test_a_burst_over_amqp_is_recorded_as_one_unit_the_poison_dead_lettered_alon
     for body in batch:  # all queued before the worker starts: one batch
         publish_inbound(settings.amqp_uri, body, system="elderly-care")
     published = requests_published(monkeypatch)
-    container = container_factory(IntakeService, {**settings.nameko_config(), **BATCHED})
+    container = container_factory(IntakeService, replace(settings, **BATCHED).nameko_config())
     container.start()
     [(headers, _)] = wait_until(
         lambda: dead_letters(settings.amqp_uri), 30, message="the poison's dead letter"

@@ -68,9 +68,7 @@ def projection(container_factory, quorum_settings):
     HANDLED.clear()
     BROKEN["on"] = True
     OUTAGE["left"] = 0
-    messaging.declare_topology(
-        quorum_settings.amqp_uri, [Projection], quorum_settings.retry_delays_ms, "quorum"
-    )
+    messaging.declare_topology(quorum_settings, [Projection])
     container = container_factory(Projection, quorum_settings.nameko_config())
     container.start()
     return container

@@ -139,7 +139,7 @@ def test_an_inbound_event_keeps_its_own_cloudevent_id(intake_worker, settings):
 @pytest.fixture
 def projection(container_factory, settings):
     HANDLED.clear()
-    messaging.declare_topology(settings.amqp_uri, [Projection], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [Projection])
     container = container_factory(Projection, settings.nameko_config())
     container.start()
     return container
