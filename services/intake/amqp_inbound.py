@@ -1,7 +1,7 @@
 """The inbound exchange where other government systems publish CloudEvents, and the
 Nameko entrypoint that consumes it.
 
-Topology (declared by ``services.common.bootstrap`` through ``IntakeService.extra_topology``):
+Topology (declared by ``services.ops.bootstrap`` through ``IntakeService.extra_topology``):
 ``shegong.inbound``, a durable topic exchange (routing key: the event type, by
 convention), bound with ``#`` to the durable queue ``shegong.inbound.intake``.
 
