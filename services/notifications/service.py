@@ -1,6 +1,5 @@
 """The notifications Nameko service: entrypoints only."""
 
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.common import agencies, config
@@ -18,26 +17,14 @@ from services.common.contracts import (
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.notifications import domain, handlers
+from services.notifications import handlers
+from services.notifications.dependencies import SmsProvider
 from services.notifications.handlers import batch as handlers_batch
 from services.notifications.handlers import webhooks as handlers_webhooks
-from services.notifications.providers import provider_chain
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
 
 RELAY_INTERVAL_S = config.settings().relay_interval_s
 SWEEP_INTERVAL_S = config.settings().notifications.sweep_interval_s
-
-
-class SmsProvider(DependencyProvider):
-    """Injects the configured SMS provider chain; checks every template before starting
-    (a template naming a variable its event lacks fails the start, not the send)."""
-
-    def setup(self):
-        domain.check_templates()
-        self.provider = provider_chain(config.settings())
-
-    def get_dependency(self, worker_ctx):
-        return self.provider
 
 
 class NotificationsService:

@@ -4,7 +4,8 @@ with an SMS provider configuration it does not know (the start fails, not the se
 import pytest
 
 from services.notifications import domain
-from services.notifications.service import NotificationsService, SmsProvider
+from services.notifications.dependencies import SmsProvider
+from services.notifications.service import NotificationsService
 
 
 def test_a_template_naming_a_missing_variable_fails_the_start(env, monkeypatch):
