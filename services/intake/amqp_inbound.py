@@ -21,14 +21,11 @@ import logging
 from typing import Any, Callable
 
 from kombu import Exchange, Queue
-from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
-from services.common import config
 from services.common.batching import BatchEventHandler
 from services.common.messaging import DEAD_LETTER_EXCHANGE, queue_type_arguments
 from services.intake.inbound_binding import AmqpDelivery
-from services.intake.systems import registry
 
 INBOUND_EXCHANGE = "shegong.inbound"
 INBOUND_QUEUE = "shegong.inbound.intake"
@@ -121,13 +118,3 @@ def _delivery(body: Any, message: Any) -> tuple[AmqpDelivery, dict]:
 
 
 inbound_batch: Callable = InboundBatchConsumer.decorator
-
-
-class Systems(DependencyProvider):
-    """Injects the registry of external systems (configuration read at start-up)."""
-
-    def setup(self):
-        self.registry = registry(config.settings())
-
-    def get_dependency(self, worker_ctx):
-        return self.registry

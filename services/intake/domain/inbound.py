@@ -13,7 +13,7 @@ from services.common.contracts import RESIDENT_REGISTRY_UPDATED
 from services.common.envelope import data_schema
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 from services.intake import domain
-from services.intake.inbound_schemas import (
+from services.intake.schemas.inbound import (
     CheckinMissedData,
     InboundEnvelope,
     KeyPersonUpdateData,
