@@ -155,6 +155,8 @@ class Settings:
     # intake: how long an Idempotency-Key names its request; the external systems' registry
     idempotency_ttl_s: int
     inbound_systems_file: str
+    # partner agencies (casework refers to them, notifications POSTs to the webhook ones)
+    agencies_file: str
     # partner agencies taking referrals by webhook: their HMAC secrets ("agency=secret,...")
     webhook_secrets: dict
     # operations: queue type, each worker's metrics port, the management API
@@ -302,6 +304,8 @@ def settings(env=None):
         command_log_dir=env.get("SHEGONG_COMMAND_LOG_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
+        # empty: services/common/data/agencies.json (development); production names its own
+        agencies_file=env.get("SHEGONG_AGENCIES_FILE", ""),
         webhook_secrets=_pairs(env.get("SHEGONG_WEBHOOK_SECRETS", "")),
         # quorum in the containers (replicated, the definitions file declares them so);
         # classic by default, as existing development brokers have them

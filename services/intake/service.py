@@ -17,7 +17,9 @@ from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.common.timers import every
 from services.intake import handlers
-from services.intake.amqp_inbound import Systems, inbound_batch, inbound_topology
+from services.intake.amqp_inbound import inbound_batch, inbound_topology
+from services.intake.dependencies import Systems
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 
 KEY_PURGE_INTERVAL_S = 600
@@ -39,7 +41,7 @@ class IntakeService:
         requests and registry updates, recorded as a POST /v1/events batch is. A refused
         one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
         to be dead-lettered alone and logged as a warning, not an error with a traceback."""
-        return handlers.receive_inbound_amqp_many(
+        return handlers_inbound.receive_inbound_amqp_many(
             self.store, self.outbox, self.systems, items, self.settings.pseudonym_key
         )
 

@@ -1,8 +1,6 @@
 """The notifications Nameko service: entrypoints only."""
 
-from nameko.extensions import DependencyProvider
-
-from services.common import agencies, config
+from services.common import agencies
 from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
     CASE_ACCEPTED,
@@ -18,23 +16,11 @@ from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.common.timers import every
-from services.notifications import domain, handlers
+from services.notifications import handlers
+from services.notifications.dependencies import SmsProvider
 from services.notifications.handlers import batch as handlers_batch
 from services.notifications.handlers import webhooks as handlers_webhooks
-from services.notifications.providers import provider_chain
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
-
-
-class SmsProvider(DependencyProvider):
-    """Injects the configured SMS provider chain; checks every template before starting
-    (a template naming a variable its event lacks fails the start, not the send)."""
-
-    def setup(self):
-        domain.check_templates()
-        self.provider = provider_chain(config.of_container(self.container))
-
-    def get_dependency(self, worker_ctx):
-        return self.provider
 
 
 class NotificationsService:

@@ -291,16 +291,14 @@ def cover(date_from, date_to):
     days = []
     first_month = None if date_from is None else month_of(date_from)
     last_month = None if date_to is None else month_of(date_to)
-    if not starts_month:
+    if date_from is not None and not starts_month:
         days.append((date_from, _month_end(date_from)))
-        first_month = _next_month(first_month)
-    if not ends_month:
-        days.append((last_month + "-01", date_to))
-        last_month = _previous_month(last_month)
-    months = (first_month, last_month)
-    if first_month and last_month and first_month > last_month:
-        months = None
-    return {"all": False, "months": months, "days": days}
+        first_month = _next_month(month_of(date_from))
+    if date_to is not None and not ends_month:
+        days.append((month_of(date_to) + "-01", date_to))
+        last_month = _previous_month(month_of(date_to))
+    empty = first_month and last_month and first_month > last_month
+    return {"all": False, "months": None if empty else (first_month, last_month), "days": days}
 
 
 def months_between(first, last):

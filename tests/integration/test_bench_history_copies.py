@@ -20,7 +20,7 @@ from services.casework.store import CaseStore
 from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
 from services.reporting.domain_daily import dailies
 from services.reporting.domain_figures import row_of
 from services.reporting.domain_rollups import rollups_of

@@ -10,9 +10,9 @@ import pytest
 from kombu import Connection
 
 from services.common.contracts import RESIDENT_REGISTRY_UPDATED
-from services.intake import handlers
 from services.intake.amqp_inbound import INBOUND_QUEUE
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from tests.inbound_support import (
@@ -60,9 +60,9 @@ def test_a_refused_event_in_a_batch_is_dead_lettered_alone_the_others_recorded_o
     container_factory, settings, observer, database, monkeypatch
 ):
     calls = []
-    many = handlers.receive_inbound_amqp_many
+    many = handlers_inbound.receive_inbound_amqp_many
     monkeypatch.setattr(
-        handlers,
+        handlers_inbound,
         "receive_inbound_amqp_many",
         lambda store, relay, systems, items, key: (
             calls.append(len(items)) or many(store, relay, systems, items, key)

@@ -12,10 +12,11 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from pymongo.errors import AutoReconnect
 
-from services.common import deadletters, messaging
+from services.common import messaging
 from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import EventPublisher, handles
+from services.ops import deadletters
 from tests.support import wait_until
 
 HANDLED = []

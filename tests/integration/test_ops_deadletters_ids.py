@@ -13,11 +13,12 @@ import amqp
 import pytest
 from kombu import Connection
 
-from services.common import dead_letter_ids, deadletters, messaging
+from services.common import dead_letter_ids, messaging
 from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake.amqp_inbound import INBOUND_EXCHANGE
+from services.ops import deadletters
 from tests.support import wait_until
 
 HANDLED = []

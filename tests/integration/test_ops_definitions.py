@@ -5,8 +5,8 @@ one the code generates."""
 
 from urllib.parse import unquote, urlparse
 
-from services.common import definitions
-from services.common.bootstrap import declare
+from services.ops import definitions
+from services.ops.bootstrap import declare
 
 
 def test_the_committed_file_is_generated_from_the_code():

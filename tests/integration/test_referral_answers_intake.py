@@ -145,7 +145,7 @@ def test_on_amqp_an_answer_that_loses_a_concurrent_write_is_retried_not_dead_let
         return add_answer(store, referral, answer, envelope)
 
     monkeypatch.setattr(RequestStore, "add_answer", contended)
-    monkeypatch.setattr("services.intake.referrals.WRITE_RETRIES", 3)
+    monkeypatch.setattr("services.intake.handlers.referrals.WRITE_RETRIES", 3)
     observer = Observer(settings.amqp_uri)
     sent = referral_answer(answer="accepted")
     publish_inbound(settings.amqp_uri, sent, system="health-commission")

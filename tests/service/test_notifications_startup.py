@@ -5,7 +5,8 @@ import pytest
 
 from services.common import config
 from services.notifications import domain
-from services.notifications.service import NotificationsService, SmsProvider
+from services.notifications.dependencies import SmsProvider
+from services.notifications.service import NotificationsService
 
 
 def test_a_template_naming_a_missing_variable_fails_the_start(

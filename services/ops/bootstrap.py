@@ -1,6 +1,6 @@
 """Declare the whole RabbitMQ topology before anything publishes.
 
-``python -m services.common.bootstrap`` (run by ``make run``, by the compose
+``python -m services.ops.bootstrap`` (run by ``make run``, by the compose
 ``init`` container and by deployments before the services start). Idempotent.
 """
 

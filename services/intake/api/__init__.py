@@ -6,7 +6,8 @@ from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, Route, json_response, require_station, route
 from services.common.messaging import BrokerProbe
 from services.common.outbox import FastPath, relay_for
-from services.intake import api_events, domain, handlers
+from services.intake import domain, handlers
+from services.intake.api import events as api_events
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 from services.intake.systems import SystemRegistry, registry

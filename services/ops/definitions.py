@@ -1,9 +1,9 @@
 """The RabbitMQ definitions file: the whole topology as RabbitMQ imports it.
 
-    python -m services.common.definitions write    # deploy/rabbitmq/definitions.json
-    python -m services.common.definitions import   # POST it to RABBIT_API_URI
+    python -m services.ops.definitions write    # deploy/rabbitmq/definitions.json
+    python -m services.ops.definitions import   # POST it to RABBIT_API_URI
 
-Generated from the very entities ``services.common.bootstrap`` declares
+Generated from the very entities ``services.ops.bootstrap`` declares
 (``messaging.topology``), with quorum queues and the default retry delays, so the file,
 the code's declarations and the broker cannot disagree (RabbitMQ refuses a declaration
 that differs from an existing queue). ``make docs`` regenerates it; a contract test
@@ -107,7 +107,7 @@ def import_definitions(settings, document):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m services.common.definitions")
+    parser = argparse.ArgumentParser(prog="python -m services.ops.definitions")
     parser.add_argument("command", choices=("write", "import", "print"))
     args = parser.parse_args(argv)
     if args.command == "write":
