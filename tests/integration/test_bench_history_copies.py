@@ -21,11 +21,11 @@ from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
 from services.intake.domain.inbound import inbound_id
-from services.reporting.domain_daily import dailies
-from services.reporting.domain_figures import row_of
-from services.reporting.domain_rollups import rollups_of
+from services.reporting.domain.daily import dailies
+from services.reporting.domain.figures import row_of
+from services.reporting.domain.rollups import rollups_of
 from services.reporting.store import ReportStore, _packed
-from services.reporting.store_rollups import packed
+from services.reporting.store.rollups import packed
 from tests.support import free_port
 
 REQUESTS, SPAN_DAYS = 1500, 120
