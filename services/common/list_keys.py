@@ -79,7 +79,10 @@ def page(
     done: set = set()  # parts whose range is read to its end
     # Each part is read a share of the page at first (a page of 100 over 8 statuses
     # reads 8 x 14, not 8 x 101 documents), then twice as much each time it is behind.
-    chunk = {part: max(MIN_CHUNK, -(-(limit + 1) // len(parts)) + 1) for part in parts}
+    # One part alone reads the page and one more (to know whether a next page exists).
+    chunk = {
+        part: min(limit + 1, max(MIN_CHUNK, -(-(limit + 1) // len(parts)) + 1)) for part in parts
+    }
 
     def behind(part: str) -> bool:  # may the part still hold items before the page's end?
         if part in done:
@@ -97,8 +100,15 @@ def page(
             if part in last:  # further along the same range
                 query[field].pop("$lte" if descending else "$gte", None)
                 query[field]["$lt" if descending else "$gt"] = last[part][field]
+            # one batch: past the driver's first batch of 101 a read costs a getMore more
             documents = list(
-                collection.find(query, projection, sort=[(field, direction)], limit=chunk[part])
+                collection.find(
+                    query,
+                    projection,
+                    sort=[(field, direction)],
+                    limit=chunk[part],
+                    batch_size=chunk[part],
+                )
             )
             if len(documents) < chunk[part]:
                 done.add(part)
