@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from services.common import auth, config, credentials
+from services.common import auth, config
 from services.intake.systems import SystemRegistry, key_digest
+from services.ops import credentials
 
 NOW = 1_800_000_000
 

@@ -48,7 +48,7 @@ CASE_ERRORS = (403, 404, 409)
 class Context:
     store: CaseStore
     relay: OutboxRelay
-    settings: object = None
+    settings: config.Settings
 
 
 # The HTTP answer to each kind of refusal the case rules make.
@@ -205,7 +205,7 @@ def refer_case(call, case_id):
     sent to it (only what its purpose names) and it answers itself. Any other name: a
     referral made by other means, whose answer staff record (``referral-answer``).
     """
-    agency = agencies.registry(call.context.settings or config.settings()).get(call.body["agency"])
+    agency = agencies.registry(call.context.settings).get(call.body["agency"])
     if agency is not None:
         store, referral_id = call.context.store, f"ref-{uuid.uuid4()}"
         return _command(
@@ -366,7 +366,10 @@ def escalate_case(call, case_id):
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The casework WSGI app on ``settings``. gunicorn calls it with none: this is the API
+    process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
     relay = relay_for(settings, "casework", OUTBOX_COLLECTIONS)
