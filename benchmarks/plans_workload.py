@@ -116,7 +116,7 @@ class Workload:
         for path in (
             "/v1/cases?station=daxing",
             "/v1/cases?station=daxing&status=assigned",
-            "/v1/cases?station=daxing&status=closed&sort=-opened_at",
+            "/v1/cases?station=daxing&status=closed&sort=opened",
             "/v1/cases?station=daxing&priority=urgent",
             f"/v1/cases?assignee={worker_id}",
             "/v1/cases?overdue=true",

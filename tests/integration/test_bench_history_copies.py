@@ -16,7 +16,7 @@ from benchmarks.history.life import ELDERLY_CARE
 from deploy.dev import embedded_store
 from services.casework.domain import case_id_for
 from services.casework.domain import residents as registry
-from services.casework.store import CaseStore
+from services.casework.store import CaseStore, _case, lists
 from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
@@ -110,6 +110,13 @@ def test_copies_are_what_the_services_would_write(built):
     )
     workload = {d["_id"]: d["open"] for d in casework.workload.find()}
     assert {w: n for w, n in workload.items() if n} == dict(open_counts)
+    # every case listed as casework lists it: its list keys (by status, by priority and
+    # status) those of its fields, copies included (their keys written at start-up by the
+    # list keys' migration, services/casework/store/lists.py)
+    for document in cases.values():
+        assert {field: document.get(field) for field in lists.FIELDS} == lists.keys_of(
+            _case(document)
+        ), document["_id"]
     # reporting's daily figures are those a rebuild makes from the facts written
     reports = ReportStore(db(client, "reporting"))
     facts = list(reports.facts(1).find())
