@@ -9,6 +9,7 @@ bulk.
 """
 
 import logging
+from typing import Any
 
 from services.common import clock
 from services.common.contracts import CATALOGUE
@@ -19,15 +20,19 @@ from services.reporting.domain import daily as domain_daily
 from services.reporting.domain import events as domain_events
 from services.reporting.domain import figures as domain_figures
 from services.reporting.domain import rollups
+from services.reporting.store import ReportStore
+from services.reporting.store.rollups import RollupStore
 
 log = logging.getLogger(__name__)
 
 
-def keep_bodies(projector, bodies, contract):
+def keep_bodies(projector: Any, bodies: list, contract: Any) -> dict[int, Exception]:
     """A batch entrypoint's events of ``contract``: validated one by one, kept and
     projected together; returns ``{position: exception}`` of those that were invalid
     (InvalidEvent: dead-lettered) or failed (retried, then dead-lettered)."""
-    failures, loaded, positions = {}, [], []
+    failures: dict[int, Exception] = {}
+    loaded: list = []
+    positions: list[int] = []
     for position, body in enumerate(bodies):
         try:
             loaded.append(load_event(body, contract))
@@ -40,7 +45,7 @@ def keep_bodies(projector, bodies, contract):
     return failures
 
 
-def keep_many(projector, events):
+def keep_many(projector: Any, events: list[tuple[dict, dict]]) -> dict[int, Exception]:
     """Store validated events ``(envelope, data)`` for good (a repeat is a no-op) and
     project them, with the process's ``projector``, in one pass; returns once done, with
     ``{position: exception}`` of those that failed (ProjectionFailed if the projection
@@ -60,7 +65,7 @@ class ProjectionFailed(Exception):
     """The projection rules failed on an event (a bug): it is quarantined."""
 
 
-def project_isolating(store, version, records):
+def project_isolating(store: ReportStore, version: int, records: list[dict]) -> dict[str, str]:
     """Project a batch; if the rules fail on it, project its events one by one and
     quarantine those they fail on, so one bad event does not stop the others.
     Returns ``{id: reason}`` of those quarantined. An outage of the store is raised as
@@ -86,15 +91,14 @@ def project_isolating(store, version, records):
     return failed
 
 
-def fact_id(record):
+def fact_id(record: dict) -> str | None:
     key = domain.fact_key(record)
     return None if key is None else f"{key[0]}:{key[1]}"
 
 
-def project(store, version, records):
+def project(store: ReportStore, version: int, records: list[dict]) -> int:
     """Apply a batch of event records to projection ``version``; returns facts changed."""
-    keyed = [(fact_id(r), r) for r in records]
-    keyed = [(key, r) for key, r in keyed if key]
+    keyed = [(key, r) for key, r in ((fact_id(r), r) for r in records) if key is not None]
     before = store.load_facts(version, {key for key, _ in keyed})
     after = dict(before)
     for key, record in keyed:
@@ -122,7 +126,7 @@ def project(store, version, records):
     return len(changed)
 
 
-def roll_up(rollup_store, deltas, dailies):
+def roll_up(rollup_store: RollupStore, deltas: list, dailies: dict[str, dict]) -> list[dict]:
     """The month and all-time rollups the ``deltas`` change, changed (domain_rollups),
     with the rows of the days changed taken from their new daily figures."""
     slots = {(station or domain_daily.NO_STATION, day) for (station, day), _, _ in deltas}

@@ -15,6 +15,7 @@ from services.reporting.domain import figures as domain_figures
 from services.reporting.domain import rollups
 from services.reporting.domain import series as domain_series
 from services.reporting.domain import stations as domain_stations
+from services.reporting.store import ReportStore
 from services.reporting.store import rollups as store_rollups
 
 
@@ -75,7 +76,13 @@ def _totals(store, places, date_from, date_to, version, months=None, dailies=Non
     }
 
 
-def summary(store, station=None, date_from=None, date_to=None, version=None):
+def summary(
+    store: ReportStore,
+    station: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    version: int | None = None,
+) -> dict:
     """The figures of a period (whole months from their rollups, the days left over from
     the daily figures; no dates: the all-time rollup); the social workers are those on
     the stations' rosters now, the project funds configuration."""
@@ -96,7 +103,13 @@ def summary(store, station=None, date_from=None, date_to=None, version=None):
     return domain_figures.figures(totals, rows, station, _staffing(store, version))
 
 
-def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=None):
+def stations_side_by_side(
+    store: ReportStore,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    now_ms: int = 0,
+    only: str | None = None,
+) -> list[dict]:
     """Every station's row for the period (``only``: that station's), open cases as now."""
     version = store.versions()["current"]
     places = [s for s in stations() if only is None or s == only]
@@ -106,11 +119,26 @@ def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=No
     )
 
 
-def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):
+def timeseries(
+    store: ReportStore,
+    metric: str,
+    interval: str,
+    station: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> list[dict]:
     return series(store, metric, interval, station, date_from, date_to)["points"]
 
 
-def series(store, metric, interval, station=None, date_from=None, date_to=None, today=None):
+def series(
+    store: ReportStore,
+    metric: str,
+    interval: str,
+    station: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    today: str | None = None,
+) -> dict:
     """``domain_series.series_of``: the points, ending ``today`` unless ``date_to``
     says, and whether older periods were left out. Each day's value is its row in the
     month rollups; a period's is the sum of its days' (a count) or, for a median or a
@@ -146,7 +174,7 @@ def series(store, metric, interval, station=None, date_from=None, date_to=None, 
     return domain_series.series_of(sorted(rows), value, interval, date_from, date_to, today)
 
 
-def trace(store, request_id):
+def trace(store: ReportStore, request_id: str) -> tuple[str | None, list[dict]]:
     """The request's events in order, and the station it belongs to (None: unknown)."""
     records = domain_events.timeline(store.correlated(request_id))
     station = next((r["station"] for r in records if r["station"] in stations()), None)

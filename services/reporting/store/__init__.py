@@ -12,7 +12,11 @@
   projects now.
 """
 
+from collections.abc import Iterable, Iterator
+
 from pymongo import ASCENDING, ReplaceOne
+from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import migrations, mongo
@@ -28,7 +32,7 @@ SEPARATOR = "\x1f"
 
 # Samples are stored as one string per list: a year of the district is 365 documents,
 # and one string is far cheaper to store, send and read than thousands of list items.
-def _packed(daily):
+def _packed(daily: dict) -> dict:
     return {
         **daily,
         "samples": {
@@ -38,7 +42,7 @@ def _packed(daily):
     }
 
 
-def _unpacked(daily):
+def _unpacked(daily: dict) -> dict:
     samples = {}
     for name, text in (daily.get("samples") or {}).items():
         values = text.split(SEPARATOR) if text else []
@@ -47,12 +51,12 @@ def _unpacked(daily):
 
 
 class ReportStore:
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.database = database
         self.events = database["events"]
         self.meta = database["meta"]
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.events.create_index([("pending", ASCENDING)])
         self.events.create_index([("correlationid", ASCENDING)])
         self.events.create_index([("request_id", ASCENDING)])
@@ -63,7 +67,7 @@ class ReportStore:
         )
         self.ensure_version_indexes(self.versions()["current"])
 
-    def ensure_version_indexes(self, version):
+    def ensure_version_indexes(self, version: int) -> None:
         # daily figures are read by _id only (the days a period leaves over, by the
         # rollups' cover); the facts by status (the open cases) and kind (the rosters)
         self.facts(version).create_index("status")
@@ -71,7 +75,7 @@ class ReportStore:
         self.rollups(version).ensure_indexes()
         migrations.run_once(self.database, f"rollup_v{version}", lambda: self._roll_up(version))
 
-    def _roll_up(self, version):
+    def _roll_up(self, version: int) -> int:
         """The month and all-time rollups of the daily figures written before they
         existed (read once, in one pass; rollups another instance made are kept)."""
         dailies = (_unpacked(d) for d in self.daily(version).find({}, batch_size=500))
@@ -80,7 +84,7 @@ class ReportStore:
 
     # -- the event store ------------------------------------------------------------
 
-    def keep_many(self, records):
+    def keep_many(self, records: list[dict]) -> int:
         """Store a batch of events; repeats (ids already stored) are skipped. Returns
         how many were new."""
         try:
@@ -94,32 +98,34 @@ class ReportStore:
                 raise
             return exc.details.get("nInserted", 0)
 
-    def pending(self, limit):
+    def pending(self, limit: int) -> list[dict]:
         return list(self.events.find({"pending": 1}).limit(limit))
 
-    def quarantine(self, event_id, reason):
+    def quarantine(self, event_id: str, reason: str) -> None:
         """An event its projection rules failed on: kept, left out, reason recorded."""
         self.events.update_one(
             {"_id": event_id}, {"$set": {"pending": QUARANTINED, "projection_error": reason[:1000]}}
         )
 
-    def quarantined(self, event_id):
+    def quarantined(self, event_id: str) -> str | None:
         """The reason an event is quarantined, or None."""
         found = self.events.find_one({"_id": event_id, "pending": QUARANTINED})
         return found and found.get("projection_error")
 
-    def quarantined_among(self, event_ids):
+    def quarantined_among(self, event_ids: Iterable[str]) -> dict[str, str]:
         """``{event id: reason}`` of those of ``event_ids`` that are quarantined."""
         found = self.events.find(
             {"_id": {"$in": list(event_ids)}, "pending": QUARANTINED}, {"projection_error": 1}
         )
         return {event["_id"]: event.get("projection_error") for event in found}
 
-    def mark_projected(self, event_ids):
+    def mark_projected(self, event_ids: Iterable[str]) -> None:
         if event_ids:
             self.events.update_many({"_id": {"$in": list(event_ids)}}, {"$set": {"pending": 0}})
 
-    def all_events(self, batch_size, stored_since_ms=None):
+    def all_events(
+        self, batch_size: int, stored_since_ms: int | None = None
+    ) -> Iterator[list[dict]]:
         """Every stored event (in no particular order), in batches of ``batch_size``."""
         query = {} if stored_since_ms is None else {"stored_ms": {"$gte": stored_since_ms}}
         batch = []
@@ -131,7 +137,7 @@ class ReportStore:
         if batch:
             yield batch
 
-    def correlated(self, request_id):
+    def correlated(self, request_id: str) -> list[dict]:
         """Every stored event of a request: by correlation id, or naming the request."""
         found = {e["_id"]: e for e in self.events.find({"correlationid": request_id})}
         found.update({e["_id"]: e for e in self.events.find({"request_id": request_id})})
@@ -141,7 +147,7 @@ class ReportStore:
 
     # -- the projector's lease --------------------------------------------------------
 
-    def take_lease(self, owner, now_ms, ttl_ms):
+    def take_lease(self, owner: str, now_ms: int, ttl_ms: int) -> bool:
         """True if ``owner`` holds the projector lease now (taken or renewed until
         ``now_ms + ttl_ms``): one process projects at a time."""
         until = now_ms + ttl_ms
@@ -157,12 +163,12 @@ class ReportStore:
         except DuplicateKeyError:  # another owner holds it
             return False
 
-    def release_lease(self, owner):
+    def release_lease(self, owner: str) -> None:
         self.meta.update_one({"_id": LEASE, "owner": owner}, {"$set": {"until_ms": 0}})
 
     # -- projection versions --------------------------------------------------------
 
-    def versions(self):
+    def versions(self) -> dict:
         pointer = self.meta.find_one({"_id": POINTER}) or {"current": 1, "building": None}
         return {
             "current": pointer.get("current") or 1,
@@ -170,48 +176,50 @@ class ReportStore:
             "building_since_ms": pointer.get("building_since_ms"),
         }
 
-    def start_building(self, version, since_ms):
+    def start_building(self, version: int, since_ms: int) -> None:
         self.meta.update_one(
             {"_id": POINTER}, {"$set": {"building": version, "building_since_ms": since_ms}}
         )
         self.ensure_version_indexes(version)
 
-    def switch_to(self, version):
+    def switch_to(self, version: int) -> None:
         """Readers use ``version`` from now on (one single-document write)."""
         self.meta.update_one(
             {"_id": POINTER},
             {"$set": {"current": version, "building": None, "building_since_ms": None}},
         )
 
-    def drop_version(self, version):
+    def drop_version(self, version: int) -> None:
         self.facts(version).drop()
         self.daily(version).drop()
         self.rollups(version).collection.drop()
 
-    def facts(self, version):
+    def facts(self, version: int) -> Collection:
         return self.database[f"facts_v{version}"]
 
-    def daily(self, version):
+    def daily(self, version: int) -> Collection:
         return self.database[f"daily_v{version}"]
 
-    def rollups(self, version):
+    def rollups(self, version: int) -> RollupStore:
         return RollupStore(self.database[f"rollup_v{version}"])
 
     # -- projections ----------------------------------------------------------------
 
-    def load_facts(self, version, keys):
+    def load_facts(self, version: int, keys: Iterable[str]) -> dict[str, dict]:
         if not keys:
             return {}
         return {f["_id"]: f for f in self.facts(version).find({"_id": {"$in": list(keys)}})}
 
-    def load_dailies(self, version, keys):
+    def load_dailies(self, version: int, keys: Iterable[str]) -> dict[str, dict]:
         if not keys:
             return {}
         return {
             r["_id"]: _unpacked(r) for r in self.daily(version).find({"_id": {"$in": list(keys)}})
         }
 
-    def save(self, version, facts, dailies, rollups=()):
+    def save(
+        self, version: int, facts: list[dict], dailies: list[dict], rollups: Iterable[dict] = ()
+    ) -> None:
         """Write changed facts, daily figures and rollups whole, a bulk write each."""
         if facts:
             self.facts(version).bulk_write(
@@ -224,7 +232,9 @@ class ReportStore:
             )
         self.rollups(version).save(rollups)
 
-    def write_version(self, version, facts, dailies, chunk=5000):
+    def write_version(
+        self, version: int, facts: Iterable[dict], dailies: Iterable[dict], chunk: int = 5000
+    ) -> None:
         """Insert a new version's facts, daily figures and rollups (a rebuild), in bulk."""
         dailies = list(dailies)
         made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]))
@@ -237,7 +247,7 @@ class ReportStore:
             for start in range(0, len(documents), chunk):
                 collection.insert_many(documents[start : start + chunk], ordered=False)
 
-    def rosters(self, version=None):
+    def rosters(self, version: int | None = None) -> dict[str, dict]:
         """``{station: {"total", "workers", "station_heads"}}`` as each station's latest
         published roster says (stations that never published one are absent)."""
         version = version or self.versions()["current"]
@@ -247,7 +257,9 @@ class ReportStore:
             if fact.get("staff")
         }
 
-    def open_cases(self, statuses, version=None):
+    def open_cases(
+        self, statuses: Iterable[str], version: int | None = None
+    ) -> dict[str, list[int]]:
         """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
         version = version or self.versions()["current"]
         found: dict[str, list[int]] = {}
@@ -269,5 +281,5 @@ class ReportStore:
                 found.setdefault(fact["station"], []).append(opened)
         return found
 
-    def all_facts(self, version):
+    def all_facts(self, version: int) -> list[dict]:
         return list(self.facts(version).find())

@@ -9,14 +9,17 @@ distinct references as two arrays of machine integers: a month of the whole dist
 is a few tens of kilobytes, and a report reads a few of them.
 """
 
+from collections.abc import Iterable
+
 from pymongo import ReplaceOne
+from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from services.common import mongo
 from services.reporting.domain import rollups, sketches
 
 
-def packed(rollup):
+def packed(rollup: dict) -> dict:
     """A rollup (as domain_rollups keeps it in memory) as stored."""
     return {
         "_id": rollup["_id"],
@@ -39,7 +42,7 @@ def packed(rollup):
     }
 
 
-def unpacked(document, for_update=True):
+def unpacked(document: dict, for_update: bool = True) -> dict:
     """A stored rollup as domain_rollups keeps it; ``for_update`` False (a report
     reading it): the distinct references and the rows stay packed (totals_of, rows_in
     read them)."""
@@ -68,27 +71,27 @@ def unpacked(document, for_update=True):
 class RollupStore:
     """One projection version's rollups."""
 
-    def __init__(self, collection):
+    def __init__(self, collection: Collection) -> None:
         self.collection = collection
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.collection.create_index("key")
 
-    def load(self, ids):
+    def load(self, ids: Iterable[str]) -> dict[str, dict]:
         """``{_id: rollup}`` of those of ``ids`` that exist, to be changed and saved."""
         if not ids:
             return {}
         return {d["_id"]: unpacked(d) for d in self.collection.find({"_id": {"$in": list(ids)}})}
 
-    def operations(self, changed):
+    def operations(self, changed: Iterable[dict]) -> list[ReplaceOne]:
         """The writes of changed rollups (one bulk write with the daily figures' own)."""
         return [ReplaceOne({"_id": r["_id"]}, packed(r), upsert=True) for r in changed]
 
-    def save(self, changed):
+    def save(self, changed: Iterable[dict]) -> None:
         if changed:
             self.collection.bulk_write(self.operations(changed), ordered=False)
 
-    def insert_new(self, made, chunk=1000):
+    def insert_new(self, made: Iterable[dict], chunk: int = 1000) -> int:
         """Insert rollups made from the daily figures (a migration, a rebuild); those
         already there (another instance's) are left as they are. Returns how many."""
         inserted = 0
@@ -106,20 +109,20 @@ class RollupStore:
                 inserted += exc.details.get("nInserted", 0)
         return inserted
 
-    def months(self, station, first=None, last=None):
+    def months(self, station: str, first: str | None = None, last: str | None = None) -> list[dict]:
         """A station's (or the district's) month rollups from ``first`` to ``last``
         (YYYY-MM, inclusive; None: open), oldest first, for reading."""
         prefix = rollups.rollup_id(rollups.MONTH, station) + "|"
         query = {"key": {"$gte": prefix + (first or ""), "$lte": prefix + (last or "~")}}
         return [unpacked(d, for_update=False) for d in self.collection.find(query)]
 
-    def read(self, ids):
+    def read(self, ids: list[str]) -> list[dict]:
         """The rollups of ``ids`` that exist, for reading (one ``_id`` lookup)."""
         if not ids:
             return []
         return [unpacked(d, for_update=False) for d in self.collection.find({"_id": {"$in": ids}})]
 
-    def all_time(self, stations):
+    def all_time(self, stations: Iterable[str]) -> dict[str, dict]:
         """``{station: all-time rollup}`` of those of ``stations`` that have one."""
         ids = [rollups.rollup_id(rollups.ALL, station) for station in stations]
         return {
@@ -128,7 +131,9 @@ class RollupStore:
         }
 
 
-def rows_in(months, date_from=None, date_to=None):
+def rows_in(
+    months: Iterable[dict], date_from: str | None = None, date_to: str | None = None
+) -> dict[str, dict]:
     """``{day: row}`` of month rollups (as read for a report) within the dates
     (inclusive; None: open)."""
     return {
