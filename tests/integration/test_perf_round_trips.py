@@ -101,11 +101,13 @@ def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings
         envelope = events[2]
         _keep(store, envelope)
         sent = list(commands.names)
-    # keep; pending; facts; daily figures; save (2); mark: the lease taken by the first
-    # events is still held, with the projection version read when it was taken
+    # keep; pending; facts; daily figures; their month and all-time rollups; save (3: one
+    # bulk write a collection); mark: the lease taken by the first events is still held,
+    # with the projection version read when it was taken
     assert sent.count("find events") == 1
+    assert sent.count("find rollup_v1") == 1 and sent.count("update rollup_v1") == 1, sent
     assert not [name for name in sent if name.endswith(" meta")], sent
-    assert len(sent) <= 7, "\n".join(sent)
+    assert len(sent) <= 9, "\n".join(sent)
 
 
 def test_the_lease_is_let_go_once_held_long_enough_and_taken_again(settings, database, monkeypatch):
