@@ -6,8 +6,9 @@ broker, in a virtual host of its own, on nx-27017), warms it up, posts requests 
 as ``BENCH_CLIENTS`` clients can for ``BENCH_PHASE_S`` seconds, waits until every one of
 them is projected by reporting, and prints the commands and the documents they carried
 (services/common/mongo.CommandCounts) divided by the requests: the table of
-docs/performance.md. Timers that ran meanwhile (relays, sweeps, reconcile) are counted
-too, as in ``make bench``. Not part of the test suite: it takes about a minute.
+docs/performance.md; then ``make bench``'s exactly-once check of every request. Timers
+that ran meanwhile (relays, sweeps, reconcile) are counted too, as in ``make bench``.
+Not part of the test suite: it takes about a minute.
 """
 
 import os
@@ -20,10 +21,11 @@ from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
 
 import psutil
+from pymongo import MongoClient
 
 from benchmarks import counting
 from benchmarks.load import Load
-from benchmarks.run import wait_drained
+from benchmarks.run import exactly_once, wait_drained
 from benchmarks.system import BenchSystem
 from benchmarks.tracing import Tracer
 from services.common.mongo import OPERATIONS_PREFIX
@@ -117,6 +119,8 @@ def main() -> int:
             f"({len(ids) / seconds:.1f}/s, {clients} clients), {done} projected"
         )
         print(table(counted, len(ids)))
+        every = [p.request_id for p in warm.accepted()] + ids
+        print(f"exactly once: {exactly_once(system, MongoClient(system.env['MONGO_URI']), every)}")
     finally:
         if tracer:
             tracer.stop()
