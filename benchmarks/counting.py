@@ -22,13 +22,19 @@ from services.common.mongo import OPERATIONS_PREFIX
 STATS_INTERVAL_S = 5.5
 
 
+def commands_of(path: Path) -> Counter:
+    """The counts one process wrote (none while its file is being replaced: the next
+    snapshot has them)."""
+    try:
+        return Counter(json.loads(Path(path).read_text()))
+    except (OSError, ValueError):
+        return Counter()
+
+
 def commands(directory: Path) -> Counter:
     total = Counter()
     for path in Path(directory).glob("*.json"):
-        try:
-            total.update(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue  # being replaced right now: the next snapshot has it
+        total.update(commands_of(path))
     return total
 
 

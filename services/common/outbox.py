@@ -177,20 +177,19 @@ class OutboxRelay:
 
     def _mark(self, collection, document, key, sent, wait):
         last_seq = document.get("last_seq", 0)
+        # One statement, only if nothing was appended meanwhile (last_seq unchanged):
+        # raise the progress, clear the flag and empty the outbox, whose events (personal
+        # data among them) are now the consumers'. Otherwise the writer that appended
+        # publishes and marks its own document, whose outbox holds these events too (a
+        # copy published again in that rare race is met by idempotent consumers); a
+        # second statement for that race cost every mark one more document (issue 24).
         progress = {"$max": {"published_seq": sent}}
-        # Only if nothing was appended meanwhile (last_seq unchanged): clear the flag and
-        # empty the outbox, whose events (personal data among them) are now the
-        # consumers'. Otherwise the writer that appended publishes its own events.
         finished = {"outbox_pending": False, "outbox": []} if sent >= last_seq else {}
-        # Both steps in one group commit (shared with concurrent writers); the second
-        # (the progress alone) only where something was appended, so in the usual case
-        # it matches nothing and costs the store a lookup, not a write.
         mark = [
             UpdateOne(
                 {"_id": document["_id"], "last_seq": last_seq},
                 {**progress, "$set": finished} if finished else progress,
-            ),
-            UpdateOne({"_id": document["_id"], "last_seq": {"$ne": last_seq}}, progress),
+            )
         ]
         with self._unmarked_lock:  # before the mark is queued: a command may read meanwhile
             self._forget_expired()

@@ -98,10 +98,16 @@ def test_events_appended_while_publishing_are_not_marked_sent(settings, database
     )
     assert relay.publish_batch([(collection, document)]) == 1
     stored = collection.find_one({"_id": "case-1"})
-    assert stored["published_seq"] == 1 and stored["outbox_pending"]
+    assert stored["outbox_pending"]
     assert [event["sequence"] for event in stored["outbox"]] == [1, 2]  # 2 is not lost
+    # The mark is one statement that matches only while nothing was appended (issue 24):
+    # in this race the progress is left to the appender's mark. This relay remembers
+    # event 1 and publishes 2 alone; a relay of another process would publish 1 again
+    # (a copy idempotent consumers ignore), never lose 2.
+    assert stored.get("published_seq", 0) < 2
     assert relay.publish_batch([(collection, stored)]) == 1
-    assert not collection.find_one({"_id": "case-1"})["outbox_pending"]
+    done = collection.find_one({"_id": "case-1"})
+    assert not done["outbox_pending"] and done["published_seq"] == 2 and not done["outbox"]
 
 
 def test_an_unreachable_broker_leaves_events_pending_for_later(settings, database):

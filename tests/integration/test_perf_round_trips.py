@@ -27,9 +27,12 @@ from tests.support import story_request, wait_until
 class Commands(monitoring.CommandListener):
     def __init__(self):
         self.names = []
+        self.statements = []  # (command name, the statements an update carries)
 
     def started(self, event):
         self.names.append(f"{event.command_name} {event.command.get(event.command_name)}")
+        if event.command_name == "update":
+            self.statements.append((self.names[-1], len(event.command.get("updates") or ())))
 
     def succeeded(self, event):
         pass
@@ -225,8 +228,9 @@ def test_a_batch_of_worker_sms_writes_its_messages_twice_whatever_its_size(
             for name in commands.names
             if name.endswith("messages") and not name.startswith("find")
         )
-    # one insert of the intents, one write of the claims, one of the outcomes
-    assert writes[1] == writes[12] == {"insert messages": 1, "update messages": 2}
+    # one insert of the intents, claimed as they are inserted (issue 24: the claim was a
+    # write of its own), one write of the outcomes
+    assert writes[1] == writes[12] == {"insert messages": 1, "update messages": 1}
 
 
 def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, database):
@@ -306,3 +310,22 @@ def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(
     # keys, the cases, the counters: one command each, for one request or twelve
     assert sent[1] == sent[2], sent
     assert sum(sent[2].values()) <= 10, sent[2]
+
+
+def test_the_outbox_mark_of_a_published_document_is_one_statement(settings, database):
+    """Each statement costs the embedded store a document; the mark used to carry a
+    second one for the rare append during publishing (issue 24)."""
+    from services.common.messaging import EventPublisher
+    from tests.integration.test_outbox_relay import events, listening_queue, write
+
+    listening_queue(settings)
+    with counted(settings, "casework") as (db, commands):
+        cases = db["cases"]
+        document = write(cases, "case-1", events("case-1", 1, 1), 0)
+        commands.names.clear()
+        commands.statements.clear()
+        relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": cases})
+        assert relay.publish_batch([(cases, document)]) == 1
+        marked = cases.find_one({"_id": "case-1"})
+    assert not marked["outbox_pending"] and marked["published_seq"] == 1
+    assert commands.statements == [("update cases", 1)], commands.statements

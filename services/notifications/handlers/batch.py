@@ -105,18 +105,14 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
             failures[position] = exc
     if not planned:
         return failures
-    stored = store.record_intents([intent for _, intent in planned])
     collecting = CollectingRelay(relay)
-    messages = [
-        (position, message)
-        for (position, _), message in zip(planned, stored, strict=True)
-        if position not in failures
-    ]
+    intents = [intent for position, intent in planned if position not in failures]
+    positions = [position for position, _ in planned if position not in failures]
     # (a failed event's messages are sent when it is retried alone)
     for index, error in deliver_many(
-        store, collecting, sender, settings, [message for _, message in messages]
+        store, collecting, sender, settings, intents, recorded=False
     ).items():
-        failures[messages[index][0]] = error
+        failures[positions[index]] = error
     collecting.flush()
     return failures
 
@@ -153,7 +149,7 @@ class Recorded:
     change: handlers.Change
 
 
-def deliver_many(store, relay, sender, settings, messages: list) -> dict:
+def deliver_many(store, relay, sender, settings, messages: list, recorded: bool = True) -> dict:
     """Send the due ones of ``messages`` (the one delivery path; ``handlers.deliver`` is
     this of one): wait out quiet hours and rate limits, claim, try the providers, record
     the outcome (sent, retry later, failed, technical_failure), in a constant number of
@@ -163,7 +159,13 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
     domain_sending's. A write that lost to a concurrent one (a receipt, another worker)
     is redone alone on the newest version (a claim another worker took first is left to
     it). Returns ``{index: exception}`` for messages that could not be sent (their
-    claim's lease makes them due again for the sweep)."""
+    claim's lease makes them due again for the sweep).
+
+    ``recorded=False``: ``messages`` are new intents, not stored yet. Each is inserted
+    with its first step (held or claimed) already applied, so a new message costs one
+    write less (issue 24): the insert is still the intent recorded before any provider
+    is called, and the claim a duplicate id cannot take twice. The intents found stored
+    already (a repeated event's) take the usual path from their stored version."""
     policy, now = settings.notifications, clock.now()
     now_ms, at = clock.to_ms(now), clock.iso(now)
     recent: dict = {}  # (phone_ref, template or None) -> sent_ms of the hour, newest first
@@ -206,7 +208,14 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
         )
         if key is not None:  # what this batch sends counts against the next (conservative)
             recent[key] = [now_ms] + recent[key]
-    written = store.update_all([(step.message, step.changes, (), ()) for step in steps])
+    failures_of_existing: dict = {}
+    if recorded:
+        written = store.update_all([(step.message, step.changes, (), ()) for step in steps])
+    else:
+        written, existing = _record_with_first_steps(store, messages, steps)
+        if existing:  # a repeated event's messages: from their stored version
+            redo = deliver_many(store, relay, sender, settings, [m for _, m in existing])
+            failures_of_existing = {existing[i][0]: error for i, error in redo.items()}
     claimed = [
         Claimed(step.index, document, step.in_doubt_since)
         for step, document in zip(steps, written, strict=True)
@@ -231,7 +240,31 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
         elif r.change.events:
             published.append(document)
     relay.publish_now_many("messages", published)
+    failures.update(failures_of_existing)
     return failures
+
+
+def _record_with_first_steps(store, intents: list, steps: list) -> tuple[list, list]:
+    """Insert new ``intents`` with their first step applied (one insert for all):
+    ``(written, existing)``, ``written`` per step the stored document (None where the
+    intent existed already), ``existing`` the ``(index, stored message)`` of intents
+    that did (left for the usual path)."""
+    first = {step.index: step for step in steps}
+    documents = [
+        {**intent, **first[index].changes} if index in first else intent
+        for index, intent in enumerate(intents)
+    ]
+    stored, inserted = store.record_new_intents(documents)
+    mine = {index for index, new in enumerate(inserted) if new}
+    written = [stored[step.index] if step.index in mine else None for step in steps]
+    # (a message twice in the batch was inserted once: its copy is not sent again)
+    ids_inserted = {stored[index]["_id"] for index in mine}
+    existing = [
+        (index, found)
+        for index, found in enumerate(stored)
+        if index not in mine and found["_id"] not in ids_inserted
+    ]
+    return written, existing
 
 
 def deliver_due(store, relay, sender, settings, limit: int = 50) -> int:

@@ -154,8 +154,12 @@ class NotificationStore:
     def record_intents(self, messages):
         """record_intent for many, in one unordered insert; those that existed already
         are read back (one query): returns the stored messages in the given order."""
+        return self.record_new_intents(messages)[0]
+
+    def record_new_intents(self, messages):
+        """record_intents, and per message whether this call inserted it."""
         if not messages:
-            return []
+            return [], []
         now_ms = clock.to_ms(clock.now())
         documents = [
             {**message, "version": 1, "updated_ms": now_ms, **lists.keys_of(message)}
@@ -163,7 +167,7 @@ class NotificationStore:
         ]
         try:
             self.messages.insert_many(documents, ordered=False)
-            return documents
+            return documents, [True] * len(documents)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if not mongo.only_duplicates(errors):
@@ -178,7 +182,7 @@ class NotificationStore:
         return [
             existing.get(document["_id"], document) if index in refused else document
             for index, document in enumerate(documents)
-        ]
+        ], [index not in refused for index in range(len(documents))]
 
     def get(self, message_id):
         return self.messages.find_one({"_id": message_id})
