@@ -102,7 +102,7 @@ class GroupCommit:
         while True:
             batch = self._take()
             try:
-                # ordered: one caller's operations keep their order (a mark's two steps)
+                # ordered: one caller's operations keep their order (a mark)
                 self.collection.bulk_write([op for p in batch for op in p.operations], ordered=True)
             except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
                 for pending in batch:
