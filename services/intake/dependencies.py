@@ -1,6 +1,8 @@
 """intake's own Nameko dependency providers (the shared ones, Storage, Outbox, Config and
 LogContext, are services/common/dependencies.py's)."""
 
+from typing import Any
+
 from nameko.extensions import DependencyProvider
 
 from services.common import config
@@ -11,8 +13,8 @@ class Systems(DependencyProvider):
     """Injects the registry of external systems (the file the container's Settings name,
     read at start-up)."""
 
-    def setup(self):
+    def setup(self) -> None:
         self.registry = registry(config.of_container(self.container))
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> Any:
         return self.registry

@@ -10,6 +10,7 @@ from services.common import clock
 from services.common.messaging import BrokerUnavailable
 from services.intake import domain
 from services.intake.handlers import recording, referrals
+from services.intake.store import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
     raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
 
 
-def learn_referral(store, envelope, referred):
+def learn_referral(store: RequestStore, envelope: dict, referred: dict) -> None:
     """casework referred a case to a registered agency: that agency may answer it."""
     referrals.learn(store, envelope, referred)
 
@@ -103,5 +104,5 @@ def follow_cases(store, items: list, request_field: str = "request_id") -> None:
     )
 
 
-def purge_expired_keys(store):
+def purge_expired_keys(store: RequestStore) -> int:
     return store.purge_expired_keys(clock.to_ms(clock.now()))

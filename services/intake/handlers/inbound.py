@@ -4,12 +4,14 @@ change, an agency's answer), many at once."""
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from services.common import clock
 from services.common.envelope import InvalidEvent, NotKnownYet, new_event
 from services.intake import domain, inbound_binding
 from services.intake.domain import inbound
 from services.intake.handlers import recording, referrals
+from services.intake.store import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,9 @@ class Recorded:
     replayed: bool
 
 
-def receive_inbound(store, relay, system, body, pseudonym_key):
+def receive_inbound(
+    store: RequestStore, relay: Any, system: Any, body: Any, pseudonym_key: bytes
+) -> Any:
     """Take one CloudEvent from an authenticated external system.
 
     Returns Recorded (``replayed``: the same (source, id) was received before and is
@@ -36,7 +40,9 @@ def receive_inbound(store, relay, system, body, pseudonym_key):
     return outcome
 
 
-def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
+def receive_inbound_many(
+    store: RequestStore, relay: Any, system: Any, bodies: list, pseudonym_key: bytes
+) -> list:
     """Take a batch of CloudEvents from one system; per event, in order, a Recorded or
     the InboundRejected that refused it (nothing recorded for that one).
 
@@ -108,8 +114,8 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
             outcomes[index] = Recorded(document, replayed)
     documents = store.add_registry_updates([(r, e) for _, r, e in changes])
     for (index, update, _), document in zip(changes, documents, strict=True):
-        if document is None:
-            outcomes[index] = Recorded(store.registry_update(update["_id"]), True)
+        if document is None:  # a repeat: the update stored before
+            outcomes[index] = Recorded(store.registry_update(update["_id"]) or update, True)
             continue
         log.info(
             "registry update %s recorded (%s from %s)", update["_id"], update["change"], system.id
@@ -120,7 +126,7 @@ def receive_inbound_many(store, relay, system, bodies, pseudonym_key):
     return outcomes
 
 
-def authenticate_amqp(systems, envelope, credentials):
+def authenticate_amqp(systems: Any, envelope: Any, credentials: Any) -> Any:
     """The system an AMQP event comes from: named by its source, proven by the AMQP user
     RabbitMQ verified or by its API key (refused as unknown_system or unauthenticated)."""
     system = systems.for_source(envelope["source"])
@@ -139,7 +145,14 @@ def authenticate_amqp(systems, envelope, credentials):
     return system
 
 
-def receive_inbound_amqp(store, relay, systems, body, credentials, pseudonym_key):
+def receive_inbound_amqp(
+    store: RequestStore,
+    relay: Any,
+    systems: dict,
+    body: Any,
+    credentials: Any,
+    pseudonym_key: bytes,
+) -> Any:
     """One event from the inbound exchange: Recorded, or a refusal raised as an
     InvalidEvent (its dead letter's reason) or an InboundConflict (retried). ``body``:
     the message as delivered (an AmqpDelivery) or an event already decoded."""

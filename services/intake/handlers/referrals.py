@@ -11,6 +11,7 @@ Each accepted answer is recorded on the referral's document with its
 """
 
 import logging
+from typing import Any
 
 from services.common import clock
 from services.common.contracts import REFERRAL_ANSWERED
@@ -78,7 +79,9 @@ def answer_event(referral: dict, data: dict, source: dict, answered_at: str, now
     )
 
 
-def receive_answer(store, relay, system, envelope, data, record_id, source):
+def receive_answer(
+    store: Any, relay: Any, system: Any, envelope: dict, data: dict, record_id: str, source: dict
+) -> tuple[dict, bool]:
     """Record an agency's answer and publish it; ``(document, replayed)``."""
     for _ in range(WRITE_RETRIES):
         referral = store.referral(data["referral_id"])

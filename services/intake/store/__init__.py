@@ -16,6 +16,8 @@ API's threads handle at the same time share one ``insert_many`` per collection, 
 returns only once its own documents are written.
 """
 
+from collections.abc import Iterable
+
 from pymongo import DeleteOne, UpdateOne
 
 from services.common import clock, group_commit, migrations, outbox
@@ -54,7 +56,7 @@ class RequestStore:
         """Per document: True if inserted, False if its _id (or a unique key) existed."""
         return group_commit.inserter(collection, self.commit_wait_s).insert(documents)
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.requests.create_index("station")
         self.requests.create_index("case_id")
         migrations.run_once(self.requests.database, "requests_case_seq", self._number_cases)
@@ -79,24 +81,26 @@ class RequestStore:
                 changed += 1
         return changed
 
-    def add_many(self, changes):
+    def add_many(self, changes: list[tuple[dict, list[dict]]]) -> list[dict | None]:
         """Insert new requests ``[(record, envelopes)]`` with their events, with one write;
         per request the document, or None if its id exists (a retry or a twin)."""
         documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
         inserted = self._insert(self.requests, documents) if documents else []
         return [d if new else None for d, new in zip(documents, inserted, strict=True)]
 
-    def get(self, request_id):
+    def get(self, request_id: str) -> dict | None:
         return self.requests.find_one({"_id": request_id})
 
-    def get_many(self, request_ids, projection=None):
+    def get_many(
+        self, request_ids: Iterable[str], projection: dict | None = None
+    ) -> dict[str, dict]:
         """The stored requests among ``request_ids`` (never empty: an empty ``$in`` reads
         the whole collection on the embedded store), by id."""
         return {
             d["_id"]: d for d in self.requests.find({"_id": {"$in": list(request_ids)}}, projection)
         }
 
-    def claim_needs(self, wanted, now_ms):
+    def claim_needs(self, wanted: list[tuple[str, str, str]], now_ms: int) -> list[str | None]:
         """Per ``(resident_ref, need_type, request_id)`` of a batch, in order: the open
         request it repeats, or None if it comes first.
 
@@ -167,10 +171,10 @@ class RequestStore:
 
     # Idempotency-Key claims: decided from the stored expires_ms, since the development
     # store has no TTL monitor; expired claims are also removed by purge_expired_keys.
-    def key_claim(self, key_id):
+    def key_claim(self, key_id: str) -> dict | None:
         return self.idempotency_keys.find_one({"_id": key_id})
 
-    def claim_key(self, claim, previous=None):
+    def claim_key(self, claim: dict, previous: dict | None = None) -> bool:
         """Take a key that is free (never used, or ``previous``, its claim, expired);
         False if a concurrent twin took it first."""
         if previous is None:
@@ -181,7 +185,7 @@ class RequestStore:
         )
         return done.modified_count == 1
 
-    def purge_expired_keys(self, now_ms, batch=500):
+    def purge_expired_keys(self, now_ms: int, batch: int = 500) -> int:
         """Remove expired key claims, a batch at a time (an index range, then by ``_id``):
         the store is never held for more than one batch."""
         removed = 0
@@ -200,24 +204,24 @@ class RequestStore:
             if len(expired) < batch:
                 return removed
 
-    def add_registry_updates(self, changes):
+    def add_registry_updates(self, changes: list[tuple[dict, list[dict]]]) -> list[dict | None]:
         """Insert registry changes ``[(record, envelopes)]`` with their events, together;
         per change the document, or None if that event was received before."""
         documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
         inserted = self._insert(self.registry_updates, documents) if documents else []
         return [d if new else None for d, new in zip(documents, inserted, strict=True)]
 
-    def registry_update(self, record_id):
+    def registry_update(self, record_id: str) -> dict | None:
         return self.registry_updates.find_one({"_id": record_id})
 
-    def add_referral(self, record):
+    def add_referral(self, record: dict) -> None:
         """Remember a referral (a redelivered case.referred finds it there: no change)."""
         outbox.insert_new(self.referrals, record, [])  # last_seq 0: answers compare on it
 
-    def referral(self, referral_id):
+    def referral(self, referral_id: str) -> dict | None:
         return self.referrals.find_one({"_id": referral_id})
 
-    def add_answer(self, referral, answer, envelope):
+    def add_answer(self, referral: dict, answer: dict, envelope: dict) -> dict | None:
         """Append an answer with its event, if nobody changed the referral meanwhile
         (compare-and-set on ``last_seq``); the new document, or None: read and retry."""
         staged = outbox.stage(referral, [envelope])
@@ -235,7 +239,7 @@ class RequestStore:
             return None
         return self.referral(referral["_id"])
 
-    def follow_cases(self, changes):
+    def follow_cases(self, changes: list[tuple]) -> None:
         """Give the requests of cases the status their newest events imply, for many
         ``(case_id, status, case_seq, request_id, first_request_id)`` (a batch of case
         events) in one ordered bulk write.
