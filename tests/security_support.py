@@ -180,8 +180,10 @@ class Apis:
         )
 
     def _seed(self, database, sms_file):
-        from services.casework import domain, seed
         from services.casework import handlers as casework_handlers
+        from services.casework import seed
+        from services.casework.domain import opening as domain_opening
+        from services.casework.domain import roster as domain_roster
         from services.casework.store import CaseStore
         from services.notifications import handlers as notification_handlers
         from services.notifications.providers import DevFileProvider
@@ -206,11 +208,11 @@ class Apis:
             "received_at": "2023-05-29T08:00:00+08:00",
         }
         workers = [
-            domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+            domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
             for w in cases.roster(STATION)
             if w.id in ("dx-01", "dx-02")
         ]
-        case, events = domain.open_case(
+        case, events = domain_opening.open_case(
             f"case-sec-{uuid.uuid4().hex[:8]}", request, workers, {}, clock.now()
         )
         register_resident(cases, request, clock.now())

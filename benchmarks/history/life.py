@@ -15,7 +15,7 @@ from datetime import timedelta
 from benchmarks.history.clockwork import published
 from services.casework import domain as casework
 from services.casework.domain import access as access_chain
-from services.casework.domain import lifecycle
+from services.casework.domain import lifecycle, opening
 from services.casework.domain import residents as registry
 from services.casework.domain.roster import station_head
 from services.casework.handlers import to_envelopes
@@ -236,8 +236,8 @@ class Life:
         """The case of a request from its opening to its status today; returns
         (case document, envelopes in order, the repeat's link or None)."""
         opened = clock_.moment
-        case, events = casework.open_case(
-            casework.case_id_for(request_data["request_id"]),
+        case, events = opening.open_case(
+            opening.case_id_for(request_data["request_id"]),
             request_data,
             self.rosters[request_data["station"]],
             self.counts_at(clock.to_ms(opened)),

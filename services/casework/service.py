@@ -4,6 +4,7 @@ from nameko.timer import timer
 
 from services.casework import handlers, rosters
 from services.casework.handlers import batch as handlers_batch
+from services.casework.handlers import residents as handlers_residents
 from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 from services.common import clock, config
 from services.common.agencies import outbound_queues
@@ -51,7 +52,7 @@ class CaseworkService:
         """The key-persons-of-concern list changed: the residents registry follows (once
         per event). Returns the events to retry alone."""
         items, failures = load_events(bodies, RESIDENT_REGISTRY_UPDATED)
-        failures.update(handlers_batch.apply_registry_updates(self.store, items))
+        failures.update(handlers_residents.apply_registry_updates(self.store, items))
         return failures
 
     @handles(REFERRAL_ANSWERED)

@@ -14,8 +14,8 @@ from pymongo import MongoClient
 from benchmarks import history
 from benchmarks.history.life import ELDERLY_CARE
 from deploy.dev import embedded_store
-from services.casework.domain import case_id_for
 from services.casework.domain import residents as registry
+from services.casework.domain.opening import case_id_for
 from services.casework.store import CaseStore
 from services.common import clock, config
 from services.common.privacy import pseudonym

@@ -9,7 +9,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers
+from services.casework import handlers
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import auth, clock
 from tests.support import add_case, register_resident, seeded_case_store
 
@@ -47,11 +49,11 @@ def stations(settings, database, topology):
             "received_at": "2026-11-30T08:00:00+08:00",
         }
         roster = [
-            domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+            domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
             for w in store.roster(station)
         ]
         register_resident(store, request, clock.now())
-        case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
+        case, events = domain_opening.open_case(f"case-{number}", request, roster, {}, clock.now())
         add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     return store, Client(casework_api.create_app(settings))
 

@@ -6,7 +6,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers
+from services.casework import handlers
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import auth, clock
 from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
 from tests.support import add_case, register_resident, seeded_case_store
@@ -65,14 +67,14 @@ def registry(settings, database, topology):
     ):
         register_resident(store, req, clock.now())
     roster = [
-        domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
         for w in store.roster("daxing")
     ]
     for case_id, req in (
         ("case-1", zou),
         ("case-2", request("r-4", "p_zou_2", "邹书兰", "13812345678")),
     ):
-        case, events = domain.open_case(case_id, req, roster, {}, clock.now())
+        case, events = domain_opening.open_case(case_id, req, roster, {}, clock.now())
         add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
     return store, Client(casework_api.create_app(settings))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.casework import domain, handlers
-from services.casework.handlers import batch as handlers_batch
+from services.casework.handlers import residents as handlers_residents
 from services.common import clock
 from services.common.auth import Principal
 from services.common.contracts import (
@@ -201,10 +201,10 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
         "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
         "updated_at": "2023-05-28T08:00:00+08:00",
     }
-    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
+    assert handlers_residents.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
     assert store.residents.get("p_by_id_number")["key_person"] == "listed"
     changed = {**update, "change": "removed"}
-    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, changed)]) == {}
+    assert handlers_residents.apply_registry_updates(store, [(0, {"id": "evt-1"}, changed)]) == {}
     assert store.residents.get("p_by_id_number")["key_person"] == "listed"  # same id: no-op
     case = open_case(store, request=received(categories=()))
     assert case.priority == "urgent" and "key_concern" in case.resident["categories"]

@@ -27,7 +27,8 @@ def casework(settings, database, topology):
 
 def open_story_case(store, assignee="dx-01"):
     """A case assigned to ``assignee`` (the roster's duty days are not this test's subject)."""
-    from services.casework import domain
+    from services.casework.domain import opening as domain_opening
+    from services.casework.domain import roster as domain_roster
     from services.common import clock
 
     request = {
@@ -44,8 +45,10 @@ def open_story_case(store, assignee="dx-01"):
         "received_at": "2023-05-29T08:00:00+08:00",
     }
     worker = [w for w in store.roster("daxing") if w.id == assignee]
-    worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
-    case, events = domain.open_case("case-1", request, worker, {}, clock.now())
+    worker = [
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker
+    ]
+    case, events = domain_opening.open_case("case-1", request, worker, {}, clock.now())
     register_resident(store, request, clock.now())  # full data: the registry only
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return case

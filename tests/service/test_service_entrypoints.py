@@ -7,7 +7,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.casework import seed
-from services.casework.domain import on_duty_workers
+from services.casework.domain.roster import on_duty_workers
 from services.casework.service import CaseworkService
 from services.casework.store import CaseStore
 from services.common import clock, config

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.casework.domain import Calendar, Case, StaleCase, Worker
+from services.casework.domain import Case, StaleCase
+from services.casework.domain.roster import Calendar, Worker
 from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.common import clock, migrations, outbox

@@ -8,8 +8,8 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.casework.domain import case_id_for
 from services.casework.domain import residents as domain_residents
+from services.casework.domain.opening import case_id_for
 from services.casework.store import _case, _document
 from services.common import clock, mongo, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
@@ -17,7 +17,7 @@ from services.common.vocabulary import OPEN_CASE_STATUSES
 
 def handled_requests(store, request_ids: list) -> set:
     """The request ids that already have a case (opened or joined as a repeat): by
-    ``_id`` only (domain.case_id_for), which every store answers from its index."""
+    ``_id`` only (domain.opening.case_id_for), which every store answers from its index."""
     if not request_ids:
         return set()
     case_ids = {case_id_for(request_id): request_id for request_id in request_ids}
