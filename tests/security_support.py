@@ -18,7 +18,7 @@ from kombu import Connection, Queue
 from marshmallow import fields, validate
 from werkzeug.serving import make_server
 
-from services.common import auth, clock
+from services.common import auth, clock, token_keys
 from services.common.config import SERVICES
 from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
@@ -122,7 +122,7 @@ class Apis:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
             self.base[name] = f"http://127.0.0.1:{server.server_port}"
-        keys = auth.keyring(settings)
+        keys = token_keys.keyring(settings)
         self.tokens = {
             "admin": auth.issue_token(keys, "district-admin", "district_admin"),
             "head": auth.issue_token(keys, "dx-02", "station_head", STATION, "陈静"),

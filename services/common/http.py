@@ -20,10 +20,12 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common import jsontext, logs, metrics
-from services.common.auth import InvalidToken, Revocations, keyring, verify_token
+from services.common.auth import InvalidToken, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
 from services.common.openapi import document
+from services.common.revocations import Revocations
+from services.common.token_keys import keyring
 
 log = logging.getLogger(__name__)
 

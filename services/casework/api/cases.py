@@ -67,7 +67,7 @@ def command(call, case_id, purpose, decide):
     case = load_case(call, case_id)
     now = clock.now()
     try:
-        changed = handlers.runcommand(
+        changed = handlers.run_command(
             call.context.store,
             call.context.relay,
             case.case_id,

@@ -1,13 +1,12 @@
 """The casework adapter over its own MongoDB database.
 
 Collections: ``cases`` (one document per case: state, action log and outbox),
-``workers`` and ``calendar`` (the stations' rosters and holiday rota), ``rosters`` (each
-station's roster as last published, with its outbox: ``station.roster_published``),
-``request_links`` (repeat requests joined to a case); the residents registry, the
-access log and the station programs are in records.py.
+``workload`` (open cases per worker), ``request_links`` (repeat requests joined to a
+case); the rosters (``workers``, ``calendar``, ``rosters``) are in roster.py, the
+residents registry, the access log and the station programs in records.py, the lists of
+cases in lists.py, a batch's bulk reads and writes in batch.py.
 """
 
-import time
 from collections import Counter
 from dataclasses import asdict, fields
 from datetime import timedelta
@@ -15,15 +14,14 @@ from datetime import timedelta
 from pymongo import ASCENDING, DESCENDING
 
 from services.casework.domain import Case, StaleCase
-from services.casework.domain.roster import Calendar, Worker
 from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
+from services.casework.store.roster import RosterStore
 from services.common import clock, migrations, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
-ROSTER_CACHE_S = 30.0
 
 
 def _document(case):
@@ -47,19 +45,19 @@ def _case(document):
 OUTBOX_COLLECTIONS = ("cases", "programs", "rosters")
 
 
-class CaseStore:
+class CaseStore(RosterStore):
+    """The cases, the workload counters, the repeat requests' links, and (as attributes)
+    the residents registry, the access log and the programs; the rosters are RosterStore's."""
+
     def __init__(self, database):
+        super().__init__(database)
         self.cases = database["cases"]
-        self.workers = database["workers"]
-        self.calendar_documents = database["calendar"]
-        self.rosters = database["rosters"]
         self.links = database["request_links"]
         self.workload = database["workload"]  # open cases per worker, for assignment
         self.residents = ResidentStore(database)
         self.access_log = AccessLog(database)
         self.access = self.access_log.entries
         self.programs = ProgramStore(database)
-        self._cache = {}
 
     def ensure_indexes(self):
         self.cases.create_index("request_id", unique=True)
@@ -78,8 +76,7 @@ class CaseStore:
         self.cases.create_index("status")
         migrations.run_once(self.cases.database, "case_list_keys", self._key_every_case)
         outbox.ensure_indexes(self.cases)
-        outbox.ensure_indexes(self.rosters)
-        self.workers.create_index("station")
+        self.ensure_roster_indexes()
         self.residents.ensure_indexes()
         self.access_log.ensure_indexes()
         self.programs.ensure_indexes()
@@ -229,84 +226,6 @@ class CaseStore:
                 {"_id": worker}, {"$set": {"open": truth.get(worker, 0)}}, upsert=True
             )
         return corrected
-
-    # -- roster --------------------------------------------------------------------
-    def _cached(self, key, load):
-        """The roster and the holiday calendar change at deployment (seed), not per case:
-        read at most every ROSTER_CACHE_S instead of twice per case opened."""
-        now = time.monotonic()
-        found = self._cache.get(key)
-        if found is None or now - found[0] > ROSTER_CACHE_S:
-            found = self._cache[key] = (now, load())
-        return found[1]
-
-    def roster(self, station):
-        return list(self._cached(("roster", station), lambda: self._load_roster(station)))
-
-    def _load_roster(self, station):
-        return [
-            Worker(
-                **{
-                    **{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
-                    "duty_days": tuple(document.get("duty_days", ())),
-                }
-            )
-            for document in self.workers.find({"station": station}, sort=[("_id", 1)])
-        ]
-
-    def worker(self, worker_id):
-        document = self.workers.find_one({"_id": worker_id})
-        if not document:
-            return None
-        return next((w for w in self.roster(document["station"]) if w.id == worker_id), None)
-
-    def seed_roster(self, workers, calendar=None):
-        for worker in workers:
-            self.workers.replace_one(
-                {"_id": worker["id"]}, {"_id": worker["id"], **worker}, upsert=True
-            )
-        self._cache.clear()
-        if calendar is not None:
-            self.calendar_documents.replace_one(
-                {"_id": "calendar"},
-                {
-                    "_id": "calendar",
-                    "holidays": list(calendar["holidays"]),
-                    "covers_until": calendar.get("covers_until"),
-                    "holiday_rota": calendar["holiday_rota"],
-                },
-                upsert=True,
-            )
-
-    def published_roster(self, station):
-        """The station's roster as last published (with its outbox), or None."""
-        return self.rosters.find_one({"_id": station})
-
-    def publish_roster(self, current, station, staff, envelopes):
-        """Record the station's roster with its ``station.roster_published`` event (the
-        outbox) if nobody published another since ``current`` was read; returns the
-        document, or None on a conflict."""
-        fields = {"staff": staff, "updated_ms": clock.to_ms(clock.now())}
-        if current is None:
-            return outbox.insert_new(self.rosters, {"_id": station, **fields}, envelopes)
-        fields.update(outbox.stage(current, envelopes))
-        done = self.rosters.update_one(
-            {"_id": station, "last_seq": current.get("last_seq", 0)}, {"$set": fields}
-        )
-        return {**current, **fields} if done.matched_count else None
-
-    def calendar(self):
-        return self._cached("calendar", self._load_calendar)
-
-    def _load_calendar(self):
-        document = self.calendar_documents.find_one({"_id": "calendar"})
-        if not document:
-            return Calendar()
-        return Calendar(
-            tuple(document.get("holidays", ())),
-            {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()},
-            document.get("covers_until"),
-        )
 
     # -- access log ----------------------------------------------------------------
     def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):
