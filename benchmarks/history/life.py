@@ -2,7 +2,7 @@
 ``domain.receive`` (or, for an alert, its inbound parsing of a CloudEvent), casework's
 ``open_case`` and lifecycle commands with the service-level breaches its timer would
 have reported, the residents registry's ``from_request``, the access log's hash chain.
-Each returns documents exactly as the stores write them (``store._document``,
+Each returns documents exactly as the stores write them (``store.as_document``,
 ``outbox.new_document``/``stage``), their outboxes published, and the envelopes the
 other services consume (benchmarks/history/downstream.py).
 """
@@ -19,7 +19,7 @@ from services.casework.domain import lifecycle, opening
 from services.casework.domain import residents as registry
 from services.casework.domain.roster import station_head
 from services.casework.handlers import to_envelopes
-from services.casework.store import _document
+from services.casework.store import as_document
 from services.common import clock, outbox
 from services.common.auth import Principal
 from services.common.envelope import new_event
@@ -192,7 +192,7 @@ class Life:
     @staticmethod
     def save(case, document, events, causation):
         envelopes = to_envelopes(case, events, document, causation)
-        changes = {k: v for k, v in _document(case).items() if k != "_id"}
+        changes = {k: v for k, v in as_document(case).items() if k != "_id"}
         document = {
             **document,
             **changes,
@@ -248,7 +248,7 @@ class Life:
         )
         envelopes = to_envelopes(case, events, None, envelope["id"])
         document = {
-            **_document(case),
+            **as_document(case),
             **outbox.stage({}, envelopes),
             "updated_ms": clock.to_ms(opened),
         }

@@ -12,7 +12,7 @@ from services.casework.store import CaseStore
 from services.common import clock
 from services.common.auth import Principal
 from tests.fakes.relay import RecordingRelay
-from tests.support import add_case, open_counts
+from tests.support import add_case, find_cases, open_counts
 
 WORKER = Principal("dx-01", "worker", "daxing")
 
@@ -90,7 +90,7 @@ def test_one_case_per_request(store):
     case, _ = store.get("case-1")
     twin = replace(case, case_id="case-2")
     assert add_case(store, twin, []) is None
-    assert len(store.find(request_id="r-1")) == 1
+    assert len(find_cases(store, request_id="r-1")) == 1
 
 
 def test_open_cases_are_counted_per_worker_of_the_station(store):

@@ -21,7 +21,7 @@ from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer
 from tests.reporting_events import keep, month, projector_of
-from tests.support import story_request, wait_until
+from tests.support import find_messages, story_request, wait_until
 
 
 class Commands(monitoring.CommandListener):
@@ -262,7 +262,7 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
             assert (
                 handlers_batch.deliver_due(store, RecordingRelay(), None, config.settings()) == size
             )
-            assert {m["status"] for m in store.find({})} == {"sent"}
+            assert {m["status"] for m in find_messages(store, {})} == {"sent"}
             store.messages.delete_many({})
         writes[size] = Counter(
             name for name in commands.names if name.startswith("update messages")

@@ -14,7 +14,7 @@ from services.common.contracts import CASE_REFERRAL_ANSWERED, REFERRAL_ANSWERED
 from services.common.envelope import InvalidEvent, new_event
 from tests.fakes.relay import RecordingRelay
 from tests.service.test_casework_service import received
-from tests.support import open_case_for_request, seeded_case_store
+from tests.support import find_cases, open_case_for_request, seeded_case_store
 
 AGENCY = agencies.Agency(
     "health-commission",
@@ -60,7 +60,7 @@ def referred_case(store, relay):
     open_case_for_request(
         store, relay, received(), received()["data"] | {"repeat_of": None, "source": None}
     )
-    case = store.find()[0]
+    case = find_cases(store)[0]
     worker = Principal(case.assignee["id"], "worker", "daxing")
     now = clock.now()
     handlers.run_command(store, relay, case.case_id, lambda c: domain.accept(c, worker, now))

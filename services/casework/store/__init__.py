@@ -24,7 +24,8 @@ CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
 
 
-def _document(case):
+def as_document(case):
+    """A case as its document in ``cases`` (without the outbox: the writer stages it)."""
     document = asdict(case)
     for name in TUPLE_FIELDS:
         document[name] = list(getattr(case, name))
@@ -34,7 +35,8 @@ def _document(case):
     return document
 
 
-def _case(document):
+def as_case(document):
+    """The case a ``cases`` document holds."""
     values = {key: value for key, value in document.items() if key in CASE_FIELDS}
     for name in TUPLE_FIELDS:
         values[name] = tuple(values.get(name) or ())
@@ -102,7 +104,7 @@ class CaseStore(RosterStore):
     def get(self, case_id):
         """(case, document) or (None, None)."""
         document = self.cases.find_one({"_id": case_id})
-        return (_case(document), document) if document else (None, None)
+        return (as_case(document), document) if document else (None, None)
 
     def for_request(self, request_id):
         """The case a request opened, or the one it was linked to as a repeat."""
@@ -110,7 +112,7 @@ class CaseStore(RosterStore):
         if document is None:
             link = self.links.find_one({"_id": request_id})
             document = link and self.cases.find_one({"_id": link["case_id"]})
-        return (_case(document), document) if document else (None, None)
+        return (as_case(document), document) if document else (None, None)
 
     def record_link(self, request_id, case_id):
         """Remember which case a repeat request joined (idempotent)."""
@@ -120,7 +122,7 @@ class CaseStore(RosterStore):
 
     def save(self, case, document, envelopes):
         """Write a changed case and its events if nobody changed it since ``document``."""
-        changes = {key: value for key, value in _document(case).items() if key != "_id"}
+        changes = {key: value for key, value in as_document(case).items() if key != "_id"}
         changes.update(outbox.stage(document, envelopes))
         changes["updated_ms"] = clock.to_ms(clock.now())
         result = self.cases.update_one(
@@ -128,22 +130,8 @@ class CaseStore(RosterStore):
         )
         if not result.matched_count:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
-        self._count_owner_change(_case(document), case)
+        self._count_owner_change(as_case(document), case)
         return {**document, **changes}
-
-    def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
-        query = {
-            key: value
-            for key, value in (
-                ("station", station),
-                ("status", status),
-                ("request_id", request_id),
-                ("assignee.id", assignee),
-            )
-            if value
-        }
-        cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
-        return [_case(document) for document in cursor]
 
     def opened_between(self, station, first_day, last_day, limit):
         """Cases opened from ``first_day`` to ``last_day`` (district days, both
@@ -157,7 +145,7 @@ class CaseStore(RosterStore):
         if station:
             query["station"] = station
         return [
-            _case(document)
+            as_case(document)
             for document in self.cases.find(
                 query,
                 {"outbox": 0},
@@ -168,21 +156,21 @@ class CaseStore(RosterStore):
 
     def page(self, filters, order="due", limit=100, cursor=None):
         """One page of cases, ``(cases, next_cursor)`` (store/lists.py)."""
-        return lists.page(self.cases, filters, order, limit, cursor, _case)
+        return lists.page(self.cases, filters, order, limit, cursor, as_case)
 
     def _key_every_case(self):
-        return lists.key_every_case(self.cases, _case)
+        return lists.key_every_case(self.cases, as_case)
 
     def referred(self, station=None, agency=None, limit=2000):
         """Cases that were ever referred, newest referral first (store/lists.py)."""
-        return lists.referred(self.cases, station, agency, limit, _case)
+        return lists.referred(self.cases, station, agency, limit, as_case)
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""
         cursor = self.cases.find(
             {"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)], limit=limit
         )
-        return [_case(document) for document in cursor]
+        return [as_case(document) for document in cursor]
 
     # -- workload: open cases per worker ---------------------------------------------
     # A counter per worker, moved after each case write that changes who owns an open
@@ -255,4 +243,4 @@ class CaseStore(RosterStore):
             )
         ]
         found.sort(key=lambda document: (document["opened_at"], document["_id"]), reverse=True)
-        return [_case(document) for document in found[:limit]]
+        return [as_case(document) for document in found[:limit]]

@@ -260,24 +260,6 @@ class NotificationStore:
         )
         return [document["sent_ms"] for document in found]
 
-    def find(self, filters, limit=200):
-        return list(
-            self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)], limit=limit)
-        )
-
     def page(self, filters, limit=200, cursor=None, inbox=None, unread=None):
         """``(messages, next_cursor)``, newest first (store/lists.py)."""
         return lists.page(self.messages, filters, limit, cursor, inbox, unread)
-
-    def _query(self, filters):
-        query = {
-            key: value for key, value in filters.items() if value and key not in ("since", "until")
-        }
-        window = {}
-        if filters.get("since"):
-            window["$gte"] = clock.to_ms(clock.parse_iso(filters["since"]))
-        if filters.get("until"):
-            window["$lt"] = clock.to_ms(clock.parse_iso(filters["until"]))
-        if window:
-            query["created_ms"] = window
-        return query
