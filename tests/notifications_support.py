@@ -84,7 +84,7 @@ class World:
     def handle(self, envelope):
         """What the service's entrypoint for the event does."""
         if envelope["type"] == REQUEST_RECEIVED.type:
-            handlers.remember_contact(self.store, envelope["data"])
+            handlers_batch.remember_contacts(self.store, [(0, envelope, envelope["data"])])
         handlers.notify(
             self.store, self.relay, self.chain, self.settings, envelope, envelope["data"]
         )

@@ -31,7 +31,7 @@ class CaseworkService:
     extra_topology = staticmethod(outbound_queues)  # the AMQP agencies' queues
 
     store = Storage(CaseStore)
-    outbox = Outbox(*OUTBOX_COLLECTIONS)
+    relay = Outbox(*OUTBOX_COLLECTIONS)  # the OutboxRelay of these collections
     log_context = LogContext()
     settings = Config()
 
@@ -42,7 +42,7 @@ class CaseworkService:
         items, failures = load_events(bodies, REQUEST_RECEIVED)
         failures.update(
             handlers_batch.open_cases_for_requests(
-                self.store, self.outbox, items, settings=self.settings
+                self.store, self.relay, items, settings=self.settings
             )
         )
         return failures
@@ -60,7 +60,7 @@ class CaseworkService:
         """A partner agency answered a referral: the case follows (once per answer); an
         answer for a case or referral casework does not have is dead-lettered."""
         envelope, answer = load_event(body, REFERRAL_ANSWERED)
-        handlers.apply_referral_answer(self.store, self.outbox, envelope, answer)
+        handlers.apply_referral_answer(self.store, self.relay, envelope, answer)
 
     @handles_batch(MESSAGE_FAILED)
     def message_failed(self, bodies):
@@ -68,13 +68,13 @@ class CaseworkService:
         is asked to phone the resident (once per message); other failures are not
         casework's. Returns the ones to retry alone."""
         items, failures = load_events(bodies, MESSAGE_FAILED)
-        failures.update(handlers.record_residents_unreached(self.store, self.outbox, items))
+        failures.update(handlers.record_residents_unreached(self.store, self.relay, items))
         return failures
 
     @timer(interval=SLA_INTERVAL_S)
     def check_service_levels(self):
         """Cases past their acceptance or resolution deadline: reported and escalated once."""
-        handlers.enforce_service_levels(self.store, self.outbox, clock.now())
+        handlers.enforce_service_levels(self.store, self.relay, clock.now())
 
     @timer(interval=WORKLOAD_INTERVAL_S, eager=True)
     def reconcile_workload(self):
@@ -91,4 +91,4 @@ class CaseworkService:
     def relay_outbox(self):
         """Publish case, program and roster events that a crashed or cut-off writer (or the
         roster loader) left behind."""
-        self.outbox.sweep()
+        self.relay.sweep()

@@ -64,7 +64,7 @@ def old_store(database):
 
 def test_a_record_written_before_lookup_keys_is_found_by_its_id_number(old_store):
     service = worker_factory(
-        CaseworkService, store=old_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=old_store, relay=RecordingRelay(), settings=config.settings()
     )
     event = received("r-new", "p_newphone", "13600000000")
     event["data"]["resident"]["id_number"] = "321321194505290026"
@@ -76,7 +76,7 @@ def test_a_record_written_before_lookup_keys_is_found_by_its_id_number(old_store
 
 def test_an_open_case_of_an_earlier_version_is_joined_not_doubled(old_store):
     service = worker_factory(
-        CaseworkService, store=old_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=old_store, relay=RecordingRelay(), settings=config.settings()
     )
     assert service.request_received([received("r-again", "p_old", "13700000000")]) == {}
     assert find_cases(old_store, request_id="r-again") == []  # no second case for the need

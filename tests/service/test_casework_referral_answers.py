@@ -76,7 +76,7 @@ def referred_case(store, relay):
 def test_the_case_follows_an_answer_once(store):
     relay = RecordingRelay()
     case_id = referred_case(store, relay)
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     event = answered(case_id)
     service.referral_answered(event)
     service.referral_answered(event)  # redelivered
@@ -90,7 +90,7 @@ def test_the_case_follows_an_answer_once(store):
 def test_an_answer_for_an_unknown_case_or_referral_is_invalid(store):
     relay = RecordingRelay()
     case_id = referred_case(store, relay)
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     with pytest.raises(InvalidEvent, match="no case"):
         service.referral_answered(answered("case-nowhere"))
     with pytest.raises(InvalidEvent, match="no referral ref-2"):

@@ -53,7 +53,7 @@ def types(document):
 
 def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     assert service.request_received([received(station="luji")]) == {}  # a batch of one
     case = find_cases(store, station="luji")[0]
     assert case.assignee["id"] == "lj-01" and case.status == "assigned"
@@ -78,7 +78,7 @@ def test_the_timer_escalates_a_case_past_its_deadline_once(store):
         },
         now=long_ago,
     )
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     service.check_service_levels()
     service.check_service_levels()
     case = find_cases(store)[0]
@@ -89,7 +89,7 @@ def test_the_timer_escalates_a_case_past_its_deadline_once(store):
 
 
 def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay())
+    service = worker_factory(CaseworkService, store=store, relay=RecordingRelay())
     bad = new_event(
         RESIDENT_REGISTRY_UPDATED,
         {
@@ -111,7 +111,7 @@ def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(stor
 
 def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     repeat = received("r-2", repeat_of="r-1")
     failures = service.request_received([repeat])  # retried alone by the batch entrypoint
     raised = failures[0]
@@ -134,7 +134,7 @@ def test_a_batch_of_failed_messages_reaches_only_the_cases_residents(store):
     from services.common.contracts import MESSAGE_FAILED
 
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     assert service.request_received([received()]) == {}
     case = find_cases(store)[0]
 

@@ -25,7 +25,7 @@ def world(database, monkeypatch):
     store.ensure_indexes()
     provider, relay = RecordingProvider(), RecordingRelay(batches_only=True)
     service = worker_factory(
-        NotificationsService, store=store, outbox=relay, sms=provider, settings=config.settings()
+        NotificationsService, store=store, relay=relay, sms=provider, settings=config.settings()
     )
     return store, provider, relay, service
 
@@ -102,7 +102,7 @@ def test_a_batch_counts_its_own_sms_against_a_numbers_hourly_limit(database, mon
     service = worker_factory(
         NotificationsService,
         store=store,
-        outbox=RecordingRelay(),
+        relay=RecordingRelay(),
         sms=provider,
         settings=config.settings(),
     )
@@ -137,7 +137,7 @@ def test_an_outcome_that_lost_to_a_receipt_is_written_again_on_the_newest_versio
     store, _, relay, _ = world
     provider = ReceiptOvertakes(store)
     service = worker_factory(
-        NotificationsService, store=store, outbox=relay, sms=provider, settings=config.settings()
+        NotificationsService, store=store, relay=relay, sms=provider, settings=config.settings()
     )
     assert service.case_assigned([assigned("case-1", "dx-01"), assigned("case-2", "dx-02")]) == {}
     for message in find_messages(store, {}):

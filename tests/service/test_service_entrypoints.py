@@ -90,7 +90,7 @@ def case_store(database):
 def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store):
     relay = RecordingRelay()
     service = worker_factory(
-        CaseworkService, store=case_store, outbox=relay, settings=config.settings()
+        CaseworkService, store=case_store, relay=relay, settings=config.settings()
     )
     event = received()
     assert service.request_received([event, event]) == {}  # twice in one batch
@@ -113,7 +113,7 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
 
 def test_casework_refuses_an_invalid_request_event(case_store):
     service = worker_factory(
-        CaseworkService, store=case_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=case_store, relay=RecordingRelay(), settings=config.settings()
     )
     failures = service.request_received([{**received(), "data": {"request_id": "r-1"}}])
     assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
@@ -184,7 +184,7 @@ def notifications(database, monkeypatch):
         worker_factory(
             NotificationsService,
             store=store,
-            outbox=relay,
+            relay=relay,
             sms=provider,
             settings=config.settings(),
         ),

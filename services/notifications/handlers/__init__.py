@@ -47,17 +47,6 @@ class Recipient:
     variables: dict = field(default_factory=dict)
 
 
-def remember_contact(store, request):
-    resident = request["resident"]
-    store.remember_contact(
-        request["request_id"],
-        request["station"],
-        resident["name"],
-        resident["phone"],
-        resident.get("emergency_contact"),
-    )
-
-
 def _resident_contact(store, data):
     contact = store.contact(data["request_id"])
     if contact is None:
@@ -91,9 +80,14 @@ def _recipient(store, policy, rule, data):
 
 
 def notify(store, relay, sender, settings, envelope, data):
-    """Record every message the rules ask for this event, each once, and send those due."""
-    for intent in intents(store, settings, envelope, data):
-        deliver(store, relay, sender, settings, store.record_intent(intent))
+    """Record every message the rules ask for this event, each once, and send those due:
+    ``batch.notify_many`` of one (the one path); raises what kept the event from being
+    done (RecipientUnknown while a resident's contact has not arrived)."""
+    from services.notifications.handlers import batch  # the batch path imports this module
+
+    failures = batch.notify_many(store, relay, sender, settings, [(0, envelope, data)])
+    if failures:
+        raise failures[0]
 
 
 def intents(store, settings, envelope, data):
@@ -185,15 +179,22 @@ class Change:
 def apply_change(store, relay, message, change):
     """Apply ``change(message) -> Change | None`` on the newest version, reading again
     after a conflict; publishes the events it staged."""
+    document, staged = write_change(store, message, change)
+    if staged:
+        relay.publish_now("messages", document)
+    return document
+
+
+def write_change(store, message, change):
+    """apply_change without the publication: ``(document, staged)``, ``staged`` true when
+    the write staged events in the document's outbox (for the caller to publish)."""
     for _ in range(10):
         decided = change(message)
         if decided is None:
-            return message
+            return message, False
         document = store.update(message, decided.fields, decided.events, decided.unset)
         if document is not None:
-            if decided.events:
-                relay.publish_now("messages", document)
-            return document
+            return document, bool(decided.events)
         message = store.get(message["_id"])
     raise RuntimeError(f"message {message['_id']} kept changing under the writer")
 

@@ -44,33 +44,6 @@ class _BatchStore:
         return getattr(self._store, name)
 
 
-class CollectingRelay:
-    """Collects the writer's fast-path publishes of a batch and publishes them together
-    (the newest copy of each document: it holds every event staged before)."""
-
-    def __init__(self, relay) -> None:
-        self.relay = relay
-        self._documents: dict = {}
-
-    def publish_now(self, name, document):
-        self._documents[(name, document["_id"])] = (name, document)
-        return 0
-
-    def publish_now_many(self, name, documents):
-        for document in documents:
-            self.publish_now(name, document)
-        return 0
-
-    def flush(self) -> int:
-        by_name: dict = {}
-        for name, document in self._documents.values():
-            by_name.setdefault(name, []).append(document)
-        self._documents = {}
-        return sum(
-            self.relay.publish_now_many(name, documents) for name, documents in by_name.items()
-        )
-
-
 def remember_contacts(store, items: list) -> None:
     """The residents' contacts of a batch of request.received, in one bulk write."""
     store.remember_contacts(
@@ -88,8 +61,9 @@ def remember_contacts(store, items: list) -> None:
 
 
 def notify_many(store, relay, sender, settings, items: list) -> dict:
-    """handlers.notify for a batch ``[(position, envelope, data)]``; returns
-    ``{position: exception}`` for the events to retry alone."""
+    """Record every message the rules ask for the events of a batch ``[(position,
+    envelope, data)]``, each once, and send those due (the one path: ``handlers.notify``
+    is this of one); returns ``{position: exception}`` for the events to retry alone."""
     failures: dict = {}
     view = _BatchStore(
         store,
@@ -106,7 +80,6 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
     if not planned:
         return failures
     stored = store.record_intents([intent for _, intent in planned])
-    collecting = CollectingRelay(relay)
     messages = [
         (position, message)
         for (position, _), message in zip(planned, stored, strict=True)
@@ -114,10 +87,9 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
     ]
     # (a failed event's messages are sent when it is retried alone)
     for index, error in deliver_many(
-        store, collecting, sender, settings, [message for _, message in messages]
+        store, relay, sender, settings, [message for _, message in messages]
     ).items():
         failures[messages[index][0]] = error
-    collecting.flush()
     return failures
 
 
@@ -226,11 +198,12 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
     )
     published = []
     for r, document in zip(changed, outcomes, strict=True):
+        staged = bool(r.change.events)
         if document is None:  # changed meanwhile: on the newest version, alone
-            handlers.apply_change(store, relay, store.get(r.message["_id"]), r.outcome)
-        elif r.change.events:
+            document, staged = handlers.write_change(store, store.get(r.message["_id"]), r.outcome)
+        if staged:
             published.append(document)
-    relay.publish_now_many("messages", published)
+    relay.publish_now_many("messages", published)  # the batch's events together
     return failures
 
 

@@ -13,7 +13,7 @@ won; the caller reads again).
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from services.common import clock, migrations, mongo, outbox
 from services.notifications.store import lists
@@ -83,24 +83,10 @@ class NotificationStore:
             changed += self.messages.bulk_write(operations, ordered=False).modified_count
         return changed
 
-    def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
-        """An upsert keyed by request id: a repeated request.received changes nothing."""
-        self.contacts.update_one(
-            {"_id": request_id},
-            {
-                "$setOnInsert": {
-                    "station": station,
-                    "name": name,
-                    "phone": phone,
-                    "emergency_contact": emergency_contact,
-                }
-            },
-            upsert=True,
-        )
-
     def remember_contacts(self, contacts):
-        """remember_contact for many ``(request_id, station, name, phone, emergency)``,
-        in one unordered bulk of upserts."""
+        """The contacts ``(request_id, station, name, phone, emergency)`` of residents'
+        requests, in one unordered bulk of upserts keyed by request id: a repeated
+        request.received changes nothing."""
         if contacts:
             self.contacts.bulk_write(
                 [
@@ -137,23 +123,10 @@ class NotificationStore:
         )
         return found["priority"] if found else None
 
-    def record_intent(self, message):
-        """Insert the message before sending; returns the stored one if it already exists."""
-        document = {
-            **message,
-            "version": 1,
-            "updated_ms": clock.to_ms(clock.now()),
-            **lists.keys_of(message),
-        }
-        try:
-            self.messages.insert_one(document)
-            return document
-        except DuplicateKeyError:
-            return self.messages.find_one({"_id": message["_id"]})
-
     def record_intents(self, messages):
-        """record_intent for many, in one unordered insert; those that existed already
-        are read back (one query): returns the stored messages in the given order."""
+        """Insert messages before sending them, in one unordered insert; those that
+        existed already (a repeated event's) are read back (one query): returns the stored
+        messages in the given order."""
         if not messages:
             return []
         now_ms = clock.to_ms(clock.now())
