@@ -45,7 +45,7 @@ from services.common import auth, brokers, config, mongo, runfile, token_keys, v
 from services.common.bootstrap import declare  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
-from services.common.registry import WSGI_APPS  # noqa: E402
+from services.common.service_classes import WSGI_APPS  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

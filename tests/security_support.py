@@ -24,7 +24,13 @@ from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
 from tests.fakes.relay import RecordingRelay
-from tests.support import add_case, free_port, register_resident, story_request
+from tests.support import (
+    add_case,
+    find_messages,
+    free_port,
+    register_resident,
+    story_request,
+)
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
 # routes anyone may call: no data, or authenticated by their own credential
@@ -245,7 +251,7 @@ class Apis:
             assigned,
             assigned["data"],
         )
-        [message] = notifications.find({"case_id": case.case_id}, 10)
+        [message] = find_messages(notifications, {"case_id": case.case_id}, 10)
 
         admin = {"Authorization": f"Bearer {self.tokens['admin']}"}
         accepted = requests.post(

@@ -1,6 +1,6 @@
 """Partner agencies a case can be referred to: configuration, not code.
 
-An agency is an external system of the registry (``SHEGONG_INBOUND_SYSTEMS_FILE``,
+An agency is an external system of the systems file (``SHEGONG_INBOUND_SYSTEMS_FILE``,
 default ``services/intake/systems.json``) with an ``agency`` block: its declared
 purpose (which resident fields it may receive, everything else leaves masked or not at
 all) and how referrals reach it: ``amqp`` (it consumes its own queue
@@ -86,25 +86,25 @@ def _load(path: str) -> dict:
     return {entry["id"]: _agency(entry) for entry in entries if entry.get("agency")}
 
 
-def registry_from(path) -> dict:
-    """Agency id -> Agency, of a registry file."""
+def partners_in(path) -> dict:
+    """Agency id -> Agency, of a systems file."""
     return _load(str(path))
 
 
-def registry(settings) -> dict:
-    """Agency id -> Agency, for this process's registry file (read once per file)."""
+def partners(settings) -> dict:
+    """Agency id -> Agency, for this process's systems file (read once per file)."""
     return _load(settings.inbound_systems_file or str(DEFAULT_FILE))
 
 
 def outbound_queues(queue_type: str = "classic") -> list:
-    """The queues of this registry's AMQP agencies, declared by casework (which publishes
+    """The queues of the AMQP agencies, declared by casework (which publishes
     their referrals) so that nothing sent to an agency is unroutable."""
     from services.common import config
     from services.common.topology import agency_queue
 
     return [
         agency_queue(agency, queue_type)
-        for _, agency in sorted(registry(config.settings()).items())
+        for _, agency in sorted(partners(config.settings()).items())
         if agency.delivery == "amqp"
     ]
 
@@ -187,9 +187,9 @@ def main(argv=None) -> int:
     parser.add_argument("agency")
     args = parser.parse_args(argv)
     settings = config.settings()
-    agency = registry(settings).get(args.agency)
+    agency = partners(settings).get(args.agency)
     if agency is None:
-        parser.error(f"no agency {args.agency} in the registry")
+        parser.error(f"no agency {args.agency} in the systems file")
     password = sys.stdin.readline().strip()  # never on the command line (ps shows it)
     if not password:
         parser.error("give the agency user's password on standard input")

@@ -2,21 +2,22 @@
 
 What is measured, and where it is measured:
 
-- events a handler consumed, failed, retried and dead-lettered, by service, handler and
-  event type, and the handler's latency: ``RetryingEventHandler`` (messaging.py);
+- events an entrypoint consumed, failed, retried and dead-lettered, by service,
+  entrypoint (the label ``handler``, kept for the dashboards) and event type, and the
+  entrypoint's latency: ``RetryingEventHandler`` (messaging.py);
 - events the outbox published, and the outbox backlog and the age of its oldest
   pending document: ``OutboxRelay`` (outbox.py);
 - HTTP requests by route, method and status, and their latency: ``Api`` (http.py).
 
 The APIs answer ``GET /metrics``; a Nameko worker serves ``/metrics``, ``/healthz`` and
 ``/readyz`` on its metrics port (``<SERVICE>_METRICS_PORT`` or ``SHEGONG_METRICS_PORT``;
-0, the default, turns it off). Labels never carry personal data: only service, handler,
+0, the default, turns it off). Labels never carry personal data: only service, entrypoint,
 event type, route template (``unmatched`` when no route matched), method (a closed set:
 ``method_label``), status and exception type.
 
-One process, one registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each gunicorn worker
-counts its own requests, so deployments scale APIs by processes (pods, containers)
-of one gunicorn worker each (docs/operations.md).
+One process, one Prometheus collector registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each
+gunicorn worker counts its own requests, so deployments scale APIs by processes (pods,
+containers) of one gunicorn worker each (docs/operations.md).
 """
 
 import logging

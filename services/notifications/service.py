@@ -100,7 +100,7 @@ class NotificationsService:
         queue); a refused POST is retried with growing delays, then dead-lettered."""
         load_event(body, REFERRAL_SENT)  # valid, then POSTed as it came
         handlers_webhooks.deliver_referral(
-            self.store, agencies.registry(self.settings), self.settings, body
+            self.store, agencies.partners(self.settings), self.settings, body
         )
 
     def _notify(self, body, contract):

@@ -23,7 +23,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(SERVICE_CLASSES)

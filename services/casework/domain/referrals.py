@@ -1,6 +1,6 @@
 """Referrals to registered partner agencies (pure, no I/O).
 
-A referral to an agency of the registry (``services.common.agencies``) leaves the
+A referral to a partner agency (``services.common.agencies``) leaves the
 building: ``refer_to_agency`` returns, with ``case.referred``, the ``referral.sent``
 event the case's outbox publishes on ``shegong.outbound`` for that agency, holding only
 what the agency's declared purpose names. The agency's answers come back through

@@ -21,11 +21,9 @@ class WebhookFailed(Exception):
     """The agency's webhook did not take the referral; retried, then dead-lettered."""
 
 
-def deliver_referral(
-    store, agency_registry: dict, settings, envelope: dict, post=webhooks.post
-) -> str:
+def deliver_referral(store, partners: dict, settings, envelope: dict, post=webhooks.post) -> str:
     """Deliver one referral event to its agency's webhook; returns the delivery's state."""
-    agency = agency_registry.get(envelope["data"]["agency"])
+    agency = partners.get(envelope["data"]["agency"])
     if agency is None or agency.delivery != "webhook":
         return "not_webhook"
     at = clock.iso(clock.now())
