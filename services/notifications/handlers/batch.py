@@ -24,6 +24,7 @@ from services.common import clock
 from services.notifications import handlers
 from services.notifications.domain import delivery as domain_delivery
 from services.notifications.domain import sending as domain_sending
+from services.notifications.handlers import outcomes as handlers_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Recorded:
     version should this write lose) and the change decided on the claimed one."""
 
     message: dict
-    outcome: handlers.Outcome
+    outcome: handlers_outcomes.Outcome
     change: handlers.Change
 
 
@@ -189,7 +190,7 @@ def deliver_many(store, relay, sender, settings, messages: list) -> dict:
     changed = []
     for claim in claimed:
         if claim.index in results:
-            decided = handlers.outcome(claim.message, results[claim.index], policy)
+            decided = handlers_outcomes.outcome(claim.message, results[claim.index], policy)
             change = decided(claim.message)
             if change is not None:
                 changed.append(Recorded(claim.message, decided, change))
@@ -229,7 +230,9 @@ def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
     def run(lane):
         for claim in lane:
             try:
-                results[claim.index] = handlers.send(sender, claim.message, claim.in_doubt_since)
+                results[claim.index] = handlers_outcomes.send(
+                    sender, claim.message, claim.in_doubt_since
+                )
             except Exception as exc:  # noqa: BLE001 - retried; the lease makes it due again
                 log.warning(
                     "message %s of a batch not sent: %s", claim.message["_id"], type(exc).__name__
