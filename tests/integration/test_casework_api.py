@@ -270,6 +270,6 @@ def test_district_admins_read_and_verify_the_access_log_and_see_tampering(casewo
     ]
     assert log.json["entries"][1]["prev_hash"] == log.json["entries"][0]["hash"]
     assert client.get("/v1/access-log/verify", headers=tokens["admin"]).json["valid"] is True
-    store.access.update_one({"seq": 2}, {"$set": {"purpose": "nothing to see"}})
+    store.access_log.entries.update_one({"seq": 2}, {"$set": {"purpose": "nothing to see"}})
     verdict = client.get("/v1/access-log/verify", headers=tokens["admin"]).json
     assert (verdict["valid"], verdict["first_invalid_seq"]) == (False, 2)

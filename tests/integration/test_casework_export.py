@@ -83,7 +83,7 @@ def test_a_station_head_exports_the_stations_cases_masked(stations, tokens):
     assert "邹**" in zou and "138****5678" in zou and "13812345678" not in zou
     # a formula in a name is text in the spreadsheet, not something it runs
     assert all(not cell.startswith("=") for line in lines for cell in line)
-    assert store.access.count_documents({}) == 0  # nothing in full
+    assert store.access_log.entries.count_documents({}) == 0  # nothing in full
     # another period has none of them
     assert rows(client.get(f"/v1/cases/export?{period(-5, 9)}", headers=tokens["head"]))[1:] == []
 
@@ -92,7 +92,7 @@ def test_in_full_only_for_a_role_that_may_and_each_case_is_recorded(stations, to
     store, client = stations
     full = rows(client.get(f"/v1/cases/export?{period()}&personal=full", headers=tokens["head"]))
     assert any("13812345678" in line for line in full[1:])
-    assert sorted((e["case_id"], e["purpose"]) for e in store.access.find()) == [
+    assert sorted((e["case_id"], e["purpose"]) for e in store.access_log.entries.find()) == [
         ("case-0", "export"),
         ("case-1", "export"),
     ]

@@ -224,7 +224,7 @@ def test_concurrent_reads_chain_in_order_and_a_tampered_entry_is_found(store):
         "first_invalid_seq": None,
         "reason": None,
     }
-    store.access.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
+    store.access_log.entries.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
     result = store.access_log.verify()
     assert (result["valid"], result["first_invalid_seq"], result["checked"]) == (False, 4, 3)
 

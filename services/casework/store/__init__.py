@@ -58,7 +58,6 @@ class CaseStore(RosterStore):
         self.workload = database["workload"]  # open cases per worker, for assignment
         self.residents = ResidentStore(database)
         self.access_log = AccessLog(database)
-        self.access = self.access_log.entries
         self.programs = ProgramStore(database)
 
     def ensure_indexes(self):
