@@ -7,7 +7,7 @@ import pytest
 
 from services.common import clock
 from services.common.contracts import MESSAGE_FAILED, MESSAGE_SENT
-from services.notifications import handlers
+from services.notifications.handlers import batch as handlers_batch
 from tests.notifications_support import DAY, assigned, only
 from tests.support import find_messages
 
@@ -129,8 +129,8 @@ def test_two_workers_racing_for_one_message_send_it_once(world):
     message = only(world)
     workers = [
         threading.Thread(
-            target=handlers.deliver,
-            args=(world.store, world.relay, world.chain, world.settings, message),
+            target=handlers_batch.deliver_many,
+            args=(world.store, world.relay, world.chain, world.settings, [message]),
         )
         for _ in range(4)
     ]

@@ -221,15 +221,3 @@ def report_held(message, reason, until_ms):
         reason,
         clock.iso(clock.from_ms(until_ms)),
     )
-
-
-def deliver(store, relay, sender, settings, message):
-    """Send a message if it is due: ``batch.deliver_many`` of one (the one delivery
-    path); returns the message as stored after, and raises what kept it from being sent
-    (its claim's lease makes it due again for the sweep)."""
-    from services.notifications.handlers import batch  # the batch path imports this module
-
-    failures = batch.deliver_many(store, relay, sender, settings, [message])
-    if failures:
-        raise failures[0]
-    return store.get(message["_id"])

@@ -127,8 +127,8 @@ class Recorded:
 
 
 def deliver_many(store, relay, sender, settings, messages: list) -> dict:
-    """Send the due ones of ``messages`` (the one delivery path; ``handlers.deliver`` is
-    this of one): wait out quiet hours and rate limits, claim, try the providers, record
+    """Send the due ones of ``messages`` (the one delivery path, for one message too):
+    wait out quiet hours and rate limits, claim, try the providers, record
     the outcome (sent, retry later, failed, technical_failure), in a constant number of
     store commands: the recent SMS of each number read once (rate limits), every hold
     and claim in one write, the providers called side by side (one number's messages in
