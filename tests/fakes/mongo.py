@@ -1,6 +1,6 @@
 """An in-memory database for the service-layer unit tests: the real stores (CaseStore,
-NotificationStore) run on it with no server, so a handler's unit test exercises the
-handler and its store together in milliseconds.
+NotificationStore) run on it with no server, so a service-layer unit test exercises the
+handlers and their store together in milliseconds.
 
 It answers the pymongo calls the stores make, as MongoDB would for these shapes:
 filters of equality, ``$in``, ``$nin``, ``$ne``, ``$exists`` and the four comparisons

@@ -1,4 +1,5 @@
-"""notifications' event handlers on batches (the batch entrypoints of service.py).
+"""notifications' service layer for batches of events (the batch entrypoints of
+service.py) and of messages.
 
 For a batch: the residents' contacts it carries are remembered in one bulk write; the
 contacts its messages need are read in one query; every message the rules ask for is
