@@ -29,4 +29,4 @@ USER 10001:10001
 
 EXPOSE 8001 8002 8003 8004
 
-CMD ["python", "-c", "print('shegong image: choose a process, e.g.\\n  python -m services.common.bootstrap\\n  python -m services.casework.seed\\n  python -m services.common.runner {intake,casework,notifications,reporting}\\n  gunicorn \"services.<name>.api:create_app()\" --bind 0.0.0.0:<port> --worker-class gthread --threads 4 --no-control-socket\\nor run the whole system with: docker compose up')"]
+CMD ["python", "-c", "print('shegong image: choose a process, e.g.\\n  python -m services.ops.bootstrap\\n  python -m services.casework.seed\\n  python -m services.common.runner {intake,casework,notifications,reporting}\\n  gunicorn \"services.<name>.api:create_app()\" --bind 0.0.0.0:<port> --worker-class gthread --threads 4 --no-control-socket\\nor run the whole system with: docker compose up')"]

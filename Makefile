@@ -36,7 +36,7 @@ unit: venv
 
 docs: venv
 	$(PY) -m docs.generate
-	$(PY) -m services.common.definitions write
+	$(PY) -m services.ops.definitions write
 
 # A three-node RabbitMQ cluster of its own (AMQP 5681-5683, management 15681-15683, data
 # in var/cluster/) and make run on it, quorum queues (docs/operations.md). cluster-stop
@@ -55,17 +55,17 @@ cluster-chaos: venv
 # host; services/common/runfile.py) for whatever the environment does not set, and at
 # the virtual host shegong when neither says.
 status: venv
-	$(PY) -m services.common.status
+	$(PY) -m services.ops.status
 
 deadletters: venv
-	$(PY) -m services.common.deadletters list $(if $(SERVICE),--service $(SERVICE))
+	$(PY) -m services.ops.deadletters list $(if $(SERVICE),--service $(SERVICE))
 
 deadletters-show: venv
-	$(PY) -m services.common.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
+	$(PY) -m services.ops.deadletters show --id "$(ID)" $(if $(SERVICE),--service $(SERVICE))
 
 # ID=<event id> replays one, ALL=1 every one; TO_EXCHANGE=1 to the original exchange
 deadletters-replay: venv
-	$(PY) -m services.common.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
+	$(PY) -m services.ops.deadletters replay $(if $(ALL),--all,--id "$(ID)") \
 	  $(if $(SERVICE),--service $(SERVICE)) $(if $(TO_EXCHANGE),--to-exchange)
 
 # docker-compose.yml, the RabbitMQ definitions and deploy/k8s against their schemas
@@ -74,7 +74,7 @@ validate-deploy: venv
 
 # var/ (the embedded store, logs, credentials) and make run's queues on its virtual host
 clean:
-	-test -x $(PY) && $(PY) -m services.common.vhost clear
+	-test -x $(PY) && $(PY) -m services.ops.vhost clear
 	rm -rf var test-artifacts
 
 # The end-to-end benchmark (docs/performance.md); BENCH_PHASE_S=300 for the sustained run.

@@ -27,7 +27,7 @@ from kombu import Connection, Consumer, Queue, binding
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.messaging import event_exchange
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
 from tests.inbound_support import KEYS, SOURCES
 
 SYSTEM = "elderly-care"

@@ -62,7 +62,7 @@ class BenchSystem(ChaosSystem):
             self.start("store")
         wait_until(self.store_reachable, 30, message="the store")
         self.before_services()
-        self.run_once("-m", "services.common.bootstrap")
+        self.run_once("-m", "services.ops.bootstrap")
         self.run_once("-m", "services.casework.seed")
         for name in self.commands():
             if name != "store" and name not in self.processes:

@@ -9,7 +9,7 @@
    own (``SHEGONG_AMQP_VHOST``, default ``shegong``, made when missing: through the
    management API, else with rabbitmqctl when the broker is on this machine) unless
    AMQP_URI names one; a new store while that virtual host holds messages of an earlier
-   run stops the start-up, naming them and ``make clean`` (services/common/vhost.py);
+   run stops the start-up, naming them and ``make clean`` (services/ops/vhost.py);
 4. the topology declared and casework's roster seeded, before anything publishes;
 5. development credentials in ``var/dev-credentials.json``;
 6. each service's Nameko worker and gunicorn API as separate processes, as many
@@ -41,11 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 from services.casework import seed  # noqa: E402
-from services.common import auth, brokers, config, mongo, runfile, token_keys, vhost  # noqa: E402
-from services.common.bootstrap import declare  # noqa: E402
+from services.common import auth, brokers, config, mongo, runfile, token_keys  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
 from services.common.service_classes import WSGI_APPS  # noqa: E402
+from services.ops import vhost  # noqa: E402
+from services.ops.bootstrap import declare  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -137,7 +138,7 @@ def write_credentials(settings):
 
 
 def own_vhost(settings):
-    """make run's virtual host (services/common/vhost.py): made when missing (through the
+    """make run's virtual host (services/ops/vhost.py): made when missing (through the
     management API, else with rabbitmqctl); a new store next to queued messages of an
     earlier run: refuse to start, unless told to go on."""
     nodes = [urlparse(node) for node in brokers.alternates(settings.amqp_uri)]

@@ -1,14 +1,14 @@
 """docs/inbound-asyncapi.json: what other government systems may publish to intake's
 inbound exchange, as an AsyncAPI 2.6.0 document generated from the same marshmallow
-schemas intake validates them with (services/intake/inbound_schemas.py)."""
+schemas intake validates them with (services/intake/schemas/inbound.py)."""
 
 import json
 
 from docs.asyncapi import AMQP_BINDING_VERSION, ASYNCAPI_VERSION, _project_version
 from docs.jsonschema import object_schema
 from services.intake.amqp_inbound import API_KEY_HEADER, INBOUND_EXCHANGE, INBOUND_QUEUE
-from services.intake.inbound import INBOUND_TYPES
-from services.intake.inbound_schemas import InboundEnvelope
+from services.intake.domain.inbound import INBOUND_TYPES
+from services.intake.schemas.inbound import InboundEnvelope
 
 CONTENT_TYPE = "application/cloudevents+json"
 

@@ -110,6 +110,6 @@ def database(settings):
 @pytest.fixture
 def topology(settings):
     """The whole topology declared on this test's virtual host."""
-    from services.common.bootstrap import declare
+    from services.ops.bootstrap import declare
 
     return declare(settings)

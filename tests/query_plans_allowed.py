@@ -15,7 +15,7 @@ MIGRATION = (
 ALLOWED = {
     # services/casework/store/records.py:_key_every_record
     'find residents {} projection=["id_number","name","phone"]': MIGRATION,
-    # services/intake/store.py:_number_cases
+    # services/intake/store/__init__.py:_number_cases
     'find requests {} projection=["case_id","case_seq","repeat_of"]': MIGRATION,
     # services/reporting/store.py:_key_days
     'find daily_v1 {} projection=["day","station"]': MIGRATION,

@@ -198,13 +198,19 @@ def open_counts(store, station):
     return store_batch.workload(store, [worker.id for worker in store.roster(station)])
 
 
-def open_case_for_request(store, relay, envelope, request, now=None, settings=None):
-    """casework's request path for one request (a batch of one): the case it opened or
-    joined; raises what the batch returned for it (RepeatNotYetOpened...)."""
+def open_case_for_request(store, relay, envelope, request, now=None):
+    """casework's request path for one request (a batch of one), with the default
+    service levels (the Settings of no environment): the case it opened or joined;
+    raises what the batch returned for it (RepeatNotYetOpened...)."""
     from services.casework.handlers import batch as handlers_batch
+    from services.common import config
 
     failures = handlers_batch.open_cases_for_requests(
-        store, relay, [(0, envelope, request)], now=now, settings=settings
+        store,
+        relay,
+        [(0, envelope, request)],
+        config.settings({}),
+        now=now,
     )
     if failures:
         raise failures[0]

@@ -12,7 +12,8 @@ cases (ids ``case_id_for`` the request; every status: old ones filed, recent one
 every stage, spread over the stations' workers), residents (with their ``open_cases``
 hints) and their ``resident_keys``, repeat links, workload counters and access log (one
 chained entry per case opened by its worker); notifications' contacts and messages;
-reporting's event store, facts and daily figures (with ``day_key``).
+reporting's event store, facts and daily figures (its month and all-time rollups are
+made from them by its store's one-time migration, when the indexes are built).
 
 How (``Layout``): the first ``mix.block_days`` (two weeks) and the last weeks
 (``mix.recent_days`` and what is left over) are made request by request by the owning
@@ -185,7 +186,7 @@ def build(
     )
     counts["casework.workload"] = len(workload)
     written = time.monotonic()
-    for service, names in {**MIGRATIONS, "reporting": [f"daily_v{version}_day_key"]}.items():
+    for service, names in MIGRATIONS.items():
         migrations.mark_done(dbs[service], names)
     # The indexes last: built once over the written documents, far faster on the
     # embedded store than kept up to date by every insert (the services create the

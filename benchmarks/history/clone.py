@@ -29,7 +29,7 @@ from datetime import date, timedelta
 
 from services.casework.domain.opening import case_id_for
 from services.common.privacy import mask_phone, pseudonym
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
 
 DAY_MS = 86_400_000
 # A template's text is read as runs of word characters (ids, numbers, dates are each in

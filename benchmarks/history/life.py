@@ -25,7 +25,7 @@ from services.common.auth import Principal
 from services.common.envelope import new_event
 from services.common.vocabulary import NEED_TYPES
 from services.intake import domain as intake
-from services.intake import inbound
+from services.intake.domain import inbound
 
 CATEGORIES = (
     "elderly",

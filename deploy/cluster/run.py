@@ -2,7 +2,7 @@
 
 Every process is given every node's address (AMQP_URI as kombu's failover list), the
 queues are quorum queues replicated on the three nodes (SHEGONG_QUEUE_TYPE=quorum),
-declared once by make run's start-up (services.common.bootstrap), and AMQP heartbeats
+declared once by make run's start-up (services.ops.bootstrap), and AMQP heartbeats
 are short (SHEGONG_AMQP_HEARTBEAT_S=5) so that a node that stops answering is left for
 another within about 10 s. Ctrl-C stops the services; the nodes run on until
 ``make cluster-stop`` (which also stops a ``make cluster`` still running).

@@ -27,14 +27,15 @@ def roster():
     return _load()["workers"]
 
 
-def holidays_file() -> Path:
+def holidays_file(settings) -> Path:
     """The holiday calendar an operator keeps (``SHEGONG_HOLIDAYS_FILE`` to use another)."""
-    return Path(config.settings().holidays_file or HOLIDAYS)
+    return Path(settings.holidays_file or HOLIDAYS)
 
 
-def calendar():
-    """The holiday calendar (from the operator's file) with each station's holiday rota."""
-    holidays, covers_until = calendar_years(json.loads(holidays_file().read_text(encoding="utf-8")))
+def calendar(path: Path = HOLIDAYS):
+    """The holiday calendar (from ``path``, the operator's file) with each station's
+    holiday rota."""
+    holidays, covers_until = calendar_years(json.loads(path.read_text(encoding="utf-8")))
     return {
         "holidays": list(holidays),
         "covers_until": covers_until,
@@ -43,16 +44,17 @@ def calendar():
 
 
 def main():
-    store = CaseStore(mongo.database(config.settings(), "casework"))
+    settings = config.settings()
+    store = CaseStore(mongo.database(settings, "casework"))
     store.ensure_indexes()
     workers = roster()
     # the worker's outbox relay publishes station.roster_published for each change
-    published = load_roster(store, workers, calendar())
+    published = load_roster(store, workers, calendar(holidays_file(settings)))
     print(
         f"seeded {len(workers)} social workers; {published} roster(s) to publish", file=sys.stderr
     )
     logging.basicConfig(level=logging.INFO)
-    warn_if_calendar_ends(store, clock.now(), config.settings().holiday_warning_days)
+    warn_if_calendar_ends(store, clock.now(), settings.holiday_warning_days)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from services.casework import handlers, rosters
 from services.casework.handlers import batch as handlers_batch
 from services.casework.handlers import residents as handlers_residents
 from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
-from services.common import clock, config
+from services.common import clock
 from services.common.agencies import outbound_queues
 from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
@@ -18,10 +18,8 @@ from services.common.contracts import (
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
+from services.common.timers import every
 
-SETTINGS = config.settings()
-RELAY_INTERVAL_S = SETTINGS.relay_interval_s
-SLA_INTERVAL_S = SETTINGS.sla_interval_s
 WORKLOAD_INTERVAL_S = 60.0
 CALENDAR_CHECK_INTERVAL_S = 6 * 3600.0
 
@@ -41,9 +39,7 @@ class CaseworkService:
         repeat joins the resident's open case. Returns the ones to retry alone."""
         items, failures = load_events(bodies, REQUEST_RECEIVED)
         failures.update(
-            handlers_batch.open_cases_for_requests(
-                self.store, self.relay, items, settings=self.settings
-            )
+            handlers_batch.open_cases_for_requests(self.store, self.relay, items, self.settings)
         )
         return failures
 
@@ -71,7 +67,7 @@ class CaseworkService:
         failures.update(handlers.record_residents_unreached(self.store, self.relay, items))
         return failures
 
-    @timer(interval=SLA_INTERVAL_S)
+    @every("sla_interval_s")
     def check_service_levels(self):
         """Cases past their acceptance or resolution deadline: reported and escalated once."""
         handlers.enforce_service_levels(self.store, self.relay, clock.now())
@@ -87,7 +83,7 @@ class CaseworkService:
         """Warn in the log when the holiday calendar runs out within the warning days."""
         rosters.warn_if_calendar_ends(self.store, clock.now(), self.settings.holiday_warning_days)
 
-    @timer(interval=RELAY_INTERVAL_S)
+    @every("relay_interval_s")
     def relay_outbox(self):
         """Publish case, program and roster events that a crashed or cut-off writer (or the
         roster loader) left behind."""

@@ -4,9 +4,10 @@ Like ``@handles`` (messaging.py): the same queue (``evt-<producer>-<type>--<serv
 <method>``), the same retries after growing delays and dead letters with the reason,
 the same patience through an outage. What differs is the unit of work:
 
-- it consumes on a channel of its own with a prefetch (``SHEGONG_BATCH_PREFETCH``),
-  collects up to ``SHEGONG_BATCH_SIZE`` messages or for ``SHEGONG_BATCH_WAIT_MS``
-  after the first, and calls the service method once with the list of bodies;
+- it consumes on a channel of its own with a prefetch (``batch_prefetch`` of the
+  container's Settings, SHEGONG_BATCH_PREFETCH), collects up to ``batch_size``
+  messages or for ``batch_wait_ms`` after the first, and calls the service method
+  once with the list of bodies;
 - when the method returns, the batch's effects are durable: every message is acked
   with one ``basic_ack(multiple=True)`` (one batch in flight per channel, so the
   multiple-ack never covers a message of another batch);
@@ -50,9 +51,7 @@ class BatchQueueConsumer(PoisonSafeQueueConsumer):
 
     @property
     def prefetch_count(self) -> int:
-        return int(
-            self.container.config.get("SHEGONG_BATCH_PREFETCH", config.DEFAULT_BATCH_PREFETCH)
-        )
+        return config.of_container(self.container).batch_prefetch
 
     def handle_message(self, provider: "BatchEventHandler", body: Any, message: Any) -> None:
         # collected in the consumer's thread; the entrypoint's flusher runs the batches
@@ -76,14 +75,11 @@ class BatchEventHandler(RetryingEventHandler):
 
     @property
     def batch_size(self) -> int:
-        return int(self.container.config.get("SHEGONG_BATCH_SIZE", config.DEFAULT_BATCH_SIZE))
+        return config.of_container(self.container).batch_size
 
     @property
     def batch_wait_s(self) -> float:
-        return (
-            float(self.container.config.get("SHEGONG_BATCH_WAIT_MS", config.DEFAULT_BATCH_WAIT_MS))
-            / 1000.0
-        )
+        return config.of_container(self.container).batch_wait_ms / 1000.0
 
     def start(self) -> None:
         super().start()

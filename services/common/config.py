@@ -1,12 +1,21 @@
 """All configuration, read from environment variables with safe development defaults.
 
-This is the only module that reads ``os.environ`` for settings; everything else asks
-``settings()``. Values are read when ``settings()`` is called, so a test or a launcher
-can set the environment and then build a fresh ``Settings``.
+This is the only module that reads ``os.environ`` for settings, and only when
+``settings()`` is called: never when a module is imported. Each process calls it once,
+at its entry point (the worker runner, each API's ``create_app`` under gunicorn, each
+operator command), and hands that one ``Settings`` down to whatever needs it:
+
+- a Nameko worker: ``Settings.nameko_config()`` is the container's configuration and
+  carries the Settings itself (``SETTINGS_KEY``); every extension (dependency providers,
+  entrypoints, timers) reads it with ``of_container``, never the environment;
+- an API: ``create_app(settings)`` passes it to its store, relay and handlers.
+
+A test builds its own (``settings(env)``, ``dataclasses.replace``) and hands it the
+same way: ``container_factory(Service, its_settings.nameko_config())``.
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse, urlunparse
@@ -25,6 +34,10 @@ DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000)
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_BATCH_WAIT_MS = 10
 DEFAULT_BATCH_PREFETCH = 300
+
+
+# casework's service levels per priority (services/casework/domain/sla.py) unless SHEGONG_SLA
+DEFAULT_SERVICE_LEVELS = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
 
 
 # `make run`'s own virtual host when neither AMQP_URI nor SHEGONG_AMQP_VHOST names one
@@ -114,6 +127,9 @@ def _ints(text):
 
 @dataclass(frozen=True)
 class Settings:
+    """One process's configuration, built by ``settings()`` (which gives every field
+    its value and its one default)."""
+
     amqp_uri: str
     mongo_uri: str
     db_prefix: str
@@ -133,51 +149,53 @@ class Settings:
     http_workers: int
     # casework: service levels per priority ("urgent=30m/24h,..."), how often the timer
     # looks for breaches, how long after resolution a case may be reopened
-    service_levels: str = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
-    sla_interval_s: float = 30.0
-    reopen_window_s: int = 7 * 86400
+    service_levels: str
+    sla_interval_s: float
+    reopen_window_s: int
     # intake: how long an Idempotency-Key names its request; the external systems' registry
-    idempotency_ttl_s: int = 86400
-    inbound_systems_file: str = ""
+    idempotency_ttl_s: int
+    inbound_systems_file: str
+    # partner agencies (casework refers to them, notifications POSTs to the webhook ones)
+    agencies_file: str
     # partner agencies taking referrals by webhook: their HMAC secrets ("agency=secret,...")
-    webhook_secrets: dict = field(default_factory=dict)
+    webhook_secrets: dict
     # operations: queue type, each worker's metrics port, the management API
-    queue_type: str = "classic"
-    metrics_ports: dict = field(default_factory=dict)
-    metrics_host: str = "127.0.0.1"
-    metrics_token: str = ""
-    rabbit_api_uri: str = "http://guest:guest@127.0.0.1:15672"
+    queue_type: str
+    metrics_ports: dict
+    metrics_host: str
+    metrics_token: str
+    rabbit_api_uri: str
     # where `make status` finds each API and worker when not on this host's ports
-    api_urls: dict = field(default_factory=dict)
-    worker_metrics_urls: dict = field(default_factory=dict)
+    api_urls: dict
+    worker_metrics_urls: dict
     # staff tokens: signing keys for rotation ("kid:secret,..."; the first signs), the
     # longest lifetime accepted, and the per-subject revocation file
-    token_secrets: str = ""
-    token_ttl_s: int = 12 * 3600
-    token_revocations_file: str = ""
+    token_secrets: str
+    token_ttl_s: int
+    token_revocations_file: str
     # reporting: the most events one projection pass reads and projects (measured:
     # benchmarks/reporting.py; under load the passes grow up to it)
-    reporting_pass_size: int = 1000
+    reporting_pass_size: int
     # casework: warn (health, logs) this many days before the holiday calendar runs out
-    holiday_warning_days: int = 30
-    holidays_file: str = ""  # empty: services/casework/data/holidays.json
+    holiday_warning_days: int
+    holidays_file: str  # empty: services/casework/data/holidays.json
     # intake: how long the group insert gathers what the API's threads write (ms)
-    intake_commit_wait_ms: float = 2.0
+    intake_commit_wait_ms: float
     # make bench: where each process writes its count of store commands ("": not counted)
-    command_counts_dir: str = ""
+    command_counts_dir: str
     # the query-plan check: where each process logs its store commands ("": not logged)
-    command_log_dir: str = ""
+    command_log_dir: str
     # make run: go on when a new store meets queued messages; instances per process
-    accept_queued: bool = False
-    replicas: str = ""
+    accept_queued: bool
+    replicas: str
     # batch entrypoints and confirms per batch (batching.py, confirms.py)
-    batch_size: int = DEFAULT_BATCH_SIZE
-    batch_wait_ms: int = DEFAULT_BATCH_WAIT_MS
-    batch_prefetch: int = DEFAULT_BATCH_PREFETCH
-    confirm_timeout_s: float = 5.0
+    batch_size: int
+    batch_wait_ms: int
+    batch_prefetch: int
+    confirm_timeout_s: float
     # AMQP heartbeat (s): a connection to a node that stopped answering (paused, cut off)
     # is given up after about twice this; nameko's default, 60, unless set (cluster: 5)
-    amqp_heartbeat_s: int = 60
+    amqp_heartbeat_s: int
 
     @property
     def amqp_vhost(self):
@@ -192,7 +210,8 @@ class Settings:
         return self.ports[service]
 
     def nameko_config(self):
-        """The nameko container configuration for a service process."""
+        """The nameko container configuration for a service process: the keys nameko
+        itself reads, and these Settings (``SETTINGS_KEY``) for our extensions."""
         return {
             "AMQP_URI": self.amqp_uri,
             "HEARTBEAT": self.amqp_heartbeat_s,
@@ -200,13 +219,7 @@ class Settings:
             # registered with kombu by services.common.envelope
             "SERIALIZER": "cloudevents",
             "ACCEPT": ["cloudevents", "json"],
-            "SHEGONG_RETRY_DELAYS_MS": self.retry_delays_ms,
-            "SHEGONG_RELAY_GRACE_S": self.relay_grace_s,
-            "SHEGONG_QUEUE_TYPE": self.queue_type,
-            "SHEGONG_BATCH_SIZE": self.batch_size,
-            "SHEGONG_BATCH_WAIT_MS": self.batch_wait_ms,
-            "SHEGONG_BATCH_PREFETCH": self.batch_prefetch,
-            "SHEGONG_CONFIRM_TIMEOUT_S": self.confirm_timeout_s,
+            SETTINGS_KEY: self,
         }
 
     def metrics_port(self, service):
@@ -219,6 +232,23 @@ class Settings:
 
 
 LOCAL_METRICS_OFFSET = 100  # make run: 8101 ... 8104
+
+# where a Nameko container's configuration carries the process's Settings
+SETTINGS_KEY = "SHEGONG_SETTINGS"
+
+
+def of_container(container) -> Settings:
+    """The Settings a Nameko container was built with (``Settings.nameko_config()``):
+    what every extension of a worker reads its configuration from. A ``SHEGONG_*`` key
+    of its own beside them would never be read: refused, as a missing Settings is."""
+    found = container.config.get(SETTINGS_KEY)
+    stray = [key for key in container.config if key.startswith("SHEGONG_") and key != SETTINGS_KEY]
+    if found is None or stray:
+        raise LookupError(
+            f"{container.service_name}: build its container with Settings.nameko_config() "
+            f"(a changed setting: dataclasses.replace of the Settings); stray keys: {stray}"
+        )
+    return found
 
 
 def _pairs(text):
@@ -262,7 +292,7 @@ def settings(env=None):
         max_workers=int(env.get("SHEGONG_MAX_WORKERS", "10")),
         http_threads=int(env.get("SHEGONG_HTTP_THREADS", "4")),
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
-        service_levels=env.get("SHEGONG_SLA", "urgent=30m/24h,normal=4h/7d,low=1d/30d"),
+        service_levels=env.get("SHEGONG_SLA") or DEFAULT_SERVICE_LEVELS,
         sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
@@ -274,6 +304,8 @@ def settings(env=None):
         command_log_dir=env.get("SHEGONG_COMMAND_LOG_DIR", ""),
         # empty: services/intake/systems.json (development keys); production names its own
         inbound_systems_file=env.get("SHEGONG_INBOUND_SYSTEMS_FILE", ""),
+        # empty: services/common/data/agencies.json (development); production names its own
+        agencies_file=env.get("SHEGONG_AGENCIES_FILE", ""),
         webhook_secrets=_pairs(env.get("SHEGONG_WEBHOOK_SECRETS", "")),
         # quorum in the containers (replicated, the definitions file declares them so);
         # classic by default, as existing development brokers have them
@@ -342,7 +374,6 @@ class NotificationSettings:
     quiet_start: str
     quiet_end: str
     receipt_token: str
-    duty_officer_name: str
     duty_officer_phone: str
     aliyun_access_key_id: str
     aliyun_access_key_secret: str
@@ -380,7 +411,6 @@ def notification_settings(env):
         quiet_end=env.get("SHEGONG_QUIET_HOURS_END", "07:00"),
         # Empty: every receipt callback is refused (401), as with the token secret.
         receipt_token=env.get("SHEGONG_SMS_RECEIPT_TOKEN", ""),
-        duty_officer_name=env.get("SHEGONG_DUTY_OFFICER_NAME", ""),
         duty_officer_phone=env.get("SHEGONG_DUTY_OFFICER_PHONE", ""),
         aliyun_access_key_id=env.get("ALIYUN_SMS_ACCESS_KEY_ID", ""),
         aliyun_access_key_secret=env.get("ALIYUN_SMS_ACCESS_KEY_SECRET", ""),

@@ -3,326 +3,245 @@
 This module is the single definition of the AMQP contract. Producers build events
 with ``envelope.new_event(CONTRACT, data)``, consumers validate them with
 ``envelope.load_event(body, CONTRACT)``, the topology and the docs are generated from
-``CATALOGUE``, and a test checks the declared consumers against the code.
+``CATALOGUE``, and a test checks the declared consumers against the code. What one
+entry is, and the names made from it (type, handler, queue): ``event_contract.py``.
 
-An event type carries its version (``.v1``); a breaking change is a new type that is
-published alongside the old one until every consumer has moved.
+An event type carries its version (``.v1``); a breaking change is a new type (the same
+``define_contract(...)`` with ``version=2``) published alongside the old one until every
+consumer has moved (docs/operations.md, section 8). Adding an event type:
+docs/architecture.md, "Adding an event type".
 """
 
-import builtins
-from dataclasses import dataclass
-
-from services.common.events import (
-    ActivityHeld,
-    AidDistributed,
-    CaseAccepted,
-    CaseActionRecorded,
-    CaseAssigned,
-    CaseCancelled,
-    CaseClosed,
-    CaseEscalated,
-    CaseOpened,
-    CaseReferralAnswered,
-    CaseReferred,
-    CaseReopened,
-    CaseRequestLinked,
-    CaseResidentUnreached,
-    CaseResolved,
-    CaseSlaBreached,
-    DonationReceived,
-    MessageDelivered,
-    MessageFailed,
-    MessageSent,
-    ProgramRecordCorrected,
-    ReferralAnswered,
-    ReferralSent,
-    RequestReceived,
-    ResidentRegistryUpdated,
-    SocialOrganisationCultivated,
-    StationRosterPublished,
-    VolunteerJoined,
-    VolunteerTeamFormed,
-)
-
-
-@dataclass(frozen=True)
-class EventContract:
-    """One event type: ``shegong.<aggregate>.<name>.v<version>``.
-
-    ``aggregate`` is what the event is about (request, case, message, program, ...) and
-    ``name`` what happened to it; consumers dispatch on these, never on the type string.
-    """
-
-    type: str
-    producer: str
-    schema: builtins.type  # (``type`` here is the field above)
-    consumers: tuple
-    description: str
-    aggregate: str
-    name: str
-    # Published elsewhere than ``<producer>.events`` with the type as routing key: the
-    # exchange, and the data field whose value is the routing key (e.g. the agency id).
-    exchange: str = ""
-    routing_field: str = ""
-
-    @property
-    def short_type(self) -> str:
-        """case.opened: the type without its namespace and version."""
-        return f"{self.aggregate}.{self.name}"
-
-    @property
-    def handler_name(self) -> str:
-        """case_opened: what a service's handler of this event is called, in every service
-        (its queue is named after it: topology.handler_queue)."""
-        return f"{self.aggregate}_{self.name}"
-
-    @property
-    def exchange_name(self) -> str:
-        return self.exchange or f"{self.producer}.events"
-
-    def routing_key(self, data: dict) -> str:
-        return str(data[self.routing_field]) if self.routing_field else self.type
-
-
-def _contract(name, producer, schema, consumers, description, **where):
-    aggregate, _, short_name = name.partition(".")
-    return EventContract(
-        f"shegong.{name}.v1",
-        producer,
-        schema,
-        tuple(consumers),
-        description,
-        aggregate,
-        short_name,
-        **where,
-    )
-
+from services.common import events
+from services.common.event_contract import EventContract, define_contract
 
 OUTBOUND_EXCHANGE = "shegong.outbound"  # what leaves for partner agencies
 
 
-ALL = ("reporting",)  # reporting keeps every event in its permanent event store
+# The consumer of every event type: reporting, whose permanent event store keeps them
+# all (its entrypoints are made from this catalogue: services/reporting/service.py).
+EVENT_STORE = ("reporting",)
 
-REQUEST_RECEIVED = _contract(
+REQUEST_RECEIVED = define_contract(
     "request.received",
     "intake",
-    RequestReceived,
-    ("casework", "notifications", *ALL),
+    events.RequestReceived,
+    ("casework", "notifications", *EVENT_STORE),
     "A resident's request was recorded: by a station, the web, or another government system.",
 )
-RESIDENT_REGISTRY_UPDATED = _contract(
+RESIDENT_REGISTRY_UPDATED = define_contract(
     "resident.registry_updated",
     "intake",
-    ResidentRegistryUpdated,
-    ("casework", *ALL),
+    events.ResidentRegistryUpdated,
+    ("casework", *EVENT_STORE),
     "A person was added to, changed in or removed from the key-persons-of-concern list.",
 )
-CASE_OPENED = _contract(
+CASE_OPENED = define_contract(
     "case.opened",
     "casework",
-    CaseOpened,
-    ("intake", *ALL),
+    events.CaseOpened,
+    ("intake", *EVENT_STORE),
     "A case was opened for a request in the resident's township station, with its priority.",
 )
-CASE_ASSIGNED = _contract(
+CASE_ASSIGNED = define_contract(
     "case.assigned",
     "casework",
-    CaseAssigned,
-    ("notifications", *ALL),
+    events.CaseAssigned,
+    ("notifications", *EVENT_STORE),
     "A case was given to a social worker on duty at the station (first time, reassigned "
     "by the station head, or reopened).",
 )
-CASE_ACCEPTED = _contract(
+CASE_ACCEPTED = define_contract(
     "case.accepted",
     "casework",
-    CaseAccepted,
-    ("notifications", *ALL),
+    events.CaseAccepted,
+    ("notifications", *EVENT_STORE),
     "The assigned social worker accepted the case.",
 )
-CASE_ACTION_RECORDED = _contract(
+CASE_ACTION_RECORDED = define_contract(
     "case.action_recorded",
     "casework",
-    CaseActionRecorded,
-    ALL,
+    events.CaseActionRecorded,
+    EVENT_STORE,
     "Work on the case was recorded (call, visit, purchase, delivery, referral, note).",
 )
-CASE_REQUEST_LINKED = _contract(
+CASE_REQUEST_LINKED = define_contract(
     "case.request_linked",
     "casework",
-    CaseRequestLinked,
-    ("intake", *ALL),
+    events.CaseRequestLinked,
+    ("intake", *EVENT_STORE),
     "A repeat request from the same resident for the same need joined the open case.",
 )
-CASE_ESCALATED = _contract(
+CASE_ESCALATED = define_contract(
     "case.escalated",
     "casework",
-    CaseEscalated,
-    ("notifications", *ALL),
+    events.CaseEscalated,
+    ("notifications", *EVENT_STORE),
     "The case was escalated to the station head (nobody on duty, service level breached, "
     "or by hand).",
 )
-CASE_SLA_BREACHED = _contract(
+CASE_SLA_BREACHED = define_contract(
     "case.sla_breached",
     "casework",
-    CaseSlaBreached,
-    ("notifications", *ALL),
+    events.CaseSlaBreached,
+    ("notifications", *EVENT_STORE),
     "A case was not accepted or not resolved within its priority's service level.",
 )
-CASE_REFERRED = _contract(
+CASE_REFERRED = define_contract(
     "case.referred",
     "casework",
-    CaseReferred,
-    ("intake", *ALL),
+    events.CaseReferred,
+    ("intake", *EVENT_STORE),
     "The case was referred to another agency (a registered one: intake learns which "
     "agency may answer it).",
 )
-CASE_REFERRAL_ANSWERED = _contract(
+CASE_REFERRAL_ANSWERED = define_contract(
     "case.referral_answered",
     "casework",
-    CaseReferralAnswered,
-    ALL,
+    events.CaseReferralAnswered,
+    EVENT_STORE,
     "The agency accepted, rejected or finished a referral; the case followed.",
 )
-REFERRAL_SENT = _contract(
+REFERRAL_SENT = define_contract(
     "referral.sent",
     "casework",
-    ReferralSent,
-    ("notifications", *ALL),
+    events.ReferralSent,
+    ("notifications", *EVENT_STORE),
     "A referral leaves for a partner agency: on shegong.outbound, routing key the agency "
     "id, with only the resident data the agency's declared purpose names. AMQP agencies "
     "consume their own queue; notifications delivers it to webhook agencies.",
     exchange=OUTBOUND_EXCHANGE,
     routing_field="agency",
 )
-REFERRAL_ANSWERED = _contract(
+REFERRAL_ANSWERED = define_contract(
     "referral.answered",
     "intake",
-    ReferralAnswered,
-    ("casework", *ALL),
+    events.ReferralAnswered,
+    ("casework", *EVENT_STORE),
     "A partner agency answered a referral made to it (accepted, rejected with a reason, "
     "done), received by intake on POST /v1/events or shegong.inbound.",
 )
-CASE_RESOLVED = _contract(
+CASE_RESOLVED = define_contract(
     "case.resolved",
     "casework",
-    CaseResolved,
-    ("intake", "notifications", *ALL),
+    events.CaseResolved,
+    ("intake", "notifications", *EVENT_STORE),
     "The case was resolved; the resident is told.",
 )
-CASE_CLOSED = _contract(
+CASE_CLOSED = define_contract(
     "case.closed",
     "casework",
-    CaseClosed,
-    ("intake", *ALL),
+    events.CaseClosed,
+    ("intake", *EVENT_STORE),
     "A resolved case was closed; closed is final.",
 )
-CASE_REOPENED = _contract(
+CASE_REOPENED = define_contract(
     "case.reopened",
     "casework",
-    CaseReopened,
-    ("intake", *ALL),
+    events.CaseReopened,
+    ("intake", *EVENT_STORE),
     "A resolved case was reopened within the allowed period.",
 )
-CASE_CANCELLED = _contract(
+CASE_CANCELLED = define_contract(
     "case.cancelled",
     "casework",
-    CaseCancelled,
-    ("intake", *ALL),
+    events.CaseCancelled,
+    ("intake", *EVENT_STORE),
     "The case was cancelled (duplicate, or withdrawn by the resident).",
 )
-VOLUNTEER_TEAM_FORMED = _contract(
+VOLUNTEER_TEAM_FORMED = define_contract(
     "program.volunteer_team_formed",
     "casework",
-    VolunteerTeamFormed,
-    ALL,
+    events.VolunteerTeamFormed,
+    EVENT_STORE,
     "A station formed a volunteer service team (志愿服务队).",
 )
-VOLUNTEER_JOINED = _contract(
+VOLUNTEER_JOINED = define_contract(
     "program.volunteer_joined",
     "casework",
-    VolunteerJoined,
-    ALL,
+    events.VolunteerJoined,
+    EVENT_STORE,
     "A volunteer joined one of the station's teams.",
 )
-SOCIAL_ORGANISATION_CULTIVATED = _contract(
+SOCIAL_ORGANISATION_CULTIVATED = define_contract(
     "program.social_organisation_cultivated",
     "casework",
-    SocialOrganisationCultivated,
-    ALL,
+    events.SocialOrganisationCultivated,
+    EVENT_STORE,
     "A station cultivated a social organisation (社会组织).",
 )
-DONATION_RECEIVED = _contract(
+DONATION_RECEIVED = define_contract(
     "program.donation_received",
     "casework",
-    DonationReceived,
-    ALL,
+    events.DonationReceived,
+    EVENT_STORE,
     "A station received a donation: money in integer fen, or goods.",
 )
-AID_DISTRIBUTED = _contract(
+AID_DISTRIBUTED = define_contract(
     "program.aid_distributed",
     "casework",
-    AidDistributed,
-    ALL,
+    events.AidDistributed,
+    EVENT_STORE,
     "Aid supplies were given to a household in hardship.",
 )
-ACTIVITY_HELD = _contract(
+ACTIVITY_HELD = define_contract(
     "program.activity_held",
     "casework",
-    ActivityHeld,
-    ALL,
+    events.ActivityHeld,
+    EVENT_STORE,
     "A station held an activity: policy publicity, needs survey, group work, economic "
     "status verification, or training of social workers.",
 )
-STATION_ROSTER_PUBLISHED = _contract(
+STATION_ROSTER_PUBLISHED = define_contract(
     "station.roster_published",
     "casework",
-    StationRosterPublished,
-    ALL,
+    events.StationRosterPublished,
+    EVENT_STORE,
     "A station's roster was loaded or changed: every person on it (id, role, weekly duty "
     "days), no names or numbers. Reporting counts the stations' social workers from it.",
 )
-CASE_RESIDENT_UNREACHED = _contract(
+CASE_RESIDENT_UNREACHED = define_contract(
     "case.resident_unreached",
     "casework",
-    CaseResidentUnreached,
-    ("notifications", *ALL),
+    events.CaseResidentUnreached,
+    ("notifications", *EVENT_STORE),
     "An SMS to the case's resident ended failed; the case records it and its owner gets "
     "an in-app message to phone the resident instead.",
 )
-PROGRAM_RECORD_CORRECTED = _contract(
+PROGRAM_RECORD_CORRECTED = define_contract(
     "program.record_corrected",
     "casework",
-    ProgramRecordCorrected,
-    ALL,
+    events.ProgramRecordCorrected,
+    EVENT_STORE,
     "A program record was corrected or voided by a new record that refers to it, with the "
     "reason and who made it; the figures use the corrected value (none when voided).",
 )
-MESSAGE_SENT = _contract(
+MESSAGE_SENT = define_contract(
     "message.sent",
     "notifications",
-    MessageSent,
-    ALL,
+    events.MessageSent,
+    EVENT_STORE,
     "An SMS or in-app message was accepted by the provider.",
 )
-MESSAGE_DELIVERED = _contract(
+MESSAGE_DELIVERED = define_contract(
     "message.delivered",
     "notifications",
-    MessageDelivered,
-    ALL,
+    events.MessageDelivered,
+    EVENT_STORE,
     "The provider's receipt says the message reached the phone.",
 )
-MESSAGE_FAILED = _contract(
+MESSAGE_FAILED = define_contract(
     "message.failed",
     "notifications",
-    MessageFailed,
-    ("casework", *ALL),
+    events.MessageFailed,
+    ("casework", *EVENT_STORE),
     "A message could not be delivered: refused for good (failed) or retries exhausted "
     "(technical_failure).",
 )
 
 CATALOGUE = {
-    contract.type: contract
-    for contract in (
+    entry.type: entry
+    for entry in (
         REQUEST_RECEIVED,
         RESIDENT_REGISTRY_UPDATED,
         CASE_OPENED,
@@ -359,3 +278,8 @@ CATALOGUE = {
 def contract_of(event_type: str) -> EventContract:
     """The contract of an event type of the catalogue; KeyError for any other type."""
     return CATALOGUE[event_type]
+
+
+def consumed_by(service: str) -> tuple:
+    """The contracts of the catalogue that ``service`` declares itself a consumer of."""
+    return tuple(entry for entry in CATALOGUE.values() if service in entry.consumers)

@@ -1,4 +1,8 @@
-"""Nameko dependency providers: all of a worker's I/O is injected through these."""
+"""Nameko dependency providers: all of a worker's I/O is injected through these.
+
+Each reads the process's one Settings from its container (``config.of_container``: the
+runner, or a test, built the container with ``Settings.nameko_config()``), never the
+environment."""
 
 from nameko.extensions import DependencyProvider
 
@@ -13,7 +17,7 @@ class Storage(DependencyProvider):
         self.store_cls = store_cls
 
     def setup(self):
-        settings = config.settings()
+        settings = config.of_container(self.container)
         self.store = self.store_cls(mongo.database(settings, self.container.service_name))
 
     def start(self):
@@ -24,11 +28,11 @@ class Storage(DependencyProvider):
 
 
 class Config(DependencyProvider):
-    """Injects the process's Settings (config.py), read once when the container is set
-    up: the one way configuration reaches a worker."""
+    """Injects the process's Settings (config.py): the ones its container was built with,
+    which every other extension of the worker reads too."""
 
     def setup(self):
-        self.settings = config.settings()
+        self.settings = config.of_container(self.container)
 
     def get_dependency(self, worker_ctx):
         return self.settings
@@ -47,10 +51,10 @@ class Outbox(DependencyProvider):
         self.grouped = grouped
 
     def setup(self):
-        settings = config.settings()
-        amqp_uri = self.container.config.get("AMQP_URI", settings.amqp_uri)
         self.relay = relay_for(
-            settings, self.container.service_name, self.collection_names, amqp_uri
+            config.of_container(self.container),
+            self.container.service_name,
+            self.collection_names,
         )
         self.shared = group_commit.GroupPublish(self.relay) if self.grouped else self.relay
 

@@ -258,7 +258,7 @@ class RetryingEventHandler(EventHandler):
         self.queue.queue_arguments = queue_type_arguments(self._queue_type())
 
     def _queue_type(self):
-        return self.container.config.get("SHEGONG_QUEUE_TYPE", "classic")
+        return config.of_container(self.container).queue_type
 
     def handle_message(self, body, message):
         message.shegong_started = time.monotonic()  # for the handler latency metric
@@ -301,9 +301,7 @@ class RetryingEventHandler(EventHandler):
         return result, exc_info
 
     def _park(self, message, exc):
-        delays = tuple(
-            self.container.config.get("SHEGONG_RETRY_DELAYS_MS", config.DEFAULT_RETRY_DELAYS_MS)
-        )
+        delays = tuple(config.of_container(self.container).retry_delays_ms)
         headers = dict(message.headers or {})
         # where the event first came from (a retried copy arrives via the default exchange)
         headers.setdefault("x-original-exchange", message.delivery_info.get("exchange", ""))
@@ -379,9 +377,9 @@ class RetryingEventHandler(EventHandler):
         )
 
     def _republish(self, message, headers, exchange, routing_key, declare):
-        amqp_uri = self.container.config["AMQP_URI"]
+        settings = config.of_container(self.container)
         props = message.properties
-        with get_producer(amqp_uri, confirms=True) as producer:
+        with get_producer(settings.amqp_uri, confirms=True) as producer:
             # the confirm is awaited for a bounded time: a node that stopped answering
             # fails the attempt, and the retry goes to another node (brokers.py)
             producer.publish(
@@ -389,7 +387,7 @@ class RetryingEventHandler(EventHandler):
                 exchange=exchange,
                 routing_key=routing_key,
                 headers=headers,
-                timeout=self.container.config.get("SHEGONG_CONFIRM_TIMEOUT_S", 5.0),
+                timeout=settings.confirm_timeout_s,
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 message_id=props.get("message_id"),
@@ -417,35 +415,39 @@ def consumers_of(service_cls):
     return sorted(found, key=lambda item: (item[1].type, item[0]))
 
 
-def topology(service_classes, retry_delays_ms, queue_type="classic"):
-    """Every exchange and queue (with its binding) of the system, unbound kombu entities."""
+def topology(service_classes, settings):
+    """Every exchange and queue (with its binding) of the system, unbound kombu entities:
+    the retry queues of ``settings.retry_delays_ms``, every queue of
+    ``settings.queue_type``."""
+    queue_type = settings.queue_type
     entities = [retry_exchange(), dead_letter_exchange()]
     entities += [
         event_exchange(producer)
         for producer in sorted({contract.producer for contract in CATALOGUE.values()})
     ]
     entities.append(outbound_exchange())
-    entities += [retry_queue(delay, queue_type) for delay in retry_delays_ms]
+    entities += [retry_queue(delay, queue_type) for delay in settings.retry_delays_ms]
     for service_cls in service_classes:
         entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
             entities.append(handler_queue(contract, service_cls.name, method, queue_type))
         # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
-        entities += getattr(service_cls, "extra_topology", lambda queue_type: [])(queue_type)
+        entities += getattr(service_cls, "extra_topology", lambda settings: [])(settings)
     return entities
 
 
-def declare_topology(amqp_uri, service_classes, retry_delays_ms, queue_type="classic"):
-    """Declare every exchange, queue and binding before anything publishes, then retire
-    the queues of renamed handlers into their successors (queue_moves)."""
-    entities = topology(service_classes, retry_delays_ms, queue_type)
-    with Connection(amqp_uri, connect_timeout=5) as connection:
+def declare_topology(settings, service_classes):
+    """Declare every exchange, queue and binding (``topology``) on ``settings.amqp_uri``
+    before anything publishes, then retire the queues of renamed handlers into their
+    successors (queue_moves)."""
+    entities = topology(service_classes, settings)
+    with Connection(settings.amqp_uri, connect_timeout=5) as connection:
         channel = connection.channel()
         for entity in entities:
             entity.bind(channel).declare()
         for service_cls in service_classes:
             for retired, successor in queue_moves.retired_queues(
-                service_cls.name, consumers_of(service_cls), queue_type
+                service_cls.name, consumers_of(service_cls), settings.queue_type
             ):
                 queue_moves.retire(connection, retired, successor)
     return entities

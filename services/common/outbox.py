@@ -274,7 +274,7 @@ class OutboxRelay:
         metrics.observe_outbox(service_of(collection), name, pending, now_ms)
 
 
-def relay_for(settings, service, collections, amqp_uri=None):
+def relay_for(settings, service, collections):
     """The relay of a service's outbox collections (names in its database): the one
     wiring its worker (dependencies.Outbox) and its API share."""
     from services.common import mongo  # the store's client, lazily
@@ -282,7 +282,7 @@ def relay_for(settings, service, collections, amqp_uri=None):
 
     database = mongo.database(settings, service)
     return OutboxRelay(
-        EventPublisher(amqp_uri or settings.amqp_uri),
+        EventPublisher(settings.amqp_uri),
         {name: database[name] for name in collections},
         settings.relay_grace_s,
     )

@@ -2,7 +2,9 @@
 
 Usage: ``python -m services.common.runner casework``.
 
-Builds the nameko configuration from the environment, starts the service, and on
+The worker process's entry point: reads the Settings from the environment (once) and
+builds the container's configuration from them (``Settings.nameko_config()``, which
+carries the Settings to every extension), starts the service, and on
 SIGTERM or SIGINT stops it gracefully: consumers stop taking messages and in-flight
 workers finish (their messages are acked or parked) before the process exits.
 """

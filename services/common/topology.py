@@ -56,7 +56,7 @@ def outbound_exchange():
 
 def agency_queue(agency, queue_type="classic"):
     """An AMQP agency's own queue on ``shegong.outbound``: its referrals (routing key: its
-    id), read by its RabbitMQ user only (``agencies.permissions``)."""
+    id), read by its RabbitMQ user only (services/ops/agencies.py)."""
     return Queue(
         agency.queue,
         exchange=outbound_exchange(),

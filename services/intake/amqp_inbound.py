@@ -1,7 +1,7 @@
 """The inbound exchange where other government systems publish CloudEvents, and the
 Nameko entrypoint that consumes it.
 
-Topology (declared by ``services.common.bootstrap`` through ``IntakeService.extra_topology``):
+Topology (declared by ``services.ops.bootstrap`` through ``IntakeService.extra_topology``):
 ``shegong.inbound``, a durable topic exchange (routing key: the event type, by
 convention), bound with ``#`` to the durable queue ``shegong.inbound.intake``.
 
@@ -21,14 +21,11 @@ import logging
 from typing import Any, Callable
 
 from kombu import Exchange, Queue
-from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
-from services.common import config
 from services.common.batching import BatchEventHandler
 from services.common.messaging import DEAD_LETTER_EXCHANGE, queue_type_arguments
 from services.intake.inbound_binding import AmqpDelivery
-from services.intake.systems import registry
 
 INBOUND_EXCHANGE = "shegong.inbound"
 INBOUND_QUEUE = "shegong.inbound.intake"
@@ -51,9 +48,9 @@ def inbound_queue(queue_type="classic"):
     )
 
 
-def inbound_topology(queue_type="classic"):
+def inbound_topology(settings):
     """The entities to declare before any system publishes."""
-    return [inbound_exchange(), inbound_queue(queue_type)]
+    return [inbound_exchange(), inbound_queue(settings.queue_type)]
 
 
 class _InboundSource:
@@ -121,13 +118,3 @@ def _delivery(body: Any, message: Any) -> tuple[AmqpDelivery, dict]:
 
 
 inbound_batch: Callable = InboundBatchConsumer.decorator
-
-
-class Systems(DependencyProvider):
-    """Injects the registry of external systems (configuration read at start-up)."""
-
-    def setup(self):
-        self.registry = registry(config.settings())
-
-    def get_dependency(self, worker_ctx):
-        return self.registry

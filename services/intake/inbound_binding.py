@@ -3,7 +3,8 @@ and AMQP (the ``shegong.inbound`` exchange), each in structured and binary conte
 
 Whatever the transport and mode, the result is the event as a structured JSON event
 (a dict, ``data`` decoded), so every event reaches the same validation, the same keys
-and the same deduplication (services/intake/inbound.py and handlers.receive_inbound).
+and the same deduplication (services/intake/domain/inbound.py and
+handlers/inbound.py).
 A message that cannot be read is refused with an InboundRejected naming its real cause.
 
 - Structured mode: the content type is ``application/cloudevents+json`` (parameters
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from services.common import clock, jsontext, mediatypes
-from services.intake.inbound import InboundRejected
+from services.intake.domain.inbound import InboundRejected
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"

@@ -2,7 +2,6 @@
 
 from nameko.timer import timer
 
-from services.common import config
 from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
     CASE_CANCELLED,
@@ -16,12 +15,13 @@ from services.common.contracts import (
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
+from services.common.timers import every
 from services.intake import handlers
-from services.intake.amqp_inbound import Systems, inbound_batch, inbound_topology
+from services.intake.amqp_inbound import inbound_batch, inbound_topology
+from services.intake.dependencies import Systems
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 
-SETTINGS = config.settings()
-RELAY_INTERVAL_S = SETTINGS.relay_interval_s
 KEY_PURGE_INTERVAL_S = 600
 
 
@@ -41,7 +41,7 @@ class IntakeService:
         requests and registry updates, recorded as a POST /v1/events batch is. A refused
         one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
         to be dead-lettered alone and logged as a warning, not an error with a traceback."""
-        return handlers.receive_inbound_amqp_many(
+        return handlers_inbound.receive_inbound_amqp_many(
             self.store, self.outbox, self.systems, items, self.settings.pseudonym_key
         )
 
@@ -89,7 +89,7 @@ class IntakeService:
         handlers.follow_cases(self.store, items, request_field)
         return failures
 
-    @timer(interval=RELAY_INTERVAL_S)
+    @every("relay_interval_s")
     def relay_outbox(self):
         """Publish request and registry events that a crashed or cut-off writer left behind."""
         self.outbox.sweep()

@@ -61,6 +61,13 @@ class SystemRegistry:
     @classmethod
     def from_json(cls, text):
         entries = json.loads(text)["systems"]
+        if any("agency" in entry for entry in entries):
+            # an agency's purpose and delivery moved out of this file: a registry written
+            # before would otherwise leave its agencies silently unknown to casework
+            log.warning(
+                'external systems: the "agency" blocks of this registry are not read; '
+                "partner agencies are in SHEGONG_AGENCIES_FILE (docs/agencies.md)"
+            )
         return cls(
             [
                 ExternalSystem(

@@ -1,9 +1,6 @@
 """The notifications Nameko service: entrypoints only."""
 
-from nameko.extensions import DependencyProvider
-from nameko.timer import timer
-
-from services.common import agencies, config
+from services.common import agencies
 from services.common.batching import handles_batch, load_events
 from services.common.contracts import (
     CASE_ACCEPTED,
@@ -18,26 +15,12 @@ from services.common.contracts import (
 from services.common.dependencies import Config, LogContext, Outbox, Storage
 from services.common.envelope import load_event
 from services.common.messaging import handles
-from services.notifications import domain, handlers
+from services.common.timers import every
+from services.notifications import handlers
+from services.notifications.dependencies import SmsProvider
 from services.notifications.handlers import batch as handlers_batch
 from services.notifications.handlers import webhooks as handlers_webhooks
-from services.notifications.providers import provider_chain
 from services.notifications.store import OUTBOX_COLLECTIONS, NotificationStore
-
-RELAY_INTERVAL_S = config.settings().relay_interval_s
-SWEEP_INTERVAL_S = config.settings().notifications.sweep_interval_s
-
-
-class SmsProvider(DependencyProvider):
-    """Injects the configured SMS provider chain; checks every template before starting
-    (a template naming a variable its event lacks fails the start, not the send)."""
-
-    def setup(self):
-        domain.check_templates()
-        self.provider = provider_chain(config.settings())
-
-    def get_dependency(self, worker_ctx):
-        return self.provider
 
 
 class NotificationsService:
@@ -107,13 +90,13 @@ class NotificationsService:
         envelope, data = load_event(body, contract)
         handlers.notify(self.store, self.relay, self.sms, self.settings, envelope, data)
 
-    @timer(interval=SWEEP_INTERVAL_S)
+    @every("notifications.sweep_interval_s")
     def deliver_due(self):
         """Send the messages now due: deferred (quiet hours, rate limit), retried after a
         temporary failure, or left in flight by a process that died."""
         handlers_batch.deliver_due(self.store, self.relay, self.sms, self.settings)
 
-    @timer(interval=RELAY_INTERVAL_S)
+    @every("relay_interval_s")
     def relay_outbox(self):
         """Publish message events that a crashed writer left in the outbox."""
         self.relay.sweep()

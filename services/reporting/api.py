@@ -161,6 +161,9 @@ def get_trace(call, request_id):
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The reporting WSGI app on ``settings``. gunicorn calls it with none: this is the
+    API process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     store = ReportStore(mongo.database(settings, "reporting"))
     return Api("reporting", settings, routes + api_dashboard.routes, store)

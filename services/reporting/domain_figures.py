@@ -13,36 +13,55 @@ from services.common.vocabulary import (
     PRIORITIES,
     stations,
 )
+from services.reporting import domain_rollups
 
 
 def percentile(values, fraction):
     """Nearest-rank percentile of a list of numbers (None for an empty list)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))  # ceil without floats
-    return ordered[min(rank, len(ordered)) - 1]
+    return domain_rollups.histogram_percentile(domain_rollups.histogram_of(values), fraction)
 
 
-def durations(milliseconds):
-    seconds = [ms / 1000 for ms in milliseconds]
+def durations(histogram):
+    """Count, median and p90 in seconds of a histogram of milliseconds."""
+    median = domain_rollups.histogram_percentile(histogram, 0.5)
+    p90 = domain_rollups.histogram_percentile(histogram, 0.9)
     return {
-        "count": len(seconds),
-        "median": percentile(seconds, 0.5),
-        "p90": percentile(seconds, 0.9),
+        "count": sum(histogram["counts"].values()),
+        "median": None if median is None else median / 1000,
+        "p90": None if p90 is None else p90 / 1000,
     }
 
 
-def combine(dailies):
-    """Sum the counts and pool the samples of several daily figures documents."""
+def totals_of(dailies=(), rollups=()):
+    """The counts summed, the durations' histograms merged and the distinct references
+    counted of daily figures documents and month or all-time rollups (domain_rollups)
+    together: ``{"counts", "durations": {name: histogram}, "distinct": {name: n}}``."""
     counts: dict[str, int] = {}
-    samples: dict[str, list] = {}
+    histograms: dict[str, list] = {name: [] for name in domain_rollups.DURATIONS}
+    distinct: dict[str, set] = {name: set() for name in domain_rollups.DISTINCT}
     for daily in dailies:
         for figure, amount in (daily.get("counts") or {}).items():
             counts[figure] = counts.get(figure, 0) + amount
-        for name, values in (daily.get("samples") or {}).items():
-            samples.setdefault(name, []).extend(values)
-    return counts, samples
+        samples = daily.get("samples") or {}
+        for name in domain_rollups.DURATIONS:
+            if samples.get(name):
+                histograms[name].append(domain_rollups.histogram_of(samples[name]))
+        for name in domain_rollups.DISTINCT:
+            distinct[name].update(map(domain_rollups.ref_hash, samples.get(name) or ()))
+    for rollup in rollups:
+        for figure, amount in (rollup.get("counts") or {}).items():
+            counts[figure] = counts.get(figure, 0) + amount
+        for name, histogram in (rollup.get("durations") or {}).items():
+            histograms.setdefault(name, []).append(histogram)
+        for name, packed in (rollup.get("distinct") or {}).items():
+            distinct.setdefault(name, set()).update(domain_rollups.distinct_keys(packed))
+    return {
+        "counts": counts,
+        "durations": {
+            name: domain_rollups.histograms_merged(found) for name, found in histograms.items()
+        },
+        "distinct": {name: len(found) for name, found in distinct.items()},
+    }
 
 
 def _tally(counts, prefix, names):
@@ -71,28 +90,42 @@ DAILY_FIGURES = (
 )
 
 
-def by_day(dailies):
+STATUS = "cases_by_status:"  # a row's count of the day's cases by their status now
+
+
+def by_day(rows):
     """Counts per district calendar day, for the days that have any; with the cases
-    opened that day by their status now."""
-    days: dict[str, dict[str, int]] = {}
-    statuses: dict[str, dict[str, int]] = {}
+    opened that day by their status now. ``rows``: {day: the day's row (row_of)}."""
+    found = []
+    for day in sorted(rows):
+        row = rows[day]
+        counts = {figure: row.get(figure, 0) for figure in DAILY_FIGURES}
+        if not any(counts.values()):
+            continue
+        statuses = dict.fromkeys(CASE_STATUSES, 0)
+        statuses.update({k[len(STATUS) :]: v for k, v in row.items() if k.startswith(STATUS)})
+        found.append({"day": day, **counts, "cases_by_status": statuses})
+    return found
+
+
+def row_of(dailies):
+    """A day's row: the value of every metric (METRICS) and the day's cases by status
+    now, of the daily figures of that day (of one station, or several summed)."""
+    found = figures(totals_of(dailies), {})
+    row = {metric: read(found) for metric, read in METRICS.items()}
+    row.update({STATUS + status: n for status, n in found["cases_by_status"].items()})
+    return row
+
+
+def rows_of(dailies):
+    """``{day: row}`` of daily figures documents."""
+    days: dict[str, list] = {}
     for daily in dailies:
-        counts = days.setdefault(daily["day"], dict.fromkeys(DAILY_FIGURES, 0))
-        for figure in DAILY_FIGURES:
-            counts[figure] += (daily.get("counts") or {}).get(figure, 0)
-        tally = statuses.setdefault(daily["day"], dict.fromkeys(CASE_STATUSES, 0))
-        for status, amount in _tally(
-            daily.get("counts") or {}, "cases_by_status", CASE_STATUSES
-        ).items():
-            tally[status] = tally.get(status, 0) + amount
-    return [
-        {"day": day, **days[day], "cases_by_status": statuses[day]}
-        for day in sorted(days)
-        if any(days[day].values())
-    ]
+        days.setdefault(daily["day"], []).append(daily)
+    return {day: row_of(group) for day, group in days.items()}
 
 
-def programs(counts, samples):
+def programs(counts, distinct):
     fen = counts.get("donations_fen", 0)
     return {
         "volunteer_teams_formed": counts.get("volunteer_teams_formed", 0),
@@ -104,7 +137,7 @@ def programs(counts, samples):
         "donations_yuan": fen / 100,
         "goods_quantity": counts.get("goods_quantity", 0),
         "aid_distributions": counts.get("aid_distributions", 0),
-        "households_aided": len(set(samples.get("households", []))),
+        "households_aided": distinct.get("households", 0),
         "aid_value_fen": counts.get("aid_value_fen", 0),
         "activities": counts.get("activities", 0),
         "activities_by_type": _tally(counts, "activities", ACTIVITY_TYPES),
@@ -116,19 +149,25 @@ def programs(counts, samples):
 def summary(dailies, station=None, staffing=None):
     """The figures of a station (or the district) from the daily figures of the period."""
     dailies = list(dailies)
-    counts, samples = combine(dailies)
-    program = programs(counts, samples)
+    return figures(totals_of(dailies), rows_of(dailies), station, staffing)
+
+
+def figures(totals, rows, station=None, staffing=None):
+    """The figures of a station (or the district) from a period's totals (totals_of) and
+    its days' rows (for ``by_day``)."""
+    counts = totals["counts"]
+    program = programs(counts, totals["distinct"])
     figures = {
         "requests_received": counts.get("requests_received", 0),
         "requests_by_channel": _tally(counts, "requests_by_channel", CHANNELS),
         "requests_by_need_type": _tally(counts, "requests_by_need", NEED_TYPES),
         "repeat_requests": counts.get("repeat_requests", 0),
-        "residents_served": len(set(samples.get("residents", []))),
+        "residents_served": totals["distinct"].get("residents", 0),
         "cases_by_need_type": _tally(counts, "cases_by_need", NEED_TYPES),
         "cases_by_status": _tally(counts, "cases_by_status", CASE_STATUSES),
         "urgent_cases_resolved": counts.get("cases_resolved:urgent", 0),
-        "time_to_accept_seconds": durations(samples.get("accept_ms", [])),
-        "time_to_resolve_seconds": durations(samples.get("resolve_ms", [])),
+        "time_to_accept_seconds": durations(totals["durations"]["accept_ms"]),
+        "time_to_resolve_seconds": durations(totals["durations"]["resolve_ms"]),
         "sla_breaches": counts.get("sla_breaches", 0),
         "sla_breaches_by_kind": _tally(counts, "sla_breaches", ("acceptance", "resolution")),
         "escalations": counts.get("escalations", 0),
@@ -139,7 +178,7 @@ def summary(dailies, station=None, staffing=None):
         "messages_delivered": counts.get("messages_delivered", 0),
         "messages_failed": counts.get("messages_failed", 0),
         "programs": program,
-        "by_day": by_day(dailies),
+        "by_day": by_day(rows),
     }
     for figure in ("opened", "accepted", "resolved", "closed", "cancelled"):
         figures[f"cases_{figure}"] = counts.get(f"cases_{figure}", 0)
@@ -250,6 +289,14 @@ METRICS.update(
     }
 )
 
+# the metrics whose value over several days is the sum of each day's (not a median or
+# a distinct count)
+SUMMED = frozenset(METRICS) - {
+    "residents_served",
+    "households_aided",
+    *(f"time_to_{what}_{stat}" for what in ("accept", "resolve") for stat in ("median", "p90")),
+}
+
 INTERVALS = ("day", "week", "month")
 
 
@@ -287,24 +334,53 @@ def _back(start, interval, periods):
 
 
 def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
+    """The periods of a figure from daily figures documents (``series_of``)."""
+    dailies = list(dailies)
+
+    def value(first, last):
+        return METRICS[metric](summary(d for d in dailies if first <= d["day"] <= last))
+
+    days = sorted({d["day"] for d in dailies})
+    return series_of(days, value, interval, date_from, date_to, today)
+
+
+def series_of(days, value, interval, date_from=None, date_to=None, today=None):
     """The periods of a figure: ``{"points": [{"period": first day, "value": ...}],
-    "truncated": bool, "first_kept": first period shown or None}``.
+    "truncated": bool, "first_kept": first period shown or None}``. ``days``: the days
+    with data (sorted); ``value(first, last)``: the figure over those days (inclusive).
 
     The series ends at ``date_to``, else ``today`` (the district's; without it, the last
     day with data), and never before ``date_from``. It starts at ``date_from``, else at
     the first day with data among the newest MAX_POINTS periods (a record dated years
     back does not move it). Empty periods are included; of more than MAX_POINTS periods
     the NEWEST are kept and ``truncated`` says that older ones were left out (data outside
-    the newest MAX_POINTS periods, without ``date_from``, counts as left out too)."""
-    buckets: dict = {}
-    for daily in dailies:
-        buckets.setdefault(period_start(daily["day"], interval), []).append(daily)
-    days = sorted(r["day"] for group in buckets.values() for r in group)
+    the newest MAX_POINTS periods, without ``date_from``, counts as left out too). A
+    period's value is over its days within ``date_from`` .. ``date_to``."""
+    starts, truncated = series_periods(days, interval, date_from, date_to, today)
+    points = [
+        {"period": start, "value": value(*period_days(start, interval, date_from, date_to))}
+        for start in starts
+    ]
+    return {
+        "points": points,
+        "truncated": truncated,
+        "first_kept": points[0]["period"] if points else None,
+    }
+
+
+def period_days(start, interval, date_from=None, date_to=None):
+    """(first, last) day of the period starting ``start``, within the asked dates."""
+    last = (date.fromisoformat(_next(start, interval)) - timedelta(days=1)).isoformat()
+    return max(start, date_from or start), min(last, date_to or last)
+
+
+def series_periods(days, interval, date_from=None, date_to=None, today=None):
+    """``(first days of the periods, truncated)`` of a series (``series_of``)."""
     last = date_to or today or (days[-1] if days else None)
     if date_from and not date_to:
         last = max(last or date_from, date_from)  # a period after all data: that one
     if last is None or (date_from is None and not days):
-        return {"points": [], "truncated": False, "first_kept": None}
+        return [], False
     oldest_kept = _back(period_start(last, interval), interval, MAX_POINTS - 1)
     first, truncated = date_from, False
     if first is None:
@@ -314,15 +390,11 @@ def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
     start = period_start(first, interval)
     if start < oldest_kept:
         start, truncated = oldest_kept, True
-    points: list[dict] = []
-    while start <= last and len(points) < MAX_POINTS:
-        points.append({"period": start, "value": METRICS[metric](summary(buckets.get(start, [])))})
+    starts: list[str] = []
+    while start <= last and len(starts) < MAX_POINTS:
+        starts.append(start)
         start = _next(start, interval)
-    return {
-        "points": points,
-        "truncated": truncated,
-        "first_kept": points[0]["period"] if points else None,
-    }
+    return starts, truncated
 
 
 def timeseries(dailies, metric, interval, date_from=None, date_to=None, today=None):

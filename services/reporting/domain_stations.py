@@ -45,9 +45,10 @@ def open_by_age(opened_ms: list, now_ms: int) -> dict:
     return tally
 
 
-def station_row(station: str, dailies: list, opened_ms: list, now_ms: int) -> dict:
-    """One station's row from the daily figures of the period and its open cases' openings."""
-    figures = domain_figures.summary(dailies, station)
+def station_row(station: str, totals: dict, opened_ms: list, now_ms: int) -> dict:
+    """One station's row from the period's totals (domain_figures.totals_of) and its
+    open cases' openings."""
+    figures = domain_figures.figures(totals, {}, station)
     return {
         "station": station,
         "name": stations()[station]["name"],
@@ -64,13 +65,17 @@ def station_row(station: str, dailies: list, opened_ms: list, now_ms: int) -> di
 
 
 def stations_table(
-    dailies_by_station: dict, open_cases: dict, now_ms: int, only: str | None = None
+    totals_by_station: dict, open_cases: dict, now_ms: int, only: str | None = None
 ) -> list:
     """Every station's row (or ``only`` one's), in the configured order.
-    ``dailies_by_station``: {station: [daily figures]}; ``open_cases``: {station: [opened_ms]}."""
+    ``totals_by_station``: {station: totals of the period (domain_figures.totals_of)};
+    ``open_cases``: {station: [opened_ms]}."""
     return [
         station_row(
-            station, dailies_by_station.get(station, []), open_cases.get(station, []), now_ms
+            station,
+            totals_by_station.get(station) or domain_figures.totals_of(),
+            open_cases.get(station, []),
+            now_ms,
         )
         for station in stations()
         if only is None or station == only

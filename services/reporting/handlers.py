@@ -20,7 +20,9 @@ from services.reporting import (
     domain_figures,
     domain_stations,
     staffing,
+    store_rollups,
 )
+from services.reporting import domain_rollups as rollups
 
 log = logging.getLogger(__name__)
 
@@ -116,46 +118,148 @@ def project(store, version, records):
         rid = domain_daily.daily_id(station, day)
         dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old, new, station, day)
     store.save(
-        version, [after[key] for key in changed], [dailies[rid] for rid in sorted(daily_ids)]
+        version,
+        [after[key] for key in changed],
+        [dailies[rid] for rid in sorted(daily_ids)],
+        roll_up(store.rollups(version), deltas, dailies),
     )
     return len(changed)
 
 
-def summary(store, station=None, date_from=None, date_to=None, version=None):
-    """The figures of a period; the social workers are those on the stations' rosters
-    now (``station.roster_published``), the project funds configuration."""
-    staffing_now = {
+def roll_up(rollup_store, deltas, dailies):
+    """The month and all-time rollups the ``deltas`` change, changed (domain_rollups),
+    with the rows of the days changed taken from their new daily figures."""
+    slots = {(station or domain_daily.NO_STATION, day) for (station, day), _, _ in deltas}
+    ids = {rollups.rollup_id(rollups.MONTH, s, rollups.month_of(d)) for s, d in slots}
+    ids |= {rollups.rollup_id(rollups.ALL, s) for s, _ in slots}
+    found = rollup_store.load(ids)
+
+    def rollup(level, station, period=None):
+        rid = rollups.rollup_id(level, station, period)
+        return found.setdefault(rid, rollups.new_rollup(level, station, period))
+
+    for (station, day), old, new in deltas:
+        station = station or domain_daily.NO_STATION
+        rollups.rollup_apply(rollup(rollups.MONTH, station, rollups.month_of(day)), old, new)
+        rollups.rollup_apply(rollup(rollups.ALL, station), old, new)
+    for station, day in slots:
+        daily = dailies[domain_daily.daily_id(station, day)]
+        rows = rollup(rollups.MONTH, station, rollups.month_of(day))["rows"]
+        row = domain_figures.row_of([daily])
+        if any(value is not None and value != 0 for value in row.values()):
+            rows[day[8:]] = row
+        else:
+            rows.pop(day[8:], None)
+    return [found[rid] for rid in sorted(ids)]
+
+
+def _staffing(store, version):
+    """The social workers on the stations' rosters now (``station.roster_published``)
+    and the project funds (configuration)."""
+    return {
         **staffing.load(),
         "social_workers": {name: staff["total"] for name, staff in store.rosters(version).items()},
     }
-    return domain_figures.summary(
-        store.dailies(station, date_from, date_to, version), station, staffing_now
+
+
+def _totals(store, places, date_from, date_to, version, months=None):
+    """``{place: the period's totals}`` (domain_figures.totals_of) of stations or
+    DISTRICT, read as domain_rollups.cover says: the all-time rollups, or whole months
+    and the days left over. ``months``: the month rollups read already, if any."""
+    cover = rollups.cover(date_from, date_to)
+    rollup_store = store.rollups(version)
+    if cover["all"]:
+        found = rollup_store.all_time(places)
+        return {
+            p: domain_figures.totals_of(rollups=[found[p]] if p in found else []) for p in places
+        }
+    whole: list = []
+    if cover["months"]:
+        first, last = cover["months"]
+        if months is not None:
+            whole = [m for m in months if (first or "") <= m["period"] <= (last or "~")]
+        elif first and last:  # one _id lookup for every place's months
+            whole = rollup_store.read(
+                [
+                    rollups.rollup_id(rollups.MONTH, p, m)
+                    for p in places
+                    for m in rollups.months_between(first, last)
+                ]
+            )
+        else:
+            whole = [m for p in places for m in rollup_store.months(p, first, last)]
+    ids = [
+        domain_daily.daily_id(p, day)
+        for p in places
+        for span in cover["days"]
+        for day in rollups.days_between(*span)
+    ]
+    dailies = store.load_dailies(version, ids).values()
+    return {
+        p: domain_figures.totals_of(
+            [d for d in dailies if d["station"] == p], [m for m in whole if m["station"] == p]
+        )
+        for p in places
+    }
+
+
+def summary(store, station=None, date_from=None, date_to=None, version=None):
+    """The figures of a period (whole months from their rollups, the days left over from
+    the daily figures; no dates: the all-time rollup); the social workers are those on
+    the stations' rosters now, the project funds configuration."""
+    version = version or store.versions()["current"]
+    place = station or domain_daily.DISTRICT
+    # the months touching the period: the rows of its days, and its residents
+    months = store.rollups(version).months(
+        place,
+        date_from and rollups.month_of(date_from),
+        date_to and rollups.month_of(date_to),
     )
+    totals = _totals(store, [place], date_from, date_to, version, months)[place]
+    if rollups.cover(date_from, date_to)["all"]:  # residents over all time: the months'
+        totals["distinct"]["residents"] = domain_figures.totals_of(rollups=months)["distinct"][
+            "residents"
+        ]
+    rows = store_rollups.rows_in(months, date_from, date_to)
+    return domain_figures.figures(totals, rows, station, _staffing(store, version))
 
 
 def stations_side_by_side(store, date_from=None, date_to=None, now_ms=0, only=None):
     """Every station's row for the period (``only``: that station's), open cases as now."""
     version = store.versions()["current"]
+    places = [s for s in stations() if only is None or s == only]
+    totals = _totals(store, places, date_from, date_to, version)
     return domain_stations.stations_table(
-        store.dailies_by_station(date_from, date_to, version),
-        store.open_cases(OPEN_CASE_STATUSES, version),
-        now_ms,
-        only,
+        totals, store.open_cases(OPEN_CASE_STATUSES, version), now_ms, only
     )
 
 
 def timeseries(store, metric, interval, station=None, date_from=None, date_to=None):
-    return domain_figures.timeseries(
-        store.dailies(station, date_from, date_to), metric, interval, date_from, date_to
-    )
+    return series(store, metric, interval, station, date_from, date_to)["points"]
 
 
 def series(store, metric, interval, station=None, date_from=None, date_to=None, today=None):
-    """``domain_figures.series``: the points, ending ``today`` unless ``date_to`` says,
-    and whether older periods were left out."""
-    return domain_figures.series(
-        store.dailies(station, date_from, date_to), metric, interval, date_from, date_to, today
+    """``domain_figures.series_of``: the points, ending ``today`` unless ``date_to``
+    says, and whether older periods were left out. Each day's value is its row in the
+    month rollups; a period's is the sum of its days' (a count) or, for a median or a
+    distinct count, its whole month's rollup or its days' daily figures."""
+    version = store.versions()["current"]
+    place = station or domain_daily.DISTRICT
+    months = store.rollups(version).months(
+        place, date_from and rollups.month_of(date_from), date_to and rollups.month_of(date_to)
     )
+    rows = store_rollups.rows_in(months, date_from, date_to)
+    empty = domain_figures.METRICS[metric](domain_figures.figures(domain_figures.totals_of(), {}))
+
+    def value(first, last):
+        if first == last:
+            return rows.get(first, {}).get(metric, empty)
+        if metric in domain_figures.SUMMED:
+            return sum(row.get(metric, 0) for day, row in rows.items() if first <= day <= last)
+        totals = _totals(store, [place], first, last, version, months)[place]
+        return domain_figures.METRICS[metric](domain_figures.figures(totals, {}))
+
+    return domain_figures.series_of(sorted(rows), value, interval, date_from, date_to, today)
 
 
 def trace(store, request_id):

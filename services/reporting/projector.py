@@ -216,7 +216,7 @@ class ProjectorProvider(DependencyProvider):
     that every worker of the process shares its group commit and its lease)."""
 
     def setup(self) -> None:
-        settings = config.settings()
+        settings = config.of_container(self.container)
         store = ReportStore(mongo.database(settings, self.container.service_name))
         self.projector = Projector(store, settings.reporting_pass_size)
 

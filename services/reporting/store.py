@@ -3,20 +3,21 @@
 - ``events``: the permanent event store, one document per event id (redacted; see
   domain_events). ``pending: 1`` marks events not yet projected, ``2`` events the projection rules
   failed on (quarantined, with ``projection_error``; a rebuild retries them).
-- ``facts_v<N>`` and ``daily_v<N>``: projection version N (facts per request, case,
-  message and programme item; daily figures per station and day, and per day for the
-  whole district). ``projection`` in ``meta`` names the version readers use and live
+- ``facts_v<N>``, ``daily_v<N>`` and ``rollup_v<N>``: projection version N (facts per
+  request, case, message and programme item; daily figures per station and day, and per
+  day for the whole district; the same rolled up by month and for all time:
+  store_rollups). ``projection`` in ``meta`` names the version readers use and live
   events go into (``current``) and the one a rebuild is filling (``building``);
   switching is one single-document update. ``projector-lease`` in ``meta``: who
   projects now.
 """
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import migrations, mongo
-from services.common.vocabulary import stations
-from services.reporting.domain_daily import DISTRICT
+from services.reporting import domain_figures, domain_rollups
+from services.reporting.store_rollups import RollupStore
 
 POINTER = "projection"
 QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
@@ -29,27 +30,10 @@ SEPARATOR = "\x1f"
 def _packed(daily):
     return {
         **daily,
-        "day_key": station_day(daily["station"], daily["day"]),
         "samples": {
             name: SEPARATOR.join(str(v) for v in values)
             for name, values in daily.get("samples", {}).items()
         },
-    }
-
-
-def station_day(station, day):
-    """One station's days sort together (an index range per station and period: the
-    embedded store uses single-field indexes only). Printable ASCII: the embedded store
-    does not use an index for a range over strings with control characters."""
-    return f"{station}|{day}"
-
-
-def _days(station, date_from, date_to):
-    return {
-        "day_key": {
-            "$gte": station_day(station, date_from or ""),
-            "$lte": station_day(station, date_to or "~"),
-        }
     }
 
 
@@ -79,26 +63,19 @@ class ReportStore:
         self.ensure_version_indexes(self.versions()["current"])
 
     def ensure_version_indexes(self, version):
-        self.daily(version).create_index([("day", ASCENDING)])
-        self.daily(version).create_index([("station", ASCENDING), ("day", ASCENDING)])
-        self.facts(version).create_index("status")  # the open cases of the stations table
-        self.facts(version).create_index("kind")  # the rosters among the facts
-        # not "station_day": the embedded store names the (station, day) index so already
-        self.daily(version).create_index("day_key")
-        migrations.run_once(
-            self.database, f"daily_v{version}_day_key", lambda: self._key_days(version)
-        )
+        # daily figures are read by _id only (the days a period leaves over, by the
+        # rollups' cover); the facts by status (the open cases) and kind (the rosters)
+        self.facts(version).create_index("status")
+        self.facts(version).create_index("kind")
+        self.rollups(version).ensure_indexes()
+        migrations.run_once(self.database, f"rollup_v{version}", lambda: self._roll_up(version))
 
-    def _key_days(self, version):
-        """``day_key`` on the daily figures written before it existed."""
-        daily = self.daily(version)
-        operations = [
-            UpdateOne({"_id": d["_id"]}, {"$set": {"day_key": station_day(d["station"], d["day"])}})
-            for d in daily.find({}, {"station": 1, "day": 1})
-        ]
-        if operations:
-            daily.bulk_write(operations, ordered=False)
-        return len(operations)
+    def _roll_up(self, version):
+        """The month and all-time rollups of the daily figures written before they
+        existed (read once, in one pass; rollups another instance made are kept)."""
+        dailies = (_unpacked(d) for d in self.daily(version).find({}, batch_size=500))
+        made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]))
+        return self.rollups(version).insert_new(made)
 
     # -- the event store ------------------------------------------------------------
 
@@ -208,12 +185,16 @@ class ReportStore:
     def drop_version(self, version):
         self.facts(version).drop()
         self.daily(version).drop()
+        self.rollups(version).collection.drop()
 
     def facts(self, version):
         return self.database[f"facts_v{version}"]
 
     def daily(self, version):
         return self.database[f"daily_v{version}"]
+
+    def rollups(self, version):
+        return RollupStore(self.database[f"rollup_v{version}"])
 
     # -- projections ----------------------------------------------------------------
 
@@ -229,8 +210,8 @@ class ReportStore:
             r["_id"]: _unpacked(r) for r in self.daily(version).find({"_id": {"$in": list(keys)}})
         }
 
-    def save(self, version, facts, dailies):
-        """Write changed facts and daily figures whole, in two bulk writes."""
+    def save(self, version, facts, dailies, rollups=()):
+        """Write changed facts, daily figures and rollups whole, a bulk write each."""
         if facts:
             self.facts(version).bulk_write(
                 [ReplaceOne({"_id": f["_id"]}, f, upsert=True) for f in facts], ordered=False
@@ -240,22 +221,20 @@ class ReportStore:
                 [ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True) for r in dailies],
                 ordered=False,
             )
+        self.rollups(version).save(rollups)
 
     def write_version(self, version, facts, dailies, chunk=5000):
-        """Insert a new version's facts and daily figures (a rebuild), in bulk."""
+        """Insert a new version's facts, daily figures and rollups (a rebuild), in bulk."""
+        dailies = list(dailies)
+        made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]))
+        self.rollups(version).insert_new(made, chunk)
+        migrations.mark_done(self.database, [f"rollup_v{version}"])
         for collection, documents in (
             (self.facts(version), list(facts)),
             (self.daily(version), [_packed(r) for r in dailies]),
         ):
             for start in range(0, len(documents), chunk):
                 collection.insert_many(documents[start : start + chunk], ordered=False)
-
-    def dailies(self, station=None, date_from=None, date_to=None, version=None):
-        """The daily figures of the period (inclusive days), of one station or of the
-        district (``station`` None: the district's own daily figures, one per day)."""
-        version = version or self.versions()["current"]
-        query = _days(station or DISTRICT, date_from, date_to)
-        return [_unpacked(r) for r in self.daily(version).find(query)]
 
     def rosters(self, version=None):
         """``{station: {"total", "workers", "station_heads"}}`` as each station's latest
@@ -267,15 +246,6 @@ class ReportStore:
             if fact.get("staff")
         }
 
-    def dailies_by_station(self, date_from=None, date_to=None, version=None):
-        """``{station: [daily figures of the period]}`` of every station."""
-        version = version or self.versions()["current"]
-        found: dict[str, list[dict]] = {}
-        for station in sorted(stations()):  # one index range each, not a scan of them all
-            for daily in self.daily(version).find(_days(station, date_from, date_to)):
-                found.setdefault(station, []).append(_unpacked(daily))
-        return found
-
     def open_cases(self, statuses, version=None):
         """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
         version = version or self.versions()["current"]
@@ -284,11 +254,15 @@ class ReportStore:
             fact
             for status in statuses
             for fact in self.facts(version).find(
-                {"status": status, "kind": "case"},  # one index lookup a status (no $in)
-                {"station": 1, "opened_ms": 1, "request_received_ms": 1},
+                # one index range a status (no $in); only case facts have a status, and a
+                # second field would let the embedded store take the ``kind`` index instead
+                {"status": status},
+                {"kind": 1, "station": 1, "opened_ms": 1, "request_received_ms": 1},
             )
         )
         for fact in facts:
+            if fact.get("kind") != "case":
+                continue
             opened = fact.get("opened_ms") or fact.get("request_received_ms")
             if opened is not None and fact.get("station"):
                 found.setdefault(fact["station"], []).append(opened)

@@ -35,7 +35,7 @@ import requests as rabbit_requests
 from pymongo import MongoClient
 
 from deploy.cluster import nodes
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
 from tests.chaos.system import ROOT, ChaosSystem
 from tests.chaos.test_chaos import count, quiesce
 from tests.inbound_support import SOURCES

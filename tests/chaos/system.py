@@ -121,7 +121,7 @@ class ChaosSystem:
         if "store" in self.commands():  # else a store of the caller's (MONGO_URI)
             self.start("store")
         wait_until(self.store_reachable, 30, message="the store")
-        self.run_once("-m", "services.common.bootstrap")
+        self.run_once("-m", "services.ops.bootstrap")
         self.run_once("-m", "services.casework.seed")
         for name in self.commands():
             if name != "store":

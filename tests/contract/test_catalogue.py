@@ -17,13 +17,18 @@ from services.common import contracts
 from services.common.contracts import (
     CASE_OPENED,
     CATALOGUE,
+    EVENT_STORE,
     MESSAGE_SENT,
     EventContract,
+    consumed_by,
     contract_of,
+    define_contract,
 )
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of
 from services.common.service_classes import SERVICE_CLASSES, service_class
+from services.common.topology import handler_queue
+from services.reporting.service import keeping_entrypoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(SERVICE_CLASSES)
@@ -211,9 +216,40 @@ def test_the_payload_schemas_refuse_what_the_marshmallow_schemas_refuse(asyncapi
 
 @by_type(CONTRACTS)
 def test_each_type_names_its_aggregate_and_what_happened_to_it(contract):
-    assert contract.type == f"shegong.{contract.aggregate}.{contract.name}.v1"
+    assert contract.type == f"shegong.{contract.aggregate}.{contract.name}.v{contract.version}"
     assert contract.short_type == f"{contract.aggregate}.{contract.name}"
     assert contract_of(contract.type) is contract
+
+
+def test_a_later_version_has_its_own_type_handler_and_queue_beside_the_first():
+    """During an upgrade (docs/operations.md, section 8) a service handles v1 and v2 side
+    by side: two methods, two queues. Version 1 keeps the names deployed queues have."""
+    second = dataclasses.replace(CASE_OPENED, version=2)
+    assert (CASE_OPENED.type, CASE_OPENED.handler_name) == ("shegong.case.opened.v1", "case_opened")
+    assert (second.type, second.handler_name) == ("shegong.case.opened.v2", "case_opened_v2")
+    assert second.short_type == CASE_OPENED.short_type
+    first_queue = handler_queue(CASE_OPENED, "reporting", CASE_OPENED.handler_name)
+    second_queue = handler_queue(second, "reporting", second.handler_name)
+    assert first_queue.name == "evt-casework-shegong.case.opened.v1--reporting.case_opened"
+    assert second_queue.name == "evt-casework-shegong.case.opened.v2--reporting.case_opened_v2"
+    assert (first_queue.routing_key, second_queue.routing_key) == (CASE_OPENED.type, second.type)
+    assert define_contract("case.opened", "casework", CASE_OPENED.schema, (), "", version=2) == (
+        dataclasses.replace(second, consumers=(), description="")
+    )
+    with pytest.raises(ValueError):
+        define_contract("case.opened", "casework", CASE_OPENED.schema, (), "", version=0)
+
+
+def test_the_event_store_consumes_every_type():
+    """reporting keeps every event (EVENT_STORE), and its entrypoints are made from the
+    catalogue: a type it consumes has its handler without an edit of the service."""
+    assert all(set(EVENT_STORE) <= set(c.consumers) for c in CONTRACTS)
+    assert consumed_by("reporting") == tuple(CONTRACTS)
+    assert consumed_by("intake") == tuple(c for c in CONTRACTS if "intake" in c.consumers)
+    reporting = dict(consumers_of(service_class("reporting")))
+    assert {method: c.type for method, c in reporting.items()} == {
+        c.handler_name: c.type for c in CONTRACTS
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -225,3 +261,13 @@ def test_every_handler_is_named_after_the_event_it_handles(service):
         if method != contract.handler_name
     ]
     assert misnamed == []
+
+
+def test_reporting_makes_the_entrypoint_of_a_later_version_from_its_contract():
+    """A v2 in the catalogue gets its reporting handler (and queue) beside v1's."""
+    second = dataclasses.replace(CASE_OPENED, version=2)
+    entrypoint = keeping_entrypoint(second)
+    assert entrypoint.__name__ == "case_opened_v2"
+    (handler,) = entrypoint.nameko_entrypoints
+    assert handler.contract is second
+    assert "case.opened (v2)" in entrypoint.__doc__

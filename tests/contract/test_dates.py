@@ -17,8 +17,8 @@ from services.common.config import SERVICES
 from services.common.contracts import CATALOGUE
 from services.common.envelope import EnvelopeSchema
 from services.common.fields import STATION_DATES, Day, Instant
-from services.intake.inbound import INBOUND_TYPES
-from services.intake.inbound_schemas import InboundEnvelope
+from services.intake.domain.inbound import INBOUND_TYPES
+from services.intake.schemas.inbound import InboundEnvelope
 
 # a field of this name holds a date or a time, whatever its type says
 DATE_NAME = re.compile(r"(^|_)(at|on|date|day|time|since|until|from|to)$")

@@ -22,8 +22,8 @@ from services.common.contracts import CATALOGUE
 from services.common.envelope import EnvelopeSchema
 from services.common.fields import Text
 from services.common.http import Route
-from services.intake.inbound import INBOUND_TYPES
-from services.intake.inbound_schemas import InboundEnvelope
+from services.intake.domain.inbound import INBOUND_TYPES
+from services.intake.schemas.inbound import InboundEnvelope
 
 C0 = [chr(c) for c in range(0x20)]
 LINE_FEED_AND_TAB = {"\n", "\t"}

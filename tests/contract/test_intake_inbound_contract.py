@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from services.intake.inbound import INBOUND_TYPES
+from services.intake.domain.inbound import INBOUND_TYPES
 from services.intake.systems import DEFAULT_FILE, SystemRegistry, key_digest
 from tests.inbound_support import (
     KEYS,

@@ -28,8 +28,8 @@ KEDA_SCHEMAS = {
     for kind in ("ScaledObject", "TriggerAuthentication")
 }
 CONFIG_SOURCES = "".join(
-    (ROOT / "services" / "common" / name).read_text()
-    for name in ("config.py", "status.py", "logs.py")
+    (ROOT / "services" / path).read_text()
+    for path in ("common/config.py", "ops/status.py", "common/logs.py")
 )
 
 
@@ -206,8 +206,8 @@ def problems(kustomization, objects):
     job = objects.get(("Job", "shegong-init"))
     steps = commands(container_of(job)["command"]) if job else []
     if [s[2] for s in steps] != [
-        "services.common.definitions",
-        "services.common.bootstrap",
+        "services.ops.definitions",
+        "services.ops.bootstrap",
         "services.casework.seed",
     ]:
         found.append("Job/shegong-init: must import the definitions, declare, seed")
@@ -313,8 +313,8 @@ def test_compose_runs_quorum_queues_metrics_and_worker_probes():
     assert "rs.initiate" in " ".join(services["mongo"]["healthcheck"]["test"])
     init = [step[2] for step in commands(services["init"]["command"])]
     assert init == [
-        "services.common.definitions",
-        "services.common.bootstrap",
+        "services.ops.definitions",
+        "services.ops.bootstrap",
         "services.casework.seed",
     ]
     assert "prometheus" in services

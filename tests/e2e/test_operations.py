@@ -253,7 +253,7 @@ def test_the_metrics_of_every_service_show_the_events_it_handled(system):
 
 
 def status(system):
-    done = system.cli("services.common.status", "--json")
+    done = system.cli("services.ops.status", "--json")
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -295,7 +295,7 @@ def test_make_status_shows_health_queues_consumers_and_then_a_dead_letter(system
         if name.startswith("evt-")
     )
     assert {f"shegong.dead-letter.{name}" for name in SERVICES} <= set(queues)
-    table = system.cli("services.common.status").stdout
+    table = system.cli("services.ops.status").stdout
     assert table.splitlines()[0].split() == [
         "SERVICE",
         "API",
@@ -325,7 +325,7 @@ def test_make_status_shows_health_queues_consumers_and_then_a_dead_letter(system
     )
     assert code == 1
     assert {row["service"]: row["dead_letters"] for row in report["services"]}["casework"] == 1
-    listed = system.cli("services.common.deadletters", "list", "--service", "casework")
+    listed = system.cli("services.ops.deadletters", "list", "--service", "casework")
     assert listed.returncode == 0 and "poison-1" in listed.stdout
     assert "InvalidEvent" in listed.stdout and "13812345678" not in listed.stdout
     dead = scrape(system.worker("casework", "/metrics"))

@@ -17,7 +17,8 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 import requests
 
-from services.common import clock, config, runfile, vhost
+from services.common import clock, config, runfile
+from services.ops import vhost
 from tests.support import free_port, launched, story_request, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -96,7 +96,7 @@ def test_the_operations_commands_follow_the_copy_make_run_started(rabbit, tmp_pa
     settings = config.settings(env)
     try:
         with launched(env) as (process, output):
-            status = operator(checkout, "services.common.status", "--json")
+            status = operator(checkout, "services.ops.status", "--json")
             assert status.returncode == 0, status.stdout + status.stderr
             found = json.loads(status.stdout)
             assert found["run"]["state"] == "running" and found["run"]["pid"] == process.pid
@@ -113,14 +113,14 @@ def test_the_operations_commands_follow_the_copy_make_run_started(rabbit, tmp_pa
             assert "evt-intake-shegong.request.received.v1--casework.request_received" in queues
 
             park(settings.amqp_uri, "parked-1")
-            listed = operator(checkout, "services.common.deadletters", "list")
+            listed = operator(checkout, "services.ops.deadletters", "list")
             assert listed.returncode == 0, listed.stderr
             assert "parked-1" in listed.stdout and "test: parked" in listed.stdout
-            shown = operator(checkout, "services.common.deadletters", "show", "--id", "parked-1")
+            shown = operator(checkout, "services.ops.deadletters", "show", "--id", "parked-1")
             assert shown.returncode == 0 and json.loads(shown.stdout)[0]["id"] == "parked-1"
 
             def parked_counted():  # the management API's figures lag by seconds
-                again = json.loads(operator(checkout, "services.common.status", "--json").stdout)
+                again = json.loads(operator(checkout, "services.ops.status", "--json").stdout)
                 return {s["service"]: s["dead_letters"] for s in again["services"]}["intake"] == 1
 
             wait_until(parked_counted, 30, message="make status counting the dead letter")
@@ -128,10 +128,10 @@ def test_the_operations_commands_follow_the_copy_make_run_started(rabbit, tmp_pa
             process.send_signal(signal.SIGTERM)
             assert process.wait(60) == 0
         assert runfile.read(checkout / "var")["state"] == "stopped"
-        stopped = json.loads(operator(checkout, "services.common.status", "--json").stdout)
+        stopped = json.loads(operator(checkout, "services.ops.status", "--json").stdout)
         assert stopped["run"]["state"] == "stopped"
 
-        cleared = operator(checkout, "services.common.vhost", "clear")  # make clean's step
+        cleared = operator(checkout, "services.ops.vhost", "clear")  # make clean's step
         assert cleared.returncode == 0, cleared.stderr
         assert f"virtual host {name!r}" in cleared.stdout
         with Connection(settings.amqp_uri) as connection:

@@ -15,10 +15,11 @@ import pytest
 import requests
 from kombu import Connection
 
-from services.common import config, vhost
-from services.common.bootstrap import declare
+from services.common import config
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.messaging import event_exchange
+from services.ops import vhost
+from services.ops.bootstrap import declare
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def test_a_new_store_next_to_old_events_is_reported_and_nothing_is_sent(rabbit, 
         assert not (tmp_path / "var" / "log" / "casework-worker.log").exists()  # not started
 
         cleared = subprocess.run(
-            [sys.executable, "-m", "services.common.vhost", "clear"],
+            [sys.executable, "-m", "services.ops.vhost", "clear"],
             cwd=ROOT,
             env=env,
             capture_output=True,

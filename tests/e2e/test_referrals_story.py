@@ -19,7 +19,8 @@ import requests
 from kombu import Connection
 
 from services.common import agencies, clock
-from services.common.agencies import DEFAULT_FILE
+from services.intake import systems
+from services.ops import agencies as ops_agencies
 from tests.conftest import RABBIT_API_URI
 from tests.e2e.test_story import SERVICES, System, bearer
 from tests.inbound_support import KEYS, publish_inbound, referral_answer
@@ -62,15 +63,19 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, rabbit, receiver):
-    registry = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    registry = json.loads(systems.DEFAULT_FILE.read_text(encoding="utf-8"))
     for entry in registry["systems"]:
-        if entry["id"] == "health-commission":
-            entry["agency"]["webhook_url"] = receiver
         if entry["id"] == "disabled-federation":
             entry["amqp_user"] = AGENCY_USER
+    partners = json.loads(agencies.DEFAULT_FILE.read_text(encoding="utf-8"))
+    for entry in partners["agencies"]:
+        if entry["id"] == "health-commission":
+            entry["webhook_url"] = receiver
     var_dir = tmp_path_factory.mktemp("var")
     registry_file = var_dir / "systems.json"
     registry_file.write_text(json.dumps(registry, ensure_ascii=False), encoding="utf-8")
+    agencies_file = var_dir / "agencies.json"
+    agencies_file.write_text(json.dumps(partners, ensure_ascii=False), encoding="utf-8")
     vhost = f"shegong-e2e-{uuid.uuid4().hex[:8]}"
     rabbit.add_vhost(vhost)
     base = urlparse(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
@@ -87,6 +92,7 @@ def system(tmp_path_factory, rabbit, receiver):
             "SHEGONG_RELAY_INTERVAL_S": "0.5",
             "SHEGONG_RELAY_GRACE_S": "1",
             "SHEGONG_INBOUND_SYSTEMS_FILE": str(registry_file),
+            "SHEGONG_AGENCIES_FILE": str(agencies_file),
             "SHEGONG_WEBHOOK_SECRETS": f"health-commission={SECRET}",
         }
     )
@@ -172,8 +178,8 @@ def post_answer(system, event, agency):
 
 def test_an_amqp_agency_reads_its_own_queue_and_answers_on_the_inbound_exchange(system):
     vhost = unquote(urlparse(system.amqp_uri).path[1:])
-    federation = agencies.partners_in(system.var_dir / "systems.json")["disabled-federation"]
-    agencies.provision(RABBIT_API_URI, vhost, federation, AGENCY_PASSWORD)
+    federation = agencies.partners_in(system.var_dir / "agencies.json")["disabled-federation"]
+    ops_agencies.provision(RABBIT_API_URI, vhost, federation, AGENCY_USER, AGENCY_PASSWORD)
     own = urlunparse(
         urlparse(system.amqp_uri)._replace(
             netloc=f"{AGENCY_USER}:{AGENCY_PASSWORD}@{urlparse(system.amqp_uri).hostname}:"

@@ -34,8 +34,9 @@ from tests.support import wait_until
 pytestmark = pytest.mark.e2e
 PLAIN, REPEATS, ALERTS = 24, 3, 3
 TOLERANCE = 0.3
-# Counted per request; the others (rosters, counters per worker, daily figures per day,
-# the projection pointer) are required to exist, not to scale with the requests.
+# Counted per request; the others (rosters, counters per worker, daily figures per day
+# and their rollups per month, the projection pointer) are required to exist, not to
+# scale with the requests.
 NOT_PER_REQUEST = {
     "casework.workers",
     "casework.calendar",
@@ -43,6 +44,7 @@ NOT_PER_REQUEST = {
     "casework.workload",
     "reporting.meta",
     "reporting.daily_v1",
+    "reporting.rollup_v1",  # per station and month, and per station
     # one document per migration run (services/common/migrations.py)
     "intake.migrations",
     "casework.migrations",

@@ -20,9 +20,12 @@ from services.casework.store import CaseStore
 from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
 from services.reporting.domain_daily import dailies
+from services.reporting.domain_figures import row_of
+from services.reporting.domain_rollups import rollups_of
 from services.reporting.store import ReportStore, _packed
+from services.reporting.store_rollups import packed
 from tests.support import free_port
 
 REQUESTS, SPAN_DAYS = 1500, 120
@@ -112,7 +115,12 @@ def test_copies_are_what_the_services_would_write(built):
     facts = list(reports.facts(1).find())
     stored = {d["_id"]: d for d in reports.daily(1).find()}
     assert stored == {d["_id"]: _packed(d) for d in dailies(facts)}
-    for service, names in {**history.MIGRATIONS, "reporting": ["daily_v1_day_key"]}.items():
+    # and its month and all-time rollups those made from them (the store's migration)
+    made = rollups_of(dailies(facts), lambda d: row_of([d]))
+    assert {d["_id"]: d for d in reports.rollups(1).collection.find()} == {
+        r["_id"]: packed(r) for r in made
+    }
+    for service, names in {**history.MIGRATIONS, "reporting": ["rollup_v1"]}.items():
         assert {d["_id"] for d in db(client, service)["migrations"].find()} >= set(names)
 
 

@@ -93,7 +93,7 @@ def test_a_relay_killed_between_publishing_and_marking_loses_nothing(store, sett
 
 @pytest.fixture
 def running_casework(container_factory, settings, store):
-    messaging.declare_topology(settings.amqp_uri, [CaseworkService], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [CaseworkService])
     container = container_factory(CaseworkService, settings.nameko_config())
     container.start()
     return container

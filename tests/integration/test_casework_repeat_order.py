@@ -34,9 +34,7 @@ def store(database):
 
 @pytest.fixture
 def running_casework(container_factory, patient_settings, store):
-    messaging.declare_topology(
-        patient_settings.amqp_uri, [CaseworkService], patient_settings.retry_delays_ms
-    )
+    messaging.declare_topology(patient_settings, [CaseworkService])
     container = container_factory(CaseworkService, patient_settings.nameko_config())
     container.start()
     return container

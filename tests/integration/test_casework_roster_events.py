@@ -20,7 +20,7 @@ from tests.support import wait_until
 
 @pytest.fixture
 def reporting(container_factory, settings, database):
-    messaging.declare_topology(settings.amqp_uri, [ReportingService], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [ReportingService])
     store = ReportStore(database("reporting"))
     container = container_factory(ReportingService, settings.nameko_config())
     container.start()

@@ -22,7 +22,7 @@ from services.common.envelope import InvalidEvent
 from services.common.messaging import EventPublisher, handler_queue
 from services.common.outbox import OutboxRelay
 from services.intake import api as intake_api
-from services.intake import handlers
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from services.intake.systems import DEFAULT_FILE, SystemRegistry
@@ -179,7 +179,7 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
             "petition-office": "dev-petition-office-key",
         }.get(SYSTEM_OF.get(source))
         try:
-            recorded = handlers.receive_inbound_amqp(
+            recorded = handlers_inbound.receive_inbound_amqp(
                 store, relay, systems, payload, {"api_key": key}, "fuzz-key"
             )
         except InvalidEvent as exc:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from services.common import config
 from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATED
 from services.intake.service import IntakeService
 from tests.inbound_support import (
@@ -249,7 +250,8 @@ def test_a_system_may_prove_itself_by_its_rabbitmq_user(
     )
     monkeypatch.setenv("SHEGONG_INBOUND_SYSTEMS_FILE", str(systems))
     database("intake")
-    container = container_factory(IntakeService, settings.nameko_config())
+    # the Settings naming the registry file above
+    container = container_factory(IntakeService, config.settings().nameko_config())
     container.start()
     # RabbitMQ refuses a user_id other than the connection's own user
     publish_inbound(settings.amqp_uri, petition(), user_id="guest")

@@ -3,14 +3,16 @@ on the real broker and store, a batch with one refused event dead-letters only t
 with its reason and records every other once; a crash after the batch's write and
 before its ack changes nothing when the batch is redelivered."""
 
+from dataclasses import replace
+
 import eventlet
 import pytest
 from kombu import Connection
 
 from services.common.contracts import RESIDENT_REGISTRY_UPDATED
-from services.intake import handlers
 from services.intake.amqp_inbound import INBOUND_QUEUE
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from tests.inbound_support import (
@@ -21,7 +23,7 @@ from tests.inbound_support import (
 )
 from tests.support import wait_until
 
-BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100}
+BATCHED = {"batch_wait_ms": 300, "batch_size": 100}
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def observer(settings, topology):
 
 
 def worker(container_factory, settings):
-    container = container_factory(IntakeService, {**settings.nameko_config(), **BATCHED})
+    container = container_factory(IntakeService, replace(settings, **BATCHED).nameko_config())
     container.start()
     return container
 
@@ -58,9 +60,9 @@ def test_a_refused_event_in_a_batch_is_dead_lettered_alone_the_others_recorded_o
     container_factory, settings, observer, database, monkeypatch
 ):
     calls = []
-    many = handlers.receive_inbound_amqp_many
+    many = handlers_inbound.receive_inbound_amqp_many
     monkeypatch.setattr(
-        handlers,
+        handlers_inbound,
         "receive_inbound_amqp_many",
         lambda store, relay, systems, items, key: (
             calls.append(len(items)) or many(store, relay, systems, items, key)

@@ -6,6 +6,7 @@ every event still answered with its own outcome, nothing recorded twice."""
 import json
 import time
 from collections import Counter
+from dataclasses import replace
 
 import eventlet
 import pytest
@@ -15,8 +16,8 @@ from services.common.contracts import REQUEST_RECEIVED
 from services.common.messaging import BrokerUnavailable, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import api as intake_api
-from services.intake import handlers
-from services.intake.inbound import inbound_id
+from services.intake.domain.inbound import inbound_id
+from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
 from services.intake.systems import DEFAULT_FILE, SystemRegistry
@@ -34,7 +35,7 @@ from tests.integration.test_perf_round_trips import counted
 from tests.support import wait_until
 
 BATCH = "application/cloudevents-batch+json"
-BATCHED = {"SHEGONG_BATCH_WAIT_MS": 300, "SHEGONG_BATCH_SIZE": 100, "SHEGONG_BATCH_PREFETCH": 200}
+BATCHED = {"batch_wait_ms": 300, "batch_size": 100, "batch_prefetch": 200}
 SYSTEMS = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
 ELDERLY_CARE = SYSTEMS.for_source(SOURCES["elderly-care"])
 
@@ -145,12 +146,14 @@ def test_a_burst_over_amqp_is_recorded_as_one_unit_the_poison_dead_lettered_alon
     store.ensure_indexes()
     earlier = [alert(1000 + n, "e") for n in range(5)]
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"requests": store.requests})
-    handlers.receive_inbound_many(store, relay, ELDERLY_CARE, earlier, settings.pseudonym_key)
+    handlers_inbound.receive_inbound_many(
+        store, relay, ELDERLY_CARE, earlier, settings.pseudonym_key
+    )
     batch, at = burst(earlier)
     for body in batch:  # all queued before the worker starts: one batch
         publish_inbound(settings.amqp_uri, body, system="elderly-care")
     published = requests_published(monkeypatch)
-    container = container_factory(IntakeService, {**settings.nameko_config(), **BATCHED})
+    container = container_factory(IntakeService, replace(settings, **BATCHED).nameko_config())
     container.start()
     [(headers, _)] = wait_until(
         lambda: dead_letters(settings.amqp_uri), 30, message="the poison's dead letter"
@@ -221,7 +224,7 @@ def test_a_batch_costs_the_same_store_commands_whatever_its_size(settings, datab
             # recorded before: two events of this batch repeat them; one resident's need
             # is claimed by an open request already
             earlier = [alert(n, run) for n in range(2)] + [alert(size + 1, f"{run}-open")]
-            handlers.receive_inbound_many(
+            handlers_inbound.receive_inbound_many(
                 store, RecordingRelay(), ELDERLY_CARE, earlier, settings.pseudonym_key
             )
             fresh = [alert(n, run) for n in range(size - 4)]
@@ -234,7 +237,7 @@ def test_a_batch_costs_the_same_store_commands_whatever_its_size(settings, datab
             ]
             commands.names.clear()
             relay = RecordingRelay()
-            outcomes = handlers.receive_inbound_many(
+            outcomes = handlers_inbound.receive_inbound_many(
                 store, relay, ELDERLY_CARE, batch, settings.pseudonym_key
             )
             sent[size] = Counter(commands.names)

@@ -7,7 +7,7 @@ import json
 import pytest
 from kombu import Connection, Queue
 
-from services.common import messaging
+from services.common import config, messaging
 from services.common.contracts import (
     CASE_ACCEPTED,
     CASE_ASSIGNED,
@@ -47,7 +47,6 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
         "SHEGONG_SMS_PROVIDERS": "http",
         "SHEGONG_SMS_GATEWAY_URL": gateway.url,
         "SHEGONG_SMS_GATEWAY_TOKEN": gateway.token,
-        "SHEGONG_DUTY_OFFICER_NAME": "区值班员",
         "SHEGONG_DUTY_OFFICER_PHONE": "13900000999",
         # these tests run at any hour: quiet hours are tested with a clock
         "SHEGONG_QUIET_HOURS_START": "00:00",
@@ -55,7 +54,8 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
     }.items():
         monkeypatch.setenv(key, value)
     store = NotificationStore(database("notifications"))
-    container = container_factory(NotificationsService, settings.nameko_config())
+    # the Settings of the environment above: what the worker is configured with
+    container = container_factory(NotificationsService, config.settings().nameko_config())
     container.start()
     return store
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from prometheus_client import REGISTRY
 
+from services.common import config
 from services.common.contracts import (
     CASE_ACCEPTED,
     CASE_ASSIGNED,
@@ -65,7 +66,8 @@ def service(container_factory, settings, monkeypatch, gateway, database, topolog
     for key in ("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR"):
         monkeypatch.delenv(key, raising=False)
     store = NotificationStore(database("notifications"))
-    container = container_factory(NotificationsService, settings.nameko_config())
+    # the Settings of the environment above: what the worker is configured with
+    container = container_factory(NotificationsService, config.settings().nameko_config())
     container.start()
     return store
 

@@ -12,10 +12,11 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from pymongo.errors import AutoReconnect
 
-from services.common import deadletters, messaging
+from services.common import messaging
 from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import EventPublisher, handles
+from services.ops import deadletters
 from tests.support import wait_until
 
 HANDLED = []
@@ -68,9 +69,7 @@ def projection(container_factory, quorum_settings):
     HANDLED.clear()
     BROKEN["on"] = True
     OUTAGE["left"] = 0
-    messaging.declare_topology(
-        quorum_settings.amqp_uri, [Projection], quorum_settings.retry_delays_ms, "quorum"
-    )
+    messaging.declare_topology(quorum_settings, [Projection])
     container = container_factory(Projection, quorum_settings.nameko_config())
     container.start()
     return container

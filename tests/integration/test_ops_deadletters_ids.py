@@ -13,11 +13,12 @@ import amqp
 import pytest
 from kombu import Connection
 
-from services.common import dead_letter_ids, deadletters, messaging
+from services.common import dead_letter_ids, messaging
 from services.common.contracts import CASE_ACCEPTED
 from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.intake.amqp_inbound import INBOUND_EXCHANGE
+from services.ops import deadletters
 from tests.support import wait_until
 
 HANDLED = []
@@ -139,7 +140,7 @@ def test_an_inbound_event_keeps_its_own_cloudevent_id(intake_worker, settings):
 @pytest.fixture
 def projection(container_factory, settings):
     HANDLED.clear()
-    messaging.declare_topology(settings.amqp_uri, [Projection], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [Projection])
     container = container_factory(Projection, settings.nameko_config())
     container.start()
     return container

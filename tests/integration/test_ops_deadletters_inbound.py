@@ -6,7 +6,7 @@ import argparse
 import io
 import json
 
-from services.common import deadletters
+from services.ops import deadletters
 from tests.inbound_support import publish_raw, referral
 from tests.support import wait_until
 

@@ -5,13 +5,13 @@ one the code generates."""
 
 from urllib.parse import unquote, urlparse
 
-from services.common import definitions
-from services.common.bootstrap import declare
+from services.ops import definitions
+from services.ops.bootstrap import declare
 
 
 def test_the_committed_file_is_generated_from_the_code():
     assert definitions.DEFINITIONS_FILE.read_text() == definitions.render(
-        definitions.definitions()
+        definitions.definitions(definitions.committed_settings())
     ), "run `make docs` to regenerate deploy/rabbitmq/definitions.json"
 
 
@@ -21,7 +21,7 @@ def test_imported_definitions_agree_with_the_code_declarations(monkeypatch, env,
 
     settings = config.settings()
     vhost = unquote(urlparse(settings.amqp_uri).path[1:])
-    document = definitions.definitions(vhost, "quorum", settings.retry_delays_ms)
+    document = definitions.definitions(settings, vhost)
     definitions.import_definitions(settings, document)
     queues = {q["name"]: q for q in rabbit.call("GET", f"queues/{vhost}")}
     assert set(queues) == {q["name"] for q in document["queues"]}

@@ -12,10 +12,11 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from kombu import Connection
 
-from services.common import config, vhost
-from services.common.bootstrap import declare
+from services.common import config
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.messaging import broker_reachable, event_exchange
+from services.ops import vhost
+from services.ops.bootstrap import declare
 from tests.support import free_port
 
 BASE = urlparse(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))

@@ -295,7 +295,10 @@ def test_a_batch_of_requests_costs_casework_the_same_commands_whatever_its_size(
                     for n in range(size)
                 )
             ]
-            assert handlers_batch.open_cases_for_requests(store, RecordingRelay(), items) == {}
+            assert (
+                handlers_batch.open_cases_for_requests(store, RecordingRelay(), items, settings)
+                == {}
+            )
             sent[len(sent)] = Counter(commands.names)
     # which requests have a case, the residents, the counters; the residents and their
     # keys, the cases, the counters: one command each, for one request or twelve

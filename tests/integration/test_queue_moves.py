@@ -3,13 +3,14 @@ the queue that replaced it, nothing is lost, and it is deleted once no consumer 
 earlier version uses it."""
 
 import logging
+from dataclasses import replace
 
 import pytest
 from amqp.exceptions import NotFound
 from kombu import Connection, Producer
 
 from services.casework.service import CaseworkService
-from services.common import messaging
+from services.common import config, messaging
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.topology import handler_queue
 
@@ -47,7 +48,8 @@ def exists(connection, queue):
 
 
 def declare(amqp_uri):
-    messaging.declare_topology(amqp_uri, [CaseworkService], [100])
+    settings = replace(config.settings({"AMQP_URI": amqp_uri}), retry_delays_ms=(100,))
+    messaging.declare_topology(settings, [CaseworkService])
 
 
 def test_what_the_retired_queue_held_moves_to_its_successor(amqp_uri):

@@ -6,6 +6,7 @@ real store, intake's real worker and WSGI app."""
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from werkzeug.test import Client
@@ -144,7 +145,7 @@ def test_on_amqp_an_answer_that_loses_a_concurrent_write_is_retried_not_dead_let
         return add_answer(store, referral, answer, envelope)
 
     monkeypatch.setattr(RequestStore, "add_answer", contended)
-    monkeypatch.setattr("services.intake.referrals.WRITE_RETRIES", 3)
+    monkeypatch.setattr("services.intake.handlers.referrals.WRITE_RETRIES", 3)
     observer = Observer(settings.amqp_uri)
     sent = referral_answer(answer="accepted")
     publish_inbound(settings.amqp_uri, sent, system="health-commission")
@@ -168,8 +169,8 @@ def test_on_amqp_an_answer_before_intake_learnt_of_its_referral_is_retried_then_
     publishes both at once): the answer waits out a retry delay instead of being
     dead-lettered, and is recorded once the referral is known."""
     database("intake")
-    patient = {**settings.nameko_config(), "SHEGONG_RETRY_DELAYS_MS": [1500, 3000, 6000]}
-    container_factory(IntakeService, patient).start()
+    patient = replace(settings, retry_delays_ms=(1500, 3000, 6000))
+    container_factory(IntakeService, patient.nameko_config()).start()
     observer = Observer(settings.amqp_uri)
     with caplog.at_level(logging.WARNING, logger="services.common.messaging"):
         publish_inbound(

@@ -11,15 +11,12 @@ from services.notifications.store import NotificationStore
 HEALTH = agencies.Agency(
     "health-commission",
     "卫健委",
-    "/suyu/health-commission",
     "p",
     frozenset(),
     "webhook",
     webhook_url="http://receiver.invalid/x",
 )
-FEDERATION = agencies.Agency(
-    "disabled-federation", "残联", "/s", "p", frozenset(), "amqp", amqp_user="u"
-)
+FEDERATION = agencies.Agency("disabled-federation", "残联", "p", frozenset(), "amqp")
 
 
 class Settings:

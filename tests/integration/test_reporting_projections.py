@@ -20,7 +20,16 @@ from services.reporting.store import ReportStore
 from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, keep, month, projector_of
 
 ROOT = Path(__file__).resolve().parents[2]
-PERIODS = [(None, None), ("2023-05-10", "2023-05-20")]
+PERIODS = [
+    (None, None),
+    ("2023-05-10", "2023-05-20"),
+    ("2023-05-01", "2023-05-31"),
+    ("2023-04-20", "2023-05-31"),
+    (None, "2023-05-20"),
+    ("2023-05-01", None),
+    ("2023-05-12", None),
+    ("2023-04-01", "2023-06-30"),
+]
 STATIONS = [None, "daxing", "xiaxiang"]
 
 

@@ -6,6 +6,7 @@ what it refused.
 """
 
 import collections
+from dataclasses import replace
 
 import eventlet
 import pytest
@@ -100,9 +101,8 @@ def accepted(case_id):
 def batched(container_factory, settings, database):
     CALLS.clear()
     STATE.update(outage_calls=0, crash=None, database=database("batched"))
-    messaging.declare_topology(settings.amqp_uri, [Batched], settings.retry_delays_ms)
-    config = {**settings.nameko_config(), "SHEGONG_BATCH_WAIT_MS": 200}
-    container = container_factory(Batched, config)
+    messaging.declare_topology(settings, [Batched])
+    container = container_factory(Batched, replace(settings, batch_wait_ms=200).nameko_config())
     container.start()
     return container
 
@@ -185,7 +185,7 @@ def test_a_crash_after_the_bulk_write_and_before_the_ack_changes_nothing_on_rede
         message="the batch back in its queue, unacked when the worker died",
     )
     calls_before = len(CALLS)
-    again = container_factory(Batched, {**settings.nameko_config(), "SHEGONG_BATCH_WAIT_MS": 200})
+    again = container_factory(Batched, replace(settings, batch_wait_ms=200).nameko_config())
     again.start()
     wait_until(lambda: len(CALLS) > calls_before, 10, message="the redelivered batch")
     assert applied_in_store() == {case_id: 1 for case_id in ids}  # nothing twice

@@ -19,7 +19,6 @@ from tests.support import find_cases, open_case_for_request, seeded_case_store
 AGENCY = agencies.Agency(
     "health-commission",
     "卫健委",
-    "/suyu/health-commission",
     "p",
     frozenset(),
     "webhook",

@@ -69,7 +69,7 @@ def dead_letters(amqp_uri, service="flaky"):
 @pytest.fixture
 def flaky(container_factory, settings):
     CALLS.clear()
-    messaging.declare_topology(settings.amqp_uri, [Flaky], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [Flaky])
     container = container_factory(Flaky, settings.nameko_config())
     container.start()
     return container

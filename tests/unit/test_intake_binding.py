@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common import mediatypes
-from services.intake import inbound
-from services.intake.api_events import http_status
+from services.intake.api.events import http_status
+from services.intake.domain import inbound
 from services.intake.inbound_binding import (
     NO_CONTENT_TYPE,
     AmqpDelivery,

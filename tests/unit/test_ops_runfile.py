@@ -8,7 +8,8 @@ import stat
 
 import pytest
 
-from services.common import config, runfile, vhost
+from services.common import config, runfile
+from services.ops import vhost
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,8 @@ def test_make_status_shows_each_supervised_process_and_a_stale_file_not(tmp_path
     import os
     import time
 
-    from services.common import config, status
+    from services.common import config
+    from services.ops import status
 
     settings = config.settings({"SHEGONG_VAR_DIR": str(tmp_path)})
     assert status.supervised(settings) is None  # make run is not running here

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from services.common import deadletters, messaging, metrics, status
+from services.common import messaging, metrics
+from services.ops import dead_letter_queue, status
 
 
 def test_a_dead_letter_body_is_masked_for_the_operator():
@@ -23,10 +24,10 @@ def test_a_dead_letter_body_is_masked_for_the_operator():
             "count": 3,
         },
     }
-    shown = json.dumps(deadletters.mask_value(None, event), ensure_ascii=False)
+    shown = json.dumps(dead_letter_queue.mask_value(None, event), ensure_ascii=False)
     for secret in ("邹书兰", "13812345678", "320101195001011234", "药吃完了", "王晨光"):
         assert secret not in shown
-    masked = deadletters.mask_value(None, event)["data"]
+    masked = dead_letter_queue.mask_value(None, event)["data"]
     assert masked["station"] == "daxing" and masked["count"] == 3
     assert masked["need"]["type"] == "medicine_purchase"
     assert masked["resident"]["phone"] == "138****5678"

@@ -3,6 +3,7 @@ case follows each answer, the webhook signature, an agency's RabbitMQ permission
 
 import hashlib
 import hmac
+import json
 
 import pytest
 
@@ -15,7 +16,9 @@ from services.common.contracts import (
     REFERRAL_SENT,
 )
 from services.common.envelope import new_event
+from services.intake.systems import SystemRegistry, registry
 from services.notifications import webhooks
+from services.ops import agencies as ops_agencies
 from tests.unit.test_casework_lifecycle import ASSIGNEE, MONDAY_0800, accepted, types
 
 RESIDENT = {
@@ -28,15 +31,12 @@ RESIDENT = {
 HEALTH = agencies.Agency(
     "health-commission",
     "宿豫区卫生健康委员会",
-    "/suyu/health-commission",
     "家庭医生上门诊疗",
     frozenset({"resident.name", "resident.phone"}),
     "webhook",
     webhook_url="http://127.0.0.1:1/x",
 )
-NARROW = agencies.Agency(
-    "stats", "统计", "/suyu/stats", "统计", frozenset(), "amqp", amqp_user="agency-stats"
-)
+NARROW = agencies.Agency("stats", "统计", "统计", frozenset(), "amqp")
 
 
 def referred(agency=HEALTH, note="需要上门"):
@@ -125,10 +125,8 @@ def test_the_webhook_signature_is_hmac_sha256_over_timestamp_and_body():
 
 
 def test_an_agency_user_reads_its_own_queue_and_writes_only_answers():
-    rights = agencies.permissions(
-        agencies.Agency(
-            "disabled-federation", "残联", "/s", "p", frozenset(), "amqp", amqp_user="a"
-        )
+    rights = ops_agencies.permissions(
+        agencies.Agency("disabled-federation", "残联", "p", frozenset(), "amqp")
     )
     import re
 
@@ -144,23 +142,35 @@ def test_the_development_registry_has_an_agency_of_each_delivery():
 
     found = agencies.partners(config.settings({}))
     assert {a.delivery for a in found.values()} == {"amqp", "webhook"}
+    # each answers as a system of intake's registry, under the same id (the AMQP one as
+    # the RabbitMQ user it is provisioned with)
+    systems = registry(config.settings({})).systems
+    for agency in found.values():
+        assert systems[agency.id].may_send(agencies.ANSWER_TYPE)
+        assert agency.delivery != "amqp" or systems[agency.id].amqp_user
     with pytest.raises(ValueError):
-        agencies._agency(
-            {"id": "x", "source": "/x", "agency": {"purpose": "p", "receives": ["resident.soul"]}}
-        )
+        agencies._agency({"id": "x", "purpose": "p", "receives": ["resident.soul"]})
     for url, ok in (
         ("http://agency.example/hook", False),
         ("https://agency.example/hook", True),
         ("http://127.0.0.1:8099/hook", True),
         (None, False),
     ):
-        entry = {
-            "id": "x",
-            "source": "/x",
-            "agency": {"purpose": "p", "delivery": "webhook", "webhook_url": url},
-        }
+        entry = {"id": "x", "purpose": "p", "delivery": "webhook", "webhook_url": url}
         if ok:
             assert agencies._agency(entry).webhook_url == url
         else:
             with pytest.raises(ValueError, match="https"):
                 agencies._agency(entry)
+
+
+def test_a_systems_registry_still_holding_agency_blocks_says_they_are_not_read(caplog):
+    entry = {
+        "id": "x",
+        "source": "/x",
+        "key_sha256": "0" * 64,
+        "event_types": [],
+        "agency": {"purpose": "p"},
+    }
+    SystemRegistry.from_json(json.dumps({"systems": [entry]}))
+    assert "SHEGONG_AGENCIES_FILE" in caplog.text

@@ -213,7 +213,7 @@ def test_by_day_counts_each_figure_on_its_own_day():
         {"day": "2023-05-30", "counts": {"requests_received": 1}},
         {"day": "2023-05-31", "counts": {"cases_resolved": 1}},
     ]
-    days = domain_figures.by_day(dailies)
+    days = domain_figures.by_day(domain_figures.rows_of(dailies))
     assert [
         (d["day"], d["requests_received"], d["cases_opened"], d["cases_resolved"]) for d in days
     ] == [("2023-05-29", 1, 1, 0), ("2023-05-30", 1, 0, 0), ("2023-05-31", 0, 0, 1)]

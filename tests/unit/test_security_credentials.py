@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from services.common import auth, config, credentials, token_keys
+from services.common import auth, config, token_keys
 from services.common.revocations import Revocations, revoke
 from services.intake.systems import SystemRegistry, key_digest
+from services.ops import credentials
 
 NOW = 1_800_000_000
 

@@ -19,11 +19,14 @@ from services.common.outbox import OutboxRelay, relay_for
 class Context:
     store: CaseStore
     relay: OutboxRelay
-    settings: object = None
+    settings: config.Settings
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The casework WSGI app on ``settings``. gunicorn calls it with none: this is the API
+    process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     database = mongo.database(settings, "casework")
     store = CaseStore(database)
     relay = relay_for(settings, "casework", OUTBOX_COLLECTIONS)

@@ -20,7 +20,7 @@ from services.casework.schemas import (
     ReferralAnswerCommand,
     ReopenCommand,
 )
-from services.common import agencies, config
+from services.common import agencies
 from services.common.http import ApiError, Route, route
 
 routes: list[Route] = []
@@ -41,7 +41,7 @@ def refer_case(call, case_id):
     sent to it (only what its purpose names) and it answers itself. Any other name: a
     referral made by other means, whose answer staff record (``referral-answer``).
     """
-    agency = agencies.partners(call.context.settings or config.settings()).get(call.body["agency"])
+    agency = agencies.partners(call.context.settings).get(call.body["agency"])
     if agency is not None:
         store, referral_id = call.context.store, f"ref-{uuid.uuid4()}"
         return command(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from services.casework.domain import sla
 from services.casework.domain.roster import staff
 from services.common import clock
+from services.common.config import DEFAULT_SERVICE_LEVELS
 from services.common.contracts import (
     CASE_ACCEPTED,
     CASE_ACTION_RECORDED,
@@ -27,7 +28,7 @@ from services.common.vocabulary import OPEN_CASE_STATUSES
 
 OWNED_STATUSES = ("assigned", "accepted", "in_progress", "referred")
 FINAL_STATUSES = ("closed", "cancelled")
-DEFAULT_LEVELS = sla.parse_service_levels(sla.DEFAULT_SERVICE_LEVELS)
+DEFAULT_LEVELS = sla.parse_service_levels(DEFAULT_SERVICE_LEVELS)
 
 
 class CaseError(Exception):

@@ -10,7 +10,6 @@ queries.
 
 import re
 
-DEFAULT_SERVICE_LEVELS = "urgent=30m/24h,normal=4h/7d,low=1d/30d"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"^\s*(\w+)\s*=\s*(\d+)([smhd])\s*/\s*(\d+)([smhd])\s*$")
 
@@ -23,7 +22,7 @@ RESOLUTION_RUNS = ("received", "assigned", "accepted", "in_progress", "referred"
 def parse_service_levels(text):
     """``{priority: (accept_within_s, resolve_within_s)}``; ValueError on bad text."""
     levels = {}
-    for part in filter(str.strip, (text or DEFAULT_SERVICE_LEVELS).split(",")):
+    for part in filter(str.strip, text.split(",")):
         match = _PART.match(part)
         if not match:
             raise ValueError(f"service level {part!r} is not like urgent=30m/24h")

@@ -55,9 +55,10 @@ class Received:
         )
 
 
-def open_cases_for_requests(store, relay, items: list, now=None, settings=None) -> dict:
+def open_cases_for_requests(store, relay, items: list, settings, now=None) -> dict:
     """Open (and assign) the cases of ``items`` [(position, envelope, request)], once per
-    request; a repeat joins the resident's open case (case.request_linked) instead.
+    request, with the service levels of ``settings``; a repeat joins the resident's open
+    case (case.request_linked) instead.
 
     Returns ``{position: exception}`` for the requests that could not be handled now
     (each then takes the per-message retry/dead-letter path; RepeatNotYetOpened while a
@@ -71,7 +72,7 @@ def open_cases_for_requests(store, relay, items: list, now=None, settings=None) 
     fresh = [item for item in items if item[2]["request_id"] not in done]
     if len(fresh) < len(items):
         log.info("%d request(s) of the batch already have a case", len(items) - len(fresh))
-    levels = handlers.service_levels(settings) if settings else domain.DEFAULT_LEVELS
+    levels = handlers.service_levels(settings)
     failures: dict = {}
     failed = None
     for round_ in rounds(fresh, _request_keys):

@@ -144,7 +144,10 @@ def _payload(call):
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The notifications WSGI app on ``settings``. gunicorn calls it with none: this is the API
+    process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     database = mongo.database(settings, "notifications")
     relay = relay_for(settings, "notifications", OUTBOX_COLLECTIONS)
     context = Context(NotificationStore(database), relay, settings.notifications.receipt_token)

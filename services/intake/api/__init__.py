@@ -6,7 +6,8 @@ from services.common import config, group_commit, mongo
 from services.common.http import Api, ApiError, Route, json_response, require_station, route
 from services.common.messaging import BrokerProbe
 from services.common.outbox import FastPath, relay_for
-from services.intake import api_events, domain, handlers
+from services.intake import domain, handlers
+from services.intake.api import events as api_events
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
 from services.intake.systems import SystemRegistry, registry
@@ -86,7 +87,10 @@ def get_request(call, request_id):
 
 
 def create_app(settings=None):
-    settings = settings or config.settings()
+    """The intake WSGI app on ``settings``. gunicorn calls it with none: this is the API
+    process's entry point, where the environment is read (once); a test passes its own."""
+    if settings is None:
+        settings = config.settings()
     store = RequestStore(mongo.database(settings, "intake"), settings.intake_commit_wait_ms / 1000)
     # the API's threads share the fast path: their requests' events are published
     # together, the confirms awaited together

@@ -9,9 +9,10 @@ services/intake/inbound_binding.py's, shared with the AMQP consumer.
 
 from services.common.http import ApiError, Route, json_response, read_body, route
 from services.common.messaging import BrokerUnavailable
-from services.intake import handlers, inbound_binding
-from services.intake.inbound import InboundRejected
-from services.intake.inbound_schemas import InboundEnvelope, InboundResult, InboundResults
+from services.intake import inbound_binding
+from services.intake.domain.inbound import InboundRejected
+from services.intake.handlers import inbound as handlers_inbound
+from services.intake.schemas.inbound import InboundEnvelope, InboundResult, InboundResults
 
 routes: list[Route] = []
 
@@ -105,7 +106,7 @@ def post_events(call):
     events, batch = _events(call.request)
     if events and not context.broker.reachable():
         raise BrokerUnavailable("broker unreachable; nothing recorded")
-    outcomes = handlers.receive_inbound_many(
+    outcomes = handlers_inbound.receive_inbound_many(
         context.store, context.relay, system, events, context.pseudonym_key
     )
     results = [

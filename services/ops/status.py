@@ -1,6 +1,6 @@
 """What the running system is doing, in two tables: ``make status``.
 
-    python -m services.common.status [--json]
+    python -m services.ops.status [--json]
 
 - per service: its API's ``/readyz``, its worker's ``/readyz`` (on the worker's metrics
   port), the outbox backlog (documents whose events are not all
@@ -244,7 +244,7 @@ def render(status):
 
 def main(argv=None, out=sys.stdout):
     parser = argparse.ArgumentParser(
-        prog="python -m services.common.status",
+        prog="python -m services.ops.status",
         description="Health, queues, outbox and dead letters.",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -15,8 +15,8 @@ import logging
 from services.common import clock
 from services.common.contracts import REFERRAL_ANSWERED
 from services.common.envelope import new_event
-from services.intake import inbound
-from services.intake.inbound import InboundRejected
+from services.intake.domain import inbound
+from services.intake.domain.inbound import InboundRejected
 
 log = logging.getLogger(__name__)
 WRITE_RETRIES = 5

@@ -13,7 +13,7 @@ from services.common.contracts import RESIDENT_REGISTRY_UPDATED
 from services.common.envelope import data_schema
 from services.common.privacy import mask_id_number, mask_name, mask_phone
 from services.intake import domain
-from services.intake.inbound_schemas import (
+from services.intake.schemas.inbound import (
     CheckinMissedData,
     InboundEnvelope,
     KeyPersonUpdateData,
@@ -84,7 +84,7 @@ INBOUND_TYPES = {
 class InboundRejected(Exception):
     """An inbound event refused for good, whatever the transport: ``code`` says why (one
     of REFUSALS), ``reason`` in words, ``fields`` which fields. HTTP maps the code to its
-    status (api_events.http_status); on AMQP the event is dead-lettered with the reason."""
+    status (api/events.py: http_status); on AMQP the event is dead-lettered with the reason."""
 
     def __init__(
         self, code: str, reason: str, fields: dict | None = None, known_later: bool = False

@@ -1,7 +1,7 @@
 """``make run``'s own RabbitMQ virtual host: made when missing, looked into at start-up,
 emptied by ``make clean``.
 
-    python -m services.common.vhost clear     # what make clean runs
+    python -m services.ops.vhost clear     # what make clean runs
 
 Which virtual host: the one ``AMQP_URI`` names, else ``SHEGONG_AMQP_VHOST``, else the
 one this checkout's ``make run`` uses (``var/run.json``, services/common/runfile.py),
@@ -161,11 +161,7 @@ def known_queues(settings: Settings) -> list[str]:
     from services.common.service_classes import SERVICE_CLASSES, service_class
 
     classes = [service_class(name) for name in SERVICE_CLASSES]
-    names = {
-        entity.name
-        for entity in topology(classes, settings.retry_delays_ms, settings.queue_type)
-        if isinstance(entity, Queue)
-    }
+    names = {entity.name for entity in topology(classes, settings) if isinstance(entity, Queue)}
     for cls in classes:
         names |= {
             retired.name
@@ -263,7 +259,7 @@ def clear(settings: Settings) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["clear"]:
-        print("usage: python -m services.common.vhost clear", file=sys.stderr)
+        print("usage: python -m services.ops.vhost clear", file=sys.stderr)
         return 2
     settings = config.operations_settings()
     try:

@@ -1,6 +1,6 @@
 """Declare the whole RabbitMQ topology before anything publishes.
 
-``python -m services.common.bootstrap`` (run by ``make run``, by the compose
+``python -m services.ops.bootstrap`` (run by ``make run``, by the compose
 ``init`` container and by deployments before the services start). Idempotent.
 """
 
@@ -12,10 +12,7 @@ from services.common.service_classes import SERVICE_CLASSES, service_class
 
 
 def declare(settings):
-    classes = [service_class(name) for name in SERVICE_CLASSES]
-    return declare_topology(
-        settings.amqp_uri, classes, settings.retry_delays_ms, settings.queue_type
-    )
+    return declare_topology(settings, [service_class(name) for name in SERVICE_CLASSES])
 
 
 def main():

@@ -1,9 +1,9 @@
 """The RabbitMQ definitions file: the whole topology as RabbitMQ imports it.
 
-    python -m services.common.definitions write    # deploy/rabbitmq/definitions.json
-    python -m services.common.definitions import   # POST it to RABBIT_API_URI
+    python -m services.ops.definitions write    # deploy/rabbitmq/definitions.json
+    python -m services.ops.definitions import   # POST it to RABBIT_API_URI
 
-Generated from the very entities ``services.common.bootstrap`` declares
+Generated from the very entities ``services.ops.bootstrap`` declares
 (``messaging.topology``), with quorum queues and the default retry delays, so the file,
 the code's declarations and the broker cannot disagree (RabbitMQ refuses a declaration
 that differs from an existing queue). ``make docs`` regenerates it; a contract test
@@ -19,6 +19,7 @@ through the management API before any service starts.
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
 
@@ -30,11 +31,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS_FILE = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
 
-def definitions(vhost="/", queue_type="quorum", retry_delays_ms=config.DEFAULT_RETRY_DELAYS_MS):
-    """The definitions document (RabbitMQ's export format) of one virtual host."""
-    entities = topology(
-        [service_class(name) for name in SERVICE_CLASSES], retry_delays_ms, queue_type
-    )
+def committed_settings():
+    """What the committed file declares: the defaults (of no environment), quorum queues."""
+    return replace(config.settings({}), queue_type="quorum")
+
+
+def definitions(settings, vhost="/"):
+    """The definitions document (RabbitMQ's export format) of one virtual host: the
+    topology of ``settings`` (its queue type, retry delays and agencies' registry)."""
+    entities = topology([service_class(name) for name in SERVICE_CLASSES], settings)
     exchanges, queues, bindings = [], [], []
     for entity in entities:
         if hasattr(entity, "exchange") and hasattr(entity, "queue_arguments"):  # a Queue
@@ -102,21 +107,19 @@ def import_definitions(settings, document):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m services.common.definitions")
+    parser = argparse.ArgumentParser(prog="python -m services.ops.definitions")
     parser.add_argument("command", choices=("write", "import", "print"))
     args = parser.parse_args(argv)
     if args.command == "write":
         DEFINITIONS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DEFINITIONS_FILE.write_text(render(definitions()))
+        DEFINITIONS_FILE.write_text(render(definitions(committed_settings())))
         print(f"wrote {DEFINITIONS_FILE.relative_to(ROOT)}", file=sys.stderr)
     elif args.command == "print":
-        sys.stdout.write(render(definitions()))
+        sys.stdout.write(render(definitions(committed_settings())))
     else:
         settings = config.settings()
         vhost = config.vhost_of(settings.amqp_uri)
-        import_definitions(
-            settings, definitions(vhost, settings.queue_type, settings.retry_delays_ms)
-        )
+        import_definitions(settings, definitions(settings, vhost))
         print(f"imported the definitions into virtual host {vhost}", file=sys.stderr)
     return 0
 

@@ -1,7 +1,7 @@
 """Staff credentials from the command line: issue a token, revoke a staff member's tokens.
 
-    python -m services.common.credentials issue dx-01 worker --station daxing [--ttl 3600]
-    python -m services.common.credentials revoke dx-01
+    python -m services.ops.credentials issue dx-01 worker --station daxing [--ttl 3600]
+    python -m services.ops.credentials revoke dx-01
 
 Keys, lifetime and the revocation file come from the environment (services/common/auth.py).
 Tokens are never stored: a staff member's credential is the signed token alone, and
@@ -15,7 +15,7 @@ from services.common import auth, config, revocations, token_keys
 
 
 def main(argv=None, env=None):
-    parser = argparse.ArgumentParser(prog="python -m services.common.credentials")
+    parser = argparse.ArgumentParser(prog="python -m services.ops.credentials")
     commands = parser.add_subparsers(dest="command", required=True)
     issue = commands.add_parser("issue", help="print a token for one staff member")
     issue.add_argument("subject")

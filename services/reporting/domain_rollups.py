@@ -1,0 +1,324 @@
+"""Figures rolled up by month and for all time (pure), so that a report reads a few
+documents whatever the history holds.
+
+The daily figures (domain_daily) stay the record: one document per station and day,
+with every sample. Beside them, each projection write keeps
+
+- a **month** document per station (and the district) and month: the month's counts,
+  its durations as histograms, its distinct residents and households as hashed
+  multisets, and one *row* per day (the value of every time-series metric that day);
+- an **all-time** document per station (and the district): counts, durations and
+  households, for the undated stations table.
+
+A report over a period reads the whole months in it from month documents and the days
+left over at its two ends from daily documents (``cover``): at most ~60 daily and one
+month document per month asked for, or the all-time document.
+
+Durations are histograms: exact values while a histogram holds at most
+``HISTOGRAM_EXACT`` distinct values, else each value in a bucket 2 % wide (values under
+``COARSE_FROM_MS`` stay exact), so a percentile read from a coarse histogram is within
+1 % of the exact one. Distinct counts are exact: each reference is kept as a 64-bit hash
+with how many times it was counted (removals are exact too).
+"""
+
+import base64
+import hashlib
+import json
+import math
+import sys
+from array import array
+from datetime import date, timedelta
+
+DURATIONS = ("accept_ms", "resolve_ms")
+DISTINCT = ("residents", "households")
+HISTOGRAM_EXACT = 500
+COARSE_FROM_MS = 100
+_STEP = math.log(1.02)
+MONTH, ALL = "M", "A"
+ALL_TIME_DISTINCT = ("households",)  # residents over all time: the months' union
+
+
+# -- histograms ----------------------------------------------------------------------
+
+
+def coarse(value):
+    """The representative of ``value``'s 2 %-wide bucket (values under COARSE_FROM_MS:
+    themselves). Idempotent: a representative is its own bucket's."""
+    if value < COARSE_FROM_MS:
+        return value
+    index = math.floor(math.log(value / COARSE_FROM_MS) / _STEP)
+    return round(COARSE_FROM_MS * math.exp((index + 0.5) * _STEP))
+
+
+def new_histogram():
+    return {"coarse": False, "counts": {}}
+
+
+def histogram_of(values):
+    histogram = new_histogram()
+    histogram_add(histogram, values, 1)
+    return histogram
+
+
+def _coarsen(histogram):
+    counts: dict[int, int] = {}
+    for value, count in histogram["counts"].items():
+        counts[coarse(value)] = counts.get(coarse(value), 0) + count
+    histogram["coarse"], histogram["counts"] = True, counts
+
+
+def histogram_add(histogram, values, sign):
+    """Add (``sign`` 1) or take out (-1) ``values``; a value not held is not taken out."""
+    counts = histogram["counts"]
+    for value in values:
+        key = coarse(value) if histogram["coarse"] else value
+        if sign > 0:
+            counts[key] = counts.get(key, 0) + 1
+        elif counts.get(key):
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+    if not histogram["coarse"] and len(counts) > HISTOGRAM_EXACT:
+        _coarsen(histogram)
+
+
+def histograms_merged(histograms):
+    """One histogram of several (coarse if any of them is)."""
+    merged = new_histogram()
+    histograms = list(histograms)
+    if any(h["coarse"] for h in histograms):
+        merged["coarse"] = True
+    for histogram in histograms:
+        for value, count in histogram["counts"].items():
+            key = coarse(value) if merged["coarse"] else value
+            merged["counts"][key] = merged["counts"].get(key, 0) + count
+    return merged
+
+
+def histogram_percentile(histogram, fraction):
+    """Nearest-rank percentile (as domain_figures.percentile of the values held)."""
+    total = sum(histogram["counts"].values())
+    if not total:
+        return None
+    rank = max(1, -(-int(fraction * 1000) * total // 1000))
+    seen = 0
+    for value in sorted(histogram["counts"]):
+        seen += histogram["counts"][value]
+        if seen >= rank:
+            return value
+    return None  # pragma: no cover - the ranks above always reach ``total``
+
+
+def pack_histogram(histogram):
+    text = ",".join(f"{v}:{c}" for v, c in sorted(histogram["counts"].items()))
+    return ("~" if histogram["coarse"] else "=") + text
+
+
+def unpack_histogram(text):
+    histogram = {"coarse": text.startswith("~"), "counts": {}}
+    for item in filter(None, text[1:].split(",")):
+        value, count = item.split(":")
+        histogram["counts"][int(value)] = int(count)
+    return histogram
+
+
+# -- distinct references ---------------------------------------------------------------
+
+
+def ref_hash(ref):
+    """A 64-bit hash of a reference: distinct counts of tens of thousands of residents
+    without keeping their references (a collision among 10^5: ~3 in 10^10)."""
+    return int.from_bytes(hashlib.blake2b(str(ref).encode(), digest_size=8).digest(), "big")
+
+
+def distinct_add(multiset, refs, sign):
+    for ref in refs:
+        key = ref_hash(ref)
+        if sign > 0:
+            multiset[key] = multiset.get(key, 0) + 1
+        elif multiset.get(key):
+            multiset[key] -= 1
+            if not multiset[key]:
+                del multiset[key]
+
+
+# Packed as base64 text of little-endian machine integers: the embedded store keeps
+# documents as JSON (no binary), and text of 12 bytes a reference is still small.
+def _array(kind, text):
+    found = array(kind)
+    found.frombytes(base64.b64decode(text or ""))
+    if sys.byteorder != "little":
+        found.byteswap()
+    return found
+
+
+def _text(found):
+    if sys.byteorder != "little":
+        found = array(found.typecode, found)
+        found.byteswap()
+    return base64.b64encode(found.tobytes()).decode("ascii")
+
+
+def pack_distinct(multiset):
+    keys = sorted(multiset)
+    return {
+        "hashes": _text(array("Q", keys)),
+        "counts": _text(array("I", [multiset[k] for k in keys])),
+    }
+
+
+def unpack_distinct(packed):
+    return dict(
+        zip(_array("Q", packed.get("hashes")), _array("I", packed.get("counts")), strict=True)
+    )
+
+
+def distinct_keys(packed):
+    """The hashes of a packed multiset, without their counts (for unions)."""
+    return _array("Q", packed.get("hashes"))
+
+
+# -- month and all-time documents ------------------------------------------------------
+
+
+def month_of(day):
+    return day[:7]
+
+
+def rollup_id(level, station, period=None):
+    return f"{level}|{station}" + (f"|{period}" if period else "")
+
+
+def new_rollup(level, station, period=None):
+    return {
+        "_id": rollup_id(level, station, period),
+        "level": level,
+        "station": station,
+        "period": period,
+        "counts": {},
+        "durations": {},
+        "distinct": {},
+        "rows": {},
+    }
+
+
+def rollup_apply(rollup, old, new):
+    """A fact's contribution to one day going from ``old`` to ``new`` (each
+    ``{"counts", "samples"}`` or None), applied to a month or all-time rollup."""
+    kept_distinct = DISTINCT if rollup["level"] == MONTH else ALL_TIME_DISTINCT
+    for part, sign in ((old, -1), (new, 1)):
+        if not part:
+            continue
+        counts = rollup["counts"]
+        for figure, amount in part["counts"].items():
+            counts[figure] = counts.get(figure, 0) + sign * amount
+            if not counts[figure]:
+                del counts[figure]
+        for name, values in part["samples"].items():
+            if name in DURATIONS:
+                histogram_add(rollup["durations"].setdefault(name, new_histogram()), values, sign)
+            elif name in kept_distinct:
+                distinct_add(rollup["distinct"].setdefault(name, {}), values, sign)
+
+
+def rollups_of(dailies, row_of):
+    """The month and all-time rollups of a set of daily figures documents (a rebuild,
+    a migration, a generated history); ``row_of(daily)``: a day's row."""
+    rollups: dict[str, dict] = {}
+    for daily in dailies:
+        station, day = daily["station"], daily["day"]
+        part = {"counts": daily.get("counts") or {}, "samples": daily.get("samples") or {}}
+        for level, period in ((MONTH, month_of(day)), (ALL, None)):
+            rid = rollup_id(level, station, period)
+            rollup = rollups.setdefault(rid, new_rollup(level, station, period))
+            rollup_apply(rollup, None, part)
+        row = row_of(daily)
+        if row:
+            rollups[rollup_id(MONTH, station, month_of(day))]["rows"][day[8:]] = row
+    return list(rollups.values())
+
+
+def pack_row(row):
+    """A day's row as compact JSON text (parsed in C when read) of the values that are
+    not None or a count of 0 (a median of 0.0 s is kept: absent means none)."""
+    return json.dumps(
+        {
+            name: value
+            for name, value in sorted(row.items())
+            if value is not None and (value or isinstance(value, float))
+        },
+        separators=(",", ":"),
+    )
+
+
+def unpack_row(text):
+    return json.loads(text) if text else {}
+
+
+# -- which documents a period reads -----------------------------------------------------
+
+
+def _first_of_next(day):
+    moment = date.fromisoformat(day)
+    return (moment.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _month_end(day):
+    return (_first_of_next(day) - timedelta(days=1)).isoformat()
+
+
+def _next_month(month):
+    return _first_of_next(month + "-01").isoformat()[:7]
+
+
+def _previous_month(month):
+    return (date.fromisoformat(month + "-01") - timedelta(days=1)).isoformat()[:7]
+
+
+def cover(date_from, date_to):
+    """What a period (inclusive days, None: unbounded) is read from:
+    ``{"all": bool, "months": (first, last) or None, "days": [(first, last)]}``:
+    the all-time rollup (no dates), else whole months (None bounds: open) and the
+    days at either end that do not fill a month."""
+    if date_from is None and date_to is None:
+        return {"all": True, "months": None, "days": []}
+    starts_month = date_from is None or date_from[8:] == "01"
+    ends_month = date_to is None or date_to == _month_end(date_to)
+    if date_from and date_to and month_of(date_from) == month_of(date_to):
+        if starts_month and ends_month:
+            return {"all": False, "months": (month_of(date_from),) * 2, "days": []}
+        return {"all": False, "months": None, "days": [(date_from, date_to)]}
+    days = []
+    first_month = None if date_from is None else month_of(date_from)
+    last_month = None if date_to is None else month_of(date_to)
+    if date_from is not None and not starts_month:
+        days.append((date_from, _month_end(date_from)))
+        first_month = _next_month(month_of(date_from))
+    if date_to is not None and not ends_month:
+        days.append((month_of(date_to) + "-01", date_to))
+        last_month = _previous_month(month_of(date_to))
+    empty = first_month and last_month and first_month > last_month
+    return {"all": False, "months": None if empty else (first_month, last_month), "days": days}
+
+
+def months_between(first, last):
+    """Every month from ``first`` to ``last`` (YYYY-MM, inclusive)."""
+    found = []
+    while first <= last:
+        found.append(first)
+        first = _next_month(first)
+    return found
+
+
+def days_between(first, last):
+    """Every day from ``first`` to ``last`` (YYYY-MM-DD, inclusive)."""
+    moment, end = date.fromisoformat(first), date.fromisoformat(last)
+    found = []
+    while moment <= end:
+        found.append(moment.isoformat())
+        moment += timedelta(days=1)
+    return found
+
+
+def in_period(day, date_from, date_to):
+    return (date_from is None or day >= date_from) and (date_to is None or day <= date_to)

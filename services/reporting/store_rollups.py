@@ -1,0 +1,139 @@
+"""The month and all-time rollups (domain_rollups) in reporting's database:
+``rollup_v<N>`` beside ``daily_v<N>``, one document per station (or the district) and
+month, and one per station for all time.
+
+``key`` repeats the ``_id`` (``M|<station>|<YYYY-MM>``, ``A|<station>``) on an index of
+its own: a station's months are one range of it (the embedded store reads every
+document for a range over ``_id``). Histograms and rows are stored as short text, the
+distinct references as two arrays of machine integers: a month of the whole district
+is a few tens of kilobytes, and a report reads a few of them.
+"""
+
+from pymongo import ReplaceOne
+from pymongo.errors import BulkWriteError
+
+from services.common import mongo
+from services.reporting import domain_rollups as rollups
+
+
+def packed(rollup):
+    """A rollup (as domain_rollups keeps it in memory) as stored."""
+    return {
+        "_id": rollup["_id"],
+        "key": rollup["_id"],
+        "level": rollup["level"],
+        "station": rollup["station"],
+        "period": rollup["period"],
+        "counts": dict(sorted(rollup["counts"].items())),
+        "durations": {
+            name: rollups.pack_histogram(histogram)
+            for name, histogram in sorted(rollup["durations"].items())
+            if histogram["counts"]
+        },
+        "distinct": {
+            name: rollups.pack_distinct(multiset)
+            for name, multiset in sorted(rollup["distinct"].items())
+            if multiset
+        },
+        "rows": {day: rollups.pack_row(row) for day, row in sorted(rollup["rows"].items())},
+    }
+
+
+def unpacked(document, for_update=True):
+    """A stored rollup as domain_rollups keeps it; ``for_update`` False (a report
+    reading it): the distinct references and the rows stay packed (totals_of, rows_in
+    read them)."""
+    return {
+        "_id": document["_id"],
+        "level": document["level"],
+        "station": document["station"],
+        "period": document.get("period"),
+        "counts": document.get("counts") or {},
+        "durations": {
+            name: rollups.unpack_histogram(text)
+            for name, text in (document.get("durations") or {}).items()
+        },
+        "distinct": {
+            name: rollups.unpack_distinct(packed) if for_update else packed
+            for name, packed in (document.get("distinct") or {}).items()
+        },
+        # a report parses the rows it uses only (rows_in)
+        "rows": {
+            day: rollups.unpack_row(text) if for_update else text
+            for day, text in (document.get("rows") or {}).items()
+        },
+    }
+
+
+class RollupStore:
+    """One projection version's rollups."""
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    def ensure_indexes(self):
+        self.collection.create_index("key")
+
+    def load(self, ids):
+        """``{_id: rollup}`` of those of ``ids`` that exist, to be changed and saved."""
+        if not ids:
+            return {}
+        return {d["_id"]: unpacked(d) for d in self.collection.find({"_id": {"$in": list(ids)}})}
+
+    def operations(self, changed):
+        """The writes of changed rollups (one bulk write with the daily figures' own)."""
+        return [ReplaceOne({"_id": r["_id"]}, packed(r), upsert=True) for r in changed]
+
+    def save(self, changed):
+        if changed:
+            self.collection.bulk_write(self.operations(changed), ordered=False)
+
+    def insert_new(self, made, chunk=1000):
+        """Insert rollups made from the daily figures (a migration, a rebuild); those
+        already there (another instance's) are left as they are. Returns how many."""
+        inserted = 0
+        documents = [packed(r) for r in made]
+        for start in range(0, len(documents), chunk):
+            try:
+                inserted += len(
+                    self.collection.insert_many(
+                        documents[start : start + chunk], ordered=False
+                    ).inserted_ids
+                )
+            except BulkWriteError as exc:
+                if not mongo.only_duplicates(exc.details.get("writeErrors", [])):
+                    raise
+                inserted += exc.details.get("nInserted", 0)
+        return inserted
+
+    def months(self, station, first=None, last=None):
+        """A station's (or the district's) month rollups from ``first`` to ``last``
+        (YYYY-MM, inclusive; None: open), oldest first, for reading."""
+        prefix = rollups.rollup_id(rollups.MONTH, station) + "|"
+        query = {"key": {"$gte": prefix + (first or ""), "$lte": prefix + (last or "~")}}
+        return [unpacked(d, for_update=False) for d in self.collection.find(query)]
+
+    def read(self, ids):
+        """The rollups of ``ids`` that exist, for reading (one ``_id`` lookup)."""
+        if not ids:
+            return []
+        return [unpacked(d, for_update=False) for d in self.collection.find({"_id": {"$in": ids}})]
+
+    def all_time(self, stations):
+        """``{station: all-time rollup}`` of those of ``stations`` that have one."""
+        ids = [rollups.rollup_id(rollups.ALL, station) for station in stations]
+        return {
+            d["station"]: unpacked(d, for_update=False)
+            for d in self.collection.find({"_id": {"$in": ids}})
+        }
+
+
+def rows_in(months, date_from=None, date_to=None):
+    """``{day: row}`` of month rollups (as read for a report) within the dates
+    (inclusive; None: open)."""
+    return {
+        f"{month['period']}-{day}": rollups.unpack_row(text)
+        for month in months
+        for day, text in month["rows"].items()
+        if rollups.in_period(f"{month['period']}-{day}", date_from, date_to)
+    }
