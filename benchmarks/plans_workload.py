@@ -9,6 +9,7 @@ import json
 import os
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlparse, urlunparse
 
@@ -109,10 +110,13 @@ class Workload:
         )
         head_token = self.bearer(self.credentials["workers"][head])
         today = clock.local_day(clock.now())
+        # the first day of last month: a period of whole months and days
+        last_month = (date.fromisoformat(today).replace(day=1) - timedelta(days=1)).replace(day=1)
+        last_month = last_month.isoformat()
         for path in (
             "/v1/cases?station=daxing",
             "/v1/cases?station=daxing&status=assigned",
-            "/v1/cases?station=daxing&status=closed&sort=-opened_at",
+            "/v1/cases?station=daxing&status=closed&sort=opened",
             "/v1/cases?station=daxing&priority=urgent",
             f"/v1/cases?assignee={worker_id}",
             "/v1/cases?overdue=true",
@@ -151,9 +155,13 @@ class Workload:
             "/v1/reports/summary",
             "/v1/reports/summary?station=daxing",
             f"/v1/reports/summary?from={today}&to={today}",
+            f"/v1/reports/summary?from={last_month}&to={today}",
             "/v1/reports/stations",
+            f"/v1/reports/stations?from={last_month}&to={today}",
             "/v1/reports/timeseries?station=daxing",
             "/v1/reports/timeseries?metric=cases_opened&interval=week",
+            "/v1/reports/timeseries?metric=time_to_accept_median&interval=month",
+            f"/v1/reports/timeseries?metric=residents_served&interval=week&from={last_month}",
             f"/v1/trace/{story['request_id']}",
         ):
             self.get("reporting", path)

@@ -30,8 +30,11 @@ sys.path.insert(0, str(ROOT))
 from deploy.dev import embedded_store  # noqa: E402
 from services.common import clock  # noqa: E402
 from services.common.vocabulary import stations  # noqa: E402
-from services.reporting import domain_daily, domain_events, handlers, rebuild  # noqa: E402
-from services.reporting.projector import Projector  # noqa: E402
+from services.reporting import rebuild  # noqa: E402
+from services.reporting.domain import daily as domain_daily  # noqa: E402
+from services.reporting.domain import events as domain_events  # noqa: E402
+from services.reporting.handlers import reports  # noqa: E402
+from services.reporting.handlers.projector import Projector  # noqa: E402
 from services.reporting.store import ReportStore  # noqa: E402
 from tests.reporting_events import month  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -169,7 +172,7 @@ def main():
             backlog(store, args.events, args.batch)
         year_of_daily_figures(store, args.cases)
         figures, median, worst = timed(
-            lambda: handlers.summary(store, None, "2023-01-01", "2023-12-31"), args.repeat
+            lambda: reports.summary(store, None, "2023-01-01", "2023-12-31"), args.repeat
         )
         assert figures["cases_opened"] >= args.cases, figures["cases_opened"]
         print(
@@ -187,11 +190,11 @@ def main():
             f"max {worst:.0f} ms"
         )
         _, median, worst = timed(
-            lambda: handlers.summary(store, "daxing", "2023-01-01", "2023-12-31"), args.repeat
+            lambda: reports.summary(store, "daxing", "2023-01-01", "2023-12-31"), args.repeat
         )
         print(f"  summary, one station, 2023: median {median:.0f} ms, max {worst:.0f} ms")
         _, median, worst = timed(
-            lambda: handlers.timeseries(
+            lambda: reports.timeseries(
                 store, "cases_resolved", "month", None, "2023-01-01", "2023-12-31"
             ),
             args.repeat,

@@ -17,8 +17,8 @@ ALLOWED = {
     'find residents {} projection=["id_number","name","phone"]': MIGRATION,
     # services/intake/store/__init__.py:_number_cases
     'find requests {} projection=["case_id","case_seq","repeat_of"]': MIGRATION,
-    # services/reporting/store.py:_key_days
-    'find daily_v1 {} projection=["day","station"]': MIGRATION,
+    # services/reporting/store/__init__.py:_roll_up
+    "find daily_v1 {}": MIGRATION,
     # services/casework/store/__init__.py:_key_every_case
     'find cases {} projection=["outbox"]': MIGRATION,
     # services/notifications/store/__init__.py:_key_every_message

@@ -39,7 +39,7 @@ from services.common.contracts import (
     VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
-from services.reporting.projector import Projector
+from services.reporting.handlers.projector import Projector
 
 TZ = timezone(timedelta(hours=8))
 CHANNELS = ("phone", "walk_in", "online", "hotline")

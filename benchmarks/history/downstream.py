@@ -21,8 +21,8 @@ from services.notifications import handlers as notifications
 from services.notifications.handlers import batch as notification_batch
 from services.notifications.providers import Sent
 from services.notifications.store import _conditional
-from services.reporting import domain_events
 from services.reporting import handlers as reporting
+from services.reporting.domain import events as domain_events
 
 
 class AcceptingProvider:

@@ -28,8 +28,8 @@ import traceback
 from collections import Counter
 
 from benchmarks.history.clone import text_of
-from services.reporting import domain_daily
-from services.reporting.domain_daily import contributions
+from services.reporting.domain import daily as domain_daily
+from services.reporting.domain.daily import contributions
 from services.reporting.store import _packed
 
 BATCH = 5000

@@ -9,11 +9,13 @@ filters that are not a prefix of it to be read and dropped. So each document car
     <scope>|<part>|<sort value> <_id>
 
 ``scope`` is what the list is of (a station, a worker, ``*`` for the district), ``part``
-a value the list may be narrowed to (a status); ``sort value`` is encoded so that the
+a value the list may be narrowed to (a status; or values of two fields together,
+``urgent:assigned``, in printable text); ``sort value`` is encoded so that the
 string order is the value order (``sortable``: None first, as MongoDB sorts it), and
 the space after it sorts below every character a value or an id holds. One page of the
 list is then, for each part asked for, one range query on the key's single-field
-index, about a share of the page each, merged in memory: what is read is bounded by
+index, about a share of the page each, merged in memory, then only the range read
+least far goes on, by what the page may still take from it: what is read is bounded by
 the page, not by the history. Filters that are not in the key (``keep``) are applied
 to what is read; a range is read further only as far as the page needs.
 
@@ -77,9 +79,14 @@ def page(
     kept: list = []
     last: dict = {}  # part -> the last document read from its range
     done: set = set()  # parts whose range is read to its end
+    reads = dict.fromkeys(parts, 0)  # reads of each part (at most MAX_ROUNDS)
+    found = {part: [0, 0] for part in parts}  # documents read from each part, and kept
     # Each part is read a share of the page at first (a page of 100 over 8 statuses
-    # reads 8 x 14, not 8 x 101 documents), then twice as much each time it is behind.
-    chunk = {part: max(MIN_CHUNK, -(-(limit + 1) // len(parts)) + 1) for part in parts}
+    # reads 8 x 14, not 8 x 101 documents). One part alone reads the page and one more
+    # (to know whether a next page exists).
+    chunk = {
+        part: min(limit + 1, max(MIN_CHUNK, -(-(limit + 1) // len(parts)) + 1)) for part in parts
+    }
 
     def behind(part: str) -> bool:  # may the part still hold items before the page's end?
         if part in done:
@@ -88,24 +95,51 @@ def page(
             return True
         return _before(_suffix(field, last[part]), _suffix(field, kept[limit]), descending)
 
-    for _ in range(MAX_ROUNDS):
-        wanted = [part for part in parts if behind(part)]
-        if not wanted:
-            break
-        for part in wanted:
-            query = {field: dict(ranges[part])}
-            if part in last:  # further along the same range
-                query[field].pop("$lte" if descending else "$gte", None)
-                query[field]["$lt" if descending else "$gt"] = last[part][field]
-            documents = list(
-                collection.find(query, projection, sort=[(field, direction)], limit=chunk[part])
+    first = list(parts)  # each part's first read, then only the one read least far
+    while first or any(behind(part) and reads[part] < MAX_ROUNDS for part in parts):
+        if first:
+            part = first.pop(0)
+        else:
+            # The range read least far goes on (the page is whole up to where it was
+            # read), by what the page may still take from it: the page and one more,
+            # less what is read up to there (more when a filter drops some), at most
+            # twice its last read (other ranges may fill the rest). So a range already
+            # read past the page's end is not read again.
+            part = (max if descending else min)(
+                (p for p in parts if behind(p) and reads[p] < MAX_ROUNDS),
+                key=lambda p: _suffix(field, last[p]),
             )
-            if len(documents) < chunk[part]:
-                done.add(part)
-            chunk[part] = min(chunk[part] * 2, limit + 1)
-            if documents:
-                last[part] = documents[-1]
-            kept += [document for document in documents if keep(document)]
+            reached = _suffix(field, last[part])
+            need = (
+                limit + 1 - sum(not _before(reached, _suffix(field, d), descending) for d in kept)
+            )
+            read_so_far, kept_so_far = found[part]
+            if kept_so_far < read_so_far:
+                need = -(-need * read_so_far // max(kept_so_far, 1))
+            chunk[part] = max(1, min(need, chunk[part] * 2, limit + 1))
+        query = {field: dict(ranges[part])}
+        if part in last:  # further along the same range
+            query[field].pop("$lte" if descending else "$gte", None)
+            query[field]["$lt" if descending else "$gt"] = last[part][field]
+        # one batch: past the driver's first batch of 101 a read costs a getMore more
+        documents = list(
+            collection.find(
+                query,
+                projection,
+                sort=[(field, direction)],
+                limit=chunk[part],
+                batch_size=chunk[part],
+            )
+        )
+        reads[part] += 1
+        if len(documents) < chunk[part]:
+            done.add(part)
+        if documents:
+            last[part] = documents[-1]
+        wanted = [document for document in documents if keep(document)]
+        found[part][0] += len(documents)
+        found[part][1] += len(wanted)
+        kept += wanted
         kept.sort(key=lambda document: _suffix(field, document), reverse=descending)
     ends = [last[part] for part in parts if behind(part)]
     if ends:

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 
 from services.common import clock, config, logs, mongo
-from services.reporting import domain, domain_daily, handlers
-from services.reporting.projector import Projector
+from services.reporting import domain, handlers
+from services.reporting.domain import daily as domain_daily
+from services.reporting.handlers.projector import Projector
 from services.reporting.store import QUARANTINED, ReportStore
 
 log = logging.getLogger("services.reporting.rebuild")

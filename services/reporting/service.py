@@ -17,7 +17,7 @@ from services.common import contracts
 from services.common.batching import handles_batch
 from services.common.dependencies import LogContext
 from services.reporting import handlers
-from services.reporting.projector import ProjectorProvider
+from services.reporting.dependencies import ProjectorProvider
 
 DRAIN_INTERVAL_S = 2.0
 

@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from services.common import auth, clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
-from services.reporting import handlers
+from services.reporting.handlers import reports
 from services.reporting.store import ReportStore
 from tests.reporting_events import keep, month, projector_of
 from tests.support import free_port, wait_until
@@ -132,7 +132,7 @@ def test_the_dashboard_shows_the_figures_and_draws_the_charts(reporting, browser
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "1"
     )
     show(browser, "2023-05-01", "2023-05-15", loads=2)
-    expected = handlers.summary(store, None, "2023-05-01", "2023-05-15")
+    expected = reports.summary(store, None, "2023-05-01", "2023-05-15")
     assert expected["cases_opened"] > 5
     assert figure(browser, "professional_cases") == f"{expected['cases_opened']} 个"
     assert figure(browser, "requests_received") == f"{expected['requests_received']} 件"
@@ -182,7 +182,7 @@ def check_the_stations_table(browser, store):
     """Every station side by side, as GET /v1/reports/stations says, sortable by column."""
     rows = {
         row["station"]: row
-        for row in handlers.stations_side_by_side(
+        for row in reports.stations_side_by_side(
             store, "2023-05-01", "2023-05-15", clock.to_ms(clock.now())
         )
     }
@@ -229,8 +229,8 @@ def test_station_staff_see_only_their_station(reporting, browser, settings):
     )
     selector = browser.find_element(By.ID, "station")
     assert selector.get_attribute("value") == "daxing" and not selector.is_enabled()
-    expected = handlers.summary(store, "daxing")
-    assert expected["cases_opened"] != handlers.summary(store)["cases_opened"]
+    expected = reports.summary(store, "daxing")
+    assert expected["cases_opened"] != reports.summary(store)["cases_opened"]
     assert figure(browser, "professional_cases") == f"{expected['cases_opened']} 个"
     assert figure(browser, "social_workers") == "6 人"
     assert [station for station, _ in table_column(browser, "name")] == ["daxing"]

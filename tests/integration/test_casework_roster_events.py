@@ -12,7 +12,7 @@ from services.casework.store import CaseStore
 from services.common import messaging
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from services.reporting import handlers
+from services.reporting.handlers import reports
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
 from tests.support import wait_until
@@ -28,7 +28,7 @@ def reporting(container_factory, settings, database):
 
 
 def social_workers(store, station=None):
-    table = handlers.summary(store, station)["table"]
+    table = reports.summary(store, station)["table"]
     return next((row for row in table if row["figure"] == "social_workers"), None)
 
 

@@ -134,3 +134,36 @@ def test_a_filter_that_keeps_almost_nothing_cuts_pages_short_but_loses_nothing(
     assert every_page(collection, STATUSES, keep, descending, 1, (None, None)) == expected(
         items, "a", STATUSES, keep, descending, (None, None)
     )
+
+
+def test_a_range_read_past_the_page_is_not_read_again(database):
+    """A worker's cases by due time: a few open ones first, then the ended ones (no
+    clock: one sort value), most of them closed. After the first share of each range
+    only the range read least far goes on, by what the page may still take from it:
+    about a page is read, not twice one."""
+    items = database("intake")["list_keys_ended"]
+    items.create_index("k")
+    rng = random.Random(11)
+    sizes = {"open": 6, "held": 5, "late": 4, "closed": 900, "resolved": 70, "cancelled": 30}
+    documents = []
+    for part, size in sizes.items():
+        for n in range(size):
+            item_id = f"{rng.randrange(16**8):08x}-{part}-{n}"
+            due = n if size < 10 else None  # the ended ones: one sort value, by id
+            documents.append({"_id": item_id, "k": list_keys.key("w", part, due, item_id)})
+    items.insert_many(documents)
+    reads = []
+
+    class Counting:
+        def find(self, *args, **kwargs):
+            found = list(items.find(*args, **kwargs))
+            reads.append(len(found))
+            return found
+
+    parts = [*sizes, "received", "referred"]
+    page, cursor = list_keys.page(Counting(), "k", "w", parts, "due", "due", False, 100)
+    expected = sorted(documents, key=lambda d: d["k"].split("|", 2)[2])[:100]
+    assert [d["_id"] for d in page] == [d["_id"] for d in expected] and cursor
+    # the first shares (the three ended ranges' 14 each: more than their part of the
+    # page), then the closed range alone; doubling every unfinished range read ~200
+    assert len(reads) <= len(parts) + 3 and sum(reads) <= 101 + 3 * 14, reads

@@ -16,7 +16,7 @@ from services.common.messaging import BrokerProbe, EventPublisher
 from services.common.outbox import OutboxRelay
 from services.intake import handlers as intake_handlers
 from services.intake.store import RequestStore
-from services.reporting.projector import now_ms
+from services.reporting.handlers.projector import now_ms
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer

@@ -10,7 +10,8 @@ from werkzeug.test import Client
 from services.common import auth
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
-from services.reporting import api, handlers
+from services.reporting import api
+from services.reporting.handlers import reports
 from services.reporting.store import ReportStore
 from tests.reporting_events import keep, month, projector_of
 from tests.support import conforms
@@ -56,7 +57,7 @@ def test_the_summary_has_the_districts_table_and_exports_as_csv(reporting):
         assert exported.status_code == 200 and exported.mimetype == "text/csv"
         rows = dict(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
         assert rows["figure"] == "value"
-        assert int(rows["cases_opened"]) == handlers.summary(store)["cases_opened"]
+        assert int(rows["cases_opened"]) == reports.summary(store)["cases_opened"]
         assert (
             int(rows["programs.volunteer_teams_formed"])
             == body["programs"]["volunteer_teams_formed"]
@@ -74,7 +75,7 @@ def test_time_series_by_day_week_and_month_as_json_and_csv(reporting):
     assert body["station"] == "daxing" and body["points"][0]["period"] == "2023-05-01"
     assert (
         sum(p["value"] for p in body["points"])
-        == handlers.summary(store, "daxing", "2023-05-01", "2023-05-31")["cases_opened"]
+        == reports.summary(store, "daxing", "2023-05-01", "2023-05-31")["cases_opened"]
     )
     exported = client.get(
         "/v1/reports/timeseries?metric=time_to_accept_median&interval=month"

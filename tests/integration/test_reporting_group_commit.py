@@ -10,7 +10,8 @@ import pytest
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers
-from services.reporting.projector import Projector
+from services.reporting.handlers import reports
+from services.reporting.handlers.projector import Projector
 from services.reporting.store import ReportStore
 from tests.reporting_events import keep_one, month, projector_of
 
@@ -71,7 +72,7 @@ def test_handlers_at_the_same_time_share_bulk_writes_and_each_hears_its_own_fate
     )
     assert sum(inserts) == len(events) + 10 and len(inserts) < len(events) / 2
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
-    assert handlers.summary(store)["cases_opened"] == sum(
+    assert reports.summary(store)["cases_opened"] == sum(
         e["type"].endswith("case.opened.v1") for e in events
     )
 
@@ -131,6 +132,6 @@ def test_a_batch_is_kept_in_one_pass_and_hears_which_of_its_events_failed(databa
     assert isinstance(failed[events.index(poison)], handlers.ProjectionFailed)
     assert inserts == [len(events)]  # one insert, one pass
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
-    assert handlers.summary(store)["cases_opened"] == sum(
+    assert reports.summary(store)["cases_opened"] == sum(
         e["type"].endswith("case.opened.v1") for e in events
     )

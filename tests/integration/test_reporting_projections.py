@@ -15,7 +15,8 @@ from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers, rebuild
-from services.reporting.projector import now_ms
+from services.reporting.handlers import reports
+from services.reporting.handlers.projector import now_ms
 from services.reporting.store import ReportStore
 from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, keep, month, projector_of
 
@@ -135,39 +136,56 @@ def test_figures_of_a_month_equal_an_independent_computation(live, history):
     assert len(history.cases) > 40 and any(r[6] for r in history.requests)
     for station in STATIONS:
         for date_from, date_to in PERIODS:
-            figures = handlers.summary(live, station, date_from, date_to)
+            figures = reports.summary(live, station, date_from, date_to)
             want = expected(history, station, date_from, date_to)
             got = {name: read(figures, name) for name in want}
             assert got == want, (station, date_from, date_to)
-    assert handlers.summary(live)["cases_opened"] == len(history.cases)
+    assert reports.summary(live)["cases_opened"] == len(history.cases)
 
 
 def test_the_time_series_add_up_to_the_summary(live):
-    figures = handlers.summary(live, "daxing", "2023-05-01", "2023-05-31")
+    figures = reports.summary(live, "daxing", "2023-05-01", "2023-05-31")
     for interval in ("day", "week", "month"):
-        points = handlers.timeseries(
+        points = reports.timeseries(
             live, "cases_resolved", interval, "daxing", "2023-05-01", "2023-05-31"
         )
         assert sum(p["value"] for p in points) == figures["cases_resolved"]
-    days = handlers.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
+    days = reports.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
     assert len(days) == 31
 
 
 def test_a_rebuild_equals_live_and_switches_readers(live):
-    figures = {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS}
+    figures = {(s, p): reports.summary(live, s, *p) for s in STATIONS for p in PERIODS}
     live_facts = sorted(live.all_facts(1), key=lambda f: f["_id"])
     version, replayed = rebuild.rebuild(live, batch=700, projector=projector_of(live))
     assert (version, live.versions()["current"]) == (2, 2)
     assert replayed == live.events.count_documents({})
     assert sorted(live.all_facts(2), key=lambda f: f["_id"]) == live_facts
-    assert {(s, p): handlers.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
+    assert {(s, p): reports.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
     # the old version is kept until the next rebuild has completed
     assert (
         live.all_facts(1)
         and rebuild.rebuild(live, batch=5000, projector=projector_of(live))[0] == 3
     )
     assert live.all_facts(2) and not live.all_facts(1)
-    assert handlers.summary(live) == figures[(None, (None, None))]
+    assert reports.summary(live) == figures[(None, (None, None))]
+
+
+def test_rollups_kept_with_each_write_equal_those_a_migration_makes(live):
+    """A store written before the rollups existed: its first start makes them from the
+    daily figures, and they are those the projection keeps write by write."""
+    kept = {d["_id"]: d for d in live.rollups(1).collection.find()}
+    figures = {(s, p): reports.summary(live, s, *p) for s in STATIONS for p in PERIODS}
+    stations = reports.stations_side_by_side(live)
+    assert kept and any(_id.startswith("A|") for _id in kept)
+    live.rollups(1).collection.drop()
+    live.database["migrations"].delete_one({"_id": "rollup_v1"})
+    live.ensure_indexes()
+    assert {d["_id"]: d for d in live.rollups(1).collection.find()} == kept
+    assert {(s, p): reports.summary(live, s, *p) for s in STATIONS for p in PERIODS} == figures
+    assert reports.stations_side_by_side(live) == stations
+    live.ensure_indexes()  # once only
+    assert live.database["migrations"].count_documents({"_id": "rollup_v1"}) == 1
 
 
 def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history):
@@ -193,10 +211,10 @@ def test_events_that_arrive_during_a_rebuild_reach_the_new_version(live, history
     version, _ = rebuild.rebuild(
         live, batch=400, progress=while_replaying, projector=projector_of(live)
     )
-    luji = handlers.summary(live, "luji")
+    luji = reports.summary(live, "luji")
     assert version == 2 and luji["requests_received"] > 0
-    assert handlers.summary(live, "luji", version=1) == luji  # live went on in version 1
-    assert handlers.summary(live, "daxing") == handlers.summary(live, "daxing", version=1)
+    assert reports.summary(live, "luji", version=1) == luji  # live went on in version 1
+    assert reports.summary(live, "daxing") == reports.summary(live, "daxing", version=1)
 
 
 def test_no_personal_data_anywhere_in_reporting(live):
@@ -248,30 +266,30 @@ def test_an_event_the_rules_fail_on_is_quarantined_and_stops_nothing(database, m
         keep(projector_of(store), *load_event(poison, CATALOGUE[poison["type"]]))
     assert store.events.count_documents({"pending": 0}) == len(events) - 1
     assert "a bug in a rule" in store.quarantined(poison["id"])
-    assert handlers.summary(store)["cases_opened"] == sum(
+    assert reports.summary(store)["cases_opened"] == sum(
         e["type"].endswith("case.opened.v1") for e in events
     )
     accepted = sum(e["type"].endswith("case.accepted.v1") for e in events)
-    assert handlers.summary(store)["cases_accepted"] == accepted - 1
+    assert reports.summary(store)["cases_accepted"] == accepted - 1
 
     monkeypatch.setattr(domain, "apply", apply)  # the rule is fixed: a rebuild takes it in
     rebuild.rebuild(store, projector=projector_of(store))
     assert store.quarantined(poison["id"]) is None
-    assert handlers.summary(store)["cases_accepted"] == accepted
+    assert reports.summary(store)["cases_accepted"] == accepted
 
 
 def test_the_trace_of_a_request_and_of_a_repeat_that_joined_its_case(live, history):
     linked = next(r for r in history.requests if r[6])
     original = linked[6]
-    station, events = handlers.trace(live, original)
+    station, events = reports.trace(live, original)
     steps = [e["step"] for e in events]
     assert station == linked[1] and steps[:2] == ["request.received", "case.opened"]
     assert "case.request_linked" in steps and all(e["correlationid"] == original for e in events)
     sequences = [e["sequence"] for e in events if e["step"].startswith("case.")]
     assert sequences == sorted(sequences) == list(range(1, len(sequences) + 1))
-    _, repeat = handlers.trace(live, linked[0])
+    _, repeat = reports.trace(live, linked[0])
     assert [e["step"] for e in repeat] == ["request.received", "case.request_linked"]
-    assert handlers.trace(live, "nobody") == (None, [])
+    assert reports.trace(live, "nobody") == (None, [])
 
 
 def test_the_rebuild_command(database, env):
@@ -279,7 +297,7 @@ def test_the_rebuild_command(database, env):
     store.ensure_indexes()
     for envelope in month(seed=71, stations=("daxing",), cases_per_day=1, days=3).events:
         keep(projector_of(store), *load_event(envelope, CATALOGUE[envelope["type"]]))
-    before = handlers.summary(store)
+    before = reports.summary(store)
     done = subprocess.run(
         [sys.executable, "-m", "services.reporting.rebuild"],
         cwd=ROOT,
@@ -290,4 +308,4 @@ def test_the_rebuild_command(database, env):
     )
     assert done.returncode == 0, done.stderr
     assert "rebuilt projection version 2 from" in done.stdout
-    assert store.versions()["current"] == 2 and handlers.summary(store) == before
+    assert store.versions()["current"] == 2 and reports.summary(store) == before

@@ -11,7 +11,7 @@ from services.common import auth, clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import api
-from services.reporting.domain_figures import MAX_POINTS
+from services.reporting.domain.series import MAX_POINTS
 from services.reporting.store import ReportStore
 from tests.reporting_events import History, keep_one, projector_of
 from tests.support import conforms

@@ -13,8 +13,9 @@ from services.common import auth, clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.common.vocabulary import stations
-from services.reporting import api, handlers
-from services.reporting.domain_stations import DAY_MS, age_bucket
+from services.reporting import api
+from services.reporting.domain.stations import DAY_MS, age_bucket
+from services.reporting.handlers import reports
 from services.reporting.store import ReportStore
 from tests.reporting_events import keep, month, projector_of
 from tests.support import conforms
@@ -68,7 +69,7 @@ def test_every_station_side_by_side_with_its_open_cases_by_age(reporting):
     )
     opened_somewhere = 0
     for row in body["stations"]:
-        summary = handlers.summary(store, row["station"], "2023-05-01", "2023-05-07")
+        summary = reports.summary(store, row["station"], "2023-05-01", "2023-05-07")
         assert row["name"] == stations()[row["station"]]["name"]
         for figure in (
             "requests_received",
@@ -89,7 +90,7 @@ def test_every_station_side_by_side_with_its_open_cases_by_age(reporting):
         opened_somewhere += row["cases_opened"]
     assert (
         opened_somewhere
-        == handlers.summary(store, None, "2023-05-01", "2023-05-07")["cases_opened"]
+        == reports.summary(store, None, "2023-05-01", "2023-05-07")["cases_opened"]
         > 0
     )
     quiet = next(row for row in body["stations"] if row["station"] == "luji")

@@ -10,7 +10,7 @@ from kombu import Connection
 from services.common import messaging
 from services.common.contracts import CATALOGUE
 from services.common.messaging import EventPublisher
-from services.reporting import handlers
+from services.reporting.handlers import reports
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
 from tests.reporting_events import month
@@ -46,7 +46,7 @@ def test_events_from_the_broker_are_kept_once_and_projected(reporting, settings)
     kept_types = {e["type"] for e in reporting.events.find()}
     assert kept_types == {e["type"] for e in events}
     opened = sum(1 for e in events if e["type"].endswith("case.opened.v1"))
-    assert handlers.summary(reporting)["cases_opened"] == opened > 0
+    assert reports.summary(reporting)["cases_opened"] == opened > 0
 
 
 def test_an_invalid_event_is_dead_lettered_with_its_reason(reporting, settings):

@@ -25,8 +25,8 @@ from services.intake.store import RequestStore
 from services.notifications.handlers import RecipientUnknown
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
-from services.reporting import handlers as reporting
-from services.reporting.projector import Projector
+from services.reporting.handlers import reports as reporting
+from services.reporting.handlers.projector import Projector
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay

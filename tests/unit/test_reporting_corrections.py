@@ -5,7 +5,8 @@ import itertools
 
 from services.common import clock
 from services.common.contracts import DONATION_RECEIVED, PROGRAM_RECORD_CORRECTED
-from services.reporting import domain, domain_daily
+from services.reporting import domain
+from services.reporting.domain import daily as domain_daily
 
 PROGRAM = {"station": "daxing", "recorded_by": "dx-01", "on": "2023-05-20"}
 DONATION = {

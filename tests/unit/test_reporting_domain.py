@@ -14,7 +14,9 @@ from services.common.contracts import (
     STATION_ROSTER_PUBLISHED,
 )
 from services.common.vocabulary import CASE_STATUSES
-from services.reporting import domain, domain_daily, domain_figures
+from services.reporting import domain
+from services.reporting.domain import daily as domain_daily
+from services.reporting.domain import figures as domain_figures
 
 REF = {"case_id": "c-1", "request_id": "r-1", "station": "daxing"}
 EVENTS = [

@@ -1,6 +1,9 @@
 """Reporting's event records, timelines, time series and CSV (pure)."""
 
-from services.reporting import domain_events, domain_figures
+from services.reporting.domain import csv_text
+from services.reporting.domain import events as domain_events
+from services.reporting.domain import figures as domain_figures
+from services.reporting.domain import series as domain_series
 
 RESIDENT = {
     "name": "邹书兰",
@@ -89,25 +92,25 @@ def test_timeseries_fills_empty_periods_and_buckets_by_week_and_month():
         {"day": "2023-06-01", "counts": {"cases_opened": 1}},
         {"day": "2023-06-06", "counts": {"cases_opened": 4}},
     ]
-    days = domain_figures.timeseries(dailies, "cases_opened", "day", "2023-05-28", "2023-05-30")
+    days = domain_series.timeseries(dailies, "cases_opened", "day", "2023-05-28", "2023-05-30")
     assert days == [
         {"period": "2023-05-28", "value": 0},
         {"period": "2023-05-29", "value": 2},
         {"period": "2023-05-30", "value": 0},
     ]
-    weeks = domain_figures.timeseries(dailies, "cases_opened", "week")
+    weeks = domain_series.timeseries(dailies, "cases_opened", "week")
     assert weeks == [{"period": "2023-05-29", "value": 3}, {"period": "2023-06-05", "value": 4}]
-    months = domain_figures.timeseries(dailies, "cases_opened", "month")
+    months = domain_series.timeseries(dailies, "cases_opened", "month")
     assert months == [{"period": "2023-05-01", "value": 2}, {"period": "2023-06-01", "value": 5}]
-    median = domain_figures.timeseries(
+    median = domain_series.timeseries(
         [{"day": "2023-05-29", "samples": {"accept_ms": [60000]}}], "time_to_accept_median", "day"
     )
     assert median == [{"period": "2023-05-29", "value": 60.0}]
 
 
 def test_csv_is_utf8_with_a_header():
-    text = domain_figures.to_csv(
-        ("figure", "value"), domain_figures.flatten({"a": 1, "b": {"c": None}, "d": [1]})
+    text = csv_text.to_csv(
+        ("figure", "value"), csv_text.flatten({"a": 1, "b": {"c": None}, "d": [1]})
     )
     assert text == "\ufefffigure,value\r\na,1\r\nb.c,\r\n"
 

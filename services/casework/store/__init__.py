@@ -75,7 +75,7 @@ class CaseStore(RosterStore):
             self.cases.create_index(field)
         # the open cases alone (work at hand), for the workload reconcile and migrations
         self.cases.create_index("status")
-        migrations.run_once(self.cases.database, "case_list_keys", self._key_every_case)
+        lists.key_cases_once(self.cases.database, self._key_every_case)
         outbox.ensure_indexes(self.cases)
         self.ensure_roster_indexes()
         self.residents.ensure_indexes()

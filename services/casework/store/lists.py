@@ -1,11 +1,12 @@
 """The lists of cases a station or the district pages through (GET /v1/cases, the
 referred cases), read through list keys (services/common/list_keys.py): each case
-carries one key per list, and a page is one index range per status asked for."""
+carries one key per list, and a page is one index range per status asked for (per
+priority and status when priorities are asked for)."""
 
 from pymongo import UpdateOne
 
-from services.common import list_keys
-from services.common.vocabulary import CASE_STATUSES, stations
+from services.common import list_keys, migrations
+from services.common.vocabulary import CASE_STATUSES, PRIORITIES, stations
 
 # The lists of cases (GET /v1/cases): of a station, a worker or the district, by due time
 # or newest first, narrowed to statuses; each read through one list key per status
@@ -17,6 +18,14 @@ LISTS = {
     ("station", "opened"): "list_station_opened",
     ("worker", "opened"): "list_worker_opened",
     ("district", "opened"): "list_district_opened",
+}
+# The same lists narrowed to priorities: one list key per list whose part is
+# ``<priority>:<status>``, so a priority filter is index ranges too (a page of the few
+# urgent cases among years of others reads the urgent ones, not the others).
+PRIORITY_LISTS = {
+    (scope, order): f"list_{scope}_priority_{order}"
+    for scope in ("station", "worker", "district")
+    for order in ("due", "opened")
 }
 NOBODY = "-"  # the worker scope of a case nobody owns
 REFERRED = "list_referred"
@@ -34,6 +43,10 @@ def keys_of(case):
         field: list_keys.key(scopes[scope], case.status, values[order], case.case_id)
         for (scope, order), field in LISTS.items()
     }
+    for (scope, order), field in PRIORITY_LISTS.items():
+        keys[field] = list_keys.key(
+            scopes[scope], f"{case.priority}:{case.status}", values[order], case.case_id
+        )
     # the referred cases, newest referral first, one range a station (referred())
     keys[REFERRED] = (
         list_keys.key("referred", case.station, case.referral["referred_at"], case.case_id)
@@ -43,7 +56,7 @@ def keys_of(case):
     return keys
 
 
-FIELDS = (*LISTS.values(), REFERRED)  # each on an index of its own
+FIELDS = (*LISTS.values(), *PRIORITY_LISTS.values(), REFERRED)  # each on an index of its own
 # the orders a list of cases may take: name -> (field, descending)
 ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
 
@@ -52,7 +65,8 @@ def page(cases, filters, order, limit, cursor, convert):
     """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
     priorities, request_id, assignee, overdue (True: past their current deadline at
     ``now_ms``; False: not past it). Read through the list keys (LISTS): one index
-    range per status, whatever the history holds."""
+    range per status (PRIORITY_LISTS: per priority and status, when some priorities
+    are asked for), whatever the history holds."""
     field, descending = ORDERS[order]
     overdue, now_ms = filters.get("overdue"), filters.get("now_ms")
 
@@ -82,11 +96,18 @@ def page(cases, filters, order, limit, cursor, convert):
     within = (None, None)
     if overdue is not None and order == "due":
         within = (None, now_ms) if overdue else (now_ms + 1, None)
+    statuses = list(filters.get("statuses") or CASE_STATUSES)
+    priorities = [p for p in PRIORITIES if p in (filters.get("priorities") or ())]
+    if priorities and len(priorities) < len(PRIORITIES):
+        list_field = PRIORITY_LISTS[(scope, order)]
+        parts = [f"{priority}:{status}" for priority in priorities for status in statuses]
+    else:  # every priority: the status ranges hold the same cases in fewer reads
+        list_field, parts = LISTS[(scope, order)], statuses
     return list_keys.page(
         cases,
-        LISTS[(scope, order)],
+        list_field,
         name,
-        list(filters.get("statuses") or CASE_STATUSES),
+        parts,
         order,
         field,
         descending,
@@ -97,6 +118,23 @@ def page(cases, filters, order, limit, cursor, convert):
         keep,
         within,
     )
+
+
+# The one-time migrations that write the list keys onto cases stored before them
+# (services/common/migrations.py): the first wrote LISTS and REFERRED (deployments have
+# it marked done), the second PRIORITY_LISTS; both write every key, so a store where the
+# first runs now needs no second pass.
+MIGRATION = "case_list_keys"
+PRIORITY_MIGRATION = "case_priority_list_keys"
+
+
+def key_cases_once(database, key_every):
+    """Run the list keys' migrations that have not run on ``database`` (``key_every``:
+    writes every key of every case, key_every_case)."""
+    if migrations.run_once(database, MIGRATION, key_every):
+        migrations.mark_done(database, [PRIORITY_MIGRATION])
+    else:
+        migrations.run_once(database, PRIORITY_MIGRATION, key_every)
 
 
 def key_every_case(cases, convert):

@@ -1,6 +1,7 @@
 """Reporting's projector: keeps events (a group commit) and projects them in passes.
 
-One ``Projector`` per process and store (the worker gets it from ``ProjectorProvider``,
+One ``Projector`` per process and store (the worker gets it from ``ProjectorProvider``
+(services/reporting/dependencies.py),
 built once per container). Events are first kept in the permanent event store
 (handlers running at the same time share one bulk insert), then projected in passes:
 a pass reads up to ``pass_size`` pending events, projects them with one bulk read of
@@ -22,9 +23,7 @@ import time
 import uuid
 from typing import Any, Optional
 
-from nameko.extensions import DependencyProvider
-
-from services.common import clock, config, mongo
+from services.common import clock
 from services.reporting import handlers
 from services.reporting.store import ReportStore
 
@@ -209,26 +208,3 @@ class Projector:
     def release_lease(self) -> None:
         self._held = None
         self.store.release_lease(self.owner)
-
-
-class ProjectorProvider(DependencyProvider):
-    """Injects the container's Projector on the service's store (one per container, so
-    that every worker of the process shares its group commit and its lease)."""
-
-    def setup(self) -> None:
-        settings = config.of_container(self.container)
-        store = ReportStore(mongo.database(settings, self.container.service_name))
-        self.projector = Projector(store, settings.reporting_pass_size)
-
-    def start(self) -> None:
-        self.projector.store.ensure_indexes()
-
-    def stop(self) -> None:
-        if self.projector._held is not None:  # let another instance carry on at once
-            try:
-                self.projector.release_lease()
-            except Exception:  # noqa: BLE001 - it expires on its own
-                log.warning("the projector lease was not released; it expires by itself")
-
-    def get_dependency(self, worker_ctx: Any) -> Projector:
-        return self.projector

@@ -13,7 +13,10 @@ from services.common.http import (
     scoped_station,
 )
 from services.common.vocabulary import district
-from services.reporting import api_dashboard, domain_figures, domain_stations, handlers
+from services.reporting.api import dashboard as api_dashboard
+from services.reporting.domain import csv_text
+from services.reporting.domain import stations as domain_stations
+from services.reporting.handlers import reports
 from services.reporting.schemas import (
     StationsOut,
     StationsQuery,
@@ -58,7 +61,7 @@ def get_summary(call):
     ``Accept: text/csv`` or ``format=csv``: the same figures as CSV (figure, value).
     """
     station, date_from, date_to = _period(call)
-    figures = handlers.summary(call.context, station, date_from, date_to)
+    figures = reports.summary(call.context, station, date_from, date_to)
     body = SummaryOut().dump(
         {
             "district": district()["id"],
@@ -69,9 +72,9 @@ def get_summary(call):
         }
     )
     if _wants_csv(call):
-        rows = domain_figures.flatten(body)
+        rows = csv_text.flatten(body)
         rows += [(f"table.{row['figure']}", row["value"]) for row in body["table"]]
-        return _csv(domain_figures.to_csv(("figure", "value"), rows), "summary")
+        return _csv(csv_text.to_csv(("figure", "value"), rows), "summary")
     return json_response(body)
 
 
@@ -85,11 +88,11 @@ def get_stations(call):
     """
     station, date_from, date_to = _period(call)
     now = clock.now()
-    rows = handlers.stations_side_by_side(
+    rows = reports.stations_side_by_side(
         call.context, date_from, date_to, clock.to_ms(now), station
     )
     if _wants_csv(call):
-        return _csv(domain_figures.to_csv(*domain_stations.csv_rows(rows)), "stations")
+        return _csv(csv_text.to_csv(*domain_stations.csv_rows(rows)), "stations")
     return json_response(
         StationsOut().dump(
             {
@@ -113,7 +116,7 @@ def get_timeseries(call):
     """
     station, date_from, date_to = _period(call)
     metric, interval = call.query["metric"], call.query["interval"]
-    found = handlers.series(
+    found = reports.series(
         call.context, metric, interval, station, date_from, date_to, clock.local_day(clock.now())
     )
     cut = (
@@ -123,7 +126,7 @@ def get_timeseries(call):
     )
     if _wants_csv(call):
         answer = _csv(
-            domain_figures.to_csv(
+            csv_text.to_csv(
                 ("period", metric), [(p["period"], p["value"]) for p in found["points"]]
             ),
             f"{metric}-{interval}",
@@ -148,7 +151,7 @@ def get_timeseries(call):
 @route(routes, "/v1/trace/<request_id>", response=TraceOut, errors=(403, 404))
 def get_trace(call, request_id):
     """Everything that happened to one request, in order, across every service."""
-    station, events = handlers.trace(call.context, request_id)
+    station, events = reports.trace(call.context, request_id)
     if not events:
         raise ApiError(404, "not_found", "no event of this request is known")
     if station:

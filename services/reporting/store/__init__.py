@@ -16,8 +16,9 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import migrations, mongo
-from services.reporting import domain_figures, domain_rollups
-from services.reporting.store_rollups import RollupStore
+from services.reporting.domain import figures as domain_figures
+from services.reporting.domain import rollups as domain_rollups
+from services.reporting.store.rollups import RollupStore
 
 POINTER = "projection"
 QUARANTINED = 2  # ``pending`` of an event the projection rules failed on

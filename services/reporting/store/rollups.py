@@ -13,7 +13,7 @@ from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from services.common import mongo
-from services.reporting import domain_rollups as rollups
+from services.reporting.domain import rollups, sketches
 
 
 def packed(rollup):
@@ -26,12 +26,12 @@ def packed(rollup):
         "period": rollup["period"],
         "counts": dict(sorted(rollup["counts"].items())),
         "durations": {
-            name: rollups.pack_histogram(histogram)
+            name: sketches.pack_histogram(histogram)
             for name, histogram in sorted(rollup["durations"].items())
             if histogram["counts"]
         },
         "distinct": {
-            name: rollups.pack_distinct(multiset)
+            name: sketches.pack_distinct(multiset)
             for name, multiset in sorted(rollup["distinct"].items())
             if multiset
         },
@@ -50,11 +50,11 @@ def unpacked(document, for_update=True):
         "period": document.get("period"),
         "counts": document.get("counts") or {},
         "durations": {
-            name: rollups.unpack_histogram(text)
+            name: sketches.unpack_histogram(text)
             for name, text in (document.get("durations") or {}).items()
         },
         "distinct": {
-            name: rollups.unpack_distinct(packed) if for_update else packed
+            name: sketches.unpack_distinct(packed) if for_update else packed
             for name, packed in (document.get("distinct") or {}).items()
         },
         # a report parses the rows it uses only (rows_in)

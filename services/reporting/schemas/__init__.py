@@ -6,7 +6,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.common.fields import Strict
 from services.common.vocabulary import stations
-from services.reporting.domain_figures import INTERVALS, MAX_POINTS, METRICS
+from services.reporting.domain.figures import METRICS
+from services.reporting.domain.series import INTERVALS, MAX_POINTS
 
 FORMATS = ("json", "csv")
 # the calendar the figures may be asked for: wide, but finite

@@ -8,7 +8,8 @@ and, whatever the period, the cases open now by how long ago they were opened
 """
 
 from services.common.vocabulary import stations
-from services.reporting import domain_figures
+from services.reporting.domain import csv_text
+from services.reporting.domain import figures as domain_figures
 
 DAY_MS = 86_400_000
 # (name, upper bound in days, exclusive; None: no bound), youngest first
@@ -84,6 +85,6 @@ def stations_table(
 
 def csv_rows(rows: list) -> tuple:
     """(header, rows) of the table as CSV: one line per station, nested figures dotted."""
-    flat = [domain_figures.flatten(row) for row in rows]
+    flat = [csv_text.flatten(row) for row in rows]
     header = tuple(name for name, _ in flat[0]) if flat else ("station",)
     return header, [[value for _, value in row] for row in flat]

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from services.common.http import ApiError, Route, route
 from services.common.vocabulary import district, stations
 
-ASSETS = Path(__file__).with_name("dashboard")
+ASSETS = Path(__file__).parents[1] / "dashboard"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Everything from this origin only: a CDN or an injected inline script would not run.
 POLICY = (

@@ -1,0 +1,149 @@
+"""The reporting service layer: keep every event and project it (the reports read
+what is projected: handlers/reports.py).
+
+Events are kept and projected by the process's ``Projector`` (handlers/projector.py:
+the group commit, the passes and the lease); here are the rules a pass applies: the
+facts a batch touches are read, changed in memory by the domain rules, and written
+back whole with the daily figures and the month and all-time rollups they change, in
+bulk.
+"""
+
+import logging
+
+from services.common import clock
+from services.common.contracts import CATALOGUE
+from services.common.envelope import InvalidEvent, data_schema, load_event
+from services.common.mongo import STORE_DOWN_ERRORS
+from services.reporting import domain
+from services.reporting.domain import daily as domain_daily
+from services.reporting.domain import events as domain_events
+from services.reporting.domain import figures as domain_figures
+from services.reporting.domain import rollups
+
+log = logging.getLogger(__name__)
+
+
+def keep_bodies(projector, bodies, contract):
+    """A batch entrypoint's events of ``contract``: validated one by one, kept and
+    projected together; returns ``{position: exception}`` of those that were invalid
+    (InvalidEvent: dead-lettered) or failed (retried, then dead-lettered)."""
+    failures, loaded, positions = {}, [], []
+    for position, body in enumerate(bodies):
+        try:
+            loaded.append(load_event(body, contract))
+        except InvalidEvent as exc:
+            failures[position] = exc
+            continue
+        positions.append(position)
+    for index, failure in keep_many(projector, loaded).items():
+        failures[positions[index]] = failure
+    return failures
+
+
+def keep_many(projector, events):
+    """Store validated events ``(envelope, data)`` for good (a repeat is a no-op) and
+    project them, with the process's ``projector``, in one pass; returns once done, with
+    ``{position: exception}`` of those that failed (ProjectionFailed if the projection
+    rules failed on one: retried and dead-lettered with the reason)."""
+    now_ms = clock.now_ms()
+    return projector.keep_many(
+        [
+            domain_events.record(
+                envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data), now_ms
+            )
+            for envelope, data in events
+        ]
+    )
+
+
+class ProjectionFailed(Exception):
+    """The projection rules failed on an event (a bug): it is quarantined."""
+
+
+def project_isolating(store, version, records):
+    """Project a batch; if the rules fail on it, project its events one by one and
+    quarantine those they fail on, so one bad event does not stop the others.
+    Returns ``{id: reason}`` of those quarantined. An outage of the store is raised as
+    it is."""
+    try:
+        project(store, version, records)
+        return {}
+    except STORE_DOWN_ERRORS:
+        raise
+    except Exception:  # isolated below, event by event
+        log.exception("projecting a batch of %d events failed; isolating", len(records))
+    failed = {}
+    for record in records:
+        try:
+            project(store, version, [record])
+        except STORE_DOWN_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - quarantined with its reason
+            log.error("event %s (%s) quarantined: %s", record["_id"], record["type"], exc)
+            reason = f"{type(exc).__name__}: {exc}"
+            store.quarantine(record["_id"], reason)
+            failed[record["_id"]] = reason[:1000]
+    return failed
+
+
+def fact_id(record):
+    key = domain.fact_key(record)
+    return None if key is None else f"{key[0]}:{key[1]}"
+
+
+def project(store, version, records):
+    """Apply a batch of event records to projection ``version``; returns facts changed."""
+    keyed = [(fact_id(r), r) for r in records]
+    keyed = [(key, r) for key, r in keyed if key]
+    before = store.load_facts(version, {key for key, _ in keyed})
+    after = dict(before)
+    for key, record in keyed:
+        after[key] = domain.apply(after.get(key) or {"_id": key}, record)
+    changed = [key for key in after if after[key] != before.get(key)]
+    deltas = []
+    for key in changed:
+        old = domain_daily.contributions(before.get(key))
+        new = domain_daily.contributions(after[key])
+        for slot in set(old) | set(new):
+            if old.get(slot) != new.get(slot):
+                deltas.append((slot, old.get(slot), new.get(slot)))
+    deltas = domain_daily.with_district(deltas)
+    daily_ids = {domain_daily.daily_id(*slot) for slot, _, _ in deltas}
+    dailies = store.load_dailies(version, daily_ids)
+    for (station, day), old, new in deltas:
+        rid = domain_daily.daily_id(station, day)
+        dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old, new, station, day)
+    store.save(
+        version,
+        [after[key] for key in changed],
+        [dailies[rid] for rid in sorted(daily_ids)],
+        roll_up(store.rollups(version), deltas, dailies),
+    )
+    return len(changed)
+
+
+def roll_up(rollup_store, deltas, dailies):
+    """The month and all-time rollups the ``deltas`` change, changed (domain_rollups),
+    with the rows of the days changed taken from their new daily figures."""
+    slots = {(station or domain_daily.NO_STATION, day) for (station, day), _, _ in deltas}
+    ids = {rollups.rollup_id(rollups.MONTH, s, rollups.month_of(d)) for s, d in slots}
+    ids |= {rollups.rollup_id(rollups.ALL, s) for s, _ in slots}
+    found = rollup_store.load(ids)
+
+    def rollup(level, station, period=None):
+        rid = rollups.rollup_id(level, station, period)
+        return found.setdefault(rid, rollups.new_rollup(level, station, period))
+
+    for (station, day), old, new in deltas:
+        station = station or domain_daily.NO_STATION
+        rollups.rollup_apply(rollup(rollups.MONTH, station, rollups.month_of(day)), old, new)
+        rollups.rollup_apply(rollup(rollups.ALL, station), old, new)
+    for station, day in slots:
+        daily = dailies[domain_daily.daily_id(station, day)]
+        rows = rollup(rollups.MONTH, station, rollups.month_of(day))["rows"]
+        row = domain_figures.row_of([daily])
+        if any(value is not None and value != 0 for value in row.values()):
+            rows[day[8:]] = row
+        else:
+            rows.pop(day[8:], None)
+    return [found[rid] for rid in sorted(ids)]
