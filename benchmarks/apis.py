@@ -10,6 +10,8 @@ import time
 
 import requests
 
+from services.common import clock
+
 # (service, path, role, station): what a worker, a station head, the district officer
 # and the dashboard ask every day
 QUERIES = (
@@ -33,14 +35,25 @@ QUERIES = (
     ("reporting", "/v1/reports/summary", "district_admin", None),
     ("reporting", "/v1/reports/stations", "district_admin", None),
     ("reporting", "/v1/reports/timeseries?metric=cases_opened", "district_admin", None),
+    # this year so far (whole months and days), and a median by month over all time
+    ("reporting", "/v1/reports/summary?from={year}-01-01", "district_admin", None),
+    ("reporting", "/v1/reports/stations?from={year}-01-01", "district_admin", None),
+    (
+        "reporting",
+        "/v1/reports/timeseries?metric=time_to_accept_median&interval=month",
+        "district_admin",
+        None,
+    ),
 )
 
 
 def measure(system, repeats=30, percentiles=None):
     """{query: {"status": code, "p50": ms, "p99": ms, "max": ms}} for QUERIES."""
     found = {}
+    year = clock.local_day(clock.now())[:4]
     with requests.Session() as session:
         for service, path, role, station in QUERIES:
+            path = path.format(year=year)
             headers = {"Authorization": f"Bearer {system.token(role, station)}"}
             url = system.url(service, path)
             times, status = [], None

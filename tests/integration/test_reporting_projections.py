@@ -15,6 +15,9 @@ from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers, rebuild
+from services.reporting.domain import series as domain_series
+from services.reporting.domain.daily import DISTRICT
+from services.reporting.domain.rollups import in_period
 from services.reporting.handlers import reports
 from services.reporting.handlers.projector import now_ms
 from services.reporting.store import ReportStore
@@ -152,6 +155,26 @@ def test_the_time_series_add_up_to_the_summary(live):
         assert sum(p["value"] for p in points) == figures["cases_resolved"]
     days = reports.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
     assert len(days) == 31
+
+
+@pytest.mark.parametrize("metric", ["time_to_accept_median", "residents_served", "cases_opened"])
+def test_each_series_equals_the_one_made_from_every_daily_figure(live, metric):
+    """Whichever documents a series reads (rows, month rollups, daily figures), its points
+    are those the daily figures of each period give."""
+    for station in STATIONS:
+        place = station or DISTRICT
+        days = list(live.daily(1).find({"station": place}))
+        dailies = [live.load_dailies(1, [d["_id"]])[d["_id"]] for d in days]
+        for interval in ("day", "week", "month"):
+            for date_from, date_to in PERIODS:
+                inside = [d for d in dailies if in_period(d["day"], date_from, date_to)]
+                want = domain_series.series(
+                    inside, metric, interval, date_from, date_to, "2023-06-30"
+                )
+                got = reports.series(
+                    live, metric, interval, station, date_from, date_to, "2023-06-30"
+                )
+                assert got == want, (metric, station, interval, date_from, date_to)
 
 
 def test_a_rebuild_equals_live_and_switches_readers(live):

@@ -27,10 +27,20 @@ def _staffing(store, version):
     }
 
 
-def _totals(store, places, date_from, date_to, version, months=None):
+def _day_ids(places, spans):
+    return [
+        domain_daily.daily_id(p, day)
+        for p in places
+        for span in spans
+        for day in rollups.days_between(*span)
+    ]
+
+
+def _totals(store, places, date_from, date_to, version, months=None, dailies=None):
     """``{place: the period's totals}`` (domain_figures.totals_of) of stations or
     DISTRICT, read as domain_rollups.cover says: the all-time rollups, or whole months
-    and the days left over. ``months``: the month rollups read already, if any."""
+    and the days left over. ``months``, ``dailies`` ({id: daily figures}): those read
+    already, if any."""
     cover = rollups.cover(date_from, date_to)
     rollup_store = store.rollups(version)
     if cover["all"]:
@@ -53,16 +63,13 @@ def _totals(store, places, date_from, date_to, version, months=None):
             )
         else:
             whole = [m for p in places for m in rollup_store.months(p, first, last)]
-    ids = [
-        domain_daily.daily_id(p, day)
-        for p in places
-        for span in cover["days"]
-        for day in rollups.days_between(*span)
-    ]
-    dailies = store.load_dailies(version, ids).values()
+    ids = _day_ids(places, cover["days"])
+    if dailies is None:
+        dailies = store.load_dailies(version, ids)
+    found = [dailies[i] for i in ids if i in dailies]
     return {
         p: domain_figures.totals_of(
-            [d for d in dailies if d["station"] == p], [m for m in whole if m["station"] == p]
+            [d for d in found if d["station"] == p], [m for m in whole if m["station"] == p]
         )
         for p in places
     }
@@ -115,13 +122,25 @@ def series(store, metric, interval, station=None, date_from=None, date_to=None, 
     )
     rows = store_rollups.rows_in(months, date_from, date_to)
     empty = domain_figures.METRICS[metric](domain_figures.figures(domain_figures.totals_of(), {}))
+    dailies = None
+    if metric not in domain_figures.SUMMED and interval != "day":
+        # the days its periods leave over (weeks; months cut by the dates), read at once
+        starts, _ = domain_series.series_periods(sorted(rows), interval, date_from, date_to, today)
+        spans = [
+            span
+            for start in starts
+            for span in rollups.cover(
+                *domain_series.period_days(start, interval, date_from, date_to)
+            )["days"]
+        ]
+        dailies = store.load_dailies(version, _day_ids([place], spans))
 
     def value(first, last):
         if first == last:
             return rows.get(first, {}).get(metric, empty)
         if metric in domain_figures.SUMMED:
             return sum(row.get(metric, 0) for day, row in rows.items() if first <= day <= last)
-        totals = _totals(store, [place], first, last, version, months)[place]
+        totals = _totals(store, [place], first, last, version, months, dailies)[place]
         return domain_figures.METRICS[metric](domain_figures.figures(totals, {}))
 
     return domain_series.series_of(sorted(rows), value, interval, date_from, date_to, today)
