@@ -97,8 +97,17 @@ def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sm
             4,
         )
     assert len(sms_to(gateway, HEAD["phone"], 12)) == 12
-    staff = find_messages(service, {"recipient_role": "worker"}) + find_messages(
-        service, {"recipient_role": "station_head", "channel": "sms"}
+
+    def staff_messages():
+        return find_messages(service, {"recipient_role": "worker"}) + find_messages(
+            service, {"recipient_role": "station_head", "channel": "sms"}
+        )
+
+    # the gateway has an SMS a moment before the worker records it sent
+    staff = wait_until(
+        lambda: (found := staff_messages()) and {m["status"] for m in found} == {"sent"} and found,
+        10,
+        message="every staff SMS recorded sent",
     )
     assert len(staff) == 27 and {m["status"] for m in staff} == {"sent"}
     assert not [h for m in staff for h in m["history"] if h["kind"] == "held"]
