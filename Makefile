@@ -28,8 +28,9 @@ test: venv
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The tests that need no broker and no store (the domains, the contracts, the tools):
-# seconds, for the edit-test loop; `make test` runs them too.
+# The tests that need no broker and no store (the domains, casework's and notifications'
+# service layers on their stores in memory (tests/fakes/stores.py), the contracts, the
+# tools): seconds, for the edit-test loop; `make test` runs them too.
 unit: venv
 	$(PY) -m pytest -q tests/unit tests/contract $(PYTEST_ARGS)
 

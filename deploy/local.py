@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.supervisor import Policy, Spec, Supervisor  # noqa: E402
 from services.casework import seed  # noqa: E402
-from services.common import auth, brokers, config, mongo, runfile  # noqa: E402
+from services.common import auth, brokers, config, mongo, runfile, token_keys  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
-from services.common.registry import WSGI_APPS  # noqa: E402
+from services.common.service_classes import WSGI_APPS  # noqa: E402
 from services.ops import vhost  # noqa: E402
 from services.ops.bootstrap import declare  # noqa: E402
 
@@ -120,7 +120,7 @@ def token_secret(settings):
 
 
 def write_credentials(settings):
-    keys, ttl_s = auth.keyring(settings), settings.token_ttl_s  # valid for one lifetime
+    keys, ttl_s = token_keys.keyring(settings), settings.token_ttl_s  # valid for one lifetime
     workers = {
         worker["id"]: auth.issue_token(
             keys, worker["id"], worker["role"], worker["station"], worker["name"], ttl_s

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from docs.catalogue import (
     contract_names,
+    entrypoints_by_type,
     example_envelope,
     exchange_name,
-    handlers_by_type,
     queue_name,
     routing_key,
 )
@@ -28,7 +28,7 @@ def _project_version():
 
 def render_asyncapi():
     names = contract_names()
-    handlers = handlers_by_type()
+    entrypoints = entrypoints_by_type()
     channels, messages = {}, {}
     for contract in CATALOGUE.values():
         operation = names[contract.type].lower()
@@ -81,7 +81,7 @@ def render_asyncapi():
                     "method": method,
                     "queue": queue_name(contract, service, method),
                 }
-                for service, method in handlers[contract.type]
+                for service, method in entrypoints[contract.type]
             ],
         }
     document = {

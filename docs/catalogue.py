@@ -1,4 +1,4 @@
-"""What the code says about each event (names, handlers, exchanges, queues) and the
+"""What the code says about each event (names, entrypoints, exchanges, queues) and the
 example envelopes of the story, for the generated documents."""
 
 from datetime import datetime
@@ -8,7 +8,7 @@ from services.common import contracts, messaging
 from services.common.contracts import CATALOGUE
 from services.common.envelope import new_event
 from services.common.messaging import consumers_of
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 
 
 def contract_names():
@@ -20,8 +20,8 @@ def contract_names():
     }
 
 
-def handlers_by_type():
-    """Event type -> sorted [(service, method)] of every handler on the service classes."""
+def entrypoints_by_type():
+    """Event type -> sorted [(service, method)] of every entrypoint on the service classes."""
     found = {event_type: [] for event_type in CATALOGUE}
     for service in SERVICE_CLASSES:
         for method, contract in consumers_of(service_class(service)):

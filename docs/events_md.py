@@ -8,16 +8,16 @@ from docs.catalogue import (
     CASE_SUBJECT,
     SUBJECTS,
     contract_names,
+    entrypoints_by_type,
     example_envelope,
     exchange_name,
-    handlers_by_type,
     queue_name,
     routing_key,
 )
 from docs.jsonschema import envelope_schema, object_schema
 from services.common import config, envelope, messaging, topology
 from services.common.contracts import CATALOGUE
-from services.common.registry import SERVICE_CLASSES
+from services.common.service_classes import SERVICE_CLASSES
 
 
 def _cell(text):
@@ -141,7 +141,7 @@ def _indent_doc(text):
 
 def render_events_md():
     names = contract_names()
-    handlers = handlers_by_type()
+    entrypoints = entrypoints_by_type()
     defaults = config.settings({})
     out = [
         "# Events catalogue",
@@ -152,8 +152,8 @@ def render_events_md():
         "",
         "Every event is a CloudEvents 1.0 envelope (see [The envelope](#the-envelope)) "
         "published to its producer's topic exchange with the event type as routing key. "
-        "Each consuming handler has its own durable queue, shared by the instances of its "
-        "service (each event is handled once per handler). The machine-readable form of "
+        "Each consuming entrypoint has its own durable queue, shared by the instances of its "
+        "service (each event is handled once per entrypoint). The machine-readable form of "
         "this page is [asyncapi.json](asyncapi.json) (AsyncAPI "
         f"{ASYNCAPI_VERSION}).",
         "",
@@ -166,7 +166,7 @@ def render_events_md():
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for contract in CATALOGUE.values():
-        pairs = handlers[contract.type]
+        pairs = entrypoints[contract.type]
         consumers = "<br>".join(_code(f"{s}.{m}") for s, m in pairs) or "—"
         queues = "<br>".join(_code(queue_name(contract, s, m)) for s, m in pairs) or "—"
         out.append(
@@ -240,7 +240,7 @@ def render_events_md():
         "## Event types",
     ]
     for contract in CATALOGUE.values():
-        pairs = handlers[contract.type]
+        pairs = entrypoints[contract.type]
         data_schema = object_schema(contract.schema)
         out += [
             "",

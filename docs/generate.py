@@ -2,7 +2,7 @@
 (``make docs``).
 
 - ``docs/events.md`` and ``docs/asyncapi.json``: the events catalogue, from
-  ``services.common.contracts.CATALOGUE``, the envelope schema and the handlers found
+  ``services.common.contracts.CATALOGUE``, the envelope schema and the entrypoints found
   on the service classes;
 - ``docs/inbound-asyncapi.json``: what other government systems send to intake;
 - ``docs/openapi/<service>.json``: each HTTP API, from the schemas its routes are

@@ -16,6 +16,7 @@ from services.notifications.providers.cloud import AliyunSmsProvider
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway
+from tests.support import find_messages
 
 # 10:00 in the district (+08:00): outside quiet hours
 DAY = datetime(2023, 5, 29, 2, 0, tzinfo=timezone.utc)
@@ -83,7 +84,7 @@ class World:
     def handle(self, envelope):
         """What the service's entrypoint for the event does."""
         if envelope["type"] == REQUEST_RECEIVED.type:
-            handlers.remember_contact(self.store, envelope["data"])
+            handlers_batch.remember_contacts(self.store, [(0, envelope, envelope["data"])])
         handlers.notify(
             self.store, self.relay, self.chain, self.settings, envelope, envelope["data"]
         )
@@ -159,5 +160,5 @@ def accepted(case_id="case-n"):
 
 
 def only(world, case_id="case-1"):
-    [message] = world.store.find({"case_id": case_id})
+    [message] = find_messages(world.store, {"case_id": case_id})
     return message

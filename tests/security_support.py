@@ -18,13 +18,19 @@ from kombu import Connection, Queue
 from marshmallow import fields, validate
 from werkzeug.serving import make_server
 
-from services.common import auth, clock
+from services.common import auth, clock, token_keys
 from services.common.config import SERVICES
 from services.common.contracts import CASE_ASSIGNED, REQUEST_RECEIVED
 from services.common.envelope import load_event, new_event
 from services.common.messaging import event_exchange
 from tests.fakes.relay import RecordingRelay
-from tests.support import add_case, free_port, register_resident, story_request
+from tests.support import (
+    add_case,
+    find_messages,
+    free_port,
+    register_resident,
+    story_request,
+)
 
 STATION, OTHER_STATION = "daxing", "xiaxiang"
 # routes anyone may call: no data, or authenticated by their own credential
@@ -122,7 +128,7 @@ class Apis:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
             self.base[name] = f"http://127.0.0.1:{server.server_port}"
-        keys = auth.keyring(settings)
+        keys = token_keys.keyring(settings)
         self.tokens = {
             "admin": auth.issue_token(keys, "district-admin", "district_admin"),
             "head": auth.issue_token(keys, "dx-02", "station_head", STATION, "陈静"),
@@ -180,8 +186,10 @@ class Apis:
         )
 
     def _seed(self, database, sms_file):
-        from services.casework import domain, seed
         from services.casework import handlers as casework_handlers
+        from services.casework import seed
+        from services.casework.domain import opening as domain_opening
+        from services.casework.domain import roster as domain_roster
         from services.casework.store import CaseStore
         from services.notifications import handlers as notification_handlers
         from services.notifications.providers import DevFileProvider
@@ -206,11 +214,11 @@ class Apis:
             "received_at": "2023-05-29T08:00:00+08:00",
         }
         workers = [
-            domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+            domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
             for w in cases.roster(STATION)
             if w.id in ("dx-01", "dx-02")
         ]
-        case, events = domain.open_case(
+        case, events = domain_opening.open_case(
             f"case-sec-{uuid.uuid4().hex[:8]}", request, workers, {}, clock.now()
         )
         register_resident(cases, request, clock.now())
@@ -243,7 +251,7 @@ class Apis:
             assigned,
             assigned["data"],
         )
-        [message] = notifications.find({"case_id": case.case_id}, 10)
+        [message] = find_messages(notifications, {"case_id": case.case_id}, 10)
 
         admin = {"Authorization": f"Bearer {self.tokens['admin']}"}
         accepted = requests.post(

@@ -215,3 +215,40 @@ def open_case_for_request(store, relay, envelope, request, now=None):
     if failures:
         raise failures[0]
     return store.for_request(request["request_id"])[0]
+
+
+def find_cases(store, station=None, status=None, request_id=None, limit=100, assignee=None):
+    """casework's cases matching every criterion given, newest first: what a test looks
+    up (the services list cases through store.page)."""
+    from pymongo import DESCENDING
+
+    from services.casework.store import as_case
+
+    query = {
+        key: value
+        for key, value in (
+            ("station", station),
+            ("status", status),
+            ("request_id", request_id),
+            ("assignee.id", assignee),
+        )
+        if value
+    }
+    cursor = store.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
+    return [as_case(document) for document in cursor]
+
+
+def find_messages(store, filters, limit=200):
+    """notifications' messages whose fields equal ``filters`` (falsy values ignored),
+    newest first: what a test looks up (the services list messages through store.page)."""
+    from pymongo import DESCENDING
+
+    query = {key: value for key, value in filters.items() if value}
+    return list(store.messages.find(query, sort=[("created_ms", DESCENDING)], limit=limit))
+
+
+def access_entries(store):
+    """casework's access log in ``seq`` order (the API pages it with store.access_log.page)."""
+    from pymongo import ASCENDING
+
+    return list(store.access_log.entries.find({}, {"_id": 0}, sort=[("seq", ASCENDING)]))

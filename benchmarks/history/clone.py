@@ -27,7 +27,7 @@ import json
 import re
 from datetime import date, timedelta
 
-from services.casework.domain import case_id_for
+from services.casework.domain.opening import case_id_for
 from services.common.privacy import mask_phone, pseudonym
 from services.intake.domain.inbound import inbound_id
 

@@ -2,7 +2,7 @@
 ``domain.receive`` (or, for an alert, its inbound parsing of a CloudEvent), casework's
 ``open_case`` and lifecycle commands with the service-level breaches its timer would
 have reported, the residents registry's ``from_request``, the access log's hash chain.
-Each returns documents exactly as the stores write them (``store._document``,
+Each returns documents exactly as the stores write them (``store.as_document``,
 ``outbox.new_document``/``stage``), their outboxes published, and the envelopes the
 other services consume (benchmarks/history/downstream.py).
 """
@@ -15,11 +15,11 @@ from datetime import timedelta
 from benchmarks.history.clockwork import published
 from services.casework import domain as casework
 from services.casework.domain import access as access_chain
-from services.casework.domain import lifecycle
+from services.casework.domain import lifecycle, opening
 from services.casework.domain import residents as registry
 from services.casework.domain.roster import station_head
 from services.casework.handlers import to_envelopes
-from services.casework.store import _document
+from services.casework.store import as_document
 from services.common import clock, outbox
 from services.common.auth import Principal
 from services.common.envelope import new_event
@@ -192,7 +192,7 @@ class Life:
     @staticmethod
     def save(case, document, events, causation):
         envelopes = to_envelopes(case, events, document, causation)
-        changes = {k: v for k, v in _document(case).items() if k != "_id"}
+        changes = {k: v for k, v in as_document(case).items() if k != "_id"}
         document = {
             **document,
             **changes,
@@ -236,8 +236,8 @@ class Life:
         """The case of a request from its opening to its status today; returns
         (case document, envelopes in order, the repeat's link or None)."""
         opened = clock_.moment
-        case, events = casework.open_case(
-            casework.case_id_for(request_data["request_id"]),
+        case, events = opening.open_case(
+            opening.case_id_for(request_data["request_id"]),
             request_data,
             self.rosters[request_data["station"]],
             self.counts_at(clock.to_ms(opened)),
@@ -248,7 +248,7 @@ class Life:
         )
         envelopes = to_envelopes(case, events, None, envelope["id"])
         document = {
-            **_document(case),
+            **as_document(case),
             **outbox.stage({}, envelopes),
             "updated_ms": clock.to_ms(opened),
         }

@@ -4,6 +4,7 @@ from nameko.timer import timer
 
 from services.casework import handlers, rosters
 from services.casework.handlers import batch as handlers_batch
+from services.casework.handlers import residents as handlers_residents
 from services.casework.store import OUTBOX_COLLECTIONS, CaseStore
 from services.common import clock
 from services.common.agencies import outbound_queues
@@ -28,7 +29,7 @@ class CaseworkService:
     extra_topology = staticmethod(outbound_queues)  # the AMQP agencies' queues
 
     store = Storage(CaseStore)
-    outbox = Outbox(*OUTBOX_COLLECTIONS)
+    relay = Outbox(*OUTBOX_COLLECTIONS)  # the OutboxRelay of these collections
     log_context = LogContext()
     settings = Config()
 
@@ -38,7 +39,7 @@ class CaseworkService:
         repeat joins the resident's open case. Returns the ones to retry alone."""
         items, failures = load_events(bodies, REQUEST_RECEIVED)
         failures.update(
-            handlers_batch.open_cases_for_requests(self.store, self.outbox, items, self.settings)
+            handlers_batch.open_cases_for_requests(self.store, self.relay, items, self.settings)
         )
         return failures
 
@@ -47,7 +48,7 @@ class CaseworkService:
         """The key-persons-of-concern list changed: the residents registry follows (once
         per event). Returns the events to retry alone."""
         items, failures = load_events(bodies, RESIDENT_REGISTRY_UPDATED)
-        failures.update(handlers_batch.apply_registry_updates(self.store, items))
+        failures.update(handlers_residents.apply_registry_updates(self.store, items))
         return failures
 
     @handles(REFERRAL_ANSWERED)
@@ -55,7 +56,7 @@ class CaseworkService:
         """A partner agency answered a referral: the case follows (once per answer); an
         answer for a case or referral casework does not have is dead-lettered."""
         envelope, answer = load_event(body, REFERRAL_ANSWERED)
-        handlers.apply_referral_answer(self.store, self.outbox, envelope, answer)
+        handlers.apply_referral_answer(self.store, self.relay, envelope, answer)
 
     @handles_batch(MESSAGE_FAILED)
     def message_failed(self, bodies):
@@ -63,13 +64,13 @@ class CaseworkService:
         is asked to phone the resident (once per message); other failures are not
         casework's. Returns the ones to retry alone."""
         items, failures = load_events(bodies, MESSAGE_FAILED)
-        failures.update(handlers.record_residents_unreached(self.store, self.outbox, items))
+        failures.update(handlers.record_residents_unreached(self.store, self.relay, items))
         return failures
 
     @every("sla_interval_s")
     def check_service_levels(self):
         """Cases past their acceptance or resolution deadline: reported and escalated once."""
-        handlers.enforce_service_levels(self.store, self.outbox, clock.now())
+        handlers.enforce_service_levels(self.store, self.relay, clock.now())
 
     @timer(interval=WORKLOAD_INTERVAL_S, eager=True)
     def reconcile_workload(self):
@@ -86,4 +87,4 @@ class CaseworkService:
     def relay_outbox(self):
         """Publish case, program and roster events that a crashed or cut-off writer (or the
         roster loader) left behind."""
-        self.outbox.sweep()
+        self.relay.sweep()

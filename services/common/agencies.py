@@ -7,7 +7,7 @@ consumes its own queue ``shegong.outbound.<id>`` as its own RabbitMQ user) or ``
 (notifications POSTs each referral to its URL, signed with HMAC-SHA256 under its secret
 from ``SHEGONG_WEBHOOK_SECRETS``, never from the file). Shared by casework (which agencies
 exist, what each receives, which queues to declare) and notifications (webhook URLs),
-and read here only. An agency answers as an external system of intake's own registry
+and read here only. An agency answers as an external system of intake's systems registry
 (``SHEGONG_INBOUND_SYSTEMS_FILE``), under the same id: its API key and AMQP user are
 intake's to know. Its RabbitMQ user: ``python -m services.ops.agencies provision``.
 """
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Agency:
-    id: str  # the same as its system's in intake's registry (its answers)
+    id: str  # the same as its system's in intake's systems registry (its answers)
     name: str
     purpose: str
     receives: frozenset  # e.g. {"resident.phone", "need_description"}
@@ -86,25 +86,25 @@ def _load(path: str) -> dict:
     return {entry["id"]: _agency(entry) for entry in entries}
 
 
-def registry_from(path) -> dict:
-    """Agency id -> Agency, of a registry file."""
+def partners_in(path) -> dict:
+    """Agency id -> Agency, of an agencies file."""
     return _load(str(path))
 
 
-def registry(settings) -> dict:
-    """Agency id -> Agency, for this process's registry file (read once per file)."""
+def partners(settings) -> dict:
+    """Agency id -> Agency, for this process's agencies file (read once per file)."""
     return _load(settings.agencies_file or str(DEFAULT_FILE))
 
 
 def outbound_queues(settings) -> list:
-    """The queues (of ``settings.queue_type``) of the AMQP agencies in the registry
-    ``settings`` name, declared by casework (which publishes their referrals) so that
+    """The queues (of ``settings.queue_type``) of the AMQP agencies in the agencies file
+    ``settings`` names, declared by casework (which publishes their referrals) so that
     nothing sent to an agency is unroutable."""
     from services.common.topology import agency_queue
 
     return [
         agency_queue(agency, settings.queue_type)
-        for _, agency in sorted(registry(settings).items())
+        for _, agency in sorted(partners(settings).items())
         if agency.delivery == "amqp"
     ]
 

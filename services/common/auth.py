@@ -17,13 +17,12 @@ another's database to authenticate a caller.
 - Revocation: a per-subject "not before" in ``SHEGONG_TOKEN_REVOCATIONS_FILE``; tokens
   of that subject issued before it are refused (``python -m services.common.credentials
   revoke <subject>``).
+
+The keys are token_keys.py's, the revocations revocations.py's.
 """
 
 import json
-import logging
 import math
-import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,8 @@ from jwt.exceptions import (
 )
 from jwt.types import Options
 
-log = logging.getLogger(__name__)
+from services.common.revocations import Revocations
+from services.common.token_keys import Keyring, as_keyring
 
 ROLES = ("worker", "station_head", "operator", "district_admin")
 DEFAULT_TTL_S = 12 * 3600
@@ -63,48 +63,6 @@ class Principal:
 
     def may_see_station(self, station):
         return self.district_wide or self.station == station
-
-
-class Keyring:
-    """The token signing keys: ``(kid, secret)`` pairs, the current (signing) one first."""
-
-    def __init__(self, keys):
-        self.keys = tuple((kid, secret) for kid, secret in keys if secret)
-
-    @classmethod
-    def parse(cls, secrets_text="", single_secret=""):
-        """From ``SHEGONG_TOKEN_SECRETS`` ("kid:secret,..."), else the single secret."""
-        keys = []
-        for entry in (secrets_text or "").split(","):
-            kid, sep, secret = entry.strip().partition(":")
-            if entry.strip() and (not sep or not kid or not secret):
-                raise ValueError("SHEGONG_TOKEN_SECRETS entries are kid:secret")
-            if entry.strip():
-                keys.append((kid, secret))
-        if len({kid for kid, _ in keys}) != len(keys):
-            raise ValueError("SHEGONG_TOKEN_SECRETS names a kid twice")
-        return cls(keys or [(None, single_secret)])
-
-    def __bool__(self):
-        return bool(self.keys)
-
-    @property
-    def current(self):
-        return self.keys[0] if self.keys else (None, "")
-
-    def secret_for(self, kid):
-        """The secret a token's ``kid`` names; a token naming none is the current key's."""
-        if kid is None:
-            return self.current[1]
-        return next((secret for known, secret in self.keys if known == kid), None)
-
-
-def keyring(settings):
-    return Keyring.parse(settings.token_secrets, settings.token_secret)
-
-
-def _as_keyring(secret):
-    return secret if isinstance(secret, Keyring) else Keyring([(None, secret)])
 
 
 ALGORITHMS = ["HS256"]  # explicit: a token naming any other algorithm ("none") is refused
@@ -155,7 +113,7 @@ _DECODE_OPTIONS: Options = {
 
 
 def issue_token(
-    secret: "str | Keyring",
+    secret: str | Keyring,
     subject: str,
     role: str,
     station: str | None = None,
@@ -165,7 +123,7 @@ def issue_token(
 ) -> str:
     """A token for one staff member (``secret``: a string, or a Keyring whose current key
     signs and is named in the header). It expires after ``ttl_s`` (default 12 h)."""
-    kid, key = _as_keyring(secret).current
+    kid, key = as_keyring(secret).current
     if not key:
         raise ValueError("no token secret configured")
     if role not in ROLES:
@@ -185,16 +143,16 @@ def issue_token(
 
 
 def verify_token(
-    secret: "str | Keyring",
+    secret: str | Keyring,
     token: str,
     now: float | None = None,
-    revocations: "Revocations | None" = None,
+    revocations: Revocations | None = None,
     max_ttl_s: int | None = DEFAULT_TTL_S,
 ) -> Principal:
     """Return the Principal of a valid token; raise InvalidToken (saying why) otherwise.
 
     ``secret``: a string or a Keyring; ``revocations``: a Revocations (or None)."""
-    keys = _as_keyring(secret)
+    keys = as_keyring(secret)
     if not keys:
         raise InvalidToken("authentication is not configured")
     claims = _verified_claims(keys, token)
@@ -214,7 +172,7 @@ def verify_token(
     )
 
 
-def _verified_claims(keys: "Keyring", token: str) -> dict[str, Any]:
+def _verified_claims(keys: Keyring, token: str) -> dict[str, Any]:
     """The claims of a token signed with the key its ``kid`` names, by PyJWT."""
     try:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -261,61 +219,3 @@ def _check_lifetime(claims: dict[str, Any], now: float, max_ttl_s: int | None) -
         raise InvalidToken("token issued in the future")
     if max_ttl_s and expires - issued > max_ttl_s:
         raise InvalidToken("token lifetime exceeds the maximum")
-
-
-class Revocations:
-    """Per-subject "not before" times (epoch seconds) in a JSON file
-    ``{"not_before": {"<subject>": <epoch s>}}``, re-read when the file changes. A file
-    that exists but cannot be read refuses every token (fail closed)."""
-
-    def __init__(self, path):
-        self.path = str(path) if path else ""
-        self._lock = threading.Lock()
-        self._stamp, self._table = None, {}
-
-    def not_before(self, subject):
-        return self._current().get(subject, 0)
-
-    def _current(self):
-        try:
-            stat = os.stat(self.path) if self.path else None
-        except FileNotFoundError:
-            stat = None
-        stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
-        with self._lock:
-            if stamp != self._stamp:
-                self._table = self._read() if stat else {}
-                self._stamp = stamp
-            return self._table
-
-    def _read(self):
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                table = json.load(handle)["not_before"]
-            return {str(subject): float(at) for subject, at in table.items()}
-        except Exception as exc:  # noqa: BLE001 - unreadable: refuse rather than let in
-            log.error(
-                "token revocation file %s unreadable (%s); refusing every token",
-                self.path,
-                type(exc).__name__,
-            )
-            return _RefuseAll()
-
-
-class _RefuseAll(dict):
-    def get(self, key, default=None):
-        return float("inf")
-
-
-def revoke(path, subject, now=None):
-    """Refuse every token of ``subject`` issued up to now; new ones are accepted."""
-    table = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            table = json.load(handle).get("not_before", {})
-    table[subject] = int(now if now is not None else time.time()) + 1
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump({"not_before": table}, handle, ensure_ascii=False, indent=2)
-    os.replace(temporary, path)  # readers see the old file or the new one, never half
-    return table[subject]

@@ -2,8 +2,8 @@
 
 An operator lists, shows and replays dead letters by id (services/ops/deadletters.py).
 A message may come with none: another system's event without an AMQP message id, whose
-body is not JSON or has no ``id``, binary, with no headers at all. So when a handler parks a
-message (``messaging.RetryingEventHandler._park``, the one path every consumer, the
+body is not JSON or has no ``id``, binary, with no headers at all. So when an entrypoint
+parks a message (``messaging.RetryingEventHandler._park``, the one path every consumer, the
 inbound exchange's included, dead-letters by) it writes the header
 ``x-shegong-dead-letter-id``: the message's own id when it has one (its AMQP message
 id, else its CloudEvent id from the body or from binary-mode ``cloudEvents_id`` /

@@ -1,8 +1,8 @@
 """The WSGI plumbing every service's API shares (served by gunicorn).
 
-A route is a plain function ``handler(call, **path_values)`` returning a Response;
-``Api`` adds what every endpoint needs: bearer authentication, JSON errors with
-field-level messages, body limits and content types, 503 while the store or the
+A route's entrypoint is a plain function ``entrypoint(call, **path_values)`` returning a
+Response; ``Api`` adds what every endpoint needs: bearer authentication, JSON errors
+with field-level messages, body limits and content types, 503 while the store or the
 broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
 """
 
@@ -20,10 +20,12 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from services.common import jsontext, logs, metrics
-from services.common.auth import InvalidToken, Revocations, keyring, verify_token
+from services.common.auth import InvalidToken, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
 from services.common.openapi import document
+from services.common.revocations import Revocations
+from services.common.token_keys import keyring
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class Route:
 
     path: str
     methods: tuple
-    handler: object
+    entrypoint: object  # the function that answers
     public: bool = False
     body: type | None = None  # marshmallow schema of the JSON body
     query: type | None = None  # marshmallow schema of the query string
@@ -150,22 +152,30 @@ def route(
     status=200,
     errors=(),
 ):
-    """Decorator that registers a handler in a module's ``routes`` list."""
+    """Decorator that registers an entrypoint in a module's ``routes`` list."""
 
-    def register(handler):
+    def register(entrypoint):
         routes.append(
             Route(
-                path, tuple(methods), handler, public, body, query, response, status, tuple(errors)
+                path,
+                tuple(methods),
+                entrypoint,
+                public,
+                body,
+                query,
+                response,
+                status,
+                tuple(errors),
             )
         )
-        return handler
+        return entrypoint
 
     return register
 
 
 @dataclass
 class Call:
-    """What a handler gets: the request, the authenticated caller, the app's context, and
+    """What an entrypoint gets: the request, the authenticated caller, the app's context, and
     the body and query string already loaded with the route's schemas."""
 
     request: Request
@@ -255,7 +265,7 @@ class Api:
                 call.body = endpoint.body().load(call.json())
             elif not endpoint.public and request.method in WRITES and _has_body(request):
                 call.json()  # a write that takes no body still refuses any but a JSON one
-            return endpoint.handler(call, **values)
+            return endpoint.entrypoint(call, **values)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
         except ValidationError as exc:

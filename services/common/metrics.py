@@ -2,21 +2,22 @@
 
 What is measured, and where it is measured:
 
-- events a handler consumed, failed, retried and dead-lettered, by service, handler and
-  event type, and the handler's latency: ``RetryingEventHandler`` (messaging.py);
-- events the outbox published, and the outbox backlog and the age of its oldest
-  pending document: ``OutboxRelay`` (outbox.py);
+- events an entrypoint consumed, failed, retried and dead-lettered, by service,
+  entrypoint (the label ``handler``, kept for the dashboards) and event type, and the
+  entrypoint's latency: ``RetryingEventHandler`` (messaging.py);
+- events the relay published from the outboxes, and the outbox backlog and the age of
+  its oldest pending document: ``OutboxRelay`` (outbox.py);
 - HTTP requests by route, method and status, and their latency: ``Api`` (http.py).
 
 The APIs answer ``GET /metrics``; a Nameko worker serves ``/metrics``, ``/healthz`` and
 ``/readyz`` on its metrics port (``<SERVICE>_METRICS_PORT`` or ``SHEGONG_METRICS_PORT``;
-0, the default, turns it off). Labels never carry personal data: only service, handler,
+0, the default, turns it off). Labels never carry personal data: only service, entrypoint,
 event type, route template (``unmatched`` when no route matched), method (a closed set:
 ``method_label``), status and exception type.
 
-One process, one registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each gunicorn worker
-counts its own requests, so deployments scale APIs by processes (pods, containers)
-of one gunicorn worker each (docs/operations.md).
+One process, one Prometheus collector registry: with ``SHEGONG_HTTP_WORKERS`` > 1 each
+gunicorn worker counts its own requests, so deployments scale APIs by processes (pods,
+containers) of one gunicorn worker each (docs/operations.md).
 """
 
 import logging
@@ -29,11 +30,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# "handler" names the entrypoint: the label (and the duration metric's name) predate the
+# word and are kept, so that dashboards and alerts go on working
 _EVENT = ("service", "handler", "event_type")
 
-EVENTS_CONSUMED = Counter("shegong_events_consumed", "Events a handler processed and acked", _EVENT)
+EVENTS_CONSUMED = Counter(
+    "shegong_events_consumed", "Events an entrypoint processed and acked", _EVENT
+)
 EVENTS_FAILED = Counter(
-    "shegong_events_failed", "Handler runs that raised (each attempt)", _EVENT + ("exception",)
+    "shegong_events_failed", "Entrypoint runs that raised (each attempt)", _EVENT + ("exception",)
 )
 EVENTS_RETRIED = Counter(
     "shegong_events_retried",
@@ -45,13 +50,13 @@ EVENTS_DEAD_LETTERED = Counter(
 )
 HANDLER_SECONDS = Histogram(
     "shegong_handler_duration_seconds",
-    "Time from delivery to the handler's result",
+    "Time from delivery to the entrypoint's result",
     _EVENT,
     buckets=LATENCY_BUCKETS,
 )
 EVENTS_PUBLISHED = Counter(
     "shegong_events_published",
-    "Events the outbox published (confirmed by the broker)",
+    "Events the relay published from the outboxes (confirmed by the broker)",
     ("service", "event_type"),
 )
 OUTBOX_BACKLOG = Gauge(

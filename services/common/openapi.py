@@ -40,10 +40,10 @@ def _path(path):
 
 
 def _operation(route, method):
-    handler_doc = (route.handler.__doc__ or "").strip()
+    doc = (route.entrypoint.__doc__ or "").strip()
     operation = {
-        "summary": handler_doc.splitlines()[0] if handler_doc else route.path,
-        "operationId": route.handler.__name__.lstrip("_"),
+        "summary": doc.splitlines()[0] if doc else route.path,
+        "operationId": route.entrypoint.__name__.lstrip("_"),
         "responses": {
             str(route.status): {"description": "OK" if route.status == 200 else "Accepted"}
         },
@@ -65,8 +65,8 @@ def _operation(route, method):
             "required": True,
             "content": {"application/json": {"schema": route.body}},
         }
-    # what a route's schemas cannot say (e.g. a body it parses itself): handler.openapi
-    extra = dict(getattr(route.handler, "openapi", None) or {})
+    # what a route's schemas cannot say (e.g. a body it parses itself): entrypoint.openapi
+    extra = dict(getattr(route.entrypoint, "openapi", None) or {})
     operation["responses"].update(extra.pop("responses", {}))
     operation.update(extra)
     if route.public:

@@ -1,9 +1,9 @@
-"""Queues retired by a handler's rename, and moving what they hold to their successors.
+"""Queues retired by an entrypoint's rename, and moving what they hold to their successors.
 
-A handler's queue is named after its method (``topology.handler_queue``), so renaming a
-handler gives it a new queue, while the broker keeps the old one, bound as before: the
-events it held when the new version started would never be handled, and it would keep
-collecting a copy of every event for good. Declaring the topology (bootstrap, run by
+An entrypoint's queue is named after its method (``topology.handler_queue``), so
+renaming an entrypoint gives it a new queue, while the broker keeps the old one, bound
+as before: the events it held when the new version started would never be handled, and
+it would keep collecting a copy of every event for good. Declaring the topology (bootstrap, run by
 ``make run`` and by deployments before the services start) therefore unbinds each
 retired queue, moves its messages to the queue that replaced it (each publish
 confirmed before the original is acked) and deletes it once it is empty and no
@@ -20,9 +20,9 @@ from services.common.topology import handler_queue
 
 log = logging.getLogger(__name__)
 
-# (service, a handler's former name) -> its name now. Renamed so that every handler is
-# named after the event it handles (EventContract.handler_name).
-RENAMED_HANDLERS = {
+# (service, an entrypoint's former name) -> its name now. Renamed so that every
+# entrypoint is named after the event it consumes (EventContract.handler_name).
+RENAMED_ENTRYPOINTS = {
     ("casework", "open_case"): "request_received",
     ("casework", "update_registry"): "resident_registry_updated",
     ("notifications", "remember_contact"): "request_received",
@@ -32,10 +32,10 @@ RENAMED_HANDLERS = {
 
 
 def retired_queues(service, consumers, queue_type="classic", renamed=None):
-    """``(retired queue, successor queue)`` for SERVICE's renamed handlers; CONSUMERS are
+    """``(retired queue, successor queue)`` for SERVICE's renamed entrypoints; CONSUMERS are
     its ``(method, contract)`` pairs (``messaging.consumers_of``)."""
     contract_of = dict(consumers)
-    for (owner, former), now in (RENAMED_HANDLERS if renamed is None else renamed).items():
+    for (owner, former), now in (RENAMED_ENTRYPOINTS if renamed is None else renamed).items():
         if owner == service and now in contract_of:
             contract = contract_of[now]
             yield (

@@ -24,7 +24,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from services.common import config, logs, metrics, mongo  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
-from services.common.registry import SERVICE_CLASSES, service_class  # noqa: E402
+from services.common.service_classes import SERVICE_CLASSES, service_class  # noqa: E402
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 
 - ``<producer>.events`` topic exchanges (nameko's naming); the routing key is the
   CloudEvents type, e.g. ``shegong.case.opened.v1``.
-- one queue per consuming handler, ``evt-<producer>-<type>--<service>.<method>``
+- one queue per consuming entrypoint, ``evt-<producer>-<type>--<service>.<method>``
   (nameko's SERVICE_POOL naming: instances of a service share it, each event once).
 - ``shegong.retry``: a headers exchange routing on ``shegong-retry-delay-ms`` to one queue
   per delay, ``shegong.retry.<ms>ms``, whose messages expire back through the default
@@ -13,7 +13,7 @@
 - ``shegong.dead-letter``: a direct exchange; ``shegong.dead-letter.<service>`` holds
   what a service could not handle, with the reason in the headers.
 
-Which of them exist is decided in ``messaging.topology`` (from the handlers the
+Which of them exist is decided in ``messaging.topology`` (from the entrypoints the
 services declare); the RabbitMQ definitions file is generated from that same list.
 """
 
@@ -115,7 +115,7 @@ def dead_letter_queue(service, queue_type="classic"):
 
 
 def handler_queue(contract, service, method, queue_type="classic"):
-    """The queue nameko declares for a SERVICE_POOL event handler: declared identically."""
+    """The queue nameko declares for a SERVICE_POOL event entrypoint: declared identically."""
     # a contract routed by a data field (the agency) is consumed whole: "#"
     return Queue(
         f"evt-{contract.producer}-{contract.type}--{service}.{method}",

@@ -27,7 +27,7 @@ class NotificationsService:
     name = "notifications"
 
     store = Storage(NotificationStore)
-    outbox = Outbox(*OUTBOX_COLLECTIONS)
+    relay = Outbox(*OUTBOX_COLLECTIONS)  # the OutboxRelay of these collections
     sms = SmsProvider()
     log_context = LogContext()
     settings = Config()
@@ -50,7 +50,7 @@ class NotificationsService:
         return failures
 
     def _notify_many(self, items):
-        return handlers_batch.notify_many(self.store, self.outbox, self.sms, self.settings, items)
+        return handlers_batch.notify_many(self.store, self.relay, self.sms, self.settings, items)
 
     @handles(CASE_ACCEPTED)
     def case_accepted(self, body):
@@ -83,22 +83,20 @@ class NotificationsService:
         queue); a refused POST is retried with growing delays, then dead-lettered."""
         load_event(body, REFERRAL_SENT)  # valid, then POSTed as it came
         handlers_webhooks.deliver_referral(
-            self.store, agencies.registry(self.settings), self.settings, body
+            self.store, agencies.partners(self.settings), self.settings, body
         )
 
     def _notify(self, body, contract):
-        self._send(*load_event(body, contract))
-
-    def _send(self, envelope, data):
-        handlers.notify(self.store, self.outbox, self.sms, self.settings, envelope, data)
+        envelope, data = load_event(body, contract)
+        handlers.notify(self.store, self.relay, self.sms, self.settings, envelope, data)
 
     @every("notifications.sweep_interval_s")
     def deliver_due(self):
         """Send the messages now due: deferred (quiet hours, rate limit), retried after a
         temporary failure, or left in flight by a process that died."""
-        handlers_batch.deliver_due(self.store, self.outbox, self.sms, self.settings)
+        handlers_batch.deliver_due(self.store, self.relay, self.sms, self.settings)
 
     @every("relay_interval_s")
     def relay_outbox(self):
         """Publish message events that a crashed writer left in the outbox."""
-        self.outbox.sweep()
+        self.relay.sweep()

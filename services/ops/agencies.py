@@ -15,7 +15,7 @@ from urllib.parse import quote, urlparse, urlunparse
 import requests
 
 from services.common import config
-from services.common.agencies import Agency, registry
+from services.common.agencies import Agency, partners
 from services.intake import systems
 
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     parser.add_argument("agency")
     args = parser.parse_args(argv)
     settings = config.settings()
-    agency = registry(settings).get(args.agency)
+    agency = partners(settings).get(args.agency)
     if agency is None:
         parser.error(f"no agency {args.agency} in the agencies file")
     # the user it answers as: intake's registry of external systems, under the same id

@@ -8,7 +8,7 @@ import sys
 
 from services.common import config, logs
 from services.common.messaging import declare_topology
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 
 
 def declare(settings):

@@ -11,7 +11,7 @@ revoking refuses every token of that subject issued up to now.
 import argparse
 import sys
 
-from services.common import auth, config
+from services.common import auth, config, revocations, token_keys
 
 
 def main(argv=None, env=None):
@@ -30,7 +30,7 @@ def main(argv=None, env=None):
     args = parser.parse_args(argv)
     settings = config.settings(env)
     if args.command == "issue":
-        keys = auth.keyring(settings)
+        keys = token_keys.keyring(settings)
         if not keys:
             parser.error("no signing key: set SHEGONG_TOKEN_SECRETS or SHEGONG_TOKEN_SECRET")
         if args.role != "district_admin" and not args.station:
@@ -38,7 +38,7 @@ def main(argv=None, env=None):
         ttl_s = min(args.ttl or settings.token_ttl_s, settings.token_ttl_s)
         print(auth.issue_token(keys, args.subject, args.role, args.station, args.name, ttl_s))
         return 0
-    not_before = auth.revoke(settings.token_revocations_file, args.subject)
+    not_before = revocations.revoke(settings.token_revocations_file, args.subject)
     print(
         f"tokens of {args.subject} issued before {not_before} (epoch s) are refused "
         f"({settings.token_revocations_file})"

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlparse, urlunparse
 
 from services.common import config
 from services.common.messaging import topology
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS_FILE = ROOT / "deploy" / "rabbitmq" / "definitions.json"

@@ -34,7 +34,7 @@ import requests
 from services.common import clock, config, mongo, runfile
 from services.common.config import SERVICES
 from services.common.dependencies import Outbox
-from services.common.registry import service_class
+from services.common.service_classes import service_class
 
 TIMEOUT_S = 3
 

@@ -158,7 +158,7 @@ def known_queues(settings: Settings) -> list[str]:
     """The names of the queues the topology declares (bootstrap), and those it retires."""
     from services.common import queue_moves
     from services.common.messaging import consumers_of, topology
-    from services.common.registry import SERVICE_CLASSES, service_class
+    from services.common.service_classes import SERVICE_CLASSES, service_class
 
     classes = [service_class(name) for name in SERVICE_CLASSES]
     names = {entity.name for entity in topology(classes, settings) if isinstance(entity, Queue)}

@@ -16,7 +16,7 @@ from pathlib import Path
 from deploy.dev import embedded_store
 from services.common import auth
 from services.common.config import SERVICES
-from services.common.registry import WSGI_APPS
+from services.common.service_classes import WSGI_APPS
 from tests.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 from services.common.topology import handler_queue
 from services.reporting.service import keeping_entrypoint
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from services.common.config import DEFAULT_PORTS, SERVICES
-from services.common.registry import WSGI_APPS
+from services.common.service_classes import WSGI_APPS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -17,7 +17,7 @@ import yaml
 
 from services.common.config import DEFAULT_PORTS, SERVICES
 from services.common.messaging import consumers_of
-from services.common.registry import service_class
+from services.common.service_classes import service_class
 from tests.contract.test_deployment_files import command_problems, commands, load_raw
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -178,7 +178,7 @@ def post_answer(system, event, agency):
 
 def test_an_amqp_agency_reads_its_own_queue_and_answers_on_the_inbound_exchange(system):
     vhost = unquote(urlparse(system.amqp_uri).path[1:])
-    federation = agencies.registry_from(system.var_dir / "agencies.json")["disabled-federation"]
+    federation = agencies.partners_in(system.var_dir / "agencies.json")["disabled-federation"]
     ops_agencies.provision(RABBIT_API_URI, vhost, federation, AGENCY_USER, AGENCY_PASSWORD)
     own = urlunparse(
         urlparse(system.amqp_uri)._replace(

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlparse, urlunparse
 import pytest
 import requests
 
-from services.casework import domain, seed
+from services.casework import seed
+from services.casework.domain import roster as domain_roster
 from services.common import clock
 from tests.inbound_support import (
     ID_NUMBER,
@@ -116,11 +117,17 @@ def test_the_medicine_request_story(system):
 
     case = wait_until(the_case, 10, message="the case to be opened")
     assert (case["station"], case["priority"], case["status"]) == ("daxing", "urgent", "assigned")
-    roster = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
-    calendar = domain.Calendar(tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"])
+    roster = [
+        domain_roster.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()
+    ]
+    calendar = domain_roster.Calendar(
+        tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"]
+    )
     on_duty = {
         w.id
-        for w in domain.on_duty_workers(roster, "daxing", clock.local_day(clock.now()), calendar)
+        for w in domain_roster.on_duty_workers(
+            roster, "daxing", clock.local_day(clock.now()), calendar
+        )
     }
     assert case["assignee"]["id"] in on_duty
     worker = bearer(credentials["workers"][case["assignee"]["id"]])

@@ -14,9 +14,9 @@ from pymongo import MongoClient
 from benchmarks import history
 from benchmarks.history.life import ELDERLY_CARE
 from deploy.dev import embedded_store
-from services.casework.domain import case_id_for
 from services.casework.domain import residents as registry
-from services.casework.store import CaseStore, _case, lists
+from services.casework.domain.opening import case_id_for
+from services.casework.store import CaseStore, as_case, lists
 from services.common import clock, config
 from services.common.privacy import pseudonym
 from services.common.vocabulary import OPEN_CASE_STATUSES
@@ -115,7 +115,7 @@ def test_copies_are_what_the_services_would_write(built):
     # list keys' migration, services/casework/store/lists.py)
     for document in cases.values():
         assert {field: document.get(field) for field in lists.FIELDS} == lists.keys_of(
-            _case(document)
+            as_case(document)
         ), document["_id"]
     # reporting's daily figures are those a rebuild makes from the facts written
     reports = ReportStore(db(client, "reporting"))

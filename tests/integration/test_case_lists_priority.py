@@ -12,7 +12,7 @@ import pytest
 from pymongo import monitoring
 
 from services.casework.domain import Case
-from services.casework.store import CaseStore, _document, lists
+from services.casework.store import CaseStore, as_document, lists
 from services.common import clock, migrations
 from services.common.vocabulary import CASE_STATUSES
 from tests.support import seeded_case_store
@@ -84,7 +84,7 @@ def history(store, urgent, others, seed=3, statuses=CASE_STATUSES):
         a_case(n, priority, rng.choice(statuses), rng.choice(STATIONS), rng, now_ms)
         for n, priority in enumerate(priorities)
     ]
-    store.cases.insert_many([_document(case) for case in cases])
+    store.cases.insert_many([as_document(case) for case in cases])
     return cases
 
 

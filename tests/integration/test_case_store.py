@@ -6,11 +6,13 @@ from dataclasses import replace
 import pytest
 
 from services.casework import domain, handlers, seed
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.casework.store import CaseStore
 from services.common import clock
 from services.common.auth import Principal
 from tests.fakes.relay import RecordingRelay
-from tests.support import add_case, open_counts
+from tests.support import add_case, find_cases, open_counts
 
 WORKER = Principal("dx-01", "worker", "daxing")
 
@@ -32,8 +34,10 @@ def accepted_case(store):
         "need": {"type": "home_visit", "description": ""},
         "received_at": "2023-05-29T08:00:00+08:00",
     }
-    worker = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
-    case, events = domain.open_case("case-1", request, [worker], {}, clock.now())
+    worker = domain_roster.Worker(
+        "dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))
+    )
+    case, events = domain_opening.open_case("case-1", request, [worker], {}, clock.now())
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return handlers.run_command(
         store, RecordingRelay(), "case-1", lambda c: domain.accept(c, WORKER, clock.now())
@@ -86,7 +90,7 @@ def test_one_case_per_request(store):
     case, _ = store.get("case-1")
     twin = replace(case, case_id="case-2")
     assert add_case(store, twin, []) is None
-    assert len(store.find(request_id="r-1")) == 1
+    assert len(find_cases(store, request_id="r-1")) == 1
 
 
 def test_open_cases_are_counted_per_worker_of_the_station(store):

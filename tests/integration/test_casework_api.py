@@ -7,7 +7,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers, seed
+from services.casework import handlers, seed
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.casework.store import CaseStore
 from services.common import auth, clock
 from tests.support import add_case, register_resident, tap, wait_until
@@ -59,11 +61,11 @@ def open_case(store, assignee="dx-01"):
         "received_at": "2023-05-29T08:00:00+08:00",
     }
     worker = [
-        domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
         for w in store.roster("daxing")
         if w.id in (assignee, "dx-02")
     ]
-    case, events = domain.open_case("case-1", request, worker, {}, clock.now())
+    case, events = domain_opening.open_case("case-1", request, worker, {}, clock.now())
     register_resident(store, request, clock.now())
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
@@ -268,6 +270,6 @@ def test_district_admins_read_and_verify_the_access_log_and_see_tampering(casewo
     ]
     assert log.json["entries"][1]["prev_hash"] == log.json["entries"][0]["hash"]
     assert client.get("/v1/access-log/verify", headers=tokens["admin"]).json["valid"] is True
-    store.access.update_one({"seq": 2}, {"$set": {"purpose": "nothing to see"}})
+    store.access_log.entries.update_one({"seq": 2}, {"$set": {"purpose": "nothing to see"}})
     verdict = client.get("/v1/access-log/verify", headers=tokens["admin"]).json
     assert (verdict["valid"], verdict["first_invalid_seq"]) == (False, 2)

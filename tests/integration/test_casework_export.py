@@ -9,7 +9,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers
+from services.casework import handlers
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import auth, clock
 from tests.support import add_case, register_resident, seeded_case_store
 
@@ -47,11 +49,11 @@ def stations(settings, database, topology):
             "received_at": "2026-11-30T08:00:00+08:00",
         }
         roster = [
-            domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+            domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
             for w in store.roster(station)
         ]
         register_resident(store, request, clock.now())
-        case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
+        case, events = domain_opening.open_case(f"case-{number}", request, roster, {}, clock.now())
         add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     return store, Client(casework_api.create_app(settings))
 
@@ -81,7 +83,7 @@ def test_a_station_head_exports_the_stations_cases_masked(stations, tokens):
     assert "邹**" in zou and "138****5678" in zou and "13812345678" not in zou
     # a formula in a name is text in the spreadsheet, not something it runs
     assert all(not cell.startswith("=") for line in lines for cell in line)
-    assert store.access.count_documents({}) == 0  # nothing in full
+    assert store.access_log.entries.count_documents({}) == 0  # nothing in full
     # another period has none of them
     assert rows(client.get(f"/v1/cases/export?{period(-5, 9)}", headers=tokens["head"]))[1:] == []
 
@@ -90,7 +92,7 @@ def test_in_full_only_for_a_role_that_may_and_each_case_is_recorded(stations, to
     store, client = stations
     full = rows(client.get(f"/v1/cases/export?{period()}&personal=full", headers=tokens["head"]))
     assert any("13812345678" in line for line in full[1:])
-    assert sorted((e["case_id"], e["purpose"]) for e in store.access.find()) == [
+    assert sorted((e["case_id"], e["purpose"]) for e in store.access_log.entries.find()) == [
         ("case-0", "export"),
         ("case-1", "export"),
     ]

@@ -14,7 +14,7 @@ from services.common.contracts import REQUEST_RECEIVED, RESIDENT_REGISTRY_UPDATE
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
-from tests.support import open_case_for_request, seeded_case_store, tap, wait_until
+from tests.support import find_cases, open_case_for_request, seeded_case_store, tap, wait_until
 
 
 class Killed(BaseException):
@@ -149,7 +149,7 @@ def test_duplicates_on_the_wire_change_nothing_in_casework(running_casework, sto
         20,
         message="the queues to drain",
     )
-    assert len(store.find()) == 1
+    assert len(find_cases(store)) == 1
     assert "key_concern" in store.residents.get("p_2")["categories"]
     assert store.residents.applied.count_documents({"_id": update["id"]}) == 1
 

@@ -11,7 +11,7 @@ from services.common import messaging
 from services.common.contracts import CASE_OPENED, CASE_REQUEST_LINKED, REQUEST_RECEIVED
 from services.common.envelope import new_event
 from services.common.messaging import EventPublisher
-from tests.support import seeded_case_store, tap, wait_until
+from tests.support import find_cases, seeded_case_store, tap, wait_until
 
 # Short, like the other integration tests' delays, but a few more of them: the first
 # request is published only once the repeat has failed once, and must be handled before
@@ -103,7 +103,7 @@ def test_a_repeat_delivered_before_its_first_request_joins_its_case(
     publisher.publish(received("r-1"))  # then its first request
     wait_until(lambda: store.for_request("r-2")[0], 20, message="the repeat to join a case")
 
-    (case,) = store.find()  # one case for the resident's need
+    (case,) = find_cases(store)  # one case for the resident's need
     assert case.request_id == "r-1" and case.resident_ref == "p_1"
     assert [link["request_id"] for link in case.linked_requests] == ["r-2"]
     assert store.for_request("r-2")[0].case_id == case.case_id

@@ -6,7 +6,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers
+from services.casework import handlers
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import auth, clock
 from services.common.fields import ID_CARD_CHECK, ID_CARD_WEIGHTS
 from tests.support import add_case, register_resident, seeded_case_store
@@ -65,14 +67,14 @@ def registry(settings, database, topology):
     ):
         register_resident(store, req, clock.now())
     roster = [
-        domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
         for w in store.roster("daxing")
     ]
     for case_id, req in (
         ("case-1", zou),
         ("case-2", request("r-4", "p_zou_2", "邹书兰", "13812345678")),
     ):
-        case, events = domain.open_case(case_id, req, roster, {}, clock.now())
+        case, events = domain_opening.open_case(case_id, req, roster, {}, clock.now())
         add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
     return store, Client(casework_api.create_app(settings))
 
@@ -100,7 +102,7 @@ def test_a_worker_finds_the_stations_residents_masked_by_name_phone_or_id(regist
     assert found(client.get("/v1/residents?q=.*", headers=tokens["worker"])) == []
     assert client.get("/v1/residents?q=", headers=tokens["worker"]).status_code == 422
     # masked lists are not reads of personal data: nothing was logged
-    assert store.access.count_documents({}) == 0
+    assert store.access_log.entries.count_documents({}) == 0
 
 
 def test_a_head_sees_in_full_and_each_resident_shown_is_logged(registry, tokens):
@@ -115,7 +117,7 @@ def test_a_head_sees_in_full_and_each_resident_shown_is_logged(registry, tokens)
     assert {first[0]["resident_ref"], second["residents"][0]["resident_ref"]} == {"p_zou", "p_zhou"}
     zou = next(r for r in first + second["residents"] if r["resident_ref"] == "p_zou")
     assert zou["phone"] == "13812345678"
-    logged = list(store.access.find({}, {"_id": 0}))
+    logged = list(store.access_log.entries.find({}, {"_id": 0}))
     assert sorted((e["actor"], e["purpose"], e["resident_ref"]) for e in logged) == [
         ("dx-02", "search_resident", "p_zhou"),
         ("dx-02", "search_resident", "p_zou"),
@@ -149,7 +151,7 @@ def test_the_residents_record_with_contacts_and_cases_and_the_read_logged(regist
     verified = client.get("/v1/access-log/verify", headers=tokens["admin"]).json
     assert verified["valid"] is True and verified["checked"] == 2
     # the chain covers the resident named: changing it is caught
-    store.access.update_one({"seq": 1}, {"$set": {"resident_ref": "p_zhou"}})
+    store.access_log.entries.update_one({"seq": 1}, {"$set": {"resident_ref": "p_zhou"}})
     assert client.get("/v1/access-log/verify", headers=tokens["admin"]).json["valid"] is False
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.casework import domain, handlers
-from services.casework.handlers import batch as handlers_batch
+from services.casework.handlers import residents as handlers_residents
 from services.common import clock
 from services.common.auth import Principal
 from services.common.contracts import (
@@ -17,7 +17,7 @@ from services.common.contracts import (
     CASE_SLA_BREACHED,
 )
 from tests.fakes.relay import RecordingRelay
-from tests.support import open_case_for_request, seeded_case_store
+from tests.support import access_entries, find_cases, open_case_for_request, seeded_case_store
 
 T0 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 in Suqian
 WORKER = Principal("dx-01", "worker", "daxing")
@@ -176,7 +176,7 @@ def test_a_repeat_request_joins_the_open_case_once(store):
     repeat = received("r-2", repeat_of="r-1")
     for _ in range(2):  # delivered twice
         joined = open_case(store, request=repeat)
-    assert joined.case_id == first.case_id and len(store.find()) == 1
+    assert joined.case_id == first.case_id and len(find_cases(store)) == 1
     same_need = open_case(store, request=received("r-3"))  # same resident, same need
     assert same_need.case_id == first.case_id
     events = [e["type"] for e in all_events(store, first.case_id)]
@@ -201,10 +201,10 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
         "source": {"system": "mca", "kind": "key_person_update", "event_id": "x"},
         "updated_at": "2023-05-28T08:00:00+08:00",
     }
-    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
+    assert handlers_residents.apply_registry_updates(store, [(0, {"id": "evt-1"}, update)]) == {}
     assert store.residents.get("p_by_id_number")["key_person"] == "listed"
     changed = {**update, "change": "removed"}
-    assert handlers_batch.apply_registry_updates(store, [(0, {"id": "evt-1"}, changed)]) == {}
+    assert handlers_residents.apply_registry_updates(store, [(0, {"id": "evt-1"}, changed)]) == {}
     assert store.residents.get("p_by_id_number")["key_person"] == "listed"  # same id: no-op
     case = open_case(store, request=received(categories=()))
     assert case.priority == "urgent" and "key_concern" in case.resident["categories"]
@@ -217,14 +217,14 @@ def test_registry_flags_make_a_plain_request_urgent_and_updates_apply_once(store
 
 def test_concurrent_reads_chain_in_order_and_a_tampered_entry_is_found(store):
     in_threads(6, lambda n: store.record_access(f"case-{n}", WORKER, "view", "daxing"))
-    assert [e["seq"] for e in store.access_log.read()] == [1, 2, 3, 4, 5, 6]
+    assert [e["seq"] for e in access_entries(store)] == [1, 2, 3, 4, 5, 6]
     assert store.access_log.verify() == {
         "valid": True,
         "checked": 6,
         "first_invalid_seq": None,
         "reason": None,
     }
-    store.access.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
+    store.access_log.entries.update_one({"seq": 4}, {"$set": {"actor": "dx-03"}})
     result = store.access_log.verify()
     assert (result["valid"], result["first_invalid_seq"], result["checked"]) == (False, 4, 3)
 
@@ -236,4 +236,4 @@ def test_a_repeat_of_a_resolved_case_opens_a_new_one(store):
         handlers.run_command(store, RecordingRelay(), first.case_id, decide)
     second = open_case(store, request=received("r-2", repeat_of="r-1"))
     assert second.case_id != first.case_id and second.status == "assigned"
-    assert len(store.find()) == 2
+    assert len(find_cases(store)) == 2

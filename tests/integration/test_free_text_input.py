@@ -11,7 +11,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers, seed
+from services.casework import handlers, seed
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.casework.store import CaseStore
 from services.common import auth, clock
 from services.common.contracts import REQUEST_RECEIVED
@@ -133,7 +135,7 @@ def test_the_csv_export_never_holds_a_control_character(casework, settings):
     """Records kept before input refused control characters are exported without them."""
     store, client = casework
     roster = [
-        domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
         for w in store.roster("daxing")
     ]
     for number, name in enumerate(("邹\x06兰", "李\x1c四", "王\x85五", "赵\u202e六\t")):
@@ -147,7 +149,7 @@ def test_the_csv_export_never_holds_a_control_character(casework, settings):
             "received_at": clock.iso(clock.now()),
         }
         register_resident(store, request, clock.now())
-        case, events = domain.open_case(f"case-{number}", request, roster, {}, clock.now())
+        case, events = domain_opening.open_case(f"case-{number}", request, roster, {}, clock.now())
         add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{number}"))
     day = clock.local_day(clock.now())
     for personal in ("masked", "full"):

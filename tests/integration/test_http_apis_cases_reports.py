@@ -27,7 +27,8 @@ def casework(settings, database, topology):
 
 def open_story_case(store, assignee="dx-01"):
     """A case assigned to ``assignee`` (the roster's duty days are not this test's subject)."""
-    from services.casework import domain
+    from services.casework.domain import opening as domain_opening
+    from services.casework.domain import roster as domain_roster
     from services.common import clock
 
     request = {
@@ -44,8 +45,10 @@ def open_story_case(store, assignee="dx-01"):
         "received_at": "2023-05-29T08:00:00+08:00",
     }
     worker = [w for w in store.roster("daxing") if w.id == assignee]
-    worker = [domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker]
-    case, events = domain.open_case("case-1", request, worker, {}, clock.now())
+    worker = [
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))}) for w in worker
+    ]
+    case, events = domain_opening.open_case("case-1", request, worker, {}, clock.now())
     register_resident(store, request, clock.now())  # full data: the registry only
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     return case
@@ -84,7 +87,9 @@ def test_case_commands_follow_the_state_machine(casework, tokens):
     stored = store.cases.find_one({"_id": "case-1"})
     assert [e["sequence"] for e in stored["outbox"] if e["sequence"] > 4] == []
     # every answer that carried the resident in full was recorded, refusals were not
-    assert [(a["actor"], a["purpose"]) for a in store.access.find({"case_id": "case-1"})] == [
+    assert [
+        (a["actor"], a["purpose"]) for a in store.access_log.entries.find({"case_id": "case-1"})
+    ] == [
         ("dx-01", "accept"),
         ("dx-01", "record_action"),
     ]
@@ -102,7 +107,7 @@ def test_cases_are_scoped_to_their_station_and_reads_are_recorded(casework, toke
     assert listing["cases"][0]["resident"]["phone"] == "138****5678"
     full = client.get("/v1/cases/case-1", headers=bearer(tokens["daxing"]))
     assert full.status_code == 200 and full.json["resident"]["phone"] == "13812345678"
-    access = list(store.access.find({"case_id": "case-1"}))
+    access = list(store.access_log.entries.find({"case_id": "case-1"}))
     assert [(a["actor"], a["purpose"]) for a in access] == [("dx-01", "view")]
     assert client.get("/v1/cases/nope", headers=bearer(tokens["admin"])).status_code == 404
     assert client.get("/v1/cases?status=lost", headers=bearer(tokens["admin"])).status_code == 422

@@ -20,7 +20,7 @@ from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from services.common.contracts import REQUEST_RECEIVED
-from services.common.registry import WSGI_APPS
+from services.common.service_classes import WSGI_APPS
 from tests.inbound_support import (
     KEYS,
     Observer,

@@ -16,7 +16,7 @@ from services.notifications.providers.cloud import AliyunSmsProvider, TencentSms
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
 from tests.fakes.sms_providers import FakeAliyunSms, FakeSmsGateway, FakeTencentSms
-from tests.support import free_port
+from tests.support import find_messages, free_port
 
 RECEIPT_TOKEN = "receipt-token-for-tests"
 
@@ -102,7 +102,7 @@ class System:
             event,
             event["data"],
         )
-        [message] = self.store.find({"case_id": case_id})
+        [message] = find_messages(self.store, {"case_id": case_id})
         return message
 
     def get(self, path, who="daxing", **params):

@@ -7,8 +7,9 @@ import pytest
 
 from services.common import clock
 from services.common.contracts import MESSAGE_FAILED, MESSAGE_SENT
-from services.notifications import handlers
+from services.notifications.handlers import batch as handlers_batch
 from tests.notifications_support import DAY, assigned, only
+from tests.support import find_messages
 
 
 def test_the_secondary_provider_serves_while_the_primary_is_down(world):
@@ -93,7 +94,7 @@ def test_the_same_event_twice_and_a_crash_after_the_provider_answered_send_one_s
     assert message["status"] == "sent" and message["attempts"] == 2
     assert len(world.gateway.accepted) == 1  # the gateway recognised the idempotency key
     world.handle(event)
-    assert len(world.gateway.accepted) == 1 and len(world.store.find({})) == 1
+    assert len(world.gateway.accepted) == 1 and len(find_messages(world.store, {})) == 1
 
 
 def test_a_crash_after_aliyun_answered_is_found_out_before_sending_again(world, monkeypatch):
@@ -128,8 +129,8 @@ def test_two_workers_racing_for_one_message_send_it_once(world):
     message = only(world)
     workers = [
         threading.Thread(
-            target=handlers.deliver,
-            args=(world.store, world.relay, world.chain, world.settings, message),
+            target=handlers_batch.deliver_many,
+            args=(world.store, world.relay, world.chain, world.settings, [message]),
         )
         for _ in range(4)
     ]

@@ -11,6 +11,7 @@ from services.notifications import api, handlers
 from services.notifications.providers import DevFileProvider
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
+from tests.support import find_messages
 
 HEAD = {"id": "dx-02", "name": "陈静", "phone": "13900000102"}
 
@@ -105,11 +106,11 @@ def test_the_head_lists_unread_messages_and_marks_them_read(inbox, tokens):
 
 def test_only_the_recipient_marks_a_message_read(inbox, tokens):
     store, client = inbox
-    [message] = [m for m in store.find({"case_id": "case-1", "channel": "in_app"})]
+    [message] = [m for m in find_messages(store, {"case_id": "case-1", "channel": "in_app"})]
     for who, status in (("worker", 403), ("other_head", 403), ("admin", 403)):
         refused = client.post(f"/v1/messages/{message['_id']}/read", json={}, headers=tokens[who])
         assert refused.status_code == status, who
-    [sms] = store.find({"case_id": "case-1", "channel": "sms"})
+    [sms] = find_messages(store, {"case_id": "case-1", "channel": "sms"})
     assert (
         client.post(f"/v1/messages/{sms['_id']}/read", json={}, headers=tokens["head"]).status_code
         == 409

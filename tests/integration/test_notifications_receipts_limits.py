@@ -6,6 +6,7 @@ from services.common.contracts import CASE_RESOLVED, MESSAGE_DELIVERED, MESSAGE_
 from services.common.envelope import new_event
 from services.notifications.handlers import receipts as handlers_receipts
 from tests.notifications_support import NIGHT, accepted, assigned, only, received
+from tests.support import find_messages
 
 
 def test_receipts_out_of_order_and_repeated_leave_the_right_final_status(world):
@@ -77,7 +78,7 @@ def test_no_more_than_the_hourly_limit_per_resident_phone(world):
         world.handle(accepted(case_id=f"case-{number}"))
         world.clock.advance(minutes=1)
     assert world.phones() == ["13812345678"] * 3
-    held = world.store.find({"status": "created"})
+    held = find_messages(world.store, {"status": "created"})
     assert len(held) == 2
     assert {h["reason"] for m in held for h in m["history"] if h["kind"] == "held"} == {
         "rate_limited"
@@ -87,7 +88,7 @@ def test_no_more_than_the_hourly_limit_per_resident_phone(world):
     assert len(world.phones()) == 4
     world.clock.advance(minutes=2)
     world.sweep()
-    assert len(world.phones()) == 5 and world.store.find({"status": "created"}) == []
+    assert len(world.phones()) == 5 and find_messages(world.store, {"status": "created"}) == []
 
 
 def test_residents_wait_out_quiet_hours_unless_urgent(world):
@@ -125,7 +126,9 @@ def test_residents_wait_out_quiet_hours_unless_urgent(world):
         )
     )
     assert sorted(world.phones()[1:]) == ["13700000002", "13812345678"]
-    to_family = world.store.find({"case_id": "case-u", "recipient_role": "emergency_contact"})
+    to_family = find_messages(
+        world.store, {"case_id": "case-u", "recipient_role": "emergency_contact"}
+    )
     assert "邹**" in to_family[0]["body"]
     assert "紧急求助已由大兴镇社会工作服务站" in to_family[0]["body"]
 

@@ -21,7 +21,7 @@ from services.common.messaging import EventPublisher
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
 from tests.fakes.sms_providers import FakeSmsGateway
-from tests.support import wait_until
+from tests.support import find_messages, wait_until
 
 HEAD = {"id": "dx-head", "name": "张站长", "phone": "13900000100"}
 WORKER = {"id": "dx-01", "name": "王晨光", "phone": "13900000101"}
@@ -217,7 +217,8 @@ def test_escalation_and_sla_breach_reach_the_station_head_and_the_duty_officer(
     )
     inbox = wait_until(
         lambda: (
-            len(service.find({"channel": "in_app"})) == 2 and service.find({"channel": "in_app"})
+            len(find_messages(service, {"channel": "in_app"})) == 2
+            and find_messages(service, {"channel": "in_app"})
         ),
         15,
         message="in-app messages",

@@ -17,7 +17,7 @@ from tests.integration.test_notifications_rules import (
     received,
     sms_to,
 )
-from tests.support import wait_until
+from tests.support import find_messages, wait_until
 
 fakes, world = notifications_support.fakes, notifications_support.world
 # the notifications service on the real broker with the default limits, a fake gateway
@@ -44,7 +44,9 @@ def test_the_accepted_sms_of_an_urgent_case_is_not_held_by_the_residents_limit(
         case_id = f"case-{number:04d}-ordinary"
         publish(settings, CASE_ACCEPTED, accepted(case_id), 3)
         wait_until(
-            lambda: [m for m in service.find({"case_id": case_id}) if m["status"] == "sent"],
+            lambda: [
+                m for m in find_messages(service, {"case_id": case_id}) if m["status"] == "sent"
+            ],
             15,
             message=f"{case_id} sent",
         )
@@ -54,7 +56,9 @@ def test_the_accepted_sms_of_an_urgent_case_is_not_held_by_the_residents_limit(
     sms_to(gateway, "13900000101")
     event = publish(settings, CASE_ACCEPTED, accepted(urgent), 3)
     assert len(sms_to(gateway, RESIDENT["phone"], 11)) == 11  # the 11th of the hour
-    [message] = [m for m in service.find({"case_id": urgent}) if m["recipient_role"] == "resident"]
+    [message] = [
+        m for m in find_messages(service, {"case_id": urgent}) if m["recipient_role"] == "resident"
+    ]
     assert message["urgent"] and message["status"] == "sent"
     assert not [h for h in message["history"] if h["kind"] == "held"]
     # the same event again: no second SMS
@@ -62,7 +66,7 @@ def test_the_accepted_sms_of_an_urgent_case_is_not_held_by_the_residents_limit(
     one_more = "case-0010-ordinary"  # an ordinary one after it is still held, in order
     publish(settings, CASE_ACCEPTED, accepted(one_more), 3)
     [waiting] = wait_until(
-        lambda: service.find({"case_id": one_more, "status": "created"}),
+        lambda: find_messages(service, {"case_id": one_more, "status": "created"}),
         15,
         message="the ordinary 11th held",
     )
@@ -96,7 +100,7 @@ def test_a_batch_of_missed_check_ins_reaches_the_family_past_the_limit_once_each
     )
     family = RESIDENT["emergency_contact"]["phone"]
     assert world.phones() == [family] * 4
-    messages = world.store.find({"recipient_role": "emergency_contact"})
+    messages = find_messages(world.store, {"recipient_role": "emergency_contact"})
     assert len(messages) == 4 and {m["status"] for m in messages} == {"sent"}
     assert not [h for m in messages for h in m["history"] if h["kind"] == "held"]
     # redelivered, and the sweep: nothing twice

@@ -29,7 +29,7 @@ from tests.integration.test_notifications_rules import (
 )
 from tests.notifications_support import NIGHT, only
 from tests.notifications_support import assigned as assigned_event
-from tests.support import wait_until
+from tests.support import find_messages, wait_until
 
 # the delivery fixtures with a controllable clock and fake carriers
 fakes, world = notifications_support.fakes, notifications_support.world
@@ -97,8 +97,17 @@ def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sm
             4,
         )
     assert len(sms_to(gateway, HEAD["phone"], 12)) == 12
-    staff = service.find({"recipient_role": "worker"}) + service.find(
-        {"recipient_role": "station_head", "channel": "sms"}
+
+    def staff_messages():
+        return find_messages(service, {"recipient_role": "worker"}) + find_messages(
+            service, {"recipient_role": "station_head", "channel": "sms"}
+        )
+
+    # the gateway has an SMS a moment before the worker records it sent
+    staff = wait_until(
+        lambda: (found := staff_messages()) and {m["status"] for m in found} == {"sent"} and found,
+        10,
+        message="every staff SMS recorded sent",
     )
     assert len(staff) == 27 and {m["status"] for m in staff} == {"sent"}
     assert not [h for m in staff for h in m["history"] if h["kind"] == "held"]
@@ -124,7 +133,7 @@ def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sm
         wait_until(
             lambda: [
                 m
-                for m in service.find({"case_id": case_id})
+                for m in find_messages(service, {"case_id": case_id})
                 if m["status"] == "sent" or m.get("due_ms", 0) > m["created_ms"]
             ],
             15,
@@ -132,7 +141,7 @@ def test_fifteen_urgent_cases_reach_the_worker_at_once_while_a_residents_11th_sm
         )
     assert len(sms_to(gateway, "13812345678", 10)) == 10
     [waiting] = wait_until(
-        lambda: service.find({"recipient_role": "resident", "status": "created"}),
+        lambda: find_messages(service, {"recipient_role": "resident", "status": "created"}),
         15,
         message="the resident's 11th SMS held",
     )
@@ -153,7 +162,7 @@ def test_staff_sms_go_at_night_past_the_residents_limit_and_a_staff_flood_is_hel
     for number in range(6):
         world.handle(assigned_event(case_id=f"case-{number}"))
     assert world.phones() == ["13900000101"] * 5  # at night, past the residents' 3
-    [flooded] = world.store.find({"status": "created"})
+    [flooded] = find_messages(world.store, {"status": "created"})
     [hold] = [h for h in flooded["history"] if h["kind"] == "held"]
     assert hold["reason"] == "staff_rate_limited" and flooded["template"] == "case_assigned_worker"
     assert held_count("staff", "case_assigned_worker", "staff_rate_limited") == before + 1
@@ -165,4 +174,7 @@ def test_staff_sms_go_at_night_past_the_residents_limit_and_a_staff_flood_is_hel
     assert only(world, "case-alert")["template"] == "checkin_missed_worker"
     world.clock.advance(hours=1)  # the flood's hour is over: the held one goes
     world.sweep()
-    assert world.phones() == ["13900000101"] * 7 and world.store.find({"status": "created"}) == []
+    assert (
+        world.phones() == ["13900000101"] * 7
+        and find_messages(world.store, {"status": "created"}) == []
+    )

@@ -2,8 +2,8 @@
 twice per case opened; seeding a roster through the store takes effect at once."""
 
 from services.casework import seed
-from services.casework import store as case_store
 from services.casework.store import CaseStore
+from services.casework.store import roster as roster_store
 
 
 def test_the_roster_is_read_once_per_period_and_reseeding_takes_effect(database, monkeypatch):
@@ -15,10 +15,10 @@ def test_the_roster_is_read_once_per_period_and_reseeding_takes_effect(database,
     store.calendar_documents.delete_many({})
     assert store.roster("daxing") == daxing  # ...not read again within the period
     assert store.calendar().holidays
-    monkeypatch.setattr(case_store, "ROSTER_CACHE_S", 0.0)
+    monkeypatch.setattr(roster_store, "ROSTER_CACHE_S", 0.0)
     assert store.roster("daxing") == []  # the period is over: read again
     assert store.calendar().holidays == ()
-    monkeypatch.setattr(case_store, "ROSTER_CACHE_S", 30.0)
+    monkeypatch.setattr(roster_store, "ROSTER_CACHE_S", 30.0)
     store.seed_roster(seed.roster()[:2])
     assert len(store.roster("daxing")) == 2  # seeding clears the cache at once
 

@@ -21,7 +21,7 @@ from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import Observer
 from tests.reporting_events import keep, month, projector_of
-from tests.support import story_request, wait_until
+from tests.support import find_messages, story_request, wait_until
 
 
 class Commands(monitoring.CommandListener):
@@ -263,12 +263,12 @@ def test_the_sweep_sends_what_is_due_in_two_writes_whatever_how_much(settings, d
     for size in (1, 10):
         with counted(settings, "notifications") as (db, commands):
             store = NotificationStore(db)
-            store.record_intents([due(n, size) for n in range(size)])
+            store.record_new_intents([due(n, size) for n in range(size)])
             commands.names.clear()
             assert (
                 handlers_batch.deliver_due(store, RecordingRelay(), None, config.settings()) == size
             )
-            assert {m["status"] for m in store.find({})} == {"sent"}
+            assert {m["status"] for m in find_messages(store, {})} == {"sent"}
             store.messages.delete_many({})
         writes[size] = Counter(
             name for name in commands.names if name.startswith("update messages")

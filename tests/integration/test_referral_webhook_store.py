@@ -52,11 +52,11 @@ def test_every_attempt_is_recorded_and_the_last_failure_is_failed(store):
             webhooks.Outcome(False, 500, "HTTP 500"),
         ]
     )
-    registry = {"health-commission": HEALTH}
+    partners = {"health-commission": HEALTH}
     for _ in range(3):
         with pytest.raises(handlers_webhooks.WebhookFailed):
             handlers_webhooks.deliver_referral(
-                store, registry, Settings, event(), post=lambda *a: next(answers)
+                store, partners, Settings, event(), post=lambda *a: next(answers)
             )
     [failed] = store.webhooks.find(state="failed")
     assert failed["attempts"] == 3 and failed["last_error"] == "HTTP 500"
@@ -70,7 +70,7 @@ def test_every_attempt_is_recorded_and_the_last_failure_is_failed(store):
 
 def test_delivered_once_and_an_amqp_agency_is_not_posted(store):
     posts = []
-    registry = {"health-commission": HEALTH, "disabled-federation": FEDERATION}
+    partners = {"health-commission": HEALTH, "disabled-federation": FEDERATION}
 
     def post(*args):
         posts.append(args)
@@ -78,12 +78,12 @@ def test_delivered_once_and_an_amqp_agency_is_not_posted(store):
 
     for _ in range(2):  # a redelivery POSTs nothing more
         assert (
-            handlers_webhooks.deliver_referral(store, registry, Settings, event(), post=post)
+            handlers_webhooks.deliver_referral(store, partners, Settings, event(), post=post)
             == "delivered"
         )
     assert (
         handlers_webhooks.deliver_referral(
-            store, registry, Settings, event("disabled-federation"), post=post
+            store, partners, Settings, event("disabled-federation"), post=post
         )
         == "not_webhook"
     )
@@ -95,22 +95,22 @@ def test_a_replayed_dead_letter_gets_a_new_round_of_retries(store):
     """Dead-lettered after its retries, then replayed by an operator (make
     deadletters-replay resets the handler's attempts): the delivery shows it retrying
     again, not failed after the first new attempt, and keeps every attempt."""
-    registry = {"health-commission": HEALTH}
+    partners = {"health-commission": HEALTH}
 
     def refused(*args):
         return webhooks.Outcome(False, 503, "HTTP 503")
 
     for _ in range(3):
         with pytest.raises(handlers_webhooks.WebhookFailed):
-            handlers_webhooks.deliver_referral(store, registry, Settings, event(), post=refused)
+            handlers_webhooks.deliver_referral(store, partners, Settings, event(), post=refused)
     assert store.webhooks.find(state="failed")
     with pytest.raises(handlers_webhooks.WebhookFailed):  # the replay's first attempt
-        handlers_webhooks.deliver_referral(store, registry, Settings, event(), post=refused)
+        handlers_webhooks.deliver_referral(store, partners, Settings, event(), post=refused)
     [again] = store.webhooks.find(state="retrying")
     assert again["attempts"] == 4 and again["replays"] == 1
     assert (
         handlers_webhooks.deliver_referral(
-            store, registry, Settings, event(), post=lambda *a: webhooks.Outcome(True, 200, None)
+            store, partners, Settings, event(), post=lambda *a: webhooks.Outcome(True, 200, None)
         )
         == "delivered"
     )

@@ -7,7 +7,9 @@ import pytest
 from werkzeug.test import Client
 
 from services.casework import api as casework_api
-from services.casework import domain, handlers
+from services.casework import handlers
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import auth, clock
 from services.common.contracts import CASE_RESIDENT_UNREACHED, MESSAGE_FAILED
 from services.common.envelope import load_event, new_event
@@ -34,11 +36,11 @@ def world(settings, database, topology):
         "received_at": "2026-11-30T08:00:00+08:00",
     }
     roster = [
-        domain.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
+        domain_roster.Worker(**{**w.__dict__, "duty_days": tuple(range(1, 8))})
         for w in store.roster("daxing")
         if w.id in ("dx-01", "dx-02")
     ]
-    case, events = domain.open_case("case-1", request, roster, {}, clock.now())
+    case, events = domain_opening.open_case("case-1", request, roster, {}, clock.now())
     add_case(store, case, handlers.to_envelopes(case, events, None, "e-0"))
     relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": store.cases}, 0.2)
     return store, relay, case

@@ -12,7 +12,7 @@ import time
 import jwt
 import pytest
 
-from services.common import auth
+from services.common import auth, revocations, token_keys
 from tests.security_support import PUBLIC, STATION, endpoints
 
 OLD_KEY, NEW_KEY = ("k-old", "old-" + "o" * 40), ("k-new", "new-" + "n" * 40)
@@ -55,9 +55,9 @@ def _signed(header, payload_text, secret):
 def bad_tokens(settings, revocations_file):
     """Tokens that must each get 401, by what is wrong with them."""
     admin = ("district-admin", "district_admin")
-    good = auth.issue_token(auth.keyring(settings), *admin)
+    good = auth.issue_token(token_keys.keyring(settings), *admin)
     header, payload, signature = good.split(".")
-    auth.revoke(revocations_file, "revoked-admin")
+    revocations.revoke(revocations_file, "revoked-admin")
     now, kid = int(time.time()), {"alg": "HS256", "kid": NEW_KEY[0]}
     claims = {"sub": "district-admin", "role": "district_admin", "iat": now, "exp": now + 60}
     return {
@@ -77,16 +77,16 @@ def bad_tokens(settings, revocations_file):
         ),
         "garbage": "not-a-token",
         "empty parts": "..",
-        "wrong secret": auth.issue_token(auth.Keyring([(NEW_KEY[0], "guessed")]), *admin),
-        "unknown kid": auth.issue_token(auth.Keyring([("k-gone", NEW_KEY[1])]), *admin),
+        "wrong secret": auth.issue_token(token_keys.Keyring([(NEW_KEY[0], "guessed")]), *admin),
+        "unknown kid": auth.issue_token(token_keys.Keyring([("k-gone", NEW_KEY[1])]), *admin),
         "alg none": f"{_b64({'alg': 'none', 'kid': NEW_KEY[0]})}.{payload}.",
         "payload swapped": f"{header}.{_b64({'sub': 'x', 'role': 'district_admin'})}.{signature}",
-        "expired": auth.issue_token(auth.keyring(settings), *admin, ttl_s=60, now=1_000_000),
+        "expired": auth.issue_token(token_keys.keyring(settings), *admin, ttl_s=60, now=1_000_000),
         "too long lived": auth.issue_token(
-            auth.keyring(settings), *admin, ttl_s=settings.token_ttl_s * 10
+            token_keys.keyring(settings), *admin, ttl_s=settings.token_ttl_s * 10
         ),
         "revoked": auth.issue_token(
-            auth.keyring(settings), "revoked-admin", "district_admin", now=time.time() - 5
+            token_keys.keyring(settings), "revoked-admin", "district_admin", now=time.time() - 5
         ),
     }
 
@@ -118,8 +118,8 @@ def test_every_route_refuses_bad_tokens(apis):
 def test_keys_rotate_without_locking_anyone_out(apis):
     """Tokens signed with the previous key still work while it is listed; new ones are
     signed with the current key."""
-    old = auth.issue_token(auth.Keyring([OLD_KEY]), "district-admin", "district_admin")
-    new = auth.issue_token(auth.keyring(apis.settings), "district-admin", "district_admin")
+    old = auth.issue_token(token_keys.Keyring([OLD_KEY]), "district-admin", "district_admin")
+    new = auth.issue_token(token_keys.keyring(apis.settings), "district-admin", "district_admin")
     assert json.loads(base64.urlsafe_b64decode(new.split(".")[0] + "=="))["kid"] == NEW_KEY[0]
     for endpoint in endpoints(apis.apps):
         if endpoint.method == "GET":
@@ -135,7 +135,7 @@ def test_a_revoked_staff_member_is_refused_everywhere_at_once(apis):
         for e in gets
         if e.rule not in ("/v1/access-log", "/v1/access-log/verify")
     )
-    auth.revoke(apis.settings.token_revocations_file, "dx-02")
+    revocations.revoke(apis.settings.token_revocations_file, "dx-02")
     for endpoint in gets:
         assert apis.call(endpoint, who="head").status_code == 401, str(endpoint)
     assert apis.call(gets[0], who="worker").status_code != 401  # only dx-02 was revoked

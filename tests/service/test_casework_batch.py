@@ -18,7 +18,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import new_event
 from tests.fakes.relay import RecordingRelay
-from tests.support import seeded_case_store
+from tests.support import find_cases, seeded_case_store
 
 
 @pytest.fixture
@@ -51,9 +51,9 @@ def batch_of(count, prefix="r"):
 
 def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     assert service.request_received(batch_of(12)) == {}
-    cases = store.find(limit=100)
+    cases = find_cases(store, limit=100)
     assert sorted(case.request_id for case in cases) == sorted(f"r-{n}" for n in range(12))
     load = Counter(case.assignee["id"] for case in cases)
     assert max(load.values()) - min(load.values()) <= 1  # as one at a time would spread them
@@ -73,7 +73,7 @@ def test_a_batch_opens_every_case_once_spread_over_the_workers(store):
 
 def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     first = received("r-a", "p_same", "13812340001")
     again = received("r-b", "p_same", "13812340001")
     other = received("r-c", "p_other", "13812340002")
@@ -86,7 +86,7 @@ def test_a_second_request_of_one_resident_in_the_batch_joins_the_first_case(stor
 
 def test_a_repeat_in_the_batch_of_its_first_request_joins_its_case(store):
     service = worker_factory(
-        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=store, relay=RecordingRelay(), settings=config.settings()
     )
     first = received("r-a", "p_a", "13812340001")
     repeat = received("r-b", "p_b", "13812340002", repeat_of="r-a")  # another number
@@ -97,7 +97,7 @@ def test_a_repeat_in_the_batch_of_its_first_request_joins_its_case(store):
 
 def test_a_repeat_of_an_unknown_request_is_returned_for_retry_and_the_rest_opened(store):
     service = worker_factory(
-        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=store, relay=RecordingRelay(), settings=config.settings()
     )
     bodies = batch_of(3) + [received("r-x", "p_x", "13812349999", repeat_of="r-unknown")]
     bodies.insert(1, {"not": "an event"})
@@ -125,7 +125,7 @@ def registry_update(event_n, ref, id_number, change="added", categories=("living
 
 def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
     service = worker_factory(
-        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=store, relay=RecordingRelay(), settings=config.settings()
     )
     numbers = ["11010519491231002X", "110105194912310038", "110105195001010012"]
     updates = [registry_update(n, f"p_{n}", number) for n, number in enumerate(numbers)]
@@ -142,7 +142,7 @@ def test_a_batch_of_registry_updates_is_applied_once_each_in_order(store):
 
 def test_a_second_update_of_one_person_in_a_batch_sees_the_first(store):
     service = worker_factory(
-        CaseworkService, store=store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=store, relay=RecordingRelay(), settings=config.settings()
     )
     number = "11010519491231002X"
     first = registry_update(1, "p_one", number, categories=("living_alone",))

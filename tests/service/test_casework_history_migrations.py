@@ -10,7 +10,7 @@ from services.casework.store import CaseStore
 from services.common import config
 from tests.fakes.relay import RecordingRelay
 from tests.service.test_casework_batch import received
-from tests.support import seeded_case_store
+from tests.support import find_cases, seeded_case_store
 
 
 @pytest.fixture
@@ -64,22 +64,22 @@ def old_store(database):
 
 def test_a_record_written_before_lookup_keys_is_found_by_its_id_number(old_store):
     service = worker_factory(
-        CaseworkService, store=old_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=old_store, relay=RecordingRelay(), settings=config.settings()
     )
     event = received("r-new", "p_newphone", "13600000000")
     event["data"]["resident"]["id_number"] = "321321194505290026"
     assert service.request_received([event]) == {}
-    case = old_store.find(request_id="r-new")[0]
+    case = find_cases(old_store, request_id="r-new")[0]
     assert "key_concern" in case.resident["categories"]  # the registry's record was found
     assert old_store.residents.get("p_newphone")["_id"] == "p_registry"
 
 
 def test_an_open_case_of_an_earlier_version_is_joined_not_doubled(old_store):
     service = worker_factory(
-        CaseworkService, store=old_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=old_store, relay=RecordingRelay(), settings=config.settings()
     )
     assert service.request_received([received("r-again", "p_old", "13700000000")]) == {}
-    assert old_store.find(request_id="r-again") == []  # no second case for the need
+    assert find_cases(old_store, request_id="r-again") == []  # no second case for the need
     case, _ = old_store.get("case-old")
     assert [link["request_id"] for link in case.linked_requests] == ["r-again"]
 

@@ -14,7 +14,7 @@ from services.common.contracts import CASE_REFERRAL_ANSWERED, REFERRAL_ANSWERED
 from services.common.envelope import InvalidEvent, new_event
 from tests.fakes.relay import RecordingRelay
 from tests.service.test_casework_service import received
-from tests.support import open_case_for_request, seeded_case_store
+from tests.support import find_cases, open_case_for_request, seeded_case_store
 
 AGENCY = agencies.Agency(
     "health-commission",
@@ -59,7 +59,7 @@ def referred_case(store, relay):
     open_case_for_request(
         store, relay, received(), received()["data"] | {"repeat_of": None, "source": None}
     )
-    case = store.find()[0]
+    case = find_cases(store)[0]
     worker = Principal(case.assignee["id"], "worker", "daxing")
     now = clock.now()
     handlers.run_command(store, relay, case.case_id, lambda c: domain.accept(c, worker, now))
@@ -75,7 +75,7 @@ def referred_case(store, relay):
 def test_the_case_follows_an_answer_once(store):
     relay = RecordingRelay()
     case_id = referred_case(store, relay)
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     event = answered(case_id)
     service.referral_answered(event)
     service.referral_answered(event)  # redelivered
@@ -89,7 +89,7 @@ def test_the_case_follows_an_answer_once(store):
 def test_an_answer_for_an_unknown_case_or_referral_is_invalid(store):
     relay = RecordingRelay()
     case_id = referred_case(store, relay)
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     with pytest.raises(InvalidEvent, match="no case"):
         service.referral_answered(answered("case-nowhere"))
     with pytest.raises(InvalidEvent, match="no referral ref-2"):

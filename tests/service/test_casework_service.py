@@ -20,7 +20,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import InvalidEvent, new_event
 from tests.fakes.relay import RecordingRelay
-from tests.support import open_case_for_request, seeded_case_store
+from tests.support import find_cases, open_case_for_request, seeded_case_store
 
 
 @pytest.fixture
@@ -53,9 +53,9 @@ def types(document):
 
 def test_at_a_station_with_nobody_on_duty_the_head_gets_the_case_escalated(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     assert service.request_received([received(station="luji")]) == {}  # a batch of one
-    case = store.find(station="luji")[0]
+    case = find_cases(store, station="luji")[0]
     assert case.assignee["id"] == "lj-01" and case.status == "assigned"
     ((_, document),) = relay.published
     assert types(document) == [CASE_OPENED.type, CASE_ASSIGNED.type, CASE_ESCALATED.type]
@@ -78,10 +78,10 @@ def test_the_timer_escalates_a_case_past_its_deadline_once(store):
         },
         now=long_ago,
     )
-    service = worker_factory(CaseworkService, store=store, outbox=relay)
+    service = worker_factory(CaseworkService, store=store, relay=relay)
     service.check_service_levels()
     service.check_service_levels()
-    case = store.find()[0]
+    case = find_cases(store)[0]
     document = store.cases.find_one({"_id": case.case_id})
     assert types(document).count(CASE_SLA_BREACHED.type) == 2  # acceptance and resolution
     assert types(document).count(CASE_ESCALATED.type) == 1  # to the head, once
@@ -89,7 +89,7 @@ def test_the_timer_escalates_a_case_past_its_deadline_once(store):
 
 
 def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(store):
-    service = worker_factory(CaseworkService, store=store, outbox=RecordingRelay())
+    service = worker_factory(CaseworkService, store=store, relay=RecordingRelay())
     bad = new_event(
         RESIDENT_REGISTRY_UPDATED,
         {
@@ -111,7 +111,7 @@ def test_the_registry_consumer_applies_an_update_and_refuses_an_invalid_one(stor
 
 def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(store):
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     repeat = received("r-2", repeat_of="r-1")
     failures = service.request_received([repeat])  # retried alone by the batch entrypoint
     raised = failures[0]
@@ -124,7 +124,7 @@ def test_a_repeat_before_its_first_request_has_a_case_waits_and_writes_nothing(s
 
     assert service.request_received([received("r-1")]) == {}  # the first request's case opens
     assert service.request_received([repeat]) == {}  # the retry joins it
-    (case,) = store.find()
+    (case,) = find_cases(store)
     assert case.request_id == "r-1"
     assert [link["request_id"] for link in case.linked_requests] == ["r-2"]
     assert store.for_request("r-2")[0].case_id == case.case_id
@@ -134,9 +134,9 @@ def test_a_batch_of_failed_messages_reaches_only_the_cases_residents(store):
     from services.common.contracts import MESSAGE_FAILED
 
     relay = RecordingRelay()
-    service = worker_factory(CaseworkService, store=store, outbox=relay, settings=config.settings())
+    service = worker_factory(CaseworkService, store=store, relay=relay, settings=config.settings())
     assert service.request_received([received()]) == {}
-    case = store.find()[0]
+    case = find_cases(store)[0]
 
     def failed(role, message_id):
         return new_event(

@@ -14,6 +14,7 @@ from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationStore
 from tests.fakes.relay import RecordingRelay
 from tests.service.test_service_entrypoints import RecordingProvider, received
+from tests.support import find_messages
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def world(database, monkeypatch):
     store.ensure_indexes()
     provider, relay = RecordingProvider(), RecordingRelay(batches_only=True)
     service = worker_factory(
-        NotificationsService, store=store, outbox=relay, sms=provider, settings=config.settings()
+        NotificationsService, store=store, relay=relay, sms=provider, settings=config.settings()
     )
     return store, provider, relay, service
 
@@ -101,13 +102,13 @@ def test_a_batch_counts_its_own_sms_against_a_numbers_hourly_limit(database, mon
     service = worker_factory(
         NotificationsService,
         store=store,
-        outbox=RecordingRelay(),
+        relay=RecordingRelay(),
         sms=provider,
         settings=config.settings(),
     )
     assert service.case_assigned([assigned(f"case-{n}", "dx-01") for n in range(5)]) == {}
     assert len(provider.sent) == 3  # one worker, one kind: three an hour
-    held = [m for m in store.find({}) if m["status"] == "created"]
+    held = [m for m in find_messages(store, {}) if m["status"] == "created"]
     assert len(held) == 2 and all(m["history"][-1]["reason"] == "staff_rate_limited" for m in held)
 
 
@@ -136,10 +137,10 @@ def test_an_outcome_that_lost_to_a_receipt_is_written_again_on_the_newest_versio
     store, _, relay, _ = world
     provider = ReceiptOvertakes(store)
     service = worker_factory(
-        NotificationsService, store=store, outbox=relay, sms=provider, settings=config.settings()
+        NotificationsService, store=store, relay=relay, sms=provider, settings=config.settings()
     )
     assert service.case_assigned([assigned("case-1", "dx-01"), assigned("case-2", "dx-02")]) == {}
-    for message in store.find({}):
+    for message in find_messages(store, {}):
         assert message["status"] == "delivered"  # the receipt's later status kept
         assert [h["kind"] for h in message["history"]].count("attempt") == 1
         assert message["provider_message_id"].startswith("p-")

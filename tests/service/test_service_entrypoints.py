@@ -7,7 +7,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.casework import seed
-from services.casework.domain import on_duty_workers
+from services.casework.domain.roster import on_duty_workers
 from services.casework.service import CaseworkService
 from services.casework.store import CaseStore
 from services.common import clock, config
@@ -30,6 +30,7 @@ from services.reporting.handlers.projector import Projector
 from services.reporting.service import ReportingService
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
+from tests.support import find_cases, find_messages
 
 
 class RecordingProvider:
@@ -89,12 +90,12 @@ def case_store(database):
 def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store):
     relay = RecordingRelay()
     service = worker_factory(
-        CaseworkService, store=case_store, outbox=relay, settings=config.settings()
+        CaseworkService, store=case_store, relay=relay, settings=config.settings()
     )
     event = received()
     assert service.request_received([event, event]) == {}  # twice in one batch
     assert service.request_received([event]) == {}  # and again later
-    cases = case_store.find(request_id="r-1")
+    cases = find_cases(case_store, request_id="r-1")
     assert len(cases) == 1
     case = cases[0]
     assert (case.station, case.priority, case.status) == ("daxing", "urgent", "assigned")
@@ -112,11 +113,11 @@ def test_casework_opens_one_case_per_request_however_often_it_arrives(case_store
 
 def test_casework_refuses_an_invalid_request_event(case_store):
     service = worker_factory(
-        CaseworkService, store=case_store, outbox=RecordingRelay(), settings=config.settings()
+        CaseworkService, store=case_store, relay=RecordingRelay(), settings=config.settings()
     )
     failures = service.request_received([{**received(), "data": {"request_id": "r-1"}}])
     assert list(failures) == [0] and isinstance(failures[0], InvalidEvent)  # dead-lettered
-    assert case_store.find() == []
+    assert find_cases(case_store) == []
 
 
 def test_intake_follows_its_case_forward_only(database):
@@ -183,7 +184,7 @@ def notifications(database, monkeypatch):
         worker_factory(
             NotificationsService,
             store=store,
-            outbox=relay,
+            relay=relay,
             sms=provider,
             settings=config.settings(),
         ),
@@ -198,7 +199,7 @@ def test_the_worker_is_told_once_even_when_the_event_arrives_twice(notifications
     assert len(provider.sent) == 1
     assert provider.sent[0]["phone"] == "13900000101"
     assert "邹**（138****5678）" in provider.sent[0]["body"]
-    stored = store.find({"case_id": "case-1"})
+    stored = find_messages(store, {"case_id": "case-1"})
     assert [(m["recipient_role"], m["status"]) for m in stored] == [("worker", "sent")]
     assert [e["type"] for _, doc in relay.published for e in doc["outbox"]] == [MESSAGE_SENT.type]
 
@@ -208,7 +209,7 @@ def test_the_resident_is_told_once_her_contact_is_known(notifications):
     accepted = case_event(CASE_ACCEPTED, ACCEPTED, 3)
     with pytest.raises(RecipientUnknown):  # retried later by the handler's retry policy
         service.case_accepted(accepted)
-    assert provider.sent == [] and store.find({"case_id": "case-1"}) == []
+    assert provider.sent == [] and find_messages(store, {"case_id": "case-1"}) == []
     assert service.request_received([received()]) == {}
     service.case_accepted(accepted)
     assert [m["phone"] for m in provider.sent] == ["13812345678"]

@@ -6,7 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.casework import domain, seed
+from services.casework import seed
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.casework.domain.roster import (
     Calendar,
     CalendarFileError,
@@ -15,7 +17,7 @@ from services.casework.domain.roster import (
     on_duty_workers,
 )
 
-WORKERS = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
+WORKERS = [domain_roster.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
 
 
 def seeded():
@@ -95,7 +97,7 @@ def test_a_case_opened_past_the_end_goes_to_a_worker_on_duty_that_weekday():
         "received_at": "2027-02-10T09:00:00+08:00",
     }
     now = datetime(2027, 2, 10, 1, tzinfo=timezone.utc)  # a Wednesday, 09:00 in the district
-    case, _ = domain.open_case(
+    case, _ = domain_opening.open_case(
         "case-x", request, [w for w in WORKERS if w.station == "daxing"], {}, now, seeded()
     )
     on_wednesday = {w.id for w in WORKERS if w.station == "daxing" and 3 in w.duty_days}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.casework import domain
+from services.casework.domain import opening as domain_opening
 from services.casework.domain import roster as domain_roster
 from services.common.auth import Principal
 from services.common.contracts import CASE_ACCEPTED, CASE_ASSIGNED, CASE_OPENED, CASE_RESOLVED
@@ -16,7 +17,7 @@ MONDAY_0800 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)  # 08:00 in Suqia
 
 
 def worker(wid, station="daxing", days=(1, 2, 3, 4, 5, 6, 7), role="worker"):
-    return domain.Worker(wid, f"社工{wid}", "13900000000", station, role, days)
+    return domain_roster.Worker(wid, f"社工{wid}", "13900000000", station, role, days)
 
 
 def request(
@@ -49,13 +50,15 @@ def request(
     ],
 )
 def test_triage_priority(categories, need, expected):
-    priority, reason = domain.triage(categories, need)
+    priority, reason = domain_opening.triage(categories, need)
     assert priority == expected
     assert reason
 
 
 def test_the_story_resident_is_urgent_because_key_concern_living_alone():
-    assert domain.triage(["elderly", "living_alone", "key_concern"], "medicine_purchase") == (
+    assert domain_opening.triage(
+        ["elderly", "living_alone", "key_concern"], "medicine_purchase"
+    ) == (
         "urgent",
         "重点关注对象且独居",
     )
@@ -63,31 +66,31 @@ def test_the_story_resident_is_urgent_because_key_concern_living_alone():
 
 def test_on_duty_workers_follow_the_weekday():
     roster = [worker("a", days=(1,)), worker("b", days=(2,)), worker("c", "xiaxiang", (1,))]
-    assert [w.id for w in domain.on_duty_workers(roster, "daxing", 1)] == ["a"]
-    assert [w.id for w in domain.on_duty_workers(roster, "daxing", 3)] == []
+    assert [w.id for w in domain_roster.on_duty_workers(roster, "daxing", 1)] == ["a"]
+    assert [w.id for w in domain_roster.on_duty_workers(roster, "daxing", 3)] == []
 
 
 def test_assignee_is_the_on_duty_worker_with_fewest_open_cases():
     on_duty = [worker("a"), worker("b"), worker("c")]
-    assert domain.pick_assignee(on_duty, {"a": 2, "b": 1, "c": 1}).id == "b"
-    assert domain.pick_assignee(on_duty, {}).id == "a"
-    assert domain.pick_assignee([], {}) is None
+    assert domain_roster.pick_assignee(on_duty, {"a": 2, "b": 1, "c": 1}).id == "b"
+    assert domain_roster.pick_assignee(on_duty, {}).id == "a"
+    assert domain_roster.pick_assignee([], {}) is None
 
 
 def test_seed_roster_has_six_workers_and_someone_on_duty_every_day_at_each_pilot():
     workers = [
-        domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])})
+        domain_roster.Worker(**{**w, "duty_days": tuple(w["duty_days"])})
         for w in json.loads(ROSTER_FILE.read_text(encoding="utf-8"))["workers"]
     ]
     for station in ("daxing", "xiaxiang"):
         assert len([w for w in workers if w.station == station]) == 6
         assert len([w for w in workers if w.station == station and w.role == "station_head"]) == 1
         for day in range(1, 8):
-            assert domain.on_duty_workers(workers, station, day), (station, day)
+            assert domain_roster.on_duty_workers(workers, station, day), (station, day)
 
 
 def test_open_case_assigns_on_duty_worker_and_announces_masked_resident():
-    case, events = domain.open_case("case-1", request(), [worker("dx-01")], {}, MONDAY_0800)
+    case, events = domain_opening.open_case("case-1", request(), [worker("dx-01")], {}, MONDAY_0800)
     assert (case.status, case.priority, case.assignee["id"]) == ("assigned", "urgent", "dx-01")
     assert case.station == "daxing" and case.version == 1
     assert [contract for contract, _ in events] == [CASE_OPENED, CASE_ASSIGNED]
@@ -98,13 +101,15 @@ def test_open_case_assigns_on_duty_worker_and_announces_masked_resident():
 
 
 def test_open_case_without_anyone_on_duty_waits_unassigned():
-    case, events = domain.open_case("case-1", request(), [worker("a", days=(2,))], {}, MONDAY_0800)
+    case, events = domain_opening.open_case(
+        "case-1", request(), [worker("a", days=(2,))], {}, MONDAY_0800
+    )
     assert case.status == "received" and case.assignee is None
     assert [contract for contract, _ in events] == [CASE_OPENED]
 
 
 def opened_case():
-    return domain.open_case("case-1", request(), [worker("dx-01")], {}, MONDAY_0800)[0]
+    return domain_opening.open_case("case-1", request(), [worker("dx-01")], {}, MONDAY_0800)[0]
 
 
 ASSIGNEE = Principal("dx-01", "worker", "daxing")
@@ -173,7 +178,7 @@ def test_station_head_may_work_a_case_other_workers_may_not():
     ],
 )
 def test_the_api_maps_each_refusal_of_the_rules_to_its_http_status(refusal, status):
-    from services.casework.api import http_status
+    from services.casework.api.cases import http_status
 
     assert http_status(refusal) == status
     assert not hasattr(refusal, "status")  # the domain knows nothing of HTTP
@@ -181,8 +186,8 @@ def test_the_api_maps_each_refusal_of_the_rules_to_its_http_status(refusal, stat
 
 def test_a_published_roster_is_ids_roles_and_duty_days_in_a_stable_order():
     roster = [
-        domain.Worker("b", "乙", "13900000002", "luji", "worker", (5, 1)),
-        domain.Worker("a", "甲", "13900000001", "luji", "station_head", ()),
+        domain_roster.Worker("b", "乙", "13900000002", "luji", "worker", (5, 1)),
+        domain_roster.Worker("a", "甲", "13900000001", "luji", "station_head", ()),
     ]
     assert domain_roster.published_staff(roster) == [
         {"id": "a", "role": "station_head", "duty_days": []},

@@ -8,7 +8,9 @@ import pytest
 from services.casework import domain, seed
 from services.casework.domain import access as domain_access
 from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import opening as domain_opening
 from services.casework.domain import residents as domain_residents
+from services.casework.domain import roster as domain_roster
 from services.casework.domain import sla as domain_sla
 from services.common.auth import Principal
 from services.common.contracts import (
@@ -27,9 +29,11 @@ from services.common.contracts import (
 
 MONDAY_0800 = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)
 LEVELS = domain_sla.parse_service_levels("urgent=30m/24h,normal=4h/7d,low=1d/30d")
-WORKER = domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8)))
-OTHER = domain.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", tuple(range(1, 8)))
-HEAD = domain.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", ())
+WORKER = domain_roster.Worker(
+    "dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))
+)
+OTHER = domain_roster.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", tuple(range(1, 8)))
+HEAD = domain_roster.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", ())
 ASSIGNEE = Principal("dx-01", "worker", "daxing")
 HEAD_TOKEN = Principal("dx-02", "station_head", "daxing")
 OTHER_HEAD = Principal("xx-01", "station_head", "xiaxiang")
@@ -52,7 +56,7 @@ def types(events):
 
 
 def accepted(at=MONDAY_0800):
-    case, _ = domain.open_case("case-1", request(), [WORKER, HEAD], {}, at, levels=LEVELS)
+    case, _ = domain_opening.open_case("case-1", request(), [WORKER, HEAD], {}, at, levels=LEVELS)
     return domain.accept(case, ASSIGNEE, at)[0]
 
 
@@ -64,36 +68,46 @@ def resolved(at=MONDAY_0800):
 
 
 def test_every_station_has_someone_on_duty_or_a_head_every_day_of_the_year():
-    workers = [domain.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()]
-    calendar = domain.Calendar(tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"])
+    workers = [
+        domain_roster.Worker(**{**w, "duty_days": tuple(w["duty_days"])}) for w in seed.roster()
+    ]
+    calendar = domain_roster.Calendar(
+        tuple(seed.calendar()["holidays"]), seed.calendar()["holiday_rota"]
+    )
     from services.common.vocabulary import stations
 
     assert {w.station for w in workers} == set(stations())
     day = date(2026, 1, 1)
     while day.year == 2026:
         for station in stations():
-            on_duty = domain.on_duty_workers(workers, station, day, calendar)
-            assert on_duty or domain.station_head(workers, station), (station, day)
+            on_duty = domain_roster.on_duty_workers(workers, station, day, calendar)
+            assert on_duty or domain_roster.station_head(workers, station), (station, day)
             if station != "luji":  # luji: a head and nobody on duty, to show the escalation
                 assert on_duty, (station, day)
         day += timedelta(days=1)
 
 
 def test_holidays_follow_the_rota_not_the_weekday():
-    calendar = domain.Calendar(("2026-10-01", "2026-10-02"), {"daxing": ("dx-01", "dx-03")})
+    calendar = domain_roster.Calendar(("2026-10-01", "2026-10-02"), {"daxing": ("dx-01", "dx-03")})
     roster = [
         WORKER,
         OTHER,
-        domain.Worker("dx-04", "赵敏", "13900000104", "daxing", "worker", tuple(range(1, 8))),
+        domain_roster.Worker(
+            "dx-04", "赵敏", "13900000104", "daxing", "worker", tuple(range(1, 8))
+        ),
     ]
-    on_first = {w.id for w in domain.on_duty_workers(roster, "daxing", date(2026, 10, 1), calendar)}
+    on_first = {
+        w.id for w in domain_roster.on_duty_workers(roster, "daxing", date(2026, 10, 1), calendar)
+    }
     assert on_first == {"dx-01", "dx-03"}
-    ordinary = domain.on_duty_workers(roster, "daxing", date(2026, 10, 8), calendar)
+    ordinary = domain_roster.on_duty_workers(roster, "daxing", date(2026, 10, 8), calendar)
     assert len(ordinary) == 3
 
 
 def test_nobody_on_duty_gives_the_case_to_the_station_head_and_escalates():
-    case, events = domain.open_case("case-1", request(), [HEAD], {}, MONDAY_0800, levels=LEVELS)
+    case, events = domain_opening.open_case(
+        "case-1", request(), [HEAD], {}, MONDAY_0800, levels=LEVELS
+    )
     assert case.status == "assigned" and case.assignee["id"] == "dx-02"
     assert types(events) == [CASE_OPENED, CASE_ASSIGNED, CASE_ESCALATED]
     assert events[2][1]["reason"] == "nobody_on_duty"
@@ -101,7 +115,7 @@ def test_nobody_on_duty_gives_the_case_to_the_station_head_and_escalates():
 
 
 def test_registry_flags_raise_the_priority():
-    case, _ = domain.open_case(
+    case, _ = domain_opening.open_case(
         "case-1",
         request(categories=()),
         [WORKER],
@@ -162,7 +176,7 @@ def test_only_the_station_head_reassigns_and_the_status_is_kept():
     moved, events = domain_lifecycle.reassign(case, HEAD_TOKEN, OTHER, MONDAY_0800)
     assert (moved.status, moved.assignee["id"]) == ("accepted", "dx-03")
     assert events[0][1]["reason"] == "reassigned"
-    stranger = domain.Worker("xx-02", "郑芳", "13900000202", "xiaxiang")
+    stranger = domain_roster.Worker("xx-02", "郑芳", "13900000202", "xiaxiang")
     with pytest.raises(domain.IllegalTransition):
         domain_lifecycle.reassign(case, HEAD_TOKEN, stranger, MONDAY_0800)
 
@@ -194,7 +208,9 @@ def test_service_levels_parse_and_refuse_nonsense():
 
 
 def test_an_unaccepted_case_breaches_once_and_goes_to_the_head():
-    case, _ = domain.open_case("case-1", request(), [WORKER, HEAD], {}, MONDAY_0800, levels=LEVELS)
+    case, _ = domain_opening.open_case(
+        "case-1", request(), [WORKER, HEAD], {}, MONDAY_0800, levels=LEVELS
+    )
     early, nothing = domain_lifecycle.breach(case, HEAD, MONDAY_0800 + timedelta(minutes=29))
     assert nothing == [] and early is case
     late = MONDAY_0800 + timedelta(minutes=31)

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from services.casework import domain, handlers
 from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import opening as domain_opening
+from services.casework.domain import roster as domain_roster
 from services.common import clock, outbox
 from services.common.auth import Principal
 
@@ -15,9 +17,9 @@ START = datetime(2023, 5, 29, 0, 0, tzinfo=timezone.utc)
 LEVELS = {"urgent": (1800, 86400), "normal": (4 * 3600, 7 * 86400), "low": (86400, 30 * 86400)}
 WINDOW_S = 7 * 86400
 ROSTER = [
-    domain.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))),
-    domain.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", (1, 2, 3)),
-    domain.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", (4, 5, 6, 7)),
+    domain_roster.Worker("dx-01", "王晨光", "13900000101", "daxing", "worker", tuple(range(1, 8))),
+    domain_roster.Worker("dx-02", "陈静", "13900000102", "daxing", "station_head", (1, 2, 3)),
+    domain_roster.Worker("dx-03", "刘洋", "13900000103", "daxing", "worker", (4, 5, 6, 7)),
 ]
 HEAD = ROSTER[1]
 ACTORS = {
@@ -144,7 +146,7 @@ def check_invariants(case):
 def test_any_sequence_of_commands_keeps_the_invariants(nobody_on_duty, commands):
     roster = [HEAD] if nobody_on_duty else ROSTER
     now = START
-    case, events = domain.open_case("case-1", request(), roster, {}, now, levels=LEVELS)
+    case, events = domain_opening.open_case("case-1", request(), roster, {}, now, levels=LEVELS)
     document = {**outbox.stage({}, handlers.to_envelopes(case, events, None, "e-0"))}
     check_invariants(case)
     breaches_this_cycle = []
@@ -187,7 +189,7 @@ def test_any_sequence_of_commands_keeps_the_invariants(nobody_on_duty, commands)
 @given(st.lists(COMMANDS, max_size=30))
 def test_closed_is_final(commands):
     now = START
-    case, _ = domain.open_case("case-1", request(), ROSTER, {}, now, levels=LEVELS)
+    case, _ = domain_opening.open_case("case-1", request(), ROSTER, {}, now, levels=LEVELS)
     case, _ = domain.accept(case, actor(case, "owner"), now)
     case, _ = domain.resolve(case, actor(case, "owner"), "done", now)
     case, _ = domain_lifecycle.close(case, ACTORS["head"], now)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from services.common import config
-from services.common.registry import SERVICE_CLASSES, service_class
+from services.common.service_classes import SERVICE_CLASSES, service_class
 from services.common.timers import SettingsTimer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -140,7 +140,7 @@ def test_an_agency_user_reads_its_own_queue_and_writes_only_answers():
 def test_the_development_registry_has_an_agency_of_each_delivery():
     from services.common import config
 
-    found = agencies.registry(config.settings({}))
+    found = agencies.partners(config.settings({}))
     assert {a.delivery for a in found.values()} == {"amqp", "webhook"}
     # each answers as a system of intake's registry, under the same id (the AMQP one as
     # the RabbitMQ user it is provisioned with)

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from services.common import auth, config
+from services.common import auth, config, token_keys
+from services.common.revocations import Revocations, revoke
 from services.intake.systems import SystemRegistry, key_digest
 from services.ops import credentials
 
@@ -16,7 +17,7 @@ NOW = 1_800_000_000
 
 
 def keys(text):
-    return auth.Keyring.parse(text)
+    return token_keys.Keyring.parse(text)
 
 
 def test_the_current_key_signs_and_names_itself():
@@ -64,11 +65,11 @@ def test_rotation_settings_from_the_environment():
         {"SHEGONG_TOKEN_SECRETS": "k2:new, k1:old", "SHEGONG_TOKEN_SECRET": "ignored"}
     )
     assert settings.token_secret == "new"
-    assert auth.keyring(settings).keys == (("k2", "new"), ("k1", "old"))
-    assert not auth.keyring(config.settings({}))  # nothing configured: nothing accepted
+    assert token_keys.keyring(settings).keys == (("k2", "new"), ("k1", "old"))
+    assert not token_keys.keyring(config.settings({}))  # nothing configured: nothing accepted
     for bad in ("k1", "k1:", ":secret", "k1:a,k1:b"):
         with pytest.raises(ValueError):
-            auth.Keyring.parse(bad)
+            token_keys.Keyring.parse(bad)
 
 
 def unsigned(claims, secret="s3cret", header=None):
@@ -117,11 +118,11 @@ def test_every_issued_token_expires():
 
 def test_revoking_a_subject_refuses_its_earlier_tokens_only(tmp_path):
     path = tmp_path / "revocations.json"
-    revocations = auth.Revocations(path)
+    revocations = Revocations(path)
     old = auth.issue_token("s3cret", "dx-01", "worker", "daxing", now=NOW)
     other = auth.issue_token("s3cret", "dx-02", "worker", "daxing", now=NOW)
     assert auth.verify_token("s3cret", old, now=NOW + 5, revocations=revocations)
-    auth.revoke(path, "dx-01", now=NOW + 10)
+    revoke(path, "dx-01", now=NOW + 10)
     with pytest.raises(auth.InvalidToken, match="revoked"):
         auth.verify_token("s3cret", old, now=NOW + 20, revocations=revocations)
     assert auth.verify_token("s3cret", other, now=NOW + 20, revocations=revocations)
@@ -134,7 +135,7 @@ def test_an_unreadable_revocation_file_lets_no_one_in(tmp_path):
     path.write_text("{not json")
     token = auth.issue_token("s3cret", "dx-02", "worker", "daxing", now=NOW)
     with pytest.raises(auth.InvalidToken, match="revoked"):
-        auth.verify_token("s3cret", token, now=NOW, revocations=auth.Revocations(path))
+        auth.verify_token("s3cret", token, now=NOW, revocations=Revocations(path))
 
 
 def test_the_credentials_command_issues_and_revokes(tmp_path, capsys):
@@ -149,14 +150,14 @@ def test_the_credentials_command_issues_and_revokes(tmp_path, capsys):
     )
     token = capsys.readouterr().out.strip()
     settings = config.settings(env)
-    revocations = auth.Revocations(settings.token_revocations_file)
+    revocations = Revocations(settings.token_revocations_file)
     principal = auth.verify_token(
-        auth.keyring(settings), token, revocations=revocations, max_ttl_s=600
+        token_keys.keyring(settings), token, revocations=revocations, max_ttl_s=600
     )  # the lifetime asked for was capped
     assert (principal.id, principal.station) == ("dx-01", "daxing")
     assert credentials.main(["revoke", "dx-01"], env) == 0
     with pytest.raises(auth.InvalidToken, match="revoked"):
-        auth.verify_token(auth.keyring(settings), token, revocations=revocations)
+        auth.verify_token(token_keys.keyring(settings), token, revocations=revocations)
 
 
 def registry_with(hashes):

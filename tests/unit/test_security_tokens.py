@@ -10,7 +10,8 @@ import json
 import jwt
 import pytest
 
-from services.common import auth
+from services.common import auth, token_keys
+from services.common.revocations import Revocations, revoke
 
 NOW = 1_800_000_000
 SECRET = "s3cret-" + "x" * 32
@@ -125,17 +126,17 @@ def test_claims_of_the_wrong_shape_are_refused(claims):
 def test_a_kid_that_is_not_a_string_is_refused():
     token = raw_token(json.dumps(GOOD), header={"alg": "HS256", "kid": 1})
     with pytest.raises(auth.InvalidToken, match="Key ID|kid"):
-        auth.verify_token(auth.Keyring.parse(f"k1:{SECRET}"), token, now=NOW)
+        auth.verify_token(token_keys.Keyring.parse(f"k1:{SECRET}"), token, now=NOW)
 
 
 def test_rotation_names_the_key_and_ends_when_the_old_key_is_dropped():
-    old_ring = auth.Keyring.parse(f"k1:{SECRET}")
-    during = auth.Keyring.parse(f"k2:{SECRET}-new,k1:{SECRET}")
+    old_ring = token_keys.Keyring.parse(f"k1:{SECRET}")
+    during = token_keys.Keyring.parse(f"k2:{SECRET}-new,k1:{SECRET}")
     old = auth.issue_token(old_ring, "dx-01", "worker", "daxing", now=NOW)
     new = auth.issue_token(during, "dx-01", "worker", "daxing", now=NOW)
     assert jwt.get_unverified_header(new)["kid"] == "k2"
     assert auth.verify_token(during, old, now=NOW).id == auth.verify_token(during, new, now=NOW).id
-    after = auth.Keyring.parse(f"k2:{SECRET}-new")
+    after = token_keys.Keyring.parse(f"k2:{SECRET}-new")
     assert auth.verify_token(after, new, now=NOW)
     with pytest.raises(auth.InvalidToken, match="unknown signing key"):
         auth.verify_token(after, old, now=NOW)
@@ -147,9 +148,9 @@ def test_rotation_names_the_key_and_ends_when_the_old_key_is_dropped():
 def test_a_revoked_subjects_pyjwt_token_is_refused(tmp_path):
     path = tmp_path / "revocations.json"
     token = jwt.encode(GOOD, SECRET, algorithm="HS256")
-    revocations = auth.Revocations(path)
+    revocations = Revocations(path)
     assert auth.verify_token(SECRET, token, now=NOW, revocations=revocations)
-    auth.revoke(path, "dx-01", now=NOW)
+    revoke(path, "dx-01", now=NOW)
     with pytest.raises(auth.InvalidToken, match="revoked"):
         auth.verify_token(SECRET, token, now=NOW, revocations=revocations)
 

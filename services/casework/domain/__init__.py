@@ -1,26 +1,19 @@
-"""Casework rules: triage, and the case from opening to resolution.
+"""Casework rules: the Case, its refusals, and the worker's own commands on it (accept,
+record an action, resolve).
 
 Pure: no I/O, no clock (times are passed in), no ids generated here. Each command
 returns the changed case and the domain events it causes as ``(contract, data)``
-pairs; the service layer stores both in one write. The rest of the case's life
+pairs; the service layer stores both in one write. Opening a case (triage, the case's
+id, assignment) is in opening.py beside this module; the rest of the case's life
 (referral, closing, reopening, cancelling, reassignment, escalation, service-level
-breaches, repeat requests) is in lifecycle.py beside this module; rosters in roster.py;
-service levels in sla.py.
+breaches, repeat requests) in lifecycle.py; rosters in roster.py; service levels in
+sla.py.
 """
 
-import uuid
 from dataclasses import dataclass, field, replace
 
 from services.casework.domain import sla
-from services.casework.domain.roster import (  # noqa: F401 - part of this module's interface
-    NO_HOLIDAYS,
-    Calendar,
-    Worker,
-    on_duty_workers,
-    pick_assignee,
-    staff,
-    station_head,
-)
+from services.casework.domain.roster import staff
 from services.common import clock
 from services.common.config import DEFAULT_SERVICE_LEVELS
 from services.common.contracts import (
@@ -28,7 +21,6 @@ from services.common.contracts import (
     CASE_ACTION_RECORDED,
     CASE_ASSIGNED,
     CASE_ESCALATED,
-    CASE_OPENED,
     CASE_RESOLVED,
 )
 from services.common.privacy import mask_name, mask_phone
@@ -42,7 +34,7 @@ DEFAULT_LEVELS = sla.parse_service_levels(DEFAULT_SERVICE_LEVELS)
 class CaseError(Exception):
     """A command the rules refuse; ``code`` names the rule, ``reason`` says why.
 
-    The API maps each kind to its HTTP answer (api/__init__.py, ``HTTP_STATUS``); the domain
+    The API maps each kind to its HTTP answer (api/cases.py, ``HTTP_STATUS``); the domain
     knows nothing of HTTP.
     """
 
@@ -67,50 +59,7 @@ class StaleCase(CaseError):
     code = "version_conflict"
 
 
-# -- triage --------------------------------------------------------------------------
-
-URGENT_NEEDS = {"medicine_purchase", "daily_living_help", "psychological_support"}
-PRIORITY_GROUPS = {
-    "elderly",
-    "child",
-    "disabled",
-    "hardship",
-    "living_alone",
-    "key_concern",
-    "no_family_nearby",
-}
-LOW_NEEDS = {"policy_consultation"}
-
-
-def triage(categories, need_type):
-    """Priority of a request from who the resident is and what they need.
-
-    Returns ``(priority, reason)``; the reason is shown to staff.
-    """
-    flags = set(categories)
-    vulnerable = flags & {"elderly", "disabled", "child"}
-    if "key_concern" in flags and "living_alone" in flags:
-        return "urgent", "重点关注对象且独居"
-    if vulnerable and "living_alone" in flags and need_type in URGENT_NEEDS:
-        return "urgent", "独居且需求紧迫"
-    if flags & PRIORITY_GROUPS:
-        return "normal", "重点服务对象"
-    if need_type in LOW_NEEDS:
-        return "low", "一般咨询"
-    return "normal", "一般求助"
-
-
 # -- the case ------------------------------------------------------------------------
-
-# Case ids are derived from the request that opens the case: a redelivered or twin
-# request names the same case, so "which requests of this batch have a case" is a read
-# by ``_id`` (indexed on every store) instead of a query on another field.
-CASE_ID_NAMESPACE = uuid.UUID("6f1d5c2e-0d4a-5d8e-9b61-3c7a2f0e8b14")
-
-
-def case_id_for(request_id: str) -> str:
-    """The id of the case a request opens (the same for every delivery of it)."""
-    return f"case-{uuid.uuid5(CASE_ID_NAMESPACE, request_id)}"
 
 
 @dataclass(frozen=True)
@@ -211,83 +160,6 @@ def escalated_event(case, reason, head, at):
             "escalated_at": at,
         },
     )
-
-
-def open_case(
-    case_id,
-    request,
-    roster,
-    open_counts,
-    now,
-    calendar=NO_HOLIDAYS,
-    levels=DEFAULT_LEVELS,
-    categories=None,
-):
-    """Open and assign a case for a received request (RequestReceived data).
-
-    ``categories`` (default: the request's) may add what the residents registry knows.
-    Nobody on duty: the station head gets the case and it is escalated; no head either:
-    it waits as "received" for the district to assign it.
-    """
-    resident = request["resident"]
-    categories = sorted(set(resident["categories"]) | set(categories or ()))
-    priority, reason = triage(categories, request["need"]["type"])
-    worker = pick_assignee(
-        on_duty_workers(roster, request["station"], clock.local_day(now), calendar), open_counts
-    )
-    head = station_head(roster, request["station"]) if worker is None else None
-    at = clock.iso(now)
-    accept_due, resolve_due = sla.due_times(levels, priority, clock.to_ms(now))
-    origin = (request.get("source") or {}).get("kind")
-    case = Case(
-        case_id=case_id,
-        request_id=request["request_id"],
-        station=request["station"],
-        status="received",
-        priority=priority,
-        priority_reason=reason,
-        need_type=request["need"]["type"],
-        need_description=request["need"]["description"],
-        resident={**resident_in_event(resident), "categories": categories},
-        resident_ref=request["resident_ref"],
-        assignee=None,
-        correlation_id=request["request_id"],
-        request_received_at=request["received_at"],
-        opened_at=at,
-        channel=request.get("channel"),
-        origin=origin,
-        accept_due_ms=accept_due,
-        resolve_due_ms=resolve_due,
-        sla_due_ms=accept_due,
-    )
-    events = [
-        (
-            CASE_OPENED,
-            {
-                **case.ref(),
-                "priority": priority,
-                "priority_reason": reason,
-                "need_type": case.need_type,
-                "resident_ref": case.resident_ref,
-                "categories": categories,
-                "channel": case.channel,
-                "origin": origin,
-                "request_received_at": case.request_received_at,
-                "opened_at": at,
-            },
-        ),
-    ]
-    owner = worker or head
-    if owner is None:
-        return case, events
-    case = replace(case, status="assigned", assigned_at=at, assignee=staff(owner))
-    events.append(assigned_event(case, "initial", at))
-    if worker is None:
-        case = replace(
-            case, escalations=({"reason": "nobody_on_duty", "at": at, "station_head": owner.id},)
-        )
-        events.append(escalated_event(case, "nobody_on_duty", owner, at))
-    return case, events
 
 
 def require_status(case, command, allowed):

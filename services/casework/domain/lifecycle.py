@@ -39,7 +39,7 @@ class RepeatNotYetOpened(Exception):
     """A repeat request whose first request has no case yet: it must wait for that case
     to join it, or it would open a second case for the same resident and need.
 
-    Not a CaseError (no HTTP answer): the event handler raises it so that the message is
+    Not a CaseError (no HTTP answer): the entrypoint raises it so that the message is
     retried with the service's retry delays, and dead-lettered with this reason if the
     first request's case is still missing when the delays are used up.
     """

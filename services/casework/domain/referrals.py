@@ -1,12 +1,13 @@
 """Referrals to registered partner agencies (pure, no I/O).
 
-A referral to an agency of the registry (``services.common.agencies``) leaves the
+A referral to a partner agency (``services.common.agencies``) leaves the
 building: ``refer_to_agency`` returns, with ``case.referred``, the ``referral.sent``
-event the case's outbox publishes on ``shegong.outbound`` for that agency, holding only
-what the agency's declared purpose names. The agency's answers come back through
-intake (``referral.answered``) and ``answer_from_agency`` applies them: accepted keeps
-the case referred (the agency works on it), rejected hands it back to its worker with
-the reason, done resolves it. A referral to anyone else (free text) is ``lifecycle.refer``.
+event the relay publishes from the case's outbox on ``shegong.outbound`` for that
+agency, holding only what the agency's declared purpose names. The agency's answers
+come back through intake (``referral.answered``) and ``answer_from_agency`` applies
+them: accepted keeps the case referred (the agency works on it), rejected hands it back
+to its worker with the reason, done resolves it. A referral to anyone else (free text)
+is ``lifecycle.refer``.
 """
 
 from dataclasses import dataclass, replace

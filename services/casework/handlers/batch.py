@@ -1,5 +1,6 @@
-"""casework's handling of request.received and of registry updates, in batches: the
-only path (a single event is a batch of one).
+"""casework's handling of request.received, in batches: the only path (a single event
+is a batch of one). Updates of the key-persons list are applied the same way, in rounds
+(``rounds``), by residents.py.
 
 A batch of requests: one read of which requests already have a case (idempotency by
 request id: a redelivered request finds its case), then rounds (``rounds``) in which no
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from services.casework import domain, handlers
 from services.casework.domain import lifecycle as domain_lifecycle
+from services.casework.domain import opening as domain_opening
 from services.casework.domain import residents as domain_residents
 from services.casework.store import batch as store_batch
 from services.common import clock
@@ -39,7 +41,7 @@ class Received:
 
     @property
     def case_id(self) -> str:
-        return domain.case_id_for(self.request["request_id"])
+        return domain_opening.case_id_for(self.request["request_id"])
 
     def opening(self) -> "Received":
         """This request opening its own case: its record notes the case."""
@@ -217,7 +219,7 @@ def _open(store, relay, opening: list, now, levels) -> None:
     calendar = store.calendar()
     opened = []
     for received in opening:
-        case, events = domain.open_case(
+        case, events = domain_opening.open_case(
             received.case_id,
             received.request,
             rosters[received.request["station"]],
@@ -241,48 +243,6 @@ def _open(store, relay, opening: list, now, levels) -> None:
     relay.publish_now_many("cases", written)
 
 
-def apply_registry_updates(store, items: list, now=None) -> dict:
-    """Apply a batch of key-persons-list changes ``[(position, envelope, update)]``, once
-    per event id: one read of the updates already applied, then per round (rounds()) one
-    read of the records the round touches, the records decided in memory, one bulk write
-    each of records, aliases and applied marks. A person named twice in the batch is
-    updated in the batch's order: the second update is in a later round and sees the
-    first. Returns ``{position: exception}`` to retry alone (a failed round's updates
-    and every later round's)."""
-    now = now or clock.now()
-    at = clock.iso(now)
-    applied = store_batch.applied_updates(store, [envelope["id"] for _, envelope, _ in items])
-    fresh = [item for item in items if item[1]["id"] not in applied]
-    if len(fresh) < len(items):
-        log.info("%d registry update(s) of the batch already applied", len(items) - len(fresh))
-    failures: dict = {}
-    for round_ in rounds(fresh, lambda update: _person_keys(update)):
-        if failures:  # a later update of a person whose earlier one failed waits for it
-            failures.update({position: next(iter(failures.values())) for position, _, _ in round_})
-            continue
-        try:
-            _apply_round(store, round_, at)
-        except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
-            failures.update({position: exc for position, _, _ in round_})
-    return failures
-
-
-def _apply_round(store, items: list, at: str) -> None:
-    keys = [
-        (u["resident_ref"], u["person"]["id_number"], u["person"].get("phone")) for _, _, u in items
-    ]
-    found = store_batch.resident_records(store, keys)
-    records, aliases = [], []
-    for key, (_, _, update) in zip(keys, items, strict=True):
-        record = domain_residents.from_registry(found[key], update, at)
-        record = {**record, "_id": record.get("_id") or record["resident_ref"]}
-        records.append(record)
-        if update["resident_ref"] != record["_id"]:
-            aliases.append((update["resident_ref"], record["_id"]))
-    store_batch.save_residents(store, records, aliases)
-    store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in items], at)
-
-
 def rounds(items: list, keys_of) -> list:
     """``items`` [(position, envelope, data)] in rounds where no key of ``keys_of(data)``
     (a resident's ref, ID number, phone) appears twice, each item in the round after the
@@ -299,12 +259,3 @@ def rounds(items: list, keys_of) -> list:
             placed.append([])
         placed[number].append(item)
     return placed
-
-
-def _person_keys(update: dict) -> list:
-    person = update["person"]
-    return [
-        ("ref", update["resident_ref"]),
-        ("id", person["id_number"]),
-        ("phone", person.get("phone")),
-    ]

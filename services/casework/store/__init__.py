@@ -1,31 +1,31 @@
 """The casework adapter over its own MongoDB database.
 
 Collections: ``cases`` (one document per case: state, action log and outbox),
-``workers`` and ``calendar`` (the stations' rosters and holiday rota), ``rosters`` (each
-station's roster as last published, with its outbox: ``station.roster_published``),
-``request_links`` (repeat requests joined to a case); the residents registry, the
-access log and the station programs are in records.py.
+``workload`` (open cases per worker), ``request_links`` (repeat requests joined to a
+case); the rosters (``workers``, ``calendar``, ``rosters``) are in roster.py, the
+residents registry, the access log and the station programs in records.py, the lists of
+cases in lists.py, a batch's bulk reads and writes in batch.py.
 """
 
-import time
 from collections import Counter
 from dataclasses import asdict, fields
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.casework.domain import Calendar, Case, StaleCase, Worker
+from services.casework.domain import Case, StaleCase
 from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
+from services.casework.store.roster import RosterStore
 from services.common import clock, migrations, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
-ROSTER_CACHE_S = 30.0
 
 
-def _document(case):
+def as_document(case):
+    """A case as its document in ``cases`` (without the outbox: the writer stages it)."""
     document = asdict(case)
     for name in TUPLE_FIELDS:
         document[name] = list(getattr(case, name))
@@ -35,7 +35,8 @@ def _document(case):
     return document
 
 
-def _case(document):
+def as_case(document):
+    """The case a ``cases`` document holds."""
     values = {key: value for key, value in document.items() if key in CASE_FIELDS}
     for name in TUPLE_FIELDS:
         values[name] = tuple(values.get(name) or ())
@@ -46,19 +47,18 @@ def _case(document):
 OUTBOX_COLLECTIONS = ("cases", "programs", "rosters")
 
 
-class CaseStore:
+class CaseStore(RosterStore):
+    """The cases, the workload counters, the repeat requests' links, and (as attributes)
+    the residents registry, the access log and the programs; the rosters are RosterStore's."""
+
     def __init__(self, database):
+        super().__init__(database)
         self.cases = database["cases"]
-        self.workers = database["workers"]
-        self.calendar_documents = database["calendar"]
-        self.rosters = database["rosters"]
         self.links = database["request_links"]
         self.workload = database["workload"]  # open cases per worker, for assignment
         self.residents = ResidentStore(database)
         self.access_log = AccessLog(database)
-        self.access = self.access_log.entries
         self.programs = ProgramStore(database)
-        self._cache = {}
 
     def ensure_indexes(self):
         self.cases.create_index("request_id", unique=True)
@@ -77,8 +77,7 @@ class CaseStore:
         self.cases.create_index("status")
         lists.key_cases_once(self.cases.database, self._key_every_case)
         outbox.ensure_indexes(self.cases)
-        outbox.ensure_indexes(self.rosters)
-        self.workers.create_index("station")
+        self.ensure_roster_indexes()
         self.residents.ensure_indexes()
         self.access_log.ensure_indexes()
         self.programs.ensure_indexes()
@@ -104,7 +103,7 @@ class CaseStore:
     def get(self, case_id):
         """(case, document) or (None, None)."""
         document = self.cases.find_one({"_id": case_id})
-        return (_case(document), document) if document else (None, None)
+        return (as_case(document), document) if document else (None, None)
 
     def for_request(self, request_id):
         """The case a request opened, or the one it was linked to as a repeat."""
@@ -112,7 +111,7 @@ class CaseStore:
         if document is None:
             link = self.links.find_one({"_id": request_id})
             document = link and self.cases.find_one({"_id": link["case_id"]})
-        return (_case(document), document) if document else (None, None)
+        return (as_case(document), document) if document else (None, None)
 
     def record_link(self, request_id, case_id):
         """Remember which case a repeat request joined (idempotent)."""
@@ -122,7 +121,7 @@ class CaseStore:
 
     def save(self, case, document, envelopes):
         """Write a changed case and its events if nobody changed it since ``document``."""
-        changes = {key: value for key, value in _document(case).items() if key != "_id"}
+        changes = {key: value for key, value in as_document(case).items() if key != "_id"}
         changes.update(outbox.stage(document, envelopes))
         changes["updated_ms"] = clock.to_ms(clock.now())
         result = self.cases.update_one(
@@ -130,22 +129,8 @@ class CaseStore:
         )
         if not result.matched_count:
             raise StaleCase(f"case {case.case_id} changed since version {document['version']}")
-        self._count_owner_change(_case(document), case)
+        self._count_owner_change(as_case(document), case)
         return {**document, **changes}
-
-    def find(self, station=None, status=None, request_id=None, limit=100, assignee=None):
-        query = {
-            key: value
-            for key, value in (
-                ("station", station),
-                ("status", status),
-                ("request_id", request_id),
-                ("assignee.id", assignee),
-            )
-            if value
-        }
-        cursor = self.cases.find(query, sort=[("opened_at", DESCENDING)], limit=limit)
-        return [_case(document) for document in cursor]
 
     def opened_between(self, station, first_day, last_day, limit):
         """Cases opened from ``first_day`` to ``last_day`` (district days, both
@@ -159,7 +144,7 @@ class CaseStore:
         if station:
             query["station"] = station
         return [
-            _case(document)
+            as_case(document)
             for document in self.cases.find(
                 query,
                 {"outbox": 0},
@@ -170,21 +155,21 @@ class CaseStore:
 
     def page(self, filters, order="due", limit=100, cursor=None):
         """One page of cases, ``(cases, next_cursor)`` (store/lists.py)."""
-        return lists.page(self.cases, filters, order, limit, cursor, _case)
+        return lists.page(self.cases, filters, order, limit, cursor, as_case)
 
     def _key_every_case(self):
-        return lists.key_every_case(self.cases, _case)
+        return lists.key_every_case(self.cases, as_case)
 
     def referred(self, station=None, agency=None, limit=2000):
         """Cases that were ever referred, newest referral first (store/lists.py)."""
-        return lists.referred(self.cases, station, agency, limit, _case)
+        return lists.referred(self.cases, station, agency, limit, as_case)
 
     def due(self, now_ms, limit=200):
         """Cases whose next service-level check is due, earliest first (indexed)."""
         cursor = self.cases.find(
             {"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)], limit=limit
         )
-        return [_case(document) for document in cursor]
+        return [as_case(document) for document in cursor]
 
     # -- workload: open cases per worker ---------------------------------------------
     # A counter per worker, moved after each case write that changes who owns an open
@@ -229,84 +214,6 @@ class CaseStore:
             )
         return corrected
 
-    # -- roster --------------------------------------------------------------------
-    def _cached(self, key, load):
-        """The roster and the holiday calendar change at deployment (seed), not per case:
-        read at most every ROSTER_CACHE_S instead of twice per case opened."""
-        now = time.monotonic()
-        found = self._cache.get(key)
-        if found is None or now - found[0] > ROSTER_CACHE_S:
-            found = self._cache[key] = (now, load())
-        return found[1]
-
-    def roster(self, station):
-        return list(self._cached(("roster", station), lambda: self._load_roster(station)))
-
-    def _load_roster(self, station):
-        return [
-            Worker(
-                **{
-                    **{k: v for k, v in document.items() if k in Worker.__dataclass_fields__},
-                    "duty_days": tuple(document.get("duty_days", ())),
-                }
-            )
-            for document in self.workers.find({"station": station}, sort=[("_id", 1)])
-        ]
-
-    def worker(self, worker_id):
-        document = self.workers.find_one({"_id": worker_id})
-        if not document:
-            return None
-        return next((w for w in self.roster(document["station"]) if w.id == worker_id), None)
-
-    def seed_roster(self, workers, calendar=None):
-        for worker in workers:
-            self.workers.replace_one(
-                {"_id": worker["id"]}, {"_id": worker["id"], **worker}, upsert=True
-            )
-        self._cache.clear()
-        if calendar is not None:
-            self.calendar_documents.replace_one(
-                {"_id": "calendar"},
-                {
-                    "_id": "calendar",
-                    "holidays": list(calendar["holidays"]),
-                    "covers_until": calendar.get("covers_until"),
-                    "holiday_rota": calendar["holiday_rota"],
-                },
-                upsert=True,
-            )
-
-    def published_roster(self, station):
-        """The station's roster as last published (with its outbox), or None."""
-        return self.rosters.find_one({"_id": station})
-
-    def publish_roster(self, current, station, staff, envelopes):
-        """Record the station's roster with its ``station.roster_published`` event (the
-        outbox) if nobody published another since ``current`` was read; returns the
-        document, or None on a conflict."""
-        fields = {"staff": staff, "updated_ms": clock.to_ms(clock.now())}
-        if current is None:
-            return outbox.insert_new(self.rosters, {"_id": station, **fields}, envelopes)
-        fields.update(outbox.stage(current, envelopes))
-        done = self.rosters.update_one(
-            {"_id": station, "last_seq": current.get("last_seq", 0)}, {"$set": fields}
-        )
-        return {**current, **fields} if done.matched_count else None
-
-    def calendar(self):
-        return self._cached("calendar", self._load_calendar)
-
-    def _load_calendar(self):
-        document = self.calendar_documents.find_one({"_id": "calendar"})
-        if not document:
-            return Calendar()
-        return Calendar(
-            tuple(document.get("holidays", ())),
-            {k: tuple(v) for k, v in document.get("holiday_rota", {}).items()},
-            document.get("covers_until"),
-        )
-
     # -- access log ----------------------------------------------------------------
     def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):
         """Append a read of a case's (or, with ``resident_ref``, a resident's) personal
@@ -335,4 +242,4 @@ class CaseStore:
             )
         ]
         found.sort(key=lambda document: (document["opened_at"], document["_id"]), reverse=True)
-        return [_case(document) for document in found[:limit]]
+        return [as_case(document) for document in found[:limit]]

@@ -8,16 +8,16 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.casework.domain import case_id_for
 from services.casework.domain import residents as domain_residents
-from services.casework.store import _case, _document
+from services.casework.domain.opening import case_id_for
+from services.casework.store import as_case, as_document
 from services.common import clock, mongo, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 
 def handled_requests(store, request_ids: list) -> set:
     """The request ids that already have a case (opened or joined as a repeat): by
-    ``_id`` only (domain.case_id_for), which every store answers from its index."""
+    ``_id`` only (domain.opening.case_id_for), which every store answers from its index."""
     if not request_ids:
         return set()
     case_ids = {case_id_for(request_id): request_id for request_id in request_ids}
@@ -83,7 +83,7 @@ def named_cases(store, names: list) -> dict:
         if document is None:
             document = store.for_request(name)[1]
         if document is not None:
-            found[name] = _case(document)
+            found[name] = as_case(document)
     return found
 
 
@@ -171,7 +171,7 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
     errors raise. The workload counters of the owners follow, in one bulk."""
     now_ms = clock.to_ms(clock.now())
     documents = [
-        {**_document(case), **outbox.stage({}, envelopes), "updated_ms": now_ms}
+        {**as_document(case), **outbox.stage({}, envelopes), "updated_ms": now_ms}
         for case, envelopes in cases_with_events
     ]
     if not documents:
@@ -189,7 +189,7 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
     owners = Counter(
         document["assignee"]["id"]
         for document in written
-        if document.get("assignee") and _case(document).is_open
+        if document.get("assignee") and as_case(document).is_open
     )
     if owners:
         store.workload.bulk_write(

@@ -129,12 +129,6 @@ class AccessLog:
                 continue
         raise RuntimeError("could not append to the access log: too much contention")
 
-    def read(self, case_id=None, after_seq=0, limit=100):
-        query = {"seq": {"$gt": after_seq}}
-        if case_id:
-            query["case_id"] = case_id
-        return list(self.entries.find(query, {"_id": 0}, sort=[("seq", ASCENDING)], limit=limit))
-
     def page(self, case_id=None, after_seq=0, limit=100, cursor=None, resident_ref=None):
         """``(entries, next_cursor)`` in ``seq`` order."""
         query = {"seq": {"$gt": after_seq}}
@@ -217,12 +211,6 @@ class ProgramStore:
                 {"outbox": 0},
                 sort=[("recorded_ms", ASCENDING), ("_id", ASCENDING)],
             )
-        )
-
-    def find(self, station=None, kind=None, limit=200):
-        query = {key: value for key, value in (("station", station), ("kind", kind)) if value}
-        return list(
-            self.records.find(query, {"outbox": 0}, sort=[("recorded_ms", DESCENDING)], limit=limit)
         )
 
     def page(self, station=None, kind=None, limit=200, cursor=None):

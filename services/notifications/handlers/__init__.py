@@ -5,6 +5,8 @@ then claimed (``sending``, with a lease), then sent through the provider chain, 
 marked ``sent`` with its ``message.sent`` event in the same write. A message that must
 wait (quiet hours, rate limit, a retry after a temporary failure, a claim whose
 process died) keeps a ``due_ms``; the sweep (``batch.deliver_due``, a timer) sends it then.
+What sending gave, and the change that records it, is outcomes.py's; the paths for a
+batch of events and of messages (the only paths) are batch.py's.
 """
 
 import logging
@@ -17,8 +19,6 @@ from services.common.fields import scrub_text
 from services.common.privacy import mask_name, mask_phone, pseudonym
 from services.notifications import domain
 from services.notifications.domain import delivery as domain_delivery
-from services.notifications.domain import sending as domain_sending
-from services.notifications.providers import PermanentFailure, Sent, TemporaryFailure, as_chain
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +45,6 @@ class Recipient:
     phone: str | None = None
     id: str | None = None
     variables: dict = field(default_factory=dict)
-
-
-def remember_contact(store, request):
-    resident = request["resident"]
-    store.remember_contact(
-        request["request_id"],
-        request["station"],
-        resident["name"],
-        resident["phone"],
-        resident.get("emergency_contact"),
-    )
 
 
 def _resident_contact(store, data):
@@ -91,9 +80,14 @@ def _recipient(store, policy, rule, data):
 
 
 def notify(store, relay, sender, settings, envelope, data):
-    """Record every message the rules ask for this event, each once, and send those due."""
-    for intent in intents(store, settings, envelope, data):
-        deliver(store, relay, sender, settings, store.record_intent(intent))
+    """Record every message the rules ask for this event, each once, and send those due:
+    ``batch.notify_many`` of one (the one path); raises what kept the event from being
+    done (RecipientUnknown while a resident's contact has not arrived)."""
+    from services.notifications.handlers import batch  # the batch path imports this module
+
+    failures = batch.notify_many(store, relay, sender, settings, [(0, envelope, data)])
+    if failures:
+        raise failures[0]
 
 
 def intents(store, settings, envelope, data):
@@ -185,22 +179,24 @@ class Change:
 def apply_change(store, relay, message, change):
     """Apply ``change(message) -> Change | None`` on the newest version, reading again
     after a conflict; publishes the events it staged."""
+    document, staged = write_change(store, message, change)
+    if staged:
+        relay.publish_now("messages", document)
+    return document
+
+
+def write_change(store, message, change):
+    """apply_change without the publication: ``(document, staged)``, ``staged`` true when
+    the write staged events in the document's outbox (for the caller to publish)."""
     for _ in range(10):
         decided = change(message)
         if decided is None:
-            return message
+            return message, False
         document = store.update(message, decided.fields, decided.events, decided.unset)
         if document is not None:
-            if decided.events:
-                relay.publish_now("messages", document)
-            return document
+            return document, bool(decided.events)
         message = store.get(message["_id"])
     raise RuntimeError(f"message {message['_id']} kept changing under the writer")
-
-
-# kept here too: the receipts' handler imports them from this module
-final_fields = domain_sending.final_fields
-FINAL_UNSET = domain_sending.FINAL_UNSET
 
 
 def is_due(message, now_ms):
@@ -225,154 +221,3 @@ def report_held(message, reason, until_ms):
         reason,
         clock.iso(clock.from_ms(until_ms)),
     )
-
-
-def deliver(store, relay, sender, settings, message):
-    """Send a message if it is due: ``batch.deliver_many`` of one (the one delivery
-    path); returns the message as stored after, and raises what kept it from being sent
-    (its claim's lease makes it due again for the sweep)."""
-    from services.notifications.handlers import batch  # the batch path imports this module
-
-    failures = batch.deliver_many(store, relay, sender, settings, [message])
-    if failures:
-        raise failures[0]
-    return store.get(message["_id"])
-
-
-def send(sender, claimed, in_doubt_since):
-    """Try the providers for a claimed message: a Sent, or the PermanentFailure or
-    TemporaryFailure they ended with (returned, not raised); anything else raises."""
-    if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
-        return Sent("inbox", claimed["_id"], [{"provider": "inbox", "outcome": "accepted"}])
-    try:
-        return as_chain(sender).send_first(claimed, in_doubt_since)
-    except (PermanentFailure, TemporaryFailure) as exc:
-        return exc
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A claimed message the providers accepted; called on a version of the message:
-    the change that records it (apply_change decides it again on a newer one)."""
-
-    attempt: int
-    tries: list
-    at: str
-    now_ms: int
-    provider: str
-    provider_message_id: str
-    keep_number_h: float
-
-    def __call__(self, current) -> Change:
-        fields, unset = domain_sending.sent(
-            current,
-            self.provider,
-            self.provider_message_id,
-            self.tries,
-            self.attempt,
-            self.at,
-            self.now_ms,
-            self.keep_number_h,
-        )
-        return Change(
-            fields,
-            [status_event({**current, **fields}, "sent", self.at, provider=self.provider)],
-            unset,
-        )
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A claimed message that ended ``status`` (failed, technical_failure)."""
-
-    attempt: int
-    tries: list
-    at: str
-    status: str
-    reason: str
-
-    def __call__(self, current) -> Change:
-        fields, tell, unset = domain_sending.failed(
-            current, self.status, self.reason, self.tries, self.attempt, self.at
-        )
-        return Change(
-            fields,
-            [status_event(current, self.status, self.at, self.reason)] if tell else [],
-            unset,
-        )
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    """A claimed message the providers could not take now: due again at ``next_ms``."""
-
-    attempt: int
-    tries: list
-    at: str
-    reason: str
-    next_ms: int
-
-    def __call__(self, current) -> Change | None:
-        fields = domain_sending.retry(
-            current,
-            self.tries,
-            self.attempt,
-            self.reason,
-            self.at,
-            self.next_ms,
-            clock.iso(clock.from_ms(self.next_ms)),
-        )
-        return None if fields is None else Change(fields)
-
-
-Outcome = Accepted | Failed | RetryLater
-
-
-def outcome(claimed, result, policy) -> Outcome:
-    """What sending a claimed message gave, as the change that records it (apply_change)."""
-    now = clock.now()
-    attempt, at = claimed["attempts"], clock.iso(now)
-    if isinstance(result, PermanentFailure):
-        return _failed(claimed, "failed", result.reason, result.tries, attempt, at)
-    if isinstance(result, TemporaryFailure):
-        delay_s = domain_delivery.retry_delay_s(attempt, policy.retry_delays_s)
-        if delay_s is None:
-            return _failed(
-                claimed,
-                "technical_failure",
-                f"gave up after {attempt} attempt(s): {result.reason}",
-                result.tries,
-                attempt,
-                at,
-            )
-        log.warning(
-            "message %s: temporary failure (attempt %d), retry in %.0f s",
-            claimed["_id"],
-            attempt,
-            delay_s,
-        )
-        return RetryLater(
-            attempt, result.tries, at, result.reason, clock.to_ms(now) + int(delay_s * 1000)
-        )
-    log.info(
-        "%s %s to %s %s sent via %s",
-        claimed["channel"],
-        claimed["template"],
-        claimed["recipient_role"],
-        claimed.get("recipient"),
-        result.provider,
-    )
-    return Accepted(
-        attempt,
-        result.tries,
-        at,
-        clock.to_ms(now),
-        result.provider,
-        result.provider_message_id,
-        policy.keep_number_h,
-    )
-
-
-def _failed(message, status, reason, tries, attempt, at) -> Failed:
-    log.warning("message %s %s: %s", message["_id"], status, reason)
-    return Failed(attempt, tries, at, status, reason)

@@ -1,4 +1,5 @@
-"""notifications' event handlers on batches (the batch entrypoints of service.py).
+"""notifications' service layer for batches of events (the batch entrypoints of
+service.py) and of messages.
 
 For a batch: the residents' contacts it carries are remembered in one bulk write; the
 contacts its messages need are read in one query; every message the rules ask for is
@@ -24,6 +25,7 @@ from services.common import clock
 from services.notifications import handlers
 from services.notifications.domain import delivery as domain_delivery
 from services.notifications.domain import sending as domain_sending
+from services.notifications.handlers import outcomes as handlers_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +46,6 @@ class _BatchStore:
         return getattr(self._store, name)
 
 
-class CollectingRelay:
-    """Collects the writer's fast-path publishes of a batch and publishes them together
-    (the newest copy of each document: it holds every event staged before)."""
-
-    def __init__(self, relay) -> None:
-        self.relay = relay
-        self._documents: dict = {}
-
-    def publish_now(self, name, document):
-        self._documents[(name, document["_id"])] = (name, document)
-        return 0
-
-    def publish_now_many(self, name, documents):
-        for document in documents:
-            self.publish_now(name, document)
-        return 0
-
-    def flush(self) -> int:
-        by_name: dict = {}
-        for name, document in self._documents.values():
-            by_name.setdefault(name, []).append(document)
-        self._documents = {}
-        return sum(
-            self.relay.publish_now_many(name, documents) for name, documents in by_name.items()
-        )
-
-
 def remember_contacts(store, items: list) -> None:
     """The residents' contacts of a batch of request.received, in one bulk write."""
     store.remember_contacts(
@@ -88,8 +63,9 @@ def remember_contacts(store, items: list) -> None:
 
 
 def notify_many(store, relay, sender, settings, items: list) -> dict:
-    """handlers.notify for a batch ``[(position, envelope, data)]``; returns
-    ``{position: exception}`` for the events to retry alone."""
+    """Record every message the rules ask for the events of a batch ``[(position,
+    envelope, data)]``, each once, and send those due (the one path: ``handlers.notify``
+    is this of one); returns ``{position: exception}`` for the events to retry alone."""
     failures: dict = {}
     view = _BatchStore(
         store,
@@ -105,15 +81,13 @@ def notify_many(store, relay, sender, settings, items: list) -> dict:
             failures[position] = exc
     if not planned:
         return failures
-    collecting = CollectingRelay(relay)
     intents = [intent for position, intent in planned if position not in failures]
     positions = [position for position, _ in planned if position not in failures]
     # (a failed event's messages are sent when it is retried alone)
     for index, error in deliver_many(
-        store, collecting, sender, settings, intents, recorded=False
+        store, relay, sender, settings, intents, recorded=False
     ).items():
         failures[positions[index]] = error
-    collecting.flush()
     return failures
 
 
@@ -145,13 +119,13 @@ class Recorded:
     version should this write lose) and the change decided on the claimed one."""
 
     message: dict
-    outcome: handlers.Outcome
+    outcome: handlers_outcomes.Outcome
     change: handlers.Change
 
 
 def deliver_many(store, relay, sender, settings, messages: list, recorded: bool = True) -> dict:
-    """Send the due ones of ``messages`` (the one delivery path; ``handlers.deliver`` is
-    this of one): wait out quiet hours and rate limits, claim, try the providers, record
+    """Send the due ones of ``messages`` (the one delivery path, for one message too):
+    wait out quiet hours and rate limits, claim, try the providers, record
     the outcome (sent, retry later, failed, technical_failure), in a constant number of
     store commands: the recent SMS of each number read once (rate limits), every hold
     and claim in one write, the providers called side by side (one number's messages in
@@ -226,7 +200,7 @@ def deliver_many(store, relay, sender, settings, messages: list, recorded: bool 
     changed = []
     for claim in claimed:
         if claim.index in results:
-            decided = handlers.outcome(claim.message, results[claim.index], policy)
+            decided = handlers_outcomes.outcome(claim.message, results[claim.index], policy)
             change = decided(claim.message)
             if change is not None:
                 changed.append(Recorded(claim.message, decided, change))
@@ -235,11 +209,12 @@ def deliver_many(store, relay, sender, settings, messages: list, recorded: bool 
     )
     published = []
     for r, document in zip(changed, outcomes, strict=True):
+        staged = bool(r.change.events)
         if document is None:  # changed meanwhile: on the newest version, alone
-            handlers.apply_change(store, relay, store.get(r.message["_id"]), r.outcome)
-        elif r.change.events:
+            document, staged = handlers.write_change(store, store.get(r.message["_id"]), r.outcome)
+        if staged:
             published.append(document)
-    relay.publish_now_many("messages", published)
+    relay.publish_now_many("messages", published)  # the batch's events together
     failures.update(failures_of_existing)
     return failures
 
@@ -289,7 +264,9 @@ def _send_side_by_side(sender, claimed: list, failures: dict) -> dict:
     def run(lane):
         for claim in lane:
             try:
-                results[claim.index] = handlers.send(sender, claim.message, claim.in_doubt_since)
+                results[claim.index] = handlers_outcomes.send(
+                    sender, claim.message, claim.in_doubt_since
+                )
             except Exception as exc:  # noqa: BLE001 - retried; the lease makes it due again
                 log.warning(
                     "message %s of a batch not sent: %s", claim.message["_id"], type(exc).__name__

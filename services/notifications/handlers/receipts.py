@@ -4,14 +4,8 @@ import logging
 
 from services.common import clock
 from services.notifications.domain import delivery as domain_delivery
-from services.notifications.handlers import (
-    AT_FIELD,
-    FINAL_UNSET,
-    Change,
-    apply_change,
-    final_fields,
-    status_event,
-)
+from services.notifications.domain.sending import FINAL_UNSET, final_fields
+from services.notifications.handlers import AT_FIELD, Change, apply_change, status_event
 
 log = logging.getLogger(__name__)
 

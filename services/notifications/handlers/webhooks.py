@@ -2,7 +2,7 @@
 
 Each ``referral.sent`` reaches notifications' webhook queue (bound with ``#`` on
 ``shegong.outbound``); one for a webhook agency is POSTed, signed, to its URL. A failed
-POST raises WebhookFailed: the handler's retries (``SHEGONG_RETRY_DELAYS_MS``, growing)
+POST raises WebhookFailed: the entrypoint's retries (``SHEGONG_RETRY_DELAYS_MS``, growing)
 try again, and after the last one the event is dead-lettered; every attempt is recorded
 in ``webhook_deliveries`` (``GET /v1/webhook-deliveries``) and counted
 (``shegong_webhook_deliveries``). Agencies on AMQP read their own queue: nothing to do.
@@ -21,11 +21,9 @@ class WebhookFailed(Exception):
     """The agency's webhook did not take the referral; retried, then dead-lettered."""
 
 
-def deliver_referral(
-    store, agency_registry: dict, settings, envelope: dict, post=webhooks.post
-) -> str:
+def deliver_referral(store, partners: dict, settings, envelope: dict, post=webhooks.post) -> str:
     """Deliver one referral event to its agency's webhook; returns the delivery's state."""
-    agency = agency_registry.get(envelope["data"]["agency"])
+    agency = partners.get(envelope["data"]["agency"])
     if agency is None or agency.delivery != "webhook":
         return "not_webhook"
     at = clock.iso(clock.now())
@@ -51,7 +49,7 @@ def deliver_referral(
             attempt,
         )
         return "delivered"
-    # the handler's retries: one per delay, then the dead-letter queue
+    # the entrypoint's retries: one per delay, then the dead-letter queue
     state = "failed" if round_attempts(delivery) + 1 > len(settings.retry_delays_ms) else "retrying"
     store.webhooks.record(delivery, state, outcome.status, outcome.error, at)
     metrics.WEBHOOK_DELIVERIES.labels(agency.id, state).inc()

@@ -13,7 +13,7 @@ won; the caller reads again).
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from services.common import clock, migrations, mongo, outbox
 from services.notifications.store import lists
@@ -83,24 +83,10 @@ class NotificationStore:
             changed += self.messages.bulk_write(operations, ordered=False).modified_count
         return changed
 
-    def remember_contact(self, request_id, station, name, phone, emergency_contact=None):
-        """An upsert keyed by request id: a repeated request.received changes nothing."""
-        self.contacts.update_one(
-            {"_id": request_id},
-            {
-                "$setOnInsert": {
-                    "station": station,
-                    "name": name,
-                    "phone": phone,
-                    "emergency_contact": emergency_contact,
-                }
-            },
-            upsert=True,
-        )
-
     def remember_contacts(self, contacts):
-        """remember_contact for many ``(request_id, station, name, phone, emergency)``,
-        in one unordered bulk of upserts."""
+        """The contacts ``(request_id, station, name, phone, emergency)`` of residents'
+        requests, in one unordered bulk of upserts keyed by request id: a repeated
+        request.received changes nothing."""
         if contacts:
             self.contacts.bulk_write(
                 [
@@ -137,27 +123,10 @@ class NotificationStore:
         )
         return found["priority"] if found else None
 
-    def record_intent(self, message):
-        """Insert the message before sending; returns the stored one if it already exists."""
-        document = {
-            **message,
-            "version": 1,
-            "updated_ms": clock.to_ms(clock.now()),
-            **lists.keys_of(message),
-        }
-        try:
-            self.messages.insert_one(document)
-            return document
-        except DuplicateKeyError:
-            return self.messages.find_one({"_id": message["_id"]})
-
-    def record_intents(self, messages):
-        """record_intent for many, in one unordered insert; those that existed already
-        are read back (one query): returns the stored messages in the given order."""
-        return self.record_new_intents(messages)[0]
-
     def record_new_intents(self, messages):
-        """record_intents, and per message whether this call inserted it."""
+        """Insert messages before sending them, in one unordered insert; those that
+        existed already (a repeated event's) are read back (one query): returns the stored
+        messages in the given order, and per message whether this call inserted it."""
         if not messages:
             return [], []
         now_ms = clock.to_ms(clock.now())
@@ -264,24 +233,6 @@ class NotificationStore:
         )
         return [document["sent_ms"] for document in found]
 
-    def find(self, filters, limit=200):
-        return list(
-            self.messages.find(self._query(filters), sort=[("created_ms", DESCENDING)], limit=limit)
-        )
-
     def page(self, filters, limit=200, cursor=None, inbox=None, unread=None):
         """``(messages, next_cursor)``, newest first (store/lists.py)."""
         return lists.page(self.messages, filters, limit, cursor, inbox, unread)
-
-    def _query(self, filters):
-        query = {
-            key: value for key, value in filters.items() if value and key not in ("since", "until")
-        }
-        window = {}
-        if filters.get("since"):
-            window["$gte"] = clock.to_ms(clock.parse_iso(filters["since"]))
-        if filters.get("until"):
-            window["$lt"] = clock.to_ms(clock.parse_iso(filters["until"]))
-        if window:
-            query["created_ms"] = window
-        return query

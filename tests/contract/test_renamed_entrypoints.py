@@ -1,18 +1,18 @@
-"""Every renamed handler's former queue is retired into the queue of a handler that
-exists now (a typo would leave the old queue collecting events for good)."""
+"""Every renamed entrypoint's former queue is retired into the queue of an entrypoint
+that exists now (a typo would leave the old queue collecting events for good)."""
 
 import pytest
 
 from services.common.messaging import consumers_of
-from services.common.queue_moves import RENAMED_HANDLERS, retired_queues
-from services.common.registry import service_class
+from services.common.queue_moves import RENAMED_ENTRYPOINTS, retired_queues
+from services.common.service_classes import service_class
 
 
-@pytest.mark.parametrize(("service", "former"), sorted(RENAMED_HANDLERS))
-def test_a_renamed_handler_names_a_handler_of_its_service(service, former):
-    handlers = dict(consumers_of(service_class(service)))
-    assert RENAMED_HANDLERS[(service, former)] in handlers
-    assert former not in handlers
+@pytest.mark.parametrize(("service", "former"), sorted(RENAMED_ENTRYPOINTS))
+def test_a_renamed_entrypoint_names_an_entrypoint_of_its_service(service, former):
+    entrypoints = dict(consumers_of(service_class(service)))
+    assert RENAMED_ENTRYPOINTS[(service, former)] in entrypoints
+    assert former not in entrypoints
 
 
 def test_the_retired_queue_has_the_binding_of_its_successor():
