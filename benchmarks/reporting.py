@@ -194,9 +194,9 @@ def main():
         )
         print(f"  summary, one station, 2023: median {median:.0f} ms, max {worst:.0f} ms")
         _, median, worst = timed(
-            lambda: reports.timeseries(
+            lambda: reports.series(
                 store, "cases_resolved", "month", None, "2023-01-01", "2023-12-31"
-            ),
+            )["points"],
             args.repeat,
         )
         print(f"  time series by month, district, 2023: median {median:.0f} ms, max {worst:.0f} ms")

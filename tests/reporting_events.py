@@ -39,6 +39,8 @@ from services.common.contracts import (
     VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
+from services.reporting.domain.figures import METRICS, summary
+from services.reporting.domain.series import series_of
 from services.reporting.handlers.projector import Projector
 
 TZ = timezone(timedelta(hours=8))
@@ -492,3 +494,16 @@ def deliveries(events, seed=3, repeats=0.2):
     delivered = list(events) + [e for e in events if rng.random() < repeats]
     rng.shuffle(delivered)
     return delivered
+
+
+def series_of_dailies(dailies, metric, interval, date_from=None, date_to=None, today=None):
+    """A series made from daily figures documents alone (domain/series.py's
+    ``series_of``, each period's value from its days' figures): what the service's
+    series, whatever it reads, must equal."""
+    dailies = list(dailies)
+
+    def value(first, last):
+        return METRICS[metric](summary(d for d in dailies if first <= d["day"] <= last))
+
+    days = sorted({d["day"] for d in dailies})
+    return series_of(days, value, interval, date_from, date_to, today)

@@ -15,13 +15,21 @@ from services.common import clock
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import domain, handlers, rebuild
-from services.reporting.domain import series as domain_series
 from services.reporting.domain.daily import DISTRICT
 from services.reporting.domain.rollups import in_period
 from services.reporting.handlers import reports
 from services.reporting.handlers.projector import now_ms
 from services.reporting.store import ReportStore
-from tests.reporting_events import ID_NUMBER, NAME, PHONE, deliveries, keep, month, projector_of
+from tests.reporting_events import (
+    ID_NUMBER,
+    NAME,
+    PHONE,
+    deliveries,
+    keep,
+    month,
+    projector_of,
+    series_of_dailies,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIODS = [
@@ -149,11 +157,13 @@ def test_figures_of_a_month_equal_an_independent_computation(live, history):
 def test_the_time_series_add_up_to_the_summary(live):
     figures = reports.summary(live, "daxing", "2023-05-01", "2023-05-31")
     for interval in ("day", "week", "month"):
-        points = reports.timeseries(
+        points = reports.series(
             live, "cases_resolved", interval, "daxing", "2023-05-01", "2023-05-31"
-        )
+        )["points"]
         assert sum(p["value"] for p in points) == figures["cases_resolved"]
-    days = reports.timeseries(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")
+    days = reports.series(live, "requests_received", "day", None, "2023-05-01", "2023-05-31")[
+        "points"
+    ]
     assert len(days) == 31
 
 
@@ -168,9 +178,7 @@ def test_each_series_equals_the_one_made_from_every_daily_figure(live, metric):
         for interval in ("day", "week", "month"):
             for date_from, date_to in PERIODS:
                 inside = [d for d in dailies if in_period(d["day"], date_from, date_to)]
-                want = domain_series.series(
-                    inside, metric, interval, date_from, date_to, "2023-06-30"
-                )
+                want = series_of_dailies(inside, metric, interval, date_from, date_to, "2023-06-30")
                 got = reports.series(
                     live, metric, interval, station, date_from, date_to, "2023-06-30"
                 )

@@ -21,7 +21,7 @@ from services.common.fields import (
     normalise_phone,
 )
 from services.common.http import MAX_BODY_BYTES, ApiError, correlation_id_for, json_body, read_body
-from services.reporting.domain import series as domain_series
+from tests.reporting_events import series_of_dailies
 
 
 @pytest.mark.parametrize(
@@ -143,13 +143,13 @@ def test_the_method_label_comes_from_a_closed_set():
 
 
 def test_a_timeseries_from_a_day_after_all_data_has_that_day_only():
-    assert domain_series.timeseries([], "cases_opened", "day", "2030-01-01") == [
+    assert series_of_dailies([], "cases_opened", "day", "2030-01-01")["points"] == [
         {"period": "2030-01-01", "value": 0}
     ]
-    assert domain_series.timeseries([], "cases_opened", "week", "2030-01-01") == [
+    assert series_of_dailies([], "cases_opened", "week", "2030-01-01")["points"] == [
         {"period": "2029-12-31", "value": 0}
     ]
-    assert domain_series.timeseries([], "cases_opened", "day", None, "2030-01-01") == []
+    assert series_of_dailies([], "cases_opened", "day", None, "2030-01-01")["points"] == []
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from services.reporting.domain import csv_text
 from services.reporting.domain import events as domain_events
 from services.reporting.domain import figures as domain_figures
-from services.reporting.domain import series as domain_series
+from tests.reporting_events import series_of_dailies
 
 RESIDENT = {
     "name": "邹书兰",
@@ -92,19 +92,19 @@ def test_timeseries_fills_empty_periods_and_buckets_by_week_and_month():
         {"day": "2023-06-01", "counts": {"cases_opened": 1}},
         {"day": "2023-06-06", "counts": {"cases_opened": 4}},
     ]
-    days = domain_series.timeseries(dailies, "cases_opened", "day", "2023-05-28", "2023-05-30")
+    days = series_of_dailies(dailies, "cases_opened", "day", "2023-05-28", "2023-05-30")["points"]
     assert days == [
         {"period": "2023-05-28", "value": 0},
         {"period": "2023-05-29", "value": 2},
         {"period": "2023-05-30", "value": 0},
     ]
-    weeks = domain_series.timeseries(dailies, "cases_opened", "week")
+    weeks = series_of_dailies(dailies, "cases_opened", "week")["points"]
     assert weeks == [{"period": "2023-05-29", "value": 3}, {"period": "2023-06-05", "value": 4}]
-    months = domain_series.timeseries(dailies, "cases_opened", "month")
+    months = series_of_dailies(dailies, "cases_opened", "month")["points"]
     assert months == [{"period": "2023-05-01", "value": 2}, {"period": "2023-06-01", "value": 5}]
-    median = domain_series.timeseries(
+    median = series_of_dailies(
         [{"day": "2023-05-29", "samples": {"accept_ms": [60000]}}], "time_to_accept_median", "day"
-    )
+    )["points"]
     assert median == [{"period": "2023-05-29", "value": 60.0}]
 
 

@@ -2,8 +2,6 @@
 
 from datetime import date, timedelta
 
-from services.reporting.domain.figures import METRICS, summary
-
 INTERVALS = ("day", "week", "month")
 
 
@@ -38,17 +36,6 @@ def _back(start, interval, periods):
         return (moment - timedelta(days=7 * periods)).isoformat()
     months = moment.year * 12 + moment.month - 1 - periods
     return date(months // 12, months % 12 + 1, 1).isoformat()
-
-
-def series(dailies, metric, interval, date_from=None, date_to=None, today=None):
-    """The periods of a figure from daily figures documents (``series_of``)."""
-    dailies = list(dailies)
-
-    def value(first, last):
-        return METRICS[metric](summary(d for d in dailies if first <= d["day"] <= last))
-
-    days = sorted({d["day"] for d in dailies})
-    return series_of(days, value, interval, date_from, date_to, today)
 
 
 def series_of(days, value, interval, date_from=None, date_to=None, today=None):
@@ -102,8 +89,3 @@ def series_periods(days, interval, date_from=None, date_to=None, today=None):
         starts.append(start)
         start = _next(start, interval)
     return starts, truncated
-
-
-def timeseries(dailies, metric, interval, date_from=None, date_to=None, today=None):
-    """The points of ``series`` (same arguments)."""
-    return series(dailies, metric, interval, date_from, date_to, today)["points"]

@@ -119,17 +119,6 @@ def stations_side_by_side(
     )
 
 
-def timeseries(
-    store: ReportStore,
-    metric: str,
-    interval: str,
-    station: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-) -> list[dict]:
-    return series(store, metric, interval, station, date_from, date_to)["points"]
-
-
 def series(
     store: ReportStore,
     metric: str,
