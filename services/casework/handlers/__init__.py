@@ -6,6 +6,8 @@ run it at any moment.
 """
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from services.casework import domain
 from services.casework.domain import lifecycle as domain_lifecycle
@@ -13,9 +15,11 @@ from services.casework.domain import referrals as domain_referrals
 from services.casework.domain import sla as domain_sla
 from services.casework.domain import unreached as domain_unreached
 from services.casework.domain.roster import station_head
+from services.casework.store import CaseStore
 from services.common import clock
+from services.common.config import Settings
 from services.common.envelope import InvalidEvent, new_event
-from services.common.outbox import next_sequence
+from services.common.outbox import FastPath, next_sequence
 from services.common.vocabulary import stations
 
 log = logging.getLogger(__name__)
@@ -23,7 +27,12 @@ log = logging.getLogger(__name__)
 STALE_RETRIES = 8
 
 
-def to_envelopes(case, events, document, causation_id):
+def to_envelopes(
+    case: domain.Case,
+    events: list[tuple],
+    document: dict | None,
+    causation_id: str | None,
+) -> list[dict]:
     """Wrap domain events in envelopes numbered after the case's last event."""
     first = next_sequence(document or {})
     return [
@@ -39,11 +48,18 @@ def to_envelopes(case, events, document, causation_id):
     ]
 
 
-def service_levels(settings):
+def service_levels(settings: Settings) -> dict[str, tuple[int, int]]:
     return domain_sla.parse_service_levels(settings.service_levels)
 
 
-def link_repeat(store, relay, case_id, request, causation_id, now):
+def link_repeat(
+    store: CaseStore,
+    relay: FastPath,
+    case_id: str,
+    request: dict,
+    causation_id: str,
+    now: datetime,
+) -> domain.Case:
     """A repeat request joins the open case ``case_id`` (case.request_linked); raises
     domain.IllegalTransition when the case closed meanwhile."""
     case = run_command(
@@ -58,7 +74,14 @@ def link_repeat(store, relay, case_id, request, causation_id, now):
     return case
 
 
-def run_command(store, relay, case_id, command, expected_version=None, causation_id=None):
+def run_command(
+    store: CaseStore,
+    relay: FastPath,
+    case_id: str,
+    command: Callable[[domain.Case], tuple[domain.Case, list]],
+    expected_version: int | None = None,
+    causation_id: str | None = None,
+) -> domain.Case:
     """Apply a domain command to a case with optimistic concurrency.
 
     ``command(case) -> (case, events)``. Raises LookupError for an unknown case,
@@ -69,7 +92,7 @@ def run_command(store, relay, case_id, command, expected_version=None, causation
     """
     for attempt in range(STALE_RETRIES):
         case, document = store.get(case_id)
-        if case is None:
+        if case is None or document is None:  # (both or neither)
             raise LookupError(case_id)
         if expected_version is not None and expected_version != case.version:
             raise domain.StaleCase(
@@ -88,16 +111,19 @@ def run_command(store, relay, case_id, command, expected_version=None, causation
             continue
         relay.publish_now("cases", document)
         return changed
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def reconcile_workload(store):
+def reconcile_workload(store: CaseStore) -> None:
     """Every station's workload counters set to the open cases counted from the cases."""
     corrected = store.reconcile_workload(*sorted(stations()))
     if corrected:
         log.info("workload corrected for %s", ", ".join(corrected))
 
 
-def enforce_service_levels(store, relay, now=None, limit=200):
+def enforce_service_levels(
+    store: CaseStore, relay: FastPath, now: datetime | None = None, limit: int = 200
+) -> int:
     """Report every service-level breach due at ``now`` once, and escalate the case.
 
     Returns the number of cases that breached. A case another writer changed meanwhile
@@ -129,7 +155,9 @@ def enforce_service_levels(store, relay, now=None, limit=200):
     return breached
 
 
-def apply_referral_answer(store, relay, envelope, answer, now=None):
+def apply_referral_answer(
+    store: CaseStore, relay: FastPath, envelope: dict, answer: dict, now: datetime | None = None
+) -> domain.Case:
     """An agency's answer moves its case (once per event). An unknown case or a referral
     the case does not have is an InvalidEvent: dead-lettered with the reason, not retried."""
     now = now or clock.now()
@@ -149,10 +177,12 @@ def apply_referral_answer(store, relay, envelope, answer, now=None):
         raise InvalidEvent(exc.reason) from None
 
 
-def record_residents_unreached(store, relay, items):
+def record_residents_unreached(
+    store: CaseStore, relay: FastPath, items: list
+) -> dict[int, Exception]:
     """A batch of message.failed [(position, envelope, data)]: ``{position: exception}``
     for those to retry alone (the rest are done)."""
-    failures = {}
+    failures: dict[int, Exception] = {}
     for position, envelope, failure in items:
         try:
             record_resident_unreached(store, relay, envelope, failure)
@@ -161,7 +191,9 @@ def record_residents_unreached(store, relay, items):
     return failures
 
 
-def record_resident_unreached(store, relay, envelope, failure):
+def record_resident_unreached(
+    store: CaseStore, relay: FastPath, envelope: dict, failure: dict
+) -> domain.Case | None:
     """An SMS to a case's resident ended failed: the case records it and
     case.resident_unreached asks its owner to phone (once per message). A failure of
     another kind of message, or of a case casework does not have, changes nothing."""

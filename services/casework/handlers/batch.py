@@ -17,14 +17,19 @@ joining a case is a command on that case (handlers.run_command), one each.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.casework import domain, handlers
 from services.casework.domain import lifecycle as domain_lifecycle
 from services.casework.domain import opening as domain_opening
 from services.casework.domain import residents as domain_residents
+from services.casework.store import CaseStore
 from services.casework.store import batch as store_batch
 from services.common import clock
+from services.common.config import Settings
+from services.common.outbox import FastPath
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,13 @@ class Received:
         )
 
 
-def open_cases_for_requests(store, relay, items: list, settings, now=None) -> dict:
+def open_cases_for_requests(
+    store: CaseStore,
+    relay: FastPath,
+    items: list,
+    settings: Settings,
+    now: datetime | None = None,
+) -> dict:
     """Open (and assign) the cases of ``items`` [(position, envelope, request)], once per
     request, with the service levels of ``settings``; a repeat joins the resident's open
     case (case.request_linked) instead.
@@ -151,7 +162,7 @@ def _open_round(store, relay, items: list, now, levels) -> dict:
     return failures
 
 
-def registry_record(found, request: dict, at: str) -> dict:
+def registry_record(found: dict | None, request: dict, at: str) -> dict:
     """The registry's record of a request's resident (``found``: hers or None), as the
     request leaves it (domain.residents.from_request), with its ``_id``."""
     record = domain_residents.from_request(found, request, at)
@@ -243,7 +254,7 @@ def _open(store, relay, opening: list, now, levels) -> None:
     relay.publish_now_many("cases", written)
 
 
-def rounds(items: list, keys_of) -> list:
+def rounds(items: list, keys_of: Callable[[dict], list[tuple]]) -> list[list]:
     """``items`` [(position, envelope, data)] in rounds where no key of ``keys_of(data)``
     (a resident's ref, ID number, phone) appears twice, each item in the round after the
     last earlier item it shares a key with: the batch's order per resident is kept, and

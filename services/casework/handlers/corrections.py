@@ -6,13 +6,16 @@ corrections cannot both take one revision (the second insert fails and is decide
 again on the next). An Idempotency-Key finds an earlier correction made with it.
 """
 
-from typing import Any, Optional
+from typing import Optional, cast
 
 from services.casework.domain import corrections as domain_corrections
 from services.casework.handlers import programs
 from services.casework.schemas.programs import KIND_COMMANDS
+from services.casework.store import CaseStore
 from services.common import clock
+from services.common.auth import Principal
 from services.common.envelope import data_schema, new_event
+from services.common.outbox import FastPath
 
 ATTEMPTS = 5
 
@@ -26,15 +29,15 @@ def _event_data(kind: str, details: dict) -> dict:
 
 
 def correct_program(
-    store: Any,
-    relay: Any,
-    principal: Any,
+    store: CaseStore,
+    relay: FastPath,
+    principal: Principal,
     station: str,
     original_id: str,
     body: dict,
     key: Optional[str] = None,
     pseudonym_key: str = "",
-) -> tuple:
+) -> tuple[dict, bool]:
     """Record a correction (``body["values"]``) or a void (``body["void"]``) of a program
     record; returns ``(correction document, replayed)``."""
     fingerprint = programs.fingerprint(body)
@@ -59,6 +62,7 @@ def correct_program(
                 clock.to_ms(clock.now()),
             )
         revision = domain_corrections.check_correctable(original, station, corrections)
+        original = cast(dict, original)  # check_correctable refused a missing one
         kind = original["kind"]
         original_data = _event_data(kind, original["details"])
         corrected, kept, on = None, {}, original["on"]

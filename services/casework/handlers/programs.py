@@ -10,8 +10,11 @@ same answer; another body: 409) and publishes nothing twice.
 import hashlib
 import json
 import uuid
+from datetime import datetime
 
+from services.casework.store import CaseStore
 from services.common import clock
+from services.common.auth import Principal
 from services.common.contracts import (
     ACTIVITY_HELD,
     AID_DISTRIBUTED,
@@ -21,6 +24,7 @@ from services.common.contracts import (
     VOLUNTEER_TEAM_FORMED,
 )
 from services.common.envelope import new_event
+from services.common.outbox import FastPath
 from services.common.privacy import mask_name, pseudonym
 
 # kind -> (contract, the id field of its event)
@@ -41,18 +45,18 @@ class ProgramConflict(Exception):
 class ProgramRefused(Exception):
     """The record refers to something that is not there (e.g. an unknown team)."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field, self.message = field, message
 
 
-def fingerprint(body):
+def fingerprint(body: dict) -> str:
     return hashlib.sha256(
         json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
     ).hexdigest()
 
 
-def record_id(kind, station, key):
+def record_id(kind: str, station: str, key: str | None) -> str:
     if not key:
         return f"{kind}-{uuid.uuid4()}"
     digest = hashlib.sha256(f"{station}\x1f{kind}\x1f{key}".encode("utf-8")).hexdigest()[:32]
@@ -74,8 +78,17 @@ def _event_details(store, kind, station, body, pseudonym_key, team_id):
 
 
 def record_program(
-    store, relay, principal, station, kind, body, key=None, pseudonym_key="", team_id=None, now=None
-):
+    store: CaseStore,
+    relay: FastPath,
+    principal: Principal,
+    station: str,
+    kind: str,
+    body: dict,
+    key: str | None = None,
+    pseudonym_key: str = "",
+    team_id: str | None = None,
+    now: datetime | None = None,
+) -> tuple[dict, bool]:
     """Record one program entry; returns ``(document, replayed)``."""
     now = now or clock.now()
     rid = record_id(kind, station, key)

@@ -7,16 +7,18 @@ update of a person sees the first.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from services.casework.domain import residents as domain_residents
 from services.casework.handlers.batch import rounds
+from services.casework.store import CaseStore
 from services.casework.store import batch as store_batch
 from services.common import clock
 
 log = logging.getLogger(__name__)
 
 
-def apply_registry_updates(store, items: list, now=None) -> dict:
+def apply_registry_updates(store: CaseStore, items: list, now: datetime | None = None) -> dict:
     """Apply a batch of key-persons-list changes ``[(position, envelope, update)]``, once
     per event id: one read of the updates already applied, then per round (rounds()) one
     read of the records the round touches, the records decided in memory, one bulk write

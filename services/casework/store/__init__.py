@@ -8,23 +8,26 @@ cases in lists.py, a batch's bulk reads and writes in batch.py.
 """
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
-from datetime import timedelta
+from datetime import date, timedelta
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
 
 from services.casework.domain import Case, StaleCase
 from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.casework.store.roster import RosterStore
 from services.common import clock, migrations, outbox
+from services.common.auth import Principal
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 CASE_FIELDS = {f.name for f in fields(Case)}
 TUPLE_FIELDS = ("actions", "escalations", "linked_requests", "sla_breached")
 
 
-def as_document(case):
+def as_document(case: Case) -> dict:
     """A case as its document in ``cases`` (without the outbox: the writer stages it)."""
     document = asdict(case)
     for name in TUPLE_FIELDS:
@@ -35,7 +38,7 @@ def as_document(case):
     return document
 
 
-def as_case(document):
+def as_case(document: dict) -> Case:
     """The case a ``cases`` document holds."""
     values = {key: value for key, value in document.items() if key in CASE_FIELDS}
     for name in TUPLE_FIELDS:
@@ -51,7 +54,7 @@ class CaseStore(RosterStore):
     """The cases, the workload counters, the repeat requests' links, and (as attributes)
     the residents registry, the access log and the programs; the rosters are RosterStore's."""
 
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         super().__init__(database)
         self.cases = database["cases"]
         self.links = database["request_links"]
@@ -60,7 +63,7 @@ class CaseStore(RosterStore):
         self.access_log = AccessLog(database)
         self.programs = ProgramStore(database)
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.cases.create_index("request_id", unique=True)
         self.cases.create_index([("station", ASCENDING), ("status", ASCENDING)])
         self.cases.create_index([("assignee.id", ASCENDING), ("status", ASCENDING)])
@@ -94,18 +97,18 @@ class CaseStore(RosterStore):
                 noted += 1
         return noted
 
-    def open_cases(self, projection):
+    def open_cases(self, projection: dict) -> Iterator[dict]:
         """Every open case (the work at hand), read through the ``status`` index."""
         for status in OPEN_CASE_STATUSES:
             yield from self.cases.find({"status": status}, projection)
 
     # -- cases ---------------------------------------------------------------------
-    def get(self, case_id):
+    def get(self, case_id: str) -> tuple[Case, dict] | tuple[None, None]:
         """(case, document) or (None, None)."""
         document = self.cases.find_one({"_id": case_id})
         return (as_case(document), document) if document else (None, None)
 
-    def for_request(self, request_id):
+    def for_request(self, request_id: str) -> tuple[Case, dict] | tuple[None, None]:
         """The case a request opened, or the one it was linked to as a repeat."""
         document = self.cases.find_one({"request_id": request_id})
         if document is None:
@@ -113,13 +116,13 @@ class CaseStore(RosterStore):
             document = link and self.cases.find_one({"_id": link["case_id"]})
         return (as_case(document), document) if document else (None, None)
 
-    def record_link(self, request_id, case_id):
+    def record_link(self, request_id: str, case_id: str) -> None:
         """Remember which case a repeat request joined (idempotent)."""
         self.links.replace_one(
             {"_id": request_id}, {"_id": request_id, "case_id": case_id}, upsert=True
         )
 
-    def save(self, case, document, envelopes):
+    def save(self, case: Case, document: dict, envelopes: list[dict]) -> dict:
         """Write a changed case and its events if nobody changed it since ``document``."""
         changes = {key: value for key, value in as_document(case).items() if key != "_id"}
         changes.update(outbox.stage(document, envelopes))
@@ -132,10 +135,12 @@ class CaseStore(RosterStore):
         self._count_owner_change(as_case(document), case)
         return {**document, **changes}
 
-    def opened_between(self, station, first_day, last_day, limit):
+    def opened_between(
+        self, station: str | None, first_day: date, last_day: date, limit: int
+    ) -> list[Case]:
         """Cases opened from ``first_day`` to ``last_day`` (district days, both
         included), oldest first. ``opened_at`` is district time, so its text sorts."""
-        query = {
+        query: dict = {
             "opened_at": {
                 "$gte": first_day.isoformat(),
                 "$lt": (last_day + timedelta(days=1)).isoformat(),
@@ -153,18 +158,22 @@ class CaseStore(RosterStore):
             )
         ]
 
-    def page(self, filters, order="due", limit=100, cursor=None):
+    def page(
+        self, filters: dict, order: str = "due", limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[Case], str | None]:
         """One page of cases, ``(cases, next_cursor)`` (store/lists.py)."""
         return lists.page(self.cases, filters, order, limit, cursor, as_case)
 
     def _key_every_case(self):
         return lists.key_every_case(self.cases, as_case)
 
-    def referred(self, station=None, agency=None, limit=2000):
+    def referred(
+        self, station: str | None = None, agency: str | None = None, limit: int = 2000
+    ) -> list[Case]:
         """Cases that were ever referred, newest referral first (store/lists.py)."""
         return lists.referred(self.cases, station, agency, limit, as_case)
 
-    def due(self, now_ms, limit=200):
+    def due(self, now_ms: int, limit: int = 200) -> list[Case]:
         """Cases whose next service-level check is due, earliest first (indexed)."""
         cursor = self.cases.find(
             {"sla_due_ms": {"$lte": now_ms}}, sort=[("sla_due_ms", 1)], limit=limit
@@ -190,10 +199,10 @@ class CaseStore(RosterStore):
         if now:
             self.workload.update_one({"_id": now}, {"$inc": {"open": 1}}, upsert=True)
 
-    def counted_open_cases(self, stations):
+    def counted_open_cases(self, stations: set[str]) -> Counter[str]:
         """Open cases per assigned worker of these stations, counted from the open cases
         themselves (read through the ``status`` index: what is open, not all history)."""
-        counted: Counter = Counter()
+        counted: Counter[str] = Counter()
         # not "assignee.id": the embedded store answers a dotted projection with a
         # literal top-level key
         for document in self.open_cases({"station": 1, "assignee": 1}):
@@ -202,7 +211,7 @@ class CaseStore(RosterStore):
                 counted[owner] += 1
         return counted
 
-    def reconcile_workload(self, *stations):
+    def reconcile_workload(self, *stations: str) -> list[str]:
         """Set the stations' counters to the counted truth; returns the workers corrected."""
         truth = self.counted_open_cases(set(stations))
         ids = {worker.id for station in stations for worker in self.roster(station)} | set(truth)
@@ -215,7 +224,14 @@ class CaseStore(RosterStore):
         return corrected
 
     # -- access log ----------------------------------------------------------------
-    def record_access(self, case_id, principal, purpose, station=None, resident_ref=None):
+    def record_access(
+        self,
+        case_id: str | None,
+        principal: Principal,
+        purpose: str,
+        station: str | None = None,
+        resident_ref: str | None = None,
+    ) -> dict:
         """Append a read of a case's (or, with ``resident_ref``, a resident's) personal
         data to the hash-chained access log."""
         now = clock.now()
@@ -232,7 +248,7 @@ class CaseStore(RosterStore):
             entry["resident_ref"] = resident_ref
         return self.access_log.append(entry)
 
-    def cases_of_resident(self, refs, limit=200):
+    def cases_of_resident(self, refs: Iterable[str], limit: int = 200) -> list[Case]:
         """The cases of a resident (all their refs), newest first: one index lookup a ref."""
         found = [
             document

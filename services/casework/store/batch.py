@@ -8,14 +8,15 @@ from collections import Counter
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
+from services.casework.domain import Case
 from services.casework.domain import residents as domain_residents
 from services.casework.domain.opening import case_id_for
-from services.casework.store import as_case, as_document
+from services.casework.store import CaseStore, as_case, as_document
 from services.common import clock, mongo, outbox
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
 
-def handled_requests(store, request_ids: list) -> set:
+def handled_requests(store: CaseStore, request_ids: list[str]) -> set[str]:
     """The request ids that already have a case (opened or joined as a repeat): by
     ``_id`` only (domain.opening.case_id_for), which every store answers from its index."""
     if not request_ids:
@@ -29,7 +30,7 @@ def handled_requests(store, request_ids: list) -> set:
     return done
 
 
-def open_cases(store, wanted: list) -> dict:
+def open_cases(store: CaseStore, wanted: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
     """``{(resident_ref, need_type): case_id}`` for those of ``wanted`` [(resident_ref,
     need_type, case_id)] (the cases the residents' records note) still open for that
     resident and need: one read by ``_id``."""
@@ -52,7 +53,7 @@ def open_cases(store, wanted: list) -> dict:
     }
 
 
-def named_cases(store, names: list) -> dict:
+def named_cases(store: CaseStore, names: list[str]) -> dict[str, Case]:
     """``{name: Case}`` for the requests or cases repeats name, as CaseStore.for_request
     and then CaseStore.get find them: by ``_id`` reads (the case a request opened is
     ``case_id_for`` it; a repeat's is in its link); a name not found so (a case of an
@@ -87,7 +88,7 @@ def named_cases(store, names: list) -> dict:
     return found
 
 
-def resident_records(store, keys: list) -> dict:
+def resident_records(store: CaseStore, keys: list[tuple]) -> dict[tuple, dict | None]:
     """For each ``(resident_ref, id_number, phone)``: the registry's record or None, as
     the registry finds a resident (ref, an alias of it, the ID number, the phone), by
     ``_id`` reads only (aliases and lookup keys are documents keyed by what they find)."""
@@ -132,7 +133,7 @@ def resident_records(store, keys: list) -> dict:
     return found
 
 
-def save_residents(store, records: list, aliases: list) -> None:
+def save_residents(store: CaseStore, records: list[dict], aliases: list[tuple[str, str]]) -> None:
     """Write registry records whole, the aliases of their refs and their lookup keys,
     one bulk each."""
     if records:
@@ -158,14 +159,16 @@ def save_residents(store, records: list, aliases: list) -> None:
         )
 
 
-def workload(store, worker_ids: list) -> dict:
+def workload(store: CaseStore, worker_ids: list[str]) -> dict[str, int]:
     """Open cases per worker (the counters), for the workers of the batch's stations."""
     if not worker_ids:
         return {}
     return {row["_id"]: row["open"] for row in store.workload.find({"_id": {"$in": worker_ids}})}
 
 
-def add_cases(store, cases_with_events: list) -> tuple[list, list]:
+def add_cases(
+    store: CaseStore, cases_with_events: list[tuple[Case, list[dict]]]
+) -> tuple[list[dict], list[Case]]:
     """Insert new cases with their outboxes in one unordered bulk; returns (documents
     written, cases whose request already had one: a concurrent twin won). Other write
     errors raise. The workload counters of the owners follow, in one bulk."""
@@ -202,7 +205,7 @@ def add_cases(store, cases_with_events: list) -> tuple[list, list]:
     return written, twins
 
 
-def applied_updates(store, event_ids: list) -> set:
+def applied_updates(store: CaseStore, event_ids: list[str]) -> set[str]:
     """The registry updates of these ids already applied."""
     if not event_ids:
         return set()
@@ -211,7 +214,7 @@ def applied_updates(store, event_ids: list) -> set:
     }
 
 
-def mark_applied(store, event_ids: list, at: str) -> None:
+def mark_applied(store: CaseStore, event_ids: list[str], at: str) -> None:
     """Registry updates applied (a twin's mark already there is no error)."""
     if not event_ids:
         return

@@ -3,8 +3,13 @@ referred cases), read through list keys (services/common/list_keys.py): each cas
 carries one key per list, and a page is one index range per status asked for (per
 priority and status when priorities are asked for)."""
 
-from pymongo import UpdateOne
+from collections.abc import Callable
 
+from pymongo import UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from services.casework.domain import Case
 from services.common import list_keys, migrations
 from services.common.vocabulary import CASE_STATUSES, PRIORITIES, stations
 
@@ -31,7 +36,7 @@ NOBODY = "-"  # the worker scope of a case nobody owns
 REFERRED = "list_referred"
 
 
-def keys_of(case):
+def keys_of(case: Case) -> dict[str, str | None]:
     """The case's list keys (LISTS), derived from its fields."""
     scopes = {
         "station": case.station,
@@ -61,7 +66,14 @@ FIELDS = (*LISTS.values(), *PRIORITY_LISTS.values(), REFERRED)  # each on an ind
 ORDERS = {"due": ("due_sort_ms", False), "opened": ("opened_at", True)}
 
 
-def page(cases, filters, order, limit, cursor, convert):
+def page(
+    cases: Collection,
+    filters: dict,
+    order: str,
+    limit: int,
+    cursor: str | None,
+    convert: Callable[[dict], Case],
+) -> tuple[list[Case], str | None]:
     """One page of cases, ``(cases, next_cursor)``. ``filters``: station, statuses,
     priorities, request_id, assignee, overdue (True: past their current deadline at
     ``now_ms``; False: not past it). Read through the list keys (LISTS): one index
@@ -93,9 +105,10 @@ def page(cases, filters, order, limit, cursor, convert):
         scope, name = "station", filters["station"]
     else:
         scope, name = "district", "*"
-    within = (None, None)
+    within: tuple[int | None, int | None] = (None, None)
     if overdue is not None and order == "due":
-        within = (None, now_ms) if overdue else (now_ms + 1, None)
+        at: int = filters["now_ms"]  # overdue is measured at now_ms: given with it
+        within = (None, at) if overdue else (at + 1, None)
     statuses = list(filters.get("statuses") or CASE_STATUSES)
     priorities = [p for p in PRIORITIES if p in (filters.get("priorities") or ())]
     if priorities and len(priorities) < len(PRIORITIES):
@@ -128,7 +141,7 @@ MIGRATION = "case_list_keys"
 PRIORITY_MIGRATION = "case_priority_list_keys"
 
 
-def key_cases_once(database, key_every):
+def key_cases_once(database: Database, key_every: Callable[[], int]) -> None:
     """Run the list keys' migrations that have not run on ``database`` (``key_every``:
     writes every key of every case, key_every_case)."""
     if migrations.run_once(database, MIGRATION, key_every):
@@ -137,7 +150,7 @@ def key_cases_once(database, key_every):
         migrations.run_once(database, PRIORITY_MIGRATION, key_every)
 
 
-def key_every_case(cases, convert):
+def key_every_case(cases: Collection, convert: Callable[[dict], Case]) -> int:
     """The list keys (and ``due_sort_ms``) of cases stored before they existed."""
     changed, operations = 0, []
     for document in cases.find({}, {"outbox": 0}):
@@ -156,7 +169,13 @@ def key_every_case(cases, convert):
     return changed
 
 
-def referred(cases, station, agency, limit, convert):
+def referred(
+    cases: Collection,
+    station: str | None,
+    agency: str | None,
+    limit: int,
+    convert: Callable[[dict], Case],
+) -> list[Case]:
     """Cases that were ever referred (their current referral), newest referral first."""
     found, _ = list_keys.page(
         cases,

@@ -1,7 +1,10 @@
 """casework's other records over its MongoDB database: the residents registry, the
 hash-chained access log and the station programs (each its own collection)."""
 
+from collections.abc import Iterable
+
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.domain import access as domain_access
@@ -20,14 +23,14 @@ class ResidentStore:
     them, so that a batch finds its residents by ``_id`` reads alone;
     ``registry_events``: the ids of registry updates already applied."""
 
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.database = database
         self.records = database["residents"]
         self.aliases = database["resident_aliases"]
         self.keys = database["resident_keys"]
         self.applied = database["registry_events"]
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.records.create_index("id_number")
         self.records.create_index("phone")
         self.records.create_index("station")
@@ -59,7 +62,7 @@ class ResidentStore:
             )
         return self.save_keys(records)
 
-    def save_keys(self, records):
+    def save_keys(self, records: Iterable[dict]) -> int:
         """Point each record's lookup keys at it (domain.residents.lookup_keys)."""
         operations = [
             ReplaceOne({"_id": key}, {"_id": key, "resident": record["_id"]}, upsert=True)
@@ -70,18 +73,24 @@ class ResidentStore:
             self.keys.bulk_write(operations, ordered=False)
         return len(operations)
 
-    def note_open_case(self, record_id, need_type, case_id):
+    def note_open_case(self, record_id: str, need_type: str, case_id: str) -> None:
         """Note on the record the case just opened for a need (domain.with_open_case)."""
         self.records.update_one({"_id": record_id}, {"$set": {f"open_cases.{need_type}": case_id}})
 
-    def search(self, station=None, text=None, limit=20, cursor=None):
+    def search(
+        self,
+        station: str | None = None,
+        text: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[dict], str | None]:
         """``(records, next_cursor)``: a station's residents (None: all), by ref; with
         ``text``, those it finds (domain.residents.search_ranges: index ranges only, at
         most SEARCH_READS residents each)."""
         if not text:
-            query = {"station": station} if station else {}
+            query: dict = {"station": station} if station else {}
             return paging.page(self.records, query, "ref", "_id", False, limit, cursor)
-        found = {}
+        found: dict = {}
         for field, lowest, beyond in domain_residents.search_ranges(text):
             query = {field: lowest} if beyond is None else {field: {"$gte": lowest, "$lt": beyond}}
             for record in self.records.find(query, limit=SEARCH_READS):
@@ -89,11 +98,11 @@ class ResidentStore:
                     found[record["_id"]] = record
         return paging.in_memory(list(found.values()), "ref", "_id", False, limit, cursor)
 
-    def refs_of(self, record_id):
+    def refs_of(self, record_id: str) -> list[str]:
         """Every ref the resident is known by: the record's and its aliases."""
         return [record_id] + [alias["_id"] for alias in self.aliases.find({"resident": record_id})]
 
-    def get(self, resident_ref):
+    def get(self, resident_ref: str) -> dict | None:
         record = self.records.find_one({"_id": resident_ref})
         if record is None:
             alias = self.aliases.find_one({"_id": resident_ref})
@@ -108,18 +117,18 @@ class AccessLog:
     index on ``seq`` lets only one writer have it; the loser re-reads and tries again.
     """
 
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.entries = database["case_access"]
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.entries.create_index("seq", unique=True)
         self.entries.create_index("case_id")
         self.entries.create_index("resident_ref")
 
-    def last(self):
+    def last(self) -> dict | None:
         return self.entries.find_one({"seq": {"$gte": 1}}, sort=[("seq", DESCENDING)])
 
-    def append(self, entry):
+    def append(self, entry: dict) -> dict:
         for _ in range(APPEND_ATTEMPTS):
             chained = domain_access.chain(self.last(), entry)
             try:
@@ -129,16 +138,23 @@ class AccessLog:
                 continue
         raise RuntimeError("could not append to the access log: too much contention")
 
-    def page(self, case_id=None, after_seq=0, limit=100, cursor=None, resident_ref=None):
+    def page(
+        self,
+        case_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        cursor: str | None = None,
+        resident_ref: str | None = None,
+    ) -> tuple[list[dict], str | None]:
         """``(entries, next_cursor)`` in ``seq`` order."""
-        query = {"seq": {"$gt": after_seq}}
+        query: dict = {"seq": {"$gt": after_seq}}
         if case_id:
             query["case_id"] = case_id
         if resident_ref:
             query["resident_ref"] = resident_ref
         return paging.page(self.entries, query, "seq", "seq", False, limit, cursor)
 
-    def verify(self, batch=500):
+    def verify(self, batch: int = 500) -> dict:
         """Walk the whole chain in order; the first entry that does not hold is reported."""
         previous, checked = None, 0
         while True:
@@ -159,7 +175,7 @@ class AccessLog:
 PROGRAM_LISTS = {"station": "list_station_recorded", "district": "list_district_recorded"}
 
 
-def program_keys(record):
+def program_keys(record: dict) -> dict:
     return {
         PROGRAM_LISTS["station"]: list_keys.key(
             record["station"], "all", record.get("recorded_ms"), record["_id"]
@@ -175,10 +191,10 @@ class ProgramStore:
     with its event in its own outbox. Its ``_id`` comes from the station, the kind and
     the caller's idempotency key, so a retried POST finds the first record."""
 
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.records = database["programs"]
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.records.create_index([("station", ASCENDING), ("kind", ASCENDING), ("on", ASCENDING)])
         self.records.create_index("corrects")
         for field in PROGRAM_LISTS.values():
@@ -196,14 +212,14 @@ class ProgramStore:
             self.records.bulk_write(operations, ordered=False)
         return len(operations)
 
-    def add(self, record, envelopes):
+    def add(self, record: dict, envelopes: list[dict]) -> dict | None:
         """Insert a record with its event; None if its id exists (a retry)."""
         return outbox.insert_new(self.records, {**record, **program_keys(record)}, envelopes)
 
-    def get(self, record_id):
+    def get(self, record_id: str) -> dict | None:
         return self.records.find_one({"_id": record_id})
 
-    def corrections_of(self, record_id):
+    def corrections_of(self, record_id: str) -> list[dict]:
         """The corrections and voids of a record, in the order they were made."""
         return list(
             self.records.find(
@@ -213,7 +229,13 @@ class ProgramStore:
             )
         )
 
-    def page(self, station=None, kind=None, limit=200, cursor=None):
+    def page(
+        self,
+        station: str | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+        cursor: str | None = None,
+    ) -> tuple[list[dict], str | None]:
         """``(records, next_cursor)``, newest first."""
         scope = "station" if station else "district"
         return list_keys.page(

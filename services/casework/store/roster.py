@@ -5,6 +5,9 @@
 """
 
 import time
+from collections.abc import Iterable
+
+from pymongo.database import Database
 
 from services.casework.domain.roster import Calendar, Worker
 from services.common import clock, outbox
@@ -16,13 +19,13 @@ class RosterStore:
     """Who works at each station on which days, and the holiday calendar: read at most
     every ROSTER_CACHE_S; and each station's roster as last published."""
 
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.workers = database["workers"]
         self.calendar_documents = database["calendar"]
         self.rosters = database["rosters"]
-        self._cache = {}
+        self._cache: dict = {}
 
-    def ensure_roster_indexes(self):
+    def ensure_roster_indexes(self) -> None:
         outbox.ensure_indexes(self.rosters)
         self.workers.create_index("station")
 
@@ -35,7 +38,7 @@ class RosterStore:
             found = self._cache[key] = (now, load())
         return found[1]
 
-    def roster(self, station):
+    def roster(self, station: str) -> list[Worker]:
         return list(self._cached(("roster", station), lambda: self._load_roster(station)))
 
     def _load_roster(self, station):
@@ -49,13 +52,13 @@ class RosterStore:
             for document in self.workers.find({"station": station}, sort=[("_id", 1)])
         ]
 
-    def worker(self, worker_id):
+    def worker(self, worker_id: str) -> Worker | None:
         document = self.workers.find_one({"_id": worker_id})
         if not document:
             return None
         return next((w for w in self.roster(document["station"]) if w.id == worker_id), None)
 
-    def seed_roster(self, workers, calendar=None):
+    def seed_roster(self, workers: Iterable[dict], calendar: dict | None = None) -> None:
         for worker in workers:
             self.workers.replace_one(
                 {"_id": worker["id"]}, {"_id": worker["id"], **worker}, upsert=True
@@ -73,11 +76,13 @@ class RosterStore:
                 upsert=True,
             )
 
-    def published_roster(self, station):
+    def published_roster(self, station: str) -> dict | None:
         """The station's roster as last published (with its outbox), or None."""
         return self.rosters.find_one({"_id": station})
 
-    def publish_roster(self, current, station, staff, envelopes):
+    def publish_roster(
+        self, current: dict | None, station: str, staff: list[dict], envelopes: list[dict]
+    ) -> dict | None:
         """Record the station's roster with its ``station.roster_published`` event (the
         outbox) if nobody published another since ``current`` was read; returns the
         document, or None on a conflict."""
@@ -90,7 +95,7 @@ class RosterStore:
         )
         return {**current, **fields} if done.matched_count else None
 
-    def calendar(self):
+    def calendar(self) -> Calendar:
         return self._cached("calendar", self._load_calendar)
 
     def _load_calendar(self):

@@ -7,7 +7,8 @@ import logging
 import uuid
 
 from services.common import clock
-from services.common.messaging import BrokerUnavailable
+from services.common.messaging import BrokerProbe, BrokerUnavailable
+from services.common.outbox import FastPath
 from services.intake import domain
 from services.intake.handlers import recording, referrals
 from services.intake.store import RequestStore
@@ -16,8 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def receive_request(
-    store, relay, broker, body, caller, idempotency_key, pseudonym_key, idempotency_ttl_s=86400
-):
+    store: RequestStore,
+    relay: FastPath,
+    broker: BrokerProbe,
+    body: dict,
+    caller: str,
+    idempotency_key: str | None,
+    pseudonym_key: str,
+    idempotency_ttl_s: int = 86400,
+) -> tuple[dict, bool]:
     """Record a validated request and publish ``request.received``.
 
     Returns ``(document, replayed)``. Guarantees: BrokerUnavailable (503) means nothing
@@ -86,7 +94,7 @@ def learn_referral(store: RequestStore, envelope: dict, referred: dict) -> None:
     referrals.learn(store, envelope, referred)
 
 
-def follow_cases(store, items: list, request_field: str = "request_id") -> None:
+def follow_cases(store: RequestStore, items: list, request_field: str = "request_id") -> None:
     """Case events move their requests to the status each case's status implies: a batch
     ``[(position, envelope, case)]`` of one event type, in one write; ``request_field``
     names the request the event is about."""

@@ -8,10 +8,12 @@ from typing import Any
 
 from services.common import clock
 from services.common.envelope import InvalidEvent, NotKnownYet, new_event
+from services.common.outbox import FastPath
 from services.intake import domain, inbound_binding
 from services.intake.domain import inbound
 from services.intake.handlers import recording, referrals
 from services.intake.store import RequestStore
+from services.intake.systems import ExternalSystem, SystemRegistry
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,8 @@ class Recorded:
 
 
 def receive_inbound(
-    store: RequestStore, relay: Any, system: Any, body: Any, pseudonym_key: bytes
-) -> Any:
+    store: RequestStore, relay: FastPath, system: ExternalSystem, body: Any, pseudonym_key: str
+) -> Recorded:
     """Take one CloudEvent from an authenticated external system.
 
     Returns Recorded (``replayed``: the same (source, id) was received before and is
@@ -41,7 +43,11 @@ def receive_inbound(
 
 
 def receive_inbound_many(
-    store: RequestStore, relay: Any, system: Any, bodies: list, pseudonym_key: bytes
+    store: RequestStore,
+    relay: FastPath,
+    system: ExternalSystem,
+    bodies: list,
+    pseudonym_key: str,
 ) -> list:
     """Take a batch of CloudEvents from one system; per event, in order, a Recorded or
     the InboundRejected that refused it (nothing recorded for that one).
@@ -126,7 +132,7 @@ def receive_inbound_many(
     return outcomes
 
 
-def authenticate_amqp(systems: Any, envelope: Any, credentials: Any) -> Any:
+def authenticate_amqp(systems: SystemRegistry, envelope: dict, credentials: dict) -> ExternalSystem:
     """The system an AMQP event comes from: named by its source, proven by the AMQP user
     RabbitMQ verified or by its API key (refused as unknown_system or unauthenticated)."""
     system = systems.for_source(envelope["source"])
@@ -147,11 +153,11 @@ def authenticate_amqp(systems: Any, envelope: Any, credentials: Any) -> Any:
 
 def receive_inbound_amqp(
     store: RequestStore,
-    relay: Any,
-    systems: dict,
+    relay: FastPath,
+    systems: SystemRegistry,
     body: Any,
     credentials: Any,
-    pseudonym_key: bytes,
+    pseudonym_key: str,
 ) -> Any:
     """One event from the inbound exchange: Recorded, or a refusal raised as an
     InvalidEvent (its dead letter's reason) or an InboundConflict (retried). ``body``:
@@ -166,7 +172,7 @@ def receive_inbound_amqp(
 
 
 def receive_inbound_amqp_many(
-    store, relay, systems, items: list, pseudonym_key
+    store: RequestStore, relay: FastPath, systems: SystemRegistry, items: list, pseudonym_key: str
 ) -> dict[int, Exception]:
     """A batch from the inbound exchange: ``items`` are ``(body, credentials)``, each body
     the message as delivered (an inbound_binding.AmqpDelivery, read in either content

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from services.common import clock
 from services.common.envelope import new_event
+from services.common.messaging import BrokerProbe
+from services.common.outbox import FastPath
 from services.intake import domain
+from services.intake.store import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,12 @@ class NewRequest:
 
 
 def record_requests(
-    store, relay, broker, items: list, pseudonym_key, may_repeat: bool = True
+    store: RequestStore,
+    relay: FastPath,
+    broker: BrokerProbe | None,
+    items: list[NewRequest],
+    pseudonym_key: str,
+    may_repeat: bool = True,
 ) -> list:
     """Record ``items`` (NewRequest) together; per item, in order, ``(document,
     replayed)``: replayed when its id was stored before (or earlier in the batch).

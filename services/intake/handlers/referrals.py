@@ -11,6 +11,7 @@ Each accepted answer is recorded on the referral's document with its
 """
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from services.common import clock
@@ -18,12 +19,14 @@ from services.common.contracts import REFERRAL_ANSWERED
 from services.common.envelope import new_event
 from services.intake.domain import inbound
 from services.intake.domain.inbound import InboundRejected
+from services.intake.store import RequestStore
+from services.intake.systems import ExternalSystem
 
 log = logging.getLogger(__name__)
 WRITE_RETRIES = 5
 
 
-def learn(store, envelope: dict, referred: dict) -> None:
+def learn(store: RequestStore, envelope: dict, referred: dict) -> None:
     """Remember a referral to a registered agency (once); others have no referral id."""
     if not referred.get("referral_id"):
         return
@@ -40,7 +43,7 @@ def learn(store, envelope: dict, referred: dict) -> None:
     )
 
 
-def check(referral, system, data) -> None:
+def check(referral: dict | None, system: ExternalSystem, data: dict) -> None:
     """Only the agency it was made to answers a referral, and for its own case."""
     if referral is None:  # or not yet: case.referred may still be on its way
         raise InboundRejected(
@@ -56,7 +59,7 @@ def check(referral, system, data) -> None:
         )
 
 
-def answer_event(referral: dict, data: dict, source: dict, answered_at: str, now) -> dict:
+def answer_event(referral: dict, data: dict, source: dict, answered_at: str, now: datetime) -> dict:
     """The ``referral.answered`` envelope, in the case's correlation (its trace)."""
     event_data = {
         "referral_id": referral["_id"],

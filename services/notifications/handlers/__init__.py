@@ -10,15 +10,19 @@ batch of events and of messages (the only paths) are batch.py's.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 from services.common import clock, metrics, outbox
+from services.common.config import Settings
 from services.common.contracts import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_SENT
 from services.common.envelope import new_event
 from services.common.fields import scrub_text
 from services.common.privacy import mask_name, mask_phone, pseudonym
 from services.notifications import domain
 from services.notifications.domain import delivery as domain_delivery
+from services.notifications.store import NotificationStore
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,15 @@ AT_FIELD = {
 
 class RecipientUnknown(Exception):
     """The recipient's contact has not arrived yet; the event is retried later."""
+
+
+class Contacts(Protocol):
+    """What deciding an event's messages reads of the store: a NotificationStore, or a
+    batch's view of it with the batch's contacts read at once (batch.py)."""
+
+    def contact(self, request_id: str) -> dict | None: ...
+
+    def case_priority(self, case_id: str) -> str | None: ...
 
 
 @dataclass
@@ -79,7 +92,14 @@ def _recipient(store, policy, rule, data):
     return Recipient(found["phone"], None, {"resident_name": mask_name(name)})
 
 
-def notify(store, relay, sender, settings, envelope, data):
+def notify(
+    store: NotificationStore,
+    relay: outbox.FastPath,
+    sender: Any,
+    settings: Settings,
+    envelope: dict,
+    data: dict,
+) -> None:
     """Record every message the rules ask for this event, each once, and send those due:
     ``batch.notify_many`` of one (the one path); raises what kept the event from being
     done (RecipientUnknown while a resident's contact has not arrived)."""
@@ -90,7 +110,7 @@ def notify(store, relay, sender, settings, envelope, data):
         raise failures[0]
 
 
-def intents(store, settings, envelope, data):
+def intents(store: Contacts, settings: Settings, envelope: dict, data: dict) -> list[dict]:
     """The messages the rules ask for this event (not yet recorded); raises
     RecipientUnknown while a resident's contact has not arrived."""
     policy = settings.notifications
@@ -141,7 +161,9 @@ def _intent(store, settings, envelope, data, rule, recipient):
     }
 
 
-def status_event(message, status, at, reason=None, provider=None):
+def status_event(
+    message: dict, status: str, at: str, reason: str | None = None, provider: str | None = None
+) -> dict:
     data = {
         "message_id": message["_id"],
         "case_id": message.get("case_id"),
@@ -176,7 +198,12 @@ class Change:
     unset: tuple = ()
 
 
-def apply_change(store, relay, message, change):
+def apply_change(
+    store: NotificationStore,
+    relay: outbox.FastPath,
+    message: dict,
+    change: Callable[[dict], "Change | None"],
+) -> dict:
     """Apply ``change(message) -> Change | None`` on the newest version, reading again
     after a conflict; publishes the events it staged."""
     document, staged = write_change(store, message, change)
@@ -185,7 +212,9 @@ def apply_change(store, relay, message, change):
     return document
 
 
-def write_change(store, message, change):
+def write_change(
+    store: NotificationStore, message: dict, change: Callable[[dict], "Change | None"]
+) -> tuple[dict, bool]:
     """apply_change without the publication: ``(document, staged)``, ``staged`` true when
     the write staged events in the document's outbox (for the caller to publish)."""
     for _ in range(10):
@@ -195,11 +224,12 @@ def write_change(store, message, change):
         document = store.update(message, decided.fields, decided.events, decided.unset)
         if document is not None:
             return document, bool(decided.events)
-        message = store.get(message["_id"])
+        # a newer version won (messages are never removed): read it
+        message = cast(dict, store.get(message["_id"]))
     raise RuntimeError(f"message {message['_id']} kept changing under the writer")
 
 
-def is_due(message, now_ms):
+def is_due(message: dict, now_ms: int) -> bool:
     """True when the message waits to be sent and its time has come."""
     return (
         message["status"] in domain_delivery.PENDING
@@ -208,7 +238,7 @@ def is_due(message, now_ms):
     )
 
 
-def report_held(message, reason, until_ms):
+def report_held(message: dict, reason: str, until_ms: int) -> None:
     metrics.SMS_HELD.labels(
         domain_delivery.recipient_kind(message["recipient_role"]), message["template"], reason
     ).inc()

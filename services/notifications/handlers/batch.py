@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, cast
 
 from eventlet.greenpool import GreenPool
 
 from services.common import clock
+from services.common.config import Settings
+from services.common.outbox import FastPath
 from services.notifications import handlers
 from services.notifications.domain import delivery as domain_delivery
 from services.notifications.domain import sending as domain_sending
 from services.notifications.handlers import outcomes as handlers_outcomes
+from services.notifications.store import NotificationStore
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +39,18 @@ SENDERS = 8  # messages of a batch in flight at once (different numbers)
 class _BatchStore:
     """The store as the batch sees it: contacts read once for the whole batch."""
 
-    def __init__(self, store, contacts: dict) -> None:
+    def __init__(self, store: NotificationStore, contacts: dict) -> None:
         self._store, self._contacts = store, contacts
 
-    def contact(self, request_id):
+    def contact(self, request_id: str) -> dict | None:
         found = self._contacts.get(request_id)
         return found if found is not None else self._store.contact(request_id)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
-def remember_contacts(store, items: list) -> None:
+def remember_contacts(store: NotificationStore, items: list) -> None:
     """The residents' contacts of a batch of request.received, in one bulk write."""
     store.remember_contacts(
         [
@@ -62,7 +66,9 @@ def remember_contacts(store, items: list) -> None:
     )
 
 
-def notify_many(store, relay, sender, settings, items: list) -> dict:
+def notify_many(
+    store: NotificationStore, relay: FastPath, sender: Any, settings: Settings, items: list
+) -> dict:
     """Record every message the rules ask for the events of a batch ``[(position,
     envelope, data)]``, each once, and send those due (the one path: ``handlers.notify``
     is this of one); returns ``{position: exception}`` for the events to retry alone."""
@@ -123,7 +129,14 @@ class Recorded:
     change: handlers.Change
 
 
-def deliver_many(store, relay, sender, settings, messages: list, recorded: bool = True) -> dict:
+def deliver_many(
+    store: NotificationStore,
+    relay: FastPath,
+    sender: Any,
+    settings: Settings,
+    messages: list[dict],
+    recorded: bool = True,
+) -> dict:
     """Send the due ones of ``messages`` (the one delivery path, for one message too):
     wait out quiet hours and rate limits, claim, try the providers, record
     the outcome (sent, retry later, failed, technical_failure), in a constant number of
@@ -211,7 +224,8 @@ def deliver_many(store, relay, sender, settings, messages: list, recorded: bool 
     for r, document in zip(changed, outcomes, strict=True):
         staged = bool(r.change.events)
         if document is None:  # changed meanwhile: on the newest version, alone
-            document, staged = handlers.write_change(store, store.get(r.message["_id"]), r.outcome)
+            newest = cast(dict, store.get(r.message["_id"]))  # (messages are never removed)
+            document, staged = handlers.write_change(store, newest, r.outcome)
         if staged:
             published.append(document)
     relay.publish_now_many("messages", published)  # the batch's events together
@@ -242,7 +256,9 @@ def _record_with_first_steps(store, intents: list, steps: list) -> tuple[list, l
     return written, existing
 
 
-def deliver_due(store, relay, sender, settings, limit: int = 50) -> int:
+def deliver_due(
+    store: NotificationStore, relay: FastPath, sender: Any, settings: Settings, limit: int = 50
+) -> int:
     """The sweep: send what is due (deferred, to retry, or left in flight by a dead
     process) as one batch, and erase the numbers of sent messages that waited long enough
     for their receipt. Returns how many messages were due."""

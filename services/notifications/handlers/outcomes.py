@@ -6,8 +6,10 @@ domain/sending.py's."""
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from services.common import clock
+from services.common.config import NotificationSettings
 from services.notifications.domain import delivery as domain_delivery
 from services.notifications.domain import sending as domain_sending
 from services.notifications.handlers import Change, status_event
@@ -16,7 +18,9 @@ from services.notifications.providers import PermanentFailure, Sent, TemporaryFa
 log = logging.getLogger(__name__)
 
 
-def send(sender, claimed, in_doubt_since):
+def send(
+    sender: Any, claimed: dict, in_doubt_since: str | None
+) -> Sent | PermanentFailure | TemporaryFailure:
     """Try the providers for a claimed message: a Sent, or the PermanentFailure or
     TemporaryFailure they ended with (returned, not raised); anything else raises."""
     if claimed["channel"] == "in_app":  # the station's inbox is this store: nothing to call
@@ -40,7 +44,7 @@ class Accepted:
     provider_message_id: str
     keep_number_h: float
 
-    def __call__(self, current) -> Change:
+    def __call__(self, current: dict) -> Change:
         fields, unset = domain_sending.sent(
             current,
             self.provider,
@@ -68,7 +72,7 @@ class Failed:
     status: str
     reason: str
 
-    def __call__(self, current) -> Change:
+    def __call__(self, current: dict) -> Change:
         fields, tell, unset = domain_sending.failed(
             current, self.status, self.reason, self.tries, self.attempt, self.at
         )
@@ -89,7 +93,7 @@ class RetryLater:
     reason: str
     next_ms: int
 
-    def __call__(self, current) -> Change | None:
+    def __call__(self, current: dict) -> Change | None:
         fields = domain_sending.retry(
             current,
             self.tries,
@@ -105,7 +109,11 @@ class RetryLater:
 Outcome = Accepted | Failed | RetryLater
 
 
-def outcome(claimed, result, policy) -> Outcome:
+def outcome(
+    claimed: dict,
+    result: Sent | PermanentFailure | TemporaryFailure,
+    policy: NotificationSettings,
+) -> Outcome:
     """What sending a claimed message gave, as the change that records it (apply_change)."""
     now = clock.now()
     attempt, at = claimed["attempts"], clock.iso(now)

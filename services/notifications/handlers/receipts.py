@@ -3,14 +3,16 @@
 import logging
 
 from services.common import clock
+from services.common.outbox import FastPath
 from services.notifications.domain import delivery as domain_delivery
 from services.notifications.domain.sending import FINAL_UNSET, final_fields
 from services.notifications.handlers import AT_FIELD, Change, apply_change, status_event
+from services.notifications.store import NotificationStore
 
 log = logging.getLogger(__name__)
 
 
-def apply_receipt(store, relay, receipt):
+def apply_receipt(store: NotificationStore, relay: FastPath, receipt: dict) -> bool:
     """A provider's delivery report: the status only moves forward; a repeated or late
     report is kept in the history and changes nothing else. False if no message matches."""
     message = None
@@ -29,7 +31,7 @@ def apply_receipt(store, relay, receipt):
         "reason": receipt.get("reason"),
     }
 
-    def change(current):
+    def change(current: dict) -> Change | None:
         seen = [{k: h.get(k) for k in entry} for h in current["history"] if h["kind"] == "receipt"]
         if entry in seen:
             return None  # the very same report again

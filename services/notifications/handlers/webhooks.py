@@ -9,9 +9,12 @@ in ``webhook_deliveries`` (``GET /v1/webhook-deliveries``) and counted
 """
 
 import logging
+from collections.abc import Callable
 
 from services.common import clock, metrics
+from services.common.config import Settings
 from services.notifications import webhooks
+from services.notifications.store import NotificationStore
 from services.notifications.store.webhooks import round_attempts
 
 log = logging.getLogger(__name__)
@@ -21,7 +24,13 @@ class WebhookFailed(Exception):
     """The agency's webhook did not take the referral; retried, then dead-lettered."""
 
 
-def deliver_referral(store, partners: dict, settings, envelope: dict, post=webhooks.post) -> str:
+def deliver_referral(
+    store: NotificationStore,
+    partners: dict,
+    settings: Settings,
+    envelope: dict,
+    post: Callable[[str, dict, str], webhooks.Outcome] = webhooks.post,
+) -> str:
     """Deliver one referral event to its agency's webhook; returns the delivery's state."""
     agency = partners.get(envelope["data"]["agency"])
     if agency is None or agency.delivery != "webhook":

@@ -11,8 +11,10 @@ won; the caller reads again).
 """
 
 import uuid
+from collections.abc import Iterable
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.common import clock, migrations, mongo, outbox
@@ -48,12 +50,12 @@ def _conditional(message, changes, envelopes=(), unset=(), token=None):
 
 
 class NotificationStore:
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.contacts = database["contacts"]
         self.messages = database["messages"]
         self.webhooks = WebhookDeliveries(database)  # referrals POSTed to agencies
 
-    def ensure_indexes(self):
+    def ensure_indexes(self) -> None:
         self.messages.create_index("case_id")
         self.messages.create_index("station")
         self.messages.create_index("recipient_id")
@@ -83,7 +85,7 @@ class NotificationStore:
             changed += self.messages.bulk_write(operations, ordered=False).modified_count
         return changed
 
-    def remember_contacts(self, contacts):
+    def remember_contacts(self, contacts: list[tuple]) -> None:
         """The contacts ``(request_id, station, name, phone, emergency)`` of residents'
         requests, in one unordered bulk of upserts keyed by request id: a repeated
         request.received changes nothing."""
@@ -107,23 +109,23 @@ class NotificationStore:
                 ordered=False,
             )
 
-    def contact(self, request_id):
+    def contact(self, request_id: str) -> dict | None:
         return self.contacts.find_one({"_id": request_id})
 
-    def contacts_of(self, request_ids):
+    def contacts_of(self, request_ids: set[str]) -> dict[str, dict]:
         """The contacts of many requests in one read: request id -> contact."""
         if not request_ids:
             return {}
         return {doc["_id"]: doc for doc in self.contacts.find({"_id": {"$in": list(request_ids)}})}
 
-    def case_priority(self, case_id):
+    def case_priority(self, case_id: str) -> str | None:
         """The priority of a case as an earlier message of it recorded (None if unknown)."""
         found = self.messages.find_one(
             {"case_id": case_id, "priority": {"$in": ["urgent", "normal", "low"]}}, {"priority": 1}
         )
         return found["priority"] if found else None
 
-    def record_new_intents(self, messages):
+    def record_new_intents(self, messages: list[dict]) -> tuple[list[dict], list[bool]]:
         """Insert messages before sending them, in one unordered insert; those that
         existed already (a repeated event's) are read back (one query): returns the stored
         messages in the given order, and per message whether this call inserted it."""
@@ -153,22 +155,28 @@ class NotificationStore:
             for index, document in enumerate(documents)
         ], [index not in refused for index in range(len(documents))]
 
-    def get(self, message_id):
+    def get(self, message_id: str) -> dict | None:
         return self.messages.find_one({"_id": message_id})
 
-    def by_provider_id(self, provider, provider_message_id):
+    def by_provider_id(self, provider: str, provider_message_id: str) -> dict | None:
         return self.messages.find_one(
             {"provider": provider, "provider_message_id": provider_message_id}
         )
 
-    def update(self, message, changes, envelopes=(), unset=()):
+    def update(
+        self,
+        message: dict,
+        changes: dict,
+        envelopes: Iterable[dict] = (),
+        unset: Iterable[str] = (),
+    ) -> dict | None:
         """Write ``changes`` (and stage ``envelopes`` in the outbox) if nobody changed the
         message since it was read; returns the new document, or None on a conflict."""
         condition, update, document = _conditional(message, changes, envelopes, unset)
         done = self.messages.update_one(condition, update)
         return document if done.matched_count else None
 
-    def update_all(self, changes):
+    def update_all(self, changes: list[tuple]) -> list[dict | None]:
         """``update`` for many ``(message, changes, envelopes, unset)`` (different
         messages) in one bulk write; returns the new documents in order, None for each
         message somebody changed meanwhile. Which ones did is read back (one query),
@@ -196,7 +204,7 @@ class NotificationStore:
         }
         return [document if document["_id"] in mine else None for document in documents]
 
-    def due(self, now_ms, limit=50):
+    def due(self, now_ms: int, limit: int = 50) -> list[dict]:
         """Messages whose next attempt is due (new, deferred, retried or left in flight)."""
         return list(
             self.messages.find(
@@ -204,7 +212,7 @@ class NotificationStore:
             )
         )
 
-    def forget_numbers(self, now_ms):
+    def forget_numbers(self, now_ms: int) -> int:
         """Erase the full number of sent messages whose receipt did not come in time."""
         # the due ones by an index range, then written by _id (an update filtered on
         # another field reads the whole collection on the embedded store)
@@ -222,7 +230,9 @@ class NotificationStore:
         )
         return done.modified_count
 
-    def sent_to(self, phone_ref, since_ms, limit, template=None):
+    def sent_to(
+        self, phone_ref: str, since_ms: int, limit: int, template: str | None = None
+    ) -> list[int]:
         """When SMS went to this phone (pseudonym) since ``since_ms``: at most ``limit``;
         with ``template``, only the SMS of that message kind."""
         query = {"phone_ref": phone_ref, "sent_ms": {"$gte": since_ms}}
@@ -233,6 +243,13 @@ class NotificationStore:
         )
         return [document["sent_ms"] for document in found]
 
-    def page(self, filters, limit=200, cursor=None, inbox=None, unread=None):
+    def page(
+        self,
+        filters: dict,
+        limit: int = 200,
+        cursor: str | None = None,
+        inbox: list | None = None,
+        unread: bool | None = None,
+    ) -> tuple[list[dict], str | None]:
         """``(messages, next_cursor)``, newest first (store/lists.py)."""
         return lists.page(self.messages, filters, limit, cursor, inbox, unread)

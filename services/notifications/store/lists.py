@@ -9,7 +9,9 @@ reads what it returns whatever the history holds.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
+
+from pymongo.collection import Collection
 
 from services.common import clock, list_keys, paging
 from services.common.vocabulary import MESSAGE_STATUSES
@@ -38,7 +40,7 @@ def keys_of(message: dict) -> dict:
 
 
 def page(
-    messages: Any,
+    messages: Collection,
     filters: dict,
     limit: int,
     cursor: Optional[str] = None,

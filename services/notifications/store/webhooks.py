@@ -4,9 +4,10 @@ the referral event's id): its state (``pending``, ``retrying``, ``delivered``,
 those of the current round: an operator's replay of the dead letter starts a new round
 of retries) and last error."""
 
-from typing import Optional
+from typing import Optional, cast
 
 from pymongo import UpdateOne
+from pymongo.database import Database
 
 from services.common import list_keys, migrations
 
@@ -25,7 +26,7 @@ def round_attempts(delivery: dict) -> int:
 
 
 class WebhookDeliveries:
-    def __init__(self, database):
+    def __init__(self, database: Database) -> None:
         self.deliveries = database["webhook_deliveries"]
 
     def ensure_indexes(self) -> None:
@@ -66,7 +67,8 @@ class WebhookDeliveries:
             },
             upsert=True,
         )
-        return self.deliveries.find_one({"_id": envelope["id"]})
+        # upserted just above, and nothing removes a delivery: it is there
+        return cast(dict, self.deliveries.find_one({"_id": envelope["id"]}))
 
     def record(
         self, delivery: dict, state: str, status: Optional[int], error: Optional[str], at: str
@@ -107,13 +109,19 @@ class WebhookDeliveries:
                 }
             },
         )
-        return self.deliveries.find_one({"_id": delivery["_id"]})
+        return cast(dict, self.deliveries.find_one({"_id": delivery["_id"]}))  # (as in start)
 
-    def find(self, station=None, state=None, agency=None, limit=100) -> list:
+    def find(
+        self,
+        station: str | None = None,
+        state: str | None = None,
+        agency: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
         """The newest deliveries (of a station, in a state, to an agency): one index range
         of the station's (or the district's) list, the state and agency kept from it."""
 
-        def keep(delivery):
+        def keep(delivery: dict) -> bool:
             return (not state or delivery.get("state") == state) and (
                 not agency or delivery.get("agency") == agency
             )
