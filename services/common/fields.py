@@ -1,5 +1,6 @@
 """Field types shared by every boundary schema: one definition of what a valid value is."""
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -207,6 +208,14 @@ def normalise_phone(value: object) -> str:
             "must be a mainland China mobile number: 11 ASCII digits "
             "(13812345678) or +86 and them, nothing else"
         )
+    return _national_mobile(value)
+
+
+# Each event carries its phones again (the resident's, the worker's) and every consumer
+# checks them (~20 us each with phonenumbers' metadata): the answer for a number seen a
+# moment ago is kept, for a bounded number of numbers. A refusal is never kept (it raises).
+@functools.lru_cache(maxsize=1024)
+def _national_mobile(value: str) -> str:
     try:
         number = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
