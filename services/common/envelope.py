@@ -11,7 +11,7 @@ import json
 import uuid
 
 import kombu.serialization
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates
 
 from services.common import clock, jsontext, mediatypes
 from services.common.fields import MAX_SEQUENCE, STATION_DATES, BoundedInteger, Line, Text
@@ -113,7 +113,7 @@ def _dumps_as_loaded(field):
     if kind is fields.List:
         return _dumps_as_loaded(field.inner)
     if kind is fields.Nested:
-        return schema_dumps_as_loaded(field.schema)
+        return field.unknown != INCLUDE and schema_dumps_as_loaded(field.schema)
     return False  # dates, UUIDs and the like are objects once loaded
 
 
@@ -123,6 +123,8 @@ def schema_dumps_as_loaded(schema):
     schema instance loads: no hook that rewrites, every field a type that dumps what it
     loaded. Answered once per instance (they are shared: ``data_schema``)."""
     if any(schema._hooks.get(tag) for tag in _REWRITING_HOOKS):
+        return False
+    if schema.unknown == INCLUDE:  # loaded, not dumped: the unknown keys it kept
         return False
     return all(_dumps_as_loaded(field) for field in schema.fields.values())
 
