@@ -54,6 +54,11 @@ def local_day(moment, tz=DISTRICT_TZ):
     return moment.astimezone(_zone(tz)).date().isoformat()
 
 
+def local_date(moment, tz=DISTRICT_TZ):
+    """The district's calendar date of an instant, as a date (``local_day`` unformatted)."""
+    return moment.astimezone(_zone(tz)).date()
+
+
 def weekday(moment, tz=DISTRICT_TZ):
     """ISO weekday (1 = Monday) of an instant in the district."""
     return moment.astimezone(_zone(tz)).isoweekday()

@@ -14,6 +14,7 @@ A test builds its own (``settings(env)``, ``dataclasses.replace``) and hands it 
 same way: ``container_factory(Service, its_settings.nameko_config())``.
 """
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -54,10 +55,17 @@ DEFAULT_DAYS_AHEAD = 1
 def accepted_dates(env=None) -> tuple[date, int]:
     """``(first day, days ahead of today)`` of the dates commands and events may carry."""
     env = os.environ if env is None else env
-    return (
-        date.fromisoformat(env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY)),
-        int(env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD))),
+    # read on every call (a test or an operator may change them), parsed once per value:
+    # every date a command or an event carries is checked with them (fields.StationDates)
+    return _parsed_dates(
+        env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY),
+        env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD)),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_dates(first_day: str, days_ahead: str) -> tuple[date, int]:
+    return date.fromisoformat(first_day), int(days_ahead)
 
 
 def amqp_uri(env) -> str:

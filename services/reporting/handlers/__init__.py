@@ -13,7 +13,7 @@ from typing import Any
 
 from services.common import clock
 from services.common.contracts import CATALOGUE
-from services.common.envelope import InvalidEvent, data_schema, load_event
+from services.common.envelope import InvalidEvent, data_schema, dumped, load_event
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.reporting import domain
 from services.reporting.domain import daily as domain_daily
@@ -54,7 +54,7 @@ def keep_many(projector: Any, events: list[tuple[dict, dict]]) -> dict[int, Exce
     return projector.keep_many(
         [
             domain_events.record(
-                envelope, data_schema(CATALOGUE[envelope["type"]].schema).dump(data), now_ms
+                envelope, dumped(data_schema(CATALOGUE[envelope["type"]].schema), data), now_ms
             )
             for envelope, data in events
         ]

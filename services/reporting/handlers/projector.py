@@ -54,8 +54,8 @@ class Drained:
 class _Slot:
     __slots__ = ("record", "done", "error")
 
-    def __init__(self, record: dict) -> None:
-        self.record, self.done, self.error = record, threading.Event(), None
+    def __init__(self, record: dict, done: threading.Event) -> None:
+        self.record, self.done, self.error = record, done, None
 
 
 class Projector:
@@ -90,7 +90,10 @@ class Projector:
         meanwhile): one pass keeps and projects them with whatever else is queued.
         Returns ``{position: exception}`` of those that failed (ProjectionFailed if the
         rules failed on one; the rest are kept and projected)."""
-        slots = [_Slot(record) for record in records]
+        # one event for the call's slots: queued together under the lock, they are always
+        # in the same batch and set together (an event each cost ~5 % of the worker's CPU)
+        done = threading.Event()
+        slots = [_Slot(record, done) for record in records]
         with self._lock:
             self._queued.extend(slots)
             leader, self._flushing = not self._flushing, True
