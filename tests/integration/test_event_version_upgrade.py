@@ -144,7 +144,7 @@ def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, se
     ]
 
     # 1. the v1 release runs
-    messaging.declare_topology(amqp_uri, [BeforeUpgrade], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [BeforeUpgrade])
     before = container_factory(BeforeUpgrade, config)
     before.start()
     first = [accepted(V1, n) for n in range(3)]
@@ -156,7 +156,7 @@ def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, se
         publisher.publish(accepted(V2, 99))
 
     # 2. the init step declares the v2 queue; the new release starts beside the old one
-    messaging.declare_topology(amqp_uri, [DuringUpgrade], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [DuringUpgrade])
     assert queued(amqp_uri, V2, V2.handler_name) == 0
     during = container_factory(DuringUpgrade, config)
     during.start()
@@ -184,7 +184,7 @@ def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, se
     v1_queue = messaging.handler_queue(V1, SERVICE, V1.handler_name).name
     with Connection(amqp_uri) as connection:
         connection.channel().queue_delete(v1_queue, if_unused=True, if_empty=True)
-    messaging.declare_topology(amqp_uri, [AfterUpgrade], settings.retry_delays_ms)
+    messaging.declare_topology(settings, [AfterUpgrade])
     assert queued(amqp_uri, V1, V1.handler_name) is None
     after = container_factory(AfterUpgrade, config)
     after.start()
