@@ -39,7 +39,7 @@ def routing_key(contract):
 
 
 def queue_name(contract, service, method):
-    return messaging.handler_queue(contract, service, method).name
+    return messaging.entrypoint_queue(contract, service, method).name
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ The catalogue of the system's event types is ``contracts.py``; this module is th
 of one entry. An event type is ``shegong.<aggregate>.<name>.v<version>``. A breaking
 change of an event is a new version published beside the old one until every consumer
 has moved (docs/operations.md, section 8), so the version is part of every name made
-from a contract: the type (the routing key), and the handler's name, and with them the
-handler's queue, ``evt-<producer>-<type>--<service>.<handler>`` (topology.handler_queue).
-Version 1 handlers keep the names they always had (``case_opened``: their queues are
-deployed); a later version's handler carries it (``case_opened_v2``), so the two can
-run side by side in one service during the upgrade.
+from a contract: the type (the routing key), and the entrypoint's name, and with them the
+entrypoint's queue, ``evt-<producer>-<type>--<service>.<entrypoint>``
+(topology.entrypoint_queue). Version 1 entrypoints keep the names they always had
+(``case_opened``: their queues are deployed); a later version's entrypoint carries it
+(``case_opened_v2``), so the two can run side by side in one service during the upgrade.
 """
 
 import builtins
@@ -49,10 +49,10 @@ class EventContract:
         return f"{self.aggregate}.{self.name}"
 
     @property
-    def handler_name(self) -> str:
-        """case_opened (version 1), case_opened_v2 (version 2): what a service's handler of
-        this event is called, in every service (its queue is named after it:
-        topology.handler_queue)."""
+    def entrypoint_name(self) -> str:
+        """case_opened (version 1), case_opened_v2 (version 2): what a service's entrypoint
+        of this event is called, in every service (its queue is named after it:
+        topology.entrypoint_queue)."""
         unversioned = f"{self.aggregate}_{self.name}"
         return unversioned if self.version == 1 else f"{unversioned}_v{self.version}"
 

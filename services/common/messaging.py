@@ -29,8 +29,8 @@ from services.common.topology import (  # noqa: F401 - also this module's public
     contract_exchange,
     dead_letter_exchange,
     dead_letter_queue,
+    entrypoint_queue,
     event_exchange,
-    handler_queue,
     outbound_exchange,
     queue_type_arguments,
     retry_exchange,
@@ -253,7 +253,9 @@ class RetryingEventHandler(EventHandler):
     def setup(self):
         super().setup()
         if self.contract.exchange:  # not its producer's exchange: the queue says where
-            self.queue = handler_queue(self.contract, self.container.service_name, self.method_name)
+            self.queue = entrypoint_queue(
+                self.contract, self.container.service_name, self.method_name
+            )
         # the same queue type as the topology declared (bootstrap, definitions file)
         self.queue.queue_arguments = queue_type_arguments(self._queue_type())
 
@@ -430,7 +432,7 @@ def topology(service_classes, settings):
     for service_cls in service_classes:
         entities.append(dead_letter_queue(service_cls.name, queue_type))
         for method, contract in consumers_of(service_cls):
-            entities.append(handler_queue(contract, service_cls.name, method, queue_type))
+            entities.append(entrypoint_queue(contract, service_cls.name, method, queue_type))
         # what a service consumes besides the catalogue (e.g. intake's inbound exchange)
         entities += getattr(service_cls, "extra_topology", lambda settings: [])(settings)
     return entities

@@ -1,6 +1,6 @@
 """Queues retired by an entrypoint's rename, and moving what they hold to their successors.
 
-An entrypoint's queue is named after its method (``topology.handler_queue``), so
+An entrypoint's queue is named after its method (``topology.entrypoint_queue``), so
 renaming an entrypoint gives it a new queue, while the broker keeps the old one, bound
 as before: the events it held when the new version started would never be handled, and
 it would keep collecting a copy of every event for good. Declaring the topology (bootstrap, run by
@@ -16,12 +16,12 @@ import logging
 
 from amqp.exceptions import NotFound, PreconditionFailed
 
-from services.common.topology import handler_queue
+from services.common.topology import entrypoint_queue
 
 log = logging.getLogger(__name__)
 
 # (service, an entrypoint's former name) -> its name now. Renamed so that every
-# entrypoint is named after the event it consumes (EventContract.handler_name).
+# entrypoint is named after the event it consumes (EventContract.entrypoint_name).
 RENAMED_ENTRYPOINTS = {
     ("casework", "open_case"): "request_received",
     ("casework", "update_registry"): "resident_registry_updated",
@@ -39,8 +39,8 @@ def retired_queues(service, consumers, queue_type="classic", renamed=None):
         if owner == service and now in contract_of:
             contract = contract_of[now]
             yield (
-                handler_queue(contract, service, former, queue_type),
-                handler_queue(contract, service, now, queue_type),
+                entrypoint_queue(contract, service, former, queue_type),
+                entrypoint_queue(contract, service, now, queue_type),
             )
 
 

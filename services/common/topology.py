@@ -114,7 +114,7 @@ def dead_letter_queue(service, queue_type="classic"):
     )
 
 
-def handler_queue(contract, service, method, queue_type="classic"):
+def entrypoint_queue(contract, service, method, queue_type="classic"):
     """The queue nameko declares for a SERVICE_POOL event entrypoint: declared identically."""
     # a contract routed by a data field (the agency) is consumed whole: "#"
     return Queue(

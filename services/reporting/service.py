@@ -43,8 +43,8 @@ def keeping_entrypoint(contract):
     def keep(self, bodies):
         return self._keep(bodies, contract)
 
-    keep.__name__ = contract.handler_name
-    keep.__qualname__ = f"ReportingService.{contract.handler_name}"
+    keep.__name__ = contract.entrypoint_name
+    keep.__qualname__ = f"ReportingService.{contract.entrypoint_name}"
     keep.__doc__ = (
         f"Keep {contract.short_type} (v{contract.version}) in the event store and project "
         f"it: {contract.description}"
@@ -55,5 +55,5 @@ def keeping_entrypoint(contract):
 # Nameko finds entrypoints among the class's attributes when a container is made, so
 # the ones set here count as if written in the class body.
 for _contract in contracts.consumed_by(ReportingService.name):
-    setattr(ReportingService, _contract.handler_name, keeping_entrypoint(_contract))
+    setattr(ReportingService, _contract.entrypoint_name, keeping_entrypoint(_contract))
 del _contract

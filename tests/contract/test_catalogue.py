@@ -27,7 +27,7 @@ from services.common.contracts import (
 from services.common.envelope import load_event
 from services.common.messaging import consumers_of
 from services.common.service_classes import SERVICE_CLASSES, service_class
-from services.common.topology import handler_queue
+from services.common.topology import entrypoint_queue
 from services.reporting.service import keeping_entrypoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,11 +225,14 @@ def test_a_later_version_has_its_own_type_handler_and_queue_beside_the_first():
     """During an upgrade (docs/operations.md, section 8) a service handles v1 and v2 side
     by side: two methods, two queues. Version 1 keeps the names deployed queues have."""
     second = dataclasses.replace(CASE_OPENED, version=2)
-    assert (CASE_OPENED.type, CASE_OPENED.handler_name) == ("shegong.case.opened.v1", "case_opened")
-    assert (second.type, second.handler_name) == ("shegong.case.opened.v2", "case_opened_v2")
+    assert (CASE_OPENED.type, CASE_OPENED.entrypoint_name) == (
+        "shegong.case.opened.v1",
+        "case_opened",
+    )
+    assert (second.type, second.entrypoint_name) == ("shegong.case.opened.v2", "case_opened_v2")
     assert second.short_type == CASE_OPENED.short_type
-    first_queue = handler_queue(CASE_OPENED, "reporting", CASE_OPENED.handler_name)
-    second_queue = handler_queue(second, "reporting", second.handler_name)
+    first_queue = entrypoint_queue(CASE_OPENED, "reporting", CASE_OPENED.entrypoint_name)
+    second_queue = entrypoint_queue(second, "reporting", second.entrypoint_name)
     assert first_queue.name == "evt-casework-shegong.case.opened.v1--reporting.case_opened"
     assert second_queue.name == "evt-casework-shegong.case.opened.v2--reporting.case_opened_v2"
     assert (first_queue.routing_key, second_queue.routing_key) == (CASE_OPENED.type, second.type)
@@ -248,7 +251,7 @@ def test_the_event_store_consumes_every_type():
     assert consumed_by("intake") == tuple(c for c in CONTRACTS if "intake" in c.consumers)
     reporting = dict(consumers_of(service_class("reporting")))
     assert {method: c.type for method, c in reporting.items()} == {
-        c.handler_name: c.type for c in CONTRACTS
+        c.entrypoint_name: c.type for c in CONTRACTS
     }
 
 
@@ -256,9 +259,9 @@ def test_the_event_store_consumes_every_type():
 def test_every_handler_is_named_after_the_event_it_handles(service):
     """One naming rule in every service (its queue is named after the handler)."""
     misnamed = [
-        f"{service}.{method} handles {contract.type}: call it {contract.handler_name}"
+        f"{service}.{method} handles {contract.type}: call it {contract.entrypoint_name}"
         for method, contract in consumers_of(service_class(service))
-        if method != contract.handler_name
+        if method != contract.entrypoint_name
     ]
     assert misnamed == []
 

@@ -158,7 +158,7 @@ def _queues_empty(settings):
     with Connection(settings.amqp_uri) as connection:
         channel = connection.default_channel
         for method, contract in messaging.consumers_of(CaseworkService):
-            queue = messaging.handler_queue(contract, "casework", method)
+            queue = messaging.entrypoint_queue(contract, "casework", method)
             if channel.queue_declare(queue.name, passive=True).message_count:
                 return False
     return True

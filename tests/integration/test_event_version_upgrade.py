@@ -115,7 +115,7 @@ def accepted(contract, number):
 
 def queued(amqp_uri, contract, method):
     """How many messages wait in a handler's queue (None: there is no such queue)."""
-    name = messaging.handler_queue(contract, SERVICE, method).name
+    name = messaging.entrypoint_queue(contract, SERVICE, method).name
     with Connection(amqp_uri) as connection:
         channel = connection.channel()
         try:
@@ -139,8 +139,8 @@ def publisher(settings, monkeypatch):
 def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, settings, publisher):
     amqp_uri, config = settings.amqp_uri, settings.nameko_config()
     assert [method for method, _ in consumers_of(DuringUpgrade)] == [
-        V1.handler_name,
-        V2.handler_name,
+        V1.entrypoint_name,
+        V2.entrypoint_name,
     ]
 
     # 1. the v1 release runs
@@ -157,7 +157,7 @@ def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, se
 
     # 2. the init step declares the v2 queue; the new release starts beside the old one
     messaging.declare_topology(settings, [DuringUpgrade])
-    assert queued(amqp_uri, V2, V2.handler_name) == 0
+    assert queued(amqp_uri, V2, V2.entrypoint_name) == 0
     during = container_factory(DuringUpgrade, config)
     during.start()
     overlap = [accepted(V1, n) for n in range(3, 13)]
@@ -172,20 +172,20 @@ def test_v1_and_v2_side_by_side_then_v2_alone_nothing_lost(container_factory, se
         publisher.publish(envelope)
         if number < len(in_flight):
             publisher.publish(in_flight[number])
-    assert queued(amqp_uri, V1, V1.handler_name) == 5
-    assert queued(amqp_uri, V2, V2.handler_name) == 7
+    assert queued(amqp_uri, V1, V1.entrypoint_name) == 5
+    assert queued(amqp_uri, V2, V2.entrypoint_name) == 7
     during = container_factory(DuringUpgrade, config)
     during.start()
     wait_until(lambda: len(HANDLED) == 25, 10, message="v1 and v2 handled side by side")
-    wait_until(lambda: queued(amqp_uri, V1, V1.handler_name) == 0, 5, message="v1 drained")
+    wait_until(lambda: queued(amqp_uri, V1, V1.entrypoint_name) == 0, 5, message="v1 drained")
 
     # 4. the v1 handlers go; the empty v1 queue is deleted (if empty, if unused)
     during.stop()
-    v1_queue = messaging.handler_queue(V1, SERVICE, V1.handler_name).name
+    v1_queue = messaging.entrypoint_queue(V1, SERVICE, V1.entrypoint_name).name
     with Connection(amqp_uri) as connection:
         connection.channel().queue_delete(v1_queue, if_unused=True, if_empty=True)
     messaging.declare_topology(settings, [AfterUpgrade])
-    assert queued(amqp_uri, V1, V1.handler_name) is None
+    assert queued(amqp_uri, V1, V1.entrypoint_name) is None
     after = container_factory(AfterUpgrade, config)
     after.start()
     last = [accepted(V2, n) for n in range(25, 28)]

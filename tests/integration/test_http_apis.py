@@ -12,12 +12,12 @@ from werkzeug.test import Client
 
 from services.common import auth, config
 from services.common.contracts import REQUEST_RECEIVED
-from services.common.messaging import handler_queue
+from services.common.messaging import entrypoint_queue
 from services.intake import api as intake_api
 from tests.http_support import bearer
 from tests.support import story_request, wait_until
 
-CONSUMER_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "request_received").name
+CONSUMER_QUEUE = entrypoint_queue(REQUEST_RECEIVED, "casework", "request_received").name
 
 
 @pytest.fixture

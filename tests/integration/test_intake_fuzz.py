@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from services.common import auth
 from services.common.contracts import REQUEST_RECEIVED
 from services.common.envelope import InvalidEvent
-from services.common.messaging import EventPublisher, handler_queue
+from services.common.messaging import EventPublisher, entrypoint_queue
 from services.common.outbox import OutboxRelay
 from services.intake import api as intake_api
 from services.intake.handlers import inbound as handlers_inbound
@@ -38,7 +38,7 @@ from tests.inbound_support import (
 from tests.support import free_port, wait_until
 
 FUZZ = dict(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
-CASEWORK_QUEUE = handler_queue(REQUEST_RECEIVED, "casework", "request_received").name
+CASEWORK_QUEUE = entrypoint_queue(REQUEST_RECEIVED, "casework", "request_received").name
 
 
 @pytest.fixture

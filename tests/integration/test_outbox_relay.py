@@ -46,7 +46,7 @@ def drain(amqp_uri, queue_name):
 
 def listening_queue(settings):
     """A queue bound to case.accepted events, declared as a consumer's would be."""
-    queue = messaging.handler_queue(CASE_ACCEPTED, "test", "listen")
+    queue = messaging.entrypoint_queue(CASE_ACCEPTED, "test", "listen")
     with Connection(settings.amqp_uri) as connection:
         queue.bind(connection.default_channel).declare()
     return queue.name

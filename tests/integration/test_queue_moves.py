@@ -12,10 +12,10 @@ from kombu import Connection, Producer
 from services.casework.service import CaseworkService
 from services.common import config, messaging
 from services.common.contracts import REQUEST_RECEIVED
-from services.common.topology import handler_queue
+from services.common.topology import entrypoint_queue
 
-RETIRED = handler_queue(REQUEST_RECEIVED, "casework", "open_case")
-SUCCESSOR = handler_queue(REQUEST_RECEIVED, "casework", "request_received")
+RETIRED = entrypoint_queue(REQUEST_RECEIVED, "casework", "open_case")
+SUCCESSOR = entrypoint_queue(REQUEST_RECEIVED, "casework", "request_received")
 
 
 def publish(connection, *event_ids):

@@ -195,7 +195,7 @@ def test_a_crash_after_the_bulk_write_and_before_the_ack_changes_nothing_on_rede
 def ready_in_queue(amqp_uri):
     """Messages ready in the handler's queue (an unacked one is back there once its
     consumer has gone)."""
-    queue = messaging.handler_queue(CASE_ACCEPTED, "batched", "on_accepted")
+    queue = messaging.entrypoint_queue(CASE_ACCEPTED, "batched", "on_accepted")
     with Connection(amqp_uri) as connection:
         return connection.channel().queue_declare(queue.name, passive=True).message_count
 

@@ -23,7 +23,7 @@ from services.common.messaging import (
     consumers_of,
     contract_exchange,
     dead_letter_queue,
-    handler_queue,
+    entrypoint_queue,
     retry_queue,
 )
 from services.intake.service import IntakeService
@@ -181,7 +181,7 @@ def test_malformed_events_are_dead_lettered_and_change_nothing(
     for contract in contracts:
         publish(settings.amqp_uri, contract, example_envelope(contract))
     queues = [
-        handler_queue(contract, service, method).name
+        entrypoint_queue(contract, service, method).name
         for method, contract in consumers_of(service_cls)
     ]
     queues += [retry_queue(delay).name for delay in settings.retry_delays_ms]
