@@ -80,11 +80,11 @@ def test_the_workload_reaches_every_service_and_every_kind_of_command(plans):
         "deliver_due",
         "projector.py:drain",
         "records.py:search",
-        "store.py:load_dailies",
-        "store_rollups.py:months",
-        "store_rollups.py:read",
-        "store_rollups.py:all_time",
-        "store_rollups.py:load",
+        "reporting/store/__init__.py:load_dailies",
+        "reporting/store/rollups.py:months",
+        "reporting/store/rollups.py:read",
+        "reporting/store/rollups.py:all_time",
+        "reporting/store/rollups.py:load",
         "webhooks.py:find",
     ):
         assert function in callers, function
