@@ -148,3 +148,17 @@ def test_the_notifications_sweep_looks_for_numbers_to_erase_once_a_minute(
             now.advance(1.0)
         # the due messages each second, the numbers to erase once
         assert len(commands.names) == 61
+
+
+def test_a_second_instance_refused_the_projector_lease_pays_two_commands(settings, database):
+    database("reporting")
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        store.ensure_indexes()
+        assert store.take_lease("first-instance", clock.now_ms(), 30_000)
+        commands.names.clear()
+        assert not store.take_lease("second-instance", clock.now_ms(), 30_000)
+        assert commands.names == ["update meta", "find meta"]  # it was three writes
+        assert store.take_lease("first-instance", clock.now_ms(), 30_000)  # renewed
+        store.release_lease("first-instance")
+        assert store.take_lease("second-instance", clock.now_ms(), 30_000)  # run out
