@@ -77,6 +77,8 @@ class Projector:
         self.lease_ms, self.hold_ms = lease_ms, hold_ms
         self._projecting = threading.Lock()
         self._held: Optional[tuple] = None  # (since_ms, projection version) while held
+        # false once refused: another owner holds it, so no renewal is tried first
+        self._last_owner = True
         self._lock = threading.Lock()
         self._queued: list = []
         self._flushing = False
@@ -191,9 +193,10 @@ class Projector:
         now = now_ms()
         if self._held is not None and now - self._held[0] < self.hold_ms:
             return self._held[1]
-        if not self.store.take_lease(self.owner, now, self.lease_ms):
-            self._held = None
+        if not self.store.take_lease(self.owner, now, self.lease_ms, self._last_owner):
+            self._held, self._last_owner = None, False
             return None
+        self._last_owner = True
         self._held = (now, self.store.versions()["current"])
         return self._held[1]
 

@@ -145,15 +145,17 @@ class ReportStore:
 
     # -- the projector's lease --------------------------------------------------------
 
-    def take_lease(self, owner, now_ms, ttl_ms):
+    def take_lease(self, owner, now_ms, ttl_ms, last_owner=True):
         """True if ``owner`` holds the projector lease now (taken or renewed until
-        ``now_ms + ttl_ms``): one process projects at a time."""
+        ``now_ms + ttl_ms``): one process projects at a time. ``last_owner``: false
+        if ``owner`` knows another took the lease after it (it was refused since)."""
         until = now_ms + ttl_ms
         lease = {"$set": {"owner": owner, "until_ms": until}}
-        if self.meta.update_one({"_id": LEASE, "owner": owner}, lease).matched_count:
+        if last_owner and self.meta.update_one({"_id": LEASE, "owner": owner}, lease).matched_count:
             return True  # renewed, or taken again by its last owner: one command
         # then read, not write blindly: a refusal (what a second instance meets most)
-        # costs two commands, not three; a lease run out is taken on what was read
+        # costs one command (two if it may have been the last owner), not three; a
+        # lease run out is taken on what was read
         held = self.meta.find_one({"_id": LEASE})
         if held is None:
             try:  # the first lease ever taken
@@ -161,7 +163,7 @@ class ReportStore:
                 return True
             except DuplicateKeyError:  # another owner took it meanwhile
                 return False
-        if held.get("until_ms", 0) >= now_ms:
+        if held.get("owner") != owner and held.get("until_ms", 0) >= now_ms:
             return False  # another owner holds it
         taken = self.meta.update_one(
             {"_id": LEASE, "owner": held.get("owner"), "until_ms": held.get("until_ms")}, lease
