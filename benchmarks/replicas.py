@@ -122,6 +122,8 @@ def main():
         posted = load.fixed_rate(rate, load_s)
         time.sleep(SETTLE_S)
         results["load"] = difference(idle, snapshot(system, rabbit, vhost), len(posted.accepted()))
+        # the 20/s figures follow how busy the machine is (docs/performance.md)
+        results["loadavg_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
         system.down()
         rabbit.delete_vhost(vhost)
