@@ -18,15 +18,18 @@ idempotent (docs/architecture.md says how each one is).
 """
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from typing import Protocol
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from services.common import clock, group_commit, metrics
+from services.common import clock, group_commit, metrics, sweep_lease
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ RECENT = 20000  # documents whose published sequence a relay remembers (~2 MB)
 # the writers' fast path tries twice (the second on another node); the sweep, three times
 FAST_PATH_ATTEMPTS = 2
 FORGET_S = 1.0  # how long after its mark is written: longer than a command takes
+SWEEP_LEASE_MS = 10_000  # a sweep holding it longer has died: another instance sweeps
 
 
 def stage(document, envelopes):
@@ -85,6 +89,11 @@ class OutboxRelay:
         self.publisher = publisher
         self.collections = collections
         self.grace_s = grace_s
+        # collection name -> the updated_ms from which nothing pending can be older
+        # (the sweep's last look found none older): no look before that plus grace
+        self._quiet_since: dict = {}
+        self.lease_ms = SWEEP_LEASE_MS
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # (collection, document id) -> [the highest sequence this relay published, when
         # to forget it]: a command whose read of the document predates the progress
         # mark (still queued, or written after the read) must not publish those events
@@ -225,38 +234,40 @@ class OutboxRelay:
             return {key: sequence for key, (sequence, _) in self._recent.items()}
 
     def sweep(self, limit=200):
-        """Publish what writers left behind; returns the number of events published."""
+        """Publish what writers left behind; returns the number of events published.
+
+        Costs what there is to do, not what time passes: a collection is looked at (one
+        indexed read, which also feeds the backlog gauges) only once something in it
+        can have come due, the oldest pending document's ``updated_ms`` plus the grace
+        period (with none pending: the last look plus the grace period, as anything
+        written later is due no sooner). Stale documents are read and published by one
+        instance at a time (sweep_lease.py)."""
         now_ms = clock.to_ms(clock.now())
-        cutoff = now_ms - int(self.grace_s * 1000)
+        grace_ms = int(self.grace_s * 1000)
+        cutoff = now_ms - grace_ms
         total = 0
         for name, collection in self.collections.items():
-            self.measure_backlog(name, collection, now_ms)
-            stale = list(
-                collection.find(
-                    {"outbox_pending": True, "updated_ms": {"$lt": cutoff}},
-                    sort=[("updated_ms", 1)],
-                    limit=limit,
-                )
-            )
-            if not stale:
+            quiet_since = self._quiet_since.get(name)
+            if quiet_since is not None and now_ms < quiet_since + grace_ms:
                 continue
-            try:
-                total += self.publish_batch([(collection, document) for document in stale])
-            except Exception as exc:  # noqa: BLE001 - broker down: try again next sweep
-                log.warning(
-                    "outbox relay stopped at %s (%d pending): %s; next sweep retries",
-                    name,
-                    len(stale),
-                    type(exc).__name__,
-                )
-                return total
+            oldest = self.measure_backlog(name, collection, now_ms)
+            if oldest is None or oldest >= cutoff:  # nothing stale: due at the earliest
+                self._quiet_since[name] = now_ms if oldest is None else oldest
+                continue
+            self._quiet_since.pop(name, None)  # stale: look again at the next tick
+            published, ok = sweep_lease.publish_stale(self, name, collection, cutoff, limit)
+            total += published
+            if not ok:
+                break  # broker down: try again next sweep
         if total:
             log.info("outbox relay published %d event(s) left pending", total)
         return total
 
     @staticmethod
     def measure_backlog(name, collection, now_ms):
-        """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest."""
+        """The backlog gauges (metrics.py): pending documents, up to 1000, and the oldest.
+        Returns the oldest pending document's ``updated_ms`` (None: none pending; 0: not
+        measured, so possibly stale)."""
         try:
             pending = [
                 doc.get("updated_ms", now_ms)
@@ -269,8 +280,9 @@ class OutboxRelay:
             ]
         except Exception as exc:  # noqa: BLE001 - a gauge never stops the relay
             log.debug("outbox backlog of %s not measured: %s", name, type(exc).__name__)
-            return
+            return 0
         metrics.observe_outbox(service_of(collection), name, pending, now_ms)
+        return min(pending, default=None)
 
 
 def relay_for(settings, service, collections):

@@ -33,8 +33,9 @@ class ReportingService:
 
     @timer(interval=DRAIN_INTERVAL_S)
     def project_pending(self):
-        """Project events kept while another instance held the projector lease."""
-        self.projector.drain()
+        """Project events kept while another instance held the projector lease (one
+        cheap read when there are none)."""
+        self.projector.drain_left()
 
 
 def keeping_entrypoint(contract):

@@ -23,6 +23,7 @@ from services.notifications.store.webhooks import WebhookDeliveries
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("messages",)
+FORGET_EVERY_MS = 60_000
 
 
 def _conditional(message, changes, envelopes=(), unset=(), token=None):
@@ -54,6 +55,7 @@ class NotificationStore:
         self.contacts = database["contacts"]
         self.messages = database["messages"]
         self.webhooks = WebhookDeliveries(database)  # referrals POSTed to agencies
+        self._next_erasure_ms = 0  # forget_numbers looks at most once a FORGET_EVERY_MS
 
     def ensure_indexes(self) -> None:
         self.messages.create_index("case_id")
@@ -213,7 +215,13 @@ class NotificationStore:
         )
 
     def forget_numbers(self, now_ms: int) -> int:
-        """Erase the full number of sent messages whose receipt did not come in time."""
+        """Erase the full number of sent messages whose receipt did not come in time.
+
+        Looks at most once a FORGET_EVERY_MS (numbers are kept for hours: a minute more
+        is nothing), not at every sweep: the sweep runs every second in each instance."""
+        if now_ms < self._next_erasure_ms:
+            return 0
+        self._next_erasure_ms = now_ms + FORGET_EVERY_MS
         # the due ones by an index range, then written by _id (an update filtered on
         # another field reads the whole collection on the embedded store)
         due = [

@@ -77,6 +77,8 @@ class Projector:
         self.lease_ms, self.hold_ms = lease_ms, hold_ms
         self._projecting = threading.Lock()
         self._held: Optional[tuple] = None  # (since_ms, projection version) while held
+        # false once refused: another owner holds it, so no renewal is tried first
+        self._last_owner = True
         self._lock = threading.Lock()
         self._queued: list = []
         self._flushing = False
@@ -181,14 +183,23 @@ class Projector:
             finally:
                 self._let_go(always=cut_short)
 
+    def drain_left(self) -> int:
+        """The timer's drain: events kept while another instance held the lease. With
+        none pending, one indexed read and no lease command: an idle instance (or one
+        whose own passes projected everything) costs the store next to nothing."""
+        if not self.store.has_pending():
+            return 0
+        return self.drain()
+
     def _hold_lease(self) -> Any:
         """The projection version if this projector holds the lease (taking it if free)."""
         now = now_ms()
         if self._held is not None and now - self._held[0] < self.hold_ms:
             return self._held[1]
-        if not self.store.take_lease(self.owner, now, self.lease_ms):
-            self._held = None
+        if not self.store.take_lease(self.owner, now, self.lease_ms, self._last_owner):
+            self._held, self._last_owner = None, False
             return None
+        self._last_owner = True
         self._held = (now, self.store.versions()["current"])
         return self._held[1]
 

@@ -101,6 +101,10 @@ class ReportStore:
     def pending(self, limit: int) -> list[dict]:
         return list(self.events.find({"pending": 1}).limit(limit))
 
+    def has_pending(self) -> bool:
+        """Whether any event waits to be projected (one indexed read of one id)."""
+        return self.events.find_one({"pending": 1}, {"_id": 1}) is not None
+
     def quarantine(self, event_id: str, reason: str) -> None:
         """An event its projection rules failed on: kept, left out, reason recorded."""
         self.events.update_one(
@@ -147,21 +151,30 @@ class ReportStore:
 
     # -- the projector's lease --------------------------------------------------------
 
-    def take_lease(self, owner: str, now_ms: int, ttl_ms: int) -> bool:
+    def take_lease(self, owner: str, now_ms: int, ttl_ms: int, last_owner: bool = True) -> bool:
         """True if ``owner`` holds the projector lease now (taken or renewed until
-        ``now_ms + ttl_ms``): one process projects at a time."""
+        ``now_ms + ttl_ms``): one process projects at a time. ``last_owner``: false
+        if ``owner`` knows another took the lease after it (it was refused since)."""
         until = now_ms + ttl_ms
-        for condition in ({"owner": owner}, {"until_ms": {"$lt": now_ms}}):
-            taken = self.meta.update_one(
-                {"_id": LEASE, **condition}, {"$set": {"owner": owner, "until_ms": until}}
-            )
-            if taken.matched_count:
+        lease = {"$set": {"owner": owner, "until_ms": until}}
+        if last_owner and self.meta.update_one({"_id": LEASE, "owner": owner}, lease).matched_count:
+            return True  # renewed, or taken again by its last owner: one command
+        # then read, not write blindly: a refusal (what a second instance meets most)
+        # costs one command (two if it may have been the last owner), not three; a
+        # lease run out is taken on what was read
+        held = self.meta.find_one({"_id": LEASE})
+        if held is None:
+            try:  # the first lease ever taken
+                self.meta.insert_one({"_id": LEASE, "owner": owner, "until_ms": until})
                 return True
-        try:  # the first lease ever taken
-            self.meta.insert_one({"_id": LEASE, "owner": owner, "until_ms": until})
-            return True
-        except DuplicateKeyError:  # another owner holds it
-            return False
+            except DuplicateKeyError:  # another owner took it meanwhile
+                return False
+        if held.get("owner") != owner and held.get("until_ms", 0) >= now_ms:
+            return False  # another owner holds it
+        taken = self.meta.update_one(
+            {"_id": LEASE, "owner": held.get("owner"), "until_ms": held.get("until_ms")}, lease
+        )
+        return bool(taken.matched_count)  # none: another owner took it meanwhile
 
     def release_lease(self, owner: str) -> None:
         self.meta.update_one({"_id": LEASE, "owner": owner}, {"$set": {"until_ms": 0}})

@@ -1,0 +1,183 @@
+"""What a worker instance costs the store when it has no work, and what a second one
+adds (issue 24): counted on the real wire protocol. The timers' looks scale with the
+work (something pending or coming due), not with the ticks or the instances; two
+instances never both sweep the same outbox; and what a killed instance left is still
+published."""
+
+from datetime import datetime, timedelta, timezone
+
+from services.common import clock, config, outbox, sweep_lease
+from services.common.messaging import EventPublisher
+from services.common.outbox import OutboxRelay
+from services.notifications.handlers import batch as notifications_batch
+from services.notifications.store import NotificationStore
+from services.reporting.handlers.projector import Projector
+from services.reporting.store import ReportStore
+from tests.fakes.relay import RecordingRelay
+from tests.integration.test_outbox_relay import drain, events, listening_queue, write
+from tests.integration.test_perf_round_trips import counted
+
+CASEWORK_OUTBOXES = ("cases", "programs", "rosters")
+
+
+class Clock:
+    """clock.now, moved on by the test: a minute of timer ticks without the wait."""
+
+    def __init__(self):
+        self.at = datetime.now(timezone.utc)
+
+    def __call__(self):
+        return self.at
+
+    def advance(self, seconds):
+        self.at += timedelta(seconds=seconds)
+
+    def ms(self):
+        return clock.to_ms(self.at)
+
+
+def test_an_idle_relay_looks_once_a_grace_period_not_at_every_tick(settings, database, monkeypatch):
+    database("casework")  # dropped after the test
+    now = Clock()
+    monkeypatch.setattr(clock, "now", now)
+    with counted(settings, "casework") as (db, commands):
+        for name in CASEWORK_OUTBOXES:
+            outbox.ensure_indexes(db[name])
+        relay = OutboxRelay(
+            EventPublisher(settings.amqp_uri), {n: db[n] for n in CASEWORK_OUTBOXES}, 2.0
+        )
+        commands.names.clear()
+        for _ in range(60):  # a minute of the worker's timer, every second
+            assert relay.sweep() == 0
+            now.advance(1.0)
+        sent = list(commands.names)
+    # one indexed read per collection and grace period (2 s): 30 a minute each, where
+    # every tick read each collection twice (360 in all)
+    assert len(sent) <= 3 * 30
+    assert {name.split()[0] for name in sent} == {"find"}
+
+
+def test_a_fresh_pending_document_is_not_looked_at_again_before_it_can_be_stale(
+    settings, database, monkeypatch
+):
+    database("casework")
+    now = Clock()
+    monkeypatch.setattr(clock, "now", now)
+    with counted(settings, "casework") as (db, commands):
+        outbox.ensure_indexes(db["cases"])
+        queue = listening_queue(settings)
+        relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": db["cases"]}, 2.0)
+        write(db["cases"], "case-1", events("case-1", 1, 2), now.ms())  # its writer's
+        commands.names.clear()
+        assert relay.sweep() == 0
+        now.advance(1.0)
+        assert relay.sweep() == 0  # not due before its updated_ms + grace: no command
+        assert len(commands.names) == 1
+        now.advance(1.5)  # its writer died: the relay publishes it
+        assert relay.sweep() == 2
+    assert [e["sequence"] for e in drain(settings.amqp_uri, queue)] == [1, 2]
+
+
+def test_two_instances_do_not_both_sweep_the_same_outbox(settings, database):
+    collection = database("casework")["cases"]
+    outbox.ensure_indexes(collection)
+    queue = listening_queue(settings)
+    stale_ms = clock.now_ms() - 10_000
+    for number in range(3):
+        write(collection, f"case-{number}", events(f"case-{number}", 1, 2), stale_ms)
+    first, second = (
+        OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": collection}, grace_s=2.0)
+        for _ in range(2)
+    )
+    during = []
+    publish_batch = first.publish_batch
+
+    def publishing(documents, **kwargs):
+        during.append(second.sweep())  # the other instance's timer fires meanwhile
+        return publish_batch(documents, **kwargs)
+
+    first.publish_batch = publishing
+    assert first.sweep() == 6
+    assert during == [0]  # it found them stale, but the first was sweeping them
+    assert second.sweep() == 0  # and once marked, nothing is left
+    assert len(drain(settings.amqp_uri, queue)) == 6  # each event once
+
+
+def test_what_a_killed_sweeper_left_is_published_once_its_lease_runs_out(
+    settings, database, monkeypatch
+):
+    collection = database("casework")["cases"]
+    outbox.ensure_indexes(collection)
+    queue = listening_queue(settings)
+    now = Clock()
+    monkeypatch.setattr(clock, "now", now)
+    write(collection, "case-1", events("case-1", 1, 2), now.ms() - 10_000)
+    # an instance killed (kill -9) in the middle of its sweep: the lease is left taken
+    assert sweep_lease.take(collection.database, "cases", "killed", now.ms(), 10_000)
+    relay = OutboxRelay(EventPublisher(settings.amqp_uri), {"cases": collection}, grace_s=2.0)
+    assert relay.sweep() == 0
+    now.advance(11.0)
+    assert relay.sweep() == 2
+    assert [e["sequence"] for e in drain(settings.amqp_uri, queue)] == [1, 2]
+
+
+def test_an_idle_projector_timer_costs_one_read_and_no_lease(settings, database):
+    database("reporting")
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        store.ensure_indexes()
+        projector = Projector(store)
+        commands.names.clear()
+        for _ in range(30):  # a minute of project_pending, every 2 s
+            assert projector.drain_left() == 0
+        assert commands.names == ["find events"] * 30
+
+
+def test_the_notifications_sweep_looks_for_numbers_to_erase_once_a_minute(
+    settings, database, monkeypatch
+):
+    database("notifications")
+    now = Clock()
+    monkeypatch.setattr(clock, "now", now)
+    with counted(settings, "notifications") as (db, commands):
+        store = NotificationStore(db)
+        store.ensure_indexes()
+        commands.names.clear()
+        for _ in range(60):  # a minute of deliver_due, every second
+            notifications_batch.deliver_due(store, RecordingRelay(), None, config.settings())
+            now.advance(1.0)
+        # the due messages each second, the numbers to erase once
+        assert len(commands.names) == 61
+
+
+def test_a_second_instance_refused_the_projector_lease_pays_one_command(settings, database):
+    database("reporting")
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        store.ensure_indexes()
+        assert store.take_lease("first-instance", clock.now_ms(), 30_000)
+        commands.names.clear()
+        assert not store.take_lease("second-instance", clock.now_ms(), 30_000)
+        assert commands.names == ["update meta", "find meta"]  # it was three writes
+        commands.names.clear()  # refused before: it knows it is not the last owner
+        assert not store.take_lease("second-instance", clock.now_ms(), 30_000, False)
+        assert commands.names == ["find meta"]
+        assert store.take_lease("first-instance", clock.now_ms(), 30_000)  # renewed
+        store.release_lease("first-instance")
+        assert store.take_lease("second-instance", clock.now_ms(), 30_000)  # run out
+
+
+def test_a_projector_refused_once_asks_for_the_lease_with_one_read(settings, database):
+    database("reporting")
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        store.ensure_indexes()
+        store.take_lease("first-instance", clock.now_ms(), 30_000)
+        second = Projector(store, owner="second-instance")
+        assert second.drain() == 0
+        commands.names.clear()
+        assert second.drain() == 0
+        assert commands.names == ["find meta"]
+        store.release_lease("first-instance")
+        assert second.drain() == 0  # taken now: nothing pending
+        assert store.meta.find_one({"_id": "projector-lease"})["owner"] == "second-instance"
