@@ -171,3 +171,24 @@ def test_figures_from_rollups_equal_those_from_the_daily_figures():
         assert from_rollups == from_days
     rows = {f"{m['period']}-{day}": row for m in months for day, row in m["rows"].items()}
     assert domain_figures.by_day(rows) == domain_figures.by_day(domain_figures.rows_of(dailies))
+
+
+def test_the_open_cases_are_kept_by_their_opening_as_they_open_and_move_on():
+    def case(status, opened, station="daxing"):
+        return {"kind": "case", "status": status, "station": station, "opened_ms": opened}
+
+    assert domain_rollups.open_case_of(case("assigned", 5)) == ("daxing", 5)
+    assert domain_rollups.open_case_of(case("closed", 5)) is None
+    assert domain_rollups.open_case_of({"kind": "request", "status": "assigned"}) is None
+    assert domain_rollups.open_case_of(
+        {"kind": "case", "status": "accepted", "station": "luji", "request_received_ms": 7}
+    ) == ("luji", 7)
+    made = domain_rollups.rollups_of(
+        [], lambda d: {}, [case("assigned", 5), case("in_progress", 5), case("resolved", 9)]
+    )
+    [opened] = made
+    assert opened["_id"] == "O|daxing" and opened["opened"] == {5: 2}
+    domain_rollups.open_apply(opened, 5, -1)
+    domain_rollups.open_apply(opened, 11, 1)
+    assert opened["opened"] == {5: 1, 11: 1}
+    assert sketches.unpack_counts(sketches.pack_counts(opened["opened"])) == opened["opened"]

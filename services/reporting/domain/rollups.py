@@ -21,6 +21,7 @@ Durations are kept as histograms and distinct references as hashed multisets
 import json
 from datetime import date, timedelta
 
+from services.common.vocabulary import OPEN_CASE_STATUSES
 from services.reporting.domain.sketches import (
     distinct_add,
     histogram_add,
@@ -30,6 +31,7 @@ from services.reporting.domain.sketches import (
 DURATIONS = ("accept_ms", "resolve_ms")
 DISTINCT = ("residents", "households")
 MONTH, ALL = "M", "A"
+OPEN = "O"  # a station's cases open now: {opened_ms: how many}, for their ages
 ALL_TIME_DISTINCT = ("households",)  # residents over all time: the months' union
 
 
@@ -54,7 +56,27 @@ def new_rollup(level, station, period=None):
         "durations": {},
         "distinct": {},
         "rows": {},
+        "opened": {},
     }
+
+
+def open_case_of(fact):
+    """``(station, opened_ms)`` of a case fact whose status now is an open one (the
+    stations table's open cases by age), else None."""
+    if not fact or fact.get("kind") != "case" or fact.get("status") not in OPEN_CASE_STATUSES:
+        return None
+    opened = fact.get("opened_ms") or fact.get("request_received_ms")
+    if opened is None or not fact.get("station"):
+        return None
+    return fact["station"], opened
+
+
+def open_apply(rollup, opened_ms, sign):
+    """One open case more (``sign`` 1) or fewer (-1), opened at ``opened_ms``."""
+    opened = rollup["opened"]
+    opened[opened_ms] = opened.get(opened_ms, 0) + sign
+    if opened[opened_ms] <= 0:
+        del opened[opened_ms]
 
 
 def rollup_apply(rollup, old, new):
@@ -76,10 +98,16 @@ def rollup_apply(rollup, old, new):
                 distinct_add(rollup["distinct"].setdefault(name, {}), values, sign)
 
 
-def rollups_of(dailies, row_of):
+def rollups_of(dailies, row_of, facts=()):
     """The month and all-time rollups of a set of daily figures documents (a rebuild,
-    a migration, a generated history); ``row_of(daily)``: a day's row."""
+    a migration, a generated history), and the open cases of ``facts`` (those open among
+    them count); ``row_of(daily)``: a day's row."""
     rollups: dict[str, dict] = {}
+    for fact in facts:
+        found = open_case_of(fact)
+        if found:
+            rid = rollup_id(OPEN, found[0])
+            open_apply(rollups.setdefault(rid, new_rollup(OPEN, found[0])), found[1], 1)
     for daily in dailies:
         station, day = daily["station"], daily["day"]
         part = {"counts": daily.get("counts") or {}, "samples": daily.get("samples") or {}}

@@ -157,3 +157,16 @@ def unpack_distinct(packed):
 def distinct_keys(packed):
     """The hashes of a packed multiset, without their counts (for unions)."""
     return _array("Q", packed.get("hashes"))
+
+
+def pack_counts(counts):
+    """``{integer: how many}`` as text ("value:count,...", sorted)."""
+    return ",".join(f"{v}:{c}" for v, c in sorted(counts.items()))
+
+
+def unpack_counts(text):
+    found = {}
+    for item in filter(None, (text or "").split(",")):
+        value, count = item.split(":")
+        found[int(value)] = int(count)
+    return found

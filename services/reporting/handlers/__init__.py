@@ -112,6 +112,15 @@ def project(store: ReportStore, version: int, records: list[dict]) -> int:
             if old.get(slot) != new.get(slot):
                 deltas.append((slot, old.get(slot), new.get(slot)))
     deltas = domain_daily.with_district(deltas)
+    # the cases that opened, moved or left the open statuses: (old, new) (station, opened)
+    open_moves = [
+        (old, new)
+        for old, new in (
+            (rollups.open_case_of(before.get(key)), rollups.open_case_of(after[key]))
+            for key in changed
+        )
+        if old != new
+    ]
     daily_ids = {domain_daily.daily_id(*slot) for slot, _, _ in deltas}
     dailies = store.load_dailies(version, daily_ids)
     for (station, day), old, new in deltas:
@@ -121,17 +130,22 @@ def project(store: ReportStore, version: int, records: list[dict]) -> int:
         version,
         [after[key] for key in changed],
         [dailies[rid] for rid in sorted(daily_ids)],
-        roll_up(store.rollups(version), deltas, dailies),
+        roll_up(store.rollups(version), deltas, dailies, open_moves),
     )
     return len(changed)
 
 
-def roll_up(rollup_store: RollupStore, deltas: list, dailies: dict[str, dict]) -> list[dict]:
+def roll_up(
+    rollup_store: RollupStore, deltas: list, dailies: dict[str, dict], open_moves: list
+) -> list[dict]:
     """The month and all-time rollups the ``deltas`` change, changed (domain_rollups),
-    with the rows of the days changed taken from their new daily figures."""
+    with the rows of the days changed taken from their new daily figures; and the
+    stations' open cases ``open_moves`` change (``[(old, new)]``, each ``(station,
+    opened_ms)`` or None)."""
     slots = {(station or domain_daily.NO_STATION, day) for (station, day), _, _ in deltas}
     ids = {rollups.rollup_id(rollups.MONTH, s, rollups.month_of(d)) for s, d in slots}
     ids |= {rollups.rollup_id(rollups.ALL, s) for s, _ in slots}
+    ids |= {rollups.rollup_id(rollups.OPEN, c[0]) for move in open_moves for c in move if c}
     found = rollup_store.load(ids)
 
     def rollup(level, station, period=None):
@@ -142,6 +156,10 @@ def roll_up(rollup_store: RollupStore, deltas: list, dailies: dict[str, dict]) -
         station = station or domain_daily.NO_STATION
         rollups.rollup_apply(rollup(rollups.MONTH, station, rollups.month_of(day)), old, new)
         rollups.rollup_apply(rollup(rollups.ALL, station), old, new)
+    for old, new in open_moves:
+        for case, sign in ((old, -1), (new, 1)):
+            if case:
+                rollups.open_apply(rollup(rollups.OPEN, case[0]), case[1], sign)
     for station, day in slots:
         daily = dailies[domain_daily.daily_id(station, day)]
         rows = rollup(rollups.MONTH, station, rollups.month_of(day))["rows"]

@@ -7,7 +7,7 @@ daily figures; so what a report reads is bounded by the period asked for (a few
 documents a month), never by the history the store holds.
 """
 
-from services.common.vocabulary import OPEN_CASE_STATUSES, stations
+from services.common.vocabulary import stations
 from services.reporting import staffing
 from services.reporting.domain import daily as domain_daily
 from services.reporting.domain import events as domain_events
@@ -115,7 +115,7 @@ def stations_side_by_side(
     places = [s for s in stations() if only is None or s == only]
     totals = _totals(store, places, date_from, date_to, version)
     return domain_stations.stations_table(
-        totals, store.open_cases(OPEN_CASE_STATUSES, version), now_ms, only
+        totals, store.rollups(version).open_cases(places), now_ms, only
     )
 
 

@@ -20,6 +20,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import migrations, mongo
+from services.common.vocabulary import OPEN_CASE_STATUSES
 from services.reporting.domain import figures as domain_figures
 from services.reporting.domain import rollups as domain_rollups
 from services.reporting.store.rollups import RollupStore
@@ -77,9 +78,12 @@ class ReportStore:
 
     def _roll_up(self, version: int) -> int:
         """The month and all-time rollups of the daily figures written before they
-        existed (read once, in one pass; rollups another instance made are kept)."""
+        existed (read once, in one pass), and the open cases (rollups another instance
+        made are kept)."""
         dailies = (_unpacked(d) for d in self.daily(version).find({}, batch_size=500))
-        made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]))
+        made = domain_rollups.rollups_of(
+            dailies, lambda d: domain_figures.row_of([d]), self.open_case_facts(version)
+        )
         return self.rollups(version).insert_new(made)
 
     # -- the event store ------------------------------------------------------------
@@ -249,8 +253,8 @@ class ReportStore:
         self, version: int, facts: Iterable[dict], dailies: Iterable[dict], chunk: int = 5000
     ) -> None:
         """Insert a new version's facts, daily figures and rollups (a rebuild), in bulk."""
-        dailies = list(dailies)
-        made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]))
+        dailies, facts = list(dailies), list(facts)
+        made = domain_rollups.rollups_of(dailies, lambda d: domain_figures.row_of([d]), facts)
         self.rollups(version).insert_new(made, chunk)
         migrations.mark_done(self.database, [f"rollup_v{version}"])
         for collection, documents in (
@@ -270,29 +274,19 @@ class ReportStore:
             if fact.get("staff")
         }
 
-    def open_cases(
-        self, statuses: Iterable[str], version: int | None = None
-    ) -> dict[str, list[int]]:
-        """``{station: [opened_ms]}`` of the cases whose status now is one of ``statuses``."""
-        version = version or self.versions()["current"]
-        found: dict[str, list[int]] = {}
-        facts = (
+    def open_case_facts(self, version: int) -> list[dict]:
+        """The facts of the cases whose status now is an open one (the migration that
+        makes the open-case rollups): one index range a status."""
+        return [
             fact
-            for status in statuses
+            for status in OPEN_CASE_STATUSES
             for fact in self.facts(version).find(
-                # one index range a status (no $in); only case facts have a status, and a
-                # second field would let the embedded store take the ``kind`` index instead
+                # no $in; only case facts have a status, and a second field would let the
+                # embedded store take the ``kind`` index instead
                 {"status": status},
-                {"kind": 1, "station": 1, "opened_ms": 1, "request_received_ms": 1},
+                {"kind": 1, "status": 1, "station": 1, "opened_ms": 1, "request_received_ms": 1},
             )
-        )
-        for fact in facts:
-            if fact.get("kind") != "case":
-                continue
-            opened = fact.get("opened_ms") or fact.get("request_received_ms")
-            if opened is not None and fact.get("station"):
-                found.setdefault(fact["station"], []).append(opened)
-        return found
+        ]
 
     def all_facts(self, version: int) -> list[dict]:
         return list(self.facts(version).find())

@@ -11,7 +11,7 @@ is a few tens of kilobytes, and a report reads a few of them.
 
 from collections.abc import Iterable
 
-from pymongo import ReplaceOne
+from pymongo import DeleteOne, ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
@@ -39,6 +39,7 @@ def packed(rollup: dict) -> dict:
             if multiset
         },
         "rows": {day: rollups.pack_row(row) for day, row in sorted(rollup["rows"].items())},
+        "opened": sketches.pack_counts(rollup.get("opened") or {}),
     }
 
 
@@ -65,6 +66,7 @@ def unpacked(document: dict, for_update: bool = True) -> dict:
             day: rollups.unpack_row(text) if for_update else text
             for day, text in (document.get("rows") or {}).items()
         },
+        "opened": sketches.unpack_counts(document.get("opened")),
     }
 
 
@@ -83,9 +85,15 @@ class RollupStore:
             return {}
         return {d["_id"]: unpacked(d) for d in self.collection.find({"_id": {"$in": list(ids)}})}
 
-    def operations(self, changed: Iterable[dict]) -> list[ReplaceOne]:
-        """The writes of changed rollups (one bulk write with the daily figures' own)."""
-        return [ReplaceOne({"_id": r["_id"]}, packed(r), upsert=True) for r in changed]
+    def operations(self, changed: Iterable[dict]) -> list[ReplaceOne | DeleteOne]:
+        """The writes of changed rollups, in one bulk write (a station's open cases, once
+        none is open, are removed: as if there had never been any)."""
+        return [
+            DeleteOne({"_id": r["_id"]})
+            if r["level"] == rollups.OPEN and not r["opened"]
+            else ReplaceOne({"_id": r["_id"]}, packed(r), upsert=True)
+            for r in changed
+        ]
 
     def save(self, changed: Iterable[dict]) -> None:
         if changed:
@@ -122,6 +130,12 @@ class RollupStore:
             return []
         return [unpacked(d, for_update=False) for d in self.collection.find({"_id": {"$in": ids}})]
 
+    def open_cases(self, stations: Iterable[str]) -> dict[str, list[int]]:
+        """``{station: [opened_ms of each case open now]}`` (one ``_id`` lookup)."""
+        ids = [rollups.rollup_id(rollups.OPEN, station) for station in stations]
+        found = {d["station"]: unpacked(d) for d in self.collection.find({"_id": {"$in": ids}})}
+        return open_cases(found)
+
     def all_time(self, stations: Iterable[str]) -> dict[str, dict]:
         """``{station: all-time rollup}`` of those of ``stations`` that have one."""
         ids = [rollups.rollup_id(rollups.ALL, station) for station in stations]
@@ -129,6 +143,14 @@ class RollupStore:
             d["station"]: unpacked(d, for_update=False)
             for d in self.collection.find({"_id": {"$in": ids}})
         }
+
+
+def open_cases(rollups_read: dict) -> dict[str, list[int]]:
+    """``{station: [opened_ms of each case open now]}`` of stations' open-case rollups."""
+    return {
+        station: [ms for ms, n in sorted(rollup["opened"].items()) for _ in range(n)]
+        for station, rollup in rollups_read.items()
+    }
 
 
 def rows_in(
