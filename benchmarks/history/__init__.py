@@ -152,7 +152,7 @@ def build(
     version = reports.versions()["current"]
     facts_name = reports.facts(version).name
     life = Life(cases, settings, mix, now, seed_)
-    life.systems = systems.registry(settings)
+    life.systems = systems.external_systems(settings)
     maker = Maker(life, Notifications(settings), Reporting(), version)
     layout = Layout.of(requests, mix, now)
     made = layout.made()

@@ -14,7 +14,6 @@ A test builds its own (``settings(env)``, ``dataclasses.replace``) and hands it 
 same way: ``container_factory(Service, its_settings.nameko_config())``.
 """
 
-import functools
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -52,20 +51,20 @@ DEFAULT_FIRST_DAY = "2023-01-01"
 DEFAULT_DAYS_AHEAD = 1
 
 
-def accepted_dates(env=None) -> tuple[date, int]:
+# The range every date field checks (fields.StationDates): the process's entry point
+# sets it from its Settings once (accept_dates: the runner for a worker, Api for an HTTP
+# API); a marshmallow field has no other way to be handed it. Until then, the defaults.
+_ACCEPTED: list = [date.fromisoformat(DEFAULT_FIRST_DAY), DEFAULT_DAYS_AHEAD]
+
+
+def accept_dates(settings: "Settings") -> None:
+    """Check every date from now on against ``settings``' range."""
+    _ACCEPTED[:] = [settings.accepted_first_day, settings.accepted_days_ahead]
+
+
+def accepted_dates() -> tuple[date, int]:
     """``(first day, days ahead of today)`` of the dates commands and events may carry."""
-    env = os.environ if env is None else env
-    # read on every call (a test or an operator may change them), parsed once per value:
-    # every date a command or an event carries is checked with them (fields.StationDates)
-    return _parsed_dates(
-        env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY),
-        env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD)),
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def _parsed_dates(first_day: str, days_ahead: str) -> tuple[date, int]:
-    return date.fromisoformat(first_day), int(days_ahead)
+    return _ACCEPTED[0], _ACCEPTED[1]
 
 
 def amqp_uri(env) -> str:
@@ -187,6 +186,10 @@ class Settings:
     # casework: warn (health, logs) this many days before the holiday calendar runs out
     holiday_warning_days: int
     holidays_file: str  # empty: services/casework/data/holidays.json
+    # the dates commands and events may carry: from this day to this many days after
+    # today (accept_dates)
+    accepted_first_day: date
+    accepted_days_ahead: int
     # intake: how long the group insert gathers what the API's threads write (ms)
     intake_commit_wait_ms: float
     # make bench: where each process writes its count of store commands ("": not counted)
@@ -306,6 +309,8 @@ def settings(env=None):
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
         holiday_warning_days=int(env.get("SHEGONG_HOLIDAY_WARNING_DAYS", "30")),
+        accepted_first_day=date.fromisoformat(env.get("SHEGONG_FIRST_DAY", DEFAULT_FIRST_DAY)),
+        accepted_days_ahead=int(env.get("SHEGONG_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD))),
         holidays_file=env.get("SHEGONG_HOLIDAYS_FILE", ""),
         intake_commit_wait_ms=float(env.get("SHEGONG_INTAKE_COMMIT_WAIT_MS", "2")),
         command_counts_dir=env.get("SHEGONG_COMMAND_COUNTS_DIR", ""),

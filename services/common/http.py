@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import jsontext, logs, metrics
+from services.common import config, jsontext, logs, metrics
 from services.common.auth import InvalidToken, verify_token
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
@@ -201,6 +201,7 @@ class Api:
 
     def __init__(self, service, settings, routes, context=None):
         logs.configure(settings.log_level)
+        config.accept_dates(settings)  # the dates its schemas accept (the process's)
         self._openapi_document = None
         self.service = service
         self.settings = settings

@@ -38,6 +38,7 @@ def main(argv=None):
     name = argv[0]
     settings = config.settings()
     logs.configure(settings.log_level)
+    config.accept_dates(settings)
     log = logging.getLogger(f"services.{name}")
 
     runner = ServiceRunner(settings.nameko_config())

@@ -6,15 +6,15 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 
 from services.common import config
-from services.intake.systems import registry
+from services.intake.systems import external_systems
 
 
 class Systems(DependencyProvider):
-    """Injects the registry of external systems (the file the container's Settings name,
+    """Injects the external systems (the file the container's Settings name,
     read at start-up)."""
 
     def setup(self) -> None:
-        self.registry = registry(config.of_container(self.container))
+        self.systems = external_systems(config.of_container(self.container))
 
     def get_dependency(self, worker_ctx: Any) -> Any:
-        return self.registry
+        return self.systems

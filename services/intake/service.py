@@ -30,7 +30,7 @@ class IntakeService:
     extra_topology = staticmethod(inbound_topology)
 
     store = Storage(RequestStore)
-    outbox = Outbox(*OUTBOX_COLLECTIONS, grouped=True)
+    relay = Outbox(*OUTBOX_COLLECTIONS, grouped=True)
     systems = Systems()
     log_context = LogContext()
     settings = Config()
@@ -42,7 +42,7 @@ class IntakeService:
         one (unreadable, unknown type, invalid, not allowed) is returned with its reason,
         to be dead-lettered alone and logged as a warning, not an error with a traceback."""
         return handlers_inbound.receive_inbound_amqp_many(
-            self.store, self.outbox, self.systems, items, self.settings.pseudonym_key
+            self.store, self.relay, self.systems, items, self.settings.pseudonym_key
         )
 
     @handles_batch(CASE_OPENED)
@@ -92,7 +92,7 @@ class IntakeService:
     @every("relay_interval_s")
     def relay_outbox(self):
         """Publish request and registry events that a crashed or cut-off writer left behind."""
-        self.outbox.sweep()
+        self.relay.sweep()
 
     @timer(interval=KEY_PURGE_INTERVAL_S)
     def purge_expired_keys(self):

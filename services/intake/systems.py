@@ -51,7 +51,7 @@ class ExternalSystem:
         return event_type in self.event_types
 
 
-class SystemRegistry:
+class ExternalSystems:
     def __init__(self, systems):
         self.systems = {system.id: system for system in systems}
         self._by_source = {system.source: system for system in systems}
@@ -115,9 +115,9 @@ def _load(path):
             "docs/intake.md); set SHEGONG_INBOUND_SYSTEMS_FILE outside development",
             DEFAULT_FILE.name,
         )
-    return SystemRegistry.from_json(Path(path).read_text(encoding="utf-8"))
+    return ExternalSystems.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def registry(settings):
-    """The registry configured for this process (read once per file)."""
+def external_systems(settings):
+    """The external systems configured for this process (read once per file)."""
     return _load(settings.inbound_systems_file or str(DEFAULT_FILE))

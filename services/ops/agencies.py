@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     if agency is None:
         parser.error(f"no agency {args.agency} in the agencies file")
     # the user it answers as: intake's registry of external systems, under the same id
-    system = systems.registry(settings).systems.get(agency.id)
+    system = systems.external_systems(settings).systems.get(agency.id)
     user = system.amqp_user if system else None
     if not user:
         parser.error(f"agency {agency.id} has no amqp_user in intake's registry of systems")

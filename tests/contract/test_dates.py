@@ -123,6 +123,11 @@ def test_the_range_is_from_the_first_day_to_tomorrow_and_says_so():
 def test_the_range_is_configurable(monkeypatch):
     monkeypatch.setenv("SHEGONG_FIRST_DAY", "2020-01-01")
     monkeypatch.setenv("SHEGONG_DAYS_AHEAD", "0")
+    with pytest.raises(ValidationError):  # read once, by the process's entry point
+        Day().deserialize("2021-06-01")
+    # what an entry point does with its settings (undone after the test)
+    monkeypatch.setattr(config, "_ACCEPTED", list(config._ACCEPTED))
+    config.accept_dates(config.settings())
     assert Day().deserialize("2021-06-01") == date(2021, 6, 1)
     tomorrow = date.fromisoformat(clock.local_day(clock.now())) + timedelta(days=1)
     with pytest.raises(ValidationError):

@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from services.intake.domain.inbound import INBOUND_TYPES
-from services.intake.systems import DEFAULT_FILE, SystemRegistry, key_digest
+from services.intake.systems import DEFAULT_FILE, ExternalSystems, key_digest
 from tests.inbound_support import (
     KEYS,
     SOURCES,
@@ -58,7 +58,7 @@ def test_the_payload_schema_accepts_the_example_and_refuses_an_operator(document
 
 
 def test_the_development_registry_knows_each_system_by_its_key_and_source():
-    registry = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
+    registry = ExternalSystems.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
     for system_id, key in KEYS.items():
         system = registry.for_key(key)
         assert system.id == system_id and registry.for_source(SOURCES[system_id]) is system
@@ -72,6 +72,6 @@ def test_the_development_registry_knows_each_system_by_its_key_and_source():
 def test_two_systems_may_not_share_a_source():
     entry = {"source": "/same", "key_sha256": "0" * 64, "event_types": []}
     with pytest.raises(ValueError):
-        SystemRegistry.from_json(
+        ExternalSystems.from_json(
             json.dumps({"systems": [{"id": "a", **entry}, {"id": "b", **entry}]})
         )

@@ -25,7 +25,7 @@ from services.intake import api as intake_api
 from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
-from services.intake.systems import DEFAULT_FILE, SystemRegistry
+from services.intake.systems import DEFAULT_FILE, ExternalSystems
 from tests.inbound_support import (
     Observer,
     checkin_missed,
@@ -161,7 +161,7 @@ def test_inbound_payloads_fuzzed_are_recorded_whole_or_refused_whole(store, sett
         EventPublisher(settings.amqp_uri),
         {"requests": store.requests, "registry_updates": store.registry_updates},
     )
-    systems = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
+    systems = ExternalSystems.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
     counts = {"accepted": 0, "refused": 0}
 
     def stored():

@@ -20,7 +20,7 @@ from services.intake.domain.inbound import inbound_id
 from services.intake.handlers import inbound as handlers_inbound
 from services.intake.service import IntakeService
 from services.intake.store import RequestStore
-from services.intake.systems import DEFAULT_FILE, SystemRegistry
+from services.intake.systems import DEFAULT_FILE, ExternalSystems
 from tests.fakes.relay import RecordingRelay
 from tests.inbound_support import (
     KEYS,
@@ -36,7 +36,7 @@ from tests.support import wait_until
 
 BATCH = "application/cloudevents-batch+json"
 BATCHED = {"batch_wait_ms": 300, "batch_size": 100, "batch_prefetch": 200}
-SYSTEMS = SystemRegistry.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
+SYSTEMS = ExternalSystems.from_json(DEFAULT_FILE.read_text(encoding="utf-8"))
 ELDERLY_CARE = SYSTEMS.for_source(SOURCES["elderly-care"])
 
 

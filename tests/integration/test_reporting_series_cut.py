@@ -2,12 +2,13 @@
 dates it ends today and starts at the first data within the cap, not at a record dated
 years back (issue 26, item 3). On the real store, over the reporting API."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from werkzeug.test import Client
 
-from services.common import auth, clock
+from services.common import auth, clock, config
 from services.common.contracts import CATALOGUE
 from services.common.envelope import load_event
 from services.reporting import api
@@ -23,11 +24,12 @@ def reporting(settings, database, monkeypatch):
     store.ensure_indexes()
     # a program record dated 2000, stored before dates were checked (the range widened
     # for the moment it is made and kept, as it was then)
-    monkeypatch.setenv("SHEGONG_FIRST_DAY", "2000-01-01")
+    monkeypatch.setattr(config, "_ACCEPTED", list(config._ACCEPTED))
+    config.accept_dates(replace(settings, accepted_first_day=date(2000, 1, 1)))
     old = History(seed=3)
     old.program("daxing", date(2000, 1, 1))
     keep(store, old)
-    monkeypatch.delenv("SHEGONG_FIRST_DAY")
+    config.accept_dates(settings)
     today = History(seed=4)
     for number in range(3):
         today.request("daxing", clock.now() - timedelta(minutes=5), f"p_{number}")

@@ -16,7 +16,7 @@ from services.common.contracts import (
     REFERRAL_SENT,
 )
 from services.common.envelope import new_event
-from services.intake.systems import SystemRegistry, registry
+from services.intake.systems import ExternalSystems, external_systems
 from services.notifications import webhooks
 from services.ops import agencies as ops_agencies
 from tests.unit.test_casework_lifecycle import ASSIGNEE, MONDAY_0800, accepted, types
@@ -144,7 +144,7 @@ def test_the_development_registry_has_an_agency_of_each_delivery():
     assert {a.delivery for a in found.values()} == {"amqp", "webhook"}
     # each answers as a system of intake's registry, under the same id (the AMQP one as
     # the RabbitMQ user it is provisioned with)
-    systems = registry(config.settings({})).systems
+    systems = external_systems(config.settings({})).systems
     for agency in found.values():
         assert systems[agency.id].may_send(agencies.ANSWER_TYPE)
         assert agency.delivery != "amqp" or systems[agency.id].amqp_user
@@ -172,5 +172,5 @@ def test_a_systems_registry_still_holding_agency_blocks_says_they_are_not_read(c
         "event_types": [],
         "agency": {"purpose": "p"},
     }
-    SystemRegistry.from_json(json.dumps({"systems": [entry]}))
+    ExternalSystems.from_json(json.dumps({"systems": [entry]}))
     assert "SHEGONG_AGENCIES_FILE" in caplog.text

@@ -10,7 +10,7 @@ import pytest
 
 from services.common import auth, config, token_keys
 from services.common.revocations import Revocations, revoke
-from services.intake.systems import SystemRegistry, key_digest
+from services.intake.systems import ExternalSystems, key_digest
 from services.ops import credentials
 
 NOW = 1_800_000_000
@@ -161,7 +161,7 @@ def test_the_credentials_command_issues_and_revokes(tmp_path, capsys):
 
 
 def registry_with(hashes):
-    return SystemRegistry.from_json(
+    return ExternalSystems.from_json(
         json.dumps(
             {
                 "systems": [

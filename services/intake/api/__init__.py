@@ -10,7 +10,7 @@ from services.intake import domain, handlers
 from services.intake.api import events as api_events
 from services.intake.schemas import AcceptedOut, RequestIn, RequestOut
 from services.intake.store import OUTBOX_COLLECTIONS, RequestStore
-from services.intake.systems import SystemRegistry, registry
+from services.intake.systems import ExternalSystems, external_systems
 
 routes: list[Route] = []
 
@@ -22,7 +22,7 @@ class Context:
     broker: BrokerProbe
     pseudonym_key: str
     idempotency_ttl_s: int
-    systems: SystemRegistry
+    systems: ExternalSystems
 
 
 @route(
@@ -105,6 +105,6 @@ def create_app(settings=None):
             BrokerProbe(settings.amqp_uri),
             settings.pseudonym_key,
             settings.idempotency_ttl_s,
-            registry(settings),
+            external_systems(settings),
         ),
     )

@@ -13,7 +13,7 @@ from services.intake import domain, inbound_binding
 from services.intake.domain import inbound
 from services.intake.handlers import recording, referrals
 from services.intake.store import RequestStore
-from services.intake.systems import ExternalSystem, SystemRegistry
+from services.intake.systems import ExternalSystem, ExternalSystems
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ def receive_inbound_many(
     return outcomes
 
 
-def authenticate_amqp(systems: SystemRegistry, envelope: dict, credentials: dict) -> ExternalSystem:
+def authenticate_amqp(
+    systems: ExternalSystems, envelope: dict, credentials: dict
+) -> ExternalSystem:
     """The system an AMQP event comes from: named by its source, proven by the AMQP user
     RabbitMQ verified or by its API key (refused as unknown_system or unauthenticated)."""
     system = systems.for_source(envelope["source"])
@@ -154,7 +156,7 @@ def authenticate_amqp(systems: SystemRegistry, envelope: dict, credentials: dict
 def receive_inbound_amqp(
     store: RequestStore,
     relay: FastPath,
-    systems: SystemRegistry,
+    systems: ExternalSystems,
     body: Any,
     credentials: Any,
     pseudonym_key: str,
@@ -172,7 +174,7 @@ def receive_inbound_amqp(
 
 
 def receive_inbound_amqp_many(
-    store: RequestStore, relay: FastPath, systems: SystemRegistry, items: list, pseudonym_key: str
+    store: RequestStore, relay: FastPath, systems: ExternalSystems, items: list, pseudonym_key: str
 ) -> dict[int, Exception]:
     """A batch from the inbound exchange: ``items`` are ``(body, credentials)``, each body
     the message as delivered (an inbound_binding.AmqpDelivery, read in either content
