@@ -123,7 +123,7 @@ def test_copies_are_what_the_services_would_write(built):
     stored = {d["_id"]: d for d in reports.daily(1).find()}
     assert stored == {d["_id"]: _packed(d) for d in dailies(facts)}
     # and its month and all-time rollups those made from them (the store's migration)
-    made = rollups_of(dailies(facts), lambda d: row_of([d]))
+    made = rollups_of(dailies(facts), lambda d: row_of([d]), facts)
     assert {d["_id"]: d for d in reports.rollups(1).collection.find()} == {
         r["_id"]: packed(r) for r in made
     }

@@ -82,7 +82,6 @@ def test_the_workload_reaches_every_service_and_every_kind_of_command(plans):
         "records.py:search",
         "reporting/store/__init__.py:load_dailies",
         "reporting/store/rollups.py:months",
-        "reporting/store/rollups.py:read",
         "reporting/store/rollups.py:all_time",
         "reporting/store/rollups.py:load",
         "webhooks.py:find",
