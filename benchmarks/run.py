@@ -25,6 +25,7 @@ Environment (all optional):
   BENCH_BULK_COUNT   registry updates per transport in the bulk phase (default 10000)
   BENCH_STORM        1 (default): run the storm phase (check-in alerts, HTTP and AMQP)
   BENCH_STORM_EVENTS alerts per transport in the storm phase (default 5000)
+  BENCH_STORM_TRANSPORTS  the storm's transports, in order (default http,amqp)
   BENCH_KEYED        1 (default): every POST carries an Idempotency-Key; 0: none
   BENCH_OUT          the results directory (default benchmarks/results)
   BENCH_CHART        where to write the chart (default docs/performance.svg)
@@ -373,6 +374,7 @@ def run_with_history(history_requests):
                 wait_drained,
                 exactly_once,
                 say,
+                [t for t in os.environ.get("BENCH_STORM_TRANSPORTS", "http,amqp").split(",") if t],
             )
         if os.environ.get("BENCH_BULK", "1") == "1":
             results["bulk"] = bulk_phase(

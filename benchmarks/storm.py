@@ -223,12 +223,14 @@ def new_run() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def phase(system, client, amqp_uri, tracer, count, wait_drained, exactly_once, say) -> dict:
-    """``count`` alerts over HTTP, then ``count`` over AMQP, each until projected; the
-    exactly-once check over both."""
+def phase(
+    system, client, amqp_uri, tracer, count, wait_drained, exactly_once, say, transports
+) -> dict:
+    """``count`` alerts over each of ``transports`` (HTTP, then AMQP), each until
+    projected; the exactly-once check over each."""
     run, done = new_run(), {}
     with Received(amqp_uri) as received:
-        for transport in ("http", "amqp"):
+        for transport in transports:
             events = [alert(run, transport, n) for n in range(count)]
             ids = request_ids(events)
             say(

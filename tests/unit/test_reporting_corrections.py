@@ -66,7 +66,7 @@ def counts(recs):
         for slot in set(old) | set(new):
             rid = domain_daily.daily_id(*slot)
             dailies[rid] = domain_daily.merge(
-                dailies.get(rid, {}), old.get(slot), new.get(slot), *slot
+                dailies.get(rid, {}), [(old.get(slot), new.get(slot))], *slot
             )
     return {
         r["day"]: r["counts"] for r in dailies.values() if r["station"] == "daxing" and r["counts"]

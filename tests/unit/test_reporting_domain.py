@@ -112,7 +112,7 @@ def project(recs):
         for slot in set(old) | set(new):
             rid = domain_daily.daily_id(*slot)
             dailies[rid] = domain_daily.merge(
-                dailies.get(rid, {}), old.get(slot), new.get(slot), *slot
+                dailies.get(rid, {}), [(old.get(slot), new.get(slot))], *slot
             )
     return facts, dailies
 
@@ -269,3 +269,34 @@ def test_the_social_workers_figure_is_everyone_on_the_rosters_and_says_so():
         for r in domain_figures.summary([], "caiji", staffing)["table"]
         if r["figure"] == "social_workers"
     ]  # no roster published: no figure
+
+
+def test_a_day_changed_by_many_facts_at_once_is_the_day_changed_one_fact_at_a_time():
+    # a pass merges every change of one day together (the day copied and sorted once);
+    # the result must be what merging them one after another gives, removals included
+    import random
+
+    rng = random.Random(7)
+
+    def part():
+        return {
+            "counts": {"requests_received": 1, f"requests_by_need:{rng.choice('ab')}": 1},
+            "samples": {
+                "residents": [f"r{rng.randrange(6)}"],
+                "accept_ms": [rng.randrange(4) * 1000],
+            },
+        }
+
+    earlier = [part() for _ in range(40)]
+    day = domain_daily.merge({}, [(None, p) for p in earlier], "daxing", "2023-05-29")
+    changes = [(old, rng.choice([part(), None])) for old in rng.sample(earlier, 25)]
+    changes += [(None, part()) for _ in range(10)]
+    one_by_one = day
+    for change in changes:
+        one_by_one = domain_daily.merge(one_by_one, [change], "daxing", "2023-05-29")
+    at_once = domain_daily.merge(day, changes, "daxing", "2023-05-29")
+    assert at_once == one_by_one
+    assert at_once["counts"]["requests_received"] == 40 - 25 + sum(
+        1 for _, new in changes if new
+    )
+    assert len(at_once["samples"]["residents"]) == at_once["counts"]["requests_received"]

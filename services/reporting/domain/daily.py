@@ -7,6 +7,8 @@ taken out and its new ones put in; a fact that an event leaves unchanged (a repe
 changes nothing. So every daily figures always equals what its facts say.
 """
 
+from collections import Counter
+
 from services.common import clock
 
 NO_STATION = "_"  # messages not about a station: in the district's figures only
@@ -120,23 +122,36 @@ def with_district(deltas):
     return list(deltas) + [((DISTRICT, day), old, new) for (_, day), old, new in deltas]
 
 
-def merge(daily, old, new, station, day):
-    """The daily figures document of (station, day) after a fact went from ``old`` to ``new``
-    contributions (each ``{"counts", "samples"}`` or None)."""
+def merge(daily, changes, station, day):
+    """The daily figures document of (station, day) after facts went from ``old`` to
+    ``new`` contributions, for each ``(old, new)`` of ``changes`` (each part
+    ``{"counts", "samples"}`` or None). The document is copied once and its samples
+    sorted once whatever the number of changes: a pass of a burst changes one day's
+    figures hundreds of times, and the day can hold thousands of samples."""
     counts = dict(daily.get("counts") or {})
     samples = {name: list(values) for name, values in (daily.get("samples") or {}).items()}
-    for part, sign in ((old, -1), (new, 1)):
-        if not part:
-            continue
-        for figure, amount in part["counts"].items():
-            counts[figure] = counts.get(figure, 0) + sign * amount
-        for name, values in part["samples"].items():
-            kept = samples.setdefault(name, [])
-            for value in values:
+    removed: dict[str, Counter] = {}
+    for old, new in changes:
+        for part, sign in ((old, -1), (new, 1)):
+            if not part:
+                continue
+            for figure, amount in part["counts"].items():
+                counts[figure] = counts.get(figure, 0) + sign * amount
+            for name, values in part["samples"].items():
                 if sign > 0:
-                    kept.append(value)
-                elif value in kept:
-                    kept.remove(value)
+                    samples.setdefault(name, []).extend(values)
+                else:
+                    removed.setdefault(name, Counter()).update(values)
+    for name, taken in removed.items():
+        # a multiset difference: an old contribution was added when its fact was, so
+        # each value taken out is there (an absent one is ignored, as it always was)
+        kept = []
+        for value in samples.get(name, []):
+            if taken.get(value):
+                taken[value] -= 1
+            else:
+                kept.append(value)
+        samples[name] = kept
     return {
         "_id": daily_id(station, day),
         "station": station or NO_STATION,
@@ -162,4 +177,4 @@ def dailies_of(parts):
                 into["counts"][figure] = into["counts"].get(figure, 0) + amount
             for name, values in part["samples"].items():
                 into["samples"].setdefault(name, []).extend(values)
-    return [merge({}, None, part, station, day) for (station, day), part in slots.items()]
+    return [merge({}, [(None, part)], station, day) for (station, day), part in slots.items()]

@@ -123,9 +123,12 @@ def project(store: ReportStore, version: int, records: list[dict]) -> int:
     ]
     daily_ids = {domain_daily.daily_id(*slot) for slot, _, _ in deltas}
     dailies = store.load_dailies(version, daily_ids)
-    for (station, day), old, new in deltas:
+    changes: dict[tuple, list] = {}
+    for slot, old, new in deltas:
+        changes.setdefault(slot, []).append((old, new))
+    for (station, day), of_day in changes.items():
         rid = domain_daily.daily_id(station, day)
-        dailies[rid] = domain_daily.merge(dailies.get(rid, {}), old, new, station, day)
+        dailies[rid] = domain_daily.merge(dailies.get(rid, {}), of_day, station, day)
     store.save(
         version,
         [after[key] for key in changed],
