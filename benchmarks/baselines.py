@@ -95,7 +95,10 @@ def broker_round_trip(amqp_uri, seconds=10.0):
     }
 
 
-def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
+def store_upserts(mongo_uri, database, seconds=5.0, batch=100, store_cpu_s=None):
+    """Upserts one at a time, upserts in bulk and inserts in bulk, each for ``seconds``;
+    with ``store_cpu_s`` (the store process's CPU seconds so far), the store's CPU per
+    document of the bulk upserts, the unit cost the system's documents compare with."""
     collection = MongoClient(mongo_uri)[database]["baseline"]
     collection.drop()
     results = {}
@@ -109,6 +112,7 @@ def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
         n += 1
     results["upsert_single_per_s"] = round(n / (time.monotonic() - started), 1)
     started, n = time.monotonic(), 0
+    cpu_before = store_cpu_s() if store_cpu_s else None
     while time.monotonic() - started < seconds:
         collection.bulk_write(
             [
@@ -123,6 +127,8 @@ def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
         )
         n += batch
     results["upsert_bulk_per_s"] = round(n / (time.monotonic() - started), 1)
+    if cpu_before is not None:
+        results["store_cpu_ms_per_document"] = round((store_cpu_s() - cpu_before) * 1000 / n, 3)
     started, n = time.monotonic(), 0
     while time.monotonic() - started < seconds:
         collection.insert_many(
@@ -136,11 +142,14 @@ def store_upserts(mongo_uri, database, seconds=5.0, batch=100):
     return results
 
 
-def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
+def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500, broker_cpu_s=None):
     """The broker's round trip in batches, as a batched pipeline uses it: ``batch``
     persistent publishes, then all their confirms awaited together (py-amqp's
     asynchronous confirms); a consumer with a prefetch of ``prefetch`` acking every
-    ``batch`` deliveries (or what it has when the queue goes quiet) with one multiple-ack."""
+    ``batch`` deliveries (or what it has when the queue goes quiet) with one multiple-ack.
+    The CPU of one message's publish and delivery: the client's (this process: the
+    publisher and the consumer thread) and, with ``broker_cpu_s`` (the broker's CPU
+    seconds so far), RabbitMQ's: what a batched pipeline pays per delivery."""
     exchange = Exchange("bench.baseline-batches", type="direct", durable=True)
     queue = Queue("bench.baseline-batches", exchange=exchange, routing_key="batches", durable=True)
     received, ready, stop, sent_count = {}, threading.Event(), threading.Event(), [0]
@@ -188,6 +197,7 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
             confirmed[0] = max(confirmed[0], delivery_tag)
 
         channel.events["basic_ack"].add(on_ack)
+        cpu_before = (time.process_time(), broker_cpu_s() if broker_cpu_s else None)
         started, n = time.monotonic(), 0
         while time.monotonic() - started < seconds:
             for _ in range(batch):
@@ -211,6 +221,8 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
             time.sleep(0.05)
         stop.set()
         consumer.join(10)
+        client_cpu_s = time.process_time() - cpu_before[0]
+        broker_cpu = broker_cpu_s() - cpu_before[1] if broker_cpu_s else None
         queue.bind(declaring).delete()
         exchange.bind(declaring).delete()
     last = max(received.values()) if received else started
@@ -222,6 +234,10 @@ def broker_batches(amqp_uri, seconds=10.0, batch=100, prefetch=500):
         "prefetch": prefetch,
         "publish_per_s": round(n / publish_s, 1),
         "round_trip_per_s": round(len(received) / (last - started), 1),
+        "client_cpu_ms_per_message": round(client_cpu_s * 1000 / max(n, 1), 3),
+        "broker_cpu_ms_per_message": (
+            round(broker_cpu * 1000 / max(n, 1), 3) if broker_cpu is not None else None
+        ),
         "latency_ms": {
             "p50": round(_percentile(latencies, 0.5), 2),
             "p99": round(_percentile(latencies, 0.99), 2),

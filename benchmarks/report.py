@@ -71,6 +71,7 @@ def report(results):
             f"storm over {transport}: accepted {storm_result['accepted_per_s']}/s, "
             f"end to end {storm_result['end_to_end_per_s']}/s: {storm_result}"
         )
+        lines += storm_beside_pipeline(transport, storm_result, results.get("baselines") or {})
     for transport, bulk_result in (results.get("bulk") or {}).items():
         lines.append(f"bulk over {transport}: {bulk_result}")
     lines += history_lines(results)
@@ -109,3 +110,24 @@ def history_lines(results):
                 + ", ".join(f"{name} {count}" for name, count in sorted(documents.items()))
             )
     return lines
+
+
+def storm_beside_pipeline(transport, storm_result, baselines):
+    """The storm's CPU per delivery and per store document beside the batched pipeline's
+    of the same run (the broker round trip in batches, the store's bulk upserts)."""
+    units = storm_result.get("unit_costs")
+    if not units:
+        return []
+    batches, store = baselines.get("broker_batches") or {}, baselines.get("store") or {}
+    per_event = storm_result.get("per_event") or {}
+    return [
+        f"storm over {transport}, per event: {storm_result.get('cpu_ms_per_event_total')} ms "
+        f"CPU, {per_event.get('deliveries')} deliveries, {per_event.get('store_operations')} "
+        f"store documents ({per_event.get('store_commands')} commands); CPU ms per delivery: "
+        f"services {units['services_cpu_ms_per_delivery']} (pipeline client "
+        f"{batches.get('client_cpu_ms_per_message')}), RabbitMQ "
+        f"{units['broker_cpu_ms_per_delivery']} (pipeline "
+        f"{batches.get('broker_cpu_ms_per_message')}); per store document "
+        f"{units['store_cpu_ms_per_document']} (bulk upserts "
+        f"{store.get('store_cpu_ms_per_document')})"
+    ]

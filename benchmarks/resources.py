@@ -19,6 +19,20 @@ def broker_pids():
     return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
 
 
+def cpu_seconds(pids):
+    """The CPU seconds (user and system) the processes ``pids`` and their children have
+    used so far."""
+    total = 0.0
+    for pid in pids:
+        for process in _tree(pid):
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
 class Sampler:
     """``named``: name -> root pid; a process tree counts as one (gunicorn's master and
     worker): CPU is summed, peak RSS is of its largest single process."""
@@ -31,14 +45,7 @@ class Sampler:
         self.thread = threading.Thread(target=self._sample, daemon=True)
 
     def _cpu(self, name):
-        total = 0.0
-        for process in _tree(self.named[name]):
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return cpu_seconds([self.named[name]])
 
     def _sample(self):
         while not self.stopping.is_set():

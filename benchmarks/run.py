@@ -61,7 +61,7 @@ from pymongo import MongoClient
 from benchmarks import apis, baselines, bulk, chart, counting, history, storm
 from benchmarks.load import Load
 from benchmarks.report import ratios, report
-from benchmarks.resources import Sampler, broker_pids
+from benchmarks.resources import Sampler, broker_pids, cpu_seconds
 from benchmarks.system import BenchSystem
 from benchmarks.tracing import Tracer
 from services.common import config
@@ -97,9 +97,8 @@ def wait_drained(tracer, request_ids, give_up_s):
         time.sleep(0.5)
 
 
-def phase(name, system, tracer, drive, instances, snapshot=None):
-    say(f"phase {name}: {instances} instance(s) of the scaled workers")
-    counted = snapshot() if snapshot else None
+def processes(system):
+    """The processes a phase's CPU is counted over: name -> pid."""
     named = {
         **system.service_processes(),
         **{f"rabbitmq (shared) {pid}": pid for pid in broker_pids()},
@@ -107,7 +106,37 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
     store = named.pop("store", None)
     if store:  # an external store (BENCH_MONGO_URI) is not ours to sample
         named["nx-27017 (store)"] = store
-    sampler = Sampler(named).start()
+    return named
+
+
+def per_item(usage, done):
+    """Each process's CPU ms per item done (a request, an event), and their sum."""
+    for usage_of in usage["processes"].values():
+        usage_of["cpu_ms_per_request"] = (
+            round(usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
+        )
+    usage["cpu_ms_per_request_total"] = round(
+        sum(u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1
+    )
+    return usage
+
+
+def counting_from(system, snapshot):
+    """Start counting CPU, store commands and deliveries; ``stop(done)`` gives them per
+    item done (the storm's events)."""
+    counted, sampler = snapshot(), Sampler(processes(system)).start()
+
+    def stop(done):
+        usage = per_item(sampler.stop(), done)
+        return usage, counted.per_request(done)
+
+    return stop
+
+
+def phase(name, system, tracer, drive, instances, snapshot=None):
+    say(f"phase {name}: {instances} instance(s) of the scaled workers")
+    counted = snapshot() if snapshot else None
+    sampler = Sampler(processes(system)).start()
     result = drive()
     ids = [p.request_id for p in result.accepted()]
     done = wait_drained(tracer, ids, give_up_s=60)
@@ -126,13 +155,7 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
     ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
     span = (max(ends) - result.started) if ends else None
     post_s = result.ended - result.started
-    for usage_of in usage["processes"].values():  # the CPU budget of one request
-        usage_of["cpu_ms_per_request"] = (
-            round(usage_of["cpu_percent"] * usage["seconds"] * 10 / done, 2) if done else None
-        )
-    usage["cpu_ms_per_request_total"] = round(
-        sum(u["cpu_ms_per_request"] or 0 for u in usage["processes"].values()), 1
-    )
+    per_item(usage, done)  # the CPU budget of one request
     # completions per 10 s since the phase began: does the rate hold over the run?
     buckets = Counter(int((t - result.started) // 10) for t in ends)
     timeline = [buckets.get(i, 0) / 10 for i in range(max(buckets) + 1)] if buckets else []
@@ -305,11 +328,18 @@ def run_with_history(history_requests):
         system.up()
         client = MongoClient(system.env["MONGO_URI"])
         say("baselines: broker round trip, one by one and in batches, then store upserts")
+        store_pid = system.service_processes().get("store")
+        store_cpu = (lambda: cpu_seconds([store_pid])) if store_pid else None
         results["baselines"] = {
             "broker": baselines.broker_round_trip(amqp_uri, baseline_s),
-            "broker_batches": baselines.broker_batches(amqp_uri, baseline_s),
+            "broker_batches": baselines.broker_batches(
+                amqp_uri, baseline_s, broker_cpu_s=lambda: cpu_seconds(broker_pids())
+            ),
             "store": baselines.store_upserts(
-                system.env["MONGO_URI"], f"{system.db_prefix}_baseline", baseline_s / 2
+                system.env["MONGO_URI"],
+                f"{system.db_prefix}_baseline",
+                baseline_s / 2,
+                store_cpu_s=store_cpu,
             ),
         }
         say(f"  {results['baselines']}")
@@ -374,6 +404,7 @@ def run_with_history(history_requests):
                 wait_drained,
                 exactly_once,
                 say,
+                lambda: counting_from(system, snapshot),
                 [t for t in os.environ.get("BENCH_STORM_TRANSPORTS", "http,amqp").split(",") if t],
             )
         if os.environ.get("BENCH_BULK", "1") == "1":

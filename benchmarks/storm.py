@@ -223,11 +223,33 @@ def new_run() -> str:
     return uuid.uuid4().hex[:6]
 
 
+def unit_costs(usage: dict, costs: dict) -> dict:
+    """What the system paid per delivery and per store document (CPU ms): its service
+    processes and RabbitMQ per delivery, the store per document; beside the batched
+    pipeline's baseline of the same run (baselines.broker_batches, store_upserts)."""
+    processes = usage["processes"]
+
+    def of(match):
+        return sum(u["cpu_ms_per_request"] or 0 for n, u in processes.items() if match(n))
+
+    services = of(lambda n: not n.startswith(("rabbitmq", "nx-27017")))
+    broker = of(lambda n: n.startswith("rabbitmq"))
+    store = of(lambda n: n.startswith("nx-27017"))
+    deliveries, documents = costs.get("deliveries"), costs.get("store_operations")
+    return {
+        "services_cpu_ms_per_delivery": round(services / deliveries, 3) if deliveries else None,
+        "broker_cpu_ms_per_delivery": round(broker / deliveries, 3) if deliveries else None,
+        "store_cpu_ms_per_document": round(store / documents, 3) if documents else None,
+    }
+
+
 def phase(
-    system, client, amqp_uri, tracer, count, wait_drained, exactly_once, say, transports
+    system, client, amqp_uri, tracer, count, wait_drained, exactly_once, say, counting, transports
 ) -> dict:
     """``count`` alerts over each of ``transports`` (HTTP, then AMQP), each until
-    projected; the exactly-once check over each."""
+    projected, with what each event cost (``counting()`` starts counting, its result
+    ``stop(done)`` gives CPU by process and store commands and deliveries per event);
+    the exactly-once check over each."""
     run, done = new_run(), {}
     with Received(amqp_uri) as received:
         for transport in transports:
@@ -241,12 +263,26 @@ def phase(
                     else " on shegong.inbound"
                 )
             )
+            stop = counting()
             result = (
                 over_http(system.url("intake", ""), events)
                 if transport == "http"
                 else over_amqp(amqp_uri, received, events)
             )
             done[transport] = finish(result, ids, tracer, wait_drained)
+            usage, costs = stop(done[transport]["projected"])
+            done[transport].update(
+                {
+                    "cpu_ms_per_event": {
+                        name: u["cpu_ms_per_request"] for name, u in usage["processes"].items()
+                    },
+                    "cpu_ms_per_event_total": usage["cpu_ms_per_request_total"],
+                    "peak_rss_mb": {n: u["peak_rss_mb"] for n, u in usage["processes"].items()},
+                    "loadavg": usage["loadavg"],
+                    "per_event": costs,
+                    "unit_costs": unit_costs(usage, costs),
+                }
+            )
             done[transport]["exactly_once"] = exactly_once(system, client, ids)
             say(f"  {done[transport]}")
     return done

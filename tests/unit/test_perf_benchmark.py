@@ -78,3 +78,35 @@ def test_the_chart_is_an_svg_naming_every_bar():
     assert "max x1: POST → sms p99" in texts
     assert "projected" not in texts  # no figure, no bar
     assert len(document.getElementsByTagName("rect")) == 1 + 4 + 2  # background, bars
+
+
+def test_the_storm_is_priced_per_delivery_and_per_document_beside_the_pipeline():
+    from benchmarks import report, storm
+
+    usage = {
+        "processes": {
+            "intake-api": {"cpu_ms_per_request": 1.0},
+            "casework": {"cpu_ms_per_request": 2.0},
+            "rabbitmq (shared) 12": {"cpu_ms_per_request": 1.6},
+            "nx-27017 (store)": {"cpu_ms_per_request": 4.0},
+        }
+    }
+    costs = {"deliveries": 8.0, "store_operations": 20.0, "store_commands": 1.2}
+    units = storm.unit_costs(usage, costs)
+    assert units == {
+        "services_cpu_ms_per_delivery": 0.375,
+        "broker_cpu_ms_per_delivery": 0.2,
+        "store_cpu_ms_per_document": 0.2,
+    }
+    line = report.storm_beside_pipeline(
+        "http",
+        {"unit_costs": units, "per_event": costs, "cpu_ms_per_event_total": 8.6},
+        {
+            "broker_batches": {"client_cpu_ms_per_message": 0.1, "broker_cpu_ms_per_message": 0.15},
+            "store": {"store_cpu_ms_per_document": 0.07},
+        },
+    )[0]
+    assert "8.6 ms CPU, 8.0 deliveries, 20.0 store documents" in line
+    assert "services 0.375 (pipeline client 0.1)" in line
+    assert "RabbitMQ 0.2 (pipeline 0.15)" in line
+    assert "per store document 0.2 (bulk upserts 0.07)" in line
