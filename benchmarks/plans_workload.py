@@ -53,15 +53,25 @@ class Workload:
         """DOMAIN.md's story: recorded, opened and assigned, accepted, worked, resolved,
         closed, the resident told, the district's figures projected."""
         body = story_request(received_at=clock.iso(clock.now()))
-        answer = self.call(
+        keyed = {**self.admin, "Idempotency-Key": f"plans-{uuid.uuid4()}"}
+        answer = self.call("POST", "intake", "/v1/requests", json=body, headers=keyed)
+        assert answer.status_code == 202, answer.text
+        request_id = answer.json()["request_id"]
+        # the claims a request holds, met: its key replayed, and used with another body
+        # (409), and her need again under another key while it is open (a repeat)
+        again = self.call("POST", "intake", "/v1/requests", json=body, headers=keyed)
+        assert again.json()["request_id"] == request_id, again.text
+        other = {**body, "need": {**body["need"], "type": "home_visit"}}
+        conflict = self.call("POST", "intake", "/v1/requests", json=other, headers=keyed)
+        assert conflict.status_code == 409, conflict.text
+        repeat = self.call(
             "POST",
             "intake",
             "/v1/requests",
             json=body,
             headers={**self.admin, "Idempotency-Key": f"plans-{uuid.uuid4()}"},
         )
-        assert answer.status_code == 202, answer.text
-        request_id = answer.json()["request_id"]
+        assert repeat.json()["repeat_of"] == request_id, repeat.text
         case = wait_until(
             lambda: self.get("casework", f"/v1/cases?request_id={request_id}").json()["cases"],
             30,

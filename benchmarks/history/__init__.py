@@ -7,7 +7,10 @@ spread over ``mix.span_days`` up to now, every collection the request path and a
 life write in each service's database, in the proportions the system writes them
 (checked by tests/integration/test_bench_history.py against a real run): intake's
 requests (with ``case_seq`` and, on a case's first request, the ``linked_requests`` that
-joined it), their idempotency keys (those not yet expired) and need claims; casework's
+joined it), their idempotency keys (those not yet expired) and need claims (written as
+intake kept them before issue 24, in collections of their own, and moved onto the
+requests by intake's one-time migration ``requests_hold_claims`` when the indexes are
+built: the upgrade of a store of that version, at every build); casework's
 cases (ids ``case_id_for`` the request; every status: old ones filed, recent ones at
 every stage, spread over the stations' workers), residents (with their ``open_cases``
 hints) and their ``resident_keys``, repeat links, workload counters and access log (one
@@ -26,11 +29,11 @@ the rest. Written by writer.py: straight into the embedded store's files when
 are computed from every fact written, the access log chained in time order over every
 copy, the workload counters counted from the open cases. The one-time migrations
 (services/common/migrations.py) are recorded as done, since every document already has
-what they would add; the indexes are built last, by the stores' own
-``ensure_indexes``. Counters and sequences the services continue from are left
-consistent: every outbox published (``published_seq`` = ``last_seq``), reporting's
-projection pointer set and its lease free, the rosters seeded by casework's own
-``load_roster`` (their events published by the relay once it runs).
+what they would add (all but intake's ``requests_hold_claims``); the indexes are built
+last, by the stores' own ``ensure_indexes``. Counters and sequences the services
+continue from are left consistent: every outbox published (``published_seq`` =
+``last_seq``), reporting's projection pointer set and its lease free, the rosters
+seeded by casework's own ``load_roster`` (their events published by the relay once it runs).
 """
 
 import time

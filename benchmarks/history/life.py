@@ -54,7 +54,7 @@ class Life:
         self.residents = {}  # resident_ref -> registry record
         self.people = []  # (name, phone, categories, emergency contact) served before
         self.open_needs = {}  # claim id -> claim
-        self.keys = []  # live idempotency key claims
+        self.keys = []  # live idempotency key claims (as kept before issue 24)
         self.open_until = []  # heap (ms the case stops being open, worker id)
         self.workload = {}  # worker id -> open cases now
         self.access = []  # the access log's entries, chained once all are made
@@ -141,20 +141,26 @@ class Life:
             contract, data, subject=request_id, correlation_id=request_id, sequence=1, time=now
         )
         if key is not None:
-            claim = intake.key_claim(
-                intake.idempotency_key_id(caller, key),
-                request_id,
-                caller,
-                fingerprint,
-                clock.to_ms(now),
-                self.settings.idempotency_ttl_s,
-            )
-            if intake.claim_live(claim, clock.to_ms(self.now)):  # older ones were purged
-                self.keys.append(claim)
+            # as intake kept a key before issue 24 (its own collection): the store's
+            # one-time migration moves the live ones onto their requests when the
+            # indexes are built, as it does on a store of that version
+            expires_ms = clock.to_ms(now) + int(self.settings.idempotency_ttl_s * 1000)
+            if expires_ms > clock.to_ms(self.now):  # older ones were purged
+                self.keys.append(
+                    {
+                        "_id": intake.idempotency_key_id(caller, key),
+                        "request_id": request_id,
+                        "caller": caller,
+                        "fingerprint": fingerprint,
+                        "claimed_ms": clock.to_ms(now),
+                        "expires_ms": expires_ms,
+                    }
+                )
         return outbox.new_document(request, [envelope]), envelope
 
     def claim_need(self, request):
-        """intake's claim per resident and need (RequestStore.claim_needs)."""
+        """intake's claim per resident and need, as kept before issue 24 (moved onto the
+        requests, like the keys, by the store's one-time migration)."""
         claim_id = f"{request['resident_ref']}\x1f{request['need_type']}"
         self.open_needs[claim_id] = {
             "_id": claim_id,

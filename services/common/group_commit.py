@@ -140,7 +140,9 @@ class _Inserts:
     def __init__(self, documents: list) -> None:
         self.documents, self.done = documents, threading.Event()
         self.error: Exception | None = None
-        self.results: list[bool] = []  # set when the batch is written, unless error
+        # set when the batch is written, unless error: per document None if inserted,
+        # else the duplicate key's write error (which index refused it)
+        self.results: list[dict | None] = []
 
 
 class GroupInsert:
@@ -166,6 +168,12 @@ class GroupInsert:
         """Insert ``documents`` (each with its ``_id``) with whatever else arrives now;
         returns, per document, True if inserted or False if its key existed. Raises what
         the batch's command raised (nothing of this call was written then)."""
+        return [refused is None for refused in self.insert_reporting(documents)]
+
+    def insert_reporting(self, documents: list) -> list:
+        """As ``insert``, but per document None if inserted, or the write error of the
+        duplicate key that refused it (its ``errmsg``, and ``keyPattern`` on MongoDB,
+        name the unique index: ``mongo.duplicate_field``)."""
         pending = _Inserts(list(documents))
         with self._wake:
             self._queue.append(pending)
@@ -219,7 +227,7 @@ class GroupInsert:
                             pending.error = OperationFailure(
                                 error.get("errmsg", "write error"), error.get("code"), error
                             )
-                        results.append(error is None)
+                        results.append(error)
                         index += 1
                     pending.results = results
                 else:

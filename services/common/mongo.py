@@ -29,6 +29,23 @@ def only_duplicates(errors: list) -> bool:
     return all(error.get("code") in DUPLICATE_KEY_CODES for error in errors)
 
 
+def duplicate_field(error: dict, fields: tuple[str, ...]) -> str:
+    """Which of ``fields`` (single-field unique indexes) a duplicate key write error
+    names, or ``"_id"``: MongoDB's error carries the index's ``keyPattern`` (and its
+    errmsg ``... index: open_need_1 dup key: {...}``), nx-27017's errmsg names its
+    index (``UNIQUE constraint failed: index 'idx_requests_open_need'``) or
+    ``requests._id``. Only the part before the duplicate value is read."""
+    pattern = error.get("keyPattern") or {}
+    for field in fields:
+        if field in pattern:
+            return field
+    message = str(error.get("errmsg", "")).split("dup key", 1)[0]
+    for field in fields:
+        if field in message:
+            return field
+    return "_id"
+
+
 _clients: dict[tuple, MongoClient] = {}
 _lock = threading.Lock()
 

@@ -183,6 +183,25 @@ def test_broker_down_answers_503_and_records_nothing(settings, database, tokens)
     assert client.get("/healthz").status_code == 200
 
 
+def test_with_the_broker_down_a_live_key_still_answers_and_nothing_new_is_recorded(
+    intake, settings, database, tokens
+):
+    headers = bearer(tokens["daxing"], **{"Idempotency-Key": "call-0930"})
+    first = intake.post("/v1/requests", json=story_request(), headers=headers)
+    assert first.status_code == 202
+    down = config.settings({**os.environ, "AMQP_URI": "amqp://guest:guest@127.0.0.1:1/"})
+    client = Client(intake_api.create_app(down))
+    # the key is held by its request (issue 24): read once while the broker is down
+    again = client.post("/v1/requests", json=story_request(), headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    other = client.post("/v1/requests", json=story_request(channel="walk_in"), headers=headers)
+    assert other.status_code == 409
+    fresh = bearer(tokens["daxing"], **{"Idempotency-Key": "call-0931"})
+    assert client.post("/v1/requests", json=story_request(), headers=fresh).status_code == 503
+    assert stored_requests(database) == 1
+
+
 def test_correlation_ids_are_echoed_when_sane_and_replaced_when_not(intake):
     assert (
         intake.get("/healthz", headers={"X-Correlation-Id": "call-0800.1"}).headers[

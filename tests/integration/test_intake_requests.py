@@ -215,6 +215,9 @@ def test_a_repeat_call_is_linked_to_the_open_request(intake, token, settings, da
     assert store.get(again.json["request_id"])["status"] == "resolved"
     new = intake.post("/v1/requests", json=story_request(), headers=token)
     assert new.json["repeat_of"] is None
+    # the resolved request's need taken over by the new one (issue 24: a field of each)
+    assert "open_need" not in store.get(first.json["request_id"])
+    assert store.get(new.json["request_id"])["open_need"]
 
 
 def test_received_time_defaults_to_now_and_may_be_given(intake, token, requests_collection):

@@ -12,7 +12,6 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("5b6f2a0e-4d0c-4c8e-9a57-2f7d1f0c3e11")
 
 # A new request for the same need repeats a request in these statuses (until its case ends).
 REPEATABLE_REQUEST_STATUSES = ("received", "case_opened")
-FIRST_WRITE_GRACE_MS = 10_000
 
 # The request's status follows its case's status (the case event says it).
 STATUS_OF_CASE = {
@@ -31,9 +30,10 @@ STATUS_OF_CASE = {
 FINAL_REQUEST_STATUSES = ("closed", "cancelled")
 
 
-def need_claim_id(resident_ref, need_type):
-    """The claim that names a resident's first open request for a need."""
-    return f"{resident_ref}\x1f{need_type}"
+def open_need(resident_ref, need_type):
+    """What a resident's first open request for a need holds (``open_need``, unique on
+    the requests) until its case ends: a later request for that need repeats it."""
+    return f"{resident_ref}|{need_type}"
 
 
 class IdempotencyConflict(Exception):
@@ -56,21 +56,16 @@ def check_replay(document, body_fingerprint):
         raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
 
 
-def key_claim(key_id, request_id, caller, body_fingerprint, now_ms, ttl_s):
-    """What is stored for an Idempotency-Key: it names its request until ``expires_ms``."""
-    return {
-        "_id": key_id,
-        "request_id": request_id,
-        "caller": caller,
-        "fingerprint": body_fingerprint,
-        "claimed_ms": now_ms,
-        "expires_ms": now_ms + int(ttl_s * 1000),
-    }
+def key_fields(key_id, now_ms, ttl_s):
+    """What a request recorded under an Idempotency-Key holds: the key (``key_claim``,
+    unique on the requests) names it until ``key_expires_ms``."""
+    return {"key_claim": key_id, "key_expires_ms": now_ms + int(ttl_s * 1000)}
 
 
-def claim_live(claim, now_ms):
-    """An expired key is free again: a new request may be made under it."""
-    return claim is not None and claim["expires_ms"] > now_ms
+def key_live(request, now_ms):
+    """Whether the key ``request`` holds still names it: an expired key is free again, a
+    new request may be made under it."""
+    return request is not None and request.get("key_expires_ms", 0) > now_ms
 
 
 def resident_ref(pseudonym_key, resident):
@@ -85,12 +80,9 @@ def registered_person_ref(pseudonym_key, person):
     return pseudonym(pseudonym_key, "id_number", person["id_number"])
 
 
-def need_still_open(claim, first_request, now_ms):
-    """Whether the request a resident-and-need claim names is still open (a new request
-    for that need is then a repeat of it). A claimed request not yet stored is being
-    written right now, unless the claim is old: then its writer died before storing it."""
-    if first_request is None:
-        return now_ms - claim["claimed_ms"] < FIRST_WRITE_GRACE_MS
+def need_still_open(first_request):
+    """Whether the request holding a resident's need is still open: a new request for
+    that need then repeats it (else it takes the need over)."""
     return first_request["status"] in REPEATABLE_REQUEST_STATUSES
 
 

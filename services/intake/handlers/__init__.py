@@ -34,59 +34,41 @@ def receive_request(
     the key expires (``idempotency_ttl_s``); after that the key is free again.
     """
     body_fingerprint = domain.fingerprint(body)
-    request_id = str(uuid.uuid4())
-    if idempotency_key is not None:
-        request_id, existing = _claim_key(
-            store, broker, caller, idempotency_key, body_fingerprint, idempotency_ttl_s
-        )
-        if existing is not None:
-            return existing, True
+    key_id = (
+        domain.idempotency_key_id(caller, idempotency_key) if idempotency_key is not None else None
+    )
     if not broker.reachable():
-        raise BrokerUnavailable("broker unreachable; request not recorded")
-    # a batch of one; the id is fresh (or its key's, whose request is not stored yet):
-    # nothing is read first, a concurrent twin with the same key is met by the insert
+        # a live key's request is answered still (one read, only while the broker is
+        # down); nothing else is recorded: a 503 leaves nothing behind
+        stored = store.holding("key_claim", key_id) if key_id is not None else None
+        if stored is None or not domain.key_live(stored, clock.to_ms(clock.now())):
+            raise BrokerUnavailable("broker unreachable; request not recorded")
+        domain.check_replay(stored, body_fingerprint)
+        return stored, True
+    # a batch of one, under a fresh id: nothing is read first. The key's claim is made
+    # by the request's own insert (unique ``key_claim``): a replay, or a concurrent twin
+    # with the same key, is met by it and answered with the request the key names.
     [(document, replayed)] = recording.record_requests(
         store,
         relay,
         broker,
-        [recording.NewRequest(request_id, body, caller, body_fingerprint, idempotency_key)],
+        [
+            recording.NewRequest(
+                str(uuid.uuid4()),
+                body,
+                caller,
+                body_fingerprint,
+                idempotency_key,
+                key_id=key_id,
+                key_ttl_s=idempotency_ttl_s,
+            )
+        ],
         pseudonym_key,
         may_repeat=False,
     )
     if replayed:
         domain.check_replay(document, body_fingerprint)
     return document, replayed
-
-
-def _claim_key(store, broker, caller, key, body_fingerprint, ttl_s):
-    """The request id this key names, and the request if it was recorded already.
-
-    IdempotencyConflict if the live key was used with another body."""
-    key_id = domain.idempotency_key_id(caller, key)
-    for _ in range(3):  # a lost race is settled by reading the winner's claim
-        now_ms = clock.to_ms(clock.now())
-        # Claim first: nearly every key is new, and then the claim is one write instead
-        # of two reads and a write. Only with the broker reachable: a 503 leaves nothing.
-        if broker.reachable():
-            fresh = domain.key_claim(
-                key_id, str(uuid.uuid4()), caller, body_fingerprint, now_ms, ttl_s
-            )
-            if store.claim_key(fresh):
-                return fresh["request_id"], None
-        claim = store.key_claim(key_id)
-        if domain.claim_live(claim, now_ms):
-            domain.check_replay(claim, body_fingerprint)
-            # None: claimed but not recorded (a crash, a 503): this retry records it
-            return claim["request_id"], store.get(claim["request_id"])
-        if not broker.reachable():  # before claiming: a 503 leaves nothing behind
-            raise BrokerUnavailable("broker unreachable; request not recorded")
-        if claim is None:  # purged since the claim above failed: claim it afresh
-            continue
-        # expired: free again, taken over by compare-and-set (a twin may win it)
-        fresh = domain.key_claim(key_id, str(uuid.uuid4()), caller, body_fingerprint, now_ms, ttl_s)
-        if store.claim_key(fresh, claim):
-            return fresh["request_id"], None
-    raise domain.IdempotencyConflict("this Idempotency-Key is being used concurrently; retry")
 
 
 def learn_referral(store: RequestStore, envelope: dict, referred: dict) -> None:

@@ -2,15 +2,19 @@
 
 - ``requests``: one document per request: what intake recorded (the resident masked),
   the idempotency fingerprint, whether it repeats an open request, the request's status
-  as its case moves, and its outbox;
-- ``idempotency_keys``: which request a caller's Idempotency-Key names, until it expires;
-- ``open_needs``: per resident and need, the first request still open (repeats link to it);
+  as its case moves, and its outbox; and the two claims its insert makes, each under a
+  unique sparse index: ``key_claim`` (the caller's Idempotency-Key names this request
+  until ``key_expires_ms``; unset by the purge after that) and ``open_need`` (the
+  resident's first open request for the need; unset when its case ends for good);
 - ``registry_updates``: one document per key-persons-list change received from another
   system (the person masked) with its outbox;
 - ``referrals``: one document per referral casework made to a registered agency (which
   agency may answer it), with the agency's answers and their outbox.
 
-New documents (key claims, need claims, requests, registry updates) are inserted by a
+(``idempotency_keys`` and ``open_needs`` held those claims until issue 24: moved onto
+their requests once, by the migration ``requests_hold_claims``, then dropped.)
+
+New documents (requests, registry updates) are inserted by a
 group insert per collection (services/common/group_commit.py): the requests that the
 API's threads handle at the same time share one ``insert_many`` per collection, and each
 returns only once its own documents are written.
@@ -18,10 +22,13 @@ returns only once its own documents are written.
 
 from collections.abc import Iterable
 
-from pymongo import DeleteOne, UpdateOne
+from pymongo import UpdateOne
 
-from services.common import clock, group_commit, migrations, outbox
-from services.intake.domain import FINAL_REQUEST_STATUSES, need_claim_id, need_still_open
+from services.common import clock, group_commit, migrations, mongo, outbox
+from services.intake.domain import FINAL_REQUEST_STATUSES, open_need
+
+# the unique sparse fields a request's insert claims (besides its _id)
+CLAIMS = ("key_claim", "open_need")
 
 # the collections whose documents carry an outbox: one list for the worker and the API
 OUTBOX_COLLECTIONS = ("requests", "registry_updates", "referrals")
@@ -31,7 +38,9 @@ def _following(change, on_case):
     """The writes that make a case's requests follow one of its events: each request by
     ``_id``, only where this event is newer than the last one it followed."""
     case_id, status, case_seq, request_id, first_request_id = change
-    update = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
+    update: dict = {"$set": {"status": status, "case_id": case_id, "case_seq": case_seq}}
+    if status in FINAL_REQUEST_STATUSES:  # the case ended for good: the need is free
+        update["$unset"] = {"open_need": ""}
     operations = [
         UpdateOne({"_id": rid, "case_seq": {"$lt": case_seq}}, update)
         for rid in dict.fromkeys([request_id, *on_case])
@@ -43,12 +52,34 @@ def _following(change, on_case):
     return operations
 
 
+def _chunks(cursor, size):
+    part: list = []
+    for document in cursor:
+        part.append(document)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def _moved(collection, claim, request):
+    """A claim of a pre-issue-24 collection as its request holds it: ``(field, update)``,
+    or None if it no longer binds (the request's case ended for good)."""
+    if collection == "idempotency_keys":
+        return "key_claim", {
+            "$set": {"key_claim": claim["_id"], "key_expires_ms": claim["expires_ms"]}
+        }
+    if request.get("status") in FINAL_REQUEST_STATUSES or not request.get("resident_ref"):
+        return None
+    need = open_need(request["resident_ref"], request["need_type"])
+    return "open_need", {"$set": {"open_need": need}}
+
+
 class RequestStore:
     def __init__(self, database, commit_wait_s: float = 0.002):
         self.requests = database["requests"]
-        self.idempotency_keys = database["idempotency_keys"]
         self.registry_updates = database["registry_updates"]
-        self.open_needs = database["open_needs"]
         self.commit_wait_s = commit_wait_s
         self.referrals = database["referrals"]
 
@@ -60,7 +91,12 @@ class RequestStore:
         self.requests.create_index("station")
         self.requests.create_index("case_id")
         migrations.run_once(self.requests.database, "requests_case_seq", self._number_cases)
-        self.idempotency_keys.create_index("expires_ms")
+        # sparse: only the requests holding a claim are in these indexes (never store
+        # the fields as null: MongoDB indexes a null, and two would collide)
+        self.requests.create_index("key_claim", unique=True, sparse=True)
+        self.requests.create_index("open_need", unique=True, sparse=True)
+        self.requests.create_index("key_expires_ms", sparse=True)
+        migrations.run_once(self.requests.database, "requests_hold_claims", self._hold_claims)
         outbox.ensure_indexes(self.requests)
         outbox.ensure_indexes(self.registry_updates)
         outbox.ensure_indexes(self.referrals)
@@ -81,13 +117,6 @@ class RequestStore:
                 changed += 1
         return changed
 
-    def add_many(self, changes: list[tuple[dict, list[dict]]]) -> list[dict | None]:
-        """Insert new requests ``[(record, envelopes)]`` with their events, with one write;
-        per request the document, or None if its id exists (a retry or a twin)."""
-        documents = [outbox.new_document(record, envelopes) for record, envelopes in changes]
-        inserted = self._insert(self.requests, documents) if documents else []
-        return [d if new else None for d, new in zip(documents, inserted, strict=True)]
-
     def get(self, request_id: str) -> dict | None:
         return self.requests.find_one({"_id": request_id})
 
@@ -100,109 +129,81 @@ class RequestStore:
             d["_id"]: d for d in self.requests.find({"_id": {"$in": list(request_ids)}}, projection)
         }
 
-    def claim_needs(self, wanted: list[tuple[str, str, str]], now_ms: int) -> list[str | None]:
-        """Per ``(resident_ref, need_type, request_id)`` of a batch, in order: the open
-        request it repeats, or None if it comes first.
-
-        One claim document per resident and need names the first open request, so
-        concurrent writers agree on which is first (a unique _id decides); a claim whose
-        request is no longer open is taken over by compare-and-set. Within the batch the
-        first of a resident and need claims it, the later ones repeat it (or what it
-        repeats). The claims are inserted with one write, whatever their number; only
-        the ones found taken are read (two reads by ``_id``).
-        """
-        claim_ids = [need_claim_id(ref, need) for ref, need, _ in wanted]
-        first: dict = {}
-        for position, claim_id in enumerate(claim_ids):
-            first.setdefault(claim_id, position)
-        pending = {claim_id: wanted[position][2] for claim_id, position in first.items()}
-        decided: dict = {}
-        for _ in range(5):
-            if not pending:
-                break
-            # Insert first: most requests are a resident's first for a need, and then
-            # the claim costs one write instead of a read and a write.
-            claims = [
-                {"_id": claim_id, "request_id": request_id, "claimed_ms": now_ms}
-                for claim_id, request_id in pending.items()
-            ]
-            lost = {
-                claim["_id"]: claim["request_id"]
-                for claim, new in zip(claims, self._insert(self.open_needs, claims), strict=True)
-                if not new
-            }
-            decided.update({claim_id: None for claim_id in pending if claim_id not in lost})
-            pending = self._contest(lost, now_ms, decided) if lost else {}
-        # contended past reason: recorded as first requests
-        return [
-            decided.get(claim_id)
-            if first[claim_id] == position
-            else decided.get(claim_id) or wanted[first[claim_id]][2]
-            for position, claim_id in enumerate(claim_ids)
-        ]
-
-    def _contest(self, lost, now_ms, decided):
-        """Settle the claims found taken (``claim_id -> request_id``): a repeat of the
-        open request named, or taken over from a request no longer open; returns those
-        to try again (released meanwhile, or a twin took them over first)."""
-        claims = {c["_id"]: c for c in self.open_needs.find({"_id": {"$in": list(lost)}})}
-        named = {c["request_id"] for c in claims.values()} - set(lost.values())
-        firsts = self.get_many(sorted(named), {"status": 1}) if named else {}
-        again = {}
-        for claim_id, request_id in lost.items():
-            claim = claims.get(claim_id)
-            if claim is None:  # released meanwhile: try again
-                again[claim_id] = request_id
-            elif claim["request_id"] == request_id:  # this request's own retry
-                decided[claim_id] = None
-            elif need_still_open(claim, firsts.get(claim["request_id"]), now_ms):
-                decided[claim_id] = claim["request_id"]
-            elif (
-                self.open_needs.update_one(
-                    {"_id": claim_id, "request_id": claim["request_id"]},
-                    {"$set": {"request_id": request_id, "claimed_ms": now_ms}},
-                ).modified_count
-                == 1
-            ):
-                decided[claim_id] = None
-            else:
-                again[claim_id] = request_id
-        return again
-
-    # Idempotency-Key claims: decided from the stored expires_ms, since the development
-    # store has no TTL monitor; expired claims are also removed by purge_expired_keys.
-    def key_claim(self, key_id: str) -> dict | None:
-        return self.idempotency_keys.find_one({"_id": key_id})
-
-    def claim_key(self, claim: dict, previous: dict | None = None) -> bool:
-        """Take a key that is free (never used, or ``previous``, its claim, expired);
-        False if a concurrent twin took it first."""
-        if previous is None:
-            return self._insert(self.idempotency_keys, [claim])[0]
-        done = self.idempotency_keys.update_one(
-            {"_id": claim["_id"], "request_id": previous["request_id"]},
-            {"$set": {k: v for k, v in claim.items() if k != "_id"}},
+    def insert_requests(self, documents: list[dict]) -> list[str | None]:
+        """Insert requests (with their events and claims) with one write; per request
+        None if inserted, else the field whose unique index refused it: ``_id`` (the
+        same request stored already), ``key_claim`` or ``open_need`` (a claim held by
+        another request)."""
+        refused = group_commit.inserter(self.requests, self.commit_wait_s).insert_reporting(
+            documents
         )
+        return [None if e is None else mongo.duplicate_field(e, CLAIMS) for e in refused]
+
+    def holding(self, field: str, value: str) -> dict | None:
+        """The request holding claim ``field`` (``key_claim``, ``open_need``): one
+        equality read on its unique index."""
+        return self.requests.find_one({field: value})
+
+    def release(self, request_id: str, field: str, value: str) -> bool:
+        """Take claim ``field`` off a request if it still holds ``value`` (compare-and-set:
+        of two releasing it, one does); an expired key takes its expiry along."""
+        unset = {field: "", **({"key_expires_ms": ""} if field == "key_claim" else {})}
+        done = self.requests.update_one({"_id": request_id, field: value}, {"$unset": unset})
         return done.modified_count == 1
 
     def purge_expired_keys(self, now_ms: int, batch: int = 500) -> int:
-        """Remove expired key claims, a batch at a time (an index range, then by ``_id``):
-        the store is never held for more than one batch."""
-        removed = 0
+        """Free the keys that expired (unset on their requests), a batch at a time (an
+        index range, then by ``_id``): the store is never held for more than one batch."""
+        freed = 0
         while True:
             expired = [
                 doc["_id"]
-                for doc in self.idempotency_keys.find(
-                    {"expires_ms": {"$lt": now_ms}}, {"_id": 1}, limit=batch
+                for doc in self.requests.find(
+                    {"key_expires_ms": {"$lt": now_ms}}, {"_id": 1}, limit=batch
                 )
             ]
             if not expired:
-                return removed
-            removed += self.idempotency_keys.delete_many(
-                {"_id": {"$in": expired}, "expires_ms": {"$lt": now_ms}}
-            ).deleted_count
+                return freed
+            freed += self.requests.update_many(
+                {"_id": {"$in": expired}, "key_expires_ms": {"$lt": now_ms}},
+                {"$unset": {"key_claim": "", "key_expires_ms": ""}},
+            ).modified_count
             if len(expired) < batch:
-                return removed
+                return freed
+
+    def _hold_claims(self, chunk: int = 500):
+        """Move the claims of the collections written before issue 24 onto their
+        requests, ``chunk`` at a time (their requests read by ``_id``, the fields set
+        with one bulk write): each live key claim whose request is stored (one claimed
+        but never recorded left nothing to replay: a retry records anew), each need
+        claim whose request is stored and not ended; then drop both collections."""
+        database, now_ms, changed = self.requests.database, clock.to_ms(clock.now()), 0
+        old = {
+            "idempotency_keys": database["idempotency_keys"].find({"expires_ms": {"$gt": now_ms}}),
+            "open_needs": database["open_needs"].find(),
+        }
+        for name, claims in old.items():
+            for part in _chunks(claims, chunk):
+                requests = self.get_many(
+                    {c["request_id"] for c in part},
+                    {"resident_ref": 1, "need_type": 1, "status": 1},
+                )
+                operations = []
+                for claim in part:
+                    request = requests.get(claim["request_id"])
+                    if request is None:
+                        continue
+                    moved = _moved(name, claim, request)
+                    if moved is not None:  # a claim held already is left as it is
+                        field, update = moved
+                        operations.append(
+                            UpdateOne({"_id": request["_id"], field: {"$exists": False}}, update)
+                        )
+                if operations:
+                    changed += self.requests.bulk_write(operations, ordered=False).modified_count
+        database.drop_collection("idempotency_keys")
+        database.drop_collection("open_needs")
+        return changed
 
     def add_registry_updates(self, changes: list[tuple[dict, list[dict]]]) -> list[dict | None]:
         """Insert registry changes ``[(record, envelopes)]`` with their events, together;
@@ -247,7 +248,8 @@ class RequestStore:
         ``request_id`` (the case's own request, or a repeat just linked to it) gets the
         case id; every request already on the case (the first one and the repeats it
         lists) follows it. An event older than the last one applied (``case_seq``)
-        changes nothing, whatever order they arrive in.
+        changes nothing, whatever order they arrive in. A case ended for good (closed,
+        cancelled) frees its resident's need in the same write (``open_need`` unset).
         """
         # The case's first event: no repeat can be on it yet, so nothing is read.
         firsts = sorted({change[4] for change in changes if change[2] > 1})
@@ -256,7 +258,7 @@ class RequestStore:
                 doc["_id"]: doc
                 for doc in self.requests.find(
                     {"_id": {"$in": firsts}},
-                    {"linked_requests": 1, "resident_ref": 1, "need_type": 1},
+                    {"linked_requests": 1},
                 )
             }
             if firsts
@@ -274,20 +276,3 @@ class RequestStore:
         ]
         if operations:
             self.requests.bulk_write(operations, ordered=True)
-        # A case that ended for good frees its resident's need (the claim is kept only
-        # for the repeat rule: retention, issue 23); a claim taken over meanwhile names
-        # another request and stays.
-        ended = [
-            DeleteOne(
-                {
-                    "_id": need_claim_id(doc["resident_ref"], doc["need_type"]),
-                    "request_id": doc["_id"],
-                }
-            )
-            for change in changes
-            if change[1] in FINAL_REQUEST_STATUSES
-            and (doc := found.get(change[4]))
-            and doc.get("resident_ref")
-        ]
-        if ended:
-            self.open_needs.bulk_write(ended, ordered=False)
