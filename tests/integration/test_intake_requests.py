@@ -272,3 +272,31 @@ def test_concurrent_calls_of_one_resident_for_one_need_agree_on_the_first(
     assert len(firsts) == 1
     assert {a.json["repeat_of"] for a in answers if a.json["repeat_of"]} == set(firsts)
     assert requests_collection.count_documents({}) == 5
+
+
+def test_an_api_alone_on_a_new_store_makes_the_claims_unique_before_its_first_post(
+    intake, token, requests_collection
+):
+    # no worker has started: the API's first insert makes the unique indexes the key and
+    # the need claims rely on, so a twin POST is a replay and another key a repeat
+    def unique_fields():
+        return {
+            spec["key"][0][0]
+            for spec in requests_collection.index_information().values()
+            if spec.get("unique")
+        }
+
+    assert not {"key_claim", "open_need"} & unique_fields()
+    keyed = {**token, "Idempotency-Key": "first-day-1"}
+    first = intake.post("/v1/requests", json=story_request(), headers=keyed)
+    twin = intake.post("/v1/requests", json=story_request(), headers=keyed)
+    other = intake.post(
+        "/v1/requests", json=story_request(), headers={**token, "Idempotency-Key": "first-day-2"}
+    )
+    assert {"key_claim", "open_need"} <= unique_fields()
+    assert first.status_code == twin.status_code == other.status_code == 202
+    assert twin.json["request_id"] == first.json["request_id"]
+    assert twin.headers.get("Idempotent-Replayed") == "true"
+    assert other.json["request_id"] != first.json["request_id"]
+    assert other.json.get("repeat_of") == first.json["request_id"]
+    assert requests_collection.count_documents({}) == 2

@@ -92,9 +92,6 @@ def create_app(settings=None):
     if settings is None:
         settings = config.settings()
     store = RequestStore(mongo.database(settings, "intake"), settings.intake_commit_wait_ms / 1000)
-    # the Idempotency-Key and the need are claimed by unique indexes on the requests:
-    # they must exist before the first POST, whether or not the worker has started
-    store.ensure_indexes()
     # the API's threads share the fast path: their requests' events are published
     # together, the confirms awaited together
     relay = group_commit.GroupPublish(relay_for(settings, "intake", OUTBOX_COLLECTIONS))

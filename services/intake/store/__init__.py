@@ -20,6 +20,7 @@ API's threads handle at the same time share one ``insert_many`` per collection, 
 returns only once its own documents are written.
 """
 
+import threading
 from collections.abc import Iterable
 
 from pymongo import UpdateOne
@@ -78,6 +79,8 @@ def _moved(collection, claim, request):
 
 class RequestStore:
     def __init__(self, database, commit_wait_s: float = 0.002):
+        self._indexed = False  # the claims' unique indexes made sure of, by this instance
+        self._indexing = threading.Lock()
         self.requests = database["requests"]
         self.registry_updates = database["registry_updates"]
         self.commit_wait_s = commit_wait_s
@@ -100,6 +103,7 @@ class RequestStore:
         outbox.ensure_indexes(self.requests)
         outbox.ensure_indexes(self.registry_updates)
         outbox.ensure_indexes(self.referrals)
+        self._indexed = True
 
     def _number_cases(self):
         """``case_seq`` 0 on the requests recorded before every request had it, so that
@@ -134,6 +138,12 @@ class RequestStore:
         None if inserted, else the field whose unique index refused it: ``_id`` (the
         same request stored already), ``key_claim`` or ``open_need`` (a claim held by
         another request)."""
+        if not self._indexed:
+            # the claims are only as unique as their indexes: an API may take its first
+            # POSTs before any worker has started; its threads wait for them
+            with self._indexing:
+                if not self._indexed:
+                    self.ensure_indexes()
         refused = group_commit.inserter(self.requests, self.commit_wait_s).insert_reporting(
             documents
         )
