@@ -75,6 +75,17 @@ def projector_of(store):
     return _projectors[store]
 
 
+def stored_events(store, pending=None):
+    """``{event id: record}`` of every event reporting's event store holds (a repeat
+    once), kept in batches or, before them, one a document; ``pending``: only those of
+    batches (and documents) with that ``pending`` (1 waiting, 0 projected)."""
+    query = {} if pending is None else {"pending": pending}
+    found = {e["_id"]: e for e in store.events.find(query)}
+    for batch in store.batches.find(query):
+        found.update({e["_id"]: e for e in batch["events"]})
+    return found
+
+
 def _iso(moment):
     return moment.astimezone(TZ).isoformat(timespec="seconds")
 

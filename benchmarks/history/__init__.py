@@ -61,7 +61,11 @@ from services.reporting.store import ReportStore
 CHUNK = 500  # requests whose lives are made before their notifications and facts are kept
 # The one-time migrations of each database (services/common/migrations.py): what they
 # would fill, the history writes as the current code does; they are recorded as done.
-MIGRATIONS = {"intake": ["requests_case_seq"], "casework": ["resident_keys", "open_case_hints"]}
+MIGRATIONS = {
+    "intake": ["requests_case_seq"],
+    "casework": ["resident_keys", "open_case_hints"],
+    "reporting": ["event_batches"],
+}
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ on an in-memory view of their stores:
   that accepts every message, then the sweep's later passes for what was held (quiet
   hours, rate limits) and ``forget_numbers`` once the number's keeping time is over;
 - reporting: every event it consumes kept as its event store keeps it
-  (``domain_events.record``), projected by ``handlers.project`` into facts and daily
-  figures.
+  (``domain_events.record``; a request's events one batch), projected by
+  ``handlers.project`` into facts and daily figures.
 """
 
 import copy
+import uuid
 
 from benchmarks.history.clockwork import published
 from services.common import clock
@@ -183,28 +184,36 @@ class NoRollups:
 
 class Reporting:
     def __init__(self):
-        self.memory, self.events = MemoryReports(), []
+        self.memory, self.batches = MemoryReports(), []
 
     @staticmethod
     def consumes(envelope):
         return "reporting" in CATALOGUE[envelope["type"]].consumers
 
     def keep(self, envelopes, version):
-        """Keep and project the events (in their order), as a pass of the projector does."""
-        records = []
+        """Keep the events (in their order) as one batch of the event store and project
+        them, as a group commit and its pass do (each fact records the batch)."""
+        batch_id, records = str(uuid.uuid4()), []
         for envelope in envelopes:
             if not self.consumes(envelope):
                 continue
             data = data_schema(CATALOGUE[envelope["type"]].schema).dump(envelope["data"])
             stored_ms = clock.to_ms(clock.parse_iso(envelope["time"])) + 300
-            records.append({**domain_events.record(envelope, data, stored_ms), "pending": 0})
-        self.events += records
+            records.append(domain_events.record(envelope, data, stored_ms))
         if records:
-            reporting.project(self.memory, version, records)
+            self.batches.append(
+                {
+                    "_id": batch_id,
+                    "events": records,
+                    "pending": 0,
+                    "stored_ms": max(r["stored_ms"] for r in records),
+                }
+            )
+            reporting.project(self.memory, version, [{**r, "batch": batch_id} for r in records])
 
     def flush(self):
-        """The events and facts kept so far (a request's facts are final once its whole
+        """The batches and facts kept so far (a request's facts are final once its whole
         life is written); the daily figures stay until the end."""
-        events, facts = self.events, list(self.memory.facts.values())
-        self.events, self.memory.facts = [], {}
-        return events, facts
+        batches, facts = self.batches, list(self.memory.facts.values())
+        self.batches, self.memory.facts = [], {}
+        return batches, facts

@@ -20,7 +20,7 @@ COPIED = {
     "intake": ("requests", "open_needs"),
     "casework": ("cases", "request_links", "residents", "resident_keys"),
     "notifications": ("contacts", "messages"),
-    "reporting": ("events", "facts"),
+    "reporting": ("event_batches", "facts"),
 }
 
 
@@ -39,10 +39,10 @@ class Maker:
 
     def flush(self, now):
         contacts, messages = self.notify.flush(now)
-        events, facts = self.project.flush()
+        batches, facts = self.project.flush()
         self.add("notifications", "contacts", contacts)
         self.add("notifications", "messages", messages)
-        self.add("reporting", "events", events)
+        self.add("reporting", "event_batches", batches)
         self.add("reporting", "facts", facts)
 
     def template(self):

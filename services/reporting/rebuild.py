@@ -1,6 +1,7 @@
 """Rebuild the projections from the event store: ``python -m services.reporting.rebuild``.
 
-Replays every stored event into a new projection version (``facts_v<N+1>``,
+Replays every stored event (each id once; the batches holding it recorded in its facts,
+as the live passes do) into a new projection version (``facts_v<N+1>``,
 ``daily_v<N+1>``): the facts are computed in memory and written once, with the
 daily figures derived from them. Meanwhile the service goes on projecting live events into
 the current version. Then, holding the projector lease (live projection pauses for
@@ -41,24 +42,23 @@ def rebuild(store, batch=5000, progress=None, projector=None):
     started_ms = clock.now_ms()
     store.start_building(new, started_ms)
     facts: dict[str, dict] = {}
-    replayed = 0
+    seen: set[str] = set()  # event ids applied: a repeat kept again is applied once
     for records in store.all_events(batch):
         recovered = []
         for record in records:
             try:
-                key = handlers.fact_id(record)
-                if key:
-                    facts[key] = domain.apply(facts.get(key) or {"_id": key}, record)
+                domain.fold(facts, record, rules=record["_id"] not in seen)
             except Exception as exc:  # noqa: BLE001 - a bug in a rule: left out, said
                 log.error("event %s (%s) left out: %s", record["_id"], record["type"], exc)
-                store.quarantine(record["_id"], f"{type(exc).__name__}: {exc}")
+                store.quarantine(record, f"{type(exc).__name__}: {exc}")
             else:
                 if record.get("pending") == QUARANTINED:
                     recovered.append(record["_id"])  # the rules were fixed since
+            seen.add(record["_id"])
         store.mark_projected(recovered)
-        replayed += len(records)
         if progress:
-            progress(replayed)
+            progress(len(seen))
+    replayed = len(seen)
     store.write_version(new, facts.values(), domain_daily.dailies(facts.values()))
     projector = projector or Projector(store)
     projector.take_lease()

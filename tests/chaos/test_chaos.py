@@ -156,9 +156,12 @@ def snapshot(system, client, rabbit):
     )
     # reporting keeps each event first and projects it after (one projector at a time,
     # by lease; a killed holder's lease runs out after 30 s): kept but not projected is busy
-    unprojected = system.database(client, "reporting")["events"].count_documents({"pending": 1})
+    # (kept in batches: event_batches, one document per batch)
+    unprojected = system.database(client, "reporting")["event_batches"].count_documents(
+        {"pending": 1}
+    )
     if unprojected:
-        busy["reporting: events kept, not yet projected"] = unprojected
+        busy["reporting: event batches kept, not yet projected"] = unprojected
     return busy, counts
 
 

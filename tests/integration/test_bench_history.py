@@ -45,6 +45,9 @@ NOT_PER_REQUEST = {
     "reporting.meta",
     "reporting.daily_v1",
     "reporting.rollup_v1",  # per station and month, and per station
+    # one per group commit: how many events share one depends on the load (the history
+    # keeps a request's events as one)
+    "reporting.event_batches",
     # one document per migration run (services/common/migrations.py)
     "intake.migrations",
     "casework.migrations",

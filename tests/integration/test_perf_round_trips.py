@@ -105,10 +105,11 @@ def test_keeping_a_new_event_in_an_idle_store_reads_pending_events_once(settings
         envelope = events[2]
         _keep(store, envelope)
         sent = list(commands.names)
-    # keep; pending; facts; daily figures; their month and all-time rollups; save (3: one
-    # bulk write a collection); mark: the lease taken by the first events is still held,
-    # with the projection version read when it was taken
-    assert sent.count("find events") == 1
+    # keep (one batch document); pending; facts; daily figures; their month and all-time
+    # rollups; save (3: one bulk write a collection); mark: the lease taken by the first
+    # events is still held, with the projection version read when it was taken
+    assert sent.count("find event_batches") == 1 and sent.count("insert event_batches") == 1
+    assert not [name for name in sent if name.endswith(" events")], sent
     assert sent.count("find rollup_v1") == 1 and sent.count("update rollup_v1") == 1, sent
     assert not [name for name in sent if name.endswith(" meta")], sent
     assert len(sent) <= 9, "\n".join(sent)

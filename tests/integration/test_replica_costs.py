@@ -130,7 +130,7 @@ def test_an_idle_projector_timer_costs_one_read_and_no_lease(settings, database)
         commands.names.clear()
         for _ in range(30):  # a minute of project_pending, every 2 s
             assert projector.drain_left() == 0
-        assert commands.names == ["find events"] * 30
+        assert commands.names == ["find event_batches"] * 30  # the pending batches
 
 
 def test_the_notifications_sweep_looks_for_numbers_to_erase_once_a_minute(

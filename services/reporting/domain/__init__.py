@@ -12,6 +12,7 @@ No personal data: residents appear only as their pseudonymous ``resident_ref``.
 
 from services.common import clock
 from services.common.contracts import contract_of
+from services.reporting.domain.events import trace_links
 
 
 def _ms(iso_time):
@@ -71,6 +72,42 @@ def fact_key(record):
     if kind == "station" and name == "roster_published":
         return "roster", data["station"]
     return None  # resident.registry_updated: kept in the event store only
+
+
+def fact_id(record):
+    """The ``_id`` of the fact an event changes (``kind:key``), or None."""
+    key = fact_key(record)
+    return None if key is None else f"{key[0]}:{key[1]}"
+
+
+def with_batch(fact, batch_id):
+    """The fact recording that ``batch_id`` (an event store batch) holds one of its
+    events: the request timeline finds the batch through it (a set, kept sorted)."""
+    batches = fact.get("batches") or []
+    if batch_id in batches:
+        return fact
+    return {**fact, "batches": sorted([*batches, batch_id])}
+
+
+def touched(record):
+    """The ids of the facts ``fold`` may change for ``record``."""
+    home = fact_id(record)
+    links = trace_links(record, home) if record.get("batch") else []
+    return ([home] if home else []) + links
+
+
+def fold(facts, record, rules=True):
+    """Apply ``record`` to ``facts`` (``{id: fact}``, changed in place): its fact by the
+    rules (unless ``rules`` is false: a repeat already applied), and the id of the batch
+    holding it (``record["batch"]``, if it came from one) recorded in its fact and in
+    the request facts its timeline is found through (``trace_links``). Idempotent."""
+    home = fact_id(record)
+    if home and rules:
+        facts[home] = apply(facts.get(home) or {"_id": home}, record)
+    batch = record.get("batch")
+    if batch:
+        for key in ([home] if home else []) + trace_links(record, home):
+            facts[key] = with_batch(facts.get(key) or {"_id": key}, batch)
 
 
 def _request(fact, record):

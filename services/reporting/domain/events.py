@@ -82,6 +82,36 @@ def record(envelope, data, stored_ms):
     }
 
 
+def trace_keys(record):
+    """The requests whose timeline holds the event: its correlation id, and the
+    requests its data names."""
+    keys = (record.get("correlationid"), record.get("request_id"), record.get("linked_request_id"))
+    return {key for key in keys if key}
+
+
+# the facts that hold the id of their request (``request_id``, an indexed field)
+FACTS_OF_A_REQUEST = ("request", "case", "message")
+
+
+def trace_links(record, home):
+    """The request facts (ids) that must record the batch holding ``record`` so that
+    the timeline of each request it belongs to finds it, besides its own fact
+    ``home`` (None: it has none). The timeline of request R reads the fact
+    ``request:R`` and the facts whose ``request_id`` is R (an index), so an event is
+    found through its own fact when that is one of them; otherwise (a repeat request
+    linked to another's case, an event of no fact, another correlation id) through
+    ``request:<key>``: a request fact, or a stub holding only ``batches``, which no
+    figure counts."""
+    covered = None
+    if home and home.split(":", 1)[0] in FACTS_OF_A_REQUEST:
+        covered = record.get("request_id")
+    return sorted(
+        f"request:{key}"
+        for key in trace_keys(record)
+        if key != covered and f"request:{key}" != home
+    )
+
+
 # The order of a request's life, used only to break ties between events of the same
 # instant that no causation or sequence orders.
 TYPE_ORDER = {

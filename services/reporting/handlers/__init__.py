@@ -86,23 +86,23 @@ def project_isolating(store: ReportStore, version: int, records: list[dict]) -> 
         except Exception as exc:  # noqa: BLE001 - quarantined with its reason
             log.error("event %s (%s) quarantined: %s", record["_id"], record["type"], exc)
             reason = f"{type(exc).__name__}: {exc}"
-            store.quarantine(record["_id"], reason)
+            store.quarantine(record, reason)
             failed[record["_id"]] = reason[:1000]
     return failed
 
 
 def fact_id(record: dict) -> str | None:
-    key = domain.fact_key(record)
-    return None if key is None else f"{key[0]}:{key[1]}"
+    return domain.fact_id(record)
 
 
 def project(store: ReportStore, version: int, records: list[dict]) -> int:
-    """Apply a batch of event records to projection ``version``; returns facts changed."""
-    keyed = [(key, r) for key, r in ((fact_id(r), r) for r in records) if key is not None]
-    before = store.load_facts(version, {key for key, _ in keyed})
+    """Apply a batch of event records to projection ``version``; returns facts changed.
+    Records read from the event store's batches carry the batch's id (``batch``): their
+    facts record it (``domain.fold``), for the request timeline."""
+    before = store.load_facts(version, {key for r in records for key in domain.touched(r)})
     after = dict(before)
-    for key, record in keyed:
-        after[key] = domain.apply(after.get(key) or {"_id": key}, record)
+    for record in records:
+        domain.fold(after, record)
     changed = [key for key in after if after[key] != before.get(key)]
     deltas = []
     for key in changed:

@@ -3,9 +3,10 @@
 One ``Projector`` per process and store (the worker gets it from ``ProjectorProvider``
 (services/reporting/dependencies.py),
 built once per container). Events are first kept in the permanent event store
-(handlers running at the same time share one bulk insert), then projected in passes:
-a pass reads up to ``pass_size`` pending events, projects them with one bulk read of
-their facts and daily figures and one bulk write (``handlers.project``), and marks them.
+(handlers running at the same time share one document: a batch), then projected in
+passes: a pass reads pending batches holding up to ``pass_size`` events, projects them
+with one bulk read of their facts and daily figures and one bulk write
+(``handlers.project``), and marks the batches.
 Under load the events that arrive while a pass runs queue up and are kept and projected
 together by the next pass, so passes grow with the load (up to ``pass_size``).
 
@@ -25,7 +26,7 @@ from typing import Any, Optional
 
 from services.common import clock
 from services.reporting import handlers
-from services.reporting.store import ReportStore
+from services.reporting.store import ReportStore, records_of
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,11 @@ class Projector:
         projected = Drained()
         self.drain(projected=projected)
         if stored == len(ids) and projected.seen.issuperset(ids):
-            # every event of the batch was new and this pass projected each one: what
-            # it quarantined is all there is to know
+            # this pass projected every event of the batch (a repeat too: kept again and
+            # applied again, quarantined again if the rules fail on it): what it
+            # quarantined is all there is to know
             failed = projected.failed
-        else:  # a repeat quarantined before, or events another holder projects
+        else:  # events another holder projects
             failed = self.store.quarantined_among(ids)
         for slot in batch:
             if slot.record["_id"] in failed:
@@ -166,12 +168,13 @@ class Projector:
             cut_short = True  # an error or a lost lease: let it go at once
             try:
                 while True:
-                    records = self.store.pending(size)
+                    batches = self.store.pending(size)
+                    records = [record for batch in batches for record in records_of(batch)]
                     if records:
+                        # a batch is projected whole: an event the rules failed on is
+                        # quarantined (kept on its own) and left out
                         failed = handlers.project_isolating(self.store, version, records)
-                        self.store.mark_projected(
-                            [r["_id"] for r in records if r["_id"] not in failed]
-                        )
+                        self.store.mark_batches_projected([batch["_id"] for batch in batches])
                         projected.seen.update(r["_id"] for r in records)
                         projected.failed.update(failed)
                     if len(records) < size:  # nothing more was pending: no second read

@@ -1,8 +1,15 @@
 """The reporting adapter over its own MongoDB database.
 
-- ``events``: the permanent event store, one document per event id (redacted; see
-  domain_events). ``pending: 1`` marks events not yet projected, ``2`` events the projection rules
-  failed on (quarantined, with ``projection_error``; a rebuild retries them).
+- ``event_batches``: the permanent event store, one document per kept batch (one group
+  commit: ``events``, the redacted records, see domain_events; a fresh ``_id``;
+  ``stored_ms``; ``pending: 1`` until a pass has projected it, then 0). A repeat is
+  kept again in its own batch: projection is idempotent, and readers take an event id
+  once. The request timeline finds a request's batches through the facts
+  (``batches``: domain.fold).
+- ``events``: one document per event id: the event store as it was kept before the
+  batches (read by the timeline and the rebuild; its pending events are moved into a
+  batch once, ``_move_pending``), and the events the projection rules failed on
+  (``pending: 2``, with ``projection_error``: quarantined; a rebuild retries them).
 - ``facts_v<N>``, ``daily_v<N>`` and ``rollup_v<N>``: projection version N (facts per
   request, case, message and programme item; daily figures per station and day, and per
   day for the whole district; the same rolled up by month and for all time:
@@ -12,21 +19,23 @@
   projects now.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from services.common import migrations, mongo
+from services.common import migrations
 from services.common.vocabulary import OPEN_CASE_STATUSES
 from services.reporting.domain import figures as domain_figures
 from services.reporting.domain import rollups as domain_rollups
+from services.reporting.store.events import QUARANTINED, EventStore, records_of
 from services.reporting.store.rollups import RollupStore
 
+__all__ = ["QUARANTINED", "ReportStore", "records_of"]
+
 POINTER = "projection"
-QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
 LEASE = "projector-lease"
 SEPARATOR = "\x1f"
 
@@ -51,13 +60,16 @@ def _unpacked(daily: dict) -> dict:
     return {**daily, "samples": samples}
 
 
-class ReportStore:
+class ReportStore(EventStore):
     def __init__(self, database: Database) -> None:
         self.database = database
         self.events = database["events"]
+        self.batches = database["event_batches"]
         self.meta = database["meta"]
 
     def ensure_indexes(self) -> None:
+        self.batches.create_index([("pending", ASCENDING)])
+        self.batches.create_index([("stored_ms", ASCENDING)])
         self.events.create_index([("pending", ASCENDING)])
         self.events.create_index([("correlationid", ASCENDING)])
         self.events.create_index([("request_id", ASCENDING)])
@@ -67,12 +79,14 @@ class ReportStore:
             {"_id": POINTER}, {"$setOnInsert": {"current": 1, "building": None}}, upsert=True
         )
         self.ensure_version_indexes(self.versions()["current"])
+        migrations.run_once(self.database, "event_batches", self._move_pending)
 
     def ensure_version_indexes(self, version: int) -> None:
         # daily figures are read by _id only (the days a period leaves over, by the
         # rollups' cover); the facts by status (the open cases) and kind (the rosters)
         self.facts(version).create_index("status")
         self.facts(version).create_index("kind")
+        self.facts(version).create_index("request_id")  # the timeline of a request
         self.rollups(version).ensure_indexes()
         migrations.run_once(self.database, f"rollup_v{version}", lambda: self._roll_up(version))
 
@@ -85,73 +99,6 @@ class ReportStore:
             dailies, lambda d: domain_figures.row_of([d]), self.open_case_facts(version)
         )
         return self.rollups(version).insert_new(made)
-
-    # -- the event store ------------------------------------------------------------
-
-    def keep_many(self, records: list[dict]) -> int:
-        """Store a batch of events; repeats (ids already stored) are skipped. Returns
-        how many were new."""
-        try:
-            return len(
-                self.events.insert_many(
-                    [{**r, "pending": 1} for r in records], ordered=False
-                ).inserted_ids
-            )
-        except BulkWriteError as exc:
-            if not mongo.only_duplicates(exc.details.get("writeErrors", [])):
-                raise
-            return exc.details.get("nInserted", 0)
-
-    def pending(self, limit: int) -> list[dict]:
-        return list(self.events.find({"pending": 1}).limit(limit))
-
-    def has_pending(self) -> bool:
-        """Whether any event waits to be projected (one indexed read of one id)."""
-        return self.events.find_one({"pending": 1}, {"_id": 1}) is not None
-
-    def quarantine(self, event_id: str, reason: str) -> None:
-        """An event its projection rules failed on: kept, left out, reason recorded."""
-        self.events.update_one(
-            {"_id": event_id}, {"$set": {"pending": QUARANTINED, "projection_error": reason[:1000]}}
-        )
-
-    def quarantined(self, event_id: str) -> str | None:
-        """The reason an event is quarantined, or None."""
-        found = self.events.find_one({"_id": event_id, "pending": QUARANTINED})
-        return found and found.get("projection_error")
-
-    def quarantined_among(self, event_ids: Iterable[str]) -> dict[str, str]:
-        """``{event id: reason}`` of those of ``event_ids`` that are quarantined."""
-        found = self.events.find(
-            {"_id": {"$in": list(event_ids)}, "pending": QUARANTINED}, {"projection_error": 1}
-        )
-        return {event["_id"]: event.get("projection_error") for event in found}
-
-    def mark_projected(self, event_ids: Iterable[str]) -> None:
-        if event_ids:
-            self.events.update_many({"_id": {"$in": list(event_ids)}}, {"$set": {"pending": 0}})
-
-    def all_events(
-        self, batch_size: int, stored_since_ms: int | None = None
-    ) -> Iterator[list[dict]]:
-        """Every stored event (in no particular order), in batches of ``batch_size``."""
-        query = {} if stored_since_ms is None else {"stored_ms": {"$gte": stored_since_ms}}
-        batch = []
-        for event in self.events.find(query, batch_size=batch_size):
-            batch.append(event)
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    def correlated(self, request_id: str) -> list[dict]:
-        """Every stored event of a request: by correlation id, or naming the request."""
-        found = {e["_id"]: e for e in self.events.find({"correlationid": request_id})}
-        found.update({e["_id"]: e for e in self.events.find({"request_id": request_id})})
-        # a repeat request joined an open case: the case's linking event belongs to it too
-        found.update({e["_id"]: e for e in self.events.find({"linked_request_id": request_id})})
-        return list(found.values())
 
     # -- the projector's lease --------------------------------------------------------
 
