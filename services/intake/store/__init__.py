@@ -77,10 +77,18 @@ def _moved(collection, claim, request):
     return "open_need", {"$set": {"open_need": need}}
 
 
+_indexed: set = set()  # the (servers, database) whose indexes this process made sure of
+_indexing = threading.Lock()
+
+
+def _place(database) -> tuple:
+    """Which store and database: its servers as configured (no round trip) and its name."""
+    servers = database.client.topology_description.server_descriptions()
+    return (frozenset(servers), database.name)
+
+
 class RequestStore:
     def __init__(self, database, commit_wait_s: float = 0.002):
-        self._indexed = False  # the claims' unique indexes made sure of, by this instance
-        self._indexing = threading.Lock()
         self.requests = database["requests"]
         self.registry_updates = database["registry_updates"]
         self.commit_wait_s = commit_wait_s
@@ -103,7 +111,7 @@ class RequestStore:
         outbox.ensure_indexes(self.requests)
         outbox.ensure_indexes(self.registry_updates)
         outbox.ensure_indexes(self.referrals)
-        self._indexed = True
+        _indexed.add(_place(self.requests.database))
 
     def _number_cases(self):
         """``case_seq`` 0 on the requests recorded before every request had it, so that
@@ -138,11 +146,11 @@ class RequestStore:
         None if inserted, else the field whose unique index refused it: ``_id`` (the
         same request stored already), ``key_claim`` or ``open_need`` (a claim held by
         another request)."""
-        if not self._indexed:
+        if _place(self.requests.database) not in _indexed:
             # the claims are only as unique as their indexes: an API may take its first
             # POSTs before any worker has started; its threads wait for them
-            with self._indexing:
-                if not self._indexed:
+            with _indexing:
+                if _place(self.requests.database) not in _indexed:
                     self.ensure_indexes()
         refused = group_commit.inserter(self.requests, self.commit_wait_s).insert_reporting(
             documents
