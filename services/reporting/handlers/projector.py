@@ -82,6 +82,7 @@ class Projector:
         self._lock = threading.Lock()
         self._queued: list = []
         self._flushing = False
+        self._pending_seen: Optional[str] = None  # the pending event drain_left saw last
 
     # -- the group commit -----------------------------------------------------------
 
@@ -184,11 +185,24 @@ class Projector:
                 self._let_go(always=cut_short)
 
     def drain_left(self) -> int:
-        """The timer's drain: events kept while another instance held the lease. With
-        none pending, one indexed read and no lease command: an idle instance (or one
-        whose own passes projected everything) costs the store next to nothing."""
-        if not self.store.has_pending():
+        """The timer's drain: events kept while another instance held the lease, or
+        left by an instance that died between keeping and projecting them. With none
+        pending, one indexed read and no lease command: an idle instance (or one whose
+        own passes projected everything) costs the store next to nothing.
+
+        It drains only when the event it finds pending is the one it found at its last
+        tick: an event waiting that long is nobody's to project. Under load the events
+        it finds are those the projecting instance's passes are about to take (each is
+        pending for a pass), and a standby taking the lease for them would make every
+        batch of the instance that keeps them pay a refusal, a read of what was
+        quarantined and a wait for the standby's next tick (issue 24). What is left is
+        projected one tick later than it was (2 ticks: 4 s), or at once by the next
+        pass of whoever projects (a pass reads every pending event)."""
+        pending = self.store.a_pending_id()
+        seen_before, self._pending_seen = self._pending_seen, pending
+        if pending is None or pending != seen_before:
             return 0
+        self._pending_seen = None  # drained now: the next look starts afresh
         return self.drain()
 
     def _hold_lease(self) -> Any:

@@ -105,9 +105,11 @@ class ReportStore:
     def pending(self, limit: int) -> list[dict]:
         return list(self.events.find({"pending": 1}).limit(limit))
 
-    def has_pending(self) -> bool:
-        """Whether any event waits to be projected (one indexed read of one id)."""
-        return self.events.find_one({"pending": 1}, {"_id": 1}) is not None
+    def a_pending_id(self) -> str | None:
+        """The id of an event waiting to be projected, or None (one indexed read of one
+        id; the same one while it waits, the first on the index)."""
+        found = self.events.find_one({"pending": 1}, {"_id": 1})
+        return None if found is None else found["_id"]
 
     def quarantine(self, event_id: str, reason: str) -> None:
         """An event its projection rules failed on: kept, left out, reason recorded."""
