@@ -220,3 +220,23 @@ def test_a_standby_timer_leaves_the_events_being_projected_and_drains_those_left
         assert commands.names == ["find events"]
         assert standby.drain_left() == len(records) - 3  # still there: left, drained
         assert store.a_pending_id() is None
+
+
+def test_a_lease_holder_whose_batches_went_to_another_instance_lets_the_lease_go(database):
+    """A standby became the leader of the batch queues (the old leader restarted, or
+    a new instance drew a higher priority): the old one, keeping nothing since its
+    last tick, lets the projector lease go there, and the new leader projects its own
+    batches again (they were refused until the lease ran out: up to 30 s)."""
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=89, stations=("daxing",), cases_per_day=1, days=3).events
+    records = [stored(event) for event in events]
+    assert len(records) >= 3
+    old, new = Projector(store, owner="old"), Projector(store, owner="new")
+    assert old.keep_many(records[:1]) == {}  # projected under its lease, kept held
+    old.drain_left()  # a tick after a batch of its own: it keeps the lease
+    assert new.keep_many(records[1:2]) == {}  # kept, refused the lease: left pending
+    assert store.a_pending_id() == records[1]["_id"]
+    old.drain_left()  # nothing kept since the last tick: lets go (and finds one pending)
+    assert new.keep_many(records[2:3]) == {}  # its pass projects it, and what was left
+    assert store.a_pending_id() is None
