@@ -3,7 +3,7 @@
 Starts the whole system on its own free ports, store files and RabbitMQ virtual host;
 measures the raw broker and store baselines (one by one and in batches); then drives
 requests at the maximum rate (closed loop) and at a fixed rate (open loop), and with 2
-and 3 instances of the casework, notifications and reporting workers; traces every
+and 3 instances of the casework, notifications, reporting and intake workers; traces every
 request by its id from the POST to its case assigned, its worker SMS recorded and its
 projection updated;
 checks that every effect happened exactly once; counts store commands and broker

@@ -1,6 +1,6 @@
 """The whole system for the benchmark: tests/chaos/system.py's ChaosSystem (every
 process separate, on its own free ports, store files and var dir), with production
-timings and 1-3 instances of the casework, notifications and reporting workers."""
+timings and 1-3 instances of the casework, notifications, reporting and intake workers."""
 
 import os
 import sys
@@ -8,7 +8,7 @@ import sys
 from tests.chaos.system import SERVICES, ChaosSystem
 from tests.support import wait_until
 
-SCALED = ("casework", "notifications", "reporting")
+SCALED = ("casework", "notifications", "reporting", "intake")
 # Settings of the run itself; any other SHEGONG_* variable in the caller's environment
 # is passed through, so worker counts and intervals can be compared by measurement.
 OWN = ("SHEGONG_VAR_DIR", "SHEGONG_DB_PREFIX", "SHEGONG_TOKEN_SECRET")

@@ -18,11 +18,24 @@ the same patience through an outage. What differs is the unit of work:
   One poison message never holds back the others, nor makes them run twice
   (a retried single run of an item already done is a no-op: handlers are idempotent
   by event id, as a redelivery after a crash needs anyway).
+
+Instances of a service share each queue, but not round-robin: each consumes with a
+consumer priority (``x-priority``) drawn once per container (SHEGONG_BATCH_LEADER, on
+by default), and the broker gives every message to the highest-priority consumer that
+has room in its prefetch. One instance (the leader) thus gets all of a queue's
+messages and its batches stay whole, as with one instance; the others are standbys
+that cost nothing, take the overflow once the leader has ``batch_prefetch`` unacked
+(a backlog: then they add capacity, and their batches fill anyway), and take over at
+once when the leader's consumer goes (its unacked messages are redelivered to them).
+Round-robin split the batches under a closed-loop load (the same messages in twice
+the batches, each paying its fixed reads, bulk writes, confirms and ack), so that a
+second instance cost more than it added (docs/performance.md, issue 24).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any, Callable
 
@@ -53,9 +66,27 @@ class BatchQueueConsumer(PoisonSafeQueueConsumer):
     def prefetch_count(self) -> int:
         return config.of_container(self.container).batch_prefetch
 
+    def get_consumers(self, consumer_cls, channel):
+        if config.of_container(self.container).batch_leader:
+            for provider in self._providers:
+                provider.queue.consumer_arguments = {"x-priority": leader_priority(self.container)}
+        return super().get_consumers(consumer_cls, channel)
+
     def handle_message(self, provider: "BatchEventHandler", body: Any, message: Any) -> None:
         # collected in the consumer's thread; the entrypoint's flusher runs the batches
         provider.collect(body, message)
+
+
+def leader_priority(container: Any) -> int:
+    """The consumer priority of CONTAINER's batch consumers: drawn once per container
+    (so one instance leads every batch queue of its service, and reporting's projector
+    lease is not passed back and forth), from 2**31 values (a tie, two instances
+    sharing a queue round-robin as before, is a one in two billion chance). It stays
+    for the container's life, across reconnections."""
+    priority = getattr(container, "shegong_batch_priority", None)
+    if priority is None:
+        priority = container.shegong_batch_priority = secrets.randbelow(2**31 - 1) + 1
+    return priority
 
 
 class BatchEventHandler(RetryingEventHandler):

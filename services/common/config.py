@@ -203,6 +203,9 @@ class Settings:
     batch_size: int
     batch_wait_ms: int
     batch_prefetch: int
+    # a batch queue's consumers take it in turns by priority, not round-robin: one
+    # instance gets every message until its prefetch is full (batching.py)
+    batch_leader: bool
     confirm_timeout_s: float
     # AMQP heartbeat (s): a connection to a node that stopped answering (paused, cut off)
     # is given up after about twice this; nameko's default, 60, unless set (cluster: 5)
@@ -353,6 +356,7 @@ def settings(env=None):
         batch_size=int(env.get("SHEGONG_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))),
         batch_wait_ms=int(env.get("SHEGONG_BATCH_WAIT_MS", str(DEFAULT_BATCH_WAIT_MS))),
         batch_prefetch=int(env.get("SHEGONG_BATCH_PREFETCH", str(DEFAULT_BATCH_PREFETCH))),
+        batch_leader=env.get("SHEGONG_BATCH_LEADER", "1") == "1",
         confirm_timeout_s=float(env.get("SHEGONG_CONFIRM_TIMEOUT_S", "5")),
         amqp_heartbeat_s=int(env.get("SHEGONG_AMQP_HEARTBEAT_S", "60")),
     )

@@ -33,8 +33,9 @@ class ReportingService:
 
     @timer(interval=DRAIN_INTERVAL_S)
     def project_pending(self):
-        """Project events kept while another instance held the projector lease (one
-        cheap read when there are none)."""
+        """Project events kept while another instance held the projector lease, or
+        left by one that died, once still pending at the next tick (one cheap read
+        when there are none, or when those pending are being projected)."""
         self.projector.drain_left()
 
 

@@ -1,7 +1,8 @@
-"""make run on one machine: two casework workers both consume, and kill -9 of each
-worker and of an API under a steady load: the process comes back (restarted by make
-run), the other APIs answer throughout, and every accepted request becomes exactly one
-case, one worker SMS and one fact in reporting."""
+"""make run on one machine: two casework workers, one leading the batch queues and the
+other taking over when it is killed, and kill -9 of each worker and of an API under a
+steady load: the process comes back (restarted by make run), the other APIs answer
+throughout, and every accepted request becomes exactly one case, one worker SMS and
+one fact in reporting."""
 
 import json
 import os
@@ -170,7 +171,12 @@ def exactly_once(system):
     assert summary["cases_opened"] == len(accepted)
 
 
-def test_two_casework_workers_both_consume_and_each_effect_happens_once(system):
+def test_two_casework_workers_one_leads_the_other_takes_over_and_each_effect_happens_once(
+    system,
+):
+    """The batch queues are led by one instance (the higher consumer priority,
+    services/common/batching.py): it consumes every request.received while the other
+    stands by; killed, the other consumes what comes next (and what it held unacked)."""
     processes = system.processes()
     assert {"casework-worker#1", "casework-worker#2", "intake-api#1"} <= set(processes)
     assert processes["intake-api#1"]["http_workers"] == 2
@@ -179,9 +185,20 @@ def test_two_casework_workers_both_consume_and_each_effect_happens_once(system):
     for index in range(30):
         system.post(index)
     wait_until(
-        lambda: all(consumed(system, port) > 0 for port in ports),
+        lambda: sum(consumed(system, port) for port in ports) >= 30,
         30,
-        message="both casework workers to consume",
+        message="the casework workers to consume every request",
+    )
+    counts = [consumed(system, port) for port in ports]
+    assert sorted(counts) == [0, 30], counts  # one leads, the batches stay whole
+    leader, standby = (1, 2) if counts[0] else (2, 1)
+    os.kill(processes[f"casework-worker#{leader}"]["pid"], signal.SIGKILL)
+    for index in range(30, 40):  # while make run restarts it
+        system.post(index)
+    wait_until(
+        lambda: consumed(system, ports[standby - 1]) > 0,
+        30,
+        message="the standby to take over",
     )
     exactly_once(system)
 

@@ -7,15 +7,19 @@ published."""
 from datetime import datetime, timedelta, timezone
 
 from services.common import clock, config, outbox, sweep_lease
+from services.common.contracts import CATALOGUE
+from services.common.envelope import data_schema, dumped, load_event
 from services.common.messaging import EventPublisher
 from services.common.outbox import OutboxRelay
 from services.notifications.handlers import batch as notifications_batch
 from services.notifications.store import NotificationStore
+from services.reporting.domain import events as domain_events
 from services.reporting.handlers.projector import Projector
 from services.reporting.store import ReportStore
 from tests.fakes.relay import RecordingRelay
 from tests.integration.test_outbox_relay import drain, events, listening_queue, write
 from tests.integration.test_perf_round_trips import counted
+from tests.reporting_events import month
 
 CASEWORK_OUTBOXES = ("cases", "programs", "rosters")
 
@@ -181,3 +185,60 @@ def test_a_projector_refused_once_asks_for_the_lease_with_one_read(settings, dat
         store.release_lease("first-instance")
         assert second.drain() == 0  # taken now: nothing pending
         assert store.meta.find_one({"_id": "projector-lease"})["owner"] == "second-instance"
+
+
+def stored(event):
+    """EVENT's event store document, as reporting keeps it."""
+    contract = CATALOGUE[event["type"]]
+    envelope, data = load_event(event, contract)
+    return domain_events.record(envelope, dumped(data_schema(contract.schema), data), 0)
+
+
+def test_a_standby_timer_leaves_the_events_being_projected_and_drains_those_left(
+    settings, database
+):
+    """Under load the pending events a timer finds are those the projecting instance's
+    next pass takes (a different one at each look): the standby takes no lease for them.
+    An event still pending at its next look was left (a killed keeper): drained then."""
+    database("reporting")
+    events = month(seed=83, stations=("daxing",), cases_per_day=1, days=1).events
+    records = [stored(event) for event in events]
+    with counted(settings, "reporting") as (db, commands):
+        store = ReportStore(db)
+        store.ensure_indexes()
+        standby, projecting = Projector(store, owner="standby"), Projector(store, owner="leader")
+        for record in records[:3]:  # each look finds another instance's fresh event
+            store.keep_many([record])
+            commands.names.clear()
+            assert standby.drain_left() == 0
+            assert commands.names == ["find event_batches"]  # one read, no lease asked for
+            projecting.drain()
+        projecting.release_lease()
+        store.keep_many(records[3:])  # kept, and its keeper killed before its pass
+        commands.names.clear()
+        assert standby.drain_left() == 0  # the first look: it may be on its way
+        assert commands.names == ["find event_batches"]
+        assert standby.drain_left() == len(records) - 3  # still there: left, drained
+        assert store.a_pending_id() is None
+
+
+def test_a_lease_holder_whose_batches_went_to_another_instance_lets_the_lease_go(database):
+    """A standby became the leader of the batch queues (the old leader restarted, or
+    a new instance drew a higher priority): the old one, keeping nothing since its
+    last tick, lets the projector lease go there, and the new leader projects its own
+    batches again (they were refused until the lease ran out: up to 30 s)."""
+    store = ReportStore(database("reporting"))
+    store.ensure_indexes()
+    events = month(seed=89, stations=("daxing",), cases_per_day=1, days=3).events
+    records = [stored(event) for event in events]
+    assert len(records) >= 3
+    old, new = Projector(store, owner="old"), Projector(store, owner="new")
+    assert old.keep_many(records[:1]) == {}  # projected under its lease, kept held
+    old.drain_left()  # a tick after a batch of its own: it keeps the lease
+    assert new.keep_many(records[1:2]) == {}  # kept, refused the lease: left pending
+    [left] = store.pending(10)  # the batch of the one kept under a refused lease
+    assert store.a_pending_id() == left["_id"]
+    assert [event["_id"] for event in left["events"]] == [records[1]["_id"]]
+    old.drain_left()  # nothing kept since the last tick: lets go (and finds one pending)
+    assert new.keep_many(records[2:3]) == {}  # its pass projects it, and what was left
+    assert store.a_pending_id() is None

@@ -296,7 +296,5 @@ def test_a_day_changed_by_many_facts_at_once_is_the_day_changed_one_fact_at_a_ti
         one_by_one = domain_daily.merge(one_by_one, [change], "daxing", "2023-05-29")
     at_once = domain_daily.merge(day, changes, "daxing", "2023-05-29")
     assert at_once == one_by_one
-    assert at_once["counts"]["requests_received"] == 40 - 25 + sum(
-        1 for _, new in changes if new
-    )
+    assert at_once["counts"]["requests_received"] == 40 - 25 + sum(1 for _, new in changes if new)
     assert len(at_once["samples"]["residents"]) == at_once["counts"]["requests_received"]

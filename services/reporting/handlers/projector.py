@@ -83,6 +83,9 @@ class Projector:
         self._lock = threading.Lock()
         self._queued: list = []
         self._flushing = False
+        self._pending_seen: Optional[str] = None  # the pending event drain_left saw last
+        self._passes = 0  # batches kept and projected here (drain_left: any since last tick?)
+        self._passes_seen = 0
 
     # -- the group commit -----------------------------------------------------------
 
@@ -134,6 +137,7 @@ class Projector:
                     slot.done.set()
 
     def _keep_batch(self, batch: list) -> None:
+        self._passes += 1
         ids = [slot.record["_id"] for slot in batch]
         stored = self.store.keep_many([slot.record for slot in batch])
         projected = Drained()
@@ -187,11 +191,35 @@ class Projector:
                 self._let_go(always=cut_short)
 
     def drain_left(self) -> int:
-        """The timer's drain: events kept while another instance held the lease. With
-        none pending, one indexed read and no lease command: an idle instance (or one
-        whose own passes projected everything) costs the store next to nothing."""
-        if not self.store.has_pending():
+        """The timer's drain: events kept while another instance held the lease, or
+        left by an instance that died between keeping and projecting them. With none
+        pending, one indexed read and no lease command: an idle instance (or one whose
+        own passes projected everything) costs the store next to nothing.
+
+        It drains only when the event it finds pending is the one it found at its last
+        tick: an event waiting that long is nobody's to project. Under load the events
+        it finds are those the projecting instance's passes are about to take (each is
+        pending for a pass), and a standby taking the lease for them would make every
+        batch of the instance that keeps them pay a refusal, a read of what was
+        quarantined and a wait for the standby's next tick (issue 24). What is left is
+        projected one tick later than it was (2 ticks: 4 s), or at once by the next
+        pass of whoever projects (a pass reads every pending event).
+
+        A holder of the lease that kept nothing since the last tick lets it go (one
+        command): the batches now go to another instance (a standby became the
+        leader, docs/operations.md "Scaling"), whose passes would otherwise be refused
+        until the lease ran out."""
+        idle, self._passes_seen = self._passes == self._passes_seen, self._passes
+        if idle and self._held is not None and self._projecting.acquire(blocking=False):
+            try:  # (not in the middle of a pass: the lock is free)
+                self._let_go(always=True)
+            finally:
+                self._projecting.release()
+        pending = self.store.a_pending_id()
+        seen_before, self._pending_seen = self._pending_seen, pending
+        if pending is None or pending != seen_before:
             return 0
+        self._pending_seen = None  # drained now: the next look starts afresh
         return self.drain()
 
     def _hold_lease(self) -> Any:

@@ -79,9 +79,11 @@ class EventStore:
                     break
         return batches
 
-    def has_pending(self) -> bool:
-        """Whether any batch waits to be projected (one indexed read of one id)."""
-        return self.batches.find_one({"pending": 1}, {"_id": 1}) is not None
+    def a_pending_id(self) -> str | None:
+        """The id of a batch waiting to be projected, or None (one indexed read of one
+        id; the same one while it waits, the first on the index)."""
+        found = self.batches.find_one({"pending": 1}, {"_id": 1})
+        return None if found is None else found["_id"]
 
     def mark_batches_projected(self, batch_ids: Iterable[str]) -> None:
         if batch_ids:
