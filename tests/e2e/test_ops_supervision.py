@@ -205,6 +205,9 @@ def test_two_casework_workers_one_leads_the_other_takes_over_and_each_effect_hap
 
 def test_kill_9_of_each_worker_and_an_api_under_load(system):
     stop, counter = threading.Event(), iter(range(1000, 10000))
+    # the replicas this test does not kill (the takeover test may have killed either
+    # casework worker before: whichever led)
+    spared = {name: p["restarts"] for name, p in system.processes().items() if name.endswith("#2")}
 
     def load():
         while not stop.is_set():
@@ -261,5 +264,5 @@ def test_kill_9_of_each_worker_and_an_api_under_load(system):
     assert len(system.accepted) > 60
     restarted = system.processes()
     assert all(p["state"] == "running" for p in restarted.values())
-    assert restarted["casework-worker#2"]["restarts"] == 0
+    assert {name: restarted[name]["restarts"] for name in spared} == spared
     exactly_once(system)
