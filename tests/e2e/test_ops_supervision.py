@@ -27,8 +27,8 @@ pytestmark = pytest.mark.e2e
 
 
 class System:
-    def __init__(self, env):
-        self.env, self.var_dir = env, Path(env["SHEGONG_VAR_DIR"])
+    def __init__(self, env, output):
+        self.env, self.var_dir, self.output = env, Path(env["SHEGONG_VAR_DIR"]), output
         self.admin = json.loads((self.var_dir / "dev-credentials.json").read_text())[
             "district_admin"
         ]
@@ -100,8 +100,8 @@ def system(tmp_path_factory, rabbit):
         }
     )
     try:
-        with launched(env):
-            yield System(env)
+        with launched(env) as (_, output):
+            yield System(env, output)
     finally:
         rabbit.delete_vhost(vhost)
 
@@ -148,6 +148,9 @@ def exactly_once(system):
             headers={"Authorization": f"Bearer {system.admin}"},
         ).json()
         case_ids = [doc["_id"] for doc in system.database("casework")["cases"].find({}, {"_id": 1})]
+        short["without a case"] = sorted(accepted - set(cases))
+        short["cases without a worker SMS"] = [c for c in case_ids if not sms[c]]
+        short["summary"] = {k: summary[k] for k in ("requests_received", "cases_opened")}
         done = (
             set(cases) >= accepted
             and all(sms[c] for c in case_ids)
@@ -156,9 +159,18 @@ def exactly_once(system):
         )
         return done and (cases, sms, summary, case_ids)
 
-    cases, sms, summary, case_ids = wait_until(
-        settled, 120, interval=1, message="every effect of every request"
-    )
+    short = {"accepted": len(accepted)}  # what is still missing, for the failure message
+    try:
+        cases, sms, summary, case_ids = wait_until(
+            settled, 120, interval=1, message="every effect of every request"
+        )
+    except AssertionError as timeout:
+        complaints = [
+            line for line in system.output if any(w in line for w in ("ERROR", "WARNING", "Error"))
+        ]
+        raise AssertionError(
+            f"{timeout}: {short}; {system.processes()}; what make run said: {complaints[-40:]}"
+        ) from None
     time.sleep(2)  # a duplicate would come now, if it were coming
     cases, sms, summary, case_ids = settled()
     stored = Counter(

@@ -68,19 +68,23 @@ class ProjectionFailed(Exception):
 def project_isolating(store: ReportStore, version: int, records: list[dict]) -> dict[str, str]:
     """Project a batch; if the rules fail on it, project its events one by one and
     quarantine those they fail on, so one bad event does not stop the others.
-    Returns ``{id: reason}`` of those quarantined. An outage of the store is raised as
-    it is."""
+    Returns ``{id: reason}`` of those quarantined. Only the rules are isolated: a write
+    that fails fails the pass (retried: the next pass finishes it first, store.save),
+    as projecting its events again one by one would find them in the facts already and
+    count them nowhere."""
     try:
-        project(store, version, records)
-        return {}
+        planned = plan(store, version, records)
     except STORE_DOWN_ERRORS:
         raise
     except Exception:  # isolated below, event by event
         log.exception("projecting a batch of %d events failed; isolating", len(records))
+    else:
+        store.save(version, *planned)
+        return {}
     failed = {}
     for record in records:
         try:
-            project(store, version, [record])
+            planned = plan(store, version, [record])
         except STORE_DOWN_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - quarantined with its reason
@@ -88,6 +92,8 @@ def project_isolating(store: ReportStore, version: int, records: list[dict]) -> 
             reason = f"{type(exc).__name__}: {exc}"
             store.quarantine(record, reason)
             failed[record["_id"]] = reason[:1000]
+            continue
+        store.save(version, *planned)
     return failed
 
 
@@ -96,9 +102,18 @@ def fact_id(record: dict) -> str | None:
 
 
 def project(store: ReportStore, version: int, records: list[dict]) -> int:
-    """Apply a batch of event records to projection ``version``; returns facts changed.
-    Records read from the event store's batches carry the batch's id (``batch``): their
-    facts record it (``domain.fold``), for the request timeline."""
+    """Apply a batch of event records to projection ``version``; returns facts changed."""
+    facts, dailies, changed_rollups = plan(store, version, records)
+    store.save(version, facts, dailies, changed_rollups)
+    return len(facts)
+
+
+def plan(store: ReportStore, version: int, records: list[dict]) -> tuple[list, list, list]:
+    """What a batch of event records changes in projection ``version``: ``(facts,
+    daily figures, rollups)`` changed, read from the store and changed by the rules, to
+    be saved together (store.save). Records read from the event store's batches carry
+    the batch's id (``batch``): their facts record it (``domain.fold``), for the request
+    timeline."""
     before = store.load_facts(version, {key for r in records for key in domain.touched(r)})
     after = dict(before)
     for record in records:
@@ -129,13 +144,11 @@ def project(store: ReportStore, version: int, records: list[dict]) -> int:
     for (station, day), of_day in changes.items():
         rid = domain_daily.daily_id(station, day)
         dailies[rid] = domain_daily.merge(dailies.get(rid, {}), of_day, station, day)
-    store.save(
-        version,
+    return (
         [after[key] for key in changed],
         [dailies[rid] for rid in sorted(daily_ids)],
         roll_up(store.rollups(version), deltas, dailies, open_moves),
     )
-    return len(changed)
 
 
 def roll_up(

@@ -80,6 +80,9 @@ class Projector:
         self._held: Optional[tuple] = None  # (since_ms, projection version) while held
         # false once refused: another owner holds it, so no renewal is tried first
         self._last_owner = True
+        # true while the last pass written is known finished: this projector's own, and
+        # nobody else has held the lease since (else finish_pass comes first)
+        self._last_pass_finished = False
         self._lock = threading.Lock()
         self._queued: list = []
         self._flushing = False
@@ -172,6 +175,7 @@ class Projector:
             cut_short = True  # an error or a lost lease: let it go at once
             try:
                 while True:
+                    self._last_pass_finished = False  # until this pass's writes are done
                     batches = self.store.pending(size)
                     records = [record for batch in batches for record in records_of(batch)]
                     if records:
@@ -181,11 +185,13 @@ class Projector:
                         self.store.mark_batches_projected([batch["_id"] for batch in batches])
                         projected.seen.update(r["_id"] for r in records)
                         projected.failed.update(failed)
+                    self._last_pass_finished = True
                     if len(records) < size:  # nothing more was pending: no second read
                         cut_short = False
                         return len(projected.seen)
                     # a full pass: renew the lease (one command) before the next one
                     if not self.store.take_lease(self.owner, now_ms(), self.lease_ms):
+                        self._last_pass_finished = False  # another's passes come next
                         return len(projected.seen)  # a stall: another carries on
             finally:
                 self._let_go(always=cut_short)
@@ -229,9 +235,16 @@ class Projector:
             return self._held[1]
         if not self.store.take_lease(self.owner, now, self.lease_ms, self._last_owner):
             self._held, self._last_owner = None, False
+            self._last_pass_finished = False  # the holder's passes are written meanwhile
             return None
         self._last_owner = True
-        self._held = (now, self.store.versions()["current"])
+        version = self.store.versions()["current"]
+        if not self._last_pass_finished:
+            # a pass cut short (a killed holder, or this one's failed pass) is written
+            # whole before the next one reads the facts it changed (ReportStore.save)
+            self.store.finish_pass(version)
+            self._last_pass_finished = True
+        self._held = (now, version)
         return self._held[1]
 
     def _let_go(self, always: bool = False) -> None:

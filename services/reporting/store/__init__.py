@@ -16,7 +16,7 @@
   store_rollups). ``projection`` in ``meta`` names the version readers use and live
   events go into (``current``) and the one a rebuild is filling (``building``);
   switching is one single-document update. ``projector-lease`` in ``meta``: who
-  projects now.
+  projects now; ``projector-pass``: the last pass's writes, kept whole (save).
 """
 
 from collections.abc import Iterable
@@ -37,6 +37,7 @@ __all__ = ["QUARANTINED", "ReportStore", "records_of"]
 
 POINTER = "projection"
 LEASE = "projector-lease"
+JOURNAL = "projector-pass"  # the last pass's writes, as one document (save)
 SEPARATOR = "\x1f"
 
 
@@ -184,17 +185,54 @@ class ReportStore(EventStore):
     def save(
         self, version: int, facts: list[dict], dailies: list[dict], rollups: Iterable[dict] = ()
     ) -> None:
-        """Write changed facts, daily figures and rollups whole, a bulk write each."""
+        """Write a pass's changed facts, daily figures and rollups whole, a bulk write
+        each, after the pass itself as one document (``projector-pass`` in ``meta``).
+
+        The three writes are not one: a projector killed between them would leave facts
+        that already hold their events beside figures that never counted them, and
+        projecting those events again changes nothing (the facts are as they make them).
+        The pass document is written atomically first, so whoever projects next writes
+        it again before its own first pass (finish_pass): what was cut short is finished,
+        what was finished is written as it is."""
+        stored_dailies = [_packed(r) for r in dailies]
+        stored_rollups = self.rollups(version).stored(rollups)
+        if not (facts or stored_dailies or stored_rollups):
+            return
+        self.meta.replace_one(
+            {"_id": JOURNAL},
+            {
+                "_id": JOURNAL,
+                "version": version,
+                "facts": facts,
+                "dailies": stored_dailies,
+                "rollups": stored_rollups,
+            },
+            upsert=True,
+        )
+        self._write(version, facts, stored_dailies, stored_rollups)
+
+    def finish_pass(self, version: int) -> int:
+        """Write the last pass again (save), if it went into ``version``: before the first
+        pass of a projector that took over, or whose own last pass failed. Only the last
+        pass is kept, and nothing but a pass writes its documents, so writing it again
+        is harmless once it was finished. Returns the documents written."""
+        last = self.meta.find_one({"_id": JOURNAL})
+        if not last or last.get("version") != version:
+            return 0
+        self._write(version, last["facts"], last["dailies"], last["rollups"])
+        return len(last["facts"]) + len(last["dailies"]) + len(last["rollups"])
+
+    def _write(self, version: int, facts: list, dailies: list, rollups: list) -> None:
         if facts:
             self.facts(version).bulk_write(
                 [ReplaceOne({"_id": f["_id"]}, f, upsert=True) for f in facts], ordered=False
             )
         if dailies:
             self.daily(version).bulk_write(
-                [ReplaceOne({"_id": r["_id"]}, _packed(r), upsert=True) for r in dailies],
+                [ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in dailies],
                 ordered=False,
             )
-        self.rollups(version).save(rollups)
+        self.rollups(version).write(rollups)
 
     def write_version(
         self, version: int, facts: Iterable[dict], dailies: Iterable[dict], chunk: int = 5000

@@ -85,19 +85,31 @@ class RollupStore:
             return {}
         return {d["_id"]: unpacked(d) for d in self.collection.find({"_id": {"$in": list(ids)}})}
 
-    def operations(self, changed: Iterable[dict]) -> list[ReplaceOne | DeleteOne]:
-        """The writes of changed rollups, in one bulk write (a station's open cases, once
-        none is open, are removed: as if there had never been any)."""
+    @staticmethod
+    def stored(changed: Iterable[dict]) -> list[dict]:
+        """Changed rollups as they are written: each packed, or ``{"_id", "removed"}``
+        for a station's open cases once none is open (removed: as if there had never
+        been any). ReportStore keeps them in its pass document before writing them."""
         return [
-            DeleteOne({"_id": r["_id"]})
+            {"_id": r["_id"], "removed": True}
             if r["level"] == rollups.OPEN and not r["opened"]
-            else ReplaceOne({"_id": r["_id"]}, packed(r), upsert=True)
+            else packed(r)
             for r in changed
         ]
 
+    def write(self, stored: Iterable[dict]) -> None:
+        """Write rollups as ``stored`` gives them, in one bulk write."""
+        operations = [
+            DeleteOne({"_id": r["_id"]})
+            if r.get("removed")
+            else ReplaceOne({"_id": r["_id"]}, r, upsert=True)
+            for r in stored
+        ]
+        if operations:
+            self.collection.bulk_write(operations, ordered=False)
+
     def save(self, changed: Iterable[dict]) -> None:
-        if changed:
-            self.collection.bulk_write(self.operations(changed), ordered=False)
+        self.write(self.stored(changed))
 
     def insert_new(self, made: Iterable[dict], chunk: int = 1000) -> int:
         """Insert rollups made from the daily figures (a migration, a rebuild); those
