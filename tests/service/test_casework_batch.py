@@ -153,3 +153,27 @@ def test_a_second_update_of_one_person_in_a_batch_sees_the_first(store):
     assert record["_id"] == "p_one"  # one person, found by the ID number the first wrote
     assert record["categories"] == ["key_concern", "living_alone", "no_family_nearby"]
     assert store.residents.records.count_documents({}) == 2
+
+
+def test_a_returning_resident_writes_only_the_lookup_keys_she_did_not_have(store):
+    """The keys go before the record, so a record found has its keys: her second request
+    rewrites none of them, a new phone is keyed, and the new phone then finds her."""
+    service = worker_factory(
+        CaseworkService, store=store, relay=RecordingRelay(), settings=config.settings()
+    )
+    assert service.request_received([received("r-first", "p_back", "13812340001")]) == {}
+    keys = store.residents.keys
+    assert keys.find_one({"_id": "phone:13812340001"})["resident"] == "p_back"
+    keys.update_one({"_id": "phone:13812340001"}, {"$set": {"seen": "yes"}})  # a rewrite drops it
+
+    again = received("r-again", "p_back", "13812340001", need="medicine_purchase")
+    assert service.request_received([again]) == {}
+    assert keys.find_one({"_id": "phone:13812340001"}).get("seen") == "yes"  # not rewritten
+
+    moved = received("r-moved", "p_back", "13812340002", need="daily_living_help")
+    assert service.request_received([moved]) == {}
+    assert keys.find_one({"_id": "phone:13812340002"})["resident"] == "p_back"
+    # another ref naming the new phone is the same person
+    other = received("r-other", "p_elsewhere", "13812340002", need="psychological_support")
+    assert service.request_received([other]) == {}
+    assert store.residents.get("p_elsewhere")["_id"] == "p_back"

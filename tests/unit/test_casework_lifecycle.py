@@ -295,3 +295,19 @@ def test_registry_updates_keep_the_person_and_flag_them():
     assert "key_concern" not in removed["categories"] and removed["name"] == "邹书兰"
     merged = domain_residents.from_request(record, request(categories=["disabled"]), "t")
     assert {"disabled", "key_concern"} <= set(merged["categories"])
+
+
+def test_a_record_saved_again_needs_only_the_lookup_keys_it_did_not_have():
+    before = {"_id": "p_1", "id_number": "11010519491231002x", "phone": "13812345678"}
+    assert domain_residents.new_lookup_keys(before, None) == [
+        "id_number:11010519491231002X",
+        "phone:13812345678",
+    ]
+    assert domain_residents.new_lookup_keys(dict(before), before) == []
+    moved = {**before, "phone": "13912345678"}
+    assert domain_residents.new_lookup_keys(moved, before) == ["phone:13912345678"]
+    # another record's keys are not this one's
+    assert domain_residents.new_lookup_keys({**before, "_id": "p_2"}, before) == [
+        "id_number:11010519491231002X",
+        "phone:13812345678",
+    ]

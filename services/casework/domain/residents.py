@@ -73,6 +73,16 @@ def lookup_keys(record):
     return keys
 
 
+def new_lookup_keys(record, before):
+    """The lookup keys of ``record`` that do not point at it yet: all of them for a new
+    record (``before`` None, or another record's), else those ``before`` did not have.
+    (The keys are written before their record, so a record found already has its own.)"""
+    if before is None or before.get("_id") != record["_id"]:
+        return lookup_keys(record)
+    known = set(lookup_keys(before))
+    return [key for key in lookup_keys(record) if key not in known]
+
+
 def key_of(id_number=None, phone=None):
     """The lookup key of an ID number or a phone (lookup_keys)."""
     return f"id_number:{id_number.upper()}" if id_number else f"phone:{phone}"

@@ -136,7 +136,8 @@ def _open_round(store, relay, items: list, now, levels) -> dict:
             joins.get(position),
         )
         decided.append(received if received.joins else received.opening())
-    store_batch.save_residents(store, [r.record for r in decided], _aliases(decided))
+    before = {record["_id"]: record for record in found.values() if record}
+    store_batch.save_residents(store, [r.record for r in decided], _aliases(decided), before)
     opening = [r for r in decided if r.joins is None]
     closed_meanwhile = []
     for received in decided:
@@ -156,7 +157,7 @@ def _open_round(store, relay, items: list, now, levels) -> dict:
         except Exception as exc:  # noqa: BLE001 - retried alone (retry/dead-letter path)
             failures[received.position] = exc
     if closed_meanwhile:
-        store_batch.save_residents(store, [r.record for r in closed_meanwhile], [])
+        store_batch.save_residents(store, [r.record for r in closed_meanwhile], [], before)
         opening = sorted(opening + closed_meanwhile, key=lambda r: r.position)
     _open(store, relay, opening, now, levels)
     return failures

@@ -56,7 +56,8 @@ def _apply_round(store, items: list, at: str) -> None:
         records.append(record)
         if update["resident_ref"] != record["_id"]:
             aliases.append((update["resident_ref"], record["_id"]))
-    store_batch.save_residents(store, records, aliases)
+    before = {record["_id"]: record for record in found.values() if record}
+    store_batch.save_residents(store, records, aliases, before)
     store_batch.mark_applied(store, [envelope["id"] for _, envelope, _ in items], at)
 
 

@@ -133,10 +133,18 @@ def resident_records(store: CaseStore, keys: list[tuple]) -> dict[tuple, dict | 
     return found
 
 
-def save_residents(store: CaseStore, records: list[dict], aliases: list[tuple[str, str]]) -> None:
+def save_residents(
+    store: CaseStore,
+    records: list[dict],
+    aliases: list[tuple[str, str]],
+    before: dict[str, dict | None] | None = None,
+) -> None:
     """Write registry records whole, the aliases of their refs and their lookup keys,
-    one bulk each."""
+    one bulk each. ``before``: each record as it was read (by ``_id``; missing: new).
+    The keys go first: a record in the store has its keys, so a record saved again
+    writes only the keys it did not have (most save none)."""
     if records:
+        store.residents.save_keys([(r, (before or {}).get(r["_id"])) for r in records])
         store.residents.records.bulk_write(
             [
                 ReplaceOne(
@@ -148,7 +156,6 @@ def save_residents(store: CaseStore, records: list[dict], aliases: list[tuple[st
             ],
             ordered=False,
         )
-        store.residents.save_keys(records)
     if aliases:
         store.residents.aliases.bulk_write(
             [

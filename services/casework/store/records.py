@@ -60,14 +60,15 @@ class ResidentStore:
                 ],
                 ordered=False,
             )
-        return self.save_keys(records)
+        return self.save_keys([(record, None) for record in records])
 
-    def save_keys(self, records: Iterable[dict]) -> int:
-        """Point each record's lookup keys at it (domain.residents.lookup_keys)."""
+    def save_keys(self, records: Iterable[tuple[dict, dict | None]]) -> int:
+        """Point the lookup keys of each ``(record, as it was before)`` at it: those it
+        did not have before (domain.residents.new_lookup_keys; the others already do)."""
         operations = [
             ReplaceOne({"_id": key}, {"_id": key, "resident": record["_id"]}, upsert=True)
-            for record in records
-            for key in domain_residents.lookup_keys(record)
+            for record, before in records
+            for key in domain_residents.new_lookup_keys(record, before)
         ]
         if operations:
             self.keys.bulk_write(operations, ordered=False)
