@@ -153,6 +153,16 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
             if stage in traces.get(rid, {})
         ]
     ends = [traces[rid]["projected"] for rid in ids if "projected" in traces.get(rid, {})]
+    # the slowest 1 % POST->SMS, by when they were posted: a tail that clusters in time
+    # is a stall (a timer, a long command), one spread over the phase is load
+    slowest = sorted(
+        (
+            ((traces[rid]["sms"] - p.started) * 1000, p.started - result.started)
+            for rid, p in by_id.items()
+            if "sms" in traces.get(rid, {})
+        ),
+        reverse=True,
+    )[: max(1, len(by_id) // 100)]
     span = (max(ends) - result.started) if ends else None
     post_s = result.ended - result.started
     per_item(usage, done)  # the CPU budget of one request
@@ -172,6 +182,7 @@ def phase(name, system, tracer, drive, instances, snapshot=None):
         "end_to_end_per_s": round(done / span, 1) if span else 0.0,
         "drain_s": round(max(ends) - result.ended, 1) if ends else None,
         "latency_ms": {stage: percentiles(values) for stage, values in lat.items()},
+        "slowest_sms_posted_at_s": sorted(round(at, 2) for _, at in slowest),
         "usage": usage,
         "request_ids": ids,
         "per_request": costs,
@@ -363,6 +374,10 @@ def run_with_history(history_requests):
             if count > 1:
                 system.scale(count)
                 wait_consumers(rabbit, vhost, count)
+                # as x1 was: the new instances' first batches (connections, a change of
+                # leader and of reporting's lease, docs/operations.md "Scaling") before
+                # the measure, which is of the instances at work, not of their start
+                phase(f"warm-up x{count}", system, tracer, lambda: load.fixed_rate(5, 4), count)
             results["phases"].append(
                 phase(
                     f"{label}max x{count}",
