@@ -44,6 +44,7 @@ from services.casework import seed  # noqa: E402
 from services.common import auth, brokers, config, mongo, runfile, token_keys  # noqa: E402
 from services.common.config import SERVICES  # noqa: E402
 from services.common.messaging import broker_reachable  # noqa: E402
+from services.common.replicas import parse_replicas  # noqa: E402
 from services.common.service_classes import WSGI_APPS  # noqa: E402
 from services.ops import vhost  # noqa: E402
 from services.ops.bootstrap import declare  # noqa: E402
@@ -244,7 +245,7 @@ def main():
     os.environ.setdefault("SHEGONG_AMQP_VHOST", config.LOCAL_AMQP_VHOST)
     settings = config.settings()
     try:
-        replicas = config.parse_replicas(settings.replicas)
+        replicas = parse_replicas(settings.replicas)
     except ValueError as exc:
         fail(str(exc))
     (settings.var_dir / "log").mkdir(parents=True, exist_ok=True)

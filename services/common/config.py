@@ -18,7 +18,13 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote, unquote, urlparse, urlunparse
+
+from services.common.amqp_uris import amqp_uri, first_node, vhost_of  # noqa: F401 - re-exported
+from services.common.container_settings import SETTINGS_KEY, of_container  # noqa: F401 - re-exported
+from services.common.notification_settings import (
+    NotificationSettings,
+    notification_settings,
+)
 
 SERVICES = ("intake", "casework", "notifications", "reporting")
 
@@ -65,67 +71,6 @@ def accept_dates(settings: "Settings") -> None:
 def accepted_dates() -> tuple[date, int]:
     """``(first day, days ahead of today)`` of the dates commands and events may carry."""
     return _ACCEPTED[0], _ACCEPTED[1]
-
-
-def amqp_uri(env) -> str:
-    """AMQP_URI; when it names no virtual host (its path is empty or "/"), the one named
-    by SHEGONG_AMQP_VHOST, if set. ``%2F`` names the default virtual host explicitly.
-
-    On a cluster AMQP_URI names every node, kombu's failover list
-    ``amqp://h:5681/;amqp://h:5682/;amqp://h:5683/`` (services/common/brokers.py): the
-    virtual host is applied to each node's address."""
-    uri = env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-    vhost = env.get("SHEGONG_AMQP_VHOST", "").strip()
-    nodes = [part.strip() for part in uri.split(";") if part.strip()] or [uri]
-    if vhost:
-        nodes = [
-            urlunparse(parsed._replace(path="/" + quote(vhost, safe="")))
-            if (parsed := urlparse(node)).path in ("", "/")
-            else node
-            for node in nodes
-        ]
-    return ";".join(nodes)
-
-
-def first_node(uri: str) -> str:
-    """The first node's address of a (failover) AMQP URI."""
-    return uri.split(";")[0].strip()
-
-
-def vhost_of(uri: str) -> str:
-    """The virtual host of an AMQP URI (of its first node when it lists several)."""
-    return unquote(urlparse(first_node(uri)).path[1:]) or "/"
-
-
-# what SHEGONG_REPLICAS may name: each service's worker and API
-PROCESS_KINDS = ("worker", "api")
-MAX_REPLICAS = 16
-
-
-def parse_replicas(text: str) -> dict[str, int]:
-    """``casework-worker=2,intake-api=2`` -> {"casework-worker": 2, "intake-api": 2};
-    ValueError with what is wrong otherwise."""
-    known = [f"{s}-{kind}" for s in SERVICES for kind in PROCESS_KINDS]
-    counts: dict[str, int] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, equals, number = (x.strip() for x in part.partition("="))
-        if not equals:
-            raise ValueError(f"SHEGONG_REPLICAS: {part!r} is not <process>=<count>")
-        if name not in known:
-            raise ValueError(
-                f"SHEGONG_REPLICAS: unknown process {name!r} (one of {', '.join(known)})"
-            )
-        if name in counts:
-            raise ValueError(f"SHEGONG_REPLICAS: {name} is given twice")
-        if not number.isdigit() or not 1 <= int(number) <= MAX_REPLICAS:
-            raise ValueError(
-                f"SHEGONG_REPLICAS: {name}={number!r}: the count must be a whole "
-                f"number from 1 to {MAX_REPLICAS}"
-            )
-        counts[name] = int(number)
-    return counts
 
 
 def _ints(text):
@@ -247,23 +192,6 @@ class Settings:
 
 LOCAL_METRICS_OFFSET = 100  # make run: 8101 ... 8104
 
-# where a Nameko container's configuration carries the process's Settings
-SETTINGS_KEY = "SHEGONG_SETTINGS"
-
-
-def of_container(container) -> Settings:
-    """The Settings a Nameko container was built with (``Settings.nameko_config()``):
-    what every extension of a worker reads its configuration from. A ``SHEGONG_*`` key
-    of its own beside them would never be read: refused, as a missing Settings is."""
-    found = container.config.get(SETTINGS_KEY)
-    stray = [key for key in container.config if key.startswith("SHEGONG_") and key != SETTINGS_KEY]
-    if found is None or stray:
-        raise LookupError(
-            f"{container.service_name}: build its container with Settings.nameko_config() "
-            f"(a changed setting: dataclasses.replace of the Settings); stray keys: {stray}"
-        )
-    return found
-
 
 def _pairs(text):
     """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}`` (a secret may itself hold "=")."""
@@ -369,76 +297,3 @@ def operations_settings(env=None):
     from services.common import runfile
 
     return settings(runfile.environment(os.environ if env is None else env))
-
-
-@dataclass(frozen=True)
-class NotificationSettings:
-    """How notifications sends: providers in order of preference, limits, retries.
-
-    ``providers``: names from ``SHEGONG_SMS_PROVIDERS`` (aliyun, tencent, http, file),
-    tried in that order; ``SHEGONG_SMS_PROVIDER`` (one name, ``dev_file``) is the older
-    spelling of the development default.
-    """
-
-    providers: tuple
-    timeout_s: float
-    retry_delays_s: tuple
-    lease_s: float
-    sweep_interval_s: float
-    rate_limit_per_hour: int
-    staff_rate_limit_per_hour: int
-    keep_number_h: float
-    quiet_start: str
-    quiet_end: str
-    receipt_token: str
-    duty_officer_phone: str
-    aliyun_access_key_id: str
-    aliyun_access_key_secret: str
-    aliyun_endpoint: str
-    aliyun_protocol: str
-    tencent_secret_id: str
-    tencent_secret_key: str
-    tencent_endpoint: str
-    tencent_scheme: str
-    tencent_region: str
-    tencent_app_id: str
-    http_gateway_url: str
-    http_gateway_token: str
-
-
-def notification_settings(env):
-    legacy = env.get("SHEGONG_SMS_PROVIDER", "dev_file")
-    names = env.get("SHEGONG_SMS_PROVIDERS", "file" if legacy == "dev_file" else legacy)
-    return NotificationSettings(
-        providers=tuple(name.strip() for name in names.split(",") if name.strip()),
-        timeout_s=float(env.get("SHEGONG_SMS_TIMEOUT_S", "5")),
-        retry_delays_s=tuple(
-            float(part)
-            for part in env.get("SHEGONG_SMS_RETRY_DELAYS_S", "30,120,600,1800").split(",")
-            if part.strip()
-        ),
-        lease_s=float(env.get("SHEGONG_SMS_LEASE_S", "60")),
-        sweep_interval_s=float(env.get("SHEGONG_SMS_SWEEP_INTERVAL_S", "1.0")),
-        rate_limit_per_hour=int(env.get("SHEGONG_SMS_RATE_LIMIT_PER_HOUR", "10")),
-        # staff SMS (urgent work): per number and message kind, never the residents' limit
-        staff_rate_limit_per_hour=int(env.get("SHEGONG_SMS_STAFF_RATE_LIMIT_PER_HOUR", "120")),
-        # a sent SMS whose receipt never comes: its number is erased after this long
-        keep_number_h=float(env.get("SHEGONG_SMS_KEEP_NUMBER_H", "72")),
-        quiet_start=env.get("SHEGONG_QUIET_HOURS_START", "22:00"),
-        quiet_end=env.get("SHEGONG_QUIET_HOURS_END", "07:00"),
-        # Empty: every receipt callback is refused (401), as with the token secret.
-        receipt_token=env.get("SHEGONG_SMS_RECEIPT_TOKEN", ""),
-        duty_officer_phone=env.get("SHEGONG_DUTY_OFFICER_PHONE", ""),
-        aliyun_access_key_id=env.get("ALIYUN_SMS_ACCESS_KEY_ID", ""),
-        aliyun_access_key_secret=env.get("ALIYUN_SMS_ACCESS_KEY_SECRET", ""),
-        aliyun_endpoint=env.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com"),
-        aliyun_protocol=env.get("ALIYUN_SMS_PROTOCOL", "https"),
-        tencent_secret_id=env.get("TENCENT_SMS_SECRET_ID", ""),
-        tencent_secret_key=env.get("TENCENT_SMS_SECRET_KEY", ""),
-        tencent_endpoint=env.get("TENCENT_SMS_ENDPOINT", "sms.tencentcloudapi.com"),
-        tencent_scheme=env.get("TENCENT_SMS_SCHEME", "https"),
-        tencent_region=env.get("TENCENT_SMS_REGION", "ap-guangzhou"),
-        tencent_app_id=env.get("TENCENT_SMS_APP_ID", ""),
-        http_gateway_url=env.get("SHEGONG_SMS_GATEWAY_URL", ""),
-        http_gateway_token=env.get("SHEGONG_SMS_GATEWAY_TOKEN", ""),
-    )

@@ -1,17 +1,37 @@
 """The data of every event the services publish, as marshmallow schemas.
 
 The catalogue (``contracts.py``) names these; nothing else should define event data.
+Here: requests, the residents' registry, referrals, messages and rosters; the case
+events (``case_events.py``) and the station-program events (``program_events.py``) are
+modules of their own, to keep each readable, and are re-exported here: this module
+remains the one place to import event data from.
 """
 
 from marshmallow import fields, validate
 
+from services.common.case_events import (  # noqa: F401 - also this module's names
+    Assignee,
+    CaseAccepted,
+    CaseActionRecorded,
+    CaseAssigned,
+    CaseCancelled,
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseRef,
+    CaseReferralAnswered,
+    CaseReferred,
+    CaseReopened,
+    CaseRequestLinked,
+    CaseResidentUnreached,
+    CaseResolved,
+    CaseSlaBreached,
+    ResidentDisplay,
+    Staff,
+)
 from services.common.fields import (
-    MAX_AMOUNT_FEN,
-    MAX_PARTICIPANTS,
-    MAX_QUANTITY,
     BoundedInteger,
     Categories,
-    Day,
     IdCardNumber,
     Instant,
     Line,
@@ -20,15 +40,19 @@ from services.common.fields import (
     StationId,
     Strict,
 )
+from services.common.program_events import (  # noqa: F401 - also this module's names
+    PROGRAM_KINDS,
+    ActivityHeld,
+    AidDistributed,
+    DonationReceived,
+    ProgramRecordCorrected,
+    ProgramRef,
+    SocialOrganisationCultivated,
+    VolunteerJoined,
+    VolunteerTeamFormed,
+)
 from services.common.vocabulary import (
-    ACTION_TYPES,
-    ACTIVITY_TYPES,
-    ASSIGNMENT_REASONS,
-    CANCEL_REASONS,
-    CASE_STATUSES,
     CHANNELS,
-    DONATION_KINDS,
-    ESCALATION_REASONS,
     INBOUND_KINDS,
     MESSAGE_CHANNELS,
     MESSAGE_STATUSES,
@@ -37,7 +61,6 @@ from services.common.vocabulary import (
     RECIPIENT_ROLES,
     REFERRAL_ANSWERS,
     ROSTER_ROLES,
-    SLA_KINDS,
 )
 
 
@@ -101,135 +124,6 @@ class ResidentRegistryUpdated(Strict):
     updated_at = Instant(required=True)
 
 
-class CaseRef(Strict):
-    """Fields every case event carries, so consumers need no lookup to route it.
-
-    ``status`` is the case's status after the event; with the envelope's ``sequence``
-    it lets a projection keep the latest state whatever order events arrive in.
-    """
-
-    case_id = Line(required=True)
-    request_id = Line(required=True)
-    station = StationId(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
-
-
-class Staff(Strict):
-    id = Line(required=True)
-    name = Line(required=True)
-    phone = Phone(required=True)
-
-
-Assignee = Staff
-
-
-class ResidentDisplay(Strict):
-    """What staff messages may show of the resident: masked."""
-
-    name = Line(required=True)
-    phone = Line(required=True)
-
-
-class CaseOpened(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    priority_reason = Line(required=True)
-    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    resident_ref = Line(required=True)
-    categories = Categories(required=True)
-    channel = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(sorted(CHANNELS))
-    )
-    origin = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(sorted(INBOUND_KINDS))
-    )
-    request_received_at = Instant(required=True)
-    opened_at = Instant(required=True)
-
-
-class CaseAssigned(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    need_type = fields.String(required=True, validate=validate.OneOf(sorted(NEED_TYPES)))
-    assignee = fields.Nested(Staff, required=True)
-    resident = fields.Nested(ResidentDisplay, required=True)
-    reason = fields.String(load_default="initial", validate=validate.OneOf(ASSIGNMENT_REASONS))
-    origin = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(sorted(INBOUND_KINDS))
-    )
-    assigned_at = Instant(required=True)
-
-
-class CaseAccepted(CaseRef):
-    accepted_by = Line(required=True)
-    assignee_name = Line(required=True)
-    accepted_at = Instant(required=True)
-
-
-class CaseActionRecorded(CaseRef):
-    action_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTION_TYPES)))
-    recorded_by = Line(required=True)
-    recorded_at = Instant(required=True)
-
-
-class CaseResolved(CaseRef):
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    resolved_by = Line(required=True)
-    assignee_name = Line(required=True)
-    resolved_at = Instant(required=True)
-
-
-class CaseRequestLinked(CaseRef):
-    """A repeat call was added to this open case instead of opening a second one."""
-
-    linked_request_id = Line(required=True)
-    linked_at = Instant(required=True)
-
-
-class CaseEscalated(CaseRef):
-    reason = fields.String(required=True, validate=validate.OneOf(sorted(ESCALATION_REASONS)))
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    station_head = fields.Nested(Staff, required=True)
-    escalated_at = Instant(required=True)
-
-
-class CaseSlaBreached(CaseRef):
-    kind = fields.String(required=True, validate=validate.OneOf(SLA_KINDS))
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    due_at = Instant(required=True)
-    breached_at = Instant(required=True)
-
-
-class CaseReferred(CaseRef):
-    """``agency``: a registered agency's id (``referral_id`` set: the referral is sent
-    to it) or, for a referral made by other means, its name as staff typed it."""
-
-    agency = Line(required=True, validate=validate.Length(min=1, max=100))
-    referred_by = Line(required=True)
-    referred_at = Instant(required=True)
-    referral_id = Line(load_default=None, allow_none=True)
-
-
-class CaseResidentUnreached(CaseRef):
-    """An SMS to the case's resident ended failed: someone phones them instead."""
-
-    message_id = Line(required=True)
-    template = Line(required=True, validate=validate.Length(min=1, max=100))
-    reason = Notes(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    failed_at = Instant(required=True)
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
-    assignee = fields.Nested(Staff, load_default=None, allow_none=True)
-
-
-class CaseReferralAnswered(CaseRef):
-    agency = Line(required=True, validate=validate.Length(min=1, max=100))
-    accepted = fields.Boolean(required=True)
-    answered_at = Instant(required=True)
-    referral_id = Line(load_default=None, allow_none=True)
-    answer = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(sorted(REFERRAL_ANSWERS))
-    )
-    reason = Notes(load_default="", validate=validate.Length(max=2000))
-
-
 class ReferredResident(Strict):
     """The resident as an agency receives her: in full only what its purpose names."""
 
@@ -269,94 +163,6 @@ class ReferralAnswered(Strict):
     reason = Notes(load_default="", validate=validate.Length(max=2000))
     answered_at = Instant(required=True)
     source = fields.Nested(SourceSchema, required=True)
-
-
-class CaseClosed(CaseRef):
-    closed_by = Line(required=True)
-    closed_at = Instant(required=True)
-
-
-class CaseReopened(CaseRef):
-    reopened_by = Line(required=True)
-    reason = Notes(load_default="", validate=validate.Length(max=500))
-    reopened_at = Instant(required=True)
-
-
-class CaseCancelled(CaseRef):
-    reason = fields.String(required=True, validate=validate.OneOf(sorted(CANCEL_REASONS)))
-    cancelled_by = Line(required=True)
-    cancelled_at = Instant(required=True)
-
-
-PROGRAM_KINDS = (
-    "volunteer_team",
-    "volunteer",
-    "social_organisation",
-    "donation",
-    "aid",
-    "activity",
-)
-
-
-class ProgramRef(Strict):
-    """Fields every station-program event carries; ``on`` is the day it counts for."""
-
-    station = StationId(required=True)
-    recorded_by = Line(required=True)
-    on = Day(required=True)
-
-
-class VolunteerTeamFormed(ProgramRef):
-    team_id = Line(required=True)
-    name = Line(required=True, validate=validate.Length(min=1, max=100))
-
-
-class VolunteerJoined(ProgramRef):
-    team_id = Line(required=True)
-    member_ref = Line(required=True)
-
-
-class SocialOrganisationCultivated(ProgramRef):
-    organisation_id = Line(required=True)
-    name = Line(required=True, validate=validate.Length(min=1, max=100))
-
-
-class DonationReceived(ProgramRef):
-    donation_id = Line(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(sorted(DONATION_KINDS)))
-    amount_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
-    goods = Line(load_default="", validate=validate.Length(max=200))
-    quantity = BoundedInteger(0, MAX_QUANTITY, load_default=0)
-
-
-class AidDistributed(ProgramRef):
-    aid_id = Line(required=True)
-    household_ref = Line(required=True)
-    items = Line(required=True, validate=validate.Length(min=1, max=200))
-    value_fen = BoundedInteger(0, MAX_AMOUNT_FEN, load_default=0)
-
-
-class ProgramRecordCorrected(ProgramRef):
-    """A program record corrected or voided: a new record referring to the original.
-
-    ``original`` and ``corrected`` are the data of the original's event type (what it
-    said, and what it says now); figures use the latest revision, none when void."""
-
-    record_id = Line(required=True)
-    corrects = Line(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(PROGRAM_KINDS))
-    revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    void = fields.Boolean(required=True)
-    reason = Notes(required=True, validate=validate.Length(min=1, max=500))
-    original = fields.Dict(required=True)
-    corrected = fields.Dict(load_default=None, allow_none=True)
-
-
-class ActivityHeld(ProgramRef):
-    activity_id = Line(required=True)
-    activity_type = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_TYPES)))
-    title = Line(required=True, validate=validate.Length(min=1, max=100))
-    participants = BoundedInteger(0, MAX_PARTICIPANTS, load_default=0)
 
 
 class MessageStatus(Strict):

@@ -7,20 +7,29 @@ broker is down, ``/healthz`` and ``/readyz``, and a log line per request.
 """
 
 import hmac
-import json
 import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass
 
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import config, jsontext, logs, metrics
+from services.common import config, logs, metrics
 from services.common.auth import InvalidToken, verify_token
+from services.common.http_payloads import (  # noqa: F401 - also this module's public names
+    MAX_BODY_BYTES,
+    WRITES,
+    ApiError,
+    _has_body,
+    error_response,
+    json_body,
+    json_response,
+    read_body,
+)
+from services.common.http_routes import Call, Route, route  # noqa: F401 - also public here
 from services.common.messaging import BrokerUnavailable, broker_reachable
 from services.common.mongo import STORE_DOWN_ERRORS, store_reachable
 from services.common.openapi import document
@@ -29,7 +38,6 @@ from services.common.token_keys import keyring
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
 # A caller's X-Correlation-Id is echoed, logged and kept in events' causationid: only
 # ids of this shape are taken (8 to 64 of A-Z a-z 0-9 . _ : -), and none with a run of 7 or
 # more digits, which could be a phone or ID number (a UUID in its canonical form is
@@ -40,13 +48,6 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 RETRY_AFTER_S = "5"
 
 
-class ApiError(Exception):
-    def __init__(self, status, code, message, fields=None, headers=None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.fields, self.headers = fields, headers or {}
-
-
 def correlation_id_for(given: str | None) -> str:
     """The caller's correlation id when it has the documented shape, else a new UUID."""
     given = given or ""
@@ -55,145 +56,6 @@ def correlation_id_for(given: str | None) -> str:
     ):
         return given
     return str(uuid.uuid4())
-
-
-def json_response(body, status=200, headers=None):
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status=status,
-        headers=headers,
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def error_response(status, code, message, fields=None, headers=None):
-    error = {"code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    return json_response({"error": error}, status, headers)
-
-
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def _has_body(request: Request) -> bool:
-    return (
-        bool(request.content_length)
-        or "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    )
-
-
-def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, at most ``limit`` bytes: 413 beyond, whether its length was
-    announced (Content-Length) or not (Transfer-Encoding: chunked, which werkzeug would
-    silently cut at the limit). Read once; later calls get the same bytes."""
-    cached = request.environ.get("shegong.body")
-    if cached is not None:
-        return cached
-    length = request.content_length
-    if length is not None and length > limit:
-        raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
-    if length is None and "chunked" in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        # the server de-chunks wsgi.input and ends it; one byte past the limit is enough
-        # to know the body is too large, and nothing more is read
-        stream, chunks, size = request.environ["wsgi.input"], [], 0
-        while size <= limit:
-            chunk = stream.read(min(64 * 1024, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "body_too_large", f"the body exceeds {limit} bytes")
-        raw = b"".join(chunks)
-    else:
-        raw = request.get_data(cache=True)
-    request.environ["shegong.body"] = raw
-    return raw
-
-
-def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> object:
-    """The request body as JSON (any JSON value): 413 past ``limit`` bytes, 400 when it is
-    not UTF-8 JSON or nests deeper than jsontext.MAX_DEPTH levels. Every endpoint that
-    takes JSON reads its body here."""
-    raw = read_body(request, limit)
-    try:
-        return jsontext.loads(raw)
-    except jsontext.TooDeep as exc:
-        raise ApiError(400, "malformed_json", f"the body nests too deeply: {exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid UTF-8 JSON: {exc}") from None
-
-
-@dataclass(eq=False)
-class Route:
-    """An endpoint and its contract: the schemas here are the ones the request is loaded
-    with and the ones the OpenAPI document is generated from."""
-
-    path: str
-    methods: tuple
-    entrypoint: object  # the function that answers
-    public: bool = False
-    body: type | None = None  # marshmallow schema of the JSON body
-    query: type | None = None  # marshmallow schema of the query string
-    response: type | None = None  # marshmallow schema of the success answer
-    status: int = 200
-    errors: tuple = ()  # the 4xx answers this endpoint may give besides 401/422
-
-
-def route(
-    routes,
-    path,
-    methods=("GET",),
-    public=False,
-    body=None,
-    query=None,
-    response=None,
-    status=200,
-    errors=(),
-):
-    """Decorator that registers an entrypoint in a module's ``routes`` list."""
-
-    def register(entrypoint):
-        routes.append(
-            Route(
-                path,
-                tuple(methods),
-                entrypoint,
-                public,
-                body,
-                query,
-                response,
-                status,
-                tuple(errors),
-            )
-        )
-        return entrypoint
-
-    return register
-
-
-@dataclass
-class Call:
-    """What an entrypoint gets: the request, the authenticated caller, the app's context, and
-    the body and query string already loaded with the route's schemas."""
-
-    request: Request
-    principal: object
-    context: object
-    correlation_id: str
-    body: dict | None = None
-    query: dict | None = None
-
-    def json(self):
-        """The request body as a JSON object (413, 415 or 400 otherwise)."""
-        mimetype = self.request.mimetype or ""
-        if mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-        body = json_body(self.request)
-        if not isinstance(body, dict):
-            raise ApiError(400, "malformed_json", "the body must be a JSON object")
-        return body
 
 
 class Api:

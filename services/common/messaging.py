@@ -1,26 +1,35 @@
-"""RabbitMQ: publishing with confirms, handlers that retry and dead-letter, and the
-declaration of the whole topology (its exchanges and queues: ``topology.py``).
+"""RabbitMQ: handlers that retry and dead-letter, and the declaration of the whole
+topology (its exchanges and queues: ``topology.py``).
+
+Publishing with confirms and the broker's reachability (``publishing.py``) and the queue
+consumer the handlers share (``queue_consumer.py``) are modules of their own, to keep
+each one readable; their names are re-exported here, so ``services.common.messaging``
+remains the one import path for the broker.
 """
 
 import logging
 import time
 import traceback
-from contextlib import contextmanager
-from functools import partial
 
-from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection
-from kombu.exceptions import ContentDisallowed, OperationalError
-from nameko.amqp.publish import Publisher, get_producer
+from kombu.exceptions import ContentDisallowed
+from nameko.amqp.publish import get_producer
 from nameko.events import EventHandler
-from nameko.messaging import QueueConsumer
 
-from services.common import brokers, clock, config, dead_letter_ids, metrics, queue_moves
-from services.common.confirms import ConfirmedPublisher, Outgoing, PublishFailed
+from services.common import clock, config, dead_letter_ids, metrics, queue_moves
 from services.common.contracts import CATALOGUE
-from services.common.envelope import CONTENT_TYPE, InvalidEvent, NotKnownYet, encode_json
+from services.common.envelope import CONTENT_TYPE, InvalidEvent, NotKnownYet
 from services.common.mongo import STORE_DOWN_ERRORS
 from services.common.privacy import mask_text
+from services.common.publishing import (  # noqa: F401 - also this module's public names
+    BatchUnconfirmed,
+    BrokerProbe,
+    BrokerUnavailable,
+    EventPublisher,
+    broker_reachable,
+    outgoing_event,
+)
+from services.common.queue_consumer import PoisonSafeQueueConsumer
 from services.common.topology import (  # noqa: F401 - also this module's public names
     DEAD_LETTER_EXCHANGE,
     DELAY_HEADER,
@@ -43,191 +52,8 @@ ATTEMPTS_HEADER = "x-shegong-attempts"
 OUTAGES_HEADER = "x-shegong-outage-retries"
 
 
-class BrokerUnavailable(Exception):
-    """The broker could not be reached (or did not confirm) in time."""
-
-
 # Failures of the infrastructure rather than of the event: retried for as long as they last.
 OUTAGE_ERRORS = (*STORE_DOWN_ERRORS, BrokerUnavailable)
-
-
-class EventPublisher:
-    """Publishes envelopes to their producer's exchange and waits for the broker's confirm.
-
-    ``mandatory`` is set: an event no queue is bound for is refused (raises), so an
-    outbox entry is never marked sent for an event that went nowhere. Thread- and
-    greenlet-safe (kombu's connection pools).
-    """
-
-    def __init__(self, amqp_uri, retry_policy=None):
-        self.amqp_uri = amqp_uri
-        self._publisher = Publisher(
-            amqp_uri,
-            use_confirms=True,
-            serializer="cloudevents",
-            mandatory=True,
-            retry=True,
-            retry_policy=retry_policy
-            or {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0},
-        )
-        self._batches = ConfirmedPublisher(amqp_uri)  # connects on first use
-
-    def publish(self, envelope):
-        contract = CATALOGUE[envelope["type"]]
-        try:
-            self._publisher.publish(
-                envelope,
-                exchange=contract_exchange(contract),
-                routing_key=contract.routing_key(envelope["data"]),
-                message_id=envelope["id"],
-                correlation_id=envelope.get("correlationid"),
-                type=envelope["type"],
-                transport_options={
-                    "max_retries": 1,
-                    "interval_start": 0.2,
-                    "interval_step": 0.2,
-                    "interval_max": 0.5,
-                },
-            )
-        except (OSError, OperationalError, AmqpConnectionError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
-
-    def publish_batch(self, envelopes, attempts=None):
-        """Publish many envelopes, their confirms awaited together (confirms.py), in
-        ``attempts`` (each on another node after a failure; by default 3).
-
-        Raises BrokerUnavailable when some were not confirmed; its ``failed`` lists
-        their positions (every other one is confirmed).
-        """
-        if not envelopes:
-            return
-        try:
-            self._batches.publish_batch(
-                [outgoing_event(envelope) for envelope in envelopes], attempts
-            )
-        except PublishFailed as exc:
-            raise BatchUnconfirmed(str(exc), exc.failed) from exc
-
-
-class BatchUnconfirmed(BrokerUnavailable):
-    """Part of a batch was not confirmed: ``failed`` names the positions."""
-
-    def __init__(self, reason, failed):
-        super().__init__(reason)
-        self.failed = list(failed)
-
-
-def outgoing_event(envelope):
-    """The message EventPublisher.publish sends for an envelope, for confirms.py."""
-    contract = CATALOGUE[envelope["type"]]
-    properties = {
-        "content_type": CONTENT_TYPE,
-        "content_encoding": "binary",
-        "message_id": envelope["id"],
-        "type": envelope["type"],
-        "delivery_mode": 2,
-        "application_headers": {},
-    }
-    if envelope.get("correlationid"):
-        properties["correlation_id"] = envelope["correlationid"]
-    return Outgoing(
-        encode_json(envelope),
-        contract_exchange(contract).name,
-        contract.routing_key(envelope["data"]),
-        properties,
-    )
-
-
-def broker_reachable(amqp_uri, timeout=2.0):
-    """True when a connection to the broker (any node of a cluster) can be opened now."""
-    try:
-        connection = brokers.connect(amqp_uri, timeout)
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return False
-    brokers.close(connection, timeout)
-    return True
-
-
-class BrokerProbe:
-    """Answers "is the broker reachable?" cheaply: a success is trusted for ``ttl_s``."""
-
-    def __init__(self, amqp_uri, ttl_s=1.0):
-        self.amqp_uri = amqp_uri
-        self.ttl_s = ttl_s
-        self._ok_until = 0.0
-
-    def reachable(self):
-        now = time.monotonic()
-        if now < self._ok_until:
-            return True
-        ok = broker_reachable(self.amqp_uri)
-        self._ok_until = now + self.ttl_s if ok else 0.0
-        return ok
-
-    def failed(self):
-        self._ok_until = 0.0
-
-
-class PoisonSafeQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, but a body that cannot be decoded (not JSON, a content
-    type it does not accept) is handed to its handler to dead-letter, instead of
-    raising out of the consumer loop and killing the service.
-
-    On a cluster (AMQP_URI lists every node) it also survives its node: each
-    (re)connection starts at the node after the one it lost (brokers.rotated), every
-    node is tried in turn until one answers, and a lost connection is thrown away
-    without the closing handshake, which a paused node would never answer (kombu's
-    ConsumerMixin would wait for it, and the consumer with it). Its consumers are set
-    up again on the new connection (get_consumers); what it had been delivered and not
-    acked is redelivered by the broker (handlers are idempotent by event id)."""
-
-    @property
-    def amqp_uri(self):
-        return brokers.rotated(super().amqp_uri, self._broker_turn())
-
-    def _broker_turn(self):
-        turn = getattr(self, "_turn", None)
-        if turn is None:
-            turn = self._turn = brokers.next_turn()
-        return turn
-
-    @contextmanager
-    def establish_connection(self):
-        connection = self.create_connection()
-        try:
-            connection.ensure_connection(self.on_connection_error, self.connect_max_retries)
-            yield connection
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit):
-                log.warning(
-                    "broker connection to %s lost (%s: %s); reconnecting",
-                    brokers.node_of(connection),
-                    type(exc).__name__,
-                    exc,
-                )
-            # the next connection starts at the node after this one
-            self._turn = self._broker_turn() + brokers.index_of(self.amqp_uri, connection) + 1
-            brokers.discard(connection)
-            raise
-        else:
-            connection.release()
-
-    def get_consumers(self, consumer_cls, channel):
-        consumers = super().get_consumers(consumer_cls, channel)
-        for provider, consumer in self._consumers.items():
-            consumer.on_decode_error = partial(self._undecodable, provider)
-            if getattr(provider, "raw_body", False):
-                # The provider reads the body itself: kombu would refuse a content type
-                # it does not know by its exact name ("ContentDisallowed") before the
-                # provider could say what is really wrong with the message.
-                consumer.on_message = partial(self._undecoded, provider)
-        return consumers
-
-    def _undecodable(self, provider, message, exc):
-        provider.dead_letter_undecodable(message, exc)
-
-    def _undecoded(self, provider, message):
-        self.handle_message(provider, message.body, message)
 
 
 class RetryingEventHandler(EventHandler):

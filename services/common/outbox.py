@@ -15,6 +15,9 @@ mark, written with others' within a fraction of a second (group commit); the rel
 sweeps documents left pending for longer than a grace period (the safety net after a
 crash or a broker outage). Both may publish the same event: every consumer is
 idempotent (docs/architecture.md says how each one is).
+
+The writers' side (staging events, inserting a new aggregate) is in
+``outbox_documents.py``, re-exported here; this module holds the relay.
 """
 
 import logging
@@ -24,12 +27,17 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Protocol
 
 from pymongo import UpdateOne
-from pymongo.errors import DuplicateKeyError
 
 from services.common import clock, group_commit, metrics, sweep_lease
+from services.common.outbox_documents import (  # noqa: F401 - also this module's names
+    FastPath,
+    insert_new,
+    new_document,
+    next_sequence,
+    stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,48 +46,6 @@ RECENT = 20000  # documents whose published sequence a relay remembers (~2 MB)
 FAST_PATH_ATTEMPTS = 2
 FORGET_S = 1.0  # how long after its mark is written: longer than a command takes
 SWEEP_LEASE_MS = 10_000  # a sweep holding it longer has died: another instance sweeps
-
-
-def stage(document, envelopes):
-    """Append events to a document's outbox, pure: returns the fields to write.
-
-    Events already confirmed published are dropped from the outbox as it is rewritten.
-    Each envelope must already carry its ``sequence``.
-    """
-    published = document.get("published_seq", 0)
-    kept = [event for event in document.get("outbox", []) if event["sequence"] > published]
-    outbox = kept + list(envelopes)
-    last_seq = outbox[-1]["sequence"] if outbox else document.get("last_seq", 0)
-    return {"outbox": outbox, "last_seq": last_seq, "outbox_pending": bool(outbox)}
-
-
-def new_document(document, envelopes):
-    """A new aggregate with its first events in its outbox, as it is inserted (pure)."""
-    return {**document, **stage({}, envelopes), "updated_ms": clock.to_ms(clock.now())}
-
-
-def insert_new(collection, document, envelopes):
-    """Insert a new aggregate with its first events; None if its ``_id`` (or another
-    unique key) exists already: the caller has met a retry or a concurrent twin."""
-    document = new_document(document, envelopes)
-    try:
-        collection.insert_one(document)
-    except DuplicateKeyError:
-        return None
-    return document
-
-
-def next_sequence(document):
-    return document.get("last_seq", 0) + 1
-
-
-class FastPath(Protocol):
-    """What a writer needs of a relay: its fast path. An OutboxRelay, or a
-    group_commit.GroupPublish sharing one relay's fast path among threads."""
-
-    def publish_now(self, name: str, document: dict) -> int: ...
-
-    def publish_now_many(self, name: str, documents: list) -> int: ...
 
 
 class OutboxRelay:

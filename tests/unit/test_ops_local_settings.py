@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.common import config
+from services.common import config, replicas
 
 
 @pytest.mark.parametrize(
@@ -53,8 +53,8 @@ def test_the_amqp_uri_gets_the_virtual_host_when_it_names_none(uri, vhost, expec
 
 
 def test_replicas_are_parsed_per_worker_and_api():
-    assert config.parse_replicas("") == {}
-    assert config.parse_replicas(" casework-worker=2, intake-api=3 ,") == {
+    assert replicas.parse_replicas("") == {}
+    assert replicas.parse_replicas(" casework-worker=2, intake-api=3 ,") == {
         "casework-worker": 2,
         "intake-api": 3,
     }
@@ -75,7 +75,7 @@ def test_replicas_are_parsed_per_worker_and_api():
 )
 def test_bad_replicas_are_refused_with_what_is_wrong(text, says):
     with pytest.raises(ValueError, match="SHEGONG_REPLICAS") as refused:
-        config.parse_replicas(text)
+        replicas.parse_replicas(text)
     assert says in str(refused.value)
 
 
