@@ -16,7 +16,8 @@ same on every listing.
 import hashlib
 import json
 import re
-import uuid
+
+from services.common import ids
 
 HEADER = "x-shegong-dead-letter-id"
 # where a CloudEvent's attributes are when they are not in the body (binary content mode)
@@ -62,7 +63,7 @@ def own_id(properties, headers, body):
 def assign(message, headers):
     """Name a message being dead-lettered: HEADER in ``headers`` (kept if it has one)."""
     if not usable(headers.get(HEADER)):
-        headers[HEADER] = own_id(message.properties, headers, message.body) or str(uuid.uuid4())
+        headers[HEADER] = own_id(message.properties, headers, message.body) or ids.new_id()
     return headers[HEADER]
 
 

@@ -8,12 +8,11 @@ aggregate's history, starting at 1, contiguous).
 
 import functools
 import json
-import uuid
 
 import kombu.serialization
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates
 
-from services.common import clock, jsontext, mediatypes
+from services.common import clock, ids, jsontext, mediatypes
 from services.common.fields import MAX_SEQUENCE, STATION_DATES, BoundedInteger, Line, Text
 
 SPECVERSION = "1.0"
@@ -156,7 +155,7 @@ def new_event(
     schema = data_schema(contract.schema)
     payload = dumped(schema, schema.load(data))
     envelope = {
-        "id": event_id or str(uuid.uuid4()),
+        "id": event_id or ids.new_id(),
         "source": SOURCE_PREFIX + contract.producer,
         "specversion": SPECVERSION,
         "type": contract.type,

@@ -10,14 +10,13 @@ import hmac
 import logging
 import re
 import time
-import uuid
 
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from services.common import config, logs, metrics
+from services.common import config, ids, logs, metrics
 from services.common.auth import InvalidToken, verify_token
 from services.common.http_payloads import (  # noqa: F401 - also this module's public names
     MAX_BODY_BYTES,
@@ -55,7 +54,7 @@ def correlation_id_for(given: str | None) -> str:
         CORRELATION_ID.fullmatch(given) and not _PERSONAL_DIGITS.search(given)
     ):
         return given
-    return str(uuid.uuid4())
+    return ids.new_id()
 
 
 class Api:

@@ -25,12 +25,11 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections import OrderedDict
 
 from pymongo import UpdateOne
 
-from services.common import clock, group_commit, metrics, sweep_lease
+from services.common import clock, group_commit, ids, metrics, sweep_lease
 from services.common.outbox_documents import (  # noqa: F401 - also this module's names
     FastPath,
     insert_new,
@@ -59,7 +58,7 @@ class OutboxRelay:
         # (the sweep's last look found none older): no look before that plus grace
         self._quiet_since: dict = {}
         self.lease_ms = SWEEP_LEASE_MS
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{ids.uuid4().hex[:8]}"
         # (collection, document id) -> [the highest sequence this relay published, when
         # to forget it]: a command whose read of the document predates the progress
         # mark (still queued, or written after the read) must not publish those events

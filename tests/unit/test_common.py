@@ -121,3 +121,24 @@ def test_epoch_milliseconds_and_instants_convert_both_ways():
     assert clock.to_ms(moment) == 1685318401250
     assert clock.from_ms(1685318401250) == moment
     assert clock.iso(clock.from_ms(1685318401250)) == "2023-05-29T08:00:01+08:00"
+
+
+def test_ids_are_random_version_4_uuids_and_a_forked_child_never_repeats_its_parent():
+    import os
+    import uuid
+
+    from services.common import ids
+
+    made = [ids.uuid4() for _ in range(600)]  # past a buffer's 256
+    assert len(set(made)) == 600
+    assert {u.version for u in made} == {4} and {u.variant for u in made} == {uuid.RFC_4122}
+    assert uuid.UUID(ids.new_id()).version == 4
+    ids.uuid4()  # the parent's buffer holds bytes not yet used
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its next id, to the parent
+        os.write(writing, ids.uuid4().bytes)
+        os._exit(0)
+    os.waitpid(child, 0)
+    childs = os.read(reading, 16)
+    assert childs != ids.uuid4().bytes  # the parent's next id is not the child's

@@ -3,8 +3,6 @@ domain/referrals.py): refer, record a referral's answer, close, reopen, cancel, 
 escalate. Each runs as cases.command: the answer is the case in full, recorded.
 """
 
-import uuid
-
 from services.casework import handlers
 from services.casework.api.cases import CASE_ERRORS, command, in_full
 from services.casework.domain import lifecycle as domain_lifecycle
@@ -20,7 +18,7 @@ from services.casework.schemas import (
     ReferralAnswerCommand,
     ReopenCommand,
 )
-from services.common import agencies
+from services.common import agencies, ids
 from services.common.http import ApiError, Route, route
 
 routes: list[Route] = []
@@ -43,7 +41,7 @@ def refer_case(call, case_id):
     """
     agency = agencies.partners(call.context.settings).get(call.body["agency"])
     if agency is not None:
-        store, referral_id = call.context.store, f"ref-{uuid.uuid4()}"
+        store, referral_id = call.context.store, f"ref-{ids.uuid4()}"
         return command(
             call,
             case_id,

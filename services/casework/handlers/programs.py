@@ -9,11 +9,10 @@ same answer; another body: 409) and publishes nothing twice.
 
 import hashlib
 import json
-import uuid
 from datetime import datetime
 
 from services.casework.store import CaseStore
-from services.common import clock
+from services.common import clock, ids
 from services.common.auth import Principal
 from services.common.contracts import (
     ACTIVITY_HELD,
@@ -58,7 +57,7 @@ def fingerprint(body: dict) -> str:
 
 def record_id(kind: str, station: str, key: str | None) -> str:
     if not key:
-        return f"{kind}-{uuid.uuid4()}"
+        return f"{kind}-{ids.uuid4()}"
     digest = hashlib.sha256(f"{station}\x1f{kind}\x1f{key}".encode("utf-8")).hexdigest()[:32]
     return f"{kind}-{digest}"
 

@@ -4,9 +4,8 @@ recording (requests many at once, the one path of every request), referrals (the
 agencies' answers)."""
 
 import logging
-import uuid
 
-from services.common import clock
+from services.common import clock, ids
 from services.common.messaging import BrokerProbe, BrokerUnavailable
 from services.common.outbox import FastPath
 from services.intake import domain
@@ -54,7 +53,7 @@ def receive_request(
         broker,
         [
             recording.NewRequest(
-                str(uuid.uuid4()),
+                ids.new_id(),
                 body,
                 caller,
                 body_fingerprint,

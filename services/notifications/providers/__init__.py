@@ -14,12 +14,12 @@ Which providers serve, and in which order, is configuration
 import json
 import logging
 import threading
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
+from services.common import ids
 from services.common.privacy import mask_phone, mask_text
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class DevFileProvider:
             existing = self._already(message["_id"])
             if existing:
                 return existing
-            provider_id = f"dev-{uuid.uuid4().hex[:16]}"
+            provider_id = f"dev-{ids.uuid4().hex[:16]}"
             line = {
                 "provider_id": provider_id,
                 "message_id": message["_id"],

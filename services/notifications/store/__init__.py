@@ -10,14 +10,13 @@ its history and its status events land together, or not at all (a concurrent wri
 won; the caller reads again).
 """
 
-import uuid
 from collections.abc import Iterable
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from services.common import clock, migrations, mongo, outbox
+from services.common import clock, ids, migrations, mongo, outbox
 from services.notifications.store import lists
 from services.notifications.store.webhooks import WebhookDeliveries
 
@@ -186,7 +185,7 @@ class NotificationStore:
         carries its token, so a concurrent write is never mistaken for this one."""
         if not changes:
             return []
-        token = uuid.uuid4().hex
+        token = ids.uuid4().hex
         planned = [
             _conditional(message, fields, envelopes, unset, token)
             for message, fields, envelopes, unset in changes

@@ -21,10 +21,9 @@ import os
 import socket
 import threading
 import time
-import uuid
 from typing import Any, Optional
 
-from services.common import clock
+from services.common import clock, ids
 from services.reporting import handlers
 from services.reporting.store import ReportStore, records_of
 
@@ -40,7 +39,7 @@ def now_ms() -> int:
 
 def new_owner() -> str:
     """A lease owner name unique to this projector: host, process, a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{ids.uuid4().hex[:8]}"
 
 
 class Drained:

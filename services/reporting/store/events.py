@@ -3,12 +3,11 @@ kept batches (``event_batches``), the events kept one a document before them and
 quarantined ones (``events``), the passes' pending batches, the rebuild's stream and
 the request timeline's reads."""
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 from pymongo.collection import Collection
 
-from services.common import clock
+from services.common import clock, ids
 from services.reporting.domain import events as domain_events
 
 QUARANTINED = 2  # ``pending`` of an event the projection rules failed on
@@ -58,7 +57,7 @@ class EventStore:
         self.batches.insert_many(
             [
                 {
-                    "_id": str(uuid.uuid4()),
+                    "_id": ids.new_id(),
                     "events": records[start : start + BATCH_EVENTS],
                     "pending": 1,
                     "stored_ms": stored_ms,
