@@ -196,3 +196,26 @@ def _suffix(field: str, document: dict) -> str:
 def _before(reached: str, cut: str, descending: bool) -> bool:
     """Whether ``reached`` sorts before ``cut`` in the list's order."""
     return reached > cut if descending else reached < cut
+
+
+def walk(collection: Any, field: str, scope: str, part: str, projection: dict, chunk: int = 200):
+    """Every document of one part of a list, in key order, read ``chunk`` at a time
+    (one index range each, from the last key read): what a whole list costs, without
+    a read of all of it at once, which would hold the embedded store (one command at a
+    time, for every service) for as long as it takes."""
+    prefix = f"{scope}{SEPARATOR}{part}{SEPARATOR}"
+    bounds: dict = {"$gte": prefix, "$lt": prefix + END}
+    while True:
+        documents = list(
+            collection.find(
+                {field: bounds},
+                {**projection, field: 1},
+                sort=[(field, 1)],
+                limit=chunk,
+                batch_size=chunk,
+            )
+        )
+        yield from documents
+        if len(documents) < chunk:
+            return
+        bounds = {"$gt": documents[-1][field], "$lt": prefix + END}

@@ -8,8 +8,8 @@ import pytest
 from services.casework import domain, handlers, seed
 from services.casework.domain import opening as domain_opening
 from services.casework.domain import roster as domain_roster
-from services.casework.store import CaseStore
-from services.common import clock
+from services.casework.store import CaseStore, lists
+from services.common import clock, list_keys
 from services.common.auth import Principal
 from tests.fakes.relay import RecordingRelay
 from tests.support import add_case, find_cases, open_counts
@@ -93,6 +93,12 @@ def test_one_case_per_request(store):
     assert len(find_cases(store, request_id="r-1")) == 1
 
 
+def district_key(case_id, status):
+    """The district's list key a case document holds (store.lists.keys_of), by which the
+    open cases are counted."""
+    return {lists.LISTS[("district", "due")]: list_keys.key("*", status, None, case_id)}
+
+
 def test_open_cases_are_counted_per_worker_of_the_station(store):
     def case(case_id, station, status, assignee):
         return {
@@ -101,6 +107,7 @@ def test_open_cases_are_counted_per_worker_of_the_station(store):
             "station": station,
             "status": status,
             "assignee": {"id": assignee} if assignee else None,
+            **district_key(case_id, status),
         }
 
     store.cases.insert_many(
@@ -137,6 +144,7 @@ def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_t
             "station": "daxing",
             "status": "assigned",
             "assignee": {"id": "dx-02"},
+            **district_key("lost", "assigned"),
         }
     )  # no counter moved
     store.workload.update_one({"_id": owner}, {"$set": {"open": 5}}, upsert=True)  # drifted
@@ -144,3 +152,26 @@ def test_the_workload_counters_follow_each_owner_change_and_a_recount_corrects_t
     counts = open_counts(store, "daxing")
     assert counts.get("dx-02") == 1 and counts.get(owner, 0) == 0
     assert store.reconcile_workload("daxing") == []
+
+
+def test_a_whole_list_is_walked_a_chunk_at_a_time_and_only_its_part(store):
+    field = lists.LISTS[("district", "due")]
+    store.cases.insert_many(
+        [
+            {"_id": f"a{n}", "station": "daxing", **district_key(f"a{n}", "assigned")}
+            for n in range(7)
+        ]
+        + [{"_id": "r", "station": "daxing", **district_key("r", "resolved")}]
+        + [{"_id": "s", "station": "daxing", field: list_keys.key("daxing", "assigned", None, "s")}]
+    )
+    reads = []
+    find = store.cases.find
+
+    def counting(*args, **kwargs):
+        reads.append(kwargs.get("limit"))
+        return find(*args, **kwargs)
+
+    store.cases.find = counting
+    walked = [d["_id"] for d in list_keys.walk(store.cases, field, "*", "assigned", {}, chunk=3)]
+    assert walked == [f"a{n}" for n in range(7)]
+    assert reads == [3, 3, 3]  # 3 + 3 + 1: never more than a chunk a read
