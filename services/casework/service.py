@@ -20,7 +20,6 @@ from services.common.envelope import load_event
 from services.common.messaging import handles
 from services.common.timers import every
 
-WORKLOAD_INTERVAL_S = 60.0
 CALENDAR_CHECK_INTERVAL_S = 6 * 3600.0
 
 
@@ -72,7 +71,7 @@ class CaseworkService:
         """Cases past their acceptance or resolution deadline: reported and escalated once."""
         handlers.enforce_service_levels(self.store, self.relay, clock.now())
 
-    @timer(interval=WORKLOAD_INTERVAL_S, eager=True)
+    @every("workload_recount_s", eager=True)
     def reconcile_workload(self):
         """Recount each station's open cases per worker (the counters assignment reads):
         corrects what a crash between a case write and its counter left behind."""

@@ -100,9 +100,11 @@ class Settings:
     http_threads: int
     http_workers: int
     # casework: service levels per priority ("urgent=30m/24h,..."), how often the timer
-    # looks for breaches, how long after resolution a case may be reopened
+    # looks for breaches, how long after resolution a case may be reopened, how often
+    # the workload counters are recounted from the open cases
     service_levels: str
     sla_interval_s: float
+    workload_recount_s: float
     reopen_window_s: int
     # intake: how long an Idempotency-Key names its request; the external systems' registry
     idempotency_ttl_s: int
@@ -236,6 +238,7 @@ def settings(env=None):
         http_workers=int(env.get("SHEGONG_HTTP_WORKERS", "1")),
         service_levels=env.get("SHEGONG_SLA") or DEFAULT_SERVICE_LEVELS,
         sla_interval_s=float(env.get("SHEGONG_SLA_INTERVAL_S", "30")),
+        workload_recount_s=float(env.get("SHEGONG_WORKLOAD_RECOUNT_S", "600")),
         reopen_window_s=int(float(env.get("SHEGONG_REOPEN_DAYS", "7")) * 86400),
         idempotency_ttl_s=int(env.get("SHEGONG_IDEMPOTENCY_TTL_S", "86400")),
         reporting_pass_size=int(env.get("SHEGONG_REPORTING_PASS_SIZE", "1000")),
