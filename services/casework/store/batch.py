@@ -4,6 +4,7 @@ one query per kind of thing the batch needs, one ``bulk_write`` per collection."
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
@@ -137,7 +138,7 @@ def save_residents(
     store: CaseStore,
     records: list[dict],
     aliases: list[tuple[str, str]],
-    before: dict[str, dict | None] | None = None,
+    before: Mapping[str, dict] | None = None,
 ) -> None:
     """Write registry records whole, the aliases of their refs and their lookup keys,
     one bulk each. ``before``: each record as it was read (by ``_id``; missing: new).
