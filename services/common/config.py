@@ -99,9 +99,8 @@ class Settings:
     max_workers: int
     http_threads: int
     http_workers: int
-    # casework: service levels per priority ("urgent=30m/24h,..."), how often the timer
-    # looks for breaches, how long after resolution a case may be reopened, how often
-    # the workload counters are recounted from the open cases
+    # casework: service levels per priority ("urgent=30m/24h,..."), how often to look for
+    # breaches, the reopen window, how often the workload counters are recounted
     service_levels: str
     sla_interval_s: float
     workload_recount_s: float
