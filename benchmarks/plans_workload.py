@@ -139,9 +139,13 @@ class Workload:
             "/v1/referrals?station=daxing",
             "/v1/stations/daxing/programs",
             f"/v1/stations/daxing/roster?day={today}",
-            "/v1/cases/export?station=daxing",
+            f"/v1/cases/export?station=daxing&from={last_month}&to={today}",
+            f"/v1/cases/export?from={today}&to={today}&personal=full",
         ):
-            self.get("casework", path, head_token if "export" in path else None)
+            # each read answered: a refused one would leave its store commands unsent
+            exporter = head_token if "export?station" in path else None
+            answer = self.get("casework", path, exporter)
+            assert answer.status_code == 200, (path, answer.status_code, answer.text)
         self.get("casework", f"/v1/cases?assignee={worker_id}&status=closed", worker)
         resident = self.get("casework", "/v1/residents?station=daxing").json()
         for found in resident.get("residents", [])[:1]:

@@ -12,6 +12,8 @@ few dozen shapes, each kept with one example to run again (benchmarks/plans.py).
 import json
 from typing import Any, Iterator
 
+from neosqlite.collection.datetime_utils import is_datetime_value
+
 # pipeline stages whose arguments are filters (values vary per call)
 FILTER_STAGES = ("$match",)
 # pipeline stages whose argument is a number that varies per call
@@ -19,8 +21,15 @@ NUMBER_STAGES = ("$limit", "$skip", "$sample")
 
 
 def type_of(value: Any) -> str:
+    """The value's BSON type; ``date-text`` for a string the embedded store compares as
+    an instant, not as text (one that starts like a date: neosqlite wraps both sides in
+    SQLite's ``datetime()``, so ``2026-12-08T00:30+08:00`` sorts before ``2026-12-08``,
+    and a string that only starts like a date equals nothing), where MongoDB compares
+    the text: a shape holding one behaves differently on the two stores."""
     if value is None:
         return "null"
+    if isinstance(value, str) and is_datetime_value(value):
+        return "date-text"
     name = type(value).__name__
     return {
         "str": "str",

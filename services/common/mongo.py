@@ -95,6 +95,17 @@ class CommandCounts(monitoring.CommandListener):
                 pass  # counting never stops the service
 
 
+def drop_retired_indexes(collection, keys: tuple[list, ...]) -> None:
+    """Drop the indexes on ``keys`` (each ``[(field, direction), ...]``) that
+    ``collection`` still has: ones no query uses any more, which each write to the
+    collection still pays for. Found by key, not by name (the embedded store names
+    its indexes otherwise)."""
+    retired = {tuple(map(tuple, key)) for key in keys}
+    for name, index in collection.index_information().items():
+        if tuple(map(tuple, index["key"])) in retired:
+            collection.drop_index(name)
+
+
 def client(uri, counts_dir="", log_dir=""):
     """The process's client for ``uri``, created lazily (after a gunicorn fork)."""
     key = (uri, os.getpid())

@@ -155,13 +155,23 @@ class Collection:
         self.database = database
         self.documents: dict = {}
         self.unique: list[str] = []
+        self.indexes: dict = {"_id_": [("_id", 1)]}
         self._ids = itertools.count(1)
 
     # -- indexes --------------------------------------------------------------------
     def create_index(self, keys, unique=False, **_options):
         if unique and isinstance(keys, str) and keys != "_id":
             self.unique.append(keys)
-        return keys if isinstance(keys, str) else "_".join(k for k, _ in keys)
+        key = [(keys, 1)] if isinstance(keys, str) else [tuple(part) for part in keys]
+        name = "_".join(f"{field}_{direction}" for field, direction in key)
+        self.indexes[name] = key
+        return name
+
+    def index_information(self):
+        return {name: {"key": list(key)} for name, key in self.indexes.items()}
+
+    def drop_index(self, name):
+        del self.indexes[name]
 
     def _check_unique(self, document, replacing=None):
         if document["_id"] in self.documents and document["_id"] != replacing:

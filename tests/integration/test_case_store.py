@@ -2,6 +2,7 @@
 
 import threading
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -175,3 +176,60 @@ def test_a_whole_list_is_walked_a_chunk_at_a_time_and_only_its_part(store):
     walked = [d["_id"] for d in list_keys.walk(store.cases, field, "*", "assigned", {}, chunk=3)]
     assert walked == [f"a{n}" for n in range(7)]
     assert reads == [3, 3, 3]  # 3 + 3 + 1: never more than a chunk a read
+
+
+def opened_at(store, case_id, station, at):
+    """A case of ``station`` opened at ``at`` (an ISO instant in any offset)."""
+    request = {
+        "request_id": f"r-{case_id}",
+        "channel": "phone",
+        "station": station,
+        "resident": {"name": "邹书兰", "phone": "13812345678", "categories": []},
+        "resident_ref": f"p-{case_id}",
+        "need": {"type": "home_visit", "description": ""},
+        "received_at": at,
+    }
+    worker = domain_roster.Worker("dx-01", "王晨光", "13900000101", station, "worker", ())
+    case, events = domain_opening.open_case(case_id, request, [worker], {}, clock.parse_iso(at))
+    add_case(store, case, handlers.to_envelopes(case, events, None, f"e-{case_id}"))
+
+
+def test_the_cases_of_district_days_are_those_opened_in_them_at_any_hour(store):
+    """A district day runs from its midnight (16:00 UTC the day before): what the store
+    compares is text, as MongoDB compares it, and the embedded store compares text that
+    starts like a date as an instant in UTC (which put 00:00-07:59 on the day before)."""
+    for case_id, station, at in [
+        ("before", "daxing", "2026-12-07T23:59:59+08:00"),
+        ("midnight", "daxing", "2026-12-08T00:00:00+08:00"),
+        ("small-hours", "daxing", "2026-12-07T16:30:00Z"),  # 00:30 in the district
+        ("evening", "daxing", "2026-12-08T23:59:59+08:00"),
+        ("elsewhere", "yuxin", "2026-12-08T09:00:00+08:00"),
+        ("after", "daxing", "2026-12-09T00:00:00+08:00"),
+    ]:
+        opened_at(store, case_id, station, at)
+    day = date(2026, 12, 8)
+    assert [c.case_id for c in store.opened_between("daxing", day, day, 100)] == [
+        "midnight",
+        "small-hours",
+        "evening",
+    ]
+    assert [c.case_id for c in store.opened_between(None, day, day, 100)] == [
+        "midnight",
+        "small-hours",
+        "elsewhere",
+        "evening",
+    ]
+    two_days = store.opened_between(None, date(2026, 12, 7), day, 100)
+    assert [c.case_id for c in two_days][:2] == ["before", "midnight"]
+    assert len(store.opened_between(None, date(2026, 12, 7), date(2026, 12, 9), 3)) == 3
+
+
+def test_an_index_no_query_uses_any_more_is_dropped_at_start(database):
+    """A store kept from before the export read the lists loses its ``opened_at``
+    index (every case write paid for it)."""
+    cases = database("casework")["cases"]
+    cases.create_index("opened_at")
+    CaseStore(database("casework")).ensure_indexes()
+    keys = [index["key"] for index in cases.index_information().values()]
+    assert [("opened_at", 1)] not in keys
+    assert [("list_station_opened", 1)] in keys

@@ -100,6 +100,16 @@ def test_no_shape_scans_its_collection_unless_allowed(plans):
     )
 
 
+def test_no_shape_compares_text_that_starts_like_a_date(plans):
+    """Such text is compared as an instant in UTC on the embedded store and as text on
+    MongoDB (benchmarks/shapes.type_of): a query holding it answers differently on the
+    two, so none may; key on text that starts with its scope, or on numbers."""
+    dated = {row["shape"]: row for row in plans if '"date-text"' in row["shape"]}
+    assert not dated, "shapes that compare text starting like a date:\n" + "\n".join(
+        f"{shape}\n    from: {'; '.join(row['callers'])}" for shape, row in dated.items()
+    )
+
+
 def test_every_allowed_shape_says_why():
     assert all(isinstance(reason, str) and reason.strip() for reason in ALLOWED.values())
 

@@ -66,3 +66,13 @@ def test_a_pipeline_keeps_its_stages_and_types_its_match():
         'aggregate cases pipeline=[{"$match":{"station":"str"}},'
         '{"$group":{"_id":1,"n":{"$sum":1}}},{"$limit":"int"}]'
     ]
+
+
+def test_text_that_starts_like_a_date_is_a_type_of_its_own():
+    """The embedded store compares such text as an instant (in UTC), MongoDB as text."""
+    for value in ("2026-12-08", "2026-12-08T00:30:00+08:00", "2026-12-08-batch-7", "12/08/2026"):
+        assert shapes.type_of(value) == "date-text", value
+    for value in ("*|assigned|12026-12-08T00:30:00+08:00 case-1", "case-1", "000000000042"):
+        assert shapes.type_of(value) == "str", value
+    find = {"find": "cases", "filter": {"opened_at": {"$gte": "2026-12-08"}}}
+    assert keys(find) == ['find cases {"opened_at":{"$gte":"date-text"}}']

@@ -10,7 +10,7 @@ cases in lists.py, a batch's bulk reads and writes in batch.py.
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
-from datetime import date, timedelta
+from datetime import date
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
@@ -19,7 +19,7 @@ from services.casework.domain import Case, StaleCase
 from services.casework.store import lists
 from services.casework.store.records import AccessLog, ProgramStore, ResidentStore
 from services.casework.store.roster import RosterStore
-from services.common import clock, list_keys, migrations, outbox
+from services.common import clock, list_keys, migrations, mongo, outbox
 from services.common.auth import Principal
 from services.common.vocabulary import OPEN_CASE_STATUSES
 
@@ -73,7 +73,8 @@ class CaseStore(RosterStore):
         # the compound index serves and this one is merely redundant.
         self.cases.create_index("resident_ref")
         self.cases.create_index("sla_due_ms")  # the service-level timer's query
-        self.cases.create_index("opened_at")
+        # the export reads the lists by opening time (lists.opened_between)
+        mongo.drop_retired_indexes(self.cases, ([("opened_at", ASCENDING)],))
         for field in lists.FIELDS:
             self.cases.create_index(field)
         # the open cases alone (work at hand), for the workload reconcile and migrations
@@ -139,24 +140,10 @@ class CaseStore(RosterStore):
         self, station: str | None, first_day: date, last_day: date, limit: int
     ) -> list[Case]:
         """Cases opened from ``first_day`` to ``last_day`` (district days, both
-        included), oldest first. ``opened_at`` is district time, so its text sorts."""
-        query: dict = {
-            "opened_at": {
-                "$gte": first_day.isoformat(),
-                "$lt": (last_day + timedelta(days=1)).isoformat(),
-            }
-        }
-        if station:
-            query["station"] = station
-        return [
-            as_case(document)
-            for document in self.cases.find(
-                query,
-                {"outbox": 0},
-                sort=[("opened_at", ASCENDING), ("_id", ASCENDING)],
-                limit=limit,
-            )
-        ]
+        included), oldest first, at most ``limit`` (lists.opened_between)."""
+        return lists.opened_between(
+            self.cases, station, first_day.isoformat(), last_day.isoformat(), limit, as_case
+        )
 
     def page(
         self, filters: dict, order: str = "due", limit: int = 100, cursor: str | None = None

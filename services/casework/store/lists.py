@@ -191,3 +191,48 @@ def referred(
         keep=lambda d: not agency or d["referral"].get("agency") == agency,
     )
     return found
+
+
+# What every time of a district day sorts below (``opened_at`` is ISO 8601 in district
+# time: ``YYYY-MM-DDTHH:MM:SS+08:00``, hours at most 23).
+DAY_END = "T24"
+EXPORT_PAGE = 1000  # cases a read of the export asks for (a page of the list)
+
+
+def opened_between(
+    cases: Collection,
+    station: str | None,
+    first_day: str,
+    last_day: str,
+    limit: int,
+    convert: Callable[[dict], Case],
+) -> list[Case]:
+    """Cases opened from ``first_day`` to ``last_day`` (YYYY-MM-DD, district days, both
+    included), oldest first, at most ``limit``: pages of the station's (or the
+    district's) list by opening time, one index range per status each. Not a range on
+    ``opened_at`` itself: the embedded store compares text that starts like a date as
+    a date converted to UTC, so the district's first eight hours of a day fell on the
+    day before there; the list key's text starts with its scope, and compares as text
+    on both stores."""
+    scope, name = ("station", station) if station else ("district", "*")
+    found: list[Case] = []
+    cursor = None
+    while len(found) < limit:
+        page, cursor = list_keys.page(
+            cases,
+            LISTS[(scope, "opened")],
+            name,
+            list(CASE_STATUSES),
+            "opened_between",
+            "opened_at",
+            False,
+            min(EXPORT_PAGE, limit - len(found)),
+            cursor,
+            {"outbox": 0},
+            convert,
+            within=(first_day, last_day + DAY_END),
+        )
+        found += page
+        if cursor is None:
+            return found
+    return found

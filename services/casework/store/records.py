@@ -104,11 +104,23 @@ class ResidentStore:
         return [record_id] + [alias["_id"] for alias in self.aliases.find({"resident": record_id})]
 
     def get(self, resident_ref: str) -> dict | None:
-        record = self.records.find_one({"_id": resident_ref})
-        if record is None:
-            alias = self.aliases.find_one({"_id": resident_ref})
-            record = alias and self.records.find_one({"_id": alias["resident"]})
-        return record
+        return self.get_many([resident_ref])[resident_ref]
+
+    def get_many(self, resident_refs: list[str]) -> dict[str, dict | None]:
+        """The record of each ref (its own, or the one it is an alias of), or None: one
+        ``_id`` read of the records, and of the aliases for the refs that are none."""
+        refs = sorted(set(resident_refs))
+        by_id = {doc["_id"]: doc for doc in self.records.find({"_id": {"$in": refs}})}
+        missing = [ref for ref in refs if ref not in by_id]
+        aliases = (
+            {doc["_id"]: doc["resident"] for doc in self.aliases.find({"_id": {"$in": missing}})}
+            if missing
+            else {}
+        )
+        targets = sorted(set(aliases.values()) - set(by_id))
+        if targets:
+            by_id.update({doc["_id"]: doc for doc in self.records.find({"_id": {"$in": targets}})})
+        return {ref: by_id.get(ref) or by_id.get(aliases.get(ref, "")) for ref in refs}
 
 
 class AccessLog:
