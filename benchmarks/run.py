@@ -31,6 +31,8 @@ Environment (all optional):
   BENCH_CHART        where to write the chart (default docs/performance.svg)
   BENCH_MONGO_URI    a store to use instead of starting nx-27017 (e.g. a real MongoDB);
                      the run's databases there are dropped at the end
+  BENCH_STORES       shared (default): one nx-27017 for every service, as `make run`;
+                     per-service: one each (casework's is the "store" measured as before)
   BENCH_HISTORY      requests of history written into the store before the phases
                      (benchmarks/history: years of a district, every collection of every
                      service); a list runs the whole benchmark once per size on a fresh
@@ -253,6 +255,9 @@ def machine():
 
 def main():
     sizes = [int(n) for n in os.environ.get("BENCH_HISTORY", "100000").split(",")]
+    if os.environ.get("BENCH_STORES", "shared") != "shared" and any(sizes):
+        # the history writer fills one store's files; it knows nothing of several
+        raise SystemExit("BENCH_STORES=per-service runs on an empty store: BENCH_HISTORY=0")
     out = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "results"))
     chart_path = Path(os.environ.get("BENCH_CHART", ROOT / "docs" / "performance.svg"))
     runs = [run_with_history(size) for size in sizes]
@@ -300,7 +305,11 @@ def run_with_history(history_requests):
     var_dir = Path(tempfile.mkdtemp(prefix="shegong-bench-"))
     store_uri = os.environ.get("BENCH_MONGO_URI")
     system = BenchSystem(
-        var_dir, amqp_uri, f"bench{uuid.uuid4().hex[:6]}" if store_uri else "bench", store_uri
+        var_dir,
+        amqp_uri,
+        f"bench{uuid.uuid4().hex[:6]}" if store_uri else "bench",
+        store_uri,
+        os.environ.get("BENCH_STORES", "shared"),
     )
     results = {
         "machine": machine(),
@@ -356,7 +365,7 @@ def run_with_history(history_requests):
         say(f"  {results['baselines']}")
         tracer = Tracer(
             amqp_uri,
-            system.env["MONGO_URI"],
+            system.store_uri("reporting"),
             f"{system.db_prefix}_reporting",
             system.var_dir / "sms.jsonl",
         )

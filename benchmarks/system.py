@@ -3,10 +3,12 @@ process separate, on its own free ports, store files and var dir), with producti
 timings and 1-3 instances of the casework, notifications, reporting and intake workers."""
 
 import os
+import subprocess
 import sys
 
-from tests.chaos.system import SERVICES, ChaosSystem
-from tests.support import wait_until
+from deploy.dev import embedded_store
+from tests.chaos.system import ROOT, SERVICES, ChaosSystem
+from tests.support import free_port, wait_until
 
 SCALED = ("casework", "notifications", "reporting", "intake")
 # Settings of the run itself; any other SHEGONG_* variable in the caller's environment
@@ -18,9 +20,17 @@ class BenchSystem(ChaosSystem):
     """``mongo_uri``: a store to use instead of starting nx-27017 (a real MongoDB where
     one is available); its databases are named after ``db_prefix``."""
 
-    def __init__(self, var_dir, amqp_uri, db_prefix, mongo_uri=None):
+    def __init__(self, var_dir, amqp_uri, db_prefix, mongo_uri=None, stores="shared"):
         super().__init__(var_dir, amqp_uri, db_prefix)
         self.external_store = mongo_uri
+        # "per-service": one nx-27017 process per service, each service's processes on
+        # their own (each service owns its database already: this is how a deployment
+        # may split them); "shared": one for all, as `make run` starts it
+        self.own_stores = (
+            {name: free_port() for name in SERVICES if name != "casework"}
+            if stores == "per-service" and not mongo_uri
+            else {}
+        )
         if mongo_uri:
             self.env["MONGO_URI"] = mongo_uri
         for key in ("SHEGONG_RETRY_DELAYS_MS", "SHEGONG_RELAY_INTERVAL_S", "SHEGONG_RELAY_GRACE_S"):
@@ -52,20 +62,57 @@ class BenchSystem(ChaosSystem):
         self.instances = 1
         self.before_services = None  # called with the store up, before any service starts
 
+    def start(self, name):
+        service = name.split("-")[0]
+        if service not in self.own_stores or name.startswith("store"):
+            return super().start(name)
+        log = (self.var_dir / "log" / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            self.commands()[name],
+            env={**self.env, "MONGO_URI": self.store_uri(service)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return None
+
+    def store_uri(self, service):
+        """The store ``service``'s processes use."""
+        port = self.own_stores.get(service)
+        return f"mongodb://127.0.0.1:{port}/" if port else self.env["MONGO_URI"]
+
+    def database(self, client, service):
+        """``service``'s database, on its own store when it has one (``client`` is then
+        one of a store's per-service clients, kept here)."""
+        if service not in self.own_stores:
+            return super().database(client, service)
+        from pymongo import MongoClient
+
+        clients = self.__dict__.setdefault("_clients", {})
+        if service not in clients:
+            clients[service] = MongoClient(self.store_uri(service))
+        return clients[service][f"{self.db_prefix}_{service}"]
+
     def up(self):
         """ChaosSystem.up with ``before_services`` between the store and the services
         (the history is written there: the services start on a store that has it)."""
-        if self.before_services is None:
+        if self.before_services is None and not self.own_stores:
             return super().up()
         (self.var_dir / "mongo").mkdir(exist_ok=True)
-        if "store" in self.commands():
-            self.start("store")
+        for name in self.commands():
+            if name.startswith("store"):
+                self.start(name)
         wait_until(self.store_reachable, 30, message="the store")
-        self.before_services()
+        for service in self.own_stores:
+            uri = self.store_uri(service)
+            wait_until(lambda uri=uri: embedded_store.answers(uri), 30, message=service)
+        if self.before_services:
+            self.before_services()
         self.run_once("-m", "services.ops.bootstrap")
         self.run_once("-m", "services.casework.seed")
         for name in self.commands():
-            if name != "store" and name not in self.processes:
+            if not name.startswith("store") and name not in self.processes:
                 self.start(name)
         for name in SERVICES:
             wait_until(lambda name=name: self.healthy(name), 60, message=f"{name} API")
@@ -75,6 +122,11 @@ class BenchSystem(ChaosSystem):
         commands = super().commands()
         if self.external_store:
             commands.pop("store")
+        for service, port in self.own_stores.items():
+            data, log = self.var_dir / f"mongo-{service}", self.var_dir / "log" / service
+            for directory in (data, log):  # (its own pid file: one per directory)
+                directory.mkdir(parents=True, exist_ok=True)
+            commands[f"store-{service}"] = embedded_store.command(port, log, data)
         for number in range(2, self.instances + 1):
             for name in SCALED:
                 commands[f"{name}-worker-{number}"] = [
