@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -253,7 +254,14 @@ def machine():
     }
 
 
+def _terminated(signum, _frame):
+    # SIGTERM (kill, a CI timeout) ends the run as Ctrl-C does: through each ``finally``,
+    # which stops the system's processes and deletes the run's virtual host
+    raise SystemExit(128 + signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminated)
     sizes = [int(n) for n in os.environ.get("BENCH_HISTORY", "100000").split(",")]
     if os.environ.get("BENCH_STORES", "shared") != "shared" and any(sizes):
         # the history writer fills one store's files; it knows nothing of several
