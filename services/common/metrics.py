@@ -76,6 +76,12 @@ SMS_HELD = Counter(
     "staff_rate_limited)",
     ("recipient", "kind", "reason"),
 )
+MESSAGES_UNADDRESSED = Counter(
+    "shegong_messages_unaddressed",
+    "Messages a rule asked for that had no one to go to, because a setting names "
+    "nobody: by message kind (template) and the setting (e.g. SHEGONG_DUTY_OFFICER_PHONE)",
+    ("kind", "setting"),
+)
 WEBHOOK_DELIVERIES = Counter(
     "shegong_webhook_deliveries",
     "Webhook POSTs to partner agencies; outcome: delivered, retrying, failed (dead-lettered)",

@@ -204,3 +204,25 @@ def test_receipts_are_read_from_each_providers_shape():
     assert gateway["status"] == "delivered"
     with pytest.raises(ValidationError):
         read_receipts("tencent", [{"sid": "s-1", "report_status": "MAYBE"}])
+
+
+def test_a_rule_with_nobody_configured_is_counted_each_time_and_logged_once(caplog):
+    from services.common import metrics
+    from services.notifications import handlers
+
+    rule = SimpleNamespace(recipient_role="duty_officer", template="sla_breached_duty_officer")
+    policy = SimpleNamespace(duty_officer_phone="")
+    counter = metrics.MESSAGES_UNADDRESSED.labels(
+        "sla_breached_duty_officer", "SHEGONG_DUTY_OFFICER_PHONE"
+    )
+    before = counter._value.get()
+    handlers._WARNED.clear()
+    with caplog.at_level("WARNING", logger=handlers.log.name):
+        for _ in range(3):
+            assert handlers._recipient(None, policy, rule, {}) is None
+    assert counter._value.get() - before == 3
+    warnings = [r for r in caplog.records if "duty officer" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "SHEGONG_DUTY_OFFICER_PHONE" in warnings[0].getMessage()
+    officer = SimpleNamespace(duty_officer_phone="13900000999")
+    assert handlers._recipient(None, officer, rule, {}).phone == "13900000999"

@@ -67,6 +67,24 @@ def _resident_contact(store, data):
     return contact
 
 
+_WARNED: set = set()  # (kind, setting) already logged by this process
+
+
+def _unaddressed(kind: str, setting: str) -> None:
+    """A message with no one to go to: counted each time, logged once per process and
+    kind (a store with years of open cases breaches hundreds at once: one line each
+    would bury the log)."""
+    metrics.MESSAGES_UNADDRESSED.labels(kind, setting).inc()
+    if (kind, setting) not in _WARNED:
+        _WARNED.add((kind, setting))
+        log.warning(
+            "no district duty officer configured (%s is empty); %s not sent, this one and "
+            "the later ones (said once; counted in shegong_messages_unaddressed_total)",
+            setting,
+            kind,
+        )
+
+
 def _recipient(store, policy, rule, data):
     """Who a rule's message goes to, or None when the event has no such person."""
     role = rule.recipient_role
@@ -77,7 +95,7 @@ def _recipient(store, policy, rule, data):
         return Recipient(None, f"{data['station']}:{role}") if rule.channel == "in_app" else None
     if role == "duty_officer":
         if not policy.duty_officer_phone:
-            log.warning("no district duty officer configured; %s not sent", rule.template)
+            _unaddressed(rule.template, "SHEGONG_DUTY_OFFICER_PHONE")
             return None
         return Recipient(policy.duty_officer_phone, "duty_officer")
     if role == "emergency_contact" and "resident" in data:  # request.received carries it
