@@ -3,11 +3,12 @@ process separate, on its own free ports, store files and var dir), with producti
 timings and 1-3 instances of the casework, notifications, reporting and intake workers."""
 
 import os
-import subprocess
 import sys
 
+from pymongo import MongoClient
+
 from deploy.dev import embedded_store
-from tests.chaos.system import ROOT, SERVICES, ChaosSystem
+from tests.chaos.system import SERVICES, ChaosSystem
 from tests.support import free_port, wait_until
 
 SCALED = ("casework", "notifications", "reporting", "intake")
@@ -31,6 +32,7 @@ class BenchSystem(ChaosSystem):
             if stores == "per-service" and not mongo_uri
             else {}
         )
+        self._clients: dict = {}  # service -> a client of its own store (database())
         if mongo_uri:
             self.env["MONGO_URI"] = mongo_uri
         for key in ("SHEGONG_RETRY_DELAYS_MS", "SHEGONG_RELAY_INTERVAL_S", "SHEGONG_RELAY_GRACE_S"):
@@ -62,20 +64,12 @@ class BenchSystem(ChaosSystem):
         self.instances = 1
         self.before_services = None  # called with the store up, before any service starts
 
-    def start(self, name):
+    def env_of(self, name):
+        """A service's processes use its own store when it has one."""
         service = name.split("-")[0]
-        if service not in self.own_stores or name.startswith("store"):
-            return super().start(name)
-        log = (self.var_dir / "log" / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            self.commands()[name],
-            env={**self.env, "MONGO_URI": self.store_uri(service)},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return None
+        if service in self.own_stores and not name.startswith("store"):
+            return {**self.env, "MONGO_URI": self.store_uri(service)}
+        return super().env_of(name)
 
     def store_uri(self, service):
         """The store ``service``'s processes use."""
@@ -87,12 +81,15 @@ class BenchSystem(ChaosSystem):
         one of a store's per-service clients, kept here)."""
         if service not in self.own_stores:
             return super().database(client, service)
-        from pymongo import MongoClient
+        if service not in self._clients:
+            self._clients[service] = MongoClient(self.store_uri(service))
+        return super().database(self._clients[service], service)
 
-        clients = self.__dict__.setdefault("_clients", {})
-        if service not in clients:
-            clients[service] = MongoClient(self.store_uri(service))
-        return clients[service][f"{self.db_prefix}_{service}"]
+    def down(self):
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        super().down()
 
     def up(self):
         """ChaosSystem.up with ``before_services`` between the store and the services

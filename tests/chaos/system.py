@@ -80,11 +80,15 @@ class ChaosSystem:
             ]
         return commands
 
+    def env_of(self, name):
+        """The environment process ``name`` starts with."""
+        return self.env
+
     def start(self, name):
         log = (self.var_dir / "log" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             self.commands()[name],
-            env=self.env,
+            env=self.env_of(name),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -130,11 +134,11 @@ class ChaosSystem:
             wait_until(lambda: self.healthy(name), 60, message=f"{name} API")
 
     def down(self):
-        for name, process in self.processes.items():
-            if name != "store" and process.poll() is None:
+        """The services first, then their store(s): nothing is left writing to a store."""
+        stores = [name for name in self.processes if name.startswith("store")]
+        for name in [*(n for n in self.processes if n not in stores), *stores]:
+            if self.processes[name].poll() is None:
                 self.kill(name, signal.SIGTERM)
-        if self.processes.get("store") and self.processes["store"].poll() is None:
-            self.kill("store", signal.SIGTERM)
 
     def exited(self):
         return {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}

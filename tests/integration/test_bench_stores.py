@@ -45,10 +45,12 @@ def test_each_service_works_on_its_own_store_and_the_chain_runs_across_them(tmp_
         )
         requests = system.database(shared, "intake")["requests"]
         assert requests.find_one({"_id": request_id})
+        shared.close()
         for service in config.SERVICES:
             # a service's database is on its own store, and on no other
             for other, uri in uris.items():
-                names = MongoClient(uri).list_database_names()
+                with MongoClient(uri) as client:
+                    names = client.list_database_names()
                 assert (f"{system.db_prefix}_{service}" in names) == (other == service), (
                     service,
                     other,

@@ -221,7 +221,7 @@ def test_a_rule_with_nobody_configured_is_counted_each_time_and_logged_once(capl
         for _ in range(3):
             assert handlers._recipient(None, policy, rule, {}) is None
     assert counter._value.get() - before == 3
-    warnings = [r for r in caplog.records if "duty officer" in r.getMessage()]
+    warnings = [r for r in caplog.records if "sla_breached_duty_officer" in r.getMessage()]
     assert len(warnings) == 1
     assert "SHEGONG_DUTY_OFFICER_PHONE" in warnings[0].getMessage()
     officer = SimpleNamespace(duty_officer_phone="13900000999")

@@ -78,7 +78,7 @@ def _unaddressed(kind: str, setting: str) -> None:
     if (kind, setting) not in _WARNED:
         _WARNED.add((kind, setting))
         log.warning(
-            "no district duty officer configured (%s is empty); %s not sent, this one and "
+            "%s is empty: %s messages have no one to go to and are not sent, this one and "
             "the later ones (said once; counted in shegong_messages_unaddressed_total)",
             setting,
             kind,
